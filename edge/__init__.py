@@ -1,0 +1,1 @@
+"""The appliance: config, storage, recognisers, access policy, gate loop and CLI."""

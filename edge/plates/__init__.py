@@ -1,0 +1,1 @@
+"""Chinese licence-plate reading: detect, rectify, recognise, apply grammar, vote."""

@@ -1,0 +1,1 @@
+"""Hardware: relays, inputs and cameras. Knows nothing of residents, policy or the database."""

@@ -1,0 +1,1 @@
+"""Rooms, QR tokens and tenant registration (built in a later issue)."""

@@ -1,0 +1,1 @@
+"""District-platform sync: the durable outbox and, later, its uplink/downlink worker."""
