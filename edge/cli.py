@@ -1,0 +1,306 @@
+"""The ``menwei`` command line: parses, calls a library function, prints. Nothing more.
+
+Errors a user can cause (bad config, malformed plate, unknown gate) end with a one-line
+message and exit code 2, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from edge.config import DEFAULT_CONFIG_PATH, ConfigError, MenweiConfig, load_config
+from edge.db import SchemaTooNewError
+from edge.plates.grammar import PlateFormatError
+
+CONFIG_ENV = "MENWEI_CONFIG"
+
+
+def _config_option(func):  # type: ignore[no-untyped-def]
+    return click.option(
+        "-c",
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=lambda: os.environ.get(CONFIG_ENV, str(DEFAULT_CONFIG_PATH)),
+        show_default=f"${CONFIG_ENV} or {DEFAULT_CONFIG_PATH}",
+        help="Config file (TOML).",
+    )(func)
+
+
+def _load(config_path: Path) -> MenweiConfig:
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _parse_time(value: str | None, config: MenweiConfig) -> datetime | None:
+    """Accept ISO dates/times; a time without zone is read in the site's time zone."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date/time like 2026-12-31 or 2026-12-31T18:00"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=config.site.zone)
+
+
+class _Cli(click.Group):
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except (PlateFormatError, SchemaTooNewError, ValueError, KeyError) as exc:
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            raise click.ClickException(str(message)) from None
+
+
+@click.group(cls=_Cli)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
+def main(verbose: bool) -> None:
+    """Menwei (门卫): the gate appliance of a residential community."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False), default="menwei.toml")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path: Path, force: bool) -> None:
+    """Write a commented example config to PATH."""
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} exists; use --force to overwrite")
+    text = resources.files("edge").joinpath("menwei.example.toml").read_text(encoding="utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {path}; edit it, then: menwei check-config -c {path}")
+
+
+@main.command("check-config")
+@_config_option
+def check_config(config_path: Path) -> None:
+    """Validate the config file and summarise it."""
+    config = _load(config_path)
+    click.echo(f"{config_path}: OK — site {config.site.name!r}, {len(config.gates)} gate(s)")
+    for gate in config.gates:
+        click.echo(
+            f"  {gate.id}: {gate.kind} gate {gate.name!r}, camera {gate.camera.source.split('@')[-1]}"
+        )
+
+
+@main.command()
+@click.argument("gate_id")
+@_config_option
+def gate(gate_id: str, config_path: Path) -> None:
+    """Run one gate (owns its camera and relays) until stopped."""
+    from edge.assembly import vehicle_gate
+
+    config = _load(config_path)
+    config.gate(gate_id)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with vehicle_gate(config, gate_id, stop, on_outcome=_print_outcome):
+        click.echo(f"gate {gate_id} running; Ctrl-C to stop")
+        stop.wait()
+
+
+def _print_outcome(outcome) -> None:  # type: ignore[no-untyped-def]
+    from edge.demo import describe_outcome
+
+    click.echo(describe_outcome(outcome))
+
+
+@main.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default="var/demo",
+    show_default=True,
+    help="Where the demo database, frames and snapshots go.",
+)
+@click.option(
+    "--keep", is_flag=True, help="Keep the previous demo data instead of starting afresh."
+)
+def demo(data_dir: Path, keep: bool) -> None:
+    """Run a vehicle gate on mock pins over generated frames with a demo community."""
+    from edge.demo import run_demo
+
+    sys.exit(run_demo(data_dir, fresh=not keep, echo=click.echo))
+
+
+# -- vehicles ------------------------------------------------------------------------------
+@main.group()
+def vehicle() -> None:
+    """Enrol, remove and list vehicles."""
+
+
+@vehicle.command("add")
+@click.argument("plate")
+@click.option("--kind", type=click.Choice(["resident", "visitor", "temporary"]), default="resident")
+@click.option("--household", help="Household label, e.g. 3-1-402.")
+@click.option("--valid-from", help="Start of validity (site time unless a zone is given).")
+@click.option("--valid-to", help="End of validity; required for visitor/temporary.")
+@click.option("--note", default="")
+@_config_option
+def vehicle_add(
+    plate: str,
+    kind: str,
+    household: str | None,
+    valid_from: str | None,
+    valid_to: str | None,
+    note: str,
+    config_path: Path,
+) -> None:
+    """Enrol PLATE."""
+    from edge.assembly import open_store
+    from edge.vehicles import VehicleInput, add_vehicle
+
+    config = _load(config_path)
+    db = open_store(config)
+    vehicle_id = add_vehicle(
+        db,
+        VehicleInput(
+            plate,
+            kind,
+            household,
+            _parse_time(valid_from, config),
+            _parse_time(valid_to, config),
+            note,  # type: ignore[arg-type]
+        ),
+    )
+    click.echo(f"enrolled vehicle #{vehicle_id}")
+
+
+@vehicle.command("remove")
+@click.argument("plate")
+@click.option("--kind", type=click.Choice(["resident", "visitor", "temporary"]))
+@_config_option
+def vehicle_remove(plate: str, kind: str | None, config_path: Path) -> None:
+    """Remove PLATE's enrolments."""
+    from edge.assembly import open_store
+    from edge.vehicles import remove_vehicle
+
+    removed = remove_vehicle(open_store(_load(config_path)), plate, kind)  # type: ignore[arg-type]
+    if not removed:
+        raise click.ClickException(f"no enrolment for {plate}")
+    click.echo(f"removed {removed} enrolment(s)")
+
+
+@vehicle.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@_config_option
+def vehicle_list(as_json: bool, config_path: Path) -> None:
+    """List enrolled vehicles."""
+    from edge.assembly import open_store
+    from edge.vehicles import list_vehicles
+
+    _print_rows(list_vehicles(open_store(_load(config_path))), as_json)
+
+
+# -- watchlist -----------------------------------------------------------------------------
+@main.group()
+def watchlist() -> None:
+    """Plates that raise an alert whenever they are seen."""
+
+
+@watchlist.command("add")
+@click.argument("plate")
+@click.option("--reason", default="")
+@click.option("--expires", help="When the entry lapses (site time unless a zone is given).")
+@_config_option
+def watchlist_add(plate: str, reason: str, expires: str | None, config_path: Path) -> None:
+    """Put PLATE on the watchlist."""
+    from edge.assembly import open_store
+    from edge.vehicles import add_watch
+
+    config = _load(config_path)
+    watch_id = add_watch(open_store(config), plate, reason, "local", _parse_time(expires, config))
+    click.echo(f"watchlist entry #{watch_id} added")
+
+
+@watchlist.command("remove")
+@click.argument("plate")
+@_config_option
+def watchlist_remove(plate: str, config_path: Path) -> None:
+    """Take PLATE off the watchlist."""
+    from edge.assembly import open_store
+    from edge.vehicles import remove_watch
+
+    if not remove_watch(open_store(_load(config_path)), plate):
+        raise click.ClickException(f"{plate} is not on the watchlist")
+    click.echo("removed")
+
+
+@watchlist.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@_config_option
+def watchlist_list(as_json: bool, config_path: Path) -> None:
+    """List watchlist plates."""
+    from edge.assembly import open_store
+    from edge.vehicles import list_watch
+
+    _print_rows(list_watch(open_store(_load(config_path))), as_json)
+
+
+# -- events and database -------------------------------------------------------------------
+@main.command()
+@click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
+@click.option("--gate", "gate_id")
+@click.option("--json", "as_json", is_flag=True)
+@_config_option
+def events(limit: int, gate_id: str | None, as_json: bool, config_path: Path) -> None:
+    """Show recent events with the reasons for each decision."""
+    from edge.assembly import open_store
+    from edge.events import recent_events
+
+    config = _load(config_path)
+    rows = recent_events(open_store(config), limit, gate_id)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    zone = config.site.zone
+    for row in rows:
+        when = (
+            datetime.fromisoformat(row["occurred_at"])
+            .astimezone(zone)
+            .strftime("%Y-%m-%d %H:%M:%S")
+        )
+        why = "; ".join(r["message"] for r in row["reasons"])
+        click.echo(
+            f"{when} {row['gate_id']} {row['kind']} {row['plate'] or '-'} "
+            f"{row['decision'].upper()} — {why} [{row['id']}]"
+        )
+
+
+@main.command("db-version")
+@_config_option
+def db_version(config_path: Path) -> None:
+    """Apply pending migrations and print the schema version."""
+    from edge.assembly import open_store
+    from edge.db import schema_version
+
+    click.echo(schema_version(open_store(_load(config_path))))
+
+
+def _print_rows(rows: list[dict], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    if not rows:
+        click.echo("(none)")
+    for row in rows:
+        click.echo("  ".join(f"{k}={v}" for k, v in row.items() if v not in (None, "")))

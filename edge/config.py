@@ -1,0 +1,228 @@
+"""The appliance's one config file, validated into typed models before anything starts.
+
+Why pydantic with ``extra="forbid"``: a typo in a field name (``puls_s``) on a box at a gate
+must stop the service with the key named, not silently fall back to a default that leaves
+a barrier pulsing for the wrong time. Every error names its key path and the reason.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG_PATH = Path("/etc/menwei/menwei.toml")
+
+GpioPin = Annotated[int, Field(ge=0, le=53, description="BCM GPIO number")]
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; ``problems`` lists ``key: reason`` lines."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: invalid config\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteConfig(_Strict):
+    name: str = Field(default="Menwei community", min_length=1, max_length=100)
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class StorageConfig(_Strict):
+    data_dir: Path = Path("/var/lib/menwei")
+    database: Path = Path("menwei.db")
+    snapshots: Path = Path("snapshots")
+    snapshot_jpeg_quality: int = Field(default=85, ge=30, le=100)
+    snapshot_max_width: int = Field(default=1280, ge=160, le=4096)
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / self.database
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.data_dir / self.snapshots
+
+
+class HardwareConfig(_Strict):
+    pin_factory: str | None = Field(
+        default=None,
+        description="gpiozero pin factory: lgpio (Pi 5), rpigpio, native, mock; "
+        "empty = GPIOZERO_PIN_FACTORY or gpiozero's default",
+    )
+
+
+class PlateRecognitionConfig(_Strict):
+    detector_model: Path | None = None
+    recogniser_model: Path | None = None
+    detector_input_long_side: int = Field(default=640, ge=160, le=2048)
+    detector_min_score: float = Field(default=0.7, gt=0, lt=1)
+    min_confidence: float = Field(default=0.80, gt=0, le=1)
+    threads: int = Field(default=2, ge=1, le=16)
+    min_votes: int = Field(default=2, ge=1, le=20)
+    vote_window_s: float = Field(default=1.5, gt=0, le=10)
+    dedupe_window_s: float = Field(default=30.0, ge=0, le=3600)
+
+
+class RecognitionConfig(_Strict):
+    plates: PlateRecognitionConfig = PlateRecognitionConfig()
+
+
+class PolicyConfig(_Strict):
+    unknown_vehicle: Literal["deny", "open_for_registration"] = "deny"
+
+
+class BarrierConfig(_Strict):
+    open_pin: GpioPin
+    close_pin: GpioPin | None = None
+    pulse_s: float = Field(default=0.5, gt=0, le=10)
+    active_high: bool = Field(
+        default=False, description="most relay modules for the Pi switch on a LOW input"
+    )
+
+
+class LoopConfig(_Strict):
+    pin: GpioPin
+    active_low: bool = True
+    debounce_s: float = Field(default=0.05, ge=0, le=2)
+    require_presence: bool = Field(
+        default=False,
+        description="read plates only while the loop reports a vehicle (saves CPU)",
+    )
+
+
+class CameraConfig(_Strict):
+    source: str = Field(min_length=1, description="usb:0, rtsp://..., a video file or a folder")
+    read_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    backoff_max_s: float = Field(default=30.0, gt=0, le=600)
+    replay_fps: float = Field(default=5.0, gt=0, le=60)
+
+
+class GateConfig(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    name: str = Field(min_length=1, max_length=60)
+    kind: Literal["vehicle", "pedestrian"]
+    direction: Literal["in", "out", "both"] = "both"
+    camera: CameraConfig
+    roi: tuple[int, int, int, int] | None = Field(
+        default=None, description="lane region of interest x, y, width, height in pixels"
+    )
+    barrier: BarrierConfig | None = None
+    loop: LoopConfig | None = None
+
+    @field_validator("roi")
+    @classmethod
+    def _positive_roi(cls, roi: tuple[int, int, int, int] | None) -> tuple | None:
+        if roi is not None:
+            x, y, w, h = roi
+            if x < 0 or y < 0 or w < 32 or h < 16:
+                raise ValueError("roi must be [x>=0, y>=0, width>=32, height>=16]")
+        return roi
+
+    @model_validator(mode="after")
+    def _vehicle_gate_needs_barrier(self) -> GateConfig:
+        if self.kind == "vehicle" and self.barrier is None:
+            raise ValueError("a vehicle gate needs a [gates.barrier] section")
+        return self
+
+    def pins(self) -> list[int]:
+        pins: list[int] = []
+        if self.barrier:
+            pins.append(self.barrier.open_pin)
+            if self.barrier.close_pin is not None:
+                pins.append(self.barrier.close_pin)
+        if self.loop:
+            pins.append(self.loop.pin)
+        return pins
+
+
+class MenweiConfig(_Strict):
+    site: SiteConfig = SiteConfig()
+    storage: StorageConfig = StorageConfig()
+    hardware: HardwareConfig = HardwareConfig()
+    recognition: RecognitionConfig = RecognitionConfig()
+    policy: PolicyConfig = PolicyConfig()
+    gates: list[GateConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_gates_and_pins(self) -> MenweiConfig:
+        seen_ids: set[str] = set()
+        seen_pins: dict[int, str] = {}
+        for gate in self.gates:
+            if gate.id in seen_ids:
+                raise ValueError(f"gate id {gate.id!r} is used twice")
+            seen_ids.add(gate.id)
+            for pin in gate.pins():
+                if pin in seen_pins:
+                    raise ValueError(
+                        f"GPIO {pin} is used by gates {seen_pins[pin]!r} and {gate.id!r}"
+                    )
+                seen_pins[pin] = gate.id
+        return self
+
+    def gate(self, gate_id: str) -> GateConfig:
+        for gate in self.gates:
+            if gate.id == gate_id:
+                return gate
+        known = ", ".join(g.id for g in self.gates) or "none"
+        raise KeyError(f"no gate {gate_id!r} in config (known: {known})")
+
+
+def _describe(error: dict) -> str:
+    path = ""
+    for part in error["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (typo?)"
+    return f"{path or '(top level)'}: {message}"
+
+
+def parse_config(data: dict, source: str = "<config>") -> MenweiConfig:
+    """Validate already-parsed TOML data; raise ConfigError listing every problem."""
+    try:
+        config = MenweiConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, [_describe(e) for e in exc.errors()]) from None
+    if config.storage.data_dir and not config.storage.data_dir.is_absolute():
+        base = Path(source).parent if source != "<config>" else Path.cwd()
+        storage = config.storage.model_copy(update={"data_dir": (base / config.storage.data_dir)})
+        config = config.model_copy(update={"storage": storage})
+    return config
+
+
+def load_config(path: Path) -> MenweiConfig:
+    """Read and validate the TOML file at ``path``; relative data_dir is relative to the file."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read file: {exc.strerror}"]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), ["file is not UTF-8 text"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    return parse_config(data, str(path))

@@ -1,0 +1,104 @@
+"""The one SQLite database every Menwei process shares.
+
+Settings chosen for a box whose power can fail at any instant and whose gate, web and
+sync processes write concurrently:
+
+- WAL, so readers (web, sync) never block the gate writer;
+- ``synchronous=FULL``: in WAL mode NORMAL may lose the last commits on power loss, and
+  "nothing acknowledged is lost" is a rule, so every commit is fsynced;
+- foreign keys on, and a busy timeout so a short lock by another process waits instead
+  of failing;
+- transactions are explicit (``BEGIN IMMEDIATE``) so a write never silently upgrades
+  a read lock and dead-locks with another process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from edge.migrations import LATEST_VERSION, MIGRATIONS
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was written by a newer Menwei; refusing to run on it."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """UTC ISO-8601 text for storage; refuses naive datetimes (they hide time-zone bugs)."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: Menwei stores only timezone-aware times")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def connect(path: Path) -> sqlite_utils.Database:
+    """Open (creating if needed) the database at ``path`` and bring its schema up to date."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(
+        path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    db = sqlite_utils.Database(conn)
+    migrate(db)
+    return db
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply pending migrations, each atomically with its version bump; return the version."""
+    current = schema_version(db)
+    if current > LATEST_VERSION:
+        raise SchemaTooNewError(
+            f"database schema is version {current}, this Menwei knows up to {LATEST_VERSION}"
+        )
+    for version, _title, sql in MIGRATIONS:
+        if version <= current:
+            continue
+        try:
+            db.conn.executescript(
+                f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
+            )
+        except sqlite3.Error:
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
+            raise
+        current = version
+    return current
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
+    """One write transaction: everything inside commits together or not at all."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")

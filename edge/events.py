@@ -1,0 +1,107 @@
+"""Gate events: written with their outbox row in one transaction, with a snapshot on disk.
+
+The order is the durability rule of the appliance: snapshot file first (fsynced, renamed),
+then the event row and its outbox row in one SQLite transaction. Only when that commit
+returns is the event "done" — a power cut before it leaves no row (and at worst an orphan
+JPEG the retention job removes), a power cut after it loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+import sqlite_utils
+from ulid import ULID
+
+from edge.db import iso, transaction
+from edge.snapshots import SnapshotStore
+from sync.outbox import enqueue
+
+EventKind = Literal[
+    "vehicle_passage", "plate_unread", "watchlist_alert", "camera_fault", "camera_recovered"
+]
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    gate_id: str
+    kind: EventKind
+    occurred_at: datetime
+    decision: Literal["open", "deny", "none"] = "none"
+    plate: str | None = None
+    subject: str | None = None
+    confidence: float | None = None
+    reasons: tuple[dict[str, str], ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+    related_event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: str
+    snapshot_path: str | None
+
+
+def new_event_id(at: datetime) -> str:
+    """A ULID made on the box, sortable by time: the idempotency key all the way up."""
+    return str(ULID.from_datetime(at))
+
+
+def record_event(
+    db: sqlite_utils.Database,
+    event: NewEvent,
+    snapshot: np.ndarray | None = None,
+    snapshots: SnapshotStore | None = None,
+) -> StoredEvent:
+    """Store ``event`` (and its snapshot) durably; returns only once committed."""
+    event_id = new_event_id(event.occurred_at)
+    details = dict(event.details)
+    snapshot_path = None
+    if snapshot is not None and snapshots is not None:
+        saved = snapshots.save(event_id, snapshot, event.occurred_at)
+        snapshot_path = saved.relative_path
+        if saved.error:
+            details["snapshot_error"] = saved.error
+    row = {
+        "id": event_id,
+        "occurred_at": iso(event.occurred_at),
+        "gate_id": event.gate_id,
+        "kind": event.kind,
+        "plate": event.plate,
+        "subject": event.subject,
+        "confidence": None if event.confidence is None else round(float(event.confidence), 4),
+        "decision": event.decision,
+        "reasons": json.dumps(list(event.reasons), ensure_ascii=False),
+        "snapshot_path": snapshot_path,
+        "related_event_id": event.related_event_id,
+        "details": json.dumps(details, ensure_ascii=False, default=str),
+    }
+    columns = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    with transaction(db) as conn:
+        conn.execute(f"INSERT INTO events ({columns}) VALUES ({marks})", tuple(row.values()))
+        payload = {**row, "reasons": list(event.reasons), "details": details}
+        enqueue(conn, event_id, "event", payload, event.occurred_at)
+    return StoredEvent(event_id, snapshot_path)
+
+
+def recent_events(
+    db: sqlite_utils.Database, limit: int = 20, gate_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Newest first, with reasons and details decoded, for the CLI and later the console."""
+    where, args = ("WHERE gate_id = ?", [gate_id]) if gate_id else ("", [])
+    rows = db.execute(
+        f"SELECT * FROM events {where} ORDER BY id DESC LIMIT ?", [*args, limit]
+    ).fetchall()
+    names = [d[0] for d in db.execute("SELECT * FROM events LIMIT 0").description]
+    result = []
+    for values in rows:
+        item = dict(zip(names, values, strict=True))
+        item["reasons"] = json.loads(item["reasons"])
+        item["details"] = json.loads(item["details"])
+        result.append(item)
+    return result

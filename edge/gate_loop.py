@@ -1,0 +1,340 @@
+"""The vehicle gate loop: frame → plate reads → vote → policy → event → barrier.
+
+One loop per gate process owns that gate's camera and barrier. It never lets an error in
+recognition, storage or a bad frame escape (a dead loop locks residents out), and it
+never opens the barrier on anything but a policy decision of "open" whose event has been
+committed: the event is the proof the opening was decided, so it is written first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import numpy as np
+import sqlite_utils
+
+from edge.db import utc_now
+from edge.events import NewEvent, record_event
+from edge.plates.reader import PlateInputError, PlateRead
+from edge.plates.voting import Passage, PlateVoter
+from edge.policy import GateFacts, PlateSighting, PolicySettings, decide_vehicle
+from edge.snapshots import SnapshotStore
+from edge.vehicles import facts_for_plate
+
+log = logging.getLogger(__name__)
+
+
+class FrameLike(Protocol):
+    image: np.ndarray
+    seq: int
+    captured_at: datetime
+
+
+class CameraLike(Protocol):
+    def wait_for_frame(self, after_seq: int, timeout_s: float) -> FrameLike | None: ...
+    def health(self) -> Any: ...
+
+
+class BarrierLike(Protocol):
+    def open(self) -> None: ...
+
+
+class ReaderLike(Protocol):
+    def read(self, frame_bgr: np.ndarray) -> list[PlateRead]: ...
+
+
+class PresenceLike(Protocol):
+    @property
+    def is_occupied(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """What happened for one passage (or unread car), for printing and health."""
+
+    event_id: str
+    occurred_at: datetime
+    kind: str
+    plate: str | None
+    decision: str
+    reasons: tuple[dict[str, str], ...]
+    alert_event_id: str | None = None
+    decide_ms: float | None = None
+
+
+@dataclass
+class _UnreadTracker:
+    """Detects a car whose plate is seen but never read well enough to decide."""
+
+    since: datetime | None = None
+    last_seen: datetime | None = None
+    best_frame: np.ndarray | None = None
+    best_confidence: float = -1.0
+    suppressed_until: datetime | None = None
+
+
+@dataclass
+class GateStats:
+    frames: int = 0
+    frame_errors: int = 0
+    recogniser_ms_last: float | None = None
+    recogniser_ms_avg: float | None = None
+    last_outcome: GateOutcome | None = None
+    camera_state: str = "starting"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class VehicleGateLoop:
+    def __init__(
+        self,
+        gate: GateFacts,
+        camera: CameraLike,
+        barrier: BarrierLike,
+        reader: ReaderLike,
+        voter: PlateVoter,
+        db: sqlite_utils.Database,
+        snapshots: SnapshotStore,
+        policy: PolicySettings = PolicySettings(),
+        presence: PresenceLike | None = None,
+        require_presence: bool = False,
+        unread_after_s: float = 1.5,
+        unread_dedupe_s: float = 30.0,
+        on_outcome: Callable[[GateOutcome], None] | None = None,
+    ) -> None:
+        self.gate = gate
+        self.camera = camera
+        self.barrier = barrier
+        self.reader = reader
+        self.voter = voter
+        self.db = db
+        self.snapshots = snapshots
+        self.policy = policy
+        self.presence = presence
+        self.require_presence = require_presence and presence is not None
+        self.unread_after = timedelta(seconds=unread_after_s)
+        self.unread_dedupe = timedelta(seconds=unread_dedupe_s)
+        self.on_outcome = on_outcome
+        self.stats = GateStats()
+        self._unread = _UnreadTracker()
+        self._best_frames: dict[str, tuple[float, np.ndarray]] = {}
+        self._lock = threading.Lock()  # one decision at a time, also against web commands
+
+    # -- one frame ---------------------------------------------------------------------
+    def process_frame(self, image: np.ndarray, at: datetime) -> list[GateOutcome]:
+        """Read plates in one frame and act on every passage that became decided."""
+        self.stats.frames += 1
+        if self.require_presence and not self.presence.is_occupied:  # type: ignore[union-attr]
+            return self.tick(at)
+        started = time.perf_counter()
+        try:
+            reads = self.reader.read(image)
+        except PlateInputError as exc:
+            self.stats.frame_errors += 1
+            log.warning("gate %s: frame refused by the plate reader: %s", self.gate.id, exc)
+            return self.tick(at)
+        self._note_latency((time.perf_counter() - started) * 1000)
+        for read in reads:
+            if read.valid:
+                best = self._best_frames.get(read.text)
+                if best is None or read.confidence > best[0]:
+                    self._best_frames[read.text] = (read.confidence, image)
+        outcomes = [self._act(p, started) for p in self.voter.add(reads, at)]
+        outcomes += self._track_unread(reads, image, at, decided=bool(outcomes))
+        return outcomes + self.tick(at)
+
+    def tick(self, at: datetime) -> list[GateOutcome]:
+        """Close vote windows that ended without a new frame (a car that stopped being seen)."""
+        outcomes = [self._act(p, time.perf_counter()) for p in self.voter.flush(at)]
+        if (
+            self._unread.since
+            and self._unread.last_seen
+            and at - self._unread.last_seen > self.unread_after
+        ):
+            outcomes += self._emit_unread(at)
+        return outcomes
+
+    def _note_latency(self, ms: float) -> None:
+        self.stats.recogniser_ms_last = ms
+        avg = self.stats.recogniser_ms_avg
+        self.stats.recogniser_ms_avg = ms if avg is None else 0.9 * avg + 0.1 * ms
+
+    # -- decisions -----------------------------------------------------------------------
+    def _act(self, passage: Passage, started: float) -> GateOutcome:
+        with self._lock:
+            now = utc_now()
+            sighting = PlateSighting(passage.plate, passage.confidence, readable=True)
+            decision = decide_vehicle(
+                sighting, self.gate, now, facts_for_plate(self.db, passage.plate), self.policy
+            )
+            frame = self._best_frames.pop(passage.plate, (0.0, None))[1]
+            details = {
+                "colour": passage.colour,
+                "votes": passage.votes,
+                "frames": passage.frames,
+                "first_seen": passage.first_seen.isoformat(),
+            }
+            stored = record_event(
+                self.db,
+                NewEvent(
+                    gate_id=self.gate.id,
+                    kind="vehicle_passage",
+                    occurred_at=now,
+                    decision=decision.action,
+                    plate=passage.plate,
+                    subject=decision.subject,
+                    confidence=passage.confidence,
+                    reasons=tuple(r.as_dict() for r in decision.reasons),
+                    details=details,
+                ),
+                frame,
+                self.snapshots,
+            )
+            if decision.action == "open":
+                self.barrier.open()
+            alert_id = None
+            for alert in decision.alerts:
+                alert_id = record_event(
+                    self.db,
+                    NewEvent(
+                        gate_id=self.gate.id,
+                        kind="watchlist_alert",
+                        occurred_at=now,
+                        decision="none",
+                        plate=passage.plate,
+                        confidence=passage.confidence,
+                        reasons=({"code": alert.code, "message": alert.message},),
+                        details={"watch_ids": list(alert.watch_ids)},
+                        related_event_id=stored.id,
+                    ),
+                ).id
+            self._unread = _UnreadTracker(suppressed_until=self._unread.suppressed_until)
+            outcome = GateOutcome(
+                stored.id,
+                now,
+                "vehicle_passage",
+                passage.plate,
+                decision.action,
+                tuple(r.as_dict() for r in decision.reasons),
+                alert_id,
+                (time.perf_counter() - started) * 1000,
+            )
+        self._publish(outcome)
+        return outcome
+
+    def _track_unread(
+        self, reads: list[PlateRead], image: np.ndarray, at: datetime, decided: bool
+    ) -> list[GateOutcome]:
+        if decided or any(r.valid for r in reads):
+            self._unread = _UnreadTracker(suppressed_until=self._unread.suppressed_until)
+            return []
+        seen = [r for r in reads if r.quad is not None]
+        if not seen:
+            return []
+        tracker = self._unread
+        tracker.since = tracker.since or at
+        tracker.last_seen = at
+        best = max(r.confidence for r in seen)
+        if best > tracker.best_confidence:
+            tracker.best_confidence, tracker.best_frame = best, image
+        if at - tracker.since >= self.unread_after:
+            return self._emit_unread(at)
+        return []
+
+    def _emit_unread(self, at: datetime) -> list[GateOutcome]:
+        tracker = self._unread
+        self._unread = _UnreadTracker(suppressed_until=tracker.suppressed_until)
+        if tracker.suppressed_until and at < tracker.suppressed_until:
+            return []
+        self._unread.suppressed_until = at + self.unread_dedupe
+        confidence = max(tracker.best_confidence, 0.0)
+        decision = decide_vehicle(
+            PlateSighting("", confidence, readable=False),
+            self.gate,
+            utc_now(),
+            facts_for_plate(self.db, ""),
+        )
+        reasons = tuple(r.as_dict() for r in decision.reasons)
+        now = utc_now()
+        stored = record_event(
+            self.db,
+            NewEvent(
+                self.gate.id,
+                "plate_unread",
+                now,
+                decision.action,
+                None,
+                None,
+                confidence,
+                reasons,
+                {"seen_since": tracker.since.isoformat() if tracker.since else None},
+            ),
+            tracker.best_frame,
+            self.snapshots,
+        )
+        outcome = GateOutcome(stored.id, now, "plate_unread", None, decision.action, reasons)
+        self._publish(outcome)
+        return [outcome]
+
+    def _publish(self, outcome: GateOutcome) -> None:
+        self.stats.last_outcome = outcome
+        if self.on_outcome:
+            try:
+                self.on_outcome(outcome)
+            except Exception:  # a printing/notification bug must not stop the gate
+                log.exception("gate %s: outcome callback failed", self.gate.id)
+
+    # -- the loop ------------------------------------------------------------------------
+    def _watch_camera(self) -> None:
+        state = getattr(self.camera.health(), "state", "unknown")
+        previous = self.stats.camera_state
+        self.stats.camera_state = state
+        if state == previous:
+            return
+        faulty = state in ("stalled", "reconnecting", "failed")
+        if faulty and previous in ("ok", "starting"):
+            kind = "camera_fault"
+        elif state == "ok" and previous in ("stalled", "reconnecting", "failed"):
+            kind = "camera_recovered"
+        else:
+            return
+        health = self.camera.health()
+        record_event(
+            self.db,
+            NewEvent(
+                self.gate.id,
+                kind,
+                utc_now(),
+                "none",
+                reasons=({"code": kind, "message": f"camera {previous} → {state}"},),
+                details={"last_error": getattr(health, "last_error", None)},
+            ),
+        )
+        log.warning("gate %s: camera %s → %s", self.gate.id, previous, state)
+
+    def run(self, stop: threading.Event, on_idle: Callable[[], None] | None = None) -> None:
+        """Process frames until ``stop`` is set; survives every per-frame error."""
+        last_seq = -1
+        next_health = 0.0
+        while not stop.is_set():
+            try:
+                if time.monotonic() >= next_health:
+                    self._watch_camera()
+                    next_health = time.monotonic() + 1.0
+                frame = self.camera.wait_for_frame(last_seq, timeout_s=0.5)
+                if frame is None:
+                    self.tick(utc_now())
+                else:
+                    last_seq = frame.seq
+                    self.process_frame(frame.image, frame.captured_at)
+                if on_idle:
+                    on_idle()
+            except Exception:
+                self.stats.frame_errors += 1
+                log.exception("gate %s: error in gate loop (continuing)", self.gate.id)
+                stop.wait(0.2)

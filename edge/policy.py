@@ -1,0 +1,187 @@
+"""Access policy: a pure function of (sighting, gate, time, facts) → decision with reasons.
+
+Pure so that every decision can be replayed and explained from the event log, and tested
+exhaustively without a database or a camera. The caller gathers the facts (vehicles and
+watchlist rows for the plate read); this module never does I/O.
+
+Rules, in the order they are considered:
+1. an unreadable plate or a plate sighting at a pedestrian gate never opens;
+2. a watchlisted plate raises an alert *whatever* the decision (the decision itself is
+   made by the rules below, so a watchlisted resident is still let in and the police are told);
+3. a resident vehicle within its validity opens;
+4. a visitor or temporary vehicle with a pass valid now opens;
+5. an unknown plate is denied and recorded, or — if configured — opened as a temporary
+   vehicle to be registered.
+A known vehicle outside its validity is denied with the reason (expired / not yet valid).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Action = Literal["open", "deny"]
+VehicleKind = Literal["resident", "visitor", "temporary"]
+UnknownVehicleRule = Literal["deny", "open_for_registration"]
+
+
+@dataclass(frozen=True)
+class PlateSighting:
+    plate: str  # normalised plate text; "" when nothing readable
+    confidence: float
+    readable: bool  # passes the plate grammar and the confidence floor
+
+
+@dataclass(frozen=True)
+class GateFacts:
+    id: str
+    kind: Literal["vehicle", "pedestrian"]
+
+
+@dataclass(frozen=True)
+class VehicleFact:
+    id: int
+    plate: str
+    kind: VehicleKind
+    valid_from: datetime | None
+    valid_to: datetime | None
+    label: str  # who it belongs to, without personal data: e.g. "household 3-1-402"
+
+
+@dataclass(frozen=True)
+class WatchFact:
+    id: int
+    plate: str
+    reason: str
+    source: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Facts:
+    vehicles: tuple[VehicleFact, ...] = ()
+    watchlist: tuple[WatchFact, ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    unknown_vehicle: UnknownVehicleRule = "deny"
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Alert:
+    code: str
+    message: str
+    watch_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    reasons: tuple[Reason, ...]
+    vehicle: VehicleFact | None = None
+    alerts: tuple[Alert, ...] = field(default=())
+
+    @property
+    def subject(self) -> str | None:
+        return f"{self.vehicle.kind}: {self.vehicle.label}" if self.vehicle else None
+
+
+def _valid_at(fact: VehicleFact, now: datetime) -> str | None:
+    """None when valid at ``now``, else why not ("expired" / "not_yet_valid")."""
+    if fact.valid_from is not None and now < fact.valid_from:
+        return "not_yet_valid"
+    if fact.valid_to is not None and now >= fact.valid_to:
+        return "expired"
+    return None
+
+
+def _watch_alerts(plate: str, now: datetime, watchlist: tuple[WatchFact, ...]) -> tuple[Alert, ...]:
+    hits = [
+        w for w in watchlist if w.plate == plate and (w.expires_at is None or now < w.expires_at)
+    ]
+    if not hits:
+        return ()
+    notes = "; ".join(f"{w.source}: {w.reason}" if w.reason else w.source for w in hits)
+    return (
+        Alert(
+            "watchlisted", f"plate {plate} is on the watchlist ({notes})", tuple(w.id for w in hits)
+        ),
+    )
+
+
+_KIND_ORDER = {"resident": 0, "visitor": 1, "temporary": 2}
+
+
+def decide_vehicle(
+    sighting: PlateSighting,
+    gate: GateFacts,
+    now: datetime,
+    facts: Facts,
+    settings: PolicySettings = PolicySettings(),
+) -> Decision:
+    """Decide what the barrier does for one passage; see the module docstring for the rules."""
+    if now.tzinfo is None:
+        raise ValueError("policy needs a timezone-aware time")
+    if gate.kind != "vehicle":
+        return Decision(
+            "deny", (Reason("wrong_gate_kind", f"gate {gate.id} is not a vehicle gate"),)
+        )
+    if not sighting.readable or not sighting.plate:
+        return Decision(
+            "deny",
+            (
+                Reason(
+                    "plate_unread",
+                    f"plate not read reliably (confidence {sighting.confidence:.2f})",
+                ),
+            ),
+        )
+
+    alerts = _watch_alerts(sighting.plate, now, facts.watchlist)
+    alert_reasons = tuple(Reason(a.code, a.message) for a in alerts)
+    mine = sorted(
+        (v for v in facts.vehicles if v.plate == sighting.plate), key=lambda v: _KIND_ORDER[v.kind]
+    )
+
+    refusals: list[Reason] = []
+    for vehicle in mine:
+        why_not = _valid_at(vehicle, now)
+        if why_not is None:
+            code = (
+                "resident_vehicle" if vehicle.kind == "resident" else f"{vehicle.kind}_pass_valid"
+            )
+            until = f", valid until {vehicle.valid_to.isoformat()}" if vehicle.valid_to else ""
+            reason = Reason(code, f"{vehicle.kind} vehicle of {vehicle.label}{until}")
+            return Decision("open", (reason, *alert_reasons), vehicle, alerts)
+        when = vehicle.valid_to if why_not == "expired" else vehicle.valid_from
+        word = "expired at" if why_not == "expired" else "valid only from"
+        stamp = when.isoformat() if when else "?"
+        refusals.append(
+            Reason(
+                f"{vehicle.kind}_{why_not}",
+                f"{vehicle.kind} vehicle of {vehicle.label}: {word} {stamp}",
+            )
+        )
+    if refusals:
+        return Decision("deny", (*refusals, *alert_reasons), mine[0], alerts)
+
+    if settings.unknown_vehicle == "open_for_registration":
+        reason = Reason(
+            "unknown_open_for_registration",
+            "unknown vehicle let in as temporary; register it at the gate",
+        )
+        return Decision("open", (reason, *alert_reasons), None, alerts)
+    return Decision(
+        "deny", (Reason("unknown_vehicle", "plate not registered"), *alert_reasons), None, alerts
+    )
