@@ -13,6 +13,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import sqlite_utils
+from gate_drivers.barrier import Barrier
+from gate_drivers.camera import Camera
+from gate_drivers.inputs import VehicleLoop
+from gate_drivers.pins import make_pin_factory
 
 from edge.config import GateConfig, MenweiConfig
 from edge.db import connect, iso, transaction, utc_now
@@ -21,10 +25,6 @@ from edge.plates.reader import PlateReader, PlateReaderSettings
 from edge.plates.voting import PlateVoter
 from edge.policy import GateFacts, PolicySettings
 from edge.snapshots import SnapshotStore
-from gate_drivers.barrier import Barrier
-from gate_drivers.camera import Camera
-from gate_drivers.inputs import VehicleLoop
-from gate_drivers.pins import make_pin_factory
 
 log = logging.getLogger(__name__)
 

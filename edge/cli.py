@@ -96,9 +96,8 @@ def check_config(config_path: Path) -> None:
     config = _load(config_path)
     click.echo(f"{config_path}: OK — site {config.site.name!r}, {len(config.gates)} gate(s)")
     for gate in config.gates:
-        click.echo(
-            f"  {gate.id}: {gate.kind} gate {gate.name!r}, camera {gate.camera.source.split('@')[-1]}"
-        )
+        camera = gate.camera.source.split("@")[-1]  # never echo camera passwords
+        click.echo(f"  {gate.id}: {gate.kind} gate {gate.name!r}, camera {camera}")
 
 
 @main.command()

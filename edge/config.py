@@ -206,11 +206,27 @@ def parse_config(data: dict, source: str = "<config>") -> MenweiConfig:
         config = MenweiConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(source, [_describe(e) for e in exc.errors()]) from None
-    if config.storage.data_dir and not config.storage.data_dir.is_absolute():
-        base = Path(source).parent if source != "<config>" else Path.cwd()
-        storage = config.storage.model_copy(update={"data_dir": (base / config.storage.data_dir)})
-        config = config.model_copy(update={"storage": storage})
-    return config
+    base = Path(source).resolve().parent if source != "<config>" else Path.cwd()
+    return _resolve_relative_paths(config, base)
+
+
+def _resolve_relative_paths(config: MenweiConfig, base: Path) -> MenweiConfig:
+    """Relative data folders and file/folder camera sources are relative to the config file,
+    so a config works the same whatever directory the service starts in."""
+    update: dict = {}
+    if not config.storage.data_dir.is_absolute():
+        update["storage"] = config.storage.model_copy(
+            update={"data_dir": base / config.storage.data_dir}
+        )
+    gates = []
+    for gate in config.gates:
+        source = gate.camera.source
+        if "://" not in source and not source.startswith("usb:") and not Path(source).is_absolute():
+            camera = gate.camera.model_copy(update={"source": str(base / source)})
+            gate = gate.model_copy(update={"camera": camera})
+        gates.append(gate)
+    update["gates"] = gates
+    return config.model_copy(update=update)
 
 
 def load_config(path: Path) -> MenweiConfig:

@@ -59,11 +59,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             id TEXT PRIMARY KEY,                 -- ULID made on the box: the idempotency key
             occurred_at TEXT NOT NULL,           -- UTC ISO-8601 with offset
             gate_id TEXT NOT NULL REFERENCES gates(id),
-            kind TEXT NOT NULL,                  -- vehicle_passage, plate_unread, watchlist_alert, ...
+            kind TEXT NOT NULL,                  -- vehicle_passage, plate_unread, ...
             plate TEXT,
-            subject TEXT,                        -- who/what matched (vehicle kind + household), no PII
+            subject TEXT,                        -- who matched (kind + household), no PII
             confidence REAL,
-            decision TEXT NOT NULL CHECK (decision IN ('open', 'deny', 'none')),
+            decision TEXT NOT NULL
+                CHECK (decision IN ('open', 'deny', 'none')),
             reasons TEXT NOT NULL DEFAULT '[]',  -- JSON list of {code, message}
             snapshot_path TEXT,                  -- relative to the snapshot folder
             related_event_id TEXT REFERENCES events(id),

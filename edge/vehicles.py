@@ -75,7 +75,8 @@ def add_vehicle(db: sqlite_utils.Database, vehicle: VehicleInput) -> int:
             )
         household_id = _household_id(conn, vehicle.household, now)
         cursor = conn.execute(
-            "INSERT INTO vehicles (plate, kind, household_id, valid_from, valid_to, note, created_at)"
+            "INSERT INTO vehicles"
+            " (plate, kind, household_id, valid_from, valid_to, note, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 plate,

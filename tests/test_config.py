@@ -1,0 +1,113 @@
+"""Config: the shipped example is valid; bad files are refused with key and reason."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from edge.config import ConfigError, load_config
+
+EXAMPLE = resources.files("edge").joinpath("menwei.example.toml").read_text(encoding="utf-8")
+
+MINIMAL = """
+[[gates]]
+id = "north"
+name = "North"
+kind = "vehicle"
+[gates.camera]
+source = "frames"
+[gates.barrier]
+open_pin = 17
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "menwei.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    return info.value.problems
+
+
+def test_example_config_is_valid(tmp_path):
+    config = load_config(write(tmp_path, EXAMPLE))
+    gate = config.gate("north-vehicle")
+    assert gate.kind == "vehicle" and gate.barrier.open_pin == 17
+    assert config.site.zone.key == "Asia/Shanghai"
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path):
+    config = load_config(write(tmp_path, MINIMAL))
+    assert config.storage.data_dir == Path("/var/lib/menwei")
+    assert Path(config.gates[0].camera.source) == tmp_path.resolve() / "frames"
+    config = load_config(write(tmp_path, '[storage]\ndata_dir = "data"\n' + MINIMAL))
+    assert config.storage.database_path == tmp_path.resolve() / "data" / "menwei.db"
+
+
+def test_stream_sources_are_left_alone(tmp_path):
+    text = MINIMAL.replace('"frames"', '"rtsp://cam/1"')
+    assert load_config(write(tmp_path, text)).gates[0].camera.source == "rtsp://cam/1"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("pulse_s", "[gates.barrier]\nopen_pin = 17\npuls_s = 1"),
+            "gates[0].barrier.puls_s: unknown key",
+        ),
+        (("kind", 'kind = "boat"'), "gates[0].kind"),
+        (("pin", "[gates.barrier]\nopen_pin = 99"), "gates[0].barrier.open_pin"),
+        (("pulse", "[gates.barrier]\nopen_pin = 17\npulse_s = -1"), "gates[0].barrier.pulse_s"),
+        (("id", 'id = "North Gate!"'), "gates[0].id"),
+    ],
+)
+def test_bad_values_are_reported_with_their_key(tmp_path, change, expected):
+    _, replacement = change
+    text = MINIMAL
+    if replacement.startswith("[gates.barrier]"):
+        text = text.replace("[gates.barrier]\nopen_pin = 17", replacement)
+    elif replacement.startswith("kind"):
+        text = text.replace('kind = "vehicle"', replacement)
+    else:
+        text = text.replace('id = "north"', replacement)
+    found = problems(tmp_path, text)
+    assert any(expected in p for p in found), found
+
+
+def test_bad_time_zone(tmp_path):
+    found = problems(tmp_path, '[site]\ntimezone = "Mars/Olympus"\n' + MINIMAL)
+    assert any(p.startswith("site.timezone") and "Mars/Olympus" in p for p in found)
+
+
+def test_vehicle_gate_without_barrier(tmp_path):
+    found = problems(tmp_path, MINIMAL.replace("[gates.barrier]\nopen_pin = 17\n", ""))
+    assert any("needs a [gates.barrier]" in p for p in found)
+
+
+def test_duplicate_gate_ids_and_pins(tmp_path):
+    assert any("used twice" in p for p in problems(tmp_path, MINIMAL + MINIMAL))
+    second = MINIMAL.replace('id = "north"', 'id = "south"')
+    assert any("GPIO 17" in p for p in problems(tmp_path, MINIMAL + second))
+
+
+def test_not_toml_not_utf8_missing(tmp_path):
+    assert "not valid TOML" in problems(tmp_path, "[[gates]\n")[0]
+    path = tmp_path / "bin.toml"
+    path.write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_unknown_gate_lookup_names_the_known_ones(tmp_path):
+    config = load_config(write(tmp_path, MINIMAL))
+    with pytest.raises(KeyError, match="known: north"):
+        config.gate("south")

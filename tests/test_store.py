@@ -1,0 +1,118 @@
+"""SQLite store: pragmas, migrations, events with their outbox row, snapshots."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from edge.db import SchemaTooNewError, connect, schema_version, transaction
+from edge.events import NewEvent, recent_events, record_event
+from edge.migrations import LATEST_VERSION
+from edge.snapshots import SnapshotStore
+from sync.outbox import counts, enqueue
+
+AT = datetime(2026, 11, 22, 16, 30, tzinfo=UTC)  # 00:30 on the 23rd in Shanghai
+
+
+@pytest.fixture
+def db(tmp_path):
+    db = connect(tmp_path / "menwei.db")
+    db.execute("INSERT INTO gates (id, name, kind, updated_at) VALUES ('g1', 'G1', 'vehicle', 'x')")
+    return db
+
+
+def test_pragmas_and_schema_version(db):
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert schema_version(db) == LATEST_VERSION
+    assert {"events", "outbox", "vehicles", "watchlist", "households", "residents", "gates"} <= set(
+        db.table_names()
+    )
+
+
+def test_migrations_are_idempotent_and_newer_schema_refused(tmp_path):
+    path = tmp_path / "m.db"
+    connect(path).conn.close()
+    assert schema_version(connect(path)) == LATEST_VERSION
+    raw = sqlite3.connect(path)
+    raw.execute(f"PRAGMA user_version = {LATEST_VERSION + 1}")
+    raw.close()
+    with pytest.raises(SchemaTooNewError):
+        connect(path)
+
+
+def test_event_and_outbox_row_are_written_together(db, tmp_path):
+    store = SnapshotStore(tmp_path / "snaps", ZoneInfo("Asia/Shanghai"))
+    image = np.full((720, 1280, 3), 120, np.uint8)
+    event = NewEvent(
+        "g1",
+        "vehicle_passage",
+        AT,
+        "open",
+        "皖A12345",
+        "resident: household 1",
+        0.97,
+        ({"code": "resident_vehicle", "message": "ok"},),
+        {"votes": 3},
+    )
+    stored = record_event(db, event, image, store)
+    assert stored.snapshot_path == f"2026/11/23/{stored.id}.jpg"  # dated in the site's zone
+    assert (tmp_path / "snaps" / stored.snapshot_path).stat().st_size > 1000
+    row = db.execute("SELECT key, topic, state, payload FROM outbox").fetchone()
+    assert row[:3] == (stored.id, "event", "pending")
+    assert '"plate":"皖A12345"' in row[3]
+    [listed] = recent_events(db)
+    assert listed["reasons"][0]["code"] == "resident_vehicle" and listed["details"]["votes"] == 3
+    assert counts(db.conn) == {"pending": 1, "delivered": 0, "dead": 0}
+
+
+def test_failed_event_insert_leaves_no_outbox_row(db):
+    bad = NewEvent("no-such-gate", "vehicle_passage", AT, "deny")  # foreign key violation
+    with pytest.raises(sqlite3.IntegrityError):
+        record_event(db, bad)
+    assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
+
+
+def test_outbox_refuses_writes_outside_a_transaction(db):
+    with pytest.raises(RuntimeError):
+        enqueue(db.conn, "k", "event", {}, AT)
+    with transaction(db) as conn:
+        enqueue(conn, "k", "event", {}, AT)
+    assert counts(db.conn)["pending"] == 1
+
+
+def test_event_ids_sort_by_time(db):
+    ids = [
+        record_event(db, NewEvent("g1", "plate_unread", AT.replace(second=s), "deny")).id
+        for s in (5, 1, 9)
+    ]
+    assert sorted(ids) == [ids[1], ids[0], ids[2]]
+
+
+def test_snapshot_failure_still_records_the_event(db, tmp_path):
+    blocker = tmp_path / "snaps"
+    blocker.write_text("a file where the folder should be")
+    stored = record_event(
+        db,
+        NewEvent("g1", "plate_unread", AT, "deny"),
+        np.zeros((10, 10, 3), np.uint8),
+        SnapshotStore(blocker, ZoneInfo("UTC")),
+    )
+    assert stored.snapshot_path is None
+    [row] = recent_events(db)
+    assert "snapshot not saved" in row["details"]["snapshot_error"]
+
+
+def test_large_snapshots_are_scaled_down(tmp_path):
+    store = SnapshotStore(tmp_path, ZoneInfo("UTC"), max_width=640)
+    result = store.save("E1", np.zeros((1080, 1920, 3), np.uint8), AT)
+    import cv2
+
+    assert cv2.imread(str(store.path_of(result.relative_path))).shape == (360, 640, 3)
+    assert store.save("E2", np.zeros((0, 0, 3), np.uint8), AT).error == "no frame to save"
