@@ -373,7 +373,9 @@ def render_scene_with_corners(
     """Like `render_scene`, also returning the plate's corners in the frame.
 
     Corners are float32 (4, 2), clockwise from top-left (TL, TR, BR, BL) — the ground
-    truth a 4-corner detector test compares against.
+    truth a 4-corner detector test compares against. Note that clp_det.onnx (CCPD order)
+    gives its landmarks as BR, BL, TL, TR: roll them by two before comparing. Its corners
+    sit a few px outside ours (about 4% of the plate width), so compare with a tolerance.
     """
     _check(text, colour)
     if plate_width < 20:
