@@ -1,0 +1,78 @@
+"""The command line: init, check-config, enrolment and events, with clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from edge.cli import main
+
+
+@pytest.fixture
+def config(tmp_path) -> Path:
+    path = tmp_path / "menwei.toml"
+    result = CliRunner().invoke(main, ["init", str(path)])
+    assert result.exit_code == 0, result.output
+    text = path.read_text(encoding="utf-8").replace('data_dir = "/var/lib/menwei"', 'data_dir = "data"')
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_init_refuses_to_overwrite(config):
+    result = run("init", str(config))
+    assert result.exit_code != 0 and "exists" in result.output
+
+
+def test_check_config_ok_and_hides_camera_password(config):
+    result = run("check-config", "-c", str(config))
+    assert result.exit_code == 0, result.output
+    assert "north-vehicle" in result.output and "password" not in result.output
+
+
+def test_check_config_bad_file_names_key(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[site]\ntimezone = "Nowhere/City"\n', encoding="utf-8")
+    result = run("check-config", "-c", str(bad))
+    assert result.exit_code == 1
+    assert "site.timezone" in result.output and "Traceback" not in result.output
+
+
+def test_vehicle_and_watchlist_round_trip(config):
+    c = ["-c", str(config)]
+    assert run("vehicle", "add", "皖A12345", "--household", "3-1-402", *c).exit_code == 0
+    visitor = run("vehicle", "add", "粤BD12345", "--kind", "visitor", "--valid-to",
+                  "2099-01-01T18:00", *c)
+    assert visitor.exit_code == 0, visitor.output
+    listed = run("vehicle", "list", *c).output
+    assert "皖A12345" in listed and "3-1-402" in listed and "2099-01-01T10:00:00" in listed
+    assert run("watchlist", "add", "京A88888", "--reason", "stolen", *c).exit_code == 0
+    assert "京A88888" in run("watchlist", "list", *c).output
+    assert run("vehicle", "remove", "皖A12345", *c).exit_code == 0
+    assert "皖A12345" not in run("vehicle", "list", *c).output
+    assert run("watchlist", "remove", "京A88888", *c).exit_code == 0
+    assert run("events", *c).exit_code == 0
+    assert run("db-version", *c).output.strip() == "1"
+
+
+@pytest.mark.parametrize("plate", ["皖AO1234X", "hello", "皖A1234"])
+def test_malformed_plate_is_a_clear_error(config, plate):
+    result = run("vehicle", "add", plate, "-c", str(config))
+    assert result.exit_code == 1
+    assert "Error:" in result.output and "Traceback" not in result.output
+
+
+def test_bad_date_is_a_clear_error(config):
+    result = run("vehicle", "add", "皖A12345", "--kind", "visitor", "--valid-to", "tomorrow",
+                 "-c", str(config))
+    assert result.exit_code == 2 and "not a date" in result.output
+
+
+def test_remove_unknown_plate(config):
+    result = run("vehicle", "remove", "皖A00000", "-c", str(config))
+    assert result.exit_code == 1 and "no enrolment" in result.output

@@ -1,0 +1,137 @@
+"""The vehicle gate loop end to end: real reader and models, real database, mock pins.
+
+Frames are rendered in code (edge.plates.synth) and fed with injected times, so the
+vote and dedupe windows are exercised without sleeping; the barrier is a real
+gate_drivers.Barrier on gpiozero's MockFactory.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from edge.db import connect
+from edge.events import recent_events
+from edge.gate_loop import VehicleGateLoop
+from edge.plates.reader import PlateReader
+from edge.plates.voting import PlateVoter
+from edge.policy import GateFacts
+from edge.snapshots import SnapshotStore
+from edge.vehicles import VehicleInput, add_vehicle, add_watch
+from gate_drivers.barrier import Barrier
+
+synth = pytest.importorskip("edge.plates.synth")
+T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+OPEN_PIN = 17
+
+
+@pytest.fixture(scope="module")
+def reader() -> PlateReader:
+    return PlateReader()
+
+
+@pytest.fixture
+def gate(tmp_path, reader):
+    db = connect(tmp_path / "menwei.db")
+    db.execute("INSERT INTO gates VALUES ('north', 'North', 'vehicle', 'x')")
+    add_vehicle(db, VehicleInput("皖A12345", "resident", "3-1-402"))
+    add_watch(db, "京A88888", "stolen")
+    factory = MockFactory()
+    barrier = Barrier(OPEN_PIN, pulse_s=0.2, active_high=True, pin_factory=factory)
+    loop = VehicleGateLoop(
+        GateFacts("north", "vehicle"),
+        camera=None,  # frames are fed directly
+        barrier=barrier,
+        reader=reader,
+        voter=PlateVoter(min_votes=2, vote_window_s=1.5, dedupe_window_s=30),
+        db=db,
+        snapshots=SnapshotStore(tmp_path / "snapshots", ZoneInfo("Asia/Shanghai")),
+    )
+    yield loop, db, factory.pin(OPEN_PIN), tmp_path
+    barrier.close_device()
+
+
+def drive(loop, plate, colour="blue", frames=4, start=T0, **scene):
+    outcomes = []
+    for i in range(frames):
+        image = synth.render_scene(plate, colour, seed=i, **scene)
+        outcomes += loop.process_frame(image, start + timedelta(milliseconds=200 * i))
+    outcomes += loop.tick(start + timedelta(seconds=5))
+    return outcomes
+
+
+def relay_went_high(pin) -> bool:
+    """MockPin keeps its history of (time, state) changes."""
+    return any(change.state for change in pin.states)
+
+
+def test_resident_opens_and_event_has_snapshot(gate):
+    loop, db, pin, tmp_path = gate
+    [outcome] = drive(loop, "皖A12345")
+    assert (outcome.plate, outcome.decision) == ("皖A12345", "open")
+    assert relay_went_high(pin)
+    [event] = recent_events(db)
+    assert event["kind"] == "vehicle_passage" and event["decision"] == "open"
+    assert event["reasons"][0]["code"] == "resident_vehicle"
+    assert event["subject"] == "resident: household 3-1-402"
+    assert (tmp_path / "snapshots" / event["snapshot_path"]).is_file()
+    assert db.execute("SELECT key FROM outbox").fetchone()[0] == event["id"]
+
+
+def test_unknown_is_denied_and_barrier_never_moves(gate):
+    loop, db, pin, _ = gate
+    [outcome] = drive(loop, "沪C0L876")
+    assert outcome.decision == "deny"
+    assert not relay_went_high(pin)
+    assert recent_events(db)[0]["reasons"][0]["code"] == "unknown_vehicle"
+
+
+def test_watchlisted_plate_raises_linked_alert(gate):
+    loop, db, _, _ = gate
+    [outcome] = drive(loop, "京A88888")
+    assert outcome.decision == "deny" and outcome.alert_event_id
+    events = {e["kind"]: e for e in recent_events(db)}
+    alert, passage = events["watchlist_alert"], events["vehicle_passage"]
+    assert alert["kind"] == "watchlist_alert" and alert["related_event_id"] == passage["id"]
+    assert db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 2
+
+
+def test_same_plate_within_dedupe_window_is_one_passage(gate):
+    loop, db, _, _ = gate
+    first = drive(loop, "皖A12345", frames=4, start=T0)
+    again = drive(loop, "皖A12345", frames=4, start=T0 + timedelta(seconds=10))
+    later = drive(loop, "皖A12345", frames=4, start=T0 + timedelta(seconds=60))
+    assert (len(first), len(again), len(later)) == (1, 0, 1)
+    assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 2
+
+
+def test_unreadable_plate_records_unread_and_never_opens(gate):
+    loop, db, pin, _ = gate
+    outcomes = drive(loop, "浙B54321", frames=10, blur=15.0, brightness=0.35)
+    assert all(o.decision == "deny" for o in outcomes)
+    assert not relay_went_high(pin)
+    events = recent_events(db)
+    assert [e["kind"] for e in events] == ["plate_unread"]
+    assert events[0]["decision"] == "deny" and events[0]["snapshot_path"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [None, np.zeros((0, 0, 3), np.uint8), np.zeros((4, 4, 3), np.uint8), np.zeros((480, 640), np.float64)],
+)
+def test_bad_frames_never_crash_and_never_open(gate, bad):
+    loop, db, pin, _ = gate
+    assert loop.process_frame(bad, T0) == []
+    assert not relay_went_high(pin)
+    assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+
+
+def test_empty_lane_produces_nothing(gate):
+    loop, db, _, _ = gate
+    for i in range(5):
+        assert loop.process_frame(synth.render_empty_scene(seed=i), T0 + timedelta(seconds=i)) == []
+    assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
