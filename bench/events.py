@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -21,11 +20,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from edge.db import connect  # noqa: E402
-from edge.events import NewEvent, record_event  # noqa: E402
-from edge.snapshots import SnapshotStore  # noqa: E402
+from edge.db import connect
+from edge.events import NewEvent, record_event
+from edge.snapshots import SnapshotStore
 
 
 def run(n: int, synchronous: str, with_snapshot: bool) -> list[float]:
