@@ -1,0 +1,125 @@
+"""Plate grammar: what is a plate, how admin input is normalised, what OCR repair may do."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from edge.plates.grammar import (
+    DIGITS,
+    LETTERS,
+    NEV_LETTERS,
+    PROVINCES,
+    SERIAL,
+    SUFFIXES,
+    PlateFormatError,
+    is_valid_plate,
+    normalise_plate,
+    repair_ocr,
+)
+
+# -- strategies --------------------------------------------------------------------------
+_c = st.sampled_from
+ordinary = st.tuples(_c(PROVINCES), _c(LETTERS), st.text(SERIAL, min_size=5, max_size=5))
+suffixed = st.tuples(
+    _c(PROVINCES), _c(LETTERS), st.text(SERIAL, min_size=4, max_size=4), _c(SUFFIXES)
+)
+nev_small = st.tuples(
+    _c(PROVINCES), _c(LETTERS), _c(NEV_LETTERS), _c(SERIAL), st.text(DIGITS, min_size=4, max_size=4)
+)
+nev_large = st.tuples(
+    _c(PROVINCES), _c(LETTERS), st.text(DIGITS, min_size=5, max_size=5), _c(NEV_LETTERS)
+)
+plates = st.one_of(ordinary, suffixed, nev_small, nev_large).map("".join)
+
+
+@pytest.mark.parametrize(
+    "plate",
+    ["皖AG2R28", "京A12345", "粤B1234学", "沪A1234挂", "京A1234警", "粤Z1234港", "粤Z1234澳",
+     "沪A1234领", "沪AD12345", "沪AF1234", "粤B12345D", "川X90621"],
+)  # fmt: skip
+def test_real_plate_forms_are_valid(plate: str) -> None:
+    assert is_valid_plate(plate)
+    assert normalise_plate(plate) == plate
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "皖", "AG2R28", "AAG2R28", "皖AG2R2", "皖AG2R28X9", "皖IG2R28", "皖AG2O28", "皖A1234",
+     "皖A学1234", "皖AD1234X", "沪A1234D5", "沪AZ12345", "使A12345", "皖ag2r28", "皖 AG2R28"],
+)  # fmt: skip
+def test_non_plates_are_invalid(text: str) -> None:
+    assert not is_valid_plate(text)
+
+
+@pytest.mark.parametrize(
+    ("typed", "plate"),
+    [("皖 a·g2r28", "皖AG2R28"), ("皖ＡＧ２Ｒ２８", "皖AG2R28"), (" 沪-ad12345 ", "沪AD12345"),
+     ("粤b 1234 学", "粤B1234学"), ("京A.12345", "京A12345")],
+)  # fmt: skip
+def test_normalise_cleans_admin_input(typed: str, plate: str) -> None:
+    assert normalise_plate(typed) == plate
+
+
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [("AG2R28", "province"), ("皖AG2R2", "7 or 8"), ("皖AO2R28", "I or O"), (None, "not text")],
+)
+def test_normalise_rejects_with_bilingual_reason(typed: object, why: str) -> None:
+    with pytest.raises(PlateFormatError) as err:
+        normalise_plate(typed)  # type: ignore[arg-type]
+    message = str(err.value)
+    assert "车牌格式不正确" in message and "not a valid plate" in message and why in message
+    assert isinstance(err.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("raw", "plate"),
+    [("皖A·G2R28", "皖AG2R28"), ("皖AGO2R8", "皖AG02R8"), ("皖AI2345", "皖A12345"),
+     ("沪AD1O345", "沪AD10345"), ("皖ag2r28", "皖AG2R28")],
+)  # fmt: skip
+def test_repair_fixes_only_what_grammar_forces(raw: str, plate: str) -> None:
+    assert repair_ocr(raw) == plate
+
+
+@pytest.mark.parametrize("raw", ["", "皖OG2R28", "0AG2R28", "浣AG2R28", "皖AG2R28X", "hello"])
+def test_repair_refuses_unforced_guesses(raw: str) -> None:
+    """Letter position 2 'O', a look-alike province, an extra character: not guessed."""
+    assert repair_ocr(raw) is None
+
+
+# -- properties --------------------------------------------------------------------------
+@given(plates)
+def test_valid_plates_round_trip(plate: str) -> None:
+    assert is_valid_plate(plate)
+    assert normalise_plate(plate) == plate
+    assert repair_ocr(plate) == plate
+    spaced = f" {plate[:2].lower()}·{plate[2:].lower()} "
+    assert normalise_plate(spaced) == plate
+
+
+@given(st.text(max_size=12))
+def test_normalise_is_idempotent_and_never_crashes(text: str) -> None:
+    try:
+        once = normalise_plate(text)
+    except PlateFormatError:
+        return
+    assert normalise_plate(once) == once
+    assert is_valid_plate(once)
+
+
+@given(plates, st.data())
+def test_i_or_o_in_serial_positions_is_never_valid(plate: str, data: st.DataObject) -> None:
+    pos = data.draw(st.integers(min_value=2, max_value=len(plate) - 1))
+    bad = plate[:pos] + data.draw(_c("IOio")) + plate[pos + 1 :]
+    assert not is_valid_plate(bad)
+    with pytest.raises(PlateFormatError):
+        normalise_plate(bad)
+
+
+@given(st.one_of(st.text(max_size=20), st.none(), st.integers(), st.binary(max_size=10)))
+def test_junk_never_crashes(junk: object) -> None:
+    assert isinstance(is_valid_plate(junk), bool)  # type: ignore[arg-type]
+    out = repair_ocr(junk)  # type: ignore[arg-type]
+    assert out is None or is_valid_plate(out)
