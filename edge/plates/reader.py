@@ -59,9 +59,11 @@ class PlateReaderSettings:
 class PlateRead:
     """One plate read in one frame.
 
-    `confidence` is the *minimum* over characters of that character's peak CTC
-    probability: one doubtful character makes the whole plate doubtful, which is what
-    an access decision needs. `valid` = grammar passes and confidence >= min_confidence.
+    `confidence` is the *minimum* over characters of how sure the recogniser is which
+    character it is (its share of the non-blank CTC probability at its best aligned
+    frame, with grammar-forbidden look-alikes such as O for 0 folded in): one doubtful
+    character makes the whole plate doubtful, which is what an access decision needs.
+    `valid` = the text passes the plate grammar and confidence >= min_confidence.
     """
 
     text: str

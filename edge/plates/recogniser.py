@@ -22,7 +22,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from edge.plates.grammar import TEMPLATES, is_valid_plate, repair_ocr
+from edge.plates.grammar import SERIAL, TEMPLATES, is_valid_plate, repair_ocr
 from edge.plates.models import ModelNotFoundError, load_session, resolve_model
 
 __all__ = ["DecodeMode", "PlateRecogniser", "RawRead"]
@@ -36,14 +36,14 @@ _DROPPED = frozenset(" ·•.-")  # separators the model reads but plates do not
 
 @dataclass(frozen=True)
 class RawRead:
-    """Recogniser output: `text` ("" if nothing plate-like) and per-character probabilities."""
+    """Recogniser output: `text` ("" if nothing plate-like) and per-character confidence."""
 
     text: str
     char_probs: tuple[float, ...]
 
     @property
     def confidence(self) -> float:
-        """Minimum per-character probability: a plate is only as sure as its worst character."""
+        """Minimum per-character confidence: a plate is only as sure as its worst character."""
         return min(self.char_probs) if self.text and self.char_probs else 0.0
 
 
@@ -72,6 +72,12 @@ class PlateRecogniser:
             )
         # Per template, per position: the class ids allowed there.
         self._templates = [[np.array([index[c] for c in s]) for s in t] for t in TEMPLATES]
+        # Look-alikes plates never contain, folded into the character they can only be.
+        folds = {"0": "Oo", "1": "Iil|"} | {c: c.lower() for c in SERIAL if c.isalpha()}
+        pairs = [(index[t], index[f]) for t, fs in folds.items() for f in fs if f in index]
+        self._fold_to = np.array([t for t, _ in pairs])
+        self._fold_from = np.array([f for _, f in pairs])
+        self._dropped = np.array([index[c] for c in _DROPPED if c in index])
         self.mode = mode
 
     # -- model ---------------------------------------------------------------------------
@@ -90,54 +96,85 @@ class PlateRecogniser:
         return self.decode_grammar(probs) if self.mode == "grammar" else self.decode_greedy(probs)
 
     # -- decoders ------------------------------------------------------------------------
-    def _best_path(self, probs: np.ndarray) -> tuple[str, np.ndarray]:
-        best = probs.argmax(axis=1)
-        keep = (best != 0) & np.r_[True, best[1:] != best[:-1]]
-        return "".join(self.charset[i] for i in best[keep]), probs.max(axis=1)[keep]
+    def fold(self, probs: np.ndarray) -> np.ndarray:
+        """Move the mass of look-alikes a plate never holds (O, I, lowercase) onto the
+        character they can only stand for, so "O 0.6 / 0 0.4" reads as a sure "0"."""
+        folded = probs.copy()
+        np.add.at(folded, (slice(None), self._fold_to), probs[:, self._fold_from])
+        folded[:, self._fold_from] = 0.0
+        return folded
 
     def decode_greedy(self, probs: np.ndarray) -> RawRead:
         """PaddleOCR's best path, then grammar-forced repair (the baseline to beat)."""
-        text, peaks = self._best_path(probs)
-        plate = repair_ocr(text)
+        best = probs.argmax(axis=1)
+        keep = (best != 0) & np.r_[True, best[1:] != best[:-1]]
+        plate = repair_ocr("".join(self.charset[i] for i in best[keep]))
         if plate is None:
             return RawRead("", ())
-        kept = [float(p) for c, p in zip(text, peaks, strict=True) if c not in _DROPPED]
-        return RawRead(plate, tuple(kept[: len(plate)]))
+        peaks = [float(p) for i, p in zip(best[keep], probs.max(axis=1)[keep], strict=True)
+                 if self.charset[i] not in _DROPPED]  # fmt: skip
+        return RawRead(plate, tuple(peaks[: len(plate)]))
 
     def decode_grammar(self, probs: np.ndarray) -> RawRead:
         """Most probable CTC path whose collapsed text is a plate; best over all templates.
 
-        Shortcut: when the unconstrained best path (minus the separator dot the model
-        reads between 2nd and 3rd character) already spells a plate, it *is* the
-        constrained optimum, so the ~8 ms search runs only for the hard crops.
+        Works on folded probabilities. Shortcut: when the unconstrained best path (minus
+        the separator dot the model reads between 2nd and 3rd character) already spells
+        a plate, it *is* the constrained optimum, so the ~8 ms search runs only for the
+        hard crops.
         """
-        text, peaks = self._best_path(probs)
-        kept = [(c, float(p)) for c, p in zip(text, peaks, strict=True) if c not in _DROPPED]
-        plain = "".join(c for c, _ in kept)
-        if is_valid_plate(plain):
-            return RawRead(plain, tuple(p for _, p in kept))
-        logp = np.log(np.maximum(probs, 1e-12))
-        best: tuple[float, list[int], list[float]] | None = None
-        for template in self._templates:
-            found = _viterbi(logp, probs, template)
-            if found is not None and (best is None or found[0] > best[0]):
-                best = found
-        if best is None:
-            return RawRead("", ())
-        _, ids, char_probs = best
-        return RawRead("".join(self.charset[i] for i in ids), tuple(char_probs))
+        folded = self.fold(probs)
+        best = folded.argmax(axis=1)
+        starts = np.flatnonzero((best != 0) & np.r_[True, best[1:] != best[:-1]])
+        runs = [(int(best[t]), t) for t in starts if best[t] not in self._dropped]
+        text = "".join(self.charset[c] for c, _ in runs)
+        if is_valid_plate(text):
+            ids = [c for c, _ in runs]
+            frames = [_run(best, t) for _, t in runs]
+        else:
+            logp = np.log(np.maximum(folded, 1e-12))
+            found = None
+            for template in self._templates:
+                result = _viterbi(logp, template)
+                if result is not None and (found is None or result[0] > found[0]):
+                    found = result
+            if found is None:
+                return RawRead("", ())
+            _, ids, frames = found
+        return RawRead(
+            "".join(self.charset[i] for i in ids),
+            tuple(_char_confidence(folded, c, f) for c, f in zip(ids, frames, strict=True)),
+        )
+
+
+def _run(best: np.ndarray, start: int) -> list[int]:
+    """Frames of the greedy run that starts at `start`."""
+    end = start + 1
+    while end < len(best) and best[end] == best[start]:
+        end += 1
+    return list(range(start, end))
+
+
+def _char_confidence(folded: np.ndarray, cls: int, frames: list[int]) -> float:
+    """How sure the model is *which* character this is: the character's share of the
+    non-blank probability, at its best aligned frame. Blank is left out because CTC
+    spreads a character over frames half-blank at its edges; how many characters there
+    are is the grammar's business."""
+    rows = folded[frames]
+    share = rows[:, cls] / np.maximum(1.0 - rows[:, 0], 1e-6)
+    return float(min(1.0, share.max()))
 
 
 def _viterbi(
-    logp: np.ndarray, probs: np.ndarray, template: list[np.ndarray]
-) -> tuple[float, list[int], list[float]] | None:
+    logp: np.ndarray, template: list[np.ndarray]
+) -> tuple[float, list[int], list[list[int]]] | None:
     """Best CTC alignment of `logp` [T, C] to a string matching `template`.
 
     States: "emitting candidate j of position k" (one per allowed class) and "blank after
     position k" (blank[0] is the leading blank, blank[k + 1] follows position k). A
     character starts from the previous position's blank, or directly from the previous
     position's characters when the class differs (CTC merges repeats unless a blank
-    separates them). Returns (log score, class ids, per-character peak probability), or
+    separates them). Returns (log score, class ids, aligned frames per character), or
     None when the line is too short to hold the template.
     """
     n_t, n_pos = logp.shape[0], len(template)
@@ -185,15 +222,15 @@ def _viterbi(
     score = float(char[last][j] if in_char else blank[n_pos])
     if score <= neg / 2:
         return None
-    # Walk back: record the class chosen at each position and its peak probability.
+    # Walk back: record the class chosen at each position and the frames aligned to it.
     ids = [0] * n_pos
-    peak = [0.0] * n_pos
+    frames: list[list[int]] = [[] for _ in range(n_pos)]
     k = last
     for t in range(n_t - 1, -1, -1):
         if in_char:
             cls = int(template[k][j])
             ids[k] = cls
-            peak[k] = max(peak[k], float(probs[t, cls]))
+            frames[k].append(t)
             ptr = int(char_back[k][t, j])
             if ptr == -2:
                 in_char = False  # now in the blank before position k, i.e. blank[k]
@@ -204,4 +241,4 @@ def _viterbi(
             ptr = int(blank_back[t, k + 1])
             if ptr >= 0:
                 in_char, j = True, ptr
-    return score, ids, peak
+    return score, ids, frames
