@@ -213,3 +213,61 @@ def test_roi_outside_frame_is_a_frame_error() -> None:
     far = PlateReader(PlateReaderSettings(roi=(5000, 5000, 100, 100)))
     with pytest.raises(PlateInputError, match="outside"):
         far.read(np.zeros((720, 1280, 3), np.uint8))
+
+
+# -- decoder on constructed CTC outputs ---------------------------------------------------
+def _ctc(rec, frames: list[dict[str, float]]) -> np.ndarray:
+    """A [T, C] softmax where each frame puts the given mass on characters ("" = blank)."""
+    index = {c: i for i, c in enumerate(rec.charset)}
+    probs = np.full((len(frames), len(rec.charset)), 1e-7, np.float32)
+    for t, frame in enumerate(frames):
+        for char, p in frame.items():
+            probs[t, 0 if char == "" else index[char]] = p
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
+def _spell(text: str) -> list[dict[str, float]]:
+    frames: list[dict[str, float]] = []
+    for char in text:
+        frames += [{char: 0.99}, {"": 0.99}]
+    return frames
+
+
+def test_decoder_folds_o_into_zero_in_serial_positions(reader: PlateReader) -> None:
+    rec = reader.recogniser
+    frames = [*_spell("皖A·"), {"O": 0.6, "0": 0.39}, {"": 0.99}, *_spell("1234")]
+    result = rec.decode_grammar(_ctc(rec, frames))
+    assert result.text == "皖A01234"
+    assert result.confidence > 0.95  # O and 0 are one character where only 0 can stand
+
+
+def test_decoder_forces_a_province_but_reports_doubt(reader: PlateReader) -> None:
+    rec = reader.recogniser
+    frames = [{"浣": 0.9, "皖": 0.09}, {"": 0.99}, *_spell("AG2R28")]
+    result = rec.decode_grammar(_ctc(rec, frames))
+    assert result.text == "皖AG2R28"
+    assert result.confidence < 0.2  # the grammar chose it, not the model
+    assert rec.decode_greedy(_ctc(rec, frames)).text == ""  # plain decoding gives up
+
+
+def test_decoder_finds_new_energy_plate_among_junk(reader: PlateReader) -> None:
+    rec = reader.recogniser
+    frames = [*_spell("沪AD123"), {"：": 0.6, "4": 0.39}, {"": 0.99}, *_spell("45")]
+    assert rec.decode_greedy(_ctc(rec, frames)).text == ""  # "沪AD123：45" is no plate
+    result = rec.decode_grammar(_ctc(rec, frames))
+    assert result.text == "沪AD12345"
+    # The junk frame is absorbed into the "4" run; all 8 characters were clearly seen.
+    assert result.confidence > 0.95
+
+
+def test_decoder_needs_blanks_between_repeats(reader: PlateReader) -> None:
+    rec = reader.recogniser
+    result = rec.decode_grammar(_ctc(rec, _spell("皖A11111")))
+    assert result.text == "皖A11111" and result.confidence > 0.95
+    merged = _spell("皖A") + [{"1": 0.99}] * 9  # no blanks: CTC says one "1", not five
+    assert rec.decode_grammar(_ctc(rec, merged)).text != "皖A11111"
+
+
+def test_decoder_returns_nothing_for_a_too_short_line(reader: PlateReader) -> None:
+    rec = reader.recogniser
+    assert rec.decode_grammar(_ctc(rec, [{"": 0.99}] * 5)).text == ""
