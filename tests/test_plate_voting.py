@@ -57,6 +57,16 @@ def test_misread_is_outvoted_and_absorbed() -> None:
     assert voter.flush(at(3)) == []
 
 
+def test_dropped_character_misread_stays_the_same_car() -> None:
+    """沪AD1234 (7 chars) is a valid plate too: a green plate missing a character."""
+    voter = PlateVoter(min_votes=2, vote_window_s=0.8)
+    out = voter.add([read("沪AD12345", 0.9, "green")], at(0))
+    out += voter.add([read("沪AD1234", 0.85, "green")], at(0.1))
+    out += voter.add([read("沪AD12345", 0.95, "green")], at(0.2))
+    assert [(p.plate, p.votes, p.frames) for p in out] == [("沪AD12345", 2, 3)]
+    assert voter.flush(at(5)) == []
+
+
 def test_confidence_weights_a_tie() -> None:
     voter = PlateVoter(min_votes=5, vote_window_s=0.5)
     voter.add([read("皖AG2R28", 0.99)], at(0))
