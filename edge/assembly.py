@@ -19,44 +19,13 @@ from gate_drivers.inputs import VehicleLoop
 from gate_drivers.pins import make_pin_factory
 
 from edge.config import GateConfig, MenweiConfig
-from edge.db import connect, iso, transaction, utc_now
 from edge.gate_loop import GateOutcome, VehicleGateLoop
 from edge.plates.reader import PlateReader, PlateReaderSettings
 from edge.plates.voting import PlateVoter
 from edge.policy import GateFacts, PolicySettings
-from edge.snapshots import SnapshotStore
+from edge.store import open_store, snapshot_store
 
 log = logging.getLogger(__name__)
-
-
-def open_store(config: MenweiConfig) -> sqlite_utils.Database:
-    """Open the database, apply migrations and register the configured gates."""
-    db = connect(config.storage.database_path)
-    sync_gates(db, config)
-    return db
-
-
-def sync_gates(db: sqlite_utils.Database, config: MenweiConfig) -> None:
-    """Upsert configured gates so events can reference them; old gates stay for history."""
-    now = iso(utc_now())
-    with transaction(db) as conn:
-        for gate in config.gates:
-            conn.execute(
-                "INSERT INTO gates (id, name, kind, updated_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(id) DO UPDATE SET name = excluded.name, kind = excluded.kind,"
-                " updated_at = excluded.updated_at",
-                (gate.id, gate.name, gate.kind, now),
-            )
-
-
-def snapshot_store(config: MenweiConfig) -> SnapshotStore:
-    storage = config.storage
-    return SnapshotStore(
-        storage.snapshot_dir,
-        config.site.zone,
-        storage.snapshot_jpeg_quality,
-        storage.snapshot_max_width,
-    )
 
 
 def plate_reader(config: MenweiConfig, gate: GateConfig) -> PlateReader:

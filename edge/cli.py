@@ -165,7 +165,7 @@ def vehicle_add(
     config_path: Path,
 ) -> None:
     """Enrol PLATE."""
-    from edge.assembly import open_store
+    from edge.store import open_store
     from edge.vehicles import VehicleInput, add_vehicle
 
     config = _load(config_path)
@@ -190,7 +190,7 @@ def vehicle_add(
 @_config_option
 def vehicle_remove(plate: str, kind: str | None, config_path: Path) -> None:
     """Remove PLATE's enrolments."""
-    from edge.assembly import open_store
+    from edge.store import open_store
     from edge.vehicles import remove_vehicle
 
     removed = remove_vehicle(open_store(_load(config_path)), plate, kind)  # type: ignore[arg-type]
@@ -204,7 +204,7 @@ def vehicle_remove(plate: str, kind: str | None, config_path: Path) -> None:
 @_config_option
 def vehicle_list(as_json: bool, config_path: Path) -> None:
     """List enrolled vehicles."""
-    from edge.assembly import open_store
+    from edge.store import open_store
     from edge.vehicles import list_vehicles
 
     _print_rows(list_vehicles(open_store(_load(config_path))), as_json)
@@ -223,7 +223,7 @@ def watchlist() -> None:
 @_config_option
 def watchlist_add(plate: str, reason: str, expires: str | None, config_path: Path) -> None:
     """Put PLATE on the watchlist."""
-    from edge.assembly import open_store
+    from edge.store import open_store
     from edge.vehicles import add_watch
 
     config = _load(config_path)
@@ -236,7 +236,7 @@ def watchlist_add(plate: str, reason: str, expires: str | None, config_path: Pat
 @_config_option
 def watchlist_remove(plate: str, config_path: Path) -> None:
     """Take PLATE off the watchlist."""
-    from edge.assembly import open_store
+    from edge.store import open_store
     from edge.vehicles import remove_watch
 
     if not remove_watch(open_store(_load(config_path)), plate):
@@ -249,7 +249,7 @@ def watchlist_remove(plate: str, config_path: Path) -> None:
 @_config_option
 def watchlist_list(as_json: bool, config_path: Path) -> None:
     """List watchlist plates."""
-    from edge.assembly import open_store
+    from edge.store import open_store
     from edge.vehicles import list_watch
 
     _print_rows(list_watch(open_store(_load(config_path))), as_json)
@@ -263,8 +263,8 @@ def watchlist_list(as_json: bool, config_path: Path) -> None:
 @_config_option
 def events(limit: int, gate_id: str | None, as_json: bool, config_path: Path) -> None:
     """Show recent events with the reasons for each decision."""
-    from edge.assembly import open_store
     from edge.events import recent_events
+    from edge.store import open_store
 
     config = _load(config_path)
     rows = recent_events(open_store(config), limit, gate_id)
@@ -289,8 +289,8 @@ def events(limit: int, gate_id: str | None, as_json: bool, config_path: Path) ->
 @_config_option
 def db_version(config_path: Path) -> None:
     """Apply pending migrations and print the schema version."""
-    from edge.assembly import open_store
     from edge.db import schema_version
+    from edge.store import open_store
 
     click.echo(schema_version(open_store(_load(config_path))))
 

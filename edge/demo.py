@@ -164,7 +164,8 @@ def run_demo(data_dir: Path, fresh: bool = True, echo: Callable[[str], None] = p
     """Run the procession once through a real gate; returns a process exit code."""
     from gate_drivers.pins import make_pin_factory
 
-    from edge.assembly import open_store, vehicle_gate
+    from edge.assembly import vehicle_gate
+    from edge.store import open_store
 
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)
