@@ -204,6 +204,15 @@ def test_missing_configured_model_is_a_clear_error(tmp_path: Path) -> None:
     assert shipped_detector().is_file()
 
 
+def test_wrong_or_corrupt_model_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="not a PP-OCR recogniser"):
+        PlateReader(PlateReaderSettings(recogniser_model=shipped_detector()))
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(ModelNotFoundError, match="cannot load model"):
+        PlateReader(PlateReaderSettings(detector_model=junk))
+
+
 def test_bad_roi_is_refused() -> None:
     with pytest.raises(ValueError, match="roi"):
         PlateReader(PlateReaderSettings(roi=(-1, 0, 100, 100)))
