@@ -82,7 +82,7 @@ class PlateRecognitionConfig(_Strict):
     min_confidence: float = Field(default=0.80, gt=0, le=1)
     threads: int = Field(default=2, ge=1, le=16)
     min_votes: int = Field(default=2, ge=1, le=20)
-    vote_window_s: float = Field(default=1.5, gt=0, le=10)
+    vote_window_s: float = Field(default=0.8, gt=0, le=10)
     dedupe_window_s: float = Field(default=30.0, ge=0, le=3600)
 
 
