@@ -8,8 +8,10 @@ gate_drivers.Barrier on gpiozero's MockFactory.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import cv2
 import numpy as np
 import pytest
 from gpiozero.pins.mock import MockFactory
@@ -121,7 +123,12 @@ def test_unreadable_plate_records_unread_and_never_opens(gate):
 
 @pytest.mark.parametrize(
     "bad",
-    [None, np.zeros((0, 0, 3), np.uint8), np.zeros((4, 4, 3), np.uint8), np.zeros((480, 640), np.float64)],
+    [
+        None,
+        np.zeros((0, 0, 3), np.uint8),
+        np.zeros((4, 4, 3), np.uint8),
+        np.zeros((480, 640), np.float64),
+    ],
 )
 def test_bad_frames_never_crash_and_never_open(gate, bad):
     loop, db, pin, _ = gate
@@ -135,3 +142,20 @@ def test_empty_lane_produces_nothing(gate):
     for i in range(5):
         assert loop.process_frame(synth.render_empty_scene(seed=i), T0 + timedelta(seconds=i)) == []
     assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "plates"
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"real plate fixtures not found at {FIXTURES}")
+def test_real_street_photo_of_enrolled_car_opens(gate):
+    """A real CCPD frame (labelled 皖AG2R28) through the whole loop, repeated as a camera would."""
+    loop, db, pin, _ = gate
+    add_vehicle(db, VehicleInput("皖AG2R28", "resident", "7-2-1601"))
+    image = cv2.imread(str(FIXTURES / "dev_ff_01.jpg"))
+    outcomes = []
+    for i in range(3):
+        outcomes += loop.process_frame(image, T0 + timedelta(milliseconds=100 * i))
+    outcomes += loop.tick(T0 + timedelta(seconds=5))
+    assert [(o.plate, o.decision) for o in outcomes] == [("皖AG2R28", "open")]
+    assert relay_went_high(pin)
