@@ -122,7 +122,10 @@ class VehicleGateLoop:
         self.on_outcome = on_outcome
         self.stats = GateStats()
         self._unread = _UnreadTracker()
-        self._best_frames: dict[str, tuple[float, np.ndarray]] = {}
+        # plate -> (confidence, frame, when): the snapshot for its passage. Pruned in tick(),
+        # since a plate suppressed as a duplicate never produces a passage to pop it.
+        self._best_frames: dict[str, tuple[float, np.ndarray, datetime]] = {}
+        self._keep_frames = voter.vote_window + timedelta(seconds=2)
         self._lock = threading.Lock()  # one decision at a time, also against web commands
 
     # -- one frame ---------------------------------------------------------------------
@@ -143,7 +146,7 @@ class VehicleGateLoop:
             if read.valid:
                 best = self._best_frames.get(read.text)
                 if best is None or read.confidence > best[0]:
-                    self._best_frames[read.text] = (read.confidence, image)
+                    self._best_frames[read.text] = (read.confidence, image, at)
         outcomes = [self._act(p, started) for p in self.voter.add(reads, at)]
         outcomes += self._track_unread(reads, image, at, decided=bool(outcomes))
         return outcomes + self.tick(at)
@@ -151,6 +154,9 @@ class VehicleGateLoop:
     def tick(self, at: datetime) -> list[GateOutcome]:
         """Close vote windows that ended without a new frame (a car that stopped being seen)."""
         outcomes = [self._act(p, time.perf_counter()) for p in self.voter.flush(at)]
+        for plate, (_, _, seen) in list(self._best_frames.items()):
+            if at - seen > self._keep_frames:
+                del self._best_frames[plate]
         if (
             self._unread.since
             and self._unread.last_seen
@@ -172,7 +178,7 @@ class VehicleGateLoop:
             decision = decide_vehicle(
                 sighting, self.gate, now, facts_for_plate(self.db, passage.plate), self.policy
             )
-            frame = self._best_frames.pop(passage.plate, (0.0, None))[1]
+            frame = self._best_frames.pop(passage.plate, (0.0, None, None))[1]
             details = {
                 "colour": passage.colour,
                 "votes": passage.votes,

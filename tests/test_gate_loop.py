@@ -159,3 +159,12 @@ def test_real_street_photo_of_enrolled_car_opens(gate):
     outcomes += loop.tick(T0 + timedelta(seconds=5))
     assert [(o.plate, o.decision) for o in outcomes] == [("皖AG2R28", "open")]
     assert relay_went_high(pin)
+
+
+def test_frames_kept_for_snapshots_are_released(gate):
+    """A duplicate passage never pops its snapshot frame; the loop must not hoard frames."""
+    loop, _, _, _ = gate
+    drive(loop, "皖A12345", start=T0)
+    drive(loop, "皖A12345", start=T0 + timedelta(seconds=10))  # suppressed duplicate
+    loop.tick(T0 + timedelta(seconds=20))
+    assert loop._best_frames == {}
