@@ -318,3 +318,9 @@ def test_silent_stream_times_out_and_is_reopened(mjpeg_server, camera_factory):
     started = time.monotonic()
     camera.stop()
     assert time.monotonic() - started < 1.5, "stop() is bounded by the read timeout"
+
+
+def test_absent_usb_camera_is_reported_not_raised(camera_factory):
+    camera = camera_factory("usb:63")  # no /dev/video63 on any test machine
+    assert wait_until(lambda: camera.health().state == "reconnecting", 3.0)
+    assert camera.health().last_error == "cannot open USB camera usb:63"
