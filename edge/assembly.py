@@ -13,10 +13,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import sqlite_utils
-from gate_drivers.barrier import Barrier
-from gate_drivers.camera import Camera
-from gate_drivers.inputs import VehicleLoop
-from gate_drivers.pins import make_pin_factory
 
 from edge.config import GateConfig, MenweiConfig
 from edge.gate_loop import GateOutcome, VehicleGateLoop
@@ -24,6 +20,10 @@ from edge.plates.reader import PlateReader, PlateReaderSettings
 from edge.plates.voting import PlateVoter
 from edge.policy import GateFacts, PolicySettings
 from edge.store import open_store, snapshot_store
+from gate_drivers.barrier import Barrier
+from gate_drivers.camera import Camera
+from gate_drivers.inputs import VehicleLoop
+from gate_drivers.pins import make_pin_factory
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ import click
 from edge.config import DEFAULT_CONFIG_PATH, ConfigError, MenweiConfig, load_config
 from edge.db import SchemaTooNewError
 from edge.plates.grammar import PlateFormatError
+from gate_drivers.frame_sources import redact
 
 CONFIG_ENV = "MENWEI_CONFIG"
 
@@ -96,7 +97,7 @@ def check_config(config_path: Path) -> None:
     config = _load(config_path)
     click.echo(f"{config_path}: OK — site {config.site.name!r}, {len(config.gates)} gate(s)")
     for gate in config.gates:
-        camera = gate.camera.source.split("@")[-1]  # never echo camera passwords
+        camera = redact(gate.camera.source)  # never echo camera passwords
         click.echo(f"  {gate.id}: {gate.kind} gate {gate.name!r}, camera {camera}")
 
 
@@ -112,15 +113,14 @@ def gate(gate_id: str, config_path: Path) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with vehicle_gate(config, gate_id, stop, on_outcome=_print_outcome):
-        click.echo(f"gate {gate_id} running; Ctrl-C to stop")
-        stop.wait()
-
-
-def _print_outcome(outcome) -> None:  # type: ignore[no-untyped-def]
     from edge.demo import describe_outcome
 
-    click.echo(describe_outcome(outcome))
+    def show(outcome) -> None:  # type: ignore[no-untyped-def]
+        click.echo(describe_outcome(outcome, config.site.zone))
+
+    with vehicle_gate(config, gate_id, stop, on_outcome=show):
+        click.echo(f"gate {gate_id} running; Ctrl-C to stop")
+        stop.wait()
 
 
 @main.command()
@@ -138,6 +138,8 @@ def demo(data_dir: Path, keep: bool) -> None:
     """Run a vehicle gate on mock pins over generated frames with a demo community."""
     from edge.demo import run_demo
 
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        logging.getLogger().setLevel(logging.WARNING)  # keep the decisions readable
     sys.exit(run_demo(data_dir, fresh=not keep, echo=click.echo))
 
 

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gate_drivers.pins import known_pin_factories
+
 DEFAULT_CONFIG_PATH = Path("/etc/menwei/menwei.toml")
 
 GpioPin = Annotated[int, Field(ge=0, le=53, description="BCM GPIO number")]
@@ -72,6 +74,16 @@ class HardwareConfig(_Strict):
         description="gpiozero pin factory: lgpio (Pi 5), rpigpio, native, mock; "
         "empty = GPIOZERO_PIN_FACTORY or gpiozero's default",
     )
+
+    @field_validator("pin_factory")
+    @classmethod
+    def _known_factory(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        known = known_pin_factories()
+        if value.strip().lower() not in known:
+            raise ValueError(f"unknown pin factory {value!r}; choose one of {', '.join(known)}")
+        return value.strip().lower()
 
 
 class PlateRecognitionConfig(_Strict):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import cv2
 
@@ -45,7 +46,11 @@ PROCESSION = (
     DemoCar("苏E99999", "yellow", "a van whose pass ended yesterday"),
     DemoCar("京A88888", "blue", "a watchlisted car"),
     DemoCar("浙B54321", "blue", "a plate too dirty to read", blur=9.0, brightness=0.5),
-    DemoCar("皖A12345", "blue", "the resident again, within the dedupe window"),
+    DemoCar(
+        "皖A12345",
+        "blue",
+        "the resident again within 30 s: the same passage, so no new event",
+    ),
 )
 
 
@@ -77,11 +82,11 @@ active_high = true
 """
 
 
-def demo_config(data_dir: Path) -> MenweiConfig:
+def demo_config(data_dir: Path, fps: float = FPS) -> MenweiConfig:
     """Write the demo's config file into ``data_dir`` and load it like any other."""
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "menwei.toml"
-    path.write_text(DEMO_CONFIG.format(gate=DEMO_GATE, fps=FPS, pin=OPEN_PIN), encoding="utf-8")
+    path.write_text(DEMO_CONFIG.format(gate=DEMO_GATE, fps=fps, pin=OPEN_PIN), encoding="utf-8")
     return load_config(path)
 
 
@@ -114,8 +119,15 @@ def seed_community(db) -> None:  # type: ignore[no-untyped-def]
     add_watch(db, "京A88888", "reported stolen (demo)")
 
 
+CAR_FRAMES = 6
+GAP_FRAMES = 10
+
+
 def render_frames(folder: Path, procession: tuple[DemoCar, ...] = PROCESSION) -> int:
-    """Write the procession as numbered JPEG frames: each car approaches, then an empty lane."""
+    """Write the procession as numbered JPEG frames: each car approaches, then an empty lane.
+
+    Car ``n`` starts at frame ``n * (CAR_FRAMES + GAP_FRAMES)``.
+    """
     from edge.plates.synth import render_empty_scene, render_scene
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -127,7 +139,9 @@ def render_frames(folder: Path, procession: tuple[DemoCar, ...] = PROCESSION) ->
         index += 1
 
     for number, car in enumerate(procession):
-        for step in range(6):  # the car rolls towards the camera: the plate grows and drops
+        for step in range(
+            CAR_FRAMES
+        ):  # the car rolls towards the camera: the plate grows and drops
             write(
                 render_scene(
                     car.plate,
@@ -142,13 +156,14 @@ def render_frames(folder: Path, procession: tuple[DemoCar, ...] = PROCESSION) ->
                     seed=number * 10 + step,
                 )
             )
-        for step in range(10):  # empty lane long enough for the vote window to close
+        for step in range(GAP_FRAMES):  # empty lane long enough for the vote window to close
             write(render_empty_scene(size=(1280, 720), seed=number * 10 + step))
     return index
 
 
-def describe_outcome(outcome: GateOutcome) -> str:
-    when = outcome.occurred_at.astimezone().strftime("%H:%M:%S")
+def describe_outcome(outcome: GateOutcome, zone: ZoneInfo | None = None) -> str:
+    """One line per decision, time in the site's zone, with the stored reasons."""
+    when = outcome.occurred_at.astimezone(zone).strftime("%H:%M:%S")
     plate = outcome.plate or "(unread)"
     why = "; ".join(r["message"] for r in outcome.reasons)
     action = (
@@ -160,16 +175,17 @@ def describe_outcome(outcome: GateOutcome) -> str:
     return line
 
 
-def run_demo(data_dir: Path, fresh: bool = True, echo: Callable[[str], None] = print) -> int:
+def run_demo(
+    data_dir: Path, fresh: bool = True, echo: Callable[[str], None] = print, fps: float = FPS
+) -> int:
     """Run the procession once through a real gate; returns a process exit code."""
-    from gate_drivers.pins import make_pin_factory
-
     from edge.assembly import vehicle_gate
     from edge.store import open_store
+    from gate_drivers.pins import make_pin_factory
 
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)
-    config = demo_config(data_dir)
+    config = demo_config(data_dir, fps)
     db = open_store(config)
     if fresh:
         seed_community(db)
@@ -188,7 +204,7 @@ def run_demo(data_dir: Path, fresh: bool = True, echo: Callable[[str], None] = p
     else:
         total = len(list(frames.glob("*.jpg")))
     echo(
-        f"Gate {DEMO_GATE}: camera replays {total} frames at {FPS:g} fps; barrier relay on mock "
+        f"Gate {DEMO_GATE}: camera replays {total} frames at {fps:g} fps; barrier relay on mock "
         f"GPIO{OPEN_PIN}\n"
     )
 
@@ -197,16 +213,22 @@ def run_demo(data_dir: Path, fresh: bool = True, echo: Callable[[str], None] = p
 
     def show(outcome: GateOutcome) -> None:
         outcomes.append(outcome)
-        echo(describe_outcome(outcome))
+        echo(describe_outcome(outcome, config.site.zone))
 
     stop = threading.Event()
     with vehicle_gate(config, DEMO_GATE, stop, db=db, pin_factory=factory, on_outcome=show) as gate:
-        deadline = time.monotonic() + total / FPS + 60
+        deadline = time.monotonic() + total / fps + 60
+        told = -1
         while time.monotonic() < deadline:
             frame = gate.camera.latest()
-            if frame is not None and frame.seq >= total - 1:
+            seen = frame.seq if frame is not None else -1
+            car = seen // (CAR_FRAMES + GAP_FRAMES)
+            if seen >= 0 and car > told and car < len(PROCESSION):
+                told = car
+                echo(f"  [{car + 1}/{len(PROCESSION)}] {PROCESSION[car].story}")
+            if seen >= total - 1:
                 break
-            time.sleep(0.2)
+            time.sleep(0.05)
         time.sleep(config.recognition.plates.vote_window_s + 0.5)
         stop.set()
     opened = sum(o.decision == "open" for o in outcomes)

@@ -18,7 +18,7 @@ A known vehicle outside its validity is denied with the reason (expired / not ye
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 Action = Literal["open", "deny"]
@@ -120,6 +120,11 @@ def _watch_alerts(plate: str, now: datetime, watchlist: tuple[WatchFact, ...]) -
     )
 
 
+def _stamp(moment: datetime) -> str:
+    """Compact UTC time for reason messages (stored; consoles re-render in local time)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 _KIND_ORDER = {"resident": 0, "visitor": 1, "temporary": 2}
 
 
@@ -161,12 +166,12 @@ def decide_vehicle(
             code = (
                 "resident_vehicle" if vehicle.kind == "resident" else f"{vehicle.kind}_pass_valid"
             )
-            until = f", valid until {vehicle.valid_to.isoformat()}" if vehicle.valid_to else ""
+            until = f", valid until {_stamp(vehicle.valid_to)}" if vehicle.valid_to else ""
             reason = Reason(code, f"{vehicle.kind} vehicle of {vehicle.label}{until}")
             return Decision("open", (reason, *alert_reasons), vehicle, alerts)
         when = vehicle.valid_to if why_not == "expired" else vehicle.valid_from
         word = "expired at" if why_not == "expired" else "valid only from"
-        stamp = when.isoformat() if when else "?"
+        stamp = _stamp(when) if when else "?"
         refusals.append(
             Reason(
                 f"{vehicle.kind}_{why_not}",

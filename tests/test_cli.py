@@ -15,7 +15,9 @@ def config(tmp_path) -> Path:
     path = tmp_path / "menwei.toml"
     result = CliRunner().invoke(main, ["init", str(path)])
     assert result.exit_code == 0, result.output
-    text = path.read_text(encoding="utf-8").replace('data_dir = "/var/lib/menwei"', 'data_dir = "data"')
+    text = path.read_text(encoding="utf-8").replace(
+        'data_dir = "/var/lib/menwei"', 'data_dir = "data"'
+    )
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -46,8 +48,9 @@ def test_check_config_bad_file_names_key(tmp_path):
 def test_vehicle_and_watchlist_round_trip(config):
     c = ["-c", str(config)]
     assert run("vehicle", "add", "皖A12345", "--household", "3-1-402", *c).exit_code == 0
-    visitor = run("vehicle", "add", "粤BD12345", "--kind", "visitor", "--valid-to",
-                  "2099-01-01T18:00", *c)
+    visitor = run(
+        "vehicle", "add", "粤BD12345", "--kind", "visitor", "--valid-to", "2099-01-01T18:00", *c
+    )
     assert visitor.exit_code == 0, visitor.output
     listed = run("vehicle", "list", *c).output
     assert "皖A12345" in listed and "3-1-402" in listed and "2099-01-01T10:00:00" in listed
@@ -68,8 +71,17 @@ def test_malformed_plate_is_a_clear_error(config, plate):
 
 
 def test_bad_date_is_a_clear_error(config):
-    result = run("vehicle", "add", "皖A12345", "--kind", "visitor", "--valid-to", "tomorrow",
-                 "-c", str(config))
+    result = run(
+        "vehicle",
+        "add",
+        "皖A12345",
+        "--kind",
+        "visitor",
+        "--valid-to",
+        "tomorrow",
+        "-c",
+        str(config),
+    )
     assert result.exit_code == 2 and "not a date" in result.output
 
 

@@ -81,6 +81,11 @@ def test_bad_values_are_reported_with_their_key(tmp_path, change, expected):
     assert any(expected in p for p in found), found
 
 
+def test_unknown_pin_factory(tmp_path):
+    found = problems(tmp_path, '[hardware]\npin_factory = "gpio-magic"\n' + MINIMAL)
+    assert any(p.startswith("hardware.pin_factory") and "lgpio" in p for p in found)
+
+
 def test_bad_time_zone(tmp_path):
     found = problems(tmp_path, '[site]\ntimezone = "Mars/Olympus"\n' + MINIMAL)
     assert any(p.startswith("site.timezone") and "Mars/Olympus" in p for p in found)
