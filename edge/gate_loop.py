@@ -117,7 +117,12 @@ class VehicleGateLoop:
         self.policy = policy
         self.presence = presence
         self.require_presence = require_presence and presence is not None
+        # A car whose plate is seen but never read: reported when it leaves (no plate in
+        # view for unread_after) or when it has stood unread for unread_standing. Not after
+        # a fixed short time, or every approaching car (unreadable while far away, read a
+        # moment later) would leave a spurious "unread" event before its passage.
         self.unread_after = timedelta(seconds=unread_after_s)
+        self.unread_standing = max(timedelta(seconds=3), 3 * self.unread_after)
         self.unread_dedupe = timedelta(seconds=unread_dedupe_s)
         self.on_outcome = on_outcome
         self.stats = GateStats()
@@ -248,7 +253,7 @@ class VehicleGateLoop:
         best = max(r.confidence for r in seen)
         if best > tracker.best_confidence:
             tracker.best_confidence, tracker.best_frame = best, image
-        if at - tracker.since >= self.unread_after:
+        if at - tracker.since >= self.unread_standing:
             return self._emit_unread(at)
         return []
 

@@ -121,6 +121,30 @@ def test_unreadable_plate_records_unread_and_never_opens(gate):
     assert events[0]["decision"] == "deny" and events[0]["snapshot_path"]
 
 
+def test_approaching_car_unreadable_at_first_gives_no_unread_event(gate):
+    """Far away (blurred, dark) for 2 s, then readable: one passage, nothing else."""
+    loop, db, _, _ = gate
+    outcomes = []
+    for i in range(10):  # blur 9: the plate is found in every frame but read too unsure
+        image = synth.render_scene("皖A12345", seed=i, blur=9.0)
+        outcomes += loop.process_frame(image, T0 + timedelta(milliseconds=200 * i))
+    outcomes += drive(loop, "皖A12345", start=T0 + timedelta(milliseconds=2000))
+    assert [(o.kind, o.decision) for o in outcomes] == [("vehicle_passage", "open")]
+    assert [e["kind"] for e in recent_events(db)] == ["vehicle_passage"]
+
+
+def test_car_standing_unread_is_reported_while_still_there(gate):
+    """A dirty plate at the barrier: the guard hears of it after a few seconds, once."""
+    loop, db, pin, _ = gate
+    image = synth.render_scene("皖A12345", seed=3, blur=9.0)
+    outcomes = []
+    for i in range(30):  # 6 s at 5 frames/s, the car never leaves
+        outcomes += loop.process_frame(image, T0 + timedelta(milliseconds=200 * i))
+    assert [(o.kind, o.decision) for o in outcomes] == [("plate_unread", "deny")]
+    assert [e["kind"] for e in recent_events(db)] == ["plate_unread"]
+    assert not relay_went_high(pin)
+
+
 @pytest.mark.parametrize(
     "bad",
     [
