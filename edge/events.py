@@ -9,6 +9,8 @@ JPEG the retention job removes), a power cut after it loses nothing.
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -44,6 +46,7 @@ class NewEvent:
 class StoredEvent:
     id: str
     snapshot_path: str | None
+    linked_ids: tuple[str, ...] = ()
 
 
 def new_event_id(at: datetime) -> str:
@@ -51,21 +54,14 @@ def new_event_id(at: datetime) -> str:
     return str(ULID.from_datetime(at))
 
 
-def record_event(
-    db: sqlite_utils.Database,
+def _insert(
+    conn: sqlite3.Connection,
     event: NewEvent,
-    snapshot: np.ndarray | None = None,
-    snapshots: SnapshotStore | None = None,
-) -> StoredEvent:
-    """Store ``event`` (and its snapshot) durably; returns only once committed."""
-    event_id = new_event_id(event.occurred_at)
-    details = dict(event.details)
-    snapshot_path = None
-    if snapshot is not None and snapshots is not None:
-        saved = snapshots.save(event_id, snapshot, event.occurred_at)
-        snapshot_path = saved.relative_path
-        if saved.error:
-            details["snapshot_error"] = saved.error
+    event_id: str,
+    snapshot_path: str | None,
+    details: dict[str, Any],
+    related_event_id: str | None,
+) -> None:
     row = {
         "id": event_id,
         "occurred_at": iso(event.occurred_at),
@@ -77,16 +73,43 @@ def record_event(
         "decision": event.decision,
         "reasons": json.dumps(list(event.reasons), ensure_ascii=False),
         "snapshot_path": snapshot_path,
-        "related_event_id": event.related_event_id,
+        "related_event_id": related_event_id,
         "details": json.dumps(details, ensure_ascii=False, default=str),
     }
     columns = ", ".join(row)
     marks = ", ".join("?" for _ in row)
+    conn.execute(f"INSERT INTO events ({columns}) VALUES ({marks})", tuple(row.values()))
+    payload = {**row, "reasons": list(event.reasons), "details": details}
+    enqueue(conn, event_id, "event", payload, event.occurred_at)
+
+
+def record_event(
+    db: sqlite_utils.Database,
+    event: NewEvent,
+    snapshot: np.ndarray | None = None,
+    snapshots: SnapshotStore | None = None,
+    linked: Sequence[NewEvent] = (),
+) -> StoredEvent:
+    """Store ``event``, its snapshot and ``linked`` events durably; returns once committed.
+
+    ``linked`` events (e.g. the watchlist alert a passage raised) go into the same
+    transaction with ``related_event_id`` pointing at ``event``: a power cut can never
+    keep the passage and lose its alert.
+    """
+    event_id = new_event_id(event.occurred_at)
+    details = dict(event.details)
+    snapshot_path = None
+    if snapshot is not None and snapshots is not None:
+        saved = snapshots.save(event_id, snapshot, event.occurred_at)
+        snapshot_path = saved.relative_path
+        if saved.error:
+            details["snapshot_error"] = saved.error
+    linked_ids = tuple(new_event_id(other.occurred_at) for other in linked)
     with transaction(db) as conn:
-        conn.execute(f"INSERT INTO events ({columns}) VALUES ({marks})", tuple(row.values()))
-        payload = {**row, "reasons": list(event.reasons), "details": details}
-        enqueue(conn, event_id, "event", payload, event.occurred_at)
-    return StoredEvent(event_id, snapshot_path)
+        _insert(conn, event, event_id, snapshot_path, details, event.related_event_id)
+        for other, other_id in zip(linked, linked_ids, strict=True):
+            _insert(conn, other, other_id, None, dict(other.details), event_id)
+    return StoredEvent(event_id, snapshot_path, linked_ids)
 
 
 def recent_events(
@@ -95,7 +118,8 @@ def recent_events(
     """Newest first, with reasons and details decoded, for the CLI and later the console."""
     where, args = ("WHERE gate_id = ?", [gate_id]) if gate_id else ("", [])
     rows = db.execute(
-        f"SELECT * FROM events {where} ORDER BY id DESC LIMIT ?", [*args, limit]
+        f"SELECT * FROM events {where} ORDER BY occurred_at DESC, rowid DESC LIMIT ?",
+        [*args, limit],
     ).fetchall()
     names = [d[0] for d in db.execute("SELECT * FROM events LIMIT 0").description]
     result = []

@@ -190,6 +190,19 @@ class VehicleGateLoop:
                 "frames": passage.frames,
                 "first_seen": passage.first_seen.isoformat(),
             }
+            alerts = [
+                NewEvent(
+                    gate_id=self.gate.id,
+                    kind="watchlist_alert",
+                    occurred_at=now,
+                    decision="none",
+                    plate=passage.plate,
+                    confidence=passage.confidence,
+                    reasons=({"code": alert.code, "message": alert.message},),
+                    details={"watch_ids": list(alert.watch_ids)},
+                )
+                for alert in decision.alerts
+            ]
             stored = record_event(
                 self.db,
                 NewEvent(
@@ -205,25 +218,11 @@ class VehicleGateLoop:
                 ),
                 frame,
                 self.snapshots,
+                linked=alerts,
             )
             if decision.action == "open":
                 self.barrier.open()
-            alert_id = None
-            for alert in decision.alerts:
-                alert_id = record_event(
-                    self.db,
-                    NewEvent(
-                        gate_id=self.gate.id,
-                        kind="watchlist_alert",
-                        occurred_at=now,
-                        decision="none",
-                        plate=passage.plate,
-                        confidence=passage.confidence,
-                        reasons=({"code": alert.code, "message": alert.message},),
-                        details={"watch_ids": list(alert.watch_ids)},
-                        related_event_id=stored.id,
-                    ),
-                ).id
+            alert_id = stored.linked_ids[-1] if stored.linked_ids else None
             self._unread = _UnreadTracker(suppressed_until=self._unread.suppressed_until)
             outcome = GateOutcome(
                 stored.id,

@@ -116,3 +116,19 @@ def test_large_snapshots_are_scaled_down(tmp_path):
 
     assert cv2.imread(str(store.path_of(result.relative_path))).shape == (360, 640, 3)
     assert store.save("E2", np.zeros((0, 0, 3), np.uint8), AT).error == "no frame to save"
+
+
+def test_linked_events_commit_with_their_parent_or_not_at_all(db):
+    alert = NewEvent("g1", "watchlist_alert", AT, "none", "京A88888")
+    stored = record_event(
+        db, NewEvent("g1", "vehicle_passage", AT, "deny", "京A88888"), linked=[alert]
+    )
+    [alert_id] = stored.linked_ids
+    row = db.execute("SELECT related_event_id FROM events WHERE id = ?", [alert_id]).fetchone()
+    assert row[0] == stored.id
+    assert [e["kind"] for e in recent_events(db)] == ["watchlist_alert", "vehicle_passage"]
+    broken = NewEvent("no-such-gate", "watchlist_alert", AT, "none")
+    with pytest.raises(sqlite3.IntegrityError):
+        record_event(db, NewEvent("g1", "vehicle_passage", AT, "deny"), linked=[broken])
+    assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 2
+    assert db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 2
