@@ -68,6 +68,13 @@ class StorageConfig(_Strict):
         return self.data_dir / self.snapshots
 
 
+class SecurityConfig(_Strict):
+    pii_key_file: Path = Field(
+        default=Path("/etc/menwei/pii.key"),
+        description="32-byte key for personal data at rest; keep it outside data_dir and backups",
+    )
+
+
 class HardwareConfig(_Strict):
     pin_factory: str | None = Field(
         default=None,
@@ -174,6 +181,7 @@ class MenweiConfig(_Strict):
     site: SiteConfig = SiteConfig()
     storage: StorageConfig = StorageConfig()
     hardware: HardwareConfig = HardwareConfig()
+    security: SecurityConfig = SecurityConfig()
     recognition: RecognitionConfig = RecognitionConfig()
     policy: PolicyConfig = PolicyConfig()
     gates: list[GateConfig] = Field(default_factory=list)
@@ -238,6 +246,10 @@ def _resolve_relative_paths(config: MenweiConfig, base: Path) -> MenweiConfig:
             gate = gate.model_copy(update={"camera": camera})
         gates.append(gate)
     update["gates"] = gates
+    if not config.security.pii_key_file.is_absolute():
+        update["security"] = config.security.model_copy(
+            update={"pii_key_file": base / config.security.pii_key_file}
+        )
     return config.model_copy(update=update)
 
 
