@@ -66,6 +66,7 @@ def vehicle_gate(
     pin_factory: object | None = None,
     reader: PlateReader | None = None,
     on_outcome: Callable[[GateOutcome], None] | None = None,
+    on_idle: Callable[[], None] | None = None,
 ) -> Iterator[RunningGate]:
     """Start one vehicle gate in a thread; on exit stop it and put relays in their safe state."""
     gate = config.gate(gate_id)
@@ -114,7 +115,7 @@ def vehicle_gate(
         )
         camera.start()
         thread = threading.Thread(
-            target=loop.run, args=(stop,), name=f"gate-{gate.id}", daemon=True
+            target=loop.run, args=(stop, on_idle), name=f"gate-{gate.id}", daemon=True
         )
         thread.start()
         yield RunningGate(loop, camera, barrier, presence, thread)

@@ -107,6 +107,7 @@ def check_config(config_path: Path) -> None:
 def gate(gate_id: str, config_path: Path) -> None:
     """Run one gate (owns its camera and relays) until stopped."""
     from edge.assembly import vehicle_gate
+    from edge.watchdog import Watchdog
 
     config = _load(config_path)
     config.gate(gate_id)
@@ -118,9 +119,12 @@ def gate(gate_id: str, config_path: Path) -> None:
     def show(outcome) -> None:  # type: ignore[no-untyped-def]
         click.echo(describe_outcome(outcome, config.site.zone))
 
-    with vehicle_gate(config, gate_id, stop, on_outcome=show):
+    watchdog = Watchdog()
+    with vehicle_gate(config, gate_id, stop, on_outcome=show, on_idle=watchdog.alive):
+        watchdog.ready(f"gate {gate_id} running")
         click.echo(f"gate {gate_id} running; Ctrl-C to stop")
         stop.wait()
+        watchdog.stopping()
 
 
 @main.command()
