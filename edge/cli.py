@@ -309,3 +309,67 @@ def _print_rows(rows: list[dict], as_json: bool) -> None:
         click.echo("(none)")
     for row in rows:
         click.echo("  ".join(f"{k}={v}" for k, v in row.items() if v not in (None, "")))
+
+
+# -- installation and service support ------------------------------------------------------
+@main.command()
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default="/",
+    show_default=True,
+    help="Install under this folder (staging, image builds).",
+)
+@click.option(
+    "--config-path",
+    type=click.Path(path_type=Path),
+    default="/etc/menwei/menwei.toml",
+    show_default=True,
+)
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default="/var/lib/menwei", show_default=True
+)
+@click.option("--no-user", is_flag=True, help="Do not create the menwei system user.")
+@click.option("--no-systemctl", is_flag=True, help="Write units but do not enable them.")
+def install(
+    root: Path, config_path: Path, data_dir: Path, no_user: bool, no_systemctl: bool
+) -> None:
+    """Create user, folders, config, PII key, TLS certificate and systemd units (as root)."""
+    from edge.install import InstallPlan
+    from edge.install import install as run_install
+
+    plan = InstallPlan(
+        root=root,
+        config_path=config_path,
+        data_dir=data_dir,
+        create_user=not no_user,
+        run_systemctl=not no_systemctl,
+    )
+    for line in run_install(plan):
+        click.echo(f"  {line}")
+
+
+@main.command("relays-safe")
+@click.argument("gate_id")
+@_config_option
+def relays_safe(gate_id: str, config_path: Path) -> None:
+    """Drive GATE_ID's relays to their safe state (systemd ExecStopPost after any exit)."""
+    from gate_drivers.barrier import Barrier
+    from gate_drivers.pins import make_pin_factory
+
+    config = _load(config_path)
+    gate = config.gate(gate_id)
+    if gate.barrier is None:
+        click.echo(f"gate {gate_id}: no barrier relays configured")
+        return
+    factory = make_pin_factory(config.hardware.pin_factory)
+    # Constructing the device drives its pins to the safe level (initial_value=False).
+    with Barrier(
+        gate.barrier.open_pin,
+        gate.barrier.close_pin,
+        pulse_s=gate.barrier.pulse_s,
+        active_high=gate.barrier.active_high,
+        pin_factory=factory,
+    ):
+        pass
+    click.echo(f"gate {gate_id}: barrier relays in safe state")

@@ -1,0 +1,194 @@
+"""Install Menwei on a box: user, folders, config, PII key, TLS certificate, systemd units.
+
+Everything is written under ``root`` (``/`` on a box; a staging folder in tests and for
+image builds), and every step is idempotent: running the installer again after an upgrade
+re-renders the units but never replaces an existing config, key or certificate, because
+replacing the PII key would make every stored ID number unreadable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import grp
+import ipaddress
+import logging
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from edge.config import MenweiConfig, load_config
+from edge.pii import create_key_file
+
+log = logging.getLogger(__name__)
+
+UNIT_DIR = Path(__file__).resolve().parents[1] / "systemd"
+UNITS = ("menwei-gate@.service", "menwei-web.service", "menwei-sync.service", "menwei.target")
+SERVICE_USER = "menwei"
+
+
+@dataclass(frozen=True)
+class InstallPlan:
+    root: Path = Path("/")
+    config_path: Path = Path("/etc/menwei/menwei.toml")
+    data_dir: Path = Path("/var/lib/menwei")
+    tls_dir: Path = Path("/etc/menwei/tls")
+    unit_dir: Path = Path("/etc/systemd/system")
+    menwei_executable: Path = field(
+        default_factory=lambda: Path(shutil.which("menwei") or "menwei")
+    )
+    create_user: bool = True
+    run_systemctl: bool = True
+
+    def at(self, path: Path) -> Path:
+        """``path`` inside the install root."""
+        return self.root / path.relative_to("/")
+
+
+def _installed_menwei() -> Path:
+    """The console script of the running installation (units must call the same one)."""
+    return Path(shutil.which("menwei") or "/opt/menwei/.venv/bin/menwei")
+
+
+def render_unit(name: str, plan: InstallPlan) -> str:
+    """A unit file with the box's paths filled in and the shared hardening block inlined."""
+    text = (UNIT_DIR / name).read_text(encoding="utf-8")
+    hardening = (UNIT_DIR / "hardening.conf").read_text(encoding="utf-8").strip()
+    return (
+        text.replace("@HARDENING@", hardening)
+        .replace("@MENWEI@", str(plan.menwei_executable))
+        .replace("@CONFIG@", str(plan.config_path))
+        .replace("@DATA_DIR@", str(plan.data_dir))
+    )
+
+
+def _ensure_user(plan: InstallPlan) -> None:
+    if not plan.create_user:
+        return
+    try:
+        pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--home-dir",
+                str(plan.data_dir),
+                "--shell",
+                "/usr/sbin/nologin",
+                "--user-group",
+                SERVICE_USER,
+            ],
+            check=True,
+        )
+    for group in ("gpio", "video"):
+        try:
+            grp.getgrnam(group)
+        except KeyError:
+            continue  # not a Pi (no gpio group): nothing to join
+        subprocess.run(["usermod", "-aG", group, SERVICE_USER], check=True)
+
+
+def _chown_service(path: Path, plan: InstallPlan) -> None:
+    if not plan.create_user:
+        return
+    entry = pwd.getpwnam(SERVICE_USER)
+    os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def _write_config(plan: InstallPlan) -> bool:
+    target = plan.at(plan.config_path)
+    if target.exists():
+        return False
+    example = resources.files("edge").joinpath("menwei.example.toml").read_text(encoding="utf-8")
+    example = example.replace('data_dir = "/var/lib/menwei"', f'data_dir = "{plan.data_dir}"')
+    example = example.replace(
+        'pii_key_file = "/etc/menwei/pii.key"',
+        f'pii_key_file = "{plan.config_path.parent / "pii.key"}"',
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(example, encoding="utf-8")
+    os.chmod(target, 0o640)
+    return True
+
+
+def write_self_signed_certificate(cert_path: Path, key_path: Path, hostname: str) -> None:
+    """A 10-year self-signed certificate so the consoles start on HTTPS at once.
+
+    Secure session cookies need HTTPS; a site with its own CA replaces these two files.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    alt_names: list[x509.GeneralName] = [
+        x509.DNSName(hostname),
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    ]
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+
+
+def install(plan: InstallPlan) -> list[str]:
+    """Carry out the plan; returns what was done, one line each, for the operator."""
+    done: list[str] = []
+    _ensure_user(plan)
+    data_dir = plan.at(plan.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o750)
+    _chown_service(data_dir, plan)
+    done.append(f"data folder {plan.data_dir}")
+    if _write_config(plan):
+        done.append(f"config {plan.config_path} (from the example: edit gates, camera, pins)")
+    config: MenweiConfig = load_config(plan.at(plan.config_path))
+    key = plan.at(config.security.pii_key_file)
+    if not key.exists():
+        create_key_file(key)
+        _chown_service(key, plan)
+        done.append(f"PII key {config.security.pii_key_file} (0600; back it up separately)")
+    cert, tls_key = plan.at(plan.tls_dir / "cert.pem"), plan.at(plan.tls_dir / "key.pem")
+    if not cert.exists():
+        write_self_signed_certificate(cert, tls_key, socket.gethostname())
+        _chown_service(tls_key, plan)
+        done.append(f"self-signed TLS certificate in {plan.tls_dir}")
+    unit_dir = plan.at(plan.unit_dir)
+    unit_dir.mkdir(parents=True, exist_ok=True)
+    for name in UNITS:
+        (unit_dir / name).write_text(render_unit(name, plan), encoding="utf-8")
+    done.append(f"systemd units in {plan.unit_dir}")
+    gates = [f"menwei-gate@{gate.id}.service" for gate in config.gates]
+    if plan.run_systemctl:
+        subprocess.run(["systemctl", "daemon-reload"], check=True)
+        subprocess.run(["systemctl", "enable", "menwei.target", *gates], check=True)
+        done.append("enabled menwei.target and " + (", ".join(gates) or "no gates yet"))
+    return done

@@ -1,0 +1,102 @@
+"""Installer and systemd units: rendered into a staging root, verified by systemd-analyze."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from edge.cli import main
+from edge.config import load_config
+from edge.install import UNITS, InstallPlan, install, render_unit
+from edge.pii import load_key_file
+
+MENWEI = Path(sys.executable).parent / "menwei"
+
+
+def plan(tmp_path: Path) -> InstallPlan:
+    return InstallPlan(
+        root=tmp_path / "root", menwei_executable=MENWEI, create_user=False, run_systemctl=False
+    )
+
+
+def test_install_into_staging_root_is_complete_and_idempotent(tmp_path):
+    p = plan(tmp_path)
+    done = install(p)
+    root = p.root
+    config = load_config(root / "etc/menwei/menwei.toml")
+    assert config.storage.data_dir == Path("/var/lib/menwei")
+    key = root / "etc/menwei/pii.key"
+    assert len(load_key_file(key)) == 32 and oct(key.stat().st_mode & 0o777) == "0o600"
+    assert (root / "etc/menwei/tls/cert.pem").read_bytes().startswith(b"-----BEGIN CERTIFICATE")
+    assert oct((root / "etc/menwei/tls/key.pem").stat().st_mode & 0o777) == "0o600"
+    for name in UNITS:
+        text = (root / "etc/systemd/system" / name).read_text()
+        assert "@" not in text.replace("menwei-gate@", "").replace("%i", "")
+    assert any("PII key" in line for line in done)
+    first_key = key.read_bytes()
+    again = install(p)
+    assert key.read_bytes() == first_key, "a second run must never replace the PII key"
+    assert not any("PII key" in line or "config" in line for line in again)
+
+
+def test_gate_unit_has_watchdog_restart_hardening_and_safe_stop(tmp_path):
+    text = render_unit("menwei-gate@.service", plan(tmp_path))
+    for line in [
+        "Type=notify",
+        "WatchdogSec=30",
+        "Restart=always",
+        "User=menwei",
+        "SupplementaryGroups=gpio video",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+        "ReadWritePaths=/var/lib/menwei",
+        f"ExecStopPost={MENWEI} relays-safe %i -c /etc/menwei/menwei.toml",
+    ]:
+        assert line in text.splitlines(), line
+
+
+def analyze(units: list[Path]) -> list[str]:
+    """What systemd-analyze verify says about our units (it exits 0 even on parse errors)."""
+    result = subprocess.run(
+        ["systemd-analyze", "verify", *map(str, units)], capture_output=True, text=True, timeout=60
+    )
+    return [line for line in (result.stdout + result.stderr).splitlines() if "menwei" in line]
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+def test_units_pass_systemd_analyze_verify(tmp_path):
+    p = plan(tmp_path)
+    install(p)
+    unit_dir = p.root / "etc/systemd/system"
+    # An instance of the template, as `systemctl enable menwei-gate@north` would create it.
+    shutil.copy(unit_dir / "menwei-gate@.service", unit_dir / "menwei-gate@north.service")
+    units = [
+        unit_dir / n
+        for n in (
+            "menwei-gate@north.service",
+            "menwei-web.service",
+            "menwei-sync.service",
+            "menwei.target",
+        )
+    ]
+    assert analyze(units) == []
+    broken = unit_dir / "menwei-gate@north.service"
+    broken.write_text(broken.read_text().replace("WatchdogSec=30", "WatchdogSec=soon"))
+    assert any("soon" in line for line in analyze([broken])), "verify must catch a bad value"
+
+
+def test_relays_safe_command(tmp_path):
+    p = plan(tmp_path)
+    install(p)
+    config = p.root / "etc/menwei/menwei.toml"
+    text = config.read_text().replace('pin_factory = "lgpio"', 'pin_factory = "mock"')
+    config.write_text(text)
+    result = CliRunner().invoke(main, ["relays-safe", "north-vehicle", "-c", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "safe state" in result.output
