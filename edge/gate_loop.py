@@ -20,7 +20,8 @@ import numpy as np
 import sqlite_utils
 
 from edge.db import utc_now
-from edge.events import NewEvent, record_event
+from edge.event_writer import EventWriter
+from edge.events import NewEvent
 from edge.plates.reader import PlateInputError, PlateRead
 from edge.plates.voting import Passage, PlateVoter
 from edge.policy import GateFacts, PlateSighting, PolicySettings, decide_vehicle
@@ -113,7 +114,7 @@ class VehicleGateLoop:
         self.reader = reader
         self.voter = voter
         self.db = db
-        self.snapshots = snapshots
+        self.writer = EventWriter(db, snapshots)
         self.policy = policy
         self.presence = presence
         self.require_presence = require_presence and presence is not None
@@ -158,6 +159,7 @@ class VehicleGateLoop:
 
     def tick(self, at: datetime) -> list[GateOutcome]:
         """Close vote windows that ended without a new frame (a car that stopped being seen)."""
+        self.writer.retry()
         outcomes = [self._act(p, time.perf_counter()) for p in self.voter.flush(at)]
         for plate, (_, _, seen) in list(self._best_frames.items()):
             if at - seen > self._keep_frames:
@@ -203,8 +205,7 @@ class VehicleGateLoop:
                 )
                 for alert in decision.alerts
             ]
-            stored = record_event(
-                self.db,
+            stored = self.writer.record(
                 NewEvent(
                     gate_id=self.gate.id,
                     kind="vehicle_passage",
@@ -217,7 +218,6 @@ class VehicleGateLoop:
                     details=details,
                 ),
                 frame,
-                self.snapshots,
                 linked=alerts,
             )
             if decision.action == "open":
@@ -225,7 +225,7 @@ class VehicleGateLoop:
             alert_id = stored.linked_ids[-1] if stored.linked_ids else None
             self._unread = _UnreadTracker(suppressed_until=self._unread.suppressed_until)
             outcome = GateOutcome(
-                stored.id,
+                stored.id or "",
                 now,
                 "vehicle_passage",
                 passage.plate,
@@ -271,8 +271,7 @@ class VehicleGateLoop:
         )
         reasons = tuple(r.as_dict() for r in decision.reasons)
         now = utc_now()
-        stored = record_event(
-            self.db,
+        stored = self.writer.record(
             NewEvent(
                 self.gate.id,
                 "plate_unread",
@@ -285,9 +284,8 @@ class VehicleGateLoop:
                 {"seen_since": tracker.since.isoformat() if tracker.since else None},
             ),
             tracker.best_frame,
-            self.snapshots,
         )
-        outcome = GateOutcome(stored.id, now, "plate_unread", None, decision.action, reasons)
+        outcome = GateOutcome(stored.id or "", now, "plate_unread", None, decision.action, reasons)
         self._publish(outcome)
         return [outcome]
 
@@ -314,8 +312,7 @@ class VehicleGateLoop:
         else:
             return
         health = self.camera.health()
-        record_event(
-            self.db,
+        self.writer.record(
             NewEvent(
                 self.gate.id,
                 kind,

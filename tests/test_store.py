@@ -132,3 +132,13 @@ def test_linked_events_commit_with_their_parent_or_not_at_all(db):
         record_event(db, NewEvent("g1", "vehicle_passage", AT, "deny"), linked=[broken])
     assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 2
     assert db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 2
+
+
+def test_event_writer_raises_on_bugs_instead_of_spooling(db):
+    from edge.event_writer import EventWriter
+
+    writer = EventWriter(db, None)
+    with pytest.raises(sqlite3.IntegrityError):
+        writer.record(NewEvent("no-such-gate", "plate_unread", AT, "deny"))
+    assert writer.spooled == 0 and writer.fault is None
+    assert writer.record(NewEvent("g1", "plate_unread", AT, "deny")).id

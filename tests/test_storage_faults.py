@@ -1,0 +1,139 @@
+"""Disk full and read-only file system: the gate keeps deciding and opening for residents,
+reports the fault, and writes what it kept once storage recovers.
+
+Uses a real small tmpfs mounted for the test (needs root, as on the CI machine and a box);
+skipped with the reason where mounting is not allowed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import subprocess
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from edge.db import connect
+from edge.events import recent_events
+from edge.gate_loop import VehicleGateLoop
+from edge.plates.reader import PlateReader
+from edge.plates.voting import PlateVoter
+from edge.policy import GateFacts
+from edge.snapshots import SnapshotStore
+from edge.vehicles import VehicleInput, add_vehicle
+from gate_drivers.barrier import Barrier
+
+synth = pytest.importorskip("edge.plates.synth")
+T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+RESIDENTS = ("皖A12345", "皖B23456", "皖C34567")
+
+
+@pytest.fixture(scope="module")
+def reader() -> PlateReader:
+    return PlateReader()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture
+def gate(small_disk, reader):
+    db = connect(small_disk / "menwei.db")
+    db.execute("INSERT INTO gates VALUES ('north', 'North', 'vehicle', 'x')")
+    for plate in RESIDENTS:
+        add_vehicle(db, VehicleInput(plate, "resident", "3-1-402"))
+    factory = MockFactory()
+    barrier = Barrier(17, pulse_s=0.05, active_high=True, pin_factory=factory)
+    loop = VehicleGateLoop(
+        GateFacts("north", "vehicle"),
+        None,
+        barrier,
+        reader,
+        PlateVoter(),
+        db,
+        SnapshotStore(small_disk / "snapshots", ZoneInfo("UTC")),
+    )
+    loop.writer.retry_every_s = 0  # retry on every tick in the test
+    yield loop, db, factory.pin(17)
+    barrier.close_device()
+    db.conn.close()
+
+
+def drive(loop, plate, start):
+    outcomes = []
+    for i in range(3):
+        outcomes += loop.process_frame(
+            synth.render_scene(plate, seed=i), start + timedelta(milliseconds=200 * i)
+        )
+    return outcomes + loop.tick(start + timedelta(seconds=3))
+
+
+def pulses(pin) -> int:
+    states = [change.state for change in pin.states]
+    return sum(1 for a, b in itertools.pairwise(states) if not a and b)
+
+
+def fill(folder) -> None:
+    with open(folder / "filler", "wb") as handle, contextlib.suppress(OSError):
+        while True:
+            handle.write(b"\0" * 65536)
+            handle.flush()
+
+
+def test_disk_full_keeps_opening_and_recovers(gate, small_disk):
+    loop, db, pin = gate
+    assert [o.decision for o in drive(loop, RESIDENTS[0], T0)] == ["open"]
+    fill(small_disk)
+    [outcome] = drive(loop, RESIDENTS[1], T0 + timedelta(minutes=1))
+    assert outcome.decision == "open" and outcome.event_id == ""  # opened, not yet stored
+    assert pulses(pin) == 2
+    assert loop.writer.fault and loop.writer.spooled == 1
+    (small_disk / "filler").unlink()
+    loop.tick(T0 + timedelta(minutes=2))
+    assert loop.writer.fault is None and loop.writer.spooled == 0
+    events = {e["plate"]: e for e in recent_events(db)}
+    assert set(events) == {RESIDENTS[0], RESIDENTS[1]}
+    assert "storage fault" in events[RESIDENTS[1]]["details"]["snapshot_error"]
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 2
+
+
+def test_read_only_snapshot_filesystem_keeps_opening_and_recovers(gate, tmp_path):
+    """Snapshots on their own file system that turns read-only (as a failing card does).
+
+    The kernel refuses to remount a file system read-only while a process holds a file
+    open for writing (EBUSY), so the database's own file system cannot be flipped under a
+    running SQLite in a test; its write errors (SQLITE_READONLY/IOERR) take the same path
+    as the disk-full case above. The snapshot folder has no open files and can be flipped.
+    """
+    loop, db, pin = gate
+    snaps = tmp_path / "snaps"
+    snaps.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(snaps)], check=True)
+    try:
+        loop.writer.snapshots = SnapshotStore(snaps, ZoneInfo("UTC"))
+        subprocess.run(["mount", "-o", "remount,ro", str(snaps)], check=True)
+        [outcome] = drive(loop, RESIDENTS[2], T0)
+        assert outcome.decision == "open" and outcome.event_id and pulses(pin) == 1
+        [event] = recent_events(db)
+        assert event["snapshot_path"] is None and "Read-only" in event["details"]["snapshot_error"]
+        subprocess.run(["mount", "-o", "remount,rw", str(snaps)], check=True)
+        [again] = drive(loop, RESIDENTS[0], T0 + timedelta(minutes=1))
+        assert again.decision == "open" and recent_events(db)[0]["snapshot_path"]
+    finally:
+        subprocess.run(["umount", "-l", str(snaps)], check=False)
