@@ -373,3 +373,39 @@ def relays_safe(gate_id: str, config_path: Path) -> None:
     ):
         pass
     click.echo(f"gate {gate_id}: barrier relays in safe state")
+
+
+@main.command()
+@_config_option
+def retention(config_path: Path) -> None:
+    """Prune snapshots to the disk budget and delete delivered events past retention."""
+    from edge.db import utc_now
+    from edge.retention import run_retention
+    from edge.store import open_store
+
+    config = _load(config_path)
+    report = run_retention(
+        open_store(config), config.storage.snapshot_dir, config.retention, utc_now()
+    )
+    click.echo(
+        f"deleted {report.snapshots_deleted} snapshots ({report.bytes_freed // 1024} KiB)"
+        f" and {report.events_deleted} events; snapshots now "
+        f"{report.snapshot_bytes_left // (1024 * 1024)} MiB"
+    )
+
+
+@main.command()
+@click.argument("destination", type=click.Path(path_type=Path))
+@_config_option
+def backup(destination: Path, config_path: Path) -> None:
+    """Write a consistent copy of the live database to DESTINATION (file or folder)."""
+    from edge.backup import BackupError, backup_database
+
+    config = _load(config_path)
+    try:
+        size = backup_database(config.storage.database_path, destination)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"backup written ({size // 1024} KiB, integrity ok). Back up the PII key file separately."
+    )

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edge.retention import RetentionConfig
 from gate_drivers.pins import known_pin_factories
 
 DEFAULT_CONFIG_PATH = Path("/etc/menwei/menwei.toml")
@@ -182,6 +183,7 @@ class MenweiConfig(_Strict):
     storage: StorageConfig = StorageConfig()
     hardware: HardwareConfig = HardwareConfig()
     security: SecurityConfig = SecurityConfig()
+    retention: RetentionConfig = RetentionConfig()
     recognition: RecognitionConfig = RecognitionConfig()
     policy: PolicyConfig = PolicyConfig()
     gates: list[GateConfig] = Field(default_factory=list)

@@ -27,7 +27,14 @@ from edge.pii import create_key_file
 log = logging.getLogger(__name__)
 
 UNIT_DIR = Path(__file__).resolve().parents[1] / "systemd"
-UNITS = ("menwei-gate@.service", "menwei-web.service", "menwei-sync.service", "menwei.target")
+UNITS = (
+    "menwei-gate@.service",
+    "menwei-web.service",
+    "menwei-sync.service",
+    "menwei-retention.service",
+    "menwei-retention.timer",
+    "menwei.target",
+)
 SERVICE_USER = "menwei"
 
 
@@ -189,6 +196,8 @@ def install(plan: InstallPlan) -> list[str]:
     gates = [f"menwei-gate@{gate.id}.service" for gate in config.gates]
     if plan.run_systemctl:
         subprocess.run(["systemctl", "daemon-reload"], check=True)
-        subprocess.run(["systemctl", "enable", "menwei.target", *gates], check=True)
+        subprocess.run(
+            ["systemctl", "enable", "menwei.target", "menwei-retention.timer", *gates], check=True
+        )
         done.append("enabled menwei.target and " + (", ".join(gates) or "no gates yet"))
     return done

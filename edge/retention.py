@@ -1,0 +1,159 @@
+"""Retention: keep snapshots within a disk budget and events within their retention period.
+
+Run hourly by ``menwei-retention.timer`` (``menwei retention``). Two rules the box must
+never break while freeing space: an event not yet delivered to the district platform is
+never deleted (it is still owed), and deleting is done oldest first in small batches so a
+card with years of data is pruned without one huge transaction blocking the gate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import sqlite_utils
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge.db import iso, transaction
+
+log = logging.getLogger(__name__)
+BATCH = 500
+
+
+class RetentionConfig(BaseModel):
+    """``[retention]`` in the config file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    snapshot_budget_mb: int = Field(default=4096, ge=10, description="disk space for snapshots")
+    min_free_mb: int = Field(default=512, ge=0, description="keep at least this much disk free")
+    event_days: int = Field(default=365, ge=1, description="delete delivered events after this")
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    snapshots_deleted: int
+    bytes_freed: int
+    events_deleted: int
+    snapshot_bytes_left: int
+
+
+def _snapshot_files(root: Path) -> list[Path]:
+    """All snapshot files, oldest first: YYYY/MM/DD/<ULID>.jpg sorts chronologically."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def _free_bytes(root: Path) -> int:
+    return shutil.disk_usage(root).free
+
+
+def prune_snapshots(
+    db: sqlite_utils.Database, root: Path, budget_bytes: int, min_free_bytes: int
+) -> tuple[int, int, int]:
+    """Delete oldest snapshots until within budget and enough disk is free.
+
+    Returns (files deleted, bytes freed, snapshot bytes left). Event rows keep existing;
+    their snapshot_path is cleared so no page links to a missing picture.
+    """
+    _remove_stale_partials(root)
+    files = _snapshot_files(root)
+    sizes = {path: path.stat().st_size for path in files}
+    total = sum(sizes.values())
+    deleted, freed, cleared = 0, 0, []
+    for path in files:
+        over_budget = total > budget_bytes
+        short_of_space = min_free_bytes and _free_bytes(root) < min_free_bytes
+        if not over_budget and not short_of_space:
+            break
+        try:
+            path.unlink()
+        except OSError as exc:
+            log.warning("retention: cannot delete a snapshot: %s", exc)
+            continue
+        total -= sizes[path]
+        freed += sizes[path]
+        deleted += 1
+        cleared.append(path.relative_to(root).as_posix())
+        if len(cleared) >= BATCH:
+            _clear_paths(db, cleared)
+            cleared = []
+    _clear_paths(db, cleared)
+    _remove_empty_folders(root)
+    return deleted, freed, total
+
+
+def _remove_stale_partials(root: Path) -> None:
+    """A ``.jpg.part`` older than a minute is a write a crash interrupted."""
+    if not root.is_dir():
+        return
+    cutoff = time.time() - 60
+    for partial in root.rglob("*.part"):
+        with contextlib.suppress(OSError):
+            if partial.stat().st_mtime < cutoff:
+                partial.unlink()
+
+
+def _clear_paths(db: sqlite_utils.Database, paths: list[str]) -> None:
+    if not paths:
+        return
+    with transaction(db) as conn:
+        conn.executemany(
+            "UPDATE events SET snapshot_path = NULL WHERE snapshot_path = ?", [(p,) for p in paths]
+        )
+
+
+def _remove_empty_folders(root: Path) -> None:
+    if not root.is_dir():
+        return
+    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only succeeds when empty
+
+
+def purge_events(db: sqlite_utils.Database, now: datetime, days: int, snapshot_root: Path) -> int:
+    """Delete events older than ``days`` that the district has acknowledged, with snapshots.
+
+    Linked events (an alert pointing at its passage) go first; a passage whose linked
+    event is still owed stays until that one is delivered too.
+    """
+    cutoff = iso(now - timedelta(days=days))
+    deleted = 0
+    while True:
+        with transaction(db) as conn:
+            rows = conn.execute(
+                "SELECT e.id, e.snapshot_path FROM events e JOIN outbox o ON o.key = e.id"
+                " WHERE e.occurred_at < ? AND o.state = 'delivered'"
+                " AND NOT EXISTS (SELECT 1 FROM events c WHERE c.related_event_id = e.id)"
+                " ORDER BY e.occurred_at LIMIT ?",
+                (cutoff, BATCH),
+            ).fetchall()
+            if not rows:
+                break
+            ids = [(event_id,) for event_id, _ in rows]
+            conn.executemany("DELETE FROM events WHERE id = ?", ids)
+            conn.executemany("DELETE FROM outbox WHERE key = ?", ids)
+        for _, snapshot in rows:
+            if snapshot:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(snapshot_root / snapshot)
+        deleted += len(rows)
+    return deleted
+
+
+def run_retention(
+    db: sqlite_utils.Database, snapshot_root: Path, config: RetentionConfig, now: datetime
+) -> RetentionReport:
+    events = purge_events(db, now, config.event_days, snapshot_root)
+    files, freed, left = prune_snapshots(
+        db, snapshot_root, config.snapshot_budget_mb * 1024 * 1024, config.min_free_mb * 1024 * 1024
+    )
+    if files or events:
+        log.info("retention: %d snapshots (%d bytes) and %d events deleted", files, freed, events)
+    return RetentionReport(files, freed, events, left)
