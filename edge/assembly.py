@@ -11,10 +11,14 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
 from edge.config import GateConfig, MenweiConfig
+from edge.gate_control import GateControlServer, socket_path
 from edge.gate_loop import GateOutcome, VehicleGateLoop
 from edge.plates.reader import PlateReader, PlateReaderSettings
 from edge.plates.voting import PlateVoter
@@ -46,6 +50,19 @@ def plate_reader(config: MenweiConfig, gate: GateConfig) -> PlateReader:
 def plate_voter(config: MenweiConfig) -> PlateVoter:
     plates = config.recognition.plates
     return PlateVoter(plates.min_votes, plates.vote_window_s, plates.dedupe_window_s)
+
+
+def run_dir(config: MenweiConfig) -> Path:
+    """Where gate processes put their control sockets (inside the writable data folder)."""
+    return config.storage.data_dir / "run"
+
+
+def _handle_command(loop: VehicleGateLoop, request: dict[str, Any]) -> dict[str, Any]:
+    """Requests from the local control channel (already validated by gate_control)."""
+    if request["cmd"] == "open":
+        outcome = loop.manual_open(request["operator"], request["reason"])
+        return {"event_id": outcome.event_id, "ms": round(outcome.decide_ms or 0.0, 1)}
+    return {"health": loop.health()}
 
 
 @dataclass
@@ -84,6 +101,7 @@ def vehicle_gate(
     )
     presence = None
     camera = None
+    control = None
     try:
         if gate.loop:
             presence = VehicleLoop(
@@ -113,6 +131,9 @@ def vehicle_gate(
             unread_dedupe_s=config.recognition.plates.dedupe_window_s,
             on_outcome=on_outcome,
         )
+        control = GateControlServer(
+            socket_path(run_dir(config), gate.id), partial(_handle_command, loop)
+        )
         camera.start()
         thread = threading.Thread(
             target=loop.run, args=(stop, on_idle), name=f"gate-{gate.id}", daemon=True
@@ -121,6 +142,8 @@ def vehicle_gate(
         yield RunningGate(loop, camera, barrier, presence, thread)
     finally:
         stop.set()
+        if control is not None:
+            control.close()
         if camera is not None:
             camera.stop()
         if "thread" in locals():

@@ -409,3 +409,47 @@ def backup(destination: Path, config_path: Path) -> None:
     click.echo(
         f"backup written ({size // 1024} KiB, integrity ok). Back up the PII key file separately."
     )
+
+
+# -- talking to running gates --------------------------------------------------------------
+@main.command("open")
+@click.argument("gate_id")
+@click.option("--reason", required=True, help="Why the gate is opened by hand (logged).")
+@click.option("--operator", default=lambda: os.environ.get("USER", "cli"), show_default="$USER")
+@_config_option
+def open_gate(gate_id: str, reason: str, operator: str, config_path: Path) -> None:
+    """Open GATE_ID by hand through its running gate process (logged with operator)."""
+    from edge.assembly import run_dir
+    from edge.gate_control import GateUnreachableError, send_gate_command
+
+    config = _load(config_path)
+    config.gate(gate_id)
+    try:
+        reply = send_gate_command(
+            run_dir(config), gate_id, {"cmd": "open", "operator": operator, "reason": reason}
+        )
+    except GateUnreachableError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not reply.get("ok"):
+        raise click.ClickException(reply.get("error", "gate refused"))
+    click.echo(f"gate {gate_id} opened (event {reply['event_id']}, {reply['ms']} ms)")
+
+
+@main.command()
+@click.argument("gate_ids", nargs=-1)
+@_config_option
+def status(gate_ids: tuple[str, ...], config_path: Path) -> None:
+    """Health of running gates: camera, frames, recogniser latency, last decision, relays."""
+    from edge.assembly import run_dir
+    from edge.gate_control import GateUnreachableError, send_gate_command
+
+    config = _load(config_path)
+    for gate_id in gate_ids or tuple(g.id for g in config.gates):
+        try:
+            reply = send_gate_command(run_dir(config), gate_id, {"cmd": "health"})
+        except GateUnreachableError as exc:
+            click.echo(f"{gate_id}: DOWN — {exc}")
+            continue
+        click.echo(
+            json.dumps({gate_id: reply.get("health")}, ensure_ascii=False, indent=1, default=str)
+        )

@@ -24,7 +24,12 @@ from edge.snapshots import SnapshotStore
 from sync.outbox import enqueue
 
 EventKind = Literal[
-    "vehicle_passage", "plate_unread", "watchlist_alert", "camera_fault", "camera_recovered"
+    "vehicle_passage",
+    "plate_unread",
+    "watchlist_alert",
+    "camera_fault",
+    "camera_recovered",
+    "manual_open",
 ]
 
 

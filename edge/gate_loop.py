@@ -8,11 +8,12 @@ committed: the event is the proof the opening was decided, so it is written firs
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -88,7 +89,6 @@ class GateStats:
     recogniser_ms_avg: float | None = None
     last_outcome: GateOutcome | None = None
     camera_state: str = "starting"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class VehicleGateLoop:
@@ -296,6 +296,62 @@ class VehicleGateLoop:
                 self.on_outcome(outcome)
             except Exception:  # a printing/notification bug must not stop the gate
                 log.exception("gate %s: outcome callback failed", self.gate.id)
+
+    # -- commands from the console ---------------------------------------------------------
+    def manual_open(self, operator: str, reason: str) -> GateOutcome:
+        """A guard opens the gate by hand: recorded with who and why, then the relay pulses."""
+        started = time.perf_counter()
+        with self._lock:
+            now = utc_now()
+            reasons = ({"code": "manual_open", "message": f"opened by hand: {reason}"},)
+            stored = self.writer.record(
+                NewEvent(
+                    self.gate.id,
+                    "manual_open",
+                    now,
+                    "open",
+                    subject=f"operator: {operator}",
+                    reasons=reasons,
+                    details={"operator": operator},
+                )
+            )
+            self.barrier.open()
+            outcome = GateOutcome(
+                stored.id or "",
+                now,
+                "manual_open",
+                None,
+                "open",
+                reasons,
+                decide_ms=(time.perf_counter() - started) * 1000,
+            )
+        self._publish(outcome)
+        return outcome
+
+    def health(self) -> dict[str, Any]:
+        """What the console's health page shows for this gate; no personal data."""
+        camera = self.camera.health() if self.camera is not None else None
+        last = self.stats.last_outcome
+        return {
+            "gate": self.gate.id,
+            "camera": dataclasses.asdict(camera) if dataclasses.is_dataclass(camera) else None,
+            "frames": self.stats.frames,
+            "frame_errors": self.stats.frame_errors,
+            "recogniser_ms_avg": self.stats.recogniser_ms_avg,
+            "last_decision": None
+            if last is None
+            else {
+                "kind": last.kind,
+                "decision": last.decision,
+                "at": last.occurred_at.isoformat(),
+                "event_id": last.event_id,
+            },
+            "barrier": dataclasses.asdict(self.barrier.state())
+            if hasattr(self.barrier, "state")
+            else None,
+            "storage_fault": self.writer.fault,
+            "events_unsaved": self.writer.spooled,
+        }
 
     # -- the loop ------------------------------------------------------------------------
     def _watch_camera(self) -> None:

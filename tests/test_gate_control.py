@@ -1,0 +1,125 @@
+"""Manual open and health over the local channel to a running gate (issue: console open)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from gpiozero.pins.mock import MockFactory
+
+from edge.assembly import run_dir, vehicle_gate
+from edge.cli import main
+from edge.config import load_config
+from edge.events import recent_events
+from edge.gate_control import GateUnreachableError, send_gate_command, socket_path
+
+synth = pytest.importorskip("edge.plates.synth")
+
+CONFIG = """
+[storage]
+data_dir = "data"
+[hardware]
+pin_factory = "mock"
+[[gates]]
+id = "north"
+name = "North"
+kind = "vehicle"
+[gates.camera]
+source = "frames"
+replay_fps = 5
+[gates.barrier]
+open_pin = 17
+active_high = true
+pulse_s = 0.3
+"""
+
+
+@pytest.fixture
+def running_gate(tmp_path):
+    import cv2
+
+    (tmp_path / "frames").mkdir()
+    cv2.imwrite(str(tmp_path / "frames" / "0.jpg"), synth.render_empty_scene())
+    path = tmp_path / "menwei.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    config = load_config(path)
+    factory = MockFactory()
+    stop = threading.Event()
+    with vehicle_gate(config, "north", stop, pin_factory=factory) as gate:
+        yield config, path, gate, factory.pin(17)
+    assert not socket_path(run_dir(config), "north").exists(), "socket removed on stop"
+
+
+def test_manual_open_pulses_relay_fast_and_is_logged_with_operator(running_gate):
+    config, _, gate, pin = running_gate
+    started = time.monotonic()
+    reply = send_gate_command(
+        run_dir(config), "north", {"cmd": "open", "operator": "guard01", "reason": "delivery van"}
+    )
+    assert reply["ok"], reply
+    deadline = time.monotonic() + 1
+    while not pin.state and time.monotonic() < deadline:
+        time.sleep(0.002)
+    assert pin.state, "relay energised"
+    assert time.monotonic() - started < 0.3, "the issue's bound: pulse within 300 ms"
+    [event] = recent_events(gate.loop.db)
+    assert event["id"] == reply["event_id"]
+    assert (event["kind"], event["decision"]) == ("manual_open", "open")
+    assert (
+        event["details"]["operator"] == "guard01"
+        and "delivery van" in event["reasons"][0]["message"]
+    )
+
+
+def test_health_reports_camera_and_relays(running_gate):
+    config, _, _, _ = running_gate
+    reply = send_gate_command(run_dir(config), "north", {"cmd": "health"})
+    health = reply["health"]
+    assert health["gate"] == "north" and health["camera"]["state"] in ("starting", "ok")
+    assert health["barrier"] is not None and health["storage_fault"] is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"not json\n", "Expecting value"),
+        (b"[1, 2]\n", "JSON object"),
+        (b'{"cmd": "explode"}\n', "unknown command"),
+        (b'{"cmd": "open", "operator": "g"}\n', "reason"),
+        (b'{"cmd": "open", "operator": "", "reason": "x"}\n', "operator"),
+        (b"\xff\xfe\n", "codec"),
+        (b'{"cmd": "health", "pad": "' + b"x" * 5000 + b'"}\n', "too large"),
+    ],
+)
+def test_bad_requests_get_an_error_and_open_nothing(running_gate, raw, message):
+    config, _, gate, pin = running_gate
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(2)
+        sock.connect(str(socket_path(run_dir(config), "north")))
+        sock.sendall(raw)
+        reply = json.loads(sock.makefile().readline())
+    assert reply["ok"] is False and message in reply["error"]
+    assert not any(change.state for change in pin.states)
+    assert recent_events(gate.loop.db) == []
+
+
+def test_cli_open_and_status(running_gate):
+    _, path, gate, _ = running_gate
+    result = CliRunner().invoke(
+        main, ["open", "north", "--reason", "ambulance", "--operator", "guard02", "-c", str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "opened" in result.output
+    assert recent_events(gate.loop.db)[0]["details"]["operator"] == "guard02"
+    result = CliRunner().invoke(main, ["status", "-c", str(path)])
+    assert result.exit_code == 0 and '"north"' in result.output
+
+
+def test_unreachable_gate_is_a_clear_error(tmp_path):
+    with pytest.raises(GateUnreachableError, match="not running"):
+        send_gate_command(Path(tmp_path), "south", {"cmd": "health"})
