@@ -1,0 +1,105 @@
+"""Benchmark: manual open from the console to the relay, over the gate's control socket.
+
+Run: .venv/bin/python bench/gate_control.py [--opens N]
+
+Times a request sent with edge.gate_control.send_gate_command until the mock OPEN relay
+pin is energised, against a running vehicle gate (real camera thread, real plate reader
+loop busy on frames, real database). Baseline in the same run: calling Barrier.open()
+directly in-process, i.e. the cost of the channel and the logged event on top of the
+relay itself. Target (console issue): the relay pulses within 300 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import cv2
+from gpiozero.pins.mock import MockFactory
+
+from edge.assembly import run_dir, vehicle_gate
+from edge.config import load_config
+from edge.gate_control import send_gate_command
+from edge.plates.synth import render_scene
+from gate_drivers.barrier import Barrier
+
+CONFIG = """
+[storage]
+data_dir = "data"
+[hardware]
+pin_factory = "mock"
+[[gates]]
+id = "north"
+name = "North"
+kind = "vehicle"
+[gates.camera]
+source = "frames"
+replay_fps = 10
+[gates.barrier]
+open_pin = 17
+active_high = true
+pulse_s = 0.02
+"""
+
+
+def wait_high(pin, started: float) -> float:
+    while not pin.state:
+        time.sleep(0.0002)
+    return (time.perf_counter() - started) * 1000
+
+
+def wait_low(pin) -> None:
+    while pin.state:
+        time.sleep(0.001)
+
+
+def describe(label: str, values: list[float]) -> str:
+    values = sorted(values)
+    p95 = values[int(0.95 * (len(values) - 1))]
+    return f"{label:<46} median {statistics.median(values):7.2f} ms   p95 {p95:7.2f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--opens", type=int, default=100)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "frames").mkdir()
+        for i in range(5):  # unknown plates: the loop reads every frame, as at a busy gate
+            cv2.imwrite(str(root / "frames" / f"{i}.jpg"), render_scene("沪C0L876", seed=i))
+        (root / "menwei.toml").write_text(CONFIG, encoding="utf-8")
+        config = load_config(root / "menwei.toml")
+        factory = MockFactory()
+        stop = threading.Event()
+        channel = []
+        with vehicle_gate(config, "north", stop, pin_factory=factory):
+            pin = factory.pin(17)
+            time.sleep(1.0)  # camera up, reader warm
+            request = {"cmd": "open", "operator": "bench", "reason": "benchmark"}
+            for _ in range(args.opens):
+                wait_low(pin)
+                started = time.perf_counter()
+                send_gate_command(run_dir(config), "north", request)
+                channel.append(wait_high(pin, started))
+        direct = []
+        barrier = Barrier(18, pulse_s=0.02, active_high=True, pin_factory=factory)
+        pin = factory.pin(18)
+        for _ in range(args.opens):
+            wait_low(pin)
+            started = time.perf_counter()
+            barrier.open()
+            direct.append(wait_high(pin, started))
+        barrier.close_device()
+    print(f"manual open latency, {args.opens} opens, gate loop reading frames at 10 fps")
+    print(describe("console request -> relay (socket + event + relay)", channel))
+    print(describe("Barrier.open() in-process (baseline)", direct))
+    print(f"ratio of medians: {statistics.median(channel) / statistics.median(direct):.1f}x")
+
+
+if __name__ == "__main__":
+    main()
