@@ -7,6 +7,7 @@ gate_drivers.Barrier on gpiozero's MockFactory.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -192,3 +193,37 @@ def test_frames_kept_for_snapshots_are_released(gate):
     drive(loop, "皖A12345", start=T0 + timedelta(seconds=10))  # suppressed duplicate
     loop.tick(T0 + timedelta(seconds=20))
     assert loop._best_frames == {}
+
+
+def test_loop_detector_gates_reading_when_required(tmp_path, reader):
+    """With require_presence, frames are only read while a vehicle is on the loop."""
+    from gate_drivers.inputs import VehicleLoop
+
+    db = connect(tmp_path / "menwei.db")
+    db.execute("INSERT INTO gates VALUES ('north', 'North', 'vehicle', 'x')")
+    add_vehicle(db, VehicleInput("皖A12345", "resident", "3-1-402"))
+    factory = MockFactory()
+    barrier = Barrier(OPEN_PIN, pulse_s=0.05, active_high=True, pin_factory=factory)
+    presence = VehicleLoop(22, pin_factory=factory, debounce_s=0.01)
+    loop = VehicleGateLoop(
+        GateFacts("north", "vehicle"),
+        None,
+        barrier,
+        reader,
+        PlateVoter(),
+        db,
+        SnapshotStore(tmp_path / "snapshots", ZoneInfo("UTC")),
+        presence=presence,
+        require_presence=True,
+    )
+    try:
+        assert drive(loop, "皖A12345") == []  # car in the picture, but not on the loop
+        factory.pin(22).drive_low()  # the loop detector closes its contact
+        deadline = datetime.now(UTC) + timedelta(seconds=2)
+        while not presence.is_occupied and datetime.now(UTC) < deadline:
+            time.sleep(0.005)
+        [outcome] = drive(loop, "皖A12345", start=T0 + timedelta(minutes=5))
+        assert outcome.decision == "open"
+    finally:
+        presence.close()
+        barrier.close_device()
