@@ -87,6 +87,136 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX outbox_pending ON outbox(state, seq);
         """,
     ),
+    (
+        2,
+        "web accounts, sessions, audit log; rooms, QR tokens, tenant registrations",
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            display_name TEXT NOT NULL DEFAULT '',
+            role TEXT NOT NULL CHECK (role IN ('admin', 'landlord', 'police', 'grid')),
+            password_hash TEXT NOT NULL,         -- argon2id
+            active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE web_sessions (
+            id TEXT PRIMARY KEY,                 -- SHA-256 of the cookie value, never the value
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            csrf_token TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX web_sessions_user ON web_sessions(user_id);
+        CREATE TABLE audit_log (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,                 -- 'user:12', 'tenant', 'cli', 'system'
+            action TEXT NOT NULL,                -- view, reveal, export, confirm, ...
+            target TEXT NOT NULL DEFAULT '',     -- 'registration:01H...', 'room:3', ...
+            details TEXT NOT NULL DEFAULT '{}',  -- JSON, never plaintext personal data
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+        CREATE TABLE properties (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,           -- community (小区) name
+            address TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE buildings (
+            id INTEGER PRIMARY KEY,
+            property_id INTEGER NOT NULL REFERENCES properties(id),
+            name TEXT NOT NULL,                  -- '3幢'
+            UNIQUE (property_id, name)
+        );
+        CREATE TABLE units (
+            id INTEGER PRIMARY KEY,
+            building_id INTEGER NOT NULL REFERENCES buildings(id),
+            name TEXT NOT NULL,                  -- '1单元'
+            UNIQUE (building_id, name)
+        );
+        CREATE TABLE rooms (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES units(id),
+            number TEXT NOT NULL,                -- '402' or '402-A' for a room of a flat
+            landlord_id INTEGER NOT NULL REFERENCES users(id),
+            active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+            created_at TEXT NOT NULL,
+            UNIQUE (unit_id, number)
+        );
+        CREATE INDEX rooms_landlord ON rooms(landlord_id);
+        CREATE TABLE room_tokens (
+            token TEXT PRIMARY KEY,              -- opaque random; the QR holds only a URL with it
+            room_id INTEGER NOT NULL REFERENCES rooms(id),
+            created_at TEXT NOT NULL,
+            retired_at TEXT                      -- set when rotated: old stickers say so
+        );
+        CREATE UNIQUE INDEX room_tokens_current ON room_tokens(room_id) WHERE retired_at IS NULL;
+        CREATE TABLE registrations (
+            id TEXT PRIMARY KEY,                 -- ULID, the idempotency key to the district
+            room_id INTEGER NOT NULL REFERENCES rooms(id),
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'confirmed', 'rejected', 'moved_out')),
+            name TEXT NOT NULL,
+            doc_type TEXT NOT NULL,
+            doc_enc BLOB NOT NULL,               -- AES-GCM (edge.pii), purpose-bound
+            doc_hash TEXT NOT NULL,              -- keyed hash for exact search
+            doc_mask TEXT NOT NULL,
+            sex TEXT NOT NULL CHECK (sex IN ('M', 'F')),
+            birth_date TEXT NOT NULL,
+            ethnicity TEXT NOT NULL,
+            phone_enc BLOB NOT NULL,
+            phone_hash TEXT NOT NULL,
+            phone_mask TEXT NOT NULL,
+            hukou_address_enc BLOB NOT NULL,
+            occupation TEXT NOT NULL,
+            relation TEXT NOT NULL,
+            move_in_date TEXT NOT NULL,
+            expected_until TEXT NOT NULL,
+            consent_at TEXT NOT NULL,
+            consent_version TEXT NOT NULL,
+            submitted_at TEXT NOT NULL,
+            confirm_deadline TEXT NOT NULL,
+            decided_at TEXT,
+            decided_by INTEGER REFERENCES users(id),
+            reject_reason TEXT,
+            moved_out_on TEXT,
+            move_out_reason TEXT,
+            moved_out_by TEXT,
+            updated_at TEXT NOT NULL,
+            CHECK (move_in_date <= expected_until)
+        );
+        CREATE INDEX registrations_room ON registrations(room_id, status);
+        CREATE INDEX registrations_doc ON registrations(doc_hash);
+        CREATE INDEX registrations_phone ON registrations(phone_hash);
+        CREATE INDEX registrations_status ON registrations(status, confirm_deadline);
+        CREATE TABLE co_residents (
+            id INTEGER PRIMARY KEY,
+            registration_id TEXT NOT NULL REFERENCES registrations(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            doc_type TEXT NOT NULL,
+            doc_enc BLOB NOT NULL,
+            doc_hash TEXT NOT NULL,
+            doc_mask TEXT NOT NULL,
+            relation TEXT NOT NULL
+        );
+        CREATE INDEX co_residents_doc ON co_residents(doc_hash);
+        CREATE TABLE registration_extensions (
+            id INTEGER PRIMARY KEY,
+            registration_id TEXT NOT NULL REFERENCES registrations(id) ON DELETE CASCADE,
+            old_until TEXT NOT NULL,
+            new_until TEXT NOT NULL,
+            at TEXT NOT NULL,
+            by TEXT NOT NULL                     -- 'tenant' or 'user:12'
+        );
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

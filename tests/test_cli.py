@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from edge.cli import main
+from edge.migrations import LATEST_VERSION
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_vehicle_and_watchlist_round_trip(config):
     assert "皖A12345" not in run("vehicle", "list", *c).output
     assert run("watchlist", "remove", "京A88888", *c).exit_code == 0
     assert run("events", *c).exit_code == 0
-    assert run("db-version", *c).output.strip() == "1"
+    assert run("db-version", *c).output.strip() == str(LATEST_VERSION)
 
 
 @pytest.mark.parametrize("plate", ["皖AO1234X", "hello", "皖A1234"])
