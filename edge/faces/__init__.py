@@ -1,0 +1,1 @@
+"""Face recognition for pedestrian gates: YuNet detection, SFace embedding, 1:N search."""

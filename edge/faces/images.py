@@ -1,0 +1,89 @@
+"""Turning untrusted bytes (uploads, files, frames) into a BGR image, or a clear refusal.
+
+Why check before decoding: an enrolment upload is outside input. A 50 kB PNG can declare
+60,000 x 60,000 pixels and make the decoder allocate gigabytes on a box with 2 GB of RAM,
+so the header's dimensions are checked (Pillow reads only the header) before any pixel is
+decoded; a file that is not an image, or is truncated, is refused with what is wrong.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_PIXELS = 40_000_000  # a 40 MP phone photo is fine; a decompression bomb is not
+MIN_SIDE = 64
+
+
+class ImageInputError(ValueError):
+    """An image that cannot be used; ``message_zh`` is for the console, str() in English."""
+
+    def __init__(self, message_en: str, message_zh: str) -> None:
+        super().__init__(message_en)
+        self.message_zh = message_zh
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """Decode JPEG/PNG/... bytes into a BGR uint8 array, or raise ImageInputError."""
+    if not data:
+        raise ImageInputError("empty file", "文件为空")
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageInputError(
+            f"file is {len(data) // 1024 // 1024} MB, the limit is {MAX_FILE_BYTES >> 20} MB",
+            f"文件过大（上限 {MAX_FILE_BYTES >> 20} MB）",
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:
+                width, height = probe.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageInputError(
+            f"image declares more than {MAX_PIXELS // 1_000_000} megapixels", "图片像素过多"
+        ) from None
+    except UnidentifiedImageError:
+        raise ImageInputError("not an image file (JPEG or PNG expected)", "不是图片文件") from None
+    except OSError as exc:
+        raise ImageInputError(f"unreadable image: {exc}", "图片无法读取") from None
+    check_dimensions(width, height)
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ImageInputError("image data is corrupt or truncated", "图片数据损坏")
+    return image
+
+
+def check_dimensions(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise ImageInputError(
+            f"image is {width}x{height}, more than {MAX_PIXELS // 1_000_000} megapixels",
+            "图片像素过多",
+        )
+    if min(width, height) < MIN_SIDE:
+        raise ImageInputError(f"image is only {width}x{height} pixels", "图片太小")
+
+
+def read_image_file(path: Path) -> np.ndarray:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return decode_image(b"\0" * (MAX_FILE_BYTES + 1))  # same message as an upload
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageInputError(f"cannot read {path.name}: {exc.strerror}", "无法读取文件") from None
+    return decode_image(data)
+
+
+def check_frame(image: object) -> np.ndarray:
+    """A camera frame must be a non-empty HxWx3 uint8 array; anything else is refused."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise ImageInputError("frame is not an 8-bit image array", "图像格式错误")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ImageInputError(f"frame has shape {image.shape}, expected HxWx3", "图像格式错误")
+    check_dimensions(image.shape[1], image.shape[0])
+    return image
