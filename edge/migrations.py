@@ -217,6 +217,22 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        3,
+        "sync: source of district-managed vehicles, sync_state for downlink cursors",
+        """
+        -- 'local' rows are enrolled on the box; 'district' rows are replaced as a whole by
+        -- each resident/vehicle list the district platform sends down (sync.downlink).
+        ALTER TABLE vehicles ADD COLUMN source TEXT NOT NULL DEFAULT 'local'
+            CHECK (source IN ('local', 'district'));
+        CREATE INDEX vehicles_source ON vehicles(source);
+        CREATE TABLE sync_state (
+            name TEXT PRIMARY KEY,               -- e.g. 'downlink.watchlist.etag'
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]
