@@ -30,6 +30,17 @@ EventKind = Literal[
     "camera_fault",
     "camera_recovered",
     "manual_open",
+    # pedestrian gates (edge.pedestrian_loop, gate_drivers.door)
+    "face_passage",
+    "face_unknown",
+    "pin_passage",
+    "qr_pass",
+    "door_forced",
+    "door_held_open",
+    "door_closed",
+    "exit_button",
+    "fire_alarm",
+    "fire_alarm_cleared",
 ]
 
 

@@ -233,6 +233,42 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        4,
+        "pedestrian gates: resident face templates (encrypted, with consent), PINs, QR passes",
+        """
+        -- Names of residents enrolled from now on are stored encrypted in name_enc (edge.pii,
+        -- purpose 'resident.name'); their plain name column is left ''.
+        ALTER TABLE residents ADD COLUMN name_enc BLOB;
+        ALTER TABLE residents ADD COLUMN access_group TEXT NOT NULL DEFAULT 'residents';
+        ALTER TABLE residents ADD COLUMN face_consent_at TEXT;  -- UTC; NULL = no consent
+        ALTER TABLE residents ADD COLUMN face_consent_by TEXT;  -- operator who recorded it
+        ALTER TABLE residents ADD COLUMN pin_hash TEXT;         -- scrypt, see edge.residents
+        CREATE TABLE face_templates (
+            id INTEGER PRIMARY KEY,
+            resident_id INTEGER NOT NULL REFERENCES residents(id) ON DELETE CASCADE,
+            template BLOB NOT NULL,              -- AES-GCM (purpose 'face_template'), 128 x f32
+            model_sha256 TEXT NOT NULL,          -- templates compare only within one model
+            quality TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX face_templates_resident ON face_templates(resident_id);
+        CREATE TABLE qr_passes (
+            id INTEGER PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,     -- SHA-256 of the 192-bit random token
+            label TEXT NOT NULL,
+            host_resident_id INTEGER REFERENCES residents(id) ON DELETE CASCADE,
+            access_group TEXT NOT NULL DEFAULT 'visitors',
+            valid_from TEXT NOT NULL,
+            valid_to TEXT NOT NULL,
+            max_uses INTEGER NOT NULL CHECK (max_uses >= 1),
+            uses INTEGER NOT NULL DEFAULT 0,
+            revoked INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1)),
+            created_at TEXT NOT NULL,
+            CHECK (valid_from < valid_to)
+        );
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -1,0 +1,161 @@
+"""Access policy for people at a pedestrian gate: pure (sighting, gate, time, facts) → decision.
+
+Kept apart from edge/policy.py (vehicles) because people pass by face, PIN or QR pass and are
+bound by schedules; the shapes (Reason, Decision with reasons) are the same so events read
+alike. Rules, in order:
+1. at a vehicle gate a person credential never opens;
+2. the credential must have identified someone: an unknown face / wrong PIN / unknown QR
+   pass is denied (a face only reaches here after threshold, margin and frame agreement);
+3. the person must be active (resident) or the pass valid now, not revoked, uses left;
+4. the person's group must be allowed at this gate, under the schedule the gate names for
+   it: weekdays, a local-time window, and on listed holidays "open" or "closed".
+Face is never the only way in: PIN and QR pass go through the same rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from edge.policy import Reason
+
+Credential = Literal["face", "pin", "qr_pass"]
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class PersonSighting:
+    credential: Credential
+    resident_id: int | None = None  # face or PIN: who it identified (None: nobody)
+    pass_id: int | None = None  # QR: which pass the token belongs to (None: unknown token)
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class ResidentFact:
+    id: int
+    active: bool
+    group: str
+    label: str  # e.g. "resident 12 of household 3-1-402": no name
+
+
+@dataclass(frozen=True)
+class PassFact:
+    id: int
+    group: str
+    label: str
+    valid_from: datetime
+    valid_to: datetime
+    uses: int
+    max_uses: int
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class Schedule:
+    days: tuple[str, ...] = DAYS
+    start: time = time(0, 0)
+    end: time = time(23, 59, 59)
+    holidays: Literal["open", "closed"] = "open"
+
+
+ALWAYS = Schedule()
+
+
+@dataclass(frozen=True)
+class PedestrianGateFacts:
+    id: str
+    kind: Literal["vehicle", "pedestrian"]
+    access: tuple[tuple[str, str], ...]  # (group, schedule name)
+
+
+@dataclass(frozen=True)
+class PersonFacts:
+    resident: ResidentFact | None = None
+    qr_pass: PassFact | None = None
+    schedules: tuple[tuple[str, Schedule], ...] = ()
+    holidays: frozenset[date] = frozenset()
+    zone: str = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
+class PersonDecision:
+    action: Literal["open", "deny"]
+    reasons: tuple[Reason, ...]
+    subject: str | None = None
+
+
+def _deny(code: str, message: str, subject: str | None = None) -> PersonDecision:
+    return PersonDecision("deny", (Reason(code, message),), subject)
+
+
+def _schedule_refusal(
+    group: str, gate: PedestrianGateFacts, now: datetime, facts: PersonFacts
+) -> Reason | None:
+    names = dict(gate.access)
+    if group not in names:
+        return Reason("group_not_allowed", f"group {group} may not use gate {gate.id}")
+    name = names[group]
+    schedule = ALWAYS if name == "always" else dict(facts.schedules).get(name)
+    if schedule is None:
+        return Reason("unknown_schedule", f"schedule {name} is not defined: nobody passes")
+    local = now.astimezone(ZoneInfo(facts.zone))
+    if local.date() in facts.holidays and schedule.holidays == "closed":
+        return Reason("holiday_closed", f"schedule {name} is closed on holidays")
+    if DAYS[local.weekday()] not in schedule.days:
+        return Reason(
+            "outside_schedule", f"schedule {name} does not include {DAYS[local.weekday()]}"
+        )
+    if not schedule.start <= local.time() <= schedule.end:
+        window = f"{schedule.start:%H:%M}-{schedule.end:%H:%M}"
+        return Reason("outside_schedule", f"schedule {name} allows {window} local time only")
+    return None
+
+
+def decide_person(
+    sighting: PersonSighting, gate: PedestrianGateFacts, now: datetime, facts: PersonFacts
+) -> PersonDecision:
+    """Decide whether the door releases for one identified credential; see module rules."""
+    if now.tzinfo is None:
+        raise ValueError("policy needs a timezone-aware time")
+    if gate.kind != "pedestrian":
+        return _deny("wrong_gate_kind", f"gate {gate.id} is not a pedestrian gate")
+    how = {"face": "face", "pin": "PIN", "qr_pass": "QR pass"}[sighting.credential]
+    if sighting.credential == "qr_pass":
+        qr = facts.qr_pass
+        if sighting.pass_id is None or qr is None or qr.id != sighting.pass_id:
+            return _deny("unknown_pass", "QR pass not recognised")
+        subject = f"pass: {qr.label}"
+        if qr.revoked:
+            return _deny("pass_revoked", "QR pass was revoked", subject)
+        if now < qr.valid_from:
+            return _deny("pass_not_yet_valid", "QR pass is not valid yet", subject)
+        if now >= qr.valid_to:
+            return _deny("pass_expired", "QR pass has expired", subject)
+        if qr.uses >= qr.max_uses:
+            return _deny("pass_used_up", f"QR pass already used {qr.uses} time(s)", subject)
+        refusal = _schedule_refusal(qr.group, gate, now, facts)
+        if refusal:
+            return PersonDecision("deny", (refusal,), subject)
+        left = qr.max_uses - qr.uses - 1
+        return PersonDecision(
+            "open", (Reason("pass_valid", f"valid QR pass, {left} use(s) left"),), subject
+        )
+    resident = facts.resident
+    if sighting.resident_id is None or resident is None or resident.id != sighting.resident_id:
+        code = "unknown_face" if sighting.credential == "face" else "pin_rejected"
+        return _deny(code, f"{how} did not identify an enrolled resident")
+    subject = f"{resident.group}: {resident.label}"
+    if not resident.active:
+        return _deny("resident_inactive", f"{resident.label} is not active", subject)
+    refusal = _schedule_refusal(resident.group, gate, now, facts)
+    if refusal:
+        return PersonDecision("deny", (refusal,), subject)
+    score = f" (score {sighting.score:.2f})" if sighting.score is not None else ""
+    return PersonDecision(
+        "open",
+        (Reason(f"resident_{sighting.credential}", f"{how} of {resident.label}{score}"),),
+        subject,
+    )
