@@ -105,8 +105,10 @@ def test_pin_and_qr_pass_are_ways_in_without_a_face(gate):
     )
     canvas = np.full((480, 640, 3), 255, np.uint8)
     qr = cv2.QRCodeEncoder.create().encode(token)
-    qr = cv2.resize(qr, (300, 300), interpolation=cv2.INTER_NEAREST)
-    canvas[90:390, 170:470] = cv2.cvtColor(qr, cv2.COLOR_GRAY2BGR)
+    scale = 300 // qr.shape[0]  # whole pixels per module, as a phone screen shows it
+    qr = cv2.resize(qr, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    h, w = qr.shape
+    canvas[90 : 90 + h, 170 : 170 + w] = cv2.cvtColor(qr, cv2.COLOR_GRAY2BGR)
     out = loop.process_frame(canvas, now)
     assert [(o.kind, o.decision) for o in out] == [("qr_pass", "open")]
     assert loop.process_frame(canvas, now + timedelta(seconds=1)) == []  # same pass held up
