@@ -453,3 +453,86 @@ def status(gate_ids: tuple[str, ...], config_path: Path) -> None:
         click.echo(
             json.dumps({gate_id: reply.get("health")}, ensure_ascii=False, indent=1, default=str)
         )
+
+
+# -- district sync (issue 5) ---------------------------------------------------------------
+@main.group("sync", invoke_without_command=True)
+@_config_option
+@click.pass_context
+def sync_cmd(ctx: click.Context, config_path: Path) -> None:
+    """Send events to the district platform and pull its lists, until stopped (SIGTERM)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from edge.store import open_store
+    from edge.watchdog import Watchdog
+    from sync.config import SecretError
+    from sync.service import build_protocol, run_sync
+
+    config = _load(config_path)
+    if config.sync is None:
+        raise click.ClickException("no [sync] section in the config: sync is disabled")
+    try:
+        protocol = build_protocol(config.sync, config.storage.snapshot_dir, config.site.zone)
+    except SecretError as exc:
+        raise click.ClickException(str(exc)) from None
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    watchdog = Watchdog()
+    watchdog.ready("sync running")
+    run_sync(open_store(config), config.sync, protocol, stop, on_step=lambda _: watchdog.alive())
+    watchdog.stopping()
+
+
+@sync_cmd.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@_config_option
+def sync_status_cmd(as_json: bool, config_path: Path) -> None:
+    """Queued, delivered and dead-letter counts and the age of the oldest undelivered row.
+
+    Exits 1 when rows are dead-lettered, so monitoring can alarm on it.
+    """
+    from edge.db import utc_now
+    from edge.store import open_store
+    from sync.status import read_status_file, sync_status
+
+    config = _load(config_path)
+    status = sync_status(open_store(config), utc_now())
+    worker = read_status_file(config.sync.status_file) if config.sync else None
+    status["worker"] = worker.get("worker") if worker else "unknown"
+    status["worker_at"] = worker.get("at") if worker else None
+    status["last_error"] = worker.get("last_error") if worker else None
+    if as_json:
+        click.echo(json.dumps(status, ensure_ascii=False, indent=1))
+    else:
+        click.echo(
+            f"queued {status['queued']}  delivered {status['delivered']}  dead {status['dead']}"
+            f"  oldest undelivered {status['oldest_pending_age_s']:.0f} s"
+            f"  worker {status['worker']}"
+            + (f" (last error: {status['last_error']})" if status["last_error"] else "")
+        )
+        for name, value in sorted(status["downlink"].items()):
+            click.echo(f"  downlink {name}: {value}")
+    if status["dead"]:
+        sys.exit(1)
+
+
+@sync_cmd.command("dead")
+@click.option("--requeue", "requeue", help="Put this key (or 'all') back in the queue.")
+@_config_option
+def sync_dead_cmd(requeue: str | None, config_path: Path) -> None:
+    """List dead-lettered rows with the platform's reason, or requeue them once fixed."""
+    from edge.store import open_store
+    from sync.outbox import dead_rows, requeue_dead
+
+    db = open_store(_load(config_path))
+    if requeue:
+        count = requeue_dead(db, None if requeue == "all" else requeue)
+        click.echo(f"requeued {count} row(s)")
+        return
+    _print_rows(dead_rows(db.conn), as_json=False)
+
+
+from edge.web.commands import register as _register_web_commands  # noqa: E402
+
+_register_web_commands(main, _config_option, _load)

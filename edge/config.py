@@ -15,7 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge.retention import RetentionConfig
+from edge.web.config import WebConfig
 from gate_drivers.pins import known_pin_factories
+from qr_registry.config import RegistryConfig
+from sync.config import SyncConfig
 
 DEFAULT_CONFIG_PATH = Path("/etc/menwei/menwei.toml")
 
@@ -186,6 +189,9 @@ class MenweiConfig(_Strict):
     retention: RetentionConfig = RetentionConfig()
     recognition: RecognitionConfig = RecognitionConfig()
     policy: PolicyConfig = PolicyConfig()
+    web: WebConfig = WebConfig()
+    registry: RegistryConfig = RegistryConfig()
+    sync: SyncConfig | None = None  # absent = not connected to a district platform
     gates: list[GateConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -252,6 +258,8 @@ def _resolve_relative_paths(config: MenweiConfig, base: Path) -> MenweiConfig:
         update["security"] = config.security.model_copy(
             update={"pii_key_file": base / config.security.pii_key_file}
         )
+    if config.sync is not None:
+        update["sync"] = config.sync.resolved(base, update.get("storage", config.storage).data_dir)
     return config.model_copy(update=update)
 
 

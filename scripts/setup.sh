@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(fonts-wqy-microhei)   # CJK font: renders demo/test plates with 皖, 京, ...
+APT_PACKAGES+=(chromium)            # browser tests of the web pages (driven by Playwright)
 
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -1,0 +1,1 @@
+"""The web app: factory, accounts, sessions and the shared request guards (issue 4)."""

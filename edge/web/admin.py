@@ -1,0 +1,69 @@
+"""Admin console: accounts (create, deactivate) and the audit log with its verification."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import gettext
+
+from edge import audit
+from edge.db import transaction
+from edge.web import accounts
+from edge.web.app import actor, get_db, now
+from edge.web.roles import require_roles
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+bp.before_request(require_roles("admin"))
+
+
+def _page(verified: audit.VerifyResult | None = None, message: str = "", code: int = 200):  # type: ignore[no-untyped-def]
+    db = get_db()
+    page = render_template(
+        "admin/index.html",
+        users=accounts.list_users(db.conn),
+        roles=accounts.ROLES,
+        entries=audit.recent(db, 50),
+        verified=verified,
+        message=message,
+    )
+    return page, code
+
+
+@bp.route("/")
+def index():  # type: ignore[no-untyped-def]
+    return _page()
+
+
+@bp.route("/users", methods=["POST"])
+def create_user():  # type: ignore[no-untyped-def]
+    form = request.form
+    db = get_db()
+    try:
+        with transaction(db) as conn:
+            user = accounts.create_user(
+                conn,
+                form.get("username", ""),
+                form.get("password", ""),
+                form.get("role", ""),
+                now(),
+                form.get("display_name", "").strip(),
+            )
+            audit.append(conn, actor(), "create_user", f"user:{user.id}", {"role": user.role})
+    except accounts.AccountError as exc:
+        return _page(message=str(exc), code=400)
+    return _page(message=gettext("Account created."))
+
+
+@bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+def deactivate(user_id: int):  # type: ignore[no-untyped-def]
+    with transaction(get_db()) as conn:
+        accounts.set_active(conn, user_id, False)
+        audit.append(conn, actor(), "deactivate_user", f"user:{user_id}")
+    return redirect(url_for("admin.index")), 303
+
+
+@bp.route("/audit/verify", methods=["POST"])
+def verify():  # type: ignore[no-untyped-def]
+    db = get_db()
+    result = audit.verify(db)
+    audit.record(db, actor(), "audit_verify", "", ok=result.ok, rows=result.rows)
+    return _page(verified=result)

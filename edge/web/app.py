@@ -1,0 +1,246 @@
+"""``create_app(config)``: the one Flask app of the box (tenant pages and consoles).
+
+No module-level app and no global database handle: each request opens its own SQLite
+connection from the config (cheap, and safe across waitress threads) and closes it after.
+Blueprints per audience register here; each checks its own audience once in a
+``before_request``. Everything shared — user and session loading, CSRF on every POST,
+security headers, language choice, error pages — happens here, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from flask import Flask, g, redirect, render_template, request, url_for
+from flask_babel import Babel, gettext
+from werkzeug.exceptions import HTTPException
+
+from edge.config import MenweiConfig
+from edge.db import connect, utc_now
+from edge.pii import PiiVault
+from edge.web import accounts, sessions
+from edge.web.guards import (
+    ANON_COOKIE,
+    CSRF_FIELD,
+    SECURITY_HEADERS,
+    RateLimiter,
+    anon_csrf_token,
+    new_cookie_value,
+    tokens_match,
+)
+from edge.web.i18n import LANGUAGES, compile_translations
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 64 * 1024  # the tenant form is a few KB; anything bigger is refused (413)
+
+
+@dataclass
+class WebState:
+    """What the app holds for its lifetime (never a database connection)."""
+
+    config: MenweiConfig
+    vault: PiiVault
+    csrf_secret: bytes
+    clock: Callable[[], datetime] = utc_now
+    login_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(5, 300))
+    public_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(20, 60))
+
+
+def state() -> WebState:
+    from flask import current_app
+
+    return current_app.extensions["menwei"]
+
+
+def get_db() -> sqlite_utils.Database:
+    if "db" not in g:
+        g.db = connect(state().config.storage.database_path)
+    return g.db
+
+
+def now() -> datetime:
+    return state().clock()
+
+
+def actor() -> str:
+    return f"user:{g.user.id}" if g.get("user") else "anonymous"
+
+
+def _load_vault(config: MenweiConfig) -> PiiVault:
+    """Create the key only on a box with no personal data yet: a missing key file on a box
+    that has registrations is a misconfiguration, and a fresh key would make them unreadable."""
+    path = config.security.pii_key_file
+    if not path.exists():
+        db = connect(config.storage.database_path)
+        try:
+            stored = db.execute("SELECT COUNT(*) FROM registrations").fetchone()[0]
+        finally:
+            db.conn.close()
+        return PiiVault.from_key_file(path, create=stored == 0)
+    return PiiVault.from_key_file(path)
+
+
+def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None) -> Flask:
+    """Build the web app for ``config`` (database migrated, key loaded, catalogs compiled)."""
+    app = Flask(__name__, template_folder="templates", static_folder="static")
+    cache = config.storage.data_dir / "web-cache"
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES,
+        BABEL_DEFAULT_LOCALE="zh",
+        BABEL_DEFAULT_TIMEZONE=config.site.timezone,
+        BABEL_TRANSLATION_DIRECTORIES=str(compile_translations(cache / "translations")),
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    web_state = WebState(config, _load_vault(config), secrets.token_bytes(32))
+    if clock is not None:
+        web_state.clock = clock
+    web_state.login_limiter = RateLimiter(config.web.login_max_failures, config.web.login_window_s)
+    web_state.public_limiter = RateLimiter(config.registry.public_submissions_per_minute, 60)
+    app.extensions["menwei"] = web_state
+    Babel(app, locale_selector=_select_locale, timezone_selector=lambda: config.site.timezone)
+
+    app.before_request(_load_user)
+    app.before_request(_check_csrf)
+    app.after_request(_finish_response)
+    app.teardown_appcontext(_close_db)
+    app.context_processor(_template_globals)
+    app.register_error_handler(HTTPException, _http_error)
+
+    from edge.web.admin import bp as admin_bp
+    from edge.web.auth import bp as auth_bp
+    from qr_registry.web.landlord import bp as landlord_bp
+    from qr_registry.web.police import bp as police_bp
+    from qr_registry.web.tenant import bp as tenant_bp
+
+    for blueprint in (auth_bp, tenant_bp, landlord_bp, police_bp, admin_bp):
+        app.register_blueprint(blueprint)
+    app.add_url_rule("/", "home", _home)
+    app.jinja_env.filters["local_time"] = _local_time
+    return app
+
+
+def _select_locale() -> str:
+    chosen = request.args.get("lang") or request.cookies.get("lang")
+    return chosen if chosen in LANGUAGES else "zh"
+
+
+def _load_user() -> None:
+    g.user = None
+    g.session = None
+    token = request.cookies.get(sessions.COOKIE_NAME)
+    if not token:
+        return
+    web = state()
+    db = get_db()
+    from edge.db import transaction
+
+    with transaction(db) as conn:
+        session = sessions.load(
+            conn, token, now(), timedelta(minutes=web.config.web.session_idle_minutes)
+        )
+    if session is not None:
+        g.session = session
+        g.user = accounts.get_user(db.conn, session.user_id)
+
+
+def csrf_token() -> str:
+    if g.get("session"):
+        return g.session.csrf_token
+    cookie = request.cookies.get(ANON_COOKIE) or g.get("new_anon_cookie")
+    if not cookie or len(cookie) > 64:
+        cookie = g.new_anon_cookie = new_cookie_value()
+    return anon_csrf_token(state().csrf_secret, cookie)
+
+
+def _check_csrf() -> None:
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    if g.get("session"):
+        expected = g.session.csrf_token
+    else:
+        cookie = request.cookies.get(ANON_COOKIE, "")
+        expected = anon_csrf_token(state().csrf_secret, cookie) if cookie else ""
+    if not tokens_match(expected, request.form.get(CSRF_FIELD)):
+        from flask import abort
+
+        abort(400, gettext("This form has expired. Please reload the page and try again."))
+
+
+def _finish_response(response):  # type: ignore[no-untyped-def]
+    for name, value in SECURITY_HEADERS.items():
+        if request.endpoint == "static" and name == "Cache-Control":
+            continue
+        response.headers.setdefault(name, value)
+    secure = state().config.web.secure_cookies
+    if g.get("new_anon_cookie"):
+        response.set_cookie(
+            ANON_COOKIE, g.new_anon_cookie, httponly=True, samesite="Lax", secure=secure
+        )
+    lang = request.args.get("lang")
+    if lang in LANGUAGES:
+        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax", secure=secure)
+    return response
+
+
+def _close_db(_exc: BaseException | None) -> None:
+    db = g.pop("db", None)
+    if db is not None:
+        db.conn.close()
+
+
+def _template_globals() -> dict[str, Any]:
+    return {
+        "csrf_token": csrf_token,
+        "csrf_field": CSRF_FIELD,
+        "current_user": g.get("user"),
+        "lang": _select_locale(),
+    }
+
+
+def _local_time(value: str | None) -> str:
+    from edge.db import parse_iso
+
+    moment = parse_iso(value) if value else None
+    if moment is None:
+        return ""
+    return moment.astimezone(state().config.site.zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+    code = error.code or 500
+    default = {
+        400: gettext("The request could not be understood."),
+        403: gettext("You may not see this page."),
+        404: gettext("Not found."),
+        405: gettext("Not allowed."),
+        413: gettext("What you sent is too large."),
+        429: gettext("Too many attempts. Please wait a minute and try again."),
+    }.get(code, gettext("Something went wrong."))
+    custom = error.description and error.description != type(error).description
+    message = error.description if custom else default
+    return render_template("error.html", code=code, message=message), code
+
+
+def _home():  # type: ignore[no-untyped-def]
+    user = g.get("user")
+    if user is None:
+        return redirect(url_for("auth.login"))
+    target = {
+        "landlord": "landlord.index",
+        "police": "police.search",
+        "grid": "police.search",
+        "admin": "admin.index",
+    }[user.role]
+    return redirect(url_for(target))
+
+
+def static_path() -> Path:
+    return Path(__file__).with_name("static")

@@ -1,0 +1,137 @@
+"""``menwei web``, ``menwei audit verify``, ``menwei user add``, ``menwei room add``,
+``menwei stickers``: thin click commands over the web/registry library functions.
+
+Kept in their own module and attached to the main group by ``register(main)``, so the
+shared ``edge/cli.py`` only gains two lines.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from edge.db import connect, transaction, utc_now
+
+log = logging.getLogger(__name__)
+
+
+def register(main: click.Group, config_option, load) -> None:  # type: ignore[no-untyped-def]
+    """Attach the commands; ``config_option``/``load`` are edge.cli's -c option and loader."""
+
+    @main.command()
+    @config_option
+    @click.option("--host", default=None, help="Override [web] host.")
+    @click.option("--port", type=int, default=None, help="Override [web] port.")
+    def web(config_path: Path, host: str | None, port: int | None) -> None:
+        """Serve the consoles and tenant pages on the production WSGI server (waitress)."""
+        from waitress import serve
+
+        from edge.web.app import create_app
+
+        config = load(config_path)
+        app = create_app(config)
+        bind_host, bind_port = host or config.web.host, port or config.web.port
+        click.echo(f"menwei web on http://{bind_host}:{bind_port}")
+        serve(app, host=bind_host, port=bind_port, threads=config.web.threads, ident="menwei")
+
+    @main.group()
+    def audit() -> None:
+        """The append-only audit log."""
+
+    @audit.command("verify")
+    @config_option
+    def audit_verify(config_path: Path) -> None:
+        """Recompute the hash chain; exit 1 and name the first bad entry if it is broken."""
+        from edge import audit as audit_log
+
+        db = connect(load(config_path).storage.database_path)
+        result = audit_log.verify(db)
+        if not result.ok:
+            click.echo(f"BROKEN at entry {result.first_bad_seq}: {result.problem}", err=True)
+            raise SystemExit(1)
+        click.echo(f"OK: {result.rows} entries, chain intact")
+
+    @main.group()
+    def user() -> None:
+        """Console accounts."""
+
+    @user.command("add")
+    @click.argument("username")
+    @click.option(
+        "--role", type=click.Choice(["admin", "landlord", "police", "grid"]), required=True
+    )
+    @click.option("--name", "display_name", default="")
+    @click.password_option(prompt="Password (min. 10 characters)")
+    @config_option
+    def user_add(
+        username: str, role: str, display_name: str, password: str, config_path: Path
+    ) -> None:
+        """Create an account (the password is asked for, never given on the command line)."""
+        from edge import audit as audit_log
+        from edge.web.accounts import AccountError, create_user
+
+        db = connect(load(config_path).storage.database_path)
+        try:
+            with transaction(db) as conn:
+                made = create_user(conn, username, password, role, utc_now(), display_name)
+                audit_log.append(conn, "cli", "create_user", f"user:{made.id}", {"role": role})
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"user {made.username} ({made.role}) created, id {made.id}")
+
+    @main.group()
+    def room() -> None:
+        """Rented rooms and their QR tokens."""
+
+    @room.command("add")
+    @click.argument("property_name")
+    @click.argument("building")
+    @click.argument("unit")
+    @click.argument("number")
+    @click.option("--landlord", required=True, help="Username of the landlord account.")
+    @config_option
+    def room_add(
+        property_name: str, building: str, unit: str, number: str, landlord: str, config_path: Path
+    ) -> None:
+        """Add a room (and its property/building/unit when new) with a fresh QR token."""
+        from edge import audit as audit_log
+        from qr_registry.rooms import add_room
+
+        db = connect(load(config_path).storage.database_path)
+        row = db.execute(
+            "SELECT id FROM users WHERE username = ? AND role = 'landlord'", [landlord]
+        ).fetchone()
+        if row is None:
+            raise click.ClickException(f"no landlord account {landlord!r}")
+        with transaction(db) as conn:
+            made = add_room(conn, property_name, building, unit, number, row[0], utc_now())
+            audit_log.append(conn, "cli", "add_room", f"room:{made.id}")
+        click.echo(f"room {made.id}: {made.label}")
+
+    @main.command()
+    @click.option("--landlord", default=None, help="Only this landlord's rooms.")
+    @click.option("--building-id", type=int, default=None, help="Only this building's rooms.")
+    @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True)
+    @config_option
+    def stickers(
+        landlord: str | None, building_id: int | None, output: Path, config_path: Path
+    ) -> None:
+        """Write an A4 PDF of QR door stickers."""
+        from qr_registry.rooms import list_rooms
+        from qr_registry.stickers import sticker_sheet_pdf
+
+        config = load(config_path)
+        db = connect(config.storage.database_path)
+        landlord_id = None
+        if landlord:
+            row = db.execute("SELECT id FROM users WHERE username = ?", [landlord]).fetchone()
+            if row is None:
+                raise click.ClickException(f"no account {landlord!r}")
+            landlord_id = row[0]
+        rooms = list_rooms(db.conn, landlord_id=landlord_id, building_id=building_id)
+        if not rooms:
+            raise click.ClickException("no rooms match")
+        output.write_bytes(sticker_sheet_pdf(rooms, config.registry.base_url))
+        click.echo(f"wrote {len(rooms)} stickers to {output}")

@@ -1,0 +1,30 @@
+"""The ``[registry]`` config section: where QR codes point and the landlord's deadline."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class RegistryConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = Field(
+        default="https://menwei.local",
+        description="public address the QR stickers point at; the URL is base_url/r/<token>",
+    )
+    confirm_deadline_hours: int = Field(
+        default=72, ge=1, le=24 * 7, description="local rules range from 24 h to 7 days"
+    )
+    max_stay_days: int = Field(default=3 * 366, ge=30, le=10 * 366)
+    consent_version: str = Field(default="2025-01", min_length=1, max_length=20)
+    public_submissions_per_minute: int = Field(
+        default=20, ge=1, le=100_000, description="per client address, on the tenant page"
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if not value.startswith(("https://", "http://")) or len(value) > 200:
+            raise ValueError("base_url must be an http(s) URL")
+        return value

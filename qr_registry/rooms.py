@@ -1,0 +1,146 @@
+"""Properties, buildings, units and rented rooms, and each room's opaque QR token.
+
+The QR on a door encodes only ``base_url/r/<token>``: no name, no address. The token is
+random (not derived from the room id), so stickers cannot be enumerated; rotating it
+retires the old one, and a retired sticker is recognised and says "replaced" instead of
+looking like an unknown code.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from edge.db import iso
+
+TOKEN_BYTES = 16  # 128 bits: unguessable, and short enough for a low-density QR
+
+
+@dataclass(frozen=True)
+class Room:
+    id: int
+    label: str  # '幸福小区 3幢 1单元 402'
+    landlord_id: int
+    building_id: int
+    token: str | None
+
+
+@dataclass(frozen=True)
+class TokenLookup:
+    """Result of scanning a sticker: the room, or why there is none."""
+
+    state: str  # 'current', 'replaced', 'unknown'
+    room: Room | None = None
+
+
+_ROOM_SQL = """
+SELECT r.id, p.name || ' ' || b.name || ' ' || u.name || ' ' || r.number, r.landlord_id,
+       b.id, t.token
+FROM rooms r JOIN units u ON u.id = r.unit_id JOIN buildings b ON b.id = u.building_id
+JOIN properties p ON p.id = b.property_id
+LEFT JOIN room_tokens t ON t.room_id = r.id AND t.retired_at IS NULL
+"""
+
+
+def _get_or_create(conn: sqlite3.Connection, table: str, where: dict, extra: dict) -> int:
+    clause = " AND ".join(f"{k} = ?" for k in where)
+    row = conn.execute(f"SELECT id FROM {table} WHERE {clause}", tuple(where.values())).fetchone()
+    if row:
+        return int(row[0])
+    values = {**where, **extra}
+    cols = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    cursor = conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(values.values()))
+    return int(cursor.lastrowid or 0)
+
+
+def add_room(
+    conn: sqlite3.Connection,
+    property_name: str,
+    building: str,
+    unit: str,
+    number: str,
+    landlord_id: int,
+    at: datetime,
+    address: str = "",
+) -> Room:
+    """Create the room (and its property/building/unit if new) with a first token."""
+    for value in (property_name, building, unit, number):
+        if not value.strip() or len(value) > 60:
+            raise ValueError("property, building, unit and room must be 1-60 characters")
+    prop = _get_or_create(
+        conn,
+        "properties",
+        {"name": property_name.strip()},
+        {"address": address, "created_at": iso(at)},
+    )
+    bld = _get_or_create(conn, "buildings", {"property_id": prop, "name": building.strip()}, {})
+    unt = _get_or_create(conn, "units", {"building_id": bld, "name": unit.strip()}, {})
+    if conn.execute(
+        "SELECT 1 FROM rooms WHERE unit_id = ? AND number = ?", (unt, number.strip())
+    ).fetchone():
+        raise ValueError(f"room {number.strip()} already exists in that unit")
+    cursor = conn.execute(
+        "INSERT INTO rooms (unit_id, number, landlord_id, created_at) VALUES (?, ?, ?, ?)",
+        (unt, number.strip(), landlord_id, iso(at)),
+    )
+    room_id = int(cursor.lastrowid or 0)
+    issue_token(conn, room_id, at)
+    room = get_room(conn, room_id)
+    assert room is not None
+    return room
+
+
+def issue_token(conn: sqlite3.Connection, room_id: int, at: datetime) -> str:
+    """Retire the room's current token (if any) and give it a new one; returns the new one."""
+    conn.execute(
+        "UPDATE room_tokens SET retired_at = ? WHERE room_id = ? AND retired_at IS NULL",
+        (iso(at), room_id),
+    )
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    conn.execute(
+        "INSERT INTO room_tokens (token, room_id, created_at) VALUES (?, ?, ?)",
+        (token, room_id, iso(at)),
+    )
+    return token
+
+
+def _room(row: tuple) -> Room:
+    return Room(int(row[0]), row[1], int(row[2]), int(row[3]), row[4])
+
+
+def get_room(conn: sqlite3.Connection, room_id: int) -> Room | None:
+    row = conn.execute(_ROOM_SQL + " WHERE r.id = ?", (room_id,)).fetchone()
+    return _room(row) if row else None
+
+
+def lookup_token(conn: sqlite3.Connection, token: str) -> TokenLookup:
+    """What a scanned sticker refers to. Malformed tokens are simply 'unknown'."""
+    if not isinstance(token, str) or not 10 <= len(token) <= 64:
+        return TokenLookup("unknown")
+    row = conn.execute(
+        "SELECT room_id, retired_at FROM room_tokens WHERE token = ?", (token,)
+    ).fetchone()
+    if row is None:
+        return TokenLookup("unknown")
+    room = get_room(conn, int(row[0]))
+    if row[1] is not None or room is None:
+        return TokenLookup("replaced", room)
+    return TokenLookup("current", room)
+
+
+def list_rooms(
+    conn: sqlite3.Connection, landlord_id: int | None = None, building_id: int | None = None
+) -> list[Room]:
+    """Rooms ordered by label; filtered to one landlord and/or one building."""
+    where, args = [], []
+    if landlord_id is not None:
+        where.append("r.landlord_id = ?")
+        args.append(landlord_id)
+    if building_id is not None:
+        where.append("b.id = ?")
+        args.append(building_id)
+    sql = _ROOM_SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY 2"
+    return [_room(r) for r in conn.execute(sql, args).fetchall()]

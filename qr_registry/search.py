@@ -1,0 +1,137 @@
+"""Search across registrations for police and grid workers (and a landlord's own list).
+
+Names and room labels match by substring; document numbers and phones match exactly
+through their keyed hashes (the database holds no plaintext to LIKE against, by design).
+A document number also finds the registrations listing that person as a co-resident.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from edge.db import iso
+from edge.pii import PiiVault
+from qr_registry.documents import FieldError
+from qr_registry.masking import normalise_phone
+from qr_registry.registrations import FROM_ROOMS, LIST_COLUMNS, _decorate, doc_hash, phone_hash
+
+STATUSES = ("pending", "confirmed", "rejected", "moved_out")
+MAX_ROWS = 500
+
+
+@dataclass(frozen=True)
+class Filters:
+    name: str = ""
+    doc_number: str = ""
+    phone: str = ""
+    room: str = ""
+    status: str = ""
+    submitted_from: date | None = None
+    submitted_to: date | None = None
+    overdue_only: bool = False
+
+    def is_empty(self) -> bool:
+        return self == Filters()
+
+
+def parse_filters(args: dict[str, str]) -> Filters:
+    """Query-string values → Filters, or FieldError naming the bad one."""
+
+    def text(key: str, limit: int) -> str:
+        value = (args.get(key) or "").strip()
+        if len(value) > limit:
+            raise FieldError(key, "At most %(limit)s characters", limit=limit)
+        return value
+
+    def day(key: str) -> date | None:
+        value = (args.get(key) or "").strip()
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise FieldError(key, "Enter a date like 2025-03-01") from None
+
+    status = text("status", 20)
+    if status and status not in STATUSES:
+        raise FieldError("status", "Unknown status")
+    return Filters(
+        name=text("name", 64),
+        doc_number=text("doc_number", 40).upper().replace(" ", ""),
+        phone=text("phone", 32),
+        room=text("room", 100),
+        status=status,
+        submitted_from=day("from"),
+        submitted_to=day("to"),
+        overdue_only=args.get("overdue") == "1",
+    )
+
+
+def _like(value: str) -> str:
+    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search(
+    conn: sqlite3.Connection,
+    vault: PiiVault,
+    filters: Filters,
+    now: datetime,
+    zone: ZoneInfo,
+    landlord_id: int | None = None,
+    limit: int = MAX_ROWS,
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Matching registrations (masked, newest first) and the count per status."""
+    where: list[str] = []
+    args: list[Any] = []
+    if landlord_id is not None:
+        where.append("rm.landlord_id = ?")
+        args.append(landlord_id)
+    if filters.name:
+        where.append("r.name LIKE ? ESCAPE '\\'")
+        args.append(_like(filters.name))
+    if filters.doc_number:
+        h = doc_hash(vault, filters.doc_number)
+        where.append(
+            "(r.doc_hash = ? OR r.id IN (SELECT registration_id FROM co_residents "
+            "WHERE doc_hash = ?))"
+        )
+        args += [h, h]
+    if filters.phone:
+        where.append("r.phone_hash = ?")
+        args.append(phone_hash(vault, normalise_phone(filters.phone)))
+    if filters.room:
+        where.append(
+            "(p.name || ' ' || b.name || ' ' || u.name || ' ' || rm.number) LIKE ? ESCAPE '\\'"
+        )
+        args.append(_like(filters.room))
+    if filters.submitted_from:
+        where.append("r.submitted_at >= ?")
+        args.append(iso(datetime.combine(filters.submitted_from, time(), zone)))
+    if filters.submitted_to:
+        where.append("r.submitted_at < ?")
+        args.append(iso(datetime.combine(filters.submitted_to + timedelta(days=1), time(), zone)))
+    if filters.overdue_only:
+        where.append("r.status = 'pending' AND r.confirm_deadline < ?")
+        args.append(iso(now))
+    base = FROM_ROOMS + (" WHERE " + " AND ".join(where) if where else "")
+    counts = dict.fromkeys(STATUSES, 0)
+    for status, n in conn.execute("SELECT r.status, COUNT(*)" + base + " GROUP BY r.status", args):
+        counts[status] = n
+    counts["overdue"] = conn.execute(
+        "SELECT COUNT(*)" + base + (" AND " if where else " WHERE ")
+        + "r.status = 'pending' AND r.confirm_deadline < ?",
+        [*args, iso(now)],
+    ).fetchone()[0]  # fmt: skip
+    if filters.status:
+        base += (" AND " if where else " WHERE ") + "r.status = ?"
+        args.append(filters.status)
+    cursor = conn.execute(
+        "SELECT " + LIST_COLUMNS + base + " ORDER BY r.submitted_at DESC, r.id DESC LIMIT ?",
+        [*args, limit],
+    )
+    names = [d[0] for d in cursor.description]
+    return [_decorate(row, names, now) for row in cursor.fetchall()], counts

@@ -1,0 +1,1 @@
+"""Blueprints of the registry: tenant pages (public), landlord console, police/grid console."""

@@ -1,0 +1,146 @@
+"""Landlord console: their own rooms and tenants only.
+
+Every query is filtered by the landlord's id, so another landlord's registration or room
+is indistinguishable from one that does not exist: 404, never 403 (a 403 would confirm
+that the id exists).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from flask_babel import gettext
+
+from edge import audit
+from edge.db import transaction
+from edge.web.app import actor, get_db, now, state
+from edge.web.roles import require_roles
+from qr_registry import registrations, rooms, stickers
+from qr_registry.search import Filters, search
+from qr_registry.web.common import labels, vault
+
+bp = Blueprint("landlord", __name__, url_prefix="/landlord", template_folder="templates")
+bp.before_request(require_roles("landlord"))
+
+
+def _own_registration(reg_id: str) -> dict:
+    item = registrations.get(get_db().conn, reg_id, now(), landlord_id=g.user.id)
+    if item is None:
+        abort(404)
+    return item
+
+
+def _own_room(room_id: int) -> rooms.Room:
+    room = rooms.get_room(get_db().conn, room_id)
+    if room is None or room.landlord_id != g.user.id:
+        abort(404)
+    return room
+
+
+@bp.route("/")
+def index():  # type: ignore[no-untyped-def]
+    db = get_db()
+    config = state().config
+    rows, counts = search(db.conn, vault(), Filters(), now(), config.site.zone, g.user.id)
+    audit.record(db, actor(), "list", "landlord", results=len(rows))
+    return render_template(
+        "landlord/index.html",
+        rows=rows,
+        counts=counts,
+        rooms=rooms.list_rooms(db.conn, landlord_id=g.user.id),
+        labels=labels(),
+    )
+
+
+@bp.route("/registrations/<reg_id>")
+def detail(reg_id: str):  # type: ignore[no-untyped-def]
+    item = _own_registration(reg_id)
+    audit.record(get_db(), actor(), "view", f"registration:{reg_id}")
+    return render_template("landlord/detail.html", item=item, labels=labels(), error="")
+
+
+def _act(reg_id: str, func) -> object:  # type: ignore[no-untyped-def]
+    item = _own_registration(reg_id)
+    try:
+        func()
+    except registrations.RegistrationError as exc:
+        return render_template(
+            "landlord/detail.html", item=item, labels=labels(), error=gettext(str(exc))
+        ), 422
+    return redirect(url_for("landlord.detail", reg_id=reg_id), 303)
+
+
+@bp.route("/registrations/<reg_id>/decide", methods=["POST"])
+def decide(reg_id: str):  # type: ignore[no-untyped-def]
+    choice = request.form.get("decision")
+    if choice not in ("confirm", "reject"):
+        abort(400, gettext("Choose confirm or reject."))
+    reason = (request.form.get("reason") or "")[:300]
+    return _act(
+        reg_id,
+        lambda: registrations.decide(
+            get_db(), vault(), reg_id, g.user.id, choice == "confirm", reason, now()
+        ),
+    )
+
+
+def _date_field(name: str) -> date:
+    value = request.form.get(name, "")
+    try:
+        return date.fromisoformat(value) if len(value) == 10 else date.fromisoformat("x")
+    except ValueError:
+        raise registrations.RegistrationError("Enter a date like 2025-03-01") from None
+
+
+@bp.route("/registrations/<reg_id>/move-out", methods=["POST"])
+def move_out(reg_id: str):  # type: ignore[no-untyped-def]
+    def run() -> None:
+        on = _date_field("date")
+        reason = (request.form.get("reason") or "")[:300]
+        registrations.move_out(get_db(), vault(), reg_id, on, reason, actor(), now())
+
+    return _act(reg_id, run)
+
+
+@bp.route("/registrations/<reg_id>/extend", methods=["POST"])
+def extend(reg_id: str):  # type: ignore[no-untyped-def]
+    def run() -> None:
+        until = _date_field("date")
+        registrations.extend(
+            get_db(), vault(), reg_id, until, actor(), now(), state().config.registry.max_stay_days
+        )
+
+    return _act(reg_id, run)
+
+
+@bp.route("/rooms/<int:room_id>/sticker.png")
+def sticker(room_id: int):  # type: ignore[no-untyped-def]
+    room = _own_room(room_id)
+    png = stickers.sticker_png(room, state().config.registry.base_url)
+    audit.record(get_db(), actor(), "sticker", f"room:{room_id}")
+    return Response(png, mimetype="image/png")
+
+
+@bp.route("/rooms/<int:room_id>/rotate", methods=["POST"])
+def rotate(room_id: int):  # type: ignore[no-untyped-def]
+    _own_room(room_id)
+    with transaction(get_db()) as conn:
+        rooms.issue_token(conn, room_id, now())
+        audit.append(conn, actor(), "rotate_token", f"room:{room_id}")
+    return redirect(url_for("landlord.index"), 303)
+
+
+@bp.route("/stickers.pdf")
+def sticker_sheet():  # type: ignore[no-untyped-def]
+    db = get_db()
+    own = rooms.list_rooms(db.conn, landlord_id=g.user.id)
+    if not own:
+        abort(404)
+    pdf = stickers.sticker_sheet_pdf(own, state().config.registry.base_url)
+    audit.record(db, actor(), "sticker_sheet", "landlord", rooms=len(own))
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": 'attachment; filename="stickers.pdf"'},
+    )

@@ -1,0 +1,73 @@
+"""menwei user add / room add / stickers / audit verify, and menwei web on waitress."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from edge.cli import main
+
+BASE = '[storage]\ndata_dir = "{tmp}/data"\n[security]\npii_key_file = "{tmp}/pii.key"\n'
+
+
+def test_cli_bootstrap_stickers_and_audit(tmp_path: Path) -> None:
+    config = tmp_path / "menwei.toml"
+    config.write_text(BASE.format(tmp=tmp_path), encoding="utf-8")
+    runner = CliRunner()
+    c = ["-c", str(config)]
+    made = runner.invoke(
+        main, ["user", "add", "ll1", "--role", "landlord", *c], input="pw-123456789\npw-123456789\n"
+    )
+    assert made.exit_code == 0, made.output
+    short = runner.invoke(
+        main, ["user", "add", "ll2", "--role", "landlord", *c], input="short\nshort\n"
+    )
+    assert short.exit_code != 0 and "10 to 200" in short.output
+    room = runner.invoke(
+        main, ["room", "add", "幸福小区", "3幢", "1单元", "402", "--landlord", "ll1", *c]
+    )
+    assert room.exit_code == 0 and "幸福小区 3幢 1单元 402" in room.output
+    assert (
+        runner.invoke(
+            main, ["room", "add", "A", "B", "C", "1", "--landlord", "nobody", *c]
+        ).exit_code
+        != 0
+    )
+    pdf = tmp_path / "s.pdf"
+    assert runner.invoke(main, ["stickers", "--landlord", "ll1", "-o", str(pdf), *c]).exit_code == 0
+    assert pdf.read_bytes().startswith(b"%PDF")
+    ok = runner.invoke(main, ["audit", "verify", *c])
+    assert ok.exit_code == 0 and "2 entries" in ok.output
+
+
+def test_menwei_web_serves_on_waitress(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "menwei.toml"
+    config.write_text(BASE.format(tmp=tmp_path) + f"[web]\nport = {port}\n", encoding="utf-8")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("menwei")), "web", "-c", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as r:
+                    assert r.status == 200 and r.headers["X-Frame-Options"] == "DENY"
+                    assert "登录" in r.read().decode()
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(10)

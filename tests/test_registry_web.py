@@ -1,0 +1,431 @@
+"""Routes of the tenant page and the consoles, through Flask's test client, every role."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openpyxl import load_workbook
+from registry_support import PASSWORD, Clock, csrf_of, make_config, seed, tenant_form
+
+from edge import audit
+from edge.db import connect
+from edge.web.app import create_app
+from qr_registry.rooms import get_room
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):  # type: ignore[no-untyped-def]
+    tmp = tmp_path_factory.mktemp("registry")
+    clock = Clock()
+    config = make_config(tmp, public_submissions_per_minute=100_000)
+    app = create_app(config, clock=clock)
+    ids = seed(config, clock())
+    return {"app": app, "ids": ids, "clock": clock, "db_path": config.storage.database_path}
+
+
+def client_for(env, username: str | None = None):  # type: ignore[no-untyped-def]
+    client = env["app"].test_client()
+    if username:
+        token = csrf_of(client.get("/login").text)
+        response = client.post(
+            "/login", data={"csrf_token": token, "username": username, "password": PASSWORD}
+        )
+        assert response.status_code == 302, response.text
+    return client
+
+
+def page_csrf(client, url: str) -> str:  # type: ignore[no-untyped-def]
+    return csrf_of(client.get(url).text)
+
+
+def register(env, room_key: str = "room_a1", **overrides):  # type: ignore[no-untyped-def]
+    client = env["app"].test_client()
+    url = f"/r/{env['ids'][room_key].token}"
+    data = {**tenant_form(), **overrides, "csrf_token": page_csrf(client, url)}
+    return client.post(url, data=data)
+
+
+def count(env, table: str = "registrations") -> int:
+    with sqlite3.connect(env["db_path"]) as conn:
+        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+def reg_id_of(env, name: str) -> str:
+    with sqlite3.connect(env["db_path"]) as conn:
+        return conn.execute(
+            "SELECT id FROM registrations WHERE name = ? ORDER BY id DESC", (name,)
+        ).fetchone()[0]
+
+
+@pytest.fixture(scope="module")
+def regs(env):  # type: ignore[no-untyped-def]
+    """One registration in a room of landlord A and one in landlord B's room."""
+    assert register(env, **tenant_form(seq=201, name="王五")).status_code == 303
+    assert (
+        register(
+            env, "room_b", **tenant_form(seq=302, phone="13900139000", name="赵六")
+        ).status_code
+        == 303
+    )
+    return {"a": reg_id_of(env, "王五"), "b": reg_id_of(env, "赵六")}
+
+
+def test_tenant_registers_data_encrypted_outboxed_and_audited(env) -> None:  # type: ignore[no-untyped-def]
+    before = count(env)
+    form = tenant_form(seq=101, name="钱七", phone="13700137000")
+    response = register(env, **form)
+    assert response.status_code == 303 and "/done" in response.headers["Location"]
+    assert count(env) == before + 1
+    raw = env["db_path"].read_bytes() + env["db_path"].with_name("menwei.db-wal").read_bytes()
+    for secret in (form["doc_number"], "13700137000", "+8613700137000", "某路1号"):
+        assert secret.encode() not in raw
+    with sqlite3.connect(env["db_path"]) as conn:
+        payload = conn.execute(
+            "SELECT payload FROM outbox WHERE topic = 'registration' ORDER BY seq DESC"
+        ).fetchone()[0]
+        assert form["doc_number"] not in payload and "1370013" not in payload
+        assert '"personal_sealed"' in payload
+        assert (
+            conn.execute("SELECT action FROM audit_log ORDER BY seq DESC").fetchone()[0]
+            == "register"
+        )
+    # A second submission by the same person is refused and stores nothing.
+    again = register(env, **form)
+    assert again.status_code == 409 and count(env) == before + 1
+
+
+def test_bad_form_is_422_with_messages_and_stores_nothing(env) -> None:  # type: ignore[no-untyped-def]
+    before = count(env)
+    response = register(env, doc_number="110105194912310021", phone="12", consent="")
+    assert response.status_code == 422
+    assert response.text.count('class="field-error"') == 3
+    assert "校验码" in response.text  # Chinese by default
+    english = env["app"].test_client()
+    url = f"/r/{env['ids']['room_a1'].token}?lang=en"
+    data = {**tenant_form(), "consent": "", "csrf_token": page_csrf(english, url)}
+    assert "needs your consent" in english.post(url, data=data).text
+    assert count(env) == before
+
+
+def test_missing_or_wrong_csrf_is_refused(env) -> None:  # type: ignore[no-untyped-def]
+    client = env["app"].test_client()
+    url = f"/r/{env['ids']['room_a1'].token}"
+    before = count(env)
+    assert client.post(url, data=tenant_form(seq=401)).status_code == 400
+    assert (
+        client.post(url, data={**tenant_form(seq=401), "csrf_token": "x" * 64}).status_code == 400
+    )
+    assert count(env) == before
+
+
+def test_unknown_and_replaced_stickers(env) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(env, "landlord_b")
+    room = env["ids"]["room_b"]
+    assert client.get("/r/not-a-real-token-at-all").status_code == 404
+    csrf = page_csrf(client, "/landlord/")
+    assert (
+        client.post(f"/landlord/rooms/{room.id}/rotate", data={"csrf_token": csrf}).status_code
+        == 303
+    )
+    old = env["app"].test_client().get(f"/r/{room.token}")
+    assert old.status_code == 410 and "已更换" in old.text
+    with sqlite3.connect(env["db_path"]) as conn:
+        env["ids"]["room_b"] = get_room(conn, room.id)
+    assert env["app"].test_client().get(f"/r/{env['ids']['room_b'].token}").status_code == 200
+
+
+LANDLORD_GETS = ["/landlord/registrations/{reg}", "/landlord/rooms/{room}/sticker.png"]
+LANDLORD_POSTS = [
+    ("/landlord/registrations/{reg}/decide", {"decision": "confirm"}),
+    ("/landlord/registrations/{reg}/move-out", {"date": "2025-06-01", "reason": "x"}),
+    ("/landlord/registrations/{reg}/extend", {"date": "2026-12-01"}),
+    ("/landlord/rooms/{room}/rotate", {}),
+]
+
+
+def test_landlord_sees_only_own_records_everything_else_404(env, regs) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(env, "landlord_a")
+    listing = client.get("/landlord/")
+    assert "王五" in listing.text and "赵六" not in listing.text
+    assert "幸福小区 3幢 2单元 101" not in listing.text
+    mine = {"reg": regs["a"], "room": env["ids"]["room_a1"].id}
+    theirs = {"reg": regs["b"], "room": env["ids"]["room_b"].id}
+    for url in LANDLORD_GETS:
+        assert client.get(url.format(**mine)).status_code == 200
+        assert client.get(url.format(**theirs)).status_code == 404
+    assert client.get("/landlord/registrations/01NOSUCHREGISTRATION0000").status_code == 404
+    csrf = page_csrf(client, "/landlord/")
+    with sqlite3.connect(env["db_path"]) as conn:
+        before = conn.execute(
+            "SELECT status, updated_at FROM registrations WHERE id = ?", (regs["b"],)
+        ).fetchone()
+        token_before = conn.execute("SELECT COUNT(*) FROM room_tokens").fetchone()[0]
+    for url, data in LANDLORD_POSTS:
+        response = client.post(url.format(**theirs), data={**data, "csrf_token": csrf})
+        assert response.status_code == 404, url
+    with sqlite3.connect(env["db_path"]) as conn:
+        after = conn.execute(
+            "SELECT status, updated_at FROM registrations WHERE id = ?", (regs["b"],)
+        ).fetchone()
+        assert conn.execute("SELECT COUNT(*) FROM room_tokens").fetchone()[0] == token_before
+    assert before == after
+    pdf = client.get("/landlord/stickers.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize(
+    ("user", "url", "code"),
+    [
+        (None, "/landlord/", 302),
+        (None, "/police/", 302),
+        (None, "/admin/", 302),
+        ("landlord_a", "/police/", 403),
+        ("landlord_a", "/admin/", 403),
+        ("police", "/landlord/", 403),
+        ("grid", "/landlord/", 403),
+        ("police", "/admin/", 403),
+        ("admin", "/police/", 403),
+        ("admin", "/landlord/", 403),
+        ("police", "/police/", 200),
+        ("grid", "/police/", 200),
+        ("admin", "/admin/", 200),
+    ],
+)
+def test_role_gates(env, user, url, code) -> None:  # type: ignore[no-untyped-def]
+    assert client_for(env, user).get(url).status_code == code
+
+
+def test_confirm_reject_and_overdue(env) -> None:  # type: ignore[no-untyped-def]
+    assert register(env, "room_a2", **tenant_form(seq=501, name="孙八")).status_code == 303
+    assert (
+        register(
+            env, "room_a2", **tenant_form(seq=503, name="周九", phone="13600136000")
+        ).status_code
+        == 303
+    )
+    first, second = reg_id_of(env, "孙八"), reg_id_of(env, "周九")
+    env["clock"].advance(hours=73)
+    try:
+        client = client_for(env, "landlord_a")
+        listing = client.get("/landlord/")
+        assert 'class="overdue"' in listing.text
+        csrf = page_csrf(client, "/landlord/")
+        no_reason = client.post(
+            f"/landlord/registrations/{first}/decide",
+            data={"decision": "reject", "csrf_token": csrf},
+        )
+        assert no_reason.status_code == 422
+        ok = client.post(
+            f"/landlord/registrations/{first}/decide",
+            data={"decision": "reject", "reason": "不是本房租客", "csrf_token": csrf},
+        )
+        assert ok.status_code == 303
+        ok = client.post(
+            f"/landlord/registrations/{second}/decide",
+            data={"decision": "confirm", "csrf_token": csrf},
+        )
+        assert ok.status_code == 303
+        twice = client.post(
+            f"/landlord/registrations/{second}/decide",
+            data={"decision": "confirm", "csrf_token": csrf},
+        )
+        assert twice.status_code == 422
+    finally:
+        env["clock"].advance(hours=-73)
+    with sqlite3.connect(env["db_path"]) as conn:
+        rows = dict(
+            conn.execute("SELECT id, status FROM registrations WHERE id IN (?, ?)", (first, second))
+        )
+    assert rows == {first: "rejected", second: "confirmed"}
+
+
+def test_tenant_moves_out_and_extends_from_the_qr(env) -> None:  # type: ignore[no-untyped-def]
+    form = tenant_form(seq=601, name="吴十", phone="13500135000")
+    assert register(env, "room_a1", **form).status_code == 303
+    client = env["app"].test_client()
+    url = f"/r/{env['ids']['room_a1'].token}/leave"
+    base = {"doc_type": "resident_id", "doc_number": form["doc_number"], "phone": "13500135000"}
+    wrong = client.post(
+        url,
+        data={
+            **base,
+            "phone": "13500135001",
+            "action": "move_out",
+            "date": "2025-06-01",
+            "csrf_token": page_csrf(client, url),
+        },
+    )
+    assert wrong.status_code == 422
+    ext = client.post(
+        url,
+        data={
+            **base,
+            "action": "extend",
+            "date": "2026-12-31",
+            "csrf_token": page_csrf(client, url),
+        },
+    )
+    assert ext.status_code == 200
+    out = client.post(
+        url,
+        data={
+            **base,
+            "action": "move_out",
+            "date": "2025-06-01",
+            "reason": "工作调动",
+            "csrf_token": page_csrf(client, url),
+        },
+    )
+    assert out.status_code == 200
+    with sqlite3.connect(env["db_path"]) as conn:
+        status, until, on = conn.execute(
+            "SELECT status, expected_until, moved_out_on FROM registrations WHERE name = '吴十'"
+        ).fetchone()
+    assert (status, until, on) == ("moved_out", "2026-12-31", "2025-06-01")
+
+
+def test_police_search_counts_reveal_and_exports(env, regs) -> None:  # type: ignore[no-untyped-def]
+    police = client_for(env, "police")
+    by_doc = police.get("/police/", query_string={"doc_number": tenant_form(seq=302)["doc_number"]})
+    assert "赵六" in by_doc.text and "王五" not in by_doc.text
+    results = by_doc.text.split('id="results"')[1]
+    assert "3201**********" in results  # masked
+    assert tenant_form(seq=302)["doc_number"] not in results
+    by_phone = police.get("/police/", query_string={"phone": "139 0013 9000"})
+    assert "赵六" in by_phone.text and "王五" not in by_phone.text
+    assert police.get("/police/", query_string={"from": "2025-13-01"}).status_code == 400
+    assert police.get("/police/", query_string={"status": "nope"}).status_code == 400
+    # Reveal: police with a reason only.
+    url = f"/police/registrations/{regs['b']}/reveal"
+    csrf = page_csrf(police, f"/police/registrations/{regs['b']}")
+    assert (
+        police.post(url, data={"field": "doc", "reason": "", "csrf_token": csrf}).status_code == 422
+    )
+    shown = police.post(
+        url, data={"field": "doc", "reason": "案件核查 2025-17", "csrf_token": csrf}
+    )
+    assert shown.status_code == 200 and tenant_form(seq=302)["doc_number"] in shown.text
+    grid = client_for(env, "grid")
+    grid_csrf = page_csrf(grid, f"/police/registrations/{regs['b']}")
+    assert (
+        grid.post(url, data={"field": "doc", "reason": "看看", "csrf_token": grid_csrf}).status_code
+        == 403
+    )
+    # Exports: BOM, masked IDs as text, formula injection neutralised.
+    assert (
+        register(
+            env, "room_a2", **{**tenant_form(seq=703, name="郑一"), "occupation": "=HYPERLINK(1)"}
+        ).status_code
+        == 303
+    )
+    body = police.get("/police/export.csv").data
+    assert body.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert any("'=HYPERLINK(1)" in row for row in rows)
+    assert not any(cell.startswith("=") for row in rows for cell in row)
+    book = load_workbook(io.BytesIO(police.get("/police/export.xlsx").data))
+    cells = [c for row in book.active.iter_rows(min_row=2) for c in row]
+    assert all(c.data_type == "s" for c in cells if c.value is not None)
+    actions = [e["action"] for e in audit.recent(connect(env["db_path"]), 20)]
+    assert {"search", "view", "reveal", "export"} <= set(actions)
+
+
+def test_logout_revokes_the_session(env) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(env, "police")
+    cookie = client.get_cookie("menwei_session").value
+    csrf = page_csrf(client, "/police/")
+    assert client.post("/logout", data={"csrf_token": csrf}).status_code == 302
+    thief = env["app"].test_client()
+    thief.set_cookie("menwei_session", cookie)
+    assert thief.get("/police/").status_code == 302  # back to the login page
+
+
+def test_login_rate_limit_and_security_headers(env) -> None:  # type: ignore[no-untyped-def]
+    client = env["app"].test_client()
+    csrf = page_csrf(client, "/login")
+    login = {"csrf_token": csrf, "username": "grid"}
+    codes = [
+        client.post("/login", data={**login, "password": "wrong-password"}).status_code
+        for _ in range(6)
+    ]
+    assert codes == [401] * 5 + [429]
+    response = client.get("/login")
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_public_page_rate_limit(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    config = make_config(tmp_path, public_submissions_per_minute=3)
+    app = create_app(config)
+    ids = seed(config, Clock()())
+    client = app.test_client()
+    url = f"/r/{ids['room_a1'].token}"
+    csrf = page_csrf(client, url)
+    codes = [client.post(url, data={"csrf_token": csrf}).status_code for _ in range(4)]
+    assert codes == [422, 422, 422, 429]
+
+
+def test_admin_creates_accounts_and_verifies_audit(env) -> None:  # type: ignore[no-untyped-def]
+    admin = client_for(env, "admin")
+    csrf = page_csrf(admin, "/admin/")
+    bad = admin.post(
+        "/admin/users",
+        data={"username": "x", "password": "short", "role": "police", "csrf_token": csrf},
+    )
+    assert bad.status_code == 400
+    ok = admin.post(
+        "/admin/users",
+        data={"username": "officer2", "password": PASSWORD, "role": "police", "csrf_token": csrf},
+    )
+    assert ok.status_code == 200 and "officer2" in ok.text
+    verified = admin.post("/admin/audit/verify", data={"csrf_token": csrf})
+    assert 'id="verify-result"' in verified.text and 'class="notice"' in verified.text
+
+
+hostile = st.one_of(
+    st.text(max_size=50),
+    st.sampled_from(
+        [
+            "<script>alert(1)</script>",
+            "'; DROP TABLE registrations; --",
+            "\x00\x01",
+            "x" * 5000,
+            "\ufffd\ufffd",
+            "=cmd|' /C calc'!A0",
+            "１３８００１３８０００",
+        ]
+    ),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.dictionaries(st.sampled_from(sorted(tenant_form())), hostile, min_size=1))
+def test_hostile_public_form_is_4xx_and_stores_nothing(env, overrides) -> None:  # type: ignore[no-untyped-def]
+    before = (count(env), count(env, "co_residents"), count(env, "outbox"))
+    client = env["app"].test_client()
+    url = f"/r/{env['ids']['room_a2'].token}"
+    data = {**tenant_form(seq=901), **overrides, "csrf_token": page_csrf(client, url)}
+    response = client.post(url, data=data)
+    if response.status_code == 303:  # overrides that happen to be valid: undo by design
+        return
+    assert 400 <= response.status_code < 500
+    assert (count(env), count(env, "co_residents"), count(env, "outbox")) == before
+
+
+def test_wrong_encoding_and_huge_body(env) -> None:  # type: ignore[no-untyped-def]
+    client = env["app"].test_client()
+    url = f"/r/{env['ids']['room_a2'].token}"
+    csrf = page_csrf(client, url)
+    gbk = "name=%D5%C5%C8%FD&doc_type=resident_id&csrf_token=" + csrf  # GBK bytes for 张三
+    response = client.post(url, data=gbk, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 422
+    huge = client.post(url, data={"csrf_token": csrf, "name": "x" * 200_000})
+    assert huge.status_code == 413
