@@ -38,7 +38,8 @@ from qr_registry.documents import check_char
 from qr_registry.rooms import add_room
 
 SERVER = """
-import sys
+import logging, sys
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # queueing is what we measure
 from waitress import serve
 from edge.config import load_config
 from edge.web.app import create_app
@@ -161,7 +162,7 @@ def report(label: str, result: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--per-tenant", type=int, default=4)
+    parser.add_argument("--per-tenant", type=int, default=6)
     parser.add_argument("--threads", type=int, default=8, help="waitress worker threads")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
