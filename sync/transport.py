@@ -10,6 +10,7 @@ in a page, and every failure becomes one :class:`TransportError` the worker back
 from __future__ import annotations
 
 import http.client
+import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,8 @@ class Transport:
             conn.connect()
             if conn.sock is not None:
                 conn.sock.settimeout(self.read_timeout_s)
+                # small requests on a kept-alive connection: do not wait for delayed ACKs
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._conn = conn
         return self._conn
 
