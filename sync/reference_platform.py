@@ -19,6 +19,7 @@ import os
 import random
 import socket
 import sqlite3
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ class ReferencePlatform:
         viid_users: dict[str, str] | None = None,
         port: int = 0,
         seed: int | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.secret = secret
         self.auth_mode = auth_mode
@@ -86,11 +88,14 @@ class ReferencePlatform:
         self.receipts = 0  # rows received including duplicates
         self.server = _QuietServer(("127.0.0.1", port), _handler(self))
         self.server.daemon_threads = True
+        if tls is not None:  # HTTPS, to test certificate verification and a custom CA
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.scheme = "https" if tls is not None else "http"
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
 
     def start(self) -> ReferencePlatform:
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
