@@ -175,6 +175,50 @@ def describe_outcome(outcome: GateOutcome, zone: ZoneInfo | None = None) -> str:
     return line
 
 
+def deliver_to_reference_platform(db, data_dir: Path, zone: ZoneInfo, echo) -> int:  # type: ignore[no-untyped-def]
+    """Send the demo's outbox to the reference district platform on 127.0.0.1.
+
+    The same sync worker `menwei sync` runs, over real HTTP with HMAC signatures, to the
+    reference platform the sync tests use; returns how many rows the platform holds.
+    """
+    import os
+
+    from sync.config import SyncConfig
+    from sync.outbox import counts
+    from sync.reference_platform import ReferencePlatform
+    from sync.service import build_protocol, run_sync
+
+    secret_file = data_dir / "district.secret"
+    secret_file.write_bytes(b"demo-district-secret\n")
+    os.chmod(secret_file, 0o600)
+    with ReferencePlatform(data_dir / "district.db", secret=b"demo-district-secret") as platform:
+        config = SyncConfig(
+            platform_url=platform.url,
+            device_id="demo-box",
+            secret_file=secret_file,
+            downlink=False,
+            idle_poll_s=0.1,
+            backoff_initial_s=0.2,
+            status_file=data_dir / "sync-status.json",
+        )
+        protocol = build_protocol(config, data_dir / "snapshots", zone)
+        stop = threading.Event()
+        worker = threading.Thread(target=run_sync, args=(db, config, protocol, stop), daemon=True)
+        worker.start()
+        deadline = time.monotonic() + 30
+        while counts(db.conn)["pending"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stop.set()
+        worker.join(timeout=10)
+        held = platform.count()
+        state = counts(db.conn)
+    echo(
+        f"\nDistrict sync: {state['delivered']} events delivered to the reference platform at "
+        f"{platform.url} ({held} held there, {state['pending']} pending, {state['dead']} dead)"
+    )
+    return held
+
+
 def run_demo(
     data_dir: Path, fresh: bool = True, echo: Callable[[str], None] = print, fps: float = FPS
 ) -> int:
@@ -232,6 +276,7 @@ def run_demo(
         time.sleep(config.recognition.plates.vote_window_s + 0.5)
         stop.set()
     opened = sum(o.decision == "open" for o in outcomes)
+    deliver_to_reference_platform(db, data_dir, config.site.zone, echo)
     echo(
         f"\n{len(outcomes)} decisions ({opened} opened). Inspect them with:\n"
         f"  menwei events -c {data_dir / 'menwei.toml'}"

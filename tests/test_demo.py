@@ -38,5 +38,8 @@ def test_demo_procession_decides_as_scripted(tmp_path):
     outbox = db.execute("SELECT key, payload FROM outbox ORDER BY seq").fetchall()
     assert [key for key, _ in outbox] == [e["id"] for e in events]
     assert json.loads(outbox[0][1])["plate"] == "皖A12345"
+    states = {row[0] for row in db.execute("SELECT state FROM outbox")}
+    assert states == {"delivered"}, "the demo delivers everything to the reference platform"
+    assert any("District sync: 7 events delivered" in line for line in lines)
     assert any("ALERT raised" in line for line in lines)
     assert (tmp_path / "demo" / "menwei.toml").is_file()
