@@ -49,8 +49,12 @@ def parse_iso(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def connect(path: Path) -> sqlite_utils.Database:
-    """Open (creating if needed) the database at ``path`` and bring its schema up to date."""
+def connect(path: Path, apply_migrations: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) the database at ``path`` and bring its schema up to date.
+
+    ``apply_migrations=False`` is for a long-lived process that already migrated at start
+    (the web workers' per-thread connections): it skips the schema check per connection.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(
         path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
@@ -60,7 +64,8 @@ def connect(path: Path) -> sqlite_utils.Database:
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
     db = sqlite_utils.Database(conn)
-    migrate(db)
+    if apply_migrations:
+        migrate(db)
     return db
 
 

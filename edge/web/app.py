@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -51,6 +52,7 @@ class WebState:
     clock: Callable[[], datetime] = utc_now
     login_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(5, 300))
     public_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(20, 60))
+    local: threading.local = field(default_factory=threading.local)
 
 
 def state() -> WebState:
@@ -60,8 +62,19 @@ def state() -> WebState:
 
 
 def get_db() -> sqlite_utils.Database:
+    """This worker thread's connection: opened once per thread and reused.
+
+    Opening a connection (file open, WAL set-up, pragmas) cost ~0.4 ms, paid two or three
+    times per request before; under 50 concurrent tenants that was a measurable share of
+    the 2 cores. A connection never crosses threads, and _close_db leaves it idle.
+    """
     if "db" not in g:
-        g.db = connect(state().config.storage.database_path)
+        local = state().local
+        db = getattr(local, "db", None)
+        if db is None:
+            db = connect(state().config.storage.database_path, apply_migrations=False)
+            local.db = db
+        g.db = db
     return g.db
 
 
@@ -99,6 +112,7 @@ def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None
         BABEL_TRANSLATION_DIRECTORIES=str(compile_translations(cache / "translations")),
         TEMPLATES_AUTO_RELOAD=False,
     )
+    connect(config.storage.database_path).conn.close()  # migrate once; workers skip the check
     web_state = WebState(config, _load_vault(config), secrets.token_bytes(32))
     if clock is not None:
         web_state.clock = clock
@@ -191,9 +205,10 @@ def _finish_response(response):  # type: ignore[no-untyped-def]
 
 
 def _close_db(_exc: BaseException | None) -> None:
+    """Leave the thread's connection idle for its next request (never mid-transaction)."""
     db = g.pop("db", None)
-    if db is not None:
-        db.conn.close()
+    if db is not None and db.conn.in_transaction:
+        db.conn.execute("ROLLBACK")
 
 
 def _template_globals() -> dict[str, Any]:

@@ -10,7 +10,9 @@ class WebConfig(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
-    threads: int = Field(default=8, ge=1, le=64)
+    # 4, not more: request handling holds the GIL, and measured p95 at 50 concurrent tenants
+    # got worse with 8 threads (219-239 ms) than with 4 (133-172 ms); see BENCHMARKS.md.
+    threads: int = Field(default=4, ge=1, le=64)
     secure_cookies: bool = Field(
         default=True, description="send cookies only over HTTPS (turn off for plain-HTTP tests)"
     )
