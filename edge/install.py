@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -116,6 +117,16 @@ def _write_config(plan: InstallPlan) -> bool:
     example = example.replace(
         'pii_key_file = "/etc/menwei/pii.key"',
         f'pii_key_file = "{plan.config_path.parent / "pii.key"}"',
+    )
+    tls = plan.tls_dir
+    # The consoles on the LAN, over HTTPS with the certificate written below.
+    example = re.sub(r'(?m)^host = "127\.0\.0\.1"', 'host = "0.0.0.0"', example, count=1)
+    example = re.sub(r"(?m)^port = 8080", "port = 8443", example, count=1)
+    example = example.replace(
+        '# tls_certificate = "/etc/menwei/tls/cert.pem"', f'tls_certificate = "{tls / "cert.pem"}"'
+    )
+    example = example.replace(
+        '# tls_key = "/etc/menwei/tls/key.pem"', f'tls_key = "{tls / "key.pem"}"'
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(example, encoding="utf-8")

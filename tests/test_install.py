@@ -30,6 +30,8 @@ def test_install_into_staging_root_is_complete_and_idempotent(tmp_path):
     root = p.root
     config = load_config(root / "etc/menwei/menwei.toml")
     assert config.storage.data_dir == Path("/var/lib/menwei")
+    assert config.web.tls_certificate == Path("/etc/menwei/tls/cert.pem")
+    assert (config.web.host, config.web.port) == ("0.0.0.0", 8443)
     key = root / "etc/menwei/pii.key"
     assert len(load_key_file(key)) == 32 and oct(key.stat().st_mode & 0o777) == "0o600"
     assert (root / "etc/menwei/tls/cert.pem").read_bytes().startswith(b"-----BEGIN CERTIFICATE")

@@ -137,6 +137,7 @@ def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None
     for blueprint in (auth_bp, tenant_bp, landlord_bp, police_bp, admin_bp):
         app.register_blueprint(blueprint)
     app.add_url_rule("/", "home", _home)
+    app.add_url_rule("/healthz", "healthz", _healthz)
     app.jinja_env.filters["local_time"] = _local_time
     return app
 
@@ -202,6 +203,12 @@ def _finish_response(response):  # type: ignore[no-untyped-def]
     if lang in LANGUAGES:
         response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax", secure=secure)
     return response
+
+
+def _healthz() -> tuple[str, int, dict[str, str]]:
+    """Liveness for the systemd watchdog probe: the app answers and the database reads."""
+    get_db().execute("SELECT 1").fetchone()
+    return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def _close_db(_exc: BaseException | None) -> None:

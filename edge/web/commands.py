@@ -25,16 +25,26 @@ def register(main: click.Group, config_option, load) -> None:  # type: ignore[no
     @click.option("--host", default=None, help="Override [web] host.")
     @click.option("--port", type=int, default=None, help="Override [web] port.")
     def web(config_path: Path, host: str | None, port: int | None) -> None:
-        """Serve the consoles and tenant pages on the production WSGI server (waitress)."""
-        from waitress import serve
+        """Serve the consoles and tenant pages (waitress; cheroot with TLS when configured)."""
+        import signal
+        import threading
 
+        from edge.watchdog import Watchdog
         from edge.web.app import create_app
+        from edge.web.server import build_server, serve_until_stopped
 
         config = load(config_path)
         app = create_app(config)
         bind_host, bind_port = host or config.web.host, port or config.web.port
-        click.echo(f"menwei web on http://{bind_host}:{bind_port}")
-        serve(app, host=bind_host, port=bind_port, threads=config.web.threads, ident="menwei")
+        try:
+            server, url = build_server(app, config, bind_host, bind_port)
+        except (OSError, ValueError) as exc:  # busy port, unreadable or bad certificate
+            raise click.ClickException(f"cannot start the web server: {exc}") from None
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        click.echo(f"menwei web on {url}")
+        serve_until_stopped(server, url, stop, Watchdog())
 
     @main.group()
     def audit() -> None:

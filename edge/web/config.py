@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class WebConfig(BaseModel):
@@ -20,3 +22,16 @@ class WebConfig(BaseModel):
     session_max_hours: int = Field(default=12, ge=1, le=24 * 7)
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_window_s: int = Field(default=300, ge=10, le=86400)
+    tls_certificate: Path | None = Field(
+        default=None, description="PEM certificate; with tls_key, the consoles serve HTTPS"
+    )
+    tls_key: Path | None = Field(default=None, description="PEM private key (0600)")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> WebConfig:
+        if (self.tls_certificate is None) != (self.tls_key is None):
+            raise ValueError("set both tls_certificate and tls_key, or neither")
+        for path in (self.tls_certificate, self.tls_key):
+            if path is not None and not path.is_absolute():
+                raise ValueError(f"TLS file paths must be absolute, got {path}")
+        return self
