@@ -33,6 +33,9 @@ class RetentionConfig(BaseModel):
     snapshot_budget_mb: int = Field(default=4096, ge=10, description="disk space for snapshots")
     min_free_mb: int = Field(default=512, ge=0, description="keep at least this much disk free")
     event_days: int = Field(default=365, ge=1, description="delete delivered events after this")
+    registration_days: int = Field(
+        default=365, ge=1, description="purge closed registrations this long after closing"
+    )
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class RetentionReport:
     bytes_freed: int
     events_deleted: int
     snapshot_bytes_left: int
+    registrations_purged: int = 0
 
 
 def _snapshot_files(root: Path) -> list[Path]:
@@ -147,13 +151,55 @@ def purge_events(db: sqlite_utils.Database, now: datetime, days: int, snapshot_r
     return deleted
 
 
+def purge_registrations(db: sqlite_utils.Database, now: datetime, days: int) -> int:
+    """Delete closed registrations (moved out or rejected) ``days`` after they closed.
+
+    The row, its co-residents and extensions (cascade) and its delivered outbox rows (which
+    hold the sealed personal data) go; a registration with any change still owed to the
+    district stays until delivered. Each purge is written to the audit log (id only).
+    """
+    from edge import audit
+
+    cutoff = iso(now - timedelta(days=days))
+    purged = 0
+    while True:
+        with transaction(db) as conn:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT r.id FROM registrations r"
+                    " WHERE r.status IN ('moved_out', 'rejected')"
+                    " AND COALESCE(r.moved_out_on, r.decided_at, r.updated_at) < ?"
+                    " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.key LIKE r.id || ':%'"
+                    "                 AND o.state != 'delivered')"
+                    " LIMIT ?",
+                    (cutoff, BATCH),
+                )
+            ]
+            for reg_id in ids:
+                conn.execute("DELETE FROM outbox WHERE key LIKE ? || ':%'", (reg_id,))
+                conn.execute("DELETE FROM registrations WHERE id = ?", (reg_id,))
+                audit.append(
+                    conn,
+                    "retention",
+                    "purge_registration",
+                    f"registration:{reg_id}",
+                    {"after_days": days},
+                    at=now,
+                )
+        purged += len(ids)
+        if len(ids) < BATCH:
+            return purged
+
+
 def run_retention(
     db: sqlite_utils.Database, snapshot_root: Path, config: RetentionConfig, now: datetime
 ) -> RetentionReport:
     events = purge_events(db, now, config.event_days, snapshot_root)
+    registrations = purge_registrations(db, now, config.registration_days)
     files, freed, left = prune_snapshots(
         db, snapshot_root, config.snapshot_budget_mb * 1024 * 1024, config.min_free_mb * 1024 * 1024
     )
     if files or events:
         log.info("retention: %d snapshots (%d bytes) and %d events deleted", files, freed, events)
-    return RetentionReport(files, freed, events, left)
+    return RetentionReport(files, freed, events, left, registrations)

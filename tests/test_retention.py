@@ -105,3 +105,43 @@ def test_backup_of_missing_database_is_a_clear_error(tmp_path):
     with pytest.raises(BackupError, match="backup failed"):
         backup_database(tmp_path / "nope.db", tmp_path / "out.db")
     assert not (tmp_path / "out.db").exists()
+
+
+def test_closed_registrations_are_purged_after_retention_once_delivered(tmp_path):
+    """Personal data of tenants who left goes after registration_days, audited; owed rows stay."""
+    from datetime import date
+
+    from registry_support import make_config, seed, tenant_form
+
+    from edge import audit
+    from edge.pii import PiiVault
+    from edge.retention import purge_registrations
+    from qr_registry.form import parse_tenant_form
+    from qr_registry.registrations import move_out, submit
+
+    config = make_config(tmp_path)
+    when = datetime(2025, 6, 1, 2, 0, tzinfo=UTC)
+    ids = seed(config, when)
+    db = connect(config.storage.database_path)
+    vault = PiiVault.from_key_file(config.security.pii_key_file, create=True)
+    regs = []
+    for seq in (101, 102, 103):
+        form, errors = parse_tenant_form(
+            tenant_form(seq, phone=f"1380013{seq:04d}"), date(2025, 6, 1), 3650
+        )
+        assert form is not None, errors
+        regs.append(submit(db, vault, ids["room_a1"], form, when, 72, "v1"))
+    for reg in regs[:2]:
+        move_out(db, vault, reg, date(2025, 6, 10), "lease ended", "tenant", when)
+    db.conn.execute("UPDATE outbox SET state = 'delivered' WHERE key LIKE ? || ':%'", (regs[0],))
+    later = datetime(2026, 11, 1, tzinfo=UTC)
+    assert purge_registrations(db, later, 365) == 1  # regs[1] still owes the district a change
+    left = {row[0] for row in db.execute("SELECT id FROM registrations")}
+    assert left == {regs[1], regs[2]}  # regs[2] is still living there
+    assert (
+        db.execute("SELECT COUNT(*) FROM outbox WHERE key LIKE ? || ':%'", (regs[0],)).fetchone()[0]
+        == 0
+    )
+    assert audit.verify(db).ok
+    last = db.execute("SELECT action, target FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    assert last == ("purge_registration", f"registration:{regs[0]}")
