@@ -1,4 +1,5 @@
-"""Builds a running gate from the validated config: the one place config meets hardware.
+"""Builds a running gate (vehicle or pedestrian) from the validated config: the one place
+config meets hardware.
 
 Keeping construction here keeps the gate loop free of config parsing and the drivers free
 of policy; tests build the same pieces by hand around MockFactory pins.
@@ -18,15 +19,23 @@ from typing import Any
 import sqlite_utils
 
 from edge.config import GateConfig, MenweiConfig
+from edge.faces.quality import QualityLimits
+from edge.faces.recogniser import FaceRecogniser
 from edge.gate_control import GateControlServer, socket_path
 from edge.gate_loop import GateOutcome, VehicleGateLoop
+from edge.pedestrian_config import DoorInputConfig
+from edge.pedestrian_loop import PedestrianGateLoop, PedestrianSettings, PersonOutcome
+from edge.person_policy import PedestrianGateFacts, Schedule
+from edge.pii import PiiKeyError, PiiVault
 from edge.plates.reader import PlateReader, PlateReaderSettings
 from edge.plates.voting import PlateVoter
 from edge.policy import GateFacts, PolicySettings
 from edge.store import open_store, snapshot_store
 from gate_drivers.barrier import Barrier
 from gate_drivers.camera import Camera
-from gate_drivers.inputs import VehicleLoop
+from gate_drivers.door import Door, DoorLock
+from gate_drivers.inputs import DebouncedInput, VehicleLoop
+from gate_drivers.keypad import LineKeypad
 from gate_drivers.pins import make_pin_factory
 
 log = logging.getLogger(__name__)
@@ -57,7 +66,9 @@ def run_dir(config: MenweiConfig) -> Path:
     return config.storage.data_dir / "run"
 
 
-def _handle_command(loop: VehicleGateLoop, request: dict[str, Any]) -> dict[str, Any]:
+def _handle_command(
+    loop: VehicleGateLoop | PedestrianGateLoop, request: dict[str, Any]
+) -> dict[str, Any]:
     """Requests from the local control channel (already validated by gate_control)."""
     if request["cmd"] == "open":
         outcome = loop.manual_open(request["operator"], request["reason"])
@@ -88,10 +99,16 @@ def vehicle_gate(
     """Start one vehicle gate in a thread; on exit stop it and put relays in their safe state."""
     gate = config.gate(gate_id)
     if gate.kind != "vehicle":
-        raise ValueError(f"gate {gate_id!r} is a {gate.kind} gate; only vehicle gates run so far")
+        raise ValueError(f"gate {gate_id!r} is a {gate.kind} gate; use pedestrian_gate()")
     assert gate.barrier is not None  # guaranteed by GateConfig validation
     db = db or open_store(config)
     factory = pin_factory or make_pin_factory(config.hardware.pin_factory)
+    camera = Camera(
+        gate.camera.source,
+        read_timeout_s=gate.camera.read_timeout_s,
+        backoff_max_s=gate.camera.backoff_max_s,
+        replay_fps=gate.camera.replay_fps,
+    )  # built first: a malformed source fails before any relay is claimed
     barrier = Barrier(
         gate.barrier.open_pin,
         gate.barrier.close_pin,
@@ -100,7 +117,6 @@ def vehicle_gate(
         pin_factory=factory,
     )
     presence = None
-    camera = None
     control = None
     try:
         if gate.loop:
@@ -110,12 +126,6 @@ def vehicle_gate(
                 active_low=gate.loop.active_low,
                 debounce_s=gate.loop.debounce_s,
             )
-        camera = Camera(
-            gate.camera.source,
-            read_timeout_s=gate.camera.read_timeout_s,
-            backoff_max_s=gate.camera.backoff_max_s,
-            replay_fps=gate.camera.replay_fps,
-        )
         loop = VehicleGateLoop(
             GateFacts(gate.id, gate.kind),
             camera,
@@ -144,11 +154,207 @@ def vehicle_gate(
         stop.set()
         if control is not None:
             control.close()
-        if camera is not None:
-            camera.stop()
+        camera.stop()
         if "thread" in locals():
             thread.join(timeout=5)
         if presence is not None:
             presence.close()
         barrier.close_device()
         log.info("gate %s stopped; relays in safe state", gate_id)
+
+
+# -- pedestrian gates ---------------------------------------------------------------------------
+def face_recogniser(config: MenweiConfig) -> FaceRecogniser:
+    """The face detector + embedder configured in [recognition.faces] (models verified)."""
+    faces = config.recognition.faces
+    return FaceRecogniser(
+        faces.detector_model,
+        faces.recogniser_model,
+        detector_min_score=faces.detector_min_score,
+        min_gate_face_px=faces.min_gate_face_px,
+        limits=QualityLimits(min_face_px=faces.min_enrol_face_px),
+    )
+
+
+def pii_vault(config: MenweiConfig) -> PiiVault:
+    """The vault for names and face templates; never creates a key (that is `menwei install`).
+
+    Creating a key here would silently make every template stored under the real key
+    unreadable, so a missing key is an error that says what to do.
+    """
+    path = config.security.pii_key_file
+    try:
+        return PiiVault.from_key_file(path, create=False)
+    except PiiKeyError as exc:
+        raise ValueError(
+            f"{exc}. Pedestrian gates and residents need the PII key: `menwei install` creates "
+            f"it, or restore it from its backup (security.pii_key_file = {path})"
+        ) from None
+
+
+def pedestrian_settings(config: MenweiConfig, gate: GateConfig) -> PedestrianSettings:
+    faces = config.recognition.faces
+    schedules = tuple(
+        (name, Schedule(s.days, s.start, s.end, s.holidays))
+        for name, s in config.access.schedules.items()
+    )
+    return PedestrianSettings(
+        match_threshold=faces.match_threshold,
+        margin=faces.margin,
+        frames_to_agree=faces.frames_to_agree,
+        agree_window_s=faces.agree_window_s,
+        dedupe_s=faces.dedupe_s,
+        max_pin_failures=gate.keypad.max_pin_failures if gate.keypad else 5,
+        lockout_s=gate.keypad.lockout_s if gate.keypad else 300.0,
+        schedules=schedules,
+        holidays=frozenset(config.access.holidays),
+        zone=config.site.timezone,
+    )
+
+
+def _door_input(
+    spec: DoorInputConfig | None, factory: object, name: str, opened: list[DebouncedInput]
+) -> DebouncedInput | None:
+    if spec is None:
+        return None
+    device = DebouncedInput(
+        spec.pin,
+        factory,  # type: ignore[arg-type]
+        active_low=spec.active_low,
+        debounce_s=spec.debounce_s,
+        name=name,
+        normally_closed=spec.normally_closed,
+    )
+    opened.append(device)
+    return device
+
+
+class _DoorEvents:
+    """The Door's event handler, connected to the loop once the loop exists.
+
+    The Door must exist before the loop (the loop grants through it), but it can report an
+    event while being built — a fire alarm already active at start-up, or a cut fire wire —
+    so events before that moment are kept and recorded as soon as the loop is there.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: PedestrianGateLoop | None = None
+        self._early: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, kind: str, details: dict[str, Any]) -> None:
+        with self._lock:
+            loop = self._loop
+            if loop is None:
+                self._early.append((kind, details))
+                return
+        loop.door_event(kind, details)
+
+    def deliver_to(self, loop: PedestrianGateLoop) -> None:
+        with self._lock:
+            early, self._early = self._early, []
+            self._loop = loop
+        for kind, details in early:
+            loop.door_event(kind, details)
+
+
+@dataclass
+class RunningPedestrianGate:
+    loop: PedestrianGateLoop
+    camera: Camera
+    door: Door
+    keypad: LineKeypad | None
+    thread: threading.Thread
+
+
+@contextlib.contextmanager
+def pedestrian_gate(
+    config: MenweiConfig,
+    gate_id: str,
+    stop: threading.Event,
+    db: sqlite_utils.Database | None = None,
+    pin_factory: object | None = None,
+    on_outcome: Callable[[PersonOutcome], None] | None = None,
+    on_idle: Callable[[], None] | None = None,
+    recogniser: FaceRecogniser | None = None,
+) -> Iterator[RunningPedestrianGate]:
+    """Start one pedestrian gate in a thread; on exit stop it and de-energise the lock relay.
+
+    The lock relay goes to rest when the gate stops, whatever the reason: a fail-safe lock
+    (maglock) is then released, a fail-secure strike locked, exactly as on a power cut.
+    """
+    gate = config.gate(gate_id)
+    if gate.kind != "pedestrian":
+        raise ValueError(f"gate {gate_id!r} is a {gate.kind} gate; use vehicle_gate()")
+    assert gate.lock is not None  # guaranteed by GateConfig validation
+    vault = pii_vault(config)  # before any pin is claimed: a missing key changes nothing
+    recogniser = recogniser or face_recogniser(config)
+    db = db or open_store(config)
+    factory = pin_factory or make_pin_factory(config.hardware.pin_factory)
+    camera = Camera(
+        gate.camera.source,
+        read_timeout_s=gate.camera.read_timeout_s,
+        backoff_max_s=gate.camera.backoff_max_s,
+        replay_fps=gate.camera.replay_fps,
+    )
+    lock = DoorLock(
+        gate.lock.relay_pin,
+        gate.lock.fail_mode,
+        gate.lock.release_s,
+        active_high=gate.lock.active_high,
+        pin_factory=factory,  # type: ignore[arg-type]
+    )
+    inputs: list[DebouncedInput] = []
+    door = None
+    keypad = None
+    control = None
+    try:
+        spec = gate.door
+        door_events = _DoorEvents()
+        door = Door(
+            lock,
+            door_events,
+            contact=_door_input(spec and spec.contact, factory, "door contact", inputs),
+            exit_button=_door_input(spec and spec.exit_button, factory, "exit button", inputs),
+            fire_alarm=_door_input(spec and spec.fire_alarm, factory, "fire alarm", inputs),
+            held_open_s=spec.held_open_s if spec else 30.0,
+        )
+        loop = PedestrianGateLoop(
+            PedestrianGateFacts(gate.id, gate.kind, tuple(gate.access.items())),
+            door,
+            recogniser,
+            db,
+            vault,
+            snapshot_store(config),
+            pedestrian_settings(config, gate),
+            on_outcome=on_outcome,
+            camera=camera,
+        )
+        door_events.deliver_to(loop)
+        if gate.keypad is not None:
+            keypad = LineKeypad(gate.keypad.source, loop.keypad_entry, name=f"keypad-{gate.id}")
+        control = GateControlServer(
+            socket_path(run_dir(config), gate.id), partial(_handle_command, loop)
+        )
+        camera.start()
+        thread = threading.Thread(
+            target=loop.run, args=(stop, on_idle), name=f"gate-{gate.id}", daemon=True
+        )
+        thread.start()
+        yield RunningPedestrianGate(loop, camera, door, keypad, thread)
+    finally:
+        stop.set()
+        if control is not None:
+            control.close()
+        if keypad is not None:
+            keypad.close()
+        camera.stop()
+        if "thread" in locals():
+            thread.join(timeout=5)
+        if door is not None:
+            door.close()  # closes the inputs and puts the lock relay at rest
+        else:
+            for device in inputs:
+                device.close()
+            lock.close_device()
+        log.info("gate %s stopped; lock relay at rest", gate_id)

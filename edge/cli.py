@@ -105,24 +105,26 @@ def check_config(config_path: Path) -> None:
 @click.argument("gate_id")
 @_config_option
 def gate(gate_id: str, config_path: Path) -> None:
-    """Run one gate (owns its camera and relays) until stopped."""
-    from edge.assembly import vehicle_gate
+    """Run one gate, vehicle or pedestrian (owns its camera and relays) until stopped."""
+    from edge.assembly import pedestrian_gate, vehicle_gate
+    from edge.demo import describe_outcome, describe_person_outcome
     from edge.watchdog import Watchdog
 
     config = _load(config_path)
-    config.gate(gate_id)
+    kind = config.gate(gate_id).kind
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    from edge.demo import describe_outcome
 
     def show(outcome) -> None:  # type: ignore[no-untyped-def]
-        click.echo(describe_outcome(outcome, config.site.zone))
+        describe = describe_outcome if kind == "vehicle" else describe_person_outcome
+        click.echo(describe(outcome, config.site.zone))
 
     watchdog = Watchdog()
-    with vehicle_gate(config, gate_id, stop, on_outcome=show, on_idle=watchdog.alive):
+    run = vehicle_gate if kind == "vehicle" else pedestrian_gate
+    with run(config, gate_id, stop, on_outcome=show, on_idle=watchdog.alive):
         watchdog.ready(f"gate {gate_id} running")
-        click.echo(f"gate {gate_id} running; Ctrl-C to stop")
+        click.echo(f"{kind} gate {gate_id} running; Ctrl-C to stop")
         stop.wait()
         watchdog.stopping()
 
@@ -354,15 +356,23 @@ def install(
 @_config_option
 def relays_safe(gate_id: str, config_path: Path) -> None:
     """Drive GATE_ID's relays to their safe state (systemd ExecStopPost after any exit)."""
-    from gate_drivers.barrier import Barrier
     from gate_drivers.pins import make_pin_factory
 
     config = _load(config_path)
     gate = config.gate(gate_id)
+    factory = make_pin_factory(config.hardware.pin_factory)
+    if gate.lock is not None:
+        from gate_drivers.door import rest_lock_relay
+
+        rest_lock_relay(gate.lock.relay_pin, gate.lock.active_high, factory)
+        meaning = "door released" if gate.lock.fail_mode == "fail_safe" else "door locked"
+        click.echo(f"gate {gate_id}: lock relay at rest ({gate.lock.fail_mode}: {meaning})")
+        return
     if gate.barrier is None:
         click.echo(f"gate {gate_id}: no barrier relays configured")
         return
-    factory = make_pin_factory(config.hardware.pin_factory)
+    from gate_drivers.barrier import Barrier
+
     # Constructing the device drives its pins to the safe level (initial_value=False).
     with Barrier(
         gate.barrier.open_pin,
@@ -533,6 +543,8 @@ def sync_dead_cmd(requeue: str | None, config_path: Path) -> None:
     _print_rows(dead_rows(db.conn), as_json=False)
 
 
+from edge.people_commands import register as _register_people_commands  # noqa: E402
 from edge.web.commands import register as _register_web_commands  # noqa: E402
 
 _register_web_commands(main, _config_option, _load)
+_register_people_commands(main, _config_option, _load)

@@ -14,6 +14,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edge.pedestrian_config import (
+    AccessConfig,
+    DoorConfig,
+    FaceRecognitionConfig,
+    KeypadConfig,
+    LockConfig,
+)
 from edge.retention import RetentionConfig
 from edge.web.config import WebConfig
 from gate_drivers.pins import known_pin_factories
@@ -111,6 +118,7 @@ class PlateRecognitionConfig(_Strict):
 
 class RecognitionConfig(_Strict):
     plates: PlateRecognitionConfig = PlateRecognitionConfig()
+    faces: FaceRecognitionConfig = FaceRecognitionConfig()
 
 
 class PolicyConfig(_Strict):
@@ -154,6 +162,14 @@ class GateConfig(_Strict):
     )
     barrier: BarrierConfig | None = None
     loop: LoopConfig | None = None
+    # pedestrian gates (edge.pedestrian_config)
+    lock: LockConfig | None = None
+    door: DoorConfig | None = None
+    keypad: KeypadConfig | None = None
+    access: dict[str, str] = Field(
+        default_factory=lambda: {"residents": "always", "visitors": "always"},
+        description="pedestrian gates: group -> schedule name ('always' or [access.schedules])",
+    )
 
     @field_validator("roi")
     @classmethod
@@ -165,12 +181,29 @@ class GateConfig(_Strict):
         return roi
 
     @model_validator(mode="after")
-    def _vehicle_gate_needs_barrier(self) -> GateConfig:
-        if self.kind == "vehicle" and self.barrier is None:
-            raise ValueError("a vehicle gate needs a [gates.barrier] section")
+    def _parts_match_kind(self) -> GateConfig:
+        """Each kind has its own hardware; a section of the other kind is a mistake, not
+        something to ignore (a lock configured on a vehicle gate would never be driven)."""
+        if self.kind == "vehicle":
+            if self.barrier is None:
+                raise ValueError("a vehicle gate needs a [gates.barrier] section")
+            wrong = [n for n in ("lock", "door", "keypad") if getattr(self, n) is not None]
+            if wrong:
+                raise ValueError(
+                    f"[gates.{wrong[0]}] is for pedestrian gates; this gate is kind = vehicle"
+                )
+        else:
+            if self.lock is None:
+                raise ValueError("a pedestrian gate needs a [gates.lock] section")
+            wrong = [n for n in ("barrier", "loop") if getattr(self, n) is not None]
+            if wrong:
+                raise ValueError(
+                    f"[gates.{wrong[0]}] is for vehicle gates; this gate is kind = pedestrian"
+                )
         return self
 
     def pins(self) -> list[int]:
+        """Every GPIO this gate drives or reads (each must belong to one gate only)."""
         pins: list[int] = []
         if self.barrier:
             pins.append(self.barrier.open_pin)
@@ -178,6 +211,12 @@ class GateConfig(_Strict):
                 pins.append(self.barrier.close_pin)
         if self.loop:
             pins.append(self.loop.pin)
+        if self.lock:
+            pins.append(self.lock.relay_pin)
+        if self.door:
+            for contact in (self.door.contact, self.door.exit_button, self.door.fire_alarm):
+                if contact is not None:
+                    pins.append(contact.pin)
         return pins
 
 
@@ -191,6 +230,7 @@ class MenweiConfig(_Strict):
     policy: PolicyConfig = PolicyConfig()
     web: WebConfig = WebConfig()
     registry: RegistryConfig = RegistryConfig()
+    access: AccessConfig = AccessConfig()
     sync: SyncConfig | None = None  # absent = not connected to a district platform
     gates: list[GateConfig] = Field(default_factory=list)
 
@@ -202,12 +242,23 @@ class MenweiConfig(_Strict):
             if gate.id in seen_ids:
                 raise ValueError(f"gate id {gate.id!r} is used twice")
             seen_ids.add(gate.id)
-            for pin in gate.pins():
+            pins = gate.pins()
+            if len(set(pins)) != len(pins):
+                twice = sorted({p for p in pins if pins.count(p) > 1})
+                raise ValueError(f"gate {gate.id!r} uses GPIO {twice[0]} for two things")
+            for pin in pins:
                 if pin in seen_pins:
                     raise ValueError(
                         f"GPIO {pin} is used by gates {seen_pins[pin]!r} and {gate.id!r}"
                     )
                 seen_pins[pin] = gate.id
+            if gate.kind == "pedestrian":
+                for group, schedule in gate.access.items():
+                    if schedule != "always" and schedule not in self.access.schedules:
+                        raise ValueError(
+                            f"gate {gate.id!r}: group {group!r} uses schedule {schedule!r},"
+                            " which is not defined in [access.schedules]"
+                        )
         return self
 
     def gate(self, gate_id: str) -> GateConfig:
@@ -239,8 +290,9 @@ def parse_config(data: dict, source: str = "<config>") -> MenweiConfig:
 
 
 def _resolve_relative_paths(config: MenweiConfig, base: Path) -> MenweiConfig:
-    """Relative data folders and file/folder camera sources are relative to the config file,
-    so a config works the same whatever directory the service starts in."""
+    """Relative data folders, file/folder camera sources, keypad devices and face model files
+    are relative to the config file, so a config works the same whatever directory the
+    service starts in."""
     update: dict = {}
     if not config.storage.data_dir.is_absolute():
         update["storage"] = config.storage.model_copy(
@@ -252,8 +304,24 @@ def _resolve_relative_paths(config: MenweiConfig, base: Path) -> MenweiConfig:
         if "://" not in source and not source.startswith("usb:") and not Path(source).is_absolute():
             camera = gate.camera.model_copy(update={"source": str(base / source)})
             gate = gate.model_copy(update={"camera": camera})
+        if gate.keypad is not None and not gate.keypad.source.is_absolute():
+            keypad = gate.keypad.model_copy(update={"source": base / gate.keypad.source})
+            gate = gate.model_copy(update={"keypad": keypad})
         gates.append(gate)
     update["gates"] = gates
+    faces = config.recognition.faces
+    models = {
+        name: base / path
+        for name, path in (
+            ("detector_model", faces.detector_model),
+            ("recogniser_model", faces.recogniser_model),
+        )
+        if path is not None and not path.is_absolute()
+    }
+    if models:
+        update["recognition"] = config.recognition.model_copy(
+            update={"faces": faces.model_copy(update=models)}
+        )
     if not config.security.pii_key_file.is_absolute():
         update["security"] = config.security.model_copy(
             update={"pii_key_file": base / config.security.pii_key_file}

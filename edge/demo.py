@@ -23,6 +23,7 @@ import cv2
 from edge.config import MenweiConfig, load_config
 from edge.db import utc_now
 from edge.gate_loop import GateOutcome
+from edge.pedestrian_loop import PersonOutcome
 from edge.vehicles import VehicleInput, add_vehicle, add_watch
 
 DEMO_GATE = "demo-vehicle"
@@ -173,6 +174,20 @@ def describe_outcome(outcome: GateOutcome, zone: ZoneInfo | None = None) -> str:
     if outcome.alert_event_id:
         line += f"\n          ALERT raised (event {outcome.alert_event_id})"
     return line
+
+
+def describe_person_outcome(outcome: PersonOutcome, zone: ZoneInfo | None = None) -> str:
+    """One line per pedestrian-gate event; subjects are labels like "resident 3", never names."""
+    when = (outcome.occurred_at or utc_now()).astimezone(zone).strftime("%H:%M:%S")
+    why = "; ".join(r["message"] for r in outcome.reasons)
+    if outcome.decision == "open":
+        action = "OPEN  → lock released"
+    elif outcome.decision == "deny":
+        action = "DENY  → door stays locked"
+    else:
+        action = "EVENT"
+    who = outcome.subject or "-"
+    return f"{when}  {outcome.kind:<13} {action}  {who} — {why}"
 
 
 def deliver_to_reference_platform(db, data_dir: Path, zone: ZoneInfo, echo) -> int:  # type: ignore[no-untyped-def]

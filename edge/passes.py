@@ -52,6 +52,13 @@ def issue_pass(
         raise EnrolmentError("label must be 1-60 characters (no ID numbers or phones)")
     token = PREFIX + secrets.token_urlsafe(24)
     with transaction(db) as conn:
+        if (
+            host_resident_id is not None
+            and not conn.execute(
+                "SELECT 1 FROM residents WHERE id = ?", (host_resident_id,)
+            ).fetchone()
+        ):
+            raise EnrolmentError(f"no resident {host_resident_id}")
         cursor = conn.execute(
             "INSERT INTO qr_passes (token_hash, label, host_resident_id, access_group,"
             " valid_from, valid_to, max_uses, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -93,3 +100,24 @@ def consume_use(db: sqlite_utils.Database, pass_id: int, now: datetime) -> bool:
             (pass_id, iso(now), iso(now)),
         )
         return cursor.rowcount == 1
+
+
+def revoke_pass(db: sqlite_utils.Database, pass_id: int) -> None:
+    """Stop a pass working at once (a lost phone, a visit cancelled); the row stays as history."""
+    with transaction(db) as conn:
+        row = conn.execute("SELECT revoked FROM qr_passes WHERE id = ?", (pass_id,)).fetchone()
+        if row is None:
+            raise EnrolmentError(f"no pass {pass_id}")
+        if row[0]:
+            raise EnrolmentError(f"pass {pass_id} is already revoked")
+        conn.execute("UPDATE qr_passes SET revoked = 1 WHERE id = ?", (pass_id,))
+
+
+def list_passes(db: sqlite_utils.Database) -> list[dict[str, object]]:
+    """Passes with their validity and uses; tokens are not stored, so never listed."""
+    rows = db.execute(
+        "SELECT id, label, host_resident_id, access_group, valid_from, valid_to, uses,"
+        " max_uses, revoked FROM qr_passes ORDER BY id"
+    ).fetchall()
+    keys = ("id", "label", "resident", "group", "valid_from", "valid_to", "uses", "max_uses")
+    return [{**dict(zip(keys, row[:8], strict=True)), "revoked": bool(row[8])} for row in rows]

@@ -1,8 +1,10 @@
 """Config models for pedestrian gates: face recognition, the door lock and inputs, keypad,
 and when which group of people may pass (schedules and holidays).
 
-Kept out of edge/config.py (which imports these) so the vehicle and pedestrian sections can
-grow independently. Same rule as there: unknown keys and bad values stop start-up.
+Kept out of edge/config.py (which imports these into ``[[gates]]`` as ``[gates.lock]``,
+``[gates.door]``, ``[gates.keypad]``, ``[gates.access]``, and as ``[recognition.faces]`` and
+``[access]``) so the vehicle and pedestrian sections can grow independently. Same rule as
+there: unknown keys and bad values stop start-up.
 """
 
 from __future__ import annotations
@@ -59,7 +61,12 @@ class LockConfig(_Strict):
 
 class DoorInputConfig(_Strict):
     pin: GpioPin
-    active_low: bool = True
+    active_low: bool = Field(default=True, description="contact between the GPIO and GND")
+    normally_closed: bool = Field(
+        default=False,
+        description="contact is closed normally and opens for the event (fire panels): a "
+        "cut wire then reads as the event",
+    )
     debounce_s: float = Field(default=0.05, ge=0, le=2)
 
 
@@ -71,7 +78,10 @@ class DoorConfig(_Strict):
 
 
 class KeypadConfig(_Strict):
-    source: Path = Field(description="a device or FIFO that delivers lines like '12*4321'")
+    source: Path = Field(
+        description="a serial device, FIFO or file that delivers lines like '12*654321' "
+        "(resident number * PIN, then Enter or #); see gate_drivers.keypad"
+    )
     max_pin_failures: int = Field(default=5, ge=1, le=50)
     lockout_s: float = Field(default=300.0, ge=0, le=86400)
 
@@ -112,15 +122,3 @@ class AccessConfig(_Strict):
             if name == "always" or not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
                 raise ValueError(f"schedule name {name!r} is reserved or not [a-z][a-z0-9_]*")
         return schedules
-
-
-class PedestrianGateParts(_Strict):
-    """The pedestrian-only parts of a [[gates]] entry (lock, door inputs, keypad, access)."""
-
-    lock: LockConfig | None = None
-    door: DoorConfig = DoorConfig()
-    keypad: KeypadConfig | None = None
-    access: dict[str, str] = Field(
-        default_factory=lambda: {"residents": "always", "visitors": "always"},
-        description="group -> schedule name ('always' or one of [access.schedules])",
-    )

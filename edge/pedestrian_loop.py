@@ -9,10 +9,17 @@ A face must clear the threshold and margin (edge.faces.index) in ``frames_to_agr
 consecutive frames (edge.faces.matcher). A face seen for that many frames without a match
 is recorded once as ``face_unknown`` with its snapshot (then quiet for ``dedupe_s``).
 A black or broken camera frame finds no face: it can never open the door.
+
+``run`` is the gate process's main loop (as in edge.gate_loop): it waits for camera frames,
+records camera faults and recoveries, survives every per-frame error, calls ``on_idle`` each
+iteration for the systemd watchdog, and every ``index_refresh_s`` checks cheaply whether
+templates or residents changed, so a resident enrolled from the CLI or console is
+recognised within seconds without restarting the gate.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -59,6 +66,7 @@ class PedestrianSettings:
     schedules: tuple[tuple[str, Schedule], ...] = ()
     holidays: frozenset = frozenset()
     zone: str = "Asia/Shanghai"
+    index_refresh_s: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,8 @@ class PersonOutcome:
     decision: str
     subject: str | None
     reasons: tuple[dict[str, str], ...]
+    occurred_at: datetime | None = None
+    decide_ms: float | None = None
 
 
 class PedestrianGateLoop:
@@ -81,8 +91,10 @@ class PedestrianGateLoop:
         snapshots: SnapshotStore | None,
         settings: PedestrianSettings = PedestrianSettings(),
         on_outcome: Callable[[PersonOutcome], None] | None = None,
+        camera: Any = None,  # gate_drivers.camera.Camera (wait_for_frame, health); run() needs it
     ) -> None:
         self.gate = gate
+        self.camera = camera
         self.door = door
         self.recogniser = recogniser
         self.db = db
@@ -103,29 +115,50 @@ class PedestrianGateLoop:
         self._lock = threading.RLock()
         self.frames = 0
         self.frame_errors = 0
+        self.recogniser_ms_avg: float | None = None
+        self.last_outcome: PersonOutcome | None = None
+        self.camera_state = "starting"
         self.refresh_index()
 
     # -- templates ----------------------------------------------------------------------------
-    def refresh_index(self) -> None:
-        """Rebuild the 1:N index when templates or residents changed (cheap check first)."""
-        signature = self.db.execute(
-            "SELECT COUNT(*), MAX(t.id), (SELECT COUNT(*) FROM residents WHERE active = 1)"
-            " FROM face_templates t"
-        ).fetchone()
-        if signature != self._index_signature:
-            self.index = load_face_index(self.db, self.vault, self.recogniser.model_sha256)
-            self._index_signature = signature
+    def refresh_index(self) -> bool:
+        """Rebuild the 1:N index when templates or residents changed; True if rebuilt.
+
+        The check is two aggregate queries on indexed columns (well under a millisecond at
+        50,000 templates), so it can run every few seconds; only a change pays for
+        decrypting every template. Removing one resident and enrolling another changes the
+        id sums, so equal counts cannot hide a swap.
+        """
+        with self._lock:
+            signature = self.db.execute(
+                "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(SUM(id), 0),"
+                " (SELECT COUNT(*) || ':' || COALESCE(SUM(id), 0) FROM residents"
+                "  WHERE active = 1 AND face_consent_at IS NOT NULL)"
+                " FROM face_templates"
+            ).fetchone()
+            if signature == self._index_signature:
+                return False
+            index = load_face_index(self.db, self.vault, self.recogniser.model_sha256)
+        self.index = index  # one reference swap: a search never sees a half-built index
+        self._index_signature = signature
+        log.info("gate %s: face index has %d template(s)", self.gate.id, len(index))
+        return True
 
     # -- inputs -------------------------------------------------------------------------------
     def process_frame(self, image: np.ndarray, at: datetime) -> list[PersonOutcome]:
         self.frames += 1
-        self.writer.retry()
+        with self._lock:
+            self.writer.retry()
+        started = time.perf_counter()
         try:
             probe = self.recogniser.probe(image)
         except ImageInputError as exc:
             self.frame_errors += 1
             log.warning("gate %s: frame refused: %s", self.gate.id, exc)
             return []
+        ms = (time.perf_counter() - started) * 1000
+        avg = self.recogniser_ms_avg
+        self.recogniser_ms_avg = ms if avg is None else 0.9 * avg + 0.1 * ms
         outcomes = self._look_for_qr(image, at)
         result = None
         if probe is not None:
@@ -172,6 +205,10 @@ class PedestrianGateLoop:
         if not sep or not number.isdigit() or not pin.isdigit() or len(number) > 9:
             return None
         rid = int(number)
+        with self._lock:  # the keypad thread and the frame loop share the database
+            return self._check_keypad_pin(rid, pin)
+
+    def _check_keypad_pin(self, rid: int, pin: str) -> PersonOutcome:
         now_s = time.monotonic()
         recent = [t for t in self._pin_failures.get(rid, []) if now_s - t < self.settings.lockout_s]
         locked_out = len(recent) >= self.settings.max_pin_failures
@@ -204,7 +241,8 @@ class PedestrianGateLoop:
                     details=details,
                 )
             )
-        self._publish(PersonOutcome(stored.id or "", kind, "none", None, ()))
+        reasons = ({"code": kind, "message": messages.get(kind, kind)},)
+        self._publish(PersonOutcome(stored.id or "", kind, "none", None, reasons, utc_now()))
 
     # -- decisions ----------------------------------------------------------------------------
     def _decide(
@@ -243,13 +281,127 @@ class PedestrianGateLoop:
             )
             if action == "open":
                 self.door.grant(sighting.credential)
-        outcome = PersonOutcome(stored.id or "", kind, action, decision.subject, reasons)
+        outcome = PersonOutcome(stored.id or "", kind, action, decision.subject, reasons, now)
         self._publish(outcome)
         return outcome
 
     def _publish(self, outcome: PersonOutcome) -> None:
+        self.last_outcome = outcome
         if self.on_outcome:
             try:
                 self.on_outcome(outcome)
             except Exception:
                 log.exception("gate %s: outcome callback failed", self.gate.id)
+
+    # -- commands from the console ------------------------------------------------------------
+    def manual_open(self, operator: str, reason: str) -> PersonOutcome:
+        """A guard releases the door by hand: recorded with who and why, then the lock opens."""
+        started = time.perf_counter()
+        with self._lock:
+            now = utc_now()
+            reasons = ({"code": "manual_open", "message": f"opened by hand: {reason}"},)
+            stored = self.writer.record(
+                NewEvent(
+                    self.gate.id,
+                    "manual_open",
+                    now,
+                    "open",
+                    subject=f"operator: {operator}",
+                    reasons=reasons,
+                    details={"operator": operator},
+                )
+            )
+            self.door.grant("manual")
+            outcome = PersonOutcome(
+                stored.id or "",
+                "manual_open",
+                "open",
+                f"operator: {operator}",
+                reasons,
+                now,
+                (time.perf_counter() - started) * 1000,
+            )
+        self._publish(outcome)
+        return outcome
+
+    def health(self) -> dict[str, Any]:
+        """What the console's health page shows for this gate; no personal data."""
+        camera = self.camera.health() if self.camera is not None else None
+        last = self.last_outcome
+        lock = getattr(self.door, "lock", None)
+        return {
+            "gate": self.gate.id,
+            "camera": dataclasses.asdict(camera) if dataclasses.is_dataclass(camera) else None,
+            "frames": self.frames,
+            "frame_errors": self.frame_errors,
+            "recogniser_ms_avg": self.recogniser_ms_avg,
+            "templates": len(self.index),
+            "last_decision": None
+            if last is None
+            else {
+                "kind": last.kind,
+                "decision": last.decision,
+                "at": last.occurred_at.isoformat() if last.occurred_at else None,
+                "event_id": last.event_id,
+            },
+            "lock": dataclasses.asdict(lock.state()) if lock is not None else None,
+            "door_open": getattr(self.door, "is_open", None),
+            "fire_alarm": getattr(self.door, "fire_active", None),
+            "storage_fault": self.writer.fault,
+            "events_unsaved": self.writer.spooled,
+        }
+
+    # -- the loop -----------------------------------------------------------------------------
+    def _watch_camera(self) -> None:
+        """Record a camera going down or coming back, once per change."""
+        health = self.camera.health()
+        state = getattr(health, "state", "unknown")
+        previous, self.camera_state = self.camera_state, state
+        faulty = ("stalled", "reconnecting", "failed")
+        if state in faulty and previous in ("ok", "starting"):
+            kind = "camera_fault"
+        elif state == "ok" and previous in faulty:
+            kind = "camera_recovered"
+        else:
+            return
+        with self._lock:
+            self.writer.record(
+                NewEvent(
+                    self.gate.id,
+                    kind,
+                    utc_now(),
+                    "none",
+                    reasons=({"code": kind, "message": f"camera {previous} → {state}"},),
+                    details={"last_error": getattr(health, "last_error", None)},
+                )
+            )
+        log.warning("gate %s: camera %s → %s", self.gate.id, previous, state)
+
+    def run(self, stop: threading.Event, on_idle: Callable[[], None] | None = None) -> None:
+        """Process frames until ``stop`` is set; survives every per-frame error."""
+        if self.camera is None:
+            raise ValueError("PedestrianGateLoop.run needs a camera")
+        last_seq = -1
+        next_health = next_refresh = 0.0
+        while not stop.is_set():
+            try:
+                now = time.monotonic()
+                if now >= next_health:
+                    next_health = now + 1.0
+                    self._watch_camera()
+                if now >= next_refresh:
+                    next_refresh = now + self.settings.index_refresh_s
+                    self.refresh_index()
+                frame = self.camera.wait_for_frame(last_seq, timeout_s=0.5)
+                if frame is None:
+                    with self._lock:
+                        self.writer.retry()
+                else:
+                    last_seq = frame.seq
+                    self.process_frame(frame.image, frame.captured_at)
+                if on_idle:
+                    on_idle()
+            except Exception:
+                self.frame_errors += 1
+                log.exception("gate %s: error in gate loop (continuing)", self.gate.id)
+                stop.wait(0.2)

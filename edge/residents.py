@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,8 +29,9 @@ import sqlite_utils
 
 from edge.db import iso, parse_iso, transaction, utc_now
 from edge.faces.embedder import EMBEDDING_DIM
+from edge.faces.images import ImageInputError, read_image_file
 from edge.faces.index import FaceIndex
-from edge.faces.recogniser import EnrolmentRefused, FaceRecogniser
+from edge.faces.recogniser import EnrolmentRefused, FaceRecogniser, Template
 from edge.person_policy import ResidentFact
 from edge.pii import PiiVault
 from edge.vehicles import EnrolmentError, _household_id
@@ -85,16 +87,31 @@ def add_resident(
         return int(cursor.lastrowid)
 
 
-def list_residents(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Residents without names (masked lists are the default; names need a vault + reason)."""
+def list_residents(
+    db: sqlite_utils.Database, vault: PiiVault | None = None
+) -> list[dict[str, Any]]:
+    """Residents; without names unless a ``vault`` is given (the admin CLI on the box).
+
+    Names are decrypted only for display to whoever holds the key; callers must not log
+    the result. Residents enrolled before names were encrypted keep their plain ``name``.
+    """
     rows = db.execute(
         "SELECT r.id, h.label, r.access_group, r.active, r.face_consent_at,"
         " (SELECT COUNT(*) FROM face_templates t WHERE t.resident_id = r.id),"
-        " r.pin_hash IS NOT NULL"
+        " r.pin_hash IS NOT NULL, r.name, r.name_enc"
         " FROM residents r LEFT JOIN households h ON h.id = r.household_id ORDER BY r.id"
     ).fetchall()
     keys = ("id", "household", "group", "active", "face_consent_at", "templates", "has_pin")
-    return [dict(zip(keys, row, strict=True)) for row in rows]
+    listed = []
+    for row in rows:
+        entry = dict(zip(keys, row[:7], strict=True))
+        if vault is not None:
+            plain, sealed = row[7], row[8]
+            entry = {"id": entry["id"], "name": plain, **{k: entry[k] for k in keys[1:]}}
+            if sealed is not None:
+                entry["name"] = vault.decrypt_text(sealed, NAME_PURPOSE)
+        listed.append(entry)
+    return listed
 
 
 def remove_resident(db: sqlite_utils.Database, resident_id: int) -> int:
@@ -119,21 +136,73 @@ def enrol_faces(
     consent: bool,
 ) -> list[int]:
     """Check every photo, then store all templates and the consent in one transaction."""
+    _check_consent(consent, consent_by)
+    if not photos:
+        raise EnrolmentError("no photos given")
+    templates, refused = _templates(recogniser, list(enumerate(photos)))
+    if refused:
+        raise FaceEnrolmentError(refused)
+    return _store_templates(db, vault, recogniser, resident_id, templates, consent_by)
+
+
+def enrol_face_files(
+    db: sqlite_utils.Database,
+    vault: PiiVault,
+    recogniser: FaceRecogniser,
+    resident_id: int,
+    paths: Sequence[Path],
+    consent_by: str,
+    consent: bool,
+) -> list[int]:
+    """``enrol_faces`` for photo files: an unreadable, corrupt or huge file is refused like
+    a photo without a face (with its reason), and then nothing is stored."""
+    _check_consent(consent, consent_by)
+    if not paths:
+        raise EnrolmentError("no photos given")
+    _resident_exists(db.conn, resident_id)  # before decoding anything: fail fast on a typo
+    readable, refused = [], []
+    for index, path in enumerate(paths):
+        try:
+            readable.append((index, (path.name, read_image_file(path))))
+        except ImageInputError as exc:
+            message = f"{exc.message_zh} / {exc}"
+            refused.append(PhotoRefused(index, path.name, "bad_image", message))
+    templates, quality_refused = _templates(recogniser, readable)
+    refused = sorted(refused + quality_refused, key=lambda r: r.index)
+    if refused:
+        raise FaceEnrolmentError(refused)
+    return _store_templates(db, vault, recogniser, resident_id, templates, consent_by)
+
+
+def _check_consent(consent: bool, consent_by: str) -> None:
     if not consent:
         raise EnrolmentError("face templates are biometric data: record the resident's consent")
     if not consent_by.strip():
         raise EnrolmentError("say who recorded the consent (operator)")
-    if not photos:
-        raise EnrolmentError("no photos given")
+
+
+def _templates(
+    recogniser: FaceRecogniser, photos: list[tuple[int, tuple[str, np.ndarray]]]
+) -> tuple[list[Template], list[PhotoRefused]]:
+    """Check every photo (never stopping at the first refusal, so all reasons are shown)."""
     templates, refused = [], []
-    for index, (label, image) in enumerate(photos):
+    for index, (label, image) in photos:
         try:
             templates.append(recogniser.enrolment_template(image))
         except EnrolmentRefused as exc:
             r = exc.refusal
             refused.append(PhotoRefused(index, label, r.code, f"{r.message_zh} / {r.message_en}"))
-    if refused:
-        raise FaceEnrolmentError(refused)
+    return templates, refused
+
+
+def _store_templates(
+    db: sqlite_utils.Database,
+    vault: PiiVault,
+    recogniser: FaceRecogniser,
+    resident_id: int,
+    templates: list[Template],
+    consent_by: str,
+) -> list[int]:
     now = iso(utc_now())
     ids = []
     with transaction(db) as conn:

@@ -139,6 +139,21 @@ class DoorLock:
             self._relay.close()
 
 
+def rest_lock_relay(relay_pin: int, active_high: bool, pin_factory: Factory | None) -> None:
+    """Put a lock relay at rest (de-energised) and release the pin, without a running gate.
+
+    For ``menwei relays-safe`` after a crash: the relay then means what a power cut means —
+    a fail-safe lock released, a fail-secure strike locked — the same state
+    ``DoorLock.close_device`` leaves. No ``DoorLock`` is built, because building one would
+    first drive the relay to its *locked* level for a moment.
+    """
+    relay = DigitalOutputDevice(
+        relay_pin, active_high=active_high, initial_value=False, pin_factory=pin_factory
+    )
+    relay.off()
+    relay.close()
+
+
 class Door:
     """Watches the door's inputs around a ``DoorLock`` and reports alarms (see module doc)."""
 

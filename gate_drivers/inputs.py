@@ -30,7 +30,10 @@ class DebouncedInput:
 
     ``active_low=True`` means the contact closes the pin to ground (an internal pull-up holds
     it high when open), which is how almost every relay output of a loop detector, exit
-    button or fire panel is wired to a Pi. ``name`` is for logs only (e.g. "vehicle loop").
+    button or fire panel is wired to a Pi. ``normally_closed=True`` is for contacts that are
+    closed in the normal state and *open* for the event (a fire panel's supervised output):
+    then a cut wire reads as active, which is the safe reading for an alarm.
+    ``name`` is for logs only (e.g. "vehicle loop").
     """
 
     def __init__(
@@ -40,6 +43,7 @@ class DebouncedInput:
         active_low: bool = True,
         debounce_s: float = 0.05,
         name: str = "input",
+        normally_closed: bool = False,
     ) -> None:
         if not debounce_s >= 0:
             raise ValueError(f"debounce_s must be >= 0 seconds, got {debounce_s!r}")
@@ -51,13 +55,13 @@ class DebouncedInput:
         self._device = DigitalInputDevice(
             pin, pull_up=active_low, bounce_time=None, pin_factory=pin_factory
         )
-        self._raw = bool(self._device.value)
+        self._raw = bool(self._device.value) != normally_closed
         self._stable = self._raw
         self._deadline: float | None = None  # when the current raw level will have held long enough
         self._changed_at: datetime | None = None
         self._closed = False
-        self._device.when_activated = lambda: self._on_edge(True)
-        self._device.when_deactivated = lambda: self._on_edge(False)
+        self._device.when_activated = lambda: self._on_edge(not normally_closed)
+        self._device.when_deactivated = lambda: self._on_edge(normally_closed)
         self._thread = threading.Thread(target=self._run, name=f"debounce-{name}", daemon=True)
         self._thread.start()
 

@@ -116,3 +116,90 @@ def test_unknown_gate_lookup_names_the_known_ones(tmp_path):
     config = load_config(write(tmp_path, MINIMAL))
     with pytest.raises(KeyError, match="known: north"):
         config.gate("south")
+
+
+# -- pedestrian gates ---------------------------------------------------------------------------
+PEDESTRIAN = """
+[[gates]]
+id = "east"
+name = "East door"
+kind = "pedestrian"
+[gates.camera]
+source = "door-frames"
+[gates.lock]
+relay_pin = 23
+"""
+
+
+def test_pedestrian_gate_defaults_and_face_settings(tmp_path):
+    config = load_config(write(tmp_path, MINIMAL + PEDESTRIAN))
+    gate = config.gate("east")
+    assert gate.lock.relay_pin == 23 and gate.lock.fail_mode == "fail_safe"
+    assert gate.access == {"residents": "always", "visitors": "always"}
+    assert gate.door is None and gate.keypad is None
+    faces = config.recognition.faces
+    assert (faces.match_threshold, faces.margin, faces.frames_to_agree) == (0.55, 0.05, 3)
+
+
+def test_pedestrian_gate_full_section(tmp_path):
+    text = (
+        '[recognition.faces]\nmatch_threshold = 0.6\nrecogniser_model = "models/sface.onnx"\n'
+        '[access]\nholidays = [2026-10-01]\n[access.schedules.daytime]\ndays = ["mon", "tue"]\n'
+        'start = 07:00:00\nend = 19:00:00\nholidays = "closed"\n'
+        + PEDESTRIAN
+        + 'fail_mode = "fail_secure"\nrelease_s = 3\n'
+        "[gates.door]\nheld_open_s = 20\n[gates.door.contact]\npin = 24\n"
+        "[gates.door.exit_button]\npin = 25\n[gates.door.fire_alarm]\npin = 26\n"
+        '[gates.keypad]\nsource = "keypad.fifo"\n'
+        '[gates.access]\nresidents = "always"\ncleaners = "daytime"\n'
+    )
+    config = load_config(write(tmp_path, text))
+    gate = config.gate("east")
+    assert gate.pins() == [23, 24, 25, 26]
+    assert gate.keypad.source == tmp_path.resolve() / "keypad.fifo"
+    assert config.recognition.faces.recogniser_model == tmp_path.resolve() / "models/sface.onnx"
+    assert config.recognition.faces.match_threshold == 0.6
+    daytime = config.access.schedules["daytime"]
+    assert daytime.days == ("mon", "tue") and daytime.holidays == "closed"
+    assert str(config.access.holidays[0]) == "2026-10-01"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (PEDESTRIAN.replace("[gates.lock]\nrelay_pin = 23\n", ""), "needs a [gates.lock]"),
+        (PEDESTRIAN + "[gates.barrier]\nopen_pin = 5\n", "[gates.barrier] is for vehicle"),
+        (MINIMAL + "[gates.lock]\nrelay_pin = 5\n", "[gates.lock] is for pedestrian"),
+        (PEDESTRIAN + "[gates.door.contact]\npin = 17\n", "GPIO 17 is used by gates"),
+        (PEDESTRIAN + "[gates.door.contact]\npin = 23\n", "uses GPIO 23 for two things"),
+        (PEDESTRIAN + 'fail_mode = "fail_open"\n', "gates[1].lock.fail_mode"),
+        (PEDESTRIAN + "relai_pin = 3\n", "gates[1].lock.relai_pin: unknown key"),
+        (PEDESTRIAN + '[gates.access]\nresidents = "nights"\n', "schedule 'nights'"),
+        (
+            "[recognition.faces]\nmatch_threshold = 0.3\n" + PEDESTRIAN,
+            "recognition.faces: Value error, match_threshold below",
+        ),
+        (
+            "[access.schedules.late]\nstart = 22:00:00\nend = 06:00:00\n" + PEDESTRIAN,
+            "start must be before end",
+        ),
+        (
+            '[access.schedules.w]\ndays = ["monday"]\n' + PEDESTRIAN,
+            "access.schedules.w.days",
+        ),
+    ],
+)
+def test_bad_pedestrian_config_is_refused_with_its_key(tmp_path, text, expected):
+    found = problems(tmp_path, MINIMAL + text if not text.startswith(MINIMAL) else text)
+    assert any(expected in p for p in found), found
+
+
+def test_example_config_pedestrian_section_is_valid_when_uncommented(tmp_path):
+    """The commented pedestrian example in menwei.example.toml must load once uncommented."""
+    lines = EXAMPLE.splitlines()
+    start = next(i for i, line in enumerate(lines) if "PEDESTRIAN GATE EXAMPLE" in line)
+    block = [line[2:] if line.startswith("# ") else line for line in lines[start + 1 :]]
+    block = [line for line in block if not line.startswith("#")]
+    config = load_config(write(tmp_path, EXAMPLE + "\n" + "\n".join(block)))
+    gate = next(g for g in config.gates if g.kind == "pedestrian")
+    assert gate.lock is not None and gate.door is not None

@@ -1,0 +1,287 @@
+"""A whole pedestrian gate from config: real face models, a folder camera replaying real
+photos, a real SQLite file, a FIFO keypad and MockFactory pins for the lock and door inputs.
+
+What must hold: a resident opens and the lock relay releases once; a stranger is recorded as
+face_unknown and the lock stays put; the console's manual open and health work through the
+control socket; a resident enrolled while the gate runs is recognised within seconds; the
+keypad works end to end; the exit button and a normally-closed fire input release the lock;
+a missing PII key stops start-up before any pin is claimed; ``menwei gate`` runs it as a
+process and ``menwei relays-safe`` puts the lock relay at rest.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from face_fixtures import FACES, face_labels
+from gpiozero.pins.mock import MockFactory
+
+from edge.assembly import pedestrian_gate, run_dir
+from edge.cli import main
+from edge.config import load_config
+from edge.db import connect
+from edge.events import recent_events
+from edge.faces.images import read_image_file
+from edge.faces.recogniser import FaceRecogniser
+from edge.gate_control import send_gate_command
+from edge.pii import PiiVault, create_key_file
+from edge.residents import add_resident, enrol_faces, set_pin
+from edge.store import open_store
+from gate_drivers.door import rest_lock_relay
+
+LOCK, CONTACT, EXIT, FIRE = 17, 22, 27, 5
+
+CONFIG = """
+[storage]
+data_dir = "data"
+[security]
+pii_key_file = "pii.key"
+[hardware]
+pin_factory = "mock"
+[recognition.faces]
+dedupe_s = 30
+[[gates]]
+id = "east"
+name = "East door"
+kind = "pedestrian"
+[gates.camera]
+source = "frames"
+replay_fps = 8
+read_timeout_s = 5
+[gates.lock]
+relay_pin = {lock}
+active_high = true
+release_s = 0.5
+[gates.door]
+held_open_s = 30
+[gates.door.contact]
+pin = {contact}
+debounce_s = 0.01
+[gates.door.exit_button]
+pin = {exit}
+debounce_s = 0.01
+[gates.door.fire_alarm]
+pin = {fire}
+debounce_s = 0.01
+normally_closed = {nc}
+[gates.keypad]
+source = "keypad.fifo"
+"""
+
+
+@pytest.fixture(scope="module")
+def recogniser() -> FaceRecogniser:
+    face_labels()  # skips the module's tests when the real faces are absent
+    return FaceRecogniser()
+
+
+def write_frames(folder: Path, plan: list[tuple[str | None, int]]) -> None:
+    """Numbered frames: each (photo file or None for an empty grey scene, repeats)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    index = 0
+    for name, repeats in plan:
+        image = read_image_file(FACES / name) if name else np.full((480, 640, 3), 90, np.uint8)
+        for _ in range(repeats):
+            cv2.imwrite(str(folder / f"{index:04d}.jpg"), image)
+            index += 1
+
+
+def make_site(
+    tmp_path: Path, plan: list[tuple[str | None, int]], fire_normally_closed: bool = False
+) -> Path:
+    face_labels()
+    path = tmp_path / "menwei.toml"
+    text = CONFIG.format(
+        lock=LOCK, contact=CONTACT, exit=EXIT, fire=FIRE, nc=str(fire_normally_closed).lower()
+    )
+    path.write_text(text, encoding="utf-8")
+    create_key_file(tmp_path / "pii.key")
+    os.mkfifo(tmp_path / "keypad.fifo")
+    write_frames(tmp_path / "frames", plan)
+    return path
+
+
+def enrol(db, path: Path, recogniser, photos: tuple[str, ...], household: str) -> int:
+    vault = PiiVault.from_key_file(path.parent / "pii.key")
+    rid = add_resident(db, vault, "Test Resident", household)
+    images = [(n, read_image_file(FACES / n)) for n in photos]
+    enrol_faces(db, vault, recogniser, rid, images, "admin", consent=True)
+    return rid
+
+
+def wait_for(predicate, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def kinds(db) -> list[tuple[str, str]]:
+    return [(e["kind"], e["decision"]) for e in reversed(recent_events(db, 100))]
+
+
+def releases(factory: MockFactory) -> int:
+    """Times the (fail-safe, active-high) lock relay dropped: each is one release."""
+    states = [s.state for s in factory.pin(LOCK).states]
+    return sum(1 for a, b in itertools.pairwise(states) if a and not b)
+
+
+def test_resident_opens_stranger_is_recorded_manual_open_and_health(tmp_path, recogniser):
+    path = make_site(tmp_path, [("fr_obama1.jpg", 5), (None, 4), ("fr_biden.jpg", 5), (None, 4)])
+    config = load_config(path)
+    db = open_store(config)
+    enrol(db, path, recogniser, ("fr_obama.jpg", "fr_obama2.jpg"), "3-1-402")
+    factory = MockFactory()
+    seen = []
+    with pedestrian_gate(
+        config,
+        "east",
+        threading.Event(),
+        pin_factory=factory,
+        recogniser=recogniser,
+        on_outcome=seen.append,
+    ) as gate:
+        assert gate.keypad is not None
+        assert wait_for(lambda: {"face_passage", "face_unknown"} <= {k for k, _ in kinds(db)}, 30)
+        assert releases(factory) == 1, "the lock released for the resident only"
+        reply = send_gate_command(
+            run_dir(config), "east", {"cmd": "open", "operator": "guard1", "reason": "parcel"}
+        )
+        assert reply["ok"], reply
+        assert wait_for(lambda: releases(factory) == 2, 2)
+        health = send_gate_command(run_dir(config), "east", {"cmd": "health"})["health"]
+        assert health["gate"] == "east" and health["templates"] == 2
+        assert health["camera"]["state"] == "ok" and health["frames"] > 0
+        assert health["lock"]["grants"] == 2 and health["fire_alarm"] is False
+        assert health["last_decision"]["kind"] == "manual_open"
+    events = kinds(db)
+    assert events[:2] == [("face_passage", "open"), ("face_unknown", "deny")]
+    assert ("manual_open", "open") in events
+    passage = next(e for e in recent_events(db, 100) if e["kind"] == "face_passage")
+    assert passage["subject"] == "residents: resident 1 of household 3-1-402"
+    assert "Test Resident" not in str(recent_events(db, 100))
+    assert passage["snapshot_path"]
+    assert not factory.pin(LOCK).state, "lock relay at rest after the gate stopped"
+    assert any(o.kind == "face_passage" and o.occurred_at for o in seen)
+
+
+def test_resident_enrolled_while_running_is_recognised_within_seconds(tmp_path, recogniser):
+    path = make_site(tmp_path, [("fr_kit_harington_john2.jpeg", 4), (None, 2)])
+    config = load_config(path)
+    db = open_store(config)
+    factory = MockFactory()
+    with pedestrian_gate(
+        config, "east", threading.Event(), pin_factory=factory, recogniser=recogniser
+    ) as gate:
+        assert wait_for(lambda: ("face_unknown", "deny") in kinds(db), 20)
+        assert gate.loop.health()["templates"] == 0
+        other = connect(config.storage.database_path)  # like `menwei resident enrol-face`
+        enrol(other, path, recogniser, ("fr_kit_harington_john1.jpeg",), "5-2-1101")
+        assert wait_for(lambda: ("face_passage", "open") in kinds(db), 20)
+        assert gate.loop.health()["templates"] == 1
+        assert releases(factory) == 1
+
+
+def test_keypad_exit_button_and_fire_alarm(tmp_path, recogniser):
+    path = make_site(tmp_path, [(None, 2)], fire_normally_closed=True)
+    config = load_config(path)
+    db = open_store(config)
+    rid = enrol(db, path, recogniser, ("fr_obama.jpg",), "3-1-402")
+    set_pin(db, rid, "480915")
+    factory = MockFactory()
+    with pedestrian_gate(
+        config, "east", threading.Event(), pin_factory=factory, recogniser=recogniser
+    ) as gate:
+        # The mock pin starts pulled up: an open normally-closed contact, as with a cut wire.
+        # That is a fire alarm from the first moment, recorded although the Door reported it
+        # while still being built.
+        assert wait_for(lambda: kinds(db) == [("fire_alarm", "open")], 5)
+        assert not gate.door.lock.is_locked
+        factory.pin(FIRE).drive_low()  # the panel's contact closes: no alarm
+        assert wait_for(lambda: ("fire_alarm_cleared", "none") in kinds(db), 5)
+        assert gate.door.lock.is_locked
+        factory.pin(LOCK).clear_states()
+        fd = os.open(tmp_path / "keypad.fifo", os.O_WRONLY)
+        os.write(fd, f"{rid}*000001\n{rid}*480915#".encode())
+        os.close(fd)
+        assert wait_for(lambda: len([k for k in kinds(db) if k[0] == "pin_passage"]) == 2, 10)
+        assert kinds(db)[2:] == [("pin_passage", "deny"), ("pin_passage", "open")]
+        assert wait_for(lambda: releases(factory) == 1, 2)
+        factory.pin(EXIT).drive_low()
+        assert wait_for(lambda: ("exit_button", "open") in kinds(db), 5)
+        factory.pin(EXIT).drive_high()
+        assert wait_for(lambda: gate.door.lock.is_locked, 3)
+        factory.pin(FIRE).drive_high()  # alarm: the contact opens
+        assert wait_for(lambda: kinds(db).count(("fire_alarm", "open")) == 2, 5)
+        time.sleep(0.8)  # longer than release_s: the fire hold keeps it released
+        assert not gate.door.lock.is_locked
+    pin_events = [e for e in recent_events(db, 100) if e["kind"] == "pin_passage"]
+    assert all("480915" not in str(e) for e in pin_events), "PINs are never stored"
+
+
+def test_missing_pii_key_is_a_clear_error_and_claims_no_pin(tmp_path, recogniser):
+    path = make_site(tmp_path, [(None, 1)])
+    (tmp_path / "pii.key").unlink()
+    config = load_config(path)
+    factory = MockFactory()
+    with (
+        pytest.raises(ValueError, match="menwei install"),
+        pedestrian_gate(config, "east", threading.Event(), pin_factory=factory),
+    ):
+        pass
+    assert not factory.pins, "no pin touched when the gate cannot start"
+    result = CliRunner().invoke(main, ["gate", "east", "-c", str(path)])
+    assert result.exit_code == 1 and "PII key" in result.output and "Traceback" not in result.output
+
+
+def test_rest_lock_relay_and_relays_safe_command(tmp_path):
+    factory = MockFactory()
+    rest_lock_relay(LOCK, True, factory)
+    assert [s.state for s in factory.pin(LOCK).states][-1] is False
+    path = tmp_path / "menwei.toml"
+    text = CONFIG.format(lock=LOCK, contact=CONTACT, exit=EXIT, fire=FIRE, nc="false")
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(main, ["relays-safe", "east", "-c", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "lock relay at rest (fail_safe: door released)" in result.output
+
+
+@pytest.mark.slow
+def test_menwei_gate_process_runs_a_pedestrian_gate(tmp_path, recogniser):
+    path = make_site(tmp_path, [("fr_obama1.jpg", 4), (None, 4)])
+    db = open_store(load_config(path))
+    enrol(db, path, recogniser, ("fr_obama.jpg", "fr_obama2.jpg"), "3-1-402")
+    menwei = Path(sys.executable).parent / "menwei"
+    assert shutil.which(str(menwei))
+    process = subprocess.Popen(
+        [str(menwei), "gate", "east", "-c", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert wait_for(lambda: ("face_passage", "open") in kinds(db), 60), "no passage"
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "pedestrian gate east running" in output
+    assert "OPEN  → lock released" in output and "lock relay at rest" in output
+    assert "Test Resident" not in output, "names never reach the log"
