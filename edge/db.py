@@ -22,7 +22,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from edge.migrations import LATEST_VERSION, MIGRATIONS
+from edge.migrations import LATEST_VERSION, MIGRATIONS, TABLE_REBUILDS
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -83,16 +83,30 @@ def migrate(db: sqlite_utils.Database) -> int:
     for version, _title, sql in MIGRATIONS:
         if version <= current:
             continue
-        try:
-            db.conn.executescript(
-                f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
-            )
-        except sqlite3.Error:
-            if db.conn.in_transaction:
-                db.conn.execute("ROLLBACK")
-            raise
+        _apply(db.conn, version, sql)
         current = version
     return current
+
+
+def _apply(conn: sqlite3.Connection, version: int, sql: str) -> None:
+    """One migration and its version bump in one transaction (a power cut leaves the old
+    version). A table rebuild runs with foreign keys off — the pragma is a no-op inside a
+    transaction, so it is switched before BEGIN — and is checked before it commits."""
+    rebuild = version in TABLE_REBUILDS
+    if rebuild:
+        conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};")
+        if rebuild and conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+            raise sqlite3.IntegrityError(f"migration {version} would break a foreign key")
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    finally:
+        if rebuild:
+            conn.execute("PRAGMA foreign_keys = ON")
 
 
 @contextlib.contextmanager

@@ -7,6 +7,11 @@ leaves the database at the previous version, never half-migrated.
 
 from __future__ import annotations
 
+# Migrations that rebuild a table other tables reference (SQLite cannot alter a CHECK
+# constraint in place). They run with foreign keys off, as SQLite's documented 12-step
+# ALTER procedure requires, and must pass ``PRAGMA foreign_key_check`` before they commit.
+TABLE_REBUILDS = frozenset({5})
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
         1,
@@ -267,6 +272,75 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             created_at TEXT NOT NULL,
             CHECK (valid_from < valid_to)
         );
+        """,
+    ),
+    (
+        5,
+        "console: guard role, visitor passes by plate and face, face watchlist, form nonces",
+        """
+        -- 'guard' joins the roles: users is rebuilt because its CHECK cannot be altered.
+        CREATE TABLE users_new (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            display_name TEXT NOT NULL DEFAULT '',
+            role TEXT NOT NULL
+                CHECK (role IN ('admin', 'guard', 'landlord', 'police', 'grid')),
+            password_hash TEXT NOT NULL,         -- argon2id
+            active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+            created_at TEXT NOT NULL
+        );
+        INSERT INTO users_new (id, username, display_name, role, password_hash, active,
+                               created_at)
+            SELECT id, username, display_name, role, password_hash, active, created_at
+            FROM users;
+        DROP TABLE users;
+        ALTER TABLE users_new RENAME TO users;
+
+        -- A visitor pass by plate: a vehicles row of kind visitor/temporary whose uses are
+        -- counted (max_uses NULL = unlimited within its window), and who issued it.
+        ALTER TABLE vehicles ADD COLUMN max_uses INTEGER CHECK (max_uses IS NULL OR max_uses >= 1);
+        ALTER TABLE vehicles ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE vehicles ADD COLUMN issued_by TEXT;
+
+        -- A visitor pass by face: a residents row of kind 'visitor' with a window and uses,
+        -- hosted by a resident; its templates go when the pass is deleted or purged.
+        ALTER TABLE residents ADD COLUMN kind TEXT NOT NULL DEFAULT 'resident'
+            CHECK (kind IN ('resident', 'visitor'));
+        ALTER TABLE residents ADD COLUMN valid_from TEXT;
+        ALTER TABLE residents ADD COLUMN valid_to TEXT;
+        ALTER TABLE residents ADD COLUMN max_uses INTEGER
+            CHECK (max_uses IS NULL OR max_uses >= 1);
+        ALTER TABLE residents ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE residents ADD COLUMN host_resident_id INTEGER
+            REFERENCES residents(id) ON DELETE CASCADE;
+        ALTER TABLE residents ADD COLUMN issued_by TEXT;
+        ALTER TABLE qr_passes ADD COLUMN issued_by TEXT;
+
+        -- Faces on the watchlist (police/admin or the district): alert on a match at any
+        -- pedestrian gate. Biometric data: encrypted like resident templates.
+        CREATE TABLE watch_faces (
+            id INTEGER PRIMARY KEY,
+            label TEXT NOT NULL,                 -- e.g. 'wanted person 2026-118': no name needed
+            reason TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL DEFAULT 'local' CHECK (source IN ('local', 'district')),
+            template BLOB NOT NULL,              -- AES-GCM (purpose 'watch_face'), 128 x f32
+            model_sha256 TEXT NOT NULL,
+            added_by TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+            created_at TEXT NOT NULL,
+            expires_at TEXT
+        );
+
+        -- One row per accepted console form: a double submit hits the primary key and
+        -- changes nothing (inserted in the same transaction as what the form creates).
+        CREATE TABLE form_submissions (
+            nonce TEXT PRIMARY KEY,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX events_time ON events(occurred_at);
+        CREATE INDEX events_kind ON events(kind, occurred_at);
         """,
     ),
 ]

@@ -142,3 +142,33 @@ def test_event_writer_raises_on_bugs_instead_of_spooling(db):
         writer.record(NewEvent("no-such-gate", "plate_unread", AT, "deny"))
     assert writer.spooled == 0 and writer.fault is None
     assert writer.record(NewEvent("g1", "plate_unread", AT, "deny")).id
+
+
+def test_migration_5_rebuilds_users_keeping_sessions_rooms_and_keys(tmp_path):
+    """Upgrading a box at schema 4 keeps every account, session and room; 'guard' is new."""
+    from edge.migrations import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA foreign_keys = ON")
+    for version, _title, sql in MIGRATIONS[:4]:
+        raw.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
+    raw.executescript(
+        "INSERT INTO users VALUES (7, 'li', 'Li', 'landlord', 'h', 1, 'x');"
+        "INSERT INTO web_sessions VALUES ('s', 7, 'c', 'x', 'x', 'x');"
+        "INSERT INTO properties VALUES (1, 'P', '', 'x'); INSERT INTO buildings VALUES (1, 1, 'B');"
+        "INSERT INTO units VALUES (1, 1, 'U'); INSERT INTO rooms VALUES (1, 1, '402', 7, 1, 'x');"
+    )
+    raw.close()
+    db = connect(path)
+    assert schema_version(db) == LATEST_VERSION
+    assert db.execute("SELECT username, role FROM users").fetchall() == [("li", "landlord")]
+    assert db.execute("SELECT user_id FROM web_sessions").fetchall() == [(7,)]
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    with transaction(db) as conn:
+        conn.execute("INSERT INTO users VALUES (8, 'wang', '', 'guard', 'h', 1, 'x')")
+    with pytest.raises(sqlite3.IntegrityError), transaction(db) as conn:
+        conn.execute("INSERT INTO rooms VALUES (2, 1, '403', 99, 1, 'x')")  # FK enforced again
+    with pytest.raises(sqlite3.IntegrityError), transaction(db) as conn:
+        conn.execute("INSERT INTO users VALUES (9, 'x', '', 'janitor', 'h', 1, 'x')")

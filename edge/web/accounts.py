@@ -1,9 +1,10 @@
 """Console accounts: roles and argon2id password hashes.
 
-Roles: ``admin`` (accounts, audit), ``landlord`` (own rooms and tenants), ``police`` and
-``grid`` (search all registrations). Passwords are argon2id (argon2-cffi defaults, RFC 9106
-low-memory profile); a login for an unknown user still runs one hash so response time does
-not reveal which usernames exist.
+Roles: ``admin`` (accounts, audit, everything a guard does), ``guard`` (the gate console:
+live events, manual open, residents, visitor passes, health), ``landlord`` (own rooms and
+tenants), ``police`` and ``grid`` (search all registrations and gate events). Passwords
+are argon2id (argon2-cffi defaults, RFC 9106 low-memory profile); a login for an unknown
+user still runs one hash so response time does not reveal which usernames exist.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from edge.db import iso
 
-ROLES = ("admin", "landlord", "police", "grid")
+ROLES = ("admin", "guard", "landlord", "police", "grid")
 MIN_PASSWORD = 10
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("menwei-dummy-password")

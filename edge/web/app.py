@@ -27,6 +27,9 @@ from edge.config import MenweiConfig
 from edge.db import connect, utc_now
 from edge.pii import PiiVault
 from edge.web import accounts, sessions
+from edge.web.console import blueprints as console_blueprints
+from edge.web.console import nav_for
+from edge.web.console.forms import NONCE_FIELD, apply_upload_limit, new_nonce
 from edge.web.guards import (
     ANON_COOKIE,
     CSRF_FIELD,
@@ -122,6 +125,7 @@ def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None
     Babel(app, locale_selector=_select_locale, timezone_selector=lambda: config.site.timezone)
 
     app.before_request(_load_user)
+    app.before_request(apply_upload_limit)  # before the CSRF check reads the body
     app.before_request(_check_csrf)
     app.after_request(_finish_response)
     app.teardown_appcontext(_close_db)
@@ -134,7 +138,7 @@ def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None
     from qr_registry.web.police import bp as police_bp
     from qr_registry.web.tenant import bp as tenant_bp
 
-    for blueprint in (auth_bp, tenant_bp, landlord_bp, police_bp, admin_bp):
+    for blueprint in (auth_bp, tenant_bp, landlord_bp, police_bp, admin_bp, *console_blueprints()):
         app.register_blueprint(blueprint)
     app.add_url_rule("/", "home", _home)
     app.add_url_rule("/healthz", "healthz", _healthz)
@@ -224,6 +228,9 @@ def _template_globals() -> dict[str, Any]:
         "csrf_field": CSRF_FIELD,
         "current_user": g.get("user"),
         "lang": _select_locale(),
+        "console_nav": nav_for(g.user.role if g.get("user") else None),
+        "nonce_field": NONCE_FIELD,
+        "form_nonce": new_nonce,
     }
 
 
@@ -257,6 +264,7 @@ def _home():  # type: ignore[no-untyped-def]
         return redirect(url_for("auth.login"))
     target = {
         "landlord": "landlord.index",
+        "guard": "console_live.index",
         "police": "police.search",
         "grid": "police.search",
         "admin": "admin.index",

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from edge.db import connect, transaction, utc_now
+from edge.web.accounts import ROLES
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,7 @@ def register(main: click.Group, config_option, load) -> None:  # type: ignore[no
 
     @user.command("add")
     @click.argument("username")
-    @click.option(
-        "--role", type=click.Choice(["admin", "landlord", "police", "grid"]), required=True
-    )
+    @click.option("--role", type=click.Choice(list(ROLES)), required=True)
     @click.option("--name", "display_name", default="")
     @click.password_option(prompt="Password (min. 10 characters)")
     @config_option

@@ -1,0 +1,57 @@
+"""The guard and admin console: blueprints of the one web app (``edge.web.app``).
+
+They share the app's accounts, roles, sessions, CSRF check and audit log. Each blueprint
+is one audience's set of pages and checks its roles once, in a ``before_request``:
+
+| blueprint | prefix | roles | what |
+| --- | --- | --- | --- |
+| ``console_live`` | ``/console`` | admin, guard | live view per gate, manual open, health |
+| ``console_events`` | ``/events`` | admin, guard, police, grid | search, event, snapshot, feed |
+| ``console_people`` | ``/people`` | admin, guard | residents, households, faces, plates, PINs |
+| ``console_passes`` | ``/passes`` | admin, guard | visitor passes by QR, plate or face |
+| ``console_watchlist`` | ``/watchlist`` | admin, police | plates and faces on the watchlist |
+
+Police and grid workers' reads of gate events are audit-logged (the rule for every access
+by police); guards' and admins' changes are audit-logged too.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+ROLES = {
+    "console_live": ("admin", "guard"),
+    "console_events": ("admin", "guard", "police", "grid"),
+    "console_people": ("admin", "guard"),
+    "console_passes": ("admin", "guard"),
+    "console_watchlist": ("admin", "police"),
+}
+
+# (endpoint, label msgid, blueprint whose roles decide who sees the link), in menu order.
+# Labels are translated in the template.
+NAV = (
+    ("console_live.index", "Live", "console_live"),
+    ("console_events.search", "Gate events", "console_events"),
+    ("console_people.index", "Residents", "console_people"),
+    ("console_passes.index", "Visitor passes", "console_passes"),
+    ("console_watchlist.index", "Watchlist", "console_watchlist"),
+    ("console_live.health", "Health", "console_live"),
+)
+
+
+def blueprints() -> list[Blueprint]:
+    """Every console blueprint, for ``create_app`` to register."""
+    from edge.web.console.events import bp as events_bp
+    from edge.web.console.live import bp as live_bp
+    from edge.web.console.passes import bp as passes_bp
+    from edge.web.console.people import bp as people_bp
+    from edge.web.console.watchlist import bp as watchlist_bp
+
+    return [live_bp, events_bp, people_bp, passes_bp, watchlist_bp]
+
+
+def nav_for(role: str | None) -> list[tuple[str, str]]:
+    """(endpoint, label) of the console pages ``role`` may open."""
+    if role is None:
+        return []
+    return [(endpoint, label) for endpoint, label, bp in NAV if role in ROLES[bp]]

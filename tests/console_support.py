@@ -1,0 +1,56 @@
+"""Shared builders for the console tests: an app on a real SQLite file with an account of
+every role, logged-in test clients, and the CSRF / nonce fields of a page."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from registry_support import PASSWORD, Clock, csrf_of, make_config
+
+from edge.config import MenweiConfig
+from edge.db import connect, transaction
+from edge.web.accounts import ROLES, create_user
+from edge.web.app import create_app
+
+USERS = {role: f"{role}1" for role in ROLES}  # one account per role: admin1, guard1, ...
+
+
+def console_env(tmp: Path, clock: Clock | None = None, config: MenweiConfig | None = None) -> dict:
+    """App + database + one account per role. Returns a dict the helpers below take."""
+    clock = clock or Clock()
+    config = config or make_config(tmp)
+    app = create_app(config, clock=clock)
+    db = connect(config.storage.database_path)
+    with transaction(db) as conn:
+        ids = {
+            role: create_user(conn, name, PASSWORD, role, clock()).id
+            for role, name in USERS.items()
+        }
+    db.conn.close()
+    return {"app": app, "config": config, "clock": clock, "ids": ids}
+
+
+def client_as(env: dict, role: str | None):  # type: ignore[no-untyped-def]
+    """A test client logged in as the account of ``role`` (None: anonymous)."""
+    client = env["app"].test_client()
+    if role:
+        token = csrf_of(client.get("/login").text)
+        response = client.post(
+            "/login", data={"csrf_token": token, "username": USERS[role], "password": PASSWORD}
+        )
+        assert response.status_code == 302, response.text
+    return client
+
+
+def form_fields(html: str) -> dict[str, str]:
+    """The CSRF token and (if present) the one-time form nonce of the first form on a page."""
+    fields = {"csrf_token": csrf_of(html)}
+    nonce = re.search(r'name="form_nonce" value="([^"]+)"', html)
+    if nonce:
+        fields["form_nonce"] = nonce.group(1)
+    return fields
+
+
+def db_of(env: dict):  # type: ignore[no-untyped-def]
+    return connect(env["config"].storage.database_path)
