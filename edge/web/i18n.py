@@ -39,7 +39,7 @@ def compile_translations(target: Path) -> Path:
                     raise ValueError(
                         f"{po_path.name}: {message.id!r} is translated differently elsewhere"
                     )
-                merged[message.id] = message.string
+                merged[message.id] = message
         if merged is None:
             continue
         out = target / folder.relative_to(SOURCE) / "messages.mo"
