@@ -104,13 +104,23 @@ def remove_vehicle(db: sqlite_utils.Database, plate: str, kind: VehicleKind | No
         return cursor.rowcount
 
 
-def list_vehicles(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+def remove_vehicle_id(db: sqlite_utils.Database, vehicle_id: int) -> None:
+    """Delete one enrolment by id (the console's remove button); EnrolmentError if absent."""
+    with transaction(db) as conn:
+        if conn.execute("DELETE FROM vehicles WHERE id = ?", (vehicle_id,)).rowcount != 1:
+            raise EnrolmentError(f"no vehicle {vehicle_id}")
+
+
+def list_vehicles(db: sqlite_utils.Database, household: str | None = None) -> list[dict[str, Any]]:
+    """Active enrolments, all or one household's (by label)."""
+    where, args = ("AND h.label = ?", [household]) if household else ("", [])
     return [
         dict(row)
         for row in db.query(
             "SELECT v.id, v.plate, v.kind, h.label AS household, v.valid_from, v.valid_to, v.note"
             " FROM vehicles v LEFT JOIN households h ON h.id = v.household_id"
-            " WHERE v.active = 1 ORDER BY v.plate, v.kind"
+            f" WHERE v.active = 1 {where} ORDER BY v.plate, v.kind",
+            args,
         )
     ]
 

@@ -1,0 +1,33 @@
+"""The web process's face recogniser: loaded once, on first use, shared by every thread.
+
+Why lazily: most requests (tenant form, event lists) never touch faces, and loading and
+verifying both models costs ~100 ms and some tens of MB; a box whose web process never
+enrols faces never pays it. Why one lock: OpenCV's FaceDetectorYN keeps its input size as
+state (``setInputSize``), so two threads detecting at once on different photo sizes would
+corrupt each other's results. Enrolment is rare, so serialising it costs nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from edge.faces.recogniser import FaceRecogniser
+from edge.web.app import state
+
+_LOAD_LOCK = threading.Lock()
+
+
+@contextmanager
+def face_recogniser() -> Iterator[FaceRecogniser]:
+    """The app's recogniser, held exclusively for the ``with`` block."""
+    extensions = state().__dict__
+    with _LOAD_LOCK:
+        if "face_recogniser" not in extensions:
+            from edge.assembly import face_recogniser as build
+
+            extensions["face_recogniser"] = build(state().config)
+            extensions["face_lock"] = threading.Lock()
+    with extensions["face_lock"]:
+        yield extensions["face_recogniser"]
