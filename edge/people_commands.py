@@ -91,7 +91,7 @@ def register(main: click.Group, config_option, load) -> None:  # type: ignore[no
     ) -> None:
         """Enrol face PHOTOS for a resident; all must pass the quality checks or none is kept."""
         from edge.assembly import face_recogniser
-        from edge.residents import FaceEnrolmentError, enrol_face_files
+        from edge.resident_faces import FaceEnrolmentError, enrol_face_files
 
         if not consent_by.strip():
             raise click.ClickException(

@@ -1,67 +1,136 @@
-"""Residents at pedestrian gates: add, list, remove; face templates with consent; PINs.
+"""Residents at pedestrian gates: add, edit, (de)activate, list, delete; PINs.
 
 Why it is written this way:
-- Names are personal data: stored only encrypted (edge.pii, purpose ``resident.name``).
-- Face templates are biometric data: enrolled only with consent (who recorded it, when),
-  encrypted (purpose ``face_template``), tied to the model that made them, and deleted with
-  the resident in the same transaction (``ON DELETE CASCADE`` inside ``remove_resident``).
-- Enrolment checks *every* photo before writing anything: one refused photo means nothing
-  is stored, so an operator never ends up with half a set of templates.
+- Names are personal data: stored only encrypted (edge.pii, purpose ``resident.name``), and
+  listed masked (``张**``) unless the caller holds the key *and* asks for full names.
+- Deleting a resident takes everything biometric or credential-like with them in one
+  transaction: face templates, PIN, the passes and visitors they host.
 - PINs are hashed with scrypt (salted, memory-hard), never encrypted: nobody needs them back.
   A keypad entry is ``<resident number>*<PIN>``, so one hash is checked per attempt.
+- Two layers: functions taking a connection (``insert_resident``, ``update_resident``, ...)
+  write inside the caller's transaction, so the web console commits a change together with
+  its audit row and double-submit nonce; the ``db`` functions (``add_resident``,
+  ``set_pin``, ...) are the CLI's one-transaction units of work over them.
+- Errors an operator can cause are ``ResidentError`` with a stable ``code``: the console
+  shows its own translation for the code, the CLI the English message.
+
+Face templates live in edge.resident_faces; their names are importable from here too (the
+gate loop and the CLI import them from this module).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import secrets
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+import sqlite3
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import sqlite_utils
 
-from edge.db import iso, parse_iso, transaction, utc_now
-from edge.faces.embedder import EMBEDDING_DIM
-from edge.faces.images import ImageInputError, read_image_file
-from edge.faces.index import FaceIndex
-from edge.faces.recogniser import EnrolmentRefused, FaceRecogniser, Template
+from edge.db import iso, transaction, utc_now
 from edge.person_policy import ResidentFact
 from edge.pii import PiiVault
 from edge.vehicles import EnrolmentError, _household_id
 
 NAME_PURPOSE = "resident.name"
-TEMPLATE_PURPOSE = "face_template"
 _GROUP = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+_FACE_NAMES = frozenset(
+    {
+        "TEMPLATE_PURPOSE",
+        "PhotoRefused",
+        "FaceEnrolmentError",
+        "enrol_faces",
+        "enrol_face_files",
+        "load_face_index",
+        "consent_time",
+    }
+)
 
 
-@dataclass(frozen=True)
-class PhotoRefused:
-    index: int
-    label: str  # file name or "upload 2": no content
-    code: str
-    message: str
+def __getattr__(name: str) -> Any:
+    """``from edge.residents import enrol_faces`` keeps working (PEP 562): the face functions
+    moved to edge.resident_faces, which imports this module, so a plain re-export at the top
+    would be an import cycle."""
+    if name in _FACE_NAMES:
+        from edge import resident_faces
+
+        return getattr(resident_faces, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class FaceEnrolmentError(EnrolmentError):
-    """One or more photos refused; nothing was stored. ``refused`` lists each with why."""
+class ResidentError(EnrolmentError):
+    """Input an operator can fix; ``code`` is stable (the console translates by it)."""
 
-    def __init__(self, refused: list[PhotoRefused]) -> None:
-        lines = "; ".join(f"{r.label}: {r.message}" for r in refused)
-        super().__init__(f"nothing enrolled, {len(refused)} photo(s) refused: {lines}")
-        self.refused = refused
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
-def _resident_exists(conn: Any, resident_id: int) -> None:
-    if not conn.execute("SELECT 1 FROM residents WHERE id = ?", (resident_id,)).fetchone():
-        raise EnrolmentError(f"no resident {resident_id}")
+# -- the resident record ---------------------------------------------------------------------
+def mask_name(name: str) -> str:
+    """``张三丰`` → ``张**``: enough for a guard to see it is the right person, not to learn a
+    name. Always two stars, so the mask does not give away the length either."""
+    name = name.strip()
+    return f"{name[0]}**" if name else "**"
+
+
+def check_name(name: str) -> str:
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 60:
+        raise ResidentError("name_length", "name must be 1-60 characters")
+    return name
+
+
+def check_group(group: str) -> str:
+    group = (group or "").strip()
+    if not _GROUP.match(group):
+        raise ResidentError(
+            "group_format", "group must be lower-case letters, digits or _, e.g. residents"
+        )
+    return group
+
+
+def check_household(label: str | None) -> str | None:
+    """A household label such as ``3-1-402``, or None for a resident without one."""
+    label = (label or "").strip()
+    if not label:
+        return None
+    if len(label) > 40 or not label.isprintable():
+        raise ResidentError(
+            "household_label", "household label must be 1-40 characters, e.g. 3-1-402"
+        )
+    return label
+
+
+def require_resident(conn: sqlite3.Connection, resident_id: int, kind: str | None = None) -> None:
+    """ResidentError ``no_resident`` unless the row exists (and is of ``kind`` if given)."""
+    sql = "SELECT 1 FROM residents WHERE id = ?" + (" AND kind = ?" if kind else "")
+    args = (resident_id, kind) if kind else (resident_id,)
+    if not conn.execute(sql, args).fetchone():
+        raise ResidentError("no_resident", f"no resident {resident_id}")
+
+
+def insert_resident(
+    conn: sqlite3.Connection,
+    vault: PiiVault,
+    name: str,
+    household: str | None,
+    group: str,
+    at: datetime,
+) -> int:
+    """Add a resident inside the caller's transaction; the household is created if new."""
+    name, group, household = check_name(name), check_group(group), check_household(household)
+    household_id = _household_id(conn, household, at)
+    cursor = conn.execute(
+        "INSERT INTO residents (household_id, name, name_enc, access_group, created_at)"
+        " VALUES (?, '', ?, ?, ?)",
+        (household_id, vault.encrypt_text(name, NAME_PURPOSE), group, iso(at)),
+    )
+    return int(cursor.lastrowid)  # type: ignore[arg-type]
 
 
 def add_resident(
@@ -71,201 +140,214 @@ def add_resident(
     household: str | None = None,
     group: str = "residents",
 ) -> int:
-    name = name.strip()
-    if not 1 <= len(name) <= 60:
-        raise EnrolmentError("name must be 1-60 characters")
-    if not _GROUP.match(group):
-        raise EnrolmentError("group must be lower-case letters, digits or _, e.g. residents")
-    now = utc_now()
     with transaction(db) as conn:
-        household_id = _household_id(conn, household, now)
-        cursor = conn.execute(
-            "INSERT INTO residents (household_id, name, name_enc, access_group, created_at)"
-            " VALUES (?, '', ?, ?, ?)",
-            (household_id, vault.encrypt_text(name, NAME_PURPOSE), group, iso(now)),
+        return insert_resident(conn, vault, name, household, group, utc_now())
+
+
+def _name_of(vault: PiiVault, plain: str | None, sealed: bytes | None) -> str:
+    """Residents enrolled before names were encrypted keep their plain ``name``."""
+    return vault.decrypt_text(sealed, NAME_PURPOSE) if sealed is not None else plain or ""
+
+
+def update_resident(
+    conn: sqlite3.Connection,
+    vault: PiiVault,
+    resident_id: int,
+    name: str,
+    household: str | None,
+    group: str,
+    at: datetime,
+) -> list[str]:
+    """Change name, household and group; returns the names of the fields that changed."""
+    name, group, household = check_name(name), check_group(group), check_household(household)
+    row = conn.execute(
+        "SELECT r.name, r.name_enc, h.label, r.access_group FROM residents r"
+        " LEFT JOIN households h ON h.id = r.household_id WHERE r.id = ? AND r.kind = 'resident'",
+        (resident_id,),
+    ).fetchone()
+    if row is None:
+        raise ResidentError("no_resident", f"no resident {resident_id}")
+    changed = [
+        field
+        for field, old, new in (
+            ("name", _name_of(vault, row[0], row[1]), name),
+            ("household", row[2], household),
+            ("group", row[3], group),
         )
-        return int(cursor.lastrowid)
+        if old != new
+    ]
+    if changed:
+        conn.execute(
+            "UPDATE residents SET name = '', name_enc = ?, household_id = ?, access_group = ?"
+            " WHERE id = ?",
+            (
+                vault.encrypt_text(name, NAME_PURPOSE),
+                _household_id(conn, household, at),
+                group,
+                resident_id,
+            ),
+        )
+    return changed
 
 
-def list_residents(
-    db: sqlite_utils.Database, vault: PiiVault | None = None
-) -> list[dict[str, Any]]:
-    """Residents; without names unless a ``vault`` is given (the admin CLI on the box).
+def set_active(conn: sqlite3.Connection, resident_id: int, active: bool) -> bool:
+    """(De)activate; True if it changed. An inactive resident's face leaves the gates' index
+    (``load_face_index``) and the policy denies their PIN (``resident_inactive``)."""
+    require_resident(conn, resident_id, "resident")
+    cursor = conn.execute(
+        "UPDATE residents SET active = ? WHERE id = ? AND active != ?",
+        (int(active), resident_id, int(active)),
+    )
+    return cursor.rowcount == 1
 
-    Names are decrypted only for display to whoever holds the key; callers must not log
-    the result. Residents enrolled before names were encrypted keep their plain ``name``.
-    """
-    rows = db.execute(
-        "SELECT r.id, h.label, r.access_group, r.active, r.face_consent_at,"
-        " (SELECT COUNT(*) FROM face_templates t WHERE t.resident_id = r.id),"
-        " r.pin_hash IS NOT NULL, r.name, r.name_enc"
-        " FROM residents r LEFT JOIN households h ON h.id = r.household_id ORDER BY r.id"
-    ).fetchall()
-    keys = ("id", "household", "group", "active", "face_consent_at", "templates", "has_pin")
-    listed = []
-    for row in rows:
-        entry = dict(zip(keys, row[:7], strict=True))
-        if vault is not None:
-            plain, sealed = row[7], row[8]
-            entry = {"id": entry["id"], "name": plain, **{k: entry[k] for k in keys[1:]}}
-            if sealed is not None:
-                entry["name"] = vault.decrypt_text(sealed, NAME_PURPOSE)
-        listed.append(entry)
-    return listed
+
+def delete_resident(conn: sqlite3.Connection, resident_id: int) -> dict[str, int]:
+    """Delete a resident with everything biometric or credential-like hanging off them: face
+    templates, PIN, the QR passes and visitor rows they host (and those visitors' templates).
+    Returns how many of each went (counts only, for the audit log)."""
+    require_resident(conn, resident_id)
+    visitors = [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM residents WHERE host_resident_id = ?", (resident_id,)
+        ).fetchall()
+    ]
+    people = [resident_id, *visitors]
+    marks = ",".join("?" * len(people))  # ids from the database, bound as parameters
+    counts = {
+        "templates": conn.execute(
+            f"DELETE FROM face_templates WHERE resident_id IN ({marks})", people
+        ).rowcount,
+        "passes": conn.execute(
+            f"DELETE FROM qr_passes WHERE host_resident_id IN ({marks})", people
+        ).rowcount,
+        "pin": conn.execute(
+            "SELECT COUNT(*) FROM residents WHERE id = ? AND pin_hash IS NOT NULL", (resident_id,)
+        ).fetchone()[0],
+    }
+    conn.execute(f"DELETE FROM residents WHERE id IN ({marks})", people)
+    counts["visitors"] = len(visitors)
+    return counts
+
+
+def hosted(db: sqlite_utils.Database, resident_id: int) -> dict[str, int]:
+    """What deleting this resident takes with them besides their own record: the QR passes
+    and visitor rows they host (shown on the console's confirmation page)."""
+    passes = db.execute(
+        "SELECT COUNT(*) FROM qr_passes WHERE host_resident_id = ?", (resident_id,)
+    ).fetchone()[0]
+    visitors = db.execute(
+        "SELECT COUNT(*) FROM residents WHERE host_resident_id = ?", (resident_id,)
+    ).fetchone()[0]
+    return {"passes": int(passes), "visitors": int(visitors)}
 
 
 def remove_resident(db: sqlite_utils.Database, resident_id: int) -> int:
     """Delete the resident, their templates and passes in one transaction; templates removed."""
     with transaction(db) as conn:
-        _resident_exists(conn, resident_id)
-        count = conn.execute(
-            "SELECT COUNT(*) FROM face_templates WHERE resident_id = ?", (resident_id,)
-        ).fetchone()[0]
-        conn.execute("DELETE FROM face_templates WHERE resident_id = ?", (resident_id,))
-        conn.execute("DELETE FROM residents WHERE id = ?", (resident_id,))
-    return int(count)
+        return delete_resident(conn, resident_id)["templates"]
 
 
-def enrol_faces(
+_COLUMNS = (
+    "SELECT r.id, h.label, r.access_group, r.active, r.face_consent_at,"
+    " (SELECT COUNT(*) FROM face_templates t WHERE t.resident_id = r.id),"
+    " r.pin_hash IS NOT NULL, r.name, r.name_enc, r.household_id, r.face_consent_by"
+    " FROM residents r LEFT JOIN households h ON h.id = r.household_id"
+)
+_KEYS = ("id", "household", "group", "active", "face_consent_at", "templates", "has_pin")
+
+
+def _contains(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, with its own % and _ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filter(household: str | None, active: bool | None, kind: str) -> tuple[str, list[Any]]:
+    """WHERE clause: of ``kind``, household label containing ``household``, ``active`` state."""
+    where, args = ["r.kind = ?"], [kind]
+    if household:
+        where.append("h.label LIKE ? ESCAPE '\\'")
+        args.append(_contains(household))
+    if active is not None:
+        where.append("r.active = ?")
+        args.append(int(active))
+    return " AND ".join(where), args
+
+
+def list_residents(
     db: sqlite_utils.Database,
-    vault: PiiVault,
-    recogniser: FaceRecogniser,
-    resident_id: int,
-    photos: Sequence[tuple[str, np.ndarray]],
-    consent_by: str,
-    consent: bool,
-) -> list[int]:
-    """Check every photo, then store all templates and the consent in one transaction."""
-    _check_consent(consent, consent_by)
-    if not photos:
-        raise EnrolmentError("no photos given")
-    templates, refused = _templates(recogniser, list(enumerate(photos)))
-    if refused:
-        raise FaceEnrolmentError(refused)
-    return _store_templates(db, vault, recogniser, resident_id, templates, consent_by)
+    vault: PiiVault | None = None,
+    *,
+    masked: bool = False,
+    household: str | None = None,
+    active: bool | None = None,
+    kind: str = "resident",
+    limit: int = -1,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Residents (not visitors), by household label then id; optionally only those whose
+    household label contains ``household``, of one ``active`` state, one page of them.
+
+    Without a ``vault`` no name at all; with one, ``name`` in full (the admin CLI on the box)
+    or, with ``masked``, only ``name_masked`` (the console's lists: the full name is never in
+    the result, so a template cannot show it by mistake). Callers must not log names.
+    """
+    where, args = _filter(household, active, kind)
+    sql = f"{_COLUMNS} WHERE {where} ORDER BY h.label IS NULL, h.label, r.id LIMIT ? OFFSET ?"
+    listed = []
+    for row in db.execute(sql, [*args, limit, offset]).fetchall():
+        entry = dict(zip(_KEYS, row[:7], strict=True))
+        entry["active"], entry["has_pin"] = bool(entry["active"]), bool(entry["has_pin"])
+        if vault is not None and masked:
+            entry["name_masked"] = mask_name(_name_of(vault, row[7], row[8]))
+        elif vault is not None:
+            entry = {"id": entry["id"], "name": _name_of(vault, row[7], row[8]), **entry}
+        listed.append(entry)
+    return listed
 
 
-def enrol_face_files(
+def count_residents(
     db: sqlite_utils.Database,
-    vault: PiiVault,
-    recogniser: FaceRecogniser,
-    resident_id: int,
-    paths: Sequence[Path],
-    consent_by: str,
-    consent: bool,
-) -> list[int]:
-    """``enrol_faces`` for photo files: an unreadable, corrupt or huge file is refused like
-    a photo without a face (with its reason), and then nothing is stored."""
-    _check_consent(consent, consent_by)
-    if not paths:
-        raise EnrolmentError("no photos given")
-    _resident_exists(db.conn, resident_id)  # before decoding anything: fail fast on a typo
-    readable, refused = [], []
-    for index, path in enumerate(paths):
-        try:
-            readable.append((index, (path.name, read_image_file(path))))
-        except ImageInputError as exc:
-            message = f"{exc.message_zh} / {exc}"
-            refused.append(PhotoRefused(index, path.name, "bad_image", message))
-    templates, quality_refused = _templates(recogniser, readable)
-    refused = sorted(refused + quality_refused, key=lambda r: r.index)
-    if refused:
-        raise FaceEnrolmentError(refused)
-    return _store_templates(db, vault, recogniser, resident_id, templates, consent_by)
+    *,
+    household: str | None = None,
+    active: bool | None = None,
+    kind: str = "resident",
+) -> int:
+    where, args = _filter(household, active, kind)
+    sql = "SELECT COUNT(*) FROM residents r LEFT JOIN households h ON h.id = r.household_id"
+    return int(db.execute(f"{sql} WHERE {where}", args).fetchone()[0])
 
 
-def _check_consent(consent: bool, consent_by: str) -> None:
-    if not consent:
-        raise EnrolmentError("face templates are biometric data: record the resident's consent")
-    if not consent_by.strip():
-        raise EnrolmentError("say who recorded the consent (operator)")
+def list_households(db: sqlite_utils.Database, contains: str | None = None) -> list[dict[str, Any]]:
+    """Households (id, label), all or those whose label contains ``contains``."""
+    sql, args = "SELECT id, label FROM households", []
+    if contains:
+        sql += " WHERE label LIKE ? ESCAPE '\\'"
+        args.append(_contains(contains))
+    return [dict(row) for row in db.query(f"{sql} ORDER BY label", args)]
 
 
-def _templates(
-    recogniser: FaceRecogniser, photos: list[tuple[int, tuple[str, np.ndarray]]]
-) -> tuple[list[Template], list[PhotoRefused]]:
-    """Check every photo (never stopping at the first refusal, so all reasons are shown)."""
-    templates, refused = [], []
-    for index, (label, image) in photos:
-        try:
-            templates.append(recogniser.enrolment_template(image))
-        except EnrolmentRefused as exc:
-            r = exc.refusal
-            refused.append(PhotoRefused(index, label, r.code, f"{r.message_zh} / {r.message_en}"))
-    return templates, refused
-
-
-def _store_templates(
-    db: sqlite_utils.Database,
-    vault: PiiVault,
-    recogniser: FaceRecogniser,
-    resident_id: int,
-    templates: list[Template],
-    consent_by: str,
-) -> list[int]:
-    now = iso(utc_now())
-    ids = []
-    with transaction(db) as conn:
-        _resident_exists(conn, resident_id)
-        conn.execute(
-            "UPDATE residents SET face_consent_at = ?, face_consent_by = ? WHERE id = ?",
-            (now, consent_by.strip()[:60], resident_id),
-        )
-        for template in templates:
-            blob = vault.encrypt(template.vector.astype("<f4").tobytes(), TEMPLATE_PURPOSE)
-            cursor = conn.execute(
-                "INSERT INTO face_templates (resident_id, template, model_sha256, quality,"
-                " created_at) VALUES (?, ?, ?, ?, ?)",
-                (
-                    resident_id,
-                    blob,
-                    recogniser.model_sha256,
-                    json.dumps({k: round(v, 3) for k, v in asdict(template.quality).items()}),
-                    now,
-                ),
-            )
-            ids.append(int(cursor.lastrowid))
-    return ids
-
-
-def load_face_index(db: sqlite_utils.Database, vault: PiiVault, model_sha256: str) -> FaceIndex:
-    """All active residents' templates made by this model, decrypted into one index."""
-    rows = db.execute(
-        "SELECT t.resident_id, t.template FROM face_templates t JOIN residents r"
-        " ON r.id = t.resident_id WHERE r.active = 1 AND r.face_consent_at IS NOT NULL"
-        " AND t.model_sha256 = ?",
-        (model_sha256,),
-    ).fetchall()
-    if not rows:
-        return FaceIndex.empty()
-    vectors = np.stack(
-        [np.frombuffer(vault.decrypt(blob, TEMPLATE_PURPOSE), "<f4") for _, blob in rows]
-    ).reshape(-1, EMBEDDING_DIM)
-    return FaceIndex(vectors, np.array([rid for rid, _ in rows], np.int64))
-
-
-def _hash_pin(pin: str, salt: bytes) -> bytes:
-    return hashlib.scrypt(pin.encode(), salt=salt, maxmem=64 * 1024 * 1024, **_SCRYPT)
-
-
-def set_pin(db: sqlite_utils.Database, resident_id: int, pin: str) -> None:
-    if not re.fullmatch(r"\d{6,8}", pin):
-        raise EnrolmentError("PIN must be 6-8 digits")
-    if len(set(pin)) == 1 or pin in "0123456789" or pin in "9876543210":
-        raise EnrolmentError("PIN is too easy to guess (repeated or consecutive digits)")
-    salt = secrets.token_bytes(16)
-    stored = f"scrypt${salt.hex()}${_hash_pin(pin, salt).hex()}"
-    with transaction(db) as conn:
-        _resident_exists(conn, resident_id)
-        conn.execute("UPDATE residents SET pin_hash = ? WHERE id = ?", (stored, resident_id))
-
-
-def check_pin(db: sqlite_utils.Database, resident_id: int, pin: str) -> bool:
-    row = db.execute("SELECT pin_hash FROM residents WHERE id = ?", (resident_id,)).fetchone()
-    if not row or not row[0] or not re.fullmatch(r"\d{4,12}", pin):
-        return False
-    _, salt_hex, digest_hex = row[0].split("$")
-    return hmac.compare_digest(_hash_pin(pin, bytes.fromhex(salt_hex)).hex(), digest_hex)
+def get_resident(
+    db: sqlite_utils.Database, vault: PiiVault, resident_id: int
+) -> dict[str, Any] | None:
+    """One resident (kind resident) with the full name, for their own edit page; or None."""
+    row = db.execute(
+        f"{_COLUMNS} WHERE r.id = ? AND r.kind = 'resident'", (resident_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    entry = dict(zip(_KEYS, row[:7], strict=True))
+    name = _name_of(vault, row[7], row[8])
+    entry.update(
+        name=name,
+        name_masked=mask_name(name),
+        household_id=row[9],
+        face_consent_by=row[10],
+        active=bool(entry["active"]),
+        has_pin=bool(entry["has_pin"]),
+    )
+    return entry
 
 
 def resident_fact(db: sqlite_utils.Database, resident_id: int) -> ResidentFact | None:
@@ -280,8 +362,41 @@ def resident_fact(db: sqlite_utils.Database, resident_id: int) -> ResidentFact |
     return ResidentFact(row[0], bool(row[1]), row[2], label)
 
 
-def consent_time(db: sqlite_utils.Database, resident_id: int) -> datetime | None:
-    row = db.execute(
-        "SELECT face_consent_at FROM residents WHERE id = ?", (resident_id,)
-    ).fetchone()
-    return parse_iso(row[0]) if row else None
+# -- PINs ------------------------------------------------------------------------------------
+def _hash_pin(pin: str, salt: bytes) -> bytes:
+    return hashlib.scrypt(pin.encode(), salt=salt, maxmem=64 * 1024 * 1024, **_SCRYPT)
+
+
+def hash_pin(pin: str) -> str:
+    """Check the PIN rules and hash it. Slow on purpose (scrypt): call it *before* opening a
+    write transaction, so the database is not held locked while it runs."""
+    if not re.fullmatch(r"\d{6,8}", pin or ""):
+        raise ResidentError("pin_format", "PIN must be 6-8 digits")
+    if len(set(pin)) == 1 or pin in "0123456789" or pin in "9876543210":
+        raise ResidentError("pin_weak", "PIN is too easy to guess (repeated or consecutive digits)")
+    salt = secrets.token_bytes(16)
+    return f"scrypt${salt.hex()}${_hash_pin(pin, salt).hex()}"
+
+
+def store_pin_hash(conn: sqlite3.Connection, resident_id: int, stored: str | None) -> bool:
+    """Set (a ``hash_pin`` result) or clear (None) the PIN; True if there was one before."""
+    require_resident(conn, resident_id)
+    had = conn.execute(
+        "SELECT pin_hash IS NOT NULL FROM residents WHERE id = ?", (resident_id,)
+    ).fetchone()[0]
+    conn.execute("UPDATE residents SET pin_hash = ? WHERE id = ?", (stored, resident_id))
+    return bool(had)
+
+
+def set_pin(db: sqlite_utils.Database, resident_id: int, pin: str) -> None:
+    stored = hash_pin(pin)
+    with transaction(db) as conn:
+        store_pin_hash(conn, resident_id, stored)
+
+
+def check_pin(db: sqlite_utils.Database, resident_id: int, pin: str) -> bool:
+    row = db.execute("SELECT pin_hash FROM residents WHERE id = ?", (resident_id,)).fetchone()
+    if not row or not row[0] or not re.fullmatch(r"\d{4,12}", pin):
+        return False
+    _, salt_hex, digest_hex = row[0].split("$")
+    return hmac.compare_digest(_hash_pin(pin, bytes.fromhex(salt_hex)).hex(), digest_hex)

@@ -72,4 +72,7 @@ def apply_upload_limit() -> None:
     limit = getattr(view, "_menwei_upload_limit", None)
     if limit:
         request.max_content_length = limit
-        request.max_form_memory_size = 64 * 1024  # text fields stay small
+        # Text fields stay small. Not 64 KB: Werkzeug's multipart decoder counts its whole
+        # read buffer (file data too) against this limit and reads 64 KB chunks, so 64 KB
+        # refused most photos with a spurious 413.
+        request.max_form_memory_size = 512 * 1024

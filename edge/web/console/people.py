@@ -1,16 +1,204 @@
-"""Residents (console blueprint ``console_people``, see edge.web.console)."""
+"""Residents and households (console blueprint ``console_people``, /people; admin, guard).
+
+Why it is written this way:
+- Lists show names masked (``张**``); the full name only on the resident's own page, and
+  opening that page is audit-logged like any reveal of personal data.
+- Every change commits in one transaction with its audit row (ids, field names and counts;
+  never a name or a PIN) and, when it creates something, the form's nonce: a double submit
+  creates nothing twice (edge.web.console.forms).
+- Only kind 'resident' rows: visitors with a face pass belong to the passes console, and
+  their ids are 404 here like ids that do not exist.
+- After a change the browser is redirected (303) to a page with a fixed ``done`` code, so a
+  reload never resends the form and works without JavaScript.
+Faces, PIN and plates are in people_credentials.py (same blueprint, same role check).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from math import ceil
 
-from edge.web.console import ROLES
-from edge.web.roles import require_roles
+from flask import abort, redirect, render_template, request, url_for
+from flask_babel import gettext
 
-bp = Blueprint("console_people", __name__, url_prefix="/people", template_folder="templates")
-bp.before_request(require_roles(*ROLES["console_people"]))
+from edge import audit
+from edge.residents import (
+    ResidentError,
+    count_residents,
+    delete_resident,
+    hosted,
+    insert_resident,
+    list_households,
+    list_residents,
+    set_active,
+    update_resident,
+)
+from edge.vehicles import list_vehicles
+from edge.web.app import actor, get_db, now
+from edge.web.console import people_credentials  # noqa: F401  (registers its routes on bp)
+from edge.web.console.forms import claim_nonce
+from edge.web.console.people_common import (
+    RID,
+    bp,
+    change,
+    known_groups,
+    resident_or_404,
+    resident_page,
+    vault,
+)
+from edge.web.console.people_messages import done_text, error_text
+
+__all__ = ["bp"]
+
+PAGE_SIZE = 100
+_STATUS = {"all": None, "active": True, "inactive": False}
+
+
+def _household_query() -> str:
+    query = request.args.get("q", "").strip()
+    if len(query) > 40:
+        abort(400, gettext("Search for at most 40 characters of a household label."))
+    return query
+
+
+def _vehicles_by_household() -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {}
+    for vehicle in list_vehicles(get_db()):
+        if vehicle["household"]:
+            grouped.setdefault(vehicle["household"], []).append(vehicle)
+    return grouped
 
 
 @bp.route("/", endpoint="index")
 def index():  # type: ignore[no-untyped-def]
-    return render_template("console/people.html")
+    """Residents, masked, with household, group, state, credentials and plates."""
+    query, status = _household_query(), request.args.get("status", "all")
+    if status not in _STATUS:
+        abort(400, gettext("Choose all, active or inactive."))
+    raw_page = request.args.get("page", "1")
+    if not raw_page.isdigit() or not 1 <= int(raw_page) <= 100_000:
+        abort(400, gettext("There is no such page."))
+    page = int(raw_page)
+    db = get_db()
+    found = {"household": query or None, "active": _STATUS[status]}
+    total = count_residents(db, **found)
+    rows = list_residents(
+        db, vault(), masked=True, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **found
+    )
+    return render_template(
+        "console/people.html",
+        rows=rows,
+        total=total,
+        q=query,
+        status=status,
+        page=page,
+        pages=max(1, ceil(total / PAGE_SIZE)),
+        vehicles=_vehicles_by_household(),
+        done=done_text(request.args.get("done")),
+    )
+
+
+@bp.route("/households", endpoint="households")
+def households():  # type: ignore[no-untyped-def]
+    """Households with their residents (masked) and vehicles."""
+    query = _household_query()
+    db = get_db()
+    members: dict[str, list[dict]] = {}
+    for resident in list_residents(db, vault(), masked=True, household=query or None):
+        members.setdefault(resident["household"], []).append(resident)
+    return render_template(
+        "console/people_households.html",
+        homes=list_households(db, query or None),
+        members=members,
+        vehicles=_vehicles_by_household(),
+        q=query,
+    )
+
+
+def _new_page(form: dict[str, str], error: str = "", status: int = 200) -> tuple[str, int]:
+    page = render_template("console/people_new.html", form=form, error=error, groups=known_groups())
+    return page, status
+
+
+@bp.route("/new", methods=["GET", "POST"], endpoint="new")
+def new():  # type: ignore[no-untyped-def]
+    """Add a resident: name (stored encrypted), household (created if new), access group."""
+    form = {"name": "", "household": request.args.get("household", "")[:40], "group": "residents"}
+    if request.method == "GET":  # ?household= prefills it (the households page links so)
+        return _new_page(form)
+    form = {key: request.form.get(key, "") for key in form}
+    try:
+        with change() as conn:
+            claim_nonce(conn, actor(), "resident_add", now())
+            rid = insert_resident(
+                conn, vault(), form["name"], form["household"], form["group"], now()
+            )
+            household_id = conn.execute(
+                "SELECT household_id FROM residents WHERE id = ?", (rid,)
+            ).fetchone()[0]
+            details = {"household_id": household_id, "group": form["group"].strip()}
+            audit.append(conn, actor(), "resident_add", f"resident:{rid}", details, now())
+    except ResidentError as exc:
+        return _new_page(form, error_text(exc), 400)
+    return redirect(url_for("console_people.resident", rid=rid, done="added"), 303)
+
+
+@bp.route(f"/{RID}", endpoint="resident")
+def resident(rid: int):  # type: ignore[no-untyped-def]
+    return resident_page(rid)
+
+
+@bp.route(f"/{RID}/edit", methods=["POST"], endpoint="edit")
+def edit(rid: int):  # type: ignore[no-untyped-def]
+    """Change name, household and group; audited with the names of the changed fields."""
+    resident_or_404(rid)
+    form = {key: request.form.get(key, "") for key in ("name", "household", "group")}
+    try:
+        with change() as conn:
+            changed = update_resident(
+                conn, vault(), rid, form["name"], form["household"], form["group"], now()
+            )
+            if changed:
+                household_id = conn.execute(
+                    "SELECT household_id FROM residents WHERE id = ?", (rid,)
+                ).fetchone()[0]
+                details = {"changed": changed, "household_id": household_id}
+                audit.append(conn, actor(), "resident_edit", f"resident:{rid}", details, now())
+    except ResidentError as exc:
+        return resident_page(rid, error=error_text(exc), form=form, status=400)
+    done = "saved" if changed else "unchanged"
+    return redirect(url_for("console_people.resident", rid=rid, done=done), 303)
+
+
+@bp.route(f"/{RID}/active", methods=["POST"], endpoint="set_active")
+def set_active_view(rid: int):  # type: ignore[no-untyped-def]
+    """Deactivate (face and PIN stop opening at once: the gates' index drops inactive
+    residents and the policy denies them) or reactivate."""
+    resident_or_404(rid)
+    value = request.form.get("active")
+    if value not in ("0", "1"):
+        abort(400, gettext("Choose deactivate or reactivate."))
+    active = value == "1"
+    with change() as conn:
+        changed = set_active(conn, rid, active)
+        if changed:
+            action = "resident_reactivate" if active else "resident_deactivate"
+            audit.append(conn, actor(), action, f"resident:{rid}", {}, now())
+    done = ("reactivated" if active else "deactivated") if changed else "unchanged"
+    return redirect(url_for("console_people.resident", rid=rid, done=done), 303)
+
+
+@bp.route(f"/{RID}/delete", methods=["GET", "POST"], endpoint="delete")
+def delete(rid: int):  # type: ignore[no-untyped-def]
+    """Confirm (masked name, household, what goes with them), then delete in one step."""
+    person = resident_or_404(rid)
+    if request.method == "GET":
+        shown = {k: person[k] for k in ("id", "name_masked", "household", "templates", "has_pin")}
+        return render_template(
+            "console/people_delete.html", person=shown, hosted=hosted(get_db(), rid)
+        )
+    if request.form.get("confirm_id") != str(rid):
+        abort(400, gettext("Confirm the deletion on the confirmation page."))
+    with change() as conn:
+        counts = delete_resident(conn, rid)
+        audit.append(conn, actor(), "resident_delete", f"resident:{rid}", counts, now())
+    return redirect(url_for("console_people.index", done="deleted"), 303)

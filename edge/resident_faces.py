@@ -1,0 +1,238 @@
+"""Face templates of residents: photos checked, templates stored with consent, the index.
+
+Why it is written this way:
+- Face templates are biometric data: enrolled only with consent (who recorded it, when),
+  encrypted (purpose ``face_template``), tied to the model that made them, and deleted on
+  their own when consent is withdrawn (``delete_face_templates`` clears the consent too) or
+  with the resident (edge.residents.delete_resident).
+- Enrolment checks *every* photo before writing anything: one refused photo means nothing
+  is stored, so an operator never ends up with half a set of templates, and every refusal
+  is reported at once with its reason in Chinese and English.
+- ``store_templates`` writes inside the caller's transaction (the console commits it with
+  its audit row and nonce); ``enrol_faces``/``enrol_face_files`` are the CLI's units of work.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import sqlite_utils
+
+from edge.db import iso, parse_iso, transaction, utc_now
+from edge.faces.embedder import EMBEDDING_DIM
+from edge.faces.images import ImageInputError, decode_image, read_image_file
+from edge.faces.index import FaceIndex
+from edge.faces.recogniser import EnrolmentRefused, FaceRecogniser, Template
+from edge.pii import PiiVault
+from edge.residents import ResidentError, require_resident
+
+TEMPLATE_PURPOSE = "face_template"
+MAX_PHOTOS = 5
+_PHOTO_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # JPEG, PNG: what phones and cameras make
+
+
+@dataclass(frozen=True)
+class PhotoRefused:
+    index: int
+    label: str  # file name or "upload 2": no content
+    code: str
+    message_en: str
+    message_zh: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.message_zh} / {self.message_en}"
+
+
+class FaceEnrolmentError(ResidentError):
+    """One or more photos refused; nothing was stored. ``refused`` lists each with why."""
+
+    def __init__(self, refused: list[PhotoRefused]) -> None:
+        lines = "; ".join(f"{r.label}: {r.message}" for r in refused)
+        super().__init__(
+            "photos_refused", f"nothing enrolled, {len(refused)} photo(s) refused: {lines}"
+        )
+        self.refused = refused
+
+
+def decode_photos(
+    uploads: Sequence[tuple[str, bytes]],
+) -> tuple[list[tuple[int, str, np.ndarray]], list[PhotoRefused]]:
+    """Uploaded bytes → images, or a refusal each: only JPEG or PNG (what a phone or camera
+    makes; anything else is more likely a wrong file than a photo), then decode_image's
+    checks (empty, corrupt, too large, too many pixels, too small)."""
+    images, refused = [], []
+    for index, (label, data) in enumerate(uploads):
+        if data and not data.startswith(_PHOTO_MAGIC):
+            refused.append(
+                PhotoRefused(
+                    index,
+                    label,
+                    "bad_type",
+                    "not a JPEG or PNG photo",
+                    "不是 JPEG 或 PNG 照片",
+                )
+            )
+            continue
+        try:
+            images.append((index, label, decode_image(data)))
+        except ImageInputError as exc:
+            refused.append(PhotoRefused(index, label, "bad_image", str(exc), exc.message_zh))
+    return images, refused
+
+
+def check_photos(
+    recogniser: FaceRecogniser,
+    photos: Sequence[tuple[int, str, np.ndarray]],
+    refused: Sequence[PhotoRefused] = (),
+) -> list[Template]:
+    """A template per photo, or FaceEnrolmentError listing *every* refused photo (earlier
+    refusals such as unreadable files included): never stopping at the first, so the
+    operator sees all reasons at once."""
+    templates, refusals = [], list(refused)
+    for index, label, image in photos:
+        try:
+            templates.append(recogniser.enrolment_template(image))
+        except EnrolmentRefused as exc:
+            r = exc.refusal
+            refusals.append(PhotoRefused(index, label, r.code, r.message_en, r.message_zh))
+    if refusals:
+        raise FaceEnrolmentError(sorted(refusals, key=lambda r: r.index))
+    return templates
+
+
+def check_consent(consent: bool, consent_by: str) -> None:
+    if not consent:
+        raise ResidentError(
+            "consent_missing", "face templates are biometric data: record the resident's consent"
+        )
+    if not consent_by.strip():
+        raise ResidentError("consent_by_missing", "say who recorded the consent (operator)")
+
+
+def check_photo_count(count: int) -> None:
+    if count == 0:
+        raise ResidentError("no_photos", "no photos given")
+    if count > MAX_PHOTOS:
+        raise ResidentError("too_many_photos", f"at most {MAX_PHOTOS} photos at a time")
+
+
+def store_templates(
+    conn: sqlite3.Connection,
+    vault: PiiVault,
+    model_sha256: str,
+    resident_id: int,
+    templates: Sequence[Template],
+    consent_by: str,
+    at: datetime,
+) -> list[int]:
+    """Store checked templates (encrypted) and the consent inside the caller's transaction."""
+    require_resident(conn, resident_id)
+    conn.execute(
+        "UPDATE residents SET face_consent_at = ?, face_consent_by = ? WHERE id = ?",
+        (iso(at), consent_by.strip()[:60], resident_id),
+    )
+    ids = []
+    for template in templates:
+        blob = vault.encrypt(template.vector.astype("<f4").tobytes(), TEMPLATE_PURPOSE)
+        cursor = conn.execute(
+            "INSERT INTO face_templates (resident_id, template, model_sha256, quality,"
+            " created_at) VALUES (?, ?, ?, ?, ?)",
+            (
+                resident_id,
+                blob,
+                model_sha256,
+                json.dumps({k: round(v, 3) for k, v in asdict(template.quality).items()}),
+                iso(at),
+            ),
+        )
+        ids.append(int(cursor.lastrowid))  # type: ignore[arg-type]
+    return ids
+
+
+def delete_face_templates(conn: sqlite3.Connection, resident_id: int) -> int:
+    """Consent withdrawn: every template goes and the consent record is cleared with them."""
+    require_resident(conn, resident_id)
+    count = conn.execute("DELETE FROM face_templates WHERE resident_id = ?", (resident_id,))
+    conn.execute(
+        "UPDATE residents SET face_consent_at = NULL, face_consent_by = NULL WHERE id = ?",
+        (resident_id,),
+    )
+    return count.rowcount
+
+
+def enrol_faces(
+    db: sqlite_utils.Database,
+    vault: PiiVault,
+    recogniser: FaceRecogniser,
+    resident_id: int,
+    photos: Sequence[tuple[str, np.ndarray]],
+    consent_by: str,
+    consent: bool,
+) -> list[int]:
+    """Check every photo, then store all templates and the consent in one transaction."""
+    check_consent(consent, consent_by)
+    if not photos:
+        raise ResidentError("no_photos", "no photos given")
+    templates = check_photos(recogniser, [(i, label, im) for i, (label, im) in enumerate(photos)])
+    with transaction(db) as conn:
+        return store_templates(
+            conn, vault, recogniser.model_sha256, resident_id, templates, consent_by, utc_now()
+        )
+
+
+def enrol_face_files(
+    db: sqlite_utils.Database,
+    vault: PiiVault,
+    recogniser: FaceRecogniser,
+    resident_id: int,
+    paths: Sequence[Path],
+    consent_by: str,
+    consent: bool,
+) -> list[int]:
+    """``enrol_faces`` for photo files: an unreadable, corrupt or huge file is refused like
+    a photo without a face (with its reason), and then nothing is stored."""
+    check_consent(consent, consent_by)
+    if not paths:
+        raise ResidentError("no_photos", "no photos given")
+    require_resident(db.conn, resident_id)  # before decoding anything: fail fast on a typo
+    readable, refused = [], []
+    for index, path in enumerate(paths):
+        try:
+            readable.append((index, path.name, read_image_file(path)))
+        except ImageInputError as exc:
+            refused.append(PhotoRefused(index, path.name, "bad_image", str(exc), exc.message_zh))
+    templates = check_photos(recogniser, readable, refused)
+    with transaction(db) as conn:
+        return store_templates(
+            conn, vault, recogniser.model_sha256, resident_id, templates, consent_by, utc_now()
+        )
+
+
+def load_face_index(db: sqlite_utils.Database, vault: PiiVault, model_sha256: str) -> FaceIndex:
+    """All active residents' templates made by this model, decrypted into one index."""
+    rows = db.execute(
+        "SELECT t.resident_id, t.template FROM face_templates t JOIN residents r"
+        " ON r.id = t.resident_id WHERE r.active = 1 AND r.face_consent_at IS NOT NULL"
+        " AND t.model_sha256 = ?",
+        (model_sha256,),
+    ).fetchall()
+    if not rows:
+        return FaceIndex.empty()
+    vectors = np.stack(
+        [np.frombuffer(vault.decrypt(blob, TEMPLATE_PURPOSE), "<f4") for _, blob in rows]
+    ).reshape(-1, EMBEDDING_DIM)
+    return FaceIndex(vectors, np.array([rid for rid, _ in rows], np.int64))
+
+
+def consent_time(db: sqlite_utils.Database, resident_id: int) -> datetime | None:
+    row = db.execute(
+        "SELECT face_consent_at FROM residents WHERE id = ?", (resident_id,)
+    ).fetchone()
+    return parse_iso(row[0]) if row else None

@@ -1,0 +1,192 @@
+"""A resident's credentials in the console: face photos (with consent), PIN, household plates.
+
+Why it is written this way:
+- Face photos: consent first (a ticked box; the operator's username is recorded as who took
+  it), then every photo is checked — JPEG/PNG, decodable, one large, sharp, frontal face —
+  and only when *all* pass are the templates stored, encrypted, with the consent, the
+  nonce and the audit row in one transaction. A refused photo is listed with its reason in
+  the page language and nothing is stored. Checks run before the write transaction: they
+  take a fraction of a second per photo and must not hold the database locked.
+- The PIN is hashed before the transaction (scrypt is slow on purpose), never shown back,
+  never in the audit row.
+- Plates belong to the household. ``edge.vehicles``' own transactions nest inside the
+  console's (``edge.db.transaction`` becomes a savepoint), so they commit with the audit row.
+"""
+
+from __future__ import annotations
+
+from flask import abort, g, redirect, render_template, request, url_for
+from flask_babel import gettext
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from edge import audit
+from edge.plates.grammar import PlateFormatError, normalise_plate
+from edge.resident_faces import (
+    FaceEnrolmentError,
+    check_consent,
+    check_photo_count,
+    check_photos,
+    decode_photos,
+    delete_face_templates,
+    store_templates,
+)
+from edge.residents import ResidentError, hash_pin, store_pin_hash
+from edge.vehicles import EnrolmentError, VehicleInput, add_vehicle, remove_vehicle_id
+from edge.web.app import actor, get_db, now
+from edge.web.console.faces import face_recogniser
+from edge.web.console.forms import UPLOAD_LIMIT_BYTES, accepts_uploads, claim_nonce
+from edge.web.console.people_common import (
+    RID,
+    VID,
+    bp,
+    change,
+    resident_or_404,
+    resident_page,
+    vault,
+)
+from edge.web.console.people_messages import error_text
+
+
+def _back(rid: int, done: str):  # type: ignore[no-untyped-def]
+    return redirect(url_for("console_people.resident", rid=rid, done=done), 303)
+
+
+def _label(filename: str | None, index: int) -> str:
+    """The name to list a refused photo under: the file's own name (no folders), or its place."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:60]
+    return name or gettext("photo %(n)s", n=index + 1)
+
+
+@bp.route(f"/{RID}/faces", methods=["POST"], endpoint="enrol_faces")
+@accepts_uploads
+def enrol_faces(rid: int):  # type: ignore[no-untyped-def]
+    resident_or_404(rid)
+    files = [f for f in request.files.getlist("photos") if f.filename]
+    operator = g.user.username
+    try:
+        check_consent(request.form.get("consent") == "yes", operator)
+        check_photo_count(len(files))
+    except ResidentError as exc:
+        return resident_page(rid, error=error_text(exc), status=400)
+    images, refused = decode_photos(
+        [(_label(f.filename, i), f.read()) for i, f in enumerate(files)]
+    )
+    try:
+        with face_recogniser() as recogniser:
+            templates = check_photos(recogniser, images, refused)
+            model = recogniser.model_sha256
+    except FaceEnrolmentError as exc:
+        return resident_page(rid, error=error_text(exc), refused=exc.refused, status=400)
+    with change() as conn:
+        claim_nonce(conn, actor(), "face_enrol", now())
+        ids = store_templates(conn, vault(), model, rid, templates, operator, now())
+        details = {"templates": ids, "model_sha256": model[:12]}
+        audit.append(conn, actor(), "face_enrol", f"resident:{rid}", details, now())
+    return _back(rid, "faces")
+
+
+@bp.route(f"/{RID}/faces/delete", methods=["POST"], endpoint="delete_faces")
+def delete_faces(rid: int):  # type: ignore[no-untyped-def]
+    """Consent withdrawn: every template goes, and the consent record with them."""
+    resident_or_404(rid)
+    with change() as conn:
+        count = delete_face_templates(conn, rid)
+        audit.append(conn, actor(), "face_delete", f"resident:{rid}", {"templates": count}, now())
+    return _back(rid, "faces_deleted")
+
+
+@bp.route(f"/{RID}/pin", methods=["POST"], endpoint="set_pin")
+def set_pin(rid: int):  # type: ignore[no-untyped-def]
+    resident_or_404(rid)
+    pin, again = request.form.get("pin", ""), request.form.get("pin_again", "")
+    if pin != again:
+        error = gettext("The two PINs differ: type the same PIN twice.")
+        return resident_page(rid, error=error, status=400)
+    try:
+        stored = hash_pin(pin)
+    except ResidentError as exc:
+        return resident_page(rid, error=error_text(exc), status=400)
+    with change() as conn:
+        replaced = store_pin_hash(conn, rid, stored)
+        audit.append(conn, actor(), "pin_set", f"resident:{rid}", {"replaced": replaced}, now())
+    return _back(rid, "pin_set")
+
+
+@bp.route(f"/{RID}/pin/clear", methods=["POST"], endpoint="clear_pin")
+def clear_pin(rid: int):  # type: ignore[no-untyped-def]
+    resident_or_404(rid)
+    with change() as conn:
+        if store_pin_hash(conn, rid, None):
+            audit.append(conn, actor(), "pin_clear", f"resident:{rid}", {}, now())
+    return _back(rid, "pin_cleared")
+
+
+def _enrolled_household(plate: str) -> str:
+    row = (
+        get_db()
+        .execute(
+            "SELECT h.label FROM vehicles v LEFT JOIN households h ON h.id = v.household_id"
+            " WHERE v.plate = ? AND v.kind = 'resident' AND v.active = 1",
+            (plate,),
+        )
+        .fetchone()
+    )
+    return (row[0] if row else None) or "-"
+
+
+@bp.route(f"/{RID}/plates", methods=["POST"], endpoint="add_plate")
+def add_plate(rid: int):  # type: ignore[no-untyped-def]
+    """A resident vehicle of the resident's household (normalised by the plate grammar)."""
+    person = resident_or_404(rid)
+    if not person["household"]:
+        error = gettext("Give the resident a household first: plates belong to a household.")
+        return resident_page(rid, error=error, status=400)
+    try:
+        plate = normalise_plate(request.form.get("plate", ""))
+    except PlateFormatError as exc:
+        return resident_page(rid, error=str(exc), status=400)  # the grammar's zh / en message
+    try:
+        with change() as conn:
+            claim_nonce(conn, actor(), "plate_add", now())
+            vid = add_vehicle(get_db(), VehicleInput(plate, "resident", person["household"]))
+            details = {"resident_id": rid, "household_id": person["household_id"]}
+            audit.append(conn, actor(), "plate_add", f"vehicle:{vid}", details, now())
+    except EnrolmentError:  # the only one left: this plate is already a resident vehicle
+        error = gettext(
+            "Plate %(plate)s is already enrolled (household %(household)s).",
+            plate=plate,
+            household=_enrolled_household(plate),
+        )
+        return resident_page(rid, error=error, status=400)
+    return _back(rid, "plate_added")
+
+
+@bp.route(f"/{RID}/plates/{VID}/delete", methods=["POST"], endpoint="remove_plate")
+def remove_plate(rid: int, vid: int):  # type: ignore[no-untyped-def]
+    person = resident_or_404(rid)
+    with change() as conn:
+        row = conn.execute(
+            "SELECT source FROM vehicles WHERE id = ? AND household_id = ? AND kind = 'resident'",
+            (vid, person["household_id"]),
+        ).fetchone()
+        if row is None:
+            abort(404, gettext("This plate is not enrolled for the resident's household."))
+        if row[0] == "district":
+            abort(409, gettext("The district platform manages this plate: change it there."))
+        remove_vehicle_id(get_db(), vid)
+        details = {"resident_id": rid, "household_id": person["household_id"]}
+        audit.append(conn, actor(), "plate_remove", f"vehicle:{vid}", details, now())
+    return _back(rid, "plate_removed")
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(_error: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
+    """Raised while the body is read (before any view): name the limit that applied."""
+    if request.endpoint == "console_people.enrol_faces":
+        message = gettext(
+            "The photos are larger than %(mb)s MB together. Send fewer or smaller photos.",
+            mb=UPLOAD_LIMIT_BYTES >> 20,
+        )
+    else:
+        message = gettext("What you sent is too large.")
+    return render_template("error.html", code=413, message=message), 413
