@@ -15,6 +15,7 @@ sync processes write concurrently:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -109,10 +110,31 @@ def _apply(conn: sqlite3.Connection, version: int, sql: str) -> None:
             conn.execute("PRAGMA foreign_keys = ON")
 
 
+_SAVEPOINTS = itertools.count(1)
+
+
 @contextlib.contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
-    """One write transaction: everything inside commits together or not at all."""
+    """One write transaction: everything inside commits together or not at all.
+
+    Called while a transaction is already open on the connection (a library function that
+    is a whole unit of work for the CLI, used by the console inside its own transaction
+    with an audit row), it becomes a SAVEPOINT of the outer one: its writes commit or roll
+    back with the caller's, and an error inside rolls back only its own part.
+    """
     conn = db.conn
+    if conn.in_transaction:
+        name = f"nested_{next(_SAVEPOINTS)}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute(f"ROLLBACK TO {name}")
+                conn.execute(f"RELEASE {name}")
+            raise
+        conn.execute(f"RELEASE {name}")
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn

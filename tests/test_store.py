@@ -172,3 +172,21 @@ def test_migration_5_rebuilds_users_keeping_sessions_rooms_and_keys(tmp_path):
         conn.execute("INSERT INTO rooms VALUES (2, 1, '403', 99, 1, 'x')")  # FK enforced again
     with pytest.raises(sqlite3.IntegrityError), transaction(db) as conn:
         conn.execute("INSERT INTO users VALUES (9, 'x', '', 'janitor', 'h', 1, 'x')")
+
+
+def test_nested_transaction_is_a_savepoint_of_the_outer_one(db):
+    """A library unit of work inside the console's transaction commits or rolls back with it."""
+    insert = "INSERT INTO households (label, created_at) VALUES (?, 'x')"
+    with pytest.raises(RuntimeError), transaction(db) as outer:
+        with transaction(db) as inner:
+            inner.execute(insert, ("1-1-101",))
+        assert outer.in_transaction  # the inner block did not commit the outer one
+        raise RuntimeError("the audit row failed")
+    assert db.execute("SELECT COUNT(*) FROM households").fetchone()[0] == 0
+    with transaction(db) as outer:
+        outer.execute(insert, ("1-1-102",))
+        with pytest.raises(sqlite3.IntegrityError), transaction(db) as inner:
+            inner.execute(insert, ("1-1-103",))
+            inner.execute(insert, ("1-1-103",))  # fails: only the inner part rolls back
+    assert [r[0] for r in db.execute("SELECT label FROM households")] == ["1-1-102"]
+    assert not db.conn.in_transaction

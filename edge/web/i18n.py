@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -15,31 +16,51 @@ LANGUAGES = ("zh", "en")
 SOURCE = Path(__file__).with_name("translations")
 
 
+def _catalogs(folder: Path) -> list[tuple[Path, Catalog]]:
+    catalogs = []
+    for po_path in sorted(folder.glob("*.po")):
+        with po_path.open("rb") as handle:
+            catalogs.append((po_path, read_po(handle)))
+    return catalogs
+
+
+def conflicts() -> list[str]:
+    """Msgids that two catalogs of one language translate differently (a test keeps this
+    empty; at run time the first catalog in name order wins, so the app still starts)."""
+    found = []
+    for folder in sorted(p for p in SOURCE.glob("*/LC_MESSAGES") if p.is_dir()):
+        seen: dict[str, tuple[str, str]] = {}
+        for po_path, catalog in _catalogs(folder):
+            for message in catalog:
+                if not message.id or not message.string:
+                    continue
+                key = str(message.id)
+                if key in seen and seen[key][0] != message.string:
+                    found.append(
+                        f"{folder.parent.name}: {key!r} is {seen[key][0]!r} in {seen[key][1]}"
+                        f" but {message.string!r} in {po_path.name}"
+                    )
+                seen.setdefault(key, (str(message.string), po_path.name))
+    return found
+
+
 def compile_translations(target: Path) -> Path:
     """Compile each language's ``.po`` files into one ``<lang>/LC_MESSAGES/messages.mo``.
 
     A language folder may hold several catalogs (``messages.po`` for the registry, one
-    ``console_<part>.po`` per console blueprint), so each part of the app owns its strings.
-    They are merged in name order; a msgid translated differently in two files is an error,
-    not a silent override.
+    ``console_<part>.po`` per console part), so each part of the app owns its strings. They
+    are merged in name order; the first translation of a msgid wins (see ``conflicts``).
     """
     for folder in sorted(p for p in SOURCE.glob("*/LC_MESSAGES") if p.is_dir()):
-        merged = None
-        for po_path in sorted(folder.glob("*.po")):
-            with po_path.open("rb") as handle:
-                catalog = read_po(handle)
+        merged: Catalog | None = None
+        for _path, catalog in _catalogs(folder):
             if merged is None:
                 merged = catalog
                 continue
             for message in catalog:
-                if not message.id:
-                    continue
-                known = merged.get(message.id)
-                if known is not None and known.string and message.string != known.string:
-                    raise ValueError(
-                        f"{po_path.name}: {message.id!r} is translated differently elsewhere"
-                    )
-                merged[message.id] = message
+                known = merged.get(message.id) if message.id else None
+                if message.id and not (known is not None and known.string):
+                    merged[message.id] = message
         if merged is None:
             continue
         out = target / folder.relative_to(SOURCE) / "messages.mo"
