@@ -140,13 +140,20 @@ def gate(gate_id: str, config_path: Path) -> None:
 @click.option(
     "--keep", is_flag=True, help="Keep the previous demo data instead of starting afresh."
 )
-def demo(data_dir: Path, keep: bool) -> None:
-    """Run a vehicle gate on mock pins over generated frames with a demo community."""
+@click.option(
+    "--faces",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="Face photos for the pedestrian gate: labels.tsv (file, identity) or one folder "
+    "per person. Default: ../shared/fixtures/faces when present; without photos the door "
+    "runs with PIN, QR pass and door events only.",
+)
+def demo(data_dir: Path, keep: bool, faces: Path | None) -> None:
+    """Run a vehicle gate and a pedestrian gate on mock pins over replayed frames."""
     from edge.demo import run_demo
 
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         logging.getLogger().setLevel(logging.WARNING)  # keep the decisions readable
-    sys.exit(run_demo(data_dir, fresh=not keep, echo=click.echo))
+    sys.exit(run_demo(data_dir, fresh=not keep, echo=click.echo, faces=faces))
 
 
 # -- vehicles ------------------------------------------------------------------------------

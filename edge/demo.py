@@ -1,10 +1,14 @@
-"""``menwei demo``: the whole vehicle gate on any machine, in well under a minute.
+"""``menwei demo``: a pedestrian door and a vehicle gate on any machine, in about a minute.
 
 A demo community (households, resident and visitor vehicles, a watchlist entry) goes into
-a fresh local database; a scripted procession of cars is rendered into a folder of frames
-that the real camera driver replays; the real plate reader, voter, policy, event store and
-a barrier on gpiozero's MockFactory pins do the rest. Each decision is printed with its
-reasons, exactly as it is stored in the event log.
+a fresh local database. First a pedestrian door runs its story (edge.demo_pedestrian) while
+a scripted procession of cars is drawn into a folder of frames; then the real camera driver
+replays those, and the real plate reader, voter, policy, event store and a barrier on
+gpiozero's MockFactory pins do the rest. Finally every event goes to the reference district
+platform. Each decision is printed with its reasons, exactly as it is stored in the event log.
+
+This module is the orchestrator and the vehicle part; the config both gates are built from
+is edge.demo_config.
 """
 
 from __future__ import annotations
@@ -13,22 +17,24 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import cv2
+import sqlite_utils
+from gpiozero.pins.mock import MockFactory
 
-from edge.config import MenweiConfig, load_config
+from edge.config import MenweiConfig
 from edge.db import utc_now
+from edge.demo_config import FPS, OPEN_PIN, VEHICLE_GATE, demo_config
 from edge.gate_loop import GateOutcome
 from edge.pedestrian_loop import PersonOutcome
 from edge.vehicles import VehicleInput, add_vehicle, add_watch
 
-DEMO_GATE = "demo-vehicle"
-OPEN_PIN = 17
-FPS = 5.0
+__all__ = ["FPS", "demo_config", "describe_outcome", "describe_person_outcome", "run_demo"]
 
 
 @dataclass(frozen=True)
@@ -53,42 +59,6 @@ PROCESSION = (
         "the resident again within 30 s: the same passage, so no new event",
     ),
 )
-
-
-DEMO_CONFIG = """\
-# Written by `menwei demo`: a vehicle gate on mock pins over replayed frames.
-[site]
-name = "示范小区 (demo)"
-
-[storage]
-data_dir = "."
-
-[hardware]
-pin_factory = "mock"
-
-[[gates]]
-id = "{gate}"
-name = "北门车行道 (demo)"
-kind = "vehicle"
-
-[gates.camera]
-source = "frames"
-replay_fps = {fps}
-read_timeout_s = 30
-
-[gates.barrier]
-open_pin = {pin}
-pulse_s = 0.5
-active_high = true
-"""
-
-
-def demo_config(data_dir: Path, fps: float = FPS) -> MenweiConfig:
-    """Write the demo's config file into ``data_dir`` and load it like any other."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / "menwei.toml"
-    path.write_text(DEMO_CONFIG.format(gate=DEMO_GATE, fps=fps, pin=OPEN_PIN), encoding="utf-8")
-    return load_config(path)
 
 
 def seed_community(db) -> None:  # type: ignore[no-untyped-def]
@@ -186,8 +156,8 @@ def describe_person_outcome(outcome: PersonOutcome, zone: ZoneInfo | None = None
         action = "DENY  → door stays locked"
     else:
         action = "EVENT"
-    who = outcome.subject or "-"
-    return f"{when}  {outcome.kind:<13} {action}  {who} — {why}"
+    who = f"{outcome.subject} — " if outcome.subject else "— "
+    return f"{when}  {outcome.kind:<18} {action}  {who}{why}"
 
 
 def deliver_to_reference_platform(db, data_dir: Path, zone: ZoneInfo, echo) -> int:  # type: ignore[no-untyped-def]
@@ -234,40 +204,25 @@ def deliver_to_reference_platform(db, data_dir: Path, zone: ZoneInfo, echo) -> i
     return held
 
 
-def run_demo(
-    data_dir: Path, fresh: bool = True, echo: Callable[[str], None] = print, fps: float = FPS
-) -> int:
-    """Run the procession once through a real gate; returns a process exit code."""
+def run_vehicle_gate(
+    config: MenweiConfig,
+    db: sqlite_utils.Database,
+    factory: MockFactory,
+    total: int,
+    echo: Callable[[str], None],
+    fps: float,
+) -> list[GateOutcome]:
+    """Replay the rendered procession through the vehicle gate, announcing each car."""
     from edge.assembly import vehicle_gate
-    from edge.store import open_store
-    from gate_drivers.pins import make_pin_factory
 
-    if fresh and data_dir.exists():
-        shutil.rmtree(data_dir)
-    config = demo_config(data_dir, fps)
-    db = open_store(config)
-    if fresh:
-        seed_community(db)
     echo(
-        f"Menwei demo — data in {data_dir}/ (database {config.storage.database.name}, "
-        "snapshots/, frames/)"
-    )
-    echo(
-        "Demo community: resident 皖A12345 (3-1-402), visitor 粤BD12345 (pass today), "
+        "\nVehicles: resident 皖A12345 (3-1-402), visitor 粤BD12345 (pass today), "
         "temporary 苏E99999 (pass ended), watchlist 京A88888"
     )
-    frames = data_dir / "frames"
-    if not frames.exists() or not any(frames.iterdir()):
-        echo("Rendering the procession of cars ...")
-        total = render_frames(frames)
-    else:
-        total = len(list(frames.glob("*.jpg")))
     echo(
-        f"Gate {DEMO_GATE}: camera replays {total} frames at {fps:g} fps; barrier relay on mock "
+        f"Gate {VEHICLE_GATE}: camera replays {total} frames at {fps:g} fps; barrier relay on mock "
         f"GPIO{OPEN_PIN}\n"
     )
-
-    factory = make_pin_factory("mock")
     outcomes: list[GateOutcome] = []
 
     def show(outcome: GateOutcome) -> None:
@@ -275,7 +230,9 @@ def run_demo(
         echo(describe_outcome(outcome, config.site.zone))
 
     stop = threading.Event()
-    with vehicle_gate(config, DEMO_GATE, stop, db=db, pin_factory=factory, on_outcome=show) as gate:
+    with vehicle_gate(
+        config, VEHICLE_GATE, stop, db=db, pin_factory=factory, on_outcome=show
+    ) as gate:
         deadline = time.monotonic() + total / fps + 60
         told = -1
         while time.monotonic() < deadline:
@@ -290,10 +247,56 @@ def run_demo(
             time.sleep(0.05)
         time.sleep(config.recognition.plates.vote_window_s + 0.5)
         stop.set()
-    opened = sum(o.decision == "open" for o in outcomes)
-    deliver_to_reference_platform(db, data_dir, config.site.zone, echo)
+    return outcomes
+
+
+def run_demo(
+    data_dir: Path,
+    fresh: bool = True,
+    echo: Callable[[str], None] = print,
+    fps: float = FPS,
+    faces: Path | None = None,
+    pin_factory: MockFactory | None = None,
+) -> int:
+    """Run the door's story, then the procession of cars, through real gates; returns an
+    exit code. The door goes first because the cars' frames take a while to draw: they are
+    drawn meanwhile, on another thread.
+
+    ``faces``: a folder of labelled face photos (default: the fixtures beside the checkout,
+    when present; see edge.demo_faces). ``pin_factory``: a MockFactory to read the pins from
+    afterwards (tests); by default a fresh one.
+    """
+    from edge.demo_pedestrian import run_pedestrian_demo
+    from edge.store import open_store
+
+    if fresh and data_dir.exists():
+        shutil.rmtree(data_dir)
+    config = demo_config(data_dir, fps)
+    db = open_store(config)
+    if fresh:
+        seed_community(db)
     echo(
-        f"\n{len(outcomes)} decisions ({opened} opened). Inspect them with:\n"
+        f"Menwei demo — data in {data_dir}/ (database {config.storage.database.name}, "
+        "snapshots/, frames/, door-frames/)"
+    )
+    factory = pin_factory or MockFactory()  # always mock pins: the demo drives the inputs
+    frames = data_dir / "frames"
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-render") as pool:
+        rendering = None
+        if not frames.exists() or not any(frames.iterdir()):
+            echo("Drawing the procession of cars in the background; the door goes first.")
+            rendering = pool.submit(render_frames, frames)
+        door = run_pedestrian_demo(config, db, factory, faces, echo, fps)
+        if rendering is not None and not rendering.done():
+            echo("\n(the cars' frames are still being drawn ...)")
+        total = rendering.result() if rendering else len(list(frames.glob("*.jpg")))
+    outcomes = run_vehicle_gate(config, db, factory, total, echo, fps)
+    deliver_to_reference_platform(db, data_dir, config.site.zone, echo)
+    opened = sum(o.decision == "open" for o in outcomes)
+    door_opened = sum(o.decision == "open" for o in door)
+    echo(
+        f"\nPedestrian gate: {len(door)} events ({door_opened} opened by a face, PIN or pass); "
+        f"vehicle gate: {len(outcomes)} decisions ({opened} opened). Inspect them with:\n"
         f"  menwei events -c {data_dir / 'menwei.toml'}"
     )
-    return 0 if outcomes else 1
+    return 0 if outcomes and door else 1
