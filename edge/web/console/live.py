@@ -1,21 +1,217 @@
-"""Live (console blueprint ``console_live``, see edge.web.console)."""
+"""Live view, manual open and health (console blueprint ``console_live``, see edge.web.console).
+
+The live page is rendered whole on the server (a card per configured gate with its latest
+events, and the alerts of the last hours), so it is useful without JavaScript; console.js
+then polls the events feed (``console_events.feed``, see there why polling) and adds new
+events and alert banners as they come.
+
+Manual open: the web process never touches a relay — it asks the gate process over its
+control socket (edge.gate_control), which records the ``manual_open`` event with the
+operator and pulses the relay. The form's nonce is claimed and committed *before* the
+request is sent, and the audit row (who, gate, reason, result, event id) is written after
+the reply, in a second transaction: holding one transaction open across the request would
+hold SQLite's write lock while the gate process waits for that same lock to record its
+event, and the request would time out. A double click therefore finds its nonce taken and
+sends nothing; a crash between the two leaves the gate's own event, which names the operator.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import Any
 
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext
+
+from edge import audit, event_search
+from edge.assembly import run_dir
+from edge.config import GateConfig
+from edge.db import transaction
+from edge.gate_control import GateUnreachableError, send_gate_command
+from edge.health import SnapshotSizeCache, disk_usage, gate_health, sync_backlog
+from edge.web.app import actor, get_db, now, state
 from edge.web.console import ROLES
+from edge.web.console.event_labels import filter_message, gate_names, local_seconds, present
+from edge.web.console.forms import DuplicateSubmission, claim_nonce
+from edge.web.console.health_view import health_cells
 from edge.web.roles import require_roles
 
 bp = Blueprint("console_live", __name__, url_prefix="/console", template_folder="templates")
 bp.before_request(require_roles(*ROLES["console_live"]))
+CARD_ROWS = 6  # events per gate card
+ALERT_HOURS = 12  # alerts older than this are not shown as banners when the page opens
+MAX_REASON = 200  # what the gate's control channel accepts
+OPEN_TIMEOUT_S = 2.0
+_CACHE = "menwei.snapshot_size"
+
+
+@bp.record_once
+def _set_up(setup: Any) -> None:
+    """One snapshot-size cache per app (health pages of all threads share it)."""
+    setup.app.extensions.setdefault(_CACHE, SnapshotSizeCache())
+
+
+@bp.app_template_filter("local_seconds")
+def _local_seconds_filter(value: str | None, with_date: bool = True) -> str:
+    return local_seconds(value, state().config.site.zone, with_date)
+
+
+def _gate(gate_id: str) -> GateConfig:
+    for gate in state().config.gates:
+        if gate.id == gate_id:
+            return gate
+    abort(404, gettext("There is no gate %(id)s in this appliance's configuration.", id=gate_id))
+
+
+def _live_page(status: int = 200, **context: Any) -> tuple[str, int]:
+    conn = get_db().conn
+    cursor = event_search.current_cursor(conn)  # first: a newer event reaches the feed
+    config = state().config
+    names = gate_names(conn, config.gates)
+    cards = [
+        {
+            "gate": gate,
+            "events": [
+                present(r, names) for r in event_search.latest_for_gate(conn, gate.id, CARD_ROWS)
+            ],
+        }
+        for gate in config.gates
+    ]
+    since = now() - timedelta(hours=ALERT_HOURS)
+    alerts = [present(r, names) for r in event_search.recent_alerts(conn, since, 10)]
+    context.setdefault("error", "")
+    context.setdefault("error_gate", "")
+    context.setdefault("notice", "")
+    context.setdefault("reason", "")
+    return render_template(
+        "console/live.html", cards=cards, alerts=alerts, cursor=cursor, card_rows=CARD_ROWS,
+        **context,
+    ), status  # fmt: skip
 
 
 @bp.route("/", endpoint="index")
 def index():  # type: ignore[no-untyped-def]
-    return render_template("console/live.html")
+    opened = request.args.get("opened", "")
+    notice = ""
+    spooled_gate = request.args.get("opened_gate", "")
+    if spooled_gate:  # opened, but its event waits in the gate's spool (storage fault)
+        notice = gettext(
+            "Gate %(gate)s was opened by hand; its event will be saved when the gate's "
+            "storage works again.",
+            gate=_gate(spooled_gate).name,
+        )
+    if opened:
+        if not event_search.is_event_id(opened):
+            abort(400, filter_message(event_search.FilterError("event_id", "opened")))
+        event = event_search.get_event(get_db().conn, opened)
+        if event is not None and event["kind"] == "manual_open":
+            notice = gettext(
+                "Gate %(gate)s was opened by hand (event %(id)s).",
+                gate=gate_names(get_db().conn, state().config.gates).get(event["gate_id"]),
+                id=opened,
+            )
+    return _live_page(notice=notice)
+
+
+@dataclass(frozen=True)
+class OpenResult:
+    result: str  # opened / not_running / refused
+    event_id: str | None = None
+    error: str | None = None
+
+
+def _ask_gate_to_open(gate: GateConfig, operator: str, reason: str) -> OpenResult:
+    request_ = {"cmd": "open", "operator": operator, "reason": reason}
+    try:
+        reply = send_gate_command(run_dir(state().config), gate.id, request_, OPEN_TIMEOUT_S)
+    except GateUnreachableError as exc:
+        return OpenResult("not_running", error=str(exc))
+    if not reply.get("ok"):
+        return OpenResult("refused", error=str(reply.get("error", "no reason given"))[:200])
+    return OpenResult("opened", event_id=str(reply.get("event_id") or "") or None)
+
+
+@bp.route("/gates/<gate_id>/open", methods=["POST"], endpoint="open_gate")
+def open_gate(gate_id: str):  # type: ignore[no-untyped-def]
+    gate = _gate(gate_id)
+    reason = " ".join(request.form.get("reason", "").split())
+    problem = ""
+    if not reason:
+        problem = gettext("Give a reason to open the gate by hand.")
+    elif len(reason) > MAX_REASON:
+        problem = gettext("The reason is too long (at most 200 characters).")
+    if problem:
+        return _live_page(400, error=problem, error_gate=gate.id, reason=reason[:MAX_REASON])
+    db = get_db()
+    try:
+        with transaction(db) as conn:
+            claim_nonce(conn, actor(), f"manual_open:{gate.id}", now())
+    except DuplicateSubmission:
+        message = gettext(
+            "This open request was already sent (a double click or a reload), so it was not "
+            "sent again. The gate's events show what happened."
+        )
+        return _live_page(409, error=message, error_gate=gate.id)
+    outcome = _ask_gate_to_open(gate, g.user.username, reason)
+    with transaction(db) as conn:
+        audit.append(
+            conn, actor(), "manual_open", f"gate:{gate.id}",
+            {"reason": reason, **{k: v for k, v in asdict(outcome).items() if v}}, now(),
+        )  # fmt: skip
+    if outcome.result == "opened" and outcome.event_id:
+        return redirect(url_for(".index", opened=outcome.event_id), 303)
+    if outcome.result == "opened":
+        return redirect(url_for(".index", opened_gate=gate.id), 303)
+    if outcome.result == "not_running":
+        message = gettext(
+            "Gate %(name)s did not open: its gate process is not running or not answering. "
+            "Check the gate's service (Health page) or open it on site.",
+            name=gate.name,
+        )
+        return _live_page(409, error=message, error_gate=gate.id, reason=reason)
+    message = gettext(
+        "Gate %(name)s refused to open: %(error)s", name=gate.name, error=outcome.error
+    )
+    return _live_page(502, error=message, error_gate=gate.id, reason=reason)
+
+
+def _health_report() -> dict[str, Any]:
+    config = state().config
+    cache = current_app.extensions[_CACHE]
+    gates = [gate_health(run_dir(config), gate) for gate in config.gates]
+    return {
+        "at": now().isoformat(),
+        "gates": gates,
+        "disk": disk_usage(config, cache),
+        "sync": sync_backlog(get_db(), config, now()),
+    }
 
 
 @bp.route("/health", endpoint="health")
 def health():  # type: ignore[no-untyped-def]
-    return render_template("console/health.html")
+    report = _health_report()
+    return render_template("console/health.html", report=report, cells=health_cells(report))
+
+
+@bp.route("/health.json", endpoint="health_json")
+def health_json():  # type: ignore[no-untyped-def]
+    report = _health_report()
+    cells = health_cells(report)
+    return jsonify(
+        at=report["at"],
+        gates=[{**asdict(h), "level": h.level} for h in report["gates"]],
+        disk={**asdict(report["disk"]), "level": report["disk"].level},
+        sync=report["sync"],
+        cells={key: {"text": text, "level": level} for key, (text, level) in cells.items()},
+    )

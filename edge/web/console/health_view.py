@@ -1,0 +1,162 @@
+"""The health page's cells: one text and one level (ok / warn / bad) per thing shown.
+
+The page renders them, and the JSON variant returns the very same cells, so console.js
+refreshes the page by replacing texts and levels — there is one place that decides how a
+camera state or a backlog reads, not one in Python and another in JavaScript.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import gettext
+
+from edge.health import FAULTY_CAMERA, DiskUsage, GateHealth
+from edge.web.console import N_
+from edge.web.console.event_labels import decision_label, kind_label
+
+Cell = tuple[str, str]  # (text, level)
+CAMERA_STATES = {
+    "starting": N_("starting"),
+    "ok": N_("ok"),
+    "stalled": N_("stalled"),
+    "reconnecting": N_("reconnecting"),
+    "failed": N_("failed"),
+}
+BARRIER_ACTIONS = {
+    "idle": N_("idle"),
+    "opening": N_("opening"),
+    "closing": N_("closing"),
+    "released": N_("released"),
+}
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def human_age(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 120:
+        return gettext("%(n)s s", n=round(seconds))
+    if seconds < 7200:
+        return gettext("%(n)s min", n=round(seconds / 60))
+    return gettext("%(n)s h", n=round(seconds / 3600, 1))
+
+
+def _camera(h: GateHealth) -> Cell:
+    state = h.camera_state or "unknown"
+    shown = gettext(CAMERA_STATES[state]) if state in CAMERA_STATES else state
+    fps = "%.1f" % (h.camera_fps or 0)
+    text = gettext("%(state)s, %(fps)s fps", state=shown, fps=fps)
+    if h.last_frame_age_s is not None:
+        text += " · " + gettext("last frame %(age)s ago", age=human_age(h.last_frame_age_s))
+    if h.camera_error and state != "ok":
+        text += f" · {h.camera_error}"
+    return text, "bad" if state in FAULTY_CAMERA else ("ok" if state == "ok" else "warn")
+
+
+def _relay(h: GateHealth) -> Cell:
+    relay = h.relay or {}
+    if h.kind == "vehicle":
+        action = str(relay.get("action", "?"))
+        shown = gettext(BARRIER_ACTIONS[action]) if action in BARRIER_ACTIONS else action
+        text = gettext("barrier %(action)s, %(pulses)s pulses", action=shown,
+                       pulses=relay.get("pulses", 0))  # fmt: skip
+        return text, "ok" if relay.get("action") != "released" else "warn"
+    text = gettext("locked") if relay.get("locked") else gettext("unlocked")
+    if h.door_open:
+        text += " · " + gettext("door open")
+    if h.fire_alarm:
+        return text + " · " + gettext("FIRE ALARM: lock held released"), "bad"
+    return text, "ok"
+
+
+def _last(h: GateHealth) -> Cell:
+    last = h.last_decision
+    if not last:
+        return gettext("none since the gate started"), "ok"
+    return f"{kind_label(last.get('kind', ''))}: {decision_label(last.get('decision', ''))}", "ok"
+
+
+def _storage(h: GateHealth) -> Cell:
+    if h.storage_fault:
+        return gettext("FAULT: %(fault)s", fault=h.storage_fault), "bad"
+    if h.events_unsaved:
+        return gettext("%(n)s events waiting to be saved", n=h.events_unsaved), "warn"
+    return gettext("ok"), "ok"
+
+
+def gate_cells(h: GateHealth) -> dict[str, Cell]:
+    key = h.gate_id
+    if not h.running:
+        down = gettext("not running")
+        cells = {
+            f"{key}.{part}": ("—", "bad")
+            for part in ("camera", "recogniser", "last", "relay", "storage")
+        }
+        cells[f"{key}.state"] = (down, "bad")
+        return cells
+    ms = "—" if h.recogniser_ms is None else f"{h.recogniser_ms:.0f} ms"
+    return {
+        f"{key}.state": (gettext("running"), h.level),
+        f"{key}.camera": _camera(h),
+        f"{key}.recogniser": (ms, "ok"),
+        f"{key}.last": _last(h),
+        f"{key}.relay": _relay(h),
+        f"{key}.storage": _storage(h),
+    }
+
+
+def disk_cells(d: DiskUsage) -> dict[str, Cell]:
+    free_level = "bad" if d.free_bytes < d.min_free_bytes else "ok"
+    snap_level = "warn" if d.snapshot_bytes > 0.9 * d.snapshot_budget_bytes else "ok"
+    return {
+        "disk.free": (
+            gettext(
+                "%(free)s free of %(total)s",
+                free=human_bytes(d.free_bytes),
+                total=human_bytes(d.total_bytes),
+            ),
+            free_level,
+        ),
+        "disk.database": (human_bytes(d.database_bytes), "ok"),
+        "disk.snapshots": (
+            gettext(
+                "%(size)s in %(n)s files (budget %(budget)s)",
+                size=human_bytes(d.snapshot_bytes),
+                n=d.snapshot_files,
+                budget=human_bytes(d.snapshot_budget_bytes),
+            ),
+            snap_level,
+        ),
+    }
+
+
+def sync_cells(s: dict[str, Any]) -> dict[str, Cell]:
+    if not s["configured"]:
+        worker: Cell = (gettext("not connected to a district platform"), "ok")
+    elif s.get("worker") == "running":
+        worker = (gettext("running"), "ok")
+    else:
+        worker = (gettext("not running"), "warn")
+    return {
+        "sync.queued": (str(s["queued"]), "ok" if s["level"] != "warn" else "warn"),
+        "sync.dead": (str(s["dead"]), "bad" if s["dead"] else "ok"),
+        "sync.oldest": (human_age(s["oldest_pending_age_s"]) if s["queued"] else "—", s["level"]),
+        "sync.worker": worker,
+    }
+
+
+def health_cells(report: dict[str, Any]) -> dict[str, Cell]:
+    cells: dict[str, Cell] = {}
+    for gate in report["gates"]:
+        cells.update(gate_cells(gate))
+    cells.update(disk_cells(report["disk"]))
+    cells.update(sync_cells(report["sync"]))
+    return cells
