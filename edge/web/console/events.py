@@ -35,7 +35,7 @@ from edge.event_export import events_csv
 from edge.event_search import DECISIONS, KINDS, FilterError
 from edge.snapshot_access import resolve_snapshot, thumbnail_jpeg
 from edge.web.app import actor, get_db, now, state
-from edge.web.console import ROLES
+from edge.web.console import allowed_roles, require_console_roles
 from edge.web.console.event_labels import (
     DETAIL_LABELS,
     TIME_DETAILS,
@@ -46,12 +46,11 @@ from edge.web.console.event_labels import (
     local_seconds,
     present,
 )
-from edge.web.roles import require_roles
 
 bp = Blueprint("console_events", __name__, url_prefix="/events", template_folder="templates")
-bp.before_request(require_roles(*ROLES["console_events"]))
+bp.before_request(require_console_roles("console_events"))
 AUDITED_ROLES = ("police", "grid")
-EXPORT_ROLES = ("police", "admin")
+EXPORT_ROLES = allowed_roles("console_events.export")
 
 
 @bp.app_template_filter("local_seconds")
@@ -130,8 +129,6 @@ def search():  # type: ignore[no-untyped-def]
 
 @bp.route("/export.csv", endpoint="export")
 def export():  # type: ignore[no-untyped-def]
-    if g.user.role not in EXPORT_ROLES:
-        abort(403, gettext("Only police and administrators may export gate events."))
     try:
         filters = _filters()
     except FilterError as exc:

@@ -41,14 +41,13 @@ from edge.db import transaction
 from edge.gate_control import GateUnreachableError, send_gate_command
 from edge.health import SnapshotSizeCache, disk_usage, gate_health, sync_backlog
 from edge.web.app import actor, get_db, now, state
-from edge.web.console import ROLES
+from edge.web.console import require_console_roles
 from edge.web.console.event_labels import filter_message, gate_names, local_seconds, present
 from edge.web.console.forms import DuplicateSubmission, claim_nonce
 from edge.web.console.health_view import health_cells
-from edge.web.roles import require_roles
 
 bp = Blueprint("console_live", __name__, url_prefix="/console", template_folder="templates")
-bp.before_request(require_roles(*ROLES["console_live"]))
+bp.before_request(require_console_roles("console_live"))
 CARD_ROWS = 6  # events per gate card
 ALERT_HOURS = 12  # alerts older than this are not shown as banners when the page opens
 MAX_REASON = 200  # what the gate's control channel accepts

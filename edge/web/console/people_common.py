@@ -21,13 +21,12 @@ from edge.pii import PiiVault
 from edge.residents import ResidentError, get_resident
 from edge.vehicles import list_vehicles
 from edge.web.app import actor, get_db, state
-from edge.web.console import ROLES
+from edge.web.console import require_console_roles
 from edge.web.console.forms import DuplicateSubmission
 from edge.web.console.people_messages import done_text
-from edge.web.roles import require_roles
 
 bp = Blueprint("console_people", __name__, url_prefix="/people", template_folder="templates")
-bp.before_request(require_roles(*ROLES["console_people"]))
+bp.before_request(require_console_roles("console_people"))
 
 _MAX_ID = 2**31 - 1  # a larger id in a URL would overflow SQLite's integer: 404, never 500
 RID = f"<int(max={_MAX_ID}):rid>"
