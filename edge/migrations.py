@@ -341,6 +341,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         CREATE INDEX events_time ON events(occurred_at);
         CREATE INDEX events_kind ON events(kind, occurred_at);
+        -- covering index for the console's per-decision counts (a full scan otherwise)
+        CREATE INDEX events_decision ON events(decision);
         """,
     ),
 ]
