@@ -4,6 +4,12 @@ One loop per gate process owns that gate's camera and barrier. It never lets an 
 recognition, storage or a bad frame escape (a dead loop locks residents out), and it
 never opens the barrier on anything but a policy decision of "open" whose event has been
 committed: the event is the proof the opening was decided, so it is written first.
+
+A counted visitor pass (a plate pass with ``max_uses``) spends one use per passage, and only
+when the policy opens: the use is taken with one guarded UPDATE just before the event is
+written (edge.vehicles.consume_vehicle_use), so two gates cannot both spend the last one; if
+none is left the passage is denied "visitor pass used up". The passage's event records
+``vehicle_id`` and ``pass_use``: that is how the policy's same-visit rule finds the last use.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from edge.plates.reader import PlateInputError, PlateRead
 from edge.plates.voting import Passage, PlateVoter
 from edge.policy import GateFacts, PlateSighting, PolicySettings, decide_vehicle
 from edge.snapshots import SnapshotStore
-from edge.vehicles import facts_for_plate
+from edge.vehicles import consume_vehicle_use, facts_for_plate
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +113,10 @@ class VehicleGateLoop:
         unread_after_s: float = 1.5,
         unread_dedupe_s: float = 30.0,
         on_outcome: Callable[[GateOutcome], None] | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.gate = gate
+        self.clock = clock  # decision time; injected by tests to cross validity windows
         self.camera = camera
         self.barrier = barrier
         self.reader = reader
@@ -180,18 +188,26 @@ class VehicleGateLoop:
     # -- decisions -----------------------------------------------------------------------
     def _act(self, passage: Passage, started: float) -> GateOutcome:
         with self._lock:
-            now = utc_now()
+            now = self.clock()
             sighting = PlateSighting(passage.plate, passage.confidence, readable=True)
-            decision = decide_vehicle(
-                sighting, self.gate, now, facts_for_plate(self.db, passage.plate), self.policy
-            )
+            since = now - timedelta(seconds=self.policy.same_visit_s)
+            facts = facts_for_plate(self.db, passage.plate, self.gate.id, since)
+            decision = decide_vehicle(sighting, self.gate, now, facts, self.policy)
             frame = self._best_frames.pop(passage.plate, (0.0, None, None))[1]
-            details = {
+            details: dict[str, Any] = {
                 "colour": passage.colour,
                 "votes": passage.votes,
                 "frames": passage.frames,
                 "first_seen": passage.first_seen.isoformat(),
             }
+            if decision.vehicle is not None and decision.vehicle.max_uses is not None:
+                details["vehicle_id"] = decision.vehicle.id
+            if decision.action == "open" and decision.spend_use and decision.vehicle:
+                use = consume_vehicle_use(self.db, decision.vehicle.id, now)
+                if use is None:
+                    decision = decision.used_up()
+                else:
+                    details["pass_use"] = use
             alerts = [
                 NewEvent(
                     gate_id=self.gate.id,
@@ -266,11 +282,11 @@ class VehicleGateLoop:
         decision = decide_vehicle(
             PlateSighting("", confidence, readable=False),
             self.gate,
-            utc_now(),
+            self.clock(),
             facts_for_plate(self.db, ""),
         )
         reasons = tuple(r.as_dict() for r in decision.reasons)
-        now = utc_now()
+        now = self.clock()
         stored = self.writer.record(
             NewEvent(
                 self.gate.id,
@@ -302,7 +318,7 @@ class VehicleGateLoop:
         """A guard opens the gate by hand: recorded with who and why, then the relay pulses."""
         started = time.perf_counter()
         with self._lock:
-            now = utc_now()
+            now = self.clock()
             reasons = ({"code": "manual_open", "message": f"opened by hand: {reason}"},)
             stored = self.writer.record(
                 NewEvent(
@@ -372,7 +388,7 @@ class VehicleGateLoop:
             NewEvent(
                 self.gate.id,
                 kind,
-                utc_now(),
+                self.clock(),
                 "none",
                 reasons=({"code": kind, "message": f"camera {previous} → {state}"},),
                 details={"last_error": getattr(health, "last_error", None)},
@@ -391,7 +407,7 @@ class VehicleGateLoop:
                     next_health = time.monotonic() + 1.0
                 frame = self.camera.wait_for_frame(last_seq, timeout_s=0.5)
                 if frame is None:
-                    self.tick(utc_now())
+                    self.tick(self.clock())
                 else:
                     last_seq = frame.seq
                     self.process_frame(frame.image, frame.captured_at)

@@ -12,6 +12,7 @@ import hashlib
 import re
 import secrets
 from datetime import datetime
+from typing import Any
 
 import sqlite_utils
 
@@ -41,6 +42,25 @@ def issue_pass(
     group: str = "visitors",
 ) -> tuple[int, str]:
     """Store a new pass; returns (id, token). The token is shown once and never stored."""
+    with transaction(db) as conn:
+        return insert_pass(
+            conn, label, valid_from, valid_to, max_uses, host_resident_id, group, None, utc_now()
+        )
+
+
+def insert_pass(
+    conn: Any,
+    label: str,
+    valid_from: datetime,
+    valid_to: datetime,
+    max_uses: int,
+    host_resident_id: int | None,
+    group: str,
+    issued_by: str | None,
+    now: datetime,
+) -> tuple[int, str]:
+    """``issue_pass`` inside the caller's transaction (the console claims its form nonce and
+    writes its audit row in the same one); returns (id, token)."""
     if valid_from.tzinfo is None or valid_to.tzinfo is None:
         raise EnrolmentError("validity times need a time zone")
     if valid_from >= valid_to:
@@ -51,29 +71,28 @@ def issue_pass(
     if not 1 <= len(label) <= 60:
         raise EnrolmentError("label must be 1-60 characters (no ID numbers or phones)")
     token = PREFIX + secrets.token_urlsafe(24)
-    with transaction(db) as conn:
-        if (
-            host_resident_id is not None
-            and not conn.execute(
-                "SELECT 1 FROM residents WHERE id = ?", (host_resident_id,)
-            ).fetchone()
-        ):
-            raise EnrolmentError(f"no resident {host_resident_id}")
-        cursor = conn.execute(
-            "INSERT INTO qr_passes (token_hash, label, host_resident_id, access_group,"
-            " valid_from, valid_to, max_uses, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                token_hash(token),
-                label,
-                host_resident_id,
-                group,
-                iso(valid_from),
-                iso(valid_to),
-                max_uses,
-                iso(utc_now()),
-            ),
-        )
-        return int(cursor.lastrowid), token
+    if (
+        host_resident_id is not None
+        and not conn.execute("SELECT 1 FROM residents WHERE id = ?", (host_resident_id,)).fetchone()
+    ):
+        raise EnrolmentError(f"no resident {host_resident_id}")
+    cursor = conn.execute(
+        "INSERT INTO qr_passes (token_hash, label, host_resident_id, access_group,"
+        " valid_from, valid_to, max_uses, created_at, issued_by)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            token_hash(token),
+            label,
+            host_resident_id,
+            group,
+            iso(valid_from),
+            iso(valid_to),
+            max_uses,
+            iso(now),
+            issued_by,
+        ),
+    )
+    return int(cursor.lastrowid), token
 
 
 def pass_fact(db: sqlite_utils.Database, token: str) -> PassFact | None:

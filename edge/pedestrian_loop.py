@@ -14,7 +14,19 @@ A black or broken camera frame finds no face: it can never open the door.
 records camera faults and recoveries, survives every per-frame error, calls ``on_idle`` each
 iteration for the systemd watchdog, and every ``index_refresh_s`` checks cheaply whether
 templates or residents changed, so a resident enrolled from the CLI or console is
-recognised within seconds without restarting the gate.
+recognised within seconds without restarting the gate (and reloads the watch faces).
+
+Visitors with a face pass are residents rows of kind 'visitor' (edge.visitors): they are in
+the same index, and the policy holds them to their window and uses; a use is spent with a
+guarded UPDATE only when the door is about to open, and the passage records ``visitor_id``
+and ``pass_use`` (the policy's same-visit rule reads them back).
+
+Every face frame is also searched against the watch faces (edge.watch_alerts). A confirmed
+hit raises a ``watchlist_alert`` whatever the door decision: linked to the sighting event
+recorded for that frame (a passage, or a ``face_unknown`` that is then recorded even in the
+strangers' quiet time), or — when the person was already recorded moments ago — related to
+that passage, or on its own with its snapshot if no sighting follows within the agreement
+window. Either way it is written with its outbox row (edge.events).
 """
 
 from __future__ import annotations
@@ -24,7 +36,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,6 +62,8 @@ from edge.person_policy import (
 from edge.pii import PiiVault
 from edge.residents import check_pin, load_face_index, resident_fact
 from edge.snapshots import SnapshotStore
+from edge.visitors import consume_visitor_use, visit_terms
+from edge.watch_alerts import WatchHit, WatchMatcher, alert_event
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +81,9 @@ class PedestrianSettings:
     holidays: frozenset = frozenset()
     zone: str = "Asia/Shanghai"
     index_refresh_s: float = 3.0
+    same_visit_s: float = 120.0  # a visitor re-opening this soon spends no second use
+    watch_threshold: float | None = None  # None: match_threshold
+    watch_dedupe_s: float = 300.0  # one watch alert per person per this long
 
 
 @dataclass(frozen=True)
@@ -78,6 +95,7 @@ class PersonOutcome:
     reasons: tuple[dict[str, str], ...]
     occurred_at: datetime | None = None
     decide_ms: float | None = None
+    alert_event_id: str | None = None
 
 
 class PedestrianGateLoop:
@@ -92,8 +110,10 @@ class PedestrianGateLoop:
         settings: PedestrianSettings = PedestrianSettings(),
         on_outcome: Callable[[PersonOutcome], None] | None = None,
         camera: Any = None,  # gate_drivers.camera.Camera (wait_for_frame, health); run() needs it
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.gate = gate
+        self.clock = clock  # decision time; injected by tests to cross validity windows
         self.camera = camera
         self.door = door
         self.recogniser = recogniser
@@ -107,6 +127,13 @@ class PedestrianGateLoop:
         )
         self.index = FaceIndex.empty()
         self._index_signature: tuple | None = None
+        self.watch = WatchMatcher(
+            settings.watch_threshold or settings.match_threshold,
+            settings.frames_to_agree,
+            settings.agree_window_s,
+            settings.watch_dedupe_s,
+        )
+        self._recent_passage: dict[int, tuple[str, datetime]] = {}  # identity -> (event, at)
         self._qr = cv2.QRCodeDetector()
         self._qr_quiet: dict[str, datetime] = {}
         self._unknown_frames = 0
@@ -130,6 +157,9 @@ class PedestrianGateLoop:
         id sums, so equal counts cannot hide a swap.
         """
         with self._lock:
+            watch_reloaded = self.watch.refresh(
+                self.db, self.vault, self.recogniser.model_sha256, self.clock()
+            )
             signature = self.db.execute(
                 "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(SUM(id), 0),"
                 " (SELECT COUNT(*) || ':' || COALESCE(SUM(id), 0) FROM residents"
@@ -137,7 +167,7 @@ class PedestrianGateLoop:
                 " FROM face_templates"
             ).fetchone()
             if signature == self._index_signature:
-                return False
+                return watch_reloaded
             index = load_face_index(self.db, self.vault, self.recogniser.model_sha256)
         self.index = index  # one reference swap: a search never sees a half-built index
         self._index_signature = signature
@@ -164,24 +194,63 @@ class PedestrianGateLoop:
         if probe is not None:
             s = self.settings
             result = self.index.search(probe.vector, s.match_threshold, s.margin)
+        self.watch.observe(probe.vector if probe is not None else None, image, at)
         decided = self.agreement.add(result, at)
         if decided is not None:
             self._unknown_frames = 0
             sighting = PersonSighting("face", decided.identity, score=decided.score)
             details = {"score": round(decided.score, 4), "margin": round(decided.margin, 4)}
-            outcomes.append(self._decide(sighting, "face_passage", image, details))
+            outcome = self._decide(
+                sighting, "face_passage", image, details, watch=self.watch.take()
+            )
+            if outcome.event_id:  # not when spooled: an alert cannot point at it yet
+                self._recent_passage[decided.identity] = (outcome.event_id, at)
+            outcomes.append(outcome)
         elif probe is not None and result is not None and result.identity is None:
             self._unknown_frames += 1
             quiet = self._unknown_quiet_until and at < self._unknown_quiet_until
-            if self._unknown_frames >= self.settings.frames_to_agree and not quiet:
+            due = self._unknown_frames >= self.settings.frames_to_agree and not quiet
+            if due or self.watch.pending is not None:  # a watched stranger is always recorded
                 self._unknown_frames = 0
                 self._unknown_quiet_until = at + timedelta(seconds=self.settings.dedupe_s)
                 details = {"best_score": round(result.score, 4), "why": result.reason}
                 sighting = PersonSighting("face", None, score=result.score)
-                outcomes.append(self._decide(sighting, "face_unknown", image, details))
+                outcomes.append(
+                    self._decide(sighting, "face_unknown", image, details, watch=self.watch.take())
+                )
         elif probe is None:
             self._unknown_frames = 0
+        outcomes += self._unattached_watch_hit(result, at)
         return outcomes
+
+    def _unattached_watch_hit(self, result: Any, at: datetime) -> list[PersonOutcome]:
+        """A watch hit no sighting of this frame took: relate it to the person's passage of
+        moments ago (they are in the frame agreement's quiet time), or, once the agreement
+        window has passed without a sighting, record it on its own with its snapshot."""
+        hit = None
+        related = None
+        identity = getattr(result, "identity", None)
+        if self.watch.pending is not None and identity is not None:
+            recent = self._recent_passage.get(identity)
+            if recent and at - recent[1] <= timedelta(seconds=self.settings.dedupe_s):
+                hit, related = self.watch.take(), recent[0]
+        hit = hit or self.watch.overdue(at)
+        self._recent_passage = {
+            k: v
+            for k, v in self._recent_passage.items()
+            if at - v[1] <= timedelta(seconds=self.settings.dedupe_s)
+        }
+        if hit is None:
+            return []
+        with self._lock:
+            now = self.clock()
+            alert = alert_event(hit, self.gate.id, now, related)
+            stored = self.writer.record(alert, hit.image)
+        outcome = PersonOutcome(
+            stored.id or "", "watchlist_alert", "none", alert.subject, alert.reasons, now
+        )
+        self._publish(outcome)
+        return [outcome]
 
     def _look_for_qr(self, image: np.ndarray, at: datetime) -> list[PersonOutcome]:
         try:
@@ -235,14 +304,14 @@ class PedestrianGateLoop:
                 NewEvent(
                     self.gate.id,
                     kind,  # type: ignore[arg-type]
-                    utc_now(),
+                    self.clock(),
                     "open" if kind in ("exit_button", "fire_alarm") else "none",
                     reasons=({"code": kind, "message": messages.get(kind, kind)},),
                     details=details,
                 )
             )
         reasons = ({"code": kind, "message": messages.get(kind, kind)},)
-        self._publish(PersonOutcome(stored.id or "", kind, "none", None, reasons, utc_now()))
+        self._publish(PersonOutcome(stored.id or "", kind, "none", None, reasons, self.clock()))
 
     # -- decisions ----------------------------------------------------------------------------
     def _decide(
@@ -252,20 +321,36 @@ class PedestrianGateLoop:
         frame: np.ndarray | None,
         details: dict[str, Any],
         qr: Any = None,
+        watch: WatchHit | None = None,
     ) -> PersonOutcome:
         with self._lock:
-            now = utc_now()
+            now = self.clock()
             s = self.settings
-            resident = (
-                resident_fact(self.db, sighting.resident_id) if sighting.resident_id else None
-            )
-            facts = PersonFacts(resident, qr, s.schedules, s.holidays, s.zone)
+            details = dict(details)
+            resident = self._person(sighting.resident_id, now)
+            facts = PersonFacts(resident, qr, s.schedules, s.holidays, s.zone, s.same_visit_s)
             decision = decide_person(sighting, self.gate, now, facts)
             action = decision.action
             reasons = tuple(r.as_dict() for r in decision.reasons)
             if action == "open" and qr is not None and not consume_use(self.db, qr.id, now):
                 action = "deny"
                 reasons = ({"code": "pass_used_up", "message": "QR pass has no use left"},)
+            visit = resident.visit if resident is not None else None
+            if visit is not None and visit.max_uses is not None:
+                details["visitor_id"] = resident.id  # type: ignore[union-attr]
+            if action == "open" and decision.spend_use and resident is not None:
+                use = consume_visitor_use(self.db, resident.id, now)
+                if use is None:
+                    action = "deny"
+                    reasons = (
+                        {
+                            "code": "visitor_used_up",
+                            "message": "visitor pass used up (its last use was just spent)",
+                        },
+                    )
+                else:
+                    details["pass_use"] = use
+            alerts = [alert_event(watch, self.gate.id, now)] if watch is not None else []
             stored = self.writer.record(
                 NewEvent(
                     self.gate.id,
@@ -278,12 +363,30 @@ class PedestrianGateLoop:
                     details=details,
                 ),
                 frame,
+                linked=alerts,
             )
             if action == "open":
                 self.door.grant(sighting.credential)
-        outcome = PersonOutcome(stored.id or "", kind, action, decision.subject, reasons, now)
+        alert_id = stored.linked_ids[-1] if stored.linked_ids else None
+        outcome = PersonOutcome(
+            stored.id or "", kind, action, decision.subject, reasons, now, alert_event_id=alert_id
+        )
         self._publish(outcome)
         return outcome
+
+    def _person(self, resident_id: int | None, now: datetime) -> Any:
+        """The resident fact, with a visitor's pass terms when it is a visitor."""
+        if not resident_id:
+            return None
+        fact = resident_fact(self.db, resident_id)
+        if fact is None:
+            return None
+        since = now - timedelta(seconds=self.settings.same_visit_s)
+        terms = visit_terms(self.db, resident_id, self.gate.id, since)
+        if terms is None:
+            return fact
+        label, visit = terms
+        return replace(fact, label=label, visit=visit)
 
     def _publish(self, outcome: PersonOutcome) -> None:
         self.last_outcome = outcome
@@ -298,7 +401,7 @@ class PedestrianGateLoop:
         """A guard releases the door by hand: recorded with who and why, then the lock opens."""
         started = time.perf_counter()
         with self._lock:
-            now = utc_now()
+            now = self.clock()
             reasons = ({"code": "manual_open", "message": f"opened by hand: {reason}"},)
             stored = self.writer.record(
                 NewEvent(
@@ -336,6 +439,7 @@ class PedestrianGateLoop:
             "frame_errors": self.frame_errors,
             "recogniser_ms_avg": self.recogniser_ms_avg,
             "templates": len(self.index),
+            "watch_faces": len(self.watch.index),
             "last_decision": None
             if last is None
             else {
@@ -369,7 +473,7 @@ class PedestrianGateLoop:
                 NewEvent(
                     self.gate.id,
                     kind,
-                    utc_now(),
+                    self.clock(),
                     "none",
                     reasons=({"code": kind, "message": f"camera {previous} → {state}"},),
                     details={"last_error": getattr(health, "last_error", None)},

@@ -7,15 +7,25 @@ alike. Rules, in order:
 2. the credential must have identified someone: an unknown face / wrong PIN / unknown QR
    pass is denied (a face only reaches here after threshold, margin and frame agreement);
 3. the person must be active (resident) or the pass valid now, not revoked, uses left;
+   a visitor with a face pass (a residents row of kind 'visitor', see edge.visitors) is
+   bound by its window and uses like a QR pass;
 4. the person's group must be allowed at this gate, under the schedule the gate names for
    it: weekdays, a local-time window, and on listed holidays "open" or "closed".
 Face is never the only way in: PIN and QR pass go through the same rules.
+
+Uses of a visitor's face pass are spent by the caller when the door opens
+(``PersonDecision.spend_use``), one per passage: frame agreement already makes one person
+at the door one passage per ``dedupe_s``, and a visitor who spent a use at this gate less
+than ``same_visit_s`` ago (still standing in view, turned back for a forgotten bag) opens
+again without spending another. A face is passive — the camera sees it whether or not the
+visitor means to pass — so lingering must not cost uses. A QR pass is shown on purpose and
+spends a use every time it opens the door.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -34,11 +44,23 @@ class PersonSighting:
 
 
 @dataclass(frozen=True)
+class VisitFact:
+    """The terms of a visitor's face pass (a residents row of kind 'visitor')."""
+
+    valid_from: datetime | None
+    valid_to: datetime | None
+    uses: int = 0
+    max_uses: int | None = None  # None: unlimited within the window
+    last_use_at: datetime | None = None  # last use spent at this gate, if recent
+
+
+@dataclass(frozen=True)
 class ResidentFact:
     id: int
     active: bool
     group: str
     label: str  # e.g. "resident 12 of household 3-1-402": no name
+    visit: VisitFact | None = None  # set for a visitor: the pass's window and uses
 
 
 @dataclass(frozen=True)
@@ -78,6 +100,7 @@ class PersonFacts:
     schedules: tuple[tuple[str, Schedule], ...] = ()
     holidays: frozenset[date] = frozenset()
     zone: str = "Asia/Shanghai"
+    same_visit_s: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +108,7 @@ class PersonDecision:
     action: Literal["open", "deny"]
     reasons: tuple[Reason, ...]
     subject: str | None = None
+    spend_use: bool = False  # open only if one use of the visitor's face pass can be spent
 
 
 def _deny(code: str, message: str, subject: str | None = None) -> PersonDecision:
@@ -148,6 +172,8 @@ def decide_person(
         code = "unknown_face" if sighting.credential == "face" else "pin_rejected"
         return _deny(code, f"{how} did not identify an enrolled resident")
     subject = f"{resident.group}: {resident.label}"
+    if resident.visit is not None:
+        return _decide_visitor(sighting, resident, resident.visit, gate, now, facts, subject)
     if not resident.active:
         return _deny("resident_inactive", f"{resident.label} is not active", subject)
     refusal = _schedule_refusal(resident.group, gate, now, facts)
@@ -159,3 +185,57 @@ def decide_person(
         (Reason(f"resident_{sighting.credential}", f"{how} of {resident.label}{score}"),),
         subject,
     )
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _decide_visitor(
+    sighting: PersonSighting,
+    person: ResidentFact,
+    visit: VisitFact,
+    gate: PedestrianGateFacts,
+    now: datetime,
+    facts: PersonFacts,
+    subject: str,
+) -> PersonDecision:
+    """A visitor's face (or PIN): revoked / not yet valid / expired / used up, then schedule."""
+    if not person.active:
+        return _deny("visitor_revoked", f"visitor pass of {person.label} was revoked", subject)
+    if visit.valid_from is not None and now < visit.valid_from:
+        return _deny(
+            "visitor_not_yet_valid",
+            f"visitor pass of {person.label} is valid only from {_stamp(visit.valid_from)}",
+            subject,
+        )
+    if visit.valid_to is not None and now >= visit.valid_to:
+        return _deny(
+            "visitor_expired",
+            f"visitor pass of {person.label} expired at {_stamp(visit.valid_to)}",
+            subject,
+        )
+    last = visit.last_use_at
+    same_visit = last is not None and timedelta(0) <= now - last < timedelta(
+        seconds=facts.same_visit_s
+    )
+    counted = visit.max_uses is not None
+    if counted and not same_visit and visit.uses >= visit.max_uses:  # type: ignore[operator]
+        return _deny(
+            "visitor_used_up",
+            f"visitor pass used up: {person.label} used {visit.uses} of {visit.max_uses} time(s)",
+            subject,
+        )
+    refusal = _schedule_refusal(person.group, gate, now, facts)
+    if refusal:
+        return PersonDecision("deny", (refusal,), subject)
+    how = {"face": "face", "pin": "PIN", "qr_pass": "QR pass"}[sighting.credential]
+    score = f" (score {sighting.score:.2f})" if sighting.score is not None else ""
+    if same_visit:
+        note = f"; same visit as its use at {_stamp(last)}, no use spent"  # type: ignore[arg-type]
+    elif counted:
+        note = f"; use {visit.uses + 1} of {visit.max_uses}"
+    else:
+        note = ""
+    reason = Reason(f"visitor_{sighting.credential}", f"{how} of {person.label}{score}{note}")
+    return PersonDecision("open", (reason,), subject, spend_use=counted and not same_visit)

@@ -9,16 +9,25 @@ Rules, in the order they are considered:
 2. a watchlisted plate raises an alert *whatever* the decision (the decision itself is
    made by the rules below, so a watchlisted resident is still let in and the police are told);
 3. a resident vehicle within its validity opens;
-4. a visitor or temporary vehicle with a pass valid now opens;
+4. a visitor or temporary vehicle with a pass valid now opens — unless the pass was
+   revoked, or its uses are counted (``max_uses``) and spent;
 5. an unknown plate is denied and recorded, or — if configured — opened as a temporary
    vehicle to be registered.
 A known vehicle outside its validity is denied with the reason (expired / not yet valid).
+
+How uses of a counted pass are spent (the caller spends them, atomically, only when the
+barrier is about to open, see ``Decision.spend_use``): one per *passage*. The plate voter
+already turns one car's many frames into one passage and suppresses the same plate for
+its dedupe window; on top of that a pass that spent a use at this gate less than
+``same_visit_s`` ago opens again without spending another (the car was hidden behind a
+pedestrian and re-appeared after the dedupe window, the gate process restarted while it
+stood there). So a car standing or reversing at the barrier never costs the visitor a use.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 Action = Literal["open", "deny"]
@@ -47,6 +56,10 @@ class VehicleFact:
     valid_from: datetime | None
     valid_to: datetime | None
     label: str  # who it belongs to, without personal data: e.g. "household 3-1-402"
+    max_uses: int | None = None  # a counted visitor pass; None = unlimited within the window
+    uses: int = 0
+    revoked: bool = False
+    last_use_at: datetime | None = None  # last use this pass spent at this gate, if recent
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,7 @@ class Facts:
 @dataclass(frozen=True)
 class PolicySettings:
     unknown_vehicle: UnknownVehicleRule = "deny"
+    same_visit_s: float = 120.0  # a counted pass re-opening this soon spends no second use
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,14 @@ class Decision:
     reasons: tuple[Reason, ...]
     vehicle: VehicleFact | None = None
     alerts: tuple[Alert, ...] = field(default=())
+    spend_use: bool = False  # open only if one use of ``vehicle``'s pass can be spent
+
+    def used_up(self) -> Decision:
+        """The same passage denied because another gate spent the pass's last use first."""
+        kind = self.vehicle.kind if self.vehicle else "visitor"
+        reason = Reason(f"{kind}_used_up", "visitor pass used up (its last use was just spent)")
+        alerts = tuple(Reason(a.code, a.message) for a in self.alerts)
+        return Decision("deny", (reason, *alerts), self.vehicle, self.alerts)
 
     @property
     def subject(self) -> str | None:
@@ -128,6 +150,25 @@ def _stamp(moment: datetime) -> str:
 _KIND_ORDER = {"resident": 0, "visitor": 1, "temporary": 2}
 
 
+def _counted_use(
+    vehicle: VehicleFact, now: datetime, settings: PolicySettings
+) -> tuple[bool, str] | None:
+    """For a vehicle valid now: (spend a use?, note for the reason), or None when used up.
+
+    Uncounted vehicles (residents, passes without ``max_uses``) spend nothing. A counted
+    pass that spent a use at this gate within ``same_visit_s`` is the same visit: it opens
+    and spends nothing, even when that was its last use.
+    """
+    if vehicle.max_uses is None:
+        return False, ""
+    last = vehicle.last_use_at
+    if last is not None and timedelta(0) <= now - last < timedelta(seconds=settings.same_visit_s):
+        return False, f"; same visit as its use at {_stamp(last)}, no use spent"
+    if vehicle.uses >= vehicle.max_uses:
+        return None
+    return True, f"; use {vehicle.uses + 1} of {vehicle.max_uses}"
+
+
 def decide_vehicle(
     sighting: PlateSighting,
     gate: GateFacts,
@@ -156,19 +197,39 @@ def decide_vehicle(
     alerts = _watch_alerts(sighting.plate, now, facts.watchlist)
     alert_reasons = tuple(Reason(a.code, a.message) for a in alerts)
     mine = sorted(
-        (v for v in facts.vehicles if v.plate == sighting.plate), key=lambda v: _KIND_ORDER[v.kind]
+        (v for v in facts.vehicles if v.plate == sighting.plate),
+        key=lambda v: (_KIND_ORDER[v.kind], v.revoked, v.id),
     )
 
     refusals: list[Reason] = []
     for vehicle in mine:
+        if vehicle.revoked:
+            refusals.append(
+                Reason(
+                    f"{vehicle.kind}_revoked",
+                    f"{vehicle.kind} pass of {vehicle.label} was revoked",
+                )
+            )
+            continue
         why_not = _valid_at(vehicle, now)
         if why_not is None:
+            counted = _counted_use(vehicle, now, settings)
+            if counted is None:
+                refusals.append(
+                    Reason(
+                        f"{vehicle.kind}_used_up",
+                        f"visitor pass used up: {vehicle.kind} vehicle of {vehicle.label}"
+                        f" used {vehicle.uses} of {vehicle.max_uses} time(s)",
+                    )
+                )
+                continue
+            spend, note = counted
             code = (
                 "resident_vehicle" if vehicle.kind == "resident" else f"{vehicle.kind}_pass_valid"
             )
             until = f", valid until {_stamp(vehicle.valid_to)}" if vehicle.valid_to else ""
-            reason = Reason(code, f"{vehicle.kind} vehicle of {vehicle.label}{until}")
-            return Decision("open", (reason, *alert_reasons), vehicle, alerts)
+            reason = Reason(code, f"{vehicle.kind} vehicle of {vehicle.label}{until}{note}")
+            return Decision("open", (reason, *alert_reasons), vehicle, alerts, spend)
         when = vehicle.valid_to if why_not == "expired" else vehicle.valid_from
         word = "expired at" if why_not == "expired" else "valid only from"
         stamp = _stamp(when) if when else "?"

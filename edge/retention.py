@@ -4,6 +4,13 @@ Run hourly by ``menwei-retention.timer`` (``menwei retention``). Two rules the b
 never break while freeing space: an event not yet delivered to the district platform is
 never deleted (it is still owed), and deleting is done oldest first in small batches so a
 card with years of data is pruned without one huge transaction blocking the gate.
+
+Visitors' biometric data is not kept: the face templates of a visitor's face pass are
+deleted at the first run after the pass ends — expired, or used up — (at most an hour with
+the hourly timer; revoking one in the console deletes them at once). The pass rows
+themselves (no name, no template: window, uses, host) stay ``visitor_pass_days`` after
+their end as the history the pass list shows, then go. Watch faces past their
+``expires_at`` are deleted with their template. Each purge is audit-logged (ids only).
 """
 
 from __future__ import annotations
@@ -36,6 +43,9 @@ class RetentionConfig(BaseModel):
     registration_days: int = Field(
         default=365, ge=1, description="purge closed registrations this long after closing"
     )
+    visitor_pass_days: int = Field(
+        default=30, ge=1, description="delete ended visitor passes this long after their end"
+    )
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,9 @@ class RetentionReport:
     events_deleted: int
     snapshot_bytes_left: int
     registrations_purged: int = 0
+    visitor_faces_purged: int = 0  # face passes whose templates were deleted
+    visitor_passes_purged: int = 0
+    watch_faces_purged: int = 0
 
 
 def _snapshot_files(root: Path) -> list[Path]:
@@ -192,14 +205,104 @@ def purge_registrations(db: sqlite_utils.Database, now: datetime, days: int) -> 
             return purged
 
 
+_FACE_PASS_ENDED = (
+    "kind = 'visitor' AND (valid_to <= ? OR active = 0"
+    " OR (max_uses IS NOT NULL AND uses >= max_uses))"
+)
+
+
+def purge_visitor_faces(db: sqlite_utils.Database, now: datetime) -> int:
+    """Delete the templates of every face pass that has ended; returns how many passes."""
+    from edge import audit
+
+    with transaction(db) as conn:
+        ids = [
+            row[0]
+            for row in conn.execute(
+                f"SELECT id FROM residents WHERE {_FACE_PASS_ENDED} AND EXISTS"
+                " (SELECT 1 FROM face_templates t WHERE t.resident_id = residents.id)",
+                (iso(now),),
+            )
+        ]
+        for visitor_id in ids:
+            deleted = conn.execute(
+                "DELETE FROM face_templates WHERE resident_id = ?", (visitor_id,)
+            ).rowcount
+            audit.append(
+                conn,
+                "retention",
+                "purge_visitor_face",
+                f"visitor:{visitor_id}",
+                {"templates": deleted},
+                at=now,
+            )
+    return len(ids)
+
+
+def purge_visitor_passes(db: sqlite_utils.Database, now: datetime, days: int) -> int:
+    """Delete visitor passes of every kind whose end is more than ``days`` ago.
+
+    The end is ``valid_to`` (a revoked or used-up pass goes ``days`` after the end of its
+    window too). District-managed vehicles are left to the downlink, which replaces them.
+    """
+    from edge import audit
+
+    cutoff = iso(now - timedelta(days=days))
+    with transaction(db) as conn:
+        counts = {
+            "qr": conn.execute("DELETE FROM qr_passes WHERE valid_to < ?", (cutoff,)).rowcount,
+            "plate": conn.execute(
+                "DELETE FROM vehicles WHERE kind = 'visitor' AND source = 'local' AND valid_to < ?",
+                (cutoff,),
+            ).rowcount,
+            "face": conn.execute(
+                "DELETE FROM residents WHERE kind = 'visitor' AND valid_to < ?", (cutoff,)
+            ).rowcount,
+        }
+        total = sum(counts.values())
+        if total:
+            audit.append(
+                conn,
+                "retention",
+                "purge_visitor_passes",
+                "",
+                {**counts, "after_days": days},
+                at=now,
+            )
+    return total
+
+
+def purge_watch_faces(db: sqlite_utils.Database, now: datetime) -> int:
+    """Delete watch faces past their end (biometric data is kept no longer than needed)."""
+    from edge import audit
+
+    with transaction(db) as conn:
+        ids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM watch_faces WHERE expires_at IS NOT NULL AND expires_at <= ?",
+                (iso(now),),
+            )
+        ]
+        for watch_id in ids:
+            conn.execute("DELETE FROM watch_faces WHERE id = ?", (watch_id,))
+            audit.append(conn, "retention", "purge_watch_face", f"watch_face:{watch_id}", at=now)
+    return len(ids)
+
+
 def run_retention(
     db: sqlite_utils.Database, snapshot_root: Path, config: RetentionConfig, now: datetime
 ) -> RetentionReport:
     events = purge_events(db, now, config.event_days, snapshot_root)
     registrations = purge_registrations(db, now, config.registration_days)
+    visitor_faces = purge_visitor_faces(db, now)
+    visitor_passes = purge_visitor_passes(db, now, config.visitor_pass_days)
+    watch_faces = purge_watch_faces(db, now)
     files, freed, left = prune_snapshots(
         db, snapshot_root, config.snapshot_budget_mb * 1024 * 1024, config.min_free_mb * 1024 * 1024
     )
     if files or events:
         log.info("retention: %d snapshots (%d bytes) and %d events deleted", files, freed, events)
-    return RetentionReport(files, freed, events, left, registrations)
+    return RetentionReport(
+        files, freed, events, left, registrations, visitor_faces, visitor_passes, watch_faces
+    )

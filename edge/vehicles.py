@@ -24,6 +24,14 @@ class EnrolmentError(ValueError):
     """Input an admin can fix; the message says how."""
 
 
+class WatchlistError(EnrolmentError):
+    """A watchlist change refused: ``code`` is ``no_entry`` or ``district_entry``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 @dataclass(frozen=True)
 class VehicleInput:
     plate: str
@@ -132,16 +140,49 @@ def add_watch(
     source: str = "local",
     expires_at: datetime | None = None,
 ) -> int:
+    with transaction(db) as conn:
+        return insert_watch(conn, plate, reason, source, expires_at, utc_now())
+
+
+def insert_watch(
+    conn: Any,
+    plate: str,
+    reason: str,
+    source: str,
+    expires_at: datetime | None,
+    now: datetime,
+) -> int:
+    """Add a watchlist plate inside the caller's transaction (the console audits with it)."""
     plate = normalise_plate(plate)
     if len(reason) > 200:
         raise EnrolmentError("reason is longer than 200 characters")
-    with transaction(db) as conn:
-        cursor = conn.execute(
-            "INSERT INTO watchlist (plate, reason, source, created_at, expires_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (plate, reason, source, iso(utc_now()), iso(expires_at) if expires_at else None),
+    if source not in ("local", "district"):
+        raise EnrolmentError("source must be local or district")
+    if expires_at is not None and (expires_at.tzinfo is None or expires_at <= now):
+        raise EnrolmentError("the end of the watch must be a time-zone-aware time in the future")
+    cursor = conn.execute(
+        "INSERT INTO watchlist (plate, reason, source, created_at, expires_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (plate, reason, source, iso(now), iso(expires_at) if expires_at else None),
+    )
+    return int(cursor.lastrowid)
+
+
+def remove_watch_id(conn: Any, watch_id: int) -> str:
+    """Delete one local watchlist row by id, in the caller's transaction; returns its plate.
+
+    District rows are refused: the next downlink would put them back, so removing them
+    here would only pretend (the district platform owns them).
+    """
+    row = conn.execute("SELECT plate, source FROM watchlist WHERE id = ?", (watch_id,)).fetchone()
+    if row is None:
+        raise WatchlistError("no_entry", f"no watchlist entry {watch_id}")
+    if row[1] != "local":
+        raise WatchlistError(
+            "district_entry", "district watchlist entries are managed by the district platform"
         )
-        return cursor.lastrowid
+    conn.execute("DELETE FROM watchlist WHERE id = ?", (watch_id,))
+    return str(row[0])
 
 
 def remove_watch(db: sqlite_utils.Database, plate: str) -> int:
@@ -160,23 +201,42 @@ def list_watch(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     ]
 
 
-def facts_for_plate(db: sqlite_utils.Database, plate: str) -> Facts:
-    """Only the rows about this plate: an indexed lookup, cheap on the gate's hot path."""
-    vehicles = tuple(
-        VehicleFact(
-            id=row["id"],
-            plate=row["plate"],
-            kind=row["kind"],
-            valid_from=parse_iso(row["valid_from"]),
-            valid_to=parse_iso(row["valid_to"]),
-            label=f"household {row['label']}" if row["label"] else f"vehicle #{row['id']}",
+def facts_for_plate(
+    db: sqlite_utils.Database,
+    plate: str,
+    gate_id: str | None = None,
+    since: datetime | None = None,
+) -> Facts:
+    """Only the rows about this plate: an indexed lookup, cheap on the gate's hot path.
+
+    Revoked visitor/temporary passes are included (so the gate can say "revoked" instead
+    of "not registered"). With ``gate_id`` and ``since``, a counted pass also carries the
+    time it last spent a use at that gate after ``since`` (the policy's same-visit rule).
+    """
+    vehicles = []
+    for row in db.query(
+        "SELECT v.id, v.plate, v.kind, v.valid_from, v.valid_to, v.max_uses, v.uses, v.active,"
+        " h.label FROM vehicles v LEFT JOIN households h ON h.id = v.household_id"
+        " WHERE v.plate = ? AND (v.active = 1 OR v.kind != 'resident')",
+        [plate],
+    ):
+        last_use = None
+        if row["max_uses"] is not None and gate_id is not None and since is not None:
+            last_use = last_vehicle_use(db, row["id"], plate, gate_id, since)
+        vehicles.append(
+            VehicleFact(
+                id=row["id"],
+                plate=row["plate"],
+                kind=row["kind"],
+                valid_from=parse_iso(row["valid_from"]),
+                valid_to=parse_iso(row["valid_to"]),
+                label=f"household {row['label']}" if row["label"] else f"vehicle #{row['id']}",
+                max_uses=row["max_uses"],
+                uses=row["uses"],
+                revoked=not row["active"],
+                last_use_at=last_use,
+            )
         )
-        for row in db.query(
-            "SELECT v.id, v.plate, v.kind, v.valid_from, v.valid_to, h.label FROM vehicles v"
-            " LEFT JOIN households h ON h.id = v.household_id WHERE v.plate = ? AND v.active = 1",
-            [plate],
-        )
-    )
     watchlist = tuple(
         WatchFact(
             row["id"], row["plate"], row["reason"], row["source"], parse_iso(row["expires_at"])
@@ -187,4 +247,37 @@ def facts_for_plate(db: sqlite_utils.Database, plate: str) -> Facts:
             [plate],
         )
     )
-    return Facts(vehicles, watchlist)
+    return Facts(tuple(vehicles), watchlist)
+
+
+def last_vehicle_use(
+    db: sqlite_utils.Database, vehicle_id: int, plate: str, gate_id: str, since: datetime
+) -> datetime | None:
+    """When this pass last spent a use at ``gate_id`` after ``since`` (from the event log:
+    the passage that spent it records ``vehicle_id`` and ``pass_use`` in its details)."""
+    row = db.execute(
+        "SELECT MAX(occurred_at) FROM events WHERE plate = ? AND gate_id = ?"
+        " AND kind = 'vehicle_passage' AND decision = 'open' AND occurred_at >= ?"
+        " AND json_extract(details, '$.vehicle_id') = ?"
+        " AND json_extract(details, '$.pass_use') IS NOT NULL",
+        (plate, gate_id, iso(since), vehicle_id),
+    ).fetchone()
+    return parse_iso(row[0]) if row and row[0] else None
+
+
+def consume_vehicle_use(db: sqlite_utils.Database, vehicle_id: int, now: datetime) -> int | None:
+    """Spend one use of a counted plate pass if it is still usable now; returns the use's
+    number (1 for the first), or None when none is left (or another gate got there first).
+
+    One guarded UPDATE, like edge.passes.consume_use: two gates reading the same plate at
+    once cannot both spend its last use.
+    """
+    with transaction(db) as conn:
+        row = conn.execute(
+            "UPDATE vehicles SET uses = uses + 1 WHERE id = ? AND active = 1"
+            " AND max_uses IS NOT NULL AND uses < max_uses"
+            " AND (valid_from IS NULL OR valid_from <= ?) AND (valid_to IS NULL OR valid_to > ?)"
+            " RETURNING uses",
+            (vehicle_id, iso(now), iso(now)),
+        ).fetchone()
+        return int(row[0]) if row else None

@@ -1,16 +1,382 @@
-"""Visitor passes (console blueprint ``console_passes``, see edge.web.console)."""
+"""Visitor passes (console blueprint ``console_passes``, /passes; admin, guard).
+
+A guard issues a pass for a visitor of a household — by QR code, plate or face — lists
+them by status, and revokes any of them at once. Why it is written this way:
+- Each issue or revoke is one transaction: the form's nonce (a double submit issues one
+  pass, the second gets 409), the pass, and its audit row (ids, window, uses; no token,
+  no template) commit together (edge.visitors takes the connection).
+- The QR pass's token exists only in the response to the POST that issued it: shown as a
+  QR image and offered for download as a PNG, both as ``data:`` URIs (the CSP allows
+  images from data:, and the token never enters a URL, a log line or the database —
+  only its hash does). The response is ``no-store``; a reload re-posts the used nonce and
+  gets 409, so the token cannot be shown twice.
+- Face photos are checked (edge.resident_faces, the residents' quality checks) before the
+  write transaction opens, so the database is never held locked while models run.
+- Times are typed in the site's zone (``datetime-local``) and stored UTC.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from datetime import timedelta
+from typing import Any
 
-from edge.web.console import ROLES
-from edge.web.roles import require_roles
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask_babel import gettext
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from edge import audit
+from edge.db import transaction
+from edge.plates.grammar import PlateFormatError, normalise_plate
+from edge.resident_faces import (
+    MAX_PHOTOS,
+    FaceEnrolmentError,
+    check_photos,
+    decode_photos,
+)
+from edge.visitors import (
+    STATUSES,
+    PassTermsError,
+    check_note,
+    check_terms,
+    count_by_status,
+    issue_face,
+    issue_plate,
+    issue_qr,
+    list_passes,
+    resolve_host,
+    revoke,
+)
+from edge.web.app import actor, get_db, now, state
+from edge.web.console import N_, require_console_roles
+from edge.web.console.faces import face_recogniser
+from edge.web.console.forms import (
+    UPLOAD_LIMIT_BYTES,
+    DuplicateSubmission,
+    accepts_uploads,
+    claim_nonce,
+)
+from edge.web.console.pass_forms import (
+    FormError,
+    field_error,
+    local_input,
+    parse_local_time,
+    parse_resident_number,
+    parse_uses,
+    photo_label,
+    qr_data_uri,
+    terms_error,
+)
 
 bp = Blueprint("console_passes", __name__, url_prefix="/passes", template_folder="templates")
-bp.before_request(require_roles(*ROLES["console_passes"]))
+bp.before_request(require_console_roles("console_passes"))
+
+_MAX_ID = 2**31 - 1  # a larger id in a URL would overflow SQLite's integer: 404, never 500
+KINDS = {
+    "qr": N_("QR code pass"),
+    "plate": N_("Plate pass"),
+    "face": N_("Face pass"),
+}
+STATUS_LABELS = {
+    "active": N_("Valid now"),
+    "upcoming": N_("Upcoming"),
+    "expired": N_("Expired"),
+    "used_up": N_("Used up"),
+    "revoked": N_("Revoked"),
+}
+DONE = {
+    "plate": N_("Plate pass issued: the vehicle gate opens for it within its window."),
+    "face": N_("Face pass issued: the visitor's face opens the door within its window."),
+    "revoked": N_("Pass revoked: it no longer opens any gate."),
+}
+FIELDS = ("household", "host_resident", "valid_from", "valid_to", "uses", "note", "plate")
+
+
+def _duplicate() -> Any:
+    abort(
+        409,
+        gettext("This pass was already issued by this form; nothing was issued twice."),
+    )
 
 
 @bp.route("/", endpoint="index")
 def index():  # type: ignore[no-untyped-def]
-    return render_template("console/passes.html")
+    """Every pass, newest first, with its status; filter by one status."""
+    status = request.args.get("status", "all")
+    if status != "all" and status not in STATUSES:
+        abort(400, gettext("Choose one of the listed statuses."))
+    rows = list_passes(get_db(), now())
+    shown = rows if status == "all" else [r for r in rows if r["status"] == status]
+    done = DONE.get(request.args.get("done", ""))
+    return render_template(
+        "console/passes.html",
+        rows=shown,
+        counts=count_by_status(rows),
+        total=len(rows),
+        status=status,
+        statuses=STATUSES,
+        status_labels=STATUS_LABELS,
+        kinds=KINDS,
+        done=gettext(done) if done else "",
+    )
+
+
+def _form_defaults() -> dict[str, str]:
+    zone = state().config.site.zone
+    start = now().replace(second=0, microsecond=0)
+    return {
+        "household": "",
+        "host_resident": "",
+        "valid_from": local_input(start, zone),
+        "valid_to": local_input(start + timedelta(hours=4), zone),
+        "uses": "1",
+        "note": "",
+        "plate": "",
+    }
+
+
+def _form_page(
+    kind: str,
+    form: dict[str, str],
+    errors: dict[str, str] | None = None,
+    refused: list | tuple = (),
+    status: int = 200,
+) -> tuple[str, int]:
+    page = render_template(
+        "console/passes_new.html",
+        kind=kind,
+        kinds=KINDS,
+        form=form,
+        errors=errors or {},
+        refused=refused,
+        max_photos=MAX_PHOTOS,
+    )
+    return page, status
+
+
+@bp.route("/new/<kind>", endpoint="new")
+def new(kind: str):  # type: ignore[no-untyped-def]
+    if kind not in KINDS:
+        abort(404, gettext("There is no such kind of pass."))
+    return _form_page(kind, _form_defaults())
+
+
+def _read_form() -> dict[str, str]:
+    return {key: (request.form.get(key) or "")[:200] for key in FIELDS}
+
+
+def _terms(form: dict[str, str], errors: dict[str, str]) -> Any:
+    """Window and uses from the form; every field's problem is collected, not just the first."""
+    zone = state().config.site.zone
+    start = end = uses = None
+    for field in ("valid_from", "valid_to"):
+        try:
+            moment = parse_local_time(form[field], zone, field)
+        except FormError as exc:
+            errors[field] = exc.message
+            continue
+        if field == "valid_from":
+            start = moment or now()
+        elif moment is None:
+            errors[field] = field_error(field, "end_missing").message
+        else:
+            end = moment
+    try:
+        uses = parse_uses(form["uses"])
+    except FormError as exc:
+        errors[exc.field] = exc.message
+    if start is None or end is None:
+        return None
+    try:  # the window is checked even when the uses are wrong, so both are reported
+        terms = check_terms(start, end, uses or 1, now())
+    except PassTermsError as exc:
+        error = terms_error(exc.code, str(exc))
+        errors[error.field] = error.message
+        return None
+    return terms if uses is not None else None
+
+
+def _host(conn: Any, form: dict[str, str], errors: dict[str, str]) -> Any:
+    try:
+        resident = parse_resident_number(form["host_resident"])
+        return resolve_host(conn, form["household"], resident)
+    except FormError as exc:
+        errors[exc.field] = exc.message
+    except PassTermsError as exc:
+        error = terms_error(exc.code, str(exc))
+        errors[error.field] = error.message
+    return None
+
+
+def _note(form: dict[str, str], errors: dict[str, str]) -> str:
+    try:
+        return check_note(form["note"])
+    except PassTermsError as exc:
+        error = terms_error(exc.code, str(exc))
+        errors[error.field] = error.message
+        return ""
+
+
+def _audit_details(kind: str, terms: Any, host: Any, **extra: object) -> dict[str, object]:
+    return {
+        "kind": kind,
+        "valid_from": terms.valid_from.isoformat(),
+        "valid_to": terms.valid_to.isoformat(),
+        "max_uses": terms.max_uses,
+        "household_id": host.household_id,
+        "host_resident_id": host.resident_id,
+        **extra,
+    }
+
+
+@bp.route("/new/qr", methods=["POST"], endpoint="issue_qr")
+def issue_qr_view():  # type: ignore[no-untyped-def]
+    """Issue a QR pass and show its code this once."""
+    form = _read_form()
+    errors: dict[str, str] = {}
+    terms = _terms(form, errors)
+    note = _note(form, errors)
+    try:
+        with transaction(get_db()) as conn:
+            host = _host(conn, form, errors)
+            if errors:
+                raise _Refused
+            claim_nonce(conn, actor(), "pass_issue", now())
+            pass_id, token = issue_qr(conn, host, terms, note, actor(), now())
+            details = _audit_details("qr", terms, host)
+            audit.append(conn, actor(), "pass_issue", f"pass:qr:{pass_id}", details, now())
+    except _Refused:
+        return _form_page("qr", form, errors, status=400)
+    except DuplicateSubmission:
+        return _duplicate()
+    return render_template(
+        "console/passes_issued.html",
+        pass_id=pass_id,
+        qr=qr_data_uri(token),
+        terms=terms,
+        host=host,
+        note=note,
+    )
+
+
+@bp.route("/new/plate", methods=["POST"], endpoint="issue_plate")
+def issue_plate_view():  # type: ignore[no-untyped-def]
+    """Issue a counted plate pass for the vehicle gate."""
+    form = _read_form()
+    errors: dict[str, str] = {}
+    terms = _terms(form, errors)
+    note = _note(form, errors)
+    try:
+        plate = normalise_plate(form["plate"])
+    except PlateFormatError as exc:
+        errors["plate"] = str(exc)  # the grammar's own zh / en message
+    try:
+        with transaction(get_db()) as conn:
+            host = _host(conn, form, errors)
+            if errors:
+                raise _Refused
+            claim_nonce(conn, actor(), "pass_issue", now())
+            vehicle_id = issue_plate(conn, plate, host, terms, note, actor(), now())
+            details = _audit_details("plate", terms, host, vehicle_id=vehicle_id)
+            audit.append(conn, actor(), "pass_issue", f"pass:plate:{vehicle_id}", details, now())
+    except PassTermsError as exc:
+        error = terms_error(exc.code, str(exc))
+        errors[error.field] = error.message
+        return _form_page("plate", form, errors, status=400)
+    except _Refused:
+        return _form_page("plate", form, errors, status=400)
+    except DuplicateSubmission:
+        return _duplicate()
+    return redirect(url_for("console_passes.index", done="plate"), 303)
+
+
+@bp.route("/new/face", methods=["POST"], endpoint="issue_face")
+@accepts_uploads
+def issue_face_view():  # type: ignore[no-untyped-def]
+    """Issue a face pass: the visitor's consent, then photos checked like residents'."""
+    form = _read_form()
+    errors: dict[str, str] = {}
+    terms = _terms(form, errors)
+    consent = request.form.get("consent") == "yes"
+    if not consent:
+        errors["consent"] = terms_error("no_consent", "").message
+    files = [f for f in request.files.getlist("photos") if f.filename]
+    if not files:
+        errors["photos"] = field_error("photos", "photos_missing").message
+    elif len(files) > MAX_PHOTOS:
+        errors["photos"] = field_error("photos", "photos_too_many", n=MAX_PHOTOS).message
+    host = _host(get_db().conn, form, errors)  # a read, before the models run
+    if errors:
+        return _form_page("face", form, errors, status=400)
+    images, refused = decode_photos(
+        [(photo_label(f.filename, i), f.read()) for i, f in enumerate(files)]
+    )
+    try:
+        with face_recogniser() as recogniser:
+            templates = check_photos(recogniser, images, refused)
+            model = recogniser.model_sha256
+    except FaceEnrolmentError as exc:
+        errors["photos"] = field_error("photos", "photos_refused").message
+        return _form_page("face", form, errors, exc.refused, status=400)
+    try:
+        with transaction(get_db()) as conn:
+            host = resolve_host(conn, host.household, host.resident_id)  # still there?
+            claim_nonce(conn, actor(), "pass_issue", now())
+            visitor_id = issue_face(
+                conn,
+                state().vault,
+                model,
+                templates,
+                host,
+                terms,
+                actor(),
+                g.user.username,
+                consent,
+                now(),
+            )
+            details = _audit_details(
+                "face", terms, host, templates=len(templates), model_sha256=model[:12]
+            )
+            audit.append(conn, actor(), "pass_issue", f"pass:face:{visitor_id}", details, now())
+    except PassTermsError as exc:
+        error = terms_error(exc.code, str(exc))
+        errors[error.field] = error.message
+        return _form_page("face", form, errors, status=400)
+    except DuplicateSubmission:
+        return _duplicate()
+    return redirect(url_for("console_passes.index", done="face"), 303)
+
+
+@bp.route(f"/<kind>/<int(max={_MAX_ID}):pass_id>/revoke", methods=["POST"], endpoint="revoke")
+def revoke_view(kind: str, pass_id: int):  # type: ignore[no-untyped-def]
+    """Stop a pass at once (any kind); the row stays in the list as revoked."""
+    if kind not in KINDS:
+        abort(404, gettext("There is no such kind of pass."))
+    try:
+        with transaction(get_db()) as conn:
+            details = revoke(conn, kind, pass_id)  # type: ignore[arg-type]
+            audit.append(conn, actor(), "pass_revoke", f"pass:{kind}:{pass_id}", details, now())
+    except PassTermsError as exc:
+        if exc.code == "no_pass":
+            abort(404, gettext("There is no such pass."))
+        if exc.code == "already_revoked":
+            abort(409, gettext("This pass is already revoked."))
+        if exc.code == "district_pass":
+            abort(409, gettext("The district platform manages this pass: change it there."))
+        raise
+    return redirect(url_for("console_passes.index", done="revoked"), 303)
+
+
+class _Refused(Exception):
+    """Form errors found inside the transaction: roll it back, show the form again."""
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(_error: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
+    if request.endpoint == "console_passes.issue_face":
+        message = gettext(
+            "The photos are larger than %(mb)s MB in total. Send fewer or smaller photos.",
+            mb=UPLOAD_LIMIT_BYTES >> 20,
+        )
+    else:
+        message = gettext("What you sent is too large.")
+    return render_template("error.html", code=413, message=message), 413
