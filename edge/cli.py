@@ -409,6 +409,12 @@ def retention(config_path: Path) -> None:
         f" and {report.events_deleted} events; snapshots now "
         f"{report.snapshot_bytes_left // (1024 * 1024)} MiB"
     )
+    click.echo(
+        f"purged {report.registrations_purged} closed registrations,"
+        f" {report.visitor_faces_purged} ended face passes' templates,"
+        f" {report.visitor_passes_purged} old visitor passes,"
+        f" {report.watch_faces_purged} expired watchlist faces"
+    )
 
 
 @main.command()

@@ -303,6 +303,7 @@ def run_retention(
     )
     if files or events:
         log.info("retention: %d snapshots (%d bytes) and %d events deleted", files, freed, events)
+    db.execute("PRAGMA optimize")  # hourly, as SQLite advises: keeps query plans on fresh stats
     return RetentionReport(
         files, freed, events, left, registrations, visitor_faces, visitor_passes, watch_faces
     )

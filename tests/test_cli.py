@@ -89,3 +89,23 @@ def test_bad_date_is_a_clear_error(config):
 def test_remove_unknown_plate(config):
     result = run("vehicle", "remove", "皖A00000", "-c", str(config))
     assert result.exit_code == 1 and "no enrolment" in result.output
+
+
+def test_retention_reports_every_purge(config):
+    from datetime import UTC, datetime, timedelta
+
+    from edge.config import load_config
+    from edge.store import open_store
+    from edge.vehicles import VehicleInput, add_vehicle
+
+    db = open_store(load_config(config))
+    ended = datetime.now(UTC) - timedelta(days=40)  # past visitor_pass_days (30) in the example
+    add_vehicle(
+        db, VehicleInput("粤BD12345", "visitor", "5-2-1101", ended - timedelta(hours=2), ended)
+    )
+    result = run("retention", "-c", str(config))
+    assert result.exit_code == 0, result.output
+    assert "deleted 0 snapshots" in result.output
+    assert "purged 0 closed registrations" in result.output
+    assert "1 old visitor passes" in result.output
+    assert db.execute("SELECT COUNT(*) FROM vehicles").fetchone()[0] == 0
