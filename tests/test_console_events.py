@@ -281,6 +281,14 @@ def test_event_page_explains_decision_with_related_alert_and_snapshot(env):
     thumb = client.get(f"/events/{passage.id}/snapshot?size=thumb")
     image = cv2.imdecode(np.frombuffer(thumb.data, np.uint8), cv2.IMREAD_COLOR)
     assert image.shape[:2] == (90, 160)
+    # In Chinese (the default) each reason leads with its translated label; a code this
+    # version does not know shows its stored message alone.
+    zh = client.get(f"/events/{passage.id}?lang=zh").text
+    reasons_zh = re.search(r'<ol id="reasons".*?</ol>', zh, re.S).group(0)
+    assert "<strong>车牌未登记</strong>" in reasons_zh
+    assert reasons_zh.count("<strong>") == 1 and "unknown vehicles are denied" in reasons_zh
+    row = client.get("/events/?lang=zh").text
+    assert "<strong>车牌未登记</strong> · plate not registered" in row
 
 
 def test_snapshot_route_refuses_paths_outside_the_snapshot_folder(env):

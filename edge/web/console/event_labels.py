@@ -54,6 +54,48 @@ DETAIL_LABELS = {
     "watch_face_ids": N_("Watched faces"),
     "score": N_("Match score"),
 }
+# The policies store each reason as a code plus an English message with the specifics
+# (household, times, score). Pages show the translated label of the code first, so a guard
+# who reads only Chinese knows why at a glance; the stored message follows as the detail.
+REASON_LABELS = {
+    "plate_unread": N_("Plate not read reliably"),
+    "wrong_gate_kind": N_("Wrong kind of gate"),
+    "watchlisted": N_("Plate on the watchlist"),
+    "watchlisted_face": N_("Face on the watchlist"),
+    "resident_vehicle": N_("Resident vehicle"),
+    "visitor_pass_valid": N_("Visitor vehicle, pass valid"),
+    "temporary_pass_valid": N_("Temporary vehicle, pass valid"),
+    "resident_expired": N_("Resident vehicle expired"),
+    "resident_not_yet_valid": N_("Resident vehicle not yet valid"),
+    "visitor_expired": N_("Visitor pass expired"),
+    "visitor_not_yet_valid": N_("Visitor pass not yet valid"),
+    "visitor_used_up": N_("Visitor pass used up"),
+    "visitor_revoked": N_("Visitor pass revoked"),
+    "temporary_expired": N_("Temporary pass expired"),
+    "temporary_not_yet_valid": N_("Temporary pass not yet valid"),
+    "temporary_used_up": N_("Temporary pass used up"),
+    "temporary_revoked": N_("Temporary pass revoked"),
+    "unknown_vehicle": N_("Plate not registered"),
+    "unknown_open_for_registration": N_("Unknown vehicle let in for registration"),
+    "unknown_face": N_("Face not recognised"),
+    "pin_rejected": N_("Wrong PIN"),
+    "resident_face": N_("Resident's face"),
+    "resident_pin": N_("Resident's PIN"),
+    "resident_inactive": N_("Resident deactivated"),
+    "visitor_face": N_("Visitor's face, pass valid"),
+    "unknown_pass": N_("QR pass not recognised"),
+    "pass_valid": N_("QR pass valid"),
+    "pass_revoked": N_("QR pass revoked"),
+    "pass_expired": N_("QR pass expired"),
+    "pass_not_yet_valid": N_("QR pass not yet valid"),
+    "pass_used_up": N_("QR pass used up"),
+    "group_not_allowed": N_("Group may not use this gate"),
+    "unknown_schedule": N_("Schedule not defined"),
+    "holiday_closed": N_("Closed on holidays"),
+    "outside_schedule": N_("Outside the allowed hours"),
+    "manual_open": N_("Opened by hand"),
+    **KIND_LABELS,  # door and camera events use their kind as the code
+}
 TIME_DETAILS = frozenset({"first_seen"})  # details holding a time, shown in the site zone
 FILTER_MESSAGES = {
     "plate_match": N_("Choose whether the plate must match exactly or by its beginning."),
@@ -100,11 +142,20 @@ def local_seconds(value: str | None, zone: Any, with_date: bool = True) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
 
 
+def reason_label(code: object) -> str:
+    """The translated label of a reason code; "" for a code this version does not know."""
+    label = REASON_LABELS.get(code) if isinstance(code, str) else None
+    return gettext(label) if label else ""
+
+
 def present(row: dict[str, Any], gate_names: dict[str, str]) -> dict[str, Any]:
     """An events row with what every page shows about it."""
     reasons = row.get("reasons") or []
     first = reasons[0] if reasons and isinstance(reasons[0], dict) else {}
+    labelled = [{**r, "label": reason_label(r.get("code"))} for r in reasons if isinstance(r, dict)]
     return {
+        "reasons_labelled": labelled,
+        "reason_label": reason_label(first.get("code")),
         **row,
         "gate_name": gate_names.get(row["gate_id"], row["gate_id"]),
         "kind_label": kind_label(row["kind"]),
