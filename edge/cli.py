@@ -147,13 +147,35 @@ def gate(gate_id: str, config_path: Path) -> None:
     "per person. Default: ../shared/fixtures/faces when present; without photos the door "
     "runs with PIN, QR pass and door events only.",
 )
-def demo(data_dir: Path, keep: bool, faces: Path | None) -> None:
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Afterwards keep both gates running and serve the console on 127.0.0.1 "
+    "(demo accounts printed; Ctrl-C stops).",
+)
+@click.option("--port", type=int, default=None, help="Console port for --serve (default 8080).")
+def demo(data_dir: Path, keep: bool, faces: Path | None, serve: bool, port: int | None) -> None:
     """Run a vehicle gate and a pedestrian gate on mock pins over replayed frames."""
     from edge.demo import run_demo
 
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         logging.getLogger().setLevel(logging.WARNING)  # keep the decisions readable
-    sys.exit(run_demo(data_dir, fresh=not keep, echo=click.echo, faces=faces))
+    code = run_demo(data_dir, fresh=not keep, echo=click.echo, faces=faces)
+    if serve and code == 0:
+        from gpiozero.pins.mock import MockFactory
+
+        from edge.demo_console import serve_console
+        from edge.store import open_store
+
+        config = _load(data_dir / "menwei.toml")
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        try:
+            serve_console(config, open_store(config), MockFactory(), click.echo, stop, port)
+        except OSError as exc:  # the port is taken
+            raise click.ClickException(f"cannot serve the console: {exc}") from None
+    sys.exit(code)
 
 
 # -- vehicles ------------------------------------------------------------------------------

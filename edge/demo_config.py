@@ -36,6 +36,13 @@ pin_factory = "mock"
 # Demo only: a box keeps this key outside data_dir and its backups (`menwei install`).
 pii_key_file = "pii.key"
 
+[web]
+# `menwei demo --serve`: the console on this machine only, over plain HTTP (a box serves
+# HTTPS with the certificate `menwei install` makes; secure cookies need it).
+host = "127.0.0.1"
+port = 8080
+secure_cookies = false
+
 [[gates]]
 id = "{vehicle}"
 name = "北门车行道 (demo)"
