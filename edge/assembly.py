@@ -66,6 +66,17 @@ def run_dir(config: MenweiConfig) -> Path:
     return config.storage.data_dir / "run"
 
 
+def _camera(gate: GateConfig) -> Camera:
+    """The gate's camera (not started). Built before any relay is claimed, so a malformed
+    source fails while nothing has been touched."""
+    return Camera(
+        gate.camera.source,
+        read_timeout_s=gate.camera.read_timeout_s,
+        backoff_max_s=gate.camera.backoff_max_s,
+        replay_fps=gate.camera.replay_fps,
+    )
+
+
 def _handle_command(
     loop: VehicleGateLoop | PedestrianGateLoop, request: dict[str, Any]
 ) -> dict[str, Any]:
@@ -103,12 +114,7 @@ def vehicle_gate(
     assert gate.barrier is not None  # guaranteed by GateConfig validation
     db = db or open_store(config)
     factory = pin_factory or make_pin_factory(config.hardware.pin_factory)
-    camera = Camera(
-        gate.camera.source,
-        read_timeout_s=gate.camera.read_timeout_s,
-        backoff_max_s=gate.camera.backoff_max_s,
-        replay_fps=gate.camera.replay_fps,
-    )  # built first: a malformed source fails before any relay is claimed
+    camera = _camera(gate)  # built first: a malformed source fails before any relay is claimed
     barrier = Barrier(
         gate.barrier.open_pin,
         gate.barrier.close_pin,
@@ -291,12 +297,7 @@ def pedestrian_gate(
     recogniser = recogniser or face_recogniser(config)
     db = db or open_store(config)
     factory = pin_factory or make_pin_factory(config.hardware.pin_factory)
-    camera = Camera(
-        gate.camera.source,
-        read_timeout_s=gate.camera.read_timeout_s,
-        backoff_max_s=gate.camera.backoff_max_s,
-        replay_fps=gate.camera.replay_fps,
-    )
+    camera = _camera(gate)
     lock = DoorLock(
         gate.lock.relay_pin,
         gate.lock.fail_mode,

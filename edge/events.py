@@ -65,6 +65,19 @@ class StoredEvent:
     linked_ids: tuple[str, ...] = ()
 
 
+def manual_open_event(gate_id: str, at: datetime, operator: str, reason: str) -> NewEvent:
+    """The event a guard's manual open writes (vehicle or pedestrian gate alike): who and why."""
+    return NewEvent(
+        gate_id,
+        "manual_open",
+        at,
+        "open",
+        subject=f"operator: {operator}",
+        reasons=({"code": "manual_open", "message": f"opened by hand: {reason}"},),
+        details={"operator": operator},
+    )
+
+
 def new_event_id(at: datetime) -> str:
     """A ULID made on the box, sortable by time: the idempotency key all the way up."""
     return str(ULID.from_datetime(at))

@@ -28,7 +28,7 @@ import sqlite_utils
 
 from edge.db import utc_now
 from edge.event_writer import EventWriter
-from edge.events import NewEvent
+from edge.events import NewEvent, manual_open_event
 from edge.plates.reader import PlateInputError, PlateRead
 from edge.plates.voting import Passage, PlateVoter
 from edge.policy import GateFacts, PlateSighting, PolicySettings, decide_vehicle
@@ -319,18 +319,9 @@ class VehicleGateLoop:
         started = time.perf_counter()
         with self._lock:
             now = self.clock()
-            reasons = ({"code": "manual_open", "message": f"opened by hand: {reason}"},)
-            stored = self.writer.record(
-                NewEvent(
-                    self.gate.id,
-                    "manual_open",
-                    now,
-                    "open",
-                    subject=f"operator: {operator}",
-                    reasons=reasons,
-                    details={"operator": operator},
-                )
-            )
+            event = manual_open_event(self.gate.id, now, operator, reason)
+            reasons = event.reasons
+            stored = self.writer.record(event)
             self.barrier.open()
             outcome = GateOutcome(
                 stored.id or "",
