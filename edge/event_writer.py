@@ -20,8 +20,9 @@ import logging
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import numpy as np
 import sqlite_utils
@@ -30,6 +31,28 @@ from edge.events import NewEvent, record_event
 from edge.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+_STORAGE_FAULTS = (sqlite3.OperationalError, OSError)  # full, read-only, I/O, busy
+
+
+UNCOUNTED_USE = {
+    "code": "pass_use_not_counted",
+    "message": "storage fault: this use of the pass could not be counted",
+}
+
+
+def spend_use(spend: Callable[[], T]) -> tuple[T | None, bool]:
+    """Spend a pass use with ``spend`` (one guarded UPDATE); returns (its result, fault).
+
+    On a storage fault (the same ones the writer spools) the use cannot be counted. The
+    gate then lets the visitor in, as it keeps letting residents in during the fault, and
+    says so in the event (``UNCOUNTED_USE``) instead of losing the passage to an error.
+    """
+    try:
+        return spend(), False
+    except _STORAGE_FAULTS as exc:
+        log.warning("pass use not counted (storage fault: %s)", exc)
+        return None, True
 
 
 @dataclass(frozen=True)
@@ -78,7 +101,7 @@ class EventWriter:
         if not self._spool:
             try:
                 stored = record_event(self.db, event, snapshot, self.snapshots, linked)
-            except (sqlite3.OperationalError, OSError) as exc:
+            except _STORAGE_FAULTS as exc:
                 self._note_fault(exc)
             else:
                 if self.fault:
@@ -97,7 +120,7 @@ class EventWriter:
             item = self._spool[0]
             try:
                 record_event(self.db, item.event, linked=item.linked)
-            except (sqlite3.OperationalError, OSError) as exc:
+            except _STORAGE_FAULTS as exc:
                 self._note_fault(exc)
                 self._next_retry = time.monotonic() + self.retry_every_s
                 break

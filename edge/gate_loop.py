@@ -27,7 +27,7 @@ import numpy as np
 import sqlite_utils
 
 from edge.db import utc_now
-from edge.event_writer import EventWriter
+from edge.event_writer import UNCOUNTED_USE, EventWriter, spend_use
 from edge.events import NewEvent, manual_open_event
 from edge.plates.reader import PlateInputError, PlateRead
 from edge.plates.voting import Passage, PlateVoter
@@ -202,12 +202,14 @@ class VehicleGateLoop:
             }
             if decision.vehicle is not None and decision.vehicle.max_uses is not None:
                 details["vehicle_id"] = decision.vehicle.id
+            uncounted = False
             if decision.action == "open" and decision.spend_use and decision.vehicle:
-                use = consume_vehicle_use(self.db, decision.vehicle.id, now)
-                if use is None:
-                    decision = decision.used_up()
-                else:
+                vehicle_id = decision.vehicle.id
+                use, uncounted = spend_use(lambda: consume_vehicle_use(self.db, vehicle_id, now))
+                if use is not None:
                     details["pass_use"] = use
+                elif not uncounted:
+                    decision = decision.used_up()
             alerts = [
                 NewEvent(
                     gate_id=self.gate.id,
@@ -221,6 +223,9 @@ class VehicleGateLoop:
                 )
                 for alert in decision.alerts
             ]
+            reasons = tuple(r.as_dict() for r in decision.reasons)
+            if uncounted:
+                reasons += (UNCOUNTED_USE,)
             stored = self.writer.record(
                 NewEvent(
                     gate_id=self.gate.id,
@@ -230,7 +235,7 @@ class VehicleGateLoop:
                     plate=passage.plate,
                     subject=decision.subject,
                     confidence=passage.confidence,
-                    reasons=tuple(r.as_dict() for r in decision.reasons),
+                    reasons=reasons,
                     details=details,
                 ),
                 frame,
@@ -246,7 +251,7 @@ class VehicleGateLoop:
                 "vehicle_passage",
                 passage.plate,
                 decision.action,
-                tuple(r.as_dict() for r in decision.reasons),
+                reasons,
                 alert_id,
                 (time.perf_counter() - started) * 1000,
             )

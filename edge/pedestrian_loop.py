@@ -45,7 +45,7 @@ import numpy as np
 import sqlite_utils
 
 from edge.db import utc_now
-from edge.event_writer import EventWriter
+from edge.event_writer import UNCOUNTED_USE, EventWriter, spend_use
 from edge.events import NewEvent, manual_open_event
 from edge.faces.images import ImageInputError
 from edge.faces.index import FaceIndex
@@ -332,15 +332,19 @@ class PedestrianGateLoop:
             decision = decide_person(sighting, self.gate, now, facts)
             action = decision.action
             reasons = tuple(r.as_dict() for r in decision.reasons)
-            if action == "open" and qr is not None and not consume_use(self.db, qr.id, now):
-                action = "deny"
-                reasons = ({"code": "pass_used_up", "message": "QR pass has no use left"},)
+            uncounted = False
+            if action == "open" and qr is not None:
+                spent, uncounted = spend_use(lambda: consume_use(self.db, qr.id, now))
+                if not spent and not uncounted:
+                    action = "deny"
+                    reasons = ({"code": "pass_used_up", "message": "QR pass has no use left"},)
             visit = resident.visit if resident is not None else None
             if visit is not None and visit.max_uses is not None:
                 details["visitor_id"] = resident.id  # type: ignore[union-attr]
             if action == "open" and decision.spend_use and resident is not None:
-                use = consume_visitor_use(self.db, resident.id, now)
-                if use is None:
+                person_id = resident.id
+                use, uncounted = spend_use(lambda: consume_visitor_use(self.db, person_id, now))
+                if use is None and not uncounted:
                     action = "deny"
                     reasons = (
                         {
@@ -348,8 +352,10 @@ class PedestrianGateLoop:
                             "message": "visitor pass used up (its last use was just spent)",
                         },
                     )
-                else:
+                elif use is not None:
                     details["pass_use"] = use
+            if uncounted:
+                reasons += (UNCOUNTED_USE,)
             alerts = [alert_event(watch, self.gate.id, now)] if watch is not None else []
             stored = self.writer.record(
                 NewEvent(

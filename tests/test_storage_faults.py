@@ -137,3 +137,29 @@ def test_read_only_snapshot_filesystem_keeps_opening_and_recovers(gate, tmp_path
         assert again.decision == "open" and recent_events(db)[0]["snapshot_path"]
     finally:
         subprocess.run(["umount", "-l", str(snaps)], check=False)
+
+
+def test_disk_full_lets_a_counted_visitor_pass_in_and_says_the_use_was_not_counted(
+    gate, small_disk
+):
+    """The use of a counted plate pass cannot be written on a full disk: the visitor still
+    gets in (as residents do during the fault) and the stored event says the use was not
+    counted, instead of the passage being lost to a storage error."""
+    from edge.db import utc_now
+
+    loop, db, pin = gate
+    now = utc_now()
+    visit = VehicleInput("粤BD12345", "visitor", "5-2-1101", now - timedelta(hours=1),
+                         now + timedelta(hours=1))  # fmt: skip
+    vehicle_id = add_vehicle(db, visit)
+    db.execute("UPDATE vehicles SET max_uses = 2 WHERE id = ?", [vehicle_id])
+    fill(small_disk)
+    [outcome] = drive(loop, "粤BD12345", T0)
+    assert outcome.decision == "open" and pulses(pin) == 1
+    assert "pass_use_not_counted" in [r["code"] for r in outcome.reasons]
+    (small_disk / "filler").unlink()
+    loop.tick(T0 + timedelta(minutes=1))
+    [event] = recent_events(db)
+    assert event["decision"] == "open" and "pass_use" not in event["details"]
+    assert event["reasons"][-1]["code"] == "pass_use_not_counted"
+    assert db.execute("SELECT uses FROM vehicles WHERE id = ?", [vehicle_id]).fetchone()[0] == 0

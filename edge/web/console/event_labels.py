@@ -94,6 +94,7 @@ REASON_LABELS = {
     "holiday_closed": N_("Closed on holidays"),
     "outside_schedule": N_("Outside the allowed hours"),
     "manual_open": N_("Opened by hand"),
+    "pass_use_not_counted": N_("Use not counted (storage fault)"),
     **KIND_LABELS,  # door and camera events use their kind as the code
 }
 TIME_DETAILS = frozenset({"first_seen"})  # details holding a time, shown in the site zone
