@@ -523,9 +523,23 @@ def sync_cmd(ctx: click.Context, config_path: Path) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    from sync.downlink_faces import handlers_for
+
+    extra_lists, why_not = handlers_for(config)
+    if why_not and config.sync.downlink:
+        logging.getLogger("menwei.sync").warning(
+            "district watch faces will not be pulled: %s", why_not
+        )
     watchdog = Watchdog()
     watchdog.ready("sync running")
-    run_sync(open_store(config), config.sync, protocol, stop, on_step=lambda _: watchdog.alive())
+    run_sync(
+        open_store(config),
+        config.sync,
+        protocol,
+        stop,
+        on_step=lambda _: watchdog.alive(),
+        extra_lists=extra_lists,
+    )
     watchdog.stopping()
 
 

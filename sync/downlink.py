@@ -183,13 +183,17 @@ PARSERS = {
 }
 
 
-def pull_list(db: sqlite_utils.Database, protocol: Any, name: str) -> str:
+def pull_list(
+    db: sqlite_utils.Database, protocol: Any, name: str, handlers: dict | None = None
+) -> str:
     """Fetch, validate and apply one list; returns what happened (for status and logs).
 
+    ``handlers`` adds lists whose (parse, apply) need more than the database (the watch
+    faces need the PII key and the recogniser model: sync.downlink_faces).
     Never raises for platform trouble: unreachable, malformed or invalid all leave the
     current list in force and are recorded in ``sync_state`` for ``menwei sync status``.
     """
-    parse, apply = PARSERS[name]
+    parse, apply = {**PARSERS, **(handlers or {})}[name]
     etag = get_state(db.conn, f"downlink.{name}.etag") or None
     try:
         reply = protocol.fetch_list(name, etag)

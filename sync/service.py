@@ -69,8 +69,10 @@ def run_sync(
     protocol: Any,
     stop: threading.Event,
     on_step: Callable[[Any], None] | None = None,
+    extra_lists: dict | None = None,
 ) -> None:
-    """Run until ``stop`` is set."""
+    """Run until ``stop`` is set. ``extra_lists``: more downlink lists with their handlers
+    (the watch faces, when the box has its PII key: sync.downlink_faces)."""
     worker = UplinkWorker(db, protocol, config.batch_size)
     backoff = Backoff(config.backoff_initial_s, config.backoff_max_s)
     next_downlink = 0.0
@@ -99,8 +101,8 @@ def run_sync(
         if on_step is not None:
             on_step(result)
         if config.downlink and config.protocol == "json" and now >= next_downlink:
-            for name in LISTS:
-                pull_list(db, protocol, name)
+            for name in (*LISTS, *(extra_lists or {})):
+                pull_list(db, protocol, name, extra_lists)
             next_downlink = now + config.downlink_interval_s
         if now >= next_status:
             status = sync_status(db, utc_now())
