@@ -13,6 +13,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from flask import current_app
+
 from edge.faces.recogniser import FaceRecogniser
 from edge.web.app import state
 
@@ -22,12 +24,12 @@ _LOAD_LOCK = threading.Lock()
 @contextmanager
 def face_recogniser() -> Iterator[FaceRecogniser]:
     """The app's recogniser, held exclusively for the ``with`` block."""
-    extensions = state().__dict__
+    extensions = current_app.extensions
     with _LOAD_LOCK:
-        if "face_recogniser" not in extensions:
+        if "menwei_faces" not in extensions:
             from edge.assembly import face_recogniser as build
 
-            extensions["face_recogniser"] = build(state().config)
-            extensions["face_lock"] = threading.Lock()
-    with extensions["face_lock"]:
-        yield extensions["face_recogniser"]
+            extensions["menwei_faces"] = (build(state().config), threading.Lock())
+    recogniser, lock = extensions["menwei_faces"]
+    with lock:
+        yield recogniser
