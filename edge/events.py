@@ -78,6 +78,29 @@ def manual_open_event(gate_id: str, at: datetime, operator: str, reason: str) ->
     )
 
 
+_CAMERA_FAULTY = ("stalled", "reconnecting", "failed")
+
+
+def camera_change_event(gate_id: str, previous: str, health: Any, at: datetime) -> NewEvent | None:
+    """The event for a camera going down (ok/starting → stalled/reconnecting/failed) or
+    coming back (→ ok), or None when the change is neither (both gate loops record these)."""
+    state = getattr(health, "state", "unknown")
+    if state in _CAMERA_FAULTY and previous in ("ok", "starting"):
+        kind: EventKind = "camera_fault"
+    elif state == "ok" and previous in _CAMERA_FAULTY:
+        kind = "camera_recovered"
+    else:
+        return None
+    return NewEvent(
+        gate_id,
+        kind,
+        at,
+        "none",
+        reasons=({"code": kind, "message": f"camera {previous} → {state}"},),
+        details={"last_error": getattr(health, "last_error", None)},
+    )
+
+
 def new_event_id(at: datetime) -> str:
     """A ULID made on the box, sortable by time: the idempotency key all the way up."""
     return str(ULID.from_datetime(at))

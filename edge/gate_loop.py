@@ -28,7 +28,7 @@ import sqlite_utils
 
 from edge.db import utc_now
 from edge.event_writer import UNCOUNTED_USE, EventWriter, spend_use
-from edge.events import NewEvent, manual_open_event
+from edge.events import NewEvent, camera_change_event, manual_open_event
 from edge.plates.reader import PlateInputError, PlateRead
 from edge.plates.voting import Passage, PlateVoter
 from edge.policy import GateFacts, PlateSighting, PolicySettings, decide_vehicle
@@ -367,29 +367,13 @@ class VehicleGateLoop:
 
     # -- the loop ------------------------------------------------------------------------
     def _watch_camera(self) -> None:
-        state = getattr(self.camera.health(), "state", "unknown")
-        previous = self.stats.camera_state
-        self.stats.camera_state = state
-        if state == previous:
-            return
-        faulty = state in ("stalled", "reconnecting", "failed")
-        if faulty and previous in ("ok", "starting"):
-            kind = "camera_fault"
-        elif state == "ok" and previous in ("stalled", "reconnecting", "failed"):
-            kind = "camera_recovered"
-        else:
-            return
         health = self.camera.health()
-        self.writer.record(
-            NewEvent(
-                self.gate.id,
-                kind,
-                self.clock(),
-                "none",
-                reasons=({"code": kind, "message": f"camera {previous} → {state}"},),
-                details={"last_error": getattr(health, "last_error", None)},
-            ),
-        )
+        state = getattr(health, "state", "unknown")
+        previous, self.stats.camera_state = self.stats.camera_state, state
+        event = camera_change_event(self.gate.id, previous, health, self.clock())
+        if event is None:
+            return
+        self.writer.record(event)
         log.warning("gate %s: camera %s → %s", self.gate.id, previous, state)
 
     def run(self, stop: threading.Event, on_idle: Callable[[], None] | None = None) -> None:

@@ -46,7 +46,7 @@ import sqlite_utils
 
 from edge.db import utc_now
 from edge.event_writer import UNCOUNTED_USE, EventWriter, spend_use
-from edge.events import NewEvent, manual_open_event
+from edge.events import NewEvent, camera_change_event, manual_open_event
 from edge.faces.images import ImageInputError
 from edge.faces.index import FaceIndex
 from edge.faces.matcher import FrameAgreement
@@ -458,24 +458,11 @@ class PedestrianGateLoop:
         health = self.camera.health()
         state = getattr(health, "state", "unknown")
         previous, self.camera_state = self.camera_state, state
-        faulty = ("stalled", "reconnecting", "failed")
-        if state in faulty and previous in ("ok", "starting"):
-            kind = "camera_fault"
-        elif state == "ok" and previous in faulty:
-            kind = "camera_recovered"
-        else:
+        event = camera_change_event(self.gate.id, previous, health, self.clock())
+        if event is None:
             return
         with self._lock:
-            self.writer.record(
-                NewEvent(
-                    self.gate.id,
-                    kind,
-                    self.clock(),
-                    "none",
-                    reasons=({"code": kind, "message": f"camera {previous} → {state}"},),
-                    details={"last_error": getattr(health, "last_error", None)},
-                )
-            )
+            self.writer.record(event)
         log.warning("gate %s: camera %s → %s", self.gate.id, previous, state)
 
     def run(self, stop: threading.Event, on_idle: Callable[[], None] | None = None) -> None:

@@ -190,3 +190,29 @@ def test_nested_transaction_is_a_savepoint_of_the_outer_one(db):
             inner.execute(insert, ("1-1-103",))  # fails: only the inner part rolls back
     assert [r[0] for r in db.execute("SELECT label FROM households")] == ["1-1-102"]
     assert not db.conn.in_transaction
+
+
+@pytest.mark.parametrize(
+    ("previous", "state", "kind"),
+    [
+        ("ok", "stalled", "camera_fault"),
+        ("starting", "failed", "camera_fault"),
+        ("ok", "reconnecting", "camera_fault"),
+        ("reconnecting", "ok", "camera_recovered"),
+        ("failed", "ok", "camera_recovered"),
+        ("starting", "ok", None),  # a camera coming up is not a recovery
+        ("stalled", "reconnecting", None),  # still down: one fault event, not two
+        ("ok", "ok", None),
+    ],
+)
+def test_camera_change_event_is_one_event_per_going_down_or_coming_back(previous, state, kind):
+    from types import SimpleNamespace
+
+    from edge.events import camera_change_event
+
+    health = SimpleNamespace(state=state, last_error="timeout")
+    event = camera_change_event("g1", previous, health, AT)
+    assert (event.kind if event else None) == kind
+    if event:
+        assert event.details == {"last_error": "timeout"} and event.decision == "none"
+        assert f"camera {previous} → {state}" in event.reasons[0]["message"]
