@@ -116,10 +116,12 @@ class HangingReader:
 
     def __init__(self) -> None:
         self.hang = threading.Event()
+        self.entered = threading.Event()  # the loop is inside the hanging call
         self.release = threading.Event()
 
     def read(self, frame):  # type: ignore[no-untyped-def]
         if self.hang.is_set():
+            self.entered.set()
             self.release.wait()
         return []
 
@@ -151,7 +153,10 @@ def test_hung_gate_loop_stops_pinging_and_resumes(systemd_socket, tmp_path):
     try:
         assert drain(sock, 1.0).count("WATCHDOG=1") >= 3, "a working loop pings"
         reader.hang.set()
-        time.sleep(0.3)  # let the loop enter the hanging read
+        # Wait for the loop to be inside the hanging read (not a fixed sleep: a loaded CI
+        # machine can take longer to get there), then discard the pings it sent before.
+        assert reader.entered.wait(5), "the loop never reached the recogniser"
+        drain(sock, 0.05)
         assert drain(sock, 1.0) == [], "a hung loop must stop pinging"
         assert thread.is_alive() and camera.health().state == "ok"  # other threads live on
         reader.hang.clear()
