@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,9 @@ def notify(message: str, environ: dict[str, str] | None = None) -> bool:
         return False
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            # A datagram send blocks while the receiver's queue is full; a service must
+            # never hang on a notification, so give up (and log) after a second.
+            sock.settimeout(1.0)
             sock.connect(_socket_address(raw))
             sock.sendall(message.encode())
     except OSError as exc:  # systemd gone or socket unreachable: never kill the service
@@ -66,6 +70,10 @@ class Watchdog:
         self.interval_s = watchdog_interval_s(self._environ)
         self._last = 0.0
         self.pings = 0
+        # The loop pings from its own thread while the main thread announces shutdown: the
+        # lock keeps a ping from slipping in after STOPPING=1, and none are sent after it.
+        self._lock = threading.Lock()
+        self._stopping = False
 
     @property
     def enabled(self) -> bool:
@@ -78,14 +86,19 @@ class Watchdog:
         notify(f"STATUS={text}", self._environ)
 
     def stopping(self) -> None:
-        notify("STOPPING=1", self._environ)
+        """Announce shutdown; the loop's pings end here (its last iterations prove nothing)."""
+        with self._lock:
+            self._stopping = True
+            notify("STOPPING=1", self._environ)
 
     def alive(self) -> None:
         """Call every loop iteration; pings at most once per interval."""
         if not self.enabled:
             return
-        now = time.monotonic()
-        if now - self._last >= self.interval_s / 2:  # type: ignore[operator]
+        with self._lock:
+            now = time.monotonic()
+            if self._stopping or now - self._last < self.interval_s / 2:  # type: ignore[operator]
+                return
             if notify("WATCHDOG=1", self._environ):
                 self.pings += 1
             self._last = now

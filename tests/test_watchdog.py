@@ -77,6 +77,41 @@ def test_pings_are_rate_limited(systemd_socket):
     assert drain(sock, 0.2) == ["WATCHDOG=1"]
 
 
+def test_a_full_notify_queue_does_not_hang_the_service(systemd_socket):
+    """Nobody reads the socket: sends fail after their timeout instead of blocking forever."""
+    _, path = systemd_socket
+    started = time.monotonic()
+    sent = 0
+    while sent < 5000 and notify("STATUS=x", {"NOTIFY_SOCKET": path}):
+        sent += 1  # the kernel queues net.unix.max_dgram_qlen datagrams (10 by default)
+    assert 0 < sent < 5000, "the queue should have filled and the send given up"
+    assert time.monotonic() - started < 10
+
+
+def test_no_ping_follows_stopping(systemd_socket):
+    """The loop thread may iterate after shutdown began; systemd must see STOPPING last."""
+    sock, path = systemd_socket
+    # interval 50 ms, a ping every 25 ms: few enough that the datagram queue never fills
+    # (a full queue blocks the sender, as it would block a service if systemd stopped reading)
+    dog = Watchdog({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "100000"})
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.is_set():
+            dog.alive()
+
+    thread = threading.Thread(target=loop)
+    thread.start()
+    time.sleep(0.1)
+    dog.stopping()
+    time.sleep(0.1)
+    done.set()
+    thread.join()
+    messages = drain(sock, 0.2)
+    assert messages.count("WATCHDOG=1") >= 2
+    assert messages[-1] == "STOPPING=1"
+
+
 def test_menwei_gate_reports_ready_pings_and_stopping(systemd_socket, tmp_path):
     sock, path = systemd_socket
     frames = tmp_path / "frames"
