@@ -39,7 +39,7 @@ from edge.assembly import run_dir
 from edge.config import GateConfig
 from edge.db import transaction
 from edge.gate_control import GateUnreachableError, send_gate_command
-from edge.health import SnapshotSizeCache, disk_usage, gate_health, sync_backlog
+from edge.health import SnapshotSizeCache, all_gate_health, disk_usage, sync_backlog
 from edge.web.app import actor, get_db, now, state
 from edge.web.console import require_console_roles
 from edge.web.console.event_labels import filter_message, gate_names, local_seconds, present
@@ -188,7 +188,7 @@ def open_gate(gate_id: str):  # type: ignore[no-untyped-def]
 def _health_report() -> dict[str, Any]:
     config = state().config
     cache = current_app.extensions[_CACHE]
-    gates = [gate_health(run_dir(config), gate) for gate in config.gates]
+    gates = all_gate_health(run_dir(config), list(config.gates))
     return {
         "at": now().isoformat(),
         "gates": gates,
