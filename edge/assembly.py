@@ -97,6 +97,42 @@ class RunningGate:
 
 
 @contextlib.contextmanager
+def _running_loop(
+    config: MenweiConfig,
+    gate_id: str,
+    loop: VehicleGateLoop | PedestrianGateLoop,
+    camera: Camera,
+    stop: threading.Event,
+    on_idle: Callable[[], None] | None,
+) -> Iterator[threading.Thread]:
+    """The part both gate kinds share: control socket, camera and loop thread.
+
+    On exit (normal or not) the loop is told to stop and the socket closed first, so no
+    web command reaches a loop that is going away; the caller then puts its relays at rest.
+    Any stop leaves ``stop`` set, so a caller's other threads see the gate is gone.
+    """
+    control = None
+    thread = None
+    try:
+        control = GateControlServer(
+            socket_path(run_dir(config), gate_id), partial(_handle_command, loop)
+        )
+        camera.start()
+        thread = threading.Thread(
+            target=loop.run, args=(stop, on_idle), name=f"gate-{gate_id}", daemon=True
+        )
+        thread.start()
+        yield thread
+    finally:
+        stop.set()
+        if control is not None:
+            control.close()
+        camera.stop()
+        if thread is not None:
+            thread.join(timeout=5)
+
+
+@contextlib.contextmanager
 def vehicle_gate(
     config: MenweiConfig,
     gate_id: str,
@@ -123,7 +159,6 @@ def vehicle_gate(
         pin_factory=factory,
     )
     presence = None
-    control = None
     try:
         if gate.loop:
             presence = VehicleLoop(
@@ -147,22 +182,9 @@ def vehicle_gate(
             unread_dedupe_s=config.recognition.plates.dedupe_window_s,
             on_outcome=on_outcome,
         )
-        control = GateControlServer(
-            socket_path(run_dir(config), gate.id), partial(_handle_command, loop)
-        )
-        camera.start()
-        thread = threading.Thread(
-            target=loop.run, args=(stop, on_idle), name=f"gate-{gate.id}", daemon=True
-        )
-        thread.start()
-        yield RunningGate(loop, camera, barrier, presence, thread)
+        with _running_loop(config, gate.id, loop, camera, stop, on_idle) as thread:
+            yield RunningGate(loop, camera, barrier, presence, thread)
     finally:
-        stop.set()
-        if control is not None:
-            control.close()
-        camera.stop()
-        if "thread" in locals():
-            thread.join(timeout=5)
         if presence is not None:
             presence.close()
         barrier.close_device()
@@ -308,7 +330,6 @@ def pedestrian_gate(
     inputs: list[DebouncedInput] = []
     door = None
     keypad = None
-    control = None
     try:
         spec = gate.door
         door_events = _DoorEvents()
@@ -334,24 +355,11 @@ def pedestrian_gate(
         door_events.deliver_to(loop)
         if gate.keypad is not None:
             keypad = LineKeypad(gate.keypad.source, loop.keypad_entry, name=f"keypad-{gate.id}")
-        control = GateControlServer(
-            socket_path(run_dir(config), gate.id), partial(_handle_command, loop)
-        )
-        camera.start()
-        thread = threading.Thread(
-            target=loop.run, args=(stop, on_idle), name=f"gate-{gate.id}", daemon=True
-        )
-        thread.start()
-        yield RunningPedestrianGate(loop, camera, door, keypad, thread)
+        with _running_loop(config, gate.id, loop, camera, stop, on_idle) as thread:
+            yield RunningPedestrianGate(loop, camera, door, keypad, thread)
     finally:
-        stop.set()
-        if control is not None:
-            control.close()
         if keypad is not None:
             keypad.close()
-        camera.stop()
-        if "thread" in locals():
-            thread.join(timeout=5)
         if door is not None:
             door.close()  # closes the inputs and puts the lock relay at rest
         else:
