@@ -193,7 +193,7 @@ def test_resident_enrolled_while_running_is_recognised_within_seconds(tmp_path, 
         enrol(other, path, recogniser, ("fr_kit_harington_john1.jpeg",), "5-2-1101")
         assert wait_for(lambda: ("face_passage", "open") in kinds(db), 20)
         assert gate.loop.health()["templates"] == 1
-        assert releases(factory) == 1
+        assert wait_for(lambda: releases(factory) == 1, 5)
 
 
 def test_keypad_exit_button_and_fire_alarm(tmp_path, recogniser):

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -53,6 +54,21 @@ def drain(sock: socket.socket, seconds: float) -> list[str]:
         with contextlib.suppress(TimeoutError):
             messages.append(sock.recv(4096).decode())
     return messages
+
+
+def drain_until(
+    sock: socket.socket, done: Callable[[list[str]], bool], deadline_s: float
+) -> list[str]:
+    messages, deadline = [], time.monotonic() + deadline_s
+    while not done(messages) and time.monotonic() < deadline:
+        with contextlib.suppress(TimeoutError):
+            messages.append(sock.recv(4096).decode())
+    return messages
+
+
+def pings_after_ready(messages: list[str]) -> int:
+    ready = next((i for i, m in enumerate(messages) if m.startswith("READY=1")), None)
+    return 0 if ready is None else messages[ready:].count("WATCHDOG=1")
 
 
 def test_outside_systemd_everything_is_a_no_op():
@@ -134,15 +150,18 @@ def test_menwei_gate_reports_ready_pings_and_stopping(systemd_socket, tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        messages = drain(sock, 6)
+        # Until READY and three pings after it (start-up loads the plate models: seconds
+        # on a loaded machine), not for a fixed time.
+        messages = drain_until(sock, lambda m: pings_after_ready(m) >= 3, 60)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
         messages += drain(sock, 0.5)
     finally:
         if process.poll() is None:
             process.kill()
-    assert messages[0].startswith("READY=1")
-    assert messages.count("WATCHDOG=1") >= 3
+    # The loop may ping just before READY (it starts first); systemd accepts that.
+    assert sum(m.startswith("READY=1") for m in messages) == 1
+    assert pings_after_ready(messages) >= 3
     assert messages[-1] == "STOPPING=1"
 
 
@@ -231,7 +250,12 @@ def test_busy_loop_keeps_pinging(systemd_socket, tmp_path):
     thread = threading.Thread(target=loop.run, args=(stop, dog.alive), daemon=True)
     thread.start()
     try:
-        assert drain(sock, 2.0).count("WATCHDOG=1") >= 5
+        # Until ten frames were recognised and five pings came (the first inference warms
+        # the model up: slow on a loaded machine), not for a fixed time.
+        messages = drain_until(
+            sock, lambda m: m.count("WATCHDOG=1") >= 5 and loop.stats.frames >= 10, 60
+        )
+        assert messages.count("WATCHDOG=1") >= 5
         assert loop.stats.frames >= 10
     finally:
         stop.set()
