@@ -25,6 +25,7 @@ import hmac
 import re
 import secrets
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -263,12 +264,21 @@ def _contains(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _filter(household: str | None, active: bool | None, kind: str) -> tuple[str, list[Any]]:
-    """WHERE clause: of ``kind``, household label containing ``household``, ``active`` state."""
+def _filter(
+    household: str | None,
+    active: bool | None,
+    kind: str,
+    household_ids: Sequence[int] | None = None,
+) -> tuple[str, list[Any]]:
+    """WHERE clause: of ``kind``, household label containing ``household``, ``active`` state,
+    and, with ``household_ids``, only those households (one page of the households list)."""
     where, args = ["r.kind = ?"], [kind]
     if household:
         where.append("h.label LIKE ? ESCAPE '\\'")
         args.append(_contains(household))
+    if household_ids is not None:
+        where.append(f"r.household_id IN ({', '.join('?' * len(household_ids)) or 'NULL'})")
+        args.extend(household_ids)
     if active is not None:
         where.append("r.active = ?")
         args.append(int(active))
@@ -285,6 +295,7 @@ def list_residents(
     kind: str = "resident",
     limit: int = -1,
     offset: int = 0,
+    household_ids: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Residents (not visitors), by household label then id; optionally only those whose
     household label contains ``household``, of one ``active`` state, one page of them.
@@ -293,7 +304,7 @@ def list_residents(
     or, with ``masked``, only ``name_masked`` (the console's lists: the full name is never in
     the result, so a template cannot show it by mistake). Callers must not log names.
     """
-    where, args = _filter(household, active, kind)
+    where, args = _filter(household, active, kind, household_ids)
     sql = f"{_COLUMNS} WHERE {where} ORDER BY h.label IS NULL, h.label, r.id LIMIT ? OFFSET ?"
     listed = []
     for row in db.execute(sql, [*args, limit, offset]).fetchall():
@@ -319,13 +330,25 @@ def count_residents(
     return int(db.execute(f"{sql} WHERE {where}", args).fetchone()[0])
 
 
-def list_households(db: sqlite_utils.Database, contains: str | None = None) -> list[dict[str, Any]]:
-    """Households (id, label), all or those whose label contains ``contains``."""
-    sql, args = "SELECT id, label FROM households", []
-    if contains:
-        sql += " WHERE label LIKE ? ESCAPE '\\'"
-        args.append(_contains(contains))
-    return [dict(row) for row in db.query(f"{sql} ORDER BY label", args)]
+def _households_where(contains: str | None) -> tuple[str, list[Any]]:
+    if not contains:
+        return "", []
+    return " WHERE label LIKE ? ESCAPE '\\'", [_contains(contains)]
+
+
+def list_households(
+    db: sqlite_utils.Database, contains: str | None = None, limit: int = -1, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Households (id, label) by label, all or those whose label contains ``contains``;
+    ``limit``/``offset`` give one page (a community has thousands)."""
+    where, args = _households_where(contains)
+    sql = f"SELECT id, label FROM households{where} ORDER BY label, id LIMIT ? OFFSET ?"
+    return [dict(row) for row in db.query(sql, [*args, limit, offset])]
+
+
+def count_households(db: sqlite_utils.Database, contains: str | None = None) -> int:
+    where, args = _households_where(contains)
+    return int(db.execute(f"SELECT COUNT(*) FROM households{where}", args).fetchone()[0])
 
 
 def get_resident(

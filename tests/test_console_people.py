@@ -30,7 +30,7 @@ from edge.passes import issue_pass
 from edge.person_policy import PedestrianGateFacts, PersonFacts, PersonSighting, decide_person
 from edge.pii import PiiVault
 from edge.resident_faces import TEMPLATE_PURPOSE
-from edge.residents import check_pin, load_face_index, resident_fact
+from edge.residents import check_pin, insert_resident, load_face_index, resident_fact
 from edge.vehicles import list_vehicles
 
 GATE = PedestrianGateFacts("east", "pedestrian", (("residents", "always"),))
@@ -223,6 +223,32 @@ def test_lists_mask_names_and_filter(env, guard):
     assert "王小明" in guard.get(f"/people/{first}").text, "full name on their own page"
     views = audit_rows(env, "view")
     assert views[-1]["target"] == f"resident:{first}", "showing a full name is audited"
+
+
+def test_households_come_a_page_at_a_time_with_only_that_pages_residents(env, guard):
+    """120 households: 50 a page, in label order; search narrows the count and the pages."""
+    with transaction(db_of(env)) as conn:
+        for n in range(120):
+            label = f"{n // 40 + 1}-1-{n % 40 + 101}"
+            insert_resident(conn, vault_of(env), f"林{n:03d}号", label, "residents", env["clock"]())
+        insert_resident(conn, vault_of(env), "王小明", "1-1-101", "residents", env["clock"]())
+    first = guard.get("/people/households")
+    assert first.status_code == 200 and "共 120 户" in first.text
+    assert first.text.count('id="household-') == 50
+    assert "第 1 页，共 3 页" in first.text and "page=2" in first.text
+    assert first.text.index(">1-1-101<") < first.text.index(">1-1-102<")
+    assert first.text.count("林**") == 50 and "王**" in first.text  # 1-1-101 has both
+    last = guard.get("/people/households?page=3")
+    assert last.text.count('id="household-') == 20 and ">3-1-140<" in last.text
+    assert ">1-1-101<" not in last.text and "王**" not in last.text
+    assert "林0" not in first.text + last.text and "王小明" not in first.text, "names masked"
+    found = guard.get("/people/households?q=2-1-")
+    assert "共 40 户" in found.text and found.text.count('id="household-') == 40
+    assert "page=2" not in found.text, "one page: no pager"
+    for query in ("page=0", "page=x", "page=100001"):
+        response = guard.get(f"/people/households?{query}")
+        assert response.status_code == 400, query
+    assert guard.get("/people/households?page=9").text.count('id="household-') == 0
 
 
 def test_other_roles_and_anonymous_are_kept_out_of_every_route(env):

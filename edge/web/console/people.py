@@ -23,6 +23,7 @@ from flask_babel import gettext
 from edge import audit
 from edge.residents import (
     ResidentError,
+    count_households,
     count_residents,
     delete_resident,
     hosted,
@@ -50,6 +51,7 @@ from edge.web.console.people_messages import done_text, error_text
 __all__ = ["bp"]
 
 PAGE_SIZE = 100
+HOUSEHOLD_PAGE_SIZE = 50  # each row lists its residents and vehicles
 _STATUS = {"all": None, "active": True, "inactive": False}
 
 
@@ -58,6 +60,13 @@ def _household_query() -> str:
     if len(query) > 40:
         abort(400, gettext("Search for at most 40 characters of a household label."))
     return query
+
+
+def _page_arg() -> int:
+    raw_page = request.args.get("page", "1")
+    if not raw_page.isdigit() or not 1 <= int(raw_page) <= 100_000:
+        abort(400, gettext("There is no such page."))
+    return int(raw_page)
 
 
 def _vehicles_by_household() -> dict[str, list[dict]]:
@@ -74,10 +83,7 @@ def index():  # type: ignore[no-untyped-def]
     query, status = _household_query(), request.args.get("status", "all")
     if status not in _STATUS:
         abort(400, gettext("Choose all, active or inactive."))
-    raw_page = request.args.get("page", "1")
-    if not raw_page.isdigit() or not 1 <= int(raw_page) <= 100_000:
-        abort(400, gettext("There is no such page."))
-    page = int(raw_page)
+    page = _page_arg()
     db = get_db()
     found = {"household": query or None, "active": _STATUS[status]}
     total = count_residents(db, **found)
@@ -99,18 +105,30 @@ def index():  # type: ignore[no-untyped-def]
 
 @bp.route("/households", endpoint="households")
 def households():  # type: ignore[no-untyped-def]
-    """Households with their residents (masked) and vehicles."""
-    query = _household_query()
+    """Households with their residents (masked) and vehicles, one page at a time.
+
+    Only the page's residents are read: each masked name costs a decryption, and a
+    community has thousands of residents.
+    """
+    query, page = _household_query(), _page_arg()
     db = get_db()
+    total = count_households(db, query or None)
+    homes = list_households(
+        db, query or None, limit=HOUSEHOLD_PAGE_SIZE, offset=(page - 1) * HOUSEHOLD_PAGE_SIZE
+    )
     members: dict[str, list[dict]] = {}
-    for resident in list_residents(db, vault(), masked=True, household=query or None):
+    on_page = [home["id"] for home in homes]
+    for resident in list_residents(db, vault(), masked=True, household_ids=on_page):
         members.setdefault(resident["household"], []).append(resident)
     return render_template(
         "console/people_households.html",
-        homes=list_households(db, query or None),
+        homes=homes,
         members=members,
         vehicles=_vehicles_by_household(),
         q=query,
+        total=total,
+        page=page,
+        pages=max(1, ceil(total / HOUSEHOLD_PAGE_SIZE)),
     )
 
 
