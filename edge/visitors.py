@@ -301,6 +301,7 @@ def status_of(
 
 
 _LIST_SQL = """
+WITH passes AS (
 SELECT 'qr' AS kind, q.id, q.label AS what, NULL AS plate, q.host_resident_id AS host_resident,
        NULL AS household, q.valid_from, q.valid_to, q.uses, q.max_uses, q.revoked,
        q.issued_by, q.created_at, 1 AS local, NULL AS templates
@@ -314,17 +315,29 @@ SELECT 'face', r.id, '', NULL, r.host_resident_id, h.label, r.valid_from, r.vali
        r.uses, r.max_uses, 1 - r.active, r.issued_by, r.created_at, 1,
        (SELECT COUNT(*) FROM face_templates t WHERE t.resident_id = r.id)
   FROM residents r LEFT JOIN households h ON h.id = r.household_id WHERE r.kind = 'visitor'
+)
+SELECT * FROM passes WHERE NOT revoked AND (valid_to IS NULL OR valid_to > :now)
+UNION ALL
+SELECT * FROM (
+  SELECT * FROM passes WHERE revoked OR valid_to <= :now ORDER BY created_at DESC LIMIT :ended
+)
 ORDER BY created_at DESC
-LIMIT ?
 """
 
 
 def list_passes(
-    db: sqlite_utils.Database, now: datetime, status: Status | None = None, limit: int = 500
+    db: sqlite_utils.Database, now: datetime, status: Status | None = None, ended: int = 500
 ) -> list[dict[str, Any]]:
-    """Passes of every kind, newest first, each with its status; tokens are never stored."""
+    """Passes of every kind, newest first, each with its status; tokens are never stored.
+
+    Every pass that can still let someone in (not revoked, not past its end) is listed,
+    however old: a month-long pass must stay findable, and revocable, among hundreds of
+    newer day passes. Of the ended ones (revoked or expired), only the newest ``ended``:
+    history is the event log's job. There are few live passes at any time (no pass spans
+    more than :data:`MAX_WINDOW`), so the list stays short.
+    """
     rows = []
-    for row in db.query(_LIST_SQL, [limit]):
+    for row in db.query(_LIST_SQL, {"now": iso(now), "ended": ended}):
         item = dict(row)
         valid_from, valid_to = parse_iso(item["valid_from"]), parse_iso(item["valid_to"])
         item["revoked"] = bool(item["revoked"])

@@ -335,6 +335,33 @@ def test_statuses_of_the_pass_list(db):
     assert status_of(NOW, NOW, NOW + timedelta(hours=1), 0, None, False) == "active"
 
 
+def test_a_live_pass_stays_listed_behind_any_number_of_newer_ended_ones(db):
+    """A month-long pass must stay findable (and revocable) among hundreds of day passes."""
+    long_pass = _plate_pass(db, uses=100, hours=20 * 24)
+    with transaction(db) as conn:
+        host = resolve_host(conn, "3-1-402", None)
+        for n in range(30):
+            start = NOW + timedelta(hours=n + 1)
+            terms = check_terms(start, start + timedelta(minutes=30), 1, start)
+            pass_id, _ = issue_qr(conn, host, terms, f"courier {n}", "user:1", start)
+            if n % 3 == 0:
+                revoke(conn, "qr", pass_id)
+    at = NOW + timedelta(days=5)
+    rows = list_passes(db, at, ended=20)
+    assert len(rows) == 21
+    assert rows[-1]["kind"] == "plate" and rows[-1]["id"] == long_pass
+    assert rows[-1]["status"] == "active"
+    assert [r["what"] for r in rows[:2]] == ["courier 29", "courier 28"], "newest first"
+    assert count_by_status(rows) == {
+        "active": 1,
+        "upcoming": 0,
+        "used_up": 0,
+        "expired": 14,
+        "revoked": 6,
+    }
+    assert [r["id"] for r in list_passes(db, at, status="active", ended=0)] == [long_pass]
+
+
 # -- face passes: templates, uses, revoke and retention ----------------------------------------
 @pytest.fixture(scope="module")
 def recogniser() -> FaceRecogniser:
