@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -61,10 +60,9 @@ def test_manual_open_pulses_relay_fast_and_is_logged_with_operator(running_gate)
         run_dir(config), "north", {"cmd": "open", "operator": "guard01", "reason": "delivery van"}
     )
     assert reply["ok"], reply
-    deadline = time.monotonic() + 1
-    while not pin.state and time.monotonic() < deadline:
-        time.sleep(0.002)
-    assert pin.state, "relay energised (latency is measured in bench/gate_control.py)"
+    # open() runs before the reply is sent, so the pin's history already holds the pulse
+    # however short it was (latency is measured in bench/gate_control.py)
+    assert any(change.state for change in pin.states), "relay energised (active high)"
     [event] = recent_events(gate.loop.db)
     assert event["id"] == reply["event_id"]
     assert (event["kind"], event["decision"]) == ("manual_open", "open")
