@@ -5,6 +5,11 @@ The reconnect test streams multipart/x-mixed-replace JPEG over HTTP from a stdli
 opencv-python-headless build) reads it as it would a camera's ``http://.../video.mjpg``. The
 test kills that process, watches health go stalled/reconnecting, starts a new server on the
 same port and watches frames resume. Timeouts and backoffs are scaled down to keep it fast.
+
+On a loaded machine a consumer may miss frames (delivery is latest-only by design), so the
+tests never require seeing every frame or the first one: they check that each frame received
+holds the image its ``seq`` says, and count what was produced with ``health()``. Eventual
+states are polled for with generous deadlines, never asserted after a fixed sleep.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
@@ -35,6 +41,19 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:
             return True
         time.sleep(0.02)
     return predicate()
+
+
+def collect(camera: Camera, last_seq: int, timeout_s: float = 10.0) -> list[Frame]:
+    """The frames a consumer receives until it gets ``last_seq`` (or ``timeout_s`` passes)."""
+    frames: list[Frame] = []
+    deadline = time.monotonic() + timeout_s
+    while not frames or frames[-1].seq < last_seq:
+        after = frames[-1].seq if frames else -1
+        frame = camera.wait_for_frame(after, timeout_s=max(deadline - time.monotonic(), 0.0))
+        if frame is None:
+            break
+        frames.append(frame)
+    return frames
 
 
 def shade(frame: Frame) -> int:
@@ -68,40 +87,45 @@ def write_folder(folder: Path, shades: list[int]) -> None:
 def test_folder_replays_in_name_order_with_increasing_seq(tmp_path, camera_factory):
     shades = [10, 40, 70, 100, 130, 160]
     write_folder(tmp_path, shades)
-    camera = camera_factory(tmp_path, replay_fps=50, loop_replay=False)
-    frames: list[Frame] = []
-    last = -1
-    while (frame := camera.wait_for_frame(last, timeout_s=1.0)) is not None:
-        frames.append(frame)
-        last = frame.seq
+    camera = camera_factory(tmp_path, replay_fps=20, loop_replay=False)
+    frames = collect(camera, len(shades) - 1)
+    assert frames and frames[-1].seq == len(shades) - 1, camera.health()
     assert [f.seq for f in frames] == sorted({f.seq for f in frames})
-    assert frames[0].seq == 0 and frames[-1].seq == len(shades) - 1
-    got = [shade(f) for f in frames]
-    assert got == sorted(got) and got[-1] == shades[-1]
-    assert len(frames) >= len(shades) - 1  # a consumer this fast misses at most the odd one
+    # seq n is the n-th image by name (so seq starts at 0), whichever frames this consumer got
+    assert [shade(f) for f in frames] == [shades[f.seq] for f in frames]
     for frame in frames:
         assert frame.image.shape == (48, 64, 3) and frame.image.dtype == np.uint8
         assert frame.captured_at.utcoffset().total_seconds() == 0
-    health = camera.health()
-    assert health.frames == len(shades) and health.reconnects == 0
-    assert wait_until(lambda: camera.health().state == "stalled", 2.0)  # replay over, no loop
+    health = camera.health()  # every image was produced once, none failed
+    assert health.frames == len(shades) and health.frame_errors == 0 and health.reconnects == 0
+    assert wait_until(lambda: camera.health().state == "stalled", 10.0)  # replay over, no loop
+    assert camera.health().frames == len(shades)
 
 
 def test_latest_only_a_slow_consumer_gets_the_newest_frame(tmp_path, camera_factory):
-    write_folder(tmp_path, [20 * i for i in range(10)])
+    shades = [20 * i for i in range(10)]
+    write_folder(tmp_path, shades)
     camera = camera_factory(tmp_path, replay_fps=100, loop_replay=True)
-    first = camera.wait_for_frame(-1, timeout_s=2.0)
+    first = camera.wait_for_frame(-1, timeout_s=5.0)
     assert first is not None
-    time.sleep(0.3)  # a slow recogniser: ~30 frames go by
+    first_pixels = first.image.copy()  # at once: the reader goes on publishing meanwhile
+    assert shade(first) == shades[first.seq % len(shades)]
+    time.sleep(0.3)  # a slow recogniser: frames go by meanwhile
+    assert wait_until(lambda: camera.latest().seq > first.seq + 10, 10.0), camera.health()
     newest = camera.latest()
-    assert newest is not None and newest.seq > first.seq + 10
-    nxt = camera.wait_for_frame(first.seq, timeout_s=1.0)
+    nxt = camera.wait_for_frame(first.seq, timeout_s=5.0)
     assert nxt is not None and nxt.seq >= newest.seq, "never an old, queued frame"
-    assert first.seq == 0 and shade(first) == 0, "the frame handed out is never overwritten"
+    assert shade(nxt) == shades[nxt.seq % len(shades)]
+    assert np.array_equal(first.image, first_pixels), "the frame handed out is never overwritten"
+    assert not np.shares_memory(first.image, nxt.image), "each frame owns its pixels"
     assert camera.wait_for_frame(10**9, timeout_s=0.05) is None  # timeout, not an exception
-    health = camera.health()
-    assert health.state == "ok" and 40 < health.fps < 160
-    assert health.last_frame_age_s is not None and health.last_frame_age_s < 0.2
+
+    def running_at_replay_fps() -> bool:
+        health = camera.health()
+        age = health.last_frame_age_s
+        return health.state == "ok" and 40 < health.fps < 160 and age is not None and age < 0.2
+
+    assert wait_until(running_at_replay_fps, 10.0), camera.health()
 
 
 def test_unreadable_image_is_skipped_with_a_warning_naming_only_the_file(
@@ -112,23 +136,28 @@ def test_unreadable_image_is_skipped_with_a_warning_naming_only_the_file(
     (folder / "001b.jpg").write_bytes(b"\xff\xd8 this is not really a jpeg")
     (folder / "notes.txt").write_text("ignored: not an image suffix")
     caplog.set_level(logging.WARNING, logger="gate_drivers")
-    camera = camera_factory(folder, replay_fps=50, loop_replay=False)
-    frames, last = [], -1
-    while (frame := camera.wait_for_frame(last, timeout_s=1.0)) is not None:
-        frames.append(frame)
-        last = frame.seq
-    assert [shade(f) for f in frames] == [50, 100, 150]
-    health = camera.health()
+    camera = camera_factory(folder, replay_fps=20, loop_replay=False)
+    frames = collect(camera, 2)
+    assert frames and frames[-1].seq == 2, camera.health()
+    assert [shade(f) for f in frames] == [[50, 100, 150][f.seq] for f in frames]
+    health = camera.health()  # all three good images produced; the bad one only counted
     assert health.frames == 3 and health.frame_errors == 1
     warnings = [r.getMessage() for r in caplog.records if "unreadable" in r.getMessage()]
     assert warnings == ["camera folder replay: skipping unreadable image 001b.jpg"]
 
 
 def test_folder_loops_when_asked(tmp_path, camera_factory):
-    write_folder(tmp_path, [0, 100, 200])
+    shades = [0, 100, 200]
+    write_folder(tmp_path, shades)
     camera = camera_factory(tmp_path, replay_fps=100, loop_replay=True)
-    assert wait_until(lambda: camera.health().frames >= 8, 2.0)
-    assert camera.health().state == "ok"
+
+    def looped() -> bool:
+        health = camera.health()
+        return health.frames >= 8 and health.state == "ok"
+
+    assert wait_until(looped, 10.0), camera.health()
+    frame = camera.latest()
+    assert shade(frame) == shades[frame.seq % len(shades)]  # every pass in name order
 
 
 # -- video file ------------------------------------------------------------------------------
@@ -142,23 +171,23 @@ def test_video_file_replays_at_its_own_fps(tmp_path, camera_factory):
     writer.release()
 
     # replay_fps=2 would take 6 s; the file's own 40 fps takes ~0.3 s
+    started = datetime.now(UTC)
     camera = camera_factory(path, replay_fps=2, loop_replay=False)
-    frames, last = [], -1
-    while (frame := camera.wait_for_frame(last, timeout_s=1.0)) is not None:
-        frames.append(frame)
-        last = frame.seq
-    assert len(frames) >= len(shades) - 2
-    got = [shade(f) for f in frames]
-    assert got == sorted(got), "frames in file order"
-    assert abs(got[-1] - shades[-1]) <= 3  # JPEG rounding
-    elapsed = (frames[-1].captured_at - frames[0].captured_at).total_seconds()
-    assert 0.15 < elapsed < 1.5
+    frames = collect(camera, len(shades) - 1)
+    assert frames and frames[-1].seq == len(shades) - 1, camera.health()
+    for frame in frames:  # frames in file order; <= 3 for JPEG rounding
+        assert abs(shade(frame) - shades[frame.seq]) <= 3, (frame.seq, shade(frame))
+    health = camera.health()
+    assert health.frames == len(shades) and health.frame_errors == 0
+    # paced, never a burst: the last frame is due 11 x 25 ms after the open (at 2 fps: 5.5 s)
+    elapsed = (frames[-1].captured_at - started).total_seconds()
+    assert 0.2 < elapsed < 4.0
 
 
 # -- failures --------------------------------------------------------------------------------
 def test_missing_path_reports_failed_without_raising(tmp_path, camera_factory):
     camera = camera_factory(tmp_path / "no-such-folder", backoff_max_s=60)
-    assert wait_until(lambda: camera.health().state == "failed", 2.0)
+    assert wait_until(lambda: camera.health().state == "failed", 10.0)
     health = camera.health()
     assert "no such file or folder" in health.last_error
     assert health.frames == 0 and health.last_frame_age_s is None
@@ -172,16 +201,19 @@ def test_missing_path_reports_failed_without_raising(tmp_path, camera_factory):
 def test_missing_folder_recovers_when_it_appears(tmp_path, camera_factory):
     folder = tmp_path / "later"
     camera = camera_factory(folder, replay_fps=50, backoff_max_s=0.1)
-    assert wait_until(lambda: camera.health().state == "failed", 2.0)
+    assert wait_until(lambda: camera.health().state == "failed", 10.0)
     write_folder(folder, [90, 180])
-    assert wait_until(lambda: camera.latest() is not None, 2.0)
-    assert camera.health().state == "ok"
+
+    def recovered() -> bool:
+        return camera.latest() is not None and camera.health().state == "ok"
+
+    assert wait_until(recovered, 10.0), camera.health()
 
 
 def test_unreachable_stream_reports_reconnecting_and_hides_the_password(camera_factory):
     port = free_port()
     camera = camera_factory(f"rtsp://admin:Hik12345@127.0.0.1:{port}/Streaming/Channels/101")
-    assert wait_until(lambda: camera.health().last_error is not None, 3.0)
+    assert wait_until(lambda: camera.health().last_error is not None, 10.0)
     health = camera.health()
     assert health.state == "reconnecting"
     assert "Hik12345" not in health.last_error and "Hik12345" not in health.source
@@ -276,9 +308,12 @@ def test_stream_dies_and_reconnects(mjpeg_server, camera_factory, caplog):
     port = free_port()
     server = mjpeg_server(port, 60)
     camera = camera_factory(f"http://guard:s3cret@127.0.0.1:{port}/video.mjpg", stall_after_s=0.2)
-    assert wait_until(lambda: camera.health().frames >= 5, 5.0), camera.health()
-    health = camera.health()
-    assert health.state == "ok" and health.fps > 5
+
+    def streaming() -> bool:
+        health = camera.health()
+        return health.frames >= 5 and health.state == "ok" and health.fps > 5
+
+    assert wait_until(streaming, 10.0), camera.health()
     assert shade(camera.latest()) == 60
     seq_before = camera.latest().seq
 
@@ -290,15 +325,17 @@ def test_stream_dies_and_reconnects(mjpeg_server, camera_factory, caplog):
         states.add(camera.health().state)
         return "reconnecting" in states
 
-    assert wait_until(seen_fault, 5.0), camera.health()
+    assert wait_until(seen_fault, 10.0), camera.health()
     assert states & {"stalled", "reconnecting"}
     down: CameraHealth = camera.health()
     assert down.last_error and "s3cret" not in down.last_error
-    time.sleep(0.4)  # a few failed re-opens against a closed port: no crash, no exception
+    # a few failed re-opens against a closed port: no crash, no exception. Only a new frame
+    # (none can come) or a crash ("failed") could move the state on, so this cannot race.
+    time.sleep(0.4)
     assert camera.health().state == "reconnecting"
 
     mjpeg_server(port, 180)  # it boots again, on the same address
-    assert wait_until(lambda: camera.health().state == "ok" and shade(camera.latest()) == 180, 5.0)
+    assert wait_until(lambda: camera.health().state == "ok" and shade(camera.latest()) == 180, 10)
     back = camera.health()
     assert back.reconnects >= 1
     assert camera.latest().seq > seq_before
@@ -310,11 +347,15 @@ def test_silent_stream_times_out_and_is_reopened(mjpeg_server, camera_factory):
     port = free_port()
     mjpeg_server(port, 90, frames=3)
     camera = camera_factory(f"http://127.0.0.1:{port}/video.mjpg", stall_after_s=0.2)
-    assert wait_until(lambda: camera.latest() is not None, 5.0)
-    assert wait_until(lambda: camera.health().state == "stalled", 2.0), camera.health()
+    assert wait_until(lambda: camera.latest() is not None, 10.0)
+    assert wait_until(lambda: camera.health().state == "stalled", 10.0), camera.health()
+
     # every reopen gets three more frames and then silence again: a reconnect each time
-    assert wait_until(lambda: camera.health().reconnects >= 1, 5.0), camera.health()
-    assert camera.health().frames >= 6
+    def reopened() -> bool:
+        health = camera.health()
+        return health.reconnects >= 1 and health.frames >= 6
+
+    assert wait_until(reopened, 10.0), camera.health()
     started = time.monotonic()
     camera.stop()
     assert time.monotonic() - started < 1.5, "stop() is bounded by the read timeout"
@@ -322,5 +363,5 @@ def test_silent_stream_times_out_and_is_reopened(mjpeg_server, camera_factory):
 
 def test_absent_usb_camera_is_reported_not_raised(camera_factory):
     camera = camera_factory("usb:63")  # no /dev/video63 on any test machine
-    assert wait_until(lambda: camera.health().state == "reconnecting", 3.0)
+    assert wait_until(lambda: camera.health().state == "reconnecting", 10.0)
     assert camera.health().last_error == "cannot open USB camera usb:63"
