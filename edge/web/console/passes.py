@@ -36,8 +36,6 @@ from edge.resident_faces import (
 from edge.visitors import (
     STATUSES,
     PassTermsError,
-    check_note,
-    check_terms,
     count_by_status,
     issue_face,
     issue_plate,
@@ -59,12 +57,17 @@ from edge.web.console.pass_forms import (
     FormError,
     field_error,
     local_input,
-    parse_local_time,
     parse_resident_number,
-    parse_uses,
     photo_label,
     qr_data_uri,
     terms_error,
+)
+from edge.web.console.pass_requests import (
+    Refused,
+    audit_details,
+    read_form,
+    read_note,
+    read_terms,
 )
 
 bp = Blueprint("console_passes", __name__, url_prefix="/passes", template_folder="templates")
@@ -88,7 +91,6 @@ DONE = {
     "face": N_("Face pass issued: the visitor's face opens the door within its window."),
     "revoked": N_("Pass revoked: it no longer opens any gate."),
 }
-FIELDS = ("household", "host_resident", "valid_from", "valid_to", "uses", "note", "plate")
 
 
 def _duplicate() -> Any:
@@ -160,41 +162,6 @@ def new(kind: str):  # type: ignore[no-untyped-def]
     return _form_page(kind, _form_defaults())
 
 
-def _read_form() -> dict[str, str]:
-    return {key: (request.form.get(key) or "")[:200] for key in FIELDS}
-
-
-def _terms(form: dict[str, str], errors: dict[str, str]) -> Any:
-    """Window and uses from the form; every field's problem is collected, not just the first."""
-    zone = state().config.site.zone
-    start = end = uses = None
-    for field in ("valid_from", "valid_to"):
-        try:
-            moment = parse_local_time(form[field], zone, field)
-        except FormError as exc:
-            errors[field] = exc.message
-            continue
-        if field == "valid_from":
-            start = moment or now()
-        elif moment is None:
-            errors[field] = field_error(field, "end_missing").message
-        else:
-            end = moment
-    try:
-        uses = parse_uses(form["uses"])
-    except FormError as exc:
-        errors[exc.field] = exc.message
-    if start is None or end is None:
-        return None
-    try:  # the window is checked even when the uses are wrong, so both are reported
-        terms = check_terms(start, end, uses or 1, now())
-    except PassTermsError as exc:
-        error = terms_error(exc.code, str(exc))
-        errors[error.field] = error.message
-        return None
-    return terms if uses is not None else None
-
-
 def _host(conn: Any, form: dict[str, str], errors: dict[str, str]) -> Any:
     try:
         resident = parse_resident_number(form["host_resident"])
@@ -207,44 +174,23 @@ def _host(conn: Any, form: dict[str, str], errors: dict[str, str]) -> Any:
     return None
 
 
-def _note(form: dict[str, str], errors: dict[str, str]) -> str:
-    try:
-        return check_note(form["note"])
-    except PassTermsError as exc:
-        error = terms_error(exc.code, str(exc))
-        errors[error.field] = error.message
-        return ""
-
-
-def _audit_details(kind: str, terms: Any, host: Any, **extra: object) -> dict[str, object]:
-    return {
-        "kind": kind,
-        "valid_from": terms.valid_from.isoformat(),
-        "valid_to": terms.valid_to.isoformat(),
-        "max_uses": terms.max_uses,
-        "household_id": host.household_id,
-        "host_resident_id": host.resident_id,
-        **extra,
-    }
-
-
 @bp.route("/new/qr", methods=["POST"], endpoint="issue_qr")
 def issue_qr_view():  # type: ignore[no-untyped-def]
     """Issue a QR pass and show its code this once."""
-    form = _read_form()
+    form = read_form()
     errors: dict[str, str] = {}
-    terms = _terms(form, errors)
-    note = _note(form, errors)
+    terms = read_terms(form, errors)
+    note = read_note(form, errors)
     try:
         with transaction(get_db()) as conn:
             host = _host(conn, form, errors)
             if errors:
-                raise _Refused
+                raise Refused
             claim_nonce(conn, actor(), "pass_issue", now())
             pass_id, token = issue_qr(conn, host, terms, note, actor(), now())
-            details = _audit_details("qr", terms, host)
+            details = audit_details("qr", terms, host)
             audit.append(conn, actor(), "pass_issue", f"pass:qr:{pass_id}", details, now())
-    except _Refused:
+    except Refused:
         return _form_page("qr", form, errors, status=400)
     except DuplicateSubmission:
         return _duplicate()
@@ -261,10 +207,10 @@ def issue_qr_view():  # type: ignore[no-untyped-def]
 @bp.route("/new/plate", methods=["POST"], endpoint="issue_plate")
 def issue_plate_view():  # type: ignore[no-untyped-def]
     """Issue a counted plate pass for the vehicle gate."""
-    form = _read_form()
+    form = read_form()
     errors: dict[str, str] = {}
-    terms = _terms(form, errors)
-    note = _note(form, errors)
+    terms = read_terms(form, errors)
+    note = read_note(form, errors)
     try:
         plate = normalise_plate(form["plate"])
     except PlateFormatError as exc:
@@ -273,16 +219,16 @@ def issue_plate_view():  # type: ignore[no-untyped-def]
         with transaction(get_db()) as conn:
             host = _host(conn, form, errors)
             if errors:
-                raise _Refused
+                raise Refused
             claim_nonce(conn, actor(), "pass_issue", now())
             vehicle_id = issue_plate(conn, plate, host, terms, note, actor(), now())
-            details = _audit_details("plate", terms, host, vehicle_id=vehicle_id)
+            details = audit_details("plate", terms, host, vehicle_id=vehicle_id)
             audit.append(conn, actor(), "pass_issue", f"pass:plate:{vehicle_id}", details, now())
     except PassTermsError as exc:
         error = terms_error(exc.code, str(exc))
         errors[error.field] = error.message
         return _form_page("plate", form, errors, status=400)
-    except _Refused:
+    except Refused:
         return _form_page("plate", form, errors, status=400)
     except DuplicateSubmission:
         return _duplicate()
@@ -293,9 +239,9 @@ def issue_plate_view():  # type: ignore[no-untyped-def]
 @accepts_uploads
 def issue_face_view():  # type: ignore[no-untyped-def]
     """Issue a face pass: the visitor's consent, then photos checked like residents'."""
-    form = _read_form()
+    form = read_form()
     errors: dict[str, str] = {}
-    terms = _terms(form, errors)
+    terms = read_terms(form, errors)
     consent = request.form.get("consent") == "yes"
     if not consent:
         errors["consent"] = terms_error("no_consent", "").message
@@ -333,7 +279,7 @@ def issue_face_view():  # type: ignore[no-untyped-def]
                 consent,
                 now(),
             )
-            details = _audit_details(
+            details = audit_details(
                 "face", terms, host, templates=len(templates), model_sha256=model[:12]
             )
             audit.append(conn, actor(), "pass_issue", f"pass:face:{visitor_id}", details, now())
@@ -364,10 +310,6 @@ def revoke_view(kind: str, pass_id: int):  # type: ignore[no-untyped-def]
             abort(409, gettext("The district platform manages this pass: change it there."))
         raise
     return redirect(url_for("console_passes.index", done="revoked"), 303)
-
-
-class _Refused(Exception):
-    """Form errors found inside the transaction: roll it back, show the form again."""
 
 
 @bp.errorhandler(RequestEntityTooLarge)
