@@ -10,7 +10,7 @@ from __future__ import annotations
 # Migrations that rebuild a table other tables reference (SQLite cannot alter a CHECK
 # constraint in place). They run with foreign keys off, as SQLite's documented 12-step
 # ALTER procedure requires, and must pass ``PRAGMA foreign_key_check`` before they commit.
-TABLE_REBUILDS = frozenset({5})
+TABLE_REBUILDS = frozenset({5, 6})
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
@@ -343,6 +343,37 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX events_kind ON events(kind, occurred_at);
         -- covering index for the console's per-decision counts (a full scan otherwise)
         CREATE INDEX events_decision ON events(decision);
+        """,
+    ),
+    (
+        6,
+        "resident accounts: residents issue and revoke their own visitor passes",
+        """
+        -- 'resident' joins the roles: users is rebuilt because its CHECK cannot be altered.
+        CREATE TABLE users_new (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            display_name TEXT NOT NULL DEFAULT '',
+            role TEXT NOT NULL
+                CHECK (role IN ('admin', 'guard', 'landlord', 'police', 'grid', 'resident')),
+            password_hash TEXT NOT NULL,         -- argon2id
+            active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+            created_at TEXT NOT NULL
+        );
+        INSERT INTO users_new (id, username, display_name, role, password_hash, active,
+                               created_at)
+            SELECT id, username, display_name, role, password_hash, active, created_at
+            FROM users;
+        DROP TABLE users;
+        ALTER TABLE users_new RENAME TO users;
+
+        -- Which resident a 'resident' account is: one account per resident at most. Deleting
+        -- the resident deletes the link (and edge.residents deactivates the account).
+        CREATE TABLE resident_accounts (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            resident_id INTEGER NOT NULL UNIQUE REFERENCES residents(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL
+        );
         """,
     ),
 ]

@@ -226,6 +226,13 @@ def delete_resident(conn: sqlite3.Connection, resident_id: int) -> dict[str, int
             "SELECT COUNT(*) FROM residents WHERE id = ? AND pin_hash IS NOT NULL", (resident_id,)
         ).fetchone()[0],
     }
+    # Their login goes too: deactivated (the audit log refers to the user id) and signed out;
+    # the link row goes with the resident (ON DELETE CASCADE).
+    account = "SELECT user_id FROM resident_accounts WHERE resident_id = ?"
+    counts["accounts"] = conn.execute(
+        f"UPDATE users SET active = 0 WHERE id IN ({account})", (resident_id,)
+    ).rowcount
+    conn.execute(f"DELETE FROM web_sessions WHERE user_id IN ({account})", (resident_id,))
     conn.execute(f"DELETE FROM residents WHERE id IN ({marks})", people)
     counts["visitors"] = len(visitors)
     return counts
@@ -233,14 +240,19 @@ def delete_resident(conn: sqlite3.Connection, resident_id: int) -> dict[str, int
 
 def hosted(db: sqlite_utils.Database, resident_id: int) -> dict[str, int]:
     """What deleting this resident takes with them besides their own record: the QR passes
-    and visitor rows they host (shown on the console's confirmation page)."""
+    and visitor rows they host, and their login (shown on the console's confirmation page)."""
     passes = db.execute(
         "SELECT COUNT(*) FROM qr_passes WHERE host_resident_id = ?", (resident_id,)
     ).fetchone()[0]
     visitors = db.execute(
         "SELECT COUNT(*) FROM residents WHERE host_resident_id = ?", (resident_id,)
     ).fetchone()[0]
-    return {"passes": int(passes), "visitors": int(visitors)}
+    accounts = db.execute(
+        "SELECT COUNT(*) FROM resident_accounts a JOIN users u ON u.id = a.user_id"
+        " WHERE a.resident_id = ? AND u.active = 1",
+        (resident_id,),
+    ).fetchone()[0]
+    return {"passes": int(passes), "visitors": int(visitors), "accounts": int(accounts)}
 
 
 def remove_resident(db: sqlite_utils.Database, resident_id: int) -> int:

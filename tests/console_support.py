@@ -10,25 +10,46 @@ from registry_support import PASSWORD, Clock, csrf_of, make_config
 
 from edge.config import MenweiConfig
 from edge.db import connect, transaction
+from edge.residents import insert_resident
 from edge.web.accounts import ROLES, create_user
 from edge.web.app import create_app
 
 USERS = {role: f"{role}1" for role in ROLES}  # one account per role: admin1, guard1, ...
 
 
-def console_env(tmp: Path, clock: Clock | None = None, config: MenweiConfig | None = None) -> dict:
-    """App + database + one account per role. Returns a dict the helpers below take."""
+def console_env(
+    tmp: Path,
+    clock: Clock | None = None,
+    config: MenweiConfig | None = None,
+    resident_household: str | None = None,
+) -> dict:
+    """App + database + one account per role. Returns a dict the helpers below take.
+
+    The ``resident`` account is a resident's own: only with ``resident_household``, where a
+    resident (``env["resident_id"]``) is added for it, so other tests' counts stay as they are.
+    """
     clock = clock or Clock()
     config = config or make_config(tmp)
     app = create_app(config, clock=clock)
     db = connect(config.storage.database_path)
+    resident_id = None
     with transaction(db) as conn:
         ids = {
             role: create_user(conn, name, PASSWORD, role, clock()).id
             for role, name in USERS.items()
+            if role != "resident"
         }
+        if resident_household is not None:
+            vault = app.extensions["menwei"].vault
+            resident_id = insert_resident(
+                conn, vault, "周晓", resident_household, "residents", clock()
+            )
+            user = create_user(
+                conn, USERS["resident"], PASSWORD, "resident", clock(), resident_id=resident_id
+            )
+            ids["resident"] = user.id
     db.conn.close()
-    return {"app": app, "config": config, "clock": clock, "ids": ids}
+    return {"app": app, "config": config, "clock": clock, "ids": ids, "resident_id": resident_id}
 
 
 def client_as(env: dict, role: str | None):  # type: ignore[no-untyped-def]

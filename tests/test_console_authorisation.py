@@ -27,7 +27,7 @@ EVENT_ID = "01JD0000000000000000000000"
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):  # type: ignore[no-untyped-def]
-    return console_env(tmp_path_factory.mktemp("authz"))
+    return console_env(tmp_path_factory.mktemp("authz"), resident_household="9-1-901")
 
 
 def _url(rule) -> str:  # type: ignore[no-untyped-def]

@@ -528,7 +528,13 @@ def test_deleting_a_resident_removes_templates_pin_and_hosted_passes(env, guard,
     assert count(env, "SELECT COUNT(*) FROM residents") == 1, "only the other resident is left"
     assert count(env, "SELECT COUNT(*) FROM face_templates WHERE resident_id = ?", keep) == 1
     [row] = audit_rows(env, "resident_delete")
-    assert json.loads(row["details"]) == {"templates": 1, "passes": 1, "pin": 1, "visitors": 1}
+    assert json.loads(row["details"]) == {
+        "templates": 1,
+        "passes": 1,
+        "pin": 1,
+        "accounts": 0,
+        "visitors": 1,
+    }
     assert (
         guard.post(f"/people/{rid}/delete", data={**csrf, "confirm_id": str(rid)}).status_code
         == 404

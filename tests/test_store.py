@@ -174,6 +174,48 @@ def test_migration_5_rebuilds_users_keeping_sessions_rooms_and_keys(tmp_path):
         conn.execute("INSERT INTO users VALUES (9, 'x', '', 'janitor', 'h', 1, 'x')")
 
 
+def test_migration_6_adds_resident_accounts_keeping_users_and_their_references(tmp_path):
+    """Upgrading a box at schema 5 keeps accounts, sessions and rooms; 'resident' is new,
+    linked to exactly one resident, and the link goes with the resident."""
+    from edge.migrations import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA foreign_keys = ON")
+    for version, _title, sql in MIGRATIONS[:5]:
+        raw.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
+    raw.executescript(
+        "INSERT INTO users VALUES (7, 'li', 'Li', 'landlord', 'h', 1, 'x');"
+        "INSERT INTO users VALUES (8, 'wang', '', 'guard', 'h', 0, 'x');"
+        "INSERT INTO web_sessions VALUES ('s', 8, 'c', 'x', 'x', 'x');"
+        "INSERT INTO properties VALUES (1, 'P', '', 'x'); INSERT INTO buildings VALUES (1, 1, 'B');"
+        "INSERT INTO units VALUES (1, 1, 'U'); INSERT INTO rooms VALUES (1, 1, '402', 7, 1, 'x');"
+        "INSERT INTO households (id, label, created_at) VALUES (1, '3-1-402', 'x');"
+        "INSERT INTO residents (id, household_id, name, created_at) VALUES (5, 1, '', 'x');"
+    )
+    raw.close()
+    db = connect(path)
+    assert schema_version(db) == LATEST_VERSION
+    assert db.execute("SELECT id, role, active FROM users ORDER BY id").fetchall() == [
+        (7, "landlord", 1),
+        (8, "guard", 0),
+    ]
+    assert db.execute("SELECT user_id FROM web_sessions").fetchall() == [(8,)]
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    with transaction(db) as conn:
+        conn.execute("INSERT INTO users VALUES (9, 'zhou', '', 'resident', 'h', 1, 'x')")
+        conn.execute("INSERT INTO resident_accounts VALUES (9, 5, 'x')")
+    with pytest.raises(sqlite3.IntegrityError), transaction(db) as conn:
+        conn.execute("INSERT INTO users VALUES (10, 'zhou2', '', 'resident', 'h', 1, 'x')")
+        conn.execute("INSERT INTO resident_accounts VALUES (10, 5, 'x')")  # one per resident
+    with pytest.raises(sqlite3.IntegrityError), transaction(db) as conn:
+        conn.execute("INSERT INTO resident_accounts VALUES (7, 99, 'x')")  # FK enforced
+    with transaction(db) as conn:
+        conn.execute("DELETE FROM residents WHERE id = 5")
+    assert db.execute("SELECT COUNT(*) FROM resident_accounts").fetchone()[0] == 0
+
+
 def test_nested_transaction_is_a_savepoint_of_the_outer_one(db):
     """A library unit of work inside the console's transaction commits or rolls back with it."""
     insert = "INSERT INTO households (label, created_at) VALUES (?, 'x')"

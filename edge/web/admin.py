@@ -37,6 +37,10 @@ def index():  # type: ignore[no-untyped-def]
 def create_user():  # type: ignore[no-untyped-def]
     form = request.form
     db = get_db()
+    raw_resident = form.get("resident", "").strip()
+    if raw_resident and not (raw_resident.isdigit() and len(raw_resident) <= 9):
+        return _page(message=gettext("A resident number has digits only."), code=400)
+    resident_id = int(raw_resident) if raw_resident else None
     try:
         with transaction(db) as conn:
             user = accounts.create_user(
@@ -46,8 +50,12 @@ def create_user():  # type: ignore[no-untyped-def]
                 form.get("role", ""),
                 now(),
                 form.get("display_name", "").strip(),
+                resident_id=resident_id,
             )
-            audit.append(conn, actor(), "create_user", f"user:{user.id}", {"role": user.role})
+            details: dict[str, object] = {"role": user.role}
+            if resident_id is not None:
+                details["resident_id"] = resident_id
+            audit.append(conn, actor(), "create_user", f"user:{user.id}", details)
     except accounts.AccountError as exc:
         return _page(message=str(exc), code=400)
     return _page(message=gettext("Account created."))

@@ -268,6 +268,7 @@ def _home():  # type: ignore[no-untyped-def]
         "police": "police.search",
         "grid": "police.search",
         "admin": "admin.index",
+        "resident": "console_my_passes.index",
     }[user.role]
     return redirect(url_for(target))
 

@@ -72,20 +72,39 @@ def register(main: click.Group, config_option, load) -> None:  # type: ignore[no
     @click.argument("username")
     @click.option("--role", type=click.Choice(list(ROLES)), required=True)
     @click.option("--name", "display_name", default="")
+    @click.option(
+        "--resident",
+        "resident_id",
+        type=click.IntRange(1, 2**31 - 1),
+        default=None,
+        help="For --role resident: the resident's number (menwei resident list).",
+    )
     @click.password_option(prompt="Password (min. 10 characters)")
     @config_option
     def user_add(
-        username: str, role: str, display_name: str, password: str, config_path: Path
+        username: str,
+        role: str,
+        display_name: str,
+        resident_id: int | None,
+        password: str,
+        config_path: Path,
     ) -> None:
-        """Create an account (the password is asked for, never given on the command line)."""
+        """Create an account (the password is asked for, never given on the command line).
+
+        A resident account is one resident's own, for their visitor passes: --resident N."""
         from edge import audit as audit_log
         from edge.web.accounts import AccountError, create_user
 
         db = connect(load(config_path).storage.database_path)
         try:
             with transaction(db) as conn:
-                made = create_user(conn, username, password, role, utc_now(), display_name)
-                audit_log.append(conn, "cli", "create_user", f"user:{made.id}", {"role": role})
+                made = create_user(
+                    conn, username, password, role, utc_now(), display_name, resident_id
+                )
+                details: dict[str, object] = {"role": role}
+                if resident_id is not None:
+                    details["resident_id"] = resident_id
+                audit_log.append(conn, "cli", "create_user", f"user:{made.id}", details)
         except AccountError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"user {made.username} ({made.role}) created, id {made.id}")

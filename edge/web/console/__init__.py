@@ -10,6 +10,7 @@ is one audience's set of pages and checks its roles once, in a ``before_request`
 | ``console_people`` | ``/people`` | admin, guard | residents, households, faces, plates, PINs |
 | ``console_passes`` | ``/passes`` | admin, guard | visitor passes by QR, plate or face |
 | ``console_watchlist`` | ``/watchlist`` | admin, police | plates and faces on the watchlist |
+| ``console_my_passes`` | ``/my`` | resident | a resident's own visitor passes (QR, plate) |
 
 Police and grid workers' reads of gate events are audit-logged (the rule for every access
 by police); guards' and admins' changes are audit-logged too.
@@ -29,6 +30,7 @@ ROLES = {
     "console_people": ("admin", "guard"),
     "console_passes": ("admin", "guard"),
     "console_watchlist": ("admin", "police"),
+    "console_my_passes": ("resident",),
 }
 
 # Endpoints open to fewer roles than their blueprint; checked in the same one place.
@@ -70,6 +72,7 @@ NAV = (
     ("console_passes.index", N_("Visitor passes"), "console_passes"),
     ("console_watchlist.index", N_("Watchlist"), "console_watchlist"),
     ("console_live.health", N_("Health"), "console_live"),
+    ("console_my_passes.index", N_("My visitor passes"), "console_my_passes"),
 )
 
 
@@ -77,11 +80,12 @@ def blueprints() -> list[Blueprint]:
     """Every console blueprint, for ``create_app`` to register."""
     from edge.web.console.events import bp as events_bp
     from edge.web.console.live import bp as live_bp
+    from edge.web.console.my_passes import bp as my_passes_bp
     from edge.web.console.passes import bp as passes_bp
     from edge.web.console.people import bp as people_bp
     from edge.web.console.watchlist import bp as watchlist_bp
 
-    return [live_bp, events_bp, people_bp, passes_bp, watchlist_bp]
+    return [live_bp, events_bp, people_bp, passes_bp, watchlist_bp, my_passes_bp]
 
 
 def nav_for(role: str | None) -> list[tuple[str, str]]:

@@ -122,7 +122,7 @@ def index():  # type: ignore[no-untyped-def]
     )
 
 
-def _form_defaults() -> dict[str, str]:
+def form_defaults() -> dict[str, str]:
     zone = state().config.site.zone
     start = now().replace(second=0, microsecond=0)
     return {
@@ -159,7 +159,7 @@ def _form_page(
 def new(kind: str):  # type: ignore[no-untyped-def]
     if kind not in KINDS:
         abort(404, gettext("There is no such kind of pass."))
-    return _form_page(kind, _form_defaults())
+    return _form_page(kind, form_defaults())
 
 
 def _host(conn: Any, form: dict[str, str], errors: dict[str, str]) -> Any:

@@ -1,0 +1,219 @@
+"""A resident's own visitor passes (blueprint ``console_my_passes``, /my; role resident).
+
+The issue asks that "a resident or guard issues a pass": this is the resident's half. A
+resident account is linked to one resident (``resident_accounts``, made by an admin); the
+resident issues QR and plate passes with themselves as host, sees the passes they host and
+revokes them. Why this shape:
+- The host is never a form field here: it is the account's resident, resolved on every
+  request (``before_request``), so a resident cannot issue a pass for another household,
+  and a deactivated or deleted resident's account stops working at once.
+- The same request reading, library calls, nonce and audit rows as the guards' pages
+  (edge.web.console.pass_requests, edge.visitors): a pass means the same whoever issued it.
+- No face passes: storing a visitor's face needs that visitor's consent in person, which a
+  guard takes at the gate (``console_passes``).
+- A resident revokes only passes they host; any other id is "no such pass" (404), so the
+  page does not reveal which pass ids exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask_babel import gettext
+
+from edge import audit
+from edge.db import transaction
+from edge.plates.grammar import PlateFormatError, normalise_plate
+from edge.visitors import (
+    STATUSES,
+    Host,
+    PassTermsError,
+    count_by_status,
+    issue_plate,
+    issue_qr,
+    list_passes,
+    resolve_host,
+    revoke,
+)
+from edge.web.accounts import resident_of
+from edge.web.app import actor, get_db, now
+from edge.web.console import require_console_roles
+from edge.web.console.forms import DuplicateSubmission, claim_nonce
+from edge.web.console.pass_forms import qr_data_uri, terms_error
+from edge.web.console.pass_requests import (
+    Refused,
+    audit_details,
+    read_form,
+    read_note,
+    read_terms,
+)
+from edge.web.console.passes import DONE, KINDS, STATUS_LABELS, form_defaults
+
+bp = Blueprint("console_my_passes", __name__, url_prefix="/my", template_folder="templates")
+bp.before_request(require_console_roles("console_my_passes"))
+
+_MAX_ID = 2**31 - 1
+OFFERED = ("qr", "plate")  # no face passes: see the module docstring
+
+
+@bp.before_request
+def _resolve_resident() -> None:
+    """The account's resident, active, with a household: or the account may do nothing."""
+    conn = get_db().conn
+    resident_id = resident_of(conn, g.user.id)
+    try:
+        g.own_host = resolve_host(conn, "", resident_id) if resident_id is not None else None
+    except PassTermsError:
+        g.own_host = None
+    if g.own_host is None:
+        abort(403, gettext("This account belongs to no active resident with a household."))
+
+
+def _host() -> Host:
+    return g.own_host  # type: ignore[no-any-return]
+
+
+def _own_passes() -> list[dict[str, Any]]:
+    return [
+        row for row in list_passes(get_db(), now()) if row["host_resident"] == _host().resident_id
+    ]
+
+
+@bp.route("/", endpoint="index")
+def index():  # type: ignore[no-untyped-def]
+    """The passes this resident hosts, newest first, with their status."""
+    status = request.args.get("status", "all")
+    if status != "all" and status not in STATUSES:
+        abort(400, gettext("Choose one of the listed statuses."))
+    rows = _own_passes()
+    done = DONE.get(request.args.get("done", ""))
+    return render_template(
+        "console/passes.html",
+        pass_bp="console_my_passes",
+        own_host=_host(),
+        rows=rows if status == "all" else [r for r in rows if r["status"] == status],
+        counts=count_by_status(rows),
+        total=len(rows),
+        status=status,
+        statuses=STATUSES,
+        status_labels=STATUS_LABELS,
+        kinds=KINDS,
+        offered=OFFERED,
+        done=gettext(done) if done else "",
+    )
+
+
+def _form_page(kind: str, form: dict[str, str], errors: dict[str, str], status: int = 200):  # type: ignore[no-untyped-def]
+    page = render_template(
+        "console/passes_new.html",
+        pass_bp="console_my_passes",
+        own_host=_host(),
+        kind=kind,
+        kinds=KINDS,
+        form=form,
+        errors=errors,
+        refused=(),
+        max_photos=0,
+    )
+    return page, status
+
+
+@bp.route("/new/<kind>", endpoint="new")
+def new(kind: str):  # type: ignore[no-untyped-def]
+    if kind not in OFFERED:
+        abort(404, gettext("There is no such kind of pass."))
+    return _form_page(kind, form_defaults(), {})
+
+
+def _duplicate() -> Any:
+    abort(409, gettext("This pass was already issued by this form; nothing was issued twice."))
+
+
+@bp.route("/new/qr", methods=["POST"], endpoint="issue_qr")
+def issue_qr_view():  # type: ignore[no-untyped-def]
+    """Issue a QR pass with this resident as host, and show its code this once."""
+    form = read_form()
+    errors: dict[str, str] = {}
+    terms, note = read_terms(form, errors), read_note(form, errors)
+    try:
+        with transaction(get_db()) as conn:
+            if errors:
+                raise Refused
+            claim_nonce(conn, actor(), "pass_issue", now())
+            pass_id, token = issue_qr(conn, _host(), terms, note, actor(), now())
+            details = audit_details("qr", terms, _host())
+            audit.append(conn, actor(), "pass_issue", f"pass:qr:{pass_id}", details, now())
+    except Refused:
+        return _form_page("qr", form, errors, status=400)
+    except DuplicateSubmission:
+        return _duplicate()
+    return render_template(  # no-store, like every page (edge.web.guards)
+        "console/passes_issued.html",
+        pass_bp="console_my_passes",
+        own_host=_host(),
+        pass_id=pass_id,
+        qr=qr_data_uri(token),
+        terms=terms,
+        host=_host(),
+        note=note,
+    )
+
+
+@bp.route("/new/plate", methods=["POST"], endpoint="issue_plate")
+def issue_plate_view():  # type: ignore[no-untyped-def]
+    """Issue a counted plate pass with this resident as host."""
+    form = read_form()
+    errors: dict[str, str] = {}
+    terms, note = read_terms(form, errors), read_note(form, errors)
+    try:
+        plate = normalise_plate(form["plate"])
+    except PlateFormatError as exc:
+        errors["plate"] = str(exc)  # the grammar's own zh / en message
+    try:
+        with transaction(get_db()) as conn:
+            if errors:
+                raise Refused
+            claim_nonce(conn, actor(), "pass_issue", now())
+            vehicle_id = issue_plate(conn, plate, _host(), terms, note, actor(), now())
+            details = audit_details("plate", terms, _host(), vehicle_id=vehicle_id)
+            audit.append(conn, actor(), "pass_issue", f"pass:plate:{vehicle_id}", details, now())
+    except PassTermsError as exc:
+        error = terms_error(exc.code, str(exc))
+        errors[error.field] = error.message
+        return _form_page("plate", form, errors, status=400)
+    except Refused:
+        return _form_page("plate", form, errors, status=400)
+    except DuplicateSubmission:
+        return _duplicate()
+    return redirect(url_for("console_my_passes.index", done="plate"), 303)
+
+
+_HOSTED_BY = {
+    "qr": "SELECT host_resident_id FROM qr_passes WHERE id = ?",
+    "plate": "SELECT resident_id FROM vehicles WHERE id = ? AND kind = 'visitor'",
+    "face": "SELECT host_resident_id FROM residents WHERE id = ? AND kind = 'visitor'",
+}
+
+
+@bp.route(f"/<kind>/<int(max={_MAX_ID}):pass_id>/revoke", methods=["POST"], endpoint="revoke")
+def revoke_view(kind: str, pass_id: int):  # type: ignore[no-untyped-def]
+    """Stop one of this resident's passes at once."""
+    if kind not in _HOSTED_BY:
+        abort(404, gettext("There is no such kind of pass."))
+    try:
+        with transaction(get_db()) as conn:
+            host = conn.execute(_HOSTED_BY[kind], (pass_id,)).fetchone()
+            if host is None or host[0] != _host().resident_id:
+                raise PassTermsError("no_pass", "not a pass this resident hosts")
+            details = revoke(conn, kind, pass_id)  # type: ignore[arg-type]
+            audit.append(conn, actor(), "pass_revoke", f"pass:{kind}:{pass_id}", details, now())
+    except PassTermsError as exc:
+        if exc.code == "no_pass":
+            abort(404, gettext("There is no such pass."))
+        if exc.code == "already_revoked":
+            abort(409, gettext("This pass is already revoked."))
+        if exc.code == "district_pass":
+            abort(409, gettext("The district platform manages this pass: change it there."))
+        raise
+    return redirect(url_for("console_my_passes.index", done="revoked"), 303)
