@@ -3,9 +3,12 @@ every role, logged-in test clients, and the CSRF / nonce fields of a page."""
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 
+import cv2
+import numpy as np
 from registry_support import PASSWORD, Clock, csrf_of, make_config
 
 from edge.config import MenweiConfig
@@ -75,3 +78,12 @@ def form_fields(html: str) -> dict[str, str]:
 
 def db_of(env: dict):  # type: ignore[no-untyped-def]
     return connect(env["config"].storage.database_path)
+
+
+def qr_token(html: str) -> str:
+    """The text of the QR image (a data: URI PNG) on a page: a pass's token, decoded back."""
+    match = re.search(r'<img src="data:image/png;base64,([^"]+)"', html)
+    assert match, "no QR image on the page"
+    png = np.frombuffer(base64.b64decode(match.group(1)), np.uint8)
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(cv2.imdecode(png, cv2.IMREAD_COLOR))
+    return text

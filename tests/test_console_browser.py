@@ -14,7 +14,6 @@ import base64
 import csv
 import itertools
 import shutil
-import socket
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from browser_support import launch, needs_chromium, served
 from console_support import USERS, console_env, db_of
 from face_fixtures import FACES, face_labels
 from gate_events_support import gate_config
@@ -34,19 +34,11 @@ from edge.events import recent_events
 from edge.passes import token_hash
 from edge.vehicles import add_watch
 
-CHROMIUM = Path("/usr/bin/chromium")
 PLATES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "plates"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "console"
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 pytestmark = [
-    pytest.mark.skipif(
-        not CHROMIUM.exists() or shutil.which("chromium") is None,
-        reason="Debian chromium not installed (scripts/setup.sh installs it)",
-    ),
+    needs_chromium,
     pytest.mark.skipif(
         not (PLATES / "labels.tsv").is_file(),
         reason=f"real plate fixtures not present at {PLATES} (../shared is absent)",
@@ -70,18 +62,9 @@ def _rising_edges(pin) -> int:  # type: ignore[no-untyped-def]
 def site(tmp_path):  # type: ignore[no-untyped-def]
     config = gate_config(tmp_path)  # gate "north": barrier relay on GPIO 17, folder camera
     env = console_env(tmp_path, clock=utc_now, config=config)  # real time: the gate's clock
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    from waitress import create_server
-
-    server = create_server(env["app"], host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    env["base"] = f"http://127.0.0.1:{port}"
-    yield env
-    server.close()
-    thread.join(5)
+    with served(env["app"]) as base:
+        env["base"] = base
+        yield env
 
 
 def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -109,7 +92,7 @@ def test_guard_enrols_issues_a_pass_sees_a_live_alert_and_opens_the_gate(site):
     relay = factory.pin(17)
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        browser = launch(pw)
         page = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
         problems: list[str] = []
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)

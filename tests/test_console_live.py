@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import itertools
 import re
-import shutil
-import socket
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
+from browser_support import launch, needs_chromium, served
 from console_support import USERS, client_as, console_env, db_of
 from gate_events_support import EventRecorder, audit_rows, gate_config, nonce_for
 from gpiozero.pins.mock import MockFactory
@@ -281,13 +279,6 @@ def test_health_shows_disk_use_and_sync_backlog(env):
 
 
 # -- the page in a real browser ---------------------------------------------------------------
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
-
 def login(browser, base: str):  # type: ignore[no-untyped-def]
     """A fresh browser profile (its own localStorage) signed in as the guard."""
     page = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
@@ -299,50 +290,35 @@ def login(browser, base: str):  # type: ignore[no-untyped-def]
     return page
 
 
-@pytest.mark.skipif(
-    not CHROMIUM.exists() or shutil.which("chromium") is None,
-    reason="Debian chromium not installed (scripts/setup.sh installs it)",
-)
+@needs_chromium
 def test_alert_banner_appears_without_reload_and_acknowledgement_sticks(env):
     from playwright.sync_api import sync_playwright
-    from waitress import create_server
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = create_server(env["app"], host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
     writer, now = env["writer"], env["clock"]()
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            page = login(browser, base)
-            problems: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.goto(f"{base}/console/")
-            page.wait_for_selector("#feed-status[data-state=ok]", timeout=5000)
-            alert = NewEvent("north", "watchlist_alert", now, "none", plate="京A88888",
-                             reasons=({"code": "watchlist", "message": "stolen"},))  # fmt: skip
-            passage = writer.write(now, plate="京A88888", snapshot=True, linked=(alert,))
-            banner = f'.alert-banner[data-alert-id="{passage.linked_ids[0]}"]'
-            page.wait_for_selector(banner, timeout=5000)  # how fast: bench/console_load.py
-            assert page.is_visible(f'#gate-north [data-event-id="{passage.id}"]')
-            assert page.eval_on_selector("#gate-north", "e => e.classList.contains('alarm')")
-            page.screenshot(path=str(env["config"].storage.data_dir / "live.png"))
-            page.click(f"{banner} button.ack")
-            assert page.query_selector(banner) is None
-            assert not page.eval_on_selector("#gate-north", "e => e.classList.contains('alarm')")
-            page.reload()
-            page.wait_for_selector("#feed-status[data-state=ok]", timeout=5000)
-            assert passage.linked_ids[0] in client_as(env, "guard").get("/console/").text
-            assert page.query_selector(banner) is None, "acknowledged in this browser"
-            other = login(browser, base)  # another browser profile has not acknowledged it
-            other.goto(f"{base}/console/")
-            other.wait_for_selector(f"{banner} button.ack", state="visible", timeout=5000)
-            assert problems == [], problems
-            browser.close()
-    finally:
-        server.close()
-        thread.join(5)
+    with served(env["app"]) as base, sync_playwright() as pw:
+        browser = launch(pw)
+        page = login(browser, base)
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.goto(f"{base}/console/")
+        page.wait_for_selector("#feed-status[data-state=ok]", timeout=5000)
+        alert = NewEvent("north", "watchlist_alert", now, "none", plate="京A88888",
+                         reasons=({"code": "watchlist", "message": "stolen"},))  # fmt: skip
+        passage = writer.write(now, plate="京A88888", snapshot=True, linked=(alert,))
+        banner = f'.alert-banner[data-alert-id="{passage.linked_ids[0]}"]'
+        page.wait_for_selector(banner, timeout=5000)  # how fast: bench/console_load.py
+        assert page.is_visible(f'#gate-north [data-event-id="{passage.id}"]')
+        assert page.eval_on_selector("#gate-north", "e => e.classList.contains('alarm')")
+        page.screenshot(path=str(env["config"].storage.data_dir / "live.png"))
+        page.click(f"{banner} button.ack")
+        assert page.query_selector(banner) is None
+        assert not page.eval_on_selector("#gate-north", "e => e.classList.contains('alarm')")
+        page.reload()
+        page.wait_for_selector("#feed-status[data-state=ok]", timeout=5000)
+        assert passage.linked_ids[0] in client_as(env, "guard").get("/console/").text
+        assert page.query_selector(banner) is None, "acknowledged in this browser"
+        other = login(browser, base)  # another browser profile has not acknowledged it
+        other.goto(f"{base}/console/")
+        other.wait_for_selector(f"{banner} button.ack", state="visible", timeout=5000)
+        assert problems == [], problems
+        browser.close()

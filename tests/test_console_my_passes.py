@@ -7,16 +7,12 @@ gate would read, and the plate pass is looked up the way the vehicle gate does.
 
 from __future__ import annotations
 
-import base64
 import json
-import re
 from datetime import timedelta
 
-import cv2
-import numpy as np
 import pytest
 from click.testing import CliRunner
-from console_support import USERS, client_as, console_env, db_of, form_fields
+from console_support import USERS, client_as, console_env, db_of, form_fields, qr_token
 from registry_support import PASSWORD, csrf_of
 
 from edge import audit
@@ -58,14 +54,6 @@ def issue(client, kind: str, **changes: str):  # type: ignore[no-untyped-def]
     page = client.get(f"/my/new/{kind}")
     assert page.status_code == 200, page.text
     return client.post(f"/my/new/{kind}", data={**form_fields(page.text), **form(**changes)})
-
-
-def qr_token(html: str) -> str:
-    match = re.search(r'<img src="data:image/png;base64,([^"]+)"', html)
-    assert match, "no QR image on the page"
-    png = np.frombuffer(base64.b64decode(match.group(1)), np.uint8)
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(cv2.imdecode(png, cv2.IMREAD_COLOR))
-    return text
 
 
 def test_login_lands_on_own_passes_with_no_host_fields(env, resident):

@@ -7,7 +7,6 @@ Real app (create_app) on a real SQLite file, real face and plate models, real ph
 
 from __future__ import annotations
 
-import base64
 import io
 import re
 from datetime import timedelta
@@ -16,7 +15,7 @@ from zoneinfo import ZoneInfo
 import cv2
 import numpy as np
 import pytest
-from console_support import client_as, console_env, db_of, form_fields
+from console_support import client_as, console_env, db_of, form_fields, qr_token
 from face_fixtures import FACES, face_labels
 from gpiozero.pins.mock import MockFactory
 
@@ -81,14 +80,6 @@ def issue(client, kind: str, files=None, **changes: str):  # type: ignore[no-unt
         data.update(files)
         return client.post(f"/passes/new/{kind}", data=data, content_type="multipart/form-data")
     return client.post(f"/passes/new/{kind}", data=data)
-
-
-def qr_token(html: str) -> str:
-    match = re.search(r'<img src="data:image/png;base64,([^"]+)"', html)
-    assert match, "no QR image on the page"
-    png = np.frombuffer(base64.b64decode(match.group(1)), np.uint8)
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(cv2.imdecode(png, cv2.IMREAD_COLOR))
-    return text
 
 
 # -- roles ----------------------------------------------------------------------------------

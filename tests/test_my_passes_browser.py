@@ -7,47 +7,28 @@ The page must fit a phone's width. Screenshots go to test-artifacts/my-passes/.
 from __future__ import annotations
 
 import base64
-import shutil
-import socket
-import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from browser_support import launch, needs_chromium, served
 from console_support import USERS, console_env, db_of
 from registry_support import PASSWORD
 
 from edge.passes import pass_fact
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "my-passes"
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists() or shutil.which("chromium") is None,
-    reason="Debian chromium not installed (scripts/setup.sh installs it)",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def site(tmp_path):  # type: ignore[no-untyped-def]
     env = console_env(tmp_path, resident_household="5-2-1101")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    from waitress import create_server
-
-    server = create_server(env["app"], host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    env["base"] = f"http://127.0.0.1:{port}"
-    yield env
-    server.close()
-    thread.join(5)
+    with served(env["app"]) as base:
+        env["base"] = base
+        yield env
 
 
 def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -64,7 +45,7 @@ def test_resident_issues_and_revokes_a_qr_pass_on_a_phone(site):
 
     base = site["base"]
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        browser = launch(pw)
         phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
         page = phone.new_page()
         problems: list[str] = []

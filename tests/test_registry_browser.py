@@ -4,28 +4,17 @@ Screenshots are kept in test-artifacts/ (gitignored) for people to look at."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
 from pathlib import Path
 
 import pytest
+from browser_support import launch, needs_chromium, served
 from registry_support import PASSWORD, Clock, make_config, seed, tenant_form
-from waitress import create_server
 
 from edge.web.app import create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "registry"
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists() or shutil.which("chromium") is None,
-    reason="Debian chromium not installed (scripts/setup.sh installs it)",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -35,15 +24,8 @@ def site(tmp_path_factory):  # type: ignore[no-untyped-def]
     config = make_config(tmp)
     app = create_app(config, clock=clock)
     ids = seed(config, clock())
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = create_server(app, host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield {"base": f"http://127.0.0.1:{port}", "ids": ids}
-    server.close()
-    thread.join(5)
+    with served(app) as base:
+        yield {"base": base, "ids": ids}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +33,7 @@ def browser():  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        launched = launch(pw)
         yield launched
         launched.close()
 

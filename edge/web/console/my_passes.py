@@ -22,31 +22,25 @@ from typing import Any
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from edge import audit
-from edge.db import transaction
-from edge.plates.grammar import PlateFormatError, normalise_plate
 from edge.visitors import (
     STATUSES,
     Host,
     PassTermsError,
     count_by_status,
-    issue_plate,
-    issue_qr,
     list_passes,
     resolve_host,
-    revoke,
 )
 from edge.web.accounts import resident_of
-from edge.web.app import actor, get_db, now
+from edge.web.app import get_db, now
 from edge.web.console import require_console_roles
-from edge.web.console.forms import DuplicateSubmission, claim_nonce
-from edge.web.console.pass_forms import qr_data_uri, terms_error
+from edge.web.console.forms import DuplicateSubmission
+from edge.web.console.pass_forms import qr_data_uri
 from edge.web.console.pass_requests import (
     Refused,
-    audit_details,
+    duplicate,
+    issue_from_form,
     read_form,
-    read_note,
-    read_terms,
+    revoke_pass,
 )
 from edge.web.console.passes import DONE, KINDS, STATUS_LABELS, form_defaults
 
@@ -126,37 +120,25 @@ def new(kind: str):  # type: ignore[no-untyped-def]
     return _form_page(kind, form_defaults(), {})
 
 
-def _duplicate() -> Any:
-    abort(409, gettext("This pass was already issued by this form; nothing was issued twice."))
-
-
 @bp.route("/new/qr", methods=["POST"], endpoint="issue_qr")
 def issue_qr_view():  # type: ignore[no-untyped-def]
     """Issue a QR pass with this resident as host, and show its code this once."""
     form = read_form()
-    errors: dict[str, str] = {}
-    terms, note = read_terms(form, errors), read_note(form, errors)
     try:
-        with transaction(get_db()) as conn:
-            if errors:
-                raise Refused
-            claim_nonce(conn, actor(), "pass_issue", now())
-            pass_id, token = issue_qr(conn, _host(), terms, note, actor(), now())
-            details = audit_details("qr", terms, _host())
-            audit.append(conn, actor(), "pass_issue", f"pass:qr:{pass_id}", details, now())
-    except Refused:
-        return _form_page("qr", form, errors, status=400)
+        issued = issue_from_form("qr", form, lambda _conn, _errors: _host())
+    except Refused as refused:
+        return _form_page("qr", form, refused.errors, status=400)
     except DuplicateSubmission:
-        return _duplicate()
+        duplicate()
     return render_template(  # no-store, like every page (edge.web.guards)
         "console/passes_issued.html",
         pass_bp="console_my_passes",
-        own_host=_host(),
-        pass_id=pass_id,
-        qr=qr_data_uri(token),
-        terms=terms,
-        host=_host(),
-        note=note,
+        own_host=issued.host,
+        pass_id=issued.pass_id,
+        qr=qr_data_uri(issued.token),
+        terms=issued.terms,
+        host=issued.host,
+        note=issued.note,
     )
 
 
@@ -164,28 +146,12 @@ def issue_qr_view():  # type: ignore[no-untyped-def]
 def issue_plate_view():  # type: ignore[no-untyped-def]
     """Issue a counted plate pass with this resident as host."""
     form = read_form()
-    errors: dict[str, str] = {}
-    terms, note = read_terms(form, errors), read_note(form, errors)
     try:
-        plate = normalise_plate(form["plate"])
-    except PlateFormatError as exc:
-        errors["plate"] = str(exc)  # the grammar's own zh / en message
-    try:
-        with transaction(get_db()) as conn:
-            if errors:
-                raise Refused
-            claim_nonce(conn, actor(), "pass_issue", now())
-            vehicle_id = issue_plate(conn, plate, _host(), terms, note, actor(), now())
-            details = audit_details("plate", terms, _host(), vehicle_id=vehicle_id)
-            audit.append(conn, actor(), "pass_issue", f"pass:plate:{vehicle_id}", details, now())
-    except PassTermsError as exc:
-        error = terms_error(exc.code, str(exc))
-        errors[error.field] = error.message
-        return _form_page("plate", form, errors, status=400)
-    except Refused:
-        return _form_page("plate", form, errors, status=400)
+        issue_from_form("plate", form, lambda _conn, _errors: _host())
+    except Refused as refused:
+        return _form_page("plate", form, refused.errors, status=400)
     except DuplicateSubmission:
-        return _duplicate()
+        duplicate()
     return redirect(url_for("console_my_passes.index", done="plate"), 303)
 
 
@@ -201,19 +167,10 @@ def revoke_view(kind: str, pass_id: int):  # type: ignore[no-untyped-def]
     """Stop one of this resident's passes at once."""
     if kind not in _HOSTED_BY:
         abort(404, gettext("There is no such kind of pass."))
-    try:
-        with transaction(get_db()) as conn:
-            host = conn.execute(_HOSTED_BY[kind], (pass_id,)).fetchone()
-            if host is None or host[0] != _host().resident_id:
-                raise PassTermsError("no_pass", "not a pass this resident hosts")
-            details = revoke(conn, kind, pass_id)  # type: ignore[arg-type]
-            audit.append(conn, actor(), "pass_revoke", f"pass:{kind}:{pass_id}", details, now())
-    except PassTermsError as exc:
-        if exc.code == "no_pass":
-            abort(404, gettext("There is no such pass."))
-        if exc.code == "already_revoked":
-            abort(409, gettext("This pass is already revoked."))
-        if exc.code == "district_pass":
-            abort(409, gettext("The district platform manages this pass: change it there."))
-        raise
+
+    def hosted_by_me(conn: Any) -> bool:
+        row = conn.execute(_HOSTED_BY[kind], (pass_id,)).fetchone()
+        return row is not None and row[0] == _host().resident_id
+
+    revoke_pass(kind, pass_id, hosted_by_me)
     return redirect(url_for("console_my_passes.index", done="revoked"), 303)

@@ -1,19 +1,37 @@
-"""Reading a pass request from the POST in flight: form fields, window and uses, note.
+"""Pass requests from the POST in flight: reading the form, issuing, revoking.
 
 Shared by the guards' pass pages (``console_passes``) and the residents' own
 (``console_my_passes``), so a pass means the same whoever issues it: the same fields, the
-same checks and the same messages. Every field's problem is collected, not just the
-first, so a form comes back with all of them marked.
+same checks, the same messages, the same transaction (host, form nonce, pass, audit row)
+and the same audit rows. The two differ only in who the host is: a guard names it, a
+resident is it. Every field's problem is collected, not just the first, so a form comes
+back with all of them marked.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
-from flask import request
+from flask import abort, request
+from flask_babel import gettext
 
-from edge.visitors import PassTermsError, check_note, check_terms
-from edge.web.app import now, state
+from edge import audit
+from edge.db import transaction
+from edge.plates.grammar import PlateFormatError, normalise_plate
+from edge.visitors import (
+    Host,
+    PassTermsError,
+    check_note,
+    check_terms,
+    issue_plate,
+    issue_qr,
+    revoke,
+)
+from edge.web.app import actor, get_db, now, state
+from edge.web.console.forms import claim_nonce
 from edge.web.console.pass_forms import (
     FormError,
     field_error,
@@ -26,7 +44,25 @@ FIELDS = ("household", "host_resident", "valid_from", "valid_to", "uses", "note"
 
 
 class Refused(Exception):
-    """Form errors found inside the transaction: roll it back, show the form again."""
+    """Form errors (field -> message): roll the transaction back, show the form again."""
+
+    def __init__(self, errors: dict[str, str] | None = None) -> None:
+        super().__init__("form refused")
+        self.errors = errors or {}
+
+
+# (conn, errors) -> the host, or None with the problem put in errors
+HostOf = Callable[[sqlite3.Connection, dict[str, str]], Host | None]
+
+
+@dataclass(frozen=True)
+class IssuedPass:
+    kind: str
+    pass_id: int
+    token: str | None  # a QR pass's token: only ever in the response that issued it
+    host: Host
+    terms: Any
+    note: str
 
 
 def read_form() -> dict[str, str]:
@@ -84,3 +120,61 @@ def audit_details(kind: str, terms: Any, host: Any, **extra: object) -> dict[str
         "host_resident_id": host.resident_id,
         **extra,
     }
+
+
+def read_plate(form: dict[str, str], errors: dict[str, str]) -> str:
+    try:
+        return normalise_plate(form["plate"])
+    except PlateFormatError as exc:
+        errors["plate"] = str(exc)  # the grammar's own zh / en message
+        return ""
+
+
+def issue_from_form(kind: str, form: dict[str, str], host_of: HostOf) -> IssuedPass:
+    """Issue a QR or plate pass from ``form``: in one transaction the host, the form's
+    nonce (a double submit raises DuplicateSubmission), the pass and its audit row.
+    Raises :class:`Refused` with every field's problem."""
+    errors: dict[str, str] = {}
+    terms, note = read_terms(form, errors), read_note(form, errors)
+    plate = read_plate(form, errors) if kind == "plate" else ""
+    try:
+        with transaction(get_db()) as conn:
+            host = host_of(conn, errors)
+            if errors or host is None:
+                raise Refused(errors)
+            claim_nonce(conn, actor(), "pass_issue", now())
+            token, extra = None, {}
+            if kind == "qr":
+                pass_id, token = issue_qr(conn, host, terms, note, actor(), now())
+            else:
+                pass_id = issue_plate(conn, plate, host, terms, note, actor(), now())
+                extra = {"vehicle_id": pass_id}
+            details = audit_details(kind, terms, host, **extra)
+            audit.append(conn, actor(), "pass_issue", f"pass:{kind}:{pass_id}", details, now())
+    except PassTermsError as exc:  # e.g. the plate already has a pass for this time
+        error = terms_error(exc.code, str(exc))
+        raise Refused({**errors, error.field: error.message}) from None
+    return IssuedPass(kind, pass_id, token, host, terms, note)
+
+
+def duplicate() -> NoReturn:
+    abort(409, gettext("This pass was already issued by this form; nothing was issued twice."))
+
+
+def revoke_pass(kind: str, pass_id: int, allowed: Callable[[sqlite3.Connection], bool]) -> None:
+    """Revoke one pass and audit it, in one transaction; ``allowed`` may refuse it (404,
+    as for a pass that does not exist, so ids are not revealed). Aborts on every refusal."""
+    try:
+        with transaction(get_db()) as conn:
+            if not allowed(conn):
+                raise PassTermsError("no_pass", "not a pass this account may revoke")
+            details = revoke(conn, kind, pass_id)  # type: ignore[arg-type]
+            audit.append(conn, actor(), "pass_revoke", f"pass:{kind}:{pass_id}", details, now())
+    except PassTermsError as exc:
+        if exc.code == "no_pass":
+            abort(404, gettext("There is no such pass."))
+        if exc.code == "already_revoked":
+            abort(409, gettext("This pass is already revoked."))
+        if exc.code == "district_pass":
+            abort(409, gettext("The district platform manages this pass: change it there."))
+        raise

@@ -26,7 +26,6 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from edge import audit
 from edge.db import transaction
-from edge.plates.grammar import PlateFormatError, normalise_plate
 from edge.resident_faces import (
     MAX_PHOTOS,
     FaceEnrolmentError,
@@ -38,11 +37,8 @@ from edge.visitors import (
     PassTermsError,
     count_by_status,
     issue_face,
-    issue_plate,
-    issue_qr,
     list_passes,
     resolve_host,
-    revoke,
 )
 from edge.web.app import actor, get_db, now, state
 from edge.web.console import N_, require_console_roles
@@ -65,9 +61,11 @@ from edge.web.console.pass_forms import (
 from edge.web.console.pass_requests import (
     Refused,
     audit_details,
+    duplicate,
+    issue_from_form,
     read_form,
-    read_note,
     read_terms,
+    revoke_pass,
 )
 
 bp = Blueprint("console_passes", __name__, url_prefix="/passes", template_folder="templates")
@@ -91,13 +89,6 @@ DONE = {
     "face": N_("Face pass issued: the visitor's face opens the door within its window."),
     "revoked": N_("Pass revoked: it no longer opens any gate."),
 }
-
-
-def _duplicate() -> Any:
-    abort(
-        409,
-        gettext("This pass was already issued by this form; nothing was issued twice."),
-    )
 
 
 @bp.route("/", endpoint="index")
@@ -178,29 +169,19 @@ def _host(conn: Any, form: dict[str, str], errors: dict[str, str]) -> Any:
 def issue_qr_view():  # type: ignore[no-untyped-def]
     """Issue a QR pass and show its code this once."""
     form = read_form()
-    errors: dict[str, str] = {}
-    terms = read_terms(form, errors)
-    note = read_note(form, errors)
     try:
-        with transaction(get_db()) as conn:
-            host = _host(conn, form, errors)
-            if errors:
-                raise Refused
-            claim_nonce(conn, actor(), "pass_issue", now())
-            pass_id, token = issue_qr(conn, host, terms, note, actor(), now())
-            details = audit_details("qr", terms, host)
-            audit.append(conn, actor(), "pass_issue", f"pass:qr:{pass_id}", details, now())
-    except Refused:
-        return _form_page("qr", form, errors, status=400)
+        issued = issue_from_form("qr", form, lambda conn, errors: _host(conn, form, errors))
+    except Refused as refused:
+        return _form_page("qr", form, refused.errors, status=400)
     except DuplicateSubmission:
-        return _duplicate()
+        duplicate()
     return render_template(
         "console/passes_issued.html",
-        pass_id=pass_id,
-        qr=qr_data_uri(token),
-        terms=terms,
-        host=host,
-        note=note,
+        pass_id=issued.pass_id,
+        qr=qr_data_uri(issued.token),
+        terms=issued.terms,
+        host=issued.host,
+        note=issued.note,
     )
 
 
@@ -208,30 +189,12 @@ def issue_qr_view():  # type: ignore[no-untyped-def]
 def issue_plate_view():  # type: ignore[no-untyped-def]
     """Issue a counted plate pass for the vehicle gate."""
     form = read_form()
-    errors: dict[str, str] = {}
-    terms = read_terms(form, errors)
-    note = read_note(form, errors)
     try:
-        plate = normalise_plate(form["plate"])
-    except PlateFormatError as exc:
-        errors["plate"] = str(exc)  # the grammar's own zh / en message
-    try:
-        with transaction(get_db()) as conn:
-            host = _host(conn, form, errors)
-            if errors:
-                raise Refused
-            claim_nonce(conn, actor(), "pass_issue", now())
-            vehicle_id = issue_plate(conn, plate, host, terms, note, actor(), now())
-            details = audit_details("plate", terms, host, vehicle_id=vehicle_id)
-            audit.append(conn, actor(), "pass_issue", f"pass:plate:{vehicle_id}", details, now())
-    except PassTermsError as exc:
-        error = terms_error(exc.code, str(exc))
-        errors[error.field] = error.message
-        return _form_page("plate", form, errors, status=400)
-    except Refused:
-        return _form_page("plate", form, errors, status=400)
+        issue_from_form("plate", form, lambda conn, errors: _host(conn, form, errors))
+    except Refused as refused:
+        return _form_page("plate", form, refused.errors, status=400)
     except DuplicateSubmission:
-        return _duplicate()
+        duplicate()
     return redirect(url_for("console_passes.index", done="plate"), 303)
 
 
@@ -288,7 +251,7 @@ def issue_face_view():  # type: ignore[no-untyped-def]
         errors[error.field] = error.message
         return _form_page("face", form, errors, status=400)
     except DuplicateSubmission:
-        return _duplicate()
+        duplicate()
     return redirect(url_for("console_passes.index", done="face"), 303)
 
 
@@ -297,18 +260,7 @@ def revoke_view(kind: str, pass_id: int):  # type: ignore[no-untyped-def]
     """Stop a pass at once (any kind); the row stays in the list as revoked."""
     if kind not in KINDS:
         abort(404, gettext("There is no such kind of pass."))
-    try:
-        with transaction(get_db()) as conn:
-            details = revoke(conn, kind, pass_id)  # type: ignore[arg-type]
-            audit.append(conn, actor(), "pass_revoke", f"pass:{kind}:{pass_id}", details, now())
-    except PassTermsError as exc:
-        if exc.code == "no_pass":
-            abort(404, gettext("There is no such pass."))
-        if exc.code == "already_revoked":
-            abort(409, gettext("This pass is already revoked."))
-        if exc.code == "district_pass":
-            abort(409, gettext("The district platform manages this pass: change it there."))
-        raise
+    revoke_pass(kind, pass_id, lambda _conn: True)
     return redirect(url_for("console_passes.index", done="revoked"), 303)
 
 
