@@ -45,3 +45,15 @@ def served(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
     finally:
         server.close()
         thread.join(5)
+
+
+def watch_problems(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """A list that fills with the page's console errors and any HTTP response >= 400: a
+    test ends by asserting it is empty, so a broken asset or script cannot pass unseen."""
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on(
+        "response",
+        lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+    )
+    return problems

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from browser_support import launch, needs_chromium, served
+from browser_support import launch, needs_chromium, served, watch_problems
 from console_support import USERS, console_env, db_of
 from face_fixtures import FACES, face_labels
 from gate_events_support import gate_config
@@ -94,12 +94,7 @@ def test_guard_enrols_issues_a_pass_sees_a_live_alert_and_opens_the_gate(site):
     with sync_playwright() as pw:
         browser = launch(pw)
         page = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
-        problems: list[str] = []
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on(
-            "response",
-            lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
-        )
+        problems = watch_problems(page)
 
         # 1. log in (Chinese, the default)
         page.goto(f"{base}/login")

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from browser_support import launch, needs_chromium, served
+from browser_support import launch, needs_chromium, served, watch_problems
 from console_support import USERS, console_env, db_of
 from registry_support import PASSWORD
 
@@ -48,12 +48,7 @@ def test_resident_issues_and_revokes_a_qr_pass_on_a_phone(site):
         browser = launch(pw)
         phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
         page = phone.new_page()
-        problems: list[str] = []
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on(
-            "response",
-            lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
-        )
+        problems = watch_problems(page)
 
         page.goto(f"{base}/login")
         page.fill("input[name=username]", USERS["resident"])
