@@ -68,6 +68,12 @@ def _host() -> Host:
     return g.own_host  # type: ignore[no-any-return]
 
 
+def _host_now(conn: Any, _errors: dict[str, str]) -> Host:
+    """The host again inside the issuing transaction: the resident may have been deactivated
+    or moved since the request began (a PassTermsError then refuses the form)."""
+    return resolve_host(conn, "", _host().resident_id)
+
+
 def _own_passes() -> list[dict[str, Any]]:
     return [
         row for row in list_passes(get_db(), now()) if row["host_resident"] == _host().resident_id
@@ -125,7 +131,7 @@ def issue_qr_view():  # type: ignore[no-untyped-def]
     """Issue a QR pass with this resident as host, and show its code this once."""
     form = read_form()
     try:
-        issued = issue_from_form("qr", form, lambda _conn, _errors: _host())
+        issued = issue_from_form("qr", form, _host_now)
     except Refused as refused:
         return _form_page("qr", form, refused.errors, status=400)
     except DuplicateSubmission:
@@ -147,7 +153,7 @@ def issue_plate_view():  # type: ignore[no-untyped-def]
     """Issue a counted plate pass with this resident as host."""
     form = read_form()
     try:
-        issue_from_form("plate", form, lambda _conn, _errors: _host())
+        issue_from_form("plate", form, _host_now)
     except Refused as refused:
         return _form_page("plate", form, refused.errors, status=400)
     except DuplicateSubmission:
