@@ -7,16 +7,18 @@ HMAC: ``X-Menwei-Signature = hex(HMAC-SHA256(secret, canonical))`` where ``canon
 ``METHOD\\nPATH\\nTIMESTAMP\\nDEVICE\\nhex(SHA256(body))``. The timestamp (Unix seconds) bounds
 replay to ``MAX_SKEW_S``; re-sending a batch is harmless anyway (keys are idempotent).
 
-Digest: RFC 2617 with ``qop=auth`` and MD5, which is what GA/T 1400 platforms speak.
+Digest (GA/T 1400): the client is ``requests.auth.HTTPDigestAuth``; the server-side check
+here verifies both the qop=auth and the RFC 2069 no-qop forms.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import time
+
+from requests.auth import HTTPDigestAuth
 
 MAX_SKEW_S = 300
 
@@ -67,68 +69,69 @@ def verify(
     return None if hmac.compare_digest(given, expected.hexdigest()) else "bad signature"
 
 
-# -- HTTP digest (RFC 2617, qop=auth, MD5) --------------------------------------------------
-_PARAM = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]+))')
+# -- HTTP digest (RFC 2617 / 7616, MD5) ---------------------------------------------------
+class ViidDigestAuth(HTTPDigestAuth):
+    """requests' digest (qop=auth or none, nonce counting, quoting), with one option:
+    ``absolute_uri`` writes the request's absolute URL as the ``uri`` parameter, which some
+    GA/T 1400 servers hash instead of the path (RFC 2617 allows either Request-URI form).
+
+    requests hashes ``urlparse(url).path`` (plus query); giving it ``"uri:" + url`` makes
+    that path the whole absolute URL, so the digest is still computed by requests.
+    """
+
+    def __init__(self, username: str, password: str, absolute_uri: bool = False) -> None:
+        super().__init__(username, password)
+        self.absolute_uri = absolute_uri
+
+    def build_digest_header(self, method: str, url: str) -> str | None:
+        return super().build_digest_header(method, f"uri:{url}" if self.absolute_uri else url)
+
+
+_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 
 
 def parse_digest_header(value: str) -> dict[str, str]:
     """``Digest realm="x", nonce="y", qop="auth"`` → dict; tolerant of spacing and quoting."""
     if not value.lower().startswith("digest "):
         return {}
-    return {m.group(1).lower(): m.group(2) or m.group(3) or "" for m in _PARAM.finditer(value[7:])}
+    return {
+        m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3) or "")
+        for m in _PARAM.finditer(value[7:])
+    }
 
 
 def _md5(text: str) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
-def digest_response(
-    user: str, password: str, realm: str, method: str, uri: str, nonce: str, nc: str, cnonce: str
-) -> str:
-    ha1 = _md5(f"{user}:{realm}:{password}")
-    ha2 = _md5(f"{method}:{uri}")
-    return _md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
-
-
-def digest_authorization(
-    challenge: dict[str, str], user: str, password: str, method: str, uri: str
-) -> str:
-    """The ``Authorization`` header answering one ``WWW-Authenticate: Digest`` challenge."""
-    realm, nonce = challenge.get("realm", ""), challenge.get("nonce", "")
-    cnonce, nc = os.urandom(8).hex(), "00000001"
-    response = digest_response(user, password, realm, method, uri, nonce, nc, cnonce)
-    parts = [
-        f'username="{user}"',
-        f'realm="{realm}"',
-        f'nonce="{nonce}"',
-        f'uri="{uri}"',
-        "algorithm=MD5",
-        f'response="{response}"',
-        "qop=auth",
-        f"nc={nc}",
-        f'cnonce="{cnonce}"',
-    ]
-    if "opaque" in challenge:
-        parts.append(f'opaque="{challenge["opaque"]}"')
-    return "Digest " + ", ".join(parts)
+def digest_response(params: dict[str, str], password: str, method: str) -> str:
+    """The expected ``response`` for the parameters a client sent (qop=auth or none)."""
+    ha1 = _md5(f"{params.get('username', '')}:{params.get('realm', '')}:{password}")
+    ha2 = _md5(f"{method}:{params.get('uri', '')}")
+    if params.get("qop"):
+        nc, cnonce, qop = params.get("nc", ""), params.get("cnonce", ""), params["qop"]
+        return _md5(f"{ha1}:{params.get('nonce', '')}:{nc}:{cnonce}:{qop}:{ha2}")
+    return _md5(f"{ha1}:{params.get('nonce', '')}:{ha2}")
 
 
 def check_digest(
-    authorization: str, password_for: dict[str, str], method: str, nonces: set[str]
+    authorization: str,
+    password_for: dict[str, str],
+    method: str,
+    nonces: set[str],
+    uris: tuple[str, ...] = (),
+    require_qop: bool | None = None,
 ) -> str | None:
-    """Server side: the authenticated user name, or None. ``nonces`` are the ones we issued."""
+    """Server side: the authenticated user name, or None. ``nonces`` are the ones we issued;
+    ``uris`` the forms of this request's URI the server accepts (empty = any); ``require_qop``
+    True/False insists on one form, None takes both."""
     params = parse_digest_header(authorization)
     user, nonce = params.get("username", ""), params.get("nonce", "")
     if user not in password_for or nonce not in nonces:
         return None
-    expected = digest_response(
-        user,
-        password_for[user],
-        params.get("realm", ""),
-        method,
-        params.get("uri", ""),
-        nonce,
-        params.get("nc", ""),
-        params.get("cnonce", ""),
-    )
+    if uris and params.get("uri") not in uris:
+        return None
+    if require_qop is not None and bool(params.get("qop")) != require_qop:
+        return None
+    expected = digest_response(params, password_for[user], method)
     return user if hmac.compare_digest(expected, params.get("response", "")) else None

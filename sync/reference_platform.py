@@ -1,12 +1,12 @@
 """A reference district platform: a real HTTP server on 127.0.0.1 for tests and the demo.
 
-It speaks both protocols the box speaks (JSON and GA/T 1400), stores what it receives in
-its own SQLite file deduplicated by key, serves downlink lists with ETags, and can be told
-to misbehave the ways real platforms do: total outage, random 5xx, timeouts, connections
-dropped after the rows were stored (the ack is lost, the box must resend), slow answers,
-and invalid-row rejections (whole batch 422, or per row). Faults are set in Python
-(``platform.faults``) or over HTTP (``POST /_control``), so a test can flip them while a
-sync subprocess is running.
+It speaks the JSON protocol (GA/T 1400 has its own: sync.gat1400.simulator), stores what
+it receives in its own SQLite file deduplicated by key, serves downlink lists with ETags,
+and can be told to misbehave the ways real platforms do: total outage, random 5xx,
+timeouts, connections dropped after the rows were stored (the ack is lost, the box must
+resend), slow answers, and invalid-row rejections (whole batch 422, or per row). Faults are
+set in Python (``platform.faults``) or over HTTP (``POST /_control``), so a test can flip
+them while a sync subprocess is running.
 
 Never listens anywhere but loopback.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
 import socket
 import sqlite3
@@ -27,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from sync.auth import check_digest, verify
+from sync.auth import verify
 
 MAX_BODY = 64 * 1024 * 1024
 
@@ -62,14 +61,12 @@ class ReferencePlatform:
         db_path: Path | str = ":memory:",
         secret: bytes = b"reference-secret",
         auth_mode: str = "hmac",
-        viid_users: dict[str, str] | None = None,
         port: int = 0,
         seed: int | None = None,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self.secret = secret
         self.auth_mode = auth_mode
-        self.viid_users = viid_users or {}
         self.faults = Faults()
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
@@ -81,10 +78,6 @@ class ReferencePlatform:
             "CREATE TABLE IF NOT EXISTS requests (n INTEGER);"
         )
         self.lists: dict[str, tuple[str, bytes, int]] = {}  # name -> (etag, body, status)
-        self.nonces: set[str] = set()
-        self.registered: set[str] = set()
-        self.registrations = 0
-        self.keepalives = 0
         self.receipts = 0  # rows received including duplicates
         self.server = _QuietServer(("127.0.0.1", port), _handler(self))
         self.server.daemon_threads = True
@@ -264,8 +257,6 @@ def _handler(platform: ReferencePlatform) -> type[BaseHTTPRequestHandler]:
                 return
             if self.path == "/api/v1/uplink":
                 self._uplink(body)
-            elif self.path.startswith("/VIID/"):
-                self._viid(body)
             else:
                 self._reply(404, {"error": "not found"})
 
@@ -322,71 +313,6 @@ def _handler(platform: ReferencePlatform) -> type[BaseHTTPRequestHandler]:
                 for key, *_ in rows
             ]
             self._finish_store({"results": results})
-
-        def _viid(self, body: bytes) -> None:
-            identity = self.headers.get("User-Identify", "")
-            now = time.strftime("%Y%m%d%H%M%S")
-
-            def status(code: int | str, text: str, object_id: str = "") -> dict:
-                return {
-                    "RequestURL": self.path,
-                    "StatusCode": code,
-                    "StatusString": text,
-                    "Id": object_id,
-                    "LocalTime": now,
-                }
-
-            if self.path == "/VIID/System/Register":
-                auth = self.headers.get("Authorization", "")
-                user = (
-                    check_digest(auth, platform.viid_users, "POST", platform.nonces)
-                    if auth
-                    else None
-                )
-                if user is None:
-                    nonce = os.urandom(12).hex()
-                    platform.nonces.add(nonce)
-                    challenge = f'Digest realm="viid", qop="auth", nonce="{nonce}", algorithm=MD5'
-                    self._reply(401, {"error": "unauthorised"}, {"WWW-Authenticate": challenge})
-                    return
-                platform.registered.add(identity)
-                platform.registrations += 1
-                self._reply(200, {"ResponseStatusObject": status(0, "正常")})
-                return
-            if identity not in platform.registered:
-                self._reply(401, {"error": "device not registered"})
-                return
-            if self.path == "/VIID/System/Keepalive":
-                platform.keepalives += 1
-                # string StatusCode on purpose: real platforms do both
-                self._reply(200, {"ResponseStatusObject": status("0", "正常")})
-                return
-            lists = {
-                "/VIID/MotorVehicles": (
-                    "MotorVehicleListObject",
-                    "MotorVehicleObject",
-                    "MotorVehicleID",
-                ),
-                "/VIID/Faces": ("FaceListObject", "FaceObject", "FaceID"),
-            }
-            if self.path not in lists:
-                self._reply(404, {"error": "not found"})
-                return
-            list_name, item_name, id_name = lists[self.path]
-            try:
-                objects = json.loads(body)[list_name][item_name]
-                rows = [(o[id_name], item_name, o, "SubImageList" in o) for o in objects]
-            except (ValueError, KeyError, TypeError):
-                self._reply(200, {"ResponseStatusObject": status(8, "Invalid JSON Content")})
-                return
-            stored = platform._store(identity, rows)
-            del stored
-            reply = {
-                "ResponseStatusListObject": {
-                    "ResponseStatusObject": [status(0, "正常", key) for key, *_ in rows]
-                }
-            }
-            self._finish_store(reply)
 
     return Handler
 
