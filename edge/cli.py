@@ -530,6 +530,9 @@ def sync_cmd(ctx: click.Context, config_path: Path) -> None:
         logging.getLogger("menwei.sync").warning(
             "district watch faces will not be pulled: %s", why_not
         )
+    from sync.gat1400.faces import face_adder_for
+
+    add_face, _ = face_adder_for(config) if config.sync.protocol == "gat1400" else (None, None)
     watchdog = Watchdog()
     watchdog.ready("sync running")
     run_sync(
@@ -539,6 +542,7 @@ def sync_cmd(ctx: click.Context, config_path: Path) -> None:
         stop,
         on_step=lambda _: watchdog.alive(),
         extra_lists=extra_lists,
+        add_face=add_face,
     )
     watchdog.stopping()
 

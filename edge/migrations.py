@@ -376,6 +376,44 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        7,
+        "GA/T 1400: the platform's subscriptions and dispositions (布控) held by the box",
+        """
+        -- Subscriptions a 1400 platform made on this box (sync.gat1400.store): events from
+        -- begin_at to end_at in these categories are pushed to receive_addr through the outbox.
+        CREATE TABLE viid_subscriptions (
+            id TEXT PRIMARY KEY,                 -- SubscribeID
+            title TEXT NOT NULL DEFAULT '',
+            categories TEXT NOT NULL,            -- SubscribeDetail codes, comma-separated
+            resource_uri TEXT NOT NULL DEFAULT '',
+            receive_addr TEXT NOT NULL,
+            begin_at TEXT NOT NULL,              -- UTC ISO-8601
+            end_at TEXT NOT NULL,
+            status INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1, 2)),  -- on/cancelled/expired
+            document TEXT NOT NULL,              -- the SubscribeObject as received
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            cancel_reason TEXT
+        );
+        -- Dispositions (布控) from the platform; each active one is a district watchlist row.
+        CREATE TABLE viid_dispositions (
+            id TEXT PRIMARY KEY,                 -- DispositionID
+            category TEXT NOT NULL,              -- DispositionCategory: 2 face, 3 vehicle
+            title TEXT NOT NULL DEFAULT '',
+            receive_addr TEXT NOT NULL DEFAULT '',
+            begin_at TEXT,
+            end_at TEXT,
+            status INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1, 2)),  -- on/cancelled/expired
+            watchlist_id INTEGER,                -- the watchlist row it made (vehicle)
+            watch_face_id INTEGER,               -- the watch_faces row it made (face)
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX viid_dispositions_watch ON viid_dispositions(watchlist_id);
+        CREATE INDEX viid_dispositions_face ON viid_dispositions(watch_face_id);
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

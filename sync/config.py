@@ -29,6 +29,108 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+_DIGITS20 = r"^\d{20}$"
+
+
+class ApeConfig(BaseModel):
+    """One gate as a GA/T 1400 APE (采集设备) at a Tollgate (卡口) lane."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    gate: str = Field(description="the [[gates]] id this camera belongs to")
+    ape_id: str = Field(pattern=_DIGITS20, description="the APE's 20-digit DeviceID")
+    tollgate_id: str | None = Field(
+        default=None, pattern=_DIGITS20, description="20-digit TollgateID (卡口) of the gate"
+    )
+    lane_no: int = Field(default=1, ge=1, le=99, description="LaneNo (车道号) at the tollgate")
+    direction: Literal["1", "2", "3", "4", "5", "6", "7", "8", "9"] = Field(
+        default="9",
+        description="Direction (行驶方向) of travel through the gate: 1 E→W, 2 W→E, 3 S→N,"
+        " 4 N→S, 5 SE→NW, 6 NW→SE, 7 NE→SW, 8 SW→NE, 9 other",
+    )
+    name: str = Field(default="", max_length=100, description="APE Name; default the gate's")
+    place_code: str = Field(
+        default="", pattern=r"^(\d{6})?$", description="PlaceCode: 6-digit GB/T 2260 area code"
+    )
+
+
+class Gat1400Config(BaseModel):
+    """``[sync.gat1400]``: identity, uploads and the box's own 1400 server."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    apes: tuple[ApeConfig, ...] = Field(default=(), description="one entry per gate")
+    org_code: str | None = Field(
+        default=None,
+        pattern=r"^\d{12}$",
+        description="12-digit 公安机关机构代码 for NotificationIDs; default DeviceID[:12]",
+    )
+    register_apes: bool = Field(
+        default=True, description="register and keep alive every APE as well as the box"
+    )
+    direct_upload: bool = Field(
+        default=True,
+        description="POST objects to /VIID/MotorVehicles and /VIID/Faces (false: only to"
+        " the platform's subscriptions)",
+    )
+    images: Literal["inline", "url"] = Field(
+        default="inline", description="snapshots as base64 Data, or as a StoragePath URL"
+    )
+    digest_uri: Literal["auto", "path", "absolute"] = Field(
+        default="auto",
+        description="digest uri form; auto tries the path, then the absolute URL, and keeps"
+        " the one that works",
+    )
+    time_sync_s: float = Field(
+        default=3600.0, ge=0, le=86400, description="read /VIID/System/Time; 0 = never"
+    )
+    max_skew_s: float = Field(
+        default=5.0, gt=0, le=3600, description="clock skew above this is a health alarm"
+    )
+    listen: str | None = Field(
+        default=None,
+        description="host:port of the box's own 1400 server (Subscribes, Dispositions,"
+        " images); unset = not served",
+    )
+    public_url: str | None = Field(
+        default=None, description="how the platform reaches that server (image URLs)"
+    )
+    receive_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="hosts a ReceiveAddr may name besides the platform's own host",
+    )
+    max_subscriptions: int = Field(default=64, ge=1, le=1024)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise ValueError("listen must be host:port")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("public_url must be an http(s) URL")
+        return value.rstrip("/") if value else None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Gat1400Config:
+        gates = [ape.gate for ape in self.apes]
+        if len(set(gates)) != len(gates):
+            raise ValueError("each gate may appear once in [[sync.gat1400.apes]]")
+        ids = [ape.ape_id for ape in self.apes]
+        if len(set(ids)) != len(ids):
+            raise ValueError("APE ids must be unique")
+        if self.images == "url" and not (self.listen and self.public_url):
+            raise ValueError("images = 'url' needs listen and public_url (the box serves them)")
+        return self
+
+
 class SyncConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -56,6 +158,9 @@ class SyncConfig(BaseModel):
         default=256 * 1024, ge=0, le=4 * 1024 * 1024, description="0 = never send snapshots"
     )
     max_response_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    gat1400: Gat1400Config = Field(
+        default_factory=Gat1400Config, description="GA/T 1400 identity and options"
+    )
     status_file: Path = Field(
         default=Path("sync-status.json"), description="health JSON; relative to data_dir"
     )

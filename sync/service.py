@@ -22,7 +22,9 @@ import sqlite_utils
 from edge.db import utc_now
 from sync.config import SyncConfig, read_secret
 from sync.downlink import LISTS, pull_list
-from sync.gat1400 import Gat1400Protocol
+from sync.gat1400.client import Gat1400Protocol
+from sync.gat1400.server import start_viid_server
+from sync.gat1400.store import FANOUT_BATCH, expire_subscriptions, fan_out, fan_out_lag
 from sync.json_protocol import JsonProtocol
 from sync.status import sync_status, write_status_file
 from sync.transport import Transport, TransportError
@@ -31,9 +33,15 @@ from sync.uplink import Backoff, UplinkWorker
 log = logging.getLogger(__name__)
 
 STATUS_EVERY_S = 2.0
+EXPIRE_EVERY_S = 10.0
 
 
-def build_protocol(config: SyncConfig, snapshot_dir: Path | None, zone: Any) -> Any:
+def build_protocol(
+    config: SyncConfig,
+    snapshot_dir: Path | None,
+    zone: Any,
+    db: sqlite_utils.Database | None = None,
+) -> Any:
     transport = Transport(
         config.platform_url,
         config.connect_timeout_s,
@@ -43,16 +51,7 @@ def build_protocol(config: SyncConfig, snapshot_dir: Path | None, zone: Any) -> 
     )
     secret = read_secret(config.secret_file)
     if config.protocol == "gat1400":
-        return Gat1400Protocol(
-            transport,
-            config.device_id,
-            config.username or config.device_id,
-            secret.decode("utf-8"),
-            zone,
-            config.keepalive_s,
-            snapshot_dir,
-            config.snapshot_max_bytes,
-        )
+        return Gat1400Protocol(transport, config, secret.decode("utf-8"), zone, db, snapshot_dir)
     return JsonProtocol(
         transport,
         config.device_id,
@@ -70,9 +69,17 @@ def run_sync(
     stop: threading.Event,
     on_step: Callable[[Any], None] | None = None,
     extra_lists: dict | None = None,
+    add_face: Callable[..., int] | None = None,
 ) -> None:
     """Run until ``stop`` is set. ``extra_lists``: more downlink lists with their handlers
-    (the watch faces, when the box has its PII key: sync.downlink_faces)."""
+    (the watch faces, when the box has its PII key: sync.downlink_faces). ``add_face``:
+    how a GA/T 1400 face disposition becomes a watch face (sync.gat1400.faces), if it can."""
+    viid = protocol if isinstance(protocol, Gat1400Protocol) else None
+    server = None
+    if viid is not None:
+        viid.db = viid.db or db
+        if config.gat1400.listen:
+            server = start_viid_server(db, config, viid, add_face)
     worker = UplinkWorker(db, protocol, config.batch_size)
     backoff = Backoff(config.backoff_initial_s, config.backoff_max_s)
     next_downlink = 0.0
@@ -82,6 +89,8 @@ def run_sync(
         now = time.monotonic()
         wait = 0.0
         try:
+            if viid is not None:
+                _fan_out(db, viid)
             protocol.tick()
             result = worker.step()
         except TransportError as exc:  # keepalive / registration failed
@@ -109,11 +118,34 @@ def run_sync(
             status.update(
                 worker="running", last_error=last_error, backoff_failures=backoff.failures
             )
+            if viid is not None:
+                status["gat1400"] = {**viid.status(), "fan_out_lag": fan_out_lag(db.conn)}
+                status["alarm"] = status["alarm"] or _viid_alarm(status["gat1400"])
             write_status_file(config.status_file, status)
             next_status = now + STATUS_EVERY_S
         if wait:
             stop.wait(wait)
+    if server is not None:
+        server.stop()
+    protocol.close()  # GA/T 1400: UnRegister first
     status = sync_status(db, utc_now())
     status.update(worker="stopped", last_error=last_error)
     write_status_file(config.status_file, status)
-    protocol.close()
+
+
+def _fan_out(db: sqlite_utils.Database, viid: Gat1400Protocol) -> None:
+    """Subscriptions: expire the ended ones, then turn new events into notification rows."""
+    now = utc_now()
+    if time.monotonic() >= viid.next_expiry:
+        expire_subscriptions(db, now)
+        viid.next_expiry = time.monotonic() + EXPIRE_EVERY_S
+    while fan_out(db, viid.device_id, viid.apes, now) == FANOUT_BATCH:
+        pass
+
+
+def _viid_alarm(health: dict[str, Any]) -> str | None:
+    if health.get("refused"):
+        return "registration_refused"
+    if health.get("clock_alarm"):
+        return "clock_skew"
+    return None
