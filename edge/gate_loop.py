@@ -97,6 +97,14 @@ class GateStats:
     camera_state: str = "starting"
 
 
+def plate_box(read: PlateRead) -> list[int] | None:
+    """The read's plate quad as an upright box [x1, y1, x2, y2] in frame pixels."""
+    if not read.quad:
+        return None
+    xs, ys = [p[0] for p in read.quad], [p[1] for p in read.quad]
+    return [round(min(xs)), round(min(ys)), round(max(xs)), round(max(ys))]
+
+
 class VehicleGateLoop:
     def __init__(
         self,
@@ -138,7 +146,8 @@ class VehicleGateLoop:
         self._unread = _UnreadTracker()
         # plate -> (confidence, frame, when): the snapshot for its passage. Pruned in tick(),
         # since a plate suppressed as a duplicate never produces a passage to pop it.
-        self._best_frames: dict[str, tuple[float, np.ndarray, datetime]] = {}
+        # plate -> (confidence, frame, time, plate box [x1, y1, x2, y2] in that frame)
+        self._best_frames: dict[str, tuple[float, np.ndarray, datetime, list | None]] = {}
         self._keep_frames = voter.vote_window + timedelta(seconds=2)
         self._lock = threading.Lock()  # one decision at a time, also against web commands
 
@@ -160,7 +169,7 @@ class VehicleGateLoop:
             if read.valid:
                 best = self._best_frames.get(read.text)
                 if best is None or read.confidence > best[0]:
-                    self._best_frames[read.text] = (read.confidence, image, at)
+                    self._best_frames[read.text] = (read.confidence, image, at, plate_box(read))
         outcomes = [self._act(p, started) for p in self.voter.add(reads, at)]
         outcomes += self._track_unread(reads, image, at, decided=bool(outcomes))
         return outcomes + self.tick(at)
@@ -169,7 +178,7 @@ class VehicleGateLoop:
         """Close vote windows that ended without a new frame (a car that stopped being seen)."""
         self.writer.retry()
         outcomes = [self._act(p, time.perf_counter()) for p in self.voter.flush(at)]
-        for plate, (_, _, seen) in list(self._best_frames.items()):
+        for plate, (_, _, seen, _) in list(self._best_frames.items()):
             if at - seen > self._keep_frames:
                 del self._best_frames[plate]
         if (
@@ -193,8 +202,9 @@ class VehicleGateLoop:
             since = now - timedelta(seconds=self.policy.same_visit_s)
             facts = facts_for_plate(self.db, passage.plate, self.gate.id, since)
             decision = decide_vehicle(sighting, self.gate, now, facts, self.policy)
-            frame = self._best_frames.pop(passage.plate, (0.0, None, None))[1]
+            _, frame, _, box = self._best_frames.pop(passage.plate, (0.0, None, None, None))
             details: dict[str, Any] = {
+                "plate_box": box,
                 "colour": passage.colour,
                 "votes": passage.votes,
                 "frames": passage.frames,
