@@ -565,6 +565,9 @@ def sync_status_cmd(as_json: bool, config_path: Path) -> None:
     status["worker"] = worker.get("worker") if worker else "unknown"
     status["worker_at"] = worker.get("at") if worker else None
     status["last_error"] = worker.get("last_error") if worker else None
+    if worker and worker.get("gat1400"):  # GA/T 1400 session: registration, clock skew
+        status["gat1400"] = worker["gat1400"]
+        status["alarm"] = status["alarm"] or worker.get("alarm")
     if as_json:
         click.echo(json.dumps(status, ensure_ascii=False, indent=1))
     else:
@@ -576,6 +579,8 @@ def sync_status_cmd(as_json: bool, config_path: Path) -> None:
         )
         for name, value in sorted(status["downlink"].items()):
             click.echo(f"  downlink {name}: {value}")
+        if "gat1400" in status:
+            click.echo(f"  GA/T 1400: {json.dumps(status['gat1400'], ensure_ascii=False)}")
     if status["dead"]:
         sys.exit(1)
 

@@ -108,3 +108,15 @@ def test_relative_sync_paths_follow_the_config_file(tmp_path):
     gat = parse_config({"sync": {**BASE, "protocol": "gat1400", "device_id": "3" * 20}})
     assert gat.sync.protocol == "gat1400"
     assert parse_config({}).sync is None
+
+
+def test_status_shows_the_gat1400_session_from_the_worker(box):
+    path, _ = box
+    session = {"registered": {"3" * 20: True}, "clock_skew_s": 42.0, "clock_alarm": True}
+    status_file = path.parent / "data" / "sync-status.json"
+    status_file.write_text(
+        json.dumps({"worker": "running", "gat1400": session, "alarm": "clock_skew"}), "utf-8"
+    )
+    status = json.loads(run("sync", "status", "-c", str(path), "--json").output)
+    assert status["gat1400"] == session and status["alarm"] == "clock_skew"
+    assert '"clock_skew_s": 42.0' in run("sync", "status", "-c", str(path)).output
