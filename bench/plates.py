@@ -1,37 +1,53 @@
-"""Plate reader benchmark: accuracy and latency against whole-frame PP-OCR.
+"""Plate reader benchmark: recall, false-valid reads and CPU per frame, before and after.
 
-Run: .venv/bin/python bench/plates.py [--reps N] [--baseline-reps N] [--no-synth]
+Run: .venv/bin/python bench/plates.py [--per-case N] [--ref main] [--rapidocr]
 
-Prints, in one run on this machine: exact-match accuracy on the real crops and frames
-(shared fixtures), median/p95 latency per full frame (detector + rectify + recognise)
-and per crop, the same for the baseline (rapidocr_onnxruntime.RapidOCR(): whole-frame
-text detection + angle classifier + recognition), and the ratio of medians. Also a
-synthetic set (edge.plates.synth, if present) by condition, the decoder ablation
-(greedy+repair vs grammar-constrained) and the voting ablation (whole-string vs
-per-character). Figures go to BENCHMARKS.md by hand, with the machine named.
+Prints the machine (CPU model, cores) and the load average at start and end, then for
+every set — the shared real fixtures (crops and full frames, read in place) and rendered
+synthetic sets (standard conditions; hard ones: night, over-exposure, tilt, strong angle,
+small, blurred; every plate class incl. double-row; empty lanes) — per configuration:
+
+- exact: a read with the true text; exact+valid: one the gate would act on;
+- false-valid: a read marked valid whose text is wrong (a confident wrong plate: the
+  gate must never see one, so this must be 0);
+- unsure: frames where the true plate was read but held back (the cost of caution);
+- wall and CPU time per frame (median, p95), CPU = this process's user+system time.
+
+Configurations, in the same run on the same frames: this tree's defaults (corroborated,
+detector_min_score 0.5), the same with the vehicle loop saying "present" (text-detection
+fallback when the plate detector finds nothing), this tree with the settings main used
+(0.7, no second reader, no fallback) and, with `--ref REF`, REF's own code and defaults
+(`git archive` into a temporary folder, run in a child process on the same frames).
+A multi-frame section feeds 5 hard frames per car to the voter and counts passages.
+`--rapidocr` adds RapidOCR's whole-frame pipeline on the real frames as a peer baseline.
+Figures go to BENCHMARKS.md by hand, with the machine and load named.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import platform
 import statistics
 import subprocess
+import sys
+import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from edge.plates.grammar import is_valid_plate, repair_ocr
-from edge.plates.reader import PlateReader, PlateReaderSettings
-
-FIXTURES = Path(__file__).parents[1].parent / "shared" / "fixtures" / "plates"
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "plates"
+ROOT = Path(__file__).resolve().parents[1]
 
 
+# -- machine -------------------------------------------------------------------------------
 def machine() -> str:
     model = "unknown CPU"
     try:
@@ -40,249 +56,357 @@ def machine() -> str:
                 model = line.split(":", 1)[1].strip()
     except OSError:
         pass
-    cores = os.cpu_count()
     return (
-        f"{model}, {cores} cores (nproc), {platform.machine()}, Python {platform.python_version()}"
+        f"{model}, {os.cpu_count()} cores (nproc), {platform.machine()}, "
+        f"Python {platform.python_version()}"
     )
 
 
-def timed(fn, arg, reps: int) -> tuple[list[float], object]:
-    out = fn(arg)  # warm-up (allocations, onnxruntime first-run optimisation)
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        out = fn(arg)
-        times.append((time.perf_counter() - t) * 1000)
-    return times, out
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
-def summary(ms: list[float]) -> str:
-    return (
-        f"median {statistics.median(ms):6.1f} ms, p95 {np.percentile(ms, 95):6.1f} ms (n={len(ms)})"
-    )
+# -- the frames ------------------------------------------------------------------------------
+@dataclass
+class Sample:
+    file: str  # path of the image (PNG for rendered ones)
+    plate: str  # "" for an empty lane
+    kind: str  # "frame" or "crop"
+    group: str  # condition, for the per-condition lines
 
 
-def load_rows() -> list[dict[str, str]]:
+@dataclass
+class BenchSet:
+    name: str
+    samples: list[Sample] = field(default_factory=list)
+
+
+def real_sets() -> list[BenchSet]:
     labels = FIXTURES / "labels.tsv"
     if not labels.is_file():
         print(f"!! fixtures not found at {FIXTURES}; real-image figures skipped")
         return []
     with labels.open(encoding="utf-8") as fh:
-        return list(csv.DictReader(fh, delimiter="\t"))
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    crops = BenchSet("real crops (fixtures, 94x24)")
+    frames = BenchSet("real frames (fixtures, 720x1160)")
+    for r in rows:
+        path = str(FIXTURES / r["file"])
+        if r["kind"] == "plate_crop":
+            crops.samples.append(Sample(path, r["plate"], "crop", "blue"))
+        else:
+            frames.samples.append(Sample(path, r["plate"], "frame", "blue"))
+    return [crops, frames]
 
 
-def bench_real(reader: PlateReader, rows, reps: int, baseline_reps: int) -> None:
-    crops = [
-        (cv2.imread(str(FIXTURES / r["file"])), r["plate"])
-        for r in rows
-        if r["kind"] == "plate_crop"
-    ]
-    frames = [
-        (cv2.imread(str(FIXTURES / r["file"])), r["plate"])
-        for r in rows
-        if r["kind"] == "full_frame"
-    ]
-    print(f"\n== real fixtures: {len(crops)} crops 94x24, {len(frames)} frames "
-          f"{frames[0][0].shape[1]}x{frames[0][0].shape[0]} ==")  # fmt: skip
-
-    rec = reader.recogniser
-    modes = {"greedy+repair": rec.decode_greedy, "grammar": rec.decode_grammar}
-    exact = Counter()
-    valid = 0
-    crop_ms: list[float] = []
-    for img, plate in crops:
-        ms, res = timed(reader.read_crop, img, max(1, reps // 5))
-        crop_ms += ms
-        valid += res.valid and res.text == plate
-        probs = rec.probabilities(img)
-        for name, dec in modes.items():
-            exact[name] += dec(probs).text == plate
-        best = probs.argmax(1)
-        keep = (best != 0) & np.r_[True, best[1:] != best[:-1]]
-        raw = "".join(rec.charset[i] for i in best[keep])
-        exact["raw PP-OCRv4 (no grammar)"] += raw == plate
-        exact["raw minus '·' separator"] += raw.replace("·", "") == plate
-    for name in (
-        "raw PP-OCRv4 (no grammar)",
-        "raw minus '·' separator",
-        "greedy+repair",
-        "grammar",
-    ):
-        print(
-            f"crop exact, {name:28s}: {exact[name]}/{len(crops)} = {exact[name] / len(crops):.1%}"
-        )
-    print(f"crop exact and valid (reader)        : {valid}/{len(crops)}")
-    print(f"per crop latency (read_crop)         : {summary(crop_ms)}")
-
-    ours_ms: list[float] = []
-    ours_ok = 0
-    for img, plate in frames:
-        ms, res = timed(reader.read, img, reps)
-        ours_ms += ms
-        ours_ok += any(r.text == plate and r.valid for r in res)
-    print(f"full frame exact (ours)              : {ours_ok}/{len(frames)}")
-    print(f"per full frame latency (ours)        : {summary(ours_ms)}")
-
-    from rapidocr_onnxruntime import RapidOCR
-
-    engine = RapidOCR()
-
-    def baseline(img: np.ndarray) -> list[str]:
-        result, _ = engine(img)
-        texts = [line[1] for line in result or []]
-        return [p for p in (repair_ocr(t) for t in [*texts, "".join(texts)]) if p]
-
-    base_ms: list[float] = []
-    base_ok = 0
-    for img, plate in frames:
-        ms, found = timed(baseline, img, baseline_reps)
-        base_ms += ms
-        base_ok += plate in found
-    print(f"full frame exact (RapidOCR baseline) : {base_ok}/{len(frames)}")
-    print(f"per full frame latency (baseline)    : {summary(base_ms)}")
-    ratio = statistics.median(base_ms) / statistics.median(ours_ms)
-    print(f"baseline / ours, ratio of medians    : {ratio:.1f}x")
-
-
-SYNTH_CASES = {  # condition -> render_scene kwargs (seed varies the car, lane and noise)
-    "blue frontal": {},
-    "green 8-char": {"colour": "green"},
-    "yellow": {"colour": "yellow"},
-    "white 警": {"colour": "white"},
-    "tilt ±12°": {"tilt_deg": 12},
-    "perspective ±0.45": {"perspective": 0.45},
-    "blur σ2": {"blur": 2.0},
-    "dark 0.3 + noise": {"brightness": 0.3, "noise": 5},
-    "small 140 px": {"plate_width": 140},
-}
-
-
-def synth_plate(rng: np.random.Generator, colour: str) -> str:
+def random_plate(rng: np.random.Generator, form: str) -> str:
     from edge.plates.grammar import DIGITS, LETTERS, NEV_LETTERS, PROVINCES, SERIAL
 
     def pick(s: str, n: int = 1) -> str:
         return "".join(rng.choice(list(s), n))
 
     head = pick(PROVINCES) + pick(LETTERS)
-    if colour == "green":
-        return head + (pick(NEV_LETTERS) + pick(SERIAL) + pick(DIGITS, 4) if rng.random() < 0.5
-                       else pick(DIGITS, 5) + pick(NEV_LETTERS))  # fmt: skip
-    if colour == "white":
-        return head + pick(DIGITS, 4) + "警"
-    if colour == "yellow" and rng.random() < 0.5:
-        return head + pick(SERIAL, 4) + rng.choice(["学", "挂"])
-    return head + pick(SERIAL, 5)
+    return {
+        "ordinary": lambda: head + pick(SERIAL, 5),
+        "nev_small": lambda: head + pick(NEV_LETTERS) + pick(SERIAL) + pick(DIGITS, 4),
+        "nev_large": lambda: head + pick(DIGITS, 5) + pick(NEV_LETTERS),
+        "coach": lambda: head + pick(SERIAL, 4) + "学",
+        "trailer": lambda: head + pick(SERIAL, 4) + "挂",
+        "police": lambda: head + pick(DIGITS, 4) + "警",
+        "consulate": lambda: head + pick(DIGITS, 4) + "领",
+        "hong_kong": lambda: "粤Z" + pick(SERIAL, 4) + "港",
+        "macau": lambda: "粤Z" + pick(SERIAL, 4) + "澳",
+        "embassy": lambda: "使" + pick(DIGITS, 6),
+        "emergency": lambda: head + pick(DIGITS, 4) + "应急",
+        "military": lambda: pick(LETTERS, 2) + pick(DIGITS, 5),
+    }[form]()
 
 
-def bench_synth(reader: PlateReader, per_case: int) -> None:
-    try:
-        from edge.plates import synth
-    except ImportError:
-        print("\n== synthetic: edge.plates.synth not present, skipped ==")
-        return
-    default = reader.detector.min_score
-    for min_score in (default, 0.5):
-        reader.detector.min_score = min_score
-        synth_set(reader, synth, per_case)
-    reader.detector.min_score = default
-    bench_voting(reader, synth)
+# condition -> (plate form, colour, rows, render_scene keyword arguments)
+STANDARD = {
+    "blue frontal": ("ordinary", "blue", 1, {}),
+    "green 8-char": ("nev_small", "green", 1, {}),
+    "yellow": ("ordinary", "yellow", 1, {}),
+    "white 警": ("police", "white", 1, {}),
+    "tilt ±12°": ("ordinary", "blue", 1, {"tilt_deg": 12}),
+    "perspective ±0.45": ("ordinary", "blue", 1, {"perspective": 0.45}),
+    "blur σ2": ("ordinary", "blue", 1, {"blur": 2.0}),
+    "dark 0.3 + noise": ("ordinary", "blue", 1, {"brightness": 0.3, "noise": 5}),
+    "small 140 px": ("ordinary", "blue", 1, {"plate_width": 140}),
+}
+HARD = {
+    "night 0.2 + noise 8": ("ordinary", "blue", 1, {"brightness": 0.2, "noise": 8}),
+    "night green": ("nev_small", "green", 1, {"brightness": 0.25, "noise": 6}),
+    "over-exposed 1.7": ("ordinary", "blue", 1, {"brightness": 1.7, "blur": 1.0}),
+    "over-exposed yellow": ("ordinary", "yellow", 1, {"brightness": 1.6, "blur": 1.0}),
+    "tilt ±18°": ("ordinary", "blue", 1, {"tilt_deg": 18}),
+    "perspective ±0.65": ("ordinary", "blue", 1, {"perspective": 0.65}),
+    "small 110 px + blur": ("ordinary", "blue", 1, {"plate_width": 110, "blur": 1.2}),
+    "blur σ2.8": ("ordinary", "blue", 1, {"blur": 2.8}),
+}
+CLASSES = {
+    "ordinary blue": ("ordinary", "blue", 1, {}),
+    "new-energy small green": ("nev_small", "green", 1, {}),
+    "new-energy large yellow-green": ("nev_large", "yellow_green", 1, {}),
+    "yellow double-row": ("ordinary", "yellow", 2, {"plate_width": 220}),
+    "yellow double-row 挂": ("trailer", "yellow", 2, {"plate_width": 220}),
+    "coach 学": ("coach", "yellow", 1, {}),
+    "police 警": ("police", "white", 1, {}),
+    "consulate 领": ("consulate", "black", 1, {}),
+    "Hong Kong 港": ("hong_kong", "black", 1, {}),
+    "Macau 澳": ("macau", "black", 1, {}),
+    "embassy 使": ("embassy", "black", 1, {}),
+    "emergency 应急": ("emergency", "white", 1, {}),
+    "military (other)": ("military", "white", 1, {}),
+}
 
 
-def synth_set(reader: PlateReader, synth, per_case: int) -> None:
-    print(
-        f"\n== synthetic scenes 1280x720 (edge.plates.synth), {per_case} per condition, "
-        f"detector_min_score {reader.detector.min_score} =="
-    )
-    rng = np.random.default_rng(7)
-    all_ms: list[float] = []
-    totals = Counter()
-    for name, kwargs in SYNTH_CASES.items():
-        ok = valid = found = 0
+def render_set(name: str, cases: dict, per_case: int, out: Path, seed: int) -> BenchSet:
+    from edge.plates import synth
+
+    rng = np.random.default_rng(seed)
+    result = BenchSet(name)
+    for c, (label, (form, colour, rows, kwargs)) in enumerate(cases.items()):
         for i in range(per_case):
             kw = dict(kwargs)
-            colour = kw.pop("colour", "blue")
             for key in ("tilt_deg", "perspective"):
                 if key in kw and i % 2:
                     kw[key] = -kw[key]
-            plate = synth_plate(rng, colour)
-            frame = synth.render_scene(plate, colour, seed=i, **kw)
-            t = time.perf_counter()
-            reads = reader.read(frame)
-            all_ms.append((time.perf_counter() - t) * 1000)
-            found += bool(reads)
-            ok += any(r.text == plate for r in reads)
-            valid += any(r.text == plate and r.valid for r in reads)
-        totals.update(ok=ok, valid=valid, n=per_case)
-        print(f"{name:20s}: detected {found}/{per_case}, exact {ok}/{per_case}, "
-              f"exact+valid {valid}/{per_case}")  # fmt: skip
-    n = totals["n"]
-    print(f"{'all synthetic':20s}: exact {totals['ok']}/{n} = {totals['ok'] / n:.1%}, "
-          f"exact+valid {totals['valid']}/{n} = {totals['valid'] / n:.1%}")  # fmt: skip
-    print(f"per 1280x720 frame latency (ours)    : {summary(all_ms)}")
-    empty = sum(bool(reader.read(synth.render_empty_scene(seed=s))) for s in range(20))
-    print(f"empty lanes with a plate reported    : {empty}/20")
+            plate = random_plate(rng, form)
+            frame = synth.render_scene(plate, colour, seed=seed * 1000 + c * 100 + i, rows=rows,
+                                       **kw)  # fmt: skip
+            path = out / f"{seed}-{c:02d}-{i:03d}.png"
+            cv2.imwrite(str(path), frame)
+            result.samples.append(Sample(str(path), plate, "frame", label))
+    return result
 
 
-def bench_voting(reader: PlateReader, synth) -> None:
-    """Whole-string vs per-character vote over 5 hard frames per car (blur, dark, angle)."""
-    rng = np.random.default_rng(11)
-    cars, frames_per_car = 24, 5
-    right = Counter()
+def empty_set(out: Path, n: int) -> BenchSet:
+    from edge.plates import synth
+
+    result = BenchSet("empty lanes (no car, no plate)")
+    for i in range(n):
+        path = out / f"empty-{i:03d}.png"
+        cv2.imwrite(str(path), synth.render_empty_scene(seed=i))
+        result.samples.append(Sample(str(path), "", "frame", "empty"))
+    return result
+
+
+# -- evaluating one configuration -------------------------------------------------------------
+def evaluate(reader, sets: list[BenchSet], vehicle_present: bool) -> dict:
+    """Per set: counts and per-frame times. Never raises on one bad frame."""
+    out = {}
+    for bench_set in sets:
+        counts: Counter = Counter()
+        groups: dict[str, Counter] = {}
+        wall: list[float] = []
+        cpu: list[float] = []
+        wrong: list[str] = []
+        for s in bench_set.samples:
+            image = cv2.imread(s.file, cv2.IMREAD_COLOR)
+            w0, c0 = time.perf_counter(), time.process_time()
+            if s.kind == "crop":
+                reads = [reader.read_crop(image)]
+            elif vehicle_present:
+                reads = reader.read(image, vehicle_present=True)
+            else:
+                reads = reader.read(image)
+            wall.append((time.perf_counter() - w0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
+            g = groups.setdefault(s.group, Counter())
+            exact = any(r.text == s.plate for r in reads) if s.plate else False
+            valid = any(r.text == s.plate and r.valid for r in reads) if s.plate else False
+            bad = [r.text for r in reads if r.valid and r.text != s.plate]
+            for c in (counts, g):
+                c["n"] += 1
+                c["found"] += bool(reads)
+                c["exact"] += exact
+                c["valid"] += valid
+                c["false_valid"] += bool(bad)
+                c["unsure"] += exact and not valid
+            if bad:
+                wrong.append(f"{s.plate or '(empty)'}->{bad[0]}")
+        out[bench_set.name] = {
+            "counts": dict(counts),
+            "groups": {k: dict(v) for k, v in groups.items()},
+            "wall": wall,
+            "cpu": cpu,
+            "wrong": wrong,
+        }
+    return out
+
+
+def child_main(spec_file: str) -> None:
+    """Run in a child process on another tree's code: its defaults, the given frames."""
+    from edge.plates.reader import PlateReader, PlateReaderSettings
+
+    spec = json.loads(Path(spec_file).read_text(encoding="utf-8"))
+    sets = [BenchSet(s["name"], [Sample(**x) for x in s["samples"]]) for s in spec]
+    reader = PlateReader(PlateReaderSettings())
+    print(json.dumps(evaluate(reader, sets, vehicle_present=False)))
+
+
+def run_ref(ref: str, sets: list[BenchSet], tmp: Path) -> dict | None:
+    tree = tmp / "ref"
+    tree.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref, "edge"], capture_output=True, check=False
+    )
+    if archive.returncode != 0:
+        print(f"!! git archive {ref} failed: {archive.stderr.decode().strip()}")
+        return None
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    spec = tmp / "sets.json"
+    spec.write_text(
+        json.dumps([{"name": s.name, "samples": [vars(x) for x in s.samples]} for s in sets]),
+        encoding="utf-8",
+    )
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    child = subprocess.run(
+        [sys.executable, __file__, "--child", str(spec)],
+        capture_output=True, text=True, env=env, cwd=str(tree), check=False,
+    )  # fmt: skip
+    if child.returncode != 0:
+        print(f"!! {ref} run failed:\n{child.stderr[-2000:]}")
+        return None
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+# -- multi-frame voting ---------------------------------------------------------------------
+def bench_voting(reader, cars: int, seed: int = 11) -> Counter:
+    """Cars seen in 5 hard frames each (blur, dark, angle, small), fed to the voter."""
+    from edge.plates import synth
+    from edge.plates.voting import PlateVoter
+
+    rng = np.random.default_rng(seed)
+    result: Counter = Counter()
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
     for car in range(cars):
-        plate = synth_plate(rng, "blue")
-        reads = []
-        for k in range(frames_per_car):
+        form, colour = [("ordinary", "blue"), ("nev_small", "green"), ("ordinary", "yellow")][
+            car % 3
+        ]
+        plate = random_plate(rng, form)
+        voter = PlateVoter()
+        passages = []
+        at = t0
+        for k in range(5):
             frame = synth.render_scene(
-                plate, "blue", seed=car * 10 + k, plate_width=int(rng.integers(110, 170)),
+                plate, colour, seed=car * 10 + k, plate_width=int(rng.integers(110, 170)),
                 blur=float(rng.uniform(1.0, 2.6)), brightness=float(rng.uniform(0.3, 1.0)),
                 noise=float(rng.uniform(2, 9)), perspective=float(rng.uniform(-0.5, 0.5)),
             )  # fmt: skip
-            reads += [r for r in reader.read(frame) if r.text]
-        right["single frame"] += sum(r.text == plate for r in reads[:1])
-        weights: dict[str, float] = defaultdict(float)
-        for r in reads:
-            if r.valid:
-                weights[r.text] += r.confidence
-        whole = max(weights, key=lambda t: weights[t]) if weights else ""
-        right["whole-string vote"] += whole == plate
-        right["whole-string wrong"] += bool(whole) and whole != plate
-        per_char = ""
-        same_len = [r for r in reads if r.valid and len(r.text) == len(whole)]
-        if same_len:
-            chars = []
-            for i in range(len(whole)):
-                votes: dict[str, float] = defaultdict(float)
-                for r in same_len:
-                    votes[r.text[i]] += r.confidence
-                chars.append(max(votes, key=lambda c: votes[c]))
-            per_char = "".join(chars)
-            if not is_valid_plate(per_char):
-                per_char = whole
-        right["per-character vote"] += per_char == plate
-        right["per-character wrong"] += bool(per_char) and per_char != plate
-    print(f"\n== voting ablation: {cars} synthetic cars x {frames_per_car} hard frames ==")
-    for name in ("single frame", "whole-string vote", "per-character vote"):
-        print(f"{name:20s}: {right[name]}/{cars} cars exact")
-    for name in ("whole-string wrong", "per-character wrong"):
-        print(f"{name:20s}: {right[name]}/{cars} cars decided with a wrong plate")
+            at = t0 + timedelta(seconds=0.1 * k)
+            passages += voter.add(reader.read(frame), at)
+        passages += voter.flush(at + timedelta(seconds=5))
+        result["cars"] += 1
+        result["right"] += any(p.plate == plate for p in passages)
+        result["wrong"] += any(p.plate != plate for p in passages)
+        result["none"] += not passages
+    return result
+
+
+# -- printing -----------------------------------------------------------------------------------
+def _ms(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"{statistics.median(values):6.1f} / {np.percentile(values, 95):6.1f}"
+
+
+def report(sets: list[BenchSet], results: dict[str, dict]) -> None:
+    configs = list(results)
+    for bench_set in sets:
+        print(f"\n== {bench_set.name}: {len(bench_set.samples)} images ==")
+        print(f"{'configuration':34s} {'found':>6s} {'exact':>6s} {'ex+valid':>8s} "
+              f"{'unsure':>6s} {'FALSE-VALID':>11s}  wall ms med/p95   CPU ms med/p95")  # fmt: skip
+        for name in configs:
+            r = results[name].get(bench_set.name)
+            if r is None:
+                continue
+            c = Counter(r["counts"])
+            print(f"{name:34s} {c['found']:6d} {c['exact']:6d} {c['valid']:8d} {c['unsure']:6d} "
+                  f"{c['false_valid']:11d}  {_ms(r['wall'])}  {_ms(r['cpu'])}")  # fmt: skip
+            if r["wrong"]:
+                print(f"{'':34s} wrong and valid: {', '.join(r['wrong'][:8])}")
+        first = results[configs[0]].get(bench_set.name)
+        if first and len(first["groups"]) > 1:
+            print("  per condition (exact+valid / n, false-valid), by configuration:")
+            for group in first["groups"]:
+                cells = []
+                for name in configs:
+                    g = Counter(results[name].get(bench_set.name, {}).get("groups", {}).get(group))
+                    cells.append(f"{g['valid']:3d}/{g['n']:<3d} fv {g['false_valid']}")
+                print(f"  {group:30s} " + " | ".join(cells))
+
+
+def rapidocr_baseline(sets: list[BenchSet]) -> None:
+    from rapidocr_onnxruntime import RapidOCR
+
+    from edge.plates.grammar import repair_ocr
+
+    engine = RapidOCR()
+    for bench_set in sets:
+        if not bench_set.samples or bench_set.samples[0].kind != "frame":
+            continue
+        ok, wall = 0, []
+        for s in bench_set.samples:
+            image = cv2.imread(s.file, cv2.IMREAD_COLOR)
+            t = time.perf_counter()
+            result, _ = engine(image)
+            wall.append((time.perf_counter() - t) * 1000)
+            texts = [line[1] for line in result or []]
+            ok += s.plate in {repair_ocr(t) for t in [*texts, "".join(texts)]}
+        print(f"RapidOCR whole frame, {bench_set.name}: exact {ok}/{len(bench_set.samples)}, "
+              f"wall ms med/p95 {_ms(wall)}")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=30, help="timed repeats per real frame")
-    parser.add_argument("--baseline-reps", type=int, default=8, help="repeats per frame, baseline")
-    parser.add_argument("--synth-per-case", type=int, default=12)
-    parser.add_argument("--no-synth", action="store_true")
+    parser.add_argument("--per-case", type=int, default=8, help="synthetic frames per condition")
+    parser.add_argument("--cars", type=int, default=24, help="cars in the voting section")
+    parser.add_argument("--ref", help="also run this git ref's code and defaults (e.g. main)")
+    parser.add_argument("--rapidocr", action="store_true", help="RapidOCR peer on real frames")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child_main(args.child)
+        return
+
+    from edge.plates.reader import PlateReader, PlateReaderSettings
+
     print(f"machine: {machine()}")
-    settings = PlateReaderSettings()
-    print(f"settings: {settings}")
-    reader = PlateReader(settings)
-    rows = load_rows()
-    if rows:
-        bench_real(reader, rows, args.reps, args.baseline_reps)
-    if not args.no_synth:
-        bench_synth(reader, args.synth_per_case)
+    print(f"start: {load()}")
+    with tempfile.TemporaryDirectory(prefix="menwei-bench-plates-") as tmp_name:
+        tmp = Path(tmp_name)
+        sets = real_sets()
+        sets += [
+            render_set("synthetic standard", STANDARD, args.per_case, tmp, 7),
+            render_set("synthetic hard", HARD, args.per_case, tmp, 8),
+            render_set("synthetic classes", CLASSES, args.per_case, tmp, 9),
+            empty_set(tmp, 20),
+        ]
+        new = PlateReader(PlateReaderSettings())
+        old = PlateReader(
+            PlateReaderSettings(detector_min_score=0.7, corroborate=False, fallback=False)
+        )
+        results = {
+            "this tree, defaults": evaluate(new, sets, vehicle_present=False),
+            "this tree, defaults + loop present": evaluate(new, sets, vehicle_present=True),
+            "this tree, main's settings": evaluate(old, sets, vehicle_present=False),
+        }
+        if args.ref:
+            ref = run_ref(args.ref, sets, tmp)
+            if ref is not None:
+                results[f"{args.ref} (its code and defaults)"] = ref
+        report(sets, results)
+        print(f"\n== voting: {args.cars} synthetic cars x 5 hard frames (blue/green/yellow) ==")
+        for name, reader in (("this tree, defaults", new), ("this tree, main's settings", old)):
+            v = bench_voting(reader, args.cars)
+            print(f"{name:34s} right {v['right']}/{v['cars']}, wrong {v['wrong']}, "
+                  f"no passage {v['none']}")  # fmt: skip
+        if args.rapidocr:
+            rapidocr_baseline(sets)
+    print(f"\nend: {load()}")
 
 
 if __name__ == "__main__":

@@ -52,13 +52,18 @@ def plate_reader(config: MenweiConfig, gate: GateConfig) -> PlateReader:
             detector_min_score=plates.detector_min_score,
             min_confidence=plates.min_confidence,
             threads=plates.threads,
+            corroborate=plates.corroborate,
+            sure_confidence=plates.sure_confidence,
+            fallback=plates.fallback,
         )
     )
 
 
 def plate_voter(config: MenweiConfig) -> PlateVoter:
     plates = config.recognition.plates
-    return PlateVoter(plates.min_votes, plates.vote_window_s, plates.dedupe_window_s)
+    return PlateVoter(
+        plates.min_votes, plates.vote_window_s, plates.dedupe_window_s, plates.agree_share
+    )
 
 
 def run_dir(config: MenweiConfig) -> Path:

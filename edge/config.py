@@ -108,8 +108,12 @@ class PlateRecognitionConfig(_Strict):
     detector_model: Path | None = None
     recogniser_model: Path | None = None
     detector_input_long_side: int = Field(default=640, ge=160, le=2048)
-    detector_min_score: float = Field(default=0.7, gt=0, lt=1)
+    detector_min_score: float = Field(default=0.5, gt=0, lt=1)
     min_confidence: float = Field(default=0.80, gt=0, le=1)
+    corroborate: bool = True
+    sure_confidence: float = Field(default=0.97, gt=0, le=1)
+    fallback: bool = True
+    agree_share: float = Field(default=0.7, ge=0.5, le=1)
     threads: int = Field(default=2, ge=1, le=16)
     min_votes: int = Field(default=2, ge=1, le=20)
     vote_window_s: float = Field(default=0.8, gt=0, le=10)

@@ -12,8 +12,8 @@ from edge.plates.grammar import (
     NEV_LETTERS,
     PROVINCES,
     SERIAL,
-    SUFFIXES,
     PlateFormatError,
+    classify,
     is_valid_plate,
     normalise_plate,
     repair_ocr,
@@ -23,7 +23,12 @@ from edge.plates.grammar import (
 _c = st.sampled_from
 ordinary = st.tuples(_c(PROVINCES), _c(LETTERS), st.text(SERIAL, min_size=5, max_size=5))
 suffixed = st.tuples(
-    _c(PROVINCES), _c(LETTERS), st.text(SERIAL, min_size=4, max_size=4), _c(SUFFIXES)
+    _c(PROVINCES), _c(LETTERS), st.text(SERIAL, min_size=4, max_size=4), _c("学挂警领")
+)
+cross_border = st.tuples(st.just("粤Z"), st.text(SERIAL, min_size=4, max_size=4), _c("港澳"))
+embassy = st.tuples(st.just("使"), st.text(DIGITS, min_size=6, max_size=6))
+emergency = st.tuples(
+    _c(PROVINCES), _c(LETTERS), st.text(DIGITS, min_size=4, max_size=4), st.just("应急")
 )
 nev_small = st.tuples(
     _c(PROVINCES), _c(LETTERS), _c(NEV_LETTERS), _c(SERIAL), st.text(DIGITS, min_size=4, max_size=4)
@@ -31,17 +36,50 @@ nev_small = st.tuples(
 nev_large = st.tuples(
     _c(PROVINCES), _c(LETTERS), st.text(DIGITS, min_size=5, max_size=5), _c(NEV_LETTERS)
 )
-plates = st.one_of(ordinary, suffixed, nev_small, nev_large).map("".join)
+plates = st.one_of(ordinary, suffixed, cross_border, nev_small, nev_large, embassy, emergency).map(
+    "".join
+)
 
 
 @pytest.mark.parametrize(
     "plate",
     ["皖AG2R28", "京A12345", "粤B1234学", "沪A1234挂", "京A1234警", "粤Z1234港", "粤Z1234澳",
-     "沪A1234领", "沪AD12345", "沪AF1234", "粤B12345D", "川X90621"],
+     "沪A1234领", "沪AD12345", "沪AF1234", "粤B12345D", "川X90621", "使014578", "京X1234应急"],
 )  # fmt: skip
 def test_real_plate_forms_are_valid(plate: str) -> None:
     assert is_valid_plate(plate)
     assert normalise_plate(plate) == plate
+
+
+@pytest.mark.parametrize(
+    ("plate", "code", "colours"),
+    [("皖AG2R28", "ordinary", {"blue", "yellow"}), ("沪AD12345", "new_energy", {"green"}),
+     ("粤B12345D", "new_energy", {"yellow"}), ("粤B1234学", "coach", {"yellow"}),
+     ("冀A1234挂", "trailer", {"yellow"}), ("京A1234警", "police", {"white"}),
+     ("沪A1234领", "consulate", {"black"}), ("粤Z1234港", "hong_kong", {"black"}),
+     ("粤Z1234澳", "macau", {"black"}), ("使014578", "embassy", {"black"}),
+     ("京X1234应急", "emergency", {"white"}), ("VA12345", "military", {"white"}),
+     ("WJ京1234X", "military", {"white"})],
+)  # fmt: skip
+def test_every_plate_class_is_named_with_its_colours(plate, code, colours) -> None:
+    kind = classify(plate)
+    assert kind is not None and kind.code == code
+    assert colours <= kind.colours
+    assert "green" not in classify("皖AG2R28").colours  # a 7-char read of a green plate
+    assert kind.auto_open is (code != "military")
+
+
+@pytest.mark.parametrize("plate", ["VA12345", "WJ京1234X"])
+def test_military_plates_are_read_but_never_registered(plate: str) -> None:
+    assert is_valid_plate(plate) and classify(plate).category == "other"
+    with pytest.raises(PlateFormatError, match="military"):
+        normalise_plate(plate)
+
+
+@pytest.mark.parametrize("text", ["京A1234港", "粤B1234澳", "使A12345", "使01457", "京X12345应急"])
+def test_class_forms_are_strict(text: str) -> None:
+    """港/澳 only on 粤Z, 使 with six digits, 应急 after four digits."""
+    assert not is_valid_plate(text) and classify(text) is None
 
 
 @pytest.mark.parametrize(

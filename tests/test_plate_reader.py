@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from edge.plates.detector import order_corners
-from edge.plates.models import ModelNotFoundError, resolve_model, shipped_detector
+from edge.plates.models import KINDS, ModelNotFoundError, resolve_model, shipped
 from edge.plates.reader import (
     PlateInputError,
     PlateRead,
@@ -176,7 +176,7 @@ def test_grayscale_and_bgra_frames_are_read(reader: PlateReader) -> None:
 
 def test_unreadable_crops_are_reads_not_crashes(reader: PlateReader) -> None:
     tiny = reader.read_crop(np.full((4, 10, 3), 128, np.uint8))
-    assert tiny == PlateRead("", 0.0, "unknown", None, False)
+    assert tiny == PlateRead("", 0.0, "unknown", None, False, unsure="unread", auto_open=False)
     noise = reader.read_crop(np.random.default_rng(1).integers(0, 255, (48, 150, 3), np.uint8))
     assert not noise.valid
     with pytest.raises(PlateInputError):
@@ -196,17 +196,24 @@ def test_colour_of_flat_patches() -> None:
 
 
 # -- configuration -------------------------------------------------------------------------
+def test_every_model_kind_ships_in_a_wheel() -> None:
+    for kind in KINDS:
+        assert resolve_model(None, kind) == shipped(kind) and shipped(kind).is_file()
+    with pytest.raises(ValueError, match="kind must be one of"):
+        shipped("nope")
+
+
 def test_missing_configured_model_is_a_clear_error(tmp_path: Path) -> None:
     missing = tmp_path / "nope.onnx"
     with pytest.raises(ModelNotFoundError, match="configured plate detector model not found"):
         PlateReader(PlateReaderSettings(detector_model=missing))
-    assert resolve_model(None, "detector") == shipped_detector()
-    assert shipped_detector().is_file()
+    assert resolve_model(None, "detector") == shipped("detector")
+    assert shipped("detector").is_file()
 
 
 def test_wrong_or_corrupt_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="not a PP-OCR recogniser"):
-        PlateReader(PlateReaderSettings(recogniser_model=shipped_detector()))
+        PlateReader(PlateReaderSettings(recogniser_model=shipped("detector")))
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a model")
     with pytest.raises(ModelNotFoundError, match="cannot load model"):

@@ -67,12 +67,60 @@ def test_dropped_character_misread_stays_the_same_car() -> None:
     assert voter.flush(at(5)) == []
 
 
-def test_confidence_weights_a_tie() -> None:
+def test_frames_disagreeing_on_a_character_decide_nothing_and_go_to_the_guard() -> None:
+    """Two valid frames, one character apart: no confident plate, however the confidence
+    splits; when the car leaves it is reported as unsure with both candidates."""
     voter = PlateVoter(min_votes=5, vote_window_s=0.5)
-    voter.add([read("皖AG2R28", 0.99)], at(0))
-    voter.add([read("皖AG2R2B", 0.81)], at(0.1))
-    [passage] = voter.flush(at(0.5))
-    assert passage.plate == "皖AG2R28"
+    voter.add([read("皖A0V790", 0.99)], at(0))
+    voter.add([read("皖A0Y790", 0.86)], at(0.1))
+    assert voter.flush(at(0.5)) == []
+    assert [u.candidates for u in voter.pending()] == [(("皖A0V790", 1), ("皖A0Y790", 1))]
+    assert voter.flush(at(1.0)) == []  # gone: no read for longer than the vote window
+    [unsure] = voter.pop_unsure()
+    assert {c for c, _ in unsure.candidates} == {"皖A0V790", "皖A0Y790"}
+    assert unsure.agreement < 0.7 and unsure.frames == 2
+    assert voter.pop_unsure() == []
+
+
+def test_per_character_agreement_outvotes_a_minority_with_more_frames() -> None:
+    """V, Y, V, V: the fourth frame brings position 4 above the agreement share."""
+    voter = PlateVoter(min_votes=2, vote_window_s=1.0)
+    out = []
+    for i, text in enumerate(["皖A0V790", "皖A0Y790", "皖A0V790"]):
+        out += voter.add([read(text, 0.95)], at(0.1 * i))
+    assert out == []  # 2 of 3 frames: 0.67 < 0.7
+    [passage] = voter.add([read("皖A0V790", 0.95)], at(0.3))
+    assert (passage.plate, passage.votes, passage.frames) == ("皖A0V790", 3, 4)
+    assert passage.agreement == 0.75
+
+
+def test_an_unsure_frame_of_the_same_car_is_evidence_against_agreement() -> None:
+    """A frame the reader held back (second reader disagreed on the province) still
+    counts as a dissenting vote for that character."""
+    voter = PlateVoter(min_votes=1, vote_window_s=0.5)
+    voter.add([read("闽EVL838", 0.98, valid=False)], at(0))
+    assert voter.add([read("皖EVL838", 0.97)], at(0.1)) == []
+    assert voter.flush(at(2)) == []
+    [unsure] = voter.pop_unsure()
+    assert unsure.candidates[0] == ("皖EVL838", 1)
+
+
+def test_per_character_weights_come_from_char_probs() -> None:
+    """Where char_probs are given, the doubtful character weighs what it was read at."""
+    voter = PlateVoter(min_votes=2, vote_window_s=1.0)
+    sure = PlateRead("皖AG2R28", 0.95, "blue", None, True, char_probs=(0.99,) * 7)
+    doubt = PlateRead("皖AG2R2B", 0.3, "blue", None, False, char_probs=(0.99,) * 6 + (0.3,))
+    voter.add([sure], at(0))
+    voter.add([doubt], at(0.1))
+    [passage] = voter.add([sure], at(0.2))
+    assert passage.plate == "皖AG2R28" and passage.agreement == round(1.98 / 2.28, 4)
+
+
+def test_military_plate_is_decided_but_never_auto_opens() -> None:
+    voter = PlateVoter(min_votes=2)
+    voter.add([read("VA12345", colour="white")], at(0))
+    [passage] = voter.add([read("VA12345", colour="white")], at(0.1))
+    assert passage.plate_class == "military" and passage.auto_open is False
 
 
 def test_invalid_reads_never_decide() -> None:

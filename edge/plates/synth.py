@@ -57,6 +57,8 @@ COLOURS: dict[str, dict[str, tuple[int, int, int] | None]] = {
               "border": (0, 0, 0)},
     "black": {"bg": (15, 15, 15), "bg_bottom": (15, 15, 15), "fg": (255, 255, 255),
               "border": (255, 255, 255)},
+    "yellow_green": {"bg": (20, 190, 245), "bg_bottom": (20, 190, 245), "fg": (0, 0, 0),
+                     "border": None},
 }  # fmt: skip
 _POLICE_RED = (0, 0, 210)
 
@@ -70,6 +72,11 @@ _LAYOUTS = {
     7: {"width": 440.0, "glyph_w": 45.0, "gap": 12.0, "sep_gap": 34.0},
     8: {"width": 480.0, "glyph_w": 43.0, "gap": 9.0, "sep_gap": 49.0},
 }
+#: The double-row plate (GA 36-2018, 440 x 220 mm): two wide glyphs on top centred at
+#: top_x, five tall ones below.
+_DOUBLE = {"width": 440.0, "height": 220.0, "top_x": (150.0, 290.0), "top_y": 15.0,
+           "top_w": 80.0, "top_h": 60.0, "bottom_y": 95.0, "bottom_w": 65.0,
+           "bottom_h": 110.0, "bottom_gap": 15.0}  # fmt: skip
 _SUPERSAMPLE = 4  # draw big, shrink with INTER_AREA: smooth edges without per-shape AA
 
 
@@ -105,11 +112,61 @@ def find_cjk_font(explicit: Path | None = None) -> Path:
     )
 
 
-def _check(text: str, colour: str) -> None:
+def _check(text: str, colour: str, rows: int = 1) -> None:
     if colour not in COLOURS:
         raise ValueError(f"unknown plate colour {colour!r}; expected one of {sorted(COLOURS)}")
+    if rows not in (1, 2):
+        raise ValueError(f"a plate has 1 or 2 rows, got {rows}")
+    if rows == 2 and len(text) != 7:
+        raise ValueError(f"a double-row plate has 7 characters (2 + 5), got {len(text)}: {text!r}")
     if len(text) not in _LAYOUTS:
         raise ValueError(f"plate text must have 7 or 8 characters, got {len(text)}: {text!r}")
+
+
+def _plate_mm(text: str, rows: int) -> tuple[float, float]:
+    """Plate (width, height) in millimetres."""
+    return (_DOUBLE["width"], _DOUBLE["height"]) if rows == 2 else (
+        _LAYOUTS[len(text)]["width"], _PLATE_H_MM)  # fmt: skip
+
+
+def _cells(text: str, rows: int) -> tuple[list[tuple[float, float, float, float]], tuple]:
+    """Glyph cells (x, y, w, h in mm), one per character, and the separator dot (x, y)."""
+    if rows == 2:
+        d = _DOUBLE
+        top = [(x - d["top_w"] / 2, d["top_y"], d["top_w"], d["top_h"]) for x in d["top_x"]]
+        x0 = (d["width"] - 5 * d["bottom_w"] - 4 * d["bottom_gap"]) / 2
+        bottom = [
+            (x0 + k * (d["bottom_w"] + d["bottom_gap"]), d["bottom_y"], d["bottom_w"],
+             d["bottom_h"])
+            for k in range(5)
+        ]  # fmt: skip
+        dot = (sum(d["top_x"]) / 2, d["top_y"] + d["top_h"] / 2)
+        return top + bottom, dot
+    lay = _LAYOUTS[len(text)]
+    margin = (lay["width"] - len(text) * lay["glyph_w"] - (len(text) - 2) * lay["gap"]) / 2
+    x_mm = margin - (lay["sep_gap"] - lay["gap"]) / 2
+    cells, dot = [], (0.0, 0.0)
+    for i in range(len(text)):
+        cells.append((x_mm, _GLYPH_TOP_MM, lay["glyph_w"], _GLYPH_H_MM))
+        x_mm += lay["glyph_w"]
+        if i == 1:  # separator dot, 10 mm, centred in the wider gap
+            dot = (x_mm + lay["sep_gap"] / 2, _PLATE_H_MM / 2)
+            x_mm += lay["sep_gap"]
+        else:
+            x_mm += lay["gap"]
+    return cells, dot
+
+
+def _glyph_colour(text: str, i: int, colour: str, fg: tuple[int, int, int]) -> tuple:
+    """Red where real plates print red: 警 and 应急 on white, a military prefix letter."""
+    if colour != "white":
+        return fg
+    char = text[i]
+    if (char == "警" and i == len(text) - 1) or char in "应急":
+        return _POLICE_RED
+    if i == 0 and text[:2].isascii() and text[:2].isalpha():  # VA12345: red first letter
+        return _POLICE_RED
+    return fg
 
 
 @lru_cache(maxsize=512)
@@ -145,27 +202,34 @@ def _glyph_mask(char: str, font_path: str, w: int, h: int) -> np.ndarray:
 
 
 def render_plate(
-    text: str, colour: str = "blue", height: int = 140, font: Path | None = None
+    text: str, colour: str = "blue", height: int = 140, font: Path | None = None, rows: int = 1
 ) -> np.ndarray:
     """Draw a plate crop (BGR uint8, `height` px tall, GA 36-2018 proportions).
 
-    7 characters give the 440 x 140 mm layout, 8 characters (new-energy) 480 x 140 mm.
-    On a white plate a final 警 is red, as on police plates.
+    7 characters give the 440 x 140 mm layout, 8 characters (new-energy, 应急) 480 x 140
+    mm; `rows=2` the 440 x 220 mm double-row plate of trucks, buses and trailers (top row
+    province and letter, bottom row the other five). On a white plate 警 and 应急 are red,
+    and so is the first letter of a military plate. "yellow_green" is the large new-energy
+    vehicle's plate: yellow under the province and letter, green under the rest.
     """
-    _check(text, colour)
+    _check(text, colour, rows)
     if height < 10:
         raise ValueError(f"plate height must be at least 10 px, got {height}")
     font_path = str(find_cjk_font(font))
     spec = COLOURS[colour]
-    lay = _LAYOUTS[len(text)]
-    s = height * _SUPERSAMPLE / _PLATE_H_MM  # px per mm while drawing
+    width_mm, height_mm = _plate_mm(text, rows)
+    s = height * _SUPERSAMPLE / height_mm  # px per mm while drawing
     big_h = height * _SUPERSAMPLE
-    big_w = round(lay["width"] * s)
+    big_w = round(width_mm * s)
 
     top = np.array(spec["bg"], np.float32)
     bottom = np.array(spec["bg_bottom"], np.float32)
     t = np.linspace(0.0, 1.0, big_h, dtype=np.float32)[:, None, None]
     img = np.broadcast_to(top * (1 - t) + bottom * t, (big_h, big_w, 3)).copy()
+    cells, dot_at = _cells(text, rows)
+    if colour == "yellow_green":  # the split falls in the gap after the second glyph
+        split = round((cells[1][0] + cells[1][2] + 4) * s)
+        img[:, split:] = np.array(COLOURS["green"]["bg_bottom"], np.float32)
 
     if spec["border"] is not None:  # frame line 2 mm wide, inset 2.5 mm, rounded corners
         frame = np.zeros((big_h, big_w), np.uint8)
@@ -175,30 +239,16 @@ def render_plate(
         _rounded_rect(frame, (inner, inner), (big_w - inner, big_h - inner), radius, 0)
         _blend(img, frame.astype(np.float32) / 255.0, spec["border"])
 
-    margin = (lay["width"] - len(text) * lay["glyph_w"] - (len(text) - 2) * lay["gap"]) / 2
-    margin -= (lay["sep_gap"] - lay["gap"]) / 2
-    x_mm = margin
-    gw, gh = round(lay["glyph_w"] * s), round(_GLYPH_H_MM * s)
-    y0 = round(_GLYPH_TOP_MM * s)
-    for i, char in enumerate(text):
-        x0 = round(x_mm * s)
+    for i, (char, (x, y, w, h)) in enumerate(zip(text, cells, strict=True)):
+        x0, y0, gw, gh = (round(v * s) for v in (x, y, w, h))
         mask = np.zeros((big_h, big_w), np.float32)
         mask[y0 : y0 + gh, x0 : x0 + gw] = _glyph_mask(char, font_path, gw, gh)
-        fg = spec["fg"]
-        if colour == "white" and char == "警" and i == len(text) - 1:
-            fg = _POLICE_RED
-        _blend(img, mask, fg)
-        x_mm += lay["glyph_w"]
-        if i == 1:  # separator dot, 10 mm, centred in the wider gap
-            dot = np.zeros((big_h, big_w), np.uint8)
-            centre = (round((x_mm + lay["sep_gap"] / 2) * s), round(_PLATE_H_MM / 2 * s))
-            cv2.circle(dot, centre, round(5 * s), 255, -1)
-            _blend(img, dot.astype(np.float32) / 255.0, spec["fg"])
-            x_mm += lay["sep_gap"]
-        else:
-            x_mm += lay["gap"]
+        _blend(img, mask, _glyph_colour(text, i, colour, spec["fg"]))
+    dot = np.zeros((big_h, big_w), np.uint8)
+    cv2.circle(dot, (round(dot_at[0] * s), round(dot_at[1] * s)), round(5 * s), 255, -1)
+    _blend(img, dot.astype(np.float32) / 255.0, spec["fg"])
 
-    out_w = round(lay["width"] * height / _PLATE_H_MM)
+    out_w = round(width_mm * height / height_mm)
     small = cv2.resize(img, (out_w, height), interpolation=cv2.INTER_AREA)
     return np.clip(small + 0.5, 0, 255).astype(np.uint8)
 
@@ -369,6 +419,7 @@ def render_scene_with_corners(
     brightness: float = 1.0,
     noise: float = 0.0,
     seed: int = 0,
+    rows: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Like `render_scene`, also returning the plate's corners in the frame.
 
@@ -377,18 +428,19 @@ def render_scene_with_corners(
     gives its landmarks as BR, BL, TL, TR: roll them by two before comparing. Its corners
     sit a few px outside ours (about 4% of the plate width), so compare with a tolerance.
     """
-    _check(text, colour)
+    _check(text, colour, rows)
     if plate_width < 20:
         raise ValueError(f"plate_width must be at least 20 px, got {plate_width}")
     w, h = size
     rng = np.random.default_rng([seed, 2])
     cx, cy = centre[0] * w, centre[1] * h
-    plate_h = plate_width * _PLATE_H_MM / _LAYOUTS[len(text)]["width"]
+    width_mm, height_mm = _plate_mm(text, rows)
+    plate_h = plate_width * height_mm / width_mm
 
     layer = np.zeros((h, w, 3), np.float32)
     alpha = np.zeros((h, w), np.float32)
     _draw_car(layer, alpha, cx, cy, plate_width, rng)
-    crop = render_plate(text, colour, height=max(10, round(plate_h * 2)))
+    crop = render_plate(text, colour, height=max(10, round(plate_h * 2)), rows=rows)
     crop = cv2.resize(  # 2x then area-shrink: sharp, unaliased characters at any size
         crop, (plate_width, max(1, round(plate_h))), interpolation=cv2.INTER_AREA
     )
@@ -439,6 +491,7 @@ def render_scene(
     brightness: float = 1.0,
     noise: float = 0.0,
     seed: int = 0,
+    rows: int = 1,
 ) -> np.ndarray:
     """A gate-camera frame (BGR uint8, `size` = (width, height)) of a car showing `text`.
 
@@ -446,11 +499,13 @@ def render_scene(
     as fractions of the frame, on the car's bumper. `tilt_deg` rotates in the image plane,
     `perspective` (-0.95..0.95, sine of a yaw; positive turns the right side away) makes
     the plate a trapezoid. Then Gaussian `blur` (sigma, px), `brightness` scaling (0.3 looks
-    like night), Gaussian `noise` (sigma, grey levels). The same seed gives the same car
+    like night, 1.6 an over-exposed plate under a headlamp), Gaussian `noise` (sigma, grey
+    levels); `rows=2` draws a double-row plate (`plate_width` is then its width too). The
+    same seed gives the same car
     and lane. Use `render_scene_with_corners` when you need where the plate landed.
     """
     frame, _ = render_scene_with_corners(
         text, colour, size, plate_width, centre, tilt_deg, perspective, blur, brightness,
-        noise, seed,
+        noise, seed, rows,
     )  # fmt: skip
     return frame

@@ -1,0 +1,96 @@
+"""Whether one plate read may be acted on: per-class confidence rules and corroboration.
+
+Why a second opinion: the first reader (PP-OCRv4, decoded against the grammar) is right
+on most frames, but when it is wrong it can be wrong *confidently* — 皖A0V790 read as
+皖A0Y790 at 0.86, a night-time 闽 read as 皖 at 0.98. One model's confidence cannot catch
+its own blind spots. A second model trained differently (a plate-only CRNN) is asked how
+it reads the same plate *in the same form* (`PlateRecogniser.decode_as`), and must agree on
+every character where mistakes are likely or costly: the province (the weakest point:
+沪/闽, 琼/京, 豫/皖, 辽/鄂), every character the first reader is not sure of, the class-naming
+suffix, and any character the second reader firmly reads otherwise. A disagreement makes
+the read "unsure" — never a confident wrong plate.
+
+Pure functions of the two reads, the colour and the settings: testable without models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from edge.plates.grammar import PlateClass, classify, template_of
+
+__all__ = ["JudgeSettings", "Verdict", "judge"]
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """`min_confidence`: every character's floor (a class may lower its suffix's);
+    `sure`: characters the first reader is less sure of than this need the second reader's
+    agreement; `dissent`: a second reader this sure of another character vetoes the read."""
+
+    min_confidence: float = 0.80
+    sure: float = 0.97
+    dissent: float = 0.90
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """`unsure` is "" for a read that may be acted on, else a code saying why not:
+    "unread" (not a plate), "low_confidence", "colour_mismatch", "disagree"."""
+
+    plate_class: PlateClass | None
+    unsure: str
+
+    @property
+    def valid(self) -> bool:
+        return self.unsure == ""
+
+
+def _suffix_positions(text: str, plate_class: PlateClass) -> tuple[int, ...]:
+    """Positions of the class-naming characters (警, 应急, ...): read less surely by
+    the OCR model when printed in red, so they get the class's own floor."""
+    if plate_class.code == "emergency":
+        return (len(text) - 2, len(text) - 1)
+    if plate_class.suffix_floor is not None:
+        return (len(text) - 1,)
+    return ()
+
+
+def judge(
+    text: str,
+    char_probs: tuple[float, ...],
+    colour: str,
+    second: tuple[str, tuple[float, ...]] | None,
+    second_knows: Callable[[str], bool],
+    settings: JudgeSettings = JudgeSettings(),
+) -> Verdict:
+    """Apply the class's rules to a first read and, when given, the second reader's read of
+    the same template (`second` = (text, per-character confidence), None when there is no
+    second reader). `second_knows(char)` says whether the second model can read `char`
+    at all (it cannot vote on what it has no class for)."""
+    plate_class = classify(text)
+    template = template_of(text)
+    if plate_class is None or template is None or len(char_probs) != len(text):
+        return Verdict(None, "unread")
+    if colour != "unknown" and colour not in plate_class.colours:
+        return Verdict(plate_class, "colour_mismatch")
+    suffix = _suffix_positions(text, plate_class)
+    for k, p in enumerate(char_probs):
+        floor = settings.min_confidence
+        if k in suffix and plate_class.suffix_floor is not None:
+            floor = min(floor, plate_class.suffix_floor)
+        if p < floor:
+            return Verdict(plate_class, "low_confidence")
+    if second is None:
+        return Verdict(plate_class, "")
+    other, other_probs = second
+    if len(other) != len(text) or len(other_probs) != len(text):
+        return Verdict(plate_class, "disagree")
+    must_agree = set(template.province_at) | set(suffix)
+    must_agree |= {k for k, p in enumerate(char_probs) if p < settings.sure}
+    must_agree |= {k for k, p in enumerate(other_probs) if p >= settings.dissent}
+    for k in sorted(must_agree):
+        if second_knows(text[k]) and other[k] != text[k]:
+            return Verdict(plate_class, "disagree")
+    return Verdict(plate_class, "")
