@@ -110,3 +110,15 @@ def test_settings_move_the_thresholds() -> None:
     lax = JudgeSettings(sure=0.85)
     other = ("皖AG2R2B", (0.99,) * 6 + (0.5,))
     assert judge("皖AG2R28", probs, "blue", other, knows_all, lax).valid
+
+
+def test_a_doubtful_character_firmly_seconded_counts() -> None:
+    """Province at 0.67 (below the 0.8 floor) but the second reader reads the same at 0.96:
+    valid. Seconded only weakly, or below the corroborated floor: still unsure."""
+    probs = (0.67,) + (0.99,) * 6
+    text = "黑E0HX5S"
+    assert judge(text, probs, "blue", (text, (0.96,) + (0.99,) * 6), knows_all).valid
+    weak = judge(text, probs, "blue", (text, (0.7,) + (0.99,) * 6), knows_all)
+    assert weak.unsure == "low_confidence"
+    low = (0.4,) + (0.99,) * 6
+    assert judge(text, low, "blue", (text, (0.99,) * 7), knows_all).unsure == "low_confidence"

@@ -27,11 +27,15 @@ __all__ = ["JudgeSettings", "Verdict", "judge"]
 class JudgeSettings:
     """`min_confidence`: every character's floor (a class may lower its suffix's);
     `sure`: characters the first reader is less sure of than this need the second reader's
-    agreement; `dissent`: a second reader this sure of another character vetoes the read."""
+    agreement; `dissent`: a second reader this sure of another character vetoes the read;
+    `corroborated_floor`: a character below the floor but above this still counts when the
+    second reader reads the same character at least `dissent` sure (two differently
+    trained models agreeing firmly is stronger evidence than one model's 0.8)."""
 
     min_confidence: float = 0.80
     sure: float = 0.97
     dissent: float = 0.90
+    corroborated_floor: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -76,16 +80,23 @@ def judge(
     if colour != "unknown" and colour not in plate_class.colours:
         return Verdict(plate_class, "colour_mismatch")
     suffix = _suffix_positions(text, plate_class)
+    other, other_probs = second if second is not None else ("", ())
+    paired = len(other) == len(text) and len(other_probs) == len(text)
     for k, p in enumerate(char_probs):
         floor = settings.min_confidence
         if k in suffix and plate_class.suffix_floor is not None:
             floor = min(floor, plate_class.suffix_floor)
-        if p < floor:
+        firmly_seconded = (
+            paired
+            and p >= settings.corroborated_floor
+            and other[k] == text[k]
+            and other_probs[k] >= settings.dissent
+        )
+        if p < floor and not firmly_seconded:
             return Verdict(plate_class, "low_confidence")
     if second is None:
         return Verdict(plate_class, "")
-    other, other_probs = second
-    if len(other) != len(text) or len(other_probs) != len(text):
+    if not paired:
         return Verdict(plate_class, "disagree")
     must_agree = set(template.province_at) | set(suffix)
     must_agree |= {k for k, p in enumerate(char_probs) if p < settings.sure}
