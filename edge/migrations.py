@@ -10,7 +10,7 @@ from __future__ import annotations
 # Migrations that rebuild a table other tables reference (SQLite cannot alter a CHECK
 # constraint in place). They run with foreign keys off, as SQLite's documented 12-step
 # ALTER procedure requires, and must pass ``PRAGMA foreign_key_check`` before they commit.
-TABLE_REBUILDS = frozenset({5, 6})
+TABLE_REBUILDS = frozenset({5, 6, 8})
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
@@ -412,6 +412,140 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         CREATE INDEX viid_dispositions_watch ON viid_dispositions(watchlist_id);
         CREATE INDEX viid_dispositions_face ON viid_dispositions(watch_face_id);
+        """,
+    ),
+    (
+        8,
+        "registry: personal fields encrypted, consent per co-resident, tenant requests",
+        """
+        -- Name, sex, birth date, ethnicity, occupation (and the new nationality) leave the
+        -- clear columns for one AES-GCM field, person_enc. SQL cannot encrypt, so the clear
+        -- values wait in registry_legacy_plain until qr_registry.registrations.seal_legacy
+        -- runs with the key (at web start), encrypts them and deletes the rows with
+        -- secure_delete on; person_enc is NULL only in between.
+        CREATE TABLE registrations_new (
+            id TEXT PRIMARY KEY,                 -- ULID, the idempotency key to the district
+            room_id INTEGER NOT NULL REFERENCES rooms(id),
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'confirmed', 'rejected', 'moved_out')),
+            ref_code TEXT NOT NULL UNIQUE,       -- short reference the tenant keeps
+            via_token TEXT NOT NULL DEFAULT '',  -- the sticker token it came through
+            doc_type TEXT NOT NULL,
+            doc_enc BLOB NOT NULL,               -- AES-GCM (edge.pii), purpose-bound
+            doc_hash TEXT NOT NULL,              -- keyed hash for exact search
+            doc_mask TEXT NOT NULL,              -- qr_registry.masking: tail only
+            person_enc BLOB,                     -- AES-GCM JSON: name, sex, birth date, ...
+            phone_enc BLOB NOT NULL,
+            phone_hash TEXT NOT NULL,
+            phone_mask TEXT NOT NULL,
+            hukou_address_enc BLOB NOT NULL,
+            relation TEXT NOT NULL,
+            move_in_date TEXT NOT NULL,
+            expected_until TEXT NOT NULL,
+            consent_at TEXT NOT NULL,
+            consent_version TEXT NOT NULL,
+            submitted_at TEXT NOT NULL,
+            confirm_deadline TEXT NOT NULL,
+            decided_at TEXT,
+            decided_by INTEGER REFERENCES users(id),
+            reject_reason TEXT,
+            moved_out_on TEXT,
+            move_out_reason TEXT,
+            moved_out_by TEXT,
+            sent_at TEXT,                        -- first queued for the district (confirmed)
+            updated_at TEXT NOT NULL,
+            CHECK (move_in_date <= expected_until)
+        );
+        CREATE TABLE registry_legacy_plain (
+            registration_id TEXT PRIMARY KEY,
+            name TEXT, sex TEXT, birth_date TEXT, ethnicity TEXT, occupation TEXT
+        );
+        INSERT INTO registry_legacy_plain
+            SELECT id, name, sex, birth_date, ethnicity, occupation FROM registrations;
+        INSERT INTO registrations_new (id, room_id, status, ref_code, doc_type, doc_enc,
+            doc_hash, doc_mask, phone_enc, phone_hash, phone_mask, hukou_address_enc, relation,
+            move_in_date, expected_until, consent_at, consent_version, submitted_at,
+            confirm_deadline, decided_at, decided_by, reject_reason, moved_out_on,
+            move_out_reason, moved_out_by, sent_at, updated_at)
+            SELECT id, room_id, status, hex(randomblob(5)), doc_type, doc_enc, doc_hash,
+                '', phone_enc, phone_hash, phone_mask, hukou_address_enc, relation,
+                move_in_date, expected_until, consent_at, consent_version, submitted_at,
+                confirm_deadline, decided_at, decided_by, reject_reason, moved_out_on,
+                move_out_reason, moved_out_by, submitted_at, updated_at
+            FROM registrations;
+        DROP TABLE registrations;
+        ALTER TABLE registrations_new RENAME TO registrations;
+        CREATE INDEX registrations_room ON registrations(room_id, status);
+        CREATE INDEX registrations_doc ON registrations(doc_hash);
+        CREATE INDEX registrations_phone ON registrations(phone_hash);
+        CREATE INDEX registrations_status ON registrations(status, confirm_deadline);
+        CREATE INDEX registrations_token ON registrations(via_token, submitted_at);
+
+        -- Each co-resident consents for themselves (aged 14 or more: a link they open, or
+        -- the landlord records consent given in person with a reason); a child under 14
+        -- through a guardian. Until then nothing about them is sent to the district.
+        -- Co-residents recorded before this migration consented through the tenant only:
+        -- they start 'awaiting'.
+        CREATE TABLE co_residents_new (
+            id INTEGER PRIMARY KEY,
+            registration_id TEXT NOT NULL REFERENCES registrations(id) ON DELETE CASCADE,
+            person_enc BLOB,                     -- AES-GCM JSON: name, birth date
+            doc_type TEXT NOT NULL,
+            doc_enc BLOB NOT NULL,
+            doc_hash TEXT NOT NULL,
+            doc_mask TEXT NOT NULL,
+            relation TEXT NOT NULL,
+            minor INTEGER NOT NULL DEFAULT 0 CHECK (minor IN (0, 1)),  -- under 14
+            consent_state TEXT NOT NULL DEFAULT 'awaiting'
+                CHECK (consent_state IN ('awaiting', 'given')),
+            consent_kind TEXT CHECK (consent_kind IN ('self', 'in_person', 'guardian')),
+            consent_at TEXT,
+            consent_by TEXT,                     -- 'co_resident', 'tenant', 'user:12'
+            consent_note TEXT,                   -- the landlord's reason, the guardian
+            consent_token_hash TEXT UNIQUE,      -- SHA-256 of the link the person opens
+            created_at TEXT NOT NULL DEFAULT '',
+            sent_at TEXT
+        );
+        CREATE TABLE registry_legacy_plain_co (co_resident_id INTEGER PRIMARY KEY, name TEXT);
+        INSERT INTO registry_legacy_plain_co SELECT id, name FROM co_residents;
+        INSERT INTO co_residents_new (id, registration_id, doc_type, doc_enc, doc_hash,
+            doc_mask, relation, created_at)
+            SELECT c.id, c.registration_id, c.doc_type, c.doc_enc, c.doc_hash, '', c.relation,
+                r.submitted_at
+            FROM co_residents c JOIN registrations r ON r.id = c.registration_id;
+        DROP TABLE co_residents;
+        ALTER TABLE co_residents_new RENAME TO co_residents;
+        CREATE INDEX co_residents_doc ON co_residents(doc_hash);
+        CREATE INDEX co_residents_registration ON co_residents(registration_id);
+
+        -- Moving out and extending from the public page are requests: the landlord confirms
+        -- them, or a one-time code sent to the registered phone does.
+        CREATE TABLE registration_requests (
+            id INTEGER PRIMARY KEY,
+            registration_id TEXT NOT NULL REFERENCES registrations(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('move_out', 'extend')),
+            on_date TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL DEFAULT 'open'
+                CHECK (state IN ('open', 'confirmed', 'declined', 'withdrawn', 'expired')),
+            handle_hash TEXT NOT NULL UNIQUE,    -- SHA-256 of the page handle the tenant holds
+            code_hash TEXT,                      -- one-time code (HMAC), when SMS is set up
+            code_attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            decided_at TEXT,
+            decided_by TEXT
+        );
+        CREATE UNIQUE INDEX registration_requests_open
+            ON registration_requests(registration_id) WHERE state = 'open';
+
+        -- Police exact searches by full document number or phone (an oracle): counted per
+        -- officer to cap them per day.
+        CREATE TABLE registry_lookups (
+            user_id INTEGER NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX registry_lookups_user ON registry_lookups(user_id, at);
         """,
     ),
 ]

@@ -43,6 +43,12 @@ class RetentionConfig(BaseModel):
     registration_days: int = Field(
         default=365, ge=1, description="purge closed registrations this long after closing"
     )
+    pending_registration_days: int = Field(
+        default=7, ge=1, description="purge unconfirmed registrations this long past deadline"
+    )
+    co_resident_consent_days: int = Field(
+        default=14, ge=1, description="purge co-residents whose consent never came"
+    )
     visitor_pass_days: int = Field(
         default=30, ge=1, description="delete ended visitor passes this long after their end"
     )
@@ -58,6 +64,8 @@ class RetentionReport:
     visitor_faces_purged: int = 0  # face passes whose templates were deleted
     visitor_passes_purged: int = 0
     watch_faces_purged: int = 0
+    pending_purged: int = 0  # registrations never confirmed, or rejected before any sending
+    co_residents_purged: int = 0  # co-residents whose own (or guardian's) consent never came
 
 
 def _snapshot_files(root: Path) -> list[Path]:
@@ -205,6 +213,43 @@ def purge_registrations(db: sqlite_utils.Database, now: datetime, days: int) -> 
             return purged
 
 
+def purge_stale_pending(
+    db: sqlite_utils.Database, now: datetime, days: int, consent_days: int
+) -> tuple[int, int]:
+    """Delete what the public page stored and no one confirmed, ``days`` after it lapsed:
+    pending registrations past their confirmation deadline, registrations rejected before
+    anything was sent to the district, and co-residents still awaiting consent
+    ``consent_days`` after they were entered. Returns
+    (registrations, co-residents); each purge is in the audit log (ids only)."""
+    from edge import audit
+
+    cutoff = iso(now - timedelta(days=days))
+    with transaction(db) as conn:
+        ids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM registrations WHERE sent_at IS NULL AND ("
+                " (status = 'pending' AND confirm_deadline < ?)"
+                " OR (status = 'rejected' AND decided_at < ?))",
+                (cutoff, cutoff),
+            )
+        ]
+        for reg_id in ids:
+            conn.execute("DELETE FROM registrations WHERE id = ?", (reg_id,))
+            audit.append(conn, "retention", "purge_unconfirmed", f"registration:{reg_id}", at=now)
+        co = conn.execute(
+            "SELECT id, registration_id FROM co_residents"
+            " WHERE consent_state = 'awaiting' AND created_at < ?",
+            (iso(now - timedelta(days=consent_days)),),
+        ).fetchall()
+        for co_id, reg_id in co:
+            conn.execute("DELETE FROM co_residents WHERE id = ?", (co_id,))
+            audit.append(
+                conn, "retention", "purge_unconsented", f"registration:{reg_id}", {"co": co_id}, now
+            )
+    return len(ids), len(co)
+
+
 _FACE_PASS_ENDED = (
     "kind = 'visitor' AND (valid_to <= ? OR active = 0"
     " OR (max_uses IS NOT NULL AND uses >= max_uses))"
@@ -295,6 +340,9 @@ def run_retention(
 ) -> RetentionReport:
     events = purge_events(db, now, config.event_days, snapshot_root)
     registrations = purge_registrations(db, now, config.registration_days)
+    pending = purge_stale_pending(
+        db, now, config.pending_registration_days, config.co_resident_consent_days
+    )
     visitor_faces = purge_visitor_faces(db, now)
     visitor_passes = purge_visitor_passes(db, now, config.visitor_pass_days)
     watch_faces = purge_watch_faces(db, now)
@@ -305,5 +353,6 @@ def run_retention(
         log.info("retention: %d snapshots (%d bytes) and %d events deleted", files, freed, events)
     db.execute("PRAGMA optimize")  # hourly, as SQLite advises: keeps query plans on fresh stats
     return RetentionReport(
-        files, freed, events, left, registrations, visitor_faces, visitor_passes, watch_faces
-    )
+        files, freed, events, left, registrations, visitor_faces, visitor_passes, watch_faces,
+        *pending,
+    )  # fmt: skip

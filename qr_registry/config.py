@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
@@ -19,6 +21,22 @@ class RegistryConfig(BaseModel):
     consent_version: str = Field(default="2025-01", min_length=1, max_length=20)
     public_submissions_per_minute: int = Field(
         default=20, ge=1, le=100_000, description="per client address, on the tenant page"
+    )
+    pending_per_room: int = Field(
+        default=8, ge=1, le=100, description="registrations a room may have waiting at once"
+    )
+    submissions_per_sticker_per_day: int = Field(
+        default=20, ge=1, le=1000, description="registrations through one sticker in 24 h"
+    )
+    exact_searches_per_day: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="police searches by full document number or phone, per officer in 24 h",
+    )
+    sms_gateway: Literal["none", "demo-log"] = Field(
+        default="none",
+        description="one-time codes for tenants' requests; 'demo-log' only logs them (demo)",
     )
 
     @field_validator("base_url")

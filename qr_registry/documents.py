@@ -5,6 +5,11 @@ mainland list only, so it rejects Hong Kong/Macau/Taiwan residence permits (8100
 820000, 830000) and the 2023 foreigner permanent-residence card (a leading 9), all of which
 carry the same MOD 11-2 check digit and are lawful documents for renting a room.
 
+Every number is folded first (NFKC, digits of any script as ASCII: qr_registry.text) and
+then matched against ASCII-only patterns, so ``９２…`` and ``٩٢…`` are the same card as
+``92…`` — one registration, one search hash — and ``'²'.isdigit()`` never lets a character
+through that ``int()`` would choke on.
+
 Everything here is pure: values in, a normalised value or a :class:`FieldError` out.
 Messages are English msgids; the web layer translates them (zh-CN by default).
 """
@@ -16,6 +21,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+
+from qr_registry.text import ascii_digits, fold, is_ascii_digits, problem
 
 
 class FieldError(ValueError):
@@ -34,6 +41,11 @@ class DocType(StrEnum):
     FOREIGNER_PR = "foreigner_pr"  # 外国人永久居留身份证
     PASSPORT = "passport"  # 护照
 
+
+# Documents of Chinese citizens: the only ones that ask for 民族 (ethnicity).
+CHINESE_DOCS = frozenset({DocType.RESIDENT_ID, DocType.HMT_PERMIT})
+# Documents whose holder states a nationality (a passport may also be Chinese).
+NATIONALITY_DOCS = frozenset({DocType.PASSPORT, DocType.FOREIGNER_PR})
 
 DOC_LABELS: dict[DocType, str] = {
     DocType.RESIDENT_ID: "Resident ID card",
@@ -55,7 +67,7 @@ EARLIEST_BIRTH = date(1900, 1, 1)
 
 def check_char(first17: str) -> str:
     """The GB 11643 MOD 11-2 check character for 17 digits."""
-    if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
+    if len(first17) != 17 or not is_ascii_digits(first17):
         raise ValueError("need exactly 17 ASCII digits")
     total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
     return _CHECK_CHARS[total % 11]
@@ -68,6 +80,7 @@ class DocFacts:
     number: str
     birth_date: date | None = None
     sex: str | None = None  # "M" / "F"
+    nationality_code: str | None = None  # foreigner cards: alpha-3 (old) or numeric (2023)
 
 
 def _birth_and_sex(number: str, field: str, today: date) -> tuple[date, str]:
@@ -83,7 +96,7 @@ def _birth_and_sex(number: str, field: str, today: date) -> tuple[date, str]:
 
 
 def _eighteen(raw: str, field: str) -> str:
-    number = raw.strip().upper().replace(" ", "")
+    number = ascii_digits(raw).upper()
     if len(number) != 18:
         raise FieldError(field, "The number must have 18 characters")
     if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
@@ -103,13 +116,17 @@ def validate_document(doc_type: str, raw: str, today: date, field: str = "doc_nu
         raise FieldError(field, "Enter the document number")
     if len(raw) > 40:
         raise FieldError(field, "The document number is too long")
+    if problem(raw):
+        raise FieldError(field, "The document number may contain only letters and digits")
     if kind is DocType.PASSPORT:
-        number = re.sub(r"[\s-]", "", raw).upper()
+        number = re.sub(r"[\s-]", "", fold(raw)).upper()
         if not re.fullmatch(r"[A-Z0-9]{5,20}", number):
             raise FieldError(field, "A passport number has 5 to 20 letters and digits")
         return DocFacts(number)
-    if kind is DocType.FOREIGNER_PR and re.fullmatch(r"[A-Za-z]{3}\d{12}", raw.strip()):
-        return DocFacts(raw.strip().upper())  # 2004-2017 card: nationality letters + digits
+    old_card = ascii_digits(raw).upper()
+    if kind is DocType.FOREIGNER_PR and re.fullmatch(r"[A-Z]{3}[0-9]{12}", old_card):
+        # 2004-2017 card: ISO alpha-3 nationality, then digits
+        return DocFacts(old_card, nationality_code=old_card[:3])
     number = _eighteen(raw, field)
     if kind is DocType.RESIDENT_ID:
         if int(number[:2]) not in MAINLAND_PROVINCES:
@@ -125,7 +142,8 @@ def validate_document(doc_type: str, raw: str, today: date, field: str = "doc_nu
     ):
         raise FieldError(field, "A permanent-residence card number starts with 9")
     born, sex = _birth_and_sex(number, field, today)
-    return DocFacts(number, born, sex)
+    code = number[3:6] if kind is DocType.FOREIGNER_PR else None
+    return DocFacts(number, born, sex, code)
 
 
 _NAME_SEPARATORS = {
@@ -133,6 +151,7 @@ _NAME_SEPARATORS = {
     "•": "·",
     "・": "·",
     "．": "·",
+    ".": "·",  # NFKC turns the full-width stop (．) into this
     "‧": "·",
     " ": " ",
     "-": "-",
@@ -145,12 +164,14 @@ def normalise_name(raw: str, field: str = "name") -> str:
     ``·`` between parts of minority and foreign names; no digits, markup or control chars."""
     if not isinstance(raw, str):
         raise FieldError(field, "Enter a name")
-    text = unicodedata.normalize("NFC", raw.strip())
-    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", raw)).strip()
     if not text:
         raise FieldError(field, "Enter a name")
     if len(text) > 64:
         raise FieldError(field, "A name may have at most 64 characters")
+    why = problem(text)
+    if why:
+        raise FieldError(field, why)
     out = []
     for char in text:
         if char in _NAME_SEPARATORS:

@@ -3,16 +3,22 @@
 - CSV is UTF-8 with a BOM (utf-8-sig): Excel on Chinese Windows otherwise reads GBK and
   garbles every name.
 - Formula injection: a cell starting with ``= + - @`` (or tab/CR) would run as a formula in
-  the officer's spreadsheet; such cells get a leading apostrophe.
+  the officer's spreadsheet; such cells get a leading apostrophe. So does every trigger
+  that follows a separator inside a cell (``工程师;=HYPERLINK(…)`` → ``工程师;'=HYPERLINK(…)``):
+  a spreadsheet that guesses ``;`` or ``|`` as the separator, or ignores quotes, would
+  split the cell and run the second half. Every CSV field is also quoted.
 - Document numbers and phones are written as text (Excel would turn an 18-digit ID into
   3.20102E+17 and lose the last digits); they are the masked forms, as on screen.
+- Columns follow the reader's role (qr_registry.masking.ROLE_FIELDS): a grid worker's
+  export has an age band, never a birth date or year, beside the masked number.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from openpyxl import Workbook
@@ -25,42 +31,55 @@ COLUMNS = (
     ("doc_type", "证件类型 Document type"),
     ("doc_mask", "证件号码 Document number"),
     ("sex", "性别 Sex"),
-    ("birth_date", "出生日期 Birth date"),
+    ("birth_year", "出生年份 Birth year"),
+    ("age_band", "年龄段 Age band"),
+    ("nationality", "国籍 Nationality"),
     ("ethnicity", "民族 Ethnicity"),
     ("phone_mask", "电话 Phone"),
     ("occupation", "工作单位/职业 Occupation"),
     ("relation", "与房东关系 Relation"),
     ("move_in_date", "入住日期 Move-in"),
     ("expected_until", "预计居住至 Expected until"),
-    ("submitted_at", "登记时间 Submitted (UTC)"),
+    ("submitted_at", "登记时间 Submitted"),
     ("moved_out_on", "退租日期 Moved out"),
     ("overdue", "逾期未确认 Overdue"),
 )
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+# a separator (or line break) a spreadsheet may split on, then a formula trigger
+_SPLIT_FORMULA = re.compile(r"([,;|\t\r\n]\s*)([=+\-@])")
+
+
+def columns_for(fields: Iterable[str]) -> list[tuple[str, str]]:
+    """The export columns a role may have: the always-shown ones and its own fields."""
+    allowed = set(fields)
+    personal = {"name", "doc_type", "doc_mask", "sex", "birth_year", "age_band", "nationality",
+                "ethnicity", "phone_mask", "occupation", "relation"}  # fmt: skip
+    return [(k, t) for k, t in COLUMNS if k not in personal or k in allowed]
 
 
 def safe_cell(value: Any) -> str:
     """Text for a cell that a spreadsheet will never evaluate as a formula."""
     text = "" if value is None else str(value)
+    text = _SPLIT_FORMULA.sub(r"\1'\2", text)
     return "'" + text if text.startswith(_DANGEROUS) else text
 
 
-def to_csv(rows: Iterable[dict[str, Any]]) -> bytes:
+def to_csv(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]] = COLUMNS) -> bytes:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([title for _, title in COLUMNS])
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
+    writer.writerow([title for _, title in columns])
     for row in rows:
-        writer.writerow([safe_cell(row.get(key)) for key, _ in COLUMNS])
+        writer.writerow([safe_cell(row.get(key)) for key, _ in columns])
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def to_xlsx(rows: Iterable[dict[str, Any]]) -> bytes:
+def to_xlsx(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]] = COLUMNS) -> bytes:
     book = Workbook(write_only=False)
     sheet = book.active
     sheet.title = "registrations"
-    sheet.append([title for _, title in COLUMNS])
+    sheet.append([title for _, title in columns])
     for row in rows:
-        sheet.append([safe_cell(row.get(key)) for key, _ in COLUMNS])
+        sheet.append([safe_cell(row.get(key)) for key, _ in columns])
     for column in sheet.iter_cols(min_row=2):
         for cell in column:
             cell.data_type = "s"

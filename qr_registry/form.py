@@ -1,10 +1,23 @@
 """The tenant's registration form, parsed and validated as a pure function.
 
 Minimum necessary fields (the common set of local rental-registration rules): name,
-document, sex, birth date, ethnicity, phone, household-registration address, work unit or
-occupation, move-in date and expected stay, relation to the landlord, co-residents. No
-religion, politics, blood type or the like. Consent to processing personal data (PIPL art.
-14/29) is a separate, explicit tick box, recorded with its text version.
+document, sex, birth date, nationality, ethnicity, phone, household-registration address,
+work unit or occupation, move-in date and expected stay, relation to the landlord,
+co-residents. No religion, politics, blood type or the like. Consent to processing personal
+data (PIPL art. 14/29) is a separate, explicit tick box, recorded with its text version.
+
+The document decides the rest (server-side; the page's script only helps):
+- an 18-digit number carries the birth date and sex: those are taken from it, whatever
+  the form says, and the form shows them filled and locked;
+- nationality is asked for a passport or a foreign permanent-residence card (and checked
+  against the card number, which encodes it); Chinese documents are nationality CHN;
+- 民族 is asked only of Chinese citizens (resident ID, HK/Macau/Taiwan permit, Chinese
+  passport), with no default; a foreigner's record has none.
+
+A co-resident aged 14 or more consents for themselves after the registration (a link of
+their own, or in person before the landlord); for a child under 14 the tenant may consent
+here as the child's parent or guardian (PIPL art. 31), otherwise the landlord records a
+guardian's consent.
 
 Every problem is collected (the tenant fixes them all in one go) as a FieldError whose
 message is a gettext msgid; nothing is stored unless the whole form is valid.
@@ -12,14 +25,20 @@ message is a gettext msgid; nothing is stored unless the whole form is valid.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from qr_registry.documents import DocType, FieldError, normalise_name, validate_document
+from qr_registry import nationality
+from qr_registry.documents import (
+    CHINESE_DOCS,
+    DocType,
+    FieldError,
+    normalise_name,
+    validate_document,
+)
 from qr_registry.masking import normalise_phone
+from qr_registry.text import clean, problem
 
 ETHNICITIES = (  # GB/T 3304 order, then 其他 and 外籍
     "汉族",
@@ -79,8 +98,8 @@ ETHNICITIES = (  # GB/T 3304 order, then 其他 and 外籍
     "珞巴族",
     "基诺族",
     "其他",
-    "外籍",
 )
+CHILD_AGE = 14  # PIPL art. 28/31: a child's information needs a guardian's consent
 RELATIONS = {
     "tenant": "Tenant",
     "relative": "Relative of the landlord",
@@ -95,7 +114,6 @@ CO_RELATIONS = {
     "roommate": "Roommate",
 }
 MAX_CO_RESIDENTS = 4
-_FORBIDDEN_TEXT = re.compile(r"[<>{}\\\ufffd]")
 
 
 @dataclass(frozen=True)
@@ -103,7 +121,10 @@ class CoResident:
     name: str
     doc_type: str
     doc_number: str
+    birth_date: date
     relation: str
+    minor: bool  # under 14 today
+    guardian_consent: bool  # the tenant consents as this child's parent or guardian
 
 
 @dataclass(frozen=True)
@@ -113,7 +134,8 @@ class TenantForm:
     doc_number: str
     sex: str
     birth_date: date
-    ethnicity: str
+    nationality: str  # ISO alpha-3
+    ethnicity: str  # '' unless a Chinese citizen's document
     phone: str  # E.164
     hukou_address: str
     occupation: str
@@ -123,22 +145,32 @@ class TenantForm:
     co_residents: tuple[CoResident, ...]
 
 
+def is_child(born: date, today: date) -> bool:
+    """Under 14 on ``today`` (a birthday on 29 February counts from 1 March)."""
+    try:
+        fourteenth = born.replace(year=born.year + CHILD_AGE)
+    except ValueError:
+        fourteenth = date(born.year + CHILD_AGE, 3, 1)
+    return today < fourteenth
+
+
 def _text(form: Mapping[str, str], field: str, limit: int, message: str) -> str:
     value = form.get(field, "")
-    value = unicodedata.normalize("NFC", value.strip()) if isinstance(value, str) else ""
+    value = clean(value) if isinstance(value, str) else ""
     if not value:
         raise FieldError(field, message)
     if len(value) > limit:
         raise FieldError(field, "At most %(limit)s characters", limit=limit)
-    if _FORBIDDEN_TEXT.search(value) or any(unicodedata.category(c) == "Cc" for c in value):
-        raise FieldError(field, "Please use only ordinary text (no < > { } or control characters)")
+    why = problem(value)
+    if why:
+        raise FieldError(field, why)
     return value
 
 
 def _date(form: Mapping[str, str], field: str) -> date:
     value = form.get(field, "")
     try:
-        if not isinstance(value, str) or len(value) != 10:
+        if not isinstance(value, str) or len(value) != 10 or not value.isascii():
             raise ValueError
         return date.fromisoformat(value)
     except ValueError:
@@ -150,6 +182,58 @@ def _choice(form: Mapping[str, str], field: str, allowed: object, message: str) 
     if not isinstance(value, str) or value not in allowed:  # type: ignore[operator]
         raise FieldError(field, message)
     return value
+
+
+def _nationality(form: Mapping[str, str], kind: DocType, code: str | None) -> str:
+    """ISO alpha-3 for the document's holder; ``code`` is what a foreigner card encodes."""
+    if kind in CHINESE_DOCS:
+        return nationality.CHINA
+    found = nationality.find(form.get("nationality", ""))
+    if found is None:
+        raise FieldError("nationality", "Choose a nationality from the list")
+    if kind is DocType.FOREIGNER_PR:
+        if found.alpha3 == nationality.CHINA:
+            raise FieldError("nationality", "A permanent-residence card is for foreign nationals")
+        if code is not None and code not in (found.alpha3, found.numeric):
+            raise FieldError("nationality", "Does not match the nationality in the card number")
+    return found.alpha3
+
+
+def _holder(form: Mapping[str, str], today: date, errors: list[FieldError]) -> dict[str, object]:
+    """Document, nationality, sex, birth date and ethnicity: what the document decides."""
+    values: dict[str, object] = {}
+    try:
+        kind = DocType(_choice(form, "doc_type", set(DocType), "Choose a document type"))
+        facts = validate_document(kind, form.get("doc_number", ""), today)
+    except FieldError as exc:
+        errors.append(exc)
+        kind, facts = None, None
+    if facts is not None and kind is not None:
+        values.update(doc_type=str(kind), doc_number=facts.number)
+        try:
+            values["nationality"] = _nationality(form, kind, facts.nationality_code)
+        except FieldError as exc:
+            errors.append(exc)
+    if facts is not None and facts.birth_date is not None:
+        values.update(birth_date=facts.birth_date, sex=facts.sex)
+    else:
+        for field, parse in (
+            ("sex", lambda: _choice(form, "sex", {"M", "F"}, "Choose male or female")),
+            ("birth_date", lambda: _date(form, "birth_date")),
+        ):
+            try:
+                values[field] = parse()
+            except FieldError as exc:
+                errors.append(exc)
+    citizen = kind in CHINESE_DOCS or values.get("nationality") == nationality.CHINA
+    if kind is not None and citizen:
+        try:
+            values["ethnicity"] = _choice(form, "ethnicity", ETHNICITIES, "Choose an ethnicity")
+        except FieldError as exc:
+            errors.append(exc)
+    else:
+        values["ethnicity"] = ""
+    return values
 
 
 def parse_tenant_form(
@@ -166,10 +250,7 @@ def parse_tenant_form(
             errors.append(exc)
 
     attempt("name", lambda: normalise_name(form.get("name", "")))
-    attempt("doc_type", lambda: _choice(form, "doc_type", set(DocType), "Choose a document type"))
-    attempt("sex", lambda: _choice(form, "sex", {"M", "F"}, "Choose male or female"))
-    attempt("birth_date", lambda: _date(form, "birth_date"))
-    attempt("ethnicity", lambda: _choice(form, "ethnicity", ETHNICITIES, "Choose an ethnicity"))
+    values.update(_holder(form, today, errors))
     attempt("phone", lambda: normalise_phone(form.get("phone", "")))
     attempt(
         "hukou_address",
@@ -179,19 +260,16 @@ def parse_tenant_form(
     attempt("relation", lambda: _choice(form, "relation", RELATIONS, "Choose a relation"))
     attempt("move_in_date", lambda: _date(form, "move_in_date"))
     attempt("expected_until", lambda: _date(form, "expected_until"))
-    if "doc_type" in values:
-        try:
-            facts = validate_document(str(values["doc_type"]), form.get("doc_number", ""), today)
-            values["doc_number"] = facts.number
-            if facts.birth_date and values.get("birth_date") not in (None, facts.birth_date):
-                errors.append(FieldError("birth_date", "Does not match the document number"))
-            if facts.sex and values.get("sex") not in (None, facts.sex):
-                errors.append(FieldError("sex", "Does not match the document number"))
-        except FieldError as exc:
-            errors.append(exc)
     born = values.get("birth_date")
     if isinstance(born, date) and not date(1900, 1, 1) <= born <= today:
         errors.append(FieldError("birth_date", "The birth date is out of range"))
+    elif isinstance(born, date) and is_child(born, today):
+        errors.append(
+            FieldError(
+                "birth_date",
+                "A child under 14 is registered by a parent or guardian, as a co-resident",
+            )
+        )
     move_in, until = values.get("move_in_date"), values.get("expected_until")
     if isinstance(move_in, date) and not today - timedelta(
         days=366
@@ -206,7 +284,7 @@ def parse_tenant_form(
                     "expected_until", "At most %(days)s days; extend later", days=max_stay_days
                 )
             )
-    co_residents = _co_residents(form, today, errors)
+    co_residents = _co_residents(form, today, errors, str(values.get("doc_number", "")))
     if form.get("consent") != "yes":
         errors.append(FieldError("consent", "Registration needs your consent to the notice above"))
     if errors:
@@ -214,24 +292,39 @@ def parse_tenant_form(
     return TenantForm(co_residents=co_residents, **values), []  # type: ignore[arg-type]
 
 
+def _co_resident(form: Mapping[str, str], i: int, today: date) -> CoResident:
+    prefix = f"co{i}_"
+    name = normalise_name(form.get(prefix + "name", ""), prefix + "name")
+    kind = _choice(form, prefix + "doc_type", set(DocType), "Choose a document type")
+    number = form.get(prefix + "doc_number", "")
+    facts = validate_document(kind, number, today, prefix + "doc_number")
+    born = facts.birth_date or _date(form, prefix + "birth_date")
+    if not date(1900, 1, 1) <= born <= today:
+        raise FieldError(prefix + "birth_date", "The birth date is out of range")
+    relation = _choice(form, prefix + "relation", CO_RELATIONS, "Choose a relation")
+    minor = is_child(born, today)
+    guardian = minor and form.get(prefix + "guardian") == "yes"
+    return CoResident(name, kind, facts.number, born, relation, minor, guardian)
+
+
 def _co_residents(
-    form: Mapping[str, str], today: date, errors: list[FieldError]
+    form: Mapping[str, str], today: date, errors: list[FieldError], tenant_doc: str
 ) -> tuple[CoResident, ...]:
     people = []
+    seen: set[str] = {tenant_doc}
     for i in range(1, MAX_CO_RESIDENTS + 1):
-        keys = [f"co{i}_{k}" for k in ("name", "doc_type", "doc_number", "relation")]
-        raw = [form.get(k, "") for k in keys]
-        if not any(isinstance(v, str) and v.strip() for v in raw):
+        keys = [f"co{i}_{k}" for k in ("name", "doc_type", "doc_number", "birth_date", "relation")]
+        if not any(isinstance(form.get(k), str) and form.get(k, "").strip() for k in keys):
             continue
         try:
-            name = normalise_name(raw[0], keys[0])
-            number = validate_document(raw[1], raw[2], today, keys[2]).number
-            relation = _choice(form, keys[3], CO_RELATIONS, "Choose a relation")
-            people.append(CoResident(name, raw[1], number, relation))
+            person = _co_resident(form, i, today)
         except FieldError as exc:
-            if exc.field == "doc_type":
-                exc = FieldError(keys[1], exc.message)
-            elif exc.field == "relation":
-                exc = FieldError(keys[3], exc.message)
-            errors.append(exc)
+            field = exc.field if exc.field.startswith(f"co{i}_") else f"co{i}_{exc.field}"
+            errors.append(FieldError(field, exc.message, **exc.params))
+            continue
+        if person.doc_number in seen:
+            errors.append(FieldError(f"co{i}_doc_number", "This person is already on the form"))
+            continue
+        seen.add(person.doc_number)
+        people.append(person)
     return tuple(people)

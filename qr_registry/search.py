@@ -1,8 +1,12 @@
 """Search across registrations for police and grid workers (and a landlord's own list).
 
-Names and room labels match by substring; document numbers and phones match exactly
-through their keyed hashes (the database holds no plaintext to LIKE against, by design).
-A document number also finds the registrations listing that person as a co-resident.
+Room labels match by substring in SQL. Names are encrypted: a name matches by substring
+after decryption, over the rows the other filters leave (a box holds thousands of
+registrations, not millions: see BENCHMARKS.md). Document numbers and phones match
+exactly through their keyed hashes (the database holds no plaintext to LIKE against, by
+design), and only for police, within a daily quota per officer: an exact search is an
+oracle (is this number registered?), so it is capped and every one is audited. A document
+number also finds the registrations listing that person as a co-resident.
 """
 
 from __future__ import annotations
@@ -17,7 +21,15 @@ from edge.db import iso
 from edge.pii import PiiVault
 from qr_registry.documents import FieldError
 from qr_registry.masking import normalise_phone
-from qr_registry.registrations import FROM_ROOMS, LIST_COLUMNS, _decorate, doc_hash, phone_hash
+from qr_registry.registrations import (
+    FROM_ROOMS,
+    LIST_COLUMNS,
+    decorate,
+    doc_hash,
+    name_key,
+    phone_hash,
+)
+from qr_registry.text import clean, fold
 
 STATUSES = ("pending", "confirmed", "rejected", "moved_out")
 MAX_ROWS = 500
@@ -37,12 +49,16 @@ class Filters:
     def is_empty(self) -> bool:
         return self == Filters()
 
+    def exact(self) -> bool:
+        """Whether this search tests a full document number or phone (an oracle)."""
+        return bool(self.doc_number or self.phone)
+
 
 def parse_filters(args: dict[str, str]) -> Filters:
     """Query-string values → Filters, or FieldError naming the bad one."""
 
     def text(key: str, limit: int) -> str:
-        value = (args.get(key) or "").strip()
+        value = clean(args.get(key) or "")
         if len(value) > limit:
             raise FieldError(key, "At most %(limit)s characters", limit=limit)
         return value
@@ -61,7 +77,7 @@ def parse_filters(args: dict[str, str]) -> Filters:
         raise FieldError("status", "Unknown status")
     return Filters(
         name=text("name", 64),
-        doc_number=text("doc_number", 40).upper().replace(" ", ""),
+        doc_number=fold(text("doc_number", 40)).upper().replace(" ", ""),
         phone=text("phone", 32),
         room=text("room", 100),
         status=status,
@@ -69,6 +85,22 @@ def parse_filters(args: dict[str, str]) -> Filters:
         submitted_to=day("to"),
         overdue_only=args.get("overdue") == "1",
     )
+
+
+def record_exact_search(
+    conn: sqlite3.Connection, user_id: int, now: datetime, per_day: int
+) -> bool:
+    """Count one exact search against the officer's daily quota; False when it is used up
+    (nothing is recorded then). In the caller's transaction."""
+    used = conn.execute(
+        "SELECT COUNT(*) FROM registry_lookups WHERE user_id = ? AND at >= ?",
+        (user_id, iso(now - timedelta(days=1))),
+    ).fetchone()[0]
+    if used >= per_day:
+        return False
+    conn.execute("DELETE FROM registry_lookups WHERE at < ?", (iso(now - timedelta(days=2)),))
+    conn.execute("INSERT INTO registry_lookups (user_id, at) VALUES (?, ?)", (user_id, iso(now)))
+    return True
 
 
 def _like(value: str) -> str:
@@ -90,9 +122,6 @@ def search(
     if landlord_id is not None:
         where.append("rm.landlord_id = ?")
         args.append(landlord_id)
-    if filters.name:
-        where.append("r.name LIKE ? ESCAPE '\\'")
-        args.append(_like(filters.name))
     if filters.doc_number:
         h = doc_hash(vault, filters.doc_number)
         where.append(
@@ -118,20 +147,19 @@ def search(
         where.append("r.status = 'pending' AND r.confirm_deadline < ?")
         args.append(iso(now))
     base = FROM_ROOMS + (" WHERE " + " AND ".join(where) if where else "")
-    counts = dict.fromkeys(STATUSES, 0)
-    for status, n in conn.execute("SELECT r.status, COUNT(*)" + base + " GROUP BY r.status", args):
-        counts[status] = n
-    counts["overdue"] = conn.execute(
-        "SELECT COUNT(*)" + base + (" AND " if where else " WHERE ")
-        + "r.status = 'pending' AND r.confirm_deadline < ?",
-        [*args, iso(now)],
-    ).fetchone()[0]  # fmt: skip
-    if filters.status:
-        base += (" AND " if where else " WHERE ") + "r.status = ?"
-        args.append(filters.status)
     cursor = conn.execute(
-        "SELECT " + LIST_COLUMNS + base + " ORDER BY r.submitted_at DESC, r.id DESC LIMIT ?",
-        [*args, limit],
+        "SELECT " + LIST_COLUMNS + base + " ORDER BY r.submitted_at DESC, r.id DESC", args
     )
     names = [d[0] for d in cursor.description]
-    return [_decorate(row, names, now) for row in cursor.fetchall()], counts
+    wanted = name_key(filters.name) if filters.name else ""
+    counts = dict.fromkeys((*STATUSES, "overdue"), 0)
+    rows: list[dict[str, Any]] = []
+    for raw in cursor:
+        item = decorate(raw, names, now, vault)
+        if wanted and wanted not in name_key(item["person"].name):
+            continue
+        counts[item["status"]] += 1
+        counts["overdue"] += item["overdue"]
+        if (not filters.status or item["status"] == filters.status) and len(rows) < limit:
+            rows.append(item)
+    return rows, counts

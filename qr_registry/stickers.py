@@ -44,6 +44,13 @@ def _qr_image(url: str, box: int = 10) -> Image.Image:
     return code.make_image(fill_color="black", back_color="white").get_image().convert("RGB")
 
 
+def qr_png(url: str, box: int = 6) -> bytes:
+    """A bare QR code of ``url`` as PNG (a co-resident's consent link on the tenant's page)."""
+    out = io.BytesIO()
+    _qr_image(url, box).save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
 def _font(size: int) -> ImageFont.FreeTypeFont:
     if not CJK_FONT.exists():
         raise StickerError(f"CJK font {CJK_FONT} missing (Debian package fonts-wqy-microhei)")

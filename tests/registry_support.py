@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from edge.config import MenweiConfig, parse_config
 from edge.db import connect, transaction
 from edge.web.accounts import create_user
 from qr_registry.documents import check_char
+from qr_registry.registrations import open_person
 from qr_registry.rooms import add_room
 
 PASSWORD = "correct-horse-9"
@@ -76,6 +78,17 @@ def tenant_form(seq: int = 123, phone: str = "13800138000", name: str = "张三"
         "expected_until": "2026-05-19",
         "consent": "yes",
     }
+
+
+def reg_id_by_name(app, db_path: Path, name: str) -> str:  # type: ignore[no-untyped-def]
+    """The newest registration of ``name`` (names are encrypted: decrypt with the app's key)."""
+    vault = app.extensions["menwei"].vault
+    with sqlite3.connect(db_path) as conn:
+        rows = conn.execute("SELECT id, person_enc FROM registrations ORDER BY id DESC").fetchall()
+    for reg_id, blob in rows:
+        if open_person(vault, reg_id, blob).name == name:
+            return reg_id
+    raise LookupError(name)
 
 
 def csrf_of(html: str) -> str:

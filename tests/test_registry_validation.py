@@ -75,7 +75,8 @@ def test_2023_permanent_residence_card(province: int, country: int, born: date) 
     ("doc_type", "number"),
     [
         ("resident_id", "11010519491231002"),  # 17 chars
-        ("resident_id", "1101051949123100２X"),  # full-width digit
+        ("resident_id", "1101051949123100\u200b2X"),  # zero-width space (Cf)
+        ("resident_id", "1101051949123100\u202e2X"),  # bidi override (Cf)
         ("resident_id", make_id("110105", date(2030, 1, 1), 1)),  # born in the future
         ("resident_id", "110105194902300011"),  # 30 Feb
         ("resident_id", make_id("990105", date(1990, 1, 1), 1)),  # no province 99
@@ -114,9 +115,10 @@ def test_phones_and_masks() -> None:
     assert normalise_phone("138 0013 8000") == "+8613800138000"
     assert normalise_phone("+852 6123 4567") == "+85261234567"
     assert mask_phone("+8613800138000") == "138****8000"
-    assert mask_document("32010219900101123X") == "3201**********123X"
-    assert mask_document("E1234567") == "E1****67"
-    for bad in ["", "12345", "+86 138", "phone", "1" * 40]:
+    assert mask_document("resident_id", "32010219900101123X") == "*" * 14 + "123X"
+    assert mask_document("passport", "E12345678") == "********78"
+    assert mask_document("passport", "E12345") == "********"  # too short to show a tail
+    for bad in ["", "12345", "+86 138", "phone", "1" * 40, "010 6552 9988"]:
         with pytest.raises(FieldError):
             normalise_phone(bad)
 
@@ -138,6 +140,7 @@ def good_form() -> dict[str, str]:
         "co1_name": "李四",
         "co1_doc_type": "passport",
         "co1_doc_number": "E12345678",
+        "co1_birth_date": "1991-02-03",
         "co1_relation": "spouse",
         "consent": "yes",
     }
@@ -147,10 +150,13 @@ def test_form_parses_and_cross_checks_document() -> None:
     form, errors = parse_tenant_form(good_form(), TODAY, 1000)
     assert errors == [] and form is not None
     assert form.phone == "+8613800138000" and form.co_residents[0].name == "李四"
-    bad = {**good_form(), "sex": "F", "birth_date": "1991-01-01", "consent": ""}
-    form, errors = parse_tenant_form(bad, TODAY, 1000)
-    assert form is None
-    assert {e.field for e in errors} == {"sex", "birth_date", "consent"}
+    # Sex and birth date come from an 18-digit number whatever the form says.
+    typed = {**good_form(), "sex": "F", "birth_date": "1991-01-01"}
+    form, errors = parse_tenant_form(typed, TODAY, 1000)
+    assert errors == [] and form is not None
+    assert (form.sex, form.birth_date) == ("M", date(1990, 1, 1))
+    form, errors = parse_tenant_form({**good_form(), "consent": ""}, TODAY, 1000)
+    assert form is None and {e.field for e in errors} == {"consent"}
 
 
 @settings(max_examples=150)

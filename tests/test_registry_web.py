@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 import sqlite3
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
-from registry_support import PASSWORD, Clock, csrf_of, make_config, seed, tenant_form
+from registry_support import (
+    PASSWORD,
+    Clock,
+    csrf_of,
+    make_config,
+    reg_id_by_name,
+    seed,
+    tenant_form,
+)
 
 from edge import audit
 from edge.db import connect
@@ -55,11 +65,17 @@ def count(env, table: str = "registrations") -> int:
         return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
 
-def reg_id_of(env, name: str) -> str:
-    with sqlite3.connect(env["db_path"]) as conn:
-        return conn.execute(
-            "SELECT id FROM registrations WHERE name = ? ORDER BY id DESC", (name,)
-        ).fetchone()[0]
+def reg_id_of(env, name: str) -> str:  # type: ignore[no-untyped-def]
+    return reg_id_by_name(env["app"], env["db_path"], name)
+
+
+def confirm(env, reg_id: str, landlord: str = "landlord_a") -> None:  # type: ignore[no-untyped-def]
+    client = client_for(env, landlord)
+    csrf = page_csrf(client, "/landlord/")
+    response = client.post(
+        f"/landlord/registrations/{reg_id}/decide", data={"decision": "confirm", "csrf_token": csrf}
+    )
+    assert response.status_code == 303, response.text
 
 
 @pytest.fixture(scope="module")
@@ -79,24 +95,85 @@ def test_tenant_registers_data_encrypted_outboxed_and_audited(env) -> None:  # t
     before = count(env)
     form = tenant_form(seq=101, name="钱七", phone="13700137000")
     response = register(env, **form)
-    assert response.status_code == 303 and "/done" in response.headers["Location"]
+    assert response.status_code == 303 and "/done/" in response.headers["Location"]
     assert count(env) == before + 1
+    # Nothing of the person in clear anywhere in the file: not the number, phone, address,
+    # and not the name, birth date or occupation either.
+    secrets_ = (form["doc_number"], "13700137000", "+8613700137000", "某路1号", "钱七",
+                "1990-01-01", "19900101", "软件工程师")  # fmt: skip
     raw = env["db_path"].read_bytes() + env["db_path"].with_name("menwei.db-wal").read_bytes()
-    for secret in (form["doc_number"], "13700137000", "+8613700137000", "某路1号"):
-        assert secret.encode() not in raw
+    for secret in secrets_:
+        assert secret.encode() not in raw, secret
     with sqlite3.connect(env["db_path"]) as conn:
-        payload = conn.execute(
-            "SELECT payload FROM outbox WHERE topic = 'registration' ORDER BY seq DESC"
-        ).fetchone()[0]
-        assert form["doc_number"] not in payload and "1370013" not in payload
-        assert '"personal_sealed"' in payload
-        assert (
-            conn.execute("SELECT action FROM audit_log ORDER BY seq DESC").fetchone()[0]
-            == "register"
+        assert conn.execute("SELECT action FROM audit_log ORDER BY seq DESC").fetchone()[0] == (
+            "register"
         )
-    # A second submission by the same person is refused and stores nothing.
-    again = register(env, **form)
-    assert again.status_code == 409 and count(env) == before + 1
+        outbox_before = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+    # A pending registration is not sent to the district; the landlord's confirmation is.
+    reg_id = reg_id_of(env, "钱七")
+    confirm(env, reg_id)
+    with sqlite3.connect(env["db_path"]) as conn:
+        rows = conn.execute(
+            "SELECT payload FROM outbox WHERE topic = 'registration' AND seq > ?", (outbox_before,)
+        ).fetchall()
+    assert len(rows) == 1
+    payload = json.loads(rows[0][0])
+    assert payload["change"] == "confirmed" and payload["registration"]["id"] == reg_id
+    assert set(payload["registration"]) <= PUBLIC_KEYS
+    for secret in secrets_:
+        assert secret not in rows[0][0], secret
+    vault = env["app"].extensions["menwei"].vault
+    key = conn_key(env, reg_id)
+    personal = json.loads(
+        vault.decrypt_text(
+            base64.b64decode(payload["personal_sealed"]), "outbox.registration:" + key
+        )
+    )
+    assert personal["doc_number"] == form["doc_number"] and personal["name"] == "钱七"
+    assert personal["occupation"] == "软件工程师" and personal["nationality"] == "CHN"
+
+
+PUBLIC_KEYS = {
+    "id", "status", "move_in_date", "expected_until", "submitted_at", "decided_at",
+    "moved_out_on", "consent_at", "consent_version",
+}  # fmt: skip
+
+
+def conn_key(env, reg_id: str) -> str:  # type: ignore[no-untyped-def]
+    with sqlite3.connect(env["db_path"]) as conn:
+        return conn.execute(
+            "SELECT key FROM outbox WHERE key LIKE ? ORDER BY seq DESC", (reg_id + ":%",)
+        ).fetchone()[0]
+
+
+def test_second_registration_reply_is_the_same_no_oracle(env) -> None:  # type: ignore[no-untyped-def]
+    """Finding 13.6: '409 already registered in this room' told anyone holding an ID number
+    where that person lives. Now the reply is the same page whether or not they are."""
+    form = tenant_form(seq=111, name="冯二", phone="13700137001")
+    first = register(env, "room_a2", **form)
+    again = register(env, "room_a2", **form)
+    stranger = register(env, "room_a2", **tenant_form(seq=113, name="陈三", phone="13700137002"))
+    assert first.status_code == again.status_code == stranger.status_code == 303
+    pages = [env["app"].test_client().get(r.headers["Location"]) for r in (again, stranger)]
+    assert [p.status_code for p in pages] == [200, 200]
+    assert "已经" not in pages[0].text and "already" not in pages[0].text.lower()
+    # The landlord sees the duplicate and cannot confirm both.
+    ids = [reg_id_of(env, "冯二")]
+    with sqlite3.connect(env["db_path"]) as conn:
+        dup_ids = [r[0] for r in conn.execute(
+            "SELECT id FROM registrations WHERE doc_hash = (SELECT doc_hash FROM registrations"
+            " WHERE id = ?) ORDER BY id", (ids[0],)
+        )]  # fmt: skip
+    assert len(dup_ids) == 2
+    landlord = client_for(env, "landlord_a")
+    assert 'id="duplicate"' in landlord.get(f"/landlord/registrations/{dup_ids[1]}").text
+    confirm(env, dup_ids[0])
+    csrf = page_csrf(landlord, "/landlord/")
+    refused = landlord.post(
+        f"/landlord/registrations/{dup_ids[1]}/decide",
+        data={"decision": "confirm", "csrf_token": csrf},
+    )
+    assert refused.status_code == 422
 
 
 def test_bad_form_is_422_with_messages_and_stores_nothing(env) -> None:  # type: ignore[no-untyped-def]
@@ -244,49 +321,121 @@ def test_confirm_reject_and_overdue(env) -> None:  # type: ignore[no-untyped-def
     assert rows == {first: "rejected", second: "confirmed"}
 
 
-def test_tenant_moves_out_and_extends_from_the_qr(env) -> None:  # type: ignore[no-untyped-def]
+def _leave(env, client, form: dict, **data) -> object:  # type: ignore[no-untyped-def]
+    url = f"/r/{env['ids']['room_a1'].token}/leave"
+    base = {"doc_type": "resident_id", "doc_number": form["doc_number"], "phone": form["phone"]}
+    return client.post(url, data={**base, **data, "csrf_token": page_csrf(client, url)})
+
+
+def _open_requests(env) -> int:  # type: ignore[no-untyped-def]
+    with sqlite3.connect(env["db_path"]) as conn:
+        return conn.execute(
+            "SELECT COUNT(*) FROM registration_requests WHERE state = 'open'"
+        ).fetchone()[0]
+
+
+def test_move_out_and_extension_are_requests_the_landlord_confirms(env) -> None:  # type: ignore[no-untyped-def]
+    """Finding 13.6: document number + phone alone moved a tenant out or extended a stay.
+    Now they make a request; the reply is the same whether anything matched; the
+    landlord's confirmation applies it."""
     form = tenant_form(seq=601, name="吴十", phone="13500135000")
     assert register(env, "room_a1", **form).status_code == 303
+    reg_id = reg_id_of(env, "吴十")
+    confirm(env, reg_id)
     client = env["app"].test_client()
-    url = f"/r/{env['ids']['room_a1'].token}/leave"
-    base = {"doc_type": "resident_id", "doc_number": form["doc_number"], "phone": "13500135000"}
-    wrong = client.post(
-        url,
-        data={
-            **base,
-            "phone": "13500135001",
-            "action": "move_out",
-            "date": "2025-06-01",
-            "csrf_token": page_csrf(client, url),
-        },
+    before = _open_requests(env)
+    wrong = _leave(env, client, {**form, "phone": "13500135001"}, action="move_out",
+                   date="2025-06-01")  # fmt: skip
+    ext = _leave(env, client, form, action="extend", date="2026-12-31")
+    assert wrong.status_code == ext.status_code == 303
+    assert wrong.headers["Location"] == ext.headers["Location"]  # the same reply
+    assert _open_requests(env) == before + 1
+    sent = client.get(ext.headers["Location"])
+    assert sent.status_code == 200 and 'id="request-sent"' in sent.text
+    with sqlite3.connect(env["db_path"]) as conn:
+        assert (
+            conn.execute(
+                "SELECT expected_until FROM registrations WHERE id = ?", (reg_id,)
+            ).fetchone()[0]
+            == "2026-05-19"
+        )  # unchanged until the landlord confirms
+    landlord = client_for(env, "landlord_a")
+    page = landlord.get(f"/landlord/registrations/{reg_id}")
+    assert "2026-12-31" in page.text and "confirm-request" in page.text
+    request_id = int(page.text.split('id="request-')[1].split('"')[0])
+    csrf = page_csrf(landlord, "/landlord/")
+    ok = landlord.post(
+        f"/landlord/registrations/{reg_id}/requests/{request_id}",
+        data={"decision": "confirm", "csrf_token": csrf},
     )
-    assert wrong.status_code == 422
-    ext = client.post(
-        url,
-        data={
-            **base,
-            "action": "extend",
-            "date": "2026-12-31",
-            "csrf_token": page_csrf(client, url),
-        },
+    assert ok.status_code == 303
+    out = _leave(env, client, form, action="move_out", date="2025-06-01", reason="工作调动")
+    assert out.status_code == 303
+    page = landlord.get(f"/landlord/registrations/{reg_id}")
+    request_id = int(page.text.split('id="request-')[1].split('"')[0])
+    assert (
+        landlord.post(
+            f"/landlord/registrations/{reg_id}/requests/{request_id}",
+            data={"decision": "confirm", "csrf_token": csrf},
+        ).status_code
+        == 303
     )
-    assert ext.status_code == 200
-    out = client.post(
-        url,
-        data={
-            **base,
-            "action": "move_out",
-            "date": "2025-06-01",
-            "reason": "工作调动",
-            "csrf_token": page_csrf(client, url),
-        },
-    )
-    assert out.status_code == 200
     with sqlite3.connect(env["db_path"]) as conn:
         status, until, on = conn.execute(
-            "SELECT status, expected_until, moved_out_on FROM registrations WHERE name = '吴十'"
+            "SELECT status, expected_until, moved_out_on FROM registrations WHERE id = ?",
+            (reg_id,),
         ).fetchone()
+        changes = [r[0] for r in conn.execute(
+            "SELECT json_extract(payload, '$.change') FROM outbox WHERE key LIKE ? ORDER BY seq",
+            (reg_id + ":%",),
+        )]  # fmt: skip
     assert (status, until, on) == ("moved_out", "2026-12-31", "2025-06-01")
+    assert changes == ["confirmed", "extended", "moved_out"]
+    # Another landlord cannot decide it (404), and a decided request is closed.
+    other = client_for(env, "landlord_b")
+    assert (
+        other.post(
+            f"/landlord/registrations/{reg_id}/requests/{request_id}",
+            data={"decision": "confirm", "csrf_token": page_csrf(other, "/landlord/")},
+        ).status_code
+        == 404
+    )
+
+
+def test_one_time_code_applies_a_request_and_logs_no_phone(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    config = make_config(tmp_path, sms_gateway="demo-log")
+    app = create_app(config, clock=clock)
+    ids = seed(config, clock())
+    env = {"app": app, "ids": ids, "db_path": config.storage.database_path}
+    form = tenant_form(seq=611, name="褚十一", phone="13500135011")
+    assert register(env, "room_a1", **form).status_code == 303
+    client = app.test_client()
+    with caplog.at_level("WARNING", logger="qr_registry.otp"):
+        response = _leave(env, client, form, action="extend", date="2026-10-01")
+        stranger = _leave(env, client, {**form, "phone": "13500135012"}, action="extend",
+                          date="2026-10-01")  # fmt: skip
+    assert response.status_code == stranger.status_code == 303
+    assert "/verify/" in response.headers["Location"] and "/verify/" in stranger.headers["Location"]
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert len(caplog.records) == 1  # only the real registration's phone gets a code
+    for secret in ("13500135011", "+8613500135011", form["doc_number"], "135****5011"):
+        assert secret not in logged
+    code = logged.split("one-time code ")[1][:6]
+    verify = response.headers["Location"]
+    csrf = page_csrf(client, verify)
+    wrong = client.post(verify, data={"code": "000000" if code != "000000" else "111111",
+                                      "csrf_token": csrf})  # fmt: skip
+    assert wrong.status_code == 422
+    done = client.post(verify, data={"code": code, "csrf_token": csrf})
+    assert done.status_code == 200 and 'id="request-done"' in done.text
+    assert client.post(verify, data={"code": code, "csrf_token": csrf}).status_code == 422
+    with sqlite3.connect(env["db_path"]) as conn:
+        until = conn.execute(
+            "SELECT expected_until FROM registrations WHERE id = ?",
+            (reg_id_by_name(app, env["db_path"], "褚十一"),),
+        ).fetchone()[0]
+    assert until == "2026-10-01"
 
 
 def test_police_search_counts_reveal_and_exports(env, regs) -> None:  # type: ignore[no-untyped-def]
@@ -294,8 +443,9 @@ def test_police_search_counts_reveal_and_exports(env, regs) -> None:  # type: ig
     by_doc = police.get("/police/", query_string={"doc_number": tenant_form(seq=302)["doc_number"]})
     assert "赵六" in by_doc.text and "王五" not in by_doc.text
     results = by_doc.text.split('id="results"')[1]
-    assert "3201**********" in results  # masked
-    assert tenant_form(seq=302)["doc_number"] not in results
+    number = tenant_form(seq=302)["doc_number"]
+    assert "*" * 14 + number[-4:] in results  # the tail only
+    assert number not in results and number[:4] not in results and "1990-01-01" not in results
     by_phone = police.get("/police/", query_string={"phone": "139 0013 9000"})
     assert "赵六" in by_phone.text and "王五" not in by_phone.text
     assert police.get("/police/", query_string={"from": "2025-13-01"}).status_code == 400
@@ -316,18 +466,31 @@ def test_police_search_counts_reveal_and_exports(env, regs) -> None:  # type: ig
         grid.post(url, data={"field": "doc", "reason": "看看", "csrf_token": grid_csrf}).status_code
         == 403
     )
-    # Exports: BOM, masked IDs as text, formula injection neutralised.
-    assert (
-        register(
-            env, "room_a2", **{**tenant_form(seq=703, name="郑一"), "occupation": "=HYPERLINK(1)"}
-        ).status_code
-        == 303
-    )
+    # Grid workers may not test full numbers or phones (an oracle), police within a quota.
+    assert grid.get("/police/", query_string={"doc_number": number}).status_code == 400
+    assert grid.get("/police/export.csv", query_string={"phone": "13900139000"}).status_code == 400
+    # Exports: BOM, masked IDs as text, formula injection neutralised, also after a
+    # separator that a spreadsheet may split on (finding 13.9).
+    for seq, name, occupation in (
+        (703, "郑一", "=HYPERLINK(1)"),
+        (705, "郑二", "工程师;=HYPERLINK(2)"),
+    ):
+        form = {**tenant_form(seq=seq, name=name), "occupation": occupation}
+        assert register(env, "room_a2", **form).status_code == 303
     body = police.get("/police/export.csv").data
     assert body.startswith(b"\xef\xbb\xbf")
-    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    text = body.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
     assert any("'=HYPERLINK(1)" in row for row in rows)
+    assert any("工程师;'=HYPERLINK(2)" in row for row in rows)
     assert not any(cell.startswith("=") for row in rows for cell in row)
+    for separator in (";", "|", "\t"):  # however the spreadsheet splits, no cell is a formula
+        for line in text.splitlines():
+            assert not any(
+                part.strip().strip('"').startswith(("=", "+", "@"))
+                for part in line.split(separator)
+            ), line
+    assert "出生日期" not in rows[0][0] and "1990-01-01" not in text
     book = load_workbook(io.BytesIO(police.get("/police/export.xlsx").data))
     cells = [c for row in book.active.iter_rows(min_row=2) for c in row]
     assert all(c.data_type == "s" for c in cells if c.value is not None)

@@ -117,7 +117,7 @@ def test_closed_registrations_are_purged_after_retention_once_delivered(tmp_path
     from edge.pii import PiiVault
     from edge.retention import purge_registrations
     from qr_registry.form import parse_tenant_form
-    from qr_registry.registrations import move_out, submit
+    from qr_registry.registrations import decide, move_out, submit
 
     config = make_config(tmp_path)
     when = datetime(2025, 6, 1, 2, 0, tzinfo=UTC)
@@ -130,7 +130,8 @@ def test_closed_registrations_are_purged_after_retention_once_delivered(tmp_path
             tenant_form(seq, phone=f"1380013{seq:04d}"), date(2025, 6, 1), 3650
         )
         assert form is not None, errors
-        regs.append(submit(db, vault, ids["room_a1"], form, when, 72, "v1"))
+        regs.append(submit(db, vault, ids["room_a1"], form, when, 72, "v1").reg_id)
+        decide(db, vault, regs[-1], ids["landlord_a"], True, "", when)
     for reg in regs[:2]:
         move_out(db, vault, reg, date(2025, 6, 10), "lease ended", "tenant", when)
     db.conn.execute("UPDATE outbox SET state = 'delivered' WHERE key LIKE ? || ':%'", (regs[0],))
@@ -145,3 +146,43 @@ def test_closed_registrations_are_purged_after_retention_once_delivered(tmp_path
     assert audit.verify(db).ok
     last = db.execute("SELECT action, target FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     assert last == ("purge_registration", f"registration:{regs[0]}")
+
+
+def test_unconfirmed_registrations_and_unconsented_co_residents_are_purged(tmp_path):
+    """Finding 13.6: fake registrations from the public page stayed forever. Pending ones
+    past their deadline (and rejected ones never sent) go after pending_registration_days;
+    co-residents whose consent never came after co_resident_consent_days."""
+    from datetime import date, timedelta
+
+    from registry_support import make_config, seed, tenant_form
+
+    from edge import audit
+    from edge.pii import PiiVault
+    from edge.retention import purge_stale_pending
+    from qr_registry.form import parse_tenant_form
+    from qr_registry.registrations import decide, submit
+
+    config = make_config(tmp_path)
+    when = datetime(2025, 6, 1, 2, 0, tzinfo=UTC)
+    ids = seed(config, when)
+    db = connect(config.storage.database_path)
+    vault = PiiVault.from_key_file(config.security.pii_key_file, create=True)
+    regs = []
+    for seq in (101, 102, 103):
+        raw = tenant_form(seq, phone=f"1380013{seq:04d}")
+        if seq == 103:  # an adult co-resident who never opens their link
+            raw |= {"co1_name": "李四", "co1_doc_type": "passport", "co1_doc_number": "E12345678",
+                    "co1_birth_date": "1991-02-03", "co1_relation": "roommate"}  # fmt: skip
+        form, errors = parse_tenant_form(raw, date(2025, 6, 1), 3650)
+        assert form is not None, errors
+        regs.append(submit(db, vault, ids["room_a1"], form, when, 72, "v1").reg_id)
+    decide(db, vault, regs[1], ids["landlord_a"], False, "不认识", when)
+    decide(db, vault, regs[2], ids["landlord_a"], True, "", when)
+    early = when + timedelta(days=5)
+    assert purge_stale_pending(db, early, 7, 14) == (0, 0)
+    later = when + timedelta(days=3 + 8)  # the 72 h deadline plus 8 days
+    assert purge_stale_pending(db, later, 7, 14) == (2, 0)
+    assert {row[0] for row in db.execute("SELECT id FROM registrations")} == {regs[2]}
+    assert purge_stale_pending(db, when + timedelta(days=15), 7, 14) == (0, 1)
+    assert db.execute("SELECT COUNT(*) FROM co_residents").fetchone()[0] == 0
+    assert audit.verify(db).ok

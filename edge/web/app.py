@@ -40,6 +40,7 @@ from edge.web.guards import (
     tokens_match,
 )
 from edge.web.i18n import LANGUAGES, compile_translations
+from qr_registry.registrations import seal_legacy
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024  # the tenant form is a few KB; anything bigger is refused (413)
@@ -103,6 +104,18 @@ def _load_vault(config: MenweiConfig) -> PiiVault:
     return PiiVault.from_key_file(path)
 
 
+def _seal_legacy_registrations(config: MenweiConfig, vault: PiiVault) -> None:
+    """Registrations stored before their personal fields were encrypted are sealed here,
+    where the key is at hand (a migration cannot encrypt)."""
+    db = connect(config.storage.database_path)
+    try:
+        sealed = seal_legacy(db, vault)
+    finally:
+        db.conn.close()
+    if sealed:
+        log.info("encrypted the personal fields of %d older registrations", sealed)
+
+
 def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None) -> Flask:
     """Build the web app for ``config`` (database migrated, key loaded, catalogs compiled)."""
     app = Flask(__name__, template_folder="templates", static_folder="static")
@@ -117,6 +130,7 @@ def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None
     )
     connect(config.storage.database_path).conn.close()  # migrate once; workers skip the check
     web_state = WebState(config, _load_vault(config), secrets.token_bytes(32))
+    _seal_legacy_registrations(config, web_state.vault)
     if clock is not None:
         web_state.clock = clock
     web_state.login_limiter = RateLimiter(config.web.login_max_failures, config.web.login_window_s)

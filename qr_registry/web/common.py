@@ -1,17 +1,32 @@
-"""Small helpers the registry blueprints share: the vault, and translated field errors."""
+"""Small helpers the registry blueprints share: the vault, translated field errors, labels,
+and each role's view of a registration (qr_registry.masking decides the fields)."""
 
 from __future__ import annotations
 
-from flask_babel import gettext
+from datetime import date
+from typing import Any
+
+from flask import request
+from flask_babel import get_locale, gettext
 
 from edge.pii import PiiVault
-from edge.web.app import state
+from edge.web.app import now, state
+from qr_registry import nationality
 from qr_registry.documents import DOC_LABELS, FieldError
 from qr_registry.form import CO_RELATIONS, RELATIONS
+from qr_registry.masking import present
 
 
 def vault() -> PiiVault:
     return state().vault
+
+
+def today() -> date:
+    return now().astimezone(state().config.site.zone).date()
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
 
 
 def translate(error: FieldError) -> str:
@@ -26,7 +41,20 @@ def errors_by_field(errors: list[FieldError]) -> dict[str, str]:
     return result
 
 
-def labels() -> dict[str, dict[str, str]]:
+def country_name(code: str) -> str:
+    found = nationality.by_alpha3(code) if code else None
+    if found is None:
+        return code
+    return found.name_zh if str(get_locale()) == "zh" else found.name_en
+
+
+def country_options() -> list[str]:
+    """The nationality list as the form's datalist shows it, in the reader's language."""
+    lang = "zh" if str(get_locale()) == "zh" else "en"
+    return [c.label(lang) for c in nationality.countries()]
+
+
+def labels() -> dict[str, Any]:
     """Option labels for templates (translated at render time)."""
     return {
         "doc": {str(k): gettext(v) for k, v in DOC_LABELS.items()},
@@ -39,4 +67,44 @@ def labels() -> dict[str, dict[str, str]]:
             "moved_out": gettext("Moved out"),
         },
         "sex": {"M": gettext("Male"), "F": gettext("Female")},
+        "consent": {
+            "awaiting": gettext("Waiting for their consent"),
+            "self": gettext("Consented themselves"),
+            "in_person": gettext("Consented in person (recorded by the landlord)"),
+            "guardian": gettext("A guardian consented"),
+        },
+        "request": {"move_out": gettext("Moving out"), "extend": gettext("Staying longer")},
+        "country": country_name,
     }
+
+
+def view(item: dict[str, Any], role: str) -> dict[str, Any]:
+    """What ``role`` may see of a decorated registration (with its co-residents and open
+    requests when ``item`` came from registrations.get)."""
+    shown = present(item, item["person"], item["doc_mask"], role, today())
+    for key in ("co_residents", "extensions", "requests", "duplicate_of"):
+        if key in item:
+            shown[key] = item[key]
+    if role == "tenant":
+        shown["co_residents"] = [
+            {**c, "name": c["name"][:1] + "*" * max(len(c["name"]) - 1, 1)}
+            for c in item.get("co_residents", [])
+        ]
+    elif role == "grid":
+        shown["co_residents"] = [
+            {k: v for k, v in c.items() if k != "birth_year"} for c in item.get("co_residents", [])
+        ]
+    return shown
+
+
+def export_row(item: dict[str, Any], lab: dict[str, Any]) -> dict[str, Any]:
+    """A viewed row with its codes in words, for a spreadsheet."""
+    row = dict(item)
+    row["status"] = lab["status"].get(item.get("status"), item.get("status"))
+    row["doc_type"] = lab["doc"].get(item.get("doc_type"), item.get("doc_type"))
+    row["sex"] = lab["sex"].get(item.get("sex"), item.get("sex")) if "sex" in item else None
+    row["relation"] = lab["relation"].get(item.get("relation")) if "relation" in item else None
+    if "nationality" in item:
+        row["nationality"] = country_name(item["nationality"])
+    row["overdue"] = gettext("overdue") if item.get("overdue") else ""
+    return row

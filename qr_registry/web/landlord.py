@@ -18,17 +18,23 @@ from edge.web.app import actor, get_db, now, state
 from edge.web.roles import require_roles
 from qr_registry import registrations, rooms, stickers
 from qr_registry.search import Filters, search
-from qr_registry.web.common import labels, vault
+from qr_registry.web.common import labels, vault, view
 
 bp = Blueprint("landlord", __name__, url_prefix="/landlord", template_folder="templates")
 bp.before_request(require_roles("landlord"))
 
 
 def _own_registration(reg_id: str) -> dict:
-    item = registrations.get(get_db().conn, reg_id, now(), landlord_id=g.user.id)
+    item = registrations.get(get_db().conn, vault(), reg_id, now(), landlord_id=g.user.id)
     if item is None:
         abort(404)
-    return item
+    return view(item, "landlord")
+
+
+def _detail(item: dict, error: str = "", code: int = 200):  # type: ignore[no-untyped-def]
+    return render_template(
+        "landlord/detail.html", item=item, labels=labels(), error=error, role="landlord"
+    ), code
 
 
 def _own_room(room_id: int) -> rooms.Room:
@@ -46,7 +52,7 @@ def index():  # type: ignore[no-untyped-def]
     audit.record(db, actor(), "list", "landlord", results=len(rows))
     return render_template(
         "landlord/index.html",
-        rows=rows,
+        rows=[view(r, "landlord") for r in rows],
         counts=counts,
         rooms=rooms.list_rooms(db.conn, landlord_id=g.user.id),
         labels=labels(),
@@ -57,7 +63,7 @@ def index():  # type: ignore[no-untyped-def]
 def detail(reg_id: str):  # type: ignore[no-untyped-def]
     item = _own_registration(reg_id)
     audit.record(get_db(), actor(), "view", f"registration:{reg_id}")
-    return render_template("landlord/detail.html", item=item, labels=labels(), error="")
+    return _detail(item)
 
 
 def _act(reg_id: str, func) -> object:  # type: ignore[no-untyped-def]
@@ -65,9 +71,7 @@ def _act(reg_id: str, func) -> object:  # type: ignore[no-untyped-def]
     try:
         func()
     except registrations.RegistrationError as exc:
-        return render_template(
-            "landlord/detail.html", item=item, labels=labels(), error=gettext(str(exc))
-        ), 422
+        return _detail(item, gettext(str(exc)), 422)
     return redirect(url_for("landlord.detail", reg_id=reg_id), 303)
 
 
@@ -114,7 +118,38 @@ def extend(reg_id: str):  # type: ignore[no-untyped-def]
     return _act(reg_id, run)
 
 
-@bp.route("/rooms/<int:room_id>/sticker.png")
+@bp.route("/registrations/<reg_id>/requests/<int(max=2147483647):request_id>", methods=["POST"])
+def decide_request(reg_id: str, request_id: int):  # type: ignore[no-untyped-def]
+    """Confirm or decline a tenant's move-out or extension request."""
+    choice = request.form.get("decision")
+    if choice not in ("confirm", "decline"):
+        abort(400, gettext("Choose confirm or reject."))
+    return _act(
+        reg_id,
+        lambda: registrations.decide_request(
+            get_db(), vault(), request_id, g.user.id, choice == "confirm", now(),
+            state().config.registry.max_stay_days,
+        ),
+    )  # fmt: skip
+
+
+@bp.route("/registrations/<reg_id>/co/<int(max=2147483647):co_id>/consent", methods=["POST"])
+def record_consent(reg_id: str, co_id: int):  # type: ignore[no-untyped-def]
+    """Consent a co-resident gave in person (or their guardian, for a child under 14)."""
+    item = _own_registration(reg_id)
+    if co_id not in {c["id"] for c in item.get("co_residents", [])}:
+        abort(404)
+    guardian = request.form.get("guardian") == "yes"
+    note = (request.form.get("note") or "")[:300]
+    return _act(
+        reg_id,
+        lambda: registrations.record_consent_in_person(
+            get_db(), vault(), co_id, g.user.id, guardian, note, now()
+        ),
+    )
+
+
+@bp.route("/rooms/<int(max=2147483647):room_id>/sticker.png")
 def sticker(room_id: int):  # type: ignore[no-untyped-def]
     room = _own_room(room_id)
     png = stickers.sticker_png(room, state().config.registry.base_url)
@@ -122,7 +157,7 @@ def sticker(room_id: int):  # type: ignore[no-untyped-def]
     return Response(png, mimetype="image/png")
 
 
-@bp.route("/rooms/<int:room_id>/rotate", methods=["POST"])
+@bp.route("/rooms/<int(max=2147483647):room_id>/rotate", methods=["POST"])
 def rotate(room_id: int):  # type: ignore[no-untyped-def]
     _own_room(room_id)
     with transaction(get_db()) as conn:

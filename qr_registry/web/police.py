@@ -1,8 +1,12 @@
 """Police and grid-worker console: search all registrations, filter, count, export.
 
-Everything shown is masked. Revealing a full document number, phone or address is for the
-``police`` role only and needs a stated reason; each reveal, view, search and export is in
-the audit log (with the filters used, never their plaintext values).
+Everything shown is masked, and what each role sees is qr_registry.masking's
+``ROLE_FIELDS`` (a grid worker gets an age band, never a birth year, beside the masked
+number, on the page and in the export alike). Searching by a full document number or
+phone is for ``police`` only, within a daily quota per officer (an exact search tells
+whether a number is registered). Revealing a full value is for ``police`` only and needs
+a stated reason; each reveal, view, search and export is in the audit log (with the
+filters used, never their plaintext values).
 """
 
 from __future__ import annotations
@@ -11,23 +15,34 @@ from flask import Blueprint, Response, abort, g, render_template, request
 from flask_babel import gettext
 
 from edge import audit
+from edge.db import parse_iso, transaction
 from edge.web.app import actor, get_db, now, state
 from edge.web.roles import require_roles
 from qr_registry import export, registrations, rooms, stickers
 from qr_registry.documents import FieldError
-from qr_registry.search import STATUSES, Filters, parse_filters, search
-from qr_registry.web.common import labels, translate, vault
+from qr_registry.masking import REVEAL_ROLES, ROLE_FIELDS
+from qr_registry.search import STATUSES, Filters, parse_filters, record_exact_search, search
+from qr_registry.web.common import export_row, labels, translate, vault, view
 
 bp = Blueprint("police", __name__, url_prefix="/police", template_folder="templates")
 bp.before_request(require_roles("police", "grid"))
-REVEAL_ROLES = ("police",)
+EXACT_ROLES = ("police",)
+SEARCH_KEYS = ("name", "doc_number", "phone", "room", "status", "from", "to", "overdue")
+
+
+def _args() -> dict[str, str]:
+    """The known filters of the query string (nothing else reaches url_for or a filter)."""
+    return {k: v for k in SEARCH_KEYS if (v := request.args.get(k, "")) and len(v) <= 200}
 
 
 def _filters() -> tuple[Filters, str]:
     try:
-        return parse_filters(request.args.to_dict()), ""
+        filters = parse_filters(_args())
     except FieldError as exc:
         return Filters(), translate(exc)
+    if filters.exact() and g.user.role not in EXACT_ROLES:
+        return Filters(), gettext("Searching by full document number or phone is for police.")
+    return filters, ""
 
 
 def _used(filters: Filters) -> list[str]:
@@ -35,28 +50,37 @@ def _used(filters: Filters) -> list[str]:
 
 
 def _run(filters: Filters, limit: int = 500):  # type: ignore[no-untyped-def]
+    if filters.exact():
+        with transaction(get_db()) as conn:
+            allowed = record_exact_search(
+                conn, g.user.id, now(), state().config.registry.exact_searches_per_day
+            )
+        if not allowed:
+            audit.record(get_db(), actor(), "search_refused", "registrations", reason="quota")
+            abort(429, gettext("Your exact searches for today are used up. Try again tomorrow."))
     try:
         return search(get_db().conn, vault(), filters, now(), state().config.site.zone, limit=limit)
     except FieldError as exc:
         abort(400, translate(exc))
 
 
+def _page(rows: list, counts: dict, error: str, code: int = 200):  # type: ignore[no-untyped-def]
+    return render_template(
+        "police/search.html", rows=rows, counts=counts, error=error, args=_args(),
+        labels=labels(), statuses=STATUSES, exact=g.user.role in EXACT_ROLES,
+    ), code  # fmt: skip
+
+
 @bp.route("/", endpoint="search")
 def search_page():  # type: ignore[no-untyped-def]
     filters, error = _filters()
     if error:
-        return render_template(
-            "police/search.html", rows=[], counts={}, error=error, args=request.args,
-            labels=labels(), statuses=STATUSES,
-        ), 400  # fmt: skip
+        return _page([], {}, error, 400)
     rows, counts = _run(filters)
     audit.record(
         get_db(), actor(), "search", "registrations", filters=_used(filters), results=len(rows)
     )
-    return render_template(
-        "police/search.html", rows=rows, counts=counts, error="", args=request.args,
-        labels=labels(), statuses=STATUSES,
-    )  # fmt: skip
+    return _page([view(r, g.user.role) for r in rows], counts, "")
 
 
 @bp.route("/export.<fmt>")
@@ -70,10 +94,15 @@ def export_file(fmt: str):  # type: ignore[no-untyped-def]
     audit.record(get_db(), actor(), "export", "registrations", format=fmt,
                  filters=_used(filters), results=len(rows))  # fmt: skip
     stamp = now().astimezone(state().config.site.zone).strftime("%Y%m%d-%H%M")
+    lab = labels()
+    shown = [export_row(view(r, g.user.role), lab) for r in rows]
+    for row in shown:
+        row["submitted_at"] = _local(row.get("submitted_at"))
+    columns = export.columns_for(ROLE_FIELDS[g.user.role])
     if fmt == "csv":
-        body, mime = export.to_csv(rows), "text/csv; charset=utf-8"
+        body, mime = export.to_csv(shown, columns), "text/csv; charset=utf-8"
     else:
-        body = export.to_xlsx(rows)
+        body = export.to_xlsx(shown, columns)
         mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(
         body,
@@ -82,23 +111,34 @@ def export_file(fmt: str):  # type: ignore[no-untyped-def]
     )
 
 
+def _local(value: str | None) -> str:
+    moment = parse_iso(value) if value else None
+    if moment is None:
+        return ""
+    return moment.astimezone(state().config.site.zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _detail(item: dict, revealed: dict, error: str, code: int = 200):  # type: ignore[no-untyped-def]
+    return render_template(
+        "police/detail.html", item=item, labels=labels(), revealed=revealed, error=error,
+        may_reveal=g.user.role in REVEAL_ROLES, role=g.user.role,
+    ), code  # fmt: skip
+
+
 @bp.route("/registrations/<reg_id>")
 def detail(reg_id: str):  # type: ignore[no-untyped-def]
-    item = registrations.get(get_db().conn, reg_id, now())
+    item = registrations.get(get_db().conn, vault(), reg_id, now())
     if item is None:
         abort(404)
     audit.record(get_db(), actor(), "view", f"registration:{reg_id}")
-    return render_template(
-        "police/detail.html", item=item, labels=labels(), revealed={}, error="",
-        may_reveal=g.user.role in REVEAL_ROLES,
-    )  # fmt: skip
+    return _detail(view(item, g.user.role), {}, "")
 
 
 @bp.route("/registrations/<reg_id>/reveal", methods=["POST"])
 def reveal(reg_id: str):  # type: ignore[no-untyped-def]
     if g.user.role not in REVEAL_ROLES:
         abort(403)
-    item = registrations.get(get_db().conn, reg_id, now())
+    item = registrations.get(get_db().conn, vault(), reg_id, now())
     if item is None:
         abort(404)
     field = request.form.get("field", "")
@@ -109,13 +149,10 @@ def reveal(reg_id: str):  # type: ignore[no-untyped-def]
         )
     except registrations.RegistrationError as exc:
         error = gettext(str(exc))
-    return render_template(
-        "police/detail.html", item=item, labels=labels(), revealed=revealed, error=error,
-        may_reveal=True,
-    ), (422 if error else 200)  # fmt: skip
+    return _detail(view(item, g.user.role), revealed, error, 422 if error else 200)
 
 
-@bp.route("/buildings/<int:building_id>/stickers.pdf")
+@bp.route("/buildings/<int(max=2147483647):building_id>/stickers.pdf")
 def building_stickers(building_id: int):  # type: ignore[no-untyped-def]
     listed = rooms.list_rooms(get_db().conn, building_id=building_id)
     if not listed:
