@@ -43,7 +43,7 @@ from edge.pii import PiiVault
 from qr_registry.form import CoResident, TenantForm
 from qr_registry.masking import Person, mask_document, mask_phone
 from qr_registry.rooms import Room
-from qr_registry.text import fold
+from qr_registry.text import fold, is_ascii_digits
 from sync.outbox import enqueue
 
 ACTIVE = ("pending", "confirmed")
@@ -884,8 +884,9 @@ def reveal(
 
 def seal_legacy(db: sqlite_utils.Database, vault: PiiVault) -> int:
     """Encrypt what migration 8 left in clear (registry_legacy_plain*), rebuild the masks
-    and re-seal old outbox payloads; the clear rows are deleted with secure_delete on and
-    the WAL checkpointed, so no copy stays in the file. Returns how many registrations."""
+    and re-seal old outbox payloads; the clear rows are deleted with secure_delete on, the
+    file vacuumed and the WAL checkpointed, so no copy stays in the file. Returns how many
+    registrations. Runs once (at web start); a no-op when nothing is left in clear."""
     conn = db.conn
     if not conn.execute("SELECT 1 FROM registry_legacy_plain LIMIT 1").fetchone() and not (
         conn.execute("SELECT 1 FROM registry_legacy_plain_co LIMIT 1").fetchone()
@@ -897,6 +898,9 @@ def seal_legacy(db: sqlite_utils.Database, vault: PiiVault) -> int:
             done = _seal_legacy_rows(tx, vault)
     finally:
         conn.execute("PRAGMA secure_delete = OFF")
+    # The migration dropped the old tables without secure_delete: their pages may sit on
+    # the free list with the clear values. VACUUM rewrites the file without them.
+    conn.execute("VACUUM")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return done
 
@@ -925,7 +929,7 @@ def _seal_legacy_rows(conn: sqlite3.Connection, vault: PiiVault) -> int:
     for co_id, name, reg_id, doc_type, doc_enc in co_rows:
         number = vault.decrypt_text(doc_enc, _purpose("co_doc", reg_id))
         born = None
-        if len(number) == 18 and number[:17].isdigit():
+        if len(number) == 18 and is_ascii_digits(number[:17]):
             born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
         record = {"name": name, "birth_date": born.isoformat() if born else None}
         conn.execute(
