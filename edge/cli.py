@@ -511,13 +511,16 @@ def sync_cmd(ctx: click.Context, config_path: Path) -> None:
     from edge.store import open_store
     from edge.watchdog import Watchdog
     from sync.config import SecretError
-    from sync.service import build_protocol, run_sync
+    from sync.service import build_protocol, run_sync, vault_for
 
     config = _load(config_path)
     if config.sync is None:
         raise click.ClickException("no [sync] section in the config: sync is disabled")
     try:
-        protocol = build_protocol(config.sync, config.storage.snapshot_dir, config.site.zone)
+        protocol = build_protocol(
+            config.sync, config.storage.snapshot_dir, config.site.zone,
+            vault=vault_for(config.security.pii_key_file),
+        )  # fmt: skip
     except SecretError as exc:
         raise click.ClickException(str(exc)) from None
     stop = threading.Event()

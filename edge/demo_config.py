@@ -43,6 +43,13 @@ host = "127.0.0.1"
 port = 8080
 secure_cookies = false
 
+[registry]
+# The door stickers point here; `menwei demo --serve` listens on this address.
+base_url = "http://127.0.0.1:8080"
+# Demo only: one-time codes for tenants' move-out/extension requests are written to the
+# log instead of sent by SMS (never the phone number).
+sms_gateway = "demo-log"
+
 [[gates]]
 id = "{vehicle}"
 name = "北门车行道 (demo)"

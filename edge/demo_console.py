@@ -21,8 +21,22 @@ from edge.config import MenweiConfig
 from edge.db import transaction, utc_now
 from edge.demo_config import DOOR_GATE, VEHICLE_GATE
 from edge.web.accounts import create_user, hash_password
+from qr_registry.rooms import add_room, list_rooms
 
-DEMO_ACCOUNTS = (("guard", "guard"), ("admin", "admin"), ("police", "police"))
+DEMO_ACCOUNTS = (
+    ("guard", "guard"), ("admin", "admin"), ("police", "police"), ("grid", "grid"),
+    ("landlord", "landlord"),
+)  # fmt: skip
+DEMO_ROOM = ("示范小区", "1幢", "1单元", "101")
+
+
+def demo_room(db: sqlite_utils.Database) -> str:
+    """The demo landlord's one rented room (made once); returns its sticker token."""
+    with transaction(db) as conn:
+        landlord = conn.execute("SELECT id FROM users WHERE username = 'landlord'").fetchone()[0]
+        kept = list_rooms(conn, landlord_id=landlord)  # a kept demo database has it already
+        room = kept[0] if kept else add_room(conn, *DEMO_ROOM, landlord, utc_now())
+    return room.token or ""
 
 
 def demo_accounts(db: sqlite_utils.Database) -> dict[str, str]:
@@ -58,6 +72,7 @@ def serve_console(
     from edge.web.server import build_server
 
     passwords = demo_accounts(db)
+    token = demo_room(db)
     server, url = build_server(create_app(config), config, "127.0.0.1", port or config.web.port)
     with contextlib.ExitStack() as running:
         running.enter_context(vehicle_gate(config, VEHICLE_GATE, stop, pin_factory=pin_factory))
@@ -66,7 +81,8 @@ def serve_console(
         thread.start()
         echo(f"\nConsole: {url}/  (this machine only; Ctrl-C stops the demo)")
         for username, password in passwords.items():
-            echo(f"  {username:<7} password {password}")
+            echo(f"  {username:<8} password {password}")
+        echo(f"Tenant registration (the door sticker of {' '.join(DEMO_ROOM)}): {url}/r/{token}")
         echo(
             "Both gates keep replaying their frames: log in as guard, watch /console/, open a"
             " gate by hand, look at /events/, /people/, /passes/ and /console/health."

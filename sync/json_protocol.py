@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge.pii import PiiDecryptError, PiiVault
 from sync.auth import auth_headers
-from sync.outbox import OutboxRow
+from sync.outbox import OutboxRow, open_sealed
 from sync.protocol import (
     BatchRejectedError,
     BatchResult,
@@ -36,14 +37,29 @@ ACK_STATUSES = {"accepted", "duplicate"}
 
 
 def encode_batch(
-    device_id: str, rows: list[OutboxRow], snapshot_dir: Path | None, snapshot_max_bytes: int
+    device_id: str,
+    rows: list[OutboxRow],
+    snapshot_dir: Path | None,
+    snapshot_max_bytes: int,
+    vault: PiiVault | None = None,
 ) -> bytes:
-    """The request body; the payload is embedded as the producer wrote it (no re-encoding)."""
+    """The request body; the payload is embedded as the producer wrote it (no re-encoding),
+    except that a sealed personal part is opened with ``vault`` (sync.outbox.open_sealed):
+    the district receives it in clear inside TLS, the outbox on disk never holds it so.
+    Without a vault a sealed row is sent sealed (a box whose sync runs without the key)."""
     items = []
     for row in rows:
+        payload = row.payload
+        if vault is not None:
+            try:
+                payload = open_sealed(row, vault)
+            except PiiDecryptError:
+                raise BatchRejectedError(
+                    f"row {row.key}: its sealed personal data does not open with this box's key"
+                ) from None
         item = (
             f'{{"key":{json.dumps(row.key)},"topic":{json.dumps(row.topic)},'
-            f'"created_at":{json.dumps(row.created_at)},"payload":{row.payload}'
+            f'"created_at":{json.dumps(row.created_at)},"payload":{payload}'
         )
         if row.topic == "event":
             relative = json.loads(row.payload).get("snapshot_path")
@@ -108,7 +124,9 @@ class JsonProtocol:
         secret: bytes,
         snapshot_dir: Path | None = None,
         snapshot_max_bytes: int = 256 * 1024,
+        vault: PiiVault | None = None,
     ) -> None:
+        self.vault = vault
         self.transport = transport
         self.device_id = device_id
         self.auth_mode = auth_mode
@@ -126,7 +144,9 @@ class JsonProtocol:
         return self.transport.request(method, path, body or None, headers)
 
     def send(self, rows: list[OutboxRow]) -> BatchResult:
-        body = encode_batch(self.device_id, rows, self.snapshot_dir, self.snapshot_max_bytes)
+        body = encode_batch(
+            self.device_id, rows, self.snapshot_dir, self.snapshot_max_bytes, self.vault
+        )
         reply = self._request("POST", UPLINK_PATH, body)
         if reply.status == 200:
             return parse_uplink_reply(reply.body, [row.key for row in rows])

@@ -11,6 +11,7 @@ and stays until an operator requeues it (only retention removes delivered rows).
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -20,6 +21,25 @@ from typing import Any
 import sqlite_utils
 
 from edge.db import iso, transaction
+from edge.pii import PiiVault
+
+SEALED_FIELD = "personal_sealed"
+
+
+def open_sealed(row: OutboxRow, vault: PiiVault) -> str:
+    """The row's payload with its sealed personal part opened (``personal``), for sending
+    over TLS. A producer seals with purpose ``outbox.<topic>:<key>`` (qr_registry's
+    registrations do); a payload without a seal is returned as stored. Raises
+    PiiDecryptError when the seal does not open (wrong key, tampered row)."""
+    if SEALED_FIELD not in row.payload:
+        return row.payload
+    doc = json.loads(row.payload)
+    sealed = doc.pop(SEALED_FIELD, None)
+    if not isinstance(sealed, str):
+        return row.payload
+    plain = vault.decrypt_text(base64.b64decode(sealed), f"outbox.{row.topic}:{row.key}")
+    doc["personal"] = json.loads(plain)
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
 
 
 def enqueue(

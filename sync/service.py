@@ -20,6 +20,7 @@ from typing import Any
 import sqlite_utils
 
 from edge.db import utc_now
+from edge.pii import PiiKeyError, PiiVault
 from sync.config import SyncConfig, read_secret
 from sync.downlink import LISTS, pull_list
 from sync.gat1400.client import Gat1400Protocol
@@ -41,7 +42,10 @@ def build_protocol(
     snapshot_dir: Path | None,
     zone: Any,
     db: sqlite_utils.Database | None = None,
+    vault: PiiVault | None = None,
 ) -> Any:
+    """The configured protocol; ``vault`` (the box's PII key) opens sealed personal data
+    (registrations) just before it is sent."""
     transport = Transport(
         config.platform_url,
         config.connect_timeout_s,
@@ -59,7 +63,18 @@ def build_protocol(
         secret,
         snapshot_dir,
         config.snapshot_max_bytes,
+        vault,
     )
+
+
+def vault_for(pii_key_file: Path) -> PiiVault | None:
+    """The box's PII vault for opening sealed rows, or None (logged) when the key cannot be
+    read: events still flow, registrations then travel sealed."""
+    try:
+        return PiiVault.from_key_file(pii_key_file, create=False)
+    except PiiKeyError as exc:
+        log.warning("sync: %s; registrations are sent sealed", exc)
+        return None
 
 
 def run_sync(

@@ -21,7 +21,7 @@ from gpiozero.pins.mock import MockFactory
 from registry_support import csrf_of
 
 from edge.demo_config import DOOR_GATE, LOCK_PIN, OPEN_PIN, VEHICLE_GATE, demo_config
-from edge.demo_console import demo_accounts, serve_console
+from edge.demo_console import demo_accounts, demo_room, serve_console
 from edge.events import recent_events
 from edge.pii import create_key_file
 from edge.store import open_store
@@ -42,10 +42,12 @@ def test_demo_accounts_get_fresh_passwords_every_start(tmp_path):
     db = open_store(demo_config(tmp_path))
     first = demo_accounts(db)
     second = demo_accounts(db)
-    assert set(first) == {"guard", "admin", "police"}
+    assert set(first) == {"guard", "admin", "police", "grid", "landlord"}
     assert all(first[name] != second[name] for name in first)
     roles = dict(db.execute("SELECT username, role FROM users").fetchall())
-    assert roles == {"guard": "guard", "admin": "admin", "police": "police"}
+    assert roles == {name: name for name in first}
+    token = demo_room(db)
+    assert token and demo_room(db) == token  # one room, kept across starts
 
 
 def test_served_demo_console_opens_the_vehicle_gate_by_hand(tmp_path):

@@ -177,3 +177,39 @@ def test_backoff_grows_with_jitter_up_to_the_cap():
     assert len({round(d, 6) for d in delays[-4:]}) == 4  # jittered, not constant at the cap
     backoff.reset()
     assert backoff.next_delay() <= 1.0
+
+
+def test_registration_arrives_with_its_personal_part_opened(tmp_path, platform):
+    """The outbox holds a registration's personal data sealed with the box's key; the
+    uplink opens it just before sending (inside TLS), so the district can read it."""
+    from datetime import UTC, date, datetime
+
+    from registry_support import make_config, seed, tenant_form
+
+    from edge.db import connect
+    from edge.pii import PiiVault
+    from qr_registry.form import parse_tenant_form
+    from qr_registry.registrations import decide, submit
+
+    config = make_config(tmp_path)
+    when = datetime(2025, 6, 1, 2, 0, tzinfo=UTC)
+    ids = seed(config, when)
+    db = connect(config.storage.database_path)
+    vault = PiiVault.from_key_file(config.security.pii_key_file, create=True)
+    form, errors = parse_tenant_form(tenant_form(7), date(2025, 6, 1), 3650)
+    assert form is not None, errors
+    reg = submit(db, vault, ids["room_a1"], form, when, 72, "v1").reg_id
+    decide(db, vault, reg, ids["landlord_a"], True, "", when)
+    stored = db.execute("SELECT payload FROM outbox").fetchone()[0]
+    assert form.doc_number not in stored and "personal_sealed" in stored
+    worker = UplinkWorker(db, protocol_for(platform, vault=vault), batch_size=10)
+    assert drain(worker) == 0
+    held = platform.item(platform.keys()[0])
+    assert "personal_sealed" not in held and held["personal"]["doc_number"] == form.doc_number
+    assert held["personal"]["room"] == "幸福小区 3幢 1单元 401" and held["change"] == "confirmed"
+    # A box with the wrong key dead-letters the row rather than sending a blob nobody reads.
+    db.execute("UPDATE outbox SET state = 'pending', delivered_at = NULL")
+    other = PiiVault(b"\x01" * 32)
+    worker = UplinkWorker(db, protocol_for(platform, vault=other), batch_size=10)
+    drain(worker)
+    assert len(dead_rows(db.conn)) == 1
