@@ -171,7 +171,8 @@ def main() -> None:
         config.write_text(
             f'[storage]\ndata_dir = "{tmp}/data"\n[security]\npii_key_file = "{tmp}/pii.key"\n'
             f"[web]\nport = {port}\nthreads = {args.threads}\nsecure_cookies = false\n"
-            "[registry]\npublic_submissions_per_minute = 100000\n",
+            "[registry]\npublic_submissions_per_minute = 100000\npending_per_room = 100\n"
+            "submissions_per_sticker_per_day = 1000\n",
             encoding="utf-8",
         )
         db = connect(Path(tmp) / "data" / "menwei.db")

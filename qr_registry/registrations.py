@@ -246,10 +246,14 @@ def _check_limits(conn: sqlite3.Connection, room: Room, token: str, limits: Limi
     pending = conn.execute(
         "SELECT COUNT(*) FROM registrations WHERE room_id = ? AND status = 'pending'", (room.id,)
     ).fetchone()[0]
-    recent = conn.execute(
-        "SELECT COUNT(*) FROM registrations WHERE via_token = ? AND submitted_at >= ?",
-        (token, iso(now - timedelta(days=1))),
-    ).fetchone()[0]
+    recent = (
+        0
+        if not token
+        else conn.execute(
+            "SELECT COUNT(*) FROM registrations WHERE via_token = ? AND submitted_at >= ?",
+            (token, iso(now - timedelta(days=1))),
+        ).fetchone()[0]
+    )
     if pending >= limits.pending_per_room or recent >= limits.per_token_per_day:
         raise RoomBusyError(
             "This room has too many registrations waiting for the landlord. "

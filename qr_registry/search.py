@@ -147,19 +147,44 @@ def search(
         where.append("r.status = 'pending' AND r.confirm_deadline < ?")
         args.append(iso(now))
     base = FROM_ROOMS + (" WHERE " + " AND ".join(where) if where else "")
+    if not filters.name:
+        return _listed(conn, vault, base, args, filters.status, now, limit)
     cursor = conn.execute(
         "SELECT " + LIST_COLUMNS + base + " ORDER BY r.submitted_at DESC, r.id DESC", args
     )
     names = [d[0] for d in cursor.description]
-    wanted = name_key(filters.name) if filters.name else ""
+    wanted = name_key(filters.name)
     counts = dict.fromkeys((*STATUSES, "overdue"), 0)
     rows: list[dict[str, Any]] = []
-    for raw in cursor:
+    for raw in cursor:  # names are ciphertext: decrypt each candidate and compare
         item = decorate(raw, names, now, vault)
-        if wanted and wanted not in name_key(item["person"].name):
+        if wanted not in name_key(item["person"].name):
             continue
         counts[item["status"]] += 1
         counts["overdue"] += item["overdue"]
         if (not filters.status or item["status"] == filters.status) and len(rows) < limit:
             rows.append(item)
     return rows, counts
+
+
+def _listed(
+    conn: sqlite3.Connection, vault: PiiVault, base: str, args: list[Any], status: str,
+    now: datetime, limit: int,
+) -> tuple[list[dict[str, Any]], dict[str, int]]:  # fmt: skip
+    """Without a name filter SQL counts and limits: only the rows shown are decrypted."""
+    counts = dict.fromkeys((*STATUSES, "overdue"), 0)
+    where = " AND " if " WHERE " in base else " WHERE "
+    for state, n in conn.execute("SELECT r.status, COUNT(*)" + base + " GROUP BY 1", args):
+        counts[state] = n
+    counts["overdue"] = conn.execute(
+        "SELECT COUNT(*)" + base + where + "r.status = 'pending' AND r.confirm_deadline < ?",
+        [*args, iso(now)],
+    ).fetchone()[0]
+    if status:
+        base, args = base + where + "r.status = ?", [*args, status]
+    cursor = conn.execute(
+        "SELECT " + LIST_COLUMNS + base + " ORDER BY r.submitted_at DESC, r.id DESC LIMIT ?",
+        [*args, limit],
+    )
+    names = [d[0] for d in cursor.description]
+    return [decorate(raw, names, now, vault) for raw in cursor], counts
