@@ -838,6 +838,22 @@ def get(
     return item
 
 
+def open_requests_for_landlord(
+    conn: sqlite3.Connection, landlord_id: int, now: datetime
+) -> list[str]:
+    """Ids of the landlord's registrations with a tenant's request waiting for them."""
+    return [
+        str(row[0])
+        for row in conn.execute(
+            "SELECT DISTINCT q.registration_id FROM registration_requests q"
+            " JOIN registrations r ON r.id = q.registration_id JOIN rooms rm ON rm.id = r.room_id"
+            " WHERE rm.landlord_id = ? AND q.state = 'open' AND q.code_hash IS NULL"
+            " AND q.expires_at > ? ORDER BY 1",
+            (landlord_id, iso(now)),
+        )
+    ]
+
+
 def status_for(
     conn: sqlite3.Connection, vault: PiiVault, ref: str, phone_e164: str, now: datetime
 ) -> dict[str, Any] | None:

@@ -10,6 +10,8 @@ import sqlite3
 from datetime import date
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from registry_support import PASSWORD, Clock, csrf_of, make_config, make_id, seed, tenant_form
 
 from edge.web.app import create_app
@@ -157,3 +159,38 @@ def test_caps_per_room_and_per_sticker(env) -> None:  # type: ignore[no-untyped-
     assert [another(1), another(2)] == [303, 429]
     env["clock"].advance(days=1, minutes=1)
     assert another(3) == 303
+
+
+hostile = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["²", "١٢٣", "\u202e", "x" * 400, "9999-99-99", "<script>", "'; --", ""]),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.sampled_from(["status", "leave", "consent", "done", "verify"]),
+    st.dictionaries(
+        st.sampled_from(
+            ["ref", "phone", "doc_type", "doc_number", "action", "date", "reason", "answer", "code"]
+        ),
+        hostile,
+    ),
+    hostile,
+)
+def test_public_pages_never_fail_on_hostile_input(env, page, data, segment) -> None:  # type: ignore[no-untyped-def]
+    client = env["app"].test_client()
+    token = env["ids"]["room_a1"].token
+    safe = "".join(c for c in segment if c.isalnum())[:60] or "x"
+    url = {
+        "status": "/r/status",
+        "leave": f"/r/{token}/leave",
+        "consent": f"/r/consent/{safe}",
+        "done": f"/r/{token}/done/{safe}",
+        "verify": f"/r/{token}/verify/{safe}",
+    }[page]
+    csrf = csrf_of(client.get("/r/status").text)
+    for response in (client.get(url), client.post(url, data={**data, "csrf_token": csrf})):
+        assert response.status_code < 500, (url, data)

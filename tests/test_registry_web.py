@@ -360,6 +360,7 @@ def test_move_out_and_extension_are_requests_the_landlord_confirms(env) -> None:
             == "2026-05-19"
         )  # unchanged until the landlord confirms
     landlord = client_for(env, "landlord_a")
+    assert 'id="requests-waiting"' in landlord.get("/landlord/").text
     page = landlord.get(f"/landlord/registrations/{reg_id}")
     assert "2026-12-31" in page.text and "confirm-request" in page.text
     request_id = int(page.text.split('id="request-')[1].split('"')[0])

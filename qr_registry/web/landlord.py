@@ -53,6 +53,7 @@ def index():  # type: ignore[no-untyped-def]
     return render_template(
         "landlord/index.html",
         rows=[view(r, "landlord") for r in rows],
+        waiting=set(registrations.open_requests_for_landlord(db.conn, g.user.id, now())),
         counts=counts,
         rooms=rooms.list_rooms(db.conn, landlord_id=g.user.id),
         labels=labels(),
