@@ -48,7 +48,7 @@ from qr_registry.web.common import (
 log = logging.getLogger(__name__)
 bp = Blueprint("tenant", __name__, url_prefix="/r", template_folder="templates")
 RECEIPT_PURPOSE = "tenant.receipt"
-RECEIPT_TTL = timedelta(hours=1)
+RECEIPT_TTL = timedelta(days=7)  # the links must outlive the moment: people share them later
 
 
 def _room(token: str) -> Room:
