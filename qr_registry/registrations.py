@@ -31,7 +31,7 @@ import sqlite3
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
@@ -40,7 +40,7 @@ from ulid import ULID
 from edge import audit
 from edge.db import iso, parse_iso, transaction
 from edge.pii import PiiVault
-from qr_registry.form import CoResident, TenantForm
+from qr_registry.form import CoResident, TenantForm, is_child
 from qr_registry.masking import Person, mask_document, mask_phone
 from qr_registry.rooms import Room
 from qr_registry.text import fold, is_ascii_digits
@@ -946,6 +946,7 @@ def _seal_legacy_rows(conn: sqlite3.Connection, vault: PiiVault) -> int:
         "SELECT l.co_resident_id, l.name, c.registration_id, c.doc_type, c.doc_enc"
         " FROM registry_legacy_plain_co l JOIN co_residents c ON c.id = l.co_resident_id"
     ).fetchall()
+    today = datetime.now(UTC).date()  # a child then needs a guardian's consent
     for co_id, name, reg_id, doc_type, doc_enc in co_rows:
         number = vault.decrypt_text(doc_enc, _purpose("co_doc", reg_id))
         born = None
@@ -958,7 +959,8 @@ def _seal_legacy_rows(conn: sqlite3.Connection, vault: PiiVault) -> int:
                 vault.encrypt_text(
                     json.dumps(record, ensure_ascii=False), _purpose("co_person", reg_id)
                 ),
-                mask_document(doc_type, number), 0, co_id,
+                mask_document(doc_type, number), int(born is not None and is_child(born, today)),
+                co_id,
             ),
         )  # fmt: skip
     _reseal_outbox(conn, vault)

@@ -1,4 +1,4 @@
-"""Migration 7 on a box that already holds registrations: the clear personal fields
+"""Migration 8 on a box that already holds registrations: the clear personal fields
 (name, sex, birth date, ethnicity, occupation) are encrypted without loss when the web app
 starts with the key, the clear copies leave the file, old outbox payloads are re-sealed,
 and old co-residents wait for their own consent."""
@@ -25,11 +25,11 @@ CO_NUMBER = make_id("320102", date(2019, 3, 3), 42)
 
 
 def old_database(path, vault: PiiVault) -> str:  # type: ignore[no-untyped-def]
-    """A database at schema 6 with one registration as the old code wrote it."""
+    """A database at schema 7 (the one before) with one registration as the old code wrote it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None)
     for version, _title, sql in MIGRATIONS:
-        if version > 6:
+        if version > 7:
             break
         if version in TABLE_REBUILDS:
             conn.execute("PRAGMA foreign_keys = OFF")
