@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -145,3 +147,14 @@ def test_closed_registrations_are_purged_after_retention_once_delivered(tmp_path
     assert audit.verify(db).ok
     last = db.execute("SELECT action, target FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     assert last == ("purge_registration", f"registration:{regs[0]}")
+
+
+def test_backup_is_readable_by_its_owner_only_whatever_the_umask(store, tmp_path):
+    """A backup holds account hashes and sealed personal data: 0600 even under umask 022/000."""
+    for umask, name in ((0o022, "a.db"), (0o000, "b.db")):
+        old = os.umask(umask)
+        try:
+            backup_database(tmp_path / "menwei.db", tmp_path / "out" / name)
+        finally:
+            os.umask(old)
+        assert stat.S_IMODE((tmp_path / "out" / name).stat().st_mode) == 0o600
