@@ -34,6 +34,8 @@ UNITS = (
     "menwei-sync.service",
     "menwei-retention.service",
     "menwei-retention.timer",
+    "menwei-audit.service",
+    "menwei-audit.timer",
     "menwei.target",
 )
 SERVICE_USER = "menwei"
@@ -114,10 +116,11 @@ def _write_config(plan: InstallPlan) -> bool:
         return False
     example = resources.files("edge").joinpath("menwei.example.toml").read_text(encoding="utf-8")
     example = example.replace('data_dir = "/var/lib/menwei"', f'data_dir = "{plan.data_dir}"')
-    example = example.replace(
-        'pii_key_file = "/etc/menwei/pii.key"',
-        f'pii_key_file = "{plan.config_path.parent / "pii.key"}"',
-    )
+    for name in ("pii", "audit"):
+        example = example.replace(
+            f'{name}_key_file = "/etc/menwei/{name}.key"',
+            f'{name}_key_file = "{plan.config_path.parent / f"{name}.key"}"',
+        )
     tls = plan.tls_dir
     # The consoles on the LAN, over HTTPS with the certificate written below.
     example = re.sub(r'(?m)^host = "127\.0\.0\.1"', 'host = "0.0.0.0"', example, count=1)
@@ -194,6 +197,11 @@ def install(plan: InstallPlan) -> list[str]:
         create_key_file(key)
         _chown_service(key, plan)
         done.append(f"PII key {config.security.pii_key_file} (0600; back it up separately)")
+    audit_key = plan.at(config.security.audit_key_path)
+    if not audit_key.exists():
+        create_key_file(audit_key)
+        _chown_service(audit_key, plan)
+        done.append(f"audit key {config.security.audit_key_path} (0600; back it up separately)")
     cert, tls_key = plan.at(plan.tls_dir / "cert.pem"), plan.at(plan.tls_dir / "key.pem")
     if not cert.exists():
         write_self_signed_certificate(cert, tls_key, socket.gethostname())
@@ -207,8 +215,7 @@ def install(plan: InstallPlan) -> list[str]:
     gates = [f"menwei-gate@{gate.id}.service" for gate in config.gates]
     if plan.run_systemctl:
         subprocess.run(["systemctl", "daemon-reload"], check=True)
-        subprocess.run(
-            ["systemctl", "enable", "menwei.target", "menwei-retention.timer", *gates], check=True
-        )
+        timers = ["menwei-retention.timer", "menwei-audit.timer"]
+        subprocess.run(["systemctl", "enable", "menwei.target", *timers, *gates], check=True)
         done.append("enabled menwei.target and " + (", ".join(gates) or "no gates yet"))
     return done

@@ -8,7 +8,7 @@ from flask_babel import gettext
 from edge import audit
 from edge.db import transaction
 from edge.web import accounts
-from edge.web.app import actor, get_db, now
+from edge.web.app import actor, get_db, now, state
 from edge.web.roles import require_roles
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
@@ -72,6 +72,6 @@ def deactivate(user_id: int):  # type: ignore[no-untyped-def]
 @bp.route("/audit/verify", methods=["POST"])
 def verify():  # type: ignore[no-untyped-def]
     db = get_db()
-    result = audit.verify(db)
+    result = audit.verify(db, state().config.audit_checkpoint_path)
     audit.record(db, actor(), "audit_verify", "", ok=result.ok, rows=result.rows)
     return _page(verified=result)

@@ -23,6 +23,7 @@ from flask import Flask, g, redirect, render_template, request, url_for
 from flask_babel import Babel, gettext
 from werkzeug.exceptions import HTTPException
 
+from edge import audit
 from edge.config import MenweiConfig
 from edge.db import connect, utc_now
 from edge.pii import PiiVault
@@ -115,7 +116,12 @@ def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None
         BABEL_TRANSLATION_DIRECTORIES=str(compile_translations(cache / "translations")),
         TEMPLATES_AUTO_RELOAD=False,
     )
-    connect(config.storage.database_path).conn.close()  # migrate once; workers skip the check
+    db = connect(config.storage.database_path)  # migrate once; workers skip the check
+    try:
+        audit.use_key_file(config.security.audit_key_path)
+        audit.load_key(db.conn)  # a missing key on a keyed chain stops start-up, named
+    finally:
+        db.conn.close()
     web_state = WebState(config, _load_vault(config), secrets.token_bytes(32))
     if clock is not None:
         web_state.clock = clock
