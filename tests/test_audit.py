@@ -216,7 +216,7 @@ def test_cli_checkpoint_goes_to_three_places_and_verify_names_truncation(tmp_pat
     runner = CliRunner()
     for name in ("aa1", "aa2", "aa3"):
         made = runner.invoke(
-            main, ["user", "add", name, "--role", "guard", *c], input="pw-123456789\n" * 2
+            main, ["user", "add", name, "--role", "guard", *c], input="gatehouse-ledger-7\n" * 2
         )
         assert made.exit_code == 0, made.output
     assert (tmp_path / "keys" / "audit.key").exists()  # beside the PII key by default

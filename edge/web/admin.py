@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext
 
@@ -38,7 +40,7 @@ def create_user():  # type: ignore[no-untyped-def]
     form = request.form
     db = get_db()
     raw_resident = form.get("resident", "").strip()
-    if raw_resident and not (raw_resident.isdigit() and len(raw_resident) <= 9):
+    if raw_resident and not re.fullmatch(r"[0-9]{1,9}", raw_resident):
         return _page(message=gettext("A resident number has digits only."), code=400)
     resident_id = int(raw_resident) if raw_resident else None
     try:
@@ -61,12 +63,40 @@ def create_user():  # type: ignore[no-untyped-def]
     return _page(message=gettext("Account created."))
 
 
-@bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+@bp.route("/users/<int(max=2147483647):user_id>/deactivate", methods=["POST"])
 def deactivate(user_id: int):  # type: ignore[no-untyped-def]
     with transaction(get_db()) as conn:
         accounts.set_active(conn, user_id, False)
         audit.append(conn, actor(), "deactivate_user", f"user:{user_id}")
     return redirect(url_for("admin.index")), 303
+
+
+@bp.route("/users/<int(max=2147483647):user_id>/reactivate", methods=["POST"])
+def reactivate(user_id: int):  # type: ignore[no-untyped-def]
+    try:
+        with transaction(get_db()) as conn:
+            accounts.set_active(conn, user_id, True)
+            audit.append(conn, actor(), "reactivate_user", f"user:{user_id}")
+    except accounts.AccountError:
+        return _page(message=gettext("This account cannot be reactivated."), code=409)
+    return redirect(url_for("admin.index")), 303
+
+
+@bp.route("/users/<int(max=2147483647):user_id>/reset", methods=["POST"])
+def reset_password(user_id: int):  # type: ignore[no-untyped-def]
+    """A one-time password, shown once here; the user must change it at the next login."""
+    try:
+        with transaction(get_db()) as conn:
+            temporary = accounts.reset_password(conn, user_id, now())
+            audit.append(conn, actor(), "reset_password", f"user:{user_id}")
+    except accounts.AccountError:
+        return _page(message=gettext("There is no such account."), code=404)
+    message = gettext(
+        "One-time password for this account: %(password)s — hand it over in person; it must "
+        "be changed at the next login and is not shown again.",
+        password=temporary,
+    )
+    return _page(message=message)
 
 
 @bp.route("/audit/verify", methods=["POST"])

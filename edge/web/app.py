@@ -22,6 +22,7 @@ import sqlite_utils
 from flask import Flask, g, redirect, render_template, request, url_for
 from flask_babel import Babel, gettext
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from edge import audit
 from edge.config import MenweiConfig
@@ -34,6 +35,7 @@ from edge.web.console.forms import NONCE_FIELD, apply_upload_limit, new_nonce
 from edge.web.guards import (
     ANON_COOKIE,
     CSRF_FIELD,
+    HSTS,
     SECURITY_HEADERS,
     RateLimiter,
     anon_csrf_token,
@@ -41,6 +43,7 @@ from edge.web.guards import (
     tokens_match,
 )
 from edge.web.i18n import LANGUAGES, compile_translations
+from edge.web.limits import LoginLimits, LoginThrottle, PasswordGate, login_limits
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024  # the tenant form is a few KB; anything bigger is refused (413)
@@ -54,7 +57,8 @@ class WebState:
     vault: PiiVault
     csrf_secret: bytes
     clock: Callable[[], datetime] = utc_now
-    login_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(5, 300))
+    login_throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(LoginLimits()))
+    password_gate: PasswordGate = field(default_factory=PasswordGate)
     public_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(20, 60))
     local: threading.local = field(default_factory=threading.local)
 
@@ -125,9 +129,15 @@ def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None
     web_state = WebState(config, _load_vault(config), secrets.token_bytes(32))
     if clock is not None:
         web_state.clock = clock
-    web_state.login_limiter = RateLimiter(config.web.login_max_failures, config.web.login_window_s)
+    web_state.login_throttle = LoginThrottle(login_limits(config.web))
+    web_state.password_gate = PasswordGate(
+        config.web.password_checks, config.web.password_check_queue
+    )
     web_state.public_limiter = RateLimiter(config.registry.public_submissions_per_minute, 60)
     app.extensions["menwei"] = web_state
+    # waitress listens on loopback only, behind the TLS front (edge.web.front), which
+    # overwrites both headers: the client's address for the limits, https for HSTS.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     Babel(app, locale_selector=_select_locale, timezone_selector=lambda: config.site.timezone)
 
     app.before_request(_load_user)
@@ -138,13 +148,17 @@ def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None
     app.context_processor(_template_globals)
     app.register_error_handler(HTTPException, _http_error)
 
+    from edge.web.account import bp as account_bp
+    from edge.web.account import require_password_change
     from edge.web.admin import bp as admin_bp
     from edge.web.auth import bp as auth_bp
     from qr_registry.web.landlord import bp as landlord_bp
     from qr_registry.web.police import bp as police_bp
     from qr_registry.web.tenant import bp as tenant_bp
 
-    for blueprint in (auth_bp, tenant_bp, landlord_bp, police_bp, admin_bp, *console_blueprints()):
+    app.before_request(require_password_change)
+    blueprints = (auth_bp, account_bp, tenant_bp, landlord_bp, police_bp, admin_bp)
+    for blueprint in (*blueprints, *console_blueprints()):
         app.register_blueprint(blueprint)
     app.add_url_rule("/", "home", _home)
     app.add_url_rule("/healthz", "healthz", _healthz)
@@ -167,9 +181,15 @@ def _load_user() -> None:
     db = get_db()
     from edge.db import transaction
 
+    settings = web.config.web
     with transaction(db) as conn:
         session = sessions.load(
-            conn, token, now(), timedelta(minutes=web.config.web.session_idle_minutes)
+            conn,
+            token,
+            now(),
+            timedelta(minutes=settings.session_idle_minutes),
+            touch=request.endpoint not in sessions.BACKGROUND_ENDPOINTS,
+            role_idle={"guard": timedelta(minutes=settings.guard_idle_minutes)},
         )
     if session is not None:
         g.session = session
@@ -204,6 +224,8 @@ def _finish_response(response):  # type: ignore[no-untyped-def]
         if request.endpoint == "static" and name == "Cache-Control":
             continue
         response.headers.setdefault(name, value)
+    if request.is_secure:  # behind the TLS front (X-Forwarded-Proto) or TLS itself
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     secure = state().config.web.secure_cookies
     if g.get("new_anon_cookie"):
         response.set_cookie(

@@ -18,10 +18,36 @@ class WebConfig(BaseModel):
     secure_cookies: bool = Field(
         default=True, description="send cookies only over HTTPS (turn off for plain-HTTP tests)"
     )
-    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_idle_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=24 * 60,
+        description="minutes without a user action (polls do not count)",
+    )
+    guard_idle_minutes: int = Field(
+        default=480, ge=1, le=24 * 60, description="the same for guards watching the live view"
+    )
     session_max_hours: int = Field(default=12, ge=1, le=24 * 7)
-    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_max_failures: int = Field(
+        default=5, ge=1, le=100, description="failed logins per username and address per window"
+    )
+    login_max_failures_per_address: int = Field(
+        default=20, ge=1, le=10_000, description="failed logins per address (any username)"
+    )
+    login_max_failures_total: int = Field(
+        default=200,
+        ge=1,
+        le=100_000,
+        description="failed logins on the whole box per window; past it only addresses with a "
+        "successful login in the last day may try",
+    )
     login_window_s: int = Field(default=300, ge=10, le=86400)
+    password_checks: int = Field(
+        default=1, ge=1, le=8, description="argon2 password checks at a time (64 MiB each)"
+    )
+    password_check_queue: int = Field(
+        default=1, ge=0, le=32, description="logins waiting for a check; more get 429 at once"
+    )
     tls_certificate: Path | None = Field(
         default=None, description="PEM certificate; with tls_key, the consoles serve HTTPS"
     )

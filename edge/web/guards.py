@@ -32,6 +32,11 @@ SECURITY_HEADERS = {
 }
 
 
+# Only ever sent over HTTPS. Browsers ignore it on a certificate they do not trust and on
+# bare IP addresses, so a box on a self-signed certificate is not locked out of its consoles.
+HSTS = "max-age=31536000"
+
+
 class RateLimiter:
     """At most ``limit`` hits per ``window_s`` seconds per key (sliding-window estimate).
 

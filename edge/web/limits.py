@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 OVERFLOW_KEY = "\x00overflow"
 
@@ -135,6 +136,23 @@ class PasswordGate:
         finally:
             with self._lock:
                 self._inside -= 1
+
+
+class _LoginSettings(Protocol):
+    login_max_failures: int
+    login_max_failures_per_address: int
+    login_max_failures_total: int
+    login_window_s: int
+
+
+def login_limits(web: _LoginSettings) -> LoginLimits:
+    """The throttle's budgets from the ``[web]`` config section."""
+    return LoginLimits(
+        web.login_max_failures,
+        web.login_max_failures_per_address,
+        web.login_max_failures_total,
+        float(web.login_window_s),
+    )
 
 
 @dataclass(frozen=True)

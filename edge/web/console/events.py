@@ -222,5 +222,6 @@ def snapshot(event_id: str):  # type: ignore[no-untyped-def]
     if body is None:
         abort(404, gettext("This event has no snapshot (or it was removed to free disk space)."))
     _audit_read("view_snapshot", f"event:{event_id}", size=size or "full")
-    headers = {"Cache-Control": "private, max-age=3600"} if size == "thumb" else {}
-    return Response(body, mimetype="image/jpeg", headers=headers)
+    # no-store like every page (set app-wide): a face must not outlive the session in a
+    # shared tablet's cache
+    return Response(body, mimetype="image/jpeg")
