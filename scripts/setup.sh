@@ -4,8 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(fonts-wqy-microhei)   # CJK font: renders demo/test plates with 皖, 京, ...
-APT_PACKAGES+=(chromium)            # browser tests of the web pages (driven by Playwright)
+# What a box runs on: the CJK font (stickers, demo plates with 皖, 京, ...) and nginx, the
+# HTTPS front in front of `menwei web` (menwei install configures it; tests run it too).
+APT_PACKAGES=(fonts-wqy-microhei nginx)
+# Test tooling only (not needed on a box: `MENWEI_BOX=1 ./scripts/setup.sh` skips it).
+if [ -z "${MENWEI_BOX:-}" ]; then
+    APT_PACKAGES+=(chromium)        # browser tests of the web pages (driven by Playwright)
+fi
 
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do

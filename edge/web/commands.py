@@ -16,6 +16,7 @@ from ulid import ULID
 
 from edge.db import connect, transaction, utc_now
 from edge.web.accounts import ROLES
+from edge.web.config import is_loopback
 
 log = logging.getLogger(__name__)
 CHECKPOINT_TOPIC = "audit_checkpoint"  # outbox topic of signed audit checkpoints
@@ -29,7 +30,8 @@ def register(main: click.Group, config_option, load) -> None:  # type: ignore[no
     @click.option("--host", default=None, help="Override [web] host.")
     @click.option("--port", type=int, default=None, help="Override [web] port.")
     def web(config_path: Path, host: str | None, port: int | None) -> None:
-        """Serve the consoles and tenant pages (waitress; cheroot with TLS when configured)."""
+        """Serve the consoles and tenant pages on loopback (waitress); the LAN reaches them
+        through the HTTPS front (menwei front-config, the menwei-front unit)."""
         import signal
         import threading
 
@@ -40,6 +42,11 @@ def register(main: click.Group, config_option, load) -> None:  # type: ignore[no
         config = load(config_path)
         app = create_app(config)
         bind_host, bind_port = host or config.web.host, port or config.web.port
+        if not is_loopback(bind_host):
+            raise click.ClickException(
+                f"--host {bind_host}: menwei web listens on loopback only; the LAN is served"
+                " by the HTTPS front (docs/deploy.md)"
+            )
         try:
             server, url = build_server(app, config, bind_host, bind_port)
         except (OSError, ValueError) as exc:  # busy port, unreadable or bad certificate
@@ -49,6 +56,36 @@ def register(main: click.Group, config_option, load) -> None:  # type: ignore[no
             signal.signal(sig, lambda *_: stop.set())
         click.echo(f"menwei web on {url}")
         serve_until_stopped(server, url, stop, Watchdog())
+
+    @main.command("front-config")
+    @config_option
+    @click.option(
+        "-o",
+        "--output",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=Path("/run/menwei-front/nginx.conf"),
+        show_default=True,
+    )
+    @click.option("--check", is_flag=True, help="Also run nginx -t on the written file.")
+    def front_config(config_path: Path, output: Path, check: bool) -> None:
+        """Write the HTTPS front's nginx.conf from [web] and [web.front] (the menwei-front
+        unit runs this before nginx starts, so the TOML is the only place to edit)."""
+        import subprocess
+
+        from edge.web import front
+
+        config = load(config_path)
+        try:
+            front.write(config, output)
+            if check:
+                subprocess.run(
+                    [str(front.nginx_binary()), "-t", "-q", "-c", str(output)], check=True
+                )
+        except front.FrontError as exc:
+            raise click.ClickException(str(exc)) from None
+        except subprocess.CalledProcessError:
+            raise click.ClickException(f"nginx refused {output} (see above)") from None
+        click.echo(f"front config written to {output}")
 
     @main.group()
     def audit() -> None:
