@@ -140,6 +140,9 @@ def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     Babel(app, locale_selector=_select_locale, timezone_selector=lambda: config.site.timezone)
 
+    from edge.web.auth import refuse_login_flood
+
+    app.before_request(refuse_login_flood)  # first: before the session or the body is read
     app.before_request(_load_user)
     app.before_request(apply_upload_limit)  # before the CSRF check reads the body
     app.before_request(_check_csrf)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from edge import audit
@@ -24,8 +24,26 @@ from edge.web.limits import GateBusy
 bp = Blueprint("auth", __name__, template_folder="templates")
 
 
+# Plain text in both languages: a refusal under a flood must cost next to nothing (no
+# template, no translation lookup), or answering the flood starves the consoles instead.
+_BUSY = "请稍后再试。Too many login attempts; please try again in a moment.\n"
+
+
 def client_address() -> str:
     return request.remote_addr or "unknown"
+
+
+def refuse_login_flood() -> Response | None:
+    """App ``before_request``, registered first: a login POST from an address (or to a box)
+    past its failure budget, or while every password slot is taken, is answered 429 before
+    the session, the CSRF check or the body are even read."""
+    if request.method != "POST" or request.endpoint != "auth.login":
+        return None
+    web = state()
+    if web.login_throttle.address_refusal(client_address()) or web.password_gate.full():
+        headers = {"Content-Type": "text/plain; charset=utf-8", "Retry-After": "5"}
+        return Response(_BUSY, 429, headers)
+    return None
 
 
 @bp.route("/login", methods=["GET", "POST"])

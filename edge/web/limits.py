@@ -117,6 +117,11 @@ class PasswordGate:
         self._inside = 0  # running + waiting
         self.refused = 0
 
+    def full(self) -> bool:
+        """Would a caller be refused right now (every slot and queue place taken)?"""
+        with self._lock:
+            return self._inside >= self.slots + self.queue
+
     @contextmanager
     def busy(self) -> Iterator[None]:
         with self._lock:
@@ -193,9 +198,14 @@ class LoginThrottle:
 
     def refusal(self, username: str, address: str) -> str | None:
         """Why this attempt is refused now (``user``, ``address``, ``box``), or None."""
-        limits = self.limits
-        if self._by_user.count(self._user_key(username, address)) >= limits.per_user_address:
+        if self._by_user.count(self._user_key(username, address)) >= self.limits.per_user_address:
             return "user"
+        return self.address_refusal(address)
+
+    def address_refusal(self, address: str) -> str | None:
+        """The checks that need no username (``address``, ``box``): cheap enough to run
+        before the request body is read."""
+        limits = self.limits
         if self._by_address.count(address) >= limits.per_address:
             return "address"
         box_full = self._box.count("box") >= limits.global_failures
