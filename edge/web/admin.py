@@ -63,7 +63,7 @@ def create_user():  # type: ignore[no-untyped-def]
     return _page(message=gettext("Account created."))
 
 
-@bp.route("/users/<int(max=2147483647):user_id>/deactivate", methods=["POST"])
+@bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
 def deactivate(user_id: int):  # type: ignore[no-untyped-def]
     with transaction(get_db()) as conn:
         accounts.set_active(conn, user_id, False)
@@ -71,7 +71,7 @@ def deactivate(user_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("admin.index")), 303
 
 
-@bp.route("/users/<int(max=2147483647):user_id>/reactivate", methods=["POST"])
+@bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
 def reactivate(user_id: int):  # type: ignore[no-untyped-def]
     try:
         with transaction(get_db()) as conn:
@@ -82,7 +82,7 @@ def reactivate(user_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("admin.index")), 303
 
 
-@bp.route("/users/<int(max=2147483647):user_id>/reset", methods=["POST"])
+@bp.route("/users/<int:user_id>/reset", methods=["POST"])
 def reset_password(user_id: int):  # type: ignore[no-untyped-def]
     """A one-time password, shown once here; the user must change it at the next login."""
     try:

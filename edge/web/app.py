@@ -32,6 +32,7 @@ from edge.web import accounts, sessions
 from edge.web.console import blueprints as console_blueprints
 from edge.web.console import nav_for
 from edge.web.console.forms import NONCE_FIELD, apply_upload_limit, new_nonce
+from edge.web.converters import BoundedInt
 from edge.web.guards import (
     ANON_COOKIE,
     CSRF_FIELD,
@@ -111,6 +112,7 @@ def _load_vault(config: MenweiConfig) -> PiiVault:
 def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None) -> Flask:
     """Build the web app for ``config`` (database migrated, key loaded, catalogs compiled)."""
     app = Flask(__name__, template_folder="templates", static_folder="static")
+    app.url_map.converters["int"] = BoundedInt  # before any rule: ids beyond SQLite are 404s
     cache = config.storage.data_dir / "web-cache"
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,

@@ -47,7 +47,7 @@ def search_page():  # type: ignore[no-untyped-def]
     if error:
         return render_template(
             "police/search.html", rows=[], counts={}, error=error, args=request.args,
-            labels=labels(), statuses=STATUSES,
+            link_args=_link_args(), labels=labels(), statuses=STATUSES,
         ), 400  # fmt: skip
     rows, counts = _run(filters)
     audit.record(
@@ -55,8 +55,17 @@ def search_page():  # type: ignore[no-untyped-def]
     )
     return render_template(
         "police/search.html", rows=rows, counts=counts, error="", args=request.args,
-        labels=labels(), statuses=STATUSES,
+        link_args=_link_args(), labels=labels(), statuses=STATUSES,
     )  # fmt: skip
+
+
+# The search form's fields, the only query keys carried into the export links: url_for
+# takes names like fmt, endpoint or _method as its own (such a key in the query gave a 500).
+SEARCH_FIELDS = ("name", "doc_number", "phone", "room", "status", "from", "to", "overdue")
+
+
+def _link_args() -> dict[str, str]:
+    return {k: v for k in SEARCH_FIELDS if (v := request.args.get(k, ""))}
 
 
 @bp.route("/export.<fmt>")

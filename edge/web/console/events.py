@@ -80,9 +80,14 @@ def _event_or_abort(event_id: str) -> dict[str, Any]:
     return event
 
 
+# The search form's fields: only these are carried into links (url_for takes other names —
+# endpoint, _method, _external — as its own arguments: a query key like those gave a 500).
+SEARCH_FIELDS = ("plate", "plate_match", "person", "from", "to", "gate", "decision", "kind")
+
+
 def _page_args(**extra: str) -> dict[str, str]:
     """The current search's fields (without its cursor) for links to other pages."""
-    kept = {k: v for k, v in request.args.items() if k != "before" and v}
+    kept = {k: v for k in SEARCH_FIELDS if (v := request.args.get(k, ""))}
     return {**kept, **extra}
 
 
