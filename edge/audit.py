@@ -131,6 +131,11 @@ class _KeySource:
                 self._key = AuditKey.from_master(load_key_file(self.path))
             except PiiKeyError as exc:
                 raise AuditKeyError(str(exc).replace("PII key", "audit key")) from None
+            except OSError as exc:  # e.g. /etc read-only for the service: the installer makes it
+                raise AuditKeyError(
+                    f"cannot create the audit key {self.path}: {exc.strerror} "
+                    "(sudo menwei install creates it)"
+                ) from None
             return self._key
 
 

@@ -237,3 +237,19 @@ def test_cli_checkpoint_goes_to_three_places_and_verify_names_truncation(tmp_pat
     db.conn.commit()
     broken = runner.invoke(main, ["audit", "verify", *c])
     assert broken.exit_code == 1 and "truncated" in broken.output
+
+
+def test_cli_checkpoint_to_an_unwritable_place_is_a_clear_error(tmp_path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    config = tmp_path / "menwei.toml"
+    config.write_text(
+        f'[storage]\ndata_dir = "{tmp_path}/data"\n'
+        f'[security]\npii_key_file = "{tmp_path}/keys/pii.key"\n'
+        f'audit_checkpoint_file = "{blocker}/checkpoints.jsonl"\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["audit", "checkpoint", "-c", str(config)])
+    assert result.exit_code == 1 and "cannot write" in result.output
+    db = connect(tmp_path / "data" / "menwei.db")
+    assert db.execute("SELECT COUNT(*) FROM audit_checkpoints").fetchone()[0] == 0

@@ -146,7 +146,12 @@ def register(main: click.Group, config_option, load) -> None:  # type: ignore[no
                 payload = dataclasses.asdict(checkpoint)
                 enqueue(conn, str(ULID()), CHECKPOINT_TOPIC, payload, now)
 
-        made = audit_log.make_checkpoint(db, config.audit_checkpoint_path, now, to_district)
+        try:
+            made = audit_log.make_checkpoint(db, config.audit_checkpoint_path, now, to_district)
+        except OSError as exc:  # the second copy's folder is not writable by this user
+            raise click.ClickException(
+                f"cannot write {config.audit_checkpoint_path}: {exc.strerror}"
+            ) from None
         click.echo(f"checkpoint: entry {made.seq}, {made.hash[:16]}…, signed")
 
     @main.group()
