@@ -79,6 +79,17 @@ def test_fresh_usernames_are_still_limited_per_address_and_box() -> None:
     assert throttle.refusal("anyone", "10.2.0.1") is None
 
 
+def test_a_full_trusted_list_trusts_nobody_new() -> None:
+    clock = FakeClock()
+    throttle = LoginThrottle(LoginLimits(5, 20, 10, 300), clock=clock)
+    for i in range(1200):  # more successful addresses than the trusted list holds
+        throttle.succeeded("guard1", f"10.3.{i // 250}.{i % 250}")
+    for i in range(10):
+        throttle.failed(f"u{i}", f"10.1.0.{i}")
+    assert throttle.refusal("x", "10.9.9.9") == "box"
+    assert throttle.refusal("guard1", "10.3.0.1") is None
+
+
 def test_password_gate_queues_a_few_and_refuses_the_rest() -> None:
     gate = PasswordGate(slots=1, queue=1, wait_s=30)
     inside = threading.Event()

@@ -84,6 +84,12 @@ class WindowCounter:
             slot = self._slot(key)
             self._current[slot] = self._current.get(slot, 0) + n
 
+    def holds(self, key: str) -> bool:
+        """Was ``key`` itself counted in the current or previous window (never overflow)?"""
+        with self._lock:
+            self._roll()
+            return key in self._current or key in self._previous
+
     def forget(self, key: str) -> None:
         with self._lock:
             self._current.pop(key, None)
@@ -209,7 +215,7 @@ class LoginThrottle:
         if self._by_address.count(address) >= limits.per_address:
             return "address"
         box_full = self._box.count("box") >= limits.global_failures
-        if box_full and self._trusted.count(address) <= 0:
+        if box_full and not self._trusted.holds(address):
             return "box"
         return None
 
