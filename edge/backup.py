@@ -4,8 +4,10 @@ SQLite's online backup API copies pages under a read transaction, so the copy is
 consistent moment even while other processes commit (copying the file with cp is not:
 the WAL and the main file would come from different moments). The copy is written to a
 temporary name, checked with ``PRAGMA integrity_check``, fsynced and only then renamed,
-so a backup that exists is a good one. The PII key is not in the database and must be
-backed up separately (without it, ID numbers and face templates in the copy are unreadable).
+so a backup that exists is a good one. The copy is readable by its owner only (0600,
+whatever the caller's umask): it holds every account hash and the encrypted personal data.
+The PII key is not in the database and must be backed up separately (without it, ID
+numbers and face templates in the copy are unreadable).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ def backup_database(source: Path, destination: Path, pages_per_step: int = 1024)
         destination = destination / source.name
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".part")
+    partial.unlink(missing_ok=True)
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # SQLite keeps the mode
     try:
         src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
     except sqlite3.Error as exc:
@@ -52,5 +56,6 @@ def backup_database(source: Path, destination: Path, pages_per_step: int = 1024)
         raise BackupError(f"backup copy failed its integrity check: {result}")
     with open(partial, "rb") as handle:
         os.fsync(handle.fileno())
+    os.chmod(partial, 0o600)
     os.replace(partial, destination)
     return destination.stat().st_size

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from edge import audit
 from edge.config import DEFAULT_CONFIG_PATH, ConfigError, MenweiConfig, load_config
 from edge.db import SchemaTooNewError
 from edge.plates.grammar import PlateFormatError
@@ -40,9 +41,11 @@ def _config_option(func):  # type: ignore[no-untyped-def]
 
 def _load(config_path: Path) -> MenweiConfig:
     try:
-        return load_config(config_path)
+        config = load_config(config_path)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    audit.use_key_file(config.security.audit_key_path)  # read only when a row is written
+    return config
 
 
 def _parse_time(value: str | None, config: MenweiConfig) -> datetime | None:
@@ -62,7 +65,13 @@ class _Cli(click.Group):
     def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
         try:
             return super().invoke(ctx)
-        except (PlateFormatError, SchemaTooNewError, ValueError, KeyError) as exc:
+        except (
+            PlateFormatError,
+            SchemaTooNewError,
+            audit.AuditKeyError,
+            ValueError,
+            KeyError,
+        ) as exc:
             message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             raise click.ClickException(str(message)) from None
 

@@ -84,6 +84,20 @@ class SecurityConfig(_Strict):
         default=Path("/etc/menwei/pii.key"),
         description="32-byte key for personal data at rest; keep it outside data_dir and backups",
     )
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="32-byte key of the audit log's HMAC chain and checkpoint signatures; "
+        "outside data_dir, backed up like the PII key (default: audit.key beside it)",
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="second local copy of the signed audit checkpoints, outside data_dir "
+        "(menwei install: /var/log/menwei/audit-checkpoints.jsonl)",
+    )
+
+    @property
+    def audit_key_path(self) -> Path:
+        return self.audit_key_file or self.pii_key_file.with_name("audit.key")
 
 
 class HardwareConfig(_Strict):
@@ -265,6 +279,13 @@ class MenweiConfig(_Strict):
                         )
         return self
 
+    @property
+    def audit_checkpoint_path(self) -> Path:
+        """The checkpoints' second local copy (in data_dir only when not configured)."""
+        return self.security.audit_checkpoint_file or (
+            self.storage.data_dir / "audit-checkpoints.jsonl"
+        )
+
     def gate(self, gate_id: str) -> GateConfig:
         for gate in self.gates:
             if gate.id == gate_id:
@@ -326,10 +347,14 @@ def _resolve_relative_paths(config: MenweiConfig, base: Path) -> MenweiConfig:
         update["recognition"] = config.recognition.model_copy(
             update={"faces": faces.model_copy(update=models)}
         )
-    if not config.security.pii_key_file.is_absolute():
-        update["security"] = config.security.model_copy(
-            update={"pii_key_file": base / config.security.pii_key_file}
-        )
+    security = {
+        name: base / getattr(config.security, name)
+        for name in ("pii_key_file", "audit_key_file", "audit_checkpoint_file")
+        if getattr(config.security, name) is not None
+        and not getattr(config.security, name).is_absolute()
+    }
+    if security:
+        update["security"] = config.security.model_copy(update=security)
     if config.sync is not None:
         update["sync"] = config.sync.resolved(base, update.get("storage", config.storage).data_dir)
     return config.model_copy(update=update)

@@ -177,7 +177,12 @@ def parse_cursor(raw: str) -> Cursor | None:
     if not raw:
         return None
     rowid, sep, at = raw.replace(" ", "+").partition("~")  # a "+" a client left unquoted
-    if not sep or not rowid.isdigit() or len(rowid) > 18 or not _STORED_TIME.match(at):
+    if (
+        not sep
+        or not (rowid.isascii() and rowid.isdigit())
+        or len(rowid) > 18
+        or not _STORED_TIME.match(at)
+    ):
         raise FilterError("cursor", "before")
     return Cursor(at, int(rowid))
 
@@ -186,7 +191,7 @@ def parse_feed_cursor(raw: str | None) -> int | None:
     """The feed's ``after`` (an events rowid); None when absent (start from "now")."""
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise FilterError("cursor", "after")
     return int(raw)
 

@@ -14,7 +14,6 @@ import ipaddress
 import logging
 import os
 import pwd
-import re
 import shutil
 import socket
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from edge.config import MenweiConfig, load_config
 from edge.pii import create_key_file
+from edge.web.front import NGINX
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,12 @@ UNIT_DIR = Path(__file__).resolve().parents[1] / "systemd"
 UNITS = (
     "menwei-gate@.service",
     "menwei-web.service",
+    "menwei-front.service",
     "menwei-sync.service",
     "menwei-retention.service",
     "menwei-retention.timer",
+    "menwei-audit.service",
+    "menwei-audit.timer",
     "menwei.target",
 )
 SERVICE_USER = "menwei"
@@ -71,6 +74,7 @@ def render_unit(name: str, plan: InstallPlan) -> str:
         .replace("@MENWEI@", str(plan.menwei_executable))
         .replace("@CONFIG@", str(plan.config_path))
         .replace("@DATA_DIR@", str(plan.data_dir))
+        .replace("@NGINX@", str(NGINX))
     )
 
 
@@ -114,14 +118,13 @@ def _write_config(plan: InstallPlan) -> bool:
         return False
     example = resources.files("edge").joinpath("menwei.example.toml").read_text(encoding="utf-8")
     example = example.replace('data_dir = "/var/lib/menwei"', f'data_dir = "{plan.data_dir}"')
-    example = example.replace(
-        'pii_key_file = "/etc/menwei/pii.key"',
-        f'pii_key_file = "{plan.config_path.parent / "pii.key"}"',
-    )
+    for name in ("pii", "audit"):
+        example = example.replace(
+            f'{name}_key_file = "/etc/menwei/{name}.key"',
+            f'{name}_key_file = "{plan.config_path.parent / f"{name}.key"}"',
+        )
     tls = plan.tls_dir
-    # The consoles on the LAN, over HTTPS with the certificate written below.
-    example = re.sub(r'(?m)^host = "127\.0\.0\.1"', 'host = "0.0.0.0"', example, count=1)
-    example = re.sub(r"(?m)^port = 8080", "port = 8443", example, count=1)
+    # The consoles on the LAN through the HTTPS front, with the certificate written below.
     example = example.replace(
         '# tls_certificate = "/etc/menwei/tls/cert.pem"', f'tls_certificate = "{tls / "cert.pem"}"'
     )
@@ -177,6 +180,19 @@ def write_self_signed_certificate(cert_path: Path, key_path: Path, hostname: str
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
 
 
+def _install_front_package() -> list[str]:
+    """nginx from Debian's packages for the HTTPS front; Debian's own nginx.service (which
+    would take the same ports with its default site) is stopped and disabled."""
+    done = []
+    if shutil.which("nginx") is None and not NGINX.exists():
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "-q", "nginx"], check=True, env=env)
+        done.append("installed nginx (Debian package) for the HTTPS front")
+    subprocess.run(["systemctl", "disable", "--now", "nginx.service"], check=False)
+    done.append("menwei-front (nginx) serves HTTPS; Debian's nginx.service is disabled")
+    return done
+
+
 def install(plan: InstallPlan) -> list[str]:
     """Carry out the plan; returns what was done, one line each, for the operator."""
     done: list[str] = []
@@ -194,10 +210,14 @@ def install(plan: InstallPlan) -> list[str]:
         create_key_file(key)
         _chown_service(key, plan)
         done.append(f"PII key {config.security.pii_key_file} (0600; back it up separately)")
+    audit_key = plan.at(config.security.audit_key_path)
+    if not audit_key.exists():
+        create_key_file(audit_key)
+        _chown_service(audit_key, plan)
+        done.append(f"audit key {config.security.audit_key_path} (0600; back it up separately)")
     cert, tls_key = plan.at(plan.tls_dir / "cert.pem"), plan.at(plan.tls_dir / "key.pem")
-    if not cert.exists():
+    if not cert.exists():  # root's: read by the front's master process, never by menwei
         write_self_signed_certificate(cert, tls_key, socket.gethostname())
-        _chown_service(tls_key, plan)
         done.append(f"self-signed TLS certificate in {plan.tls_dir}")
     unit_dir = plan.at(plan.unit_dir)
     unit_dir.mkdir(parents=True, exist_ok=True)
@@ -206,9 +226,9 @@ def install(plan: InstallPlan) -> list[str]:
     done.append(f"systemd units in {plan.unit_dir}")
     gates = [f"menwei-gate@{gate.id}.service" for gate in config.gates]
     if plan.run_systemctl:
+        done.extend(_install_front_package())
         subprocess.run(["systemctl", "daemon-reload"], check=True)
-        subprocess.run(
-            ["systemctl", "enable", "menwei.target", "menwei-retention.timer", *gates], check=True
-        )
+        timers = ["menwei-retention.timer", "menwei-audit.timer"]
+        subprocess.run(["systemctl", "enable", "menwei.target", *timers, *gates], check=True)
         done.append("enabled menwei.target and " + (", ".join(gates) or "no gates yet"))
     return done

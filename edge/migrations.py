@@ -10,7 +10,7 @@ from __future__ import annotations
 # Migrations that rebuild a table other tables reference (SQLite cannot alter a CHECK
 # constraint in place). They run with foreign keys off, as SQLite's documented 12-step
 # ALTER procedure requires, and must pass ``PRAGMA foreign_key_check`` before they commit.
-TABLE_REBUILDS = frozenset({5, 6, 8})
+TABLE_REBUILDS = frozenset({5, 6, 9})
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
@@ -416,6 +416,49 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
     (
         8,
+        "keyed audit chain with signed checkpoints; login failures per address; accounts",
+        """
+        -- Rows written from now on carry an HMAC keyed with the audit key (a file outside the
+        -- database); older rows keep their plain SHA-256 and stay valid as the chain's prefix.
+        ALTER TABLE audit_log ADD COLUMN keyed INTEGER NOT NULL DEFAULT 0 CHECK (keyed IN (0, 1));
+
+        -- Signed (seq, hash, time) of the chain's newest row, at least hourly; also kept in a
+        -- file outside the data folder and sent to the district platform.
+        CREATE TABLE audit_checkpoints (
+            id INTEGER PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            hash TEXT NOT NULL,
+            at TEXT NOT NULL,
+            public_key TEXT NOT NULL,            -- Ed25519, hex
+            signature TEXT NOT NULL              -- Ed25519 over seq, hash, at, public_key
+        );
+        CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+            BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;
+        CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+            BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;
+
+        -- Failed logins counted per address and hour; each finished hour becomes one audit
+        -- row with its count (a flood no longer writes one undeletable row per try).
+        CREATE TABLE login_failures (
+            address TEXT NOT NULL,
+            window_start TEXT NOT NULL,
+            failures INTEGER NOT NULL,
+            first_at TEXT NOT NULL,
+            last_at TEXT NOT NULL,
+            PRIMARY KEY (address, window_start)
+        );
+
+        -- Accounts: a password an admin set must be changed at the next login; sessions
+        -- remember the last *user action* (background polls do not count) and where from.
+        ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0
+            CHECK (must_change_password IN (0, 1));
+        ALTER TABLE users ADD COLUMN password_changed_at TEXT;
+        ALTER TABLE web_sessions ADD COLUMN address TEXT NOT NULL DEFAULT '';
+        ALTER TABLE web_sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
+        """,
+    ),
+    (
+        9,
         "registry: personal fields encrypted, consent per co-resident, tenant requests",
         """
         -- Name, sex, birth date, ethnicity, occupation (and the new nationality) leave the

@@ -271,7 +271,13 @@ class PedestrianGateLoop:
     def keypad_entry(self, line: str) -> PersonOutcome | None:
         """A keypad line ``<resident number>*<PIN>``; malformed lines are ignored."""
         number, sep, pin = line.strip().partition("*")
-        if not sep or not number.isdigit() or not pin.isdigit() or len(number) > 9:
+        if (
+            not sep
+            or not (number + pin).isascii()
+            or not number.isdigit()
+            or not pin.isdigit()
+            or len(number) > 9
+        ):
             return None
         rid = int(number)
         with self._lock:  # the keypad thread and the frame loop share the database

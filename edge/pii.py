@@ -68,7 +68,8 @@ def load_key_file(path: Path, create: bool = False) -> bytes:
     return key
 
 
-def _derive(master: bytes, label: bytes) -> bytes:
+def derive_subkey(master: bytes, label: bytes) -> bytes:
+    """A 32-byte key for one purpose (HKDF-SHA256 with ``label``) from a master key."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(master)
 
 
@@ -78,8 +79,8 @@ class PiiVault:
     def __init__(self, master_key: bytes) -> None:
         if len(master_key) != KEY_BYTES:
             raise PiiKeyError(f"master key must be {KEY_BYTES} bytes")
-        self._aead = AESGCM(_derive(master_key, b"menwei pii encryption v1"))
-        self._search_key = _derive(master_key, b"menwei pii search hash v1")
+        self._aead = AESGCM(derive_subkey(master_key, b"menwei pii encryption v1"))
+        self._search_key = derive_subkey(master_key, b"menwei pii search hash v1")
 
     @classmethod
     def from_key_file(cls, path: Path, create: bool = False) -> PiiVault:

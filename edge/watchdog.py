@@ -53,7 +53,7 @@ def watchdog_interval_s(environ: dict[str, str] | None = None) -> float | None:
     env = environ if environ is not None else os.environ
     usec = env.get("WATCHDOG_USEC")
     pid = env.get("WATCHDOG_PID")
-    if not usec or (pid and pid.isdigit() and int(pid) != os.getpid()):
+    if not usec or (pid and pid.isascii() and pid.isdigit() and int(pid) != os.getpid()):
         return None
     try:
         value = int(usec)

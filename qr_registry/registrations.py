@@ -903,7 +903,7 @@ def reveal(
 
 
 def seal_legacy(db: sqlite_utils.Database, vault: PiiVault) -> int:
-    """Encrypt what migration 8 left in clear (registry_legacy_plain*), rebuild the masks
+    """Encrypt what migration 9 left in clear (registry_legacy_plain*), rebuild the masks
     and re-seal old outbox payloads; the clear rows are deleted with secure_delete on, the
     file vacuumed and the WAL checkpointed, so no copy stays in the file. Returns how many
     registrations. Runs once (at web start); a no-op when nothing is left in clear."""

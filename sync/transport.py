@@ -160,7 +160,8 @@ class Transport:
 
     def _read_capped(self, reply: requests.Response) -> bytes:
         length = reply.headers.get("Content-Length")
-        if length is not None and length.isdigit() and int(length) > self.max_response_bytes:
+        declared = length or ""
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_response_bytes:
             raise ResponseTooLargeError(f"response of {length} bytes exceeds the limit")
         chunks, size = [], 0
         for chunk in reply.iter_content(64 * 1024):

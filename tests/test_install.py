@@ -14,6 +14,7 @@ from edge.cli import main
 from edge.config import load_config
 from edge.install import UNITS, InstallPlan, install, render_unit
 from edge.pii import load_key_file
+from edge.web.front import render
 
 MENWEI = Path(sys.executable).parent / "menwei"
 
@@ -31,9 +32,15 @@ def test_install_into_staging_root_is_complete_and_idempotent(tmp_path):
     config = load_config(root / "etc/menwei/menwei.toml")
     assert config.storage.data_dir == Path("/var/lib/menwei")
     assert config.web.tls_certificate == Path("/etc/menwei/tls/cert.pem")
-    assert (config.web.host, config.web.port) == ("0.0.0.0", 8443)
+    assert (config.web.host, config.web.port) == ("127.0.0.1", 8080)  # behind the front
+    assert (config.web.front.address, config.web.front.https_port) == ("0.0.0.0", 443)
+    assert "listen 0.0.0.0:443 ssl;" in render(config)
     key = root / "etc/menwei/pii.key"
     assert len(load_key_file(key)) == 32 and oct(key.stat().st_mode & 0o777) == "0o600"
+    audit_key = root / "etc/menwei/audit.key"
+    assert config.security.audit_key_path == Path("/etc/menwei/audit.key")
+    assert len(load_key_file(audit_key)) == 32 and audit_key.read_bytes() != key.read_bytes()
+    assert config.audit_checkpoint_path == Path("/var/log/menwei/audit-checkpoints.jsonl")
     assert (root / "etc/menwei/tls/cert.pem").read_bytes().startswith(b"-----BEGIN CERTIFICATE")
     assert oct((root / "etc/menwei/tls/key.pem").stat().st_mode & 0o777) == "0o600"
     for name in UNITS:
@@ -83,6 +90,9 @@ def test_units_pass_systemd_analyze_verify(tmp_path):
         for n in (
             "menwei-gate@north.service",
             "menwei-web.service",
+            "menwei-front.service",
+            "menwei-audit.service",
+            "menwei-audit.timer",
             "menwei-sync.service",
             "menwei.target",
         )

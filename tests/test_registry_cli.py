@@ -22,13 +22,18 @@ def test_cli_bootstrap_stickers_and_audit(tmp_path: Path) -> None:
     runner = CliRunner()
     c = ["-c", str(config)]
     made = runner.invoke(
-        main, ["user", "add", "ll1", "--role", "landlord", *c], input="pw-123456789\npw-123456789\n"
+        main, ["user", "add", "ll1", "--role", "landlord", *c], input="gatehouse-ledger-7\n" * 2
     )
     assert made.exit_code == 0, made.output
     short = runner.invoke(
         main, ["user", "add", "ll2", "--role", "landlord", *c], input="short\nshort\n"
     )
     assert short.exit_code != 0 and "10 to 200" in short.output
+    for weak in ("aaaaaaaaaa", "password123", "1qaz2wsx3edc", "ll2-ll2-ll2-ll2"):
+        refused = runner.invoke(
+            main, ["user", "add", "ll2", "--role", "landlord", *c], input=f"{weak}\n{weak}\n"
+        )
+        assert refused.exit_code != 0 and "too easy to guess" in refused.output, weak
     room = runner.invoke(
         main, ["room", "add", "幸福小区", "3幢", "1单元", "402", "--landlord", "ll1", *c]
     )

@@ -1,4 +1,4 @@
-"""Migration 8 on a box that already holds registrations: the clear personal fields
+"""Migration 9 on a box that already holds registrations: the clear personal fields
 (name, sex, birth date, ethnicity, occupation) are encrypted without loss when the web app
 starts with the key, the clear copies leave the file, old outbox payloads are re-sealed,
 and old co-residents wait for their own consent."""
@@ -29,7 +29,7 @@ def old_database(path, vault: PiiVault) -> str:  # type: ignore[no-untyped-def]
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None)
     for version, _title, sql in MIGRATIONS:
-        if version > 7:
+        if version > 8:
             break
         if version in TABLE_REBUILDS:
             conn.execute("PRAGMA foreign_keys = OFF")

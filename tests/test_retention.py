@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -186,3 +188,14 @@ def test_unconfirmed_registrations_and_unconsented_co_residents_are_purged(tmp_p
     assert purge_stale_pending(db, when + timedelta(days=15), 7, 14) == (0, 1)
     assert db.execute("SELECT COUNT(*) FROM co_residents").fetchone()[0] == 0
     assert audit.verify(db).ok
+
+
+def test_backup_is_readable_by_its_owner_only_whatever_the_umask(store, tmp_path):
+    """A backup holds account hashes and sealed personal data: 0600 even under umask 022/000."""
+    for umask, name in ((0o022, "a.db"), (0o000, "b.db")):
+        old = os.umask(umask)
+        try:
+            backup_database(tmp_path / "menwei.db", tmp_path / "out" / name)
+        finally:
+            os.umask(old)
+        assert stat.S_IMODE((tmp_path / "out" / name).stat().st_mode) == 0o600

@@ -167,11 +167,19 @@ def test_migration_5_rebuilds_users_keeping_sessions_rooms_and_keys(tmp_path):
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA foreign_key_check").fetchall() == []
     with transaction(db) as conn:
-        conn.execute("INSERT INTO users VALUES (8, 'wang', '', 'guard', 'h', 1, 'x')")
+        conn.execute(
+            "INSERT INTO users "
+            "(id, username, display_name, role, password_hash, active, created_at)"
+            " VALUES (8, 'wang', '', 'guard', 'h', 1, 'x')"
+        )
     with pytest.raises(sqlite3.IntegrityError), transaction(db) as conn:
         conn.execute("INSERT INTO rooms VALUES (2, 1, '403', 99, 1, 'x')")  # FK enforced again
     with pytest.raises(sqlite3.IntegrityError), transaction(db) as conn:
-        conn.execute("INSERT INTO users VALUES (9, 'x', '', 'janitor', 'h', 1, 'x')")
+        conn.execute(
+            "INSERT INTO users "
+            "(id, username, display_name, role, password_hash, active, created_at)"
+            " VALUES (9, 'x', '', 'janitor', 'h', 1, 'x')"
+        )
 
 
 def test_migration_6_adds_resident_accounts_keeping_users_and_their_references(tmp_path):
@@ -204,10 +212,18 @@ def test_migration_6_adds_resident_accounts_keeping_users_and_their_references(t
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA foreign_key_check").fetchall() == []
     with transaction(db) as conn:
-        conn.execute("INSERT INTO users VALUES (9, 'zhou', '', 'resident', 'h', 1, 'x')")
+        conn.execute(
+            "INSERT INTO users "
+            "(id, username, display_name, role, password_hash, active, created_at)"
+            " VALUES (9, 'zhou', '', 'resident', 'h', 1, 'x')"
+        )
         conn.execute("INSERT INTO resident_accounts VALUES (9, 5, 'x')")
     with pytest.raises(sqlite3.IntegrityError), transaction(db) as conn:
-        conn.execute("INSERT INTO users VALUES (10, 'zhou2', '', 'resident', 'h', 1, 'x')")
+        conn.execute(
+            "INSERT INTO users "
+            "(id, username, display_name, role, password_hash, active, created_at)"
+            " VALUES (10, 'zhou2', '', 'resident', 'h', 1, 'x')"
+        )
         conn.execute("INSERT INTO resident_accounts VALUES (10, 5, 'x')")  # one per resident
     with pytest.raises(sqlite3.IntegrityError), transaction(db) as conn:
         conn.execute("INSERT INTO resident_accounts VALUES (7, 99, 'x')")  # FK enforced

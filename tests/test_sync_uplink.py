@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import asdict
+from datetime import UTC, datetime
 
 import pytest
 from sync_helpers import SECRET, make_box, outbox_keys, pending
@@ -15,6 +17,8 @@ from sync.protocol import PlatformUnavailableError
 from sync.reference_platform import ReferencePlatform
 from sync.transport import Transport
 from sync.uplink import Backoff, UplinkWorker
+
+NOW = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 
 
 def protocol_for(platform: ReferencePlatform, secret: bytes = SECRET, mode: str = "hmac", **kw):
@@ -213,3 +217,23 @@ def test_registration_arrives_with_its_personal_part_opened(tmp_path, platform):
     worker = UplinkWorker(db, protocol_for(platform, vault=other), batch_size=10)
     drain(worker)
     assert len(dead_rows(db.conn)) == 1
+
+
+def test_a_signed_audit_checkpoint_reaches_the_platform(tmp_path, platform):
+    """The district keeps the box's checkpoints off the box and can check the signature
+    with the public key inside (edge.audit; `menwei audit checkpoint` queues them)."""
+    from edge import audit
+    from edge.web.commands import CHECKPOINT_TOPIC
+    from sync.outbox import enqueue
+
+    db = make_box(tmp_path / "box.db", 3)
+    audit.record(db, "user:1", "view", "event:1")
+
+    def to_district(conn, checkpoint) -> None:  # type: ignore[no-untyped-def]
+        enqueue(conn, "01JDCHECKPOINT000000000000", CHECKPOINT_TOPIC, asdict(checkpoint), NOW)
+
+    made = audit.make_checkpoint(db, tmp_path / "cp.jsonl", NOW, to_district)
+    assert drain(UplinkWorker(db, protocol_for(platform), batch_size=50)) == 0
+    held = platform.item("01JDCHECKPOINT000000000000")
+    received = audit.Checkpoint.from_json(json.dumps(held))
+    assert received == made and received.signed_by(received.public_key)

@@ -31,6 +31,16 @@ class ImageInputError(ValueError):
 
 def decode_image(data: bytes) -> np.ndarray:
     """Decode JPEG/PNG/... bytes into a BGR uint8 array, or raise ImageInputError."""
+    image_size(data)
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ImageInputError("image data is corrupt or truncated", "图片数据损坏")
+    return image
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from the header alone, after the size, type and pixel checks;
+    ImageInputError for anything that must not be decoded."""
     if not data:
         raise ImageInputError("empty file", "文件为空")
     if len(data) > MAX_FILE_BYTES:
@@ -52,10 +62,7 @@ def decode_image(data: bytes) -> np.ndarray:
     except OSError as exc:
         raise ImageInputError(f"unreadable image: {exc}", "图片无法读取") from None
     check_dimensions(width, height)
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ImageInputError("image data is corrupt or truncated", "图片数据损坏")
-    return image
+    return width, height
 
 
 def check_dimensions(width: int, height: int) -> None:

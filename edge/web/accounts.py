@@ -5,7 +5,10 @@ live events, manual open, residents, visitor passes, health), ``landlord`` (own 
 tenants), ``police`` and ``grid`` (search all registrations and gate events), ``resident``
 (one resident's own visitor passes; the account is linked to that resident). Passwords
 are argon2id (argon2-cffi defaults, RFC 9106 low-memory profile); a login for an unknown
-user still runs one hash so response time does not reveal which usernames exist.
+user still runs one hash so response time does not reveal which usernames exist. A
+password must pass edge.web.passwords (length, and not guessable from breach lists or the
+account's own words). Changing a password ends the account's other sessions; an admin's
+reset sets a one-time password that must be changed at the next login and ends them all.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from edge.db import iso
+from edge.web import passwords
 
 ROLES = ("admin", "guard", "landlord", "police", "grid", "resident")
-MIN_PASSWORD = 10
+MIN_PASSWORD = passwords.MIN_LENGTH
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("menwei-dummy-password")
 
@@ -36,12 +40,23 @@ class User:
     username: str
     display_name: str
     role: str
+    must_change_password: bool = False
 
 
-def hash_password(password: str) -> str:
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD or len(password) > 200:
-        raise AccountError(f"a password needs {MIN_PASSWORD} to 200 characters")
+def hash_password(password: str, words: tuple[str, ...] = ()) -> str:
+    """The argon2id hash of a password that meets the rule (AccountError if it does not)."""
+    try:
+        passwords.check(password, words)
+    except passwords.WeakPassword as exc:
+        raise AccountError(str(exc)) from None
     return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash, password[:200])
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def create_user(
@@ -69,7 +84,7 @@ def create_user(
     cursor = conn.execute(
         "INSERT INTO users (username, display_name, role, password_hash, created_at) "
         "VALUES (?, ?, ?, ?, ?)",
-        (username, display_name, role, hash_password(password), iso(at)),
+        (username, display_name, role, hash_password(password, (username, display_name)), iso(at)),
     )
     user_id = int(cursor.lastrowid or 0)
     if resident_id is not None:
@@ -113,24 +128,64 @@ def resident_of(conn: sqlite3.Connection, user_id: int) -> int | None:
 def authenticate(conn: sqlite3.Connection, username: str, password: str) -> User | None:
     """The active user with this password, or None (same work either way)."""
     row = conn.execute(
-        "SELECT id, username, display_name, role, password_hash FROM users "
-        "WHERE username = ? AND active = 1",
+        "SELECT id, username, display_name, role, must_change_password, password_hash"
+        " FROM users WHERE username = ? AND active = 1",
         (username[:64],),
     ).fetchone()
-    stored = row[4] if row else _DUMMY_HASH
-    try:
-        _hasher.verify(stored, password[:200])
-    except (VerificationError, InvalidHashError):
+    stored = row[5] if row else _DUMMY_HASH
+    if not verify_password(stored, password) or row is None:
         return None
-    return User(int(row[0]), row[1], row[2], row[3]) if row else None
+    return User(int(row[0]), row[1], row[2], row[3], bool(row[4]))
 
 
 def get_user(conn: sqlite3.Connection, user_id: int) -> User | None:
     row = conn.execute(
-        "SELECT id, username, display_name, role FROM users WHERE id = ? AND active = 1",
+        "SELECT id, username, display_name, role, must_change_password FROM users"
+        " WHERE id = ? AND active = 1",
         (user_id,),
     ).fetchone()
-    return User(int(row[0]), row[1], row[2], row[3]) if row else None
+    return User(int(row[0]), row[1], row[2], row[3], bool(row[4])) if row else None
+
+
+def check_password(conn: sqlite3.Connection, user_id: int, password: str) -> bool:
+    """Is ``password`` this active user's current one (one argon2 verification)."""
+    row = conn.execute(
+        "SELECT password_hash FROM users WHERE id = ? AND active = 1", (user_id,)
+    ).fetchone()
+    return verify_password(row[0] if row else _DUMMY_HASH, password) and row is not None
+
+
+def change_password(
+    conn: sqlite3.Connection, user: User, new_password: str, at: datetime, keep_session: str
+) -> int:
+    """Set the user's own new password; ends every other session. Returns how many."""
+    new_hash = hash_password(new_password, (user.username, user.display_name))
+    if check_password(conn, user.id, new_password):
+        raise AccountError("the new password must differ from the current one")
+    conn.execute(
+        "UPDATE users SET password_hash = ?, must_change_password = 0, password_changed_at = ?"
+        " WHERE id = ?",
+        (new_hash, iso(at), user.id),
+    )
+    ended = conn.execute(
+        "DELETE FROM web_sessions WHERE user_id = ? AND id != ?", (user.id, keep_session)
+    )
+    return ended.rowcount
+
+
+def reset_password(conn: sqlite3.Connection, user_id: int, at: datetime) -> str:
+    """An admin's reset: a one-time password (returned, shown once) that must be changed at
+    the next login; the account's sessions end. AccountError for an unknown account."""
+    if conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
+        raise AccountError(f"there is no account {user_id}")
+    temporary = passwords.temporary()
+    conn.execute(
+        "UPDATE users SET password_hash = ?, must_change_password = 1, password_changed_at = ?"
+        " WHERE id = ?",
+        (_hasher.hash(temporary), iso(at), user_id),
+    )
+    conn.execute("DELETE FROM web_sessions WHERE user_id = ?", (user_id,))
+    return temporary
 
 
 def list_users(conn: sqlite3.Connection) -> list[dict]:
@@ -142,7 +197,19 @@ def list_users(conn: sqlite3.Connection) -> list[dict]:
 
 
 def set_active(conn: sqlite3.Connection, user_id: int, active: bool) -> None:
-    """Deactivating also ends the user's sessions at once."""
+    """Deactivating also ends the user's sessions at once. Reactivating a resident account
+    needs its resident to be active still (AccountError otherwise)."""
+    if active:
+        linked = conn.execute(
+            "SELECT a.resident_id, r.active FROM resident_accounts a"
+            " LEFT JOIN residents r ON r.id = a.resident_id WHERE a.user_id = ?",
+            (user_id,),
+        ).fetchone()
+        role = conn.execute("SELECT role FROM users WHERE id = ?", (user_id,)).fetchone()
+        if role is None:
+            raise AccountError(f"there is no account {user_id}")
+        if role[0] == "resident" and (linked is None or not linked[1]):
+            raise AccountError("this resident account's resident is no longer active")
     conn.execute("UPDATE users SET active = ? WHERE id = ?", (int(active), user_id))
     if not active:
         conn.execute("DELETE FROM web_sessions WHERE user_id = ?", (user_id,))

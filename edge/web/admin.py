@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from edge import audit
 from edge.db import transaction
 from edge.web import accounts
-from edge.web.app import actor, get_db, now
+from edge.web.app import actor, get_db, now, state
 from edge.web.roles import require_roles
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
@@ -38,7 +40,7 @@ def create_user():  # type: ignore[no-untyped-def]
     form = request.form
     db = get_db()
     raw_resident = form.get("resident", "").strip()
-    if raw_resident and not (raw_resident.isdigit() and len(raw_resident) <= 9):
+    if raw_resident and not re.fullmatch(r"[0-9]{1,9}", raw_resident):
         return _page(message=gettext("A resident number has digits only."), code=400)
     resident_id = int(raw_resident) if raw_resident else None
     try:
@@ -69,9 +71,37 @@ def deactivate(user_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("admin.index")), 303
 
 
+@bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
+def reactivate(user_id: int):  # type: ignore[no-untyped-def]
+    try:
+        with transaction(get_db()) as conn:
+            accounts.set_active(conn, user_id, True)
+            audit.append(conn, actor(), "reactivate_user", f"user:{user_id}")
+    except accounts.AccountError:
+        return _page(message=gettext("This account cannot be reactivated."), code=409)
+    return redirect(url_for("admin.index")), 303
+
+
+@bp.route("/users/<int:user_id>/reset", methods=["POST"])
+def reset_password(user_id: int):  # type: ignore[no-untyped-def]
+    """A one-time password, shown once here; the user must change it at the next login."""
+    try:
+        with transaction(get_db()) as conn:
+            temporary = accounts.reset_password(conn, user_id, now())
+            audit.append(conn, actor(), "reset_password", f"user:{user_id}")
+    except accounts.AccountError:
+        return _page(message=gettext("There is no such account."), code=404)
+    message = gettext(
+        "One-time password for this account: %(password)s — hand it over in person; it must "
+        "be changed at the next login and is not shown again.",
+        password=temporary,
+    )
+    return _page(message=message)
+
+
 @bp.route("/audit/verify", methods=["POST"])
 def verify():  # type: ignore[no-untyped-def]
     db = get_db()
-    result = audit.verify(db)
+    result = audit.verify(db, state().config.audit_checkpoint_path)
     audit.record(db, actor(), "audit_verify", "", ok=result.ok, rows=result.rows)
     return _page(verified=result)

@@ -22,7 +22,9 @@ import sqlite_utils
 from flask import Flask, g, redirect, render_template, request, url_for
 from flask_babel import Babel, gettext
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from edge import audit
 from edge.config import MenweiConfig
 from edge.db import connect, utc_now
 from edge.pii import PiiVault
@@ -30,9 +32,11 @@ from edge.web import accounts, sessions
 from edge.web.console import blueprints as console_blueprints
 from edge.web.console import nav_for
 from edge.web.console.forms import NONCE_FIELD, apply_upload_limit, new_nonce
+from edge.web.converters import BoundedInt
 from edge.web.guards import (
     ANON_COOKIE,
     CSRF_FIELD,
+    HSTS,
     SECURITY_HEADERS,
     RateLimiter,
     anon_csrf_token,
@@ -40,6 +44,7 @@ from edge.web.guards import (
     tokens_match,
 )
 from edge.web.i18n import LANGUAGES, compile_translations
+from edge.web.limits import LoginLimits, LoginThrottle, PasswordGate, login_limits
 from qr_registry.registrations import seal_legacy
 
 log = logging.getLogger(__name__)
@@ -54,7 +59,8 @@ class WebState:
     vault: PiiVault
     csrf_secret: bytes
     clock: Callable[[], datetime] = utc_now
-    login_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(5, 300))
+    login_throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(LoginLimits()))
+    password_gate: PasswordGate = field(default_factory=PasswordGate)
     public_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(20, 60))
     local: threading.local = field(default_factory=threading.local)
 
@@ -119,6 +125,7 @@ def _seal_legacy_registrations(config: MenweiConfig, vault: PiiVault) -> None:
 def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None) -> Flask:
     """Build the web app for ``config`` (database migrated, key loaded, catalogs compiled)."""
     app = Flask(__name__, template_folder="templates", static_folder="static")
+    app.url_map.converters["int"] = BoundedInt  # before any rule: ids beyond SQLite are 404s
     cache = config.storage.data_dir / "web-cache"
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
@@ -128,16 +135,30 @@ def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None
         BABEL_TRANSLATION_DIRECTORIES=str(compile_translations(cache / "translations")),
         TEMPLATES_AUTO_RELOAD=False,
     )
-    connect(config.storage.database_path).conn.close()  # migrate once; workers skip the check
+    db = connect(config.storage.database_path)  # migrate once; workers skip the check
+    try:
+        audit.use_key_file(config.security.audit_key_path)
+        audit.load_key(db.conn)  # a missing key on a keyed chain stops start-up, named
+    finally:
+        db.conn.close()
     web_state = WebState(config, _load_vault(config), secrets.token_bytes(32))
     _seal_legacy_registrations(config, web_state.vault)
     if clock is not None:
         web_state.clock = clock
-    web_state.login_limiter = RateLimiter(config.web.login_max_failures, config.web.login_window_s)
+    web_state.login_throttle = LoginThrottle(login_limits(config.web))
+    web_state.password_gate = PasswordGate(
+        config.web.password_checks, config.web.password_check_queue
+    )
     web_state.public_limiter = RateLimiter(config.registry.public_submissions_per_minute, 60)
     app.extensions["menwei"] = web_state
+    # waitress listens on loopback only, behind the TLS front (edge.web.front), which
+    # overwrites both headers: the client's address for the limits, https for HSTS.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     Babel(app, locale_selector=_select_locale, timezone_selector=lambda: config.site.timezone)
 
+    from edge.web.auth import refuse_login_flood
+
+    app.before_request(refuse_login_flood)  # first: before the session or the body is read
     app.before_request(_load_user)
     app.before_request(apply_upload_limit)  # before the CSRF check reads the body
     app.before_request(_check_csrf)
@@ -146,13 +167,17 @@ def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None
     app.context_processor(_template_globals)
     app.register_error_handler(HTTPException, _http_error)
 
+    from edge.web.account import bp as account_bp
+    from edge.web.account import require_password_change
     from edge.web.admin import bp as admin_bp
     from edge.web.auth import bp as auth_bp
     from qr_registry.web.landlord import bp as landlord_bp
     from qr_registry.web.police import bp as police_bp
     from qr_registry.web.tenant import bp as tenant_bp
 
-    for blueprint in (auth_bp, tenant_bp, landlord_bp, police_bp, admin_bp, *console_blueprints()):
+    app.before_request(require_password_change)
+    blueprints = (auth_bp, account_bp, tenant_bp, landlord_bp, police_bp, admin_bp)
+    for blueprint in (*blueprints, *console_blueprints()):
         app.register_blueprint(blueprint)
     app.add_url_rule("/", "home", _home)
     app.add_url_rule("/healthz", "healthz", _healthz)
@@ -175,9 +200,15 @@ def _load_user() -> None:
     db = get_db()
     from edge.db import transaction
 
+    settings = web.config.web
     with transaction(db) as conn:
         session = sessions.load(
-            conn, token, now(), timedelta(minutes=web.config.web.session_idle_minutes)
+            conn,
+            token,
+            now(),
+            timedelta(minutes=settings.session_idle_minutes),
+            touch=request.endpoint not in sessions.BACKGROUND_ENDPOINTS,
+            role_idle={"guard": timedelta(minutes=settings.guard_idle_minutes)},
         )
     if session is not None:
         g.session = session
@@ -212,6 +243,8 @@ def _finish_response(response):  # type: ignore[no-untyped-def]
         if request.endpoint == "static" and name == "Cache-Control":
             continue
         response.headers.setdefault(name, value)
+    if request.is_secure:  # behind the TLS front (X-Forwarded-Proto) or TLS itself
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     secure = state().config.web.secure_cookies
     if g.get("new_anon_cookie"):
         response.set_cookie(

@@ -1,8 +1,8 @@
 """Request guards shared by every blueprint: rate limits, CSRF tokens, security headers.
 
 The rate limiter is in memory, per process: ``menwei web`` is one waitress process per box,
-so a sliding window per key (client address, or username + address for logins) is exact
-there and costs no database writes on the public page's hot path.
+so a sliding window per key (the client address) is exact there and costs no database
+writes on the public page's hot path. Logins have their own throttle (edge.web.limits).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import hashlib
 import hmac
 import secrets
 import threading
-import time
-from collections import deque
+
+from edge.web.limits import WindowCounter
 
 CSRF_FIELD = "csrf_token"
 ANON_COOKIE = "menwei_csrf"
@@ -32,44 +32,40 @@ SECURITY_HEADERS = {
 }
 
 
-class RateLimiter:
-    """At most ``limit`` hits per ``window_s`` seconds per key (sliding window)."""
+# Only ever sent over HTTPS. Browsers ignore it on a certificate they do not trust and on
+# bare IP addresses, so a box on a self-signed certificate is not locked out of its consoles.
+HSTS = "max-age=31536000"
 
-    def __init__(self, limit: int, window_s: float) -> None:
+
+class RateLimiter:
+    """At most ``limit`` hits per ``window_s`` seconds per key (sliding-window estimate).
+
+    Bounded and self-expiring (:class:`edge.web.limits.WindowCounter`): a flood of one-shot
+    keys costs O(1) per hit and never more than ``max_keys`` entries per window.
+    """
+
+    def __init__(self, limit: int, window_s: float, max_keys: int = 10_000) -> None:
         self.limit = limit
         self.window_s = window_s
-        self._hits: dict[str, deque[float]] = {}
+        self._counter = WindowCounter(window_s, max_keys)
         self._lock = threading.Lock()
 
-    def _prune(self, key: str, now: float) -> deque[float]:
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - self.window_s:
-            hits.popleft()
-        return hits
-
     def blocked(self, key: str) -> bool:
-        with self._lock:
-            hits = self._prune(key, time.monotonic())
-            if not hits:
-                self._hits.pop(key, None)
-            return len(hits) >= self.limit
+        return self._counter.count(key) >= self.limit
 
     def hit(self, key: str) -> bool:
         """Count one hit; True if it is within the limit."""
         with self._lock:
-            now = time.monotonic()
-            hits = self._prune(key, now)
-            if len(hits) >= self.limit:
+            if self._counter.count(key) >= self.limit:
                 return False
-            hits.append(now)
-            if len(self._hits) > 10_000:  # bound memory under a flood of addresses
-                for stale in [k for k, v in self._hits.items() if not v][:5000]:
-                    del self._hits[stale]
+            self._counter.add(key)
             return True
 
     def reset(self, key: str) -> None:
-        with self._lock:
-            self._hits.pop(key, None)
+        self._counter.forget(key)
+
+    def __len__(self) -> int:
+        return len(self._counter)
 
 
 def anon_csrf_token(secret: bytes, cookie_value: str) -> str:

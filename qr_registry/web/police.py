@@ -67,7 +67,7 @@ def _run(filters: Filters, limit: int = 500):  # type: ignore[no-untyped-def]
 def _page(rows: list, counts: dict, error: str, code: int = 200):  # type: ignore[no-untyped-def]
     return render_template(
         "police/search.html", rows=rows, counts=counts, error=error, args=_args(),
-        labels=labels(), statuses=STATUSES, exact=g.user.role in EXACT_ROLES,
+        link_args=_args(), labels=labels(), statuses=STATUSES, exact=g.user.role in EXACT_ROLES,
     ), code  # fmt: skip
 
 

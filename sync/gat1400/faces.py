@@ -20,7 +20,7 @@ from typing import Any
 
 from edge.db import utc_now
 from edge.pii import PiiKeyError, PiiVault
-from edge.resident_faces import FaceEnrolmentError, check_photos, decode_photos
+from edge.resident_faces import FaceEnrolmentError, upload_templates
 from edge.watch_faces import add_watch_face
 
 AddFace = Callable[[sqlite3.Connection, bytes, str, datetime | None], int]
@@ -35,13 +35,12 @@ def face_adder(vault: PiiVault, build_recogniser: Callable[[], Any]) -> AddFace:
     def add_face(
         conn: sqlite3.Connection, photo: bytes, label: str, expires_at: datetime | None
     ) -> int:
-        images, refused = decode_photos([("disposition", photo)])
         with lock:
             if not held:
                 held.append(build_recogniser())
             recogniser = held[0]
             try:
-                [template] = check_photos(recogniser, images, refused)
+                [template] = upload_templates(recogniser, [("disposition", photo)])
             except FaceEnrolmentError as exc:
                 reasons = "; ".join(r.message_en for r in exc.refused)
                 raise ValueError(reasons or "no usable face") from None

@@ -80,9 +80,14 @@ def _event_or_abort(event_id: str) -> dict[str, Any]:
     return event
 
 
+# The search form's fields: only these are carried into links (url_for takes other names —
+# endpoint, _method, _external — as its own arguments: a query key like those gave a 500).
+SEARCH_FIELDS = ("plate", "plate_match", "person", "from", "to", "gate", "decision", "kind")
+
+
 def _page_args(**extra: str) -> dict[str, str]:
     """The current search's fields (without its cursor) for links to other pages."""
-    kept = {k: v for k, v in request.args.items() if k != "before" and v}
+    kept = {k: v for k in SEARCH_FIELDS if (v := request.args.get(k, ""))}
     return {**kept, **extra}
 
 
@@ -222,5 +227,6 @@ def snapshot(event_id: str):  # type: ignore[no-untyped-def]
     if body is None:
         abort(404, gettext("This event has no snapshot (or it was removed to free disk space)."))
     _audit_read("view_snapshot", f"event:{event_id}", size=size or "full")
-    headers = {"Cache-Control": "private, max-age=3600"} if size == "thumb" else {}
-    return Response(body, mimetype="image/jpeg", headers=headers)
+    # no-store like every page (set app-wide): a face must not outlive the session in a
+    # shared tablet's cache
+    return Response(body, mimetype="image/jpeg")

@@ -101,7 +101,7 @@ def local_input(moment: datetime, zone: ZoneInfo) -> str:
 
 def parse_uses(text: str) -> int:
     text = (text or "").strip()
-    if not text.isdigit() or len(text) > 3 or not 1 <= int(text) <= 100:
+    if not (text.isascii() and text.isdigit()) or len(text) > 3 or not 1 <= int(text) <= 100:
         raise field_error("uses", "uses_format")
     return int(text)
 
@@ -110,7 +110,7 @@ def parse_resident_number(text: str) -> int | None:
     text = (text or "").strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 10 or int(text) > _MAX_ID:
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) > _MAX_ID:
         raise field_error("host_resident", "resident_format")
     return int(text)
 

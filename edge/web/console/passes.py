@@ -29,8 +29,7 @@ from edge.db import transaction
 from edge.resident_faces import (
     MAX_PHOTOS,
     FaceEnrolmentError,
-    check_photos,
-    decode_photos,
+    upload_templates,
 )
 from edge.visitors import (
     STATUSES,
@@ -216,12 +215,10 @@ def issue_face_view():  # type: ignore[no-untyped-def]
     host = _host(get_db().conn, form, errors)  # a read, before the models run
     if errors:
         return _form_page("face", form, errors, status=400)
-    images, refused = decode_photos(
-        [(photo_label(f.filename, i), f.read()) for i, f in enumerate(files)]
-    )
+    uploads = [(photo_label(f.filename, i), f.read()) for i, f in enumerate(files)]
     try:
         with face_recogniser() as recogniser:
-            templates = check_photos(recogniser, images, refused)
+            templates = upload_templates(recogniser, uploads)
             model = recogniser.model_sha256
     except FaceEnrolmentError as exc:
         errors["photos"] = field_error("photos", "photos_refused").message

@@ -64,7 +64,7 @@ def _household_query() -> str:
 
 def _page_arg() -> int:
     raw_page = request.args.get("page", "1")
-    if not raw_page.isdigit() or not 1 <= int(raw_page) <= 100_000:
+    if not (raw_page.isascii() and raw_page.isdigit()) or not 1 <= int(raw_page) <= 100_000:
         abort(400, gettext("There is no such page."))
     return int(raw_page)
 

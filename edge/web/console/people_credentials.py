@@ -25,10 +25,9 @@ from edge.resident_faces import (
     FaceEnrolmentError,
     check_consent,
     check_photo_count,
-    check_photos,
-    decode_photos,
     delete_face_templates,
     store_templates,
+    upload_templates,
 )
 from edge.residents import ResidentError, hash_pin, store_pin_hash
 from edge.vehicles import EnrolmentError, VehicleInput, add_vehicle, remove_vehicle_id
@@ -68,12 +67,10 @@ def enrol_faces(rid: int):  # type: ignore[no-untyped-def]
         check_photo_count(len(files))
     except ResidentError as exc:
         return resident_page(rid, error=error_text(exc), status=400)
-    images, refused = decode_photos(
-        [(_label(f.filename, i), f.read()) for i, f in enumerate(files)]
-    )
+    uploads = [(_label(f.filename, i), f.read()) for i, f in enumerate(files)]
     try:
         with face_recogniser() as recogniser:
-            templates = check_photos(recogniser, images, refused)
+            templates = upload_templates(recogniser, uploads)
             model = recogniser.model_sha256
     except FaceEnrolmentError as exc:
         return resident_page(rid, error=error_text(exc), refused=exc.refused, status=400)

@@ -24,7 +24,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from edge import audit
 from edge.db import iso, transaction
 from edge.plates.grammar import PlateFormatError, normalise_plate
-from edge.resident_faces import FaceEnrolmentError, check_photos, decode_photos
+from edge.resident_faces import FaceEnrolmentError, upload_templates
 from edge.vehicles import WatchlistError, insert_watch, list_watch, remove_watch_id
 from edge.watch_faces import (
     MAX_LABEL,
@@ -184,10 +184,10 @@ def add_face():  # type: ignore[no-untyped-def]
         errors["photo"] = _error("photo_many")
     if errors:
         return _page(errors, face_form=form, status=400)
-    images, refused = decode_photos([(photo_label(files[0].filename, 0), files[0].read())])
+    upload = (photo_label(files[0].filename, 0), files[0].read())
     try:
         with face_recogniser() as recogniser:
-            [template] = check_photos(recogniser, images, refused)
+            [template] = upload_templates(recogniser, [upload])
             model = recogniser.model_sha256
     except FaceEnrolmentError as exc:
         errors["photo"] = _error("photos_refused")

@@ -1,0 +1,342 @@
+"""The HTTPS front cannot be stalled: the real nginx (Debian's package) with the config
+`menwei front-config` renders, in front of the real `menwei web` on loopback.
+
+Before (cheroot serving TLS itself): 6 idle TCP connections froze every HTTPS page and
+/healthz for ~60 s, and the watchdog probe failed, so systemd restarted the service over
+and over. Here 200 idle TCP, 200 slowloris and 200 stalled-TLS-handshake clients (from 200
+loopback addresses, re-opened as the front closes them) attack for the whole measurement
+while a logged-in guard polls the live feed: p95 within 1 s, /healthz green, the watchdog
+pinged throughout, neither process restarted. Loopback only, bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import http.client
+import os
+import re
+import select
+import shutil
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edge.config import load_config
+from edge.db import connect, transaction, utc_now
+from edge.install import write_self_signed_certificate
+from edge.web import front
+from edge.web.accounts import create_user
+
+PASSWORD = "lantern-orchard-41"
+PER_KIND = 200
+POLLS = 40
+
+needs_nginx = pytest.mark.skipif(
+    shutil.which("nginx") is None and not front.NGINX.exists(),
+    reason="nginx not installed (scripts/setup.sh installs Debian's nginx)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(check, timeout_s: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            if check():
+                return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for the server")
+
+
+class Box:
+    """`menwei web` and its nginx front, both real processes on loopback."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.cert, key = tmp / "tls" / "cert.pem", tmp / "tls" / "key.pem"
+        write_self_signed_certificate(self.cert, key, "menwei-test")
+        self.web_port, self.https_port = free_port(), free_port()
+        self.config_path = tmp / "menwei.toml"
+        self.config_path.write_text(
+            f'[storage]\ndata_dir = "{tmp}/data"\n'
+            f'[security]\npii_key_file = "{tmp}/keys/pii.key"\n'
+            f'[web]\nport = {self.web_port}\ntls_certificate = "{self.cert}"\n'
+            f'tls_key = "{key}"\n'
+            f'[web.front]\naddress = "127.0.0.1"\nhttps_port = {self.https_port}\n'
+            "http_port = 0\n",
+            encoding="utf-8",
+        )
+        self.config = load_config(self.config_path)
+        db = connect(self.config.storage.database_path)
+        with transaction(db) as conn:
+            create_user(conn, "guard1", PASSWORD, "guard", utc_now())
+        db.conn.close()
+        self.context = ssl.create_default_context(cafile=str(self.cert))
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self) -> None:
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(self.tmp / "notify.sock"))
+        self.notify.settimeout(0.05)
+        env = {
+            **os.environ,
+            "NOTIFY_SOCKET": str(self.tmp / "notify.sock"),
+            "WATCHDOG_USEC": "2000000",  # a /healthz probe and ping every second
+        }
+        env.pop("WATCHDOG_PID", None)
+        self.web = subprocess.Popen(
+            [str(Path(sys.executable).with_name("menwei")), "web", "-c", str(self.config_path)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        self.processes.append(self.web)
+        conf = self.tmp / "front" / "nginx.conf"
+        paths = front.FrontPaths(
+            self.tmp / "front" / "run", self.tmp / "front" / "state", getpass.getuser()
+        )
+        front.write(self.config, conf, paths)
+        nginx = str(front.nginx_binary())
+        subprocess.run([nginx, "-t", "-q", "-e", "stderr", "-c", str(conf)], check=True)
+        self.nginx = subprocess.Popen(
+            [nginx, "-e", "stderr", "-c", str(conf), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        self.processes.append(self.nginx)
+        wait_for(lambda: self.get("/healthz")[0] == 200)
+
+    def connection(self) -> http.client.HTTPSConnection:
+        return http.client.HTTPSConnection(
+            "127.0.0.1", self.https_port, timeout=10, context=self.context
+        )
+
+    def get(self, path: str, cookie: str = "") -> tuple[int, str, float]:
+        """One request on a fresh TLS connection (the worst case: handshake included)."""
+        started = time.monotonic()
+        conn = self.connection()
+        try:
+            conn.request("GET", path, headers={"Cookie": cookie, "Accept": "application/json"})
+            response = conn.getresponse()
+            body = response.read().decode("utf-8", "replace")
+            return response.status, body, time.monotonic() - started
+        finally:
+            conn.close()
+
+    def login(self) -> str:
+        conn = self.connection()
+        conn.request("GET", "/login")
+        page = conn.getresponse()
+        anon = page.getheader("Set-Cookie", "").split(";")[0]
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode()).group(1)
+        body = f"csrf_token={token}&username=guard1&password={PASSWORD}"
+        conn.request(
+            "POST", "/login", body=body,
+            headers={"Cookie": anon, "Content-Type": "application/x-www-form-urlencoded"},
+        )  # fmt: skip
+        reply = conn.getresponse()
+        reply.read()
+        conn.close()
+        assert reply.status == 302, reply.status
+        return reply.getheader("Set-Cookie", "").split(";")[0]
+
+    def pings(self) -> int:
+        count = 0
+        with contextlib.suppress(TimeoutError, BlockingIOError):
+            while True:
+                count += self.notify.recv(4096).decode().count("WATCHDOG=1")
+        return count
+
+    def stop(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        self.notify.close()
+
+
+class Attack:
+    """Idle TCP, slowloris and stalled-handshake clients from many loopback addresses, kept
+    at their numbers: whatever the front closes is opened again. Stops by itself."""
+
+    def __init__(self, port: int, per_kind: int, max_seconds: float) -> None:
+        self.port = port
+        self.per_kind = per_kind
+        self.deadline = time.monotonic() + max_seconds
+        self.stop_event = threading.Event()
+        self.sockets: dict[str, list[socket.socket]] = {"idle": [], "slow": [], "tls": []}
+        self.opened = 0
+        self.peak = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.context = ssl.create_default_context()
+        self.context.check_hostname = False
+        self.context.verify_mode = ssl.CERT_NONE
+
+    def _open(self, kind: str, n: int) -> socket.socket | None:
+        sock = socket.socket()
+        try:
+            sock.bind((f"127.0.{1 + n // 250}.{1 + n % 250}", 0))
+            sock.settimeout(5)
+            sock.connect(("127.0.0.1", self.port))
+            if kind == "slow":  # a full handshake, then a header that never ends
+                sock = self.context.wrap_socket(sock)
+                sock.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n")
+            elif kind == "tls":  # a ClientHello record header that never gets its body
+                sock.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            return None
+        self.opened += 1
+        return sock
+
+    @staticmethod
+    def _alive(sock: socket.socket) -> bool:
+        """Still held open by the front (no answer, no close)."""
+        readable, _, _ = select.select([sock], [], [], 0)
+        if not readable:
+            return True
+        try:
+            sock.recv(1)
+        except (ssl.SSLWantReadError, BlockingIOError):
+            return True
+        except OSError:
+            return False
+        return False  # closed, or answered (408/400): either way it is done
+
+    def _run(self) -> None:
+        n = 0
+        while not self.stop_event.is_set() and time.monotonic() < self.deadline:
+            for kind, held in self.sockets.items():
+                kept = []
+                for sock in held:
+                    if self._alive(sock):
+                        if kind == "slow":
+                            with contextlib.suppress(OSError):
+                                sock.send(b"X")  # one more byte, never a full line
+                        kept.append(sock)
+                    else:
+                        sock.close()
+                while len(kept) < self.per_kind and not self.stop_event.is_set():
+                    made = self._open(kind, n % 200)
+                    n += 1
+                    if made is not None:
+                        kept.append(made)
+                    if len(kept) < self.per_kind and made is None:
+                        break
+                self.sockets[kind] = kept
+            self.peak = max(self.peak, sum(len(v) for v in self.sockets.values()))
+            self.stop_event.wait(0.5)
+        for held in self.sockets.values():
+            for sock in held:
+                sock.close()
+
+    def held(self) -> int:
+        return sum(len(v) for v in self.sockets.values())
+
+    def __enter__(self) -> Attack:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator[Box]:
+    made = Box(tmp_path)
+    try:
+        made.start()
+        yield made
+    finally:
+        made.stop()
+
+
+@needs_nginx
+@pytest.mark.slow
+def test_600_hostile_clients_do_not_stall_the_guards_console(box: Box) -> None:
+    cookie = box.login()
+    status, body, _ = box.get("/events/feed?after=0", cookie)
+    assert status == 200 and '"events"' in body
+    box.pings()
+    web_pid, nginx_pid = box.web.pid, box.nginx.pid
+    with Attack(box.https_port, PER_KIND, max_seconds=120) as attack:
+        deadline = time.monotonic() + 60
+        while attack.held() < 3 * PER_KIND * 0.95 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert attack.held() >= 3 * PER_KIND * 0.95, attack.held()
+        times, health = [], []
+        for _ in range(POLLS):
+            status, body, took = box.get("/events/feed?after=0", cookie)
+            assert status == 200 and '"events"' in body
+            times.append(took)
+            health.append(box.get("/healthz")[0])
+            time.sleep(0.25)
+        held_at_end, opened = attack.held(), attack.opened
+        pings = box.pings()
+    p95 = statistics.quantiles(times, n=20)[-1]
+    print(f"feed poll under attack: p50 {statistics.median(times):.3f} s, p95 {p95:.3f} s; "
+          f"attack held {held_at_end}, opened {opened}; watchdog pings {pings}")  # fmt: skip
+    assert p95 < 1.0, times
+    assert set(health) == {200}
+    assert held_at_end >= 3 * PER_KIND * 0.9  # the attack was on the whole time
+    assert opened > 3 * PER_KIND  # the front closed stalled clients and they came back
+    assert pings >= 5  # /healthz answered the watchdog probe throughout
+    assert box.web.poll() is None and box.nginx.poll() is None
+    assert (box.web.pid, box.nginx.pid) == (web_pid, nginx_pid)
+
+
+@needs_nginx
+def test_front_headers_limits_and_config(box: Box) -> None:
+    assert box.get("/login")[0] == 200
+    conn = box.connection()
+    conn.request("GET", "/login")
+    reply = conn.getresponse()
+    reply.read()
+    assert reply.getheader("Strict-Transport-Security") == "max-age=31536000"
+    assert len(reply.headers.get_all("Strict-Transport-Security")) == 1
+    assert reply.getheader("Server") == "nginx"  # no version
+    # A spoofed X-Forwarded-For does not change the address the app's limits see.
+    conn.request("GET", "/login", headers={"X-Forwarded-For": "10.9.9.9"})
+    conn.getresponse().read()
+    conn.close()
+    big = box.connection()
+    big.request(
+        "POST", "/r/x", body=b"x" * (18 * 1024 * 1024),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )  # fmt: skip
+    assert big.getresponse().status == 413  # refused by the front, never read by the app
+    big.close()
+    text = front.render(box.config)
+    for line in ("client_header_timeout 10s;", "ssl_protocols TLSv1.2 TLSv1.3;",
+                 "proxy_set_header X-Forwarded-For $remote_addr;", "access_log off;"):  # fmt: skip
+        assert line in text, line
+    with pytest.raises(front.FrontError, match="tls_certificate"):
+        front.render(box.config.model_copy(
+            update={"web": box.config.web.model_copy(update={"tls_certificate": None})}
+        ))  # fmt: skip
+
+
+def test_waitress_never_listens_beyond_loopback(tmp_path: Path) -> None:
+    from edge.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match="loopback only"):
+        parse_config({"web": {"host": "0.0.0.0"}})
+    assert parse_config({"web": {"host": "::1"}}).web.host == "::1"
