@@ -151,12 +151,12 @@ def test_disk_full_lets_a_counted_visitor_pass_in_and_says_the_use_was_not_count
 
     loop, db, pin = gate
     now = utc_now()
-    visit = VehicleInput("粤BD12345", "visitor", "5-2-1101", now - timedelta(hours=1),
+    visit = VehicleInput("粤B54321", "visitor", "5-2-1101", now - timedelta(hours=1),
                          now + timedelta(hours=1))  # fmt: skip
     vehicle_id = add_vehicle(db, visit)
     db.execute("UPDATE vehicles SET max_uses = 2 WHERE id = ?", [vehicle_id])
     fill(small_disk)
-    [outcome] = drive(loop, "粤BD12345", T0)
+    [outcome] = drive(loop, "粤B54321", T0)
     assert outcome.decision == "open" and pulses(pin) == 1
     assert "pass_use_not_counted" in [r["code"] for r in outcome.reasons]
     (small_disk / "filler").unlink()
