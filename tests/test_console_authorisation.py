@@ -2,7 +2,7 @@
 URL map, so a route added later is covered without anyone remembering to add it here.
 
 For each rule of a console blueprint and each method it accepts (the roles per blueprint and
-the narrower ones per endpoint are edge.web.console.ROLES / NARROWER):
+the narrower ones per endpoint are edge.web.access.CONSOLE_ROLES / NARROWER):
 - anonymous: a GET is sent to the login page, anything else is 401;
 - a signed-in role not listed for the blueprint: 403, and nothing is written;
 - a listed role gets past the role check (any answer but 401/403; 400 for a POST without its
@@ -19,8 +19,8 @@ import pytest
 from console_support import client_as, console_env
 from registry_support import csrf_of
 
+from edge.web.access import CONSOLE_ROLES, allowed_roles
 from edge.web.accounts import ROLES as ALL_ROLES
-from edge.web.console import ROLES, allowed_roles
 
 EVENT_ID = "01JD0000000000000000000000"
 
@@ -46,7 +46,7 @@ def _console_routes(app) -> list[tuple[str, str, str]]:  # type: ignore[no-untyp
     routes = []
     for rule in app.url_map.iter_rules():
         blueprint = rule.endpoint.split(".")[0]
-        if blueprint not in ROLES:
+        if blueprint not in CONSOLE_ROLES:
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             routes.append((rule.endpoint, method, _url(rule)))
@@ -68,7 +68,7 @@ def _writes(env) -> int:  # type: ignore[no-untyped-def]
 
 def test_the_url_map_has_console_routes_of_every_blueprint(env):
     blueprints = {endpoint.split(".")[0] for endpoint, _method, _url in _console_routes(env["app"])}
-    assert blueprints == set(ROLES)
+    assert blueprints == set(CONSOLE_ROLES)
     assert sum(method == "POST" for _bp, method, _url in _console_routes(env["app"])) >= 10
 
 

@@ -25,13 +25,12 @@ KEYWORDS = {"_": None, "N_": None, "gettext": None, "lazy_gettext": None, "ngett
 
 def _msgids() -> dict[str, str]:
     found: dict[str, str] = {}
-    for package in ("edge/web", "qr_registry/web"):
-        for filename, _line, message, _comments, _context in extract_from_dir(
-            ROOT / package, METHODS, keywords=KEYWORDS, options_map={"**.html": {}}
-        ):
-            for msgid in message if isinstance(message, tuple) else (message,):
-                if msgid:
-                    found.setdefault(msgid, f"{package}/{filename}")
+    for filename, _line, message, _comments, _context in extract_from_dir(
+        ROOT / "edge" / "web", METHODS, keywords=KEYWORDS, options_map={"**.html": {}}
+    ):
+        for msgid in message if isinstance(message, tuple) else (message,):
+            if msgid:
+                found.setdefault(msgid, f"edge/web/{filename}")
     return found
 
 

@@ -15,9 +15,9 @@ from flask_babel import gettext
 from edge import audit
 from edge.db import transaction
 from edge.web import accounts, passwords, sessions
-from edge.web.app import get_db, now, state
+from edge.web.access import require_roles
+from edge.web.context import get_db, now, state
 from edge.web.limits import GateBusy
-from edge.web.roles import require_roles
 
 bp = Blueprint("account", __name__, url_prefix="/account", template_folder="templates")
 bp.before_request(require_roles(*accounts.ROLES))

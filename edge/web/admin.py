@@ -10,8 +10,8 @@ from flask_babel import gettext
 from edge import audit
 from edge.db import transaction
 from edge.web import accounts
-from edge.web.app import actor, get_db, now, state
-from edge.web.roles import require_roles
+from edge.web.access import require_roles
+from edge.web.context import actor, get_db, now, state
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 bp.before_request(require_roles("admin"))

@@ -2,7 +2,8 @@
 
 No module-level app and no global database handle: each request opens its own SQLite
 connection from the config (cheap, and safe across waitress threads) and closes it after.
-Blueprints per audience register here; each checks its own audience once in a
+Blueprints per audience register here (only here: the request helpers they share live
+below, in ``edge.web.context`` and ``edge.web.access``); each checks its own audience once in a
 ``before_request``. Everything shared — user and session loading, CSRF on every POST,
 security headers, language choice, error pages — happens here, once.
 """
@@ -11,27 +12,35 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-from flask import Flask, g, redirect, render_template, request, url_for
+from flask import Flask, abort, g, redirect, render_template, request, url_for
 from flask_babel import Babel, gettext
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from edge import audit
 from edge.config import MenweiConfig
-from edge.db import connect, utc_now
+from edge.db import connect, parse_iso, transaction
 from edge.pii import PiiVault
 from edge.web import accounts, sessions
-from edge.web.console import blueprints as console_blueprints
-from edge.web.console import nav_for
+from edge.web.access import nav_for
+from edge.web.account import bp as account_bp
+from edge.web.account import require_password_change
+from edge.web.admin import bp as admin_bp
+from edge.web.auth import bp as auth_bp
+from edge.web.auth import refuse_login_flood
+from edge.web.console.events import bp as console_events_bp
 from edge.web.console.forms import NONCE_FIELD, apply_upload_limit, new_nonce
+from edge.web.console.live import bp as console_live_bp
+from edge.web.console.my_passes import bp as console_my_passes_bp
+from edge.web.console.passes import bp as console_passes_bp
+from edge.web.console.people import bp as console_people_bp
+from edge.web.console.watchlist import bp as console_watchlist_bp
+from edge.web.context import EXTENSION, WebState, close_db, get_db, now, state
 from edge.web.converters import BoundedInt
 from edge.web.guards import (
     ANON_COOKIE,
@@ -44,56 +53,32 @@ from edge.web.guards import (
     tokens_match,
 )
 from edge.web.i18n import LANGUAGES, compile_translations
-from edge.web.limits import LoginLimits, LoginThrottle, PasswordGate, login_limits
+from edge.web.limits import LoginThrottle, PasswordGate, login_limits
+from edge.web.registry.landlord import bp as landlord_bp
+from edge.web.registry.police import bp as police_bp
+from edge.web.registry.tenant import bp as tenant_bp
 from qr_registry.registrations import seal_legacy
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024  # the tenant form is a few KB; anything bigger is refused (413)
 
-
-@dataclass
-class WebState:
-    """What the app holds for its lifetime (never a database connection)."""
-
-    config: MenweiConfig
-    vault: PiiVault
-    csrf_secret: bytes
-    clock: Callable[[], datetime] = utc_now
-    login_throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(LoginLimits()))
-    password_gate: PasswordGate = field(default_factory=PasswordGate)
-    public_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(20, 60))
-    local: threading.local = field(default_factory=threading.local)
-
-
-def state() -> WebState:
-    from flask import current_app
-
-    return current_app.extensions["menwei"]
-
-
-def get_db() -> sqlite_utils.Database:
-    """This worker thread's connection: opened once per thread and reused.
-
-    Opening a connection (file open, WAL set-up, pragmas) cost ~0.4 ms, paid two or three
-    times per request before; under 50 concurrent tenants that was a measurable share of
-    the 2 cores. A connection never crosses threads, and _close_db leaves it idle.
-    """
-    if "db" not in g:
-        local = state().local
-        db = getattr(local, "db", None)
-        if db is None:
-            db = connect(state().config.storage.database_path, apply_migrations=False)
-            local.db = db
-        g.db = db
-    return g.db
-
-
-def now() -> datetime:
-    return state().clock()
-
-
-def actor() -> str:
-    return f"user:{g.user.id}" if g.get("user") else "anonymous"
+# Every blueprint of the app, in registration order: sign-in and the account's own pages,
+# the registry's audiences (tenant, landlord, police), the admin's accounts page, then the
+# guard/admin console.
+BLUEPRINTS = (
+    auth_bp,
+    account_bp,
+    tenant_bp,
+    landlord_bp,
+    police_bp,
+    admin_bp,
+    console_live_bp,
+    console_events_bp,
+    console_people_bp,
+    console_passes_bp,
+    console_watchlist_bp,
+    console_my_passes_bp,
+)
 
 
 def _load_vault(config: MenweiConfig) -> PiiVault:
@@ -150,34 +135,23 @@ def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None
         config.web.password_checks, config.web.password_check_queue
     )
     web_state.public_limiter = RateLimiter(config.registry.public_submissions_per_minute, 60)
-    app.extensions["menwei"] = web_state
+    app.extensions[EXTENSION] = web_state
     # waitress listens on loopback only, behind the TLS front (edge.web.front), which
     # overwrites both headers: the client's address for the limits, https for HSTS.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     Babel(app, locale_selector=_select_locale, timezone_selector=lambda: config.site.timezone)
-
-    from edge.web.auth import refuse_login_flood
 
     app.before_request(refuse_login_flood)  # first: before the session or the body is read
     app.before_request(_load_user)
     app.before_request(apply_upload_limit)  # before the CSRF check reads the body
     app.before_request(_check_csrf)
     app.after_request(_finish_response)
-    app.teardown_appcontext(_close_db)
+    app.teardown_appcontext(close_db)
     app.context_processor(_template_globals)
     app.register_error_handler(HTTPException, _http_error)
 
-    from edge.web.account import bp as account_bp
-    from edge.web.account import require_password_change
-    from edge.web.admin import bp as admin_bp
-    from edge.web.auth import bp as auth_bp
-    from qr_registry.web.landlord import bp as landlord_bp
-    from qr_registry.web.police import bp as police_bp
-    from qr_registry.web.tenant import bp as tenant_bp
-
     app.before_request(require_password_change)
-    blueprints = (auth_bp, account_bp, tenant_bp, landlord_bp, police_bp, admin_bp)
-    for blueprint in (*blueprints, *console_blueprints()):
+    for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.add_url_rule("/", "home", _home)
     app.add_url_rule("/healthz", "healthz", _healthz)
@@ -198,8 +172,6 @@ def _load_user() -> None:
         return
     web = state()
     db = get_db()
-    from edge.db import transaction
-
     settings = web.config.web
     with transaction(db) as conn:
         session = sessions.load(
@@ -233,8 +205,6 @@ def _check_csrf() -> None:
         cookie = request.cookies.get(ANON_COOKIE, "")
         expected = anon_csrf_token(state().csrf_secret, cookie) if cookie else ""
     if not tokens_match(expected, request.form.get(CSRF_FIELD)):
-        from flask import abort
-
         abort(400, gettext("This form has expired. Please reload the page and try again."))
 
 
@@ -262,13 +232,6 @@ def _healthz() -> tuple[str, int, dict[str, str]]:
     return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
-def _close_db(_exc: BaseException | None) -> None:
-    """Leave the thread's connection idle for its next request (never mid-transaction)."""
-    db = g.pop("db", None)
-    if db is not None and db.conn.in_transaction:
-        db.conn.execute("ROLLBACK")
-
-
 def _template_globals() -> dict[str, Any]:
     return {
         "csrf_token": csrf_token,
@@ -282,8 +245,6 @@ def _template_globals() -> dict[str, Any]:
 
 
 def _local_time(value: str | None) -> str:
-    from edge.db import parse_iso
-
     moment = parse_iso(value) if value else None
     if moment is None:
         return ""

@@ -18,7 +18,7 @@ from flask_babel import gettext
 from edge import audit
 from edge.db import transaction
 from edge.web import accounts, login_audit, sessions
-from edge.web.app import get_db, now, state
+from edge.web.context import get_db, now, state
 from edge.web.limits import GateBusy
 
 bp = Blueprint("auth", __name__, template_folder="templates")

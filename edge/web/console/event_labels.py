@@ -14,7 +14,7 @@ from flask_babel import gettext
 
 from edge.db import parse_iso
 from edge.event_search import ALERT_KINDS, FilterError
-from edge.web.console import N_
+from edge.web.i18n import N_
 
 KIND_LABELS = {
     "vehicle_passage": N_("Vehicle passage"),

@@ -34,8 +34,7 @@ from edge import audit, event_search
 from edge.event_export import events_csv
 from edge.event_search import DECISIONS, KINDS, FilterError
 from edge.snapshot_access import resolve_snapshot, thumbnail_jpeg
-from edge.web.app import actor, get_db, now, state
-from edge.web.console import allowed_roles, require_console_roles
+from edge.web.access import allowed_roles, require_console_roles
 from edge.web.console.event_labels import (
     DETAIL_LABELS,
     TIME_DETAILS,
@@ -46,6 +45,7 @@ from edge.web.console.event_labels import (
     local_seconds,
     present,
 )
+from edge.web.context import actor, get_db, now, state
 
 bp = Blueprint("console_events", __name__, url_prefix="/events", template_folder="templates")
 bp.before_request(require_console_roles("console_events"))

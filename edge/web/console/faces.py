@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from flask import current_app
 
 from edge.faces.recogniser import FaceRecogniser
-from edge.web.app import state
+from edge.web.context import state
 
 _LOAD_LOCK = threading.Lock()
 

@@ -12,8 +12,8 @@ from typing import Any
 from flask_babel import gettext
 
 from edge.health import FAULTY_CAMERA, DiskUsage, GateHealth
-from edge.web.console import N_
 from edge.web.console.event_labels import decision_label, kind_label
+from edge.web.i18n import N_
 
 Cell = tuple[str, str]  # (text, level)
 CAMERA_STATES = {

@@ -40,11 +40,11 @@ from edge.config import GateConfig
 from edge.db import transaction
 from edge.gate_control import GateUnreachableError, send_gate_command
 from edge.health import SnapshotSizeCache, all_gate_health, disk_usage, sync_backlog
-from edge.web.app import actor, get_db, now, state
-from edge.web.console import require_console_roles
+from edge.web.access import require_console_roles
 from edge.web.console.event_labels import filter_message, gate_names, local_seconds, present
 from edge.web.console.forms import DuplicateSubmission, claim_nonce
 from edge.web.console.health_view import health_cells
+from edge.web.context import actor, get_db, now, state
 
 bp = Blueprint("console_live", __name__, url_prefix="/console", template_folder="templates")
 bp.before_request(require_console_roles("console_live"))

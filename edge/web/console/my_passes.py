@@ -30,9 +30,8 @@ from edge.visitors import (
     list_passes,
     resolve_host,
 )
+from edge.web.access import require_console_roles
 from edge.web.accounts import resident_of
-from edge.web.app import get_db, now
-from edge.web.console import require_console_roles
 from edge.web.console.forms import DuplicateSubmission
 from edge.web.console.pass_forms import qr_data_uri
 from edge.web.console.pass_requests import (
@@ -43,6 +42,7 @@ from edge.web.console.pass_requests import (
     revoke_pass,
 )
 from edge.web.console.passes import DONE, KINDS, STATUS_LABELS, form_defaults
+from edge.web.context import get_db, now
 
 bp = Blueprint("console_my_passes", __name__, url_prefix="/my", template_folder="templates")
 bp.before_request(require_console_roles("console_my_passes"))

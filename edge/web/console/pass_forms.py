@@ -19,7 +19,7 @@ import qrcode
 from flask_babel import gettext
 from qrcode.constants import ERROR_CORRECT_M
 
-from edge.web.console import N_
+from edge.web.i18n import N_
 
 _LOCAL = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
 _MAX_ID = 2**31 - 1

@@ -30,7 +30,6 @@ from edge.visitors import (
     issue_qr,
     revoke,
 )
-from edge.web.app import actor, get_db, now, state
 from edge.web.console.forms import claim_nonce
 from edge.web.console.pass_forms import (
     FormError,
@@ -39,6 +38,7 @@ from edge.web.console.pass_forms import (
     parse_uses,
     terms_error,
 )
+from edge.web.context import actor, get_db, now, state
 
 FIELDS = ("household", "host_resident", "valid_from", "valid_to", "uses", "note", "plate")
 

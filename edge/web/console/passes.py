@@ -39,8 +39,7 @@ from edge.visitors import (
     list_passes,
     resolve_host,
 )
-from edge.web.app import actor, get_db, now, state
-from edge.web.console import N_, require_console_roles
+from edge.web.access import require_console_roles
 from edge.web.console.faces import face_recogniser
 from edge.web.console.forms import (
     UPLOAD_LIMIT_BYTES,
@@ -66,6 +65,8 @@ from edge.web.console.pass_requests import (
     read_terms,
     revoke_pass,
 )
+from edge.web.context import actor, get_db, now, state
+from edge.web.i18n import N_
 
 bp = Blueprint("console_passes", __name__, url_prefix="/passes", template_folder="templates")
 bp.before_request(require_console_roles("console_passes"))

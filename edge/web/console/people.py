@@ -34,7 +34,6 @@ from edge.residents import (
     update_resident,
 )
 from edge.vehicles import list_vehicles
-from edge.web.app import actor, get_db, now
 from edge.web.console import people_credentials  # noqa: F401  (registers its routes on bp)
 from edge.web.console.forms import claim_nonce
 from edge.web.console.people_common import (
@@ -47,6 +46,7 @@ from edge.web.console.people_common import (
     vault,
 )
 from edge.web.console.people_messages import done_text, error_text
+from edge.web.context import actor, get_db, now
 
 __all__ = ["bp"]
 

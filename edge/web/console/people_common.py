@@ -20,10 +20,10 @@ from edge.db import transaction
 from edge.pii import PiiVault
 from edge.residents import ResidentError, get_resident
 from edge.vehicles import list_vehicles
-from edge.web.app import actor, get_db, state
-from edge.web.console import require_console_roles
+from edge.web.access import require_console_roles
 from edge.web.console.forms import DuplicateSubmission
 from edge.web.console.people_messages import done_text
+from edge.web.context import actor, get_db, state
 
 bp = Blueprint("console_people", __name__, url_prefix="/people", template_folder="templates")
 bp.before_request(require_console_roles("console_people"))

@@ -31,7 +31,6 @@ from edge.resident_faces import (
 )
 from edge.residents import ResidentError, hash_pin, store_pin_hash
 from edge.vehicles import EnrolmentError, VehicleInput, add_vehicle, remove_vehicle_id
-from edge.web.app import actor, get_db, now
 from edge.web.console.faces import face_recogniser
 from edge.web.console.forms import UPLOAD_LIMIT_BYTES, accepts_uploads, claim_nonce
 from edge.web.console.people_common import (
@@ -44,6 +43,7 @@ from edge.web.console.people_common import (
     vault,
 )
 from edge.web.console.people_messages import error_text
+from edge.web.context import actor, get_db, now
 
 
 def _back(rid: int, done: str):  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask_babel import gettext
 
 from edge.residents import ResidentError
-from edge.web.console import N_
+from edge.web.i18n import N_
 
 ERRORS = {
     "name_length": N_("Enter the name, 1 to 60 characters."),

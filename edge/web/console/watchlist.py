@@ -33,8 +33,7 @@ from edge.watch_faces import (
     list_watch_faces,
     remove_watch_face,
 )
-from edge.web.app import actor, get_db, now, state
-from edge.web.console import N_, require_console_roles
+from edge.web.access import require_console_roles
 from edge.web.console.faces import face_recogniser
 from edge.web.console.forms import (
     UPLOAD_LIMIT_BYTES,
@@ -43,6 +42,8 @@ from edge.web.console.forms import (
     claim_nonce,
 )
 from edge.web.console.pass_forms import FormError, parse_local_time, photo_label
+from edge.web.context import actor, get_db, now, state
+from edge.web.i18n import N_
 
 bp = Blueprint("console_watchlist", __name__, url_prefix="/watchlist", template_folder="templates")
 bp.before_request(require_console_roles("console_watchlist"))

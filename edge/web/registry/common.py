@@ -10,7 +10,7 @@ from flask import request
 from flask_babel import get_locale, gettext
 
 from edge.pii import PiiVault
-from edge.web.app import now, state
+from edge.web.context import now, state
 from qr_registry import nationality
 from qr_registry.documents import DOC_LABELS, FieldError
 from qr_registry.form import CO_RELATIONS, RELATIONS

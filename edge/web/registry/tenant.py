@@ -23,7 +23,16 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from flask_babel import gettext
 
 from edge.pii import PiiDecryptError
-from edge.web.app import get_db, now, state
+from edge.web.context import get_db, now, state
+from edge.web.registry.common import (
+    country_options,
+    errors_by_field,
+    labels,
+    today,
+    translate,
+    vault,
+    view,
+)
 from qr_registry import registrations, stickers
 from qr_registry.documents import DocType, FieldError, validate_document
 from qr_registry.form import (
@@ -35,15 +44,6 @@ from qr_registry.form import (
 from qr_registry.masking import normalise_phone
 from qr_registry.otp import new_code, sender_for
 from qr_registry.rooms import Room, lookup_token
-from qr_registry.web.common import (
-    country_options,
-    errors_by_field,
-    labels,
-    today,
-    translate,
-    vault,
-    view,
-)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("tenant", __name__, url_prefix="/r", template_folder="templates")

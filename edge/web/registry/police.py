@@ -16,13 +16,13 @@ from flask_babel import gettext
 
 from edge import audit
 from edge.db import parse_iso, transaction
-from edge.web.app import actor, get_db, now, state
-from edge.web.roles import require_roles
+from edge.web.access import require_roles
+from edge.web.context import actor, get_db, now, state
+from edge.web.registry.common import export_row, labels, translate, vault, view
 from qr_registry import export, registrations, rooms, stickers
 from qr_registry.documents import FieldError
 from qr_registry.masking import REVEAL_ROLES, ROLE_FIELDS
 from qr_registry.search import STATUSES, Filters, parse_filters, record_exact_search, search
-from qr_registry.web.common import export_row, labels, translate, vault, view
 
 bp = Blueprint("police", __name__, url_prefix="/police", template_folder="templates")
 bp.before_request(require_roles("police", "grid"))

@@ -14,11 +14,11 @@ from flask_babel import gettext
 
 from edge import audit
 from edge.db import transaction
-from edge.web.app import actor, get_db, now, state
-from edge.web.roles import require_roles
+from edge.web.access import require_roles
+from edge.web.context import actor, get_db, now, state
+from edge.web.registry.common import labels, vault, view
 from qr_registry import registrations, rooms, stickers
 from qr_registry.search import Filters, search
-from qr_registry.web.common import labels, vault, view
 
 bp = Blueprint("landlord", __name__, url_prefix="/landlord", template_folder="templates")
 bp.before_request(require_roles("landlord"))
