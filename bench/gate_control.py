@@ -94,7 +94,7 @@ def main() -> None:
             started = time.perf_counter()
             barrier.open()
             direct.append(wait_high(pin, started))
-        barrier.close_device()
+        barrier.close()
     print(f"manual open latency, {args.opens} opens, gate loop reading frames at 10 fps")
     print(describe("console request -> relay (socket + event + relay)", channel))
     print(describe("Barrier.open() in-process (baseline)", direct))

@@ -192,7 +192,7 @@ def vehicle_gate(
     finally:
         if presence is not None:
             presence.close()
-        barrier.close_device()
+        barrier.close()
         log.info("gate %s stopped; relays in safe state", gate_id)
 
 
@@ -219,7 +219,7 @@ def pii_vault(config: MenweiConfig) -> PiiVault:
     try:
         return PiiVault.from_key_file(path, create=False)
     except PiiKeyError as exc:
-        raise ValueError(
+        raise PiiKeyError(
             f"{exc}. Pedestrian gates and residents need the PII key: `menwei install` creates "
             f"it, or restore it from its backup (security.pii_key_file = {path})"
         ) from None
@@ -370,5 +370,5 @@ def pedestrian_gate(
         else:
             for device in inputs:
                 device.close()
-            lock.close_device()
+            lock.close()
         log.info("gate %s stopped; lock relay at rest", gate_id)

@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from edge.db import iso, transaction, utc_now
+from edge.errors import UserError
 from edge.pii import PiiKeyError, create_key_file, derive_subkey, load_key_file
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,10 @@ GENESIS = "0" * 64
 _FIELDS = ("seq", "at", "actor", "action", "target", "details", "prev_hash")
 
 
-class AuditKeyError(RuntimeError):
+class AuditKeyError(UserError):
     """The audit key is missing, unreadable or not configured for this process."""
+
+    code = "audit_key"
 
 
 def _canonical(values: dict[str, Any]) -> bytes:

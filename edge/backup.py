@@ -17,10 +17,13 @@ import sqlite3
 from pathlib import Path
 
 from edge.db import BUSY_TIMEOUT_MS
+from edge.errors import UserError
 
 
-class BackupError(RuntimeError):
-    pass
+class BackupError(UserError):
+    """The copy could not be made or checked (no database, destination not writable)."""
+
+    code = "backup"
 
 
 def backup_database(source: Path, destination: Path, pages_per_step: int = 1024) -> int:

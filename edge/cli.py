@@ -20,8 +20,7 @@ import click
 
 from edge import audit
 from edge.config import DEFAULT_CONFIG_PATH, ConfigError, MenweiConfig, load_config
-from edge.db import SchemaTooNewError
-from edge.plates.grammar import PlateFormatError
+from edge.errors import UserError
 from gate_drivers.frame_sources import redact
 
 CONFIG_ENV = "MENWEI_CONFIG"
@@ -65,15 +64,8 @@ class _Cli(click.Group):
     def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
         try:
             return super().invoke(ctx)
-        except (
-            PlateFormatError,
-            SchemaTooNewError,
-            audit.AuditKeyError,
-            ValueError,
-            KeyError,
-        ) as exc:
-            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            raise click.ClickException(str(message)) from None
+        except UserError as exc:  # anything else is a bug: let its stack trace show
+            raise click.ClickException(str(exc)) from None
 
 
 @click.group(cls=_Cli)

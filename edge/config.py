@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edge.errors import UserError
 from edge.pedestrian_config import (
     AccessConfig,
     DoorConfig,
@@ -23,6 +24,7 @@ from edge.pedestrian_config import (
 )
 from edge.retention import RetentionConfig
 from edge.web.config import WebConfig
+from gate_drivers.frame_sources import parse_source
 from gate_drivers.pins import known_pin_factories
 from qr_registry.config import RegistryConfig
 from sync.config import SyncConfig
@@ -32,8 +34,10 @@ DEFAULT_CONFIG_PATH = Path("/etc/menwei/menwei.toml")
 GpioPin = Annotated[int, Field(ge=0, le=53, description="BCM GPIO number")]
 
 
-class ConfigError(Exception):
+class ConfigError(UserError):
     """A config file that cannot be used; ``problems`` lists ``key: reason`` lines."""
+
+    code = "config"
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
@@ -168,6 +172,12 @@ class CameraConfig(_Strict):
     backoff_max_s: float = Field(default=30.0, gt=0, le=600)
     replay_fps: float = Field(default=5.0, gt=0, le=60)
 
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        parse_source(value)  # a malformed source (usb:x, ftp://...) fails at load, not at start
+        return value
+
 
 class GateConfig(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -287,11 +297,16 @@ class MenweiConfig(_Strict):
         )
 
     def gate(self, gate_id: str) -> GateConfig:
+        """The gate called ``gate_id``; a ``UserError`` naming the known ones if none is."""
         for gate in self.gates:
             if gate.id == gate_id:
                 return gate
         known = ", ".join(g.id for g in self.gates) or "none"
-        raise KeyError(f"no gate {gate_id!r} in config (known: {known})")
+        raise UserError(
+            "no gate %(gate)r in config (known: %(known)s)",
+            {"gate": gate_id, "known": known},
+            code="unknown_gate",
+        )
 
 
 def _describe(error: dict) -> str:

@@ -23,13 +23,16 @@ from pathlib import Path
 
 import sqlite_utils
 
+from edge.errors import UserError
 from edge.migrations import LATEST_VERSION, MIGRATIONS, TABLE_REBUILDS
 
 BUSY_TIMEOUT_MS = 5000
 
 
-class SchemaTooNewError(RuntimeError):
+class SchemaTooNewError(UserError):
     """The database was written by a newer Menwei; refusing to run on it."""
+
+    code = "schema_too_new"
 
 
 def utc_now() -> datetime:

@@ -29,6 +29,7 @@ from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
 from edge.db import iso
+from edge.errors import UserError
 from edge.events import EventKind
 from edge.plates.grammar import PROVINCES, SERIAL, is_valid_plate
 
@@ -52,12 +53,11 @@ _LOCAL_SECOND = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d$")
 MAX_PERSON = 64
 
 
-class FilterError(ValueError):
+class FilterError(UserError):
     """A filter, cursor or id someone typed (or edited in the URL) that means nothing."""
 
     def __init__(self, code: str, field: str) -> None:
-        super().__init__(f"{field}: {code}")
-        self.code = code
+        super().__init__(f"{field}: {code}", code=code)
         self.field = field
 
 

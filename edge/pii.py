@@ -24,16 +24,20 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from edge.errors import MenweiError, UserError
+
 KEY_BYTES = 32
 NONCE_BYTES = 12
 _VERSION = b"\x01"  # ciphertext format: version byte | nonce | AES-GCM ciphertext+tag
 
 
-class PiiKeyError(RuntimeError):
+class PiiKeyError(UserError):
     """The key file is missing, unreadable, the wrong size, or readable by others."""
 
+    code = "pii_key"
 
-class PiiDecryptError(ValueError):
+
+class PiiDecryptError(MenweiError, ValueError):
     """A ciphertext did not decrypt: wrong key, wrong purpose, or tampered data."""
 
 

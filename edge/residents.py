@@ -67,8 +67,7 @@ class ResidentError(EnrolmentError):
     """Input an operator can fix; ``code`` is stable (the console translates by it)."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, code=code)
 
 
 # -- the resident record ---------------------------------------------------------------------

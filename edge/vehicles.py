@@ -14,22 +14,24 @@ from typing import Any
 import sqlite_utils
 
 from edge.db import iso, parse_iso, transaction, utc_now
+from edge.errors import UserError
 from edge.plates.grammar import normalise_plate
 from edge.policy import Facts, VehicleFact, VehicleKind, WatchFact
 
 VEHICLE_KINDS: tuple[VehicleKind, ...] = ("resident", "visitor", "temporary")
 
 
-class EnrolmentError(ValueError):
+class EnrolmentError(UserError):
     """Input an admin can fix; the message says how."""
+
+    code = "enrolment"
 
 
 class WatchlistError(EnrolmentError):
     """A watchlist change refused: ``code`` is ``no_entry`` or ``district_entry``."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, code=code)
 
 
 @dataclass(frozen=True)

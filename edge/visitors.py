@@ -61,8 +61,7 @@ class PassTermsError(EnrolmentError):
     """A pass's window, uses or host is refused; ``code`` lets the console translate it."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, code=code)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from gpiozero.pins import Factory
 
 log = logging.getLogger(__name__)
 
-Action = Literal["idle", "opening", "closing", "released"]
+Action = Literal["idle", "opening", "lowering", "released"]
 
 
 @dataclass(frozen=True)
@@ -36,16 +36,17 @@ class BarrierState:
     close_energised: bool
     has_close_relay: bool
     pulses: int
-    last_command: Literal["open", "close"] | None
+    last_command: Literal["open", "lower"] | None
     last_command_at: datetime | None
 
 
 class Barrier:
     """Pulse the OPEN (and, if wired, CLOSE) relay of a barrier controller.
 
-    ``active_high=False`` is for the common opto-isolated relay boards that energise on a
-    low pin. ``open()`` during an OPEN pulse restarts the pulse from now (it never stacks
-    or shortens it); ``open()`` during a CLOSE pulse ends CLOSE first, and vice versa.
+        ``active_high=False`` is for the common opto-isolated relay boards that energise on a
+        low pin. ``open()`` during an OPEN pulse restarts the pulse from now (it never stacks
+        or shortens it); ``open()`` during a CLOSE pulse ends CLOSE first, and ``lower()`` during
+    an OPEN pulse ends OPEN first. ``close()`` releases the device, as everywhere in gpiozero.
     """
 
     def __init__(
@@ -66,7 +67,7 @@ class Barrier:
         self._timer: threading.Timer | None = None
         self._action: Action = "idle"
         self._pulses = 0
-        self._last_command: Literal["open", "close"] | None = None
+        self._last_command: Literal["open", "lower"] | None = None
         self._last_command_at: datetime | None = None
         self._open = DigitalOutputDevice(
             open_pin, active_high=active_high, initial_value=False, pin_factory=pin_factory
@@ -86,14 +87,15 @@ class Barrier:
         """Start (or restart) an OPEN pulse and return at once."""
         self._pulse("open")
 
-    def close(self) -> None:
-        """Start a CLOSE pulse if a CLOSE relay is wired; always cancels an OPEN pulse."""
-        self._pulse("close")
+    def lower(self) -> None:
+        """Start a CLOSE pulse (the arm goes down) if a CLOSE relay is wired; always cancels
+        an OPEN pulse."""
+        self._pulse("lower")
 
-    def _pulse(self, which: Literal["open", "close"]) -> None:
+    def _pulse(self, which: Literal["open", "lower"]) -> None:
         with self._lock:
             if self._action == "released":
-                raise RuntimeError("barrier relays were released by close_device()")
+                raise RuntimeError("barrier relays were released by close()")
             self._cancel_timer_locked()
             other = self._close if which == "open" else self._open
             relay = self._open if which == "open" else self._close
@@ -101,13 +103,13 @@ class Barrier:
                 other.off()  # break before make: never both energised
             self._last_command = which
             self._last_command_at = datetime.now(UTC)
-            if relay is None:  # close() with no CLOSE relay: the OPEN pulse is cancelled
+            if relay is None:  # lower() with no CLOSE relay: the OPEN pulse is cancelled
                 self._action = "idle"
-                log.info("barrier: close requested, no CLOSE relay wired; OPEN pulse ended")
+                log.info("barrier: lower requested, no CLOSE relay wired; OPEN pulse ended")
                 return
             relay.on()
             self._pulses += 1
-            self._action = "opening" if which == "open" else "closing"
+            self._action = "opening" if which == "open" else "lowering"
             generation = self._generation
             timer = threading.Timer(self.pulse_s, self._end_pulse, args=(generation,))
             timer.daemon = True
@@ -139,7 +141,7 @@ class Barrier:
     @property
     def is_pulsing(self) -> bool:
         with self._lock:
-            return self._action in ("opening", "closing")
+            return self._action in ("opening", "lowering")
 
     def state(self) -> BarrierState:
         with self._lock:
@@ -157,8 +159,9 @@ class Barrier:
             )
 
     # -- shutdown ---------------------------------------------------------------------------
-    def close_device(self) -> None:
-        """De-energise both relays and release their pins. Safe to call more than once."""
+    def close(self) -> None:
+        """De-energise both relays and release their pins (gpiozero's ``close``: the device
+        is done). Safe to call more than once."""
         with self._lock:
             if self._action == "released":
                 return
@@ -174,4 +177,4 @@ class Barrier:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.close_device()
+        self.close()

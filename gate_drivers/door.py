@@ -85,7 +85,7 @@ class DoorLock:
         """Release for ``release_s`` from now (a second grant restarts, never shortens)."""
         with self._lock:
             if self._closed:
-                raise RuntimeError("door lock relay was released by close_device()")
+                raise RuntimeError("door lock relay was released by close()")
             self._generation += 1
             if self._timer is not None:
                 self._timer.cancel()
@@ -126,7 +126,7 @@ class DoorLock:
                 grants=self._grants,
             )
 
-    def close_device(self) -> None:
+    def close(self) -> None:
         """Relay off and pin released: fail-safe doors open, fail-secure doors stay locked."""
         with self._lock:
             if self._closed:
@@ -144,7 +144,7 @@ def rest_lock_relay(relay_pin: int, active_high: bool, pin_factory: Factory | No
 
     For ``menwei relays-safe`` after a crash: the relay then means what a power cut means —
     a fail-safe lock released, a fail-secure strike locked — the same state
-    ``DoorLock.close_device`` leaves. No ``DoorLock`` is built, because building one would
+    ``DoorLock.close`` leaves. No ``DoorLock`` is built, because building one would
     first drive the relay to its *locked* level for a moment.
     """
     relay = DigitalOutputDevice(
@@ -267,4 +267,4 @@ class Door:
         for device in (self.contact, self.exit_button, self.fire_alarm):
             if device is not None:
                 device.close()
-        self.lock.close_device()
+        self.lock.close()

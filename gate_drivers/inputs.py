@@ -123,8 +123,6 @@ class DebouncedInput:
             self._thread.join(timeout=1.0)
         self._device.close()
 
-    close_device = close  # the same verb as Barrier, for code that shuts down all devices
-
     def __enter__(self) -> DebouncedInput:
         return self
 

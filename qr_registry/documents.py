@@ -22,17 +22,21 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from edge.errors import UserError
 from qr_registry.text import ascii_digits, fold, is_ascii_digits, problem
 
 
-class FieldError(ValueError):
+class FieldError(UserError):
     """A user-correctable problem with one form field; ``message`` is a gettext msgid."""
 
+    code = "field"
+
     def __init__(self, field: str, message: str, **params: object) -> None:
-        super().__init__(f"{field}: {message % params if params else message}")
+        super().__init__(message, params)
         self.field = field
-        self.message = message
-        self.params = params
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.render()}"
 
 
 class DocType(StrEnum):

@@ -39,6 +39,7 @@ from ulid import ULID
 
 from edge import audit
 from edge.db import iso, parse_iso, transaction
+from edge.errors import UserError
 from edge.pii import PiiVault
 from qr_registry.form import CoResident, TenantForm, is_child
 from qr_registry.masking import Person, mask_document, mask_phone
@@ -55,8 +56,10 @@ CODE_TTL = timedelta(minutes=10)
 CODE_ATTEMPTS = 5
 
 
-class RegistrationError(ValueError):
+class RegistrationError(UserError):
     """A lifecycle step that is not allowed now (msgid for the user)."""
+
+    code = "registration"
 
 
 class RoomBusyError(RegistrationError):

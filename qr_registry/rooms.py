@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from edge.db import iso
+from edge.errors import UserError
 
 TOKEN_BYTES = 16  # 128 bits: unguessable, and short enough for a low-density QR
 
@@ -69,7 +70,9 @@ def add_room(
     """Create the room (and its property/building/unit if new) with a first token."""
     for value in (property_name, building, unit, number):
         if not value.strip() or len(value) > 60:
-            raise ValueError("property, building, unit and room must be 1-60 characters")
+            raise UserError(
+                "property, building, unit and room must be 1-60 characters", code="room_label"
+            )
     prop = _get_or_create(
         conn,
         "properties",
@@ -81,7 +84,11 @@ def add_room(
     if conn.execute(
         "SELECT 1 FROM rooms WHERE unit_id = ? AND number = ?", (unt, number.strip())
     ).fetchone():
-        raise ValueError(f"room {number.strip()} already exists in that unit")
+        raise UserError(
+            "room %(room)s already exists in that unit",
+            {"room": number.strip()},
+            code="room_exists",
+        )
     cursor = conn.execute(
         "INSERT INTO rooms (unit_id, number, landlord_id, created_at) VALUES (?, ?, ?, ?)",
         (unt, number.strip(), landlord_id, iso(at)),

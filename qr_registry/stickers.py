@@ -22,6 +22,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
+from edge.errors import UserError
 from qr_registry.rooms import Room
 
 CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # Debian fonts-wqy-microhei
@@ -29,8 +30,10 @@ _PDF_FONT = "MenweiCJK"
 COLUMNS, ROWS = 3, 4  # 12 stickers of 60 x 66 mm on an A4 sheet
 
 
-class StickerError(RuntimeError):
+class StickerError(UserError):
     """Stickers cannot be made (no font, or a room without a current token)."""
+
+    code = "stickers"
 
 
 def room_url(base_url: str, token: str) -> str:

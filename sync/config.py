@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from edge.errors import UserError
+
 _LOOPBACK_NAMES = {"localhost"}
 
 
@@ -200,8 +202,10 @@ class SyncConfig(BaseModel):
         return self.model_copy(update=update)
 
 
-class SecretError(ValueError):
+class SecretError(UserError):
     """The secret file is missing, unreadable, too open or empty."""
+
+    code = "sync_secret"
 
 
 def read_secret(path: Path) -> bytes:

@@ -19,6 +19,7 @@ from typing import Any
 import sqlite_utils
 
 from edge.db import iso, transaction, utc_now
+from edge.errors import MenweiError
 from edge.plates.grammar import PlateFormatError, normalise_plate
 from sync.state import get_state, set_state
 from sync.transport import TransportError
@@ -29,7 +30,7 @@ MAX_ITEMS = 100_000
 LISTS = ("watchlist", "vehicles")
 
 
-class ListInvalidError(ValueError):
+class ListInvalidError(MenweiError, ValueError):
     """The list cannot be used; the message says which row and why (no personal data)."""
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from edge.errors import MenweiError
 from sync.outbox import OutboxRow
 from sync.transport import TransportError
 
@@ -32,7 +33,7 @@ class PlatformUnavailableError(TransportError):
     """The platform answered but cannot take the batch now (5xx, 429, auth, garbage)."""
 
 
-class BatchRejectedError(Exception):
+class BatchRejectedError(MenweiError):
     """The platform refused the whole batch as invalid; ``reason`` is its message."""
 
     def __init__(self, reason: str) -> None:

@@ -25,10 +25,11 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from edge.errors import MenweiError
 from sync.config import is_loopback
 
 
-class TransportError(Exception):
+class TransportError(MenweiError):
     """The request may or may not have reached the platform; retry later (idempotently)."""
 
 

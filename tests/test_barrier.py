@@ -67,7 +67,7 @@ def test_open_pulses_without_blocking_and_returns_to_safe_state(factory):
     assert levels(pin) == [False, True, False]
     assert_pulse_length(pin.states[2].timestamp, PULSE_S, PULSE_S)
     assert barrier.state().pulses == 1
-    barrier.close_device()
+    barrier.close()
 
 
 def test_relays_start_in_safe_state_active_high_and_active_low(factory):
@@ -93,7 +93,7 @@ def test_active_low_pulse_drives_the_pin_low(factory):
     assert wait_until(lambda: pin.state is True), "the pulse must end by itself"
     assert levels(pin) == [True, False, True]
     assert_pulse_length(pin.states[2].timestamp, PULSE_S, PULSE_S)
-    barrier.close_device()
+    barrier.close()
 
 
 def test_second_open_during_pulse_restarts_it_and_does_not_stack(factory):
@@ -111,7 +111,7 @@ def test_second_open_during_pulse_restarts_it_and_does_not_stack(factory):
         reopen_after = time.monotonic()
         if reopen_after - first_before < pulse_s:
             break  # the re-open surely came while the first pulse was still on
-        barrier.close_device()  # the machine stalled past the first pulse: try again
+        barrier.close()  # the machine stalled past the first pulse: try again
     else:
         pytest.fail("could not re-open within the first pulse in 3 attempts")
     # just after the first pulse would have ended, and (if measured so) before the second
@@ -126,7 +126,7 @@ def test_second_open_during_pulse_restarts_it_and_does_not_stack(factory):
         at_least=reopen_before - first_after + pulse_s,  # ran pulse_s from the re-open
         at_most=reopen_after - first_before + pulse_s,  # ... and no longer: not stacked
     )
-    barrier.close_device()
+    barrier.close()
 
 
 class RecordingPin(MockPin):
@@ -153,11 +153,11 @@ def test_close_cancels_open_and_never_energises_both():
     barrier.open()
     time.sleep(0.05)
     started = time.monotonic()
-    barrier.close()
+    barrier.lower()
     opened, closing, action = open_pin.state, close_pin.state, barrier.state().action
     assert opened is False  # nothing turns OPEN on again, whatever the timing
     if time.monotonic() - started < PULSE_S:  # sampled before the CLOSE timer could fire
-        assert closing is True and action == "closing"
+        assert closing is True and action == "lowering"
     time.sleep(0.05)
     started = time.monotonic()
     barrier.open()  # and back again: CLOSE ends first
@@ -168,14 +168,14 @@ def test_close_cancels_open_and_never_energises_both():
     # hammer both commands from two threads, as the gate loop and a web command would
     hammers = [
         threading.Thread(target=lambda f=f: [f() for _ in range(200)])
-        for f in (barrier.open, barrier.close)
+        for f in (barrier.open, barrier.lower)
     ]
     for thread in hammers:
         thread.start()
     for thread in hammers:
         thread.join()
     assert wait_until(lambda: open_pin.state is False and close_pin.state is False)
-    barrier.close_device()
+    barrier.close()
 
     level = {open_pin.info.name: False, close_pin.info.name: False}
     switched_on = 0
@@ -187,28 +187,28 @@ def test_close_cancels_open_and_never_energises_both():
     factory.reset()
 
 
-def test_close_without_close_relay_just_ends_the_open_pulse(factory):
+def test_lower_without_close_relay_just_ends_the_open_pulse(factory):
     barrier = Barrier(OPEN_PIN, pulse_s=5.0, pin_factory=factory)
     barrier.open()
-    barrier.close()
+    barrier.lower()
     assert factory.pin(OPEN_PIN).state is False
     assert barrier.state().action == "idle"
-    barrier.close_device()
+    barrier.close()
 
 
-def test_close_device_mid_pulse_returns_relays_to_safe_state_and_releases_pins(factory):
+def test_close_mid_pulse_returns_relays_to_safe_state_and_releases_pins(factory):
     barrier = Barrier(OPEN_PIN, CLOSE_PIN, pulse_s=5.0, active_high=False, pin_factory=factory)
     barrier.open()
     assert factory.pin(OPEN_PIN).state is False  # energised (active low)
-    barrier.close_device()
+    barrier.close()
     assert factory.pin(OPEN_PIN).state is True  # safe: high = off on this board
     assert factory.pin(OPEN_PIN).function == "input"  # released
     assert barrier.state().action == "released"
-    barrier.close_device()  # idempotent
+    barrier.close()  # idempotent
     with pytest.raises(RuntimeError):
         barrier.open()
     # released pins can be claimed again (e.g. the gate process restarting its devices)
-    Barrier(OPEN_PIN, CLOSE_PIN, pin_factory=factory).close_device()
+    Barrier(OPEN_PIN, CLOSE_PIN, pin_factory=factory).close()
 
 
 def test_bad_arguments_are_clear_errors(factory):

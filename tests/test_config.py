@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from edge.config import ConfigError, load_config
+from edge.errors import UserError
 
 EXAMPLE = resources.files("edge").joinpath("menwei.example.toml").read_text(encoding="utf-8")
 
@@ -114,7 +115,7 @@ def test_not_toml_not_utf8_missing(tmp_path):
 
 def test_unknown_gate_lookup_names_the_known_ones(tmp_path):
     config = load_config(write(tmp_path, MINIMAL))
-    with pytest.raises(KeyError, match="known: north"):
+    with pytest.raises(UserError, match="known: north"):
         config.gate("south")
 
 

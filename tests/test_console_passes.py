@@ -214,7 +214,7 @@ def test_plate_pass_is_honoured_and_counted_by_the_vehicle_loop(env, tmp_path):
         listing = client.get("/passes/?status=used_up")
         assert f'id="pass-plate-{row[0]}"' in listing.text
     finally:
-        barrier.close_device()
+        barrier.close()
 
 
 def test_double_submitted_plate_pass_creates_one(env):

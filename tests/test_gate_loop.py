@@ -55,7 +55,7 @@ def gate(tmp_path, reader):
         snapshots=SnapshotStore(tmp_path / "snapshots", ZoneInfo("Asia/Shanghai")),
     )
     yield loop, db, factory.pin(OPEN_PIN), tmp_path
-    barrier.close_device()
+    barrier.close()
 
 
 def drive(loop, plate, colour="blue", frames=4, start=T0, **scene):
@@ -226,4 +226,4 @@ def test_loop_detector_gates_reading_when_required(tmp_path, reader):
         assert outcome.decision == "open"
     finally:
         presence.close()
-        barrier.close_device()
+        barrier.close()

@@ -210,7 +210,7 @@ def test_failing_callback_does_not_stop_the_input(factory):
 def test_close_releases_the_pin_and_is_idempotent(factory):
     vehicle_loop = VehicleLoop(LOOP_PIN, factory, debounce_s=0.01)
     vehicle_loop.close()
-    vehicle_loop.close_device()
+    vehicle_loop.close()
     VehicleLoop(LOOP_PIN, factory).close()  # the pin can be claimed again
 
 

@@ -70,7 +70,7 @@ def gate(small_disk, reader):
     )
     loop.writer.retry_every_s = 0  # retry on every tick in the test
     yield loop, db, factory.pin(17)
-    barrier.close_device()
+    barrier.close()
     db.conn.close()
 
 

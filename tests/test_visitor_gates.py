@@ -66,7 +66,7 @@ def vehicle_gate(tmp_path, reader):
         clock=clock,
     )
     yield loop, db, clock, factory.pin(OPEN_PIN)
-    barrier.close_device()
+    barrier.close()
 
 
 def plate_pass(db, uses: int, hours: float = 4) -> int:

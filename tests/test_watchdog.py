@@ -221,7 +221,7 @@ def test_hung_gate_loop_stops_pinging_and_resumes(systemd_socket, tmp_path):
         stop.set()
         thread.join(5)
         camera.stop()
-        barrier.close_device()
+        barrier.close()
 
 
 def test_busy_loop_keeps_pinging(systemd_socket, tmp_path):
@@ -261,4 +261,4 @@ def test_busy_loop_keeps_pinging(systemd_socket, tmp_path):
         stop.set()
         thread.join(5)
         camera.stop()
-        barrier.close_device()
+        barrier.close()

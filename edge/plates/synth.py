@@ -22,6 +22,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from edge.errors import MenweiError
+
 __all__ = [
     "COLOURS",
     "FontNotFoundError",
@@ -80,7 +82,7 @@ _DOUBLE = {"width": 440.0, "height": 220.0, "top_x": (150.0, 290.0), "top_y": 15
 _SUPERSAMPLE = 4  # draw big, shrink with INTER_AREA: smooth edges without per-shape AA
 
 
-class FontNotFoundError(RuntimeError):
+class FontNotFoundError(MenweiError, RuntimeError):
     """No CJK font: plates with 京, 粤, 皖 ... cannot be drawn without one."""
 
 

@@ -22,6 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from edge.db import iso
+from edge.errors import UserError
 from edge.web import passwords
 
 ROLES = ("admin", "guard", "landlord", "police", "grid", "resident")
@@ -30,8 +31,10 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("menwei-dummy-password")
 
 
-class AccountError(ValueError):
+class AccountError(UserError):
     """A bad username, role or password for a new or changed account."""
+
+    code = "account"
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.config import MenweiConfig
+from edge.errors import UserError
 from edge.web.console.forms import UPLOAD_LIMIT_BYTES
 
 NGINX = Path("/usr/sbin/nginx")
@@ -39,8 +40,10 @@ CIPHERS = (
 )
 
 
-class FrontError(RuntimeError):
+class FrontError(UserError):
     """The front cannot be configured (no TLS certificate set, nginx missing)."""
+
+    code = "front"
 
 
 @dataclass(frozen=True)

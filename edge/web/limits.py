@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
+from edge.errors import MenweiError
+
 OVERFLOW_KEY = "\x00overflow"
 
 
@@ -101,7 +103,7 @@ class WindowCounter:
             return len(self._current) + len(self._previous)
 
 
-class GateBusy(Exception):
+class GateBusy(MenweiError):
     """Every password slot is taken and the queue is full (answer 429 at once)."""
 
 

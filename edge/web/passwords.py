@@ -16,6 +16,8 @@ import secrets
 
 from zxcvbn import zxcvbn
 
+from edge.errors import UserError
+
 MIN_LENGTH = 10
 MAX_LENGTH = 200
 MIN_SCORE = 3
@@ -23,11 +25,12 @@ _SCORED_CHARS = 100
 _TEMPORARY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
 
 
-class WeakPassword(ValueError):
-    """A password the rule refuses; ``reason`` is ``length`` or ``guessable``."""
+class WeakPassword(UserError):
+    """A password the rule refuses; ``reason`` (also its ``code``) is ``length`` or
+    ``guessable``."""
 
     def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(message, code=reason)
         self.reason = reason
 
 

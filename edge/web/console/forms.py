@@ -25,6 +25,7 @@ from typing import TypeVar
 from flask import current_app, g, request
 
 from edge.db import iso
+from edge.errors import MenweiError
 
 NONCE_FIELD = "form_nonce"
 UPLOAD_LIMIT_BYTES = 16 * 1024 * 1024  # five phone photos; decode_image refuses > 20 MB each
@@ -34,7 +35,7 @@ _KEEP = timedelta(days=2)
 F = TypeVar("F", bound=Callable[..., object])
 
 
-class DuplicateSubmission(Exception):
+class DuplicateSubmission(MenweiError):
     """This form was already submitted (its nonce is used, or it has none)."""
 
 

@@ -26,7 +26,7 @@ CAMERA_STATES = {
 BARRIER_ACTIONS = {
     "idle": N_("idle"),
     "opening": N_("opening"),
-    "closing": N_("closing"),
+    "lowering": N_("lowering"),
     "released": N_("released"),
 }
 

@@ -19,6 +19,7 @@ import qrcode
 from flask_babel import gettext
 from qrcode.constants import ERROR_CORRECT_M
 
+from edge.errors import UserError
 from edge.web.i18n import N_
 
 _LOCAL = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
@@ -61,13 +62,14 @@ FIELD_ERRORS = {
 }
 
 
-class FormError(ValueError):
+class FormError(UserError):
     """One field's problem, already in the page language."""
+
+    code = "form"
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
-        self.message = message
 
 
 def field_error(field: str, code: str, **values: object) -> FormError:

@@ -20,6 +20,7 @@ from flask_babel import gettext
 
 from edge import audit
 from edge.db import transaction
+from edge.errors import UserError
 from edge.plates.grammar import PlateFormatError, normalise_plate
 from edge.visitors import (
     Host,
@@ -43,8 +44,10 @@ from edge.web.context import actor, get_db, now, state
 FIELDS = ("household", "host_resident", "valid_from", "valid_to", "uses", "note", "plate")
 
 
-class Refused(Exception):
+class Refused(UserError):
     """Form errors (field -> message): roll the transaction back, show the form again."""
+
+    code = "form_refused"
 
     def __init__(self, errors: dict[str, str] | None = None) -> None:
         super().__init__("form refused")

@@ -23,6 +23,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from edge import audit
 from edge.db import iso, transaction
+from edge.errors import UserError
 from edge.plates.grammar import PlateFormatError, normalise_plate
 from edge.resident_faces import FaceEnrolmentError, upload_templates
 from edge.vehicles import WatchlistError, insert_watch, list_watch, remove_watch_id
@@ -234,8 +235,13 @@ def _refuse_removal(exc: WatchlistError) -> None:
     abort(409, gettext("The district platform manages this entry: change it there."))
 
 
-class _Refused(Exception):
+class _Refused(UserError):
     """A form error found inside the transaction: roll it back, show the page again."""
+
+    code = "form_refused"
+
+    def __init__(self) -> None:
+        super().__init__("form refused")
 
 
 @bp.errorhandler(RequestEntityTooLarge)
