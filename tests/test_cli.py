@@ -109,3 +109,19 @@ def test_retention_reports_every_purge(config):
     assert "purged 0 closed registrations" in result.output
     assert "1 old visitor passes" in result.output
     assert db.execute("SELECT COUNT(*) FROM vehicles").fetchone()[0] == 0
+
+
+def test_unknown_gate_is_one_line_and_a_bug_is_not_swallowed(config, monkeypatch):
+    """A UserError becomes a one-line message; any other ValueError is a bug and keeps its
+    stack trace (the CLI no longer turns every ValueError into a user message)."""
+    result = run("relays-safe", "south", "-c", str(config))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "no gate 'south' in config (known: north-vehicle)" in result.output
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise ValueError("a programming error")
+
+    monkeypatch.setattr("edge.store.open_store", broken)
+    result = run("db-version", "-c", str(config))
+    assert isinstance(result.exception, ValueError), result.output
+    assert "a programming error" not in result.output  # not dressed up as a user message

@@ -204,3 +204,12 @@ def test_example_config_pedestrian_section_is_valid_when_uncommented(tmp_path):
     config = load_config(write(tmp_path, EXAMPLE + "\n" + "\n".join(block)))
     gate = next(g for g in config.gates if g.kind == "pedestrian")
     assert gate.lock is not None and gate.door is not None
+
+
+@pytest.mark.parametrize(
+    ("source", "why"),
+    [("usb:front", "device number"), ("ftp://cam/1", "only rtsp, http and https")],
+)
+def test_malformed_camera_source_is_refused_at_load(tmp_path, source, why):
+    found = problems(tmp_path, MINIMAL.replace('source = "frames"', f'source = "{source}"'))
+    assert any(p.startswith("gates[0].camera.source") and why in p for p in found), found
