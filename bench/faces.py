@@ -29,10 +29,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.config.pedestrian import FaceRecognitionConfig
 from edge.faces.images import read_image_file
 from edge.faces.index import FaceIndex
 from edge.faces.recogniser import FaceRecogniser
-from edge.pedestrian_config import FaceRecognitionConfig
 
 FACES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "faces"
 

@@ -29,8 +29,8 @@ sys.path[:0] = [str(_ROOT), str(_ROOT / "tests")]
 
 from sync_helpers import make_box  # noqa: E402
 
+from edge.config.sync import SyncConfig  # noqa: E402
 from edge.db import transaction  # noqa: E402
-from sync.config import SyncConfig  # noqa: E402
 from sync.gat1400.client import Gat1400Protocol  # noqa: E402
 from sync.gat1400.objects import object_id  # noqa: E402
 from sync.gat1400.store import FANOUT_BATCH, fan_out, parse_subscription, save_subscription  # noqa: E402

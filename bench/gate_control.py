@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 from gpiozero.pins.mock import MockFactory
 
-from edge.assembly import run_dir, vehicle_gate
+from edge.assembly import vehicle_gate
 from edge.config import load_config
 from edge.gate_control import send_gate_command
 from edge.plates.synth import render_scene
@@ -84,7 +84,7 @@ def main() -> None:
             for _ in range(args.opens):
                 wait_low(pin)
                 started = time.perf_counter()
-                send_gate_command(run_dir(config), "north", request)
+                send_gate_command(config.storage.run_dir, "north", request)
                 channel.append(wait_high(pin, started))
         direct = []
         barrier = Barrier(18, pulse_s=0.02, active_high=True, pin_factory=factory)

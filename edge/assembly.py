@@ -13,17 +13,16 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from edge.config import GateConfig, MenweiConfig
+from edge.config.pedestrian import DoorInputConfig
 from edge.faces.quality import QualityLimits
 from edge.faces.recogniser import FaceRecogniser
 from edge.gate_control import GateControlServer, socket_path
 from edge.gate_loop import GateOutcome, VehicleGateLoop
-from edge.pedestrian_config import DoorInputConfig
 from edge.pedestrian_loop import PedestrianGateLoop, PedestrianSettings, PersonOutcome
 from edge.person_policy import PedestrianGateFacts, Schedule
 from edge.pii import PiiKeyError, PiiVault
@@ -64,11 +63,6 @@ def plate_voter(config: MenweiConfig) -> PlateVoter:
     return PlateVoter(
         plates.min_votes, plates.vote_window_s, plates.dedupe_window_s, plates.agree_share
     )
-
-
-def run_dir(config: MenweiConfig) -> Path:
-    """Where gate processes put their control sockets (inside the writable data folder)."""
-    return config.storage.data_dir / "run"
 
 
 def _camera(gate: GateConfig) -> Camera:
@@ -120,7 +114,7 @@ def _running_loop(
     thread = None
     try:
         control = GateControlServer(
-            socket_path(run_dir(config), gate_id), partial(_handle_command, loop)
+            socket_path(config.storage.run_dir, gate_id), partial(_handle_command, loop)
         )
         camera.start()
         thread = threading.Thread(

@@ -13,15 +13,15 @@ import signal
 import sys
 import threading
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 
 import click
 
 from edge import audit
 from edge.config import DEFAULT_CONFIG_PATH, ConfigError, MenweiConfig, load_config
+from edge.config.example import render_example
 from edge.errors import UserError
-from gate_drivers.frame_sources import redact
+from gate_drivers.source_spec import redact
 
 CONFIG_ENV = "MENWEI_CONFIG"
 
@@ -82,12 +82,11 @@ def main(verbose: bool) -> None:
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False), default="menwei.toml")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(path: Path, force: bool) -> None:
-    """Write a commented example config to PATH."""
+    """Write a commented example config to PATH (every key, with what it means)."""
     if path.exists() and not force:
         raise click.ClickException(f"{path} exists; use --force to overwrite")
-    text = resources.files("edge").joinpath("menwei.example.toml").read_text(encoding="utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    path.write_text(render_example(), encoding="utf-8")
     click.echo(f"wrote {path}; edit it, then: menwei check-config -c {path}")
 
 
@@ -465,14 +464,13 @@ def backup(destination: Path, config_path: Path) -> None:
 @_config_option
 def open_gate(gate_id: str, reason: str, operator: str, config_path: Path) -> None:
     """Open GATE_ID by hand through its running gate process (logged with operator)."""
-    from edge.assembly import run_dir
     from edge.gate_control import GateUnreachableError, send_gate_command
 
     config = _load(config_path)
     config.gate(gate_id)
     try:
         reply = send_gate_command(
-            run_dir(config), gate_id, {"cmd": "open", "operator": operator, "reason": reason}
+            config.storage.run_dir, gate_id, {"cmd": "open", "operator": operator, "reason": reason}
         )
     except GateUnreachableError as exc:
         raise click.ClickException(str(exc)) from None
@@ -486,13 +484,12 @@ def open_gate(gate_id: str, reason: str, operator: str, config_path: Path) -> No
 @_config_option
 def status(gate_ids: tuple[str, ...], config_path: Path) -> None:
     """Health of running gates: camera, frames, recogniser latency, last decision, relays."""
-    from edge.assembly import run_dir
     from edge.gate_control import GateUnreachableError, send_gate_command
 
     config = _load(config_path)
     for gate_id in gate_ids or tuple(g.id for g in config.gates):
         try:
-            reply = send_gate_command(run_dir(config), gate_id, {"cmd": "health"})
+            reply = send_gate_command(config.storage.run_dir, gate_id, {"cmd": "health"})
         except GateUnreachableError as exc:
             click.echo(f"{gate_id}: DOWN — {exc}")
             continue
@@ -511,7 +508,7 @@ def sync_cmd(ctx: click.Context, config_path: Path) -> None:
         return
     from edge.store import open_store
     from edge.watchdog import Watchdog
-    from sync.config import SecretError
+    from sync.secret import SecretError
     from sync.service import build_protocol, run_sync, vault_for
 
     config = _load(config_path)

@@ -168,7 +168,7 @@ def deliver_to_reference_platform(db, data_dir: Path, zone: ZoneInfo, echo) -> i
     """
     import os
 
-    from sync.config import SyncConfig
+    from edge.config.sync import SyncConfig
     from sync.outbox import counts
     from sync.reference_platform import ReferencePlatform
     from sync.service import build_protocol, run_sync

@@ -18,10 +18,10 @@ import shutil
 import socket
 import subprocess
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from edge.config import MenweiConfig, load_config
+from edge.config.example import render_example
 from edge.pii import create_key_file
 from edge.web.front import NGINX
 
@@ -116,20 +116,17 @@ def _write_config(plan: InstallPlan) -> bool:
     target = plan.at(plan.config_path)
     if target.exists():
         return False
-    example = resources.files("edge").joinpath("menwei.example.toml").read_text(encoding="utf-8")
-    example = example.replace('data_dir = "/var/lib/menwei"', f'data_dir = "{plan.data_dir}"')
-    for name in ("pii", "audit"):
-        example = example.replace(
-            f'{name}_key_file = "/etc/menwei/{name}.key"',
-            f'{name}_key_file = "{plan.config_path.parent / f"{name}.key"}"',
-        )
     tls = plan.tls_dir
-    # The consoles on the LAN through the HTTPS front, with the certificate written below.
-    example = example.replace(
-        '# tls_certificate = "/etc/menwei/tls/cert.pem"', f'tls_certificate = "{tls / "cert.pem"}"'
-    )
-    example = example.replace(
-        '# tls_key = "/etc/menwei/tls/key.pem"', f'tls_key = "{tls / "key.pem"}"'
+    example = render_example(
+        {
+            "storage": {"data_dir": str(plan.data_dir)},
+            "security": {
+                "pii_key_file": str(plan.config_path.parent / "pii.key"),
+                "audit_key_file": str(plan.config_path.parent / "audit.key"),
+            },
+            # The consoles on the LAN through the HTTPS front, with the certificate below.
+            "web": {"tls_certificate": str(tls / "cert.pem"), "tls_key": str(tls / "key.pem")},
+        }
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(example, encoding="utf-8")

@@ -25,33 +25,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlite_utils
-from pydantic import BaseModel, ConfigDict, Field
 
+from edge.config.retention import RetentionConfig
 from edge.db import iso, transaction
 
 log = logging.getLogger(__name__)
 BATCH = 500
-
-
-class RetentionConfig(BaseModel):
-    """``[retention]`` in the config file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    snapshot_budget_mb: int = Field(default=4096, ge=10, description="disk space for snapshots")
-    min_free_mb: int = Field(default=512, ge=0, description="keep at least this much disk free")
-    event_days: int = Field(default=365, ge=1, description="delete delivered events after this")
-    registration_days: int = Field(
-        default=365, ge=1, description="purge closed registrations this long after closing"
-    )
-    pending_registration_days: int = Field(
-        default=7, ge=1, description="purge unconfirmed registrations this long past deadline"
-    )
-    co_resident_consent_days: int = Field(
-        default=14, ge=1, description="purge co-residents whose consent never came"
-    )
-    visitor_pass_days: int = Field(
-        default=30, ge=1, description="delete ended visitor passes this long after their end"
-    )
 
 
 @dataclass(frozen=True)

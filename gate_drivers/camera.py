@@ -31,9 +31,8 @@ from gate_drivers.frame_sources import (
     PermanentSourceError,
     SourceError,
     open_source,
-    parse_source,
-    redact,
 )
+from gate_drivers.source_spec import parse_source, redact
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,15 @@ from typing import Any
 
 import sqlite_utils
 
+from edge.config.sync import SyncConfig
 from edge.db import utc_now
 from edge.pii import PiiKeyError, PiiVault
-from sync.config import SyncConfig, read_secret
 from sync.downlink import LISTS, pull_list
 from sync.gat1400.client import Gat1400Protocol
 from sync.gat1400.server import start_viid_server
 from sync.gat1400.store import FANOUT_BATCH, expire_subscriptions, fan_out, fan_out_lag
 from sync.json_protocol import JsonProtocol
+from sync.secret import read_secret
 from sync.status import sync_status, write_status_file
 from sync.transport import Transport, TransportError
 from sync.uplink import Backoff, UplinkWorker

@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from edge.config.base import is_loopback
 from edge.errors import MenweiError
-from sync.config import is_loopback
 
 
 class TransportError(MenweiError):

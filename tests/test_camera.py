@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from gate_drivers.camera import Camera, CameraHealth, Frame
-from gate_drivers.frame_sources import parse_source, redact
+from gate_drivers.source_spec import parse_source, redact
 
 FAST = {"read_timeout_s": 0.5, "backoff_initial_s": 0.05, "backoff_max_s": 0.3}
 

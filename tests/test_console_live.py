@@ -21,7 +21,7 @@ from gate_events_support import EventRecorder, audit_rows, gate_config, nonce_fo
 from gpiozero.pins.mock import MockFactory
 from registry_support import PASSWORD, csrf_of
 
-from edge.assembly import run_dir, vehicle_gate
+from edge.assembly import vehicle_gate
 from edge.events import NewEvent, recent_events
 from edge.gate_control import socket_path
 
@@ -46,7 +46,7 @@ def site(tmp_path_factory):  # type: ignore[no-untyped-def]
     with vehicle_gate(config, "north", stop, pin_factory=factory) as gate:
         env.update(gate=gate, pin=factory.pin(17))
         yield env
-    assert not socket_path(run_dir(config), "north").exists()
+    assert not socket_path(config.storage.run_dir, "north").exists()
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from face_fixtures import FACES, face_labels, single_face_files
 
+from edge.config.pedestrian import FaceRecognitionConfig
 from edge.faces.images import ImageInputError, check_frame, decode_image, read_image_file
 from edge.faces.index import FaceIndex
 from edge.faces.matcher import FrameAgreement
 from edge.faces.models import FaceModelError, read_model, strip_unused_inputs
 from edge.faces.recogniser import EnrolmentRefused, FaceRecogniser
-from edge.pedestrian_config import FaceRecognitionConfig
 
 DEFAULTS = FaceRecognitionConfig()
 

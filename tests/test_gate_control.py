@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from gpiozero.pins.mock import MockFactory
 
-from edge.assembly import run_dir, vehicle_gate
+from edge.assembly import vehicle_gate
 from edge.cli import main
 from edge.config import load_config
 from edge.events import recent_events
@@ -51,13 +51,15 @@ def running_gate(tmp_path):
     stop = threading.Event()
     with vehicle_gate(config, "north", stop, pin_factory=factory) as gate:
         yield config, path, gate, factory.pin(17)
-    assert not socket_path(run_dir(config), "north").exists(), "socket removed on stop"
+    assert not socket_path(config.storage.run_dir, "north").exists(), "socket removed on stop"
 
 
 def test_manual_open_pulses_relay_fast_and_is_logged_with_operator(running_gate):
     config, _, gate, pin = running_gate
     reply = send_gate_command(
-        run_dir(config), "north", {"cmd": "open", "operator": "guard01", "reason": "delivery van"}
+        config.storage.run_dir,
+        "north",
+        {"cmd": "open", "operator": "guard01", "reason": "delivery van"},
     )
     assert reply["ok"], reply
     # open() runs before the reply is sent, so the pin's history already holds the pulse
@@ -74,7 +76,7 @@ def test_manual_open_pulses_relay_fast_and_is_logged_with_operator(running_gate)
 
 def test_health_reports_camera_and_relays(running_gate):
     config, _, _, _ = running_gate
-    reply = send_gate_command(run_dir(config), "north", {"cmd": "health"})
+    reply = send_gate_command(config.storage.run_dir, "north", {"cmd": "health"})
     health = reply["health"]
     assert health["gate"] == "north" and health["camera"]["state"] in ("starting", "ok")
     assert health["barrier"] is not None and health["storage_fault"] is None
@@ -96,7 +98,7 @@ def test_bad_requests_get_an_error_and_open_nothing(running_gate, raw, message):
     config, _, gate, pin = running_gate
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(2)
-        sock.connect(str(socket_path(run_dir(config), "north")))
+        sock.connect(str(socket_path(config.storage.run_dir, "north")))
         sock.sendall(raw)
         reply = json.loads(sock.makefile().readline())
     assert reply["ok"] is False and message in reply["error"]

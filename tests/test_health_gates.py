@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import BarrierConfig, CameraConfig, GateConfig
+from edge.config import GateConfig
+from edge.config.gates import CameraConfig
+from edge.config.vehicle import BarrierConfig
 from edge.gate_control import socket_path
 from edge.health import all_gate_health
 

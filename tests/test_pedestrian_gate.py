@@ -28,7 +28,7 @@ from click.testing import CliRunner
 from face_fixtures import FACES, face_labels
 from gpiozero.pins.mock import MockFactory
 
-from edge.assembly import pedestrian_gate, run_dir
+from edge.assembly import pedestrian_gate
 from edge.cli import main
 from edge.config import load_config
 from edge.db import connect
@@ -159,11 +159,13 @@ def test_resident_opens_stranger_is_recorded_manual_open_and_health(tmp_path, re
         assert wait_for(lambda: {"face_passage", "face_unknown"} <= {k for k, _ in kinds(db)}, 30)
         assert releases(factory) == 1, "the lock released for the resident only"
         reply = send_gate_command(
-            run_dir(config), "east", {"cmd": "open", "operator": "guard1", "reason": "parcel"}
+            config.storage.run_dir,
+            "east",
+            {"cmd": "open", "operator": "guard1", "reason": "parcel"},
         )
         assert reply["ok"], reply
         assert wait_for(lambda: releases(factory) == 2, 2)
-        health = send_gate_command(run_dir(config), "east", {"cmd": "health"})["health"]
+        health = send_gate_command(config.storage.run_dir, "east", {"cmd": "health"})["health"]
         assert health["gate"] == "east" and health["templates"] == 2
         assert health["camera"]["state"] == "ok" and health["frames"] > 0
         assert health["lock"]["grants"] == 2 and health["fire_alarm"] is False

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from edge.backup import BackupError, backup_database
+from edge.config.retention import RetentionConfig
 from edge.db import connect
 from edge.events import NewEvent, recent_events, record_event
-from edge.retention import RetentionConfig, prune_snapshots, purge_events, run_retention
+from edge.retention import prune_snapshots, purge_events, run_retention
 from edge.snapshots import SnapshotStore
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

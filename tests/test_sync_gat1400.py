@@ -15,10 +15,10 @@ import pytest
 import requests
 from sync_helpers import make_box, outbox_keys, pending
 
+from edge.config.sync import SyncConfig
 from edge.db import connect, transaction
 from edge.events import NewEvent, record_event
 from edge.vehicles import add_watch
-from sync.config import SyncConfig
 from sync.gat1400 import codes
 from sync.gat1400.client import (
     Gat1400Protocol,

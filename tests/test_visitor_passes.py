@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from face_fixtures import FACES, face_labels
 
+from edge.config.retention import RetentionConfig
 from edge.db import connect, transaction
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
@@ -27,7 +28,7 @@ from edge.plates.grammar import PlateFormatError
 from edge.policy import Facts, GateFacts, PlateSighting, PolicySettings, VehicleFact, decide_vehicle
 from edge.resident_faces import check_photos, load_face_index
 from edge.residents import add_resident
-from edge.retention import RetentionConfig, run_retention
+from edge.retention import run_retention
 from edge.vehicles import consume_vehicle_use, facts_for_plate
 from edge.visitors import (
     PassTermsError,

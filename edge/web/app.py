@@ -111,7 +111,7 @@ def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None
     """Build the web app for ``config`` (database migrated, key loaded, catalogs compiled)."""
     app = Flask(__name__, template_folder="templates", static_folder="static")
     app.url_map.converters["int"] = BoundedInt  # before any rule: ids beyond SQLite are 404s
-    cache = config.storage.data_dir / "web-cache"
+    cache = config.storage.web_cache_dir
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES,

@@ -14,9 +14,9 @@ from pathlib import Path
 import click
 from ulid import ULID
 
+from edge.config.base import is_loopback
 from edge.db import connect, transaction, utc_now
 from edge.web.accounts import ROLES
-from edge.web.config import is_loopback
 
 log = logging.getLogger(__name__)
 CHECKPOINT_TOPIC = "audit_checkpoint"  # outbox topic of signed audit checkpoints

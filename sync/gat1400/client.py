@@ -37,9 +37,9 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 from PIL import Image as PILImage
 
+from edge.config.sync import SyncConfig
 from edge.db import utc_now
 from sync.auth import ViidDigestAuth
-from sync.config import SyncConfig
 from sync.gat1400 import codes
 from sync.gat1400.objects import (
     FACE_KINDS,

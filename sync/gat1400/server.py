@@ -39,9 +39,9 @@ import sqlite_utils
 from flask import Flask, Response, request, send_file
 from waitress.server import create_server
 
+from edge.config.sync import SyncConfig
 from edge.db import connect, transaction, utc_now
 from sync.auth import check_digest
-from sync.config import SyncConfig
 from sync.gat1400.client import CONTENT_TYPE, Gat1400Protocol, image_signature_ok
 from sync.gat1400.store import (
     ViidRequestError,

@@ -35,7 +35,6 @@ from flask import (
 from flask_babel import gettext
 
 from edge import audit, event_search
-from edge.assembly import run_dir
 from edge.config import GateConfig
 from edge.db import transaction
 from edge.gate_control import GateUnreachableError, send_gate_command
@@ -133,7 +132,7 @@ class OpenResult:
 def _ask_gate_to_open(gate: GateConfig, operator: str, reason: str) -> OpenResult:
     request_ = {"cmd": "open", "operator": operator, "reason": reason}
     try:
-        reply = send_gate_command(run_dir(state().config), gate.id, request_, OPEN_TIMEOUT_S)
+        reply = send_gate_command(state().config.storage.run_dir, gate.id, request_, OPEN_TIMEOUT_S)
     except GateUnreachableError as exc:
         return OpenResult("not_running", error=str(exc))
     if not reply.get("ok"):
@@ -188,7 +187,7 @@ def open_gate(gate_id: str):  # type: ignore[no-untyped-def]
 def _health_report() -> dict[str, Any]:
     config = state().config
     cache = current_app.extensions[_CACHE]
-    gates = all_gate_health(run_dir(config), list(config.gates))
+    gates = all_gate_health(config.storage.run_dir, list(config.gates))
     return {
         "at": now().isoformat(),
         "gates": gates,

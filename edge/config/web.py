@@ -7,19 +7,18 @@ clients. A non-loopback ``host`` is refused: waitress must never face hostile cl
 
 from __future__ import annotations
 
-from ipaddress import ip_address
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from edge.config.base import StrictModel, is_loopback
 
 
-class FrontConfig(BaseModel):
+class FrontConfig(StrictModel):
     """``[web.front]``: what nginx serves the LAN and the limits it holds clients to."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     address: str = Field(default="0.0.0.0", description="address the front listens on")
-    https_port: int = Field(default=443, ge=1, le=65535)
+    https_port: int = Field(default=443, ge=1, le=65535, description="HTTPS port of the front")
     http_port: int = Field(
         default=80, ge=0, le=65535, description="redirects to HTTPS; 0 = no plain HTTP at all"
     )
@@ -29,34 +28,36 @@ class FrontConfig(BaseModel):
         le=120,
         description="a client must finish its TLS handshake and request header within this",
     )
-    keepalive_timeout_s: int = Field(default=15, ge=0, le=300)
+    keepalive_timeout_s: int = Field(
+        default=15, ge=0, le=300, description="an idle kept-alive connection is closed after this"
+    )
     max_connections_per_address: int = Field(
         default=64, ge=4, le=10_000, description="requests in flight per client address"
     )
-    worker_connections: int = Field(default=4096, ge=512, le=65_536)
+    worker_connections: int = Field(
+        default=4096,
+        ge=512,
+        le=65_536,
+        description="sockets per nginx worker (an idle client costs ~1 KB)",
+    )
     login_posts_per_minute: int = Field(default=30, ge=1, le=6000, description="per address")
-    hsts_max_age_s: int = Field(default=31_536_000, ge=0, le=63_072_000)
+    hsts_max_age_s: int = Field(
+        default=31_536_000, ge=0, le=63_072_000, description="Strict-Transport-Security max-age"
+    )
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-class WebConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class WebConfig(StrictModel):
+    """`menwei web`: the consoles and the tenant pages, behind the HTTPS front."""
 
     host: str = Field(
         default="127.0.0.1", description="loopback only: the LAN is served by [web.front]"
     )
-    port: int = Field(default=8080, ge=1, le=65535)
+    port: int = Field(default=8080, ge=1, le=65535, description="TCP port on loopback")
     # 4, not more: request handling holds the GIL, and measured p95 at 50 concurrent tenants
     # got worse with 8 threads (219-239 ms) than with 4 (133-172 ms); see BENCHMARKS.md.
-    threads: int = Field(default=4, ge=1, le=64)
+    threads: int = Field(
+        default=4, ge=1, le=64, description="server threads (more is slower on 2 cores)"
+    )
     secure_cookies: bool = Field(
         default=True, description="send cookies only over HTTPS (turn off for plain-HTTP tests)"
     )
@@ -69,7 +70,9 @@ class WebConfig(BaseModel):
     guard_idle_minutes: int = Field(
         default=480, ge=1, le=24 * 60, description="the same for guards watching the live view"
     )
-    session_max_hours: int = Field(default=12, ge=1, le=24 * 7)
+    session_max_hours: int = Field(
+        default=12, ge=1, le=24 * 7, description="sign out this long after signing in"
+    )
     login_max_failures: int = Field(
         default=5, ge=1, le=100, description="failed logins per username and address per window"
     )
@@ -83,7 +86,9 @@ class WebConfig(BaseModel):
         description="failed logins on the whole box per window; past it only addresses with a "
         "successful login in the last day may try",
     )
-    login_window_s: int = Field(default=300, ge=10, le=86400)
+    login_window_s: int = Field(
+        default=300, ge=10, le=86400, description="window of the failed-login limits, seconds"
+    )
     password_checks: int = Field(
         default=1, ge=1, le=8, description="argon2 password checks at a time (64 MiB each)"
     )
@@ -100,7 +105,10 @@ class WebConfig(BaseModel):
         default=None, description="PEM certificate the HTTPS front (nginx) serves"
     )
     tls_key: Path | None = Field(default=None, description="PEM private key (0600)")
-    front: FrontConfig = FrontConfig()
+    front: FrontConfig = Field(
+        default=FrontConfig(),
+        description="the HTTPS front (nginx) the LAN talks to (docs/security.md)",
+    )
 
     @field_validator("host")
     @classmethod

@@ -4,21 +4,33 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from edge.config.base import StrictModel
 
 
-class RegistryConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class RegistryConfig(StrictModel):
+    """Tenant QR self-registration (docs/registry.md)."""
 
     base_url: str = Field(
         default="https://menwei.local",
         description="public address the QR stickers point at; the URL is base_url/r/<token>",
     )
     confirm_deadline_hours: int = Field(
-        default=72, ge=1, le=24 * 7, description="local rules range from 24 h to 7 days"
+        default=72,
+        ge=1,
+        le=24 * 7,
+        description="the landlord must confirm within this (local rules: 24 h to 7 days)",
     )
-    max_stay_days: int = Field(default=3 * 366, ge=30, le=10 * 366)
-    consent_version: str = Field(default="2025-01", min_length=1, max_length=20)
+    max_stay_days: int = Field(
+        default=3 * 366,
+        ge=30,
+        le=10 * 366,
+        description="longest expected stay before an extension is needed",
+    )
+    consent_version: str = Field(
+        default="2025-01", min_length=1, max_length=20, description="stored with every consent"
+    )
     public_submissions_per_minute: int = Field(
         default=20, ge=1, le=100_000, description="per client address, on the tenant page"
     )

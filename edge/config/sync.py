@@ -10,34 +10,19 @@ TLS verification cannot be switched off; a district with its own CA names it in
 from __future__ import annotations
 
 import re
-from ipaddress import ip_address
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from edge.errors import UserError
-
-_LOOPBACK_NAMES = {"localhost"}
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
-
+from edge.config.base import StrictModel, is_loopback
 
 _DIGITS20 = r"^\d{20}$"
 
 
-class ApeConfig(BaseModel):
+class ApeConfig(StrictModel):
     """One gate as a GA/T 1400 APE (采集设备) at a Tollgate (卡口) lane."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     gate: str = Field(description="the [[gates]] id this camera belongs to")
     ape_id: str = Field(pattern=_DIGITS20, description="the APE's 20-digit DeviceID")
@@ -56,10 +41,8 @@ class ApeConfig(BaseModel):
     )
 
 
-class Gat1400Config(BaseModel):
+class Gat1400Config(StrictModel):
     """``[sync.gat1400]``: identity, uploads and the box's own 1400 server."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     apes: tuple[ApeConfig, ...] = Field(default=(), description="one entry per gate")
     org_code: str | None = Field(
@@ -101,7 +84,9 @@ class Gat1400Config(BaseModel):
         default=(),
         description="hosts a ReceiveAddr may name besides the platform's own host",
     )
-    max_subscriptions: int = Field(default=64, ge=1, le=1024)
+    max_subscriptions: int = Field(
+        default=64, ge=1, le=1024, description="Subscribes the box keeps at once"
+    )
 
     @field_validator("listen")
     @classmethod
@@ -133,33 +118,54 @@ class Gat1400Config(BaseModel):
         return self
 
 
-class SyncConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class SyncConfig(StrictModel):
+    """The district platform (docs/sync-protocol.md); no [sync] section = not connected."""
 
     platform_url: str = Field(description="https://platform.example/ (http only for loopback)")
-    protocol: Literal["json", "gat1400"] = "json"
+    protocol: Literal["json", "gat1400"] = Field(
+        default="json", description='"json" or "gat1400" (GA/T 1400, 视图库/VIID)'
+    )
     device_id: str = Field(description="json: 1-64 of [A-Za-z0-9_-]; gat1400: 20 digits")
     auth: Literal["hmac", "token"] = Field(
         default="hmac", description="json protocol: HMAC-SHA256 request signature or bearer"
     )
-    secret_file: Path = Field(description="token / HMAC key / digest password, one line")
+    secret_file: Path = Field(
+        description="token / HMAC key / digest password, one line, 0600, outside data_dir"
+    )
     username: str | None = Field(
         default=None, max_length=64, description="gat1400 digest user; default device_id"
     )
-    ca_file: Path | None = Field(default=None, description="PEM bundle of the district's CA")
-    batch_size: int = Field(default=200, ge=1, le=1000)
-    connect_timeout_s: float = Field(default=5.0, gt=0, le=120)
-    read_timeout_s: float = Field(default=20.0, gt=0, le=600)
-    backoff_initial_s: float = Field(default=1.0, gt=0, le=600)
-    backoff_max_s: float = Field(default=300.0, gt=0, le=3600)
+    ca_file: Path | None = Field(
+        default=None, description="PEM bundle of the district's CA; verification is always on"
+    )
+    batch_size: int = Field(default=200, ge=1, le=1000, description="rows sent per request")
+    connect_timeout_s: float = Field(
+        default=5.0, gt=0, le=120, description="seconds to connect to the platform"
+    )
+    read_timeout_s: float = Field(
+        default=20.0, gt=0, le=600, description="seconds to wait for the platform's answer"
+    )
+    backoff_initial_s: float = Field(
+        default=1.0, gt=0, le=600, description="first retry delay; doubles up to backoff_max_s"
+    )
+    backoff_max_s: float = Field(
+        default=300.0, gt=0, le=3600, description="longest retry delay (with jitter, forever)"
+    )
     idle_poll_s: float = Field(default=1.0, gt=0, le=60, description="look for new rows")
     downlink: bool = Field(default=True, description="pull watchlist and vehicle lists")
-    downlink_interval_s: float = Field(default=300.0, ge=1, le=86400)
+    downlink_interval_s: float = Field(
+        default=300.0, ge=1, le=86400, description="seconds between list pulls"
+    )
     keepalive_s: float = Field(default=50.0, ge=5, le=600, description="gat1400 keepalive")
     snapshot_max_bytes: int = Field(
         default=256 * 1024, ge=0, le=4 * 1024 * 1024, description="0 = never send snapshots"
     )
-    max_response_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    max_response_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        le=256 * 1024 * 1024,
+        description="a larger answer from the platform is refused",
+    )
     gat1400: Gat1400Config = Field(
         default_factory=Gat1400Config, description="GA/T 1400 identity and options"
     )
@@ -200,24 +206,3 @@ class SyncConfig(BaseModel):
         if not self.status_file.is_absolute():
             update["status_file"] = data_dir / self.status_file
         return self.model_copy(update=update)
-
-
-class SecretError(UserError):
-    """The secret file is missing, unreadable, too open or empty."""
-
-    code = "sync_secret"
-
-
-def read_secret(path: Path) -> bytes:
-    """Read the one-line secret; refuse an empty file or one others can read."""
-    try:
-        mode = path.stat().st_mode
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SecretError(f"cannot read sync secret file {path}: {exc.strerror}") from None
-    if mode & 0o077:
-        raise SecretError(f"sync secret file {path} is readable by others; chmod 600 it")
-    secret = raw.strip()
-    if not secret or len(secret) > 4096 or b"\n" in secret:
-        raise SecretError(f"sync secret file {path} must hold one non-empty line")
-    return secret
