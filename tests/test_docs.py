@@ -10,7 +10,7 @@ from typing import get_args
 
 from pydantic import BaseModel
 
-from edge.config import MenweiConfig
+from edge.config import MenweiConfig, load_config
 from edge.config.example import render_example
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,3 +58,19 @@ def test_example_shows_every_key():
         if not re.search(rf"(^|[#\[. ]){name}( = |\]|\.)", text, re.M)
     ]
     assert absent == []
+
+
+def test_example_loads_with_every_commented_key_and_section_switched_on(tmp_path):
+    """Each commented example value is valid where it stands: uncomment every key and
+    table line (``# key = ...``, ``# [table]``) and the whole file still loads."""
+    lines = []
+    for line in render_example().splitlines():
+        if re.match(r"^# (\[|\w+ = )", line):
+            line = line[2:]
+        lines.append(line)
+    path = tmp_path / "menwei.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    config = load_config(path)
+    assert [g.kind for g in config.gates] == ["vehicle", "pedestrian"]
+    assert config.sync is not None and config.sync.gat1400.apes[0].gate == "north-vehicle"
+    assert config.web.tls_key is not None and config.gates[0].loop is not None

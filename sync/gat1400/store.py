@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from edge.db import iso, transaction
+from edge.errors import MenweiError
 from edge.vehicles import EnrolmentError, insert_watch
 from sync.gat1400 import codes
 from sync.gat1400.objects import FACE_KINDS, VEHICLE_KINDS, Ape
@@ -51,7 +52,7 @@ MAX_PHOTO_BYTES = 2 * 1024 * 1024
 FaceTemplater = Callable[[bytes], tuple[Any, str]]
 
 
-class ViidRequestError(ValueError):
+class ViidRequestError(MenweiError, ValueError):
     """A request from the platform the box refuses; ``code`` is the StatusCode to answer."""
 
     def __init__(self, message: str, code: int = 8) -> None:
