@@ -31,7 +31,7 @@ from gate_events_support import gate_config  # noqa: E402
 from edge import event_search  # noqa: E402
 from edge.db import connect, iso, transaction  # noqa: E402
 from edge.events import new_event_id  # noqa: E402
-from edge.store import open_store  # noqa: E402
+from edge.store.open import open_store  # noqa: E402
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 

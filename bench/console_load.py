@@ -42,7 +42,7 @@ from registry import SERVER, Tenant, free_port, pct  # noqa: E402
 from edge.config import load_config  # noqa: E402
 from edge.db import connect, transaction, utc_now  # noqa: E402
 from edge.events import NewEvent, record_event  # noqa: E402
-from edge.store import open_store  # noqa: E402
+from edge.store.open import open_store  # noqa: E402
 from edge.web.accounts import create_user  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")

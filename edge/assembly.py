@@ -19,17 +19,16 @@ import sqlite_utils
 
 from edge.config import GateConfig, MenweiConfig
 from edge.config.pedestrian import DoorInputConfig
-from edge.faces.quality import QualityLimits
+from edge.faces.configured import face_recogniser
 from edge.faces.recogniser import FaceRecogniser
 from edge.gate_control import GateControlServer, socket_path
 from edge.gate_loop import GateOutcome, VehicleGateLoop
 from edge.pedestrian_loop import PedestrianGateLoop, PedestrianSettings, PersonOutcome
 from edge.person_policy import PedestrianGateFacts, Schedule
-from edge.pii import PiiKeyError, PiiVault
 from edge.plates.reader import PlateReader, PlateReaderSettings
 from edge.plates.voting import PlateVoter
 from edge.policy import GateFacts, PolicySettings
-from edge.store import open_store, snapshot_store
+from edge.store.open import open_store, pii_vault, snapshot_store
 from gate_drivers.barrier import Barrier
 from gate_drivers.camera import Camera
 from gate_drivers.door import Door, DoorLock
@@ -191,34 +190,6 @@ def vehicle_gate(
 
 
 # -- pedestrian gates ---------------------------------------------------------------------------
-def face_recogniser(config: MenweiConfig) -> FaceRecogniser:
-    """The face detector + embedder configured in [recognition.faces] (models verified)."""
-    faces = config.recognition.faces
-    return FaceRecogniser(
-        faces.detector_model,
-        faces.recogniser_model,
-        detector_min_score=faces.detector_min_score,
-        min_gate_face_px=faces.min_gate_face_px,
-        limits=QualityLimits(min_face_px=faces.min_enrol_face_px),
-    )
-
-
-def pii_vault(config: MenweiConfig) -> PiiVault:
-    """The vault for names and face templates; never creates a key (that is `menwei install`).
-
-    Creating a key here would silently make every template stored under the real key
-    unreadable, so a missing key is an error that says what to do.
-    """
-    path = config.security.pii_key_file
-    try:
-        return PiiVault.from_key_file(path, create=False)
-    except PiiKeyError as exc:
-        raise PiiKeyError(
-            f"{exc}. Pedestrian gates and residents need the PII key: `menwei install` creates "
-            f"it, or restore it from its backup (security.pii_key_file = {path})"
-        ) from None
-
-
 def pedestrian_settings(config: MenweiConfig, gate: GateConfig) -> PedestrianSettings:
     faces = config.recognition.faces
     schedules = tuple(
@@ -315,7 +286,7 @@ def pedestrian_gate(
         raise ValueError(f"gate {gate_id!r} is a {gate.kind} gate; use vehicle_gate()")
     assert gate.lock is not None  # guaranteed by GateConfig validation
     vault = pii_vault(config)  # before any pin is claimed: a missing key changes nothing
-    recogniser = recogniser or face_recogniser(config)
+    recogniser = recogniser or face_recogniser(config.recognition.faces)
     db = db or open_store(config)
     factory = pin_factory or make_pin_factory(config.hardware.pin_factory)
     camera = _camera(gate)

@@ -165,7 +165,7 @@ def demo(data_dir: Path, keep: bool, faces: Path | None, serve: bool, port: int 
         from gpiozero.pins.mock import MockFactory
 
         from edge.demo_console import serve_console
-        from edge.store import open_store
+        from edge.store.open import open_store
 
         config = _load(data_dir / "menwei.toml")
         stop = threading.Event()
@@ -202,7 +202,7 @@ def vehicle_add(
     config_path: Path,
 ) -> None:
     """Enrol PLATE."""
-    from edge.store import open_store
+    from edge.store.open import open_store
     from edge.vehicles import VehicleInput, add_vehicle
 
     config = _load(config_path)
@@ -227,7 +227,7 @@ def vehicle_add(
 @_config_option
 def vehicle_remove(plate: str, kind: str | None, config_path: Path) -> None:
     """Remove PLATE's enrolments."""
-    from edge.store import open_store
+    from edge.store.open import open_store
     from edge.vehicles import remove_vehicle
 
     removed = remove_vehicle(open_store(_load(config_path)), plate, kind)  # type: ignore[arg-type]
@@ -241,7 +241,7 @@ def vehicle_remove(plate: str, kind: str | None, config_path: Path) -> None:
 @_config_option
 def vehicle_list(as_json: bool, config_path: Path) -> None:
     """List enrolled vehicles."""
-    from edge.store import open_store
+    from edge.store.open import open_store
     from edge.vehicles import list_vehicles
 
     _print_rows(list_vehicles(open_store(_load(config_path))), as_json)
@@ -260,7 +260,7 @@ def watchlist() -> None:
 @_config_option
 def watchlist_add(plate: str, reason: str, expires: str | None, config_path: Path) -> None:
     """Put PLATE on the watchlist."""
-    from edge.store import open_store
+    from edge.store.open import open_store
     from edge.vehicles import add_watch
 
     config = _load(config_path)
@@ -273,7 +273,7 @@ def watchlist_add(plate: str, reason: str, expires: str | None, config_path: Pat
 @_config_option
 def watchlist_remove(plate: str, config_path: Path) -> None:
     """Take PLATE off the watchlist."""
-    from edge.store import open_store
+    from edge.store.open import open_store
     from edge.vehicles import remove_watch
 
     if not remove_watch(open_store(_load(config_path)), plate):
@@ -286,7 +286,7 @@ def watchlist_remove(plate: str, config_path: Path) -> None:
 @_config_option
 def watchlist_list(as_json: bool, config_path: Path) -> None:
     """List watchlist plates."""
-    from edge.store import open_store
+    from edge.store.open import open_store
     from edge.vehicles import list_watch
 
     _print_rows(list_watch(open_store(_load(config_path))), as_json)
@@ -301,7 +301,7 @@ def watchlist_list(as_json: bool, config_path: Path) -> None:
 def events(limit: int, gate_id: str | None, as_json: bool, config_path: Path) -> None:
     """Show recent events with the reasons for each decision."""
     from edge.events import recent_events
-    from edge.store import open_store
+    from edge.store.open import open_store
 
     config = _load(config_path)
     rows = recent_events(open_store(config), limit, gate_id)
@@ -327,7 +327,7 @@ def events(limit: int, gate_id: str | None, as_json: bool, config_path: Path) ->
 def db_version(config_path: Path) -> None:
     """Apply pending migrations and print the schema version."""
     from edge.db import schema_version
-    from edge.store import open_store
+    from edge.store.open import open_store
 
     click.echo(schema_version(open_store(_load(config_path))))
 
@@ -420,7 +420,7 @@ def retention(config_path: Path) -> None:
     """Prune snapshots to the disk budget and delete delivered events past retention."""
     from edge.db import utc_now
     from edge.retention import run_retention
-    from edge.store import open_store
+    from edge.store.open import open_store
 
     config = _load(config_path)
     report = run_retention(
@@ -506,7 +506,7 @@ def sync_cmd(ctx: click.Context, config_path: Path) -> None:
     """Send events to the district platform and pull its lists, until stopped (SIGTERM)."""
     if ctx.invoked_subcommand is not None:
         return
-    from edge.store import open_store
+    from edge.store.open import open_store
     from edge.watchdog import Watchdog
     from sync.secret import SecretError
     from sync.service import build_protocol, run_sync, vault_for
@@ -557,7 +557,7 @@ def sync_status_cmd(as_json: bool, config_path: Path) -> None:
     Exits 1 when rows are dead-lettered, so monitoring can alarm on it.
     """
     from edge.db import utc_now
-    from edge.store import open_store
+    from edge.store.open import open_store
     from sync.status import read_status_file, sync_status
 
     config = _load(config_path)
@@ -591,8 +591,8 @@ def sync_status_cmd(as_json: bool, config_path: Path) -> None:
 @_config_option
 def sync_dead_cmd(requeue: str | None, config_path: Path) -> None:
     """List dead-lettered rows with the platform's reason, or requeue them once fixed."""
-    from edge.store import open_store
-    from sync.outbox import dead_rows, requeue_dead
+    from edge.store.open import open_store
+    from edge.store.outbox import dead_rows, requeue_dead
 
     db = open_store(_load(config_path))
     if requeue:

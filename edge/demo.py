@@ -169,7 +169,7 @@ def deliver_to_reference_platform(db, data_dir: Path, zone: ZoneInfo, echo) -> i
     import os
 
     from edge.config.sync import SyncConfig
-    from sync.outbox import counts
+    from edge.store.outbox import counts
     from sync.reference_platform import ReferencePlatform
     from sync.service import build_protocol, run_sync
 
@@ -267,7 +267,7 @@ def run_demo(
     afterwards (tests); by default a fresh one.
     """
     from edge.demo_pedestrian import run_pedestrian_demo
-    from edge.store import open_store
+    from edge.store.open import open_store
 
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)

@@ -209,12 +209,13 @@ def run_pedestrian_demo(
     fps: float,
 ) -> list[PersonOutcome]:
     """Run the door's story once through a real pedestrian gate; returns its outcomes."""
-    from edge.assembly import face_recogniser, pedestrian_gate
+    from edge.assembly import pedestrian_gate
+    from edge.faces.configured import face_recogniser
 
     quiet = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # DNN notes on model load
     try:
-        recogniser = face_recogniser(config)
+        recogniser = face_recogniser(config.recognition.faces)
     finally:
         cv2.utils.logging.setLogLevel(quiet)
     scene = prepare_door(config, db, recogniser, faces, fps)

@@ -1,8 +1,8 @@
 """CSV export of a gate-event search, safe to open in Excel/WPS, written line by line.
 
-The same rules as the registry export (qr_registry.export, whose ``safe_cell`` this
-reuses): UTF-8 with a BOM so Excel on Chinese Windows does not read GBK, and no cell can
-start a formula — a subject or reason beginning with ``=`` gets a leading apostrophe.
+The same rules as the registry export (both use ``edge.cells.safe_cell``): UTF-8 with a
+BOM so Excel on Chinese Windows does not read GBK, and no cell can start a formula — a
+subject or reason beginning with ``=`` gets a leading apostrophe.
 Rows are produced one at a time so a year of events never sits in memory at once. Times
 are in the site zone with their offset: an officer compares them with other local records.
 """
@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from edge.cells import safe_cell
 from edge.db import parse_iso
-from qr_registry.export import safe_cell
 
 COLUMNS = (
     "事件编号 Event",

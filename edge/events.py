@@ -21,7 +21,7 @@ from ulid import ULID
 
 from edge.db import iso, transaction
 from edge.snapshots import SnapshotStore
-from sync.outbox import enqueue
+from edge.store.outbox import enqueue
 
 EventKind = Literal[
     "vehicle_passage",

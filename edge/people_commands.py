@@ -19,8 +19,7 @@ def register(main: click.Group, config_option, load) -> None:  # type: ignore[no
     """Attach the commands; ``config_option``/``load`` are edge.cli's -c option and loader."""
 
     def store_and_vault(config_path: Path):  # type: ignore[no-untyped-def]
-        from edge.assembly import pii_vault
-        from edge.store import open_store
+        from edge.store.open import open_store, pii_vault
 
         config = load(config_path)
         return config, open_store(config), pii_vault(config)
@@ -70,7 +69,7 @@ def register(main: click.Group, config_option, load) -> None:  # type: ignore[no
     def resident_remove(resident_id: int, config_path: Path) -> None:
         """Delete a resident with their face templates and passes (one transaction)."""
         from edge.residents import remove_resident
-        from edge.store import open_store
+        from edge.store.open import open_store
 
         templates = remove_resident(open_store(load(config_path)), resident_id)
         click.echo(f"removed resident #{resident_id} and {templates} face template(s)")
@@ -90,7 +89,7 @@ def register(main: click.Group, config_option, load) -> None:  # type: ignore[no
         resident_id: int, photos: tuple[Path, ...], consent_by: str, config_path: Path
     ) -> None:
         """Enrol face PHOTOS for a resident; all must pass the quality checks or none is kept."""
-        from edge.assembly import face_recogniser
+        from edge.faces.configured import face_recogniser
         from edge.resident_faces import FaceEnrolmentError, enrol_face_files
 
         if not consent_by.strip():
@@ -103,7 +102,7 @@ def register(main: click.Group, config_option, load) -> None:  # type: ignore[no
             ids = enrol_face_files(
                 db,
                 vault,
-                face_recogniser(config),
+                face_recogniser(config.recognition.faces),
                 resident_id,
                 list(photos),
                 consent_by,
@@ -127,7 +126,7 @@ def register(main: click.Group, config_option, load) -> None:  # type: ignore[no
         the shell history and the process list.
         """
         from edge.residents import set_pin
-        from edge.store import open_store
+        from edge.store.open import open_store
 
         db = open_store(load(config_path))
         pin = click.prompt("PIN (6-8 digits)", hide_input=True, confirmation_prompt=True)
@@ -165,7 +164,7 @@ def register(main: click.Group, config_option, load) -> None:  # type: ignore[no
         from edge.cli import _parse_time
         from edge.db import utc_now
         from edge.passes import issue_pass
-        from edge.store import open_store
+        from edge.store.open import open_store
 
         config = load(config_path)
         db = open_store(config)
@@ -191,7 +190,7 @@ def register(main: click.Group, config_option, load) -> None:  # type: ignore[no
     def pass_revoke(pass_id: int, config_path: Path) -> None:
         """Stop a pass working at once."""
         from edge.passes import revoke_pass
-        from edge.store import open_store
+        from edge.store.open import open_store
 
         revoke_pass(open_store(load(config_path)), pass_id)
         click.echo(f"pass #{pass_id} revoked")
@@ -203,6 +202,6 @@ def register(main: click.Group, config_option, load) -> None:  # type: ignore[no
         """List passes with validity and uses (tokens are never stored, so never shown)."""
         from edge.cli import _print_rows
         from edge.passes import list_passes
-        from edge.store import open_store
+        from edge.store.open import open_store
 
         _print_rows(list_passes(open_store(load(config_path))), as_json)

@@ -3,10 +3,9 @@
 - CSV is UTF-8 with a BOM (utf-8-sig): Excel on Chinese Windows otherwise reads GBK and
   garbles every name.
 - Formula injection: a cell starting with ``= + - @`` (or tab/CR) would run as a formula in
-  the officer's spreadsheet; such cells get a leading apostrophe. So does every trigger
-  that follows a separator inside a cell (``工程师;=HYPERLINK(…)`` → ``工程师;'=HYPERLINK(…)``):
-  a spreadsheet that guesses ``;`` or ``|`` as the separator, or ignores quotes, would
-  split the cell and run the second half. Every CSV field is also quoted.
+  the officer's spreadsheet; such cells get a leading apostrophe, and so does every trigger
+  that follows a separator inside a cell (``edge.cells.safe_cell``). Every CSV field is
+  also quoted.
 - Document numbers and phones are written as text (Excel would turn an 18-digit ID into
   3.20102E+17 and lose the last digits); they are the masked forms, as on screen.
 - Columns follow the reader's role (qr_registry.masking.ROLE_FIELDS): a grid worker's
@@ -17,11 +16,12 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from openpyxl import Workbook
+
+from edge.cells import safe_cell
 
 COLUMNS = (
     ("id", "登记编号 Registration"),
@@ -44,9 +44,6 @@ COLUMNS = (
     ("moved_out_on", "退租日期 Moved out"),
     ("overdue", "逾期未确认 Overdue"),
 )
-_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
-# a separator (or line break) a spreadsheet may split on, then a formula trigger
-_SPLIT_FORMULA = re.compile(r"([,;|\t\r\n]\s*)([=+\-@])")
 
 
 def columns_for(fields: Iterable[str]) -> list[tuple[str, str]]:
@@ -55,13 +52,6 @@ def columns_for(fields: Iterable[str]) -> list[tuple[str, str]]:
     personal = {"name", "doc_type", "doc_mask", "sex", "birth_year", "age_band", "nationality",
                 "ethnicity", "phone_mask", "occupation", "relation"}  # fmt: skip
     return [(k, t) for k, t in COLUMNS if k not in personal or k in allowed]
-
-
-def safe_cell(value: Any) -> str:
-    """Text for a cell that a spreadsheet will never evaluate as a formula."""
-    text = "" if value is None else str(value)
-    text = _SPLIT_FORMULA.sub(r"\1'\2", text)
-    return "'" + text if text.startswith(_DANGEROUS) else text
 
 
 def to_csv(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]] = COLUMNS) -> bytes:

@@ -41,11 +41,11 @@ from edge import audit
 from edge.db import iso, parse_iso, transaction
 from edge.errors import UserError
 from edge.pii import PiiVault
+from edge.store.outbox import enqueue
 from qr_registry.form import CoResident, TenantForm, is_child
 from qr_registry.masking import Person, mask_document, mask_phone
 from qr_registry.rooms import Room
 from qr_registry.text import fold, is_ascii_digits
-from sync.outbox import enqueue
 
 ACTIVE = ("pending", "confirmed")
 OUTBOX_PURPOSE = "outbox.registration"

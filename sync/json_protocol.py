@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from edge.pii import PiiDecryptError, PiiVault
+from edge.store.outbox import OutboxRow, open_sealed
 from sync.auth import auth_headers
-from sync.outbox import OutboxRow, open_sealed
 from sync.protocol import (
     BatchRejectedError,
     BatchResult,
@@ -44,7 +44,7 @@ def encode_batch(
     vault: PiiVault | None = None,
 ) -> bytes:
     """The request body; the payload is embedded as the producer wrote it (no re-encoding),
-    except that a sealed personal part is opened with ``vault`` (sync.outbox.open_sealed):
+    except that a sealed personal part is opened with ``vault`` (edge.store.outbox.open_sealed):
     the district receives it in clear inside TLS, the outbox on disk never holds it so.
     Without a vault a sealed row is sent sealed (a box whose sync runs without the key)."""
     items = []

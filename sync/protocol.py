@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from edge.errors import MenweiError
-from sync.outbox import OutboxRow
+from edge.store.outbox import OutboxRow
 from sync.transport import TransportError
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from edge.db import iso, parse_iso
-from sync.outbox import counts, oldest_pending_at
+from edge.store.outbox import counts, oldest_pending_at
 from sync.state import all_state
 
 

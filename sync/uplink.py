@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 
 from edge.db import utc_now
-from sync.outbox import OutboxRow, mark_dead, mark_delivered, next_batch, note_failure
+from edge.store.outbox import OutboxRow, mark_dead, mark_delivered, next_batch, note_failure
 from sync.protocol import BatchRejectedError, Uplink
 from sync.transport import TransportError
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from edge.config import MenweiConfig, parse_config
 from edge.events import NewEvent, StoredEvent, record_event
-from edge.store import open_store, snapshot_store
+from edge.store.open import open_store, snapshot_store
 
 
 def gate_config(tmp: Path) -> MenweiConfig:

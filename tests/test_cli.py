@@ -95,7 +95,7 @@ def test_retention_reports_every_purge(config):
     from datetime import UTC, datetime, timedelta
 
     from edge.config import load_config
-    from edge.store import open_store
+    from edge.store.open import open_store
     from edge.vehicles import VehicleInput, add_vehicle
 
     db = open_store(load_config(config))
@@ -121,7 +121,7 @@ def test_unknown_gate_is_one_line_and_a_bug_is_not_swallowed(config, monkeypatch
     def broken(*_args: object, **_kwargs: object) -> None:
         raise ValueError("a programming error")
 
-    monkeypatch.setattr("edge.store.open_store", broken)
+    monkeypatch.setattr("edge.store.open.open_store", broken)
     result = run("db-version", "-c", str(config))
     assert isinstance(result.exception, ValueError), result.output
     assert "a programming error" not in result.output  # not dressed up as a user message

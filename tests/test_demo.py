@@ -29,7 +29,7 @@ from edge.demo_pedestrian import PIN, run_pedestrian_demo
 from edge.events import recent_events
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
-from edge.store import open_store
+from edge.store.open import open_store
 
 DOOR_WITHOUT_FACES = [
     ("qr_pass", "open"),

@@ -24,7 +24,7 @@ from edge.demo_config import DOOR_GATE, LOCK_PIN, OPEN_PIN, VEHICLE_GATE, demo_c
 from edge.demo_console import demo_accounts, demo_room, serve_console
 from edge.events import recent_events
 from edge.pii import create_key_file
-from edge.store import open_store
+from edge.store.open import open_store
 
 
 def _free_port() -> int:

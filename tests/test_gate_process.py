@@ -22,7 +22,7 @@ from gpiozero.pins.mock import MockFactory
 from edge.assembly import vehicle_gate
 from edge.config import load_config
 from edge.events import recent_events
-from edge.store import open_store
+from edge.store.open import open_store
 from edge.vehicles import VehicleInput, add_vehicle
 
 synth = pytest.importorskip("edge.plates.synth")

@@ -38,7 +38,7 @@ from edge.faces.recogniser import FaceRecogniser
 from edge.gate_control import send_gate_command
 from edge.pii import PiiVault, create_key_file
 from edge.residents import add_resident, enrol_faces, set_pin
-from edge.store import open_store
+from edge.store.open import open_store
 from gate_drivers.door import rest_lock_relay
 
 LOCK, CONTACT, EXIT, FIRE = 17, 22, 27, 5

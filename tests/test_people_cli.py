@@ -17,7 +17,7 @@ from edge.config import load_config
 from edge.passes import pass_fact
 from edge.pii import create_key_file
 from edge.residents import check_pin
-from edge.store import open_store
+from edge.store.open import open_store
 
 CONFIG = """
 [storage]

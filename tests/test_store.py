@@ -13,7 +13,7 @@ from edge.db import SchemaTooNewError, connect, schema_version, transaction
 from edge.events import NewEvent, recent_events, record_event
 from edge.migrations import LATEST_VERSION
 from edge.snapshots import SnapshotStore
-from sync.outbox import counts, enqueue
+from edge.store.outbox import counts, enqueue
 
 AT = datetime(2026, 11, 22, 16, 30, tzinfo=UTC)  # 00:30 on the 23rd in Shanghai
 

@@ -11,7 +11,7 @@ from sync_helpers import make_box, outbox_keys, write_secret
 
 from edge.cli import main
 from edge.config import ConfigError, parse_config
-from sync.outbox import mark_dead
+from edge.store.outbox import mark_dead
 from sync.secret import SecretError, read_secret
 
 CONFIG = """\

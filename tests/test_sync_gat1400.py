@@ -18,6 +18,7 @@ from sync_helpers import make_box, outbox_keys, pending
 from edge.config.sync import SyncConfig
 from edge.db import connect, transaction
 from edge.events import NewEvent, record_event
+from edge.store.outbox import dead_rows, enqueue, next_batch
 from edge.vehicles import add_watch
 from sync.gat1400 import codes
 from sync.gat1400.client import (
@@ -30,7 +31,6 @@ from sync.gat1400.objects import object_id, viid_time
 from sync.gat1400.server import start_viid_server
 from sync.gat1400.simulator import ViidSimulator
 from sync.gat1400.store import fan_out
-from sync.outbox import dead_rows, enqueue, next_batch
 from sync.protocol import PlatformUnavailableError
 from sync.transport import Transport, TransportError
 from sync.uplink import UplinkWorker

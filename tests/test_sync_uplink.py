@@ -11,8 +11,8 @@ import pytest
 from sync_helpers import SECRET, make_box, outbox_keys, pending
 
 from edge.snapshots import SnapshotStore
+from edge.store.outbox import dead_rows, requeue_dead
 from sync.json_protocol import JsonProtocol, parse_uplink_reply
-from sync.outbox import dead_rows, requeue_dead
 from sync.protocol import PlatformUnavailableError
 from sync.reference_platform import ReferencePlatform
 from sync.transport import Transport
@@ -69,8 +69,8 @@ def test_batches_oldest_first_marked_only_after_ack_with_snapshots(tmp_path, pla
 def test_snapshot_above_bound_travels_as_a_note(tmp_path, platform):
     from zoneinfo import ZoneInfo
 
+    from edge.store.outbox import next_batch
     from sync.json_protocol import encode_batch
-    from sync.outbox import next_batch
 
     snaps = SnapshotStore(tmp_path / "snaps", ZoneInfo("Asia/Shanghai"))
     db = make_box(tmp_path / "box.db", 1, snapshots=snaps)
@@ -223,8 +223,8 @@ def test_a_signed_audit_checkpoint_reaches_the_platform(tmp_path, platform):
     """The district keeps the box's checkpoints off the box and can check the signature
     with the public key inside (edge.audit; `menwei audit checkpoint` queues them)."""
     from edge import audit
+    from edge.store.outbox import enqueue
     from edge.web.commands import CHECKPOINT_TOPIC
-    from sync.outbox import enqueue
 
     db = make_box(tmp_path / "box.db", 3)
     audit.record(db, "user:1", "view", "event:1")

@@ -133,8 +133,8 @@ def register(main: click.Group, config_option, load) -> None:  # type: ignore[no
         [security] audit_checkpoint_file and (json sync) in the outbox for the district.
         Finished hours of failed logins are written to the log first."""
         from edge import audit as audit_log
+        from edge.store.outbox import enqueue
         from edge.web.login_audit import flush
-        from sync.outbox import enqueue
 
         config = load(config_path)
         db = connect(config.storage.database_path)

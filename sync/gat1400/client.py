@@ -39,6 +39,7 @@ from PIL import Image as PILImage
 
 from edge.config.sync import SyncConfig
 from edge.db import utc_now
+from edge.store.outbox import OutboxRow
 from sync.auth import ViidDigestAuth
 from sync.gat1400 import codes
 from sync.gat1400.objects import (
@@ -52,7 +53,6 @@ from sync.gat1400.objects import (
     subscribe_notification,
 )
 from sync.gat1400.store import NOTIFY_TOPIC, dispositions_for_alert, subscription_target
-from sync.outbox import OutboxRow
 from sync.protocol import BatchRejectedError, BatchResult, PlatformUnavailableError, load_snapshot
 from sync.transport import Response, Transport
 

@@ -65,8 +65,9 @@ def face_adder_for(config: Any) -> tuple[AddFace | None, str | None]:
         return None, str(exc)
 
     def build() -> Any:
-        from edge.assembly import face_recogniser  # the models: loaded only when first needed
+        # OpenCV and ONNX Runtime load only in a sync worker that receives a face disposition
+        from edge.faces.configured import face_recogniser
 
-        return face_recogniser(config)
+        return face_recogniser(config.recognition.faces)
 
     return face_adder(vault, build), None

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 from flask import current_app
 
+from edge.faces import configured
 from edge.faces.recogniser import FaceRecogniser
 from edge.web.context import state
 
@@ -27,9 +28,8 @@ def face_recogniser() -> Iterator[FaceRecogniser]:
     extensions = current_app.extensions
     with _LOAD_LOCK:
         if "menwei_faces" not in extensions:
-            from edge.assembly import face_recogniser as build
-
-            extensions["menwei_faces"] = (build(state().config), threading.Lock())
+            recogniser = configured.face_recogniser(state().config.recognition.faces)
+            extensions["menwei_faces"] = (recogniser, threading.Lock())
     recogniser, lock = extensions["menwei_faces"]
     with lock:
         yield recogniser

@@ -1,7 +1,8 @@
-"""Opening the appliance's store from config, without touching hardware or models.
+"""Opening the appliance's store from config, without touching hardware or models: the
+database (migrated, configured gates registered), the snapshot folder and the PII vault.
 
-Separate from the gate assembly so that enrolment commands and, later, the web and sync
-processes open the same database the same way without importing camera or GPIO code.
+Separate from the gate assembly so that enrolment commands, the web and the sync process
+open the same database the same way without importing camera or GPIO code.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import sqlite_utils
 
 from edge.config import MenweiConfig
 from edge.db import connect, iso, transaction, utc_now
+from edge.pii import PiiKeyError, PiiVault
 from edge.snapshots import SnapshotStore
 
 
@@ -41,3 +43,19 @@ def snapshot_store(config: MenweiConfig) -> SnapshotStore:
         storage.snapshot_jpeg_quality,
         storage.snapshot_max_width,
     )
+
+
+def pii_vault(config: MenweiConfig) -> PiiVault:
+    """The vault for names and face templates; never creates a key (that is `menwei install`).
+
+    Creating a key here would silently make every template stored under the real key
+    unreadable, so a missing key is an error that says what to do.
+    """
+    path = config.security.pii_key_file
+    try:
+        return PiiVault.from_key_file(path, create=False)
+    except PiiKeyError as exc:
+        raise PiiKeyError(
+            f"{exc}. Pedestrian gates and residents need the PII key: `menwei install` creates "
+            f"it, or restore it from its backup (security.pii_key_file = {path})"
+        ) from None
