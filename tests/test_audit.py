@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from edge import audit
-from edge.cli import main
+from edge.cli.main import main
 from edge.db import connect, transaction
 
 

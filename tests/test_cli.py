@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from edge.cli import main
+from edge.cli.main import main
 from edge.migrations import LATEST_VERSION
 
 

@@ -16,7 +16,7 @@ from console_support import USERS, client_as, console_env, db_of, form_fields, q
 from registry_support import PASSWORD, csrf_of
 
 from edge import audit
-from edge.cli import main
+from edge.cli.main import main
 from edge.db import transaction
 from edge.passes import pass_fact
 from edge.residents import add_resident, delete_resident, set_active

@@ -20,12 +20,12 @@ from click.testing import CliRunner
 from face_fixtures import FACES, face_labels
 from gpiozero.pins.mock import MockFactory
 
-from edge.cli import main
-from edge.demo import run_demo
-from edge.demo_config import DOOR_GATE, LOCK_PIN, VEHICLE_GATE, demo_config
-from edge.demo_door_frames import doorway, largest_face, person_frames, qr_frames
-from edge.demo_faces import find_cast
-from edge.demo_pedestrian import PIN, run_pedestrian_demo
+from edge.cli.main import main
+from edge.demo.config import DOOR_GATE, LOCK_PIN, VEHICLE_GATE, demo_config
+from edge.demo.door_frames import doorway, largest_face, person_frames, qr_frames
+from edge.demo.faces import find_cast
+from edge.demo.pedestrian import PIN, run_pedestrian_demo
+from edge.demo.run import run_demo
 from edge.events import recent_events
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser

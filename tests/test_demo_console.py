@@ -20,8 +20,8 @@ from gate_events_support import nonce_for
 from gpiozero.pins.mock import MockFactory
 from registry_support import csrf_of
 
-from edge.demo_config import DOOR_GATE, LOCK_PIN, OPEN_PIN, VEHICLE_GATE, demo_config
-from edge.demo_console import demo_accounts, demo_room, serve_console
+from edge.demo.config import DOOR_GATE, LOCK_PIN, OPEN_PIN, VEHICLE_GATE, demo_config
+from edge.demo.console import demo_accounts, demo_room, serve_console
 from edge.events import recent_events
 from edge.pii import create_key_file
 from edge.store.open import open_store

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from gpiozero.pins.mock import MockFactory
 
 from edge.assembly import vehicle_gate
-from edge.cli import main
+from edge.cli.main import main
 from edge.config import load_config
 from edge.events import recent_events
 from edge.gate_control import GateUnreachableError, send_gate_command, socket_path

@@ -29,7 +29,7 @@ from face_fixtures import FACES, face_labels
 from gpiozero.pins.mock import MockFactory
 
 from edge.assembly import pedestrian_gate
-from edge.cli import main
+from edge.cli.main import main
 from edge.config import load_config
 from edge.db import connect
 from edge.events import recent_events

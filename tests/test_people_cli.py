@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from face_fixtures import FACES, face_labels
 
-from edge.cli import main
+from edge.cli.main import main
 from edge.config import load_config
 from edge.passes import pass_fact
 from edge.pii import create_key_file

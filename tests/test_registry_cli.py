@@ -11,7 +11,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from edge.cli import main
+from edge.cli.main import main
 
 BASE = '[storage]\ndata_dir = "{tmp}/data"\n[security]\npii_key_file = "{tmp}/pii.key"\n'
 

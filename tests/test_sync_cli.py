@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from sync_helpers import make_box, outbox_keys, write_secret
 
-from edge.cli import main
+from edge.cli.main import main
 from edge.config import ConfigError, parse_config
 from edge.store.outbox import mark_dead
 from sync.secret import SecretError, read_secret

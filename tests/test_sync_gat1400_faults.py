@@ -66,7 +66,14 @@ direction = "3"
 
 def start_sync(config_path):
     return subprocess.Popen(
-        [sys.executable, "-c", "from edge.cli import main; main()", "sync", "-c", str(config_path)],
+        [
+            sys.executable,
+            "-c",
+            "from edge.cli.main import main; main()",
+            "sync",
+            "-c",
+            str(config_path),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

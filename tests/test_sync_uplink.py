@@ -223,8 +223,8 @@ def test_a_signed_audit_checkpoint_reaches_the_platform(tmp_path, platform):
     """The district keeps the box's checkpoints off the box and can check the signature
     with the public key inside (edge.audit; `menwei audit checkpoint` queues them)."""
     from edge import audit
+    from edge.cli.web import CHECKPOINT_TOPIC
     from edge.store.outbox import enqueue
-    from edge.web.commands import CHECKPOINT_TOPIC
 
     db = make_box(tmp_path / "box.db", 3)
     audit.record(db, "user:1", "view", "event:1")

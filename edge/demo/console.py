@@ -17,10 +17,13 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from edge.assembly import pedestrian_gate, vehicle_gate
 from edge.config import MenweiConfig
 from edge.db import transaction, utc_now
-from edge.demo_config import DOOR_GATE, VEHICLE_GATE
+from edge.demo.config import DOOR_GATE, VEHICLE_GATE
 from edge.web.accounts import create_user, hash_password
+from edge.web.app import create_app
+from edge.web.server import build_server
 from qr_registry.rooms import add_room, list_rooms
 
 DEMO_ACCOUNTS = (
@@ -67,10 +70,6 @@ def serve_console(
     port: int | None = None,
 ) -> None:
     """Run both demo gates and the web console until ``stop`` is set."""
-    from edge.assembly import pedestrian_gate, vehicle_gate
-    from edge.web.app import create_app
-    from edge.web.server import build_server
-
     passwords = demo_accounts(db)
     token = demo_room(db)
     server, url = build_server(create_app(config), config, "127.0.0.1", port or config.web.port)

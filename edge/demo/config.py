@@ -1,8 +1,8 @@
 """The config file ``menwei demo`` writes and then loads like any box's: one vehicle gate and
 one pedestrian gate, all on gpiozero's mock pins, cameras replaying folders of frames.
 
-Kept in its own module so the vehicle part (edge.demo) and the pedestrian part
-(edge.demo_pedestrian) read the same pin numbers and timings from one place, and because a
+Kept in its own module so the vehicle part (edge.demo.run) and the pedestrian part
+(edge.demo.pedestrian) read the same pin numbers and timings from one place, and because a
 demo that builds its gates from a real config file proves the config path works too.
 """
 

@@ -1,18 +1,19 @@
 """``menwei demo``: a pedestrian door and a vehicle gate on any machine, in about a minute.
 
 A demo community (households, resident and visitor vehicles, a watchlist entry) goes into
-a fresh local database. First a pedestrian door runs its story (edge.demo_pedestrian) while
+a fresh local database. First a pedestrian door runs its story (edge.demo.pedestrian) while
 a scripted procession of cars is drawn into a folder of frames; then the real camera driver
 replays those, and the real plate reader, voter, policy, event store and a barrier on
 gpiozero's MockFactory pins do the rest. Finally every event goes to the reference district
 platform. Each decision is printed with its reasons, exactly as it is stored in the event log.
 
 This module is the orchestrator and the vehicle part; the config both gates are built from
-is edge.demo_config.
+is edge.demo.config, and each decision is told by edge.demo.narration.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -27,14 +28,20 @@ import cv2
 import sqlite_utils
 from gpiozero.pins.mock import MockFactory
 
+from edge.assembly import vehicle_gate
 from edge.config import MenweiConfig
+from edge.config.sync import SyncConfig
 from edge.db import utc_now
-from edge.demo_config import FPS, OPEN_PIN, VEHICLE_GATE, demo_config
+from edge.demo.config import FPS, OPEN_PIN, VEHICLE_GATE, demo_config
+from edge.demo.narration import describe_outcome
+from edge.demo.pedestrian import run_pedestrian_demo
 from edge.gate_loop import GateOutcome
-from edge.pedestrian_loop import PersonOutcome
+from edge.plates.synth import render_empty_scene, render_scene
+from edge.store.open import open_store
+from edge.store.outbox import counts
 from edge.vehicles import VehicleInput, add_vehicle, add_watch
-
-__all__ = ["FPS", "demo_config", "describe_outcome", "describe_person_outcome", "run_demo"]
+from sync.reference_platform import ReferencePlatform
+from sync.service import build_protocol, run_sync
 
 
 @dataclass(frozen=True)
@@ -99,8 +106,6 @@ def render_frames(folder: Path, procession: tuple[DemoCar, ...] = PROCESSION) ->
 
     Car ``n`` starts at frame ``n * (CAR_FRAMES + GAP_FRAMES)``.
     """
-    from edge.plates.synth import render_empty_scene, render_scene
-
     folder.mkdir(parents=True, exist_ok=True)
     index = 0
 
@@ -132,47 +137,12 @@ def render_frames(folder: Path, procession: tuple[DemoCar, ...] = PROCESSION) ->
     return index
 
 
-def describe_outcome(outcome: GateOutcome, zone: ZoneInfo | None = None) -> str:
-    """One line per decision, time in the site's zone, with the stored reasons."""
-    when = outcome.occurred_at.astimezone(zone).strftime("%H:%M:%S")
-    plate = outcome.plate or "(unread)"
-    why = "; ".join(r["message"] for r in outcome.reasons)
-    action = (
-        "OPEN  → barrier pulsed" if outcome.decision == "open" else "DENY  → barrier stays down"
-    )
-    line = f"{when}  {plate:<10} {action}  — {why}"
-    if outcome.alert_event_id:
-        line += f"\n          ALERT raised (event {outcome.alert_event_id})"
-    return line
-
-
-def describe_person_outcome(outcome: PersonOutcome, zone: ZoneInfo | None = None) -> str:
-    """One line per pedestrian-gate event; subjects are labels like "resident 3", never names."""
-    when = (outcome.occurred_at or utc_now()).astimezone(zone).strftime("%H:%M:%S")
-    why = "; ".join(r["message"] for r in outcome.reasons)
-    if outcome.decision == "open":
-        action = "OPEN  → lock released"
-    elif outcome.decision == "deny":
-        action = "DENY  → door stays locked"
-    else:
-        action = "EVENT"
-    who = f"{outcome.subject} — " if outcome.subject else "— "
-    return f"{when}  {outcome.kind:<18} {action}  {who}{why}"
-
-
 def deliver_to_reference_platform(db, data_dir: Path, zone: ZoneInfo, echo) -> int:  # type: ignore[no-untyped-def]
     """Send the demo's outbox to the reference district platform on 127.0.0.1.
 
     The same sync worker `menwei sync` runs, over real HTTP with HMAC signatures, to the
     reference platform the sync tests use; returns how many rows the platform holds.
     """
-    import os
-
-    from edge.config.sync import SyncConfig
-    from edge.store.outbox import counts
-    from sync.reference_platform import ReferencePlatform
-    from sync.service import build_protocol, run_sync
-
     secret_file = data_dir / "district.secret"
     secret_file.write_bytes(b"demo-district-secret\n")
     os.chmod(secret_file, 0o600)
@@ -213,8 +183,6 @@ def run_vehicle_gate(
     fps: float,
 ) -> list[GateOutcome]:
     """Replay the rendered procession through the vehicle gate, announcing each car."""
-    from edge.assembly import vehicle_gate
-
     echo(
         "\nVehicles: resident 皖A12345 (3-1-402), visitor 粤BD12345 (pass today), "
         "temporary 苏E99999 (pass ended), watchlist 京A88888"
@@ -263,12 +231,9 @@ def run_demo(
     drawn meanwhile, on another thread.
 
     ``faces``: a folder of labelled face photos (default: the fixtures beside the checkout,
-    when present; see edge.demo_faces). ``pin_factory``: a MockFactory to read the pins from
+    when present; see edge.demo.faces). ``pin_factory``: a MockFactory to read the pins from
     afterwards (tests); by default a fresh one.
     """
-    from edge.demo_pedestrian import run_pedestrian_demo
-    from edge.store.open import open_store
-
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)
     config = demo_config(data_dir, fps)

@@ -8,7 +8,7 @@ is: a resident's face opens the door, a stranger's face is refused and recorded,
 QR pass and a resident's PIN open it without any face, then the exit button, a door held
 open, a forced door and a fire alarm on the mock input pins.
 
-Faces need real photos, which no package ships (edge.demo_faces); without them the story
+Faces need real photos, which no package ships (edge.demo.faces); without them the story
 runs without its two face steps and says why.
 """
 
@@ -27,12 +27,14 @@ import numpy as np
 import sqlite_utils
 from gpiozero.pins.mock import MockFactory
 
+from edge.assembly import pedestrian_gate
 from edge.config import MenweiConfig
 from edge.db import utc_now
-from edge.demo_config import DOOR_GATE
-from edge.demo_door_frames import Segment, largest_face, person_frames, qr_frames, write_frames
-from edge.demo_door_script import DoorActor, OutcomeFeed, keypad_fifo, wait_for_frame
-from edge.demo_faces import FaceCast, find_cast
+from edge.demo.config import DOOR_GATE
+from edge.demo.door_frames import Segment, largest_face, person_frames, qr_frames, write_frames
+from edge.demo.door_script import DoorActor, OutcomeFeed, keypad_fifo, wait_for_frame
+from edge.demo.faces import FaceCast, find_cast
+from edge.faces.configured import face_recogniser
 from edge.faces.images import ImageInputError, read_image_file
 from edge.faces.recogniser import FaceRecogniser
 from edge.passes import issue_pass
@@ -209,9 +211,6 @@ def run_pedestrian_demo(
     fps: float,
 ) -> list[PersonOutcome]:
     """Run the door's story once through a real pedestrian gate; returns its outcomes."""
-    from edge.assembly import pedestrian_gate
-    from edge.faces.configured import face_recogniser
-
     quiet = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # DNN notes on model load
     try:

@@ -20,11 +20,9 @@ from zoneinfo import ZoneInfo
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from edge.config import GateConfig
-from edge.demo import describe_person_outcome
+from edge.demo.narration import INDENT, describe_person_outcome
 from edge.pedestrian_loop import PersonOutcome
 from gate_drivers.camera import Camera
-
-INDENT = " " * 10
 
 
 class OutcomeFeed:

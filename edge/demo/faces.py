@@ -21,7 +21,7 @@ from pathlib import Path
 
 from gate_drivers.frame_sources import IMAGE_SUFFIXES
 
-DEFAULT_FACES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "faces"
+DEFAULT_FACES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "faces"
 MAX_ENROL_PHOTOS = 3  # a few poses; enrolment checks each one
 
 

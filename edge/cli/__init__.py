@@ -1,0 +1,1 @@
+"""The ``menwei`` command line (entry point ``edge.cli.main:main``)."""

@@ -1,0 +1,124 @@
+"""Setting a box up and keeping it: ``init``, ``check-config``, ``install``, ``db-version``,
+``retention``, ``backup``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from edge.cli.common import config_option, read_config
+from edge.config.example import render_example
+from gate_drivers.source_spec import redact
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False), default="menwei.toml")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path: Path, force: bool) -> None:
+    """Write a commented example config to PATH (every key, with what it means)."""
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} exists; use --force to overwrite")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_example(), encoding="utf-8")
+    click.echo(f"wrote {path}; edit it, then: menwei check-config -c {path}")
+
+
+@click.command("check-config")
+@config_option
+def check_config(config_path: Path) -> None:
+    """Validate the config file and summarise it."""
+    config = read_config(config_path)
+    click.echo(f"{config_path}: OK — site {config.site.name!r}, {len(config.gates)} gate(s)")
+    for gate in config.gates:
+        camera = redact(gate.camera.source)  # never echo camera passwords
+        click.echo(f"  {gate.id}: {gate.kind} gate {gate.name!r}, camera {camera}")
+
+
+@click.command()
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default="/",
+    show_default=True,
+    help="Install under this folder (staging, image builds).",
+)
+@click.option(
+    "--config-path",
+    type=click.Path(path_type=Path),
+    default="/etc/menwei/menwei.toml",
+    show_default=True,
+)
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default="/var/lib/menwei", show_default=True
+)
+@click.option("--no-user", is_flag=True, help="Do not create the menwei system user.")
+@click.option("--no-systemctl", is_flag=True, help="Write units but do not enable them.")
+def install(
+    root: Path, config_path: Path, data_dir: Path, no_user: bool, no_systemctl: bool
+) -> None:
+    """Create user, folders, config, PII key, TLS certificate and systemd units (as root)."""
+    from edge.install import InstallPlan
+    from edge.install import install as run_install
+
+    plan = InstallPlan(
+        root=root,
+        config_path=config_path,
+        data_dir=data_dir,
+        create_user=not no_user,
+        run_systemctl=not no_systemctl,
+    )
+    for line in run_install(plan):
+        click.echo(f"  {line}")
+
+
+@click.command("db-version")
+@config_option
+def db_version(config_path: Path) -> None:
+    """Apply pending migrations and print the schema version."""
+    from edge.db import schema_version
+    from edge.store.open import open_store
+
+    click.echo(schema_version(open_store(read_config(config_path))))
+
+
+@click.command()
+@config_option
+def retention(config_path: Path) -> None:
+    """Prune snapshots to the disk budget and delete delivered events past retention."""
+    from edge.db import utc_now
+    from edge.retention import run_retention
+    from edge.store.open import open_store
+
+    config = read_config(config_path)
+    report = run_retention(
+        open_store(config), config.storage.snapshot_dir, config.retention, utc_now()
+    )
+    click.echo(
+        f"deleted {report.snapshots_deleted} snapshots ({report.bytes_freed // 1024} KiB)"
+        f" and {report.events_deleted} events; snapshots now "
+        f"{report.snapshot_bytes_left // (1024 * 1024)} MiB"
+    )
+    click.echo(
+        f"purged {report.registrations_purged} closed registrations,"
+        f" {report.visitor_faces_purged} ended face passes' templates,"
+        f" {report.visitor_passes_purged} old visitor passes,"
+        f" {report.watch_faces_purged} expired watchlist faces"
+    )
+
+
+@click.command()
+@click.argument("destination", type=click.Path(path_type=Path))
+@config_option
+def backup(destination: Path, config_path: Path) -> None:
+    """Write a consistent copy of the live database to DESTINATION (file or folder)."""
+    from edge.backup import BackupError, backup_database
+
+    config = read_config(config_path)
+    try:
+        size = backup_database(config.storage.database_path, destination)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"backup written ({size // 1024} KiB, integrity ok). Back up the PII key file separately."
+    )

@@ -1,0 +1,104 @@
+"""What every ``menwei`` command shares: the ``-c`` option, reading the config, times typed in
+site time, printing rows, stopping on SIGTERM, and the group that turns a ``UserError`` into
+a one-line message.
+
+Errors a user can cause (bad config, malformed plate, unknown gate) end with that one line
+and a non-zero exit code, never a stack trace; any other exception is a bug and keeps its
+stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import sqlite_utils
+
+from edge import audit
+from edge.config import DEFAULT_CONFIG_PATH, ConfigError, MenweiConfig, load_config
+from edge.errors import UserError
+from edge.pii import PiiVault
+
+CONFIG_ENV = "MENWEI_CONFIG"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class MenweiGroup(click.Group):
+    """A click group whose commands end a ``UserError`` with its message (exit 1)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:  # anything else is a bug: let its stack trace show
+            raise click.ClickException(str(exc)) from None
+
+
+def config_option(func: F) -> F:
+    """The ``-c/--config`` option every command that reads the config takes."""
+    return click.option(
+        "-c",
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=lambda: os.environ.get(CONFIG_ENV, str(DEFAULT_CONFIG_PATH)),
+        show_default=f"${CONFIG_ENV} or {DEFAULT_CONFIG_PATH}",
+        help="Config file (TOML).",
+    )(func)
+
+
+def read_config(config_path: Path) -> MenweiConfig:
+    """The validated config; a ``ClickException`` listing every problem when it is not.
+    The audit key's file is set from it (read only when a row is written)."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    audit.use_key_file(config.security.audit_key_path)
+    return config
+
+
+def store_and_vault(config_path: Path) -> tuple[MenweiConfig, sqlite_utils.Database, PiiVault]:
+    """Config, store and PII vault, for commands that read or write personal data."""
+    from edge.store.open import open_store, pii_vault  # OpenCV (snapshots): only when used
+
+    config = read_config(config_path)
+    return config, open_store(config), pii_vault(config)
+
+
+def parse_time(value: str | None, config: MenweiConfig) -> datetime | None:
+    """Accept ISO dates/times; a time without zone is read in the site's time zone."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date/time like 2026-12-31 or 2026-12-31T18:00"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=config.site.zone)
+
+
+def print_rows(rows: list[dict], as_json: bool) -> None:
+    """Rows as JSON, or one ``key=value`` line per row (empty values left out)."""
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    if not rows:
+        click.echo("(none)")
+    for row in rows:
+        click.echo("  ".join(f"{k}={v}" for k, v in row.items() if v not in (None, "")))
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM (systemd stopping the unit) or SIGINT (Ctrl-C)."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop

@@ -1,0 +1,113 @@
+"""Running and reaching gates: ``gate`` (the gate process), ``open`` and ``status`` (through a
+running gate's control socket), ``relays-safe`` (systemd's ExecStopPost)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from edge.cli.common import config_option, read_config, stop_on_signals
+
+
+@click.command()
+@click.argument("gate_id")
+@config_option
+def gate(gate_id: str, config_path: Path) -> None:
+    """Run one gate, vehicle or pedestrian (owns its camera and relays) until stopped."""
+    from edge.assembly import pedestrian_gate, vehicle_gate
+    from edge.demo.narration import describe_outcome, describe_person_outcome
+    from edge.watchdog import Watchdog
+
+    config = read_config(config_path)
+    kind = config.gate(gate_id).kind
+    stop = stop_on_signals()
+
+    def show(outcome) -> None:  # type: ignore[no-untyped-def]
+        describe = describe_outcome if kind == "vehicle" else describe_person_outcome
+        click.echo(describe(outcome, config.site.zone))
+
+    watchdog = Watchdog()
+    run = vehicle_gate if kind == "vehicle" else pedestrian_gate
+    with run(config, gate_id, stop, on_outcome=show, on_idle=watchdog.alive):
+        watchdog.ready(f"gate {gate_id} running")
+        click.echo(f"{kind} gate {gate_id} running; Ctrl-C to stop")
+        stop.wait()
+        watchdog.stopping()
+
+
+@click.command("relays-safe")
+@click.argument("gate_id")
+@config_option
+def relays_safe(gate_id: str, config_path: Path) -> None:
+    """Drive GATE_ID's relays to their safe state (systemd ExecStopPost after any exit)."""
+    from gate_drivers.pins import make_pin_factory
+
+    config = read_config(config_path)
+    gate = config.gate(gate_id)
+    factory = make_pin_factory(config.hardware.pin_factory)
+    if gate.lock is not None:
+        from gate_drivers.door import rest_lock_relay
+
+        rest_lock_relay(gate.lock.relay_pin, gate.lock.active_high, factory)
+        meaning = "door released" if gate.lock.fail_mode == "fail_safe" else "door locked"
+        click.echo(f"gate {gate_id}: lock relay at rest ({gate.lock.fail_mode}: {meaning})")
+        return
+    if gate.barrier is None:
+        click.echo(f"gate {gate_id}: no barrier relays configured")
+        return
+    from gate_drivers.barrier import Barrier
+
+    # Constructing the device drives its pins to the safe level (initial_value=False).
+    with Barrier(
+        gate.barrier.open_pin,
+        gate.barrier.close_pin,
+        pulse_s=gate.barrier.pulse_s,
+        active_high=gate.barrier.active_high,
+        pin_factory=factory,
+    ):
+        pass
+    click.echo(f"gate {gate_id}: barrier relays in safe state")
+
+
+@click.command("open")
+@click.argument("gate_id")
+@click.option("--reason", required=True, help="Why the gate is opened by hand (logged).")
+@click.option("--operator", default=lambda: os.environ.get("USER", "cli"), show_default="$USER")
+@config_option
+def open_gate(gate_id: str, reason: str, operator: str, config_path: Path) -> None:
+    """Open GATE_ID by hand through its running gate process (logged with operator)."""
+    from edge.gate_control import GateUnreachableError, send_gate_command
+
+    config = read_config(config_path)
+    config.gate(gate_id)
+    try:
+        reply = send_gate_command(
+            config.storage.run_dir, gate_id, {"cmd": "open", "operator": operator, "reason": reason}
+        )
+    except GateUnreachableError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not reply.get("ok"):
+        raise click.ClickException(reply.get("error", "gate refused"))
+    click.echo(f"gate {gate_id} opened (event {reply['event_id']}, {reply['ms']} ms)")
+
+
+@click.command()
+@click.argument("gate_ids", nargs=-1)
+@config_option
+def status(gate_ids: tuple[str, ...], config_path: Path) -> None:
+    """Health of running gates: camera, frames, recogniser latency, last decision, relays."""
+    from edge.gate_control import GateUnreachableError, send_gate_command
+
+    config = read_config(config_path)
+    for gate_id in gate_ids or tuple(g.id for g in config.gates):
+        try:
+            reply = send_gate_command(config.storage.run_dir, gate_id, {"cmd": "health"})
+        except GateUnreachableError as exc:
+            click.echo(f"{gate_id}: DOWN — {exc}")
+            continue
+        click.echo(
+            json.dumps({gate_id: reply.get("health")}, ensure_ascii=False, indent=1, default=str)
+        )

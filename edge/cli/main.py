@@ -1,0 +1,54 @@
+"""The ``menwei`` command line: parses, calls a library function, prints. Nothing more.
+
+One module per thing served (``box``, ``gates``, ``vehicles``, ``people``, ``events``,
+``sync``, ``web``, ``registry``, ``demo``); shared pieces in ``common``. Commands import
+their heavy libraries (models, OpenCV, Flask) inside the function, so ``menwei --help`` and
+the light commands start fast.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from edge.cli import box, demo, events, gates, people, registry, sync, vehicles, web
+from edge.cli.common import MenweiGroup
+
+
+@click.group(cls=MenweiGroup)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
+def main(verbose: bool) -> None:
+    """Menwei (门卫): the gate appliance of a residential community."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+for command in (
+    box.init,
+    box.check_config,
+    box.install,
+    box.db_version,
+    box.retention,
+    box.backup,
+    gates.gate,
+    gates.open_gate,
+    gates.status,
+    gates.relays_safe,
+    demo.demo,
+    vehicles.vehicle,
+    vehicles.watchlist,
+    people.resident,
+    people.pass_group,
+    events.events,
+    sync.sync_cmd,
+    web.web,
+    web.front_config,
+    web.audit,
+    web.user,
+    registry.room,
+    registry.stickers,
+):
+    main.add_command(command)

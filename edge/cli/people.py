@@ -1,0 +1,205 @@
+"""``menwei resident ...`` and ``menwei pass ...``: thin click commands over edge.residents
+and edge.passes, for the pedestrian gate.
+
+The CLI runs as the box's administrator, who holds the PII key, so ``resident list`` shows
+names; they are printed, never logged. Face enrolment refuses to run without the operator
+who recorded the resident's consent, prints every refused photo with its reason, and then
+stores nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from edge.cli.common import config_option, parse_time, print_rows, read_config, store_and_vault
+
+
+@click.group()
+def resident() -> None:
+    """Residents of pedestrian gates: add, list, remove, enrol faces, set PINs."""
+
+
+@resident.command("add")
+@click.argument("name")
+@click.option("--household", help="Household label, e.g. 3-1-402.")
+@click.option("--group", default="residents", show_default=True, help="Access group.")
+@config_option
+def resident_add(name: str, household: str | None, group: str, config_path: Path) -> None:
+    """Add a resident called NAME (stored encrypted)."""
+    from edge.residents import add_resident
+
+    _, db, vault = store_and_vault(config_path)
+    resident_id = add_resident(db, vault, name, household, group)
+    click.echo(f"added resident #{resident_id}")
+
+
+@resident.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@config_option
+def resident_list(as_json: bool, config_path: Path) -> None:
+    """List residents with names, templates, PIN and consent."""
+    from edge.residents import list_residents
+
+    _, db, vault = store_and_vault(config_path)
+    rows = list_residents(db, vault)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    if not rows:
+        click.echo("(none)")
+    for row in rows:
+        click.echo(
+            f"#{row['id']}  {row['name'] or '-'}  household {row['household'] or '-'}"
+            f"  group {row['group']}  {'active' if row['active'] else 'INACTIVE'}"
+            f"  faces {row['templates']}  PIN {'yes' if row['has_pin'] else 'no'}"
+            + (f"  consent {row['face_consent_at']}" if row["face_consent_at"] else "")
+        )
+
+
+@resident.command("remove")
+@click.argument("resident_id", type=int)
+@config_option
+def resident_remove(resident_id: int, config_path: Path) -> None:
+    """Delete a resident with their face templates and passes (one transaction)."""
+    from edge.residents import remove_resident
+    from edge.store.open import open_store
+
+    templates = remove_resident(open_store(read_config(config_path)), resident_id)
+    click.echo(f"removed resident #{resident_id} and {templates} face template(s)")
+
+
+@resident.command("enrol-face")
+@click.argument("resident_id", type=int)
+@click.argument("photos", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--consent-by",
+    default="",
+    help="Operator who recorded the resident's consent to face recognition (required).",
+)
+@config_option
+def resident_enrol_face(
+    resident_id: int, photos: tuple[Path, ...], consent_by: str, config_path: Path
+) -> None:
+    """Enrol face PHOTOS for a resident; all must pass the quality checks or none is kept."""
+    from edge.faces.configured import face_recogniser
+    from edge.resident_faces import FaceEnrolmentError, enrol_face_files
+
+    if not consent_by.strip():
+        raise click.ClickException(
+            "face templates are biometric data: record the resident's consent and give "
+            "--consent-by OPERATOR (who recorded it)"
+        )
+    config, db, vault = store_and_vault(config_path)
+    try:
+        ids = enrol_face_files(
+            db,
+            vault,
+            face_recogniser(config.recognition.faces),
+            resident_id,
+            list(photos),
+            consent_by,
+            consent=True,
+        )
+    except FaceEnrolmentError as exc:
+        for refused in exc.refused:
+            click.echo(f"refused {refused.label}: {refused.message}", err=True)
+        raise click.ClickException(
+            f"nothing enrolled: {len(exc.refused)} of {len(photos)} photo(s) refused"
+        ) from None
+    click.echo(f"enrolled {len(ids)} face template(s) for resident #{resident_id}")
+
+
+@resident.command("set-pin")
+@click.argument("resident_id", type=int)
+@config_option
+def resident_set_pin(resident_id: int, config_path: Path) -> None:
+    """Set the keypad PIN of a resident (entered at the door as ID*PIN).
+
+    The PIN is prompted for twice, hidden; never an argument, which would leave it in
+    the shell history and the process list.
+    """
+    from edge.residents import set_pin
+    from edge.store.open import open_store
+
+    db = open_store(read_config(config_path))
+    pin = click.prompt("PIN (6-8 digits)", hide_input=True, confirmation_prompt=True)
+    set_pin(db, resident_id, pin)
+    click.echo(f"PIN set for resident #{resident_id}; at the keypad: {resident_id}*PIN")
+
+
+@click.group("pass")
+def pass_group() -> None:
+    """QR passes for visitors of the pedestrian gate."""
+
+
+@pass_group.command("issue")
+@click.option("--resident", "resident_id", type=int, help="Host resident's number.")
+@click.option("--label", default="", help="What the pass is for (no names or phones).")
+@click.option("--valid-from", help="Start (site time unless a zone is given); default now.")
+@click.option("--valid-to", required=True, help="End, e.g. 2026-06-03T18:00.")
+@click.option("--uses", type=int, default=1, show_default=True)
+@click.option("--group", default="visitors", show_default=True, help="Access group.")
+@click.option(
+    "--png",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the QR code here (default pass-<id>.png in the current folder).",
+)
+@config_option
+def pass_issue(
+    resident_id: int | None,
+    label: str,
+    valid_from: str | None,
+    valid_to: str,
+    uses: int,
+    group: str,
+    png: Path | None,
+    config_path: Path,
+) -> None:
+    """Issue a QR pass; the token is shown once and only its hash is stored."""
+    from edge.db import utc_now
+    from edge.passes import issue_pass
+    from edge.store.open import open_store
+
+    config = read_config(config_path)
+    db = open_store(config)
+    start = parse_time(valid_from, config) or utc_now()
+    end = parse_time(valid_to, config)
+    label = label or (f"visitor of resident {resident_id}" if resident_id else "visitor")
+    pass_id, token = issue_pass(db, label, start, end, uses, resident_id, group)  # type: ignore[arg-type]
+    click.echo(f"pass #{pass_id}: {uses} use(s) until {end:%Y-%m-%d %H:%M %Z}")
+    click.echo(f"QR payload (shown once): {token}")
+    path = png or Path(f"pass-{pass_id}.png")
+    try:
+        import qrcode
+    except ImportError:
+        click.echo("(qrcode package not installed: no PNG written; encode the payload above)")
+        return
+    image = qrcode.make(token, box_size=8, border=4)
+    image.save(str(path))
+    click.echo(f"QR code written to {path}")
+
+
+@pass_group.command("revoke")
+@click.argument("pass_id", type=int)
+@config_option
+def pass_revoke(pass_id: int, config_path: Path) -> None:
+    """Stop a pass working at once."""
+    from edge.passes import revoke_pass
+    from edge.store.open import open_store
+
+    revoke_pass(open_store(read_config(config_path)), pass_id)
+    click.echo(f"pass #{pass_id} revoked")
+
+
+@pass_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@config_option
+def pass_list(as_json: bool, config_path: Path) -> None:
+    """List passes with validity and uses (tokens are never stored, so never shown)."""
+    from edge.passes import list_passes
+    from edge.store.open import open_store
+
+    print_rows(list_passes(open_store(read_config(config_path))), as_json)

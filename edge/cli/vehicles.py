@@ -1,0 +1,121 @@
+"""``menwei vehicle ...`` and ``menwei watchlist ...``: enrolled plates and watched plates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from edge.cli.common import config_option, parse_time, print_rows, read_config
+
+
+@click.group()
+def vehicle() -> None:
+    """Enrol, remove and list vehicles."""
+
+
+@vehicle.command("add")
+@click.argument("plate")
+@click.option("--kind", type=click.Choice(["resident", "visitor", "temporary"]), default="resident")
+@click.option("--household", help="Household label, e.g. 3-1-402.")
+@click.option("--valid-from", help="Start of validity (site time unless a zone is given).")
+@click.option("--valid-to", help="End of validity; required for visitor/temporary.")
+@click.option("--note", default="")
+@config_option
+def vehicle_add(
+    plate: str,
+    kind: str,
+    household: str | None,
+    valid_from: str | None,
+    valid_to: str | None,
+    note: str,
+    config_path: Path,
+) -> None:
+    """Enrol PLATE."""
+    from edge.store.open import open_store
+    from edge.vehicles import VehicleInput, add_vehicle
+
+    config = read_config(config_path)
+    db = open_store(config)
+    vehicle_id = add_vehicle(
+        db,
+        VehicleInput(
+            plate,
+            kind,
+            household,
+            parse_time(valid_from, config),
+            parse_time(valid_to, config),
+            note,  # type: ignore[arg-type]
+        ),
+    )
+    click.echo(f"enrolled vehicle #{vehicle_id}")
+
+
+@vehicle.command("remove")
+@click.argument("plate")
+@click.option("--kind", type=click.Choice(["resident", "visitor", "temporary"]))
+@config_option
+def vehicle_remove(plate: str, kind: str | None, config_path: Path) -> None:
+    """Remove PLATE's enrolments."""
+    from edge.store.open import open_store
+    from edge.vehicles import remove_vehicle
+
+    removed = remove_vehicle(open_store(read_config(config_path)), plate, kind)  # type: ignore[arg-type]
+    if not removed:
+        raise click.ClickException(f"no enrolment for {plate}")
+    click.echo(f"removed {removed} enrolment(s)")
+
+
+@vehicle.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@config_option
+def vehicle_list(as_json: bool, config_path: Path) -> None:
+    """List enrolled vehicles."""
+    from edge.store.open import open_store
+    from edge.vehicles import list_vehicles
+
+    print_rows(list_vehicles(open_store(read_config(config_path))), as_json)
+
+
+@click.group()
+def watchlist() -> None:
+    """Plates that raise an alert whenever they are seen."""
+
+
+@watchlist.command("add")
+@click.argument("plate")
+@click.option("--reason", default="")
+@click.option("--expires", help="When the entry lapses (site time unless a zone is given).")
+@config_option
+def watchlist_add(plate: str, reason: str, expires: str | None, config_path: Path) -> None:
+    """Put PLATE on the watchlist."""
+    from edge.store.open import open_store
+    from edge.vehicles import add_watch
+
+    config = read_config(config_path)
+    watch_id = add_watch(open_store(config), plate, reason, "local", parse_time(expires, config))
+    click.echo(f"watchlist entry #{watch_id} added")
+
+
+@watchlist.command("remove")
+@click.argument("plate")
+@config_option
+def watchlist_remove(plate: str, config_path: Path) -> None:
+    """Take PLATE off the watchlist."""
+    from edge.store.open import open_store
+    from edge.vehicles import remove_watch
+
+    if not remove_watch(open_store(read_config(config_path)), plate):
+        raise click.ClickException(f"{plate} is not on the watchlist")
+    click.echo("removed")
+
+
+@watchlist.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@config_option
+def watchlist_list(as_json: bool, config_path: Path) -> None:
+    """List watchlist plates."""
+    from edge.store.open import open_store
+    from edge.vehicles import list_watch
+
+    print_rows(list_watch(open_store(read_config(config_path))), as_json)

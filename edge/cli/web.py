@@ -1,0 +1,190 @@
+"""``menwei web`` (the consoles and tenant pages), ``menwei front-config`` (the HTTPS front's
+nginx.conf), ``menwei audit verify|checkpoint`` and ``menwei user add`` (console accounts)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import click
+from ulid import ULID
+
+from edge.cli.common import config_option, read_config, stop_on_signals
+from edge.config.base import is_loopback
+from edge.db import connect, transaction, utc_now
+from edge.web.accounts import ROLES
+
+CHECKPOINT_TOPIC = "audit_checkpoint"  # outbox topic of signed audit checkpoints
+
+
+@click.command()
+@config_option
+@click.option("--host", default=None, help="Override [web] host.")
+@click.option("--port", type=int, default=None, help="Override [web] port.")
+def web(config_path: Path, host: str | None, port: int | None) -> None:
+    """Serve the consoles and tenant pages on loopback (waitress); the LAN reaches them
+    through the HTTPS front (menwei front-config, the menwei-front unit)."""
+
+    from edge.watchdog import Watchdog
+    from edge.web.app import create_app
+    from edge.web.server import build_server, serve_until_stopped
+
+    config = read_config(config_path)
+    app = create_app(config)
+    bind_host, bind_port = host or config.web.host, port or config.web.port
+    if not is_loopback(bind_host):
+        raise click.ClickException(
+            f"--host {bind_host}: menwei web listens on loopback only; the LAN is served"
+            " by the HTTPS front (docs/deploy.md)"
+        )
+    try:
+        server, url = build_server(app, config, bind_host, bind_port)
+    except (OSError, ValueError) as exc:  # busy port, unreadable or bad certificate
+        raise click.ClickException(f"cannot start the web server: {exc}") from None
+    stop = stop_on_signals()
+    click.echo(f"menwei web on {url}")
+    serve_until_stopped(server, url, stop, Watchdog())
+
+
+@click.command("front-config")
+@config_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("/run/menwei-front/nginx.conf"),
+    show_default=True,
+)
+@click.option("--check", is_flag=True, help="Also run nginx -t on the written file.")
+def front_config(config_path: Path, output: Path, check: bool) -> None:
+    """Write the HTTPS front's nginx.conf from [web] and [web.front] (the menwei-front
+    unit runs this before nginx starts, so the TOML is the only place to edit)."""
+    import subprocess
+
+    from edge.web import front
+
+    config = read_config(config_path)
+    try:
+        front.write(config, output)
+        if check:
+            subprocess.run([str(front.nginx_binary()), "-t", "-q", "-c", str(output)], check=True)
+    except front.FrontError as exc:
+        raise click.ClickException(str(exc)) from None
+    except subprocess.CalledProcessError:
+        raise click.ClickException(f"nginx refused {output} (see above)") from None
+    click.echo(f"front config written to {output}")
+
+
+@click.group()
+def audit() -> None:
+    """The append-only audit log."""
+
+
+@audit.command("verify")
+@click.option(
+    "--checkpoint",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Also check against checkpoints kept elsewhere (e.g. the district's copy).",
+)
+@config_option
+def audit_verify(checkpoint_files: tuple[Path, ...], config_path: Path) -> None:
+    """Check the chain, that no row after it is missing (sqlite_sequence) and that it is
+    the chain the newest signed checkpoint saw; exit 1 naming the first problem."""
+    from edge import audit as audit_log
+
+    config = read_config(config_path)
+    extra = [
+        cp
+        for path in checkpoint_files
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+        if (cp := audit_log.Checkpoint.from_json(line)) is not None
+    ]
+    db = connect(config.storage.database_path)
+    result = audit_log.verify(db, config.audit_checkpoint_path, extra)
+    if not result.ok:
+        where = f"at entry {result.first_bad_seq}: " if result.first_bad_seq else ": "
+        click.echo(f"BROKEN {where}{result.problem}", err=True)
+        raise SystemExit(1)
+    checked = result.checkpoint
+    against = (
+        f"; matches the checkpoint of {checked.at} (entry {checked.seq})"
+        if checked
+        else "; no checkpoint yet (menwei audit checkpoint)"
+    )
+    click.echo(f"OK: {result.rows} entries, chain intact{against}")
+
+
+@audit.command("checkpoint")
+@config_option
+def audit_checkpoint(config_path: Path) -> None:
+    """Sign the chain's newest entry and keep it in the database, in
+    [security] audit_checkpoint_file and (json sync) in the outbox for the district.
+    Finished hours of failed logins are written to the log first."""
+    from edge import audit as audit_log
+    from edge.store.outbox import enqueue
+    from edge.web.login_audit import flush
+
+    config = read_config(config_path)
+    db = connect(config.storage.database_path)
+    now = utc_now()
+    flush(db, now)
+
+    def to_district(conn, checkpoint) -> None:  # type: ignore[no-untyped-def]
+        if config.sync is not None and config.sync.protocol == "json":
+            payload = dataclasses.asdict(checkpoint)
+            enqueue(conn, str(ULID()), CHECKPOINT_TOPIC, payload, now)
+
+    try:
+        made = audit_log.make_checkpoint(db, config.audit_checkpoint_path, now, to_district)
+    except OSError as exc:  # the second copy's folder is not writable by this user
+        raise click.ClickException(
+            f"cannot write {config.audit_checkpoint_path}: {exc.strerror}"
+        ) from None
+    click.echo(f"checkpoint: entry {made.seq}, {made.hash[:16]}…, signed")
+
+
+@click.group()
+def user() -> None:
+    """Console accounts."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(list(ROLES)), required=True)
+@click.option("--name", "display_name", default="")
+@click.option(
+    "--resident",
+    "resident_id",
+    type=click.IntRange(1, 2**31 - 1),
+    default=None,
+    help="For --role resident: the resident's number (menwei resident list).",
+)
+@click.password_option(prompt="Password (min. 10 characters)")
+@config_option
+def user_add(
+    username: str,
+    role: str,
+    display_name: str,
+    resident_id: int | None,
+    password: str,
+    config_path: Path,
+) -> None:
+    """Create an account (the password is asked for, never given on the command line).
+
+    A resident account is one resident's own, for their visitor passes: --resident N."""
+    from edge import audit as audit_log
+    from edge.web.accounts import AccountError, create_user
+
+    db = connect(read_config(config_path).storage.database_path)
+    try:
+        with transaction(db) as conn:
+            made = create_user(conn, username, password, role, utc_now(), display_name, resident_id)
+            details: dict[str, object] = {"role": role}
+            if resident_id is not None:
+                details["resident_id"] = resident_id
+            audit_log.append(conn, "cli", "create_user", f"user:{made.id}", details)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {made.username} ({made.role}) created, id {made.id}")
