@@ -25,14 +25,11 @@ import numpy as np
 import sqlite_utils
 
 from edge.db import iso, parse_iso, transaction, utc_now
-from edge.faces.embedder import EMBEDDING_DIM
 from edge.faces.images import ImageInputError, decode_image, image_size, read_image_file
-from edge.faces.index import FaceIndex
 from edge.faces.recogniser import EnrolmentRefused, FaceRecogniser, Template
 from edge.pii import PiiVault
-from edge.residents import ResidentError, require_resident
+from edge.residents import TEMPLATE_PURPOSE, ResidentError, require_resident
 
-TEMPLATE_PURPOSE = "face_template"
 MAX_PHOTOS = 5
 # Pixels one request may have decoded: two 40 MP photos (about 240 MB as BGR, one at a time),
 # or five phone photos of 12-16 MP. Checked from the headers before decoding.
@@ -244,22 +241,6 @@ def enrol_face_files(
         return store_templates(
             conn, vault, recogniser.model_sha256, resident_id, templates, consent_by, utc_now()
         )
-
-
-def load_face_index(db: sqlite_utils.Database, vault: PiiVault, model_sha256: str) -> FaceIndex:
-    """All active residents' templates made by this model, decrypted into one index."""
-    rows = db.execute(
-        "SELECT t.resident_id, t.template FROM face_templates t JOIN residents r"
-        " ON r.id = t.resident_id WHERE r.active = 1 AND r.face_consent_at IS NOT NULL"
-        " AND t.model_sha256 = ?",
-        (model_sha256,),
-    ).fetchall()
-    if not rows:
-        return FaceIndex.empty()
-    vectors = np.stack(
-        [np.frombuffer(vault.decrypt(blob, TEMPLATE_PURPOSE), "<f4") for _, blob in rows]
-    ).reshape(-1, EMBEDDING_DIM)
-    return FaceIndex(vectors, np.array([rid for rid, _ in rows], np.int64))
 
 
 def consent_time(db: sqlite_utils.Database, resident_id: int) -> datetime | None:

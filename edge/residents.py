@@ -14,8 +14,8 @@ Why it is written this way:
 - Errors an operator can cause are ``ResidentError`` with a stable ``code``: the console
   shows its own translation for the code, the CLI the English message.
 
-Face templates live in edge.resident_faces; their names are importable from here too (the
-gate loop and the CLI import them from this module).
+Enrolling face templates lives in edge.resident_faces; the index the gate matches against
+(``load_face_index``) is read here, beside the resident rows it joins.
 """
 
 from __future__ import annotations
@@ -29,38 +29,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import sqlite_utils
 
 from edge.db import iso, transaction, utc_now
+from edge.faces.embedder import EMBEDDING_DIM
+from edge.faces.index import FaceIndex
 from edge.person_policy import ResidentFact
 from edge.pii import PiiVault
-from edge.vehicles import EnrolmentError, _household_id
+from edge.vehicles import EnrolmentError, insert_household
 
 NAME_PURPOSE = "resident.name"
+TEMPLATE_PURPOSE = "face_template"  # the PII purpose of residents' face templates
 _GROUP = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-_FACE_NAMES = frozenset(
-    {
-        "TEMPLATE_PURPOSE",
-        "PhotoRefused",
-        "FaceEnrolmentError",
-        "enrol_faces",
-        "enrol_face_files",
-        "load_face_index",
-        "consent_time",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    """``from edge.residents import enrol_faces`` keeps working (PEP 562): the face functions
-    moved to edge.resident_faces, which imports this module, so a plain re-export at the top
-    would be an import cycle."""
-    if name in _FACE_NAMES:
-        from edge import resident_faces
-
-        return getattr(resident_faces, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ResidentError(EnrolmentError):
@@ -124,7 +106,7 @@ def insert_resident(
 ) -> int:
     """Add a resident inside the caller's transaction; the household is created if new."""
     name, group, household = check_name(name), check_group(group), check_household(household)
-    household_id = _household_id(conn, household, at)
+    household_id = insert_household(conn, household, at)
     cursor = conn.execute(
         "INSERT INTO residents (household_id, name, name_enc, access_group, created_at)"
         " VALUES (?, '', ?, ?, ?)",
@@ -182,7 +164,7 @@ def update_resident(
             " WHERE id = ?",
             (
                 vault.encrypt_text(name, NAME_PURPOSE),
-                _household_id(conn, household, at),
+                insert_household(conn, household, at),
                 group,
                 resident_id,
             ),
@@ -434,3 +416,19 @@ def check_pin(db: sqlite_utils.Database, resident_id: int, pin: str) -> bool:
         return False
     _, salt_hex, digest_hex = row[0].split("$")
     return hmac.compare_digest(_hash_pin(pin, bytes.fromhex(salt_hex)).hex(), digest_hex)
+
+
+def load_face_index(db: sqlite_utils.Database, vault: PiiVault, model_sha256: str) -> FaceIndex:
+    """All active residents' templates made by this model, decrypted into one index."""
+    rows = db.execute(
+        "SELECT t.resident_id, t.template FROM face_templates t JOIN residents r"
+        " ON r.id = t.resident_id WHERE r.active = 1 AND r.face_consent_at IS NOT NULL"
+        " AND t.model_sha256 = ?",
+        (model_sha256,),
+    ).fetchall()
+    if not rows:
+        return FaceIndex.empty()
+    vectors = np.stack(
+        [np.frombuffer(vault.decrypt(blob, TEMPLATE_PURPOSE), "<f4") for _, blob in rows]
+    ).reshape(-1, EMBEDDING_DIM)
+    return FaceIndex(vectors, np.array([rid for rid, _ in rows], np.int64))

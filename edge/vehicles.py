@@ -7,6 +7,7 @@ malformed plate is refused with a message before anything is written.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,7 +45,9 @@ class VehicleInput:
     note: str = ""
 
 
-def _household_id(conn: Any, label: str | None, now: datetime) -> int | None:
+def insert_household(conn: sqlite3.Connection, label: str | None, now: datetime) -> int | None:
+    """The id of the household labelled ``label``, added if new (in the caller's
+    transaction); None without a label. An EnrolmentError for a label over 40 characters."""
     if not label:
         return None
     label = label.strip()
@@ -83,7 +86,7 @@ def add_vehicle(db: sqlite_utils.Database, vehicle: VehicleInput) -> int:
             raise EnrolmentError(
                 f"{plate} is already enrolled as {vehicle.kind} (id {duplicate[0]})"
             )
-        household_id = _household_id(conn, vehicle.household, now)
+        household_id = insert_household(conn, vehicle.household, now)
         cursor = conn.execute(
             "INSERT INTO vehicles"
             " (plate, kind, household_id, valid_from, valid_to, note, created_at)"

@@ -20,7 +20,7 @@ minimisation; the face pass is biometric data enough).
 Every write here takes the caller's connection inside its transaction, so the console
 claims its form nonce, writes the pass and its audit row in one commit. Biometric data of
 visitors is not kept: revoking a face pass deletes its templates at once, and
-edge.retention deletes them at its first run after the pass ends (expired or used up).
+edge.box.retention deletes them at its first run after the pass ends (expired or used up).
 """
 
 from __future__ import annotations

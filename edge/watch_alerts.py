@@ -22,8 +22,8 @@ import sqlite_utils
 
 from edge.events import NewEvent
 from edge.faces.matcher import FrameAgreement
+from edge.people.watch_faces import WatchEntry, WatchIndex, load_watch_index, watch_signature
 from edge.pii import PiiVault
-from edge.watch_faces import WatchEntry, WatchIndex, load_watch_index, watch_signature
 
 log = logging.getLogger(__name__)
 

@@ -50,7 +50,9 @@ class VehicleItem:
     valid_to: datetime | None
 
 
-def _time(row: dict, name: str, index: int) -> datetime | None:
+def item_time(row: dict, name: str, index: int) -> datetime | None:
+    """Field ``name`` of item ``index`` as an aware time (None if absent); ListInvalidError
+    for anything else. Shared by every downlink list's parser."""
     value = row.get(name)
     if value is None:
         return None
@@ -65,7 +67,8 @@ def _time(row: dict, name: str, index: int) -> datetime | None:
     return moment
 
 
-def _text(row: dict, name: str, index: int, limit: int, required: bool = False) -> str | None:
+def item_text(row: dict, name: str, index: int, limit: int, required: bool = False) -> str | None:
+    """Field ``name`` of item ``index`` as text of at most ``limit`` characters."""
     value = row.get(name)
     if value is None and not required:
         return None
@@ -74,7 +77,8 @@ def _text(row: dict, name: str, index: int, limit: int, required: bool = False) 
     return value
 
 
-def _items(document: Any) -> list[dict]:
+def list_items(document: Any) -> list[dict]:
+    """The ``items`` of a list document, each an object, at most MAX_ITEMS of them."""
     if not isinstance(document, dict) or not isinstance(document.get("items"), list):
         raise ListInvalidError("list document must be an object with an 'items' array")
     items = document["items"]
@@ -87,7 +91,7 @@ def _items(document: Any) -> list[dict]:
 
 
 def _plate(row: dict, index: int) -> str:
-    raw = _text(row, "plate", index, 20, required=True)
+    raw = item_text(row, "plate", index, 20, required=True)
     try:
         return normalise_plate(raw or "")
     except PlateFormatError:
@@ -96,12 +100,12 @@ def _plate(row: dict, index: int) -> str:
 
 def parse_watchlist(document: Any) -> list[WatchItem]:
     result = []
-    for index, row in enumerate(_items(document)):
+    for index, row in enumerate(list_items(document)):
         result.append(
             WatchItem(
                 _plate(row, index),
-                _text(row, "reason", index, 200) or "",
-                _time(row, "expires_at", index),
+                item_text(row, "reason", index, 200) or "",
+                item_time(row, "expires_at", index),
             )
         )
     return result
@@ -109,16 +113,16 @@ def parse_watchlist(document: Any) -> list[WatchItem]:
 
 def parse_vehicles(document: Any) -> list[VehicleItem]:
     result = []
-    for index, row in enumerate(_items(document)):
+    for index, row in enumerate(list_items(document)):
         kind = row.get("kind", "resident")
         if kind not in ("resident", "visitor", "temporary"):
             raise ListInvalidError(f"item {index}: kind must be resident, visitor or temporary")
         item = VehicleItem(
             _plate(row, index),
             kind,
-            _text(row, "household", index, 40),
-            _time(row, "valid_from", index),
-            _time(row, "valid_to", index),
+            item_text(row, "household", index, 40),
+            item_time(row, "valid_from", index),
+            item_time(row, "valid_to", index),
         )
         if item.valid_from and item.valid_to and item.valid_from >= item.valid_to:
             raise ListInvalidError(f"item {index}: valid_from must be before valid_to")

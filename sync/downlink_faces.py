@@ -30,9 +30,10 @@ import sqlite_utils
 
 from edge.db import iso, transaction, utc_now
 from edge.faces.embedder import EMBEDDING_DIM
-from edge.pii import PiiVault
-from edge.watch_faces import MAX_LABEL, MAX_REASON, PURPOSE
-from sync.downlink import ListInvalidError, _items, _text, _time
+from edge.faces.models import SHIPPED_RECOGNISER, FaceModelError, read_model
+from edge.people.watch_faces import MAX_LABEL, MAX_REASON, PURPOSE
+from edge.pii import PiiKeyError, PiiVault
+from sync.downlink import ListInvalidError, item_text, item_time, list_items
 from sync.state import set_state
 
 NAME = "watch_faces"
@@ -68,7 +69,7 @@ def _vector(row: dict, index: int) -> np.ndarray:
 
 def parse_watch_faces(document: Any, model_sha256: str) -> list[WatchFaceItem]:
     """Every item checked, or ListInvalidError naming the first bad one (no personal data)."""
-    items = _items(document)
+    items = list_items(document)
     if len(items) > MAX_FACES:
         raise ListInvalidError(f"list has {len(items)} faces, more than {MAX_FACES}")
     result = []
@@ -80,10 +81,10 @@ def parse_watch_faces(document: Any, model_sha256: str) -> list[WatchFaceItem]:
                 f"item {index}: template made by model {shown}…, this box's recogniser is "
                 f"{model_sha256[:12]}…; templates of different models cannot be compared"
             )
-        label = " ".join((_text(row, "label", index, MAX_LABEL, required=True) or "").split())
-        reason = " ".join((_text(row, "reason", index, MAX_REASON) or "").split())
+        label = " ".join((item_text(row, "label", index, MAX_LABEL, required=True) or "").split())
+        reason = " ".join((item_text(row, "reason", index, MAX_REASON) or "").split())
         result.append(
-            WatchFaceItem(label, reason, _vector(row, index), _time(row, "expires_at", index))
+            WatchFaceItem(label, reason, _vector(row, index), item_time(row, "expires_at", index))
         )
     return result
 
@@ -132,9 +133,6 @@ def handlers_for(config: Any) -> tuple[dict[str, tuple], str | None]:
     Needs the PII key (templates are stored encrypted; a sync process never creates a key)
     and the recogniser model's digest (without loading the model: only its file is read).
     """
-    from edge.faces.models import SHIPPED_RECOGNISER, FaceModelError, read_model
-    from edge.pii import PiiKeyError
-
     try:
         vault = PiiVault.from_key_file(config.security.pii_key_file, create=False)
         model, _bytes = read_model(config.recognition.faces.recogniser_model, SHIPPED_RECOGNISER)

@@ -29,8 +29,13 @@ from edge.faces.recogniser import FaceRecogniser
 from edge.passes import issue_pass
 from edge.person_policy import PedestrianGateFacts, PersonFacts, PersonSighting, decide_person
 from edge.pii import PiiVault
-from edge.resident_faces import TEMPLATE_PURPOSE
-from edge.residents import check_pin, insert_resident, load_face_index, resident_fact
+from edge.residents import (
+    TEMPLATE_PURPOSE,
+    check_pin,
+    insert_resident,
+    load_face_index,
+    resident_fact,
+)
 from edge.vehicles import list_vehicles
 
 GATE = PedestrianGateFacts("east", "pedestrian", (("residents", "always"),))

@@ -18,8 +18,8 @@ from edge.db import transaction
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
 from edge.pedestrian_loop import PedestrianGateLoop, PedestrianSettings
+from edge.people.watch_faces import PURPOSE, add_watch_face
 from edge.person_policy import PedestrianGateFacts
-from edge.watch_faces import PURPOSE, add_watch_face
 from gate_drivers.door import Door, DoorLock
 from sync.downlink import apply_watchlist, parse_watchlist
 

@@ -30,9 +30,9 @@ from pathlib import Path
 
 import pytest
 
+from edge.box.install import NGINX, write_self_signed_certificate
 from edge.config import load_config
 from edge.db import connect, transaction, utc_now
-from edge.install import write_self_signed_certificate
 from edge.web import front
 from edge.web.accounts import create_user
 
@@ -41,7 +41,7 @@ PER_KIND = 200
 POLLS = 40
 
 needs_nginx = pytest.mark.skipif(
-    shutil.which("nginx") is None and not front.NGINX.exists(),
+    shutil.which("nginx") is None and not NGINX.exists(),
     reason="nginx not installed (scripts/setup.sh installs Debian's nginx)",
 )
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from edge.box.install import UNITS, InstallPlan, install, render_unit
 from edge.cli.main import main
 from edge.config import load_config
-from edge.install import UNITS, InstallPlan, install, render_unit
 from edge.pii import load_key_file
 from edge.web.front import render
 

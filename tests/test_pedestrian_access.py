@@ -21,11 +21,10 @@ from edge.person_policy import (
     decide_person,
 )
 from edge.pii import PiiVault
+from edge.resident_faces import FaceEnrolmentError, enrol_faces
 from edge.residents import (
-    FaceEnrolmentError,
     add_resident,
     check_pin,
-    enrol_faces,
     list_residents,
     load_face_index,
     remove_resident,

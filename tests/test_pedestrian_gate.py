@@ -37,7 +37,8 @@ from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
 from edge.gate_control import send_gate_command
 from edge.pii import PiiVault, create_key_file
-from edge.residents import add_resident, enrol_faces, set_pin
+from edge.resident_faces import enrol_faces
+from edge.residents import add_resident, set_pin
 from edge.store.open import open_store
 from gate_drivers.door import rest_lock_relay
 

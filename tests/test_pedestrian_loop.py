@@ -19,7 +19,8 @@ from edge.passes import issue_pass
 from edge.pedestrian_loop import PedestrianGateLoop, PedestrianSettings
 from edge.person_policy import PedestrianGateFacts
 from edge.pii import PiiVault
-from edge.residents import add_resident, enrol_faces, set_pin
+from edge.resident_faces import enrol_faces
+from edge.residents import add_resident, set_pin
 from gate_drivers.door import Door, DoorLock
 from gate_drivers.inputs import DebouncedInput
 

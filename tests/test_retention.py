@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from edge.backup import BackupError, backup_database
+from edge.box.backup import BackupError, backup_database
+from edge.box.retention import prune_snapshots, purge_events, run_retention
 from edge.config.retention import RetentionConfig
 from edge.db import connect
 from edge.events import NewEvent, recent_events, record_event
-from edge.retention import prune_snapshots, purge_events, run_retention
 from edge.snapshots import SnapshotStore
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -117,8 +117,8 @@ def test_closed_registrations_are_purged_after_retention_once_delivered(tmp_path
     from registry_support import make_config, seed, tenant_form
 
     from edge import audit
+    from edge.box.retention import purge_registrations
     from edge.pii import PiiVault
-    from edge.retention import purge_registrations
     from qr_registry.form import parse_tenant_form
     from qr_registry.registrations import decide, move_out, submit
 
@@ -160,8 +160,8 @@ def test_unconfirmed_registrations_and_unconsented_co_residents_are_purged(tmp_p
     from registry_support import make_config, seed, tenant_form
 
     from edge import audit
+    from edge.box.retention import purge_stale_pending
     from edge.pii import PiiVault
-    from edge.retention import purge_stale_pending
     from qr_registry.form import parse_tenant_form
     from qr_registry.registrations import decide, submit
 

@@ -15,8 +15,8 @@ from edge.config import parse_config
 from edge.db import connect
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
+from edge.people.watch_faces import PURPOSE, list_watch_faces, load_watch_index
 from edge.pii import PiiVault, create_key_file
-from edge.watch_faces import PURPOSE, list_watch_faces, load_watch_index
 from sync.downlink import pull_list
 from sync.downlink_faces import face_list_handlers, handlers_for
 from sync.json_protocol import JsonProtocol

@@ -22,6 +22,7 @@ from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
 from edge.gate_loop import VehicleGateLoop
 from edge.pedestrian_loop import PedestrianGateLoop, PedestrianSettings
+from edge.people.watch_faces import add_watch_face, remove_watch_face
 from edge.person_policy import PedestrianGateFacts
 from edge.pii import PiiVault
 from edge.plates.reader import PlateReader
@@ -31,7 +32,6 @@ from edge.resident_faces import check_photos, enrol_faces
 from edge.residents import add_resident
 from edge.snapshots import SnapshotStore
 from edge.visitors import check_terms, issue_face, issue_plate, resolve_host, revoke
-from edge.watch_faces import add_watch_face, remove_watch_face
 from gate_drivers.barrier import Barrier
 from gate_drivers.door import Door, DoorLock
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from face_fixtures import FACES, face_labels
 
+from edge.box.retention import run_retention
 from edge.config.retention import RetentionConfig
 from edge.db import connect, transaction
 from edge.faces.images import read_image_file
@@ -26,9 +27,8 @@ from edge.person_policy import (
 from edge.pii import PiiVault
 from edge.plates.grammar import PlateFormatError
 from edge.policy import Facts, GateFacts, PlateSighting, PolicySettings, VehicleFact, decide_vehicle
-from edge.resident_faces import check_photos, load_face_index
-from edge.residents import add_resident
-from edge.retention import run_retention
+from edge.resident_faces import check_photos
+from edge.residents import add_resident, load_face_index
 from edge.vehicles import consume_vehicle_use, facts_for_plate
 from edge.visitors import (
     PassTermsError,
@@ -452,7 +452,7 @@ def test_retention_purges_ended_visitor_faces_then_old_passes(tmp_path, db, vaul
 
 
 def test_retention_deletes_expired_watch_faces(tmp_path, db, vault, recogniser):
-    from edge.watch_faces import add_watch_face, list_watch_faces
+    from edge.people.watch_faces import add_watch_face, list_watch_faces
 
     face_labels()
     [template] = check_photos(recogniser, [(0, "b", read_image_file(FACES / "fr_biden.jpg"))])

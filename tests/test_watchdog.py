@@ -25,13 +25,13 @@ import cv2
 import pytest
 from gpiozero.pins.mock import MockFactory
 
+from edge.box.watchdog import Watchdog, notify, watchdog_interval_s
 from edge.db import connect
 from edge.gate_loop import VehicleGateLoop
 from edge.plates.reader import PlateReader
 from edge.plates.voting import PlateVoter
 from edge.policy import GateFacts
 from edge.snapshots import SnapshotStore
-from edge.watchdog import Watchdog, notify, watchdog_interval_s
 from gate_drivers.barrier import Barrier
 from gate_drivers.camera import Camera
 

@@ -58,8 +58,8 @@ def install(
     root: Path, config_path: Path, data_dir: Path, no_user: bool, no_systemctl: bool
 ) -> None:
     """Create user, folders, config, PII key, TLS certificate and systemd units (as root)."""
-    from edge.install import InstallPlan
-    from edge.install import install as run_install
+    from edge.box.install import InstallPlan
+    from edge.box.install import install as run_install
 
     plan = InstallPlan(
         root=root,
@@ -86,8 +86,8 @@ def db_version(config_path: Path) -> None:
 @config_option
 def retention(config_path: Path) -> None:
     """Prune snapshots to the disk budget and delete delivered events past retention."""
+    from edge.box.retention import run_retention
     from edge.db import utc_now
-    from edge.retention import run_retention
     from edge.store.open import open_store
 
     config = read_config(config_path)
@@ -112,7 +112,7 @@ def retention(config_path: Path) -> None:
 @config_option
 def backup(destination: Path, config_path: Path) -> None:
     """Write a consistent copy of the live database to DESTINATION (file or folder)."""
-    from edge.backup import BackupError, backup_database
+    from edge.box.backup import BackupError, backup_database
 
     config = read_config(config_path)
     try:

@@ -18,8 +18,8 @@ from edge.cli.common import config_option, read_config, stop_on_signals
 def gate(gate_id: str, config_path: Path) -> None:
     """Run one gate, vehicle or pedestrian (owns its camera and relays) until stopped."""
     from edge.assembly import pedestrian_gate, vehicle_gate
+    from edge.box.watchdog import Watchdog
     from edge.demo.narration import describe_outcome, describe_person_outcome
-    from edge.watchdog import Watchdog
 
     config = read_config(config_path)
     kind = config.gate(gate_id).kind

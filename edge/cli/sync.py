@@ -19,8 +19,8 @@ def sync_cmd(ctx: click.Context, config_path: Path) -> None:
     """Send events to the district platform and pull its lists, until stopped (SIGTERM)."""
     if ctx.invoked_subcommand is not None:
         return
+    from edge.box.watchdog import Watchdog
     from edge.store.open import open_store
-    from edge.watchdog import Watchdog
     from sync.secret import SecretError
     from sync.service import build_protocol, run_sync, vault_for
 

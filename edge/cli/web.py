@@ -25,7 +25,7 @@ def web(config_path: Path, host: str | None, port: int | None) -> None:
     """Serve the consoles and tenant pages on loopback (waitress); the LAN reaches them
     through the HTTPS front (menwei front-config, the menwei-front unit)."""
 
-    from edge.watchdog import Watchdog
+    from edge.box.watchdog import Watchdog
     from edge.web.app import create_app
     from edge.web.server import build_server, serve_until_stopped
 

@@ -1,6 +1,6 @@
 """The ``[retention]`` config section: how much the box keeps, and for how long.
 
-The job that applies it is ``edge.retention``; this module only describes the limits, so
+The job that applies it is ``edge.box.retention``; this module only describes the limits, so
 loading a config never loads the database layer.
 """
 

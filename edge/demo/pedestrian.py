@@ -40,15 +40,8 @@ from edge.faces.recogniser import FaceRecogniser
 from edge.passes import issue_pass
 from edge.pedestrian_loop import PersonOutcome
 from edge.pii import PiiVault, create_key_file
-from edge.residents import (
-    FaceEnrolmentError,
-    add_resident,
-    enrol_face_files,
-    list_residents,
-    remove_resident,
-    resident_fact,
-    set_pin,
-)
+from edge.resident_faces import FaceEnrolmentError, enrol_face_files
+from edge.residents import add_resident, list_residents, remove_resident, resident_fact, set_pin
 
 FACE_HOUSEHOLD, PIN_HOUSEHOLD = "3-1-402", "5-2-1101"
 PIN, WRONG_PIN = "480915", "135792"  # demo data; a real PIN is never printed or stored plain

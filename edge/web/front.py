@@ -23,11 +23,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge.box.install import NGINX
 from edge.config import MenweiConfig
 from edge.errors import UserError
 from edge.web.console.forms import UPLOAD_LIMIT_BYTES
 
-NGINX = Path("/usr/sbin/nginx")
 DEFAULT_RUNTIME_DIR = Path("/run/menwei-front")
 DEFAULT_STATE_DIR = Path("/var/lib/menwei-front")
 

@@ -18,8 +18,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from edge.box.watchdog import Watchdog
 from edge.config import MenweiConfig
-from edge.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 PROBE_EVERY_S = 5.0

@@ -9,7 +9,7 @@ the same NotificationID, dead-lettered with a reason).
 
 Dispositions (布控): a vehicle disposition becomes a ``source='district'`` watchlist row
 (``edge.vehicles.insert_watch``: the plate grammar, reason and expiry rules of every other
-watch), a face disposition a district watch face (``edge.watch_faces.add_watch_face``,
+watch), a face disposition a district watch face (``edge.people.watch_faces.add_watch_face``,
 the template made from the disposition's photo by the box's own recogniser). Cancelling
 removes exactly the row it made; the link is kept in ``viid_dispositions``.
 """

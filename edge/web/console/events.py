@@ -33,7 +33,7 @@ from flask_babel import gettext
 from edge import audit, event_search
 from edge.event_export import events_csv
 from edge.event_search import DECISIONS, KINDS, FilterError
-from edge.snapshot_access import resolve_snapshot, thumbnail_jpeg
+from edge.store.snapshot_access import resolve_snapshot, thumbnail_jpeg
 from edge.web.access import allowed_roles, require_console_roles
 from edge.web.console.event_labels import (
     DETAIL_LABELS,

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask_babel import gettext
 
-from edge.health import FAULTY_CAMERA, DiskUsage, GateHealth
+from edge.box.health import FAULTY_CAMERA, DiskUsage, GateHealth
 from edge.web.console.event_labels import decision_label, kind_label
 from edge.web.i18n import N_
 

@@ -35,10 +35,10 @@ from flask import (
 from flask_babel import gettext
 
 from edge import audit, event_search
+from edge.box.health import SnapshotSizeCache, all_gate_health, disk_usage, sync_backlog
 from edge.config import GateConfig
 from edge.db import transaction
 from edge.gate_control import GateUnreachableError, send_gate_command
-from edge.health import SnapshotSizeCache, all_gate_health, disk_usage, sync_backlog
 from edge.web.access import require_console_roles
 from edge.web.console.event_labels import filter_message, gate_names, local_seconds, present
 from edge.web.console.forms import DuplicateSubmission, claim_nonce

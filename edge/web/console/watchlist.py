@@ -24,16 +24,16 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from edge import audit
 from edge.db import iso, transaction
 from edge.errors import UserError
-from edge.plates.grammar import PlateFormatError, normalise_plate
-from edge.resident_faces import FaceEnrolmentError, upload_templates
-from edge.vehicles import WatchlistError, insert_watch, list_watch, remove_watch_id
-from edge.watch_faces import (
+from edge.people.watch_faces import (
     MAX_LABEL,
     MAX_REASON,
     add_watch_face,
     list_watch_faces,
     remove_watch_face,
 )
+from edge.plates.grammar import PlateFormatError, normalise_plate
+from edge.resident_faces import FaceEnrolmentError, upload_templates
+from edge.vehicles import WatchlistError, insert_watch, list_watch, remove_watch_id
 from edge.web.access import require_console_roles
 from edge.web.console.faces import face_recogniser
 from edge.web.console.forms import (

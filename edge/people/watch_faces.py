@@ -13,7 +13,7 @@ same wanted person are two rows that would "compete" under a margin, and a misse
 is the worse mistake here. The threshold is the residents' one (measured, BENCHMARKS.md).
 
 District rows (``source = 'district'``) belong to the district platform's downlink and are
-not removable here; expired rows are deleted by edge.retention.
+not removable here; expired rows are deleted by edge.box.retention.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from edge import audit
 from edge.config.retention import RetentionConfig
 from edge.db import iso, transaction
 
@@ -158,8 +159,6 @@ def purge_registrations(db: sqlite_utils.Database, now: datetime, days: int) -> 
     hold the sealed personal data) go; a registration with any change still owed to the
     district stays until delivered. Each purge is written to the audit log (id only).
     """
-    from edge import audit
-
     cutoff = iso(now - timedelta(days=days))
     purged = 0
     while True:
@@ -200,8 +199,6 @@ def purge_stale_pending(
     anything was sent to the district, and co-residents still awaiting consent
     ``consent_days`` after they were entered. Returns
     (registrations, co-residents); each purge is in the audit log (ids only)."""
-    from edge import audit
-
     cutoff = iso(now - timedelta(days=days))
     with transaction(db) as conn:
         ids = [
@@ -237,8 +234,6 @@ _FACE_PASS_ENDED = (
 
 def purge_visitor_faces(db: sqlite_utils.Database, now: datetime) -> int:
     """Delete the templates of every face pass that has ended; returns how many passes."""
-    from edge import audit
-
     with transaction(db) as conn:
         ids = [
             row[0]
@@ -269,8 +264,6 @@ def purge_visitor_passes(db: sqlite_utils.Database, now: datetime, days: int) ->
     The end is ``valid_to`` (a revoked or used-up pass goes ``days`` after the end of its
     window too). District-managed vehicles are left to the downlink, which replaces them.
     """
-    from edge import audit
-
     cutoff = iso(now - timedelta(days=days))
     with transaction(db) as conn:
         counts = {
@@ -298,8 +291,6 @@ def purge_visitor_passes(db: sqlite_utils.Database, now: datetime, days: int) ->
 
 def purge_watch_faces(db: sqlite_utils.Database, now: datetime) -> int:
     """Delete watch faces past their end (biometric data is kept no longer than needed)."""
-    from edge import audit
-
     with transaction(db) as conn:
         ids = [
             row[0]

@@ -23,11 +23,11 @@ from pathlib import Path
 from edge.config import MenweiConfig, load_config
 from edge.config.example import render_example
 from edge.pii import create_key_file
-from edge.web.front import NGINX
 
 log = logging.getLogger(__name__)
 
-UNIT_DIR = Path(__file__).resolve().parents[1] / "systemd"
+UNIT_DIR = Path(__file__).resolve().parents[2] / "systemd"
+NGINX = Path("/usr/sbin/nginx")  # Debian's nginx, the HTTPS front (edge.web.front)
 UNITS = (
     "menwei-gate@.service",
     "menwei-web.service",
