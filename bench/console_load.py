@@ -10,7 +10,7 @@ process on loopback, over a database of --events gate events:
 - alert latency: a `watchlist_alert` is committed the way a gate writes it
   (edge.events.record_event, fsynced) and the time until the banner is in the DOM of a live
   page in headless Chromium (Debian's, via Playwright) is taken, --alerts times, while the
-  tablets poll. Target (issue 6): an alert on the console within a second.
+  tablets poll. Target: an alert on the console within a second.
 
     .venv/bin/python bench/console_load.py [--tablets 10] [--events 50000] [--alerts 20]
 

@@ -6,7 +6,7 @@ Times a request sent with edge.gate_control.send_gate_command until the mock OPE
 pin is energised, against a running vehicle gate (real camera thread, real plate reader
 loop busy on frames, real database). Baseline in the same run: calling Barrier.open()
 directly in-process, i.e. the cost of the channel and the logged event on top of the
-relay itself. Target (console issue): the relay pulses within 300 ms.
+relay itself. Target: the relay pulses within 300 ms.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ WSGI server on loopback, with N tenants at once. Each simulated tenant does what
 does: GET the form (cookie + CSRF token), then POST it. Baseline in the same run: the
 same submissions one at a time (concurrency 1), and the GET of the form page.
 
-Target (issue 4): p95 <= 200 ms at 50 concurrent on 2 cores.
+Target: p95 <= 200 ms at 50 concurrent on 2 cores.
 
     .venv/bin/python bench/registry.py [--concurrency 50] [--per-tenant 4]
 

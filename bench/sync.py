@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/sync.py [--events 100000] [--batch 500]
 
-The scenario of the issue: a box that was offline for days comes back with a large backlog
+The scenario: a box that was offline for days comes back with a large backlog
 and must catch up quickly without losing or duplicating anything. The platform runs in its
 own process (as a real one would be elsewhere) and stores every row in SQLite deduplicated
 by key. Baseline in the same run: batch size 1 (one request per event) on a slice of the

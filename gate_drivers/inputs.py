@@ -1,5 +1,5 @@
-"""Dry-contact inputs with our own debouncing: the vehicle loop now; exit button, door
-contact and fire alarm later, all on ``DebouncedInput``.
+"""Dry-contact inputs with our own debouncing: the vehicle loop, and the door's exit button,
+contact and fire alarm (gate_drivers.door), all on ``DebouncedInput``.
 
 Why our own debounce: gpiozero's ``bounce_time`` is applied by the pin library, differs
 between lgpio / RPi.GPIO, and is ignored entirely by mock pins, so a debounce the gate relies

@@ -1,1 +1,3 @@
-"""Rooms, QR tokens and tenant registration (built in a later issue)."""
+"""Rooms, QR tokens and tenant registration: the tenant form's validation, the
+registration lifecycle, search and exports, and door stickers (their pages are
+``edge.web.registry``)."""

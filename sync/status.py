@@ -1,4 +1,4 @@
-"""Backlog and lag, for `menwei sync status`, the status file and (later) the web console.
+"""Backlog and lag, for `menwei sync status`, the status file and the console's health page.
 
 Computed from the database, so it is true even when the sync process is down; the sync
 process also writes it to a JSON file (atomically, every few seconds) with its own

@@ -1,4 +1,4 @@
-"""Manual open and health over the local channel to a running gate (issue: console open)."""
+"""Manual open and health over the local channel to a running gate."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The durable outbox: rows the district platform must receive, written by their producers.
 
-A producer (the gate writing an event, later the registry writing a registration change)
+A producer (the gate writing an event, the registry writing a registration change)
 calls :func:`enqueue` inside the same SQLite transaction as the record itself, so a row
 exists for every committed record and for nothing that was rolled back. The uplink worker
 (sync.uplink) reads ``pending`` rows oldest first and marks them delivered only after

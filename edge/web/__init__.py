@@ -1,1 +1,3 @@
-"""The web app: factory, accounts, sessions and the shared request guards (issue 4)."""
+"""The web app: the factory (``app``), the request helpers below it (``context``, ``access``),
+accounts and sessions, the shared request guards, and the blueprints: ``console/`` for
+guards, admins, police and residents, ``registry/`` for tenants, landlords and police."""
