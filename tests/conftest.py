@@ -1,4 +1,11 @@
-"""Suite-wide test settings.
+"""Shared set-up, as fixtures: a fresh database, mock pins, a console app with an account
+of every role, configured sites, event writers, sync boxes, the reference district
+platform, real photos, a served app and Debian's Chromium.
+
+Fixtures that tests need with arguments (a console with a resident, a site with a given
+rate limit) are factories: the fixture returns a function, and what it builds is torn down
+with the fixture's scope. Plain functions to read pages and build inputs are in
+``helpers.py``.
 
 Hypothesis's default 200 ms deadline per example turns a descheduled test thread or a
 garbage collection in a process holding the recognition models into a "flaky" failure on a
@@ -8,15 +15,52 @@ deadline here.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import cv2
+import numpy as np
 import pytest
+import sqlite_utils
+from gpiozero.pins.mock import MockFactory
+from helpers import (
+    FACES,
+    GATE,
+    PASSWORD,
+    SECRET,
+    USERS,
+    Clock,
+    picture,
+    read_face_labels,
+    write_secret,
+)
 from hypothesis import settings
 
 from edge import audit
+from edge.config import MenweiConfig, parse_config
+from edge.db import connect, iso, transaction
+from edge.events import NewEvent, StoredEvent, record_event
+from edge.residents import insert_resident
+from edge.snapshots import SnapshotStore
+from edge.store.open import open_store, snapshot_store
+from edge.web.accounts import create_user
+from edge.web.app import create_app
+from qr_registry.rooms import add_room
+from sync.reference_platform import ReferencePlatform
 
 settings.register_profile("menwei", deadline=None)
 settings.load_profile("menwei")
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -26,3 +70,344 @@ def audit_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.getbasetemp() / "audit-key" / "audit.key"
     audit.use_key_file(path)
     return path
+
+
+# -- the database and the pins --------------------------------------------------------------
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
+    """A fresh, migrated database file of the test's own (sqlite-utils' ``fresh_db``)."""
+    database = connect(tmp_path / "menwei.db")
+    yield database
+    database.conn.close()
+
+
+@pytest.fixture
+def pin_factory() -> Iterator[MockFactory]:
+    """gpiozero's mock pins, the only stand-in for hardware; reset after the test."""
+    factory = MockFactory()
+    yield factory
+    factory.reset()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """2025-06-01 02:00 UTC (10:00 in Asia/Shanghai), moved by hand with ``advance``."""
+    return Clock()
+
+
+# -- real photos ----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def face_labels() -> dict[str, str]:
+    """file name -> identity of ../shared/fixtures/faces (read in place, never copied);
+    skips the test when the photos are absent."""
+    if not (FACES / "labels.tsv").is_file():
+        pytest.skip(f"real face fixtures not present at {FACES} (../shared is absent)")
+    return read_face_labels(FACES)
+
+
+# -- sites ----------------------------------------------------------------------------------
+def _registry_config(tmp: Path, **registry: object) -> MenweiConfig:
+    return parse_config(
+        {
+            "storage": {"data_dir": str(tmp / "data")},
+            "security": {"pii_key_file": str(tmp / "keys" / "pii.key")},
+            "web": {"secure_cookies": False},
+            "registry": {"base_url": "http://127.0.0.1:8080", **registry},
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def registry_config() -> Callable[..., MenweiConfig]:
+    """``registry_config(tmp, **[registry] keys)``: a site without gates, for the web app."""
+    return _registry_config
+
+
+@pytest.fixture(scope="session")
+def seed_registry() -> Callable[[MenweiConfig, datetime], dict]:
+    """``seed_registry(config, now)``: accounts of every registry role and two landlords
+    with rooms in one building; returns their ids by name."""
+
+    def seed(config: MenweiConfig, now: datetime) -> dict:
+        db = connect(config.storage.database_path)
+        ids: dict = {}
+        with transaction(db) as conn:
+            for name, role in [
+                ("admin", "admin"), ("landlord_a", "landlord"), ("landlord_b", "landlord"),
+                ("police", "police"), ("grid", "grid"),
+            ]:  # fmt: skip
+                ids[name] = create_user(conn, name, PASSWORD, role, now).id
+            for key, unit, room, landlord in (
+                ("room_a1", "1单元", "401", "landlord_a"),
+                ("room_a2", "1单元", "402", "landlord_a"),
+                ("room_b", "2单元", "101", "landlord_b"),
+            ):
+                ids[key] = add_room(conn, "幸福小区", "3幢", unit, room, ids[landlord], now)
+        db.conn.close()
+        return ids
+
+    return seed
+
+
+@pytest.fixture(scope="session")
+def gate_config() -> Callable[[Path], MenweiConfig]:
+    """``gate_config(tmp)``: a site with ``north`` (vehicle, barrier relay on GPIO 17) and
+    ``east`` (pedestrian, lock relay on GPIO 22), both on a folder camera of one frame."""
+
+    def build(tmp: Path) -> MenweiConfig:
+        frames = tmp / "frames"
+        frames.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(frames / "0.jpg"), np.full((720, 1280, 3), 90, np.uint8))
+        return parse_config(
+            {
+                "storage": {"data_dir": str(tmp / "data")},
+                "security": {"pii_key_file": str(tmp / "keys" / "pii.key")},
+                "web": {"secure_cookies": False},
+                "registry": {"base_url": "http://127.0.0.1:8080"},
+                "hardware": {"pin_factory": "mock"},
+                "gates": [
+                    {
+                        "id": "north",
+                        "name": "北门车行",
+                        "kind": "vehicle",
+                        "camera": {"source": str(frames), "replay_fps": 5},
+                        "barrier": {"open_pin": 17, "active_high": True, "pulse_s": 0.3},
+                    },
+                    {
+                        "id": "east",
+                        "name": "东门人行",
+                        "kind": "pedestrian",
+                        "camera": {"source": str(frames)},
+                        "lock": {"relay_pin": 22},
+                    },
+                ],
+            }
+        )
+
+    return build
+
+
+# -- the console ----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def console_env(registry_config: Callable[..., MenweiConfig]) -> Callable[..., dict]:
+    """``console_env(tmp, clock=None, config=None, resident_household=None)``: the web app on
+    a real SQLite file with one account of every role (``helpers.USERS``); returns a dict of
+    app, config, clock, account ids and resident id.
+
+    The ``resident`` account is a resident's own: only with ``resident_household``, where a
+    resident (``env["resident_id"]``) is added for it, so other tests' counts stay as they are.
+    """
+
+    def build(
+        tmp: Path,
+        clock: Callable[[], datetime] | None = None,
+        config: MenweiConfig | None = None,
+        resident_household: str | None = None,
+    ) -> dict:
+        clock = clock or Clock()
+        config = config or registry_config(tmp)
+        app = create_app(config, clock=clock)
+        db = connect(config.storage.database_path)
+        resident_id = None
+        with transaction(db) as conn:
+            ids = {
+                role: create_user(conn, name, PASSWORD, role, clock()).id
+                for role, name in USERS.items()
+                if role != "resident"
+            }
+            if resident_household is not None:
+                vault = app.extensions["menwei"].vault
+                resident_id = insert_resident(
+                    conn, vault, "周晓", resident_household, "residents", clock()
+                )
+                user = create_user(
+                    conn, USERS["resident"], PASSWORD, "resident", clock(), resident_id=resident_id
+                )
+                ids["resident"] = user.id
+        db.conn.close()
+        return {
+            "app": app,
+            "config": config,
+            "clock": clock,
+            "ids": ids,
+            "resident_id": resident_id,
+        }
+
+    return build
+
+
+class EventRecorder:
+    """Writes events into the config's database exactly as a gate process would."""
+
+    def __init__(self, config: MenweiConfig) -> None:
+        self.config = config
+        self.db = open_store(config)  # registers the configured gates
+        self.snapshots = snapshot_store(config)
+
+    def write(
+        self,
+        at: datetime,
+        kind: str = "vehicle_passage",
+        gate: str = "north",
+        decision: str = "deny",
+        plate: str | None = None,
+        subject: str | None = None,
+        reasons: tuple[dict[str, str], ...] = (),
+        details: dict | None = None,
+        confidence: float | None = None,
+        snapshot: bool = False,
+        linked: tuple[NewEvent, ...] = (),
+    ) -> StoredEvent:
+        event = NewEvent(
+            gate,
+            kind,  # type: ignore[arg-type]
+            at,
+            decision,  # type: ignore[arg-type]
+            plate=plate,
+            subject=subject,
+            confidence=confidence,
+            reasons=reasons or ({"code": kind, "message": f"{kind} at {gate}"},),
+            details=details or {},
+        )
+        image = picture(len(plate or subject or kind)) if snapshot else None
+        return record_event(self.db, event, image, self.snapshots, linked)
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+
+@pytest.fixture(scope="session")
+def event_recorder() -> Iterator[Callable[[MenweiConfig], EventRecorder]]:
+    """``event_recorder(config)``: writes events (with snapshots on request) the way the
+    gate does, through edge.events.record_event."""
+    made: list[EventRecorder] = []
+
+    def build(config: MenweiConfig) -> EventRecorder:
+        made.append(EventRecorder(config))
+        return made[-1]
+
+    yield build
+    for recorder in made:
+        recorder.close()
+
+
+# -- district sync --------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def box_config() -> Callable[..., MenweiConfig]:
+    """``box_config(folder, url, **[sync] keys)``: a box connected to the platform at ``url``
+    (fast back-off for tests), its secret file written beside it."""
+
+    def build(folder: Path, url: str, **sync: object) -> MenweiConfig:
+        write_secret(folder)
+        data = {
+            "storage": {"data_dir": str(folder / "data")},
+            "sync": {
+                "platform_url": url,
+                "device_id": "box-1",
+                "secret_file": str(folder / "sync.secret"),
+                "batch_size": 50,
+                "backoff_initial_s": 0.01,
+                "backoff_max_s": 0.05,
+                "idle_poll_s": 0.02,
+                "read_timeout_s": 1.0,
+                **sync,
+            },
+        }
+        return parse_config(data, str(folder / "menwei.toml"))
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def make_box() -> Callable[..., sqlite_utils.Database]:
+    """``make_box(path, events, start=None, snapshots=None, fast=True)``: a box database with
+    ``events`` recorded gate events (plates cycle through a few)."""
+
+    def build(
+        path: Path,
+        events: int,
+        start: datetime | None = None,
+        snapshots: SnapshotStore | None = None,
+        fast: bool = True,
+    ) -> sqlite_utils.Database:
+        db = connect(path)
+        db.conn.execute(
+            "INSERT OR IGNORE INTO gates (id, name, kind, updated_at)"
+            " VALUES (?, 'Gate', 'vehicle', ?)",
+            (GATE, iso(datetime.now(UTC))),
+        )
+        if fast:  # filling a fixture, not testing durability: skip the per-commit fsync
+            db.conn.execute("PRAGMA synchronous = OFF")
+        start = start or datetime(2026, 5, 1, 8, tzinfo=UTC)
+        frame = np.full((48, 64, 3), 128, np.uint8) if snapshots else None
+        for i in range(events):
+            record_event(
+                db,
+                NewEvent(
+                    GATE,
+                    "vehicle_passage",
+                    start + timedelta(milliseconds=i),
+                    "open",
+                    plate=f"皖A{i % 100000:05d}",
+                    confidence=0.95,
+                    details={"colour": "blue"},
+                ),
+                snapshot=frame,
+                snapshots=snapshots,
+            )
+        db.conn.execute("PRAGMA synchronous = FULL")
+        return db
+
+    return build
+
+
+@pytest.fixture
+def reference_platform() -> Iterator[Callable[..., ReferencePlatform]]:
+    """``reference_platform(db_path, **options)``: the reference district platform on 127.0.0.1
+    (the tests' shared secret unless ``secret=`` is given), stopped after the test."""
+    with contextlib.ExitStack() as stack:
+
+        def start(*args: Any, **options: Any) -> ReferencePlatform:
+            options.setdefault("secret", SECRET)
+            return stack.enter_context(ReferencePlatform(*args, **options))
+
+        yield start
+
+
+# -- a served app and a real browser --------------------------------------------------------
+@contextlib.contextmanager
+def _served(app: Any) -> Iterator[str]:
+    """Serve ``app`` with waitress (4 threads, as on the box) on 127.0.0.1; yields the base
+    URL. The server binds port 0 itself and reports the port it got: picking a free port
+    first and binding it later leaves a window in which another process can take it."""
+    from waitress import create_server
+
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def served() -> Callable[[Any], contextlib.AbstractContextManager[str]]:
+    """``with served(app) as base_url:`` the app behind waitress on loopback."""
+    return _served
+
+
+@pytest.fixture(scope="session")
+def launch_chromium() -> Callable[[Any], Any]:
+    """``launch_chromium(playwright)``: headless Debian Chromium under Playwright (never
+    ``playwright install``); skips the test where it is not installed."""
+    if not CHROMIUM.exists() or shutil.which("chromium") is None:
+        pytest.skip("Debian chromium not installed (scripts/setup.sh installs it)")
+
+    def launch(playwright: Any) -> Any:
+        return playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+
+    return launch

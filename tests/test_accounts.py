@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from console_support import USERS, client_as, console_env, db_of
-from registry_support import PASSWORD, csrf_of
+from helpers import PASSWORD, USERS, client_as, csrf_of, db_of
 
 from edge.db import transaction
 from edge.web import accounts, passwords, sessions
@@ -16,7 +15,7 @@ NEW_PASSWORD = "lantern-orchard-41"
 
 
 @pytest.fixture
-def env(tmp_path):  # type: ignore[no-untyped-def]
+def env(tmp_path, console_env):  # type: ignore[no-untyped-def]
     return console_env(tmp_path)
 
 
@@ -106,7 +105,7 @@ def test_admin_reset_forces_a_change_at_the_next_login(env) -> None:  # type: ig
     assert client.get("/landlord/").status_code == 200
 
 
-def test_reactivation_and_its_limits(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_reactivation_and_its_limits(tmp_path, console_env) -> None:  # type: ignore[no-untyped-def]
     env = console_env(tmp_path, resident_household="3-1-402")
     admin = client_as(env, "admin")
     page = admin.get("/admin/")

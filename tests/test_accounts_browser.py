@@ -8,18 +8,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser_support import launch, needs_chromium, served, watch_problems
-from console_support import USERS, console_env
-from registry_support import PASSWORD
+from helpers import PASSWORD, USERS, watch_problems
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "account"
 NEW_PASSWORD = "lantern-orchard-41"
 
-pytestmark = needs_chromium
+pytestmark = pytest.mark.usefixtures("launch_chromium")
 
 
 @pytest.fixture
-def site(tmp_path):  # type: ignore[no-untyped-def]
+def site(tmp_path, console_env, served):  # type: ignore[no-untyped-def]
     env = console_env(tmp_path)
     with served(env["app"]) as base:
         env["base"] = base
@@ -30,12 +28,12 @@ def _fits(page) -> bool:  # type: ignore[no-untyped-def]
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
 
 
-def test_guard_changes_password_and_ends_other_sessions_on_a_phone(site) -> None:  # type: ignore[no-untyped-def]
+def test_guard_changes_password_and_ends_other_sessions_on_a_phone(site, launch_chromium) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = launch(playwright)
+        browser = launch_chromium(playwright)
         try:
             desk = browser.new_context()
             other = desk.new_page()

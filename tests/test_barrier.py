@@ -25,13 +25,6 @@ EARLY_S = 0.005  # a timer never fires early: only clock rounding
 LATE_S = 0.15  # ... but on a loaded box it may fire this much late
 
 
-@pytest.fixture
-def factory():
-    factory = MockFactory()
-    yield factory
-    factory.reset()
-
-
 def levels(pin) -> list[bool]:
     return [change.state for change in pin.states]
 
@@ -50,9 +43,9 @@ def assert_pulse_length(length: float, at_least: float, at_most: float) -> None:
     assert length <= at_most + LATE_S, f"pulse {length:.3f}s, longer than {at_most:.3f}s"
 
 
-def test_open_pulses_without_blocking_and_returns_to_safe_state(factory):
-    barrier = Barrier(OPEN_PIN, pulse_s=PULSE_S, pin_factory=factory)
-    pin = factory.pin(OPEN_PIN)
+def test_open_pulses_without_blocking_and_returns_to_safe_state(pin_factory):
+    barrier = Barrier(OPEN_PIN, pulse_s=PULSE_S, pin_factory=pin_factory)
+    pin = pin_factory.pin(OPEN_PIN)
     pin.clear_states()
     started = time.monotonic()
     barrier.open()
@@ -70,20 +63,20 @@ def test_open_pulses_without_blocking_and_returns_to_safe_state(factory):
     barrier.close()
 
 
-def test_relays_start_in_safe_state_active_high_and_active_low(factory):
-    with Barrier(OPEN_PIN, CLOSE_PIN, pin_factory=factory) as high:
-        assert factory.pin(OPEN_PIN).state is False
-        assert factory.pin(CLOSE_PIN).state is False
+def test_relays_start_in_safe_state_active_high_and_active_low(pin_factory):
+    with Barrier(OPEN_PIN, CLOSE_PIN, pin_factory=pin_factory) as high:
+        assert pin_factory.pin(OPEN_PIN).state is False
+        assert pin_factory.pin(CLOSE_PIN).state is False
         assert high.state().open_energised is False
-    factory.reset()
-    with Barrier(OPEN_PIN, CLOSE_PIN, active_high=False, pin_factory=factory):
-        assert factory.pin(OPEN_PIN).state is True  # active-low relay board: high = off
-        assert factory.pin(CLOSE_PIN).state is True
+    pin_factory.reset()
+    with Barrier(OPEN_PIN, CLOSE_PIN, active_high=False, pin_factory=pin_factory):
+        assert pin_factory.pin(OPEN_PIN).state is True  # active-low relay board: high = off
+        assert pin_factory.pin(CLOSE_PIN).state is True
 
 
-def test_active_low_pulse_drives_the_pin_low(factory):
-    barrier = Barrier(OPEN_PIN, pulse_s=PULSE_S, active_high=False, pin_factory=factory)
-    pin = factory.pin(OPEN_PIN)
+def test_active_low_pulse_drives_the_pin_low(pin_factory):
+    barrier = Barrier(OPEN_PIN, pulse_s=PULSE_S, active_high=False, pin_factory=pin_factory)
+    pin = pin_factory.pin(OPEN_PIN)
     pin.clear_states()
     started = time.monotonic()
     barrier.open()
@@ -96,11 +89,11 @@ def test_active_low_pulse_drives_the_pin_low(factory):
     barrier.close()
 
 
-def test_second_open_during_pulse_restarts_it_and_does_not_stack(factory):
+def test_second_open_during_pulse_restarts_it_and_does_not_stack(pin_factory):
     pulse_s = 0.4  # long enough that the re-open lands inside the first pulse on a busy box
     for _attempt in range(3):
-        barrier = Barrier(OPEN_PIN, pulse_s=pulse_s, pin_factory=factory)
-        pin = factory.pin(OPEN_PIN)
+        barrier = Barrier(OPEN_PIN, pulse_s=pulse_s, pin_factory=pin_factory)
+        pin = pin_factory.pin(OPEN_PIN)
         pin.clear_states()
         first_before = time.monotonic()
         barrier.open()
@@ -145,11 +138,11 @@ class RecordingPin(MockPin):
         return changed
 
 
-def test_close_cancels_open_and_never_energises_both():
-    factory = MockFactory(pin_class=RecordingPin)
+def test_lower_cancels_open_and_never_energises_both():
+    pin_factory = MockFactory(pin_class=RecordingPin)
     RecordingPin.journal.clear()
-    barrier = Barrier(OPEN_PIN, CLOSE_PIN, pulse_s=PULSE_S, pin_factory=factory)
-    open_pin, close_pin = factory.pin(OPEN_PIN), factory.pin(CLOSE_PIN)
+    barrier = Barrier(OPEN_PIN, CLOSE_PIN, pulse_s=PULSE_S, pin_factory=pin_factory)
+    open_pin, close_pin = pin_factory.pin(OPEN_PIN), pin_factory.pin(CLOSE_PIN)
     barrier.open()
     time.sleep(0.05)
     started = time.monotonic()
@@ -184,38 +177,38 @@ def test_close_cancels_open_and_never_energises_both():
         switched_on += value
         assert not all(level.values()), "OPEN and CLOSE were energised at the same time"
     assert switched_on >= 3
-    factory.reset()
+    pin_factory.reset()
 
 
-def test_lower_without_close_relay_just_ends_the_open_pulse(factory):
-    barrier = Barrier(OPEN_PIN, pulse_s=5.0, pin_factory=factory)
+def test_lower_without_close_relay_just_ends_the_open_pulse(pin_factory):
+    barrier = Barrier(OPEN_PIN, pulse_s=5.0, pin_factory=pin_factory)
     barrier.open()
     barrier.lower()
-    assert factory.pin(OPEN_PIN).state is False
+    assert pin_factory.pin(OPEN_PIN).state is False
     assert barrier.state().action == "idle"
     barrier.close()
 
 
-def test_close_mid_pulse_returns_relays_to_safe_state_and_releases_pins(factory):
-    barrier = Barrier(OPEN_PIN, CLOSE_PIN, pulse_s=5.0, active_high=False, pin_factory=factory)
+def test_close_mid_pulse_returns_relays_to_safe_state_and_releases_pins(pin_factory):
+    barrier = Barrier(OPEN_PIN, CLOSE_PIN, pulse_s=5.0, active_high=False, pin_factory=pin_factory)
     barrier.open()
-    assert factory.pin(OPEN_PIN).state is False  # energised (active low)
+    assert pin_factory.pin(OPEN_PIN).state is False  # energised (active low)
     barrier.close()
-    assert factory.pin(OPEN_PIN).state is True  # safe: high = off on this board
-    assert factory.pin(OPEN_PIN).function == "input"  # released
+    assert pin_factory.pin(OPEN_PIN).state is True  # safe: high = off on this board
+    assert pin_factory.pin(OPEN_PIN).function == "input"  # released
     assert barrier.state().action == "released"
     barrier.close()  # idempotent
     with pytest.raises(RuntimeError):
         barrier.open()
     # released pins can be claimed again (e.g. the gate process restarting its devices)
-    Barrier(OPEN_PIN, CLOSE_PIN, pin_factory=factory).close()
+    Barrier(OPEN_PIN, CLOSE_PIN, pin_factory=pin_factory).close()
 
 
-def test_bad_arguments_are_clear_errors(factory):
+def test_bad_arguments_are_clear_errors(pin_factory):
     with pytest.raises(ValueError, match="pulse_s"):
-        Barrier(OPEN_PIN, pulse_s=0, pin_factory=factory)
+        Barrier(OPEN_PIN, pulse_s=0, pin_factory=pin_factory)
     with pytest.raises(ValueError, match="differ"):
-        Barrier(OPEN_PIN, OPEN_PIN, pin_factory=factory)
+        Barrier(OPEN_PIN, OPEN_PIN, pin_factory=pin_factory)
 
 
 def test_make_pin_factory():

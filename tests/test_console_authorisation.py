@@ -16,8 +16,7 @@ import re
 import sqlite3
 
 import pytest
-from console_support import client_as, console_env
-from registry_support import csrf_of
+from helpers import client_as, csrf_of
 
 from edge.web.access import CONSOLE_ROLES, allowed_roles
 from edge.web.accounts import ROLES as ALL_ROLES
@@ -26,7 +25,7 @@ EVENT_ID = "01JD0000000000000000000000"
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):  # type: ignore[no-untyped-def]
+def env(tmp_path_factory, console_env):  # type: ignore[no-untyped-def]
     return console_env(tmp_path_factory.mktemp("authz"), resident_household="9-1-901")
 
 

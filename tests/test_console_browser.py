@@ -21,12 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from browser_support import launch, needs_chromium, served, watch_problems
-from console_support import USERS, console_env, db_of
-from face_fixtures import FACES, face_labels
-from gate_events_support import gate_config
-from gpiozero.pins.mock import MockFactory
-from registry_support import PASSWORD
+from helpers import FACES, PASSWORD, USERS, db_of, watch_problems
 
 from edge.assembly import vehicle_gate
 from edge.db import utc_now
@@ -38,7 +33,7 @@ PLATES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "plates"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "console"
 
 pytestmark = [
-    needs_chromium,
+    pytest.mark.usefixtures("launch_chromium"),
     pytest.mark.skipif(
         not (PLATES / "labels.tsv").is_file(),
         reason=f"real plate fixtures not present at {PLATES} (../shared is absent)",
@@ -59,7 +54,7 @@ def _rising_edges(pin) -> int:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def site(tmp_path):  # type: ignore[no-untyped-def]
+def site(tmp_path, console_env, gate_config, served):  # type: ignore[no-untyped-def]
     config = gate_config(tmp_path)  # gate "north": barrier relay on GPIO 17, folder camera
     env = console_env(tmp_path, clock=utc_now, config=config)  # real time: the gate's clock
     with served(env["app"]) as base:
@@ -80,19 +75,20 @@ def _qr_token(data_uri: str) -> str:
     return text
 
 
-def test_guard_enrols_issues_a_pass_sees_a_live_alert_and_opens_the_gate(site):
+def test_guard_enrols_issues_a_pass_sees_a_live_alert_and_opens_the_gate(
+    site, face_labels, launch_chromium, pin_factory
+):
     from playwright.sync_api import sync_playwright
 
-    face = next(f for f, who in face_labels().items() if who == "obama" and f.endswith(".jpg"))
+    face = next(f for f, who in face_labels.items() if who == "obama" and f.endswith(".jpg"))
     photo, plate = _street_photo()
     db = db_of(site)
     add_watch(db, plate, "reported stolen (test)")
     base, zone = site["base"], site["config"].site.zone
-    factory = MockFactory()
-    relay = factory.pin(17)
+    relay = pin_factory.pin(17)
 
     with sync_playwright() as pw:
-        browser = launch(pw)
+        browser = launch_chromium(pw)
         page = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
         problems = watch_problems(page)
 
@@ -147,7 +143,7 @@ def test_guard_enrols_issues_a_pass_sees_a_live_alert_and_opens_the_gate(site):
         frames = Path(site["config"].gates[0].camera.source)
         shutil.copy(photo, frames / "1-car.jpg")
         stop = threading.Event()
-        with vehicle_gate(site["config"], "north", stop, pin_factory=factory):
+        with vehicle_gate(site["config"], "north", stop, pin_factory=pin_factory):
             page.wait_for_selector(f"#gate-north >> text={plate}", timeout=30_000)
             page.wait_for_selector(".alert-banner", timeout=10_000)
             _shot(page, "4-live-plate-event-and-alert")

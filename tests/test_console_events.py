@@ -11,12 +11,12 @@ import csv
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
-from console_support import client_as, console_env, db_of
-from gate_events_support import EventRecorder, audit_rows, gate_config
+from helpers import audit_rows, client_as, db_of
 
 from edge.event_search import Cursor, EventFilters, search_sql
 from edge.events import NewEvent
@@ -24,26 +24,32 @@ from edge.events import NewEvent
 T0 = datetime(2025, 6, 1, 1, 0, tzinfo=UTC)  # 09:00 in Asia/Shanghai
 
 
-def _env(tmp):  # type: ignore[no-untyped-def]
-    config = gate_config(tmp)
-    env = console_env(tmp, config=config)
-    env["writer"] = EventRecorder(config)
-    return env
+@pytest.fixture(scope="module")
+def site(gate_config, console_env, event_recorder):  # type: ignore[no-untyped-def]
+    """``site(tmp)``: both gates' site in the console, with an event writer."""
+
+    def build(tmp):  # type: ignore[no-untyped-def]
+        config = gate_config(tmp)
+        env = console_env(tmp, config=config)
+        env["writer"] = event_recorder(config)
+        return env
+
+    return build
 
 
 @pytest.fixture
-def env(tmp_path):  # type: ignore[no-untyped-def]
-    env = _env(tmp_path)
+def env(tmp_path, site):  # type: ignore[no-untyped-def]
+    env = site(tmp_path)
     yield env
     env["writer"].close()
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory):  # type: ignore[no-untyped-def]
+def scene(tmp_path_factory, site):  # type: ignore[no-untyped-def]
     """One app with the six-event scenario, shared by the read-only tests (setting up an
     app with its argon2 accounts costs ~2 s; these tests only read and are never audited,
     except the failing police searches, which must write nothing)."""
-    env = _env(tmp_path_factory.mktemp("scene"))
+    env = site(tmp_path_factory.mktemp("scene"))
     env["names"] = scenario(env["writer"])
     yield env
     env["writer"].close()
@@ -54,7 +60,7 @@ def ids_in(html: str) -> list[str]:
     return re.findall(r'<tr data-event-id="([0-9A-Z]{26})"', html)
 
 
-def scenario(writer: EventRecorder) -> dict[str, str]:
+def scenario(writer: Any) -> dict[str, str]:
     """Six events on 1-2 June 2025 (UTC times; local = UTC+8)."""
     w = writer.write
     return {

@@ -10,8 +10,7 @@ import sqlite3
 from datetime import timedelta
 
 import pytest
-from console_support import USERS, client_as, console_env, form_fields
-from registry_support import PASSWORD, csrf_of
+from helpers import PASSWORD, USERS, client_as, csrf_of, form_fields
 
 from edge.db import utc_now
 
@@ -19,7 +18,7 @@ TABLES = ("residents", "vehicles", "watchlist", "watch_faces", "qr_passes", "fac
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):  # type: ignore[no-untyped-def]
+def env(tmp_path_factory, console_env):  # type: ignore[no-untyped-def]
     return console_env(tmp_path_factory.mktemp("forms"), clock=utc_now)
 
 

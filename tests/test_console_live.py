@@ -15,11 +15,8 @@ import time
 from datetime import timedelta
 
 import pytest
-from browser_support import launch, needs_chromium, served
-from console_support import USERS, client_as, console_env, db_of
-from gate_events_support import EventRecorder, audit_rows, gate_config, nonce_for
 from gpiozero.pins.mock import MockFactory
-from registry_support import PASSWORD, csrf_of
+from helpers import PASSWORD, USERS, audit_rows, client_as, csrf_of, db_of, nonce_for
 
 from edge.assembly import vehicle_gate
 from edge.events import NewEvent, recent_events
@@ -35,7 +32,7 @@ def rising_edges(pin) -> int:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):  # type: ignore[no-untyped-def]
+def site(tmp_path_factory, console_env, gate_config):  # type: ignore[no-untyped-def]
     """The console app and a running ``north`` vehicle gate; ``east`` is configured but its
     gate process is not running."""
     tmp = tmp_path_factory.mktemp("live")
@@ -50,10 +47,10 @@ def site(tmp_path_factory):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def env(tmp_path):  # type: ignore[no-untyped-def]
+def env(tmp_path, event_recorder, console_env, gate_config):  # type: ignore[no-untyped-def]
     config = gate_config(tmp_path)
     env = console_env(tmp_path, config=config)
-    env["writer"] = EventRecorder(config)
+    env["writer"] = event_recorder(config)
     yield env
     env["writer"].close()
 
@@ -290,13 +287,14 @@ def login(browser, base: str):  # type: ignore[no-untyped-def]
     return page
 
 
-@needs_chromium
-def test_alert_banner_appears_without_reload_and_acknowledgement_sticks(env):
+def test_alert_banner_appears_without_reload_and_acknowledgement_sticks(
+    env, launch_chromium, served
+):
     from playwright.sync_api import sync_playwright
 
     writer, now = env["writer"], env["clock"]()
     with served(env["app"]) as base, sync_playwright() as pw:
-        browser = launch(pw)
+        browser = launch_chromium(pw)
         page = login(browser, base)
         problems: list[str] = []
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)

@@ -12,8 +12,7 @@ from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
-from console_support import USERS, client_as, console_env, db_of, form_fields, qr_token
-from registry_support import PASSWORD, csrf_of
+from helpers import PASSWORD, USERS, client_as, csrf_of, db_of, form_fields, qr_token
 
 from edge import audit
 from edge.cli.main import main
@@ -27,7 +26,7 @@ HOME = "5-2-1101"
 
 
 @pytest.fixture
-def env(tmp_path):
+def env(tmp_path, console_env):
     env = console_env(tmp_path, resident_household=HOME)  # clock: 2025-06-01 10:00 site time
     db = db_of(env)
     env["neighbour"] = add_resident(db, env["app"].extensions["menwei"].vault, "邻居", "3-1-402")

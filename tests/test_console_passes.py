@@ -15,9 +15,7 @@ from zoneinfo import ZoneInfo
 import cv2
 import numpy as np
 import pytest
-from console_support import client_as, console_env, db_of, form_fields, qr_token
-from face_fixtures import FACES, face_labels
-from gpiozero.pins.mock import MockFactory
+from helpers import FACES, client_as, db_of, form_fields, qr_token
 
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
@@ -40,7 +38,7 @@ TABLES = ("qr_passes", "vehicles", "residents", "face_templates", "audit_log", "
 
 
 @pytest.fixture
-def env(tmp_path):
+def env(tmp_path, console_env):
     env = console_env(tmp_path)  # the clock stands at 2025-06-01 10:00 site time
     db = db_of(env)
     db.execute("INSERT INTO gates VALUES ('east', 'East', 'pedestrian', 'x')")
@@ -139,7 +137,7 @@ def qr_frame(token: str) -> np.ndarray:
     return canvas
 
 
-def test_qr_pass_is_shown_once_and_opens_the_door(env, recogniser):
+def test_qr_pass_is_shown_once_and_opens_the_door(env, recogniser, pin_factory):
     client = client_as(env, "guard")
     page = client.get("/passes/new/qr")
     data = {**form_fields(page.text), **form("qr")}
@@ -165,9 +163,7 @@ def test_qr_pass_is_shown_once_and_opens_the_door(env, recogniser):
     assert db.execute("SELECT COUNT(*) FROM qr_passes").fetchone()[0] == 1
     listing = client.get("/passes/")
     assert token not in listing.text and f'id="pass-qr-{fact.id}"' in listing.text
-
-    factory = MockFactory()
-    loop, door = door_loop(env, recogniser, factory)
+    loop, door = door_loop(env, recogniser, pin_factory)
     try:
         now = env["clock"]()
         [opened] = loop.process_frame(qr_frame(token), now)
@@ -180,11 +176,11 @@ def test_qr_pass_is_shown_once_and_opens_the_door(env, recogniser):
         assert refused.decision == "deny" and refused.reasons[0]["code"] == "pass_revoked"
     finally:
         door.close()
-        factory.reset()
+        pin_factory.reset()
 
 
 # -- plate passes ------------------------------------------------------------------------------
-def test_plate_pass_is_honoured_and_counted_by_the_vehicle_loop(env, tmp_path):
+def test_plate_pass_is_honoured_and_counted_by_the_vehicle_loop(env, tmp_path, pin_factory):
     client = client_as(env, "admin")
     response = issue(client, "plate", uses="1")
     assert response.status_code == 303 and "done=plate" in response.headers["Location"]
@@ -192,9 +188,7 @@ def test_plate_pass_is_honoured_and_counted_by_the_vehicle_loop(env, tmp_path):
     row = db.execute("SELECT id, plate, kind, max_uses, uses, issued_by FROM vehicles").fetchone()
     assert tuple(row)[1:] == (PLATE, "visitor", 1, 0, f"user:{env['ids']['admin']}")
     assert 'id="done"' in client.get(response.headers["Location"]).text
-
-    factory = MockFactory()
-    barrier = Barrier(18, pulse_s=0.05, active_high=True, pin_factory=factory)
+    barrier = Barrier(18, pulse_s=0.05, active_high=True, pin_factory=pin_factory)
     loop = VehicleGateLoop(
         GateFacts("north", "vehicle"), None, barrier, PlateReader(), PlateVoter(), db,
         SnapshotStore(tmp_path / "snaps", ZoneInfo("Asia/Shanghai")), clock=env["clock"],
@@ -276,8 +270,9 @@ def photo_file(name: str):  # type: ignore[no-untyped-def]
     return (io.BytesIO((FACES / name).read_bytes()), name)
 
 
-def test_face_pass_with_consent_opens_the_door_for_the_visitor(env, recogniser):
-    face_labels()
+def test_face_pass_with_consent_opens_the_door_for_the_visitor(
+    env, recogniser, face_labels, pin_factory
+):
     client = client_as(env, "guard")
     files = {"photos": [photo_file("fr_obama.jpg"), photo_file("fr_obama2.jpg")], "consent": "yes"}
     response = issue(client, "face", files=files, host_resident=str(env["host"]), household="")
@@ -291,9 +286,7 @@ def test_face_pass_with_consent_opens_the_door_for_the_visitor(env, recogniser):
     assert db.execute("SELECT COUNT(*) FROM face_templates").fetchone()[0] == 2
     [(details,)] = db.execute("SELECT details FROM audit_log WHERE action = 'pass_issue'")
     assert '"templates": 2' in details
-
-    factory = MockFactory()
-    loop, door = door_loop(env, recogniser, factory)
+    loop, door = door_loop(env, recogniser, pin_factory)
     try:
         face = read_image_file(FACES / "fr_obama1.jpg")
         now = env["clock"]()
@@ -315,7 +308,7 @@ def test_face_pass_with_consent_opens_the_door_for_the_visitor(env, recogniser):
         assert loop.refresh_index() and len(loop.index) == 0
     finally:
         door.close()
-        factory.reset()
+        pin_factory.reset()
 
 
 def noise_png() -> bytes:
@@ -332,8 +325,7 @@ BAD_UPLOADS = {
 }
 
 
-def test_bad_face_pass_input_is_a_clear_400_and_changes_nothing(env):
-    face_labels()
+def test_bad_face_pass_input_is_a_clear_400_and_changes_nothing(env, face_labels):
     client = client_as(env, "admin")
     before = counts(env)
     for case, (photos, consent, field) in BAD_UPLOADS.items():

@@ -18,8 +18,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from console_support import client_as, console_env, db_of, form_fields
-from face_fixtures import FACES, face_labels
+from helpers import FACES, client_as, db_of, form_fields
 from PIL import Image
 
 from edge import audit
@@ -42,7 +41,7 @@ GATE = PedestrianGateFacts("east", "pedestrian", (("residents", "always"),))
 
 
 @pytest.fixture
-def env(tmp_path):
+def env(tmp_path, console_env):
     return console_env(tmp_path)
 
 
@@ -385,8 +384,7 @@ def upload(client, rid: int, files: list[tuple[io.BytesIO, str]], consent: bool 
 
 
 @pytest.fixture(scope="module")
-def recogniser() -> FaceRecogniser:
-    face_labels()  # skips the face tests when ../shared/fixtures/faces is absent
+def recogniser(face_labels) -> FaceRecogniser:
     return FaceRecogniser()
 
 

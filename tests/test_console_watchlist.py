@@ -10,9 +10,7 @@ from datetime import timedelta
 import cv2
 import numpy as np
 import pytest
-from console_support import client_as, console_env, db_of, form_fields
-from face_fixtures import FACES, face_labels
-from gpiozero.pins.mock import MockFactory
+from helpers import FACES, client_as, db_of, form_fields
 
 from edge.db import transaction
 from edge.faces.images import read_image_file
@@ -27,7 +25,7 @@ TABLES = ("watchlist", "watch_faces", "audit_log", "form_submissions")
 
 
 @pytest.fixture
-def env(tmp_path):
+def env(tmp_path, console_env):
     return console_env(tmp_path)  # 2025-06-01 10:00 site time
 
 
@@ -175,8 +173,9 @@ def recogniser() -> FaceRecogniser:
     return FaceRecogniser()
 
 
-def test_face_added_here_is_encrypted_and_raises_an_alert_at_the_door(env, recogniser):
-    face_labels()
+def test_face_added_here_is_encrypted_and_raises_an_alert_at_the_door(
+    env, recogniser, face_labels, pin_factory
+):
     client = client_as(env, "police")
     response = add_face(client, [photo("fr_biden_biden2.jpg")], expires_at="2025-12-31T23:00")
     assert response.status_code == 303, response.text
@@ -193,8 +192,7 @@ def test_face_added_here_is_encrypted_and_raises_an_alert_at_the_door(env, recog
     assert "watch_face_add" in audit_actions(env)
 
     db.execute("INSERT INTO gates VALUES ('east', 'East', 'pedestrian', 'x')")
-    factory = MockFactory()
-    lock = DoorLock(17, "fail_safe", 0.2, active_high=True, pin_factory=factory)
+    lock = DoorLock(17, "fail_safe", 0.2, active_high=True, pin_factory=pin_factory)
     holder: dict = {}
     door = Door(lock, lambda k, d: holder["loop"].door_event(k, d))
     gate = PedestrianGateFacts("east", "pedestrian", (("residents", "always"),))
@@ -220,11 +218,10 @@ def test_face_added_here_is_encrypted_and_raises_an_alert_at_the_door(env, recog
         assert loop.refresh_index() and len(loop.watch.index) == 0
     finally:
         door.close()
-        factory.reset()
+        pin_factory.reset()
 
 
-def test_double_submit_adds_one_face(env):
-    face_labels()
+def test_double_submit_adds_one_face(env, face_labels):
     client = client_as(env, "admin")
     data = {**fields_of(client, "face-form"), "label": "case 3", "reason": "theft"}
     for expected in (303, 409):
@@ -239,8 +236,7 @@ def noise_png() -> bytes:
     return cv2.imencode(".png", image)[1].tobytes()
 
 
-def test_bad_face_input_is_a_clear_400_and_changes_nothing(env):
-    face_labels()
+def test_bad_face_input_is_a_clear_400_and_changes_nothing(env, face_labels):
     client = client_as(env, "admin")
     before = counts(env)
     for case, photos, values, field in [
@@ -264,8 +260,7 @@ def test_bad_face_input_is_a_clear_400_and_changes_nothing(env):
     assert counts(env) == before
 
 
-def test_district_faces_are_not_removable(env, recogniser):
-    face_labels()
+def test_district_faces_are_not_removable(env, recogniser, face_labels):
     db = db_of(env)
     from edge.resident_faces import check_photos
 

@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from face_fixtures import FACES, face_labels
 from gpiozero.pins.mock import MockFactory
+from helpers import FACES, read_face_labels
 
 from edge.cli.main import main
 from edge.demo.config import DOOR_GATE, LOCK_PIN, VEHICLE_GATE, demo_config
@@ -61,16 +61,15 @@ def check_door_events_private(lines: list[str], events: list[dict]) -> None:
 
 
 @pytest.mark.slow
-def test_demo_vehicle_procession_and_door_decide_as_scripted(tmp_path):
+def test_demo_vehicle_procession_and_door_decide_as_scripted(tmp_path, pin_factory):
     faces_present = (FACES / "labels.tsv").is_file()
-    factory = MockFactory()
     lines: list[str] = []
     code = run_demo(
         tmp_path / "demo",
         echo=lines.append,
         fps=10,
         faces=FACES if faces_present else None,
-        pin_factory=factory,
+        pin_factory=pin_factory,
     )
     assert code == 0, "\n".join(lines)
     db = open_store(demo_config(tmp_path / "demo", 10))
@@ -99,9 +98,9 @@ def test_demo_vehicle_procession_and_door_decide_as_scripted(tmp_path):
     assert by_kind["qr_pass"]["snapshot_path"], "the phone with the pass is kept as a snapshot"
     opened_by_pin = [e for e in door if e["kind"] == "pin_passage" and e["decision"] == "open"]
     assert opened_by_pin[0]["subject"].startswith("residents: resident ")
-    assert not factory.pin(LOCK_PIN).state, "lock relay at rest once the demo is over"
+    assert not pin_factory.pin(LOCK_PIN).state, "lock relay at rest once the demo is over"
     opens = 5 if faces_present else 4  # (face,) QR, PIN, exit button, fire alarm
-    assert lock_releases(factory) == opens + 1, "one release per opening, then rest at the end"
+    assert lock_releases(pin_factory) == opens + 1, "one release per opening, then rest at the end"
     assert any("still released" in line for line in lines), "fire alarm holds the lock"
     assert any("at rest, de-energised" in line for line in lines)
     check_door_events_private(lines, door)
@@ -126,32 +125,31 @@ def test_demo_vehicle_procession_and_door_decide_as_scripted(tmp_path):
     at = next(i for i, line in enumerate(lines) if "face_passage" in line and "OPEN" in line)
     assert "locked again" in lines[at + 1], "the lock is seen released, then locked again"
     printed = "\n".join(lines).lower()
-    identities = {i for i in face_labels().values() if not i.startswith("MULTI")}
+    identities = {i for i in read_face_labels().values() if not i.startswith("MULTI")}
     assert not [i for i in identities if i.lower() in printed], "nobody pictured is named"
 
 
 @pytest.mark.slow
-def test_door_without_face_photos_runs_pin_qr_and_door_events_and_says_why(tmp_path):
+def test_door_without_face_photos_runs_pin_qr_and_door_events_and_says_why(tmp_path, pin_factory):
     config = demo_config(tmp_path / "demo", 10)
     db = open_store(config)
     empty = tmp_path / "no-photos"
     empty.mkdir()
-    factory = MockFactory()
     lines: list[str] = []
-    outcomes = run_pedestrian_demo(config, db, factory, empty, lines.append, 10)
+    outcomes = run_pedestrian_demo(config, db, pin_factory, empty, lines.append, 10)
     door = door_events(db)
     assert [(e["kind"], e["decision"]) for e in door] == DOOR_WITHOUT_FACES, "\n".join(lines)
     assert len(outcomes) == len(DOOR_WITHOUT_FACES)
     skipped = [line for line in lines if line.startswith("Faces skipped:")]
     assert skipped and str(empty) in skipped[0] and "--faces DIR" in skipped[0]
     assert any("PIN, QR pass and door events only" in line for line in lines)
-    assert not factory.pin(LOCK_PIN).state
-    assert lock_releases(factory) == 5
+    assert not pin_factory.pin(LOCK_PIN).state
+    assert lock_releases(pin_factory) == 5
     check_door_events_private(lines, door)
 
 
-def test_face_cast_from_labels_holds_out_a_photo_and_picks_another_person(tmp_path):
-    labels = face_labels()  # skips when the real photos are absent
+def test_face_cast_from_labels_holds_out_a_photo_and_picks_another_person(tmp_path, face_labels):
+    labels = face_labels  # skips when the real photos are absent
     cast, why = find_cast(FACES)
     assert cast is not None and why == ""
     resident = labels[cast.replay.name]
@@ -183,8 +181,7 @@ def test_face_cast_from_person_folders_and_reasons_that_name_nobody(tmp_path):
     assert cast.replay not in cast.enrol and cast.stranger.parent.name == "zhao_min"
 
 
-def test_door_frames_show_a_recognisable_face_and_a_readable_pass():
-    face_labels()  # skips when the real photos are absent
+def test_door_frames_show_a_recognisable_face_and_a_readable_pass(face_labels):
     cast, _ = find_cast(FACES)
     assert cast is not None
     recogniser = FaceRecogniser()

@@ -16,9 +16,8 @@ import urllib.request
 
 import cv2
 import numpy as np
-from gate_events_support import nonce_for
 from gpiozero.pins.mock import MockFactory
-from registry_support import csrf_of
+from helpers import csrf_of, nonce_for
 
 from edge.demo.config import DOOR_GATE, LOCK_PIN, OPEN_PIN, VEHICLE_GATE, demo_config
 from edge.demo.console import demo_accounts, demo_room, serve_console

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from gpiozero.pins.mock import MockFactory
 
 from gate_drivers.door import Door, DoorLock
 from gate_drivers.inputs import DebouncedInput
@@ -29,23 +28,16 @@ def wait_for(predicate, timeout: float = 2.0) -> bool:
     return predicate()
 
 
-@pytest.fixture
-def factory():
-    factory = MockFactory()
-    yield factory
-    factory.reset()
-
-
-def make_door(factory, fail_mode="fail_safe", release_s=0.3, held_open_s=0.4):
+def make_door(pin_factory, fail_mode="fail_safe", release_s=0.3, held_open_s=0.4):
     """The door and its events as ``(kind, details, time.monotonic() when emitted)``."""
     events: list[tuple[str, dict, float]] = []
-    lock = DoorLock(LOCK, fail_mode, release_s, active_high=True, pin_factory=factory)
+    lock = DoorLock(LOCK, fail_mode, release_s, active_high=True, pin_factory=pin_factory)
     door = Door(
         lock,
         lambda kind, details: events.append((kind, details, time.monotonic())),
-        contact=DebouncedInput(CONTACT, factory, debounce_s=0.01, name="contact"),
-        exit_button=DebouncedInput(EXIT, factory, debounce_s=0.01, name="exit"),
-        fire_alarm=DebouncedInput(FIRE, factory, debounce_s=0.01, name="fire"),
+        contact=DebouncedInput(CONTACT, pin_factory, debounce_s=0.01, name="contact"),
+        exit_button=DebouncedInput(EXIT, pin_factory, debounce_s=0.01, name="exit"),
+        fire_alarm=DebouncedInput(FIRE, pin_factory, debounce_s=0.01, name="fire"),
         held_open_s=held_open_s,
         grace_s=0.2,
     )
@@ -67,9 +59,11 @@ def levels(pin) -> list[bool]:
 @pytest.mark.parametrize(
     ("mode", "energised_when_locked"), [("fail_safe", True), ("fail_secure", False)]
 )
-def test_relay_level_means_locked_according_to_the_fail_mode(factory, mode, energised_when_locked):
-    door, _ = make_door(factory, fail_mode=mode)
-    relay = factory.pin(LOCK)
+def test_relay_level_means_locked_according_to_the_fail_mode(
+    pin_factory, mode, energised_when_locked
+):
+    door, _ = make_door(pin_factory, fail_mode=mode)
+    relay = pin_factory.pin(LOCK)
     assert door.lock.is_locked and relay.state == energised_when_locked
     relay.clear_states()
     started = time.monotonic()
@@ -82,14 +76,14 @@ def test_relay_level_means_locked_according_to_the_fail_mode(factory, mode, ener
     locked_level = energised_when_locked
     assert levels(relay) == [locked_level, not locked_level, locked_level], "released once"
     door.close()
-    assert factory.pin(LOCK).state is False  # relay off on shutdown
+    assert pin_factory.pin(LOCK).state is False  # relay off on shutdown
 
 
-def test_a_second_grant_restarts_the_release(factory):
+def test_a_second_grant_restarts_the_release(pin_factory):
     release_s = 0.3
     for _attempt in range(3):
-        door, _ = make_door(factory, release_s=release_s)
-        relay = factory.pin(LOCK)  # fail-safe, active high: high = locked
+        door, _ = make_door(pin_factory, release_s=release_s)
+        relay = pin_factory.pin(LOCK)  # fail-safe, active high: high = locked
         relay.clear_states()
         first_before = time.monotonic()
         door.grant("face")
@@ -116,53 +110,53 @@ def test_a_second_grant_restarts_the_release(factory):
     door.close()
 
 
-def test_door_opened_without_a_grant_is_forced(factory):
-    door, events = make_door(factory)
-    factory.pin(CONTACT).drive_low()  # contact: door open
+def test_door_opened_without_a_grant_is_forced(pin_factory):
+    door, events = make_door(pin_factory)
+    pin_factory.pin(CONTACT).drive_low()  # contact: door open
     assert wait_for(lambda: "door_forced" in kinds(events))
-    factory.pin(CONTACT).drive_high()
+    pin_factory.pin(CONTACT).drive_high()
     door.close()
 
 
-def test_door_opened_after_a_grant_is_not_forced(factory):
-    door, events = make_door(factory, held_open_s=5)
+def test_door_opened_after_a_grant_is_not_forced(pin_factory):
+    door, events = make_door(pin_factory, held_open_s=5)
     door.grant("face")
-    factory.pin(CONTACT).drive_low()
+    pin_factory.pin(CONTACT).drive_low()
     assert wait_for(lambda: door.is_open)
     time.sleep(0.1)
-    factory.pin(CONTACT).drive_high()
+    pin_factory.pin(CONTACT).drive_high()
     assert wait_for(lambda: not door.is_open)
     assert "door_forced" not in kinds(events)
     # once the release and grace are over, opening again is forced
     assert wait_for(lambda: door.lock.is_locked)
     time.sleep(0.25)
-    factory.pin(CONTACT).drive_low()
+    pin_factory.pin(CONTACT).drive_low()
     assert wait_for(lambda: "door_forced" in kinds(events))
     door.close()
 
 
-def test_exit_button_releases_the_lock_and_is_recorded(factory):
-    door, events = make_door(factory)
-    relay = factory.pin(LOCK)  # fail-safe, active high: low = released
+def test_exit_button_releases_the_lock_and_is_recorded(pin_factory):
+    door, events = make_door(pin_factory)
+    relay = pin_factory.pin(LOCK)  # fail-safe, active high: low = released
     relay.clear_states()
-    factory.pin(EXIT).drive_low()
+    pin_factory.pin(EXIT).drive_low()
     assert wait_for(lambda: "exit_button" in kinds(events))
     assert levels(relay)[:2] == [True, False], "the press released the lock"
-    factory.pin(EXIT).drive_high()
-    factory.pin(CONTACT).drive_low()
+    pin_factory.pin(EXIT).drive_high()
+    pin_factory.pin(CONTACT).drive_low()
     assert wait_for(lambda: door.is_open)
-    factory.pin(CONTACT).drive_high()
+    pin_factory.pin(CONTACT).drive_high()
     # the contact's callbacks run in order: once it reads closed, the opening was judged
     assert wait_for(lambda: not door.is_open)
     assert "door_forced" not in kinds(events)
     door.close()
 
 
-def test_door_held_open_alarm_after_n_seconds_and_closed_after(factory):
-    door, events = make_door(factory, held_open_s=0.4)
+def test_door_held_open_alarm_after_n_seconds_and_closed_after(pin_factory):
+    door, events = make_door(pin_factory, held_open_s=0.4)
     door.grant("face")
     opened_before = time.monotonic()
-    factory.pin(CONTACT).drive_low()
+    pin_factory.pin(CONTACT).drive_low()
     time.sleep(0.2)
     seen = kinds(events)
     if time.monotonic() - opened_before < door.held_open_s:  # too early for the alarm
@@ -172,43 +166,43 @@ def test_door_held_open_alarm_after_n_seconds_and_closed_after(factory):
     assert held_s >= door.held_open_s, "held-open reported before held_open_s"
     time.sleep(0.2)
     assert kinds(events).count("door_held_open") == 1  # once per opening
-    factory.pin(CONTACT).drive_high()
+    pin_factory.pin(CONTACT).drive_high()
     assert wait_for(lambda: "door_closed" in kinds(events))
     door.close()
 
 
-def test_fire_alarm_releases_and_keeps_released_while_active(factory):
-    door, events = make_door(factory, release_s=0.1)
-    factory.pin(FIRE).drive_low()
+def test_fire_alarm_releases_and_keeps_released_while_active(pin_factory):
+    door, events = make_door(pin_factory, release_s=0.1)
+    pin_factory.pin(FIRE).drive_low()
     assert wait_for(lambda: "fire_alarm" in kinds(events))
     assert not door.lock.is_locked
     door.grant("face")  # a grant ending during the alarm must not re-lock
     time.sleep(0.3)
     assert not door.lock.is_locked
-    factory.pin(CONTACT).drive_low()  # people leaving: not forced
+    pin_factory.pin(CONTACT).drive_low()  # people leaving: not forced
     assert wait_for(lambda: door.is_open)
-    factory.pin(CONTACT).drive_high()
+    pin_factory.pin(CONTACT).drive_high()
     assert wait_for(lambda: not door.is_open)  # so the opening has been judged
     assert "door_forced" not in kinds(events)
-    factory.pin(FIRE).drive_high()
+    pin_factory.pin(FIRE).drive_high()
     assert wait_for(lambda: "fire_alarm_cleared" in kinds(events))
     assert wait_for(lambda: door.lock.is_locked)  # (a late grant timer may still be due)
     door.close()
 
 
-def test_fire_alarm_already_active_at_start_releases_at_once(factory):
-    fire = DebouncedInput(FIRE, factory, debounce_s=0.01, name="fire")
-    factory.pin(FIRE).drive_low()
+def test_fire_alarm_already_active_at_start_releases_at_once(pin_factory):
+    fire = DebouncedInput(FIRE, pin_factory, debounce_s=0.01, name="fire")
+    pin_factory.pin(FIRE).drive_low()
     assert wait_for(lambda: fire.is_active)
     events: list = []
-    lock = DoorLock(LOCK, "fail_safe", 0.3, active_high=True, pin_factory=factory)
+    lock = DoorLock(LOCK, "fail_safe", 0.3, active_high=True, pin_factory=pin_factory)
     door = Door(lock, lambda kind, details: events.append(kind), fire_alarm=fire)
     assert not door.lock.is_locked and events == ["fire_alarm"]
     door.close()
 
 
-def test_bad_lock_settings_are_refused(factory):
+def test_bad_lock_settings_are_refused(pin_factory):
     with pytest.raises(ValueError):
-        DoorLock(LOCK, "fail_open", 1.0, pin_factory=factory)  # type: ignore[arg-type]
+        DoorLock(LOCK, "fail_open", 1.0, pin_factory=pin_factory)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        DoorLock(LOCK, "fail_safe", 0, pin_factory=factory)
+        DoorLock(LOCK, "fail_safe", 0, pin_factory=pin_factory)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import cv2
 import numpy as np
 import pytest
-from face_fixtures import FACES, face_labels, single_face_files
+from helpers import FACES, single_face_files
 
 from edge.config.pedestrian import FaceRecognitionConfig
 from edge.faces.images import ImageInputError, check_frame, decode_image, read_image_file
@@ -27,8 +27,8 @@ def recogniser() -> FaceRecogniser:
 
 
 @pytest.fixture(scope="module")
-def templates(recogniser: FaceRecogniser) -> dict[str, tuple[str, np.ndarray]]:
-    labels = single_face_files(face_labels())
+def templates(recogniser: FaceRecogniser, face_labels) -> dict[str, tuple[str, np.ndarray]]:
+    labels = single_face_files(face_labels)
     return {
         name: (identity, recogniser.enrolment_template(read_image_file(FACES / name)).vector)
         for name, identity in labels.items()
@@ -108,8 +108,8 @@ def test_empty_index_and_bad_vectors():
         FaceIndex(np.zeros((2, 128)), [1, 2])
 
 
-def test_enrolment_refuses_no_face_two_faces_small_blurred_and_turned(recogniser):
-    labels = face_labels()
+def test_enrolment_refuses_no_face_two_faces_small_blurred_and_turned(recogniser, face_labels):
+    labels = face_labels
     two = next(f for f, i in labels.items() if i.startswith("MULTI"))
     with pytest.raises(EnrolmentRefused) as info:
         recogniser.enrolment_template(read_image_file(FACES / two))

@@ -14,10 +14,9 @@ import re
 from urllib.parse import quote
 
 import pytest
-from console_support import USERS, client_as, console_env
+from helpers import PASSWORD, USERS, client_as, csrf_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from registry_support import PASSWORD, csrf_of
 
 from edge.db import connect, transaction, utc_now
 from edge.web.accounts import ROLES
@@ -46,7 +45,7 @@ fields = st.dictionaries(st.sampled_from(KEYS), values, max_size=6)
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):  # type: ignore[no-untyped-def]
+def env(tmp_path_factory, console_env):  # type: ignore[no-untyped-def]
     made = console_env(tmp_path_factory.mktemp("fuzz"), resident_household="9-1-901")
     db = connect(made["config"].storage.database_path)
     with transaction(db) as conn:

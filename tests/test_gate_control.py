@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from gpiozero.pins.mock import MockFactory
 
 from edge.assembly import vehicle_gate
 from edge.cli.main import main
@@ -39,7 +38,7 @@ pulse_s = 0.3
 
 
 @pytest.fixture
-def running_gate(tmp_path):
+def running_gate(tmp_path, pin_factory):
     import cv2
 
     (tmp_path / "frames").mkdir()
@@ -47,10 +46,9 @@ def running_gate(tmp_path):
     path = tmp_path / "menwei.toml"
     path.write_text(CONFIG, encoding="utf-8")
     config = load_config(path)
-    factory = MockFactory()
     stop = threading.Event()
-    with vehicle_gate(config, "north", stop, pin_factory=factory) as gate:
-        yield config, path, gate, factory.pin(17)
+    with vehicle_gate(config, "north", stop, pin_factory=pin_factory) as gate:
+        yield config, path, gate, pin_factory.pin(17)
     assert not socket_path(config.storage.run_dir, "north").exists(), "socket removed on stop"
 
 

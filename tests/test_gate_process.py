@@ -17,7 +17,6 @@ from pathlib import Path
 
 import cv2
 import pytest
-from gpiozero.pins.mock import MockFactory
 
 from edge.assembly import vehicle_gate
 from edge.config import load_config
@@ -92,15 +91,14 @@ def test_menwei_gate_process_decides_and_stops_cleanly(tmp_path):
     assert "relays in safe state" in output
 
 
-def test_camera_that_never_opens_is_reported_and_barrier_stays_down(tmp_path):
+def test_camera_that_never_opens_is_reported_and_barrier_stays_down(tmp_path, pin_factory):
     config = load_config(write_config(tmp_path, "no-such-folder"))
-    factory = MockFactory()
     stop = threading.Event()
-    with vehicle_gate(config, "north", stop, pin_factory=factory) as gate:
+    with vehicle_gate(config, "north", stop, pin_factory=pin_factory) as gate:
         db = gate.loop.db
         assert wait_for(lambda: any(e["kind"] == "camera_fault" for e in recent_events(db)), 10)
         assert gate.thread.is_alive()
         assert gate.camera.health().state in ("failed", "reconnecting")
-    assert not any(change.state for change in factory.pin(17).states)
+    assert not any(change.state for change in pin_factory.pin(17).states)
     [fault] = recent_events(db)
     assert fault["decision"] == "none" and "no-such-folder" in fault["details"]["last_error"]

@@ -15,7 +15,6 @@ import threading
 import time
 
 import pytest
-from gpiozero.pins.mock import MockFactory
 
 from gate_drivers.inputs import DebouncedInput, VehicleLoop
 
@@ -23,13 +22,6 @@ LOOP_PIN = 22
 DEBOUNCE_S = 0.05
 CLOCK_EPS = 1e-6  # float rounding of "edge + debounce_s"
 ATTEMPTS = 3
-
-
-@pytest.fixture
-def factory():
-    factory = MockFactory()
-    yield factory
-    factory.reset()
 
 
 class Recorder:
@@ -65,17 +57,17 @@ def wait_until(predicate, timeout_s: float = 2.0) -> bool:
 
 
 @pytest.fixture
-def new_loop(factory):
+def new_loop(pin_factory):
     """Makes a recorded vehicle loop on LOOP_PIN (close the last before making another)."""
     opened: list[VehicleLoop] = []
 
     def make():
-        loop = VehicleLoop(LOOP_PIN, factory, debounce_s=DEBOUNCE_S)
+        loop = VehicleLoop(LOOP_PIN, pin_factory, debounce_s=DEBOUNCE_S)
         opened.append(loop)
         recorder = Recorder()
         loop.when_arrived = recorder.hook("arrived")
         loop.when_left = recorder.hook("left")
-        return loop, factory.pin(LOOP_PIN), recorder
+        return loop, pin_factory.pin(LOOP_PIN), recorder
 
     yield make
     for loop in opened:
@@ -180,16 +172,16 @@ def test_a_short_gap_while_occupied_is_not_a_departure(new_loop):
     assert vehicle_loop.is_occupied is True
 
 
-def test_active_high_wiring(factory):
-    with VehicleLoop(LOOP_PIN, factory, active_low=False, debounce_s=0.01) as vehicle_loop:
-        pin = factory.pin(LOOP_PIN)
+def test_active_high_wiring(pin_factory):
+    with VehicleLoop(LOOP_PIN, pin_factory, active_low=False, debounce_s=0.01) as vehicle_loop:
+        pin = pin_factory.pin(LOOP_PIN)
         assert pin.state is False  # pulled down
         assert vehicle_loop.is_occupied is False
         pin.drive_high()
         assert wait_until(lambda: vehicle_loop.is_occupied), "high means occupied"
 
 
-def test_failing_callback_does_not_stop_the_input(factory):
+def test_failing_callback_does_not_stop_the_input(pin_factory):
     recorder = Recorder()
     pressed = recorder.hook("pressed")
 
@@ -197,23 +189,23 @@ def test_failing_callback_does_not_stop_the_input(factory):
         pressed()
         raise ZeroDivisionError("a callback bug")
 
-    with DebouncedInput(LOOP_PIN, factory, debounce_s=0.01, name="exit button") as button:
+    with DebouncedInput(LOOP_PIN, pin_factory, debounce_s=0.01, name="exit button") as button:
         button.when_activated = failing_callback
         button.when_deactivated = recorder.hook("released")
-        pin = factory.pin(LOOP_PIN)
+        pin = pin_factory.pin(LOOP_PIN)
         pin.drive_low()
         assert recorder.wait_for(1) == ["pressed"]  # the failing callback has run
         pin.drive_high()
         assert recorder.wait_for(2) == ["pressed", "released"]
 
 
-def test_close_releases_the_pin_and_is_idempotent(factory):
-    vehicle_loop = VehicleLoop(LOOP_PIN, factory, debounce_s=0.01)
+def test_close_releases_the_pin_and_is_idempotent(pin_factory):
+    vehicle_loop = VehicleLoop(LOOP_PIN, pin_factory, debounce_s=0.01)
     vehicle_loop.close()
     vehicle_loop.close()
-    VehicleLoop(LOOP_PIN, factory).close()  # the pin can be claimed again
+    VehicleLoop(LOOP_PIN, pin_factory).close()  # the pin can be claimed again
 
 
-def test_negative_debounce_is_rejected(factory):
+def test_negative_debounce_is_rejected(pin_factory):
     with pytest.raises(ValueError, match="debounce_s"):
-        VehicleLoop(LOOP_PIN, factory, debounce_s=-1)
+        VehicleLoop(LOOP_PIN, pin_factory, debounce_s=-1)

@@ -15,8 +15,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from console_support import console_env, db_of
-from registry_support import csrf_of, make_config
+from helpers import csrf_of, db_of
 
 from edge.db import connect, transaction, utc_now
 from edge.web.accounts import create_user
@@ -123,9 +122,11 @@ def test_password_gate_queues_a_few_and_refuses_the_rest() -> None:
     assert outcomes == ["ran"] and gate.refused == 1
 
 
-def test_a_flood_is_refused_without_hashing_and_audited_per_address(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_flood_is_refused_without_hashing_and_audited_per_address(
+    tmp_path, console_env, registry_config
+) -> None:  # type: ignore[no-untyped-def]
     """Before: every failure appended one audit row. Now: counted per address and hour."""
-    config = make_config(tmp_path)
+    config = registry_config(tmp_path)
     web_section = config.web.model_copy(update={"login_max_failures_per_address": 4})
     env = console_env(tmp_path, config=config.model_copy(update={"web": web_section}))
     app = env["app"]

@@ -12,19 +12,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from browser_support import launch, needs_chromium, served, watch_problems
-from console_support import USERS, console_env, db_of
-from registry_support import PASSWORD
+from helpers import PASSWORD, USERS, db_of, watch_problems
 
 from edge.passes import pass_fact
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "my-passes"
 
-pytestmark = needs_chromium
+pytestmark = pytest.mark.usefixtures("launch_chromium")
 
 
 @pytest.fixture
-def site(tmp_path):  # type: ignore[no-untyped-def]
+def site(tmp_path, console_env, served):  # type: ignore[no-untyped-def]
     env = console_env(tmp_path, resident_household="5-2-1101")
     with served(env["app"]) as base:
         env["base"] = base
@@ -40,12 +38,12 @@ def _fits_the_width(page) -> bool:  # type: ignore[no-untyped-def]
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
 
 
-def test_resident_issues_and_revokes_a_qr_pass_on_a_phone(site):
+def test_resident_issues_and_revokes_a_qr_pass_on_a_phone(site, launch_chromium):
     from playwright.sync_api import sync_playwright
 
     base = site["base"]
     with sync_playwright() as pw:
-        browser = launch(pw)
+        browser = launch_chromium(pw)
         phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
         page = phone.new_page()
         problems = watch_problems(page)

@@ -6,9 +6,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 import pytest
-from face_fixtures import FACES, face_labels
+from helpers import FACES
 
-from edge.db import connect
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
 from edge.passes import consume_use, issue_pass, pass_fact
@@ -44,11 +43,6 @@ WED_10 = datetime(2026, 6, 3, 2, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def recogniser() -> FaceRecogniser:
     return FaceRecogniser()
-
-
-@pytest.fixture
-def db(tmp_path):
-    return connect(tmp_path / "menwei.db")
 
 
 @pytest.fixture
@@ -134,9 +128,8 @@ def test_pin_is_hashed_and_checked(db, vault):
 
 
 def test_enrol_faces_stores_encrypted_templates_with_consent_and_remove_deletes(
-    db, vault, recogniser
+    db, vault, recogniser, face_labels
 ):
-    face_labels()
     rid = add_resident(db, vault, "Resident A", "3-1-402")
     photos = [(n, read_image_file(FACES / n)) for n in ("fr_obama.jpg", "fr_obama2.jpg")]
     with pytest.raises(EnrolmentError, match="consent"):

@@ -25,8 +25,8 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from face_fixtures import FACES, face_labels
 from gpiozero.pins.mock import MockFactory
+from helpers import FACES
 
 from edge.assembly import pedestrian_gate
 from edge.cli.main import main
@@ -83,8 +83,7 @@ source = "keypad.fifo"
 
 
 @pytest.fixture(scope="module")
-def recogniser() -> FaceRecogniser:
-    face_labels()  # skips the module's tests when the real faces are absent
+def recogniser(face_labels) -> FaceRecogniser:  # skips the module's tests without the photos
     return FaceRecogniser()
 
 
@@ -102,7 +101,6 @@ def write_frames(folder: Path, plan: list[tuple[str | None, int]]) -> None:
 def make_site(
     tmp_path: Path, plan: list[tuple[str | None, int]], fire_normally_closed: bool = False
 ) -> Path:
-    face_labels()
     path = tmp_path / "menwei.toml"
     text = CONFIG.format(
         lock=LOCK, contact=CONTACT, exit=EXIT, fire=FIRE, nc=str(fire_normally_closed).lower()
@@ -141,31 +139,32 @@ def releases(factory: MockFactory) -> int:
     return sum(1 for a, b in itertools.pairwise(states) if a and not b)
 
 
-def test_resident_opens_stranger_is_recorded_manual_open_and_health(tmp_path, recogniser):
+def test_resident_opens_stranger_is_recorded_manual_open_and_health(
+    tmp_path, recogniser, pin_factory
+):
     path = make_site(tmp_path, [("fr_obama1.jpg", 5), (None, 4), ("fr_biden.jpg", 5), (None, 4)])
     config = load_config(path)
     db = open_store(config)
     enrol(db, path, recogniser, ("fr_obama.jpg", "fr_obama2.jpg"), "3-1-402")
-    factory = MockFactory()
     seen = []
     with pedestrian_gate(
         config,
         "east",
         threading.Event(),
-        pin_factory=factory,
+        pin_factory=pin_factory,
         recogniser=recogniser,
         on_outcome=seen.append,
     ) as gate:
         assert gate.keypad is not None
         assert wait_for(lambda: {"face_passage", "face_unknown"} <= {k for k, _ in kinds(db)}, 30)
-        assert releases(factory) == 1, "the lock released for the resident only"
+        assert releases(pin_factory) == 1, "the lock released for the resident only"
         reply = send_gate_command(
             config.storage.run_dir,
             "east",
             {"cmd": "open", "operator": "guard1", "reason": "parcel"},
         )
         assert reply["ok"], reply
-        assert wait_for(lambda: releases(factory) == 2, 2)
+        assert wait_for(lambda: releases(pin_factory) == 2, 2)
         health = send_gate_command(config.storage.run_dir, "east", {"cmd": "health"})["health"]
         assert health["gate"] == "east" and health["templates"] == 2
         assert health["camera"]["state"] == "ok" and health["frames"] > 0
@@ -178,17 +177,18 @@ def test_resident_opens_stranger_is_recorded_manual_open_and_health(tmp_path, re
     assert passage["subject"] == "residents: resident 1 of household 3-1-402"
     assert "Test Resident" not in str(recent_events(db, 100))
     assert passage["snapshot_path"]
-    assert not factory.pin(LOCK).state, "lock relay at rest after the gate stopped"
+    assert not pin_factory.pin(LOCK).state, "lock relay at rest after the gate stopped"
     assert any(o.kind == "face_passage" and o.occurred_at for o in seen)
 
 
-def test_resident_enrolled_while_running_is_recognised_within_seconds(tmp_path, recogniser):
+def test_resident_enrolled_while_running_is_recognised_within_seconds(
+    tmp_path, recogniser, pin_factory
+):
     path = make_site(tmp_path, [("fr_kit_harington_john2.jpeg", 4), (None, 2)])
     config = load_config(path)
     db = open_store(config)
-    factory = MockFactory()
     with pedestrian_gate(
-        config, "east", threading.Event(), pin_factory=factory, recogniser=recogniser
+        config, "east", threading.Event(), pin_factory=pin_factory, recogniser=recogniser
     ) as gate:
         assert wait_for(lambda: ("face_unknown", "deny") in kinds(db), 20)
         assert gate.loop.health()["templates"] == 0
@@ -196,39 +196,38 @@ def test_resident_enrolled_while_running_is_recognised_within_seconds(tmp_path, 
         enrol(other, path, recogniser, ("fr_kit_harington_john1.jpeg",), "5-2-1101")
         assert wait_for(lambda: ("face_passage", "open") in kinds(db), 20)
         assert gate.loop.health()["templates"] == 1
-        assert wait_for(lambda: releases(factory) == 1, 5)
+        assert wait_for(lambda: releases(pin_factory) == 1, 5)
 
 
-def test_keypad_exit_button_and_fire_alarm(tmp_path, recogniser):
+def test_keypad_exit_button_and_fire_alarm(tmp_path, recogniser, pin_factory):
     path = make_site(tmp_path, [(None, 2)], fire_normally_closed=True)
     config = load_config(path)
     db = open_store(config)
     rid = enrol(db, path, recogniser, ("fr_obama.jpg",), "3-1-402")
     set_pin(db, rid, "480915")
-    factory = MockFactory()
     with pedestrian_gate(
-        config, "east", threading.Event(), pin_factory=factory, recogniser=recogniser
+        config, "east", threading.Event(), pin_factory=pin_factory, recogniser=recogniser
     ) as gate:
         # The mock pin starts pulled up: an open normally-closed contact, as with a cut wire.
         # That is a fire alarm from the first moment, recorded although the Door reported it
         # while still being built.
         assert wait_for(lambda: kinds(db) == [("fire_alarm", "open")], 5)
         assert not gate.door.lock.is_locked
-        factory.pin(FIRE).drive_low()  # the panel's contact closes: no alarm
+        pin_factory.pin(FIRE).drive_low()  # the panel's contact closes: no alarm
         assert wait_for(lambda: ("fire_alarm_cleared", "none") in kinds(db), 5)
         assert gate.door.lock.is_locked
-        factory.pin(LOCK).clear_states()
+        pin_factory.pin(LOCK).clear_states()
         fd = os.open(tmp_path / "keypad.fifo", os.O_WRONLY)
         os.write(fd, f"{rid}*000001\n{rid}*480915#".encode())
         os.close(fd)
         assert wait_for(lambda: len([k for k in kinds(db) if k[0] == "pin_passage"]) == 2, 10)
         assert kinds(db)[2:] == [("pin_passage", "deny"), ("pin_passage", "open")]
-        assert wait_for(lambda: releases(factory) == 1, 2)
-        factory.pin(EXIT).drive_low()
+        assert wait_for(lambda: releases(pin_factory) == 1, 2)
+        pin_factory.pin(EXIT).drive_low()
         assert wait_for(lambda: ("exit_button", "open") in kinds(db), 5)
-        factory.pin(EXIT).drive_high()
+        pin_factory.pin(EXIT).drive_high()
         assert wait_for(lambda: gate.door.lock.is_locked, 3)
-        factory.pin(FIRE).drive_high()  # alarm: the contact opens
+        pin_factory.pin(FIRE).drive_high()  # alarm: the contact opens
         assert wait_for(lambda: kinds(db).count(("fire_alarm", "open")) == 2, 5)
         time.sleep(0.8)  # longer than release_s: the fire hold keeps it released
         assert not gate.door.lock.is_locked
@@ -236,25 +235,23 @@ def test_keypad_exit_button_and_fire_alarm(tmp_path, recogniser):
     assert all("480915" not in str(e) for e in pin_events), "PINs are never stored"
 
 
-def test_missing_pii_key_is_a_clear_error_and_claims_no_pin(tmp_path, recogniser):
+def test_missing_pii_key_is_a_clear_error_and_claims_no_pin(tmp_path, recogniser, pin_factory):
     path = make_site(tmp_path, [(None, 1)])
     (tmp_path / "pii.key").unlink()
     config = load_config(path)
-    factory = MockFactory()
     with (
         pytest.raises(ValueError, match="menwei install"),
-        pedestrian_gate(config, "east", threading.Event(), pin_factory=factory),
+        pedestrian_gate(config, "east", threading.Event(), pin_factory=pin_factory),
     ):
         pass
-    assert not factory.pins, "no pin touched when the gate cannot start"
+    assert not pin_factory.pins, "no pin touched when the gate cannot start"
     result = CliRunner().invoke(main, ["gate", "east", "-c", str(path)])
     assert result.exit_code == 1 and "PII key" in result.output and "Traceback" not in result.output
 
 
-def test_rest_lock_relay_and_relays_safe_command(tmp_path):
-    factory = MockFactory()
-    rest_lock_relay(LOCK, True, factory)
-    assert [s.state for s in factory.pin(LOCK).states][-1] is False
+def test_rest_lock_relay_and_relays_safe_command(tmp_path, pin_factory):
+    rest_lock_relay(LOCK, True, pin_factory)
+    assert [s.state for s in pin_factory.pin(LOCK).states][-1] is False
     path = tmp_path / "menwei.toml"
     text = CONFIG.format(lock=LOCK, contact=CONTACT, exit=EXIT, fire=FIRE, nc="false")
     path.write_text(text, encoding="utf-8")

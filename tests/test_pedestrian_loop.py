@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import cv2
 import numpy as np
 import pytest
-from face_fixtures import FACES, face_labels
 from gpiozero.pins.mock import MockFactory
+from helpers import FACES
 
 from edge.db import connect
 from edge.faces.images import read_image_file
@@ -35,8 +35,7 @@ def recogniser() -> FaceRecogniser:
 
 
 @pytest.fixture
-def gate(tmp_path, recogniser):
-    face_labels()
+def gate(tmp_path, recogniser, face_labels):
     factory = MockFactory()
     db = connect(tmp_path / "menwei.db")
     db.execute("INSERT INTO gates VALUES ('east-door', 'East', 'pedestrian', 'x')")

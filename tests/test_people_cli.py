@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import pytest
 from click.testing import CliRunner
-from face_fixtures import FACES, face_labels
+from helpers import FACES
 
 from edge.cli.main import main
 from edge.config import load_config
@@ -43,8 +43,7 @@ def db_of(site: Path):
     return open_store(load_config(site))
 
 
-def test_resident_add_list_remove_with_templates(site):
-    face_labels()
+def test_resident_add_list_remove_with_templates(site, face_labels):
     result = run(site, "resident", "add", "王小明", "--household", "3-1-402")
     assert result.exit_code == 0 and "added resident #1" in result.output
     raw = (site.parent / "data" / "menwei.db").read_bytes()
@@ -64,8 +63,9 @@ def test_resident_add_list_remove_with_templates(site):
     assert result.exit_code == 1 and "no resident 1" in result.output
 
 
-def test_enrol_face_refuses_without_consent_and_names_every_refused_photo(site, tmp_path):
-    face_labels()
+def test_enrol_face_refuses_without_consent_and_names_every_refused_photo(
+    site, tmp_path, face_labels
+):
     run(site, "resident", "add", "Resident")
     good = str(FACES / "fr_obama.jpg")
     result = run(site, "resident", "enrol-face", "1", good)

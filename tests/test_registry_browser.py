@@ -7,33 +7,32 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser_support import launch, needs_chromium, served, watch_problems
-from registry_support import PASSWORD, Clock, make_config, seed, tenant_form
+from helpers import PASSWORD, Clock, tenant_form, watch_problems
 
 from edge.web.app import create_app
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "registry"
 
-pytestmark = needs_chromium
+pytestmark = pytest.mark.usefixtures("launch_chromium")
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):  # type: ignore[no-untyped-def]
+def site(tmp_path_factory, registry_config, seed_registry, served):  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("browser")
     clock = Clock()
-    config = make_config(tmp)
+    config = registry_config(tmp)
     app = create_app(config, clock=clock)
-    ids = seed(config, clock())
+    ids = seed_registry(config, clock())
     with served(app) as base:
         yield {"base": base, "ids": ids}
 
 
 @pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
+def browser(launch_chromium):  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        launched = launch(pw)
+        launched = launch_chromium(pw)
         yield launched
         launched.close()
 

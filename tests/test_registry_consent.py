@@ -12,16 +12,7 @@ import sqlite3
 from datetime import date
 
 import pytest
-from registry_support import (
-    PASSWORD,
-    Clock,
-    csrf_of,
-    make_config,
-    make_id,
-    reg_id_by_name,
-    seed,
-    tenant_form,
-)
+from helpers import PASSWORD, Clock, csrf_of, make_id, reg_id_by_name, tenant_form
 
 from edge.db import connect
 from edge.web.app import create_app
@@ -33,11 +24,11 @@ CHILD_OF_OTHERS = make_id("320102", date(2016, 6, 6), 51)
 
 
 @pytest.fixture()
-def env(tmp_path):  # type: ignore[no-untyped-def]
+def env(tmp_path, registry_config, seed_registry):  # type: ignore[no-untyped-def]
     clock = Clock()
-    config = make_config(tmp_path, public_submissions_per_minute=100_000)
+    config = registry_config(tmp_path, public_submissions_per_minute=100_000)
     app = create_app(config, clock=clock)
-    ids = seed(config, clock())
+    ids = seed_registry(config, clock())
     return {"app": app, "ids": ids, "db_path": config.storage.database_path}
 
 

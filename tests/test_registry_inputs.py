@@ -8,7 +8,7 @@ import sqlite3
 from datetime import date
 
 import pytest
-from registry_support import PASSWORD, Clock, csrf_of, make_config, make_id, seed, tenant_form
+from helpers import PASSWORD, Clock, csrf_of, make_id, tenant_form
 
 from edge.web.app import create_app
 from qr_registry.documents import FieldError, check_char, normalise_name, validate_document
@@ -22,11 +22,11 @@ FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):  # type: ignore[no-untyped-def]
+def env(tmp_path_factory, registry_config, seed_registry):  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("inputs")
-    config = make_config(tmp, public_submissions_per_minute=100_000)
+    config = registry_config(tmp, public_submissions_per_minute=100_000)
     app = create_app(config, clock=Clock())
-    ids = seed(config, Clock()())
+    ids = seed_registry(config, Clock()())
     return {"app": app, "ids": ids, "db_path": config.storage.database_path}
 
 

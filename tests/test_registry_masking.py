@@ -23,8 +23,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from helpers import PASSWORD, Clock, csrf_of, make_id, tenant_form
 from openpyxl import load_workbook
-from registry_support import PASSWORD, Clock, csrf_of, make_config, make_id, seed, tenant_form
 
 from edge.db import connect, transaction
 from edge.web.accounts import create_user
@@ -132,12 +132,12 @@ NAMES = {"resident": "张三", "hmt": "陈大文", "fpr": "Anna Schmidt", "fpr_o
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):  # type: ignore[no-untyped-def]
+def site(tmp_path_factory, registry_config, seed_registry):  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("masking")
     clock = Clock()
-    config = make_config(tmp, public_submissions_per_minute=100_000)
+    config = registry_config(tmp, public_submissions_per_minute=100_000)
     app = create_app(config, clock=clock)
-    ids = seed(config, clock())
+    ids = seed_registry(config, clock())
     db = connect(config.storage.database_path)
     with transaction(db) as conn:
         create_user(conn, "guard", PASSWORD, "guard", clock())
@@ -281,10 +281,10 @@ def test_every_role_leaves_at_least_ten_thousand_candidates(site, role) -> None:
             assert seen["years"] != range(BIRTHS[key].year, BIRTHS[key].year + 1), key
 
 
-def test_exact_search_quota_per_officer(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    config = make_config(tmp_path, exact_searches_per_day=3)
+def test_exact_search_quota_per_officer(tmp_path, registry_config, seed_registry) -> None:  # type: ignore[no-untyped-def]
+    config = registry_config(tmp_path, exact_searches_per_day=3)
     app = create_app(config, clock=Clock())
-    seed(config, Clock()())
+    seed_registry(config, Clock()())
     police = login(app, "police")
     number = make_id("320102", date(1990, 1, 1), 5)
     codes = [

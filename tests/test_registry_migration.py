@@ -10,7 +10,7 @@ import json
 import sqlite3
 from datetime import date
 
-from registry_support import Clock, make_config, make_id
+from helpers import Clock, make_id
 
 from edge.db import connect
 from edge.migrations import MIGRATIONS, TABLE_REBUILDS
@@ -86,8 +86,8 @@ def file_bytes(path) -> bytes:  # type: ignore[no-untyped-def]
     return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
 
 
-def test_old_registrations_are_sealed_without_loss(tmp_path) -> None:
-    config = make_config(tmp_path)
+def test_old_registrations_are_sealed_without_loss(tmp_path, registry_config) -> None:
+    config = registry_config(tmp_path)
     vault = PiiVault.from_key_file(config.security.pii_key_file, create=True)
     path = config.storage.database_path
     reg = old_database(path, vault)

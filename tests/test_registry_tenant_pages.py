@@ -10,24 +10,24 @@ import sqlite3
 from datetime import date
 
 import pytest
+from helpers import PASSWORD, Clock, csrf_of, make_id, tenant_form
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from registry_support import PASSWORD, Clock, csrf_of, make_config, make_id, seed, tenant_form
 
 from edge.web.app import create_app
 
 
 @pytest.fixture()
-def env(tmp_path):  # type: ignore[no-untyped-def]
+def env(tmp_path, registry_config, seed_registry):  # type: ignore[no-untyped-def]
     clock = Clock()
-    config = make_config(
+    config = registry_config(
         tmp_path,
         public_submissions_per_minute=100_000,
         pending_per_room=3,
         submissions_per_sticker_per_day=4,
     )
     app = create_app(config, clock=clock)
-    ids = seed(config, clock())
+    ids = seed_registry(config, clock())
     return {"app": app, "ids": ids, "db_path": config.storage.database_path, "clock": clock}
 
 

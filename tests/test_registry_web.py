@@ -9,18 +9,10 @@ import json
 import sqlite3
 
 import pytest
+from helpers import PASSWORD, Clock, csrf_of, reg_id_by_name, tenant_form
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
-from registry_support import (
-    PASSWORD,
-    Clock,
-    csrf_of,
-    make_config,
-    reg_id_by_name,
-    seed,
-    tenant_form,
-)
 
 from edge import audit
 from edge.db import connect
@@ -29,12 +21,12 @@ from qr_registry.rooms import get_room
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):  # type: ignore[no-untyped-def]
+def env(tmp_path_factory, registry_config, seed_registry):  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("registry")
     clock = Clock()
-    config = make_config(tmp, public_submissions_per_minute=100_000)
+    config = registry_config(tmp, public_submissions_per_minute=100_000)
     app = create_app(config, clock=clock)
-    ids = seed(config, clock())
+    ids = seed_registry(config, clock())
     return {"app": app, "ids": ids, "clock": clock, "db_path": config.storage.database_path}
 
 
@@ -403,11 +395,13 @@ def test_move_out_and_extension_are_requests_the_landlord_confirms(env) -> None:
     )
 
 
-def test_one_time_code_applies_a_request_and_logs_no_phone(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_one_time_code_applies_a_request_and_logs_no_phone(
+    tmp_path, caplog, registry_config, seed_registry
+) -> None:  # type: ignore[no-untyped-def]
     clock = Clock()
-    config = make_config(tmp_path, sms_gateway="demo-log")
+    config = registry_config(tmp_path, sms_gateway="demo-log")
     app = create_app(config, clock=clock)
-    ids = seed(config, clock())
+    ids = seed_registry(config, clock())
     env = {"app": app, "ids": ids, "db_path": config.storage.database_path}
     form = tenant_form(seq=611, name="褚十一", phone="13500135011")
     assert register(env, "room_a1", **form).status_code == 303
@@ -525,10 +519,10 @@ def test_login_rate_limit_and_security_headers(env) -> None:  # type: ignore[no-
     assert response.headers["Referrer-Policy"] == "no-referrer"
 
 
-def test_public_page_rate_limit(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    config = make_config(tmp_path, public_submissions_per_minute=3)
+def test_public_page_rate_limit(tmp_path, registry_config, seed_registry) -> None:  # type: ignore[no-untyped-def]
+    config = registry_config(tmp_path, public_submissions_per_minute=3)
     app = create_app(config)
-    ids = seed(config, Clock()())
+    ids = seed_registry(config, Clock()())
     client = app.test_client()
     url = f"/r/{ids['room_a1'].token}"
     csrf = page_csrf(client, url)

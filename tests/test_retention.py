@@ -110,11 +110,13 @@ def test_backup_of_missing_database_is_a_clear_error(tmp_path):
     assert not (tmp_path / "out.db").exists()
 
 
-def test_closed_registrations_are_purged_after_retention_once_delivered(tmp_path):
+def test_closed_registrations_are_purged_after_retention_once_delivered(
+    tmp_path, registry_config, seed_registry
+):
     """Personal data of tenants who left goes after registration_days, audited; owed rows stay."""
     from datetime import date
 
-    from registry_support import make_config, seed, tenant_form
+    from helpers import tenant_form
 
     from edge import audit
     from edge.box.retention import purge_registrations
@@ -122,9 +124,9 @@ def test_closed_registrations_are_purged_after_retention_once_delivered(tmp_path
     from qr_registry.form import parse_tenant_form
     from qr_registry.registrations import decide, move_out, submit
 
-    config = make_config(tmp_path)
+    config = registry_config(tmp_path)
     when = datetime(2025, 6, 1, 2, 0, tzinfo=UTC)
-    ids = seed(config, when)
+    ids = seed_registry(config, when)
     db = connect(config.storage.database_path)
     vault = PiiVault.from_key_file(config.security.pii_key_file, create=True)
     regs = []
@@ -151,13 +153,15 @@ def test_closed_registrations_are_purged_after_retention_once_delivered(tmp_path
     assert last == ("purge_registration", f"registration:{regs[0]}")
 
 
-def test_unconfirmed_registrations_and_unconsented_co_residents_are_purged(tmp_path):
+def test_unconfirmed_registrations_and_unconsented_co_residents_are_purged(
+    tmp_path, registry_config, seed_registry
+):
     """Finding 13.6: fake registrations from the public page stayed forever. Pending ones
     past their deadline (and rejected ones never sent) go after pending_registration_days;
     co-residents whose consent never came after co_resident_consent_days."""
     from datetime import date, timedelta
 
-    from registry_support import make_config, seed, tenant_form
+    from helpers import tenant_form
 
     from edge import audit
     from edge.box.retention import purge_stale_pending
@@ -165,9 +169,9 @@ def test_unconfirmed_registrations_and_unconsented_co_residents_are_purged(tmp_p
     from qr_registry.form import parse_tenant_form
     from qr_registry.registrations import decide, submit
 
-    config = make_config(tmp_path)
+    config = registry_config(tmp_path)
     when = datetime(2025, 6, 1, 2, 0, tzinfo=UTC)
-    ids = seed(config, when)
+    ids = seed_registry(config, when)
     db = connect(config.storage.database_path)
     vault = PiiVault.from_key_file(config.security.pii_key_file, create=True)
     regs = []

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from gpiozero.pins.mock import MockFactory
 
 from edge.db import connect
 from edge.events import recent_events
@@ -52,13 +51,12 @@ def small_disk(tmp_path):
 
 
 @pytest.fixture
-def gate(small_disk, reader):
+def gate(small_disk, reader, pin_factory):
     db = connect(small_disk / "menwei.db")
     db.execute("INSERT INTO gates VALUES ('north', 'North', 'vehicle', 'x')")
     for plate in RESIDENTS:
         add_vehicle(db, VehicleInput(plate, "resident", "3-1-402"))
-    factory = MockFactory()
-    barrier = Barrier(17, pulse_s=0.05, active_high=True, pin_factory=factory)
+    barrier = Barrier(17, pulse_s=0.05, active_high=True, pin_factory=pin_factory)
     loop = VehicleGateLoop(
         GateFacts("north", "vehicle"),
         None,
@@ -69,7 +67,7 @@ def gate(small_disk, reader):
         SnapshotStore(small_disk / "snapshots", ZoneInfo("UTC")),
     )
     loop.writer.retry_every_s = 0  # retry on every tick in the test
-    yield loop, db, factory.pin(17)
+    yield loop, db, pin_factory.pin(17)
     barrier.close()
     db.conn.close()
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 from click.testing import CliRunner
-from sync_helpers import make_box, outbox_keys, write_secret
+from helpers import outbox_keys, write_secret
 
 from edge.cli.main import main
 from edge.config import ConfigError, parse_config
@@ -26,7 +26,7 @@ secret_file = "sync.secret"
 
 
 @pytest.fixture
-def box(tmp_path):
+def box(tmp_path, make_box):
     write_secret(tmp_path)
     path = tmp_path / "menwei.toml"
     path.write_text(CONFIG, encoding="utf-8")

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from sync_helpers import SECRET
+from helpers import SECRET
 
 from edge.db import connect
 from edge.vehicles import VehicleInput, add_vehicle, add_watch, facts_for_plate
 from sync.downlink import pull_list
 from sync.json_protocol import JsonProtocol
-from sync.reference_platform import ReferencePlatform
 from sync.transport import Transport
 
 WATCH = [
@@ -30,13 +29,13 @@ VEHICLES = [
 
 
 @pytest.fixture
-def setup(tmp_path):
-    with ReferencePlatform(secret=SECRET) as platform:
-        db = connect(tmp_path / "box.db")
-        proto = JsonProtocol(
-            Transport(platform.url, 1, 1, max_response_bytes=64 * 1024), "b", "hmac", SECRET
-        )
-        yield platform, db, proto
+def setup(tmp_path, reference_platform):
+    platform = reference_platform()
+    db = connect(tmp_path / "box.db")
+    proto = JsonProtocol(
+        Transport(platform.url, 1, 1, max_response_bytes=64 * 1024), "b", "hmac", SECRET
+    )
+    yield platform, db, proto
 
 
 def district(db, table):

@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from face_fixtures import FACES, face_labels
-from sync_helpers import SECRET
+from helpers import FACES, SECRET
 
 from edge.config import parse_config
 from edge.db import connect
@@ -20,7 +19,6 @@ from edge.pii import PiiVault, create_key_file
 from sync.downlink import pull_list
 from sync.downlink_faces import face_list_handlers, handlers_for
 from sync.json_protocol import JsonProtocol
-from sync.reference_platform import ReferencePlatform
 from sync.transport import Transport
 
 MODEL = "ab" * 32
@@ -39,13 +37,13 @@ def item(seed: int, **overrides: object) -> dict:
 
 
 @pytest.fixture
-def setup(tmp_path):  # type: ignore[no-untyped-def]
+def setup(tmp_path, reference_platform):  # type: ignore[no-untyped-def]
     create_key_file(tmp_path / "pii.key")
     vault = PiiVault.from_key_file(tmp_path / "pii.key")
-    with ReferencePlatform(secret=SECRET) as platform:
-        db = connect(tmp_path / "box.db")
-        proto = JsonProtocol(Transport(platform.url, 1, 1), "b", "hmac", SECRET)
-        yield platform, db, proto, vault
+    platform = reference_platform()
+    db = connect(tmp_path / "box.db")
+    proto = JsonProtocol(Transport(platform.url, 1, 1), "b", "hmac", SECRET)
+    yield platform, db, proto, vault
 
 
 def district(db) -> list[str]:  # type: ignore[no-untyped-def]
@@ -113,9 +111,9 @@ def test_a_box_without_its_pii_key_does_not_pull_faces(tmp_path):
     assert set(handlers) == {"watch_faces"} and why_not is None
 
 
-def test_a_real_template_from_the_district_matches_another_photo_of_the_person(setup):
+def test_a_real_template_from_the_district_matches_another_photo_of_the_person(setup, face_labels):
     platform, db, proto, vault = setup
-    labels = face_labels()
+    labels = face_labels
     obama = sorted(f for f, who in labels.items() if who == "obama" and "partial" not in f)
     recogniser = FaceRecogniser()
     enrolled = recogniser.enrolment_template(read_image_file(FACES / obama[0]))

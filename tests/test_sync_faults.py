@@ -15,10 +15,9 @@ import sys
 import time
 
 import pytest
-from sync_helpers import SECRET, make_box, outbox_keys, pending, write_secret
+from helpers import outbox_keys, pending, write_secret
 
 from edge.db import connect
-from sync.reference_platform import ReferencePlatform
 
 KILLS = 55
 EVENTS = 3000
@@ -56,43 +55,45 @@ def start_sync(config_path):
 
 
 @pytest.mark.slow
-def test_sigkill_during_sending_loses_and_duplicates_nothing(tmp_path):
+def test_sigkill_during_sending_loses_and_duplicates_nothing(
+    tmp_path, make_box, reference_platform
+):
     rng = random.Random(1400)
     write_secret(tmp_path)
     db = make_box(tmp_path / "data" / "menwei.db", EVENTS)
     db.conn.close()
-    with ReferencePlatform(tmp_path / "platform.db", secret=SECRET, seed=7) as platform:
-        config_path = tmp_path / "menwei.toml"
-        config_path.write_text(CONFIG.format(url=platform.url), encoding="utf-8")
-        platform.faults.error_rate = 0.1
-        platform.faults.drop_rate = 0.15  # stored, then the connection dies: ack lost
-        platform.faults.slow_s = 0.03
-        kills_while_sending = 0
-        for _ in range(KILLS):
-            before = platform.receipts
-            proc = start_sync(config_path)
-            deadline = time.monotonic() + 10
-            while platform.receipts == before and time.monotonic() < deadline:
-                time.sleep(0.005)  # wait until it is sending ...
-            time.sleep(rng.uniform(0, 0.15))  # ... then kill it somewhere mid-stream
-            os.kill(proc.pid, signal.SIGKILL)
-            assert proc.wait(10) == -signal.SIGKILL
-            kills_while_sending += platform.receipts > before
-        assert kills_while_sending >= 50, kills_while_sending
-        box = connect(tmp_path / "data" / "menwei.db")
-        assert pending(box) > 0, "backlog drained before the kills ended; raise EVENTS"
-        # recovery: a clean run drains the rest, then stops on SIGTERM
-        platform.faults.error_rate = platform.faults.drop_rate = platform.faults.slow_s = 0
+    platform = reference_platform(tmp_path / "platform.db", seed=7)
+    config_path = tmp_path / "menwei.toml"
+    config_path.write_text(CONFIG.format(url=platform.url), encoding="utf-8")
+    platform.faults.error_rate = 0.1
+    platform.faults.drop_rate = 0.15  # stored, then the connection dies: ack lost
+    platform.faults.slow_s = 0.03
+    kills_while_sending = 0
+    for _ in range(KILLS):
+        before = platform.receipts
         proc = start_sync(config_path)
-        deadline = time.monotonic() + 60
-        while pending(box) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0, proc.stderr.read().decode()[-2000:]
-        assert pending(box) == 0
-        assert box.execute("SELECT COUNT(*) FROM outbox WHERE state = 'dead'").fetchone()[0] == 0
-        assert platform.keys() == outbox_keys(box)  # every event, once after dedupe
-        assert len(platform.keys()) == EVENTS
-        assert platform.receipts > EVENTS  # lost acks really caused resends
-        status = (tmp_path / "data" / "sync-status.json").read_text()
-        assert '"worker": "stopped"' in status and '"queued": 0' in status
+        deadline = time.monotonic() + 10
+        while platform.receipts == before and time.monotonic() < deadline:
+            time.sleep(0.005)  # wait until it is sending ...
+        time.sleep(rng.uniform(0, 0.15))  # ... then kill it somewhere mid-stream
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(10) == -signal.SIGKILL
+        kills_while_sending += platform.receipts > before
+    assert kills_while_sending >= 50, kills_while_sending
+    box = connect(tmp_path / "data" / "menwei.db")
+    assert pending(box) > 0, "backlog drained before the kills ended; raise EVENTS"
+    # recovery: a clean run drains the rest, then stops on SIGTERM
+    platform.faults.error_rate = platform.faults.drop_rate = platform.faults.slow_s = 0
+    proc = start_sync(config_path)
+    deadline = time.monotonic() + 60
+    while pending(box) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0, proc.stderr.read().decode()[-2000:]
+    assert pending(box) == 0
+    assert box.execute("SELECT COUNT(*) FROM outbox WHERE state = 'dead'").fetchone()[0] == 0
+    assert platform.keys() == outbox_keys(box)  # every event, once after dedupe
+    assert len(platform.keys()) == EVENTS
+    assert platform.receipts > EVENTS  # lost acks really caused resends
+    status = (tmp_path / "data" / "sync-status.json").read_text()
+    assert '"worker": "stopped"' in status and '"queued": 0' in status

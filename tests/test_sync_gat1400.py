@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from sync_helpers import make_box, outbox_keys, pending
+from helpers import outbox_keys, pending
 
 from edge.config.sync import SyncConfig
 from edge.db import connect, transaction
@@ -80,7 +80,7 @@ def platform(request):
         yield sim
 
 
-def test_register_upload_keepalive_time_and_unregister(tmp_path, platform):
+def test_register_upload_keepalive_time_and_unregister(tmp_path, platform, make_box):
     db = make_box(tmp_path / "box.db", 30)
     clock = Clock()
     proto = make_protocol(platform, db, clock=clock)
@@ -184,7 +184,7 @@ def test_other_error_saying_already_held_is_an_acknowledgement():
 
 
 @pytest.mark.parametrize("profile", ["standard", "legacy"])
-def test_invalid_objects_are_dead_lettered_and_the_rest_delivered(tmp_path, profile):
+def test_invalid_objects_are_dead_lettered_and_the_rest_delivered(tmp_path, profile, make_box):
     db = make_box(tmp_path / "box.db", 12)
     with ViidSimulator(profile, {DEVICE: "pw"}) as sim:
         proto = make_protocol(sim, db)
@@ -198,7 +198,7 @@ def test_invalid_objects_are_dead_lettered_and_the_rest_delivered(tmp_path, prof
         assert pending(db) == 0 and sim.count() == 10
 
 
-def test_busy_platform_keeps_rows_and_other_error_ends_in_dead_letter(tmp_path):
+def test_busy_platform_keeps_rows_and_other_error_ends_in_dead_letter(tmp_path, make_box):
     db = make_box(tmp_path / "box.db", 3)
     with ViidSimulator("standard", {DEVICE: "pw"}) as sim:
         proto = make_protocol(sim, db)
@@ -251,7 +251,7 @@ def record(db, kind, at, **kw):
     return record_event(db, NewEvent("g1", kind, at, kw.pop("decision", "none"), **kw))
 
 
-def test_event_kinds_map_to_their_objects(tmp_path):
+def test_event_kinds_map_to_their_objects(tmp_path, make_box):
     db = make_box(tmp_path / "box.db", 0)
     at = datetime(2026, 5, 1, 8, tzinfo=UTC)
     passage = record(db, "vehicle_passage", at, plate="皖A12345", details={"colour": "blue"})
@@ -281,7 +281,7 @@ def test_event_kinds_map_to_their_objects(tmp_path):
         assert {passage.id, unread.id, face.id, manual.id, door.id} <= set(outbox_keys(db))
 
 
-def test_object_time_is_the_event_time_not_the_outbox_time(tmp_path):
+def test_object_time_is_the_event_time_not_the_outbox_time(tmp_path, make_box):
     db = make_box(tmp_path / "box.db", 0)
     at = datetime(2026, 5, 1, 8, tzinfo=UTC)
     stored = record(db, "vehicle_passage", at, plate="皖A12345")
@@ -294,7 +294,7 @@ def test_object_time_is_the_event_time_not_the_outbox_time(tmp_path):
     assert obj["MotorVehicleID"] == object_id(APE, stored.id, "02", ZONE)
 
 
-def test_resent_rows_keep_their_object_ids(tmp_path):
+def test_resent_rows_keep_their_object_ids(tmp_path, make_box):
     db = make_box(tmp_path / "box.db", 5)
     with ViidSimulator("standard", {DEVICE: "pw"}) as sim:
         proto = make_protocol(sim, db)
@@ -320,7 +320,7 @@ def test_plain_http_only_to_loopback_and_no_redirects():
         assert reply.status == 404
 
 
-def test_response_size_is_capped(tmp_path):
+def test_response_size_is_capped(tmp_path, make_box):
     db = make_box(tmp_path / "box.db", 100)
     with ViidSimulator("standard", {DEVICE: "pw"}) as sim:
         config = sync_config(sim.url)
@@ -332,7 +332,7 @@ def test_response_size_is_capped(tmp_path):
 
 # -- subscriptions -------------------------------------------------------------------------
 @pytest.fixture
-def subscriber(tmp_path):
+def subscriber(tmp_path, make_box):
     """A subscription-only platform, a box with its 1400 server, and what links them."""
     db = make_box(tmp_path / "box.db", 0)
     with ViidSimulator("subscriber", {DEVICE: "pw"}) as sim:
@@ -459,7 +459,7 @@ def test_bad_dispositions_change_nothing(subscriber):
     assert db.execute("SELECT COUNT(*) FROM viid_dispositions").fetchone()[0] == 0
 
 
-def test_box_database_survives_reopen(tmp_path):
+def test_box_database_survives_reopen(tmp_path, make_box):
     db = make_box(tmp_path / "box.db", 1)
     db.conn.close()
     assert connect(tmp_path / "box.db").execute("SELECT COUNT(*) FROM viid_subscriptions")

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sync_helpers import make_box, outbox_keys, pending, write_secret
+from helpers import outbox_keys, pending, write_secret
 
 from edge.db import connect, transaction
 from sync.gat1400.objects import object_id
@@ -95,7 +95,7 @@ def subscribe(db, receive_addr: str) -> None:
 
 
 @pytest.mark.slow
-def test_sigkill_and_platform_restarts_lose_and_duplicate_nothing(tmp_path):
+def test_sigkill_and_platform_restarts_lose_and_duplicate_nothing(tmp_path, make_box):
     rng = random.Random(1400)
     write_secret(tmp_path, SECRET.encode())
     box_path = tmp_path / "data" / "menwei.db"

@@ -11,10 +11,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from sync_helpers import SECRET, make_box, pending
+from helpers import SECRET, pending
 
 from sync.json_protocol import JsonProtocol
-from sync.reference_platform import ReferencePlatform
 from sync.transport import Transport
 from sync.uplink import UplinkWorker
 
@@ -66,15 +65,17 @@ def pki(tmp_path_factory):
     return folder, context
 
 
-def test_custom_ca_is_trusted_and_unknown_ca_is_refused(tmp_path, pki):
+def test_custom_ca_is_trusted_and_unknown_ca_is_refused(
+    tmp_path, pki, make_box, reference_platform
+):
     folder, context = pki
     db = make_box(tmp_path / "box.db", 10)
-    with ReferencePlatform(secret=SECRET, tls=context) as platform:
-        assert platform.url.startswith("https://")
-        untrusted = JsonProtocol(Transport(platform.url, 2, 2), "b", "hmac", SECRET)
-        result = UplinkWorker(db, untrusted).step()
-        assert "certificate not trusted" in (result.error or "")
-        assert pending(db) == 10 and platform.count() == 0
-        trusted = Transport(platform.url, 2, 2, ca_file=folder / "ca.pem")
-        UplinkWorker(db, JsonProtocol(trusted, "b", "hmac", SECRET)).step()
-        assert pending(db) == 0 and platform.count() == 10
+    platform = reference_platform(tls=context)
+    assert platform.url.startswith("https://")
+    untrusted = JsonProtocol(Transport(platform.url, 2, 2), "b", "hmac", SECRET)
+    result = UplinkWorker(db, untrusted).step()
+    assert "certificate not trusted" in (result.error or "")
+    assert pending(db) == 10 and platform.count() == 0
+    trusted = Transport(platform.url, 2, 2, ca_file=folder / "ca.pem")
+    UplinkWorker(db, JsonProtocol(trusted, "b", "hmac", SECRET)).step()
+    assert pending(db) == 0 and platform.count() == 10

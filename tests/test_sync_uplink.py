@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 import pytest
-from sync_helpers import SECRET, make_box, outbox_keys, pending
+from helpers import SECRET, outbox_keys, pending
 
 from edge.snapshots import SnapshotStore
 from edge.store.outbox import dead_rows, requeue_dead
@@ -38,12 +38,12 @@ def drain(worker: UplinkWorker, max_steps: int = 2000) -> int:
 
 
 @pytest.fixture
-def platform():
-    with ReferencePlatform(secret=SECRET, seed=5) as server:
-        yield server
+def platform(reference_platform):
+    server = reference_platform(seed=5)
+    yield server
 
 
-def test_batches_oldest_first_marked_only_after_ack_with_snapshots(tmp_path, platform):
+def test_batches_oldest_first_marked_only_after_ack_with_snapshots(tmp_path, platform, make_box):
     from zoneinfo import ZoneInfo
 
     snaps = SnapshotStore(tmp_path / "snaps", ZoneInfo("Asia/Shanghai"))
@@ -66,7 +66,7 @@ def test_batches_oldest_first_marked_only_after_ack_with_snapshots(tmp_path, pla
     assert snapshots == 120
 
 
-def test_snapshot_above_bound_travels_as_a_note(tmp_path, platform):
+def test_snapshot_above_bound_travels_as_a_note(tmp_path, platform, make_box):
     from zoneinfo import ZoneInfo
 
     from edge.store.outbox import next_batch
@@ -81,7 +81,7 @@ def test_snapshot_above_bound_travels_as_a_note(tmp_path, platform):
     assert base64.b64decode(full["data_b64"])[:2] == b"\xff\xd8"  # a JPEG
 
 
-def test_outage_for_the_whole_run_then_recovery(tmp_path, platform):
+def test_outage_for_the_whole_run_then_recovery(tmp_path, platform, make_box):
     db = make_box(tmp_path / "box.db", 80)
     worker = UplinkWorker(db, protocol_for(platform), batch_size=30)
     platform.faults.outage = True
@@ -95,7 +95,7 @@ def test_outage_for_the_whole_run_then_recovery(tmp_path, platform):
     assert pending(db) == 0 and platform.keys() == outbox_keys(db)
 
 
-def test_random_5xx_timeouts_drops_and_garbage_deliver_exactly_once(tmp_path, platform):
+def test_random_5xx_timeouts_drops_and_garbage_deliver_exactly_once(tmp_path, platform, make_box):
     db = make_box(tmp_path / "box.db", 300)
     platform.faults.error_rate = 0.2
     platform.faults.timeout_rate = 0.1
@@ -111,7 +111,7 @@ def test_random_5xx_timeouts_drops_and_garbage_deliver_exactly_once(tmp_path, pl
 
 
 @pytest.mark.parametrize("mode", ["batch", "row"])
-def test_invalid_row_is_isolated_dead_lettered_and_never_blocks(tmp_path, platform, mode):
+def test_invalid_row_is_isolated_dead_lettered_and_never_blocks(tmp_path, platform, mode, make_box):
     db = make_box(tmp_path / "box.db", 64)
     keys = outbox_keys(db)
     bad = {keys[5], keys[40]}
@@ -133,17 +133,17 @@ def test_invalid_row_is_isolated_dead_lettered_and_never_blocks(tmp_path, platfo
     assert platform.keys() == keys
 
 
-def test_wrong_secret_delivers_nothing_and_keeps_rows(tmp_path, platform):
+def test_wrong_secret_delivers_nothing_and_keeps_rows(tmp_path, platform, make_box):
     db = make_box(tmp_path / "box.db", 5)
     result = UplinkWorker(db, protocol_for(platform, secret=b"wrong")).step()
     assert "401" in (result.error or "") and pending(db) == 5 and platform.count() == 0
 
 
-def test_bearer_token_mode(tmp_path):
-    with ReferencePlatform(secret=SECRET, auth_mode="token") as server:
-        db = make_box(tmp_path / "box.db", 5)
-        drain(UplinkWorker(db, protocol_for(server, mode="token")))
-        assert server.count() == 5
+def test_bearer_token_mode(tmp_path, make_box, reference_platform):
+    server = reference_platform(auth_mode="token")
+    db = make_box(tmp_path / "box.db", 5)
+    drain(UplinkWorker(db, protocol_for(server, mode="token")))
+    assert server.count() == 5
 
 
 @pytest.mark.parametrize(
@@ -183,21 +183,23 @@ def test_backoff_grows_with_jitter_up_to_the_cap():
     assert backoff.next_delay() <= 1.0
 
 
-def test_registration_arrives_with_its_personal_part_opened(tmp_path, platform):
+def test_registration_arrives_with_its_personal_part_opened(
+    tmp_path, platform, registry_config, seed_registry
+):
     """The outbox holds a registration's personal data sealed with the box's key; the
     uplink opens it just before sending (inside TLS), so the district can read it."""
     from datetime import UTC, date, datetime
 
-    from registry_support import make_config, seed, tenant_form
+    from helpers import tenant_form
 
     from edge.db import connect
     from edge.pii import PiiVault
     from qr_registry.form import parse_tenant_form
     from qr_registry.registrations import decide, submit
 
-    config = make_config(tmp_path)
+    config = registry_config(tmp_path)
     when = datetime(2025, 6, 1, 2, 0, tzinfo=UTC)
-    ids = seed(config, when)
+    ids = seed_registry(config, when)
     db = connect(config.storage.database_path)
     vault = PiiVault.from_key_file(config.security.pii_key_file, create=True)
     form, errors = parse_tenant_form(tenant_form(7), date(2025, 6, 1), 3650)
@@ -219,7 +221,7 @@ def test_registration_arrives_with_its_personal_part_opened(tmp_path, platform):
     assert len(dead_rows(db.conn)) == 1
 
 
-def test_a_signed_audit_checkpoint_reaches_the_platform(tmp_path, platform):
+def test_a_signed_audit_checkpoint_reaches_the_platform(tmp_path, platform, make_box):
     """The district keeps the box's checkpoints off the box and can check the signature
     with the public key inside (edge.audit; `menwei audit checkpoint` queues them)."""
     from edge import audit

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from edge.db import connect
 from edge.plates.grammar import PlateFormatError
 from edge.vehicles import (
     EnrolmentError,
@@ -21,11 +20,6 @@ from edge.vehicles import (
 )
 
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture
-def db(tmp_path):
-    return connect(tmp_path / "menwei.db")
 
 
 def count(db, table: str) -> int:

@@ -12,11 +12,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from face_fixtures import FACES, face_labels
-from gpiozero.pins.mock import MockFactory
-from registry_support import Clock
+from helpers import FACES, Clock
 
-from edge.db import connect, transaction
+from edge.db import transaction
 from edge.events import recent_events
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
@@ -48,12 +46,10 @@ def reader() -> PlateReader:
 
 
 @pytest.fixture
-def vehicle_gate(tmp_path, reader):
-    db = connect(tmp_path / "menwei.db")
+def vehicle_gate(tmp_path, reader, pin_factory, db):
     db.execute("INSERT INTO gates VALUES ('north', 'North', 'vehicle', 'x')")
     add_resident(db, PiiVault(bytes(range(32))), "Host", "3-1-402")
-    factory = MockFactory()
-    barrier = Barrier(OPEN_PIN, pulse_s=0.05, active_high=True, pin_factory=factory)
+    barrier = Barrier(OPEN_PIN, pulse_s=0.05, active_high=True, pin_factory=pin_factory)
     clock = Clock(T0)
     loop = VehicleGateLoop(
         GateFacts("north", "vehicle"),
@@ -65,7 +61,7 @@ def vehicle_gate(tmp_path, reader):
         snapshots=SnapshotStore(tmp_path / "snapshots", ZoneInfo("Asia/Shanghai")),
         clock=clock,
     )
-    yield loop, db, clock, factory.pin(OPEN_PIN)
+    yield loop, db, clock, pin_factory.pin(OPEN_PIN)
     barrier.close()
 
 
@@ -159,14 +155,11 @@ def recogniser() -> FaceRecogniser:
 
 
 @pytest.fixture
-def door_gate(tmp_path, recogniser):
-    face_labels()
-    factory = MockFactory()
-    db = connect(tmp_path / "menwei.db")
+def door_gate(tmp_path, recogniser, face_labels, pin_factory, db):
     db.execute("INSERT INTO gates VALUES ('east', 'East', 'pedestrian', 'x')")
     vault = PiiVault(bytes(range(32)))
     host = add_resident(db, vault, "Host", "3-1-402")
-    lock = DoorLock(17, "fail_safe", 0.2, active_high=True, pin_factory=factory)
+    lock = DoorLock(17, "fail_safe", 0.2, active_high=True, pin_factory=pin_factory)
     holder: dict = {}
     door = Door(lock, lambda k, d: holder["loop"].door_event(k, d))
     clock = Clock(T0)
@@ -175,7 +168,7 @@ def door_gate(tmp_path, recogniser):
     )
     yield {"db": db, "vault": vault, "host": host, "build": build, "holder": holder, "clock": clock}
     door.close()
-    factory.reset()
+    pin_factory.reset()
 
 
 def photo(name: str):

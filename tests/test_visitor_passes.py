@@ -8,7 +8,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from face_fixtures import FACES, face_labels
+from helpers import FACES
 
 from edge.box.retention import run_retention
 from edge.config.retention import RetentionConfig
@@ -186,11 +186,11 @@ def vault() -> PiiVault:
 
 
 @pytest.fixture
-def db(tmp_path, vault):
-    database = connect(tmp_path / "menwei.db")
-    add_resident(database, vault, "Host Resident", "3-1-402")
-    add_resident(database, vault, "Other Resident", "5-2-101")
-    return database
+def db(db, vault):
+    """The fresh database with two residents (3-1-402 hosts, 5-2-101 does not)."""
+    add_resident(db, vault, "Host Resident", "3-1-402")
+    add_resident(db, vault, "Other Resident", "5-2-101")
+    return db
 
 
 @pytest.mark.parametrize(
@@ -365,12 +365,11 @@ def test_a_live_pass_stays_listed_behind_any_number_of_newer_ended_ones(db):
 
 # -- face passes: templates, uses, revoke and retention ----------------------------------------
 @pytest.fixture(scope="module")
-def recogniser() -> FaceRecogniser:
+def recogniser(face_labels) -> FaceRecogniser:  # skips the face tests without the photos
     return FaceRecogniser()
 
 
 def _face_pass(db, vault, recogniser, hours=4, uses=2) -> int:
-    face_labels()
     photos = [(0, n, read_image_file(FACES / n)) for n in ("fr_obama.jpg",)]
     templates = check_photos(recogniser, photos)
     terms = check_terms(NOW, NOW + timedelta(hours=hours), uses, NOW)
@@ -411,8 +410,7 @@ def test_face_pass_is_a_visitor_in_the_index_with_its_terms(db, vault, recognise
     ]
 
 
-def test_face_pass_needs_consent(db, vault, recogniser):
-    face_labels()
+def test_face_pass_needs_consent(db, vault, recogniser, face_labels):
     templates = check_photos(recogniser, [(0, "a", read_image_file(FACES / "fr_obama.jpg"))])
     terms = check_terms(NOW, NOW + timedelta(hours=1), 1, NOW)
     with transaction(db) as conn, pytest.raises(PassTermsError) as info:
@@ -451,10 +449,9 @@ def test_retention_purges_ended_visitor_faces_then_old_passes(tmp_path, db, vaul
     assert actions.count("purge_visitor_face") == 2 and "purge_visitor_passes" in actions
 
 
-def test_retention_deletes_expired_watch_faces(tmp_path, db, vault, recogniser):
+def test_retention_deletes_expired_watch_faces(tmp_path, db, vault, recogniser, face_labels):
     from edge.people.watch_faces import add_watch_face, list_watch_faces
 
-    face_labels()
     [template] = check_photos(recogniser, [(0, "b", read_image_file(FACES / "fr_biden.jpg"))])
     with transaction(db) as conn:
         for hours in (1, None):

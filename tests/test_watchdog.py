@@ -23,10 +23,8 @@ from zoneinfo import ZoneInfo
 
 import cv2
 import pytest
-from gpiozero.pins.mock import MockFactory
 
 from edge.box.watchdog import Watchdog, notify, watchdog_interval_s
-from edge.db import connect
 from edge.gate_loop import VehicleGateLoop
 from edge.plates.reader import PlateReader
 from edge.plates.voting import PlateVoter
@@ -180,15 +178,14 @@ class HangingReader:
         return []
 
 
-def test_hung_gate_loop_stops_pinging_and_resumes(systemd_socket, tmp_path):
+def test_hung_gate_loop_stops_pinging_and_resumes(systemd_socket, tmp_path, pin_factory, db):
     sock, path = systemd_socket
     frames = tmp_path / "frames"
     frames.mkdir()
     cv2.imwrite(str(frames / "0.jpg"), synth.render_empty_scene())
-    db = connect(tmp_path / "m.db")
     db.execute("INSERT INTO gates VALUES ('north', 'N', 'vehicle', 'x')")
     reader = HangingReader()
-    barrier = Barrier(17, pin_factory=MockFactory())
+    barrier = Barrier(17, pin_factory=pin_factory)
     camera = Camera(str(frames), replay_fps=20)
     loop = VehicleGateLoop(
         GateFacts("north", "vehicle"),
@@ -224,16 +221,15 @@ def test_hung_gate_loop_stops_pinging_and_resumes(systemd_socket, tmp_path):
         barrier.close()
 
 
-def test_busy_loop_keeps_pinging(systemd_socket, tmp_path):
+def test_busy_loop_keeps_pinging(systemd_socket, tmp_path, pin_factory, db):
     """Real recognition on every frame (tens of ms each) is busy, not hung."""
     sock, path = systemd_socket
     frames = tmp_path / "frames"
     frames.mkdir()
     for i in range(3):
         cv2.imwrite(str(frames / f"{i}.jpg"), synth.render_scene("沪C0L876", seed=i))
-    db = connect(tmp_path / "m.db")
     db.execute("INSERT INTO gates VALUES ('north', 'N', 'vehicle', 'x')")
-    barrier = Barrier(17, pin_factory=MockFactory())
+    barrier = Barrier(17, pin_factory=pin_factory)
     camera = Camera(str(frames), replay_fps=30)
     loop = VehicleGateLoop(
         GateFacts("north", "vehicle"),

@@ -1,0 +1,197 @@
+"""Plain functions and values the tests share: reading a page (CSRF token, form nonce, QR
+code), building an input (an ID number, a tenant form, a frame) and reading rows back.
+
+Nothing here sets anything up — no app, database, pins, server or browser; that is what
+the fixtures in ``conftest.py`` are for.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import os
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import sqlite_utils
+
+from edge.web.accounts import ROLES
+from qr_registry.documents import check_char
+from qr_registry.registrations import open_person
+
+PASSWORD = "correct-horse-9"
+USERS = {role: f"{role}1" for role in ROLES}  # one console account per role: admin1, ...
+SECRET = b"test-secret-0123456789"  # the sync tests' shared secret with the platform
+GATE = "g1"  # the gate of the sync tests' box databases
+FACES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "faces"
+
+
+@dataclass
+class Clock:
+    """A clock a test moves by hand (``create_app(clock=...)``, library calls' ``now``)."""
+
+    moment: datetime = field(default_factory=lambda: datetime(2025, 6, 1, 2, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, **kwargs: float) -> None:
+        self.moment += timedelta(**kwargs)
+
+
+# -- pages ----------------------------------------------------------------------------------
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF field"
+    return match.group(1)
+
+
+def form_fields(html: str) -> dict[str, str]:
+    """The CSRF token and (if present) the one-time form nonce of the first form on a page."""
+    fields = {"csrf_token": csrf_of(html)}
+    nonce = re.search(r'name="form_nonce" value="([^"]+)"', html)
+    if nonce:
+        fields["form_nonce"] = nonce.group(1)
+    return fields
+
+
+def nonce_for(html: str, action: str) -> str:
+    """The form nonce of the form posting to ``action`` (pages have one form per gate)."""
+    form = re.search(rf'<form[^>]*action="{re.escape(action)}"(.*?)</form>', html, re.S)
+    assert form, f"no form posting to {action}"
+    found = re.search(r'name="form_nonce" value="([^"]+)"', form.group(1))
+    assert found, "form has no nonce"
+    return found.group(1)
+
+
+def qr_token(html: str) -> str:
+    """The text of the QR image (a data: URI PNG) on a page: a pass's token, decoded back."""
+    match = re.search(r'<img src="data:image/png;base64,([^"]+)"', html)
+    assert match, "no QR image on the page"
+    png = np.frombuffer(base64.b64decode(match.group(1)), np.uint8)
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(cv2.imdecode(png, cv2.IMREAD_COLOR))
+    return text
+
+
+def client_as(env: dict, role: str | None) -> Any:
+    """A test client of ``env``'s app logged in as the account of ``role`` (None: anonymous)."""
+    client = env["app"].test_client()
+    if role:
+        token = csrf_of(client.get("/login").text)
+        response = client.post(
+            "/login", data={"csrf_token": token, "username": USERS[role], "password": PASSWORD}
+        )
+        assert response.status_code == 302, response.text
+    return client
+
+
+def watch_problems(page: Any) -> list[str]:
+    """A list that fills with a browser page's console errors and any HTTP response >= 400:
+    a test ends by asserting it is empty, so a broken asset or script cannot pass unseen."""
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on(
+        "response",
+        lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+    )
+    return problems
+
+
+# -- inputs ---------------------------------------------------------------------------------
+def make_id(prefix6: str, born: date, seq: int) -> str:
+    """A resident ID number with a valid check character."""
+    first17 = f"{prefix6}{born:%Y%m%d}{seq:03d}"
+    return first17 + check_char(first17)
+
+
+def tenant_form(seq: int = 123, phone: str = "13800138000", name: str = "张三") -> dict[str, str]:
+    return {
+        "name": name,
+        "doc_type": "resident_id",
+        "doc_number": make_id("320102", date(1990, 1, 1), seq),
+        "sex": "M" if seq % 2 else "F",
+        "birth_date": "1990-01-01",
+        "ethnicity": "汉族",
+        "phone": phone,
+        "hukou_address": "江苏省南京市玄武区某路1号",
+        "occupation": "软件工程师",
+        "relation": "tenant",
+        "move_in_date": "2025-05-20",
+        "expected_until": "2026-05-19",
+        "consent": "yes",
+    }
+
+
+def picture(seed: int = 0) -> np.ndarray:
+    """A generated 640x360 frame with some structure (so the JPEG is not trivial)."""
+    rng = np.random.default_rng(seed)
+    image = np.full((360, 640, 3), 40 + seed % 100, np.uint8)
+    for _ in range(8):
+        x, y = int(rng.integers(0, 600)), int(rng.integers(0, 320))
+        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+        cv2.rectangle(image, (x, y), (x + 40, y + 30), colour, -1)
+    return image
+
+
+def write_secret(folder: Path, secret: bytes = SECRET) -> Path:
+    """The sync secret file (0600) in ``folder``."""
+    path = folder / "sync.secret"
+    path.write_bytes(secret + b"\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def read_face_labels(folder: Path = FACES) -> dict[str, str]:
+    """file name -> identity from ``folder``/labels.tsv (the ``face_labels`` fixture skips
+    the test when it is absent; this does not)."""
+    with (folder / "labels.tsv").open(encoding="utf-8") as handle:
+        return {row["file"]: row["identity"] for row in csv.DictReader(handle, delimiter="\t")}
+
+
+def single_face_files(labels: dict[str, str]) -> dict[str, str]:
+    """Photos of one whole face (no group photo, no deliberately partial face)."""
+    return {f: i for f, i in labels.items() if not i.startswith("MULTI") and "partial" not in f}
+
+
+# -- rows -----------------------------------------------------------------------------------
+def audit_rows(db: sqlite_utils.Database, action: str | None = None) -> list[dict]:
+    sql = "SELECT actor, action, target, details FROM audit_log"
+    args: list = []
+    if action:
+        sql += " WHERE action = ?"
+        args.append(action)
+    rows = db.execute(sql + " ORDER BY seq", args).fetchall()
+    return [{"actor": a, "action": b, "target": t, "details": json.loads(d)} for a, b, t, d in rows]
+
+
+def reg_id_by_name(app: Any, db_path: Path, name: str) -> str:
+    """The newest registration of ``name`` (names are encrypted: decrypt with the app's key)."""
+    vault = app.extensions["menwei"].vault
+    with sqlite3.connect(db_path) as conn:
+        rows = conn.execute("SELECT id, person_enc FROM registrations ORDER BY id DESC").fetchall()
+    for reg_id, blob in rows:
+        if open_person(vault, reg_id, blob).name == name:
+            return reg_id
+    raise LookupError(name)
+
+
+def pending(db: sqlite_utils.Database) -> int:
+    return db.execute("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
+
+
+def outbox_keys(db: sqlite_utils.Database) -> list[str]:
+    return [k for (k,) in db.execute("SELECT key FROM outbox ORDER BY key")]
+
+
+def db_of(env: dict) -> sqlite_utils.Database:
+    """A new connection to the database of a console ``env`` (the caller closes it)."""
+    from edge.db import connect
+
+    return connect(env["config"].storage.database_path)
