@@ -36,7 +36,7 @@ from edge.store.open import open_store  # noqa: E402
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def fill(config, count: int) -> None:  # type: ignore[no-untyped-def]
+def fill(config, count: int) -> None:
     open_store(config).conn.close()
     db = connect(config.storage.database_path)
     kinds = ["vehicle_passage"] * 8 + ["plate_unread", "face_passage"]
@@ -58,7 +58,7 @@ def fill(config, count: int) -> None:  # type: ignore[no-untyped-def]
     db.conn.close()
 
 
-def timed(label: str, call, repeats: int) -> None:  # type: ignore[no-untyped-def]
+def timed(label: str, call, repeats: int) -> None:
     call()  # warm
     values = []
     for _ in range(repeats):
@@ -86,7 +86,7 @@ def main() -> None:
         db = connect(config.storage.database_path)
         top = event_search.current_cursor(db.conn)
 
-        def ok(url: str):  # type: ignore[no-untyped-def]
+        def ok(url: str):
             def call() -> None:
                 response = client.get(url)
                 assert response.status_code == 200, (url, response.status_code)

@@ -59,7 +59,7 @@ def cpu_model() -> str:
     return "unknown"
 
 
-def box(folder: Path, name: str, events: int, url: str):  # type: ignore[no-untyped-def]
+def box(folder: Path, name: str, events: int, url: str):
     db = make_box(folder / name, events, start=datetime.now(UTC) - timedelta(minutes=1))
     now = datetime.now(ZONE)
     doc = {
@@ -74,7 +74,7 @@ def box(folder: Path, name: str, events: int, url: str):  # type: ignore[no-unty
     return db
 
 
-def drain(db, url: str, batch: int) -> tuple[int, float, float]:  # type: ignore[no-untyped-def]
+def drain(db, url: str, batch: int) -> tuple[int, float, float]:
     config = SyncConfig(
         platform_url=url,
         protocol="gat1400",

@@ -49,7 +49,7 @@ def form(n: int) -> TenantForm:
     )  # fmt: skip
 
 
-def timed(func, repeat: int = 5) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def timed(func, repeat: int = 5) -> tuple[float, float]:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()

@@ -167,7 +167,7 @@ def vehicle_gate(
             )
         loop = VehicleGateLoop(
             GateFacts(gate.id, gate.kind),
-            camera,
+            camera,  # type: ignore[arg-type]
             barrier,
             reader or plate_reader(config, gate),
             plate_voter(config),
@@ -217,7 +217,7 @@ def _door_input(
         return None
     device = DebouncedInput(
         spec.pin,
-        factory,  # type: ignore[arg-type]
+        factory,
         active_low=spec.active_low,
         debounce_s=spec.debounce_s,
         name=name,
@@ -295,7 +295,7 @@ def pedestrian_gate(
         gate.lock.fail_mode,
         gate.lock.release_s,
         active_high=gate.lock.active_high,
-        pin_factory=factory,  # type: ignore[arg-type]
+        pin_factory=factory,
     )
     inputs: list[DebouncedInput] = []
     door = None
@@ -306,9 +306,13 @@ def pedestrian_gate(
         door = Door(
             lock,
             door_events,
-            contact=_door_input(spec and spec.contact, factory, "door contact", inputs),
-            exit_button=_door_input(spec and spec.exit_button, factory, "exit button", inputs),
-            fire_alarm=_door_input(spec and spec.fire_alarm, factory, "fire alarm", inputs),
+            contact=_door_input(spec.contact if spec else None, factory, "door contact", inputs),
+            exit_button=_door_input(
+                spec.exit_button if spec else None, factory, "exit button", inputs
+            ),
+            fire_alarm=_door_input(
+                spec.fire_alarm if spec else None, factory, "fire alarm", inputs
+            ),
             held_open_s=spec.held_open_s if spec else 30.0,
         )
         loop = PedestrianGateLoop(

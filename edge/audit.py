@@ -191,7 +191,7 @@ def append(
     return seq
 
 
-def record(db: sqlite_utils.Database, actor: str, action: str, target: str = "", **details) -> int:  # type: ignore[no-untyped-def]
+def record(db: sqlite_utils.Database, actor: str, action: str, target: str = "", **details) -> int:
     """Audit a read (view, search, export) in its own transaction."""
     with transaction(db) as conn:
         return append(conn, actor, action, target, details)
@@ -292,9 +292,9 @@ def stored_checkpoints(db: sqlite_utils.Database, sink: Path | None) -> list[Che
         found[(cp.seq, cp.hash, cp.at)] = cp
     if sink is not None and sink.exists():
         for line in sink.read_text(encoding="utf-8", errors="replace").splitlines():
-            cp = Checkpoint.from_json(line)
-            if cp is not None:
-                found.setdefault((cp.seq, cp.hash, cp.at), cp)
+            kept = Checkpoint.from_json(line)
+            if kept is not None:
+                found.setdefault((kept.seq, kept.hash, kept.at), kept)
     return sorted(found.values(), key=lambda c: (c.at, c.seq))
 
 

@@ -105,9 +105,9 @@ def pass_fact(db: sqlite_utils.Database, token: str) -> PassFact | None:
     ).fetchone()
     if not row:
         return None
-    return PassFact(
-        row[0], row[1], row[2], parse_iso(row[3]), parse_iso(row[4]), row[5], row[6], bool(row[7])
-    )
+    valid_from, valid_to = parse_iso(row[3]), parse_iso(row[4])
+    assert valid_from is not None and valid_to is not None  # NOT NULL columns
+    return PassFact(row[0], row[1], row[2], valid_from, valid_to, row[5], row[6], bool(row[7]))
 
 
 def consume_use(db: sqlite_utils.Database, pass_id: int, now: datetime) -> bool:

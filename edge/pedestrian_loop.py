@@ -346,7 +346,7 @@ class PedestrianGateLoop:
                     reasons = ({"code": "pass_used_up", "message": "QR pass has no use left"},)
             visit = resident.visit if resident is not None else None
             if visit is not None and visit.max_uses is not None:
-                details["visitor_id"] = resident.id  # type: ignore[union-attr]
+                details["visitor_id"] = resident.id
             if action == "open" and decision.spend_use and resident is not None:
                 person_id = resident.id
                 use, uncounted = spend_use(lambda: consume_visitor_use(self.db, person_id, now))

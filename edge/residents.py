@@ -265,7 +265,8 @@ def _filter(
 ) -> tuple[str, list[Any]]:
     """WHERE clause: of ``kind``, household label containing ``household``, ``active`` state,
     and, with ``household_ids``, only those households (one page of the households list)."""
-    where, args = ["r.kind = ?"], [kind]
+    where: list[str] = ["r.kind = ?"]
+    args: list[object] = [kind]
     if household:
         where.append("h.label LIKE ? ESCAPE '\\'")
         args.append(_contains(household))

@@ -101,7 +101,7 @@ def add_vehicle(db: sqlite_utils.Database, vehicle: VehicleInput) -> int:
                 iso(now),
             ),
         )
-        return cursor.lastrowid
+        return int(cursor.lastrowid or 0)
 
 
 def remove_vehicle(db: sqlite_utils.Database, plate: str, kind: VehicleKind | None = None) -> int:

@@ -354,7 +354,7 @@ def list_passes(
 
 
 def count_by_status(rows: list[dict[str, Any]]) -> dict[str, int]:
-    counts = dict.fromkeys(STATUSES, 0)
+    counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
     for row in rows:
         counts[row["status"]] += 1
     return counts

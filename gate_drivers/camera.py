@@ -226,7 +226,8 @@ class Camera:
                         source.rewind()
                     except SourceError as exc:
                         permanent = isinstance(exc, PermanentSourceError)
-                        source = self._drop(source, str(exc), permanent)
+                        self._drop(source, str(exc), permanent)
+                        source = None
                         lost = True
                         self._stop.wait(
                             self.backoff_max_s if permanent else self._jittered(backoff)
@@ -249,7 +250,8 @@ class Camera:
                 self._note_error("empty or undecodable frame")
                 if time.monotonic() - last_good > self.read_timeout_s:
                     message = f"no frame for {self.read_timeout_s:g}s; reconnecting"
-                    source = self._drop(source, message, permanent=False)
+                    self._drop(source, message, permanent=False)
+                    source = None
                     lost = True
                     self._stop.wait(self._jittered(backoff))
                     backoff = min(backoff * 2, self.backoff_max_s)
@@ -292,10 +294,9 @@ class Camera:
             log.warning("camera %s: %s", self._spec.label, message)
 
     def _drop(self, source: FrameSource, message: str, permanent: bool) -> None:
-        """Release ``source`` and record why; returns None for ``source = self._drop(...)``."""
+        """Release ``source`` and record why (the caller forgets it)."""
         source.release()
         self._fail(message, "failed" if permanent else "reconnecting")
-        return None
 
     def _jittered(self, delay: float) -> float:
         return min(self.backoff_max_s, delay) * random.uniform(0.8, 1.2)

@@ -187,7 +187,7 @@ class FolderSource:
 def open_source(spec: SourceSpec, read_timeout_s: float, replay_fps: float) -> FrameSource:
     """Open the source ``spec`` describes; raises ``SourceError`` / ``PermanentSourceError``."""
     if spec.kind == "path":
-        path = Path(spec.target).expanduser()
+        path = Path(str(spec.target)).expanduser()
         if path.is_dir():
             return FolderSource(path, replay_fps)
         if not path.exists():

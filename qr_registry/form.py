@@ -243,7 +243,7 @@ def parse_tenant_form(
     errors: list[FieldError] = []
     values: dict[str, object] = {}
 
-    def attempt(field: str, func) -> None:  # type: ignore[no-untyped-def]
+    def attempt(field: str, func) -> None:
         try:
             values[field] = func()
         except FieldError as exc:

@@ -245,7 +245,7 @@ def _was_sent(conn: sqlite3.Connection, reg_id: str) -> bool:
 # Submitting -------------------------------------------------------------------------------
 
 
-def _check_limits(conn: sqlite3.Connection, room: Room, token: str, limits: Limits, now: datetime):  # type: ignore[no-untyped-def]
+def _check_limits(conn: sqlite3.Connection, room: Room, token: str, limits: Limits, now: datetime):
     pending = conn.execute(
         "SELECT COUNT(*) FROM registrations WHERE room_id = ? AND status = 'pending'", (room.id,)
     ).fetchone()[0]

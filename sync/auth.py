@@ -67,9 +67,9 @@ def verify(
         or abs(int(timestamp) - time.time()) > MAX_SKEW_S
     ):
         return "timestamp missing or outside the allowed clock skew"
-    expected = hmac.new(secret, _canonical(method, path, timestamp, device, body), "sha256")
+    signature = hmac.new(secret, _canonical(method, path, timestamp, device, body), "sha256")
     given = headers.get("x-menwei-signature", "")
-    return None if hmac.compare_digest(given, expected.hexdigest()) else "bad signature"
+    return None if hmac.compare_digest(given, signature.hexdigest()) else "bad signature"
 
 
 # -- HTTP digest (RFC 2617 / 7616, MD5) ---------------------------------------------------

@@ -160,10 +160,13 @@ def apply_vehicles(db: sqlite_utils.Database, items: list[VehicleItem], etag: st
                     households[item.household] = (
                         row[0]
                         if row
-                        else conn.execute(
-                            "INSERT INTO households (label, created_at) VALUES (?, ?)",
-                            (item.household, now),
-                        ).lastrowid
+                        else int(
+                            conn.execute(
+                                "INSERT INTO households (label, created_at) VALUES (?, ?)",
+                                (item.household, now),
+                            ).lastrowid
+                            or 0
+                        )
                     )
                 household_id = households[item.household]
             conn.execute(

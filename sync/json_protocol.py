@@ -134,7 +134,7 @@ class JsonProtocol:
         self.snapshot_dir = snapshot_dir
         self.snapshot_max_bytes = snapshot_max_bytes
 
-    def _request(self, method: str, path: str, body: bytes, extra: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    def _request(self, method: str, path: str, body: bytes, extra: dict[str, str] | None = None):
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         full_path = self.transport.prefix + path
         headers.update(

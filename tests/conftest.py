@@ -260,9 +260,9 @@ class EventRecorder:
     ) -> StoredEvent:
         event = NewEvent(
             gate,
-            kind,  # type: ignore[arg-type]
+            kind,
             at,
-            decision,  # type: ignore[arg-type]
+            decision,
             plate=plate,
             subject=subject,
             confidence=confidence,

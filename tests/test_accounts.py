@@ -15,11 +15,11 @@ NEW_PASSWORD = "lantern-orchard-41"
 
 
 @pytest.fixture
-def env(tmp_path, console_env):  # type: ignore[no-untyped-def]
+def env(tmp_path, console_env):
     return console_env(tmp_path)
 
 
-def _login(env, username: str, password: str):  # type: ignore[no-untyped-def]
+def _login(env, username: str, password: str):
     client = env["app"].test_client()
     token = csrf_of(client.get("/login").text)
     response = client.post(
@@ -28,13 +28,13 @@ def _login(env, username: str, password: str):  # type: ignore[no-untyped-def]
     return client, response
 
 
-def _post(client, path: str, **data):  # type: ignore[no-untyped-def]
+def _post(client, path: str, **data):
     page = client.get("/account/sessions")
     data["csrf_token"] = csrf_of(page.text)
     return client.post(path, data=data)
 
 
-def test_the_strength_rule_refuses_what_was_accepted(env) -> None:  # type: ignore[no-untyped-def]
+def test_the_strength_rule_refuses_what_was_accepted(env) -> None:
     """Before: `aaaaaaaaaa` made an account. Breach-list, pattern and own-name passwords go."""
     for weak in ("aaaaaaaaaa", "password123", "qwertyuiop", "guard1guard1", "1qaz2wsx3edc"):
         with pytest.raises(passwords.WeakPassword):
@@ -50,7 +50,7 @@ def test_the_strength_rule_refuses_what_was_accepted(env) -> None:  # type: igno
     passwords.check(NEW_PASSWORD, ("guard1",))
 
 
-def test_changing_the_password_ends_the_other_sessions(env) -> None:  # type: ignore[no-untyped-def]
+def test_changing_the_password_ends_the_other_sessions(env) -> None:
     phone, _ = _login(env, USERS["guard"], PASSWORD)
     tablet, _ = _login(env, USERS["guard"], PASSWORD)
     assert phone.get("/console/").status_code == 200
@@ -79,7 +79,7 @@ def test_changing_the_password_ends_the_other_sessions(env) -> None:  # type: ig
     assert _login(env, USERS["guard"], NEW_PASSWORD)[1].status_code == 302
 
 
-def test_admin_reset_forces_a_change_at_the_next_login(env) -> None:  # type: ignore[no-untyped-def]
+def test_admin_reset_forces_a_change_at_the_next_login(env) -> None:
     victim, _ = _login(env, USERS["landlord"], PASSWORD)
     admin = client_as(env, "admin")
     page = admin.get("/admin/")
@@ -105,7 +105,7 @@ def test_admin_reset_forces_a_change_at_the_next_login(env) -> None:  # type: ig
     assert client.get("/landlord/").status_code == 200
 
 
-def test_reactivation_and_its_limits(tmp_path, console_env) -> None:  # type: ignore[no-untyped-def]
+def test_reactivation_and_its_limits(tmp_path, console_env) -> None:
     env = console_env(tmp_path, resident_household="3-1-402")
     admin = client_as(env, "admin")
     page = admin.get("/admin/")
@@ -128,7 +128,7 @@ def test_reactivation_and_its_limits(tmp_path, console_env) -> None:  # type: ig
     assert admin.post(huge, data={"csrf_token": csrf_of(page.text)}).status_code == 404
 
 
-def test_sessions_page_ends_one_or_all(env) -> None:  # type: ignore[no-untyped-def]
+def test_sessions_page_ends_one_or_all(env) -> None:
     phone, _ = _login(env, USERS["guard"], PASSWORD)
     tablet, _ = _login(env, USERS["guard"], PASSWORD)
     listing = tablet.get("/account/sessions?lang=en")
@@ -143,7 +143,7 @@ def test_sessions_page_ends_one_or_all(env) -> None:  # type: ignore[no-untyped-
     assert tablet.get("/console/").status_code == 302
 
 
-def test_a_new_login_limits_older_sessions(env) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_login_limits_older_sessions(env) -> None:
     """Admin, police and grid keep one session; others their newest three."""
     first, _ = _login(env, USERS["police"], PASSWORD)
     second, _ = _login(env, USERS["police"], PASSWORD)
@@ -154,7 +154,7 @@ def test_a_new_login_limits_older_sessions(env) -> None:  # type: ignore[no-unty
     assert all(g.get("/console/").status_code == 200 for g in guards[1:])
 
 
-def test_background_polls_do_not_keep_a_session_alive(env) -> None:  # type: ignore[no-untyped-def]
+def test_background_polls_do_not_keep_a_session_alive(env) -> None:
     """Before: the live feed's poll moved last_seen, so a police console left open never
     logged out. Now only user actions count; guards have a shift-long idle limit."""
     police = client_as(env, "police")
@@ -172,7 +172,7 @@ def test_background_polls_do_not_keep_a_session_alive(env) -> None:  # type: ign
         assert active.get("/events/").status_code == 200
 
 
-def test_hsts_behind_tls_and_no_store_everywhere(env) -> None:  # type: ignore[no-untyped-def]
+def test_hsts_behind_tls_and_no_store_everywhere(env) -> None:
     client = env["app"].test_client()
     plain = client.get("/login")
     assert "Strict-Transport-Security" not in plain.headers

@@ -17,18 +17,18 @@ pytestmark = pytest.mark.usefixtures("launch_chromium")
 
 
 @pytest.fixture
-def site(tmp_path, console_env, served):  # type: ignore[no-untyped-def]
+def site(tmp_path, console_env, served):
     env = console_env(tmp_path)
     with served(env["app"]) as base:
         env["base"] = base
         yield env
 
 
-def _fits(page) -> bool:  # type: ignore[no-untyped-def]
+def _fits(page) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
 
 
-def test_guard_changes_password_and_ends_other_sessions_on_a_phone(site, launch_chromium) -> None:  # type: ignore[no-untyped-def]
+def test_guard_changes_password_and_ends_other_sessions_on_a_phone(site, launch_chromium) -> None:
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

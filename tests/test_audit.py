@@ -14,14 +14,14 @@ from edge.db import connect, transaction
 
 
 @pytest.fixture
-def db(tmp_path):  # type: ignore[no-untyped-def]
+def db(tmp_path):
     database = connect(tmp_path / "menwei.db")
     for i in range(5):
         audit.record(database, f"user:{i}", "view", f"registration:{i}", n=i)
     return database
 
 
-def test_chain_verifies_and_triggers_forbid_changes(db) -> None:  # type: ignore[no-untyped-def]
+def test_chain_verifies_and_triggers_forbid_changes(db) -> None:
     assert audit.verify(db) == audit.VerifyResult(True, 5)
     for sql in ("UPDATE audit_log SET actor = 'x' WHERE seq = 2", "DELETE FROM audit_log"):
         with pytest.raises(Exception, match="append-only"), transaction(db) as conn:
@@ -38,7 +38,7 @@ def test_chain_verifies_and_triggers_forbid_changes(db) -> None:  # type: ignore
         ("UPDATE audit_log SET at = '2020-01-01T00:00:00.000+00:00' WHERE seq = 5", 5),
     ],
 )
-def test_tampering_found_even_with_triggers_dropped(db, sql: str, bad_seq: int) -> None:  # type: ignore[no-untyped-def]
+def test_tampering_found_even_with_triggers_dropped(db, sql: str, bad_seq: int) -> None:
     db.conn.executescript(
         "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;" + sql + ";"
     )
@@ -47,13 +47,13 @@ def test_tampering_found_even_with_triggers_dropped(db, sql: str, bad_seq: int) 
 
 
 # -- completeness: truncation and re-hashing ----------------------------------------------
-def _drop_triggers(database) -> None:  # type: ignore[no-untyped-def]
+def _drop_triggers(database) -> None:
     database.conn.executescript(
         "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;"
     )
 
 
-def _old_style_rehash(database, from_seq: int) -> None:  # type: ignore[no-untyped-def]
+def _old_style_rehash(database, from_seq: int) -> None:
     """What an attacker with only the database does: recompute plain SHA-256 links (the
     chain's format before it was keyed) from ``from_seq`` to the end."""
     prev = database.execute("SELECT hash FROM audit_log WHERE seq = ?", [from_seq - 1]).fetchone()
@@ -78,14 +78,14 @@ def _old_style_rehash(database, from_seq: int) -> None:  # type: ignore[no-untyp
 
 
 @pytest.fixture
-def long_chain(tmp_path):  # type: ignore[no-untyped-def]
+def long_chain(tmp_path):
     database = connect(tmp_path / "menwei.db")
     for i in range(120):
         audit.record(database, f"user:{i % 7}", "view", f"registration:{i}", n=i)
     return database
 
 
-def test_deleting_the_newest_rows_is_reported_as_truncation(long_chain, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_deleting_the_newest_rows_is_reported_as_truncation(long_chain, tmp_path) -> None:
     """Before: deleting the newest 50 rows left a chain that verified (nothing names the
     end). sqlite_sequence still remembers row 120."""
     _drop_triggers(long_chain)
@@ -96,7 +96,7 @@ def test_deleting_the_newest_rows_is_reported_as_truncation(long_chain, tmp_path
     assert result.problem.startswith("truncated") and "71-120" in result.problem
 
 
-def test_truncation_with_the_counter_reset_is_caught_by_a_checkpoint(long_chain, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_truncation_with_the_counter_reset_is_caught_by_a_checkpoint(long_chain, tmp_path) -> None:
     sink = tmp_path / "log" / "checkpoints.jsonl"
     made = audit.make_checkpoint(long_chain, sink)
     assert made.seq == 120
@@ -112,7 +112,7 @@ def test_truncation_with_the_counter_reset_is_caught_by_a_checkpoint(long_chain,
     assert "saw row 120" in result.problem
 
 
-def test_editing_a_row_and_rehashing_the_rest_is_reported(long_chain, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_editing_a_row_and_rehashing_the_rest_is_reported(long_chain, tmp_path) -> None:
     """Before: edit row 40, recompute every later hash, and `audit verify` said OK."""
     _drop_triggers(long_chain)
     long_chain.execute("UPDATE audit_log SET target = 'registration:999' WHERE seq = 40")
@@ -135,7 +135,7 @@ def test_editing_a_row_and_rehashing_the_rest_is_reported(long_chain, tmp_path) 
     assert not result.ok and result.problem.startswith("re-hashed") and result.first_bad_seq == 5
 
 
-def test_rehashing_with_the_key_is_caught_by_the_district_copy(long_chain, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_rehashing_with_the_key_is_caught_by_the_district_copy(long_chain, tmp_path) -> None:
     """Someone with root (database, key and both local copies) can rewrite everything on
     the box; the checkpoint the district holds still names the old newest row."""
     sink = tmp_path / "cp.jsonl"
@@ -158,7 +158,7 @@ def test_rehashing_with_the_key_is_caught_by_the_district_copy(long_chain, tmp_p
     assert key.public_key == district.public_key
 
 
-def test_a_checkpoint_not_signed_by_this_box_is_reported(long_chain, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_checkpoint_not_signed_by_this_box_is_reported(long_chain, tmp_path) -> None:
     sink = tmp_path / "cp.jsonl"
     real = audit.make_checkpoint(long_chain, sink)
     forged = audit.Checkpoint(real.seq, real.hash, real.at, real.public_key, "00" * 64)
@@ -166,7 +166,7 @@ def test_a_checkpoint_not_signed_by_this_box_is_reported(long_chain, tmp_path) -
     assert not result.ok and "not signed by this box" in result.problem
 
 
-def test_a_chain_written_before_keying_stays_valid_and_protected(tmp_path, audit_key) -> None:  # type: ignore[no-untyped-def]
+def test_a_chain_written_before_keying_stays_valid_and_protected(tmp_path, audit_key) -> None:
     """Migration 8: old unkeyed rows are the prefix; the first keyed row's MAC covers them."""
     database = connect(tmp_path / "menwei.db")
     for i in range(4):

@@ -25,11 +25,11 @@ EVENT_ID = "01JD0000000000000000000000"
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory, console_env):  # type: ignore[no-untyped-def]
+def env(tmp_path_factory, console_env):
     return console_env(tmp_path_factory.mktemp("authz"), resident_household="9-1-901")
 
 
-def _url(rule) -> str:  # type: ignore[no-untyped-def]
+def _url(rule) -> str:
     def value(match: re.Match) -> str:
         converter, name = match.group(1) or "", match.group(2)
         if converter.startswith("int"):
@@ -41,7 +41,7 @@ def _url(rule) -> str:  # type: ignore[no-untyped-def]
     return re.sub(r"<(?:([a-z]+(?:\([^)]*\))?):)?([a-z_]+)>", value, rule.rule)
 
 
-def _console_routes(app) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+def _console_routes(app) -> list[tuple[str, str, str]]:
     routes = []
     for rule in app.url_map.iter_rules():
         blueprint = rule.endpoint.split(".")[0]
@@ -52,7 +52,7 @@ def _console_routes(app) -> list[tuple[str, str, str]]:  # type: ignore[no-untyp
     return routes
 
 
-def _writes(env) -> int:  # type: ignore[no-untyped-def]
+def _writes(env) -> int:
     with sqlite3.connect(env["config"].storage.database_path) as conn:
         tables = (
             "residents",

@@ -48,13 +48,13 @@ def _street_photo() -> tuple[Path, str]:
     return PLATES / rows[0]["file"], rows[0]["plate"]
 
 
-def _rising_edges(pin) -> int:  # type: ignore[no-untyped-def]
+def _rising_edges(pin) -> int:
     states = [s.state for s in pin.states]
     return sum(1 for a, b in itertools.pairwise(states) if b and not a)
 
 
 @pytest.fixture
-def site(tmp_path, console_env, gate_config, served):  # type: ignore[no-untyped-def]
+def site(tmp_path, console_env, gate_config, served):
     config = gate_config(tmp_path)  # gate "north": barrier relay on GPIO 17, folder camera
     env = console_env(tmp_path, clock=utc_now, config=config)  # real time: the gate's clock
     with served(env["app"]) as base:
@@ -62,7 +62,7 @@ def site(tmp_path, console_env, gate_config, served):  # type: ignore[no-untyped
         yield env
 
 
-def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def _shot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 

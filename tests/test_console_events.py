@@ -25,10 +25,10 @@ T0 = datetime(2025, 6, 1, 1, 0, tzinfo=UTC)  # 09:00 in Asia/Shanghai
 
 
 @pytest.fixture(scope="module")
-def site(gate_config, console_env, event_recorder):  # type: ignore[no-untyped-def]
+def site(gate_config, console_env, event_recorder):
     """``site(tmp)``: both gates' site in the console, with an event writer."""
 
-    def build(tmp):  # type: ignore[no-untyped-def]
+    def build(tmp):
         config = gate_config(tmp)
         env = console_env(tmp, config=config)
         env["writer"] = event_recorder(config)
@@ -38,14 +38,14 @@ def site(gate_config, console_env, event_recorder):  # type: ignore[no-untyped-d
 
 
 @pytest.fixture
-def env(tmp_path, site):  # type: ignore[no-untyped-def]
+def env(tmp_path, site):
     env = site(tmp_path)
     yield env
     env["writer"].close()
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory, site):  # type: ignore[no-untyped-def]
+def scene(tmp_path_factory, site):
     """One app with the six-event scenario, shared by the read-only tests (setting up an
     app with its argon2 accounts costs ~2 s; these tests only read and are never audited,
     except the failing police searches, which must write nothing)."""

@@ -18,16 +18,16 @@ TABLES = ("residents", "vehicles", "watchlist", "watch_faces", "qr_passes", "fac
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory, console_env):  # type: ignore[no-untyped-def]
+def env(tmp_path_factory, console_env):
     return console_env(tmp_path_factory.mktemp("forms"), clock=utc_now)
 
 
-def _rows(env) -> int:  # type: ignore[no-untyped-def]
+def _rows(env) -> int:
     with sqlite3.connect(env["config"].storage.database_path) as conn:
         return sum(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES)
 
 
-def _relogin(client) -> None:  # type: ignore[no-untyped-def]
+def _relogin(client) -> None:
     """End the session the page was loaded in, then sign in again in the same browser."""
     page = client.get("/", follow_redirects=True).text
     assert client.post("/logout", data={"csrf_token": csrf_of(page)}).status_code in (302, 303)

@@ -26,13 +26,13 @@ OPEN_NORTH = "/console/gates/north/open"
 OPEN_EAST = "/console/gates/east/open"
 
 
-def rising_edges(pin) -> int:  # type: ignore[no-untyped-def]
+def rising_edges(pin) -> int:
     states = [s.state for s in pin.states]
     return sum(1 for a, b in itertools.pairwise(states) if b and not a)
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, console_env, gate_config):  # type: ignore[no-untyped-def]
+def site(tmp_path_factory, console_env, gate_config):
     """The console app and a running ``north`` vehicle gate; ``east`` is configured but its
     gate process is not running."""
     tmp = tmp_path_factory.mktemp("live")
@@ -47,7 +47,7 @@ def site(tmp_path_factory, console_env, gate_config):  # type: ignore[no-untyped
 
 
 @pytest.fixture
-def env(tmp_path, event_recorder, console_env, gate_config):  # type: ignore[no-untyped-def]
+def env(tmp_path, event_recorder, console_env, gate_config):
     config = gate_config(tmp_path)
     env = console_env(tmp_path, config=config)
     env["writer"] = event_recorder(config)
@@ -55,11 +55,11 @@ def env(tmp_path, event_recorder, console_env, gate_config):  # type: ignore[no-
     env["writer"].close()
 
 
-def manual_opens(env) -> list[dict]:  # type: ignore[no-untyped-def]
+def manual_opens(env) -> list[dict]:
     return [e for e in recent_events(db_of(env), 100) if e["kind"] == "manual_open"]
 
 
-def post_open(client, page: str, action: str, **form: str):  # type: ignore[no-untyped-def]
+def post_open(client, page: str, action: str, **form: str):
     data = {"csrf_token": csrf_of(page), "form_nonce": nonce_for(page, action), **form}
     return client.post(action + "?lang=en", data=data)
 
@@ -164,7 +164,7 @@ def test_two_simultaneous_submits_of_one_form_open_once(site):
     codes: list[int] = []
     start = threading.Barrier(2)
 
-    def submit(client, page) -> None:  # type: ignore[no-untyped-def]
+    def submit(client, page) -> None:
         data = {"csrf_token": csrf_of(page), "form_nonce": nonce, "reason": "救护车"}
         start.wait()
         codes.append(client.post(OPEN_NORTH, data=data).status_code)
@@ -276,7 +276,7 @@ def test_health_shows_disk_use_and_sync_backlog(env):
 
 
 # -- the page in a real browser ---------------------------------------------------------------
-def login(browser, base: str):  # type: ignore[no-untyped-def]
+def login(browser, base: str):
     """A fresh browser profile (its own localStorage) signed in as the guard."""
     page = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
     page.goto(f"{base}/login?lang=en")

@@ -49,7 +49,7 @@ def form(**changes: str) -> dict[str, str]:
     return {**values, **changes}
 
 
-def issue(client, kind: str, **changes: str):  # type: ignore[no-untyped-def]
+def issue(client, kind: str, **changes: str):
     page = client.get(f"/my/new/{kind}")
     assert page.status_code == 200, page.text
     return client.post(f"/my/new/{kind}", data={**form_fields(page.text), **form(**changes)})
@@ -141,7 +141,7 @@ def test_deactivating_or_deleting_the_resident_ends_the_account(env, resident):
     assert again.post("/login", data=login).status_code != 302, "the login no longer works"
 
 
-def issue_status(client) -> int:  # type: ignore[no-untyped-def]
+def issue_status(client) -> int:
     fields = {"csrf_token": csrf_of(client.get("/login").text)}
     return client.post("/my/new/qr", data={**fields, **form()}).status_code
 
@@ -150,7 +150,7 @@ def test_admin_links_an_account_to_a_resident_and_bad_links_create_nothing(env):
     admin = client_as(env, "admin")
     csrf = csrf_of(admin.get("/admin/").text)
 
-    def create(username: str, role: str, resident: str):  # type: ignore[no-untyped-def]
+    def create(username: str, role: str, resident: str):
         data = {"csrf_token": csrf, "username": username, "role": role, "resident": resident}
         return admin.post("/admin/users", data={**data, "password": PASSWORD})
 
@@ -173,7 +173,7 @@ def test_admin_links_an_account_to_a_resident_and_bad_links_create_nothing(env):
     assert json.loads(row["details"]) == {"role": "resident", "resident_id": env["neighbour"]}
 
 
-def client_as_user(env, username: str):  # type: ignore[no-untyped-def]
+def client_as_user(env, username: str):
     client = env["app"].test_client()
     token = csrf_of(client.get("/login").text)
     login = {"csrf_token": token, "username": username, "password": PASSWORD}

@@ -70,7 +70,7 @@ def form(kind: str, **changes: str) -> dict[str, str]:
     return {**values, **changes}
 
 
-def issue(client, kind: str, files=None, **changes: str):  # type: ignore[no-untyped-def]
+def issue(client, kind: str, files=None, **changes: str):
     page = client.get(f"/passes/new/{kind}")
     assert page.status_code == 200
     data = {**form_fields(page.text), **form(kind, **changes)}
@@ -114,7 +114,7 @@ def recogniser() -> FaceRecogniser:
     return FaceRecogniser()
 
 
-def door_loop(env, recogniser, factory):  # type: ignore[no-untyped-def]
+def door_loop(env, recogniser, factory):
     lock = DoorLock(17, "fail_safe", 0.2, active_high=True, pin_factory=factory)
     holder: dict = {}
     door = Door(lock, lambda k, d: holder["loop"].door_event(k, d))
@@ -266,7 +266,7 @@ def test_bad_qr_pass_input_keeps_what_was_typed(env):
 
 
 # -- face passes -------------------------------------------------------------------------------
-def photo_file(name: str):  # type: ignore[no-untyped-def]
+def photo_file(name: str):
     return (io.BytesIO((FACES / name).read_bytes()), name)
 
 

@@ -42,7 +42,7 @@ def audit_actions(env) -> list[str]:
     return [r[0] for r in db.execute("SELECT action FROM audit_log WHERE action != 'login'")]
 
 
-def fields_of(client, form_id: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def fields_of(client, form_id: str) -> dict[str, str]:
     """CSRF token and the nonce of the form with ``form_id`` on the watchlist page."""
     html = client.get("/watchlist/").text
     section = html[html.index(f'id="{form_id}"') :]
@@ -51,19 +51,19 @@ def fields_of(client, form_id: str) -> dict[str, str]:  # type: ignore[no-untype
     return fields
 
 
-def add_plate(client, **values: str):  # type: ignore[no-untyped-def]
+def add_plate(client, **values: str):
     data = {**fields_of(client, "plate-form"), "plate": "京a·88888", "reason": "reported stolen"}
     return client.post("/watchlist/plates", data={**data, **values})
 
 
-def add_face(client, photos, **values: str):  # type: ignore[no-untyped-def]
+def add_face(client, photos, **values: str):
     data = {**fields_of(client, "face-form"), "label": "wanted person 2026-118", "reason": "theft"}
     data.update(values)
     data["photo"] = photos
     return client.post("/watchlist/faces", data=data, content_type="multipart/form-data")
 
 
-def photo(name: str):  # type: ignore[no-untyped-def]
+def photo(name: str):
     return (io.BytesIO((FACES / name).read_bytes()), name)
 
 

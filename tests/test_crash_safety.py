@@ -31,7 +31,7 @@ def run_and_kill(db_path: Path, snaps: Path, rng: random.Random) -> list[str]:
     acked: list[str] = []
 
     def collect() -> None:
-        for line in process.stdout:  # type: ignore[union-attr]
+        for line in process.stdout:
             if line.startswith("ACK "):
                 acked.append(line[4:].strip())
 

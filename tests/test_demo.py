@@ -190,7 +190,7 @@ def test_door_frames_show_a_recognisable_face_and_a_readable_pass(face_labels):
     assert box is not None
     views = person_frames(photo, box, 7)
     assert all(view.shape == (480, 640, 3) for view in views)
-    widths = [recogniser.probe(view).face.width for view in views]  # type: ignore[union-attr]
+    widths = [recogniser.probe(view).face.width for view in views]
     assert widths == sorted(widths) and widths[0] >= 100, "the person steps closer"
     assert recogniser.probe(doorway()) is None, "an empty doorway has no face"
     token = "MWP1." + "x" * 32

@@ -32,7 +32,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _rising_edges(pin) -> int:  # type: ignore[no-untyped-def]
+def _rising_edges(pin) -> int:
     states = [s.state for s in pin.states]
     return sum(1 for a, b in itertools.pairwise(states) if b and not a)
 

@@ -203,6 +203,6 @@ def test_fire_alarm_already_active_at_start_releases_at_once(pin_factory):
 
 def test_bad_lock_settings_are_refused(pin_factory):
     with pytest.raises(ValueError):
-        DoorLock(LOCK, "fail_open", 1.0, pin_factory=pin_factory)  # type: ignore[arg-type]
+        DoorLock(LOCK, "fail_open", 1.0, pin_factory=pin_factory)
     with pytest.raises(ValueError):
         DoorLock(LOCK, "fail_safe", 0, pin_factory=pin_factory)

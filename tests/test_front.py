@@ -52,7 +52,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for(check, timeout_s: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(check, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError, http.client.HTTPException):

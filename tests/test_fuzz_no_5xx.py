@@ -45,7 +45,7 @@ fields = st.dictionaries(st.sampled_from(KEYS), values, max_size=6)
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory, console_env):  # type: ignore[no-untyped-def]
+def env(tmp_path_factory, console_env):
     made = console_env(tmp_path_factory.mktemp("fuzz"), resident_household="9-1-901")
     db = connect(made["config"].storage.database_path)
     with transaction(db) as conn:
@@ -55,7 +55,7 @@ def env(tmp_path_factory, console_env):  # type: ignore[no-untyped-def]
     return made
 
 
-def _client(env, role: str | None):  # type: ignore[no-untyped-def]
+def _client(env, role: str | None):
     """One logged-in client per role, logged in again if a fuzzed request ended it."""
     key = role or "anonymous"
     client = env["clients"].get(key)
@@ -66,7 +66,7 @@ def _client(env, role: str | None):  # type: ignore[no-untyped-def]
     return client, env["clients"][f"{key}:csrf"]
 
 
-def _routes(app) -> list[tuple[str, str, object]]:  # type: ignore[no-untyped-def]
+def _routes(app) -> list[tuple[str, str, object]]:
     found = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint in SKIP:
@@ -76,14 +76,14 @@ def _routes(app) -> list[tuple[str, str, object]]:  # type: ignore[no-untyped-de
     return sorted(found, key=lambda r: (r[0], r[1]))
 
 
-def _path_value(converter: str, draw) -> str:  # type: ignore[no-untyped-def]
+def _path_value(converter: str, draw) -> str:
     if converter.startswith("int"):
         return str(draw(st.one_of(st.integers(0, 10**30), st.sampled_from([0, 1, 2, 2**31]))))
     return draw(st.one_of(st.sampled_from(CRAFTED), safe_text)) or "x"
 
 
 @st.composite
-def requests(draw, routes):  # type: ignore[no-untyped-def]
+def requests(draw, routes):
     endpoint, method, rule = draw(st.sampled_from(routes))
 
     def fill(match: re.Match) -> str:
@@ -94,7 +94,7 @@ def requests(draw, routes):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("role", [None, *ROLES])
-def test_no_crafted_request_gives_a_5xx(env, role: str | None) -> None:  # type: ignore[no-untyped-def]
+def test_no_crafted_request_gives_a_5xx(env, role: str | None) -> None:
     routes = _routes(env["app"])
 
     @settings(
@@ -103,7 +103,7 @@ def test_no_crafted_request_gives_a_5xx(env, role: str | None) -> None:  # type:
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     @given(requests(routes))
-    def run(request) -> None:  # type: ignore[no-untyped-def]
+    def run(request) -> None:
         endpoint, method, url, query, form = request
         client, csrf = _client(env, role)
         if method == "GET":
@@ -132,14 +132,14 @@ def test_no_crafted_request_gives_a_5xx(env, role: str | None) -> None:  # type:
         "/people/99999999999999999999",
     ],
 )
-def test_the_probes_crafted_inputs(env, url: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_probes_crafted_inputs(env, url: str) -> None:
     """The probe's own cases, named: each gave a 500 before."""
     role = "police" if url.startswith("/police") else "admin"
     client = client_as(env, role)
     assert client.get(url).status_code < 500
 
 
-def test_admin_actions_on_impossible_ids(env) -> None:  # type: ignore[no-untyped-def]
+def test_admin_actions_on_impossible_ids(env) -> None:
     admin = client_as(env, "admin")
     csrf = csrf_of(admin.get("/admin/").text)
     for action in ("deactivate", "reactivate", "reset"):

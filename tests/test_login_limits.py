@@ -124,7 +124,7 @@ def test_password_gate_queues_a_few_and_refuses_the_rest() -> None:
 
 def test_a_flood_is_refused_without_hashing_and_audited_per_address(
     tmp_path, console_env, registry_config
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Before: every failure appended one audit row. Now: counted per address and hour."""
     config = registry_config(tmp_path)
     web_section = config.web.model_copy(update={"login_max_failures_per_address": 4})
@@ -173,7 +173,7 @@ def test_a_flood_is_refused_without_hashing_and_audited_per_address(
 
 
 @pytest.mark.slow
-def test_32_anonymous_flooders_do_not_starve_the_guard_feed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_32_anonymous_flooders_do_not_starve_the_guard_feed(tmp_path) -> None:
     """Before: 32 flooders with a fresh username per try pushed the guard feed from 0.05 s
     to 8.8-43.6 s (an argon2 hash per try on every web thread) and wrote an audit row per
     try. Real `menwei web` (waitress, 4 threads) on loopback; each try comes from a new

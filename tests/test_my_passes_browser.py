@@ -22,19 +22,19 @@ pytestmark = pytest.mark.usefixtures("launch_chromium")
 
 
 @pytest.fixture
-def site(tmp_path, console_env, served):  # type: ignore[no-untyped-def]
+def site(tmp_path, console_env, served):
     env = console_env(tmp_path, resident_household="5-2-1101")
     with served(env["app"]) as base:
         env["base"] = base
         yield env
 
 
-def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def _shot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def _fits_the_width(page) -> bool:  # type: ignore[no-untyped-def]
+def _fits_the_width(page) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
 
 

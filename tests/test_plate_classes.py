@@ -83,11 +83,11 @@ def test_a_province_the_second_reader_contradicts_is_never_valid(reader: PlateRe
     forged_read = reader.recogniser.read(rectify(forged, quad.corners))
     assert forged_read.text == fake and forged_read.confidence > 0.9
     real_read = reader.recogniser.read
-    reader.recogniser.read = lambda _crop: forged_read  # type: ignore[method-assign]
+    reader.recogniser.read = lambda _crop: forged_read
     try:
         [read] = reader.read(frame)
     finally:
-        reader.recogniser.read = real_read  # type: ignore[method-assign]
+        reader.recogniser.read = real_read
     assert (read.text, read.second) == (fake, plate)
     assert not read.valid and read.unsure == "disagree"
 
@@ -97,12 +97,12 @@ def test_fallback_finds_a_plate_the_detector_misses(reader: PlateReader) -> None
     detector found nothing; here the detector is made to find nothing."""
     frame = synth.render_scene("沪AD12345", "green", seed=5, plate_width=220)
     detect = reader.detector.detect
-    reader.detector.detect = lambda _view: []  # type: ignore[method-assign]
+    reader.detector.detect = lambda _view: []
     try:
         assert reader.read(frame) == []
         reads = reader.read(frame, vehicle_present=True)
     finally:
-        reader.detector.detect = detect  # type: ignore[method-assign]
+        reader.detector.detect = detect
     assert [(r.text, r.valid) for r in reads if r.valid] == [("沪AD12345", True)]
 
 

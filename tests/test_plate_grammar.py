@@ -106,7 +106,7 @@ def test_normalise_cleans_admin_input(typed: str, plate: str) -> None:
 )
 def test_normalise_rejects_with_bilingual_reason(typed: object, why: str) -> None:
     with pytest.raises(PlateFormatError) as err:
-        normalise_plate(typed)  # type: ignore[arg-type]
+        normalise_plate(typed)
     message = str(err.value)
     assert "车牌格式不正确" in message and "not a valid plate" in message and why in message
     assert isinstance(err.value, ValueError)
@@ -158,6 +158,6 @@ def test_i_or_o_in_serial_positions_is_never_valid(plate: str, data: st.DataObje
 
 @given(st.one_of(st.text(max_size=20), st.none(), st.integers(), st.binary(max_size=10)))
 def test_junk_never_crashes(junk: object) -> None:
-    assert isinstance(is_valid_plate(junk), bool)  # type: ignore[arg-type]
-    out = repair_ocr(junk)  # type: ignore[arg-type]
+    assert isinstance(is_valid_plate(junk), bool)
+    out = repair_ocr(junk)
     assert out is None or is_valid_plate(out)

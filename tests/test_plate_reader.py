@@ -159,7 +159,7 @@ def test_empty_lane_has_no_plate(reader: PlateReader, synth) -> None:
 )
 def test_bad_frames_raise_clear_errors(reader: PlateReader, image: object, message: str) -> None:
     with pytest.raises(PlateInputError, match=message):
-        reader.read(image)  # type: ignore[arg-type]
+        reader.read(image)
     assert issubclass(PlateInputError, ValueError)
 
 
@@ -180,7 +180,7 @@ def test_unreadable_crops_are_reads_not_crashes(reader: PlateReader) -> None:
     noise = reader.read_crop(np.random.default_rng(1).integers(0, 255, (48, 150, 3), np.uint8))
     assert not noise.valid
     with pytest.raises(PlateInputError):
-        reader.read_crop(None)  # type: ignore[arg-type]
+        reader.read_crop(None)
 
 
 def test_colour_of_flat_patches() -> None:

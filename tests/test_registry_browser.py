@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("launch_chromium")
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, registry_config, seed_registry, served):  # type: ignore[no-untyped-def]
+def site(tmp_path_factory, registry_config, seed_registry, served):
     tmp = tmp_path_factory.mktemp("browser")
     clock = Clock()
     config = registry_config(tmp)
@@ -28,7 +28,7 @@ def site(tmp_path_factory, registry_config, seed_registry, served):  # type: ign
 
 
 @pytest.fixture(scope="module")
-def browser(launch_chromium):  # type: ignore[no-untyped-def]
+def browser(launch_chromium):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -37,14 +37,14 @@ def browser(launch_chromium):  # type: ignore[no-untyped-def]
         launched.close()
 
 
-def login(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
+def login(page, base: str, username: str) -> None:
     page.goto(f"{base}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
 
 
-def test_tenant_registers_landlord_confirms_police_search_and_export(site, browser) -> None:  # type: ignore[no-untyped-def]
+def test_tenant_registers_landlord_confirms_police_search_and_export(site, browser) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     base, token = site["base"], site["ids"]["room_a1"].token
     form = tenant_form(seq=135, name="欧阳·娜娜", phone="13812345678")

@@ -24,7 +24,7 @@ CHILD_OF_OTHERS = make_id("320102", date(2016, 6, 6), 51)
 
 
 @pytest.fixture()
-def env(tmp_path, registry_config, seed_registry):  # type: ignore[no-untyped-def]
+def env(tmp_path, registry_config, seed_registry):
     clock = Clock()
     config = registry_config(tmp_path, public_submissions_per_minute=100_000)
     app = create_app(config, clock=clock)
@@ -32,7 +32,7 @@ def env(tmp_path, registry_config, seed_registry):  # type: ignore[no-untyped-de
     return {"app": app, "ids": ids, "db_path": config.storage.database_path}
 
 
-def login(env, username: str):  # type: ignore[no-untyped-def]
+def login(env, username: str):
     client = env["app"].test_client()
     csrf = csrf_of(client.get("/login").text)
     client.post("/login", data={"csrf_token": csrf, "username": username, "password": PASSWORD})
@@ -58,7 +58,7 @@ def family_form() -> dict[str, str]:
     }
 
 
-def sent_people(env, reg_id: str) -> list[list[str]]:  # type: ignore[no-untyped-def]
+def sent_people(env, reg_id: str) -> list[list[str]]:
     """The co-residents' document numbers in each outbox row of ``reg_id``, in order."""
     vault = env["app"].extensions["menwei"].vault
     with sqlite3.connect(env["db_path"]) as conn:
@@ -73,7 +73,7 @@ def sent_people(env, reg_id: str) -> list[list[str]]:  # type: ignore[no-untyped
     return out
 
 
-def test_each_person_consents_and_only_then_is_sent(env) -> None:  # type: ignore[no-untyped-def]
+def test_each_person_consents_and_only_then_is_sent(env) -> None:
     client = env["app"].test_client()
     url = f"/r/{env['ids']['room_a1'].token}"
     response = client.post(url, data={**family_form(), "csrf_token": csrf_of(client.get(url).text)})
@@ -133,7 +133,7 @@ def test_each_person_consents_and_only_then_is_sent(env) -> None:  # type: ignor
     )
 
 
-def test_a_child_cannot_be_consented_as_an_adult_and_refusal_deletes(env) -> None:  # type: ignore[no-untyped-def]
+def test_a_child_cannot_be_consented_as_an_adult_and_refusal_deletes(env) -> None:
     client = env["app"].test_client()
     url = f"/r/{env['ids']['room_a1'].token}"
     form = {**family_form(), "co2_guardian": ""}
@@ -166,7 +166,7 @@ def test_a_child_cannot_be_consented_as_an_adult_and_refusal_deletes(env) -> Non
     db.conn.close()
 
 
-def test_the_tenant_must_be_fourteen(env) -> None:  # type: ignore[no-untyped-def]
+def test_the_tenant_must_be_fourteen(env) -> None:
     client = env["app"].test_client()
     url = f"/r/{env['ids']['room_a1'].token}"
     child = {**tenant_form(), "doc_number": CHILD_WITH_PARENT}

@@ -22,7 +22,7 @@ FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory, registry_config, seed_registry):  # type: ignore[no-untyped-def]
+def env(tmp_path_factory, registry_config, seed_registry):
     tmp = tmp_path_factory.mktemp("inputs")
     config = registry_config(tmp, public_submissions_per_minute=100_000)
     app = create_app(config, clock=Clock())
@@ -30,19 +30,19 @@ def env(tmp_path_factory, registry_config, seed_registry):  # type: ignore[no-un
     return {"app": app, "ids": ids, "db_path": config.storage.database_path}
 
 
-def post_form(env, **overrides):  # type: ignore[no-untyped-def]
+def post_form(env, **overrides):
     client = env["app"].test_client()
     url = f"/r/{env['ids']['room_a2'].token}"
     data = {**tenant_form(), **overrides, "csrf_token": csrf_of(client.get(url).text)}
     return client.post(url, data=data)
 
 
-def rows(env) -> int:  # type: ignore[no-untyped-def]
+def rows(env) -> int:
     with sqlite3.connect(env["db_path"]) as conn:
         return conn.execute("SELECT COUNT(*) FROM registrations").fetchone()[0]
 
 
-def test_one_card_in_three_scripts_is_one_number_and_police_find_all(env) -> None:  # type: ignore[no-untyped-def]
+def test_one_card_in_three_scripts_is_one_number_and_police_find_all(env) -> None:
     """Was: the foreigner card regex ``\\d`` took Arabic-Indic and full-width digits, the
     same card was stored three times under three hashes, police exact search found one."""
     card = "USA110068050101"
@@ -97,7 +97,7 @@ def test_one_card_in_three_scripts_is_one_number_and_police_find_all(env) -> Non
         ("doc_number", "3201021990010112\u00b2" + "3"),  # superscript two, then more digits
     ],
 )
-def test_hostile_characters_are_refused_and_store_nothing(env, field, value) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_characters_are_refused_and_store_nothing(env, field, value) -> None:
     before = rows(env)
     response = post_form(env, **{field: value})
     assert response.status_code == 422

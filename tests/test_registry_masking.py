@@ -132,7 +132,7 @@ NAMES = {"resident": "张三", "hmt": "陈大文", "fpr": "Anna Schmidt", "fpr_o
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, registry_config, seed_registry):  # type: ignore[no-untyped-def]
+def site(tmp_path_factory, registry_config, seed_registry):
     tmp = tmp_path_factory.mktemp("masking")
     clock = Clock()
     config = registry_config(tmp, public_submissions_per_minute=100_000)
@@ -161,7 +161,7 @@ def site(tmp_path_factory, registry_config, seed_registry):  # type: ignore[no-u
     return {"app": app, "db_path": config.storage.database_path, "config": config}
 
 
-def login(app, username: str):  # type: ignore[no-untyped-def]
+def login(app, username: str):
     client = app.test_client()
     csrf = csrf_of(client.get("/login").text)
     response = client.post(
@@ -179,7 +179,7 @@ def xlsx_text(data: bytes) -> str:
     )
 
 
-def fetch_all(site, role: str) -> str:  # type: ignore[no-untyped-def]
+def fetch_all(site, role: str) -> str:
     """Everything ``role`` can fetch about registrations, as one text."""
     if role == "stolen_db":
         with sqlite3.connect(site["db_path"]) as conn:
@@ -266,7 +266,7 @@ BIRTHS = {
 
 
 @pytest.mark.parametrize("role", ["landlord", "police", "grid", "admin", "guard", "stolen_db"])
-def test_every_role_leaves_at_least_ten_thousand_candidates(site, role) -> None:  # type: ignore[no-untyped-def]
+def test_every_role_leaves_at_least_ten_thousand_candidates(site, role) -> None:
     corpus = fetch_all(site, role)
     if role in ("landlord", "police", "grid"):
         assert "Karl Weber" in corpus  # the pages really listed the registrations
@@ -281,7 +281,7 @@ def test_every_role_leaves_at_least_ten_thousand_candidates(site, role) -> None:
             assert seen["years"] != range(BIRTHS[key].year, BIRTHS[key].year + 1), key
 
 
-def test_exact_search_quota_per_officer(tmp_path, registry_config, seed_registry) -> None:  # type: ignore[no-untyped-def]
+def test_exact_search_quota_per_officer(tmp_path, registry_config, seed_registry) -> None:
     config = registry_config(tmp_path, exact_searches_per_day=3)
     app = create_app(config, clock=Clock())
     seed_registry(config, Clock()())

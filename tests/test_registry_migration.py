@@ -24,7 +24,7 @@ NUMBER = make_id("320102", date(1990, 1, 1), 123)
 CO_NUMBER = make_id("320102", date(2019, 3, 3), 42)
 
 
-def old_database(path, vault: PiiVault) -> str:  # type: ignore[no-untyped-def]
+def old_database(path, vault: PiiVault) -> str:
     """A database at schema 7 (the one before) with one registration as the old code wrote it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None)
@@ -81,7 +81,7 @@ def old_database(path, vault: PiiVault) -> str:  # type: ignore[no-untyped-def]
     return reg
 
 
-def file_bytes(path) -> bytes:  # type: ignore[no-untyped-def]
+def file_bytes(path) -> bytes:
     wal = path.with_name(path.name + "-wal")
     return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
 

@@ -18,7 +18,7 @@ from edge.web.app import create_app
 
 
 @pytest.fixture()
-def env(tmp_path, registry_config, seed_registry):  # type: ignore[no-untyped-def]
+def env(tmp_path, registry_config, seed_registry):
     clock = Clock()
     config = registry_config(
         tmp_path,
@@ -31,14 +31,14 @@ def env(tmp_path, registry_config, seed_registry):  # type: ignore[no-untyped-de
     return {"app": app, "ids": ids, "db_path": config.storage.database_path, "clock": clock}
 
 
-def submit(env, room: str = "room_a1", **overrides):  # type: ignore[no-untyped-def]
+def submit(env, room: str = "room_a1", **overrides):
     client = env["app"].test_client()
     url = f"/r/{env['ids'][room].token}"
     data = {**tenant_form(), **overrides, "csrf_token": csrf_of(client.get(url).text)}
     return client, client.post(url, data=data)
 
 
-def test_form_asks_by_document_with_no_ethnicity_default(env) -> None:  # type: ignore[no-untyped-def]
+def test_form_asks_by_document_with_no_ethnicity_default(env) -> None:
     page = env["app"].test_client().get(f"/r/{env['ids']['room_a1'].token}").text
     ethnicity = page.split('id="ethnicity"')[1].split("</select>")[0]
     assert "selected" not in ethnicity and '<option value="">' in ethnicity
@@ -49,7 +49,7 @@ def test_form_asks_by_document_with_no_ethnicity_default(env) -> None:  # type: 
     assert '<option value="Germany 德国 (DEU)">' in english
 
 
-def test_confirmation_reference_and_status_page(env) -> None:  # type: ignore[no-untyped-def]
+def test_confirmation_reference_and_status_page(env) -> None:
     client, response = submit(env, name="欧阳娜娜", phone="13812345678")
     assert response.status_code == 303
     done = client.get(response.headers["Location"])
@@ -79,7 +79,7 @@ def test_confirmation_reference_and_status_page(env) -> None:  # type: ignore[no
     assert mine.status_code == 200 and "待房东确认" in mine.text and "欧***" in mine.text
 
 
-def test_after_moving_out_the_tenant_sees_done_pages(env) -> None:  # type: ignore[no-untyped-def]
+def test_after_moving_out_the_tenant_sees_done_pages(env) -> None:
     client, response = submit(env, phone="13812345670")
     done = client.get(response.headers["Location"]).text
     ref = re.search(r'id="ref-code">([0-9A-Z-]+)<', done).group(1)
@@ -121,7 +121,7 @@ def test_after_moving_out_the_tenant_sees_done_pages(env) -> None:  # type: igno
     assert 'id="moved-out"' in status.text and "已退租" in status.text
 
 
-def test_caps_per_room_and_per_sticker(env) -> None:  # type: ignore[no-untyped-def]
+def test_caps_per_room_and_per_sticker(env) -> None:
     """Was: 20 fake registrations into one room in a second, each queued for the district."""
     codes = [
         submit(env, doc_number=make_id("320102", date(1990, 1, 1), n), phone=f"1380013{8100 + n}")[
@@ -180,7 +180,7 @@ hostile = st.one_of(
     ),
     hostile,
 )
-def test_public_pages_never_fail_on_hostile_input(env, page, data, segment) -> None:  # type: ignore[no-untyped-def]
+def test_public_pages_never_fail_on_hostile_input(env, page, data, segment) -> None:
     client = env["app"].test_client()
     token = env["ids"]["room_a1"].token
     safe = "".join(c for c in segment if c.isalnum())[:60] or "x"

@@ -21,7 +21,7 @@ from qr_registry.rooms import get_room
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory, registry_config, seed_registry):  # type: ignore[no-untyped-def]
+def env(tmp_path_factory, registry_config, seed_registry):
     tmp = tmp_path_factory.mktemp("registry")
     clock = Clock()
     config = registry_config(tmp, public_submissions_per_minute=100_000)
@@ -30,7 +30,7 @@ def env(tmp_path_factory, registry_config, seed_registry):  # type: ignore[no-un
     return {"app": app, "ids": ids, "clock": clock, "db_path": config.storage.database_path}
 
 
-def client_for(env, username: str | None = None):  # type: ignore[no-untyped-def]
+def client_for(env, username: str | None = None):
     client = env["app"].test_client()
     if username:
         token = csrf_of(client.get("/login").text)
@@ -41,11 +41,11 @@ def client_for(env, username: str | None = None):  # type: ignore[no-untyped-def
     return client
 
 
-def page_csrf(client, url: str) -> str:  # type: ignore[no-untyped-def]
+def page_csrf(client, url: str) -> str:
     return csrf_of(client.get(url).text)
 
 
-def register(env, room_key: str = "room_a1", **overrides):  # type: ignore[no-untyped-def]
+def register(env, room_key: str = "room_a1", **overrides):
     client = env["app"].test_client()
     url = f"/r/{env['ids'][room_key].token}"
     data = {**tenant_form(), **overrides, "csrf_token": page_csrf(client, url)}
@@ -57,11 +57,11 @@ def count(env, table: str = "registrations") -> int:
         return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
 
-def reg_id_of(env, name: str) -> str:  # type: ignore[no-untyped-def]
+def reg_id_of(env, name: str) -> str:
     return reg_id_by_name(env["app"], env["db_path"], name)
 
 
-def confirm(env, reg_id: str, landlord: str = "landlord_a") -> None:  # type: ignore[no-untyped-def]
+def confirm(env, reg_id: str, landlord: str = "landlord_a") -> None:
     client = client_for(env, landlord)
     csrf = page_csrf(client, "/landlord/")
     response = client.post(
@@ -71,7 +71,7 @@ def confirm(env, reg_id: str, landlord: str = "landlord_a") -> None:  # type: ig
 
 
 @pytest.fixture(scope="module")
-def regs(env):  # type: ignore[no-untyped-def]
+def regs(env):
     """One registration in a room of landlord A and one in landlord B's room."""
     assert register(env, **tenant_form(seq=201, name="王五")).status_code == 303
     assert (
@@ -83,7 +83,7 @@ def regs(env):  # type: ignore[no-untyped-def]
     return {"a": reg_id_of(env, "王五"), "b": reg_id_of(env, "赵六")}
 
 
-def test_tenant_registers_data_encrypted_outboxed_and_audited(env) -> None:  # type: ignore[no-untyped-def]
+def test_tenant_registers_data_encrypted_outboxed_and_audited(env) -> None:
     before = count(env)
     form = tenant_form(seq=101, name="钱七", phone="13700137000")
     response = register(env, **form)
@@ -131,14 +131,14 @@ PUBLIC_KEYS = {
 }  # fmt: skip
 
 
-def conn_key(env, reg_id: str) -> str:  # type: ignore[no-untyped-def]
+def conn_key(env, reg_id: str) -> str:
     with sqlite3.connect(env["db_path"]) as conn:
         return conn.execute(
             "SELECT key FROM outbox WHERE key LIKE ? ORDER BY seq DESC", (reg_id + ":%",)
         ).fetchone()[0]
 
 
-def test_second_registration_reply_is_the_same_no_oracle(env) -> None:  # type: ignore[no-untyped-def]
+def test_second_registration_reply_is_the_same_no_oracle(env) -> None:
     """Finding 13.6: '409 already registered in this room' told anyone holding an ID number
     where that person lives. Now the reply is the same page whether or not they are."""
     form = tenant_form(seq=111, name="冯二", phone="13700137001")
@@ -168,7 +168,7 @@ def test_second_registration_reply_is_the_same_no_oracle(env) -> None:  # type: 
     assert refused.status_code == 422
 
 
-def test_bad_form_is_422_with_messages_and_stores_nothing(env) -> None:  # type: ignore[no-untyped-def]
+def test_bad_form_is_422_with_messages_and_stores_nothing(env) -> None:
     before = count(env)
     response = register(env, doc_number="110105194912310021", phone="12", consent="")
     assert response.status_code == 422
@@ -181,7 +181,7 @@ def test_bad_form_is_422_with_messages_and_stores_nothing(env) -> None:  # type:
     assert count(env) == before
 
 
-def test_missing_or_wrong_csrf_is_refused(env) -> None:  # type: ignore[no-untyped-def]
+def test_missing_or_wrong_csrf_is_refused(env) -> None:
     client = env["app"].test_client()
     url = f"/r/{env['ids']['room_a1'].token}"
     before = count(env)
@@ -192,7 +192,7 @@ def test_missing_or_wrong_csrf_is_refused(env) -> None:  # type: ignore[no-untyp
     assert count(env) == before
 
 
-def test_unknown_and_replaced_stickers(env) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_and_replaced_stickers(env) -> None:
     client = client_for(env, "landlord_b")
     room = env["ids"]["room_b"]
     assert client.get("/r/not-a-real-token-at-all").status_code == 404
@@ -217,7 +217,7 @@ LANDLORD_POSTS = [
 ]
 
 
-def test_landlord_sees_only_own_records_everything_else_404(env, regs) -> None:  # type: ignore[no-untyped-def]
+def test_landlord_sees_only_own_records_everything_else_404(env, regs) -> None:
     client = client_for(env, "landlord_a")
     listing = client.get("/landlord/")
     assert "王五" in listing.text and "赵六" not in listing.text
@@ -265,11 +265,11 @@ def test_landlord_sees_only_own_records_everything_else_404(env, regs) -> None: 
         ("admin", "/admin/", 200),
     ],
 )
-def test_role_gates(env, user, url, code) -> None:  # type: ignore[no-untyped-def]
+def test_role_gates(env, user, url, code) -> None:
     assert client_for(env, user).get(url).status_code == code
 
 
-def test_confirm_reject_and_overdue(env) -> None:  # type: ignore[no-untyped-def]
+def test_confirm_reject_and_overdue(env) -> None:
     assert register(env, "room_a2", **tenant_form(seq=501, name="孙八")).status_code == 303
     assert (
         register(
@@ -313,20 +313,20 @@ def test_confirm_reject_and_overdue(env) -> None:  # type: ignore[no-untyped-def
     assert rows == {first: "rejected", second: "confirmed"}
 
 
-def _leave(env, client, form: dict, **data) -> object:  # type: ignore[no-untyped-def]
+def _leave(env, client, form: dict, **data) -> object:
     url = f"/r/{env['ids']['room_a1'].token}/leave"
     base = {"doc_type": "resident_id", "doc_number": form["doc_number"], "phone": form["phone"]}
     return client.post(url, data={**base, **data, "csrf_token": page_csrf(client, url)})
 
 
-def _open_requests(env) -> int:  # type: ignore[no-untyped-def]
+def _open_requests(env) -> int:
     with sqlite3.connect(env["db_path"]) as conn:
         return conn.execute(
             "SELECT COUNT(*) FROM registration_requests WHERE state = 'open'"
         ).fetchone()[0]
 
 
-def test_move_out_and_extension_are_requests_the_landlord_confirms(env) -> None:  # type: ignore[no-untyped-def]
+def test_move_out_and_extension_are_requests_the_landlord_confirms(env) -> None:
     """Finding 13.6: document number + phone alone moved a tenant out or extended a stay.
     Now they make a request; the reply is the same whether anything matched; the
     landlord's confirmation applies it."""
@@ -397,7 +397,7 @@ def test_move_out_and_extension_are_requests_the_landlord_confirms(env) -> None:
 
 def test_one_time_code_applies_a_request_and_logs_no_phone(
     tmp_path, caplog, registry_config, seed_registry
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     clock = Clock()
     config = registry_config(tmp_path, sms_gateway="demo-log")
     app = create_app(config, clock=clock)
@@ -434,7 +434,7 @@ def test_one_time_code_applies_a_request_and_logs_no_phone(
     assert until == "2026-10-01"
 
 
-def test_police_search_counts_reveal_and_exports(env, regs) -> None:  # type: ignore[no-untyped-def]
+def test_police_search_counts_reveal_and_exports(env, regs) -> None:
     police = client_for(env, "police")
     by_doc = police.get("/police/", query_string={"doc_number": tenant_form(seq=302)["doc_number"]})
     assert "赵六" in by_doc.text and "王五" not in by_doc.text
@@ -494,7 +494,7 @@ def test_police_search_counts_reveal_and_exports(env, regs) -> None:  # type: ig
     assert {"search", "view", "reveal", "export"} <= set(actions)
 
 
-def test_logout_revokes_the_session(env) -> None:  # type: ignore[no-untyped-def]
+def test_logout_revokes_the_session(env) -> None:
     client = client_for(env, "police")
     cookie = client.get_cookie("menwei_session").value
     csrf = page_csrf(client, "/police/")
@@ -504,7 +504,7 @@ def test_logout_revokes_the_session(env) -> None:  # type: ignore[no-untyped-def
     assert thief.get("/police/").status_code == 302  # back to the login page
 
 
-def test_login_rate_limit_and_security_headers(env) -> None:  # type: ignore[no-untyped-def]
+def test_login_rate_limit_and_security_headers(env) -> None:
     client = env["app"].test_client()
     csrf = page_csrf(client, "/login")
     login = {"csrf_token": csrf, "username": "grid"}
@@ -519,7 +519,7 @@ def test_login_rate_limit_and_security_headers(env) -> None:  # type: ignore[no-
     assert response.headers["Referrer-Policy"] == "no-referrer"
 
 
-def test_public_page_rate_limit(tmp_path, registry_config, seed_registry) -> None:  # type: ignore[no-untyped-def]
+def test_public_page_rate_limit(tmp_path, registry_config, seed_registry) -> None:
     config = registry_config(tmp_path, public_submissions_per_minute=3)
     app = create_app(config)
     ids = seed_registry(config, Clock()())
@@ -530,7 +530,7 @@ def test_public_page_rate_limit(tmp_path, registry_config, seed_registry) -> Non
     assert codes == [422, 422, 422, 429]
 
 
-def test_admin_creates_accounts_and_verifies_audit(env) -> None:  # type: ignore[no-untyped-def]
+def test_admin_creates_accounts_and_verifies_audit(env) -> None:
     admin = client_for(env, "admin")
     csrf = page_csrf(admin, "/admin/")
     bad = admin.post(
@@ -567,7 +567,7 @@ hostile = st.one_of(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.dictionaries(st.sampled_from(sorted(tenant_form())), hostile, min_size=1))
-def test_hostile_public_form_is_4xx_and_stores_nothing(env, overrides) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_public_form_is_4xx_and_stores_nothing(env, overrides) -> None:
     before = (count(env), count(env, "co_residents"), count(env, "outbox"))
     client = env["app"].test_client()
     url = f"/r/{env['ids']['room_a2'].token}"
@@ -579,7 +579,7 @@ def test_hostile_public_form_is_4xx_and_stores_nothing(env, overrides) -> None: 
     assert (count(env), count(env, "co_residents"), count(env, "outbox")) == before
 
 
-def test_wrong_encoding_and_huge_body(env) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_encoding_and_huge_body(env) -> None:
     client = env["app"].test_client()
     url = f"/r/{env['ids']['room_a2'].token}"
     csrf = page_csrf(client, url)

@@ -37,7 +37,7 @@ def item(seed: int, **overrides: object) -> dict:
 
 
 @pytest.fixture
-def setup(tmp_path, reference_platform):  # type: ignore[no-untyped-def]
+def setup(tmp_path, reference_platform):
     create_key_file(tmp_path / "pii.key")
     vault = PiiVault.from_key_file(tmp_path / "pii.key")
     platform = reference_platform()
@@ -46,7 +46,7 @@ def setup(tmp_path, reference_platform):  # type: ignore[no-untyped-def]
     yield platform, db, proto, vault
 
 
-def district(db) -> list[str]:  # type: ignore[no-untyped-def]
+def district(db) -> list[str]:
     return sorted(r["label"] for r in list_watch_faces(db) if r["source"] == "district")
 
 

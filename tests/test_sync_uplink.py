@@ -231,7 +231,7 @@ def test_a_signed_audit_checkpoint_reaches_the_platform(tmp_path, platform, make
     db = make_box(tmp_path / "box.db", 3)
     audit.record(db, "user:1", "view", "event:1")
 
-    def to_district(conn, checkpoint) -> None:  # type: ignore[no-untyped-def]
+    def to_district(conn, checkpoint) -> None:
         enqueue(conn, "01JDCHECKPOINT000000000000", CHECKPOINT_TOPIC, asdict(checkpoint), NOW)
 
     made = audit.make_checkpoint(db, tmp_path / "cp.jsonl", NOW, to_district)

@@ -39,7 +39,7 @@ def test_photos_are_decoded_one_at_a_time_within_the_budget() -> None:
     recogniser = CountingRecogniser()
     uploads = [(f"p{i}.png", photo) for i in range(5)]
     with pytest.raises(FaceEnrolmentError) as refused:
-        upload_templates(recogniser, uploads, pixel_budget=80_000_000)  # type: ignore[arg-type]
+        upload_templates(recogniser, uploads, pixel_budget=80_000_000)
     assert recogniser.most_alive == 1
     assert [(r.label, r.code) for r in refused.value.refused] == [
         ("p3.png", "over_budget"),
@@ -47,13 +47,13 @@ def test_photos_are_decoded_one_at_a_time_within_the_budget() -> None:
     ]
     assert "megapixels" in refused.value.refused[0].message_en
     recogniser = CountingRecogniser()
-    made = upload_templates(recogniser, uploads[:3])  # type: ignore[arg-type]
+    made = upload_templates(recogniser, uploads[:3])
     assert made == ["template 6000x4000"] * 3 and recogniser.most_alive == 1
 
 
 def test_wrong_type_and_bomb_are_refused_before_decoding() -> None:
     recogniser = CountingRecogniser()
     with pytest.raises(FaceEnrolmentError) as refused:
-        upload_templates(recogniser, [("a.gif", b"GIF89a...."), ("b.png", big_png(64, 64)[:40])])  # type: ignore[arg-type]
+        upload_templates(recogniser, [("a.gif", b"GIF89a...."), ("b.png", big_png(64, 64)[:40])])
     assert [r.code for r in refused.value.refused] == ["bad_type", "bad_image"]
     assert recogniser.most_alive == 0

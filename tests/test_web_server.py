@@ -33,7 +33,7 @@ def drain(sock: socket.socket, seconds: float) -> list[str]:
     return messages
 
 
-def drain_until(sock: socket.socket, done, timeout_s: float = 90) -> list[str]:  # type: ignore[no-untyped-def]
+def drain_until(sock: socket.socket, done, timeout_s: float = 90) -> list[str]:
     """Messages until ``done(messages)`` (a loaded machine starts the app slowly)."""
     messages: list[str] = []
     deadline = time.monotonic() + timeout_s
@@ -96,7 +96,7 @@ def test_waitress_bounds_connections_and_idle_time(tmp_path: Path) -> None:
     )
     server, url = build_server(create_app(config), config, "127.0.0.1", 0)
     try:
-        adj = server.server.adj  # type: ignore[attr-defined]
+        adj = server.server.adj
         assert (adj.connection_limit, adj.channel_timeout, adj.host) == (300, 7, "127.0.0.1")
         assert url.startswith("http://127.0.0.1:")
     finally:

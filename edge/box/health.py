@@ -67,7 +67,7 @@ class GateHealth:
 
 def gate_health(run_dir: Path, gate: GateConfig, timeout_s: float = GATE_TIMEOUT_S) -> GateHealth:
     """Ask one gate process for its health; never raises."""
-    base = {"gate_id": gate.id, "name": gate.name, "kind": gate.kind}
+    base: dict[str, Any] = {"gate_id": gate.id, "name": gate.name, "kind": gate.kind}
     try:
         reply = send_gate_command(run_dir, gate.id, {"cmd": "health"}, timeout_s=timeout_s)
     except GateUnreachableError as exc:

@@ -25,7 +25,7 @@ def gate(gate_id: str, config_path: Path) -> None:
     kind = config.gate(gate_id).kind
     stop = stop_on_signals()
 
-    def show(outcome) -> None:  # type: ignore[no-untyped-def]
+    def show(outcome) -> None:
         describe = describe_outcome if kind == "vehicle" else describe_person_outcome
         click.echo(describe(outcome, config.site.zone))
 

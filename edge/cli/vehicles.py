@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import click
 
 from edge.cli.common import config_option, parse_time, print_rows, read_config
+from edge.policy import VehicleKind
 
 
 @click.group()
@@ -41,11 +43,11 @@ def vehicle_add(
         db,
         VehicleInput(
             plate,
-            kind,
+            cast(VehicleKind, kind),
             household,
             parse_time(valid_from, config),
             parse_time(valid_to, config),
-            note,  # type: ignore[arg-type]
+            note,
         ),
     )
     click.echo(f"enrolled vehicle #{vehicle_id}")
@@ -60,7 +62,9 @@ def vehicle_remove(plate: str, kind: str | None, config_path: Path) -> None:
     from edge.store.open import open_store
     from edge.vehicles import remove_vehicle
 
-    removed = remove_vehicle(open_store(read_config(config_path)), plate, kind)  # type: ignore[arg-type]
+    removed = remove_vehicle(
+        open_store(read_config(config_path)), plate, cast("VehicleKind | None", kind)
+    )
     if not removed:
         raise click.ClickException(f"no enrolment for {plate}")
     click.echo(f"removed {removed} enrolment(s)")

@@ -131,7 +131,7 @@ def audit_checkpoint(config_path: Path) -> None:
     now = utc_now()
     flush(db, now)
 
-    def to_district(conn, checkpoint) -> None:  # type: ignore[no-untyped-def]
+    def to_district(conn, checkpoint) -> None:
         if config.sync is not None and config.sync.protocol == "json":
             payload = dataclasses.asdict(checkpoint)
             enqueue(conn, str(ULID()), CHECKPOINT_TOPIC, payload, now)

@@ -15,7 +15,7 @@ import textwrap
 from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any, cast, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -252,10 +252,10 @@ def _kind(info: FieldInfo) -> str:
 def _model_type(info: FieldInfo) -> type[BaseModel]:
     annotation = info.annotation
     if _is_model(annotation):
-        return annotation  # type: ignore[return-value]
+        return cast(type[BaseModel], annotation)
     for arg in get_args(annotation):
         if _is_model(arg):
-            return arg
+            return cast(type[BaseModel], arg)
     raise TypeError(f"no model in {annotation!r}")
 
 

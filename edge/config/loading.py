@@ -40,7 +40,7 @@ def parse_config(data: dict, source: str = "<config>") -> MenweiConfig:
     try:
         config = MenweiConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(e) for e in exc.errors()]) from None
+        raise ConfigError(source, [_describe(dict(e)) for e in exc.errors()]) from None
     base = Path(source).resolve().parent if source != "<config>" else Path.cwd()
     return _resolve_relative_paths(config, base)
 

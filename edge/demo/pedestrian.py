@@ -155,7 +155,8 @@ def prepare_door(
         create_key_file(key)  # names and face templates are stored encrypted with it
     vault = PiiVault.from_key_file(key)
     cast, why = find_cast(faces)
-    resident_views, stranger_views = [], []
+    resident_views: list[np.ndarray] = []
+    stranger_views: list[np.ndarray] = []
     if cast is not None:
         resident_views, stranger_views, why = _face_views(recogniser, cast)
     people, enrol_why = seed_people(db, vault, recogniser, None if why else cast)

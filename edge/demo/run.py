@@ -68,7 +68,7 @@ PROCESSION = (
 )
 
 
-def seed_community(db) -> None:  # type: ignore[no-untyped-def]
+def seed_community(db) -> None:
     """Enrol the demo community's vehicles and watchlist through the normal library calls."""
     now = utc_now()
     add_vehicle(db, VehicleInput("皖A12345", "resident", "3-1-402"))
@@ -109,7 +109,7 @@ def render_frames(folder: Path, procession: tuple[DemoCar, ...] = PROCESSION) ->
     folder.mkdir(parents=True, exist_ok=True)
     index = 0
 
-    def write(image) -> None:  # type: ignore[no-untyped-def]
+    def write(image) -> None:
         nonlocal index
         cv2.imwrite(str(folder / f"{index:05d}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
         index += 1
@@ -137,7 +137,7 @@ def render_frames(folder: Path, procession: tuple[DemoCar, ...] = PROCESSION) ->
     return index
 
 
-def deliver_to_reference_platform(db, data_dir: Path, zone: ZoneInfo, echo) -> int:  # type: ignore[no-untyped-def]
+def deliver_to_reference_platform(db, data_dir: Path, zone: ZoneInfo, echo) -> int:
     """Send the demo's outbox to the reference district platform on 127.0.0.1.
 
     The same sync worker `menwei sync` runs, over real HTTP with HMAC signatures, to the

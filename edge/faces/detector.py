@@ -53,8 +53,8 @@ class FaceDetector:
         max_side: int = 640,
     ) -> None:
         self.max_side = max_side
-        self._net, self.model = open_detector(model, score_threshold)
         self.model: ModelFile
+        self._net, self.model = open_detector(model, score_threshold)
         self._size: tuple[int, int] | None = None
         self._lock = threading.Lock()  # the OpenCV net is stateful (input size): one caller
 
@@ -66,7 +66,11 @@ class FaceDetector:
         small = (
             image
             if scale == 1.0
-            else cv2.resize(image, (round(width * scale), round(height * scale)), cv2.INTER_AREA)
+            else cv2.resize(
+                image,
+                (round(width * scale), round(height * scale)),
+                interpolation=cv2.INTER_AREA,
+            )
         )
         size = (small.shape[1], small.shape[0])
         with self._lock:

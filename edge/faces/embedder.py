@@ -30,8 +30,8 @@ class FaceEmbedder:
         if colour not in ("bgr", "rgb"):
             raise ValueError(f"colour must be 'bgr' or 'rgb', got {colour!r}")
         self.colour = colour
-        self._net, self.model = open_recogniser(model)
         self.model: ModelFile
+        self._net, self.model = open_recogniser(model)
         self._lock = threading.Lock()
 
     def align(self, image: np.ndarray, face: Face) -> np.ndarray:

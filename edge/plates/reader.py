@@ -194,7 +194,7 @@ def quad_aspect(corners: np.ndarray) -> float:
     tl, tr, br, bl = np.asarray(corners, np.float64)
     width = (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2
     height = (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2
-    return float(width / max(height, 1e-6))
+    return float(width / max(float(height), 1e-6))
 
 
 def _row_band(corners: np.ndarray, top: float, bottom: float) -> np.ndarray:

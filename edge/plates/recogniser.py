@@ -163,7 +163,7 @@ class PlateRecogniser:
         """Move the mass of look-alikes a plate never holds (O, I, lowercase) onto the
         character they can only stand for, so "O 0.6 / 0 0.4" reads as a sure "0"."""
         folded = probs.copy()
-        np.add.at(folded, (slice(None), self._fold_to), probs[:, self._fold_from])
+        np.add.at(folded, (slice(None), self._fold_to), probs[:, self._fold_from])  # type: ignore[arg-type]
         folded[:, self._fold_from] = 0.0
         return folded
 
@@ -196,16 +196,16 @@ class PlateRecogniser:
         direct = next((t for t in templates if t.matches(text)), None)
         if direct is not None and is_valid_plate(text):
             ids = [c for c, _ in runs]
-            frames = [_run(best, t) for _, t in runs]
+            frames = [_run(best, int(t)) for _, t in runs]
             name = direct.name
         else:
             logp = np.log(np.maximum(folded, 1e-12))
             found = None
             for template in templates:
-                ids = self._templates.get(template.name)
-                if ids is None:
-                    ids = self._templates[template.name] = self._class_ids(template)
-                result = _viterbi(logp, ids)
+                class_ids = self._templates.get(template.name)
+                if class_ids is None:
+                    class_ids = self._templates[template.name] = self._class_ids(template)
+                result = _viterbi(logp, class_ids)
                 if result is not None and (found is None or result[0] > found[0]):
                     found = (*result, template.name)
             if found is None:
@@ -310,8 +310,8 @@ def _viterbi(
     last = n_pos - 1
     j = int(char[last].argmax())
     in_char = char[last][j] >= blank[n_pos]
-    score = float(char[last][j] if in_char else blank[n_pos])
-    if score <= neg / 2:
+    best = float(char[last][j] if in_char else blank[n_pos])
+    if best <= neg / 2:
         return None
     # Walk back: record the class chosen at each position and the frames aligned to it.
     ids = [0] * n_pos
@@ -332,4 +332,4 @@ def _viterbi(
             ptr = int(blank_back[t, k + 1])
             if ptr >= 0:
                 in_char, j = True, ptr
-    return score, ids, frames
+    return best, ids, frames

@@ -17,6 +17,7 @@ import math
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -70,13 +71,13 @@ _POLICE_RED = (0, 0, 210)
 _PLATE_H_MM = 140.0
 _GLYPH_H_MM = 90.0
 _GLYPH_TOP_MM = 25.0
-_LAYOUTS = {
+_LAYOUTS: dict[int, dict[str, float]] = {
     7: {"width": 440.0, "glyph_w": 45.0, "gap": 12.0, "sep_gap": 34.0},
     8: {"width": 480.0, "glyph_w": 43.0, "gap": 9.0, "sep_gap": 49.0},
 }
 #: The double-row plate (GA 36-2018, 440 x 220 mm): two wide glyphs on top centred at
 #: top_x, five tall ones below.
-_DOUBLE = {"width": 440.0, "height": 220.0, "top_x": (150.0, 290.0), "top_y": 15.0,
+_DOUBLE: dict[str, Any] = {"width": 440.0, "height": 220.0, "top_x": (150.0, 290.0), "top_y": 15.0,
            "top_w": 80.0, "top_h": 60.0, "bottom_y": 95.0, "bottom_w": 65.0,
            "bottom_h": 110.0, "bottom_gap": 15.0}  # fmt: skip
 _SUPERSAMPLE = 4  # draw big, shrink with INTER_AREA: smooth edges without per-shape AA
@@ -245,7 +246,7 @@ def render_plate(
         x0, y0, gw, gh = (round(v * s) for v in (x, y, w, h))
         mask = np.zeros((big_h, big_w), np.float32)
         mask[y0 : y0 + gh, x0 : x0 + gw] = _glyph_mask(char, font_path, gw, gh)
-        _blend(img, mask, _glyph_colour(text, i, colour, spec["fg"]))
+        _blend(img, mask, _glyph_colour(text, i, colour, spec["fg"]))  # type: ignore[arg-type]
     dot = np.zeros((big_h, big_w), np.uint8)
     cv2.circle(dot, (round(dot_at[0] * s), round(dot_at[1] * s)), round(5 * s), 255, -1)
     _blend(img, dot.astype(np.float32) / 255.0, spec["fg"])
@@ -439,8 +440,8 @@ def render_scene_with_corners(
     width_mm, height_mm = _plate_mm(text, rows)
     plate_h = plate_width * height_mm / width_mm
 
-    layer = np.zeros((h, w, 3), np.float32)
-    alpha = np.zeros((h, w), np.float32)
+    layer: np.ndarray = np.zeros((h, w, 3), np.float32)
+    alpha: np.ndarray = np.zeros((h, w), np.float32)
     _draw_car(layer, alpha, cx, cy, plate_width, rng)
     crop = render_plate(text, colour, height=max(10, round(plate_h * 2)), rows=rows)
     crop = cv2.resize(  # 2x then area-shrink: sharp, unaliased characters at any size

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import abort, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
 from edge.web.i18n import N_
 
@@ -39,10 +40,10 @@ NAV = (
 )
 
 
-def require_roles(*roles: str) -> Callable[[], object]:
+def require_roles(*roles: str) -> Callable[[], ResponseReturnValue | None]:
     """A ``before_request`` hook: anonymous → login page, wrong role → 403."""
 
-    def check() -> object:
+    def check() -> ResponseReturnValue | None:
         user = g.get("user")
         if user is None:
             if request.method == "GET":
@@ -60,12 +61,12 @@ def allowed_roles(endpoint: str) -> tuple[str, ...]:
     return NARROWER.get(endpoint) or CONSOLE_ROLES[endpoint.split(".")[0]]
 
 
-def require_console_roles(blueprint: str) -> Callable[[], object]:
+def require_console_roles(blueprint: str) -> Callable[[], ResponseReturnValue | None]:
     """A console blueprint's one ``before_request``: its roles, then any narrower endpoint
     rule."""
     check_blueprint = require_roles(*CONSOLE_ROLES[blueprint])
 
-    def check() -> object:
+    def check() -> ResponseReturnValue | None:
         refused = check_blueprint()
         if refused is not None:
             return refused

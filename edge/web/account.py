@@ -10,6 +10,7 @@ action) with "end" per session and "sign out everywhere".
 from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 
 from edge import audit
@@ -26,7 +27,7 @@ bp.before_request(require_roles(*accounts.ROLES))
 _ALLOWED_BEFORE_CHANGE = frozenset({"account.password", "auth.logout", "static"})
 
 
-def require_password_change() -> object:
+def require_password_change() -> ResponseReturnValue | None:
     """App-wide ``before_request``: a reset password is changed before anything else."""
     user = g.get("user")
     if user is None or not user.must_change_password:
@@ -48,7 +49,7 @@ def _weak_message(exc: passwords.WeakPassword) -> str:
 
 
 @bp.route("/password", methods=["GET", "POST"])
-def password():  # type: ignore[no-untyped-def]
+def password():
     user = g.user
     if request.method == "GET":
         return render_template(
@@ -57,7 +58,7 @@ def password():  # type: ignore[no-untyped-def]
     form = request.form
     current, new, again = (form.get(k) or "" for k in ("current", "new", "again"))
 
-    def refuse(message: str, code: int = 400):  # type: ignore[no-untyped-def]
+    def refuse(message: str, code: int = 400):
         page = render_template(
             "account/password.html", error=message, forced=user.must_change_password
         )
@@ -90,7 +91,7 @@ def password():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/sessions", endpoint="sessions_page")
-def sessions_page():  # type: ignore[no-untyped-def]
+def sessions_page():
     rows = sessions.list_for_user(get_db().conn, g.user.id)
     for row in rows:
         row["current"] = row.pop("full_id") == g.session.id
@@ -103,7 +104,7 @@ def sessions_page():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/sessions/end", methods=["POST"])
-def end_session():  # type: ignore[no-untyped-def]
+def end_session():
     with transaction(get_db()) as conn:
         if sessions.end_one(conn, g.user.id, request.form.get("session", "")):
             audit.append(conn, f"user:{g.user.id}", "end_session", f"user:{g.user.id}")
@@ -111,7 +112,7 @@ def end_session():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/sessions/end-all", methods=["POST"])
-def end_all():  # type: ignore[no-untyped-def]
+def end_all():
     with transaction(get_db()) as conn:
         ended = sessions.end_others(conn, g.user.id, g.session.id)
         sessions.delete(conn, g.session.id)

@@ -17,7 +17,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
 bp.before_request(require_roles("admin"))
 
 
-def _page(verified: audit.VerifyResult | None = None, message: str = "", code: int = 200):  # type: ignore[no-untyped-def]
+def _page(verified: audit.VerifyResult | None = None, message: str = "", code: int = 200):
     db = get_db()
     page = render_template(
         "admin/index.html",
@@ -31,12 +31,12 @@ def _page(verified: audit.VerifyResult | None = None, message: str = "", code: i
 
 
 @bp.route("/")
-def index():  # type: ignore[no-untyped-def]
+def index():
     return _page()
 
 
 @bp.route("/users", methods=["POST"])
-def create_user():  # type: ignore[no-untyped-def]
+def create_user():
     form = request.form
     db = get_db()
     raw_resident = form.get("resident", "").strip()
@@ -64,7 +64,7 @@ def create_user():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
-def deactivate(user_id: int):  # type: ignore[no-untyped-def]
+def deactivate(user_id: int):
     with transaction(get_db()) as conn:
         accounts.set_active(conn, user_id, False)
         audit.append(conn, actor(), "deactivate_user", f"user:{user_id}")
@@ -72,7 +72,7 @@ def deactivate(user_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
-def reactivate(user_id: int):  # type: ignore[no-untyped-def]
+def reactivate(user_id: int):
     try:
         with transaction(get_db()) as conn:
             accounts.set_active(conn, user_id, True)
@@ -83,7 +83,7 @@ def reactivate(user_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/users/<int:user_id>/reset", methods=["POST"])
-def reset_password(user_id: int):  # type: ignore[no-untyped-def]
+def reset_password(user_id: int):
     """A one-time password, shown once here; the user must change it at the next login."""
     try:
         with transaction(get_db()) as conn:
@@ -100,7 +100,7 @@ def reset_password(user_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/audit/verify", methods=["POST"])
-def verify():  # type: ignore[no-untyped-def]
+def verify():
     db = get_db()
     result = audit.verify(db, state().config.audit_checkpoint_path)
     audit.record(db, actor(), "audit_verify", "", ok=result.ok, rows=result.rows)

@@ -208,7 +208,7 @@ def _check_csrf() -> None:
         abort(400, gettext("This form has expired. Please reload the page and try again."))
 
 
-def _finish_response(response):  # type: ignore[no-untyped-def]
+def _finish_response(response):
     for name, value in SECURITY_HEADERS.items():
         if request.endpoint == "static" and name == "Cache-Control":
             continue
@@ -251,7 +251,7 @@ def _local_time(value: str | None) -> str:
     return moment.astimezone(state().config.site.zone).strftime("%Y-%m-%d %H:%M")
 
 
-def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+def _http_error(error: HTTPException):
     code = error.code or 500
     default = {
         400: gettext("The request could not be understood."),
@@ -266,7 +266,7 @@ def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
     return render_template("error.html", code=code, message=message), code
 
 
-def _home():  # type: ignore[no-untyped-def]
+def _home():
     user = g.get("user")
     if user is None:
         return redirect(url_for("auth.login"))

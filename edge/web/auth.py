@@ -47,7 +47,7 @@ def refuse_login_flood() -> Response | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():  # type: ignore[no-untyped-def]
+def login():
     if request.method == "GET":
         return render_template("auth/login.html", error=None)
     username = (request.form.get("username") or "").strip()[:64]
@@ -88,7 +88,7 @@ def login():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/logout", methods=["POST"])
-def logout():  # type: ignore[no-untyped-def]
+def logout():
     if g.get("session"):
         with transaction(get_db()) as conn:
             sessions.delete(conn, g.session.id)

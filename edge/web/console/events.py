@@ -105,7 +105,7 @@ def _search_page(**context: Any) -> str:
 
 
 @bp.route("/", endpoint="search")
-def search():  # type: ignore[no-untyped-def]
+def search():
     try:
         filters = _filters()
         before = event_search.parse_cursor(request.args.get("before", ""))
@@ -133,7 +133,7 @@ def search():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/export.csv", endpoint="export")
-def export():  # type: ignore[no-untyped-def]
+def export():
     try:
         filters = _filters()
     except FilterError as exc:
@@ -173,7 +173,7 @@ def _feed_item(row: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
 
 
 @bp.route("/feed", endpoint="feed")
-def feed():  # type: ignore[no-untyped-def]
+def feed():
     """Events after ``after`` (an events rowid); without it, just the cursor to start from."""
     alerts = request.args.get("alerts", "0")
     try:
@@ -197,7 +197,7 @@ def feed():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/<event_id>", endpoint="event")
-def event_page(event_id: str):  # type: ignore[no-untyped-def]
+def event_page(event_id: str):
     event = _event_or_abort(event_id)
     names = _names()
     related = [present(r, names) for r in event_search.related_events(get_db().conn, event)]
@@ -212,7 +212,7 @@ def event_page(event_id: str):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/<event_id>/snapshot", endpoint="snapshot")
-def snapshot(event_id: str):  # type: ignore[no-untyped-def]
+def snapshot(event_id: str):
     size = request.args.get("size", "")
     if size not in ("", "thumb"):
         abort(400, gettext("Unknown snapshot size."))

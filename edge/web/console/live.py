@@ -99,7 +99,7 @@ def _live_page(status: int = 200, **context: Any) -> tuple[str, int]:
 
 
 @bp.route("/", endpoint="index")
-def index():  # type: ignore[no-untyped-def]
+def index():
     opened = request.args.get("opened", "")
     notice = ""
     spooled_gate = request.args.get("opened_gate", "")
@@ -141,7 +141,7 @@ def _ask_gate_to_open(gate: GateConfig, operator: str, reason: str) -> OpenResul
 
 
 @bp.route("/gates/<gate_id>/open", methods=["POST"], endpoint="open_gate")
-def open_gate(gate_id: str):  # type: ignore[no-untyped-def]
+def open_gate(gate_id: str):
     gate = _gate(gate_id)
     reason = " ".join(request.form.get("reason", "").split())
     problem = ""
@@ -197,13 +197,13 @@ def _health_report() -> dict[str, Any]:
 
 
 @bp.route("/health", endpoint="health")
-def health():  # type: ignore[no-untyped-def]
+def health():
     report = _health_report()
     return render_template("console/health.html", report=report, cells=health_cells(report))
 
 
 @bp.route("/health.json", endpoint="health_json")
-def health_json():  # type: ignore[no-untyped-def]
+def health_json():
     report = _health_report()
     cells = health_cells(report)
     return jsonify(

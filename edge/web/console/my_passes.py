@@ -65,7 +65,7 @@ def _resolve_resident() -> None:
 
 
 def _host() -> Host:
-    return g.own_host  # type: ignore[no-any-return]
+    return g.own_host
 
 
 def _host_now(conn: Any, _errors: dict[str, str]) -> Host:
@@ -81,7 +81,7 @@ def _own_passes() -> list[dict[str, Any]]:
 
 
 @bp.route("/", endpoint="index")
-def index():  # type: ignore[no-untyped-def]
+def index():
     """The passes this resident hosts, newest first, with their status."""
     status = request.args.get("status", "all")
     if status != "all" and status not in STATUSES:
@@ -104,7 +104,7 @@ def index():  # type: ignore[no-untyped-def]
     )
 
 
-def _form_page(kind: str, form: dict[str, str], errors: dict[str, str], status: int = 200):  # type: ignore[no-untyped-def]
+def _form_page(kind: str, form: dict[str, str], errors: dict[str, str], status: int = 200):
     page = render_template(
         "console/passes_new.html",
         pass_bp="console_my_passes",
@@ -120,14 +120,14 @@ def _form_page(kind: str, form: dict[str, str], errors: dict[str, str], status: 
 
 
 @bp.route("/new/<kind>", endpoint="new")
-def new(kind: str):  # type: ignore[no-untyped-def]
+def new(kind: str):
     if kind not in OFFERED:
         abort(404, gettext("There is no such kind of pass."))
     return _form_page(kind, form_defaults(), {})
 
 
 @bp.route("/new/qr", methods=["POST"], endpoint="issue_qr")
-def issue_qr_view():  # type: ignore[no-untyped-def]
+def issue_qr_view():
     """Issue a QR pass with this resident as host, and show its code this once."""
     form = read_form()
     try:
@@ -149,7 +149,7 @@ def issue_qr_view():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/new/plate", methods=["POST"], endpoint="issue_plate")
-def issue_plate_view():  # type: ignore[no-untyped-def]
+def issue_plate_view():
     """Issue a counted plate pass with this resident as host."""
     form = read_form()
     try:
@@ -169,7 +169,7 @@ _HOSTED_BY = {
 
 
 @bp.route(f"/<kind>/<int(max={_MAX_ID}):pass_id>/revoke", methods=["POST"], endpoint="revoke")
-def revoke_view(kind: str, pass_id: int):  # type: ignore[no-untyped-def]
+def revoke_view(kind: str, pass_id: int):
     """Stop one of this resident's passes at once."""
     if kind not in _HOSTED_BY:
         abort(404, gettext("There is no such kind of pass."))

@@ -92,7 +92,7 @@ DONE = {
 
 
 @bp.route("/", endpoint="index")
-def index():  # type: ignore[no-untyped-def]
+def index():
     """Every pass, newest first, with its status; filter by one status."""
     status = request.args.get("status", "all")
     if status != "all" and status not in STATUSES:
@@ -147,7 +147,7 @@ def _form_page(
 
 
 @bp.route("/new/<kind>", endpoint="new")
-def new(kind: str):  # type: ignore[no-untyped-def]
+def new(kind: str):
     if kind not in KINDS:
         abort(404, gettext("There is no such kind of pass."))
     return _form_page(kind, form_defaults())
@@ -166,7 +166,7 @@ def _host(conn: Any, form: dict[str, str], errors: dict[str, str]) -> Any:
 
 
 @bp.route("/new/qr", methods=["POST"], endpoint="issue_qr")
-def issue_qr_view():  # type: ignore[no-untyped-def]
+def issue_qr_view():
     """Issue a QR pass and show its code this once."""
     form = read_form()
     try:
@@ -186,7 +186,7 @@ def issue_qr_view():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/new/plate", methods=["POST"], endpoint="issue_plate")
-def issue_plate_view():  # type: ignore[no-untyped-def]
+def issue_plate_view():
     """Issue a counted plate pass for the vehicle gate."""
     form = read_form()
     try:
@@ -200,7 +200,7 @@ def issue_plate_view():  # type: ignore[no-untyped-def]
 
 @bp.route("/new/face", methods=["POST"], endpoint="issue_face")
 @accepts_uploads
-def issue_face_view():  # type: ignore[no-untyped-def]
+def issue_face_view():
     """Issue a face pass: the visitor's consent, then photos checked like residents'."""
     form = read_form()
     errors: dict[str, str] = {}
@@ -254,7 +254,7 @@ def issue_face_view():  # type: ignore[no-untyped-def]
 
 
 @bp.route(f"/<kind>/<int(max={_MAX_ID}):pass_id>/revoke", methods=["POST"], endpoint="revoke")
-def revoke_view(kind: str, pass_id: int):  # type: ignore[no-untyped-def]
+def revoke_view(kind: str, pass_id: int):
     """Stop a pass at once (any kind); the row stays in the list as revoked."""
     if kind not in KINDS:
         abort(404, gettext("There is no such kind of pass."))
@@ -263,7 +263,7 @@ def revoke_view(kind: str, pass_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.errorhandler(RequestEntityTooLarge)
-def too_large(_error: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
+def too_large(_error: RequestEntityTooLarge):
     if request.endpoint == "console_passes.issue_face":
         message = gettext(
             "The photos are larger than %(mb)s MB in total. Send fewer or smaller photos.",

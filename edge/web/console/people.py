@@ -78,7 +78,7 @@ def _vehicles_by_household() -> dict[str, list[dict]]:
 
 
 @bp.route("/", endpoint="index")
-def index():  # type: ignore[no-untyped-def]
+def index():
     """Residents, masked, with household, group, state, credentials and plates."""
     query, status = _household_query(), request.args.get("status", "all")
     if status not in _STATUS:
@@ -104,7 +104,7 @@ def index():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/households", endpoint="households")
-def households():  # type: ignore[no-untyped-def]
+def households():
     """Households with their residents (masked) and vehicles, one page at a time.
 
     Only the page's residents are read: each masked name costs a decryption, and a
@@ -138,7 +138,7 @@ def _new_page(form: dict[str, str], error: str = "", status: int = 200) -> tuple
 
 
 @bp.route("/new", methods=["GET", "POST"], endpoint="new")
-def new():  # type: ignore[no-untyped-def]
+def new():
     """Add a resident: name (stored encrypted), household (created if new), access group."""
     form = {"name": "", "household": request.args.get("household", "")[:40], "group": "residents"}
     if request.method == "GET":  # ?household= prefills it (the households page links so)
@@ -161,12 +161,12 @@ def new():  # type: ignore[no-untyped-def]
 
 
 @bp.route(f"/{RID}", endpoint="resident")
-def resident(rid: int):  # type: ignore[no-untyped-def]
+def resident(rid: int):
     return resident_page(rid)
 
 
 @bp.route(f"/{RID}/edit", methods=["POST"], endpoint="edit")
-def edit(rid: int):  # type: ignore[no-untyped-def]
+def edit(rid: int):
     """Change name, household and group; audited with the names of the changed fields."""
     resident_or_404(rid)
     form = {key: request.form.get(key, "") for key in ("name", "household", "group")}
@@ -188,7 +188,7 @@ def edit(rid: int):  # type: ignore[no-untyped-def]
 
 
 @bp.route(f"/{RID}/active", methods=["POST"], endpoint="set_active")
-def set_active_view(rid: int):  # type: ignore[no-untyped-def]
+def set_active_view(rid: int):
     """Deactivate (face and PIN stop opening at once: the gates' index drops inactive
     residents and the policy denies them) or reactivate."""
     resident_or_404(rid)
@@ -206,7 +206,7 @@ def set_active_view(rid: int):  # type: ignore[no-untyped-def]
 
 
 @bp.route(f"/{RID}/delete", methods=["GET", "POST"], endpoint="delete")
-def delete(rid: int):  # type: ignore[no-untyped-def]
+def delete(rid: int):
     """Confirm (masked name, household, what goes with them), then delete in one step."""
     person = resident_or_404(rid)
     if request.method == "GET":

@@ -46,7 +46,7 @@ from edge.web.console.people_messages import error_text
 from edge.web.context import actor, get_db, now
 
 
-def _back(rid: int, done: str):  # type: ignore[no-untyped-def]
+def _back(rid: int, done: str):
     return redirect(url_for("console_people.resident", rid=rid, done=done), 303)
 
 
@@ -58,7 +58,7 @@ def _label(filename: str | None, index: int) -> str:
 
 @bp.route(f"/{RID}/faces", methods=["POST"], endpoint="enrol_faces")
 @accepts_uploads
-def enrol_faces(rid: int):  # type: ignore[no-untyped-def]
+def enrol_faces(rid: int):
     resident_or_404(rid)
     files = [f for f in request.files.getlist("photos") if f.filename]
     operator = g.user.username
@@ -83,7 +83,7 @@ def enrol_faces(rid: int):  # type: ignore[no-untyped-def]
 
 
 @bp.route(f"/{RID}/faces/delete", methods=["POST"], endpoint="delete_faces")
-def delete_faces(rid: int):  # type: ignore[no-untyped-def]
+def delete_faces(rid: int):
     """Consent withdrawn: every template goes, and the consent record with them."""
     resident_or_404(rid)
     with change() as conn:
@@ -93,7 +93,7 @@ def delete_faces(rid: int):  # type: ignore[no-untyped-def]
 
 
 @bp.route(f"/{RID}/pin", methods=["POST"], endpoint="set_pin")
-def set_pin(rid: int):  # type: ignore[no-untyped-def]
+def set_pin(rid: int):
     resident_or_404(rid)
     pin, again = request.form.get("pin", ""), request.form.get("pin_again", "")
     if pin != again:
@@ -110,7 +110,7 @@ def set_pin(rid: int):  # type: ignore[no-untyped-def]
 
 
 @bp.route(f"/{RID}/pin/clear", methods=["POST"], endpoint="clear_pin")
-def clear_pin(rid: int):  # type: ignore[no-untyped-def]
+def clear_pin(rid: int):
     resident_or_404(rid)
     with change() as conn:
         if store_pin_hash(conn, rid, None):
@@ -132,7 +132,7 @@ def _enrolled_household(plate: str) -> str:
 
 
 @bp.route(f"/{RID}/plates", methods=["POST"], endpoint="add_plate")
-def add_plate(rid: int):  # type: ignore[no-untyped-def]
+def add_plate(rid: int):
     """A resident vehicle of the resident's household (normalised by the plate grammar)."""
     person = resident_or_404(rid)
     if not person["household"]:
@@ -159,7 +159,7 @@ def add_plate(rid: int):  # type: ignore[no-untyped-def]
 
 
 @bp.route(f"/{RID}/plates/{VID}/delete", methods=["POST"], endpoint="remove_plate")
-def remove_plate(rid: int, vid: int):  # type: ignore[no-untyped-def]
+def remove_plate(rid: int, vid: int):
     person = resident_or_404(rid)
     with change() as conn:
         row = conn.execute(
@@ -177,7 +177,7 @@ def remove_plate(rid: int, vid: int):  # type: ignore[no-untyped-def]
 
 
 @bp.errorhandler(RequestEntityTooLarge)
-def too_large(_error: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
+def too_large(_error: RequestEntityTooLarge):
     """Raised while the body is read (before any view): name the limit that applied."""
     if request.endpoint == "console_people.enrol_faces":
         message = gettext(

@@ -98,7 +98,7 @@ def _page(
 
 
 @bp.route("/", endpoint="index")
-def index():  # type: ignore[no-untyped-def]
+def index():
     if g.user.role == "police":
         audit.record(get_db(), actor(), "view", "watchlist")
     return _page()
@@ -126,7 +126,7 @@ def _duplicate() -> Any:
 
 
 @bp.route("/plates", methods=["POST"], endpoint="add_plate")
-def add_plate():  # type: ignore[no-untyped-def]
+def add_plate():
     form = {key: (request.form.get(key) or "")[:300] for key in ("plate", "reason", "expires_at")}
     errors: dict[str, str] = {}
     expires = _common(form, errors, None)
@@ -160,7 +160,7 @@ def add_plate():  # type: ignore[no-untyped-def]
 
 
 @bp.route(f"/plates/{ID}/remove", methods=["POST"], endpoint="remove_plate")
-def remove_plate(entry_id: int):  # type: ignore[no-untyped-def]
+def remove_plate(entry_id: int):
     try:
         with transaction(get_db()) as conn:
             plate = remove_watch_id(conn, entry_id)
@@ -175,7 +175,7 @@ def remove_plate(entry_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/faces", methods=["POST"], endpoint="add_face")
 @accepts_uploads
-def add_face():  # type: ignore[no-untyped-def]
+def add_face():
     form = {key: (request.form.get(key) or "")[:300] for key in ("label", "reason", "expires_at")}
     errors: dict[str, str] = {}
     expires = _common(form, errors, "label")
@@ -219,7 +219,7 @@ def add_face():  # type: ignore[no-untyped-def]
 
 
 @bp.route(f"/faces/{ID}/remove", methods=["POST"], endpoint="remove_face")
-def remove_face(entry_id: int):  # type: ignore[no-untyped-def]
+def remove_face(entry_id: int):
     try:
         with transaction(get_db()) as conn:
             remove_watch_face(conn, entry_id)
@@ -245,7 +245,7 @@ class _Refused(UserError):
 
 
 @bp.errorhandler(RequestEntityTooLarge)
-def too_large(_error: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
+def too_large(_error: RequestEntityTooLarge):
     if request.endpoint == "console_watchlist.add_face":
         message = gettext(
             "The photo is larger than %(mb)s MB. Send a smaller photo.",

@@ -31,7 +31,7 @@ def _own_registration(reg_id: str) -> dict:
     return view(item, "landlord")
 
 
-def _detail(item: dict, error: str = "", code: int = 200):  # type: ignore[no-untyped-def]
+def _detail(item: dict, error: str = "", code: int = 200):
     return render_template(
         "landlord/detail.html", item=item, labels=labels(), error=error, role="landlord"
     ), code
@@ -45,7 +45,7 @@ def _own_room(room_id: int) -> rooms.Room:
 
 
 @bp.route("/")
-def index():  # type: ignore[no-untyped-def]
+def index():
     db = get_db()
     config = state().config
     rows, counts = search(db.conn, vault(), Filters(), now(), config.site.zone, g.user.id)
@@ -61,13 +61,13 @@ def index():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/registrations/<reg_id>")
-def detail(reg_id: str):  # type: ignore[no-untyped-def]
+def detail(reg_id: str):
     item = _own_registration(reg_id)
     audit.record(get_db(), actor(), "view", f"registration:{reg_id}")
     return _detail(item)
 
 
-def _act(reg_id: str, func) -> object:  # type: ignore[no-untyped-def]
+def _act(reg_id: str, func) -> object:
     item = _own_registration(reg_id)
     try:
         func()
@@ -77,7 +77,7 @@ def _act(reg_id: str, func) -> object:  # type: ignore[no-untyped-def]
 
 
 @bp.route("/registrations/<reg_id>/decide", methods=["POST"])
-def decide(reg_id: str):  # type: ignore[no-untyped-def]
+def decide(reg_id: str):
     choice = request.form.get("decision")
     if choice not in ("confirm", "reject"):
         abort(400, gettext("Choose confirm or reject."))
@@ -99,7 +99,7 @@ def _date_field(name: str) -> date:
 
 
 @bp.route("/registrations/<reg_id>/move-out", methods=["POST"])
-def move_out(reg_id: str):  # type: ignore[no-untyped-def]
+def move_out(reg_id: str):
     def run() -> None:
         on = _date_field("date")
         reason = (request.form.get("reason") or "")[:300]
@@ -109,7 +109,7 @@ def move_out(reg_id: str):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/registrations/<reg_id>/extend", methods=["POST"])
-def extend(reg_id: str):  # type: ignore[no-untyped-def]
+def extend(reg_id: str):
     def run() -> None:
         until = _date_field("date")
         registrations.extend(
@@ -120,7 +120,7 @@ def extend(reg_id: str):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/registrations/<reg_id>/requests/<int(max=2147483647):request_id>", methods=["POST"])
-def decide_request(reg_id: str, request_id: int):  # type: ignore[no-untyped-def]
+def decide_request(reg_id: str, request_id: int):
     """Confirm or decline a tenant's move-out or extension request."""
     choice = request.form.get("decision")
     if choice not in ("confirm", "decline"):
@@ -135,7 +135,7 @@ def decide_request(reg_id: str, request_id: int):  # type: ignore[no-untyped-def
 
 
 @bp.route("/registrations/<reg_id>/co/<int(max=2147483647):co_id>/consent", methods=["POST"])
-def record_consent(reg_id: str, co_id: int):  # type: ignore[no-untyped-def]
+def record_consent(reg_id: str, co_id: int):
     """Consent a co-resident gave in person (or their guardian, for a child under 14)."""
     item = _own_registration(reg_id)
     if co_id not in {c["id"] for c in item.get("co_residents", [])}:
@@ -151,7 +151,7 @@ def record_consent(reg_id: str, co_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/rooms/<int(max=2147483647):room_id>/sticker.png")
-def sticker(room_id: int):  # type: ignore[no-untyped-def]
+def sticker(room_id: int):
     room = _own_room(room_id)
     png = stickers.sticker_png(room, state().config.registry.base_url)
     audit.record(get_db(), actor(), "sticker", f"room:{room_id}")
@@ -159,7 +159,7 @@ def sticker(room_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/rooms/<int(max=2147483647):room_id>/rotate", methods=["POST"])
-def rotate(room_id: int):  # type: ignore[no-untyped-def]
+def rotate(room_id: int):
     _own_room(room_id)
     with transaction(get_db()) as conn:
         rooms.issue_token(conn, room_id, now())
@@ -168,7 +168,7 @@ def rotate(room_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/stickers.pdf")
-def sticker_sheet():  # type: ignore[no-untyped-def]
+def sticker_sheet():
     db = get_db()
     own = rooms.list_rooms(db.conn, landlord_id=g.user.id)
     if not own:

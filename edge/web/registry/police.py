@@ -49,7 +49,7 @@ def _used(filters: Filters) -> list[str]:
     return sorted(k for k, v in vars(filters).items() if v not in ("", None, False))
 
 
-def _run(filters: Filters, limit: int = 500):  # type: ignore[no-untyped-def]
+def _run(filters: Filters, limit: int = 500):
     if filters.exact():
         with transaction(get_db()) as conn:
             allowed = record_exact_search(
@@ -64,7 +64,7 @@ def _run(filters: Filters, limit: int = 500):  # type: ignore[no-untyped-def]
         abort(400, translate(exc))
 
 
-def _page(rows: list, counts: dict, error: str, code: int = 200):  # type: ignore[no-untyped-def]
+def _page(rows: list, counts: dict, error: str, code: int = 200):
     return render_template(
         "police/search.html", rows=rows, counts=counts, error=error, args=_args(),
         link_args=_args(), labels=labels(), statuses=STATUSES, exact=g.user.role in EXACT_ROLES,
@@ -72,7 +72,7 @@ def _page(rows: list, counts: dict, error: str, code: int = 200):  # type: ignor
 
 
 @bp.route("/", endpoint="search")
-def search_page():  # type: ignore[no-untyped-def]
+def search_page():
     filters, error = _filters()
     if error:
         return _page([], {}, error, 400)
@@ -84,7 +84,7 @@ def search_page():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/export.<fmt>")
-def export_file(fmt: str):  # type: ignore[no-untyped-def]
+def export_file(fmt: str):
     if fmt not in ("csv", "xlsx"):
         abort(404)
     filters, error = _filters()
@@ -118,7 +118,7 @@ def _local(value: str | None) -> str:
     return moment.astimezone(state().config.site.zone).strftime("%Y-%m-%d %H:%M")
 
 
-def _detail(item: dict, revealed: dict, error: str, code: int = 200):  # type: ignore[no-untyped-def]
+def _detail(item: dict, revealed: dict, error: str, code: int = 200):
     return render_template(
         "police/detail.html", item=item, labels=labels(), revealed=revealed, error=error,
         may_reveal=g.user.role in REVEAL_ROLES, role=g.user.role,
@@ -126,7 +126,7 @@ def _detail(item: dict, revealed: dict, error: str, code: int = 200):  # type: i
 
 
 @bp.route("/registrations/<reg_id>")
-def detail(reg_id: str):  # type: ignore[no-untyped-def]
+def detail(reg_id: str):
     item = registrations.get(get_db().conn, vault(), reg_id, now())
     if item is None:
         abort(404)
@@ -135,7 +135,7 @@ def detail(reg_id: str):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/registrations/<reg_id>/reveal", methods=["POST"])
-def reveal(reg_id: str):  # type: ignore[no-untyped-def]
+def reveal(reg_id: str):
     if g.user.role not in REVEAL_ROLES:
         abort(403)
     item = registrations.get(get_db().conn, vault(), reg_id, now())
@@ -153,7 +153,7 @@ def reveal(reg_id: str):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/buildings/<int(max=2147483647):building_id>/stickers.pdf")
-def building_stickers(building_id: int):  # type: ignore[no-untyped-def]
+def building_stickers(building_id: int):
     listed = rooms.list_rooms(get_db().conn, building_id=building_id)
     if not listed:
         abort(404)

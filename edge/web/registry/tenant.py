@@ -76,7 +76,7 @@ def _values(form: dict) -> dict[str, str]:
     return {k: v for k, v in form.items() if k != "csrf_token" and len(v) <= 300}
 
 
-def _form_page(room: Room, token: str, values: dict, errors: dict[str, str], code: int = 200):  # type: ignore[no-untyped-def]
+def _form_page(room: Room, token: str, values: dict, errors: dict[str, str], code: int = 200):
     return render_template(
         "tenant/register.html",
         room=room,
@@ -113,7 +113,7 @@ def _open_receipt(text: str) -> dict | None:
 
 
 @bp.route("/<token>", methods=["GET", "POST"])
-def register(token: str):  # type: ignore[no-untyped-def]
+def register(token: str):
     room = _room(token)
     if request.method == "GET":
         return _form_page(room, token, {"move_in_date": today().isoformat()}, {})
@@ -136,12 +136,12 @@ def register(token: str):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/<token>/done/<receipt>")
-def done(token: str, receipt: str):  # type: ignore[no-untyped-def]
+def done(token: str, receipt: str):
     """The confirmation: reference code, masked summary, co-residents' own consent links."""
     room = _room(token)
     record = _open_receipt(receipt)
     item = registrations.get(get_db().conn, vault(), record["reg"], now()) if record else None
-    if item is None or item["room_id"] != room.id:
+    if record is None or item is None or item["room_id"] != room.id:
         return _no_store(Response(render_template("tenant/expired.html"), 410))
     base = state().config.registry.base_url
     links = []
@@ -158,7 +158,7 @@ def done(token: str, receipt: str):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/status", methods=["GET", "POST"])
-def status():  # type: ignore[no-untyped-def]
+def status():
     """A tenant checks their registration with its reference and their phone."""
     if request.method == "GET":
         return render_template("tenant/status.html", values={}, errors={}, item=None)
@@ -185,7 +185,7 @@ def status():  # type: ignore[no-untyped-def]
     return _no_store(Response(page))
 
 
-def _leave_page(room: Room, token: str, values: dict, errors: dict, code: int = 200):  # type: ignore[no-untyped-def]
+def _leave_page(room: Room, token: str, values: dict, errors: dict, code: int = 200):
     return render_template(
         "tenant/leave.html", room=room, token=token, labels=labels(), doc_types=list(DocType),
         values=values, errors=errors, sms=sender_for(state().config.registry.sms_gateway),
@@ -211,7 +211,7 @@ def _request_date(form: dict, action: str) -> date:
 
 
 @bp.route("/<token>/leave", methods=["GET", "POST"])
-def leave(token: str):  # type: ignore[no-untyped-def]
+def leave(token: str):
     """Ask to move out or extend; the same reply whether or not anything matched."""
     room = _room(token)
     if request.method == "GET":
@@ -220,7 +220,7 @@ def leave(token: str):  # type: ignore[no-untyped-def]
     form = request.form
     values = _values(form)
     errors: dict[str, str] = {}
-    action = form.get("action")
+    action = form.get("action") or ""
     try:
         facts = validate_document(form.get("doc_type", ""), form.get("doc_number", ""), today())
         phone = normalise_phone(form.get("phone", ""))
@@ -245,12 +245,12 @@ def leave(token: str):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/<token>/leave/sent")
-def request_sent(token: str):  # type: ignore[no-untyped-def]
+def request_sent(token: str):
     return render_template("tenant/request_sent.html", room=_room(token), token=token)
 
 
 @bp.route("/<token>/verify/<handle>", methods=["GET", "POST"])
-def verify(token: str, handle: str):  # type: ignore[no-untyped-def]
+def verify(token: str, handle: str):
     """Type the one-time code sent to the registered phone (only with an SMS gateway)."""
     room = _room(token)
     if sender_for(state().config.registry.sms_gateway) is None:
@@ -273,7 +273,7 @@ def verify(token: str, handle: str):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/consent/<link>", methods=["GET", "POST"])
-def consent(link: str):  # type: ignore[no-untyped-def]
+def consent(link: str):
     """A co-resident (14 or older) gives or refuses their own consent."""
     person = registrations.co_resident_for_link(get_db().conn, vault(), link)
     if person is None:
