@@ -9,7 +9,6 @@ stores nothing.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -45,11 +44,9 @@ def resident_list(as_json: bool, config_path: Path) -> None:
 
     _, db, vault = store_and_vault(config_path)
     rows = list_residents(db, vault)
-    if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+    if as_json or not rows:
+        print_rows(rows, as_json)
         return
-    if not rows:
-        click.echo("(none)")
     for row in rows:
         click.echo(
             f"#{row['id']}  {row['name'] or '-'}  household {row['household'] or '-'}"
