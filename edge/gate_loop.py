@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 import sqlite_utils
 
-from edge.db import utc_now
+from edge.db import ThreadConnections, utc_now
 from edge.event_writer import UNCOUNTED_USE, EventWriter, spend_use
 from edge.events import NewEvent, camera_change_event, manual_open_event
 from edge.plates.reader import PlateInputError, PlateRead
@@ -129,8 +129,8 @@ class VehicleGateLoop:
         self.barrier = barrier
         self.reader = reader
         self.voter = voter
-        self.db = db
-        self.writer = EventWriter(db, snapshots)
+        self.connections = ThreadConnections(db)  # one connection per calling thread
+        self.writer = EventWriter(self.connections.get, snapshots)
         self.policy = policy
         self.presence = presence
         self.require_presence = require_presence and presence is not None
@@ -149,7 +149,12 @@ class VehicleGateLoop:
         # plate -> (confidence, frame, time, plate box [x1, y1, x2, y2] in that frame)
         self._best_frames: dict[str, tuple[float, np.ndarray, datetime, list | None]] = {}
         self._keep_frames = voter.vote_window + timedelta(seconds=2)
-        self._lock = threading.Lock()  # one decision at a time, also against web commands
+        self._lock = threading.RLock()  # one decision or event at a time, on any thread
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The calling thread's connection: a connection belongs to one thread."""
+        return self.connections.get()
 
     # -- one frame ---------------------------------------------------------------------
     def process_frame(self, image: np.ndarray, at: datetime) -> list[GateOutcome]:
@@ -176,7 +181,8 @@ class VehicleGateLoop:
 
     def tick(self, at: datetime) -> list[GateOutcome]:
         """Close vote windows that ended without a new frame (a car that stopped being seen)."""
-        self.writer.retry()
+        with self._lock:
+            self.writer.retry()
         outcomes = [self._act(p, time.perf_counter()) for p in self.voter.flush(at)]
         for plate, (_, _, seen, _) in list(self._best_frames.items()):
             if at - seen > self._keep_frames:
@@ -288,10 +294,18 @@ class VehicleGateLoop:
         return []
 
     def _emit_unread(self, at: datetime) -> list[GateOutcome]:
+        with self._lock:
+            outcome = self._record_unread(at)
+        if outcome is None:
+            return []
+        self._publish(outcome)
+        return [outcome]
+
+    def _record_unread(self, at: datetime) -> GateOutcome | None:
         tracker = self._unread
         self._unread = _UnreadTracker(suppressed_until=tracker.suppressed_until)
         if tracker.suppressed_until and at < tracker.suppressed_until:
-            return []
+            return None
         self._unread.suppressed_until = at + self.unread_dedupe
         confidence = max(tracker.best_confidence, 0.0)
         decision = decide_vehicle(
@@ -316,9 +330,7 @@ class VehicleGateLoop:
             ),
             tracker.best_frame,
         )
-        outcome = GateOutcome(stored.id or "", now, "plate_unread", None, decision.action, reasons)
-        self._publish(outcome)
-        return [outcome]
+        return GateOutcome(stored.id or "", now, "plate_unread", None, decision.action, reasons)
 
     def _publish(self, outcome: GateOutcome) -> None:
         self.stats.last_outcome = outcome
@@ -383,27 +395,31 @@ class VehicleGateLoop:
         event = camera_change_event(self.gate.id, previous, health, self.clock())
         if event is None:
             return
-        self.writer.record(event)
+        with self._lock:
+            self.writer.record(event)
         log.warning("gate %s: camera %s → %s", self.gate.id, previous, state)
 
     def run(self, stop: threading.Event, on_idle: Callable[[], None] | None = None) -> None:
         """Process frames until ``stop`` is set; survives every per-frame error."""
         last_seq = -1
         next_health = 0.0
-        while not stop.is_set():
-            try:
-                if time.monotonic() >= next_health:
-                    self._watch_camera()
-                    next_health = time.monotonic() + 1.0
-                frame = self.camera.wait_for_frame(last_seq, timeout_s=0.5)
-                if frame is None:
-                    self.tick(self.clock())
-                else:
-                    last_seq = frame.seq
-                    self.process_frame(frame.image, frame.captured_at)
-                if on_idle:
-                    on_idle()
-            except Exception:
-                self.stats.frame_errors += 1
-                log.exception("gate %s: error in gate loop (continuing)", self.gate.id)
-                stop.wait(0.2)
+        try:
+            while not stop.is_set():
+                try:
+                    if time.monotonic() >= next_health:
+                        self._watch_camera()
+                        next_health = time.monotonic() + 1.0
+                    frame = self.camera.wait_for_frame(last_seq, timeout_s=0.5)
+                    if frame is None:
+                        self.tick(self.clock())
+                    else:
+                        last_seq = frame.seq
+                        self.process_frame(frame.image, frame.captured_at)
+                    if on_idle:
+                        on_idle()
+                except Exception:
+                    self.stats.frame_errors += 1
+                    log.exception("gate %s: error in gate loop (continuing)", self.gate.id)
+                    stop.wait(0.2)
+        finally:
+            self.connections.close()  # this thread's; its owner is ending

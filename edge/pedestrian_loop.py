@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 import sqlite_utils
 
-from edge.db import utc_now
+from edge.db import ThreadConnections, utc_now
 from edge.event_writer import UNCOUNTED_USE, EventWriter, spend_use
 from edge.events import NewEvent, camera_change_event, manual_open_event
 from edge.faces.images import ImageInputError
@@ -117,10 +117,10 @@ class PedestrianGateLoop:
         self.camera = camera
         self.door = door
         self.recogniser = recogniser
-        self.db = db
+        self.connections = ThreadConnections(db)  # one connection per calling thread
         self.vault = vault
         self.settings = settings
-        self.writer = EventWriter(db, snapshots)
+        self.writer = EventWriter(self.connections.get, snapshots)
         self.on_outcome = on_outcome
         self.agreement = FrameAgreement(
             settings.frames_to_agree, settings.agree_window_s, settings.dedupe_s
@@ -146,6 +146,11 @@ class PedestrianGateLoop:
         self.last_outcome: PersonOutcome | None = None
         self.camera_state = "starting"
         self.refresh_index()
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The calling thread's connection: a connection belongs to one thread."""
+        return self.connections.get()
 
     # -- templates ----------------------------------------------------------------------------
     def refresh_index(self) -> bool:
@@ -471,25 +476,28 @@ class PedestrianGateLoop:
             raise ValueError("PedestrianGateLoop.run needs a camera")
         last_seq = -1
         next_health = next_refresh = 0.0
-        while not stop.is_set():
-            try:
-                now = time.monotonic()
-                if now >= next_health:
-                    next_health = now + 1.0
-                    self._watch_camera()
-                if now >= next_refresh:
-                    next_refresh = now + self.settings.index_refresh_s
-                    self.refresh_index()
-                frame = self.camera.wait_for_frame(last_seq, timeout_s=0.5)
-                if frame is None:
-                    with self._lock:
-                        self.writer.retry()
-                else:
-                    last_seq = frame.seq
-                    self.process_frame(frame.image, frame.captured_at)
-                if on_idle:
-                    on_idle()
-            except Exception:
-                self.frame_errors += 1
-                log.exception("gate %s: error in gate loop (continuing)", self.gate.id)
-                stop.wait(0.2)
+        try:
+            while not stop.is_set():
+                try:
+                    now = time.monotonic()
+                    if now >= next_health:
+                        next_health = now + 1.0
+                        self._watch_camera()
+                    if now >= next_refresh:
+                        next_refresh = now + self.settings.index_refresh_s
+                        self.refresh_index()
+                    frame = self.camera.wait_for_frame(last_seq, timeout_s=0.5)
+                    if frame is None:
+                        with self._lock:
+                            self.writer.retry()
+                    else:
+                        last_seq = frame.seq
+                        self.process_frame(frame.image, frame.captured_at)
+                    if on_idle:
+                        on_idle()
+                except Exception:
+                    self.frame_errors += 1
+                    log.exception("gate %s: error in gate loop (continuing)", self.gate.id)
+                    stop.wait(0.2)
+        finally:
+            self.connections.close()  # this thread's; its owner is ending

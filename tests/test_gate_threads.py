@@ -35,7 +35,7 @@ synth = pytest.importorskip("edge.plates.synth")
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 OPENERS = 3  # guards' consoles opening the gate at once
 MIN_OPENS_EACH = 20
-UNREAD_EVENTS = 60
+UNREAD_EVENTS = 30
 CAMERA_EVENTS = 3
 
 
@@ -106,10 +106,6 @@ def gate(tmp_path, unreadable_frames):
     barrier.close_device()
 
 
-@pytest.mark.xfail(
-    reason="manual_open and the loop thread share one connection: a savepoint of the other"
-    " thread's transaction (fixed next)"
-)
 def test_manual_opens_during_loop_events_are_each_stored_once_with_their_outbox_row(gate):
     loop, db, camera, outcomes, run = gate
     stop = threading.Event()
