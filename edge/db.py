@@ -80,9 +80,14 @@ class ThreadConnections:
     A SQLite connection belongs to the thread that opened it (``connect`` leaves sqlite3's
     same-thread check on, so using one from another thread raises at once). A component
     called from several threads — a gate: its loop, control requests, the keypad, door
-    inputs — asks for :meth:`get` each time instead of holding one connection. ``first``
-    is the constructing thread's own connection, reused there and left for its opener to
-    close; a thread's other connection is closed by :meth:`close` or when the thread ends.
+    inputs — asks for :meth:`get` each time instead of holding one connection.
+
+    Lifetimes are explicit (a thread-local connection is otherwise freed only by the
+    garbage collector, long after its thread ended): ``first`` is the constructing thread's
+    own connection, reused there and left for its opener to close; a thread that runs for
+    the component's life (a gate's loop) calls :meth:`close` when it ends; a call made on
+    another component's thread (a control request, a keypad line, a door event) holds its
+    connection only for the call, with :meth:`scoped`.
     """
 
     def __init__(self, first: sqlite_utils.Database) -> None:
@@ -108,6 +113,17 @@ class ThreadConnections:
         self._local.db = None
         if db is not None and db is not self._first:
             db.conn.close()
+
+    @contextlib.contextmanager
+    def scoped(self) -> Iterator[sqlite_utils.Database]:
+        """The calling thread's connection for one block: opened when the thread has none,
+        and then closed at the end of the block (its own, or one it already had, stays)."""
+        had = getattr(self._local, "db", None) is not None
+        try:
+            yield self.get()
+        finally:
+            if not had:
+                self.close()
 
 
 def schema_version(db: sqlite_utils.Database) -> int:

@@ -30,8 +30,7 @@ from gpiozero.pins.mock import MockFactory
 from edge.config import MenweiConfig
 from edge.db import ThreadConnections, utc_now
 from edge.demo_config import FPS, OPEN_PIN, VEHICLE_GATE, demo_config
-from edge.gate_loop import GateOutcome
-from edge.pedestrian_loop import PersonOutcome
+from edge.gates.runner import GateOutcome
 from edge.vehicles import VehicleInput, add_vehicle, add_watch
 
 __all__ = ["FPS", "demo_config", "describe_outcome", "describe_person_outcome", "run_demo"]
@@ -146,9 +145,9 @@ def describe_outcome(outcome: GateOutcome, zone: ZoneInfo | None = None) -> str:
     return line
 
 
-def describe_person_outcome(outcome: PersonOutcome, zone: ZoneInfo | None = None) -> str:
+def describe_person_outcome(outcome: GateOutcome, zone: ZoneInfo | None = None) -> str:
     """One line per pedestrian-gate event; subjects are labels like "resident 3", never names."""
-    when = (outcome.occurred_at or utc_now()).astimezone(zone).strftime("%H:%M:%S")
+    when = outcome.occurred_at.astimezone(zone).strftime("%H:%M:%S")
     why = "; ".join(r["message"] for r in outcome.reasons)
     if outcome.decision == "open":
         action = "OPEN  → lock released"

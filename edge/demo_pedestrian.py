@@ -35,8 +35,8 @@ from edge.demo_door_script import DoorActor, OutcomeFeed, keypad_fifo, wait_for_
 from edge.demo_faces import FaceCast, find_cast
 from edge.faces.images import ImageInputError, read_image_file
 from edge.faces.recogniser import FaceRecogniser
+from edge.gates.runner import GateOutcome
 from edge.passes import issue_pass
-from edge.pedestrian_loop import PersonOutcome
 from edge.pii import PiiVault, create_key_file
 from edge.residents import (
     FaceEnrolmentError,
@@ -207,7 +207,7 @@ def run_pedestrian_demo(
     faces: Path | None,
     echo: Echo,
     fps: float,
-) -> list[PersonOutcome]:
+) -> list[GateOutcome]:
     """Run the door's story once through a real pedestrian gate; returns its outcomes."""
     from edge.assembly import face_recogniser, pedestrian_gate
 

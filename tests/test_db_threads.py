@@ -128,3 +128,29 @@ def test_thread_connections_give_each_thread_its_own(tmp_path):
 def test_thread_connections_refuse_an_in_memory_database():
     with pytest.raises(ValueError, match="database file"):
         ThreadConnections(sqlite_utils.Database(memory=True))
+
+
+def test_a_scoped_connection_lasts_one_call(tmp_path):
+    """A call on another component's thread (a control request) holds a connection for the
+    call only: thread-local connections are otherwise freed by the garbage collector."""
+    db = connect(tmp_path / "menwei.db")
+    connections = ThreadConnections(db)
+
+    def call() -> None:
+        with connections.scoped() as mine:
+            assert mine is connections.get() and mine is not db
+            with connections.scoped() as inner:
+                assert inner is mine
+            mine.execute(INSERT, ("1-1-101",))
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            mine.execute("SELECT 1")
+        own = connections.get()  # a thread that keeps its own keeps it through a call
+        with connections.scoped() as same:
+            assert same is own
+        assert own.execute("SELECT 1").fetchone() == (1,)
+        connections.close()
+
+    in_thread(call)
+    with connections.scoped() as mine:
+        assert mine is db
+    assert labels(db) == ["1-1-101"]

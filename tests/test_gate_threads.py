@@ -12,6 +12,8 @@ every look, so every camera check records a fault or a recovery.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -69,6 +71,15 @@ class ReplayedCamera:
         return _Health("stalled" if self.looks % 2 else "ok", "replay gap")
 
 
+def open_files(folder) -> int:
+    """How many descriptors this process holds on files in ``folder`` (database, WAL, ...)."""
+    held = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # closed meanwhile (the listing's own descriptor)
+            held += os.readlink(f"/proc/self/fd/{fd}").startswith(str(folder))
+    return held
+
+
 @pytest.fixture(scope="module")
 def unreadable_frames() -> list[np.ndarray]:
     """A plate found in every frame but never read well enough to decide."""
@@ -96,18 +107,16 @@ def gate(tmp_path, unreadable_frames):
         on_outcome=outcomes.append,
     )
 
-    def handle(request: dict) -> dict:
-        outcome = loop.manual_open(request["operator"], request["reason"])
-        return {"event_id": outcome.event_id}
-
-    control = GateControlServer(tmp_path / "run" / "gate-north.sock", handle)
-    yield loop, db, camera, outcomes, tmp_path / "run"
+    control = GateControlServer(tmp_path / "run" / "gate-north.sock", loop.handle)
+    yield loop, db, camera, outcomes, tmp_path
     control.close()
     barrier.close_device()
 
 
 def test_manual_opens_during_loop_events_are_each_stored_once_with_their_outbox_row(gate):
-    loop, db, camera, outcomes, run = gate
+    loop, db, camera, outcomes, folder = gate
+    run = folder / "run"
+    files_before = open_files(folder)
     stop = threading.Event()
     runner = threading.Thread(target=loop.run, args=(stop,), name="gate-north", daemon=True)
     replies: list[dict] = []
@@ -165,3 +174,7 @@ def test_manual_opens_during_loop_events_are_each_stored_once_with_their_outbox_
     events, rows = totals.fetchone()
     assert events == rows, "and no outbox row without its event"
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # Every request's connection was closed, not left to the garbage collector (which had
+    # left one per request). SQLite itself keeps the descriptor of a connection closed while
+    # others hold locks on the file, for reuse: at most one per connection open at once.
+    assert open_files(folder) <= files_before + OPENERS + 1, "a connection per request leaks"
