@@ -117,7 +117,7 @@ class ThreadConnections:
     @contextlib.contextmanager
     def scoped(self) -> Iterator[sqlite_utils.Database]:
         """The calling thread's connection for one block: opened when the thread has none,
-        and then closed at the end of the block (its own, or one it already had, stays)."""
+        and then closed at the end of the block; a connection the thread already had stays."""
         had = getattr(self._local, "db", None) is not None
         try:
             yield self.get()
