@@ -12,7 +12,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import sqlite_utils
@@ -22,8 +21,9 @@ from edge.config.pedestrian import DoorInputConfig
 from edge.faces.configured import face_recogniser
 from edge.faces.recogniser import FaceRecogniser
 from edge.gate_control import GateControlServer, socket_path
-from edge.gate_loop import GateOutcome, VehicleGateLoop
-from edge.pedestrian_loop import PedestrianGateLoop, PedestrianSettings, PersonOutcome
+from edge.gate_loop import VehicleGateLoop
+from edge.gates.runner import GateOutcome, GateRunner
+from edge.pedestrian_loop import PedestrianGateLoop, PedestrianSettings
 from edge.person_policy import PedestrianGateFacts, Schedule
 from edge.plates.reader import PlateReader, PlateReaderSettings
 from edge.plates.voting import PlateVoter
@@ -75,16 +75,6 @@ def _camera(gate: GateConfig) -> Camera:
     )
 
 
-def _handle_command(
-    loop: VehicleGateLoop | PedestrianGateLoop, request: dict[str, Any]
-) -> dict[str, Any]:
-    """Requests from the local control channel (already validated by gate_control)."""
-    if request["cmd"] == "open":
-        outcome = loop.manual_open(request["operator"], request["reason"])
-        return {"event_id": outcome.event_id, "ms": round(outcome.decide_ms or 0.0, 1)}
-    return {"health": loop.health()}
-
-
 @dataclass
 class RunningGate:
     loop: VehicleGateLoop
@@ -98,7 +88,7 @@ class RunningGate:
 def _running_loop(
     config: MenweiConfig,
     gate_id: str,
-    loop: VehicleGateLoop | PedestrianGateLoop,
+    loop: GateRunner,
     camera: Camera,
     stop: threading.Event,
     on_idle: Callable[[], None] | None,
@@ -112,9 +102,7 @@ def _running_loop(
     control = None
     thread = None
     try:
-        control = GateControlServer(
-            socket_path(config.storage.run_dir, gate_id), partial(_handle_command, loop)
-        )
+        control = GateControlServer(socket_path(config.storage.run_dir, gate_id), loop.handle)
         camera.start()
         thread = threading.Thread(
             target=loop.run, args=(stop, on_idle), name=f"gate-{gate_id}", daemon=True
@@ -167,7 +155,7 @@ def vehicle_gate(
             )
         loop = VehicleGateLoop(
             GateFacts(gate.id, gate.kind),
-            camera,  # type: ignore[arg-type]
+            camera,
             barrier,
             reader or plate_reader(config, gate),
             plate_voter(config),
@@ -272,7 +260,7 @@ def pedestrian_gate(
     stop: threading.Event,
     db: sqlite_utils.Database | None = None,
     pin_factory: object | None = None,
-    on_outcome: Callable[[PersonOutcome], None] | None = None,
+    on_outcome: Callable[[GateOutcome], None] | None = None,
     on_idle: Callable[[], None] | None = None,
     recogniser: FaceRecogniser | None = None,
 ) -> Iterator[RunningPedestrianGate]:

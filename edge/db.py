@@ -9,7 +9,10 @@ sync processes write concurrently:
 - foreign keys on, and a busy timeout so a short lock by another process waits instead
   of failing;
 - transactions are explicit (``BEGIN IMMEDIATE``) so a write never silently upgrades
-  a read lock and dead-locks with another process.
+  a read lock and dead-locks with another process;
+- a connection belongs to the thread that opened it, and a transaction to the thread that
+  began it: two threads writing through one connection would commit or roll back each
+  other's half-done work, so both are refused loudly instead.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,12 +61,12 @@ def connect(path: Path, apply_migrations: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the database at ``path`` and bring its schema up to date.
 
     ``apply_migrations=False`` is for a long-lived process that already migrated at start
-    (the web workers' per-thread connections): it skips the schema check per connection.
+    (the web workers' and gates' per-thread connections): it skips the schema check.
+    The connection belongs to the calling thread: sqlite3 refuses its use from any other
+    (see ThreadConnections for components that several threads call).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(
-        path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
-    )
+    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
@@ -71,6 +75,58 @@ def connect(path: Path, apply_migrations: bool = True) -> sqlite_utils.Database:
     if apply_migrations:
         migrate(db)
     return db
+
+
+class ThreadConnections:
+    """Each thread's own connection to one database file, opened on its first use there.
+
+    A SQLite connection belongs to the thread that opened it (``connect`` leaves sqlite3's
+    same-thread check on, so using one from another thread raises at once). A component
+    called from several threads — a gate: its loop, control requests, the keypad, door
+    inputs — asks for :meth:`get` each time instead of holding one connection.
+
+    Lifetimes are explicit (a thread-local connection is otherwise freed only by the
+    garbage collector, long after its thread ended): ``first`` is the constructing thread's
+    own connection, reused there and left for its opener to close; a thread that runs for
+    the component's life (a gate's loop) calls :meth:`close` when it ends; a call made on
+    another component's thread (a control request, a keypad line, a door event) holds its
+    connection only for the call, with :meth:`scoped`.
+    """
+
+    def __init__(self, first: sqlite_utils.Database) -> None:
+        row = first.execute("PRAGMA database_list").fetchone()
+        if not row or not row[2]:
+            raise ValueError("a connection shared by threads needs a database file, not memory")
+        self.path = Path(row[2])
+        self._first = first
+        self._local = threading.local()
+        self._local.db = first
+
+    def get(self) -> sqlite_utils.Database:
+        """The calling thread's connection (schema already migrated by ``first``'s opener)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = connect(self.path, apply_migrations=False)
+            self._local.db = db
+        return db
+
+    def close(self) -> None:
+        """Close the calling thread's connection, unless it is ``first`` (its opener's)."""
+        db = getattr(self._local, "db", None)
+        self._local.db = None
+        if db is not None and db is not self._first:
+            db.conn.close()
+
+    @contextlib.contextmanager
+    def scoped(self) -> Iterator[sqlite_utils.Database]:
+        """The calling thread's connection for one block: opened when the thread has none,
+        and then closed at the end of the block; a connection the thread already had stays."""
+        had = getattr(self._local, "db", None) is not None
+        try:
+            yield self.get()
+        finally:
+            if not had:
+                self.close()
 
 
 def schema_version(db: sqlite_utils.Database) -> int:
@@ -114,30 +170,86 @@ def _apply(conn: sqlite3.Connection, version: int, sql: str) -> None:
 
 
 _SAVEPOINTS = itertools.count(1)
+# id(connection) -> ident of the thread whose transaction() holds its open transaction.
+# sqlite3.Connection takes no weak references; entries live exactly as long as the block.
+_OWNERS: dict[int, int] = {}
+_OWNERS_LOCK = threading.Lock()
+
+
+class CrossThreadTransactionError(RuntimeError):
+    """A thread tried to write inside another thread's transaction on a shared connection.
+
+    Never caught: it is a bug (a connection shared between threads), not storage weather.
+    """
+
+
+def _claim(conn: sqlite3.Connection) -> bool:
+    """Make the calling thread the owner of ``conn``'s next transaction; False when it
+    already owns the open one (the caller nests a savepoint). Refuses another thread's."""
+    me = threading.get_ident()
+    with _OWNERS_LOCK:
+        owner = _OWNERS.get(id(conn))
+        if owner == me:
+            return False
+        if owner is not None:
+            raise CrossThreadTransactionError(
+                f"thread {threading.current_thread().name!r} tried to begin a transaction on a"
+                f" connection whose open transaction belongs to thread {_thread_name(owner)!r};"
+                " a connection belongs to one thread (open one per thread)"
+            )
+        if conn.in_transaction:  # begun outside transaction() (a raw BEGIN) by this thread
+            return False
+        _OWNERS[id(conn)] = me
+        return True
+
+
+def _release(conn: sqlite3.Connection) -> None:
+    with _OWNERS_LOCK:
+        _OWNERS.pop(id(conn), None)
+
+
+def _thread_name(ident: int) -> str:
+    for thread in threading.enumerate():
+        if thread.ident == ident:
+            return thread.name
+    return f"#{ident} (ended)"
 
 
 @contextlib.contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
     """One write transaction: everything inside commits together or not at all.
 
-    Called while a transaction is already open on the connection (a library function that
-    is a whole unit of work for the CLI, used by the console inside its own transaction
-    with an audit row), it becomes a SAVEPOINT of the outer one: its writes commit or roll
-    back with the caller's, and an error inside rolls back only its own part.
+    Called again by the thread whose transaction is open (a library function that is a whole
+    unit of work for the CLI, used by the console inside its own transaction with an audit
+    row), it becomes a SAVEPOINT of the outer one: its writes commit or roll back with the
+    caller's, and an error inside rolls back only its own part. Called by any *other* thread
+    while one is open, it raises CrossThreadTransactionError: that thread's writes would
+    otherwise commit or roll back with a stranger's.
     """
     conn = db.conn
-    if conn.in_transaction:
-        name = f"nested_{next(_SAVEPOINTS)}"
-        conn.execute(f"SAVEPOINT {name}")
-        try:
-            yield conn
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute(f"ROLLBACK TO {name}")
-                conn.execute(f"RELEASE {name}")
-            raise
-        conn.execute(f"RELEASE {name}")
+    if not _claim(conn):
+        yield from _savepoint(conn)
         return
+    try:
+        yield from _outermost(conn)
+    finally:
+        _release(conn)
+
+
+def _savepoint(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    name = f"nested_{next(_SAVEPOINTS)}"
+    conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield conn
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+        raise
+    conn.execute(f"RELEASE {name}")
+
+
+def _outermost(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn

@@ -12,12 +12,17 @@ block every later event behind it.
 
 Spooled events drop their snapshot frame (megabytes each; memory on a Pi is the next thing
 to run out) and say so in their details.
+
+One writer serves every thread of a gate (its loop, control requests, keypad, door inputs):
+it writes through the calling thread's own connection and keeps its spool under its own
+lock, so events are stored (or spooled) in the order they were recorded.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -72,16 +77,17 @@ class Written:
 class EventWriter:
     def __init__(
         self,
-        db: sqlite_utils.Database,
+        connection: Callable[[], sqlite_utils.Database],
         snapshots: SnapshotStore | None,
         max_spooled: int = 5000,
         retry_every_s: float = 5.0,
     ) -> None:
-        self.db = db
+        self.connection = connection  # the calling thread's own (edge.db.ThreadConnections.get)
         self.snapshots = snapshots
         self.retry_every_s = retry_every_s
         self._spool: deque[_Spooled] = deque(maxlen=max_spooled)
         self._next_retry = 0.0
+        self._lock = threading.RLock()
         self.fault: str | None = None
         self.dropped = 0  # spool overflow: the oldest unsaved events, counted and logged
 
@@ -96,40 +102,44 @@ class EventWriter:
         linked: Sequence[NewEvent] = (),
     ) -> Written:
         """Store now if storage works (older spooled events first); otherwise spool."""
-        if self._spool:
-            self.retry(force=True)
-        if not self._spool:
-            try:
-                stored = record_event(self.db, event, snapshot, self.snapshots, linked)
-            except _STORAGE_FAULTS as exc:
-                self._note_fault(exc)
-            else:
-                if self.fault:
-                    log.warning("storage recovered")
-                self.fault = None
-                return Written(stored.id, stored.linked_ids)
-        self._add(event, tuple(linked))
-        return Written(None)
+        with self._lock:
+            if self._spool:
+                self.retry(force=True)
+            if not self._spool:
+                try:
+                    stored = record_event(
+                        self.connection(), event, snapshot, self.snapshots, linked
+                    )
+                except _STORAGE_FAULTS as exc:
+                    self._note_fault(exc)
+                else:
+                    if self.fault:
+                        log.warning("storage recovered")
+                    self.fault = None
+                    return Written(stored.id, stored.linked_ids)
+            self._add(event, tuple(linked))
+            return Written(None)
 
     def retry(self, force: bool = False) -> int:
         """Write spooled events in order until one fails; returns how many were written."""
         if not self._spool or (not force and time.monotonic() < self._next_retry):
-            return 0
-        written = 0
-        while self._spool:
-            item = self._spool[0]
-            try:
-                record_event(self.db, item.event, linked=item.linked)
-            except _STORAGE_FAULTS as exc:
-                self._note_fault(exc)
-                self._next_retry = time.monotonic() + self.retry_every_s
-                break
-            self._spool.popleft()
-            written += 1
-        if written and not self._spool:
-            log.warning("storage recovered: %d spooled event(s) written", written)
-            self.fault = None
-        return written
+            return 0  # the common case, without the lock: a stale look only delays a retry
+        with self._lock:
+            written = 0
+            while self._spool:
+                item = self._spool[0]
+                try:
+                    record_event(self.connection(), item.event, linked=item.linked)
+                except _STORAGE_FAULTS as exc:
+                    self._note_fault(exc)
+                    self._next_retry = time.monotonic() + self.retry_every_s
+                    break
+                self._spool.popleft()
+                written += 1
+            if written and not self._spool:
+                log.warning("storage recovered: %d spooled event(s) written", written)
+                self.fault = None
+            return written
 
     def _add(self, event: NewEvent, linked: tuple[NewEvent, ...]) -> None:
         if len(self._spool) == self._spool.maxlen:

@@ -1,9 +1,17 @@
-"""The vehicle gate loop: frame → plate reads → vote → policy → event → barrier.
+"""The vehicle gate: frame → plate reads → vote → policy → event → barrier.
 
-One loop per gate process owns that gate's camera and barrier. It never lets an error in
-recognition, storage or a bad frame escape (a dead loop locks residents out), and it
-never opens the barrier on anything but a policy decision of "open" whose event has been
-committed: the event is the proof the opening was decided, so it is written first.
+What it shares with the pedestrian gate (camera watch, event writer, lock, manual open,
+health, the run loop) is edge.gates.runner; this module keeps the vehicle's own
+read → decide → act:
+
+- read: the plate reader on the frame (only while a car is on the loop detector, when the
+  gate requires one);
+- decide: the voter groups a car's reads into one ``Passage`` carrying its evidence (the
+  frame where the plate read best, and the plate's box in it, ``details.plate_box``); the
+  policy decides it from the facts about that plate; a car whose plate is seen but never
+  read is reported once as ``plate_unread`` (the policy's "deny", with no database look-up:
+  an unread plate has no facts);
+- act: the event (and any watchlist alert) is recorded first, then the barrier opens.
 
 A counted visitor pass (a plate pass with ``max_uses``) spends one use per passage, and only
 when the policy opens: the use is taken with one guarded UPDATE just before the event is
@@ -15,8 +23,6 @@ none is left the passage is denied "visitor pass used up". The passage's event r
 from __future__ import annotations
 
 import dataclasses
-import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,30 +33,29 @@ import numpy as np
 import sqlite_utils
 
 from edge.db import utc_now
-from edge.event_writer import UNCOUNTED_USE, EventWriter, spend_use
-from edge.events import NewEvent, camera_change_event, manual_open_event
+from edge.event_writer import UNCOUNTED_USE, spend_use
+from edge.events import NewEvent
+from edge.gates.runner import CameraLike, GateOutcome, GateRunner
 from edge.plates.reader import PlateInputError, PlateRead
 from edge.plates.voting import Passage, PlateVoter
-from edge.policy import GateFacts, PlateSighting, PolicySettings, decide_vehicle
+from edge.policy import (
+    Alert,
+    Decision,
+    Facts,
+    GateFacts,
+    PlateSighting,
+    PolicySettings,
+    decide_vehicle,
+)
 from edge.snapshots import SnapshotStore
 from edge.vehicles import consume_vehicle_use, facts_for_plate
 
-log = logging.getLogger(__name__)
-
-
-class FrameLike(Protocol):
-    image: np.ndarray
-    seq: int
-    captured_at: datetime
-
-
-class CameraLike(Protocol):
-    def wait_for_frame(self, after_seq: int, timeout_s: float) -> FrameLike | None: ...
-    def health(self) -> Any: ...
-
 
 class BarrierLike(Protocol):
+    """gate_drivers.barrier.Barrier."""
+
     def open(self) -> None: ...
+    def state(self) -> Any: ...  # a dataclass for the health page
 
 
 class ReaderLike(Protocol):
@@ -62,59 +67,73 @@ class PresenceLike(Protocol):
     def is_occupied(self) -> bool: ...
 
 
-@dataclass(frozen=True)
-class GateOutcome:
-    """What happened for one passage (or unread car), for printing and health."""
-
-    event_id: str
-    occurred_at: datetime
-    kind: str
-    plate: str | None
-    decision: str
-    reasons: tuple[dict[str, str], ...]
-    alert_event_id: str | None = None
-    decide_ms: float | None = None
-
-
 @dataclass
-class _UnreadTracker:
-    """Detects a car whose plate is seen but never read well enough to decide."""
+class UnreadCar:
+    """A car whose plate is seen but not read: since when, and its best frame so far."""
 
-    since: datetime | None = None
-    last_seen: datetime | None = None
-    best_frame: np.ndarray | None = None
-    best_confidence: float = -1.0
-    suppressed_until: datetime | None = None
-
-
-@dataclass
-class GateStats:
-    frames: int = 0
-    frame_errors: int = 0
-    recogniser_ms_last: float | None = None
-    recogniser_ms_avg: float | None = None
-    last_outcome: GateOutcome | None = None
-    camera_state: str = "starting"
+    since: datetime
+    last_seen: datetime
+    frame: np.ndarray
+    confidence: float
 
 
-def plate_box(read: PlateRead) -> list[int] | None:
-    """The read's plate quad as an upright box [x1, y1, x2, y2] in frame pixels."""
-    if not read.quad:
-        return None
-    xs, ys = [p[0] for p in read.quad], [p[1] for p in read.quad]
-    return [round(min(xs)), round(min(ys)), round(max(xs)), round(max(ys))]
+class UnreadWatch:
+    """Detects a car whose plate is seen but never read well enough to decide.
+
+    Reported when it leaves (no plate in view for ``after``) or when it has stood unread for
+    ``standing``; not after a fixed short time, or every approaching car (unreadable while
+    far away, read a moment later) would leave a spurious "unread" event before its passage.
+    At most one report per ``dedupe``.
+    """
+
+    def __init__(self, after: timedelta, dedupe: timedelta) -> None:
+        self.after = after
+        self.standing = max(timedelta(seconds=3), 3 * after)
+        self.dedupe = dedupe
+        self.car: UnreadCar | None = None
+        self._quiet_until: datetime | None = None
+
+    def forget(self) -> None:
+        """A plate was read (or a passage decided): whatever was unread was that car."""
+        self.car = None
+
+    def observe(self, reads: list[PlateRead], image: np.ndarray, at: datetime) -> bool:
+        """One frame with no valid read; True when the car has stood unread long enough."""
+        seen = [r for r in reads if r.quad is not None]
+        if not seen:
+            return False
+        best = max(r.confidence for r in seen)
+        car = self.car
+        if car is None:
+            self.car = car = UnreadCar(at, at, image, best)
+        car.last_seen = at
+        if best > car.confidence:
+            car.confidence, car.frame = best, image
+        return at - car.since >= self.standing
+
+    def left(self, at: datetime) -> bool:
+        """True when the unread car has not been seen for ``after``."""
+        return self.car is not None and at - self.car.last_seen > self.after
+
+    def take(self, at: datetime) -> UnreadCar | None:
+        """The car to report now, or None within the quiet time after the last report."""
+        car, self.car = self.car, None
+        if car is None or (self._quiet_until and at < self._quiet_until):
+            return None
+        self._quiet_until = at + self.dedupe
+        return car
 
 
-class VehicleGateLoop:
+class VehicleGateLoop(GateRunner):
     def __init__(
         self,
         gate: GateFacts,
-        camera: CameraLike,
+        camera: CameraLike | None,
         barrier: BarrierLike,
         reader: ReaderLike,
         voter: PlateVoter,
         db: sqlite_utils.Database,
-        snapshots: SnapshotStore,
+        snapshots: SnapshotStore | None,
         policy: PolicySettings = PolicySettings(),
         presence: PresenceLike | None = None,
         require_presence: bool = False,
@@ -123,287 +142,136 @@ class VehicleGateLoop:
         on_outcome: Callable[[GateOutcome], None] | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        super().__init__(gate.id, camera, db, snapshots, on_outcome, clock)
         self.gate = gate
-        self.clock = clock  # decision time; injected by tests to cross validity windows
-        self.camera = camera
         self.barrier = barrier
         self.reader = reader
         self.voter = voter
-        self.db = db
-        self.writer = EventWriter(db, snapshots)
         self.policy = policy
-        self.presence = presence
-        self.require_presence = require_presence and presence is not None
-        # A car whose plate is seen but never read: reported when it leaves (no plate in
-        # view for unread_after) or when it has stood unread for unread_standing. Not after
-        # a fixed short time, or every approaching car (unreadable while far away, read a
-        # moment later) would leave a spurious "unread" event before its passage.
-        self.unread_after = timedelta(seconds=unread_after_s)
-        self.unread_standing = max(timedelta(seconds=3), 3 * self.unread_after)
-        self.unread_dedupe = timedelta(seconds=unread_dedupe_s)
-        self.on_outcome = on_outcome
-        self.stats = GateStats()
-        self._unread = _UnreadTracker()
-        # plate -> (confidence, frame, when): the snapshot for its passage. Pruned in tick(),
-        # since a plate suppressed as a duplicate never produces a passage to pop it.
-        # plate -> (confidence, frame, time, plate box [x1, y1, x2, y2] in that frame)
-        self._best_frames: dict[str, tuple[float, np.ndarray, datetime, list | None]] = {}
-        self._keep_frames = voter.vote_window + timedelta(seconds=2)
-        self._lock = threading.Lock()  # one decision at a time, also against web commands
+        self.presence = presence if require_presence else None
+        self.unread = UnreadWatch(
+            timedelta(seconds=unread_after_s), timedelta(seconds=unread_dedupe_s)
+        )
 
-    # -- one frame ---------------------------------------------------------------------
-    def process_frame(self, image: np.ndarray, at: datetime) -> list[GateOutcome]:
+    # -- read -------------------------------------------------------------------------------
+    def on_frame(self, image: np.ndarray, at: datetime) -> list[GateOutcome]:
         """Read plates in one frame and act on every passage that became decided."""
-        self.stats.frames += 1
-        if self.require_presence and not self.presence.is_occupied:  # type: ignore[union-attr]
-            return self.tick(at)
+        if self.presence is not None and not self.presence.is_occupied:
+            return []  # frames are read only while a car is on the loop detector
         started = time.perf_counter()
         try:
-            reads = self.reader.read(image)
+            reads = self.timed(self.reader.read, image)
         except PlateInputError as exc:
-            self.stats.frame_errors += 1
-            log.warning("gate %s: frame refused by the plate reader: %s", self.gate.id, exc)
-            return self.tick(at)
-        self._note_latency((time.perf_counter() - started) * 1000)
-        for read in reads:
-            if read.valid:
-                best = self._best_frames.get(read.text)
-                if best is None or read.confidence > best[0]:
-                    self._best_frames[read.text] = (read.confidence, image, at, plate_box(read))
-        outcomes = [self._act(p, started) for p in self.voter.add(reads, at)]
-        outcomes += self._track_unread(reads, image, at, decided=bool(outcomes))
-        return outcomes + self.tick(at)
-
-    def tick(self, at: datetime) -> list[GateOutcome]:
-        """Close vote windows that ended without a new frame (a car that stopped being seen)."""
-        self.writer.retry()
-        outcomes = [self._act(p, time.perf_counter()) for p in self.voter.flush(at)]
-        for plate, (_, _, seen, _) in list(self._best_frames.items()):
-            if at - seen > self._keep_frames:
-                del self._best_frames[plate]
-        if (
-            self._unread.since
-            and self._unread.last_seen
-            and at - self._unread.last_seen > self.unread_after
-        ):
-            outcomes += self._emit_unread(at)
+            return self.refused(exc)
+        outcomes = [self.passage(p, started) for p in self.voter.add(reads, at, image)]
+        if outcomes or any(r.valid for r in reads):
+            self.unread.forget()
+        elif self.unread.observe(reads, image, at):
+            outcomes += self.unread_car(at)
         return outcomes
 
-    def _note_latency(self, ms: float) -> None:
-        self.stats.recogniser_ms_last = ms
-        avg = self.stats.recogniser_ms_avg
-        self.stats.recogniser_ms_avg = ms if avg is None else 0.9 * avg + 0.1 * ms
+    def tick(self, at: datetime) -> list[GateOutcome]:
+        """Close vote windows that ended without a new frame, and report an unread car
+        that left."""
+        outcomes = super().tick(at)
+        outcomes += [self.passage(p, time.perf_counter()) for p in self.voter.flush(at)]
+        if self.unread.left(at):
+            outcomes += self.unread_car(at)
+        return outcomes
 
-    # -- decisions -----------------------------------------------------------------------
-    def _act(self, passage: Passage, started: float) -> GateOutcome:
-        with self._lock:
+    # -- decide and act ---------------------------------------------------------------------
+    def passage(self, passage: Passage, started: float) -> GateOutcome:
+        """One decided car: policy on the plate's facts, event first, then the barrier."""
+        with self.lock:
             now = self.clock()
-            sighting = PlateSighting(passage.plate, passage.confidence, readable=True)
-            since = now - timedelta(seconds=self.policy.same_visit_s)
-            facts = facts_for_plate(self.db, passage.plate, self.gate.id, since)
-            decision = decide_vehicle(sighting, self.gate, now, facts, self.policy)
-            _, frame, _, box = self._best_frames.pop(passage.plate, (0.0, None, None, None))
-            details: dict[str, Any] = {
-                "plate_box": box,
-                "colour": passage.colour,
-                "votes": passage.votes,
-                "frames": passage.frames,
-                "first_seen": passage.first_seen.isoformat(),
-            }
-            if decision.vehicle is not None and decision.vehicle.max_uses is not None:
-                details["vehicle_id"] = decision.vehicle.id
-            uncounted = False
-            if decision.action == "open" and decision.spend_use and decision.vehicle:
-                vehicle_id = decision.vehicle.id
-                use, uncounted = spend_use(lambda: consume_vehicle_use(self.db, vehicle_id, now))
-                if use is not None:
-                    details["pass_use"] = use
-                elif not uncounted:
-                    decision = decision.used_up()
-            alerts = [
-                NewEvent(
-                    gate_id=self.gate.id,
-                    kind="watchlist_alert",
-                    occurred_at=now,
-                    decision="none",
-                    plate=passage.plate,
-                    confidence=passage.confidence,
-                    reasons=({"code": alert.code, "message": alert.message},),
-                    details={"watch_ids": list(alert.watch_ids)},
-                )
-                for alert in decision.alerts
-            ]
+            decision, details, uncounted = self.decide(passage, now)
+            alerts = [self.alert_event(passage, alert, now) for alert in decision.alerts]
             reasons = tuple(r.as_dict() for r in decision.reasons)
-            if uncounted:
-                reasons += (UNCOUNTED_USE,)
-            stored = self.writer.record(
-                NewEvent(
-                    gate_id=self.gate.id,
-                    kind="vehicle_passage",
-                    occurred_at=now,
-                    decision=decision.action,
-                    plate=passage.plate,
-                    subject=decision.subject,
-                    confidence=passage.confidence,
-                    reasons=reasons,
-                    details=details,
-                ),
-                frame,
-                linked=alerts,
+            event = NewEvent(
+                gate_id=self.gate.id,
+                kind="vehicle_passage",
+                occurred_at=now,
+                decision=decision.action,
+                plate=passage.plate,
+                subject=decision.subject,
+                confidence=passage.confidence,
+                reasons=(*reasons, UNCOUNTED_USE) if uncounted else reasons,
+                details=details,
             )
+            frame = passage.evidence.frame if passage.evidence else None
+            written = self.record(event, frame, linked=alerts)
             if decision.action == "open":
                 self.barrier.open()
-            alert_id = stored.linked_ids[-1] if stored.linked_ids else None
-            self._unread = _UnreadTracker(suppressed_until=self._unread.suppressed_until)
-            outcome = GateOutcome(
-                stored.id or "",
-                now,
-                "vehicle_passage",
-                passage.plate,
-                decision.action,
-                reasons,
-                alert_id,
-                (time.perf_counter() - started) * 1000,
-            )
-        self._publish(outcome)
+            self.unread.forget()
+            outcome = GateOutcome.of(event, written, started)
+        self.publish(outcome)
         return outcome
 
-    def _track_unread(
-        self, reads: list[PlateRead], image: np.ndarray, at: datetime, decided: bool
-    ) -> list[GateOutcome]:
-        if decided or any(r.valid for r in reads):
-            self._unread = _UnreadTracker(suppressed_until=self._unread.suppressed_until)
-            return []
-        seen = [r for r in reads if r.quad is not None]
-        if not seen:
-            return []
-        tracker = self._unread
-        tracker.since = tracker.since or at
-        tracker.last_seen = at
-        best = max(r.confidence for r in seen)
-        if best > tracker.best_confidence:
-            tracker.best_confidence, tracker.best_frame = best, image
-        if at - tracker.since >= self.unread_standing:
-            return self._emit_unread(at)
-        return []
+    def decide(self, passage: Passage, now: datetime) -> tuple[Decision, dict[str, Any], bool]:
+        """The policy's decision on the plate's facts, with a counted pass's use spent when
+        it opens; the passage's details; and whether a use could not be counted (storage
+        fault: the visitor is let in and the event says so)."""
+        sighting = PlateSighting(passage.plate, passage.confidence, readable=True)
+        since = now - timedelta(seconds=self.policy.same_visit_s)
+        facts = facts_for_plate(self.db, passage.plate, self.gate.id, since)
+        decision = decide_vehicle(sighting, self.gate, now, facts, self.policy)
+        details: dict[str, Any] = {
+            "plate_box": passage.evidence.box() if passage.evidence else None,
+            "colour": passage.colour,
+            "votes": passage.votes,
+            "frames": passage.frames,
+            "first_seen": passage.first_seen.isoformat(),
+        }
+        uncounted = False
+        vehicle = decision.vehicle
+        if vehicle is not None and vehicle.max_uses is not None:
+            details["vehicle_id"] = vehicle.id
+        if decision.action == "open" and decision.spend_use and vehicle is not None:
+            use, uncounted = spend_use(lambda: consume_vehicle_use(self.db, vehicle.id, now))
+            if use is not None:
+                details["pass_use"] = use
+            elif not uncounted:
+                decision = decision.used_up()
+        return decision, details, uncounted
 
-    def _emit_unread(self, at: datetime) -> list[GateOutcome]:
-        tracker = self._unread
-        self._unread = _UnreadTracker(suppressed_until=tracker.suppressed_until)
-        if tracker.suppressed_until and at < tracker.suppressed_until:
-            return []
-        self._unread.suppressed_until = at + self.unread_dedupe
-        confidence = max(tracker.best_confidence, 0.0)
-        decision = decide_vehicle(
-            PlateSighting("", confidence, readable=False),
-            self.gate,
-            self.clock(),
-            facts_for_plate(self.db, ""),
+    def alert_event(self, passage: Passage, alert: Alert, now: datetime) -> NewEvent:
+        """The watchlist alert a passage raised, recorded with it (linked to its event)."""
+        return NewEvent(
+            gate_id=self.gate.id,
+            kind="watchlist_alert",
+            occurred_at=now,
+            decision="none",
+            plate=passage.plate,
+            confidence=passage.confidence,
+            reasons=({"code": alert.code, "message": alert.message},),
+            details={"watch_ids": list(alert.watch_ids)},
         )
-        reasons = tuple(r.as_dict() for r in decision.reasons)
-        now = self.clock()
-        stored = self.writer.record(
-            NewEvent(
+
+    def unread_car(self, at: datetime) -> list[GateOutcome]:
+        """Report the car whose plate was seen but never read (once per quiet time)."""
+        car = self.unread.take(at)
+        if car is None:
+            return []
+        with self.lock:
+            now = self.clock()
+            sighting = PlateSighting("", max(car.confidence, 0.0), readable=False)
+            decision = decide_vehicle(sighting, self.gate, now, Facts())  # no plate, no facts
+            event = NewEvent(
                 self.gate.id,
                 "plate_unread",
                 now,
                 decision.action,
-                None,
-                None,
-                confidence,
-                reasons,
-                {"seen_since": tracker.since.isoformat() if tracker.since else None},
-            ),
-            tracker.best_frame,
-        )
-        outcome = GateOutcome(stored.id or "", now, "plate_unread", None, decision.action, reasons)
-        self._publish(outcome)
+                confidence=sighting.confidence,
+                reasons=tuple(r.as_dict() for r in decision.reasons),
+                details={"seen_since": car.since.isoformat()},
+            )
+            outcome = GateOutcome.of(event, self.record(event, car.frame))
+        self.publish(outcome)
         return [outcome]
 
-    def _publish(self, outcome: GateOutcome) -> None:
-        self.stats.last_outcome = outcome
-        if self.on_outcome:
-            try:
-                self.on_outcome(outcome)
-            except Exception:  # a printing/notification bug must not stop the gate
-                log.exception("gate %s: outcome callback failed", self.gate.id)
+    # -- the runner's hooks -----------------------------------------------------------------
+    def release(self, source: str) -> None:
+        self.barrier.open()
 
-    # -- commands from the console ---------------------------------------------------------
-    def manual_open(self, operator: str, reason: str) -> GateOutcome:
-        """A guard opens the gate by hand: recorded with who and why, then the relay pulses."""
-        started = time.perf_counter()
-        with self._lock:
-            now = self.clock()
-            event = manual_open_event(self.gate.id, now, operator, reason)
-            reasons = event.reasons
-            stored = self.writer.record(event)
-            self.barrier.open()
-            outcome = GateOutcome(
-                stored.id or "",
-                now,
-                "manual_open",
-                None,
-                "open",
-                reasons,
-                decide_ms=(time.perf_counter() - started) * 1000,
-            )
-        self._publish(outcome)
-        return outcome
-
-    def health(self) -> dict[str, Any]:
-        """What the console's health page shows for this gate; no personal data."""
-        camera = self.camera.health() if self.camera is not None else None
-        last = self.stats.last_outcome
-        return {
-            "gate": self.gate.id,
-            "camera": dataclasses.asdict(camera) if dataclasses.is_dataclass(camera) else None,
-            "frames": self.stats.frames,
-            "frame_errors": self.stats.frame_errors,
-            "recogniser_ms_avg": self.stats.recogniser_ms_avg,
-            "last_decision": None
-            if last is None
-            else {
-                "kind": last.kind,
-                "decision": last.decision,
-                "at": last.occurred_at.isoformat(),
-                "event_id": last.event_id,
-            },
-            "barrier": dataclasses.asdict(self.barrier.state())
-            if hasattr(self.barrier, "state")
-            else None,
-            "storage_fault": self.writer.fault,
-            "events_unsaved": self.writer.spooled,
-        }
-
-    # -- the loop ------------------------------------------------------------------------
-    def _watch_camera(self) -> None:
-        health = self.camera.health()
-        state = getattr(health, "state", "unknown")
-        previous, self.stats.camera_state = self.stats.camera_state, state
-        event = camera_change_event(self.gate.id, previous, health, self.clock())
-        if event is None:
-            return
-        self.writer.record(event)
-        log.warning("gate %s: camera %s → %s", self.gate.id, previous, state)
-
-    def run(self, stop: threading.Event, on_idle: Callable[[], None] | None = None) -> None:
-        """Process frames until ``stop`` is set; survives every per-frame error."""
-        last_seq = -1
-        next_health = 0.0
-        while not stop.is_set():
-            try:
-                if time.monotonic() >= next_health:
-                    self._watch_camera()
-                    next_health = time.monotonic() + 1.0
-                frame = self.camera.wait_for_frame(last_seq, timeout_s=0.5)
-                if frame is None:
-                    self.tick(self.clock())
-                else:
-                    last_seq = frame.seq
-                    self.process_frame(frame.image, frame.captured_at)
-                if on_idle:
-                    on_idle()
-            except Exception:
-                self.stats.frame_errors += 1
-                log.exception("gate %s: error in gate loop (continuing)", self.gate.id)
-                stop.wait(0.2)
+    def kind_health(self) -> dict[str, Any]:
+        return {"barrier": dataclasses.asdict(self.barrier.state())}

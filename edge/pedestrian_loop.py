@@ -1,18 +1,18 @@
-"""The pedestrian gate loop: frame → face / QR pass, keypad → PIN → policy → event → lock.
+"""The pedestrian gate: frame → face / QR pass, keypad → PIN → policy → event → lock.
 
-Same rules as the vehicle loop: no error in recognition, a bad frame or storage escapes
-(a dead loop locks residents out), and the lock is released only for a policy decision of
-"open" whose event has been written first. Door alarms from ``gate_drivers.door`` arrive on
-input threads and are recorded under the same lock as decisions.
+What it shares with the vehicle gate (camera watch, event writer, lock, manual open, health,
+the run loop) is edge.gates.runner; this module keeps the door's own read → decide → act:
+read a face and a QR code in each frame (and PIN lines from the keypad thread), decide with
+the person policy, record the event, then release the lock. Door alarms from
+``gate_drivers.door`` arrive on input threads and are recorded under the same lock as
+decisions.
 
 A face must clear the threshold and margin (edge.faces.index) in ``frames_to_agree``
 consecutive frames (edge.faces.matcher). A face seen for that many frames without a match
 is recorded once as ``face_unknown`` with its snapshot (then quiet for ``dedupe_s``).
 A black or broken camera frame finds no face: it can never open the door.
 
-``run`` is the gate process's main loop (as in edge.gate_loop): it waits for camera frames,
-records camera faults and recoveries, survives every per-frame error, calls ``on_idle`` each
-iteration for the systemd watchdog, and every ``index_refresh_s`` checks cheaply whether
+Every ``index_refresh_s`` the runner's loop calls ``refresh``, which checks cheaply whether
 templates or residents changed, so a resident enrolled from the CLI or console is
 recognised within seconds without restarting the gate (and reloads the watch faces).
 
@@ -33,29 +33,31 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, cast
 
 import cv2
 import numpy as np
 import sqlite_utils
 
 from edge.db import utc_now
-from edge.event_writer import UNCOUNTED_USE, EventWriter, spend_use
-from edge.events import NewEvent, camera_change_event, manual_open_event
+from edge.event_writer import UNCOUNTED_USE, spend_use
+from edge.events import EventKind, NewEvent
 from edge.faces.images import ImageInputError
-from edge.faces.index import FaceIndex
+from edge.faces.index import FaceIndex, SearchResult
 from edge.faces.matcher import FrameAgreement
 from edge.faces.recogniser import FaceRecogniser
+from edge.gates.runner import CameraLike, GateOutcome, GateRunner
 from edge.passes import consume_use, looks_like_pass, pass_fact, token_hash
 from edge.person_policy import (
+    PassFact,
     PedestrianGateFacts,
     PersonFacts,
     PersonSighting,
+    ResidentFact,
     Schedule,
     decide_person,
 )
@@ -66,6 +68,15 @@ from edge.visitors import consume_visitor_use, visit_terms
 from edge.watch_alerts import WatchHit, WatchMatcher, alert_event
 
 log = logging.getLogger(__name__)
+
+DOOR_MESSAGES = {
+    "door_forced": "door opened without a grant",
+    "door_held_open": "door held open too long",
+    "door_closed": "door closed again",
+    "exit_button": "exit button pressed: lock released",
+    "fire_alarm": "fire alarm: lock released and held released",
+    "fire_alarm_cleared": "fire alarm cleared: lock back to normal",
+}
 
 
 @dataclass(frozen=True)
@@ -86,42 +97,43 @@ class PedestrianSettings:
     watch_dedupe_s: float = 300.0  # one watch alert per person per this long
 
 
-@dataclass(frozen=True)
-class PersonOutcome:
-    event_id: str
-    kind: str
-    decision: str
-    subject: str | None
-    reasons: tuple[dict[str, str], ...]
-    occurred_at: datetime | None = None
-    decide_ms: float | None = None
-    alert_event_id: str | None = None
+class LockLike(Protocol):
+    def state(self) -> Any: ...  # a dataclass for the health page
 
 
-class PedestrianGateLoop:
+class DoorLike(Protocol):
+    """gate_drivers.door.Door: grants through its lock; its on_event is wired to door_event."""
+
+    @property
+    def lock(self) -> LockLike: ...
+    @property
+    def is_open(self) -> bool: ...
+    @property
+    def fire_active(self) -> bool: ...
+    def grant(self, source: str) -> None: ...
+
+
+class PedestrianGateLoop(GateRunner):
     def __init__(
         self,
         gate: PedestrianGateFacts,
-        door: Any,  # gate_drivers.door.Door (grant(source)); its on_event is wired here
+        door: DoorLike,
         recogniser: FaceRecogniser,
         db: sqlite_utils.Database,
         vault: PiiVault,
         snapshots: SnapshotStore | None,
         settings: PedestrianSettings = PedestrianSettings(),
-        on_outcome: Callable[[PersonOutcome], None] | None = None,
-        camera: Any = None,  # gate_drivers.camera.Camera (wait_for_frame, health); run() needs it
+        on_outcome: Callable[[GateOutcome], None] | None = None,
+        camera: CameraLike | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        super().__init__(gate.id, camera, db, snapshots, on_outcome, clock)
         self.gate = gate
-        self.clock = clock  # decision time; injected by tests to cross validity windows
-        self.camera = camera
         self.door = door
         self.recogniser = recogniser
-        self.db = db
         self.vault = vault
         self.settings = settings
-        self.writer = EventWriter(db, snapshots)
-        self.on_outcome = on_outcome
+        self.refresh_s = settings.index_refresh_s
         self.agreement = FrameAgreement(
             settings.frames_to_agree, settings.agree_window_s, settings.dedupe_s
         )
@@ -139,15 +151,12 @@ class PedestrianGateLoop:
         self._unknown_frames = 0
         self._unknown_quiet_until: datetime | None = None
         self._pin_failures: dict[int, list[float]] = {}
-        self._lock = threading.RLock()
-        self.frames = 0
-        self.frame_errors = 0
-        self.recogniser_ms_avg: float | None = None
-        self.last_outcome: PersonOutcome | None = None
-        self.camera_state = "starting"
         self.refresh_index()
 
     # -- templates ----------------------------------------------------------------------------
+    def refresh(self) -> None:
+        self.refresh_index()
+
     def refresh_index(self) -> bool:
         """Rebuild the 1:N index when templates or residents changed; True if rebuilt.
 
@@ -156,7 +165,7 @@ class PedestrianGateLoop:
         decrypting every template. Removing one resident and enrolling another changes the
         id sums, so equal counts cannot hide a swap.
         """
-        with self._lock:
+        with self.lock:
             watch_reloaded = self.watch.refresh(
                 self.db, self.vault, self.recogniser.model_sha256, self.clock()
             )
@@ -174,27 +183,28 @@ class PedestrianGateLoop:
         log.info("gate %s: face index has %d template(s)", self.gate.id, len(index))
         return True
 
-    # -- inputs -------------------------------------------------------------------------------
-    def process_frame(self, image: np.ndarray, at: datetime) -> list[PersonOutcome]:
-        self.frames += 1
-        with self._lock:
-            self.writer.retry()
-        started = time.perf_counter()
+    # -- frames: read → decide → act -------------------------------------------------------------
+    def on_frame(self, image: np.ndarray, at: datetime) -> list[GateOutcome]:
+        """A QR pass and a face in one frame, each decided and acted on."""
         try:
-            probe = self.recogniser.probe(image)
+            probe = self.timed(self.recogniser.probe, image)
         except ImageInputError as exc:
-            self.frame_errors += 1
-            log.warning("gate %s: frame refused: %s", self.gate.id, exc)
-            return []
-        ms = (time.perf_counter() - started) * 1000
-        avg = self.recogniser_ms_avg
-        self.recogniser_ms_avg = ms if avg is None else 0.9 * avg + 0.1 * ms
+            return self.refused(exc)
         outcomes = self._look_for_qr(image, at)
         result = None
         if probe is not None:
             s = self.settings
             result = self.index.search(probe.vector, s.match_threshold, s.margin)
         self.watch.observe(probe.vector if probe is not None else None, image, at)
+        outcomes += self._face(result, image, at)
+        outcomes += self._unattached_watch_hit(result, at)
+        return outcomes
+
+    def _face(
+        self, result: SearchResult | None, image: np.ndarray, at: datetime
+    ) -> list[GateOutcome]:
+        """A face agreed over enough frames passes (or not); a stranger seen as long is
+        recorded once per quiet time (always when the watch list knows them)."""
         decided = self.agreement.add(result, at)
         if decided is not None:
             self._unknown_frames = 0
@@ -205,31 +215,30 @@ class PedestrianGateLoop:
             )
             if outcome.event_id:  # not when spooled: an alert cannot point at it yet
                 self._recent_passage[decided.identity] = (outcome.event_id, at)
-            outcomes.append(outcome)
-        elif probe is not None and result is not None and result.identity is None:
-            self._unknown_frames += 1
-            quiet = self._unknown_quiet_until and at < self._unknown_quiet_until
-            due = self._unknown_frames >= self.settings.frames_to_agree and not quiet
-            if due or self.watch.pending is not None:  # a watched stranger is always recorded
-                self._unknown_frames = 0
-                self._unknown_quiet_until = at + timedelta(seconds=self.settings.dedupe_s)
-                details = {"best_score": round(result.score, 4), "why": result.reason}
-                sighting = PersonSighting("face", None, score=result.score)
-                outcomes.append(
-                    self._decide(sighting, "face_unknown", image, details, watch=self.watch.take())
-                )
-        elif probe is None:
+            return [outcome]
+        if result is None:  # no face in the frame
             self._unknown_frames = 0
-        outcomes += self._unattached_watch_hit(result, at)
-        return outcomes
+            return []
+        if result.identity is not None:
+            return []
+        self._unknown_frames += 1
+        quiet = self._unknown_quiet_until and at < self._unknown_quiet_until
+        due = self._unknown_frames >= self.settings.frames_to_agree and not quiet
+        if not due and self.watch.pending is None:  # a watched stranger is always recorded
+            return []
+        self._unknown_frames = 0
+        self._unknown_quiet_until = at + timedelta(seconds=self.settings.dedupe_s)
+        details = {"best_score": round(result.score, 4), "why": result.reason}
+        sighting = PersonSighting("face", None, score=result.score)
+        return [self._decide(sighting, "face_unknown", image, details, watch=self.watch.take())]
 
-    def _unattached_watch_hit(self, result: Any, at: datetime) -> list[PersonOutcome]:
+    def _unattached_watch_hit(self, result: SearchResult | None, at: datetime) -> list[GateOutcome]:
         """A watch hit no sighting of this frame took: relate it to the person's passage of
         moments ago (they are in the frame agreement's quiet time), or, once the agreement
         window has passed without a sighting, record it on its own with its snapshot."""
         hit = None
         related = None
-        identity = getattr(result, "identity", None)
+        identity = result.identity if result is not None else None
         if self.watch.pending is not None and identity is not None:
             recent = self._recent_passage.get(identity)
             if recent and at - recent[1] <= timedelta(seconds=self.settings.dedupe_s):
@@ -242,17 +251,13 @@ class PedestrianGateLoop:
         }
         if hit is None:
             return []
-        with self._lock:
-            now = self.clock()
-            alert = alert_event(hit, self.gate.id, now, related)
-            stored = self.writer.record(alert, hit.image)
-        outcome = PersonOutcome(
-            stored.id or "", "watchlist_alert", "none", alert.subject, alert.reasons, now
-        )
-        self._publish(outcome)
+        with self.lock:
+            alert = alert_event(hit, self.gate.id, self.clock(), related)
+            outcome = GateOutcome.of(alert, self.record(alert, hit.image))
+        self.publish(outcome)
         return [outcome]
 
-    def _look_for_qr(self, image: np.ndarray, at: datetime) -> list[PersonOutcome]:
+    def _look_for_qr(self, image: np.ndarray, at: datetime) -> list[GateOutcome]:
         try:
             text, _, _ = self._qr.detectAndDecode(image)
         except cv2.error:
@@ -268,8 +273,10 @@ class PedestrianGateLoop:
         sighting = PersonSighting("qr_pass", pass_id=fact.id if fact else None)
         return [self._decide(sighting, "qr_pass", image, {}, qr=fact)]
 
-    def keypad_entry(self, line: str) -> PersonOutcome | None:
-        """A keypad line ``<resident number>*<PIN>``; malformed lines are ignored."""
+    # -- other inputs (their own threads) -----------------------------------------------------
+    def keypad_entry(self, line: str) -> GateOutcome | None:
+        """A keypad line ``<resident number>*<PIN>`` (on the keypad's thread); malformed
+        lines are ignored."""
         number, sep, pin = line.strip().partition("*")
         if (
             not sep
@@ -280,10 +287,10 @@ class PedestrianGateLoop:
         ):
             return None
         rid = int(number)
-        with self._lock:  # the keypad thread and the frame loop share the database
+        with self.connections.scoped(), self.lock:  # the lock guards the PIN failure counts
             return self._check_keypad_pin(rid, pin)
 
-    def _check_keypad_pin(self, rid: int, pin: str) -> PersonOutcome:
+    def _check_keypad_pin(self, rid: int, pin: str) -> GateOutcome:
         now_s = time.monotonic()
         recent = [t for t in self._pin_failures.get(rid, []) if now_s - t < self.settings.lockout_s]
         locked_out = len(recent) >= self.settings.max_pin_failures
@@ -297,39 +304,32 @@ class PedestrianGateLoop:
 
     def door_event(self, kind: str, details: dict[str, Any]) -> None:
         """Handler for gate_drivers.door.Door(on_event=...): every alarm becomes an event."""
-        messages = {
-            "door_forced": "door opened without a grant",
-            "door_held_open": "door held open too long",
-            "door_closed": "door closed again",
-            "exit_button": "exit button pressed: lock released",
-            "fire_alarm": "fire alarm: lock released and held released",
-            "fire_alarm_cleared": "fire alarm cleared: lock back to normal",
-        }
-        with self._lock:
-            stored = self.writer.record(
-                NewEvent(
-                    self.gate.id,
-                    kind,  # type: ignore[arg-type]
-                    self.clock(),
-                    "open" if kind in ("exit_button", "fire_alarm") else "none",
-                    reasons=({"code": kind, "message": messages.get(kind, kind)},),
-                    details=details,
-                )
-            )
-        reasons = ({"code": kind, "message": messages.get(kind, kind)},)
-        self._publish(PersonOutcome(stored.id or "", kind, "none", None, reasons, self.clock()))
+        message = DOOR_MESSAGES.get(kind, kind)
+        event = NewEvent(
+            self.gate.id,
+            cast(EventKind, kind),  # the door's kinds are event kinds (edge.events)
+            self.clock(),
+            "open" if kind in ("exit_button", "fire_alarm") else "none",
+            reasons=({"code": kind, "message": message},),
+            details=details,
+        )
+        with self.connections.scoped():  # on a door input's thread: for this event only
+            written = self.record(event)
+        self.publish(GateOutcome.of(event, written))
 
-    # -- decisions ----------------------------------------------------------------------------
+    # -- decide and act -----------------------------------------------------------------------
     def _decide(
         self,
         sighting: PersonSighting,
-        kind: str,
+        kind: EventKind,
         frame: np.ndarray | None,
         details: dict[str, Any],
-        qr: Any = None,
+        qr: PassFact | None = None,
         watch: WatchHit | None = None,
-    ) -> PersonOutcome:
-        with self._lock:
+    ) -> GateOutcome:
+        """Policy on the person's facts, a pass use spent when it opens, the event (with its
+        watch alert) recorded, then the lock released."""
+        with self.lock:
             now = self.clock()
             s = self.settings
             details = dict(details)
@@ -345,7 +345,7 @@ class PedestrianGateLoop:
                     action = "deny"
                     reasons = ({"code": "pass_used_up", "message": "QR pass has no use left"},)
             visit = resident.visit if resident is not None else None
-            if visit is not None and visit.max_uses is not None:
+            if resident is not None and visit is not None and visit.max_uses is not None:
                 details["visitor_id"] = resident.id
             if action == "open" and decision.spend_use and resident is not None:
                 person_id = resident.id
@@ -362,31 +362,25 @@ class PedestrianGateLoop:
                     details["pass_use"] = use
             if uncounted:
                 reasons += (UNCOUNTED_USE,)
-            alerts = [alert_event(watch, self.gate.id, now)] if watch is not None else []
-            stored = self.writer.record(
-                NewEvent(
-                    self.gate.id,
-                    kind,  # type: ignore[arg-type]
-                    now,
-                    action,
-                    subject=decision.subject,
-                    confidence=sighting.score,
-                    reasons=reasons,
-                    details=details,
-                ),
-                frame,
-                linked=alerts,
+            event = NewEvent(
+                self.gate.id,
+                kind,
+                now,
+                action,
+                subject=decision.subject,
+                confidence=sighting.score,
+                reasons=reasons,
+                details=details,
             )
+            alerts = [alert_event(watch, self.gate.id, now)] if watch is not None else []
+            written = self.record(event, frame, linked=alerts)
             if action == "open":
                 self.door.grant(sighting.credential)
-        alert_id = stored.linked_ids[-1] if stored.linked_ids else None
-        outcome = PersonOutcome(
-            stored.id or "", kind, action, decision.subject, reasons, now, alert_event_id=alert_id
-        )
-        self._publish(outcome)
+            outcome = GateOutcome.of(event, written)
+        self.publish(outcome)
         return outcome
 
-    def _person(self, resident_id: int | None, now: datetime) -> Any:
+    def _person(self, resident_id: int | None, now: datetime) -> ResidentFact | None:
         """The resident fact, with a visitor's pass terms when it is a visitor."""
         if not resident_id:
             return None
@@ -400,102 +394,15 @@ class PedestrianGateLoop:
         label, visit = terms
         return replace(fact, label=label, visit=visit)
 
-    def _publish(self, outcome: PersonOutcome) -> None:
-        self.last_outcome = outcome
-        if self.on_outcome:
-            try:
-                self.on_outcome(outcome)
-            except Exception:
-                log.exception("gate %s: outcome callback failed", self.gate.id)
+    # -- the runner's hooks -------------------------------------------------------------------
+    def release(self, source: str) -> None:
+        self.door.grant(source)
 
-    # -- commands from the console ------------------------------------------------------------
-    def manual_open(self, operator: str, reason: str) -> PersonOutcome:
-        """A guard releases the door by hand: recorded with who and why, then the lock opens."""
-        started = time.perf_counter()
-        with self._lock:
-            now = self.clock()
-            event = manual_open_event(self.gate.id, now, operator, reason)
-            reasons = event.reasons
-            stored = self.writer.record(event)
-            self.door.grant("manual")
-            outcome = PersonOutcome(
-                stored.id or "",
-                "manual_open",
-                "open",
-                f"operator: {operator}",
-                reasons,
-                now,
-                (time.perf_counter() - started) * 1000,
-            )
-        self._publish(outcome)
-        return outcome
-
-    def health(self) -> dict[str, Any]:
-        """What the console's health page shows for this gate; no personal data."""
-        camera = self.camera.health() if self.camera is not None else None
-        last = self.last_outcome
-        lock = getattr(self.door, "lock", None)
+    def kind_health(self) -> dict[str, Any]:
         return {
-            "gate": self.gate.id,
-            "camera": dataclasses.asdict(camera) if dataclasses.is_dataclass(camera) else None,
-            "frames": self.frames,
-            "frame_errors": self.frame_errors,
-            "recogniser_ms_avg": self.recogniser_ms_avg,
             "templates": len(self.index),
             "watch_faces": len(self.watch.index),
-            "last_decision": None
-            if last is None
-            else {
-                "kind": last.kind,
-                "decision": last.decision,
-                "at": last.occurred_at.isoformat() if last.occurred_at else None,
-                "event_id": last.event_id,
-            },
-            "lock": dataclasses.asdict(lock.state()) if lock is not None else None,
-            "door_open": getattr(self.door, "is_open", None),
-            "fire_alarm": getattr(self.door, "fire_active", None),
-            "storage_fault": self.writer.fault,
-            "events_unsaved": self.writer.spooled,
+            "lock": dataclasses.asdict(self.door.lock.state()),
+            "door_open": self.door.is_open,
+            "fire_alarm": self.door.fire_active,
         }
-
-    # -- the loop -----------------------------------------------------------------------------
-    def _watch_camera(self) -> None:
-        """Record a camera going down or coming back, once per change."""
-        health = self.camera.health()
-        state = getattr(health, "state", "unknown")
-        previous, self.camera_state = self.camera_state, state
-        event = camera_change_event(self.gate.id, previous, health, self.clock())
-        if event is None:
-            return
-        with self._lock:
-            self.writer.record(event)
-        log.warning("gate %s: camera %s → %s", self.gate.id, previous, state)
-
-    def run(self, stop: threading.Event, on_idle: Callable[[], None] | None = None) -> None:
-        """Process frames until ``stop`` is set; survives every per-frame error."""
-        if self.camera is None:
-            raise ValueError("PedestrianGateLoop.run needs a camera")
-        last_seq = -1
-        next_health = next_refresh = 0.0
-        while not stop.is_set():
-            try:
-                now = time.monotonic()
-                if now >= next_health:
-                    next_health = now + 1.0
-                    self._watch_camera()
-                if now >= next_refresh:
-                    next_refresh = now + self.settings.index_refresh_s
-                    self.refresh_index()
-                frame = self.camera.wait_for_frame(last_seq, timeout_s=0.5)
-                if frame is None:
-                    with self._lock:
-                        self.writer.retry()
-                else:
-                    last_seq = frame.seq
-                    self.process_frame(frame.image, frame.captured_at)
-                if on_idle:
-                    on_idle()
-            except Exception:
-                self.frame_errors += 1
-                log.exception("gate %s: error in gate loop (continuing)", self.gate.id)
-                stop.wait(0.2)

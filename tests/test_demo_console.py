@@ -58,8 +58,10 @@ def test_served_demo_console_opens_the_vehicle_gate_by_hand(tmp_path):
     db = open_store(config)
     factory, stop, printed = MockFactory(), threading.Event(), []
     port = _free_port()
-    serving = threading.Thread(
-        target=serve_console, args=(config, db, factory, printed.append, stop, port)
+    serving = threading.Thread(  # with its own connection: a connection has one thread
+        target=lambda: serve_console(
+            config, open_store(config), factory, printed.append, stop, port
+        )
     )
     serving.start()
     try:

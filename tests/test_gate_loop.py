@@ -7,7 +7,9 @@ gate_drivers.Barrier on gpiozero's MockFactory.
 
 from __future__ import annotations
 
+import gc
 import time
+import weakref
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -122,6 +124,20 @@ def test_unreadable_plate_records_unread_and_never_opens(gate):
     assert events[0]["decision"] == "deny" and events[0]["snapshot_path"]
 
 
+def test_unread_plate_is_decided_without_looking_up_facts(gate):
+    """An unread plate has no facts: the policy denies it without a query for them."""
+    loop, db, _, _ = gate
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    try:
+        outcomes = drive(loop, "浙B54321", frames=10, blur=15.0, brightness=0.35)
+    finally:
+        db.conn.set_trace_callback(None)
+    assert [o.kind for o in outcomes] == ["plate_unread"]
+    looked_up = [s for s in statements if "FROM vehicles" in s or "FROM watchlist" in s]
+    assert looked_up == [] and any("INSERT INTO events" in s for s in statements)
+
+
 def test_approaching_car_unreadable_at_first_gives_no_unread_event(gate):
     """Far away (blurred, dark) for 2 s, then readable: one passage, nothing else."""
     loop, db, _, _ = gate
@@ -187,12 +203,19 @@ def test_real_street_photo_of_enrolled_car_opens(gate):
 
 
 def test_frames_kept_for_snapshots_are_released(gate):
-    """A duplicate passage never pops its snapshot frame; the loop must not hoard frames."""
-    loop, _, _, _ = gate
-    drive(loop, "皖A12345", start=T0)
-    drive(loop, "皖A12345", start=T0 + timedelta(seconds=10))  # suppressed duplicate
+    """A duplicate passage never becomes an event; the loop must not hoard its frames."""
+    loop, db, _, _ = gate
+    held = []
+    for start in (T0, T0 + timedelta(seconds=10)):  # the second car is a suppressed duplicate
+        for i in range(4):
+            image = synth.render_scene("皖A12345", seed=i)
+            held.append(weakref.ref(image))
+            loop.process_frame(image, start + timedelta(milliseconds=200 * i))
+            del image
     loop.tick(T0 + timedelta(seconds=20))
-    assert loop._best_frames == {}
+    gc.collect()
+    assert [ref() for ref in held] == [None] * 8
+    assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
 
 
 def test_loop_detector_gates_reading_when_required(tmp_path, reader):

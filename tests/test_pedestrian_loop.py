@@ -89,7 +89,7 @@ def test_black_and_broken_frames_never_open(gate):
             loop.process_frame(np.zeros((480, 640, 3), np.uint8), t0 + timedelta(seconds=k)) == []
         )
     assert loop.process_frame(np.zeros((10, 10), np.uint8), t0) == []
-    assert loop.frame_errors == 1
+    assert loop.stats.frame_errors == 1
     assert door.lock.is_locked and events(db) == []
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from edge.plates.reader import PlateRead
@@ -27,6 +30,26 @@ def test_two_agreeing_reads_decide_at_once() -> None:
     assert passages == [
         Passage("皖AG2R28", 0.925, "blue", votes=2, frames=2, first_seen=at(0), last_seen=at(0.1))
     ]
+
+
+def test_passage_carries_the_frame_of_its_most_confident_read_and_lets_go() -> None:
+    """The snapshot is the frame where the decided plate read best, not a misread's frame;
+    once decided, the track keeps guarding against repeats without holding any frame."""
+    voter = PlateVoter(min_votes=3, vote_window_s=1.0)
+    frames = [np.full((4, 4, 3), shade, np.uint8) for shade in (10, 20, 30, 40, 50)]
+    reads = [("皖AG2R28", 0.90), ("皖AG2R2B", 0.99), ("皖AG2R28", 0.97), ("皖AG2R28", 0.91)]
+    out = []
+    for i, (text, conf) in enumerate(reads):
+        out += voter.add([read(text, conf)], at(0.1 * i), frames[i])
+    [passage] = out
+    assert passage.plate == "皖AG2R28" and passage.evidence.frame is frames[2]
+    assert passage.evidence.box() == [0, 0, 10, 3]  # the read's corners in that frame
+    assert voter.add([read("皖AG2R28", 0.99)], at(0.5), frames[4]) == []  # same car, seen on
+    held = [weakref.ref(frame) for frame in frames]
+    del frames, passage, out
+    gc.collect()
+    assert [ref() for ref in held] == [None] * 5, "the voter holds no frame once decided"
+    assert voter.flush(at(5)) == []
 
 
 def test_single_read_car_passes_when_window_closes() -> None:

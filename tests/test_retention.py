@@ -82,12 +82,13 @@ def test_backup_is_consistent_while_events_are_written(store, tmp_path):
     db, snaps, _ = store
     for days in range(50):
         add(db, snaps, days)
-    writer_db = connect(tmp_path / "menwei.db")
     stop = threading.Event()
 
     def keep_writing() -> None:
+        writer_db = connect(tmp_path / "menwei.db")  # its own: a connection has one thread
         while not stop.is_set():
             record_event(writer_db, NewEvent("g", "plate_unread", NOW, "deny"))
+        writer_db.conn.close()
 
     (tmp_path / "backups").mkdir()
     thread = threading.Thread(target=keep_writing)

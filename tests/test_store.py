@@ -137,7 +137,7 @@ def test_linked_events_commit_with_their_parent_or_not_at_all(db):
 def test_event_writer_raises_on_bugs_instead_of_spooling(db):
     from edge.event_writer import EventWriter
 
-    writer = EventWriter(db, None)
+    writer = EventWriter(lambda: db, None)
     with pytest.raises(sqlite3.IntegrityError):
         writer.record(NewEvent("no-such-gate", "plate_unread", AT, "deny"))
     assert writer.spooled == 0 and writer.fault is None

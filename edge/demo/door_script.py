@@ -21,7 +21,7 @@ from gpiozero.pins.mock import MockFactory, MockPin
 
 from edge.config import GateConfig
 from edge.demo.narration import INDENT, describe_person_outcome
-from edge.pedestrian_loop import PersonOutcome
+from edge.gates.runner import GateOutcome
 from gate_drivers.camera import Camera
 
 
@@ -31,19 +31,19 @@ class OutcomeFeed:
     def __init__(self, echo: Callable[[str], None], zone: ZoneInfo) -> None:
         self.echo = echo
         self.zone = zone
-        self.outcomes: list[PersonOutcome] = []
+        self.outcomes: list[GateOutcome] = []
         self.received: list[float] = []  # monotonic time each outcome arrived
         self._cursor = 0
         self._cond = threading.Condition()
 
-    def __call__(self, outcome: PersonOutcome) -> None:
+    def __call__(self, outcome: GateOutcome) -> None:
         with self._cond:
             self.outcomes.append(outcome)
             self.received.append(time.monotonic())
             self.echo(describe_person_outcome(outcome, self.zone))
             self._cond.notify_all()
 
-    def wait_for(self, kind: str, timeout_s: float) -> tuple[PersonOutcome, float] | None:
+    def wait_for(self, kind: str, timeout_s: float) -> tuple[GateOutcome, float] | None:
         """The next outcome of ``kind`` after the last one waited for, and when it came."""
         deadline = time.monotonic() + timeout_s
         with self._cond:
@@ -114,7 +114,7 @@ class DoorActor:
             os.close(fd)
 
     # -- waiting ------------------------------------------------------------------------------
-    def expect(self, kind: str, timeout_s: float) -> PersonOutcome | None:
+    def expect(self, kind: str, timeout_s: float) -> GateOutcome | None:
         found = self.feed.wait_for(kind, timeout_s)
         if found is None:
             self.echo(f"{INDENT}(no {kind} event within {timeout_s:g} s)")

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from edge.db import utc_now
-from edge.gate_loop import GateOutcome
-from edge.pedestrian_loop import PersonOutcome
+from edge.gates.runner import GateOutcome
 
 INDENT = " " * 10  # lines that continue an outcome's line
 
@@ -26,9 +24,9 @@ def describe_outcome(outcome: GateOutcome, zone: ZoneInfo | None = None) -> str:
     return line
 
 
-def describe_person_outcome(outcome: PersonOutcome, zone: ZoneInfo | None = None) -> str:
+def describe_person_outcome(outcome: GateOutcome, zone: ZoneInfo | None = None) -> str:
     """One line per pedestrian-gate event; subjects are labels like "resident 3", never names."""
-    when = (outcome.occurred_at or utc_now()).astimezone(zone).strftime("%H:%M:%S")
+    when = outcome.occurred_at.astimezone(zone).strftime("%H:%M:%S")
     why = "; ".join(r["message"] for r in outcome.reasons)
     if outcome.decision == "open":
         action = "OPEN  → lock released"

@@ -37,8 +37,8 @@ from edge.demo.faces import FaceCast, find_cast
 from edge.faces.configured import face_recogniser
 from edge.faces.images import ImageInputError, read_image_file
 from edge.faces.recogniser import FaceRecogniser
+from edge.gates.runner import GateOutcome
 from edge.passes import issue_pass
-from edge.pedestrian_loop import PersonOutcome
 from edge.pii import PiiVault, create_key_file
 from edge.resident_faces import FaceEnrolmentError, enrol_face_files
 from edge.residents import add_resident, list_residents, remove_resident, resident_fact, set_pin
@@ -203,7 +203,7 @@ def run_pedestrian_demo(
     faces: Path | None,
     echo: Echo,
     fps: float,
-) -> list[PersonOutcome]:
+) -> list[GateOutcome]:
     """Run the door's story once through a real pedestrian gate; returns its outcomes."""
     quiet = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # DNN notes on model load

@@ -31,11 +31,11 @@ from gpiozero.pins.mock import MockFactory
 from edge.assembly import vehicle_gate
 from edge.config import MenweiConfig
 from edge.config.sync import SyncConfig
-from edge.db import utc_now
+from edge.db import ThreadConnections, utc_now
 from edge.demo.config import FPS, OPEN_PIN, VEHICLE_GATE, demo_config
 from edge.demo.narration import describe_outcome
 from edge.demo.pedestrian import run_pedestrian_demo
-from edge.gate_loop import GateOutcome
+from edge.gates.runner import GateOutcome
 from edge.plates.synth import render_empty_scene, render_scene
 from edge.store.open import open_store
 from edge.store.outbox import counts
@@ -158,7 +158,15 @@ def deliver_to_reference_platform(db, data_dir: Path, zone: ZoneInfo, echo) -> i
         )
         protocol = build_protocol(config, data_dir / "snapshots", zone)
         stop = threading.Event()
-        worker = threading.Thread(target=run_sync, args=(db, config, protocol, stop), daemon=True)
+        connections = ThreadConnections(db)  # the worker thread writes through its own
+
+        def sync_worker() -> None:
+            try:
+                run_sync(connections.get(), config, protocol, stop)
+            finally:
+                connections.close()
+
+        worker = threading.Thread(target=sync_worker, name="demo-sync", daemon=True)
         worker.start()
         deadline = time.monotonic() + 30
         while counts(db.conn)["pending"] and time.monotonic() < deadline:

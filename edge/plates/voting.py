@@ -21,6 +21,11 @@ would let two confident frames of 皖A0Y790 outvote one of 皖A0V790 without not
 the frames disagree on a character. A car whose frames keep disagreeing is not decided:
 when it leaves (no read for `vote_window_s`) it is reported as `Unsure`, with the
 candidates, for a guard to look at — never as a confident plate.
+
+Evidence travels with the decision: the voter is given each frame with its reads, and a
+track keeps, per plate it read validly, the frame of its most confident read and the
+plate's corners in it. The decided plate's frame leaves in its `Passage` (the event's
+snapshot) and the track then lets go of its frames.
 """
 
 from __future__ import annotations
@@ -28,10 +33,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from edge.plates.grammar import classify, is_valid_plate
 from edge.plates.reader import PlateRead
 
-__all__ = ["Passage", "PlateVoter", "Unsure"]
+__all__ = ["Evidence", "Passage", "PlateVoter", "Unsure"]
+
+Quad = tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The frame where a plate read best, with the plate's corners in it (frame pixels)."""
+
+    frame: np.ndarray = field(repr=False, compare=False)
+    quad: Quad | None
+    confidence: float
+
+    def box(self) -> list[int] | None:
+        """The plate as an upright box [x1, y1, x2, y2] in frame pixels."""
+        if not self.quad:
+            return None
+        xs, ys = [p[0] for p in self.quad], [p[1] for p in self.quad]
+        return [round(min(xs)), round(min(ys)), round(max(xs)), round(max(ys))]
 
 
 @dataclass(frozen=True)
@@ -40,7 +65,8 @@ class Passage:
 
     `agreement`: the lowest per-character share of the vote (1.0 when every frame read
     every character alike). `plate_class` and `auto_open` come from the grammar: a
-    military-style plate is decided and recorded, but never opens by itself.
+    military-style plate is decided and recorded, but never opens by itself. `evidence`:
+    the frame of the plate's most confident read (None when no frames were given).
     """
 
     plate: str
@@ -53,6 +79,7 @@ class Passage:
     plate_class: str = "ordinary"
     auto_open: bool = True
     agreement: float = 1.0
+    evidence: Evidence | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -85,8 +112,15 @@ class _Track:
     first_seen: datetime
     last_seen: datetime
     reads: list[_Vote] = field(default_factory=list)
+    best: dict[str, Evidence] = field(default_factory=dict)  # valid plate -> its best frame
     frames: int = 0
     decided: str | None = None
+
+    def keep(self, read: PlateRead, frame: np.ndarray | None) -> None:
+        """Keep ``frame`` as the evidence for ``read``'s plate if it read best there."""
+        kept = self.best.get(read.text)
+        if frame is not None and read.valid and (kept is None or read.confidence > kept.confidence):
+            self.best[read.text] = Evidence(frame, read.quad, read.confidence)
 
     def valid_votes(self) -> dict[str, list[_Vote]]:
         out: dict[str, list[_Vote]] = {}
@@ -159,8 +193,11 @@ class PlateVoter:
         self._tracks: list[_Track] = []
         self._unsure: list[Unsure] = []
 
-    def add(self, reads: list[PlateRead], at: datetime) -> list[Passage]:
-        """Feed one frame's reads; return passages decided now (including closed windows)."""
+    def add(
+        self, reads: list[PlateRead], at: datetime, frame: np.ndarray | None = None
+    ) -> list[Passage]:
+        """Feed one frame's reads (and the frame, kept as evidence for the passage); return
+        passages decided now (including closed windows)."""
         decided = self.flush(at)
         touched: set[int] = set()
         for read in reads:
@@ -177,6 +214,7 @@ class PlateVoter:
             track.reads.append(
                 _Vote(read.text, probs, read.confidence, read.colour, bool(read.valid))
             )
+            track.keep(read, frame)
         for track in self._tracks:
             leader = track.leader()
             if track.decided is None and leader and self._agreed(track, leader, self.min_votes):
@@ -251,6 +289,7 @@ class PlateVoter:
 
     def _decide(self, track: _Track, plate: str) -> Passage:
         track.decided = plate
+        evidence, track.best = track.best.get(plate), {}  # a decided track holds no frame
         votes = track.valid_votes()[plate]
         colours = [v.colour for v in votes]
         kind = classify(plate)
@@ -265,4 +304,5 @@ class PlateVoter:
             plate_class=kind.code if kind else "",
             auto_open=kind.auto_open if kind else False,
             agreement=round(track.agreement(plate), 4),
+            evidence=evidence,
         )

@@ -1,0 +1,1 @@
+"""Gates: the runner both gate kinds share, and each kind's read → decide → act."""

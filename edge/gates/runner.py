@@ -1,0 +1,287 @@
+"""The half both gate kinds share: camera watch, event writer, lock, manual open, health, run.
+
+A gate kind (vehicles in edge.gate_loop, people in edge.pedestrian_loop) subclasses
+``GateRunner`` and keeps only what differs: ``on_frame`` reads one frame, decides and acts;
+``tick`` decides what time passing decides without a frame; ``release`` opens its relay;
+``kind_health`` adds its devices to the health report. Whatever a kind decides goes through
+``record`` — the one place an event is written, or kept in memory on a storage fault
+(edge.event_writer) — and is announced through ``publish``.
+
+The rules both kinds keep: no error in recognition, storage or a bad frame escapes ``run``
+(a dead loop locks residents out), and a relay opens only after its event was recorded
+(the event is the proof the opening was decided).
+
+Threads: the loop thread (``run``), the control server's request threads (``handle``:
+manual open, health) and a kind's own input threads (keypad, door inputs) all call in. Each
+talks to the database through its own connection (``db``, edge.db.ThreadConnections): the
+loop thread's lasts as long as ``run``, another thread's only as long as its call
+(``connections.scoped()``). ``lock`` lets one decision happen at a time, so a manual open
+never lands in the middle of a passage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+import sqlite_utils
+
+from edge.db import ThreadConnections, utc_now
+from edge.event_writer import EventWriter, Written
+from edge.events import NewEvent, camera_change_event, manual_open_event
+from edge.snapshots import SnapshotStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+CAMERA_CHECK_S = 1.0  # how often the loop looks at the camera's health
+FRAME_WAIT_S = 0.5  # longest wait for a frame before time is allowed to decide (tick)
+
+
+class FrameLike(Protocol):
+    @property
+    def image(self) -> np.ndarray: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def captured_at(self) -> datetime: ...
+
+
+class CameraLike(Protocol):
+    """gate_drivers.camera.Camera, or a replayed recording in tests."""
+
+    def wait_for_frame(self, after_seq: int, timeout_s: float) -> FrameLike | None: ...
+    def health(self) -> Any: ...  # a dataclass with ``state`` and ``last_error``
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """What happened for one passage or event, for printing, the console and health."""
+
+    event_id: str  # "" while the event waits in memory for storage to recover
+    occurred_at: datetime
+    kind: str
+    decision: str
+    subject: str | None = None
+    plate: str | None = None
+    reasons: tuple[dict[str, str], ...] = ()
+    alert_event_id: str | None = None  # the watchlist alert recorded with it, if any
+    decide_ms: float | None = None  # from the frame (or command) to the relay
+
+    @classmethod
+    def of(cls, event: NewEvent, written: Written, started: float | None = None) -> GateOutcome:
+        """The outcome of ``event`` as recorded; ``started`` a perf_counter() reading."""
+        return cls(
+            event_id=written.id or "",
+            occurred_at=event.occurred_at,
+            kind=event.kind,
+            decision=event.decision,
+            subject=event.subject,
+            plate=event.plate,
+            reasons=event.reasons,
+            alert_event_id=written.linked_ids[-1] if written.linked_ids else None,
+            decide_ms=None if started is None else (time.perf_counter() - started) * 1000,
+        )
+
+
+@dataclass
+class GateStats:
+    frames: int = 0
+    frame_errors: int = 0
+    recogniser_ms_last: float | None = None
+    recogniser_ms_avg: float | None = None
+    last_outcome: GateOutcome | None = None
+    camera_state: str = "starting"
+
+    def note_recogniser(self, ms: float) -> None:
+        self.recogniser_ms_last = ms
+        avg = self.recogniser_ms_avg
+        self.recogniser_ms_avg = ms if avg is None else 0.9 * avg + 0.1 * ms
+
+
+class GateRunner:
+    """One gate's loop and commands; subclassed by each gate kind (see the module doc)."""
+
+    refresh_s: float | None = None  # how often ``refresh`` runs in ``run``; None: never
+
+    def __init__(
+        self,
+        gate_id: str,
+        camera: CameraLike | None,
+        db: sqlite_utils.Database,
+        snapshots: SnapshotStore | None,
+        on_outcome: Callable[[GateOutcome], None] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        """``db``: the constructing thread's connection; other threads open their own to
+        the same file. ``camera`` may be None when frames are fed to ``process_frame``."""
+        self.gate_id = gate_id
+        self.camera = camera
+        self.clock = clock  # decision time; injected by tests to cross validity windows
+        self.connections = ThreadConnections(db)
+        self.writer = EventWriter(self.connections.get, snapshots)
+        self.on_outcome = on_outcome
+        self.stats = GateStats()
+        self.lock = threading.RLock()  # one decision at a time, whichever thread asks
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The calling thread's connection: a connection belongs to one thread."""
+        return self.connections.get()
+
+    # -- what a kind provides -------------------------------------------------------------------
+    def on_frame(self, image: np.ndarray, at: datetime) -> list[GateOutcome]:
+        """Read one frame, decide and act; returns what was decided."""
+        raise NotImplementedError
+
+    def release(self, source: str) -> None:
+        """Open the gate's relay (barrier pulse, lock release); ``source`` says why."""
+        raise NotImplementedError
+
+    def kind_health(self) -> dict[str, Any]:
+        """What the kind adds to the health report (its relay, inputs, templates)."""
+        return {}
+
+    def refresh(self) -> None:
+        """Re-read what may change under a running gate (every ``refresh_s`` in ``run``)."""
+
+    # -- frames and time ------------------------------------------------------------------------
+    def process_frame(self, image: np.ndarray, at: datetime) -> list[GateOutcome]:
+        """One camera frame captured at ``at``: the kind's decisions, then what time decided."""
+        self.stats.frames += 1
+        return self.on_frame(image, at) + self.tick(at)
+
+    def tick(self, at: datetime) -> list[GateOutcome]:
+        """Time passed (with or without a frame): write events kept through a storage fault
+        when it is time to try again. Kinds add what time decides for them."""
+        self.writer.retry()
+        return []
+
+    def timed(self, read: Callable[[np.ndarray], T], image: np.ndarray) -> T:
+        """``read(image)`` (the kind's recogniser), its time kept in the stats."""
+        started = time.perf_counter()
+        result = read(image)
+        self.stats.note_recogniser((time.perf_counter() - started) * 1000)
+        return result
+
+    def refused(self, exc: Exception) -> list[GateOutcome]:
+        """A frame the recogniser refused (not an image it can use): counted and logged."""
+        self.stats.frame_errors += 1
+        log.warning("gate %s: frame refused by the recogniser: %s", self.gate_id, exc)
+        return []
+
+    # -- recording ------------------------------------------------------------------------------
+    def record(
+        self, event: NewEvent, snapshot: np.ndarray | None = None, linked: Sequence[NewEvent] = ()
+    ) -> Written:
+        """Store ``event`` (its snapshot, its linked events) through the calling thread's
+        connection, or keep it in memory on a storage fault. Never raises a storage fault."""
+        with self.lock:
+            return self.writer.record(event, snapshot, linked)
+
+    def publish(self, outcome: GateOutcome) -> None:
+        """Announce ``outcome`` (console feed, printing); called outside ``lock``."""
+        self.stats.last_outcome = outcome
+        if self.on_outcome:
+            try:
+                self.on_outcome(outcome)
+            except Exception:  # a printing/notification bug must not stop the gate
+                log.exception("gate %s: outcome callback failed", self.gate_id)
+
+    # -- commands from the console --------------------------------------------------------------
+    def manual_open(self, operator: str, reason: str) -> GateOutcome:
+        """A guard opens the gate by hand: recorded with who and why, then the relay opens."""
+        started = time.perf_counter()
+        with self.lock:
+            event = manual_open_event(self.gate_id, self.clock(), operator, reason)
+            written = self.record(event)
+            self.release("manual")
+            outcome = GateOutcome.of(event, written, started)
+        self.publish(outcome)
+        return outcome
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A request from the control channel (edge.gate_control, already validated), on
+        the control server's thread for that request: its connection lasts the request."""
+        if request["cmd"] == "open":
+            with self.connections.scoped():
+                outcome = self.manual_open(request["operator"], request["reason"])
+            return {"event_id": outcome.event_id, "ms": round(outcome.decide_ms or 0.0, 1)}
+        return {"health": self.health()}
+
+    def health(self) -> dict[str, Any]:
+        """What the console's health page shows for this gate; no personal data."""
+        camera = self.camera.health() if self.camera is not None else None
+        last = self.stats.last_outcome
+        return {
+            "gate": self.gate_id,
+            "camera": dataclasses.asdict(camera)
+            if dataclasses.is_dataclass(camera) and not isinstance(camera, type)
+            else None,
+            "frames": self.stats.frames,
+            "frame_errors": self.stats.frame_errors,
+            "recogniser_ms_avg": self.stats.recogniser_ms_avg,
+            "last_decision": None
+            if last is None
+            else {
+                "kind": last.kind,
+                "decision": last.decision,
+                "at": last.occurred_at.isoformat(),
+                "event_id": last.event_id,
+            },
+            **self.kind_health(),
+            "storage_fault": self.writer.fault,
+            "events_unsaved": self.writer.spooled,
+        }
+
+    # -- the loop -------------------------------------------------------------------------------
+    def watch_camera(self) -> None:
+        """Record a camera going down or coming back, once per change."""
+        assert self.camera is not None
+        health = self.camera.health()
+        state = getattr(health, "state", "unknown")
+        previous, self.stats.camera_state = self.stats.camera_state, state
+        event = camera_change_event(self.gate_id, previous, health, self.clock())
+        if event is None:
+            return
+        self.record(event)
+        log.warning("gate %s: camera %s → %s", self.gate_id, previous, state)
+
+    def run(self, stop: threading.Event, on_idle: Callable[[], None] | None = None) -> None:
+        """Process frames until ``stop`` is set; survives every per-frame error.
+
+        Calls ``on_idle`` each iteration (the systemd watchdog's heartbeat)."""
+        if self.camera is None:
+            raise ValueError(f"gate {self.gate_id}: run() needs a camera")
+        last_seq = -1
+        next_camera_check = next_refresh = 0.0
+        try:
+            while not stop.is_set():
+                try:
+                    now = time.monotonic()
+                    if now >= next_camera_check:
+                        next_camera_check = now + CAMERA_CHECK_S
+                        self.watch_camera()
+                    if self.refresh_s is not None and now >= next_refresh:
+                        next_refresh = now + self.refresh_s
+                        self.refresh()
+                    frame = self.camera.wait_for_frame(last_seq, timeout_s=FRAME_WAIT_S)
+                    if frame is None:
+                        self.tick(self.clock())
+                    else:
+                        last_seq = frame.seq
+                        self.process_frame(frame.image, frame.captured_at)
+                    if on_idle:
+                        on_idle()
+                except Exception:  # the loop must survive any one frame, event or bug
+                    self.stats.frame_errors += 1
+                    log.exception("gate %s: error in gate loop (continuing)", self.gate_id)
+                    stop.wait(0.2)
+        finally:
+            self.connections.close()  # the loop thread's own connection ends with it
