@@ -110,7 +110,7 @@ def vehicle(folder: Path, cars: int) -> None:
             before = len(decisions)
             ms = timed(lambda image=image, at=at: decisions.extend(loop.process_frame(image, at)))
             (deciding if len(decisions) > before else plain).append(ms)
-    barrier.close_device()
+    barrier.close()
     opened = sum(o.decision == "open" for o in decisions)
     print(f"Vehicle gate: {cars} enrolled cars x 3 frames 1280x720, {opened} opened")
     print(describe("PlateReader.read alone (baseline)", alone))

@@ -110,7 +110,7 @@ def gate(tmp_path, unreadable_frames):
     control = GateControlServer(tmp_path / "run" / "gate-north.sock", loop.handle)
     yield loop, db, camera, outcomes, tmp_path
     control.close()
-    barrier.close_device()
+    barrier.close()
 
 
 def test_manual_opens_during_loop_events_are_each_stored_once_with_their_outbox_row(gate):
