@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/gate_control.py [--opens N]
 
-Times a request sent with edge.gate_control.send_gate_command until the mock OPEN relay
+Times a request sent with edge.gates.control.send_gate_command until the mock OPEN relay
 pin is energised, against a running vehicle gate (real camera thread, real plate reader
 loop busy on frames, real database). Baseline in the same run: calling Barrier.open()
 directly in-process, i.e. the cost of the channel and the logged event on top of the
@@ -21,9 +21,9 @@ from pathlib import Path
 import cv2
 from gpiozero.pins.mock import MockFactory
 
-from edge.assembly import vehicle_gate
 from edge.config import load_config
-from edge.gate_control import send_gate_command
+from edge.gates.assembly import vehicle_gate
+from edge.gates.control import send_gate_command
 from edge.plates.synth import render_scene
 from gate_drivers.barrier import Barrier
 

@@ -39,8 +39,8 @@ from gpiozero.pins.mock import MockFactory
 from edge.db import connect
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
-from edge.gate_loop import VehicleGateLoop
-from edge.pedestrian_loop import PedestrianGateLoop, PedestrianSettings
+from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
+from edge.gates.vehicle import VehicleGateLoop
 from edge.person_policy import PedestrianGateFacts
 from edge.pii import PiiVault
 from edge.plates.reader import PlateReader

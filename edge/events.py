@@ -30,7 +30,7 @@ EventKind = Literal[
     "camera_fault",
     "camera_recovered",
     "manual_open",
-    # pedestrian gates (edge.pedestrian_loop, gate_drivers.door)
+    # pedestrian gates (edge.gates.pedestrian, gate_drivers.door)
     "face_passage",
     "face_unknown",
     "pin_passage",

@@ -13,7 +13,7 @@ What is particular to faces:
   anything else (wrong length, NaN, not normalised) is refused;
 - templates are biometric data: stored only encrypted (purpose ``watch_face``), exactly
   like the faces police add in the console; no photo ever travels.
-The pedestrian gates reload watch faces when the table changes (edge.watch_alerts).
+The pedestrian gates reload watch faces when the table changes (edge.gates.watch_alerts).
 """
 
 from __future__ import annotations

@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 from helpers import FACES, PASSWORD, USERS, db_of, watch_problems
 
-from edge.assembly import vehicle_gate
 from edge.db import utc_now
 from edge.events import recent_events
+from edge.gates.assembly import vehicle_gate
 from edge.passes import token_hash
 from edge.vehicles import add_watch
 

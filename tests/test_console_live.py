@@ -1,7 +1,7 @@
 """The guard's live view, manual open and health page.
 
 Manual open and health run against a REAL vehicle gate process loop
-(edge.assembly.vehicle_gate: folder camera of generated frames, plate reader, SQLite, the
+(edge.gates.assembly.vehicle_gate: folder camera of generated frames, plate reader, SQLite, the
 control socket) on MockFactory pins; the relay pin is read back. The live page's polling
 script is checked in real headless Chromium against waitress.
 """
@@ -18,9 +18,9 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 from helpers import PASSWORD, USERS, audit_rows, client_as, csrf_of, db_of, nonce_for
 
-from edge.assembly import vehicle_gate
 from edge.events import NewEvent, recent_events
-from edge.gate_control import socket_path
+from edge.gates.assembly import vehicle_gate
+from edge.gates.control import socket_path
 
 OPEN_NORTH = "/console/gates/north/open"
 OPEN_EAST = "/console/gates/east/open"

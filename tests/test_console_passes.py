@@ -19,9 +19,9 @@ from helpers import FACES, client_as, db_of, form_fields, qr_token
 
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
-from edge.gate_loop import VehicleGateLoop
+from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
+from edge.gates.vehicle import VehicleGateLoop
 from edge.passes import pass_fact, token_hash
-from edge.pedestrian_loop import PedestrianGateLoop, PedestrianSettings
 from edge.person_policy import PedestrianGateFacts
 from edge.plates.reader import PlateReader
 from edge.plates.voting import PlateVoter

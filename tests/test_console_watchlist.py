@@ -15,7 +15,7 @@ from helpers import FACES, client_as, db_of, form_fields
 from edge.db import transaction
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
-from edge.pedestrian_loop import PedestrianGateLoop, PedestrianSettings
+from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
 from edge.people.watch_faces import PURPOSE, add_watch_face
 from edge.person_policy import PedestrianGateFacts
 from gate_drivers.door import Door, DoorLock

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from edge.assembly import vehicle_gate
 from edge.cli.main import main
 from edge.config import load_config
 from edge.events import recent_events
-from edge.gate_control import GateUnreachableError, send_gate_command, socket_path
+from edge.gates.assembly import vehicle_gate
+from edge.gates.control import GateUnreachableError, send_gate_command, socket_path
 
 synth = pytest.importorskip("edge.plates.synth")
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import cv2
 import pytest
 
-from edge.assembly import vehicle_gate
 from edge.config import load_config
 from edge.events import recent_events
+from edge.gates.assembly import vehicle_gate
 from edge.store.open import open_store
 from edge.vehicles import VehicleInput, add_vehicle
 

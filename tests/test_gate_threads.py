@@ -25,8 +25,8 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from edge.db import connect
-from edge.gate_control import GateControlServer, send_gate_command
-from edge.gate_loop import VehicleGateLoop
+from edge.gates.control import GateControlServer, send_gate_command
+from edge.gates.vehicle import VehicleGateLoop
 from edge.plates.reader import PlateReader
 from edge.plates.voting import PlateVoter
 from edge.policy import GateFacts

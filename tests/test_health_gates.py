@@ -18,7 +18,7 @@ from edge.box.health import all_gate_health
 from edge.config import GateConfig
 from edge.config.gates import CameraConfig
 from edge.config.vehicle import BarrierConfig
-from edge.gate_control import socket_path
+from edge.gates.control import socket_path
 
 HEALTH = {"camera": {"state": "ok", "fps": 5.0}, "frames": 12, "barrier": {"action": "idle"}}
 

@@ -28,14 +28,14 @@ from click.testing import CliRunner
 from gpiozero.pins.mock import MockFactory
 from helpers import FACES
 
-from edge.assembly import pedestrian_gate
 from edge.cli.main import main
 from edge.config import load_config
 from edge.db import connect
 from edge.events import recent_events
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
-from edge.gate_control import send_gate_command
+from edge.gates.assembly import pedestrian_gate
+from edge.gates.control import send_gate_command
 from edge.pii import PiiVault, create_key_file
 from edge.resident_faces import enrol_faces
 from edge.residents import add_resident, set_pin

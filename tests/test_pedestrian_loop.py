@@ -15,8 +15,8 @@ from helpers import FACES
 from edge.db import connect
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
+from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
 from edge.passes import issue_pass
-from edge.pedestrian_loop import PedestrianGateLoop, PedestrianSettings
 from edge.person_policy import PedestrianGateFacts
 from edge.pii import PiiVault
 from edge.resident_faces import enrol_faces

@@ -17,7 +17,7 @@ import pytest
 
 from edge.db import connect
 from edge.events import recent_events
-from edge.gate_loop import VehicleGateLoop
+from edge.gates.vehicle import VehicleGateLoop
 from edge.plates.reader import PlateReader
 from edge.plates.voting import PlateVoter
 from edge.policy import GateFacts

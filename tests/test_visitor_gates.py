@@ -18,8 +18,8 @@ from edge.db import transaction
 from edge.events import recent_events
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
-from edge.gate_loop import VehicleGateLoop
-from edge.pedestrian_loop import PedestrianGateLoop, PedestrianSettings
+from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
+from edge.gates.vehicle import VehicleGateLoop
 from edge.people.watch_faces import add_watch_face, remove_watch_face
 from edge.person_policy import PedestrianGateFacts
 from edge.pii import PiiVault

@@ -25,7 +25,7 @@ import cv2
 import pytest
 
 from edge.box.watchdog import Watchdog, notify, watchdog_interval_s
-from edge.gate_loop import VehicleGateLoop
+from edge.gates.vehicle import VehicleGateLoop
 from edge.plates.reader import PlateReader
 from edge.plates.voting import PlateVoter
 from edge.policy import GateFacts

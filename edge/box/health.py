@@ -26,7 +26,7 @@ from typing import Any
 import sqlite_utils
 
 from edge.config import GateConfig, MenweiConfig
-from edge.gate_control import GateUnreachableError, send_gate_command
+from edge.gates.control import GateUnreachableError, send_gate_command
 from sync.status import read_status_file, sync_status
 
 GATE_TIMEOUT_S = 0.5

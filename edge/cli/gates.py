@@ -17,9 +17,9 @@ from edge.cli.common import config_option, read_config, stop_on_signals
 @config_option
 def gate(gate_id: str, config_path: Path) -> None:
     """Run one gate, vehicle or pedestrian (owns its camera and relays) until stopped."""
-    from edge.assembly import pedestrian_gate, vehicle_gate
     from edge.box.watchdog import Watchdog
     from edge.demo.narration import describe_outcome, describe_person_outcome
+    from edge.gates.assembly import pedestrian_gate, vehicle_gate
 
     config = read_config(config_path)
     kind = config.gate(gate_id).kind
@@ -79,7 +79,7 @@ def relays_safe(gate_id: str, config_path: Path) -> None:
 @config_option
 def open_gate(gate_id: str, reason: str, operator: str, config_path: Path) -> None:
     """Open GATE_ID by hand through its running gate process (logged with operator)."""
-    from edge.gate_control import GateUnreachableError, send_gate_command
+    from edge.gates.control import GateUnreachableError, send_gate_command
 
     config = read_config(config_path)
     config.gate(gate_id)
@@ -99,7 +99,7 @@ def open_gate(gate_id: str, reason: str, operator: str, config_path: Path) -> No
 @config_option
 def status(gate_ids: tuple[str, ...], config_path: Path) -> None:
     """Health of running gates: camera, frames, recogniser latency, last decision, relays."""
-    from edge.gate_control import GateUnreachableError, send_gate_command
+    from edge.gates.control import GateUnreachableError, send_gate_command
 
     config = read_config(config_path)
     for gate_id in gate_ids or tuple(g.id for g in config.gates):

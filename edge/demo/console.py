@@ -17,10 +17,10 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from edge.assembly import pedestrian_gate, vehicle_gate
 from edge.config import MenweiConfig
 from edge.db import transaction, utc_now
 from edge.demo.config import DOOR_GATE, VEHICLE_GATE
+from edge.gates.assembly import pedestrian_gate, vehicle_gate
 from edge.web.accounts import create_user, hash_password
 from edge.web.app import create_app
 from edge.web.server import build_server

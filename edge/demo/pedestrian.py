@@ -2,7 +2,7 @@
 
 The door's people go in through the same library calls a box's operator uses
 (edge.residents.add_resident, enrol_face_files, set_pin; edge.passes.issue_pass), the gate is
-the one edge.assembly.pedestrian_gate builds from the demo's config (real face models, real
+the one edge.gates.assembly.pedestrian_gate builds from the demo's config (real face models, real
 event store, the real keypad driver on a FIFO, the real door state machine), and the story
 is: a resident's face opens the door, a stranger's face is refused and recorded, a visitor's
 QR pass and a resident's PIN open it without any face, then the exit button, a door held
@@ -27,7 +27,6 @@ import numpy as np
 import sqlite_utils
 from gpiozero.pins.mock import MockFactory
 
-from edge.assembly import pedestrian_gate
 from edge.config import MenweiConfig
 from edge.db import utc_now
 from edge.demo.config import DOOR_GATE
@@ -37,6 +36,7 @@ from edge.demo.faces import FaceCast, find_cast
 from edge.faces.configured import face_recogniser
 from edge.faces.images import ImageInputError, read_image_file
 from edge.faces.recogniser import FaceRecogniser
+from edge.gates.assembly import pedestrian_gate
 from edge.gates.runner import GateOutcome
 from edge.passes import issue_pass
 from edge.pii import PiiVault, create_key_file

@@ -28,13 +28,13 @@ import cv2
 import sqlite_utils
 from gpiozero.pins.mock import MockFactory
 
-from edge.assembly import vehicle_gate
 from edge.config import MenweiConfig
 from edge.config.sync import SyncConfig
 from edge.db import ThreadConnections, utc_now
 from edge.demo.config import FPS, OPEN_PIN, VEHICLE_GATE, demo_config
 from edge.demo.narration import describe_outcome
 from edge.demo.pedestrian import run_pedestrian_demo
+from edge.gates.assembly import vehicle_gate
 from edge.gates.runner import GateOutcome
 from edge.plates.synth import render_empty_scene, render_scene
 from edge.store.open import open_store

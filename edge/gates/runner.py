@@ -1,6 +1,6 @@
 """The half both gate kinds share: camera watch, event writer, lock, manual open, health, run.
 
-A gate kind (vehicles in edge.gate_loop, people in edge.pedestrian_loop) subclasses
+A gate kind (vehicles in edge.gates.vehicle, people in edge.gates.pedestrian) subclasses
 ``GateRunner`` and keeps only what differs: ``on_frame`` reads one frame, decides and acts;
 ``tick`` decides what time passing decides without a frame; ``release`` opens its relay;
 ``kind_health`` adds its devices to the health report. Whatever a kind decides goes through
@@ -207,7 +207,7 @@ class GateRunner:
         return outcome
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        """A request from the control channel (edge.gate_control, already validated), on
+        """A request from the control channel (edge.gates.control, already validated), on
         the control server's thread for that request: its connection lasts the request."""
         if request["cmd"] == "open":
             with self.connections.scoped():

@@ -6,7 +6,7 @@ then polls the events feed (``console_events.feed``, see there why polling) and 
 events and alert banners as they come.
 
 Manual open: the web process never touches a relay — it asks the gate process over its
-control socket (edge.gate_control), which records the ``manual_open`` event with the
+control socket (edge.gates.control), which records the ``manual_open`` event with the
 operator and pulses the relay. The form's nonce is claimed and committed *before* the
 request is sent, and the audit row (who, gate, reason, result, event id) is written after
 the reply, in a second transaction: holding one transaction open across the request would
@@ -38,7 +38,7 @@ from edge import audit, event_search
 from edge.box.health import SnapshotSizeCache, all_gate_health, disk_usage, sync_backlog
 from edge.config import GateConfig
 from edge.db import transaction
-from edge.gate_control import GateUnreachableError, send_gate_command
+from edge.gates.control import GateUnreachableError, send_gate_command
 from edge.web.access import require_console_roles
 from edge.web.console.event_labels import filter_message, gate_names, local_seconds, present
 from edge.web.console.forms import DuplicateSubmission, claim_nonce

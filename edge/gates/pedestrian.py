@@ -21,7 +21,7 @@ the same index, and the policy holds them to their window and uses; a use is spe
 guarded UPDATE only when the door is about to open, and the passage records ``visitor_id``
 and ``pass_use`` (the policy's same-visit rule reads them back).
 
-Every face frame is also searched against the watch faces (edge.watch_alerts). A confirmed
+Every face frame is also searched against the watch faces (edge.gates.watch_alerts). A confirmed
 hit raises a ``watchlist_alert`` whatever the door decision: linked to the sighting event
 recorded for that frame (a passage, or a ``face_unknown`` that is then recorded even in the
 strangers' quiet time), or — when the person was already recorded moments ago — related to
@@ -51,6 +51,7 @@ from edge.faces.index import FaceIndex, SearchResult
 from edge.faces.matcher import FrameAgreement
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.runner import CameraLike, GateOutcome, GateRunner
+from edge.gates.watch_alerts import WatchHit, WatchMatcher, alert_event
 from edge.passes import consume_use, looks_like_pass, pass_fact, token_hash
 from edge.person_policy import (
     PassFact,
@@ -65,7 +66,6 @@ from edge.pii import PiiVault
 from edge.residents import check_pin, load_face_index, resident_fact
 from edge.snapshots import SnapshotStore
 from edge.visitors import consume_visitor_use, visit_terms
-from edge.watch_alerts import WatchHit, WatchMatcher, alert_event
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,10 @@ class PedestrianGateLoop(GateRunner):
         if decided is not None:
             self._unknown_frames = 0
             sighting = PersonSighting("face", decided.identity, score=decided.score)
-            details = {"score": round(decided.score, 4), "margin": round(decided.margin, 4)}
+            details: dict[str, Any] = {
+                "score": round(decided.score, 4),
+                "margin": round(decided.margin, 4),
+            }
             outcome = self._decide(
                 sighting, "face_passage", image, details, watch=self.watch.take()
             )

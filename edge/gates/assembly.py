@@ -20,10 +20,10 @@ from edge.config import GateConfig, MenweiConfig
 from edge.config.pedestrian import DoorInputConfig
 from edge.faces.configured import face_recogniser
 from edge.faces.recogniser import FaceRecogniser
-from edge.gate_control import GateControlServer, socket_path
-from edge.gate_loop import VehicleGateLoop
+from edge.gates.control import GateControlServer, socket_path
+from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
 from edge.gates.runner import GateOutcome, GateRunner
-from edge.pedestrian_loop import PedestrianGateLoop, PedestrianSettings
+from edge.gates.vehicle import VehicleGateLoop
 from edge.person_policy import PedestrianGateFacts, Schedule
 from edge.plates.reader import PlateReader, PlateReaderSettings
 from edge.plates.voting import PlateVoter

@@ -1,6 +1,6 @@
 """Watch-face matching for a pedestrian gate: which frames show a watchlisted face.
 
-Kept out of edge.pedestrian_loop so the loop stays about the door: this holds the watch
+Kept out of edge.gates.pedestrian so the loop stays about the door: this holds the watch
 index (reloaded when the table changes, like the residents' index), agreement over frames
 and the per-person quiet time. The loop asks it, per frame, whether a watched face has just
 been confirmed, and links the alert to the sighting event it records for that frame.
