@@ -39,7 +39,7 @@ def parse_source(source: str) -> SourceSpec:
         )
     if text.lower().startswith("usb:"):
         index = text[4:]
-        if not index.isdigit():
+        if not (index.isascii() and index.isdigit()):
             raise ValueError(f"camera source {text!r}: usb: needs a device number, e.g. usb:0")
         return SourceSpec("usb", int(index), f"usb:{int(index)}")
     if text.lower().startswith(_STREAM_SCHEMES):

@@ -94,7 +94,7 @@ class Gat1400Config(StrictModel):
         if value is None:
             return None
         host, _, port = value.rpartition(":")
-        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        if not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) < 65536:
             raise ValueError("listen must be host:port")
         return value
 

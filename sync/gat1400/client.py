@@ -86,8 +86,10 @@ def _status_code(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
+    if isinstance(value, str):
+        digits = value.strip().lstrip("-")
+        if digits.isascii() and digits.isdigit():  # '²' and '٣' are digits to isdigit()
+            return int(value.strip())
     return None
 
 
@@ -131,10 +133,11 @@ def parse_time_reply(body: bytes, zone: ZoneInfo) -> datetime:
     if isinstance(value, bool) or value is None:
         raise ValueError("no LocalTime in the time reply")
     text = str(value).strip()
-    if isinstance(value, (int, float)) or (text.isdigit() and len(text) in (10, 13)):
+    ascii_digits = text.isascii() and text.isdigit()  # '²' and '٣' are digits to isdigit()
+    if isinstance(value, (int, float)) or (ascii_digits and len(text) in (10, 13)):
         number = float(text)
         return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, UTC)
-    if len(text) == 14 and text.isdigit():
+    if len(text) == 14 and ascii_digits:
         tz_name = obj.get("TimeZone") if isinstance(obj, dict) else None
         try:
             tz = ZoneInfo(tz_name) if isinstance(tz_name, str) and "/" in tz_name else zone

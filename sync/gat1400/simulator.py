@@ -284,7 +284,7 @@ def _handler(platform: ViidSimulator) -> type[BaseHTTPRequestHandler]:
 
         def _body(self) -> bytes:
             length = self.headers.get("Content-Length", "0")
-            return self.rfile.read(int(length)) if length.isdigit() else b""
+            return self.rfile.read(int(length)) if length.isascii() and length.isdigit() else b""
 
         def _challenge(self) -> None:
             nonce = os.urandom(12).hex()

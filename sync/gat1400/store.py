@@ -130,7 +130,7 @@ def parse_subscription(doc: Any, zone: ZoneInfo, allowed_hosts: set[str]) -> Sub
     resources = tuple(
         r.strip() for r in _text(doc, "ResourceURI", 2000, required=False).split(",") if r.strip()
     )
-    if any(not r.isdigit() or len(r) > 20 for r in resources):
+    if any(not (r.isascii() and r.isdigit()) or len(r) > 20 for r in resources):
         raise ViidRequestError("ResourceURI must list device, tollgate or area codes")
     begin = parse_viid_time(doc.get("BeginTime"), zone, "BeginTime")
     end = parse_viid_time(doc.get("EndTime"), zone, "EndTime")
