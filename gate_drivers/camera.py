@@ -70,6 +70,12 @@ class Camera:
     FFmpeg open/read). ``stall_after_s`` (default half of it): when ``health()`` starts
     saying "stalled". Replays run at the file's own fps (folders and files without one at
     ``replay_fps``) and start again at the end when ``loop_replay``.
+
+    ``replay_every_frame`` (replays only): the replay waits until the consumer has taken each
+    frame before it shows the next, so a machine slower than the replay's rate (a Pi, a
+    loaded CI box) still sees every frame of a scripted scene, and the scene takes longer
+    instead of losing its passages. A live camera never waits: the gate always gets the
+    newest frame.
     """
 
     def __init__(
@@ -81,6 +87,7 @@ class Camera:
         replay_fps: float = 5.0,
         loop_replay: bool = True,
         stall_after_s: float | None = None,
+        replay_every_frame: bool = False,
     ) -> None:
         for name, value in (
             ("read_timeout_s", read_timeout_s),
@@ -96,12 +103,14 @@ class Camera:
         self.backoff_max_s = max(float(backoff_max_s), self.backoff_initial_s)
         self.replay_fps = float(replay_fps)
         self.loop_replay = loop_replay
+        self.replay_every_frame = replay_every_frame
         self.stall_after_s = stall_after_s if stall_after_s else self.read_timeout_s / 2
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._latest: Frame | None = None
         self._seq = -1
+        self._taken = -1  # the newest seq a consumer has been given (replay_every_frame)
         self._phase: CameraState = "starting"  # set by the reader; "stalled" is derived
         self._last_frame_mono: float | None = None
         self._frame_times: deque[float] = deque(maxlen=1024)
@@ -149,7 +158,7 @@ class Camera:
     # -- consumers --------------------------------------------------------------------------
     def latest(self) -> Frame | None:
         with self._cond:
-            return self._latest
+            return self._latest  # a look, not a take: replay_every_frame does not move on
 
     def wait_for_frame(self, after_seq: int, timeout_s: float) -> Frame | None:
         """The newest frame with ``seq > after_seq``, waiting up to ``timeout_s`` for one.
@@ -163,6 +172,8 @@ class Camera:
                 if remaining <= 0 or self._stop.is_set():
                     return None
                 self._cond.wait(remaining)
+            self._taken = self._latest.seq
+            self._cond.notify_all()
             return self._latest
 
     def health(self) -> CameraHealth:
@@ -244,8 +255,10 @@ class Camera:
                     lost, got_frame, backoff = False, True, self.backoff_initial_s
                     last_good = time.monotonic()
                     if source.frame_interval_s is not None:
+                        if self.replay_every_frame and not self._wait_until_taken():
+                            break
                         # on schedule, but never a burst to "catch up" after a slow read
-                        next_due = max(next_due + source.frame_interval_s, last_good)
+                        next_due = max(next_due + source.frame_interval_s, time.monotonic())
                     continue
                 self._note_error("empty or undecodable frame")
                 if time.monotonic() - last_good > self.read_timeout_s:
@@ -265,6 +278,16 @@ class Camera:
         finally:
             if source is not None:
                 source.release()
+
+    def _wait_until_taken(self) -> bool:
+        """Hold the replay until a consumer took the newest frame; False when stopping."""
+        with self._cond:
+            while self._taken < self._seq:
+                if self._stop.is_set():
+                    return False
+                self._cond.wait(0.5)
+                self._last_frame_mono = time.monotonic()  # waiting on the gate is not a stall
+        return not self._stop.is_set()
 
     def _publish(self, image: np.ndarray, reconnected: bool) -> None:
         now = time.monotonic()

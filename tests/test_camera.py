@@ -128,6 +128,25 @@ def test_latest_only_a_slow_consumer_gets_the_newest_frame(tmp_path, camera_fact
     assert wait_until(running_at_replay_fps, 10.0), camera.health()
 
 
+def test_replay_every_frame_waits_for_a_slow_consumer(tmp_path, camera_factory):
+    """A consumer slower than the replay still gets every frame, in order, none skipped (the
+    demo's scripted scenes on a Pi); the wait is not reported as a stalled camera."""
+    shades = [20 * i for i in range(8)]
+    write_folder(tmp_path, shades)
+    camera = camera_factory(tmp_path, replay_fps=100, loop_replay=False, replay_every_frame=True)
+    seqs = []
+    last = -1
+    while len(seqs) < len(shades):
+        frame = camera.wait_for_frame(last, timeout_s=10.0)
+        assert frame is not None, camera.health()
+        assert shade(frame) == shades[frame.seq]
+        seqs.append(frame.seq)
+        last = frame.seq
+        time.sleep(0.05)  # five frame intervals of a slow recogniser
+        assert camera.health().state == "ok" or frame.seq == len(shades) - 1
+    assert seqs == list(range(len(shades)))
+
+
 def test_unreadable_image_is_skipped_with_a_warning_naming_only_the_file(
     tmp_path, camera_factory, caplog
 ):

@@ -60,6 +60,7 @@ kind = "pedestrian"
 [gates.camera]
 source = "frames"
 replay_fps = 8
+replay_every_frame = true
 read_timeout_s = 5
 [gates.lock]
 relay_pin = {lock}
@@ -164,7 +165,7 @@ def test_resident_opens_stranger_is_recorded_manual_open_and_health(
             {"cmd": "open", "operator": "guard1", "reason": "parcel"},
         )
         assert reply["ok"], reply
-        assert wait_for(lambda: releases(pin_factory) == 2, 2)
+        assert wait_for(lambda: releases(pin_factory) == 2, 10)
         health = send_gate_command(config.storage.run_dir, "east", {"cmd": "health"})["health"]
         assert health["gate"] == "east" and health["templates"] == 2
         assert health["camera"]["state"] == "ok" and health["frames"] > 0
@@ -222,7 +223,7 @@ def test_keypad_exit_button_and_fire_alarm(tmp_path, recogniser, pin_factory):
         os.close(fd)
         assert wait_for(lambda: len([k for k in kinds(db) if k[0] == "pin_passage"]) == 2, 10)
         assert kinds(db)[2:] == [("pin_passage", "deny"), ("pin_passage", "open")]
-        assert wait_for(lambda: releases(pin_factory) == 1, 2)
+        assert wait_for(lambda: releases(pin_factory) == 1, 10)
         pin_factory.pin(EXIT).drive_low()
         assert wait_for(lambda: ("exit_button", "open") in kinds(db), 5)
         pin_factory.pin(EXIT).drive_high()

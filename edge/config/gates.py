@@ -30,6 +30,11 @@ class CameraConfig(StrictModel):
     replay_fps: float = Field(
         default=5.0, gt=0, le=60, description="frames per second when replaying a file or folder"
     )
+    replay_every_frame: bool = Field(
+        default=False,
+        description="replays only: wait for the gate to take each frame before the next, so a "
+        "slow machine sees every frame of a scripted scene (it runs longer instead)",
+    )
 
     @field_validator("source")
     @classmethod

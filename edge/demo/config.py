@@ -58,6 +58,7 @@ kind = "vehicle"
 [gates.camera]
 source = "frames"
 replay_fps = {fps}
+replay_every_frame = true
 read_timeout_s = 30
 
 [gates.barrier]
@@ -73,6 +74,7 @@ kind = "pedestrian"
 [gates.camera]
 source = "door-frames"
 replay_fps = {fps}
+replay_every_frame = true
 read_timeout_s = 30
 
 [gates.lock]

@@ -124,6 +124,14 @@ class DoorActor:
             self.last_grant = received
         return outcome
 
+    def expect_in_frames(
+        self, kind: str, camera: Camera, last_frame: int, grace_s: float = 5.0
+    ) -> GateOutcome | None:
+        """Like ``expect``, for an event the camera's frames cause: wait while the replay
+        still shows frames up to ``last_frame``, then ``grace_s`` for the gate to decide."""
+        wait_for_frame(camera, last_frame)
+        return self.expect(kind, grace_s)
+
     def relocked(self, since: float, timeout_s: float = 10.0) -> bool:
         """Wait for the relay to lock again and say after how long."""
         deadline = time.monotonic() + timeout_s
@@ -200,15 +208,24 @@ class DoorActor:
             self.relocked(since)
 
 
-def wait_for_frame(camera: Camera, index: int, timeout_s: float) -> bool:
-    """Wait until the camera has delivered frame ``index`` (its replay is real time)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+STALL_S = 30.0  # no new frame for this long: the replay is stuck, stop waiting
+
+
+def wait_for_frame(camera: Camera, index: int, stall_s: float = STALL_S) -> bool:
+    """Wait until the camera has shown frame ``index``. The replay may run slower than its
+    frame rate (it waits for the gate to take every frame on a slow machine), so the wait
+    ends on a stuck replay, never on a wall-clock budget."""
+    last_seq, progressed = -1, time.monotonic()
+    while True:
         frame = camera.latest()
-        if frame is not None and frame.seq >= index:
+        seq = frame.seq if frame is not None else -1
+        if seq >= index:
             return True
+        if seq > last_seq:
+            last_seq, progressed = seq, time.monotonic()
+        elif time.monotonic() - progressed > stall_s:
+            return False
         time.sleep(0.02)
-    return False
 
 
 def keypad_fifo(path: Path) -> None:

@@ -241,9 +241,9 @@ def run_pedestrian_demo(
         count = len(scene.segments) + len(acted)
         for number, segment in enumerate(scene.segments, 1):
             story, kind = seen[segment.key]
-            wait_for_frame(gate.camera, segment.start, segment.start / fps + 30)
+            wait_for_frame(gate.camera, segment.start)
             echo(f"  [{number}/{count}] {story}")
-            found = actor.expect(kind, segment.frames / fps + 5)
+            found = actor.expect_in_frames(kind, gate.camera, segment.end)
             if found is not None and found.decision == "open":
                 actor.relocked(actor.last_grant)
         for number, (story, act) in enumerate(acted, len(scene.segments) + 1):

@@ -32,6 +32,7 @@ from edge.config import MenweiConfig
 from edge.config.sync import SyncConfig
 from edge.db import ThreadConnections, utc_now
 from edge.demo.config import FPS, OPEN_PIN, VEHICLE_GATE, demo_config
+from edge.demo.door_script import STALL_S
 from edge.demo.narration import describe_outcome
 from edge.demo.pedestrian import run_pedestrian_demo
 from edge.gates.assembly import vehicle_gate
@@ -209,11 +210,14 @@ def run_vehicle_gate(
     with vehicle_gate(
         config, VEHICLE_GATE, stop, db=db, pin_factory=factory, on_outcome=show
     ) as gate:
-        deadline = time.monotonic() + total / fps + 60
-        told = -1
-        while time.monotonic() < deadline:
+        told, last_seen, progressed = -1, -1, time.monotonic()
+        while True:  # the replay waits for the gate on a slow machine: end on a stuck replay
             frame = gate.camera.latest()
             seen = frame.seq if frame is not None else -1
+            if seen > last_seen:
+                last_seen, progressed = seen, time.monotonic()
+            elif time.monotonic() - progressed > STALL_S:
+                break
             car = seen // (CAR_FRAMES + GAP_FRAMES)
             if seen >= 0 and car > told and car < len(PROCESSION):
                 told = car

@@ -72,6 +72,7 @@ def _camera(gate: GateConfig) -> Camera:
         read_timeout_s=gate.camera.read_timeout_s,
         backoff_max_s=gate.camera.backoff_max_s,
         replay_fps=gate.camera.replay_fps,
+        replay_every_frame=gate.camera.replay_every_frame,
     )
 
 
