@@ -12,6 +12,33 @@ from __future__ import annotations
 # ALTER procedure requires, and must pass ``PRAGMA foreign_key_check`` before they commit.
 TABLE_REBUILDS = frozenset({5, 6, 9})
 
+#: the tables a hub serves its gate boxes, in the order a full snapshot is applied (parents
+#: before the rows that reference them)
+COMMUNITY_LISTS = (
+    "households",
+    "residents",
+    "face_templates",
+    "vehicles",
+    "qr_passes",
+    "watchlist",
+    "watch_faces",
+)
+
+
+def _community_triggers() -> str:
+    """INSERT/UPDATE/DELETE triggers on every community list, writing community_changes."""
+    when = "WHEN EXISTS (SELECT 1 FROM sync_state WHERE name = 'community.role' AND value = 'hub')"
+    parts = []
+    for table in COMMUNITY_LISTS:
+        for action, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
+            parts.append(
+                f"CREATE TRIGGER community_{table}_{action.lower()} AFTER {action} ON {table}"
+                f" {when} BEGIN INSERT INTO community_changes (list, item_id)"
+                f" VALUES ('{table}', {row}.id); END;\n"
+            )
+    return "".join(parts)
+
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
         1,
@@ -589,6 +616,47 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             at TEXT NOT NULL
         );
         CREATE INDEX registry_lookups_user ON registry_lookups(user_id, at);
+        """,
+    ),
+    (
+        10,
+        "community: change log of the lists a hub serves, its gate boxes and their gates",
+        """
+        -- One row per change to a list the hub serves its gate boxes (sync.community):
+        -- written by triggers, so every writer (console, CLI, district downlink, a pass use)
+        -- is caught in its own transaction. The triggers write only on a hub (the row
+        -- 'community.role' = 'hub' in sync_state): a standalone box keeps no log.
+        CREATE TABLE community_changes (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- the version a gate box has applied
+            list TEXT NOT NULL,
+            item_id INTEGER NOT NULL
+        );
+        CREATE INDEX community_changes_list ON community_changes(list, seq);
+        """
+        + _community_triggers()
+        + """
+        -- The gate boxes a hub knows: invited with a one-time code, enrolled with their own
+        -- HMAC key (sealed with the hub's PII key), or revoked (then they get nothing).
+        CREATE TABLE community_boxes (
+            box_id TEXT PRIMARY KEY,
+            state TEXT NOT NULL CHECK (state IN ('invited', 'enrolled', 'revoked')),
+            code_hash TEXT,                      -- SHA-256 of the one-time code; NULL once used
+            code_expires_at TEXT,
+            key_sealed BLOB,
+            created_at TEXT NOT NULL,
+            enrolled_at TEXT,
+            revoked_at TEXT,
+            last_seen_at TEXT,
+            address TEXT,
+            version INTEGER NOT NULL DEFAULT 0,  -- the change the box last applied
+            backlog INTEGER,                     -- events it had not yet delivered
+            clock_skew_s REAL                    -- hub clock minus the box's, last contact
+        );
+        -- Which box owns which gate id: an event for a gate another box owns is refused.
+        CREATE TABLE community_gates (
+            gate_id TEXT PRIMARY KEY,
+            box_id TEXT NOT NULL REFERENCES community_boxes(box_id)
+        );
         """,
     ),
 ]

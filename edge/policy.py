@@ -107,10 +107,14 @@ class Decision:
     alerts: tuple[Alert, ...] = field(default=())
     spend_use: bool = False  # open only if one use of ``vehicle``'s pass can be spent
 
-    def used_up(self) -> Decision:
-        """The same passage denied because another gate spent the pass's last use first."""
+    def used_up(self, refusal: dict[str, str] | None = None) -> Decision:
+        """The same passage denied because another gate spent the pass's last use first,
+        or (``refusal``) because the use could not be counted (a gate box cut off from
+        its hub)."""
         kind = self.vehicle.kind if self.vehicle else "visitor"
         reason = Reason(f"{kind}_used_up", "visitor pass used up (its last use was just spent)")
+        if refusal is not None:
+            reason = Reason(refusal["code"], refusal["message"])
         alerts = tuple(Reason(a.code, a.message) for a in self.alerts)
         return Decision("deny", (reason, *alerts), self.vehicle, self.alerts)
 

@@ -12,7 +12,7 @@ import logging
 
 import click
 
-from edge.cli import box, demo, events, gates, people, registry, sync, vehicles, web
+from edge.cli import box, demo, events, gates, hub, people, registry, sync, vehicles, web
 from edge.cli.common import MenweiGroup
 
 
@@ -44,6 +44,7 @@ for command in (
     people.pass_group,
     events.events,
     sync.sync_cmd,
+    hub.hub,
     web.web,
     web.front_config,
     web.audit,

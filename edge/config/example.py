@@ -91,6 +91,14 @@ SAMPLE: dict[str, Any] = {
             },
         }
     ),
+    "community": {
+        "role": Commented("gate"),
+        "tls_certificate": Commented("/etc/menwei/tls/cert.pem"),
+        "tls_key": Commented("/etc/menwei/tls/key.pem"),
+        "hub_url": Commented("https://10.0.0.2:8442"),
+        "box_id": Commented("north-gate-box"),
+        "ca_file": Commented("/etc/menwei/hub-cert.pem"),
+    },
     "gates": [
         {
             "id": "north-vehicle",

@@ -88,6 +88,8 @@ def _resolve_relative_paths(config: MenweiConfig, base: Path) -> MenweiConfig:
         update["security"] = config.security.model_copy(update=security)
     if config.sync is not None:
         update["sync"] = config.sync.resolved(base, update.get("storage", config.storage).data_dir)
+    data_dir = update.get("storage", config.storage).data_dir
+    update["community"] = config.community.resolved(base, data_dir)
     return config.model_copy(update=update)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from edge.config.base import StrictModel
+from edge.config.community import CommunityConfig
 from edge.config.gates import GateConfig
 from edge.config.pedestrian import AccessConfig, FaceRecognitionConfig
 from edge.config.registry import RegistryConfig
@@ -75,6 +76,10 @@ class MenweiConfig(StrictModel):
         default=None,
         description="the district platform (docs/sync-protocol.md); no [sync] section = "
         "not connected",
+    )
+    community: CommunityConfig = Field(
+        default=CommunityConfig(),
+        description="one hub and its gate boxes (docs/community.md); standalone by default",
     )
     gates: list[GateConfig] = Field(
         default_factory=list, description="one [[gates]] entry per gate"

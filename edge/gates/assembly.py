@@ -24,6 +24,7 @@ from edge.gates.control import GateControlServer, socket_path
 from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
 from edge.gates.runner import GateOutcome, GateRunner
 from edge.gates.vehicle import VehicleGateLoop
+from edge.people.uses import LocalUses, UseCounter
 from edge.person_policy import PedestrianGateFacts, Schedule
 from edge.plates.reader import PlateReader, PlateReaderSettings
 from edge.plates.voting import PlateVoter
@@ -35,6 +36,8 @@ from gate_drivers.door import Door, DoorLock
 from gate_drivers.inputs import DebouncedInput, VehicleLoop
 from gate_drivers.keypad import LineKeypad
 from gate_drivers.pins import make_pin_factory
+from sync.community.uses import HubUses
+from sync.secret import read_secret
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,22 @@ class RunningGate:
     thread: threading.Thread
 
 
+def use_counter(config: MenweiConfig) -> UseCounter:
+    """Where this box counts pass uses: here, or at the hub when it is a gate box."""
+    community = config.community
+    if community.role != "gate":
+        return LocalUses()
+    assert community.hub_url is not None and community.box_id is not None  # validated
+    return HubUses(
+        community.hub_url,
+        community.box_id,
+        read_secret(community.key_file),
+        community.counted_offline,
+        community.spend_timeout_s,
+        community.ca_file,
+    )
+
+
 @contextlib.contextmanager
 def _running_loop(
     config: MenweiConfig,
@@ -103,6 +122,7 @@ def _running_loop(
     control = None
     thread = None
     try:
+        loop.uses = use_counter(config)
         control = GateControlServer(socket_path(config.storage.run_dir, gate_id), loop.handle)
         camera.start()
         thread = threading.Thread(

@@ -52,7 +52,7 @@ from edge.faces.matcher import FrameAgreement
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.runner import CameraLike, GateOutcome, GateRunner
 from edge.gates.watch_alerts import WatchHit, WatchMatcher, alert_event
-from edge.passes import consume_use, looks_like_pass, pass_fact, token_hash
+from edge.passes import looks_like_pass, pass_fact, token_hash
 from edge.person_policy import (
     PassFact,
     PedestrianGateFacts,
@@ -65,7 +65,7 @@ from edge.person_policy import (
 from edge.pii import PiiVault
 from edge.residents import check_pin, load_face_index, resident_fact
 from edge.snapshots import SnapshotStore
-from edge.visitors import consume_visitor_use, visit_terms
+from edge.visitors import visit_terms
 
 log = logging.getLogger(__name__)
 
@@ -343,26 +343,32 @@ class PedestrianGateLoop(GateRunner):
             reasons = tuple(r.as_dict() for r in decision.reasons)
             uncounted = False
             if action == "open" and qr is not None:
-                spent, uncounted = spend_use(lambda: consume_use(self.db, qr.id, now))
-                if not spent and not uncounted:
+                spent, uncounted = spend_use(lambda: self.uses.spend(self.db, "qr", qr.id, now))
+                if spent is not None and spent.spent:
+                    details.update(spent.details("qr", qr.id))
+                elif not uncounted:
                     action = "deny"
-                    reasons = ({"code": "pass_used_up", "message": "QR pass has no use left"},)
+                    refusal = spent.refusal if spent is not None else None
+                    used_up = {"code": "pass_used_up", "message": "QR pass has no use left"}
+                    reasons = (refusal or used_up,)
             visit = resident.visit if resident is not None else None
             if resident is not None and visit is not None and visit.max_uses is not None:
                 details["visitor_id"] = resident.id
             if action == "open" and decision.spend_use and resident is not None:
                 person_id = resident.id
-                use, uncounted = spend_use(lambda: consume_visitor_use(self.db, person_id, now))
-                if use is None and not uncounted:
+                use, uncounted = spend_use(
+                    lambda: self.uses.spend(self.db, "visitor", person_id, now)
+                )
+                if (use is None or not use.spent) and not uncounted:
                     action = "deny"
-                    reasons = (
-                        {
-                            "code": "visitor_used_up",
-                            "message": "visitor pass used up (its last use was just spent)",
-                        },
-                    )
+                    used_up = {
+                        "code": "visitor_used_up",
+                        "message": "visitor pass used up (its last use was just spent)",
+                    }
+                    reasons = ((use.refusal if use is not None else None) or used_up,)
                 elif use is not None:
-                    details["pass_use"] = use
+                    details["pass_use"] = use.number
+                    details.update(use.details("visitor", person_id))
             if uncounted:
                 reasons += (UNCOUNTED_USE,)
             event = NewEvent(

@@ -36,6 +36,7 @@ import sqlite_utils
 from edge.db import ThreadConnections, utc_now
 from edge.event_writer import EventWriter, Written
 from edge.events import NewEvent, camera_change_event, manual_open_event
+from edge.people.uses import LocalUses, UseCounter
 from edge.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ class GateRunner:
         self.on_outcome = on_outcome
         self.stats = GateStats()
         self.lock = threading.RLock()  # one decision at a time, whichever thread asks
+        self.uses: UseCounter = LocalUses()  # a gate box counts at the hub instead
 
     @property
     def db(self) -> sqlite_utils.Database:

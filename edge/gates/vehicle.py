@@ -48,7 +48,7 @@ from edge.policy import (
     decide_vehicle,
 )
 from edge.snapshots import SnapshotStore
-from edge.vehicles import consume_vehicle_use, facts_for_plate
+from edge.vehicles import facts_for_plate
 
 
 class BarrierLike(Protocol):
@@ -227,11 +227,12 @@ class VehicleGateLoop(GateRunner):
         if vehicle is not None and vehicle.max_uses is not None:
             details["vehicle_id"] = vehicle.id
         if decision.action == "open" and decision.spend_use and vehicle is not None:
-            use, uncounted = spend_use(lambda: consume_vehicle_use(self.db, vehicle.id, now))
-            if use is not None:
-                details["pass_use"] = use
+            use, uncounted = spend_use(lambda: self.uses.spend(self.db, "vehicle", vehicle.id, now))
+            if use is not None and use.spent:
+                details["pass_use"] = use.number
+                details.update(use.details("vehicle", vehicle.id))
             elif not uncounted:
-                decision = decision.used_up()
+                decision = decision.used_up(use.refusal if use is not None else None)
         return decision, details, uncounted
 
     def alert_event(self, passage: Passage, alert: Alert, now: datetime) -> NewEvent:

@@ -1,0 +1,164 @@
+"""``menwei hub``: a community of one hub and its gate boxes (docs/community.md).
+
+On the hub: ``serve`` (the gate boxes' server), ``invite`` (a one-time code for a box),
+``revoke`` (a box's key stops working), ``status`` (every box: last contact, the list
+version it holds, its backlog, clock skew). On a gate box: ``join`` (enrol with the code)
+and ``link`` (lists down, events up), and ``status`` shows the link.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from edge.cli.common import config_option, print_rows, read_config, stop_on_signals
+
+
+def _hub_only(role: str) -> None:
+    if role != "hub":
+        raise click.ClickException('this box is not a hub ([community] role = "hub")')
+
+
+@click.group("hub")
+def hub() -> None:
+    """One hub and its gate boxes: serve, invite, revoke, join, link, status."""
+
+
+@hub.command("serve")
+@config_option
+def serve(config_path: Path) -> None:
+    """Serve the gate boxes (lists, pass uses, events) until stopped (SIGTERM)."""
+    from edge.store.open import open_store, pii_vault
+    from sync.community.hub import HubServer, tls_context
+
+    config = read_config(config_path)
+    community = config.community
+    _hub_only(community.role)
+    open_store(config).conn.close()
+    tls = None
+    if community.tls_certificate is not None and community.tls_key is not None:
+        tls = tls_context(community.tls_certificate, community.tls_key)
+    stop = stop_on_signals()
+    with HubServer(
+        config.storage.database_path,
+        pii_vault(config),
+        config.storage.snapshot_dir,
+        community.hub_host,
+        community.hub_port,
+        tls,
+        community.enrol_code_ttl_s,
+    ) as server:
+        click.echo(f"hub serving gate boxes on {server.url}", err=True)
+        stop.wait()
+
+
+@hub.command("invite")
+@click.argument("box_id")
+@config_option
+def invite_cmd(box_id: str, config_path: Path) -> None:
+    """Print a one-time code for gate box BOX_ID to enrol with (`menwei hub join`)."""
+    from edge.db import utc_now
+    from edge.store.open import open_store
+    from sync.community.boxes import invite
+
+    config = read_config(config_path)
+    _hub_only(config.community.role)
+    code = invite(open_store(config), box_id, utc_now(), config.community.enrol_code_ttl_s)
+    hours = config.community.enrol_code_ttl_s / 3600
+    click.echo(code)
+    click.echo(f"one-time code for box {box_id}, valid {hours:g} h", err=True)
+
+
+@hub.command("revoke")
+@click.argument("box_id")
+@config_option
+def revoke_cmd(box_id: str, config_path: Path) -> None:
+    """Revoke gate box BOX_ID's key (a stolen box): it gets nothing from now on."""
+    from edge.db import utc_now
+    from edge.store.open import open_store
+    from sync.community.boxes import revoke
+
+    config = read_config(config_path)
+    _hub_only(config.community.role)
+    revoke(open_store(config), box_id, utc_now())
+    click.echo(f"box {box_id} revoked")
+
+
+@hub.command("join")
+@click.argument("code")
+@config_option
+def join_cmd(code: str, config_path: Path) -> None:
+    """Enrol this gate box at its hub with the one-time CODE from `menwei hub invite`."""
+    from sync.community.link import join
+
+    config = read_config(config_path)
+    community = config.community
+    if community.role != "gate" or community.hub_url is None or community.box_id is None:
+        raise click.ClickException('this box is not a gate box ([community] role = "gate")')
+    join(community.hub_url, community.box_id, code, community.key_file, community.ca_file)
+    click.echo(f"enrolled at {community.hub_url} as {community.box_id}")
+
+
+@hub.command("link")
+@config_option
+def link_cmd(config_path: Path) -> None:
+    """On a gate box: pull the hub's lists and send events to it, until stopped."""
+    from edge.store.open import open_store, pii_vault
+    from sync.community.link import HubLink
+
+    config = read_config(config_path)
+    if config.community.role != "gate":
+        raise click.ClickException('this box is not a gate box ([community] role = "gate")')
+    open_store(config).conn.close()
+    stop = stop_on_signals()
+    link = HubLink(
+        config.storage.database_path,
+        config.community,
+        pii_vault(config),
+        config.storage.snapshot_dir,
+        stop,
+    )
+    link.run()
+
+
+@hub.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@config_option
+def status_cmd(as_json: bool, config_path: Path) -> None:
+    """The hub: every gate box (state, last contact, list version, backlog, clock skew).
+    A gate box: its link to the hub."""
+    from edge.store.open import open_store
+    from sync.community.boxes import list_boxes
+    from sync.community.lists import current_version, list_versions
+    from sync.status import read_status_file
+
+    config = read_config(config_path)
+    community = config.community
+    db = open_store(config)
+    if community.role == "gate":
+        doc = read_status_file(community.status_file) or {"worker": "never ran"}
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+        return
+    _hub_only(community.role)
+    boxes = list_boxes(db.conn)
+    version = current_version(db.conn)
+    if as_json:
+        doc = {"version": version, "versions": list_versions(db.conn), "boxes": boxes}
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+        return
+    click.echo(f"hub lists at version {version}")
+    rows = [
+        {
+            "box": b["box_id"],
+            "state": b["state"],
+            "last seen": b["last_seen_at"] or "never",
+            "version": f"{b['version']}" + ("" if b["version"] >= version else " (behind)"),
+            "backlog": b["backlog"] if b["backlog"] is not None else "?",
+            "skew s": "?" if b["clock_skew_s"] is None else f"{b['clock_skew_s']:.0f}",
+            "gates": ", ".join(b.get("gates", [])),
+        }
+        for b in boxes
+    ]
+    print_rows(rows, False)

@@ -1,0 +1,167 @@
+"""The gate boxes a hub knows: invitation by one-time code, a key per box, revocation.
+
+Why an HMAC key per box rather than mutual TLS: the district link already signs every
+request this way (sync.auth, the same canonical string and clock bound), so the hub
+verifies gate boxes with code that is tested against SIGKILLs and replays; a per-box key
+is revoked by one row, with no CA, certificate lists or expiry dates to run on a box in a
+guard house; and the hub's own TLS certificate (pinned with ``ca_file`` on the gate box)
+still encrypts the link. The key is made by the hub at enrolment, given once in the reply
+to the one-time code, stored on the hub sealed with its PII key and on the gate box in a
+0600 file.
+
+A one-time code is 20 base32 characters (100 bits), stored only as its SHA-256, lives
+``enrol_code_ttl_s`` and is spent by the first enrolment that uses it; a wrong code changes
+nothing. A revoked box gets 401 for everything: lists, pass uses and uploads.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import sqlite3
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+
+from edge.db import iso, parse_iso, transaction
+from edge.errors import UserError
+from edge.pii import PiiVault
+
+KEY_PURPOSE = "community.box_key"
+BOX_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+class BoxError(UserError):
+    """A gate box that cannot be invited, enrolled or revoked as asked."""
+
+    code = "community_box"
+
+
+def check_box_id(box_id: str) -> str:
+    if not 1 <= len(box_id) <= 64 or not set(box_id) <= BOX_ID_CHARS:
+        raise BoxError("a box id is 1-64 letters, digits, '-' or '_'")
+    return box_id
+
+
+def _code_hash(code: str) -> str:
+    normal = code.replace("-", "").replace(" ", "").upper()
+    return hashlib.sha256(normal.encode()).hexdigest()
+
+
+def invite(db: sqlite_utils.Database, box_id: str, now: datetime, ttl_s: int) -> str:
+    """A new one-time code for ``box_id`` (a new box, or re-enrolling a revoked one)."""
+    check_box_id(box_id)
+    raw = base64.b32encode(secrets.token_bytes(13)).decode()[:20]
+    code = "-".join(raw[i : i + 5] for i in range(0, 20, 5))
+    with transaction(db) as conn:
+        row = conn.execute(
+            "SELECT state FROM community_boxes WHERE box_id = ?", (box_id,)
+        ).fetchone()
+        if row is not None and row[0] == "enrolled":
+            raise BoxError(f"box {box_id} is enrolled; revoke it first to enrol it again")
+        conn.execute(
+            "INSERT INTO community_boxes (box_id, state, code_hash, code_expires_at,"
+            " created_at) VALUES (?, 'invited', ?, ?, ?) ON CONFLICT(box_id) DO UPDATE SET"
+            " state = 'invited', code_hash = excluded.code_hash, key_sealed = NULL,"
+            " code_expires_at = excluded.code_expires_at",
+            (box_id, _code_hash(code), iso(now + timedelta(seconds=ttl_s)), iso(now)),
+        )
+    return code
+
+
+def enrol(
+    db: sqlite_utils.Database, vault: PiiVault, box_id: str, code: str, now: datetime
+) -> bytes:
+    """Spend the code and return the box's new key; BoxError (nothing changed) otherwise."""
+    with transaction(db) as conn:
+        row = conn.execute(
+            "SELECT state, code_hash, code_expires_at FROM community_boxes WHERE box_id = ?",
+            (box_id,),
+        ).fetchone()
+        expires = parse_iso(row[2]) if row else None
+        if (
+            row is None
+            or row[0] != "invited"
+            or row[1] is None
+            or not hmac.compare_digest(row[1], _code_hash(code))
+            or expires is None
+            or expires <= now
+        ):
+            raise BoxError("unknown box, wrong or expired code")
+        key = secrets.token_hex(32).encode()
+        conn.execute(
+            "UPDATE community_boxes SET state = 'enrolled', code_hash = NULL, key_sealed = ?,"
+            " enrolled_at = ?, revoked_at = NULL, version = 0 WHERE box_id = ?",
+            (vault.encrypt(key, f"{KEY_PURPOSE}:{box_id}"), iso(now), box_id),
+        )
+    return key
+
+
+def revoke(db: sqlite_utils.Database, box_id: str, now: datetime) -> None:
+    """From now on the box's key opens nothing; its gates' history stays."""
+    with transaction(db) as conn:
+        cursor = conn.execute(
+            "UPDATE community_boxes SET state = 'revoked', key_sealed = NULL, code_hash = NULL,"
+            " revoked_at = ? WHERE box_id = ? AND state != 'revoked'",
+            (iso(now), box_id),
+        )
+        if cursor.rowcount != 1:
+            raise BoxError(f"no box {box_id} to revoke (unknown or already revoked)")
+
+
+def box_key(conn: sqlite3.Connection, vault: PiiVault, box_id: str) -> bytes | None:
+    """The enrolled box's key, or None (unknown, invited only, revoked)."""
+    row = conn.execute(
+        "SELECT key_sealed FROM community_boxes WHERE box_id = ? AND state = 'enrolled'",
+        (box_id,),
+    ).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return vault.decrypt(row[0], f"{KEY_PURPOSE}:{box_id}")
+
+
+def note_contact(
+    db: sqlite_utils.Database,
+    box_id: str,
+    now: datetime,
+    address: str,
+    version: int | None = None,
+    backlog: int | None = None,
+    skew_s: float | None = None,
+) -> None:
+    """Remember when the box was last heard from and what it reported."""
+    with transaction(db) as conn:
+        conn.execute(
+            "UPDATE community_boxes SET last_seen_at = ?, address = ?,"
+            " version = COALESCE(?, version), backlog = COALESCE(?, backlog),"
+            " clock_skew_s = COALESCE(?, clock_skew_s) WHERE box_id = ?",
+            (iso(now), address, version, backlog, skew_s, box_id),
+        )
+
+
+def list_boxes(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every box with its state, last contact, version, backlog and clock skew."""
+    names = (
+        "box_id",
+        "state",
+        "enrolled_at",
+        "revoked_at",
+        "last_seen_at",
+        "address",
+        "version",
+        "backlog",
+        "clock_skew_s",
+    )
+    rows = conn.execute(
+        f"SELECT {', '.join(names)} FROM community_boxes ORDER BY box_id"
+    ).fetchall()
+    boxes = [dict(zip(names, row, strict=True)) for row in rows]
+    gates = conn.execute("SELECT box_id, gate_id FROM community_gates ORDER BY gate_id")
+    for box_id, gate_id in gates.fetchall():
+        for box in boxes:
+            if box["box_id"] == box_id:
+                box.setdefault("gates", []).append(gate_id)
+    return boxes

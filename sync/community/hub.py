@@ -1,0 +1,327 @@
+"""`menwei hub serve`: the hub's HTTP(S) server for its gate boxes.
+
+Routes (all JSON; every one but enrolment signed with the box's key, sync.auth):
+
+- ``POST /community/v1/enrol`` ``{"box_id", "code"}`` → ``{"key"}``: spends a one-time code;
+- ``GET /community/v1/changes?since=N&epoch=E&wait=S`` → the list changes after N in order
+  (or a full snapshot), held open up to S seconds until there is one — the push that puts
+  a revocation on every connected gate box within about a second (long-poll: plain HTTP
+  through any proxy, no broker to run, and a box that reconnects asks for exactly what it
+  missed);
+- ``POST /community/v1/spend`` ``{"kind", "id"}`` → ``{"spent", "use"}``: a counted pass's
+  use, spent here so two boxes cannot both spend the last;
+- ``POST /api/v1/uplink``: the box's outbox, exactly as a district receives it.
+
+A watcher thread reads the newest change number every ``POLL_S`` (one indexed MAX) and
+wakes the waiting requests: changes are written by other processes (the console, the
+district sync), so there is no in-process signal to wait on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import socket
+import ssl
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import sqlite_utils
+
+from edge.db import connect, transaction, utc_now
+from edge.pii import PiiVault
+from sync.auth import verify
+from sync.community.boxes import BoxError, box_key, enrol, note_contact
+from sync.community.ingest import RowRefused, spend_at_hub, store_events
+from sync.community.lists import (
+    EPOCH_STATE,
+    ROLE_STATE,
+    changes_since,
+    current_version,
+    list_versions,
+    needs_snapshot,
+    snapshot,
+)
+from sync.state import get_state, set_state
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.1
+MAX_BODY = 64 * 1024 * 1024
+MAX_WAIT_S = 60.0
+
+
+def become_hub(db: sqlite_utils.Database) -> str:
+    """Switch the change-log triggers on and return the log's epoch (made once)."""
+    with transaction(db) as conn:
+        set_state(conn, ROLE_STATE, "hub")
+        epoch = get_state(conn, EPOCH_STATE)
+        if epoch is None:
+            epoch = utc_now().strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(4)
+            set_state(conn, EPOCH_STATE, epoch)
+    return epoch
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A gate box that hangs up mid-reply (killed, timed out) is normal here."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError):
+            super().handle_error(request, client_address)
+
+
+class HubServer:
+    """``with HubServer(...) as hub:`` serves until the block ends; ``hub.url``."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        vault: PiiVault,
+        snapshot_dir: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+        code_ttl_s: int = 86400,
+    ) -> None:
+        self.db_path = db_path
+        self.vault = vault
+        self.snapshot_dir = snapshot_dir
+        self.code_ttl_s = code_ttl_s
+        db = connect(db_path)
+        self.epoch = become_hub(db)
+        self.version = current_version(db.conn)
+        db.conn.close()
+        self.changed = threading.Condition()
+        self.stopping = threading.Event()
+        self.local = threading.local()
+        self.server = _Server((host, port), _handler(self))
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.scheme = "https" if tls is not None else "http"
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"{self.scheme}://{host!s}:{port}"
+
+    def db(self) -> sqlite_utils.Database:
+        """This request thread's connection (a connection belongs to one thread)."""
+        db = getattr(self.local, "db", None)
+        if db is None:
+            db = self.local.db = connect(self.db_path, apply_migrations=False)
+        return db
+
+    def start(self) -> HubServer:
+        for target in (self.server.serve_forever, self._watch):
+            thread = threading.Thread(target=target, daemon=True, name="hub")
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        with self.changed:
+            self.changed.notify_all()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> HubServer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def _watch(self) -> None:
+        db = connect(self.db_path, apply_migrations=False)
+        try:
+            while not self.stopping.wait(POLL_S):
+                try:
+                    version = current_version(db.conn)
+                except Exception as exc:  # a busy or faulted store: keep watching
+                    log.warning("hub: cannot read the change log: %s", exc)
+                    continue
+                if version != self.version:
+                    with self.changed:
+                        self.version = version
+                        self.changed.notify_all()
+        finally:
+            db.conn.close()
+
+    def wait_for(self, since: int, wait_s: float) -> None:
+        deadline = time.monotonic() + wait_s
+        with self.changed:
+            while self.version <= since and not self.stopping.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self.changed.wait(left)
+
+
+def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *_: Any) -> None:  # no per-request lines: boxes poll often
+            pass
+
+        def setup(self) -> None:
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def _reply(self, status: int, doc: Any) -> None:
+            body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _body(self) -> bytes | None:
+            length = self.headers.get("Content-Length", "0")
+            if not (length.isascii() and length.isdigit()) or int(length) > MAX_BODY:
+                self._reply(413, {"error": "body missing or too large"})
+                return None
+            return self.rfile.read(int(length))
+
+        def _box(self, method: str, body: bytes) -> str | None:
+            """The authenticated box's id, or None after answering 401."""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            box_id = headers.get("x-menwei-device", "")
+            key = box_key(hub.db().conn, hub.vault, box_id) if box_id else None
+            why = "unknown or revoked box" if key is None else None
+            if key is not None:
+                why = verify("hmac", key, headers, method, self.path, body)
+            if why is not None:
+                self._reply(401, {"error": why})
+                return None
+            return box_id
+
+        def _contact(self, box_id: str, **values: Any) -> None:
+            stamp = self.headers.get("X-Menwei-Timestamp", "")
+            skew = time.time() - int(stamp) if stamp.isdigit() else None
+            note_contact(hub.db(), box_id, utc_now(), self.client_address[0], skew_s=skew, **values)
+
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            if parts.path != "/community/v1/changes":
+                self._reply(404, {"error": "not found"})
+                return
+            box_id = self._box("GET", b"")
+            if box_id is None:
+                return
+            query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+            try:
+                since = int(query.get("since", "0"))
+                wait_s = min(max(float(query.get("wait", "0")), 0.0), MAX_WAIT_S)
+                backlog = int(query["backlog"]) if "backlog" in query else None
+            except ValueError:
+                self._reply(400, {"error": "since, wait and backlog must be numbers"})
+                return
+            self._contact(box_id, version=max(since, 0), backlog=backlog)
+            if not needs_snapshot(hub.db().conn, since, query.get("epoch")):
+                hub.wait_for(since, wait_s)
+            self._reply(200, self._changes(since, query.get("epoch")))
+
+        def _changes(self, since: int, epoch: str | None) -> dict[str, Any]:
+            db = hub.db()
+            with transaction(db) as conn:  # one read: rows and log agree
+                version = current_version(conn)
+                doc: dict[str, Any] = {
+                    "epoch": hub.epoch,
+                    "version": version,
+                    "versions": list_versions(conn),
+                }
+                if needs_snapshot(conn, since, epoch):
+                    doc["snapshot"] = snapshot(conn, hub.vault)
+                    return doc
+                changes, more = changes_since(conn, since, hub.vault)
+            if changes and more:
+                doc["version"] = changes[-1].seq
+            doc["more"] = more
+            doc["changes"] = [
+                {"seq": c.seq, "list": c.list, "id": c.id, "row": c.row} for c in changes
+            ]
+            return doc
+
+        def do_POST(self) -> None:
+            body = self._body()
+            if body is None:
+                return
+            path = urlsplit(self.path).path
+            if path == "/community/v1/enrol":
+                self._enrol(body)
+                return
+            if path not in ("/community/v1/spend", "/api/v1/uplink"):
+                self._reply(404, {"error": "not found"})
+                return
+            box_id = self._box("POST", body)
+            if box_id is None:
+                return
+            try:
+                doc = json.loads(body)
+                if not isinstance(doc, dict):
+                    raise ValueError("not an object")
+            except ValueError as exc:
+                self._reply(400, {"error": f"not a JSON object: {exc}"})
+                return
+            if path == "/community/v1/spend":
+                self._spend(doc)
+            else:
+                self._uplink(box_id, doc)
+
+        def _enrol(self, body: bytes) -> None:
+            try:
+                doc = json.loads(body)
+                box_id, code = doc["box_id"], doc["code"]
+                if not isinstance(box_id, str) or not isinstance(code, str):
+                    raise TypeError("box_id and code must be text")
+                key = enrol(hub.db(), hub.vault, box_id, code, utc_now())
+            except (ValueError, KeyError, TypeError) as exc:
+                self._reply(400, {"error": f"malformed enrolment: {exc}"})
+                return
+            except BoxError as exc:
+                log.warning("hub: refused an enrolment from %s: %s", self.client_address[0], exc)
+                self._reply(403, {"error": str(exc)})
+                return
+            log.info("hub: box %s enrolled from %s", box_id, self.client_address[0])
+            self._reply(200, {"key": key.decode("ascii"), "epoch": hub.epoch})
+
+        def _spend(self, doc: dict[str, Any]) -> None:
+            kind, item = doc.get("kind"), doc.get("id")
+            if kind not in ("qr", "visitor", "vehicle") or not isinstance(item, int):
+                self._reply(400, {"error": "kind must be qr, visitor or vehicle; id an integer"})
+                return
+            spent, use = spend_at_hub(hub.db(), kind, item, utc_now())
+            self._reply(200, {"spent": spent, "use": use})
+
+        def _uplink(self, box_id: str, doc: dict[str, Any]) -> None:
+            items = doc.get("items")
+            if not isinstance(items, list) or doc.get("device_id") != box_id:
+                self._reply(400, {"error": "items missing or device_id is not the signer"})
+                return
+            try:
+                results = store_events(hub.db(), box_id, items, hub.snapshot_dir, utc_now())
+            except RowRefused as exc:
+                self._reply(422, {"error": str(exc)})
+                return
+            self._contact(box_id)
+            self._reply(200, {"results": results})
+
+    return Handler
+
+
+def tls_context(certificate: Path, key: Path) -> ssl.SSLContext:
+    """The hub's server-side TLS (1.2 or newer) from PEM files."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certificate, key)
+    return context

@@ -1,0 +1,256 @@
+"""A community hub and its gate boxes, in one process: a real hub HTTP server on 127.0.0.1,
+real SQLite files for the hub and each gate box, the real uplink worker and lists applied
+as a gate box applies them. (tests/test_community_e2e.py runs the same as processes.)"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.config import ConfigError, parse_config
+from edge.db import connect, transaction, utc_now
+from edge.events import NewEvent, record_event
+from edge.passes import issue_pass, revoke_pass
+from edge.pii import PiiVault
+from edge.resident_faces import TEMPLATE_PURPOSE
+from edge.residents import add_resident, set_active, set_pin
+from edge.store.outbox import counts
+from edge.vehicles import add_watch
+from sync.community.boxes import BoxError, invite, list_boxes, revoke
+from sync.community.hub import HubServer
+from sync.community.link import HubClient, JoinError, join, pull_once
+from sync.community.lists import ListsInvalidError, apply_reply, held_version, parse_reply
+from sync.community.uses import HubUses
+from sync.json_protocol import JsonProtocol
+from sync.transport import TransportError
+from sync.uplink import UplinkWorker
+
+HUB_KEY = PiiVault(bytes(range(32)))
+GATE_KEY = PiiVault(bytes(range(1, 33)))
+
+
+# -- config ---------------------------------------------------------------------------------------
+def test_standalone_is_the_default_and_a_gate_box_needs_its_hub():
+    assert parse_config({}).community.role == "standalone"
+    with pytest.raises(ConfigError, match="hub_url and box_id"):
+        parse_config({"community": {"role": "gate"}})
+    with pytest.raises(ConfigError, match="plain http"):
+        parse_config({"community": {"role": "gate", "hub_url": "http://10.0.0.2", "box_id": "a"}})
+    with pytest.raises(ConfigError, match="needs tls_certificate"):
+        parse_config({"community": {"role": "hub", "listen": "0.0.0.0:8442"}})
+    with pytest.raises(ConfigError, match="box_id"):
+        parse_config({"community": {"role": "gate", "hub_url": "https://h", "box_id": "a b"}})
+    gate = parse_config(
+        {"community": {"role": "gate", "hub_url": "https://hub:8442/", "box_id": "north"}}
+    ).community
+    assert gate.hub_url == "https://hub:8442" and gate.key_file.is_absolute()
+
+
+# -- a hub and gate boxes in one process ---------------------------------------------------
+@pytest.fixture
+def hub(tmp_path):
+    db = connect(tmp_path / "hub.db")
+    with HubServer(tmp_path / "hub.db", HUB_KEY, tmp_path / "hub-snapshots") as server:
+        yield server, db
+    db.conn.close()
+
+
+def enrolled(tmp_path: Path, server: HubServer, hub_db, box_id: str) -> tuple[object, HubClient]:
+    code = invite(hub_db, box_id, utc_now(), 600)
+    key_file = tmp_path / f"{box_id}.key"
+    join(server.url, box_id, code, key_file)
+    db = connect(tmp_path / f"{box_id}.db")
+    return db, HubClient(server.url, box_id, key_file.read_text().strip().encode())
+
+
+def template(seed: int) -> bytes:
+    vector = np.random.default_rng(seed).normal(size=128).astype("<f4")
+    return (vector / np.linalg.norm(vector)).astype("<f4").tobytes()
+
+
+def test_lists_reach_a_gate_box_without_names_and_each_change_once_in_order(tmp_path, hub):
+    server, hub_db = hub
+    rid = add_resident(hub_db, HUB_KEY, "张三", "3-1-402")
+    set_pin(hub_db, rid, "480915")
+    with transaction(hub_db) as conn:
+        conn.execute(
+            "INSERT INTO face_templates (resident_id, template, model_sha256, created_at)"
+            " VALUES (?, ?, 'm', '2026-01-01')",
+            (rid, HUB_KEY.encrypt(template(1), TEMPLATE_PURPOSE)),
+        )
+    add_watch(hub_db, "京A88888", "stolen")
+    gate_db, client = enrolled(tmp_path, server, hub_db, "north")
+
+    pull_once(gate_db, client, GATE_KEY, 0)  # first contact: a full snapshot
+    row = gate_db.execute("SELECT name, name_enc, pin_hash, active FROM residents").fetchone()
+    assert row[0] == "" and row[1] is None and row[2] and row[3] == 1  # no name on a gate box
+    sealed = gate_db.execute("SELECT template FROM face_templates").fetchone()[0]
+    assert GATE_KEY.decrypt(sealed, TEMPLATE_PURPOSE) == template(1)  # sealed with its own key
+    assert gate_db.execute("SELECT plate FROM watchlist").fetchall() == [("京A88888",)]
+    version = held_version(gate_db.conn)[0]
+
+    with transaction(hub_db) as conn:
+        set_active(conn, rid, False)
+    pull_once(gate_db, client, GATE_KEY, 5)
+    assert gate_db.execute("SELECT active FROM residents").fetchone()[0] == 0
+    assert held_version(gate_db.conn)[0] > version
+    # nothing new: a short poll returns nothing and changes nothing
+    before = held_version(gate_db.conn)
+    pull_once(gate_db, client, GATE_KEY, 0.2)
+    assert held_version(gate_db.conn) == before
+    [box] = list_boxes(hub_db.conn)
+    assert box["box_id"] == "north" and box["version"] == before[0] and box["backlog"] == 0
+
+
+def test_a_long_poll_returns_as_soon_as_a_pass_is_revoked(tmp_path, hub):
+    server, hub_db = hub
+    pass_id, _token = issue_pass(hub_db, "v", utc_now(), utc_now() + timedelta(hours=1), 2)
+    gate_db, client = enrolled(tmp_path, server, hub_db, "south")
+    pull_once(gate_db, client, GATE_KEY, 0)
+    done = threading.Event()
+
+    def poll() -> None:
+        db = connect(tmp_path / "south.db")
+        pull_once(db, client, GATE_KEY, 30)
+        done.set()
+
+    waiter = threading.Thread(target=poll)
+    waiter.start()
+    revoke_pass(hub_db, pass_id)
+    assert done.wait(10)  # not the 30 s of the poll
+    waiter.join()
+    assert gate_db.execute("SELECT revoked FROM qr_passes").fetchone()[0] == 1
+
+
+def test_a_box_far_behind_pages_through_and_a_bad_reply_changes_nothing(tmp_path, hub):
+    server, hub_db = hub
+    gate_db, client = enrolled(tmp_path, server, hub_db, "east")
+    pull_once(gate_db, client, GATE_KEY, 0)
+    for n in range(2500):  # more than one reply holds
+        add_watch(hub_db, f"京A{n:05d}")
+    while pull_once(gate_db, client, GATE_KEY, 0):
+        pass
+    assert gate_db.execute("SELECT COUNT(*) FROM watchlist").fetchone()[0] == 2500
+    held = held_version(gate_db.conn)
+    good = client.changes(0, None, 0, 0)
+    bad = json.loads(json.dumps(good))
+    bad["snapshot"]["watchlist"][7]["plate"] = {"not": "text"}
+    with pytest.raises(ListsInvalidError):
+        apply_reply(gate_db, GATE_KEY, *parse_reply(bad)[:4])
+    bad = {**good, "snapshot": {**good["snapshot"], "residents": [{"id": 1, "secret": 1}]}}
+    with pytest.raises(ListsInvalidError, match="unknown columns"):
+        apply_reply(gate_db, GATE_KEY, *parse_reply(bad)[:4])
+    assert held_version(gate_db.conn) == held
+    assert gate_db.execute("SELECT COUNT(*) FROM watchlist").fetchone()[0] == 2500
+
+
+def test_enrolment_codes_are_one_time_and_a_revoked_box_gets_nothing(tmp_path, hub):
+    server, hub_db = hub
+    code = invite(hub_db, "west", utc_now(), 600)
+    with pytest.raises(JoinError, match="refused"):
+        join(server.url, "west", "AAAAA-BBBBB-CCCCC-DDDDD", tmp_path / "w.key")
+    join(server.url, "west", code, tmp_path / "w.key")
+    assert (tmp_path / "w.key").stat().st_mode & 0o077 == 0
+    with pytest.raises(JoinError):  # spent
+        join(server.url, "west", code, tmp_path / "w2.key")
+    with pytest.raises(BoxError, match="revoke it first"):
+        invite(hub_db, "west", utc_now(), 600)
+    client = HubClient(server.url, "west", (tmp_path / "w.key").read_text().strip().encode())
+    client.changes(0, None, 0, 0)
+    revoke(hub_db, "west", utc_now())
+    with pytest.raises(TransportError, match="401"):
+        client.changes(0, None, 0, 0)
+    forged = HubClient(server.url, "west", b"0" * 64)
+    with pytest.raises(TransportError, match="401"):
+        forged.changes(0, None, 0, 0)
+
+
+def test_a_one_use_pass_at_two_boxes_at_once_is_spent_once(tmp_path, hub):
+    server, hub_db = hub
+    now = utc_now()
+    pass_id, _ = issue_pass(hub_db, "v", now - timedelta(minutes=1), now + timedelta(hours=1), 1)
+    counters = []
+    for box in ("a", "b"):
+        db, client = enrolled(tmp_path, server, hub_db, box)
+        counters.append((db, HubUses(server.url, box, client.key, "deny", 2.0)))
+    results: list = []
+    start = threading.Barrier(2)
+
+    def spend(db, counter) -> None:
+        start.wait()
+        results.append(counter.spend(db, "qr", pass_id, now))
+
+    threads = [threading.Thread(target=spend, args=pair) for pair in counters]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r.spent for r in results) == [False, True]
+    assert hub_db.execute("SELECT uses FROM qr_passes").fetchone()[0] == 1
+
+
+def test_an_unreachable_hub_denies_counted_passes_or_allows_and_reconciles(tmp_path, hub):
+    server, hub_db = hub
+    now = utc_now()
+    pass_id, _ = issue_pass(hub_db, "v", now - timedelta(minutes=1), now + timedelta(hours=1), 1)
+    gate_db, client = enrolled(tmp_path, server, hub_db, "a")
+    pull_once(gate_db, client, GATE_KEY, 0)
+    nowhere = "http://127.0.0.1:9"  # nothing listens on the discard port
+    deny = HubUses(nowhere, "a", client.key, "deny", 0.5).spend(gate_db, "qr", pass_id, now)
+    assert not deny.spent and deny.refusal and deny.refusal["code"] == "hub_unreachable"
+    allow = HubUses(nowhere, "a", client.key, "allow", 0.5)
+    first = allow.spend(gate_db, "qr", pass_id, now)
+    assert first.spent and first.offline
+    assert not allow.spend(gate_db, "qr", pass_id, now).spent  # this box's copy is used up
+    # the event of that offline use reaches the hub: the use is counted there, and said so
+    with transaction(gate_db) as conn:
+        conn.execute("INSERT INTO gates VALUES ('a-door', 'A', 'pedestrian', 'x')")
+    event = NewEvent("a-door", "qr_pass", now, "open", details=first.details("qr", pass_id))
+    record_event(gate_db, event)
+    # a second box used it offline too: over its limit, and the hub says so
+    other_db, other = enrolled(tmp_path, server, hub_db, "b")
+    with transaction(other_db) as conn:
+        conn.execute("INSERT INTO gates VALUES ('b-door', 'B', 'pedestrian', 'x')")
+    record_event(
+        other_db, NewEvent("b-door", "qr_pass", now, "open", details=first.details("qr", pass_id))
+    )
+    for db, c, box in ((gate_db, client, "a"), (other_db, other, "b")):
+        UplinkWorker(db, JsonProtocol(c.transport, box, "hmac", c.key)).step()
+    reasons = [
+        json.loads(r)[0]["code"]
+        for (r,) in hub_db.execute(
+            "SELECT reasons FROM events WHERE kind = 'pass_reconciled' ORDER BY rowid"
+        )
+    ]
+    assert reasons == ["pass_reconciled", "pass_overused"]
+    assert hub_db.execute("SELECT uses FROM qr_passes").fetchone()[0] == 2
+
+
+def test_events_reach_the_hub_once_and_a_gate_belongs_to_one_box(tmp_path, hub):
+    server, hub_db = hub
+    gate_db, client = enrolled(tmp_path, server, hub_db, "a")
+    with transaction(gate_db) as conn:
+        conn.execute("INSERT INTO gates VALUES ('door', 'Door', 'pedestrian', 'x')")
+    at = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    ids = [record_event(gate_db, NewEvent("door", "pin_passage", at, "open")).id for _ in range(5)]
+    worker = UplinkWorker(gate_db, JsonProtocol(client.transport, "a", "hmac", client.key))
+    assert worker.step().delivered == 5
+    with transaction(gate_db) as conn:  # as after a crash before the acknowledgement
+        conn.execute("UPDATE outbox SET state = 'pending'")
+    assert worker.step().delivered == 5  # answered duplicate: still delivered
+    held = [r[0] for r in hub_db.execute("SELECT id FROM events ORDER BY id")]
+    assert held == sorted(ids)
+    assert counts(hub_db.conn)["pending"] == 5  # on their way to the district, once
+    # box b cannot write into box a's door
+    other_db, other = enrolled(tmp_path, server, hub_db, "b")
+    with transaction(other_db) as conn:
+        conn.execute("INSERT INTO gates VALUES ('door', 'Door', 'pedestrian', 'x')")
+    record_event(other_db, NewEvent("door", "pin_passage", at, "open"))
+    result = UplinkWorker(other_db, JsonProtocol(other.transport, "b", "hmac", other.key)).step()
+    assert result.dead == 1
+    assert hub_db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 5
