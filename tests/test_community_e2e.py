@@ -1,0 +1,335 @@
+"""A hub and two gate boxes as real processes on 127.0.0.1, each with its own SQLite file.
+
+`menwei hub serve` (the hub) and `menwei hub link` (each gate box) run as subprocesses; the
+gates themselves are the real pedestrian loop on each gate box's database (real face
+model, mock lock pins), counting pass uses at the hub over HTTP. A resident enrolled at
+the hub opens both doors within 5 s; deactivating them stops both within 5 s; a one-use
+QR pass held up at both doors at once opens one; with the hub killed both doors go on
+deciding and queue; and after SIGKILLs of the hub and of each gate box's link at random
+moments while events flow, the hub holds every event of both boxes exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from gpiozero.pins.mock import MockFactory
+from helpers import FACES
+
+from edge.db import connect, transaction
+from edge.events import NewEvent, record_event
+from edge.faces.images import read_image_file
+from edge.faces.recogniser import FaceRecogniser
+from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
+from edge.passes import issue_pass
+from edge.person_policy import PedestrianGateFacts
+from edge.pii import PiiVault, create_key_file
+from edge.resident_faces import enrol_faces
+from edge.residents import add_resident, set_active, set_pin
+from edge.snapshots import SnapshotStore
+from gate_drivers.door import Door, DoorLock
+from sync.community.lists import held_version
+from sync.community.uses import HubUses
+from sync.secret import read_secret
+
+pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason=f"face photos not found at {FACES}")
+
+BOXES = ("a", "b")
+KILLS = 24
+PROPAGATION_LIMIT_S = 5.0
+
+HUB_CONFIG = """\
+[storage]
+data_dir = "data"
+[security]
+pii_key_file = "pii.key"
+[community]
+role = "hub"
+listen = "127.0.0.1:{port}"
+"""
+GATE_CONFIG = """\
+[storage]
+data_dir = "data"
+[security]
+pii_key_file = "pii.key"
+[community]
+role = "gate"
+hub_url = "http://127.0.0.1:{port}"
+box_id = "{box}"
+wait_s = 5
+"""
+
+
+def menwei(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", "from edge.cli.main import main; main()", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kwargs,
+    )
+
+
+def run(*args: str) -> str:
+    proc = menwei(*args)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    return out.decode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> float:
+    """Seconds until ``check()`` held; fails the test after ``timeout_s``."""
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > timeout_s:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+    return time.monotonic() - start
+
+
+class Community:
+    """The hub and gate-box folders, and their processes (started, killed, restarted)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self.procs: dict[str, subprocess.Popen] = {}
+        for name in ("hub", *BOXES):
+            folder = root / name
+            folder.mkdir()
+            create_key_file(folder / "pii.key")
+            text = HUB_CONFIG if name == "hub" else GATE_CONFIG
+            (folder / "menwei.toml").write_text(text.format(port=self.port, box=name))
+
+    def config(self, name: str) -> str:
+        return str(self.root / name / "menwei.toml")
+
+    def db_path(self, name: str) -> Path:
+        return self.root / name / "data" / "menwei.db"
+
+    def vault(self, name: str) -> PiiVault:
+        return PiiVault.from_key_file(self.root / name / "pii.key")
+
+    def start(self, name: str) -> None:
+        verb = ("hub", "serve") if name == "hub" else ("hub", "link")
+        self.procs[name] = menwei(*verb, "-c", self.config(name))
+        if name == "hub":
+            wait_until(self.hub_up, 30, "the hub to listen")
+
+    def synced(self, box: str) -> bool:
+        db = connect(self.db_path(box))
+        try:
+            return held_version(db.conn)[1] is not None
+        finally:
+            db.conn.close()
+
+    def hub_up(self) -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def kill(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(10) == -signal.SIGKILL
+
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            proc = self.procs.pop(name)
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def recogniser() -> FaceRecogniser:
+    return FaceRecogniser()
+
+
+@pytest.fixture
+def community(tmp_path) -> Iterator[Community]:
+    world = Community(tmp_path)
+    connect(world.db_path("hub")).conn.close()
+    world.start("hub")
+    try:
+        for box in BOXES:
+            code = run("hub", "invite", box, "-c", world.config("hub")).strip()
+            run("hub", "join", code, "-c", world.config(box))
+            world.start(box)
+        for box in BOXES:  # each link has made its first contact (a snapshot) with the hub
+            wait_until(lambda box=box: world.synced(box), 60, f"{box}'s first sync")
+        yield world
+    finally:
+        world.stop_all()
+
+
+def door_loop(world: Community, box: str, recogniser, factory) -> PedestrianGateLoop:
+    db = connect(world.db_path(box))
+    with transaction(db) as conn:
+        conn.execute(f"INSERT INTO gates VALUES ('{box}-door', '{box}', 'pedestrian', 'x')")
+    lock = DoorLock(17 if box == "a" else 18, "fail_safe", 0.2, pin_factory=factory)
+    door = Door(lock, lambda k, d: None)
+    vault = world.vault(box)
+    snapshots = SnapshotStore(world.root / box / "data" / "snapshots", UTC)
+    facts = PedestrianGateFacts(
+        f"{box}-door", "pedestrian", (("residents", "always"), ("visitors", "always"))
+    )
+    loop = PedestrianGateLoop(facts, door, recogniser, db, vault, snapshots, PedestrianSettings())
+    key = read_secret(world.root / box / "data" / "community.key")
+    loop.uses = HubUses(f"http://127.0.0.1:{world.port}", box, key, "deny", 1.5)
+    loop.db_path = world.db_path(box)
+    return loop
+
+
+def face_opens(loop: PedestrianGateLoop, image: np.ndarray) -> bool:
+    loop.refresh_index()  # what the runner does every index_refresh_s
+    at = datetime.now(UTC)
+    outcomes = [
+        o for k in range(3) for o in loop.process_frame(image, at + timedelta(seconds=0.2 * k))
+    ]
+    return any(o.decision == "open" for o in outcomes)
+
+
+def qr_frame(token: str) -> np.ndarray:
+    canvas = np.full((480, 640, 3), 255, np.uint8)
+    qr = cv2.QRCodeEncoder.create().encode(token)
+    qr = cv2.resize(qr, None, fx=300 // qr.shape[0], fy=300 // qr.shape[0], interpolation=0)
+    canvas[90 : 90 + qr.shape[0], 170 : 170 + qr.shape[1]] = cv2.cvtColor(qr, cv2.COLOR_GRAY2BGR)
+    return canvas
+
+
+def both_within(loops: dict, check: Callable) -> float:
+    """Seconds from now until ``check(db)`` holds on every gate box's database."""
+    start = time.monotonic()
+    dbs = {box: connect(loop.db_path) for box, loop in loops.items()}
+    for box, db in dbs.items():
+        wait_until(lambda db=db: check(db), 30, f"the change at {box}")
+        db.conn.close()
+    return time.monotonic() - start
+
+
+def pending(db) -> int:
+    return db.execute("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
+
+
+@pytest.mark.slow
+def test_a_hub_and_two_gate_boxes(community, recogniser):
+    world = community
+    factory = MockFactory()
+    hub = connect(world.db_path("hub"))
+    hub_vault = world.vault("hub")
+    loops = {box: door_loop(world, box, recogniser, factory) for box in BOXES}
+
+    # enrol at the hub → the face opens both doors within 5 s
+    rid = add_resident(hub, hub_vault, "李四", "3-1-402")
+    photos = [(n, read_image_file(FACES / n)) for n in ("fr_obama.jpg", "fr_obama2.jpg")]
+    enrol_faces(hub, hub_vault, recogniser, rid, photos, "admin", consent=True)
+    set_pin(hub, rid, "480915")
+    face = read_image_file(FACES / "fr_obama1.jpg")
+    has_face = "SELECT COUNT(*) FROM face_templates t JOIN residents r ON r.id = t.resident_id"
+    has_face += f" WHERE r.id = {rid} AND r.active = 1 AND r.face_consent_at IS NOT NULL"
+    delay = both_within(loops, lambda db: db.execute(has_face).fetchone()[0] == 2)
+    assert delay < PROPAGATION_LIMIT_S, f"enrolment reached both boxes after {delay:.1f} s"
+    for box, loop in loops.items():
+        assert face_opens(loop, face), f"the face did not open at {box}"
+
+    # deactivate at the hub → refused at both within 5 s
+    with transaction(hub) as conn:
+        set_active(conn, rid, False)
+    delay = both_within(loops, lambda db: db.execute(has_face).fetchone()[0] == 0)
+    assert delay < PROPAGATION_LIMIT_S, f"revocation reached both boxes after {delay:.1f} s"
+    for loop in loops.values():
+        assert loop.keypad_entry(f"{rid}*480915").decision == "deny"
+        assert not face_opens(loop, face)
+
+    # a one-use QR pass at both doors at the same moment opens exactly one
+    now = datetime.now(UTC)
+    pass_id, token = issue_pass(hub, "v", now - timedelta(minutes=1), now + timedelta(hours=1), 1)
+    for box in BOXES:
+        wait_until(
+            lambda box=box: (
+                loops[box].db.execute("SELECT 1 FROM qr_passes WHERE id = ?", (pass_id,)).fetchone()
+                is not None
+            ),
+            30,
+            f"the pass at {box}",
+        )
+    frame, start, decisions = qr_frame(token), threading.Barrier(2), []
+
+    def show(loop: PedestrianGateLoop) -> None:
+        start.wait()
+        outcomes = loop.process_frame(frame, datetime.now(UTC))
+        decisions.extend((o.decision, o.reasons[0]["code"]) for o in outcomes)
+
+    threads = [threading.Thread(target=show, args=(loop,)) for loop in loops.values()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(d for d, _ in decisions) == ["deny", "open"], decisions
+    assert ("deny", "pass_used_up") in decisions
+
+    # the hub killed: both doors go on deciding (a resident's PIN) and queue their events
+    other = add_resident(hub, hub_vault, "王五", "3-1-403")
+    set_pin(hub, other, "135790")
+    for box in BOXES:
+        wait_until(
+            lambda box=box: loops[box].keypad_entry(f"{other}*135790").decision == "open",
+            30,
+            f"the second resident at {box}",
+        )
+    world.kill("hub")
+    for loop in loops.values():
+        assert loop.keypad_entry(f"{other}*135790").decision == "open"
+        assert pending(loop.db) > 0
+
+    # events flow while the hub and the links are SIGKILLed at random moments
+    rng = random.Random(19)
+    world.start("hub")
+    t = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    for n in range(KILLS):
+        for box, loop in loops.items():
+            for k in range(40):
+                at = t + timedelta(seconds=n * 100 + k)
+                record_event(loop.db, NewEvent(f"{box}-door", "exit_button", at, "open"))
+        time.sleep(rng.uniform(0.05, 0.4))
+        victim = rng.choice(["hub", *BOXES])
+        world.kill(victim)
+        world.start(victim)
+
+    for box, loop in loops.items():
+        wait_until(lambda loop=loop: pending(loop.db) == 0, 120, f"{box}'s backlog to drain")
+        dead = loop.db.execute("SELECT COUNT(*) FROM outbox WHERE state = 'dead'").fetchone()[0]
+        assert dead == 0
+        sent = {r[0] for r in loop.db.execute("SELECT id FROM events")}
+        held = hub.execute("SELECT id FROM events WHERE gate_id = ?", (f"{box}-door",)).fetchall()
+        assert sorted(r[0] for r in held) == sorted(sent)  # every event, once
+        assert len(sent) >= KILLS * 40
+    # and each once in the hub's outbox, on its way to the district
+    rows = hub.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM outbox").fetchone()
+    assert rows[0] == rows[1] == hub.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    status = run("hub", "status", "--json", "-c", world.config("hub"))
+    assert '"box_id": "a"' in status and '"box_id": "b"' in status
+    for loop in loops.values():
+        loop.door.close()
+    factory.reset()
