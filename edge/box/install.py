@@ -33,6 +33,8 @@ UNITS = (
     "menwei-web.service",
     "menwei-front.service",
     "menwei-sync.service",
+    "menwei-hub.service",
+    "menwei-hub-link.service",
     "menwei-retention.service",
     "menwei-retention.timer",
     "menwei-audit.service",
@@ -222,6 +224,9 @@ def install(plan: InstallPlan) -> list[str]:
         (unit_dir / name).write_text(render_unit(name, plan), encoding="utf-8")
     done.append(f"systemd units in {plan.unit_dir}")
     gates = [f"menwei-gate@{gate.id}.service" for gate in config.gates]
+    gates += {"hub": ["menwei-hub.service"], "gate": ["menwei-hub-link.service"]}.get(
+        config.community.role, []
+    )
     if plan.run_systemctl:
         done.extend(_install_front_package())
         subprocess.run(["systemctl", "daemon-reload"], check=True)

@@ -25,6 +25,10 @@ def sync_cmd(ctx: click.Context, config_path: Path) -> None:
     from sync.service import build_protocol, run_sync, vault_for
 
     config = read_config(config_path)
+    if config.community.role == "gate":
+        raise click.ClickException(
+            "this is a gate box: its hub talks to the district; run `menwei hub link`"
+        )
     if config.sync is None:
         raise click.ClickException("no [sync] section in the config: sync is disabled")
     try:
