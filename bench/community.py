@@ -50,6 +50,7 @@ from sync.community.hub import HubServer  # noqa: E402
 from sync.community.link import HubClient, pull_once  # noqa: E402
 from sync.community.lists import held_version  # noqa: E402
 from sync.json_protocol import JsonProtocol  # noqa: E402
+from sync.transport import TransportError  # noqa: E402
 from sync.uplink import UplinkWorker  # noqa: E402
 
 HUB_VAULT = PiiVault(bytes(range(32)))
@@ -93,6 +94,7 @@ class Box(threading.Thread):
             wait_s,
         )
         self.arrivals: list[tuple[int, float]] = []
+        self.errors = 0
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -100,11 +102,17 @@ class Box(threading.Thread):
         client = HubClient(self.url, self.name, self.key, read_timeout_s=self.wait_s + 30)
         more = True
         while not self.stop.is_set():
-            if self.wait_s:
-                more = pull_once(db, client, BOX_VAULT, 0 if more else self.wait_s)
-            else:  # the baseline: poll every 5 s without waiting at the hub
-                pull_once(db, client, BOX_VAULT, 0)
-                self.stop.wait(5)
+            try:
+                if self.wait_s:
+                    more = pull_once(db, client, BOX_VAULT, 0 if more else self.wait_s)
+                else:  # the baseline: poll every 5 s without waiting at the hub
+                    pull_once(db, client, BOX_VAULT, 0)
+                    self.stop.wait(5)
+            except TransportError as exc:  # as the link does: note it, back off, retry
+                self.errors += 1
+                print(f"{self.name}: {exc}", file=sys.stderr)
+                self.stop.wait(0.5)
+                continue
             self.arrivals.append((held_version(db.conn)[0], time.monotonic()))
 
 
@@ -216,6 +224,8 @@ def main() -> None:
         )
         for box in [*boxes, baseline]:
             box.stop.set()
+        errors = sum(box.errors for box in [*boxes, baseline])
+        print(f"failed polls during the runs above: {errors}")
 
         populate_residents(hub_db, args.residents)
         resync_db = connect(folder / "resync.db")

@@ -15,6 +15,7 @@ import os
 import random
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -30,6 +31,7 @@ from gpiozero.pins.mock import MockFactory
 from helpers import FACES
 
 from edge.db import connect, transaction
+from edge.demo.community import run_community_demo
 from edge.events import NewEvent, record_event
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
@@ -135,9 +137,14 @@ class Community:
             wait_until(self.hub_up, 30, "the hub to listen")
 
     def synced(self, box: str) -> bool:
-        db = connect(self.db_path(box))
+        """The link has migrated the box's database and applied its first snapshot."""
+        if not self.db_path(box).exists():
+            return False
+        db = connect(self.db_path(box), apply_migrations=False)
         try:
             return held_version(db.conn)[1] is not None
+        except sqlite3.OperationalError:  # the link is still creating the schema
+            return False
         finally:
             db.conn.close()
 
@@ -333,3 +340,13 @@ def test_a_hub_and_two_gate_boxes(community, recogniser):
     for loop in loops.values():
         loop.door.close()
     factory.reset()
+
+
+@pytest.mark.slow
+def test_community_demo_tells_every_step(tmp_path):
+    """`menwei demo --community`: a hub and two gate-box processes, every step as told."""
+    lines: list[str] = []
+    assert run_community_demo(tmp_path, lines.append) == 0, "\n".join(lines)
+    text = "\n".join(lines)
+    assert "reached both gate boxes after" in text and "1 door opened" in text
+    assert "box=north" in text and "box=south" in text and "each once" in text

@@ -36,12 +36,29 @@ from edge.cli.common import read_config, stop_on_signals
     "(demo accounts printed; Ctrl-C stops).",
 )
 @click.option("--port", type=int, default=None, help="Console port for --serve (default 8080).")
-def demo(data_dir: Path, keep: bool, faces: Path | None, serve: bool, port: int | None) -> None:
+@click.option(
+    "--community",
+    is_flag=True,
+    help="Instead: a hub and two gate boxes on 127.0.0.1, each its own process and data "
+    "folder (docs/community.md), told step by step.",
+)
+def demo(
+    data_dir: Path,
+    keep: bool,
+    faces: Path | None,
+    serve: bool,
+    port: int | None,
+    community: bool,
+) -> None:
     """Run a vehicle gate and a pedestrian gate on mock pins over replayed frames."""
     from edge.demo.run import run_demo
 
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         logging.getLogger().setLevel(logging.WARNING)  # keep the decisions readable
+    if community:
+        from edge.demo.community import run_community_demo
+
+        sys.exit(run_community_demo(data_dir, click.echo))
     code = run_demo(data_dir, fresh=not keep, echo=click.echo, faces=faces)
     if serve and code == 0:
         from gpiozero.pins.mock import MockFactory

@@ -19,10 +19,12 @@ district sync), so there is no in-process signal to wait on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
 import socket
+import sqlite3
 import ssl
 import threading
 import time
@@ -208,7 +210,23 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
         def _contact(self, box_id: str, **values: Any) -> None:
             stamp = self.headers.get("X-Menwei-Timestamp", "")
             skew = time.time() - int(stamp) if stamp.isdigit() else None
-            note_contact(hub.db(), box_id, utc_now(), self.client_address[0], skew_s=skew, **values)
+            try:
+                note_contact(
+                    hub.db(), box_id, utc_now(), self.client_address[0], skew_s=skew, **values
+                )
+            except sqlite3.OperationalError as exc:  # busy: health can wait for the next poll
+                log.info("hub: contact of %s not noted: %s", box_id, exc)
+
+        def handle_one_request(self) -> None:
+            """A busy or faulted store answers 503 (the box keeps its rows and retries)
+            instead of dropping the connection."""
+            try:
+                super().handle_one_request()
+            except sqlite3.Error as exc:
+                log.warning("hub: store error while serving %s: %s", self.path, exc)
+                with contextlib.suppress(OSError):
+                    self._reply(503, {"error": "the hub's store is busy; retry"})
+                self.close_connection = True
 
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
@@ -232,18 +250,26 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             self._reply(200, self._changes(since, query.get("epoch")))
 
         def _changes(self, since: int, epoch: str | None) -> dict[str, Any]:
-            db = hub.db()
-            with transaction(db) as conn:  # one read: rows and log agree
-                version = current_version(conn)
-                doc: dict[str, Any] = {
-                    "epoch": hub.epoch,
-                    "version": version,
-                    "versions": list_versions(conn),
-                }
-                if needs_snapshot(conn, since, epoch):
-                    doc["snapshot"] = snapshot(conn, hub.vault)
-                    return doc
-                changes, more = changes_since(conn, since, hub.vault)
+            conn = hub.db().conn
+            conn.execute("BEGIN")  # one read snapshot (WAL): rows and log agree, no lock taken
+            try:
+                return self._read_changes(conn, since, epoch)
+            finally:
+                conn.execute("COMMIT")
+
+        def _read_changes(
+            self, conn: sqlite3.Connection, since: int, epoch: str | None
+        ) -> dict[str, Any]:
+            version = current_version(conn)
+            doc: dict[str, Any] = {
+                "epoch": hub.epoch,
+                "version": version,
+                "versions": list_versions(conn),
+            }
+            if needs_snapshot(conn, since, epoch):
+                doc["snapshot"] = snapshot(conn, hub.vault)
+                return doc
+            changes, more = changes_since(conn, since, hub.vault)
             if changes and more:
                 doc["version"] = changes[-1].seq
             doc["more"] = more

@@ -44,6 +44,7 @@ from sync.uplink import Backoff, UplinkWorker
 log = logging.getLogger(__name__)
 
 MAX_REPLY_BYTES = 256 * 1024 * 1024  # a full snapshot of a large community
+BACKOFF_MAX_S = 10.0  # one hub on the LAN: a box back within seconds of the hub
 
 
 class HubUnavailableError(TransportError):
@@ -210,7 +211,7 @@ class HubLink:
     def _down(self) -> None:
         db = connect(self.db_path, apply_migrations=False)
         client = self._client(self.config.wait_s + 15)
-        backoff = Backoff(0.5, 30.0)
+        backoff = Backoff(0.5, BACKOFF_MAX_S)
         more = True
         try:
             while not self.stop.is_set():
@@ -245,7 +246,7 @@ class HubLink:
             client.transport, self.config.box_id, "hmac", self.key, self.snapshot_dir, 1024 * 1024
         )
         worker = UplinkWorker(db, protocol, 200)
-        backoff = Backoff(0.5, 30.0)
+        backoff = Backoff(0.5, BACKOFF_MAX_S)
         next_status = 0.0
         try:
             while not self.stop.is_set():

@@ -45,7 +45,7 @@ MASKED: dict[str, dict[str, Any]] = {
     "households": {"note": ""},
     "residents": {"name": "", "name_enc": None, "face_consent_by": None, "issued_by": None},
     "vehicles": {"note": "", "issued_by": None},
-    "qr_passes": {"label": "", "issued_by": None},
+    "qr_passes": {"issued_by": None},
     "watch_faces": {"added_by": "hub"},
 }
 #: encrypted columns: opened with the hub's key, sealed again with the gate box's
@@ -84,6 +84,8 @@ def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
 def _outgoing(table: str, names: list[str], values: tuple, vault: PiiVault) -> dict[str, Any]:
     row = dict(zip(names, values, strict=True))
     row.update(MASKED.get(table, {}))
+    if table == "qr_passes":
+        row["label"] = f"pass {row['id']}"  # the hub's label may name the visitor
     if table in SEALED:
         plain = vault.decrypt(row["template"], SEALED[table])
         row["template"] = base64.b64encode(plain).decode("ascii")
