@@ -103,17 +103,16 @@ class Box(threading.Thread):
         more = True
         while not self.stop.is_set():
             try:
-                if self.wait_s:
-                    more = pull_once(db, client, BOX_VAULT, 0 if more else self.wait_s)
-                else:  # the baseline: poll every 5 s without waiting at the hub
-                    pull_once(db, client, BOX_VAULT, 0)
-                    self.stop.wait(5)
+                wait = (0 if more else self.wait_s) if self.wait_s else 0
+                more = pull_once(db, client, BOX_VAULT, wait)
             except TransportError as exc:  # as the link does: note it, back off, retry
                 self.errors += 1
                 print(f"{self.name}: {exc}", file=sys.stderr)
                 self.stop.wait(0.5)
                 continue
             self.arrivals.append((held_version(db.conn)[0], time.monotonic()))
+            if not self.wait_s:  # the baseline: poll every 5 s without waiting at the hub
+                self.stop.wait(5)
 
 
 def propagation(hub_db, url: str, boxes: list[Box], changes: int) -> list[float]:
@@ -189,7 +188,7 @@ def main() -> None:
     parser.add_argument("--idle-s", type=float, default=30.0)
     args = parser.parse_args()
     print(f"CPU: {cpu_model()} x {os.cpu_count()}; load average {os.getloadavg()}")
-    with tempfile.TemporaryDirectory(dir=Path.cwd()) as name:
+    with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         hub_db = connect(folder / "hub.db")
         urls: mp.Queue = mp.Queue()

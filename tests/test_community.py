@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edge.box.install import write_self_signed_certificate
 from edge.config import ConfigError, parse_config
 from edge.db import connect, transaction, utc_now
 from edge.events import NewEvent, record_event
@@ -22,7 +23,7 @@ from edge.residents import add_resident, set_active, set_pin
 from edge.store.outbox import counts
 from edge.vehicles import add_watch
 from sync.community.boxes import BoxError, invite, list_boxes, revoke
-from sync.community.hub import HubServer
+from sync.community.hub import HubServer, tls_context
 from sync.community.link import HubClient, JoinError, join, pull_once
 from sync.community.lists import ListsInvalidError, apply_reply, held_version, parse_reply
 from sync.community.uses import HubUses
@@ -254,3 +255,25 @@ def test_events_reach_the_hub_once_and_a_gate_belongs_to_one_box(tmp_path, hub):
     result = UplinkWorker(other_db, JsonProtocol(other.transport, "b", "hmac", other.key)).step()
     assert result.dead == 1
     assert hub_db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 5
+
+
+def test_over_tls_a_gate_box_trusts_only_the_hubs_certificate(tmp_path):
+    """The hub serves HTTPS with its own certificate; a gate box pinning it (ca_file)
+    enrols and pulls; one without it refuses the connection."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    write_self_signed_certificate(cert, key, "hub.local")
+    connect(tmp_path / "hub.db").conn.close()
+    tls = tls_context(cert, key)
+    with HubServer(tmp_path / "hub.db", HUB_KEY, tmp_path / "snaps", tls=tls) as server:
+        assert server.url.startswith("https://127.0.0.1:")
+        hub_db = connect(tmp_path / "hub.db")
+        code = invite(hub_db, "tls-box", utc_now(), 600)
+        with pytest.raises(JoinError, match="cannot reach"):  # the system store: not trusted
+            join(server.url, "tls-box", code, tmp_path / "k")
+        join(server.url, "tls-box", code, tmp_path / "k", ca_file=cert)
+        client = HubClient(
+            server.url, "tls-box", (tmp_path / "k").read_text().strip().encode(), cert
+        )
+        gate_db = connect(tmp_path / "gate.db")
+        pull_once(gate_db, client, GATE_KEY, 0)
+        assert held_version(gate_db.conn)[1] == server.epoch
