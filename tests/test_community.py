@@ -25,7 +25,13 @@ from edge.vehicles import add_watch
 from sync.community.boxes import BoxError, invite, list_boxes, revoke
 from sync.community.hub import HubServer, tls_context
 from sync.community.link import HubClient, JoinError, join, pull_once
-from sync.community.lists import ListsInvalidError, apply_reply, held_version, parse_reply
+from sync.community.lists import (
+    ListsInvalidError,
+    apply_reply,
+    held_version,
+    parse_reply,
+    prune,
+)
 from sync.community.uses import HubUses
 from sync.json_protocol import JsonProtocol
 from sync.transport import TransportError
@@ -277,3 +283,19 @@ def test_over_tls_a_gate_box_trusts_only_the_hubs_certificate(tmp_path):
         gate_db = connect(tmp_path / "gate.db")
         pull_once(gate_db, client, GATE_KEY, 0)
         assert held_version(gate_db.conn)[1] == server.epoch
+
+
+def test_a_box_behind_a_pruned_log_gets_a_snapshot(tmp_path, hub):
+    server, hub_db = hub
+    gate_db, client = enrolled(tmp_path, server, hub_db, "late")
+    pull_once(gate_db, client, GATE_KEY, 0)
+    behind = held_version(gate_db.conn)[0]
+    for n in range(30):
+        add_watch(hub_db, f"京B{n:05d}")
+    assert prune(hub_db, keep=10) > 0
+    reply = client.changes(behind, server.epoch, 0, 0)
+    assert "snapshot" in reply  # the changes it missed are gone: the whole lists instead
+    pull_once(gate_db, client, GATE_KEY, 0)
+    assert gate_db.execute("SELECT COUNT(*) FROM watchlist").fetchone()[0] == 30
+    current = held_version(gate_db.conn)[0]
+    assert "changes" in client.changes(current, server.epoch, 0, 0)  # caught up: deltas again

@@ -47,6 +47,7 @@ from sync.community.lists import (
     current_version,
     list_versions,
     needs_snapshot,
+    prune,
     snapshot,
 )
 from sync.state import get_state, set_state
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 POLL_S = 0.1
 MAX_BODY = 64 * 1024 * 1024
 MAX_WAIT_S = 60.0
+PRUNE_EVERY_S = 3600.0
 
 
 def become_hub(db: sqlite_utils.Database) -> str:
@@ -144,8 +146,15 @@ class HubServer:
 
     def _watch(self) -> None:
         db = connect(self.db_path, apply_migrations=False)
+        next_prune = 0.0
         try:
             while not self.stopping.wait(POLL_S):
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + PRUNE_EVERY_S
+                    try:
+                        prune(db)
+                    except Exception as exc:  # a busy or faulted store: prune next time
+                        log.warning("hub: change log not pruned: %s", exc)
                 try:
                     version = current_version(db.conn)
                 except Exception as exc:  # a busy or faulted store: keep watching

@@ -213,6 +213,8 @@ def _store_one(
         raise RowRefused("a hub takes gate events only")
     payload = _check(key, item.get("payload"))
     _claim_gate(conn, box_id, payload["gate_id"], payload["kind"])
+    if conn.execute("SELECT 1 FROM events WHERE id = ?", (key,)).fetchone():
+        return False  # a resend: its snapshot is already here (and never overwritten)
     snapshot = _save_snapshot(snapshot_dir, payload.get("snapshot_path"), item.get("snapshot"))
     fresh = _insert_event(conn, payload, snapshot)
     if fresh:

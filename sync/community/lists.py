@@ -39,6 +39,8 @@ MAX_CHANGES = 2000  # per reply; a box far behind pages through
 ROLE_STATE = "community.role"
 EPOCH_STATE = "community.epoch"
 VERSION_STATE = "community.version"
+PRUNED_STATE = "community.pruned_through"
+KEEP_CHANGES = 200_000  # about a year of a busy community's edits and pass uses
 
 #: columns a gate box never receives, with what it stores instead
 MASKED: dict[str, dict[str, Any]] = {
@@ -137,8 +139,28 @@ def snapshot(conn: sqlite3.Connection, vault: PiiVault) -> dict[str, list[dict[s
 
 
 def needs_snapshot(conn: sqlite3.Connection, since: int, epoch: str | None) -> bool:
-    """A box that never synced, that synced with another hub log, or that is ahead of it."""
-    return since <= 0 or epoch != get_state(conn, EPOCH_STATE) or since > current_version(conn)
+    """A box that never synced, that synced with another hub log, that is ahead of it, or
+    that is further behind than the log still reaches."""
+    pruned = int(get_state(conn, PRUNED_STATE) or 0)
+    return (
+        since <= 0
+        or epoch != get_state(conn, EPOCH_STATE)
+        or since > current_version(conn)
+        or since < pruned
+    )
+
+
+def prune(db: sqlite_utils.Database, keep: int = KEEP_CHANGES) -> int:
+    """Forget all but the newest ``keep`` changes; a box further behind gets a snapshot.
+    Returns how many were removed."""
+    with transaction(db) as conn:
+        newest = current_version(conn)
+        if newest <= keep:
+            return 0
+        through = newest - keep
+        removed = conn.execute("DELETE FROM community_changes WHERE seq <= ?", (through,))
+        set_state(conn, PRUNED_STATE, str(through))
+        return removed.rowcount
 
 
 # -- the gate box's side --------------------------------------------------------------------
