@@ -650,7 +650,10 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             address TEXT,
             version INTEGER NOT NULL DEFAULT 0,  -- the change the box last applied
             backlog INTEGER,                     -- events it had not yet delivered
-            clock_skew_s REAL                    -- hub clock minus the box's, last contact
+            clock_skew_s REAL,                   -- hub clock minus the box's, last contact
+            groups TEXT,                         -- JSON list of access groups; NULL = all
+            groups_from INTEGER NOT NULL DEFAULT 0  -- the change that set them: a box
+                                                 -- behind it gets a snapshot
         );
         -- Which box owns which gate id: an event for a gate another box owns is refused.
         CREATE TABLE community_gates (

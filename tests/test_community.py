@@ -22,7 +22,7 @@ from edge.resident_faces import TEMPLATE_PURPOSE
 from edge.residents import add_resident, set_active, set_pin
 from edge.store.outbox import counts
 from edge.vehicles import add_watch
-from sync.community.boxes import BoxError, invite, list_boxes, revoke
+from sync.community.boxes import BoxError, invite, list_boxes, revoke, set_groups
 from sync.community.hub import HubServer, tls_context
 from sync.community.link import HubClient, JoinError, join, pull_once
 from sync.community.lists import (
@@ -299,3 +299,46 @@ def test_a_box_behind_a_pruned_log_gets_a_snapshot(tmp_path, hub):
     assert gate_db.execute("SELECT COUNT(*) FROM watchlist").fetchone()[0] == 30
     current = held_version(gate_db.conn)[0]
     assert "changes" in client.changes(current, server.epoch, 0, 0)  # caught up: deltas again
+
+
+def test_a_unit_door_box_holds_only_its_groups_residents(tmp_path, hub):
+    server, hub_db = hub
+    unit = add_resident(hub_db, HUB_KEY, "甲", "1-1-101", group="unit_1")
+    other = add_resident(hub_db, HUB_KEY, "乙", "2-1-101", group="unit_2")
+    with transaction(hub_db) as conn:
+        for rid in (unit, other):
+            conn.execute(
+                "INSERT INTO face_templates (resident_id, template, model_sha256, created_at)"
+                " VALUES (?, ?, 'm', '2026-01-01')",
+                (rid, HUB_KEY.encrypt(template(rid), TEMPLATE_PURPOSE)),
+            )
+    now = utc_now()
+    issue_pass(hub_db, "v", now, now + timedelta(hours=1), 1, group="unit_2")
+    code = invite(hub_db, "unit1", utc_now(), 600, groups=["unit_1"])
+    join(server.url, "unit1", code, tmp_path / "u.key")
+    client = HubClient(server.url, "unit1", (tmp_path / "u.key").read_text().strip().encode())
+    gate_db = connect(tmp_path / "unit1.db")
+
+    def held() -> list[tuple[int, int]]:
+        return gate_db.execute(
+            "SELECT r.id, COUNT(t.id) FROM residents r LEFT JOIN face_templates t"
+            " ON t.resident_id = r.id GROUP BY r.id ORDER BY r.id"
+        ).fetchall()
+
+    pull_once(gate_db, client, GATE_KEY, 0)
+    assert held() == [(unit, 1)]
+    assert gate_db.execute("SELECT COUNT(*) FROM qr_passes").fetchone()[0] == 0
+    with transaction(hub_db) as conn:  # moves into unit 1: arrives with their face
+        conn.execute("UPDATE residents SET access_group = 'unit_1' WHERE id = ?", (other,))
+    pull_once(gate_db, client, GATE_KEY, 0)
+    assert held() == [(unit, 1), (other, 1)]
+    with transaction(hub_db) as conn:  # and out again: gone, face and all
+        conn.execute("UPDATE residents SET access_group = 'unit_2' WHERE id = ?", (other,))
+    pull_once(gate_db, client, GATE_KEY, 0)
+    assert held() == [(unit, 1)]
+    set_groups(hub_db, "unit1", None)  # every group now: a fresh snapshot brings the rest
+    pull_once(gate_db, client, GATE_KEY, 0)
+    assert held() == [(unit, 1), (other, 1)]
+    assert gate_db.execute("SELECT COUNT(*) FROM qr_passes").fetchone()[0] == 1
+    [box] = list_boxes(hub_db.conn)
+    assert box["groups"] is None

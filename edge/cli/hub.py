@@ -56,8 +56,14 @@ def serve(config_path: Path) -> None:
 
 @hub.command("invite")
 @click.argument("box_id")
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    help="Serve only this access group's residents and QR passes (repeat; default all).",
+)
 @config_option
-def invite_cmd(box_id: str, config_path: Path) -> None:
+def invite_cmd(box_id: str, groups: tuple[str, ...], config_path: Path) -> None:
     """Print a one-time code for gate box BOX_ID to enrol with (`menwei hub join`)."""
     from edge.db import utc_now
     from edge.store.open import open_store
@@ -65,10 +71,27 @@ def invite_cmd(box_id: str, config_path: Path) -> None:
 
     config = read_config(config_path)
     _hub_only(config.community.role)
-    code = invite(open_store(config), box_id, utc_now(), config.community.enrol_code_ttl_s)
+    ttl = config.community.enrol_code_ttl_s
+    code = invite(open_store(config), box_id, utc_now(), ttl, list(groups) or None)
     hours = config.community.enrol_code_ttl_s / 3600
     click.echo(code)
     click.echo(f"one-time code for box {box_id}, valid {hours:g} h", err=True)
+
+
+@hub.command("groups")
+@click.argument("box_id")
+@click.argument("groups", nargs=-1)
+@config_option
+def groups_cmd(box_id: str, groups: tuple[str, ...], config_path: Path) -> None:
+    """Serve gate box BOX_ID only these access GROUPS' residents and QR passes (none given:
+    every group); the box fetches a fresh snapshot."""
+    from edge.store.open import open_store
+    from sync.community.boxes import set_groups
+
+    config = read_config(config_path)
+    _hub_only(config.community.role)
+    set_groups(open_store(config), box_id, list(groups) or None)
+    click.echo(f"box {box_id} serves {', '.join(groups) or 'every group'}")
 
 
 @hub.command("revoke")
@@ -157,6 +180,7 @@ def status_cmd(as_json: bool, config_path: Path) -> None:
             "version": f"{b['version']}" + ("" if b["version"] >= version else " (behind)"),
             "backlog": b["backlog"] if b["backlog"] is not None else "?",
             "skew s": "?" if b["clock_skew_s"] is None else f"{b['clock_skew_s']:.0f}",
+            "groups": ", ".join(b["groups"] or ["all"]),
             "gates": ", ".join(b.get("gates", [])),
         }
         for b in boxes

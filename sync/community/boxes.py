@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 import sqlite3
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ import sqlite_utils
 from edge.db import iso, parse_iso, transaction
 from edge.errors import UserError
 from edge.pii import PiiVault
+from edge.residents import check_group
 
 KEY_PURPOSE = "community.box_key"
 BOX_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
@@ -51,9 +53,50 @@ def _code_hash(code: str) -> str:
     return hashlib.sha256(normal.encode()).hexdigest()
 
 
-def invite(db: sqlite_utils.Database, box_id: str, now: datetime, ttl_s: int) -> str:
-    """A new one-time code for ``box_id`` (a new box, or re-enrolling a revoked one)."""
+def check_groups(groups: list[str] | None) -> list[str] | None:
+    if groups is None or not groups:
+        return None
+    return sorted({check_group(group) for group in groups})
+
+
+def set_groups(db: sqlite_utils.Database, box_id: str, groups: list[str] | None) -> None:
+    """Serve only these access groups' residents and QR passes to the box (None: all).
+    A marker in the change log makes the box fetch a snapshot, so rows of groups it no
+    longer serves go and rows of new ones come."""
+    chosen = check_groups(groups)
+    with transaction(db) as conn:
+        marker = conn.execute(
+            "INSERT INTO community_changes (list, item_id) VALUES ('groups', 0)"
+        ).lastrowid
+        cursor = conn.execute(
+            "UPDATE community_boxes SET groups = ?, groups_from = ? WHERE box_id = ?",
+            (None if chosen is None else json.dumps(chosen), marker, box_id),
+        )
+        if cursor.rowcount != 1:
+            raise BoxError(f"no box {box_id}")
+
+
+def box_scope(conn: sqlite3.Connection, box_id: str) -> tuple[frozenset[str] | None, int]:
+    """The access groups a box is served (None: all) and the change that set them."""
+    row = conn.execute(
+        "SELECT groups, groups_from FROM community_boxes WHERE box_id = ?", (box_id,)
+    ).fetchone()
+    if row is None or row[0] is None:
+        return None, int(row[1]) if row else 0
+    return frozenset(json.loads(row[0])), int(row[1])
+
+
+def invite(
+    db: sqlite_utils.Database,
+    box_id: str,
+    now: datetime,
+    ttl_s: int,
+    groups: list[str] | None = None,
+) -> str:
+    """A new one-time code for ``box_id`` (a new box, or re-enrolling a revoked one),
+    serving ``groups`` (None: every access group)."""
     check_box_id(box_id)
+    chosen = check_groups(groups)
     raw = base64.b32encode(secrets.token_bytes(13)).decode()[:20]
     code = "-".join(raw[i : i + 5] for i in range(0, 20, 5))
     with transaction(db) as conn:
@@ -64,10 +107,17 @@ def invite(db: sqlite_utils.Database, box_id: str, now: datetime, ttl_s: int) ->
             raise BoxError(f"box {box_id} is enrolled; revoke it first to enrol it again")
         conn.execute(
             "INSERT INTO community_boxes (box_id, state, code_hash, code_expires_at,"
-            " created_at) VALUES (?, 'invited', ?, ?, ?) ON CONFLICT(box_id) DO UPDATE SET"
-            " state = 'invited', code_hash = excluded.code_hash, key_sealed = NULL,"
-            " code_expires_at = excluded.code_expires_at",
-            (box_id, _code_hash(code), iso(now + timedelta(seconds=ttl_s)), iso(now)),
+            " created_at, groups) VALUES (?, 'invited', ?, ?, ?, ?) ON CONFLICT(box_id)"
+            " DO UPDATE SET state = 'invited', code_hash = excluded.code_hash,"
+            " key_sealed = NULL, code_expires_at = excluded.code_expires_at,"
+            " groups = excluded.groups",
+            (
+                box_id,
+                _code_hash(code),
+                iso(now + timedelta(seconds=ttl_s)),
+                iso(now),
+                None if chosen is None else json.dumps(chosen),
+            ),
         )
     return code
 
@@ -154,11 +204,14 @@ def list_boxes(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         "version",
         "backlog",
         "clock_skew_s",
+        "groups",
     )
     rows = conn.execute(
         f"SELECT {', '.join(names)} FROM community_boxes ORDER BY box_id"
     ).fetchall()
     boxes = [dict(zip(names, row, strict=True)) for row in rows]
+    for box in boxes:
+        box["groups"] = json.loads(box["groups"]) if box["groups"] else None
     gates = conn.execute("SELECT box_id, gate_id FROM community_gates ORDER BY gate_id")
     for box_id, gate_id in gates.fetchall():
         for box in boxes:

@@ -38,7 +38,7 @@ import sqlite_utils
 from edge.db import connect, transaction, utc_now
 from edge.pii import PiiVault
 from sync.auth import verify
-from sync.community.boxes import BoxError, box_key, enrol, note_contact
+from sync.community.boxes import BoxError, box_key, box_scope, enrol, note_contact
 from sync.community.ingest import RowRefused, spend_at_hub, store_events
 from sync.community.lists import (
     EPOCH_STATE,
@@ -254,31 +254,33 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 self._reply(400, {"error": "since, wait and backlog must be numbers"})
                 return
             self._contact(box_id, version=max(since, 0), backlog=backlog)
-            if not needs_snapshot(hub.db().conn, since, query.get("epoch")):
+            _groups, floor = box_scope(hub.db().conn, box_id)
+            if not needs_snapshot(hub.db().conn, since, query.get("epoch"), floor):
                 hub.wait_for(since, wait_s)
-            self._reply(200, self._changes(since, query.get("epoch")))
+            self._reply(200, self._changes(box_id, since, query.get("epoch")))
 
-        def _changes(self, since: int, epoch: str | None) -> dict[str, Any]:
+        def _changes(self, box_id: str, since: int, epoch: str | None) -> dict[str, Any]:
             conn = hub.db().conn
             conn.execute("BEGIN")  # one read snapshot (WAL): rows and log agree, no lock taken
             try:
-                return self._read_changes(conn, since, epoch)
+                return self._read_changes(conn, box_id, since, epoch)
             finally:
                 conn.execute("COMMIT")
 
         def _read_changes(
-            self, conn: sqlite3.Connection, since: int, epoch: str | None
+            self, conn: sqlite3.Connection, box_id: str, since: int, epoch: str | None
         ) -> dict[str, Any]:
+            groups, floor = box_scope(conn, box_id)
             version = current_version(conn)
             doc: dict[str, Any] = {
                 "epoch": hub.epoch,
                 "version": version,
                 "versions": list_versions(conn),
             }
-            if needs_snapshot(conn, since, epoch):
-                doc["snapshot"] = snapshot(conn, hub.vault)
+            if needs_snapshot(conn, since, epoch, floor):
+                doc["snapshot"] = snapshot(conn, hub.vault, groups)
                 return doc
-            changes, more = changes_since(conn, since, hub.vault)
+            changes, more = changes_since(conn, since, hub.vault, groups=groups)
             if changes and more:
                 doc["version"] = changes[-1].seq
             doc["more"] = more

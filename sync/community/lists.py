@@ -94,25 +94,58 @@ def _outgoing(table: str, names: list[str], values: tuple, vault: PiiVault) -> d
     return row
 
 
+def _visible(
+    conn: sqlite3.Connection, table: str, row: dict[str, Any], groups: frozenset[str] | None
+) -> bool:
+    """Whether a box serving ``groups`` (None: every group) receives this row: residents
+    and QR passes of its groups, face templates of those residents; every other list whole
+    (vehicles and watch lists concern every gate)."""
+    if groups is None:
+        return True
+    if table in ("residents", "qr_passes"):
+        return row["access_group"] in groups
+    if table == "face_templates":
+        owner = conn.execute(
+            "SELECT access_group FROM residents WHERE id = ?", (row["resident_id"],)
+        ).fetchone()
+        return owner is not None and owner[0] in groups
+    return True
+
+
 def rows_by_id(
-    conn: sqlite3.Connection, table: str, ids: list[int], vault: PiiVault
+    conn: sqlite3.Connection,
+    table: str,
+    ids: list[int],
+    vault: PiiVault,
+    groups: frozenset[str] | None = None,
 ) -> dict[int, dict[str, Any]]:
+    """The rows of ``table`` with these ids as a box serving ``groups`` receives them; a
+    row it may not hold is absent (so a change to it reaches the box as "gone")."""
     names = _columns(conn, table)
     found: dict[int, dict[str, Any]] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ",".join("?" for _ in chunk)
         for values in conn.execute(f"SELECT * FROM {table} WHERE id IN ({marks})", chunk):
-            row = _outgoing(table, names, values, vault)
-            found[row["id"]] = row
+            raw = dict(zip(names, values, strict=True))
+            if _visible(conn, table, raw, groups):
+                found[raw["id"]] = _outgoing(table, names, values, vault)
     return found
 
 
 def changes_since(
-    conn: sqlite3.Connection, since: int, vault: PiiVault, limit: int = MAX_CHANGES
+    conn: sqlite3.Connection,
+    since: int,
+    vault: PiiVault,
+    limit: int = MAX_CHANGES,
+    groups: frozenset[str] | None = None,
 ) -> tuple[list[Change], bool]:
     """The changes after ``since`` in order, each with its row as it is now; (changes,
-    more). Runs inside the caller's read transaction so rows and log agree."""
+    more). Runs inside the caller's read transaction so rows and log agree.
+
+    A changed resident brings its face templates along (same seq) when the box serves
+    groups: a resident moved into the box's groups must arrive with their face, though
+    the templates themselves did not change."""
     log = conn.execute(
         "SELECT seq, list, item_id FROM community_changes WHERE seq > ? ORDER BY seq LIMIT ?",
         (since, limit + 1),
@@ -122,31 +155,49 @@ def changes_since(
     rows: dict[str, dict[int, dict[str, Any]]] = {}
     for table in COMMUNITY_LISTS:
         ids = sorted({item for _, name, item in log if name == table})
-        rows[table] = rows_by_id(conn, table, ids, vault) if ids else {}
-    return [Change(seq, name, item, rows[name].get(item)) for seq, name, item in log], more
+        rows[table] = rows_by_id(conn, table, ids, vault, groups) if ids else {}
+    changes = []
+    for seq, name, item in log:
+        if name not in COMMUNITY_LISTS:
+            continue  # a marker (a box's groups changed), not a list
+        changes.append(Change(seq, name, item, rows[name].get(item)))
+        if name == "residents" and groups is not None and item in rows[name]:
+            faces = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM face_templates WHERE resident_id = ?", (item,)
+                )
+            ]
+            for face_id, row in rows_by_id(conn, "face_templates", faces, vault, groups).items():
+                changes.append(Change(seq, "face_templates", face_id, row))
+    return changes, more
 
 
-def snapshot(conn: sqlite3.Connection, vault: PiiVault) -> dict[str, list[dict[str, Any]]]:
-    """Every row of every list, as a gate box receives them."""
+def snapshot(
+    conn: sqlite3.Connection, vault: PiiVault, groups: frozenset[str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every list a box serving ``groups`` receives."""
     result = {}
     for table in COMMUNITY_LISTS:
         names = _columns(conn, table)
         result[table] = [
             _outgoing(table, names, values, vault)
             for values in conn.execute(f"SELECT * FROM {table} ORDER BY id")
+            if _visible(conn, table, dict(zip(names, values, strict=True)), groups)
         ]
     return result
 
 
-def needs_snapshot(conn: sqlite3.Connection, since: int, epoch: str | None) -> bool:
-    """A box that never synced, that synced with another hub log, that is ahead of it, or
-    that is further behind than the log still reaches."""
+def needs_snapshot(conn: sqlite3.Connection, since: int, epoch: str | None, floor: int = 0) -> bool:
+    """A box that never synced, that synced with another hub log, that is ahead of it,
+    that is further behind than the log still reaches, or whose groups changed after
+    ``since`` (``floor``: the version at that change)."""
     pruned = int(get_state(conn, PRUNED_STATE) or 0)
     return (
         since <= 0
         or epoch != get_state(conn, EPOCH_STATE)
         or since > current_version(conn)
-        or since < pruned
+        or since < max(pruned, floor)
     )
 
 
@@ -225,7 +276,7 @@ def parse_reply(document: Any) -> tuple[str, int, bool, list[Change], bool]:
         if not isinstance(entry, dict):
             raise ListsInvalidError("a change is not an object")
         seq, name, item = entry.get("seq"), entry.get("list"), entry.get("id")
-        if not isinstance(seq, int) or seq <= last or seq > version:
+        if not isinstance(seq, int) or seq < last or seq > version:
             raise ListsInvalidError("changes are not in order")
         if name not in COMMUNITY_LISTS or not isinstance(item, int):
             raise ListsInvalidError(f"change {seq}: unknown list or id")
