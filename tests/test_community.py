@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 
 from edge.box.install import write_self_signed_certificate
 from edge.config import ConfigError, parse_config
@@ -342,3 +343,34 @@ def test_a_unit_door_box_holds_only_its_groups_residents(tmp_path, hub):
     assert gate_db.execute("SELECT COUNT(*) FROM qr_passes").fetchone()[0] == 1
     [box] = list_boxes(hub_db.conn)
     assert box["groups"] is None
+
+
+def test_the_hub_refuses_bad_input_with_a_clear_answer_and_changes_nothing(tmp_path, hub):
+    server, hub_db = hub
+    _gate_db, client = enrolled(tmp_path, server, hub_db, "probe")
+    now = utc_now()
+    pass_id, _ = issue_pass(hub_db, "v", now - timedelta(minutes=1), now + timedelta(hours=1), 1)
+    for query in ("since=%D9%A3", "since=1&wait=nan", "since=-1", "backlog=1e9", "wait=inf"):
+        with pytest.raises(TransportError, match="400"):
+            client.request("GET", "/community/v1/changes?" + query)
+    for doc in (
+        {"kind": "qr", "id": True},
+        {"kind": "qr", "id": 2**70},
+        {"kind": "qr", "id": "1"},
+        {"kind": "door", "id": pass_id},
+    ):
+        with pytest.raises(TransportError, match="400"):
+            client.request("POST", "/community/v1/spend", doc)
+    assert hub_db.execute("SELECT uses FROM qr_passes").fetchone()[0] == 0
+    with pytest.raises(TransportError, match="422"):
+        client.request("POST", "/api/v1/uplink", {"device_id": "probe", "items": [7]})
+    stranger = requests.post(
+        server.url + "/api/v1/uplink",
+        data=b"x" * 100_000,
+        headers={"X-Menwei-Device": "nobody"},
+        timeout=10,
+    )
+    assert stranger.status_code == 401
+    huge = requests.post(server.url + "/community/v1/enrol", data=b"{" * 10_000, timeout=10)
+    assert huge.status_code == 413
+    assert hub_db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0

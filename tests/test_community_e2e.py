@@ -11,90 +11,35 @@ moments while events flow, the hub holds every event of both boxes exactly once.
 
 from __future__ import annotations
 
-import os
+import functools
 import random
-import signal
-import socket
-import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from gpiozero.pins.mock import MockFactory
 from helpers import FACES
 
 from edge.db import connect, transaction
-from edge.demo.community import run_community_demo
+from edge.demo.community import LoopbackCommunity, gate_box_door, qr_frame, run_community_demo
 from edge.events import NewEvent, record_event
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
-from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
+from edge.gates.pedestrian import PedestrianGateLoop
 from edge.passes import issue_pass
-from edge.person_policy import PedestrianGateFacts
-from edge.pii import PiiVault, create_key_file
+from edge.pii import PiiVault
 from edge.resident_faces import enrol_faces
 from edge.residents import add_resident, set_active, set_pin
 from edge.snapshots import SnapshotStore
-from gate_drivers.door import Door, DoorLock
-from sync.community.lists import held_version
-from sync.community.uses import HubUses
-from sync.secret import read_secret
 
 pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason=f"face photos not found at {FACES}")
 
 BOXES = ("a", "b")
 KILLS = 24
 PROPAGATION_LIMIT_S = 5.0
-
-HUB_CONFIG = """\
-[storage]
-data_dir = "data"
-[security]
-pii_key_file = "pii.key"
-[community]
-role = "hub"
-listen = "127.0.0.1:{port}"
-"""
-GATE_CONFIG = """\
-[storage]
-data_dir = "data"
-[security]
-pii_key_file = "pii.key"
-[community]
-role = "gate"
-hub_url = "http://127.0.0.1:{port}"
-box_id = "{box}"
-wait_s = 5
-"""
-
-
-def menwei(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-c", "from edge.cli.main import main; main()", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        **kwargs,
-    )
-
-
-def run(*args: str) -> str:
-    proc = menwei(*args)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err.decode()[-2000:]
-    return out.decode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> float:
@@ -107,105 +52,42 @@ def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> float:
     return time.monotonic() - start
 
 
-class Community:
-    """The hub and gate-box folders, and their processes (started, killed, restarted)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.port = free_port()
-        self.procs: dict[str, subprocess.Popen] = {}
-        for name in ("hub", *BOXES):
-            folder = root / name
-            folder.mkdir()
-            create_key_file(folder / "pii.key")
-            text = HUB_CONFIG if name == "hub" else GATE_CONFIG
-            (folder / "menwei.toml").write_text(text.format(port=self.port, box=name))
-
-    def config(self, name: str) -> str:
-        return str(self.root / name / "menwei.toml")
-
-    def db_path(self, name: str) -> Path:
-        return self.root / name / "data" / "menwei.db"
-
-    def vault(self, name: str) -> PiiVault:
-        return PiiVault.from_key_file(self.root / name / "pii.key")
-
-    def start(self, name: str) -> None:
-        verb = ("hub", "serve") if name == "hub" else ("hub", "link")
-        self.procs[name] = menwei(*verb, "-c", self.config(name))
-        if name == "hub":
-            wait_until(self.hub_up, 30, "the hub to listen")
-
-    def synced(self, box: str) -> bool:
-        """The link has migrated the box's database and applied its first snapshot."""
-        if not self.db_path(box).exists():
-            return False
-        db = connect(self.db_path(box), apply_migrations=False)
-        try:
-            return held_version(db.conn)[1] is not None
-        except sqlite3.OperationalError:  # the link is still creating the schema
-            return False
-        finally:
-            db.conn.close()
-
-    def hub_up(self) -> bool:
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", self.port)) == 0
-
-    def kill(self, name: str) -> None:
-        proc = self.procs.pop(name)
-        os.kill(proc.pid, signal.SIGKILL)
-        assert proc.wait(10) == -signal.SIGKILL
-
-    def stop_all(self) -> None:
-        for name in list(self.procs):
-            proc = self.procs.pop(name)
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-
-
 @pytest.fixture(scope="module")
 def recogniser() -> FaceRecogniser:
     return FaceRecogniser()
 
 
 @pytest.fixture
-def community(tmp_path) -> Iterator[Community]:
-    world = Community(tmp_path)
-    connect(world.db_path("hub")).conn.close()
+def community(tmp_path) -> Iterator[LoopbackCommunity]:
+    world = LoopbackCommunity(tmp_path, BOXES)
     world.start("hub")
     try:
+        wait_until(world.hub_up, 30, "the hub to listen")
         for box in BOXES:
-            code = run("hub", "invite", box, "-c", world.config("hub")).strip()
-            run("hub", "join", code, "-c", world.config(box))
+            code = world.run("hub", "invite", box, "-c", world.config("hub")).strip()
+            world.run("hub", "join", code, "-c", world.config(box))
             world.start(box)
         for box in BOXES:  # each link has made its first contact (a snapshot) with the hub
-            wait_until(lambda box=box: world.synced(box), 60, f"{box}'s first sync")
+            wait_until(functools.partial(world.synced, box), 60, f"{box}'s first sync")
         yield world
     finally:
         world.stop_all()
 
 
-def door_loop(world: Community, box: str, recogniser, factory) -> PedestrianGateLoop:
-    db = connect(world.db_path(box))
-    with transaction(db) as conn:
-        conn.execute(f"INSERT INTO gates VALUES ('{box}-door', '{box}', 'pedestrian', 'x')")
-    lock = DoorLock(17 if box == "a" else 18, "fail_safe", 0.2, pin_factory=factory)
-    door = Door(lock, lambda k, d: None)
-    vault = world.vault(box)
-    snapshots = SnapshotStore(world.root / box / "data" / "snapshots", UTC)
-    facts = PedestrianGateFacts(
-        f"{box}-door", "pedestrian", (("residents", "always"), ("visitors", "always"))
-    )
-    loop = PedestrianGateLoop(facts, door, recogniser, db, vault, snapshots, PedestrianSettings())
-    key = read_secret(world.root / box / "data" / "community.key")
-    loop.uses = HubUses(f"http://127.0.0.1:{world.port}", box, key, "deny", 1.5)
-    loop.db_path = world.db_path(box)
-    return loop
+def doors(world: LoopbackCommunity, recogniser, factory) -> tuple[dict, list]:
+    """Each gate box's door loop (with snapshots), and the doors to close afterwards."""
+    loops, devices = {}, []
+    for box in BOXES:
+        snapshots = SnapshotStore(world.root / box / "data" / "snapshots", UTC)
+        loops[box], _db, door = gate_box_door(world, box, recogniser, factory, snapshots)
+        devices.append(door)
+    return loops, devices
+
+
+def restart(world: LoopbackCommunity, name: str) -> None:
+    world.start(name)
+    if name == "hub":
+        wait_until(world.hub_up, 30, "the hub to listen")
 
 
 def face_opens(loop: PedestrianGateLoop, image: np.ndarray) -> bool:
@@ -217,18 +99,10 @@ def face_opens(loop: PedestrianGateLoop, image: np.ndarray) -> bool:
     return any(o.decision == "open" for o in outcomes)
 
 
-def qr_frame(token: str) -> np.ndarray:
-    canvas = np.full((480, 640, 3), 255, np.uint8)
-    qr = cv2.QRCodeEncoder.create().encode(token)
-    qr = cv2.resize(qr, None, fx=300 // qr.shape[0], fy=300 // qr.shape[0], interpolation=0)
-    canvas[90 : 90 + qr.shape[0], 170 : 170 + qr.shape[1]] = cv2.cvtColor(qr, cv2.COLOR_GRAY2BGR)
-    return canvas
-
-
-def both_within(loops: dict, check: Callable) -> float:
+def both_within(world: LoopbackCommunity, check: Callable) -> float:
     """Seconds from now until ``check(db)`` holds on every gate box's database."""
     start = time.monotonic()
-    dbs = {box: connect(loop.db_path) for box, loop in loops.items()}
+    dbs = {box: connect(world.db_path(box)) for box in BOXES}
     for box, db in dbs.items():
         wait_until(lambda db=db: check(db), 30, f"the change at {box}")
         db.conn.close()
@@ -244,8 +118,8 @@ def test_a_hub_and_two_gate_boxes(community, recogniser):
     world = community
     factory = MockFactory()
     hub = connect(world.db_path("hub"))
-    hub_vault = world.vault("hub")
-    loops = {box: door_loop(world, box, recogniser, factory) for box in BOXES}
+    hub_vault = PiiVault.from_key_file(world.root / "hub" / "pii.key")
+    loops, devices = doors(world, recogniser, factory)
 
     # enrol at the hub → the face opens both doors within 5 s
     rid = add_resident(hub, hub_vault, "李四", "3-1-402")
@@ -255,7 +129,7 @@ def test_a_hub_and_two_gate_boxes(community, recogniser):
     face = read_image_file(FACES / "fr_obama1.jpg")
     has_face = "SELECT COUNT(*) FROM face_templates t JOIN residents r ON r.id = t.resident_id"
     has_face += f" WHERE r.id = {rid} AND r.active = 1 AND r.face_consent_at IS NOT NULL"
-    delay = both_within(loops, lambda db: db.execute(has_face).fetchone()[0] == 2)
+    delay = both_within(world, lambda db: db.execute(has_face).fetchone()[0] == 2)
     assert delay < PROPAGATION_LIMIT_S, f"enrolment reached both boxes after {delay:.1f} s"
     for box, loop in loops.items():
         assert face_opens(loop, face), f"the face did not open at {box}"
@@ -263,7 +137,7 @@ def test_a_hub_and_two_gate_boxes(community, recogniser):
     # deactivate at the hub → refused at both within 5 s
     with transaction(hub) as conn:
         set_active(conn, rid, False)
-    delay = both_within(loops, lambda db: db.execute(has_face).fetchone()[0] == 0)
+    delay = both_within(world, lambda db: db.execute(has_face).fetchone()[0] == 0)
     assert delay < PROPAGATION_LIMIT_S, f"revocation reached both boxes after {delay:.1f} s"
     for loop in loops.values():
         assert loop.keypad_entry(f"{rid}*480915").decision == "deny"
@@ -312,7 +186,7 @@ def test_a_hub_and_two_gate_boxes(community, recogniser):
 
     # events flow while the hub and the links are SIGKILLed at random moments
     rng = random.Random(19)
-    world.start("hub")
+    restart(world, "hub")
     t = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     for n in range(KILLS):
         for box, loop in loops.items():
@@ -322,7 +196,7 @@ def test_a_hub_and_two_gate_boxes(community, recogniser):
         time.sleep(rng.uniform(0.05, 0.4))
         victim = rng.choice(["hub", *BOXES])
         world.kill(victim)
-        world.start(victim)
+        restart(world, victim)
 
     for box, loop in loops.items():
         wait_until(lambda loop=loop: pending(loop.db) == 0, 120, f"{box}'s backlog to drain")
@@ -335,10 +209,10 @@ def test_a_hub_and_two_gate_boxes(community, recogniser):
     # and each once in the hub's outbox, on its way to the district
     rows = hub.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM outbox").fetchone()
     assert rows[0] == rows[1] == hub.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-    status = run("hub", "status", "--json", "-c", world.config("hub"))
+    status = world.run("hub", "status", "--json", "-c", world.config("hub"))
     assert '"box_id": "a"' in status and '"box_id": "b"' in status
-    for loop in loops.values():
-        loop.door.close()
+    for door in devices:
+        door.close()
     factory.reset()
 
 

@@ -40,6 +40,7 @@ from edge.passes import issue_pass
 from edge.person_policy import PedestrianGateFacts
 from edge.pii import PiiVault, create_key_file
 from edge.residents import add_resident, set_active, set_pin
+from edge.snapshots import SnapshotStore
 from gate_drivers.door import Door, DoorLock
 from sync.community.lists import held_version
 from sync.community.uses import HubUses
@@ -94,12 +95,16 @@ def _wait(check: Callable[[], bool], timeout_s: float) -> float | None:
     return time.monotonic() - start
 
 
-class _Community:
-    def __init__(self, root: Path) -> None:
+class LoopbackCommunity:
+    """A hub and gate boxes in folders under ``root``, their processes started, stopped
+    and killed by name (the demo's and tests/test_community_e2e.py's)."""
+
+    def __init__(self, root: Path, boxes: tuple[str, ...] = BOXES) -> None:
         self.root = root
+        self.boxes = boxes
         self.port = _free_port()
         self.procs: dict[str, subprocess.Popen] = {}
-        for name in ("hub", *BOXES):
+        for name in ("hub", *boxes):
             (root / name).mkdir(parents=True)
             create_key_file(root / name / "pii.key")
             text = HUB if name == "hub" else GATE
@@ -133,6 +138,12 @@ class _Community:
             proc.kill()
             proc.wait(5)
 
+    def kill(self, name: str) -> None:
+        """SIGKILL: no clean-up of any kind, as a power cut."""
+        proc = self.procs.pop(name)
+        proc.kill()
+        proc.wait(10)
+
     def stop_all(self) -> None:
         for name in list(self.procs):
             self.stop(name)
@@ -156,25 +167,34 @@ class _Community:
             db.conn.close()
 
 
-def _door(world: _Community, box: str, recogniser: FaceRecogniser, pins: MockFactory):
+def gate_box_door(
+    world: LoopbackCommunity,
+    box: str,
+    recogniser: FaceRecogniser,
+    pins: MockFactory,
+    snapshots: SnapshotStore | None = None,
+) -> tuple[PedestrianGateLoop, sqlite_utils.Database, Door]:
+    """The real pedestrian loop on a gate box's database, lock on mock pins, counting pass
+    uses at the hub (what `menwei gate` builds on a gate box)."""
     db = connect(world.db_path(box))
     gate_id = f"{box}-door"
     with transaction(db) as conn:
         conn.execute("INSERT OR IGNORE INTO gates VALUES (?, ?, 'pedestrian', 'x')", (gate_id, box))
-    lock = DoorLock(17 if box == BOXES[0] else 18, "fail_safe", 0.2, pin_factory=pins)
+    pin = 17 + world.boxes.index(box)
+    lock = DoorLock(pin, "fail_safe", 0.2, pin_factory=pins)
     facts = PedestrianGateFacts(
         gate_id, "pedestrian", (("residents", "always"), ("visitors", "always"))
     )
     vault = PiiVault.from_key_file(world.root / box / "pii.key")
-    loop = PedestrianGateLoop(
-        facts, Door(lock, lambda *_: None), recogniser, db, vault, None, PedestrianSettings()
-    )
+    door = Door(lock, lambda *_: None)
+    loop = PedestrianGateLoop(facts, door, recogniser, db, vault, snapshots, PedestrianSettings())
     key = read_secret(world.root / box / "data" / "community.key")
     loop.uses = HubUses(f"http://127.0.0.1:{world.port}", box, key, "deny", 1.5)
-    return loop, db
+    return loop, db, door
 
 
-def _qr_frame(token: str) -> np.ndarray:
+def qr_frame(token: str) -> np.ndarray:
+    """A phone screen showing the pass, as the door camera sees it."""
     canvas = np.full((480, 640, 3), 255, np.uint8)
     qr = cv2.QRCodeEncoder.create().encode(token)
     scale = 300 // qr.shape[0]
@@ -191,14 +211,14 @@ def run_community_demo(data_dir: Path, echo: Echo) -> int:
     """Tell the community story; 0 when every step behaved as it should."""
     root = data_dir / "community"
     shutil.rmtree(root, ignore_errors=True)
-    world = _Community(root)
+    world = LoopbackCommunity(root)
     try:
         return _story(world, echo)
     finally:
         world.stop_all()
 
 
-def _story(world: _Community, echo: Echo) -> int:
+def _story(world: LoopbackCommunity, echo: Echo) -> int:
     ok = True
 
     def step(text: str) -> None:
@@ -228,13 +248,13 @@ def _story(world: _Community, echo: Echo) -> int:
 
     pins = MockFactory()
     recogniser = FaceRecogniser()
-    doors = {box: _door(world, box, recogniser, pins) for box in BOXES}
+    doors = {box: gate_box_door(world, box, recogniser, pins) for box in BOXES}
     hub = connect(world.db_path("hub"))
     hub_vault = PiiVault.from_key_file(world.root / "hub" / "pii.key")
 
     def everywhere(sql: str, expected: int) -> float | None:
         def holds() -> bool:
-            return all(db.execute(sql).fetchone()[0] == expected for _, db in doors.values())
+            return all(db.execute(sql).fetchone()[0] == expected for _, db, _ in doors.values())
 
         return _wait(holds, 30)
 
@@ -246,7 +266,7 @@ def _story(world: _Community, echo: Echo) -> int:
         1,
     )
     echo(f"  reached both gate boxes after {delay:.2f} s" if delay is not None else "  NOT REACHED")
-    for box, (loop, _) in doors.items():
+    for box, (loop, _, _) in doors.items():
         ok &= tell(loop.keypad_entry(f"{rid}*480915"), box) == "open"
 
     step("the resident is deactivated at the hub")
@@ -254,7 +274,7 @@ def _story(world: _Community, echo: Echo) -> int:
         set_active(conn, rid, False)
     delay = everywhere(f"SELECT COUNT(*) FROM residents WHERE id = {rid} AND active = 0", 1)
     echo(f"  reached both gate boxes after {delay:.2f} s" if delay is not None else "  NOT REACHED")
-    for box, (loop, _) in doors.items():
+    for box, (loop, _, _) in doors.items():
         ok &= tell(loop.keypad_entry(f"{rid}*480915"), box) == "deny"
 
     step("a one-use QR pass is shown at both doors at the same moment")
@@ -263,14 +283,14 @@ def _story(world: _Community, echo: Echo) -> int:
         hub, "visitor", now - timedelta(minutes=1), now + timedelta(hours=2), 1
     )
     everywhere(f"SELECT COUNT(*) FROM qr_passes WHERE id = {pass_id}", 1)
-    frame, start, decisions = _qr_frame(token), threading.Barrier(len(doors)), []
+    frame, start, decisions = qr_frame(token), threading.Barrier(len(doors)), []
 
     def show(box: str, loop: PedestrianGateLoop) -> None:
         start.wait()
         for outcome in loop.process_frame(frame, datetime.now(UTC)):
             decisions.append(tell(outcome, box))
 
-    threads = [threading.Thread(target=show, args=(b, lp)) for b, (lp, _) in doors.items()]
+    threads = [threading.Thread(target=show, args=(b, lp)) for b, (lp, _, _) in doors.items()]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -283,13 +303,13 @@ def _story(world: _Community, echo: Echo) -> int:
     set_pin(hub, other, "135790")
     everywhere(f"SELECT COUNT(*) FROM residents WHERE id = {other} AND pin_hash IS NOT NULL", 1)
     world.stop("hub")
-    for box, (loop, db) in doors.items():
+    for box, (loop, db, _) in doors.items():
         ok &= tell(loop.keypad_entry(f"{other}*135790"), box) == "open"
         echo(f"  [{box}] events waiting for the hub: {_pending(db)}")
 
     step("the hub is back: the backlogs drain")
     world.start("hub")
-    delay = _wait(lambda: all(_pending(db) == 0 for _, db in doors.values()), 120)
+    delay = _wait(lambda: all(_pending(db) == 0 for _, db, _ in doors.values()), 120)
     echo(f"  drained after {delay:.2f} s" if delay is not None else "  NOT DRAINED")
     ok &= delay is not None
     held = hub.execute("SELECT COUNT(*) FROM events").fetchone()[0]
@@ -297,8 +317,8 @@ def _story(world: _Community, echo: Echo) -> int:
 
     step("menwei hub status")
     echo(world.run("hub", "status", "-c", world.config("hub")).rstrip())
-    for loop, _ in doors.values():
-        loop.door.close()
+    for _, _, door in doors.values():
+        door.close()
     pins.reset()
     echo("\ncommunity demo " + ("finished: every step as expected" if ok else "FAILED a step"))
     return 0 if ok else 1

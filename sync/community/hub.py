@@ -26,6 +26,7 @@ import secrets
 import socket
 import sqlite3
 import ssl
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 POLL_S = 0.1
 MAX_BODY = 64 * 1024 * 1024
 MAX_WAIT_S = 60.0
+MAX_ENROL_BODY = 4096
 PRUNE_EVERY_S = 3600.0
 
 
@@ -76,8 +78,6 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A gate box that hangs up mid-reply (killed, timed out) is normal here."""
-        import sys
-
         if not isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError):
             super().handle_error(request, client_address)
 
@@ -196,9 +196,9 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def _body(self) -> bytes | None:
+        def _body(self, limit: int = MAX_BODY) -> bytes | None:
             length = self.headers.get("Content-Length", "0")
-            if not (length.isascii() and length.isdigit()) or int(length) > MAX_BODY:
+            if not (length.isascii() and length.isdigit()) or int(length) > limit:
                 self._reply(413, {"error": "body missing or too large"})
                 return None
             return self.rfile.read(int(length))
@@ -217,8 +217,8 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             return box_id
 
         def _contact(self, box_id: str, **values: Any) -> None:
-            stamp = self.headers.get("X-Menwei-Timestamp", "")
-            skew = time.time() - int(stamp) if stamp.isdigit() else None
+            stamp = _count(self.headers.get("X-Menwei-Timestamp", ""))
+            skew = None if stamp is None else time.time() - stamp
             try:
                 note_contact(
                     hub.db(), box_id, utc_now(), self.client_address[0], skew_s=skew, **values
@@ -246,13 +246,12 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             if box_id is None:
                 return
             query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-            try:
-                since = int(query.get("since", "0"))
-                wait_s = min(max(float(query.get("wait", "0")), 0.0), MAX_WAIT_S)
-                backlog = int(query["backlog"]) if "backlog" in query else None
-            except ValueError:
-                self._reply(400, {"error": "since, wait and backlog must be numbers"})
+            since, backlog = _count(query.get("since", "0")), _count(query.get("backlog", "0"))
+            wait_s = _count(query.get("wait", "0").partition(".")[0])
+            if since is None or backlog is None or wait_s is None:
+                self._reply(400, {"error": "since, wait and backlog must be whole numbers"})
                 return
+            wait_s = min(wait_s, int(MAX_WAIT_S))
             self._contact(box_id, version=max(since, 0), backlog=backlog)
             _groups, floor = box_scope(hub.db().conn, box_id)
             if not needs_snapshot(hub.db().conn, since, query.get("epoch"), floor):
@@ -290,15 +289,23 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             return doc
 
         def do_POST(self) -> None:
-            body = self._body()
-            if body is None:
-                return
             path = urlsplit(self.path).path
-            if path == "/community/v1/enrol":
-                self._enrol(body)
+            if path == "/community/v1/enrol":  # unauthenticated: a small body only
+                body = self._body(MAX_ENROL_BODY)
+                if body is not None:
+                    self._enrol(body)
                 return
             if path not in ("/community/v1/spend", "/api/v1/uplink"):
                 self._reply(404, {"error": "not found"})
+                self.close_connection = True
+                return
+            device = self.headers.get("X-Menwei-Device", "")
+            if not device or box_key(hub.db().conn, hub.vault, device) is None:
+                self._reply(401, {"error": "unknown or revoked box"})  # body never read
+                self.close_connection = True
+                return
+            body = self._body()
+            if body is None:
                 return
             box_id = self._box("POST", body)
             if box_id is None:
@@ -334,7 +341,12 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
 
         def _spend(self, doc: dict[str, Any]) -> None:
             kind, item = doc.get("kind"), doc.get("id")
-            if kind not in ("qr", "visitor", "vehicle") or not isinstance(item, int):
+            if (
+                kind not in ("qr", "visitor", "vehicle")
+                or not isinstance(item, int)
+                or isinstance(item, bool)
+                or not 0 < item < 2**63
+            ):
                 self._reply(400, {"error": "kind must be qr, visitor or vehicle; id an integer"})
                 return
             spent, use = spend_at_hub(hub.db(), kind, item, utc_now())
@@ -354,6 +366,13 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             self._reply(200, {"results": results})
 
     return Handler
+
+
+def _count(text: str) -> int | None:
+    """A whole number of ASCII digits (``int()`` also takes '٣' and ' 3'), else None."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        return None
+    return int(text)
 
 
 def tls_context(certificate: Path, key: Path) -> ssl.SSLContext:

@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 MAX_REPLY_BYTES = 256 * 1024 * 1024  # a full snapshot of a large community
 BACKOFF_MAX_S = 10.0  # one hub on the LAN: a box back within seconds of the hub
+UPLINK_BATCH = 100  # with snapshots up to 256 KiB: at most ~35 MB a request
 
 
 class HubUnavailableError(TransportError):
@@ -84,7 +85,7 @@ class HubClient:
             raise HubUnavailableError(f"hub reply is not JSON: {exc}") from None
 
     def changes(self, since: int, epoch: str | None, wait_s: float, backlog: int) -> Any:
-        query: dict[str, str | int | float] = {"since": since, "wait": wait_s, "backlog": backlog}
+        query: dict[str, str | int] = {"since": since, "wait": int(wait_s), "backlog": backlog}
         if epoch:
             query["epoch"] = epoch
         return self.request("GET", "/community/v1/changes?" + urlencode(query))
@@ -137,7 +138,6 @@ class LinkStatus:
     version: int = 0
     applied_at: str | None = None
     applied: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def contact(self) -> None:
         self.last_contact_at = iso(utc_now())
@@ -243,9 +243,9 @@ class HubLink:
         client = self._client(30.0)
         assert self.config.box_id is not None
         protocol = JsonProtocol(
-            client.transport, self.config.box_id, "hmac", self.key, self.snapshot_dir, 1024 * 1024
+            client.transport, self.config.box_id, "hmac", self.key, self.snapshot_dir, 256 * 1024
         )
-        worker = UplinkWorker(db, protocol, 200)
+        worker = UplinkWorker(db, protocol, UPLINK_BATCH)
         backoff = Backoff(0.5, BACKOFF_MAX_S)
         next_status = 0.0
         try:
@@ -276,7 +276,6 @@ class HubLink:
     def _write_status(self, db: sqlite_utils.Database | None = None, stopped: bool = False) -> None:
         with self.lock:
             doc = dict(self.status.__dict__)
-        doc.pop("extra", None)
         if db is not None:
             doc["outbox"] = counts(db.conn)
         doc["worker"] = "stopped" if stopped else "running"
