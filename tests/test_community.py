@@ -17,7 +17,9 @@ from edge.box.install import write_self_signed_certificate
 from edge.config import ConfigError, parse_config
 from edge.db import connect, transaction, utc_now
 from edge.events import NewEvent, record_event
+from edge.gates.assembly import use_counter
 from edge.passes import issue_pass, revoke_pass
+from edge.people.uses import LocalUses
 from edge.pii import PiiVault
 from edge.resident_faces import TEMPLATE_PURPOSE
 from edge.residents import add_resident, set_active, set_pin
@@ -374,3 +376,23 @@ def test_the_hub_refuses_bad_input_with_a_clear_answer_and_changes_nothing(tmp_p
     huge = requests.post(server.url + "/community/v1/enrol", data=b"{" * 10_000, timeout=10)
     assert huge.status_code == 413
     assert hub_db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+
+
+def test_a_gate_box_counts_uses_at_its_hub_and_a_single_box_here(tmp_path):
+    key = tmp_path / "community.key"
+    key.write_text("k" * 64 + "\n")
+    key.chmod(0o600)
+    gate = parse_config(
+        {
+            "storage": {"data_dir": str(tmp_path)},
+            "community": {
+                "role": "gate",
+                "hub_url": "http://127.0.0.1:9",
+                "box_id": "north",
+                "counted_offline": "allow",
+            },
+        }
+    )
+    counter = use_counter(gate)
+    assert isinstance(counter, HubUses) and counter.offline == "allow"
+    assert isinstance(use_counter(parse_config({})), LocalUses)
