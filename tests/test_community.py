@@ -113,8 +113,11 @@ def test_lists_reach_a_gate_box_without_names_and_each_change_once_in_order(tmp_
     before = held_version(gate_db.conn)
     pull_once(gate_db, client, GATE_KEY, 0.2)
     assert held_version(gate_db.conn) == before
-    [box] = list_boxes(hub_db.conn)
+    [box] = list_boxes(hub_db.conn, utc_now())
     assert box["box_id"] == "north" and box["version"] == before[0] and box["backlog"] == 0
+    assert (
+        box["online"] and not list_boxes(hub_db.conn, utc_now() + timedelta(minutes=5))[0]["online"]
+    )
 
 
 def test_a_long_poll_returns_as_soon_as_a_pass_is_revoked(tmp_path, hub):

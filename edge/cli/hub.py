@@ -152,6 +152,7 @@ def link_cmd(config_path: Path) -> None:
 def status_cmd(as_json: bool, config_path: Path) -> None:
     """The hub: every gate box (state, last contact, list version, backlog, clock skew).
     A gate box: its link to the hub."""
+    from edge.db import utc_now
     from edge.store.open import open_store
     from sync.community.boxes import list_boxes
     from sync.community.lists import current_version, list_versions
@@ -165,7 +166,7 @@ def status_cmd(as_json: bool, config_path: Path) -> None:
         click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
         return
     _hub_only(community.role)
-    boxes = list_boxes(db.conn)
+    boxes = list_boxes(db.conn, utc_now())
     version = current_version(db.conn)
     if as_json:
         doc = {"version": version, "versions": list_versions(db.conn), "boxes": boxes}
@@ -175,7 +176,7 @@ def status_cmd(as_json: bool, config_path: Path) -> None:
     rows = [
         {
             "box": b["box_id"],
-            "state": b["state"],
+            "state": b["state"] + (" online" if b["online"] else ""),
             "last seen": b["last_seen_at"] or "never",
             "version": f"{b['version']}" + ("" if b["version"] >= version else " (behind)"),
             "backlog": b["backlog"] if b["backlog"] is not None else "?",

@@ -192,8 +192,12 @@ def note_contact(
         )
 
 
-def list_boxes(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Every box with its state, last contact, version, backlog and clock skew."""
+ONLINE_WITHIN_S = 45  # a connected box polls at least every wait_s (20 s) + a reply
+
+
+def list_boxes(conn: sqlite3.Connection, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every box with its state, last contact (``online`` when within ONLINE_WITHIN_S of
+    ``now``), version, backlog and clock skew."""
     names = (
         "box_id",
         "state",
@@ -212,6 +216,13 @@ def list_boxes(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     boxes = [dict(zip(names, row, strict=True)) for row in rows]
     for box in boxes:
         box["groups"] = json.loads(box["groups"]) if box["groups"] else None
+        seen = parse_iso(box["last_seen_at"])
+        box["online"] = bool(
+            now is not None
+            and seen is not None
+            and box["state"] == "enrolled"
+            and (now - seen).total_seconds() <= ONLINE_WITHIN_S
+        )
     gates = conn.execute("SELECT box_id, gate_id FROM community_gates ORDER BY gate_id")
     for box_id, gate_id in gates.fetchall():
         for box in boxes:
