@@ -306,7 +306,7 @@ def apply_reply(
             if not is_snapshot and row["id"] != change.id:
                 raise ListsInvalidError(f"change {change.seq}: row id differs from the change")
         ready.append((change.list, change.id, row))
-    versions = {}
+    versions = dict.fromkeys(COMMUNITY_LISTS, version) if is_snapshot else {}
     with transaction(db) as conn:
         conn.execute("PRAGMA defer_foreign_keys = ON")
         if is_snapshot:
