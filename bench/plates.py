@@ -1,6 +1,7 @@
 """Plate reader benchmark: recall, false-valid reads and CPU per frame, before and after.
 
 Run: .venv/bin/python bench/plates.py [--per-case N] [--ref main] [--rapidocr]
+     .venv/bin/python bench/plates.py --calibrate
 
 Prints the machine (CPU model, cores) and the load average at start and end, then for
 every set — the shared real fixtures (crops and full frames, read in place) and rendered
@@ -15,12 +16,19 @@ small, blurred; every plate class incl. double-row; empty lanes) — per configu
 
 Configurations, in the same run on the same frames: this tree's defaults (corroborated,
 detector_min_score 0.5), the same with the vehicle loop saying "present" (text-detection
-fallback when the plate detector finds nothing), this tree with the settings main used
+fallback when the plate detector finds nothing), the defaults without the second reader
+(what corroboration costs in recall and buys in false-valid), this tree with the settings main used
 (0.7, no second reader, no fallback) and, with `--ref REF`, REF's own code and defaults
 (`git archive` into a temporary folder, run in a child process on the same frames).
 A multi-frame section feeds 5 hard frames per car to the voter and counts passages.
 `--rapidocr` adds RapidOCR's whole-frame pipeline on the real frames as a peer baseline.
 Figures go to BENCHMARKS.md by hand, with the machine and load named.
+
+`--calibrate` measures, per province, how often each reader reads it right and what it
+reads instead (555 rendered ordinary plates: 8 per province over standard and hard
+conditions with seed 101, 10 per province over hard conditions with seed 202 — seeds apart
+from the benchmark's 7, 8, 9). Its output is where `SECOND.weak_provinces`
+(edge.plates.recogniser) and the province confusion tables (edge.plates.near_miss) come from.
 """
 
 from __future__ import annotations
@@ -306,6 +314,44 @@ def bench_voting(reader, cars: int, seed: int = 11) -> Counter:
     return result
 
 
+# -- province calibration -------------------------------------------------------------------
+def calibrate(reader) -> None:  # type: ignore[no-untyped-def]
+    """Per province: first and second reader's recall and their confusions (see module doc)."""
+    from edge.plates import synth
+    from edge.plates.grammar import LETTERS, PROVINCES, SERIAL
+
+    mixed = [c for c in (*STANDARD.values(), *HARD.values()) if c[:2] in
+             (("ordinary", "blue"), ("ordinary", "yellow"))]  # fmt: skip
+    hard = [c for c in HARD.values() if c[0] == "ordinary"]
+    n: Counter = Counter()
+    right: dict[str, Counter] = {"first": Counter(), "second": Counter()}
+    confused: dict[str, Counter] = {"first": Counter(), "second": Counter()}
+    for seed, per, conditions in ((101, 8, mixed), (202, 10, hard)):
+        rng = np.random.default_rng(seed)
+        for pi, province in enumerate(PROVINCES):
+            for i in range(per):
+                _, colour, _, kwargs = conditions[(pi * per + i) % len(conditions)]
+                plate = province + "".join(rng.choice(list(LETTERS), 1))
+                plate += "".join(rng.choice(list(SERIAL), 5))
+                frame = synth.render_scene(plate, colour, seed=seed * 10000 + pi * 100 + i,
+                                           **kwargs)  # fmt: skip
+                read = max(reader.read(frame), key=lambda r: r.confidence, default=None)
+                if read is None or len(read.text) != 7:
+                    continue
+                n[province] += 1
+                for who, text in (("first", read.text), ("second", read.second)):
+                    if text[:1] == province:
+                        right[who][province] += 1
+                    elif text:
+                        confused[who][(province, text[0])] += 1
+    print(f"\n== province calibration: {sum(n.values())} frames read ==")
+    for who in ("first", "second"):
+        weak = {p: round(right[who][p] / n[p], 2) for p in n if right[who][p] / n[p] < 0.9}
+        pairs = ", ".join(f"{a}→{b} {k}" for (a, b), k in confused[who].most_common())
+        print(f"{who} reader: recall below 0.9: {weak or 'none'}")
+        print(f"{who} reader: confusions (truth→read count): {pairs or 'none'}")
+
+
 # -- printing -----------------------------------------------------------------------------------
 def _ms(values: list[float]) -> str:
     if not values:
@@ -366,6 +412,7 @@ def main() -> None:
     parser.add_argument("--cars", type=int, default=24, help="cars in the voting section")
     parser.add_argument("--ref", help="also run this git ref's code and defaults (e.g. main)")
     parser.add_argument("--rapidocr", action="store_true", help="RapidOCR peer on real frames")
+    parser.add_argument("--calibrate", action="store_true", help="per-province recall tables")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -373,6 +420,12 @@ def main() -> None:
         return
 
     from edge.plates.reader import PlateReader, PlateReaderSettings
+
+    if args.calibrate:
+        print(f"machine: {machine()}\nstart: {load()}")
+        calibrate(PlateReader(PlateReaderSettings()))
+        print(f"end: {load()}")
+        return
 
     print(f"machine: {machine()}")
     print(f"start: {load()}")
@@ -389,9 +442,11 @@ def main() -> None:
         old = PlateReader(
             PlateReaderSettings(detector_min_score=0.7, corroborate=False, fallback=False)
         )
+        alone = PlateReader(PlateReaderSettings(corroborate=False))
         results = {
             "this tree, defaults": evaluate(new, sets, vehicle_present=False),
             "this tree, defaults + loop present": evaluate(new, sets, vehicle_present=True),
+            "this tree, no second reader": evaluate(alone, sets, vehicle_present=False),
             "this tree, main's settings": evaluate(old, sets, vehicle_present=False),
         }
         if args.ref:

@@ -22,6 +22,7 @@ from ulid import ULID
 from edge.db import iso, transaction
 from edge.snapshots import SnapshotStore
 from edge.store.outbox import enqueue
+from edge.store.prompts import NewPrompt, insert_prompt
 
 EventKind = Literal[
     "vehicle_passage",
@@ -56,6 +57,7 @@ class NewEvent:
     reasons: tuple[dict[str, str], ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
     related_event_id: str | None = None
+    prompt: NewPrompt | None = None  # a question for the guard, stored with the event
 
 
 @dataclass(frozen=True)
@@ -65,16 +67,31 @@ class StoredEvent:
     linked_ids: tuple[str, ...] = ()
 
 
-def manual_open_event(gate_id: str, at: datetime, operator: str, reason: str) -> NewEvent:
-    """The event a guard's manual open writes (vehicle or pedestrian gate alike): who and why."""
+def manual_open_event(
+    gate_id: str,
+    at: datetime,
+    operator: str,
+    reason: str,
+    plate: str | None = None,
+    related_event_id: str | None = None,
+) -> NewEvent:
+    """The event a guard's manual open writes (vehicle or pedestrian gate alike): who and why.
+
+    `plate`: the plate the guard confirmed (a near miss or an unread car), stored with the
+    opening and pointing at the passage it corrects (`related_event_id`)."""
+    details: dict[str, Any] = {"operator": operator}
+    if plate:
+        details["corrected_plate"] = plate
     return NewEvent(
         gate_id,
         "manual_open",
         at,
         "open",
+        plate=plate or None,
         subject=f"operator: {operator}",
         reasons=({"code": "manual_open", "message": f"opened by hand: {reason}"},),
-        details={"operator": operator},
+        details=details,
+        related_event_id=related_event_id,
     )
 
 
@@ -146,7 +163,8 @@ def record_event(
 
     ``linked`` events (e.g. the watchlist alert a passage raised) go into the same
     transaction with ``related_event_id`` pointing at ``event``: a power cut can never
-    keep the passage and lose its alert.
+    keep the passage and lose its alert. So does the event's ``prompt`` (a question for the
+    guard, edge.store.prompts).
     """
     event_id = new_event_id(event.occurred_at)
     details = dict(event.details)
@@ -161,6 +179,8 @@ def record_event(
         _insert(conn, event, event_id, snapshot_path, details, event.related_event_id)
         for other, other_id in zip(linked, linked_ids, strict=True):
             _insert(conn, other, other_id, None, dict(other.details), event_id)
+        if event.prompt is not None:
+            insert_prompt(conn, event_id, event.gate_id, event.prompt, event.occurred_at)
     return StoredEvent(event_id, snapshot_path, linked_ids)
 
 

@@ -662,6 +662,48 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        11,
+        "Questions a gate asks the guard about a plate (near miss, unread car waiting) and "
+        "the corrections guards made",
+        """
+        -- Written with the passage event, in its transaction (edge.store.prompts). No foreign key
+        -- to events: retention deletes old events and their prompts together.
+        CREATE TABLE plate_prompts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE,       -- the passage or unread-car event
+            gate_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('near_miss', 'unread_waiting')),
+            read_plate TEXT NOT NULL DEFAULT '', -- what the reader read ('' when unread)
+            candidates TEXT NOT NULL DEFAULT '[]', -- JSON [{plate, kind, household, vehicle_id}]
+            crop BLOB,                           -- JPEG of the plate as the gate saw it
+            created_at TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'open'
+                CHECK (state IN ('open', 'confirmed', 'dismissed', 'closed')),
+            resolved_at TEXT,
+            resolved_by TEXT,                    -- operator username, or 'gate'
+            resolution TEXT,                     -- why closed: 'read', 'left', 'opened', ...
+            corrected_plate TEXT,
+            open_event_id TEXT                   -- the manual_open event a confirmation wrote
+        );
+        CREATE INDEX plate_prompts_state ON plate_prompts(state, gate_id);
+        -- Reads a guard corrected: labelled examples (the crop the gate read, the true plate),
+        -- kept beyond event retention to measure each lane's read rate over time.
+        CREATE TABLE plate_corrections (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            prompt_id INTEGER,
+            event_id TEXT NOT NULL,              -- the passage whose read was corrected
+            gate_id TEXT NOT NULL,
+            occurred_at TEXT NOT NULL,           -- when the car was there (UTC)
+            read_plate TEXT NOT NULL DEFAULT '',
+            true_plate TEXT NOT NULL,
+            crop BLOB,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL
+        );
+        CREATE INDEX plate_corrections_gate ON plate_corrections(gate_id, occurred_at);
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -11,7 +11,12 @@ Rules, in the order they are considered:
 3. a resident vehicle within its validity opens;
 4. a visitor or temporary vehicle with a pass valid now opens — unless the pass was
    revoked, or its uses are counted (``max_uses``) and spent;
-5. an unknown plate is denied and recorded, or — if configured — opened as a temporary
+5. an unknown plate one confusable character away from a vehicle that would open now
+   (``Facts.near``, see edge.plates.near_miss) is denied as a *near miss* and the guard is
+   asked (``Decision.candidates``) — never opened by itself, not even where unknown
+   vehicles are let in for registration (it is probably a resident misread, and the
+   guard's confirmation is what records the right plate);
+6. an unknown plate is denied and recorded, or — if configured — opened as a temporary
    vehicle to be registered.
 A known vehicle outside its validity is denied with the reason (expired / not yet valid).
 
@@ -60,6 +65,7 @@ class VehicleFact:
     uses: int = 0
     revoked: bool = False
     last_use_at: datetime | None = None  # last use this pass spent at this gate, if recent
+    household: str = ""  # the household's own label ("3-1-402"), for the guard's screen
 
 
 @dataclass(frozen=True)
@@ -73,8 +79,11 @@ class WatchFact:
 
 @dataclass(frozen=True)
 class Facts:
+    """`near`: vehicles whose plate the read misses by one confusable character."""
+
     vehicles: tuple[VehicleFact, ...] = ()
     watchlist: tuple[WatchFact, ...] = ()
+    near: tuple[VehicleFact, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,7 @@ class Decision:
     vehicle: VehicleFact | None = None
     alerts: tuple[Alert, ...] = field(default=())
     spend_use: bool = False  # open only if one use of ``vehicle``'s pass can be spent
+    candidates: tuple[VehicleFact, ...] = ()  # a near miss: what the guard is asked about
 
     def used_up(self, refusal: dict[str, str] | None = None) -> Decision:
         """The same passage denied because another gate spent the pass's last use first,
@@ -171,6 +181,20 @@ def _counted_use(
     if vehicle.uses >= vehicle.max_uses:
         return None
     return True, f"; use {vehicle.uses + 1} of {vehicle.max_uses}"
+
+
+def _near_candidates(
+    near: tuple[VehicleFact, ...], plate: str, now: datetime, settings: PolicySettings
+) -> tuple[VehicleFact, ...]:
+    """The near-miss vehicles that would open now (not revoked, valid, a use left),
+    residents first; one per plate."""
+    out: dict[str, VehicleFact] = {}
+    for vehicle in sorted(near, key=lambda v: (_KIND_ORDER[v.kind], v.id)):
+        if vehicle.plate == plate or vehicle.revoked or vehicle.plate in out:
+            continue
+        if _valid_at(vehicle, now) is None and _counted_use(vehicle, now, settings) is not None:
+            out[vehicle.plate] = vehicle
+    return tuple(out.values())
 
 
 def decide_vehicle(
@@ -245,6 +269,13 @@ def decide_vehicle(
         )
     if refusals:
         return Decision("deny", (*refusals, *alert_reasons), mine[0], alerts)
+
+    candidates = _near_candidates(facts.near, sighting.plate, now, settings)
+    if candidates:
+        names = ", ".join(f"{v.plate} ({v.kind} vehicle of {v.label})" for v in candidates)
+        message = f"read {sighting.plate}, possibly {names}: a guard must confirm"
+        reason = Reason("near_miss", message)
+        return Decision("deny", (reason, *alert_reasons), None, alerts, candidates=candidates)
 
     if settings.unknown_vehicle == "open_for_registration":
         reason = Reason(

@@ -17,6 +17,7 @@ import sqlite_utils
 from edge.db import iso, parse_iso, transaction, utc_now
 from edge.errors import UserError
 from edge.plates.grammar import normalise_plate
+from edge.plates.near_miss import near_miss_variants
 from edge.policy import Facts, VehicleFact, VehicleKind, WatchFact
 
 VEHICLE_KINDS: tuple[VehicleKind, ...] = ("resident", "visitor", "temporary")
@@ -217,18 +218,45 @@ def facts_for_plate(
     Revoked visitor/temporary passes are included (so the gate can say "revoked" instead
     of "not registered"). With ``gate_id`` and ``since``, a counted pass also carries the
     time it last spent a use at that gate after ``since`` (the policy's same-visit rule).
+    ``near``: active vehicles one confusable character away (an indexed ``IN`` over the
+    ~20 variants of the plate, edge.plates.near_miss), for the policy's near-miss rule.
     """
-    vehicles = []
+    vehicles = _vehicle_facts(db, [plate], gate_id, since)
+    variants = sorted(near_miss_variants(plate))
+    near = _vehicle_facts(db, variants, gate_id, since, active_only=True) if variants else ()
+    watchlist = tuple(
+        WatchFact(
+            row["id"], row["plate"], row["reason"], row["source"], parse_iso(row["expires_at"])
+        )
+        for row in db.query(
+            "SELECT id, plate, reason, source, expires_at FROM watchlist"
+            " WHERE plate = ? AND active = 1",
+            [plate],
+        )
+    )
+    return Facts(vehicles, watchlist, near)
+
+
+def _vehicle_facts(
+    db: sqlite_utils.Database,
+    plates: list[str],
+    gate_id: str | None,
+    since: datetime | None,
+    active_only: bool = False,
+) -> tuple[VehicleFact, ...]:
+    marks = ", ".join("?" for _ in plates)
+    active = "v.active = 1" if active_only else "(v.active = 1 OR v.kind != 'resident')"
+    out = []
     for row in db.query(
         "SELECT v.id, v.plate, v.kind, v.valid_from, v.valid_to, v.max_uses, v.uses, v.active,"
         " h.label FROM vehicles v LEFT JOIN households h ON h.id = v.household_id"
-        " WHERE v.plate = ? AND (v.active = 1 OR v.kind != 'resident')",
-        [plate],
+        f" WHERE v.plate IN ({marks}) AND {active}",
+        plates,
     ):
         last_use = None
         if row["max_uses"] is not None and gate_id is not None and since is not None:
-            last_use = last_vehicle_use(db, row["id"], plate, gate_id, since)
-        vehicles.append(
+            last_use = last_vehicle_use(db, row["id"], row["plate"], gate_id, since)
+        out.append(
             VehicleFact(
                 id=row["id"],
                 plate=row["plate"],
@@ -240,29 +268,22 @@ def facts_for_plate(
                 uses=row["uses"],
                 revoked=not row["active"],
                 last_use_at=last_use,
+                household=row["label"] or "",
             )
         )
-    watchlist = tuple(
-        WatchFact(
-            row["id"], row["plate"], row["reason"], row["source"], parse_iso(row["expires_at"])
-        )
-        for row in db.query(
-            "SELECT id, plate, reason, source, expires_at FROM watchlist"
-            " WHERE plate = ? AND active = 1",
-            [plate],
-        )
-    )
-    return Facts(tuple(vehicles), watchlist)
+    return tuple(out)
 
 
 def last_vehicle_use(
     db: sqlite_utils.Database, vehicle_id: int, plate: str, gate_id: str, since: datetime
 ) -> datetime | None:
     """When this pass last spent a use at ``gate_id`` after ``since`` (from the event log:
-    the passage that spent it records ``vehicle_id`` and ``pass_use`` in its details)."""
+    the passage that spent it — or the guard's opening for its confirmed plate — records
+    ``vehicle_id`` and ``pass_use`` in its details)."""
     row = db.execute(
         "SELECT MAX(occurred_at) FROM events WHERE plate = ? AND gate_id = ?"
-        " AND kind = 'vehicle_passage' AND decision = 'open' AND occurred_at >= ?"
+        " AND kind IN ('vehicle_passage', 'manual_open') AND decision = 'open'"
+        " AND occurred_at >= ?"
         " AND json_extract(details, '$.vehicle_id') = ?"
         " AND json_extract(details, '$.pass_use') IS NOT NULL",
         (plate, gate_id, iso(since), vehicle_id),

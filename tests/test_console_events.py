@@ -347,7 +347,7 @@ def test_feed_returns_only_newer_events_with_alert_flags(env):
     assert body["events"][0]["alert_html"] is None and body["more"] is False
     assert body["events"][2]["time"] == "2025-06-01 09:00:06"
     again = client.get(f"/events/feed?after={body['cursor']}").get_json()
-    assert again == {"cursor": body["cursor"], "events": [], "more": False}
+    assert again == {"cursor": body["cursor"], "events": [], "more": False, "open_prompts": []}
     alerts = client.get(f"/events/feed?after={start['cursor']}&alerts=1").get_json()
     assert [e["kind"] for e in alerts["events"]] == [
         "watchlist_alert",

@@ -30,6 +30,7 @@ from edge.events import recent_events
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
 from edge.store.open import open_store
+from edge.store.prompts import open_prompts
 
 DOOR_WITHOUT_FACES = [
     ("qr_pass", "open"),
@@ -82,10 +83,15 @@ def test_demo_vehicle_procession_and_door_decide_as_scripted(tmp_path, pin_facto
         ("vehicle_passage", "苏E99999", "deny"),
         ("vehicle_passage", "京A88888", "deny"),
         ("watchlist_alert", "京A88888", "none"),
+        ("vehicle_passage", "皖A1234S", "deny"),
         ("plate_unread", None, "deny"),
     ]  # the resident's second pass within the dedupe window is no new event
     assert all(e["snapshot_path"] for e in cars if e["kind"] != "watchlist_alert")
     assert any("ALERT raised" in line for line in lines)
+    near = next(e for e in cars if e["plate"] == "皖A1234S")
+    assert near["reasons"][0]["code"] == "near_miss"
+    [prompt] = open_prompts(db.conn, VEHICLE_GATE)
+    assert prompt["event_id"] == near["id"] and prompt["candidates"][0]["plate"] == "皖A12345"
 
     door = door_events(db)
     kinds = [(e["kind"], e["decision"]) for e in door]

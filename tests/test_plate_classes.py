@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.plates.reader import PlateReader, PlateReaderSettings, rectify
+from edge.plates.reader import PlateReader, PlateReaderSettings, rectify, row_gap
 
 synth = pytest.importorskip("edge.plates.synth")
 try:
@@ -70,6 +70,30 @@ def test_double_row_plate_is_read_row_by_row(reader: PlateReader) -> None:
     [read] = reader.read(frame)
     assert (read.text, read.rows, read.valid) == ("冀AB1234", 2, True)
     assert len(read.char_probs) == 7
+
+
+@pytest.mark.parametrize(
+    ("plate", "seed"), [("沪VUXBT6", 5), ("闽VZZBM2", 6), ("鲁QZJHD9", 7), ("冀FS2VT挂", 8)]
+)
+def test_double_row_top_letter_is_read_from_its_own_row(
+    reader: PlateReader, plate: str, seed: int
+) -> None:
+    """The rows part where the plate's own projection profile says, not at a fixed
+    fraction of the detector's box: the bottom row's character tops no longer reach the
+    top row's crop, where V was read as S or Y and Q as C."""
+    frame = synth.render_scene(plate, "yellow", rows=2, seed=seed, plate_width=220)
+    [read] = reader.read(frame)
+    assert (read.text, read.rows, read.valid) == (plate, 2, True)
+
+
+def test_row_gap_lies_between_the_rows_and_not_in_a_single_row(reader: PlateReader) -> None:
+    double = synth.render_scene("沪VUXBT6", "yellow", rows=2, seed=5, plate_width=220)
+    [quad] = reader.detector.detect(double)
+    gap = row_gap(double, quad.corners)
+    assert gap is not None and 0.25 < gap < 0.55
+    single = synth.render_scene("皖AG2R28", "blue", seed=1, plate_width=240)
+    [quad] = reader.detector.detect(single)
+    assert row_gap(single, quad.corners) is None
 
 
 def test_a_province_the_second_reader_contradicts_is_never_valid(reader: PlateReader) -> None:

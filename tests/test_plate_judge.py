@@ -122,3 +122,51 @@ def test_a_doubtful_character_firmly_seconded_counts() -> None:
     assert weak.unsure == "low_confidence"
     low = (0.4,) + (0.99,) * 6
     assert judge(text, low, "blue", (text, (0.99,) * 7), knows_all).unsure == "low_confidence"
+
+
+def recall(char: str) -> float:
+    """The second reader's measured weakness on 藏 and 琼 (SECOND.weak_provinces)."""
+    return {"藏": 0.28, "琼": 0.61}.get(char, 1.0)
+
+
+def test_dissent_on_a_province_the_second_reader_misreads_is_weighed_not_obeyed() -> None:
+    """藏 read at 0.96; the plate CRNN, which reads 藏 right 28 % of the time, says 苏 at
+    0.65: that is its known weakness, and the first read still clears the floor."""
+    text = "藏V3QBJR"
+    probs = (0.96, *sure(text)[1:])
+    second = ("苏V3QBJR", (0.65, *sure(text)[1:]))
+    assert judge(text, probs, "blue", second, knows_all, second_recall=recall).valid
+    # The same dissent without the measured weakness blocks, as it always did.
+    assert judge(text, probs, "blue", second, knows_all).unsure == "disagree"
+
+
+@pytest.mark.parametrize(
+    ("text", "p", "other", "q"),
+    [
+        ("藏V3QBJR", 0.96, "川V3QBJR", 0.93),  # a firm dissent it was never seen to make
+        ("藏V3QBJR", 0.84, "苏V3QBJR", 0.2),  # the first reader is not sure enough
+        ("琼N3ZM6F", 0.99, "京N3ZM6F", 0.75),  # 琼/京: a pair the first reader confuses
+        ("皖EVL838", 0.976, "闽EVL838", 0.6),  # a province the second reader knows
+    ],
+)
+def test_province_dissent_still_blocks(text: str, p: float, other: str, q: float) -> None:
+    probs = (p, *sure(text)[1:])
+    second = (other, (q, *sure(text)[1:]))
+    verdict = judge(text, probs, "blue", second, knows_all, second_recall=recall)
+    assert verdict.unsure == "disagree"
+
+
+def test_a_measured_misread_is_weighed_even_when_firm() -> None:
+    """赣 read as 豫 is the plate CRNN's most frequent misread (4 of 18 赣 plates in the
+    calibration, once at 0.86): its firmness says little there."""
+    text, probs = "赣Y71WQ5", sure("赣Y71WQ5", 1.0)
+    second = ("豫Y71WQ5", (0.96, *sure(text)[1:]))
+    assert judge(text, probs, "blue", second, knows_all, second_recall=lambda c: 0.61).valid
+
+
+def test_weighing_is_only_for_the_province() -> None:
+    """A serial character the first reader doubts still needs the second reader's vote."""
+    text = "藏A0Y790"
+    probs = (0.99, 0.99, 0.99, 0.859, 0.99, 0.99, 0.99)
+    second = ("藏A0V790", (0.99, 0.99, 0.99, 0.5, 0.99, 0.99, 0.99))
+    assert judge(text, probs, "blue", second, knows_all, second_recall=recall).unsure == "disagree"

@@ -144,6 +144,7 @@ def purge_events(db: sqlite_utils.Database, now: datetime, days: int, snapshot_r
             ids = [(event_id,) for event_id, _ in rows]
             conn.executemany("DELETE FROM events WHERE id = ?", ids)
             conn.executemany("DELETE FROM outbox WHERE key = ?", ids)
+            conn.executemany("DELETE FROM plate_prompts WHERE event_id = ?", ids)
         for _, snapshot in rows:
             if snapshot:
                 with contextlib.suppress(FileNotFoundError):

@@ -102,3 +102,17 @@ class LoopConfig(StrictModel):
         default=False,
         description="read plates only while the loop reports a vehicle (saves CPU)",
     )
+    waiting_after_s: float = Field(
+        default=8.0,
+        gt=0,
+        le=300,
+        description="a car on the loop with no decision after this long raises an "
+        "'unread car waiting' card for the guard",
+    )
+    fallback_every_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="while a car is on the loop and no plate box is found, look for the "
+        "plate by text detection at most this often (it costs ~250 ms of CPU)",
+    )

@@ -60,6 +60,12 @@ PROCESSION = (
     DemoCar("粤BD12345", "green", "a visitor with a pass for today"),
     DemoCar("苏E99999", "yellow", "a van whose pass ended yesterday"),
     DemoCar("京A88888", "blue", "a watchlisted car"),
+    DemoCar(
+        "皖A1234S",
+        "blue",
+        "one stroke from the resident's plate: not opened, the guard is asked "
+        "'possibly 皖A12345?' on the live page",
+    ),
     DemoCar("浙B54321", "blue", "a plate too dirty to read", blur=9.0, brightness=0.5),
     DemoCar(
         "皖A12345",

@@ -188,6 +188,8 @@ def vehicle_gate(
             unread_after_s=config.recognition.plates.vote_window_s,
             unread_dedupe_s=config.recognition.plates.dedupe_window_s,
             on_outcome=on_outcome,
+            waiting_after_s=gate.loop.waiting_after_s if gate.loop else 8.0,
+            fallback_every_s=gate.loop.fallback_every_s if gate.loop else 1.0,
         )
         with _running_loop(config, gate.id, loop, camera, stop, on_idle) as thread:
             yield RunningGate(loop, camera, barrier, presence, thread)

@@ -6,7 +6,9 @@ a Unix socket in ``<data_dir>/run/gate-<id>.sock`` (mode 0660: the web service r
 same user; nothing on the network can reach it). One request per connection, one line of
 JSON each way, so a client never waits on another's slow request.
 
-Requests: ``{"cmd": "open", "operator": "...", "reason": "..."}`` and ``{"cmd": "health"}``.
+Requests: ``{"cmd": "open", "operator": "...", "reason": "..."}`` — with, when a guard
+confirms a plate the gate asked about, ``"plate"`` and ``"related_event_id"`` (the passage
+it corrects) — and ``{"cmd": "health"}``.
 Replies: ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``. A bad request gets a
 clear error and changes nothing.
 """
@@ -17,6 +19,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import socket
 import socketserver
 import threading
@@ -24,7 +27,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edge.plates.grammar import is_valid_plate
+
 log = logging.getLogger(__name__)
+_EVENT_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")  # a ULID
 
 MAX_REQUEST_BYTES = 4096
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -52,7 +58,17 @@ def validate_request(request: object) -> dict[str, Any]:
         raise ValueError("operator must be 1-64 characters")
     if not isinstance(reason, str) or not 1 <= len(reason.strip()) <= 200:
         raise ValueError("a reason (1-200 characters) is required to open a gate by hand")
-    return {"cmd": "open", "operator": operator.strip(), "reason": reason.strip()}
+    valid = {"cmd": "open", "operator": operator.strip(), "reason": reason.strip()}
+    plate, related = request.get("plate"), request.get("related_event_id")
+    if plate is not None:
+        if not isinstance(plate, str) or not is_valid_plate(plate):
+            raise ValueError("plate must be a plate in the plate grammar")
+        valid["plate"] = plate
+    if related is not None:
+        if not isinstance(related, str) or not _EVENT_ID.match(related):
+            raise ValueError("related_event_id must be an event id")
+        valid["related_event_id"] = related
+    return valid
 
 
 class _RequestHandler(socketserver.StreamRequestHandler):

@@ -153,6 +153,13 @@ class GateRunner:
     def refresh(self) -> None:
         """Re-read what may change under a running gate (every ``refresh_s`` in ``run``)."""
 
+    def confirmed_plate(self, event: NewEvent) -> NewEvent:
+        """A guard's manual open carrying the plate they confirmed (``event.plate``): the
+        kind returns the event to record (a vehicle gate adds the counted pass's use it
+        spends). A gate that reads no plates refuses it (ValueError: the control channel
+        answers with the message, nothing is recorded)."""
+        raise ValueError(f"gate {self.gate_id} reads no plates: nothing to confirm")
+
     # -- frames and time ------------------------------------------------------------------------
     def process_frame(self, image: np.ndarray, at: datetime) -> list[GateOutcome]:
         """One camera frame captured at ``at``: the kind's decisions, then what time decided."""
@@ -197,11 +204,24 @@ class GateRunner:
                 log.exception("gate %s: outcome callback failed", self.gate_id)
 
     # -- commands from the console --------------------------------------------------------------
-    def manual_open(self, operator: str, reason: str) -> GateOutcome:
-        """A guard opens the gate by hand: recorded with who and why, then the relay opens."""
+    def manual_open(
+        self,
+        operator: str,
+        reason: str,
+        plate: str | None = None,
+        related_event_id: str | None = None,
+    ) -> GateOutcome:
+        """A guard opens the gate by hand: recorded with who and why, then the relay opens.
+
+        ``plate``: the plate the guard confirmed for the event ``related_event_id`` (a near
+        miss or an unread car the gate asked about), stored with the opening; the kind says
+        what else the opening records (``confirmed_plate``)."""
         started = time.perf_counter()
         with self.lock:
-            event = manual_open_event(self.gate_id, self.clock(), operator, reason)
+            now = self.clock()
+            event = manual_open_event(self.gate_id, now, operator, reason, plate, related_event_id)
+            if plate:
+                event = self.confirmed_plate(event)
             written = self.record(event)
             self.release("manual")
             outcome = GateOutcome.of(event, written, started)
@@ -213,7 +233,12 @@ class GateRunner:
         the control server's thread for that request: its connection lasts the request."""
         if request["cmd"] == "open":
             with self.connections.scoped():
-                outcome = self.manual_open(request["operator"], request["reason"])
+                outcome = self.manual_open(
+                    request["operator"],
+                    request["reason"],
+                    request.get("plate"),
+                    request.get("related_event_id"),
+                )
             return {"event_id": outcome.event_id, "ms": round(outcome.decide_ms or 0.0, 1)}
         return {"health": self.health()}
 

@@ -15,29 +15,45 @@ read → decide → act:
 
 A counted visitor pass (a plate pass with ``max_uses``) spends one use per passage, and only
 when the policy opens: the use is taken with one guarded UPDATE just before the event is
-written (edge.vehicles.consume_vehicle_use), so two gates cannot both spend the last one; if
+written (the runner's use counter: locally, or at the hub on a gate box), so two gates cannot both spend the last one; if
 none is left the passage is denied "visitor pass used up". The passage's event records
 ``vehicle_id`` and ``pass_use``: that is how the policy's same-visit rule finds the last use.
+
+Questions for the guard (edge.store.prompts), stored with the event that raised them:
+
+- a *near miss* — a read one confusable character away from a plate that would open — is
+  denied and asks "possibly 皖A12345 — confirm?" with the plate crop; the guard's
+  confirmation comes back as a manual open carrying the confirmed plate (the runner's
+  ``manual_open``, which asks ``confirmed_plate`` here what the opening spends);
+- with a vehicle loop, a car *waiting* on it with no decision after ``waiting_after_s``
+  raises an "unread car waiting" card with the best frame seen; the gate keeps reading the
+  freshest frames (and, at most every ``fallback_every_s``, lets the reader look for the
+  plate by text detection when no plate box is found), and closes the card itself when the
+  car is read after all or drives off — a question about a car that has gone is closed
+  too, so nobody opens for whoever stands there next.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+import cv2
 import numpy as np
 import sqlite_utils
 
-from edge.db import utc_now
+from edge.db import transaction, utc_now
 from edge.event_writer import UNCOUNTED_USE, spend_use
 from edge.events import NewEvent
 from edge.gates.runner import CameraLike, GateOutcome, GateRunner
 from edge.plates.reader import PlateInputError, PlateRead
-from edge.plates.voting import Passage, PlateVoter
+from edge.plates.voting import Passage, PlateVoter, Quad
 from edge.policy import (
     Alert,
     Decision,
@@ -48,7 +64,10 @@ from edge.policy import (
     decide_vehicle,
 )
 from edge.snapshots import SnapshotStore
+from edge.store.prompts import NewPrompt, PromptKind, close_gate_prompts
 from edge.vehicles import facts_for_plate
+
+log = logging.getLogger(__name__)
 
 
 class BarrierLike(Protocol):
@@ -59,7 +78,7 @@ class BarrierLike(Protocol):
 
 
 class ReaderLike(Protocol):
-    def read(self, frame_bgr: np.ndarray) -> list[PlateRead]: ...
+    def read(self, frame_bgr: np.ndarray, vehicle_present: bool = False) -> list[PlateRead]: ...
 
 
 class PresenceLike(Protocol):
@@ -124,6 +143,51 @@ class UnreadWatch:
         return car
 
 
+@dataclass
+class WaitingCar:
+    """The car on the vehicle loop: since when, whether it was decided or its card raised,
+    and the best frame seen for it (the card's snapshot and crop)."""
+
+    since: datetime | None = None
+    decided: bool = False
+    prompted: bool = False
+    near_miss: bool = False  # a near-miss question was asked while it stood there
+    frame: np.ndarray | None = None
+    confidence: float = -1.0
+    quad: Quad | None = None
+
+
+def plate_crop_jpeg(frame: np.ndarray | None, quad: Quad | None) -> bytes | None:
+    """The plate's box cut from the frame with a little margin, as JPEG (for the guard's
+    card and, if the guard corrects it, the labelled example); None without a box."""
+    if frame is None or not quad:
+        return None
+    pts = np.asarray(quad, np.float64).reshape(-1, 2)
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    mx, my = 0.08 * (x1 - x0), 0.25 * (y1 - y0)
+    h, w = frame.shape[:2]
+    left, top = max(0, int(x0 - mx)), max(0, int(y0 - my))
+    right, bottom = min(w, int(np.ceil(x1 + mx))), min(h, int(np.ceil(y1 + my)))
+    if right - left < 4 or bottom - top < 4:
+        return None
+    ok, jpeg = cv2.imencode(".jpg", frame[top:bottom, left:right], [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return jpeg.tobytes() if ok else None
+
+
+def near_miss_prompt(plate: str, decision: Decision, passage: Passage) -> NewPrompt | None:
+    """The guard's question for a near-miss passage (None when it is not one)."""
+    if not decision.candidates:
+        return None
+    candidates = tuple(
+        {"plate": v.plate, "kind": v.kind, "household": v.household, "vehicle_id": v.id}
+        for v in decision.candidates
+    )
+    evidence = passage.evidence
+    crop = plate_crop_jpeg(evidence.frame, evidence.quad) if evidence else None
+    return NewPrompt("near_miss", plate, candidates, crop)
+
+
 class VehicleGateLoop(GateRunner):
     def __init__(
         self,
@@ -141,34 +205,59 @@ class VehicleGateLoop(GateRunner):
         unread_dedupe_s: float = 30.0,
         on_outcome: Callable[[GateOutcome], None] | None = None,
         clock: Callable[[], datetime] = utc_now,
+        waiting_after_s: float = 8.0,
+        fallback_every_s: float = 1.0,
     ) -> None:
+        """``presence``: the vehicle loop, if the gate has one (a waiting car's card and the
+        reader's text-detection fallback need it); ``require_presence``: read frames only
+        while it reports a car."""
         super().__init__(gate.id, camera, db, snapshots, on_outcome, clock)
         self.gate = gate
         self.barrier = barrier
         self.reader = reader
         self.voter = voter
         self.policy = policy
-        self.presence = presence if require_presence else None
+        self.presence = presence
+        self.require_presence = require_presence and presence is not None
         self.unread = UnreadWatch(
             timedelta(seconds=unread_after_s), timedelta(seconds=unread_dedupe_s)
         )
+        self.waiting_after = timedelta(seconds=waiting_after_s)
+        self.fallback_every = timedelta(seconds=fallback_every_s)
+        self.waiting = WaitingCar()
+        self.last_fallback: datetime | None = None
+
+    def car_present(self) -> bool:
+        return self.presence is not None and self.presence.is_occupied
 
     # -- read -------------------------------------------------------------------------------
     def on_frame(self, image: np.ndarray, at: datetime) -> list[GateOutcome]:
         """Read plates in one frame and act on every passage that became decided."""
-        if self.presence is not None and not self.presence.is_occupied:
+        if self.require_presence and not self.car_present():
             return []  # frames are read only while a car is on the loop detector
         started = time.perf_counter()
+        fallback = self.fallback_due(at)
+        if fallback:
+            self.last_fallback = at
         try:
-            reads = self.timed(self.reader.read, image)
+            reads = self.timed(lambda frame: self.reader.read(frame, fallback), image)
         except PlateInputError as exc:
             return self.refused(exc)
+        self.note_waiting(reads, image)
         outcomes = [self.passage(p, started) for p in self.voter.add(reads, at, image)]
-        if outcomes or any(r.valid for r in reads):
-            self.unread.forget()
+        if outcomes or any(r.valid for r in reads) or self.waiting.prompted:
+            self.unread.forget()  # read, or already on the guard's screen as a waiting car
         elif self.unread.observe(reads, image, at):
             outcomes += self.unread_car(at)
         return outcomes
+
+    def fallback_due(self, at: datetime) -> bool:
+        """Text detection (~250 ms) only while the loop says a car is there, it is not
+        decided yet, and not more often than ``fallback_every``."""
+        if not self.car_present() or self.waiting.decided:
+            return False
+        last = self.last_fallback
+        return last is None or at - last >= self.fallback_every or at < last
 
     def tick(self, at: datetime) -> list[GateOutcome]:
         """Close vote windows that ended without a new frame, and report an unread car
@@ -177,7 +266,7 @@ class VehicleGateLoop(GateRunner):
         outcomes += [self.passage(p, time.perf_counter()) for p in self.voter.flush(at)]
         if self.unread.left(at):
             outcomes += self.unread_car(at)
-        return outcomes
+        return outcomes + self.watch_waiting(at)
 
     # -- decide and act ---------------------------------------------------------------------
     def passage(self, passage: Passage, started: float) -> GateOutcome:
@@ -187,6 +276,9 @@ class VehicleGateLoop(GateRunner):
             decision, details, uncounted = self.decide(passage, now)
             alerts = [self.alert_event(passage, alert, now) for alert in decision.alerts]
             reasons = tuple(r.as_dict() for r in decision.reasons)
+            prompt = near_miss_prompt(passage.plate, decision, passage)
+            if prompt is not None:
+                details["near_miss"] = [c["plate"] for c in prompt.candidates]
             event = NewEvent(
                 gate_id=self.gate.id,
                 kind="vehicle_passage",
@@ -197,12 +289,14 @@ class VehicleGateLoop(GateRunner):
                 confidence=passage.confidence,
                 reasons=(*reasons, UNCOUNTED_USE) if uncounted else reasons,
                 details=details,
+                prompt=prompt,
             )
             frame = passage.evidence.frame if passage.evidence else None
             written = self.record(event, frame, linked=alerts)
             if decision.action == "open":
                 self.barrier.open()
             self.unread.forget()
+            self.car_decided(now, near_miss=prompt is not None)
             outcome = GateOutcome.of(event, written, started)
         self.publish(outcome)
         return outcome
@@ -253,10 +347,24 @@ class VehicleGateLoop(GateRunner):
         car = self.unread.take(at)
         if car is None:
             return []
+        return [self.record_unread(car.since, car.frame, car.confidence)]
+
+    def record_unread(
+        self,
+        since: datetime | None,
+        frame: np.ndarray | None,
+        confidence: float,
+        prompt: NewPrompt | None = None,
+    ) -> GateOutcome:
+        """The ``plate_unread`` event: a car that left or stood unread, or (with ``prompt``)
+        one waiting on the loop with no decision — then with the guard's card."""
         with self.lock:
             now = self.clock()
-            sighting = PlateSighting("", max(car.confidence, 0.0), readable=False)
+            sighting = PlateSighting("", max(confidence, 0.0), readable=False)
             decision = decide_vehicle(sighting, self.gate, now, Facts())  # no plate, no facts
+            details: dict[str, Any] = {"seen_since": since.isoformat() if since else None}
+            if prompt is not None:
+                details["waiting"] = True
             event = NewEvent(
                 self.gate.id,
                 "plate_unread",
@@ -264,15 +372,93 @@ class VehicleGateLoop(GateRunner):
                 decision.action,
                 confidence=sighting.confidence,
                 reasons=tuple(r.as_dict() for r in decision.reasons),
-                details={"seen_since": car.since.isoformat()},
+                details=details,
+                prompt=prompt,
             )
-            outcome = GateOutcome.of(event, self.record(event, car.frame))
+            outcome = GateOutcome.of(event, self.record(event, frame))
         self.publish(outcome)
-        return [outcome]
+        return outcome
+
+    # -- a car waiting on the loop ----------------------------------------------------------
+    def note_waiting(self, reads: list[PlateRead], image: np.ndarray) -> None:
+        """Keep the best frame of the car on the loop (a plate box seen beats none; then the
+        most confident read; else the freshest frame)."""
+        waiting = self.waiting
+        if not self.car_present() or waiting.decided:
+            return
+        seen = [r for r in reads if r.quad is not None]
+        best = max(seen, key=lambda r: r.confidence, default=None)
+        if best is not None and best.confidence >= waiting.confidence:
+            waiting.frame, waiting.confidence, waiting.quad = image, best.confidence, best.quad
+        elif waiting.confidence < 0:
+            waiting.frame = image
+
+    def car_decided(self, at: datetime, near_miss: bool = False) -> None:
+        """A passage was decided (or a guard opened for a confirmed plate): the car on the
+        loop is not waiting any more (its card, if raised, is closed as read)."""
+        with self.lock:
+            if self.waiting.prompted:
+                self.close_questions(("unread_waiting",), "read", at)
+            if self.car_present():
+                asked = self.waiting.near_miss or near_miss
+                since = self.waiting.since or at
+                self.waiting = WaitingCar(since=since, decided=True, near_miss=asked)
+
+    def watch_waiting(self, at: datetime) -> list[GateOutcome]:
+        """Raise the "unread car waiting" card once per car on the loop with no decision
+        after ``waiting_after``; close the car's questions when it drives off."""
+        if self.presence is None:
+            return []
+        with self.lock:
+            waiting = self.waiting
+            if not self.presence.is_occupied:
+                asked: tuple[PromptKind, ...] = ("unread_waiting",) if waiting.prompted else ()
+                if waiting.near_miss:
+                    asked += ("near_miss",)
+                if asked:  # questions about a car that is gone: nobody may open for it
+                    self.close_questions(asked, "left", at)
+                self.waiting = WaitingCar()
+                return []
+            if waiting.since is None:
+                waiting.since = at
+            if waiting.decided or waiting.prompted or at - waiting.since < self.waiting_after:
+                return []
+            waiting.prompted = True
+            self.unread.forget()
+        prompt = NewPrompt("unread_waiting", crop=plate_crop_jpeg(waiting.frame, waiting.quad))
+        return [self.record_unread(waiting.since, waiting.frame, waiting.confidence, prompt)]
+
+    def close_questions(self, kinds: tuple[PromptKind, ...], resolution: str, at: datetime) -> None:
+        try:
+            with transaction(self.db) as conn:
+                close_gate_prompts(conn, self.gate.id, kinds, resolution, at)
+        except (sqlite3.OperationalError, OSError) as exc:  # storage weather: card stays open
+            log.warning("gate %s: questions not closed: %s", self.gate.id, exc)
 
     # -- the runner's hooks -----------------------------------------------------------------
     def release(self, source: str) -> None:
         self.barrier.open()
+
+    def confirmed_plate(self, event: NewEvent) -> NewEvent:
+        """A guard opens for the plate they confirmed (``event.plate``): a use of that
+        plate's counted pass is spent as its passage would spend it (same-visit rule
+        included), and the car on the loop counts as decided."""
+        plate = event.plate or ""
+        now = event.occurred_at
+        since = now - timedelta(seconds=self.policy.same_visit_s)
+        facts = facts_for_plate(self.db, plate, self.gate.id, since)
+        sighting = PlateSighting(plate, 1.0, readable=True)
+        decision = decide_vehicle(sighting, self.gate, now, facts, self.policy)
+        self.car_decided(now)
+        vehicle = decision.vehicle
+        if decision.action != "open" or not decision.spend_use or vehicle is None:
+            return event
+        use, _ = spend_use(lambda: self.uses.spend(self.db, "vehicle", vehicle.id, now))
+        if use is None:
+            return event
+        return dataclasses.replace(
+            event, details={**event.details, "vehicle_id": vehicle.id, "pass_use": use}
+        )
 
     def kind_health(self) -> dict[str, Any]:
         return {"barrier": dataclasses.asdict(self.barrier.state())}

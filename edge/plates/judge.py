@@ -10,6 +10,18 @@ every character where mistakes are likely or costly: the province (the weakest p
 suffix, and any character the second reader firmly reads otherwise. A disagreement makes
 the read "unsure" — never a confident wrong plate.
 
+A dissent is weighed by how well the second reader knows what it contradicts. The plate
+CRNN was trained on plates that are mostly 皖; on some provinces (藏, 赣, 琼, 桂, 新) it
+reads the right character only 28-89 % of the time (measured: `bench/plates.py
+--calibrate`), and blocking every such read would cost recall for nothing. So a *province*
+dissent on a province the second reader measurably misreads (recall below `known_recall`),
+not firm (< `dissent`) unless it is one of its measured misreads of that province, and not
+a pair the *first* reader is known to confuse (then the dissent may well be the truth), is
+weighed as evidence: the first reader's odds times
+the chance that the second reader misreads this province must still clear the floor.
+Provinces it reads well (皖 and most others) keep the strict rule: any dissent blocks, so
+the night-time 闽 read as 皖 stays unsure.
+
 Pure functions of the two reads, the colour and the settings: testable without models.
 """
 
@@ -19,6 +31,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from edge.plates.grammar import PlateClass, classify, template_of
+from edge.plates.near_miss import (
+    FIRST_READER_PROVINCE_CONFUSIONS,
+    SECOND_READER_PROVINCE_CONFUSIONS,
+)
 
 __all__ = ["JudgeSettings", "Verdict", "judge"]
 
@@ -30,12 +46,15 @@ class JudgeSettings:
     agreement; `dissent`: a second reader this sure of another character vetoes the read;
     `corroborated_floor`: a character below the floor but above this still counts when the
     second reader reads the same character at least `dissent` sure (two differently
-    trained models agreeing firmly is stronger evidence than one model's 0.8)."""
+    trained models agreeing firmly is stronger evidence than one model's 0.8);
+    `known_recall`: a province the second reader reads right at least this often (measured)
+    is one it knows, and its dissent there always counts."""
 
     min_confidence: float = 0.80
     sure: float = 0.97
     dissent: float = 0.90
     corroborated_floor: float = 0.5
+    known_recall: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -68,11 +87,13 @@ def judge(
     second: tuple[str, tuple[float, ...]] | None,
     second_knows: Callable[[str], bool],
     settings: JudgeSettings = JudgeSettings(),
+    second_recall: Callable[[str], float] = lambda _c: 1.0,
 ) -> Verdict:
     """Apply the class's rules to a first read and, when given, the second reader's read of
     the same template (`second` = (text, per-character confidence), None when there is no
     second reader). `second_knows(char)` says whether the second model can read `char`
-    at all (it cannot vote on what it has no class for)."""
+    at all (it cannot vote on what it has no class for); `second_recall(char)` how often it
+    reads that province right (measured; 1.0 when it reads it well)."""
     plate_class = classify(text)
     template = template_of(text)
     if plate_class is None or template is None or len(char_probs) != len(text):
@@ -102,6 +123,40 @@ def judge(
     must_agree |= {k for k, p in enumerate(char_probs) if p < settings.sure}
     must_agree |= {k for k, p in enumerate(other_probs) if p >= settings.dissent}
     for k in sorted(must_agree):
-        if second_knows(text[k]) and other[k] != text[k]:
-            return Verdict(plate_class, "disagree")
+        if not second_knows(text[k]) or other[k] == text[k]:
+            continue
+        weighed = (text[k], other[k], char_probs[k], other_probs[k])
+        if k in template.province_at and _explained(*weighed, second_recall, settings):
+            continue
+        return Verdict(plate_class, "disagree")
     return Verdict(plate_class, "")
+
+
+_FIRST_CONFUSES = frozenset(FIRST_READER_PROVINCE_CONFUSIONS) | frozenset(
+    (b, a) for a, b in FIRST_READER_PROVINCE_CONFUSIONS
+)
+_SECOND_MISREADS = frozenset(SECOND_READER_PROVINCE_CONFUSIONS)  # (truth, what it read)
+
+
+def _explained(
+    claimed: str,
+    read: str,
+    p: float,
+    q: float,
+    second_recall: Callable[[str], float],
+    settings: JudgeSettings,
+) -> bool:
+    """Whether the second reader's province `read` (at `q`) against the first reader's
+    `claimed` (at `p`) is what its measured weakness on `claimed` predicts, so that the
+    first read still clears the floor: odds(p) x P(second misreads `claimed`) >= odds(floor).
+    Never for a firm dissent, a province it knows, or a pair the first reader confuses."""
+    if (claimed, read) in _FIRST_CONFUSES:
+        return False
+    if q >= settings.dissent and (claimed, read) not in _SECOND_MISREADS:
+        return False
+    miss = 1.0 - second_recall(claimed)
+    if miss <= 1.0 - settings.known_recall:
+        return False
+    p = min(p, 0.999)
+    odds = p / (1.0 - p) * miss
+    return odds / (1.0 + odds) >= settings.min_confidence

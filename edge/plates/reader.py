@@ -35,6 +35,7 @@ __all__ = [
     "PlateReaderSettings",
     "classify_colour",
     "rectify",
+    "row_gap",
 ]
 
 _MAX_SIDE = 8192  # larger is not a camera frame; resizing it alone would blow the budget
@@ -90,7 +91,8 @@ class PlateRead:
     character makes the whole plate doubtful, which is what an access decision needs.
     `valid` = a plate of a known class that passed its class's rules and corroboration;
     otherwise `unsure` says why not ("unread", "low_confidence", "colour_mismatch",
-    "disagree"). `char_probs` per character, `second` the second reader's text, `rows`
+    "disagree"). `char_probs` per character, `second` the second reader's text and
+    `second_probs` its per-character confidence, `rows`
     1 or 2 (double-row plate), `plate_class` the class code ("" when not a plate).
     """
 
@@ -103,6 +105,7 @@ class PlateRead:
     unsure: str = ""
     char_probs: tuple[float, ...] = ()
     second: str = ""
+    second_probs: tuple[float, ...] = ()
     rows: int = 1
     auto_open: bool = True
 
@@ -208,8 +211,36 @@ def _row_band(corners: np.ndarray, top: float, bottom: float) -> np.ndarray:
 
 
 # A double-row plate's rows as bands of the detected quad. The detector's top edge tends
-# to sit inside the top row, so that band reaches above the quad.
+# to sit inside the top row, so that band reaches above the quad. Where the rows part is
+# measured on the plate itself (`row_gap`); these are the fallback when it cannot be.
 _TOP_BAND, _BOTTOM_BAND = (-0.12, 0.42), (0.36, 1.04)
+_GAP_RANGE = (0.22, 0.6)  # where the gap between the rows can lie, as a fraction of the quad
+_GAP_OVERLAP = 0.02  # each row's band reaches this far past the gap
+
+
+def row_gap(frame: np.ndarray, corners: np.ndarray) -> float | None:
+    """Where a double-row plate's two rows part, as a fraction of the quad's height: the
+    line with the least character ink in the middle of the plate (the row projection
+    profile). None when no line there is clearly emptier than the rows (not two rows).
+
+    Why measure it: the detector's box sits differently on every plate, and a fixed split
+    left the tops of the bottom row's characters in the top row's crop, where the reader
+    took them for part of the letter (V read as S or Y).
+    """
+    plate = rectify(frame, corners, (0.0, 0.0), height=96, aspect=_DOUBLE_ASPECT)
+    grey = cv2.cvtColor(plate, cv2.COLOR_BGR2GRAY)
+    h, w = grey.shape
+    core = grey[:, w // 10 : w - w // 10]  # the frame line and screws stay out
+    _, ink = cv2.threshold(core, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if ink.mean() > 0.5:  # characters are the minority of a plate, whatever the colours
+        ink = 1 - ink
+    profile = np.convolve(ink.mean(axis=1), np.ones(3) / 3, mode="same")
+    lo, hi = round(_GAP_RANGE[0] * h), round(_GAP_RANGE[1] * h)
+    gap = lo + int(np.argmin(profile[lo:hi]))
+    rows = max(profile[:gap].max(initial=0.0), 1e-6), max(profile[gap:].max(initial=0.0), 1e-6)
+    if profile[gap] > 0.35 * min(rows):
+        return None
+    return gap / h
 
 
 class PlateReader:
@@ -301,12 +332,15 @@ class PlateReader:
     def _read_double(self, frame: np.ndarray, corners: np.ndarray, quad) -> PlateRead:
         """Top row (province, letter) and bottom row (five characters) read apart."""
         colour = classify_colour(rectify(frame, corners, aspect=_DOUBLE_ASPECT))
-        bands = [_row_band(corners, *_TOP_BAND), _row_band(corners, *_BOTTOM_BAND)]
-        # Rows keep the plate's width but not its height: the top band is ~4.4:1 wide,
-        # the bottom ~3.6:1 (GA 36 glyph rows), so each is warped to its own aspect.
+        gap = row_gap(frame, corners)
+        limits = (_TOP_BAND, _BOTTOM_BAND)
+        if gap is not None:
+            limits = ((_TOP_BAND[0], gap + _GAP_OVERLAP), (gap - _GAP_OVERLAP, _BOTTOM_BAND[1]))
+        # Rows keep the plate's width but not its height, so each is warped to its own
+        # aspect (about 4.4:1 for the top row, 3.6:1 for the bottom one).
         crops = [
-            rectify(frame, band, (0.02, 0.0), aspect=_DOUBLE_ASPECT / (b - a))
-            for band, (a, b) in zip(bands, (_TOP_BAND, _BOTTOM_BAND), strict=True)
+            rectify(frame, _row_band(corners, a, b), (0.02, 0.0), aspect=_DOUBLE_ASPECT / (b - a))
+            for a, b in limits
         ]
         top = self.recogniser.decode_grammar(self.recogniser.probabilities(crops[0]), (TOP_ROW,))
         bottom = self.recogniser.decode_grammar(
@@ -343,6 +377,7 @@ class PlateReader:
             (other.text, other.char_probs) if other is not None else None,
             self.second.knows if self.second is not None else (lambda _c: False),
             self.judge_settings,
+            self.second.recall if self.second is not None else (lambda _c: 1.0),
         )
         kind = verdict.plate_class
         return PlateRead(
@@ -355,6 +390,7 @@ class PlateReader:
             unsure=verdict.unsure,
             char_probs=tuple(round(p, 4) for p in raw.char_probs),
             second=other.text if other is not None else "",
+            second_probs=tuple(round(p, 4) for p in other.char_probs) if other is not None else (),
             rows=rows or 1,
             auto_open=kind.auto_open if kind else False,
         )

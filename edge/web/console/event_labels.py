@@ -53,6 +53,10 @@ DETAIL_LABELS = {
     "pass_use": N_("Pass use"),
     "watch_face_ids": N_("Watched faces"),
     "score": N_("Match score"),
+    "near_miss": N_("Possibly"),
+    "corrected_plate": N_("Plate confirmed by the guard"),
+    "waiting": N_("Waited at the barrier"),
+    "seen_since": N_("Seen since"),
 }
 # The policies store each reason as a code plus an English message with the specifics
 # (household, times, score). Pages show the translated label of the code first, so a guard
@@ -95,9 +99,16 @@ REASON_LABELS = {
     "outside_schedule": N_("Outside the allowed hours"),
     "manual_open": N_("Opened by hand"),
     "pass_use_not_counted": N_("Use not counted (storage fault)"),
+    "near_miss": N_("Possibly a known plate misread: a guard must confirm"),
     **KIND_LABELS,  # door and camera events use their kind as the code
 }
-TIME_DETAILS = frozenset({"first_seen"})  # details holding a time, shown in the site zone
+VEHICLE_KIND_LABELS = {
+    "resident": N_("Resident vehicle"),
+    "visitor": N_("Visitor vehicle"),
+    "temporary": N_("Temporary vehicle"),
+}
+# details holding a time, shown in the site zone
+TIME_DETAILS = frozenset({"first_seen", "seen_since"})
 FILTER_MESSAGES = {
     "plate_match": N_("Choose whether the plate must match exactly or by its beginning."),
     "plate_chars": N_(
@@ -166,6 +177,16 @@ def present(row: dict[str, Any], gate_names: dict[str, str]) -> dict[str, Any]:
         "alert": row["kind"] in ALERT_KINDS,
         "has_snapshot": bool(row.get("snapshot_path")),
     }
+
+
+def present_prompt(prompt: dict[str, Any]) -> dict[str, Any]:
+    """A guard prompt (edge.store.prompts) with its candidates' kinds labelled."""
+    candidates = [
+        {**c, "kind_label": gettext(VEHICLE_KIND_LABELS.get(str(c.get("kind")), N_("Vehicle")))}
+        for c in prompt.get("candidates") or []
+        if isinstance(c, dict) and c.get("plate")
+    ]
+    return {**prompt, "candidates": candidates}
 
 
 def gate_names(conn: Any, configured: list[Any]) -> dict[str, str]:

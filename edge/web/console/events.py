@@ -33,6 +33,7 @@ from flask_babel import gettext
 from edge import audit, event_search
 from edge.event_export import events_csv
 from edge.event_search import DECISIONS, KINDS, FilterError
+from edge.store.prompts import PROMPT_TTL, open_prompts, prompts_for_events
 from edge.store.snapshot_access import resolve_snapshot, thumbnail_jpeg
 from edge.web.access import allowed_roles, require_console_roles
 from edge.web.console.event_labels import (
@@ -44,6 +45,7 @@ from edge.web.console.event_labels import (
     kind_label,
     local_seconds,
     present,
+    present_prompt,
 )
 from edge.web.context import actor, get_db, now, state
 
@@ -51,6 +53,7 @@ bp = Blueprint("console_events", __name__, url_prefix="/events", template_folder
 bp.before_request(require_console_roles("console_events"))
 AUDITED_ROLES = ("police", "grid")
 EXPORT_ROLES = allowed_roles("console_events.export")
+PROMPT_ROLES = allowed_roles("console_live.confirm_prompt")  # who answers a gate's question
 
 
 @bp.app_template_filter("local_seconds")
@@ -154,7 +157,11 @@ def export():
     )
 
 
-def _feed_item(row: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+def _feed_item(
+    row: dict[str, Any], names: dict[str, str], prompt: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One event for the pages polling the feed; with the guard's question it raised, if
+    any is open (only for the roles that may answer it)."""
     item = present(row, names)
     zone = state().config.site.zone
     return {
@@ -169,6 +176,9 @@ def _feed_item(row: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
         "url": url_for(".event", event_id=item["id"]),
         "row_html": render_template("console/_event_row.html", e=item),
         "alert_html": render_template("console/_alert.html", a=item) if item["alert"] else None,
+        "prompt_html": render_template("console/_prompt.html", p=present_prompt(prompt))
+        if prompt
+        else None,
     }
 
 
@@ -187,13 +197,20 @@ def feed():
         return jsonify(cursor=event_search.current_cursor(conn), events=[], more=False)
     batch = event_search.feed(conn, after, alerts_only=alerts == "1")
     names = _names()
-    items = [_feed_item(row, names) for row in batch.rows]
+    prompts = {}
+    if g.user.role in PROMPT_ROLES:
+        prompts = prompts_for_events(conn, [row["id"] for row in batch.rows])
+    items = [_feed_item(row, names, prompts.get(row["id"])) for row in batch.rows]
     if items:
         _audit_read(
             "feed", "events", events=[i["id"] for i in items],
             alerts=[i["id"] for i in items if i["alert"]],
         )  # fmt: skip
-    return jsonify(cursor=batch.cursor, events=items, more=batch.more)
+    # Questions answered or closed elsewhere leave the guard's cards on the next poll.
+    asked = None
+    if g.user.role in PROMPT_ROLES:  # every gate's cards: more than one card holds
+        asked = [p["id"] for p in open_prompts(conn, limit=500, since=now() - PROMPT_TTL)]
+    return jsonify(cursor=batch.cursor, events=items, more=batch.more, open_prompts=asked)
 
 
 @bp.route("/<event_id>", endpoint="event")

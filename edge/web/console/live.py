@@ -5,6 +5,14 @@ events, and the alerts of the last hours), so it is useful without JavaScript; c
 then polls the events feed (``console_events.feed``, see there why polling) and adds new
 events and alert banners as they come.
 
+Prompts (edge.store.prompts): a gate asks the guard about a near miss ("possibly 皖A12345 —
+confirm?") or a car waiting unread on its loop; the question shows on the gate's card with
+the passage snapshot, the plate crop and the registered plate. Confirming claims the prompt
+(one transaction: a second guard's answer finds it taken) and opens through the same
+control channel as a manual open, carrying the confirmed plate, which the gate stores with
+its opening event; the audit row and the correction (crop + true plate) follow in a second
+transaction, or the prompt is released if the gate did not open. Dismissing is audited.
+
 Manual open: the web process never touches a relay — it asks the gate process over its
 control socket (edge.gates.control), which records the ``manual_open`` event with the
 operator and pulses the relay. The form's nonce is claimed and committed *before* the
@@ -23,6 +31,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     g,
@@ -37,10 +46,29 @@ from flask_babel import gettext
 from edge import audit, event_search
 from edge.box.health import SnapshotSizeCache, all_gate_health, disk_usage, sync_backlog
 from edge.config import GateConfig
-from edge.db import transaction
+from edge.db import iso, transaction
 from edge.gates.control import GateUnreachableError, send_gate_command
+from edge.plates.grammar import PlateFormatError, normalise_plate
+from edge.store.prompts import (
+    PROMPT_TTL,
+    PromptGone,
+    claim_prompt,
+    get_prompt,
+    insert_correction,
+    open_prompts,
+    prompt_crop,
+    read_rates,
+    release_prompt,
+    set_open_event,
+)
 from edge.web.access import require_console_roles
-from edge.web.console.event_labels import filter_message, gate_names, local_seconds, present
+from edge.web.console.event_labels import (
+    filter_message,
+    gate_names,
+    local_seconds,
+    present,
+    present_prompt,
+)
 from edge.web.console.forms import DuplicateSubmission, claim_nonce
 from edge.web.console.health_view import health_cells
 from edge.web.context import actor, get_db, now, state
@@ -51,6 +79,7 @@ CARD_ROWS = 6  # events per gate card
 ALERT_HOURS = 12  # alerts older than this are not shown as banners when the page opens
 MAX_REASON = 200  # what the gate's control channel accepts
 OPEN_TIMEOUT_S = 2.0
+READ_RATE_DAYS = 7  # the health page's plate read rate per lane, by day
 _CACHE = "menwei.snapshot_size"
 
 
@@ -65,14 +94,15 @@ def _local_seconds_filter(value: str | None, with_date: bool = True) -> str:
     return local_seconds(value, state().config.site.zone, with_date)
 
 
-def _gate(gate_id: str) -> GateConfig:
+def configured_gate(gate_id: str) -> GateConfig:
+    """The configured gate `gate_id`, or 404."""
     for gate in state().config.gates:
         if gate.id == gate_id:
             return gate
     abort(404, gettext("There is no gate %(id)s in this appliance's configuration.", id=gate_id))
 
 
-def _live_page(status: int = 200, **context: Any) -> tuple[str, int]:
+def live_page(status: int = 200, **context: Any) -> tuple[str, int]:
     conn = get_db().conn
     cursor = event_search.current_cursor(conn)  # first: a newer event reaches the feed
     config = state().config
@@ -82,6 +112,9 @@ def _live_page(status: int = 200, **context: Any) -> tuple[str, int]:
             "gate": gate,
             "events": [
                 present(r, names) for r in event_search.latest_for_gate(conn, gate.id, CARD_ROWS)
+            ],
+            "prompts": [
+                present_prompt(p) for p in open_prompts(conn, gate.id, since=now() - PROMPT_TTL)
             ],
         }
         for gate in config.gates
@@ -107,8 +140,10 @@ def index():
         notice = gettext(
             "Gate %(gate)s was opened by hand; its event will be saved when the gate's "
             "storage works again.",
-            gate=_gate(spooled_gate).name,
+            gate=configured_gate(spooled_gate).name,
         )
+    if request.args.get("dismissed"):
+        notice = gettext("The question was dismissed; the gate stays closed.")
     if opened:
         if not event_search.is_event_id(opened):
             abort(400, filter_message(event_search.FilterError("event_id", "opened")))
@@ -119,7 +154,7 @@ def index():
                 gate=gate_names(get_db().conn, state().config.gates).get(event["gate_id"]),
                 id=opened,
             )
-    return _live_page(notice=notice)
+    return live_page(notice=notice)
 
 
 @dataclass(frozen=True)
@@ -129,8 +164,20 @@ class OpenResult:
     error: str | None = None
 
 
-def _ask_gate_to_open(gate: GateConfig, operator: str, reason: str) -> OpenResult:
-    request_ = {"cmd": "open", "operator": operator, "reason": reason}
+def ask_gate_to_open(
+    gate: GateConfig,
+    operator: str,
+    reason: str,
+    plate: str | None = None,
+    related_event_id: str | None = None,
+) -> OpenResult:
+    """Ask the gate process to open (it records the event and pulses the relay); with
+    `plate`, the plate a guard confirmed for the passage `related_event_id`."""
+    request_: dict[str, Any] = {"cmd": "open", "operator": operator, "reason": reason}
+    if plate:
+        request_["plate"] = plate
+    if related_event_id:
+        request_["related_event_id"] = related_event_id
     try:
         reply = send_gate_command(state().config.storage.run_dir, gate.id, request_, OPEN_TIMEOUT_S)
     except GateUnreachableError as exc:
@@ -142,7 +189,7 @@ def _ask_gate_to_open(gate: GateConfig, operator: str, reason: str) -> OpenResul
 
 @bp.route("/gates/<gate_id>/open", methods=["POST"], endpoint="open_gate")
 def open_gate(gate_id: str):
-    gate = _gate(gate_id)
+    gate = configured_gate(gate_id)
     reason = " ".join(request.form.get("reason", "").split())
     problem = ""
     if not reason:
@@ -150,7 +197,7 @@ def open_gate(gate_id: str):
     elif len(reason) > MAX_REASON:
         problem = gettext("The reason is too long (at most 200 characters).")
     if problem:
-        return _live_page(400, error=problem, error_gate=gate.id, reason=reason[:MAX_REASON])
+        return live_page(400, error=problem, error_gate=gate.id, reason=reason[:MAX_REASON])
     db = get_db()
     try:
         with transaction(db) as conn:
@@ -160,8 +207,8 @@ def open_gate(gate_id: str):
             "This open request was already sent (a double click or a reload), so it was not "
             "sent again. The gate's events show what happened."
         )
-        return _live_page(409, error=message, error_gate=gate.id)
-    outcome = _ask_gate_to_open(gate, g.user.username, reason)
+        return live_page(409, error=message, error_gate=gate.id)
+    outcome = ask_gate_to_open(gate, g.user.username, reason)
     with transaction(db) as conn:
         audit.append(
             conn, actor(), "manual_open", f"gate:{gate.id}",
@@ -177,11 +224,11 @@ def open_gate(gate_id: str):
             "Check the gate's service (Health page) or open it on site.",
             name=gate.name,
         )
-        return _live_page(409, error=message, error_gate=gate.id, reason=reason)
+        return live_page(409, error=message, error_gate=gate.id, reason=reason)
     message = gettext(
         "Gate %(name)s refused to open: %(error)s", name=gate.name, error=outcome.error
     )
-    return _live_page(502, error=message, error_gate=gate.id, reason=reason)
+    return live_page(502, error=message, error_gate=gate.id, reason=reason)
 
 
 def _health_report() -> dict[str, Any]:
@@ -199,7 +246,13 @@ def _health_report() -> dict[str, Any]:
 @bp.route("/health", endpoint="health")
 def health():
     report = _health_report()
-    return render_template("console/health.html", report=report, cells=health_cells(report))
+    gates = gate_names(get_db().conn, state().config.gates)
+    lanes = read_rates(get_db().conn, state().config.site.zone, now(), READ_RATE_DAYS)
+    return render_template(
+        "console/health.html", report=report, cells=health_cells(report),
+        lanes=[(gates.get(lane.gate_id, lane.gate_id), lane) for lane in lanes],
+        read_rate_days=READ_RATE_DAYS,
+    )  # fmt: skip
 
 
 @bp.route("/health.json", endpoint="health_json")
@@ -213,3 +266,122 @@ def health_json():
         sync=report["sync"],
         cells={key: {"text": text, "level": level} for key, (text, level) in cells.items()},
     )
+
+
+def _prompt_or_404(prompt_id: int) -> dict[str, Any]:
+    prompt = get_prompt(get_db().conn, prompt_id)
+    if prompt is None:
+        abort(404, gettext("There is no such question for the guard."))
+    return prompt
+
+
+def _chosen_plate(prompt: dict[str, Any]) -> str | None:
+    """The plate the guard confirmed: one the gate suggested (near miss), or the one they
+    typed for an unread car ("" when they typed none). None when it is not acceptable."""
+    typed = "".join(request.form.get("plate", "").split())
+    if prompt["kind"] == "near_miss":
+        suggested = {c.get("plate") for c in prompt["candidates"] if isinstance(c, dict)}
+        return typed if typed in suggested else None
+    if not typed:
+        return ""
+    try:
+        return normalise_plate(typed)
+    except PlateFormatError:
+        return None
+
+
+@bp.route("/prompts/<int:prompt_id>/confirm", methods=["POST"], endpoint="confirm_prompt")
+def confirm_prompt(prompt_id: int):
+    prompt = _prompt_or_404(prompt_id)
+    gate = configured_gate(prompt["gate_id"])
+    if prompt["created_at"] < iso(now() - PROMPT_TTL):
+        message = gettext(
+            "This question is too old: the car has probably left, and opening now would let "
+            "in whoever is there. Dismiss it; open by hand if the car is still there."
+        )
+        return live_page(409, error=message, error_gate=gate.id)
+    plate = _chosen_plate(prompt)
+    if plate is None:
+        message = (
+            gettext("Choose one of the plates the gate suggested.")
+            if prompt["kind"] == "near_miss"
+            else gettext("That is not a plate. Leave it empty if you cannot read it.")
+        )
+        return live_page(400, error=message, error_gate=gate.id)
+    db = get_db()
+    operator = g.user.username
+    try:
+        with transaction(db) as conn:
+            claim_nonce(conn, actor(), f"prompt:{prompt_id}", now())
+            claim_prompt(conn, prompt_id, "confirmed", operator, now(), plate or None)
+    except (DuplicateSubmission, PromptGone):
+        message = gettext(
+            "Someone already answered this question; the gate's events show what happened."
+        )
+        return live_page(409, error=message, error_gate=gate.id)
+    if prompt["kind"] == "near_miss":
+        reason = f"confirmed plate {plate} (read {prompt['read_plate']})"
+    else:
+        reason = f"car waiting unread{': ' + plate if plate else ''}"
+    outcome = ask_gate_to_open(gate, operator, reason, plate or None, prompt["event_id"])
+    event = event_search.get_event(db.conn, prompt["event_id"])
+    occurred_at = event["occurred_at"] if event else prompt["created_at"]
+    with transaction(db) as conn:
+        audit.append(
+            conn, actor(), "plate_prompt_confirm", f"prompt:{prompt_id}",
+            {"gate": gate.id, "passage": prompt["event_id"], "read": prompt["read_plate"],
+             "plate": plate, **{k: v for k, v in asdict(outcome).items() if v}},
+            now(),
+        )  # fmt: skip
+        if outcome.result == "opened":
+            set_open_event(conn, prompt_id, outcome.event_id, "opened")
+            if plate and plate != prompt["read_plate"]:
+                insert_correction(conn, prompt, occurred_at, plate, operator, now())
+        else:
+            release_prompt(conn, prompt_id)
+    if outcome.result == "opened":
+        if outcome.event_id:
+            return redirect(url_for(".index", opened=outcome.event_id), 303)
+        return redirect(url_for(".index", opened_gate=gate.id), 303)
+    if outcome.result == "not_running":
+        message = gettext(
+            "Gate %(name)s did not open: its gate process is not running or not answering. "
+            "Check the gate's service (Health page) or open it on site.",
+            name=gate.name,
+        )
+        return live_page(409, error=message, error_gate=gate.id)
+    message = gettext(
+        "Gate %(name)s refused to open: %(error)s", name=gate.name, error=outcome.error
+    )
+    return live_page(502, error=message, error_gate=gate.id)
+
+
+@bp.route("/prompts/<int:prompt_id>/dismiss", methods=["POST"], endpoint="dismiss_prompt")
+def dismiss_prompt(prompt_id: int):
+    prompt = _prompt_or_404(prompt_id)
+    gate = configured_gate(prompt["gate_id"])
+    try:
+        with transaction(get_db()) as conn:
+            claim_nonce(conn, actor(), f"prompt:{prompt_id}", now())
+            claim_prompt(conn, prompt_id, "dismissed", g.user.username, now())
+            set_open_event(conn, prompt_id, None, "dismissed")
+            audit.append(
+                conn, actor(), "plate_prompt_dismiss", f"prompt:{prompt_id}",
+                {"gate": gate.id, "passage": prompt["event_id"], "read": prompt["read_plate"]},
+                now(),
+            )  # fmt: skip
+    except (DuplicateSubmission, PromptGone):
+        message = gettext(
+            "Someone already answered this question; the gate's events show what happened."
+        )
+        return live_page(409, error=message, error_gate=gate.id)
+    return redirect(url_for(".index", dismissed=prompt_id), 303)
+
+
+@bp.route("/prompts/<int:prompt_id>/crop", endpoint="prompt_crop")
+def prompt_crop_image(prompt_id: int):
+    """The plate as the gate read it (JPEG), for the prompt's card."""
+    body = prompt_crop(get_db().conn, prompt_id)
+    if body is None:
+        abort(404)
+    return Response(body, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})

@@ -3,7 +3,9 @@
  * The pages are complete without this file; it only keeps them current:
  * - an element with data-feed polls the events feed (GET ?after=<cursor>) every 0.7 s
  *   while the page is visible, adds new rows to the gate cards (#live) and raises alert
- *   banners (#alerts); the server renders every row and banner, this file only places them;
+ *   banners (#alerts) and a gate's questions for the guard ([data-prompts]; dropped when
+ *   the feed no longer lists them open); the server renders every row, banner and
+ *   question, this file only places them;
  * - alerts are acknowledged per browser (localStorage), never on the server;
  * - an element with data-health refreshes its [data-cell] texts every 5 s;
  * - a form with data-once disables its button once submitted (the server's nonce is what
@@ -98,6 +100,12 @@
           while (list.children.length > keep) list.removeChild(list.lastElementChild);
         }
       }
+      if (live && item.prompt_html) {
+        var home = live.querySelector('[data-gate="' + cssEscape(item.gate_id) + '"] [data-prompts]');
+        if (home && !home.querySelector('[data-event="' + item.id + '"]')) {
+          home.insertAdjacentHTML("afterbegin", item.prompt_html);
+        }
+      }
       if (alerts && item.alert_html && acked().indexOf(item.id) === -1 &&
           !alerts.querySelector('[data-alert-id="' + item.id + '"]')) {
         alerts.insertAdjacentHTML("afterbegin", item.alert_html);
@@ -105,6 +113,14 @@
         banner.classList.add("new");
         armBanner(banner);
       }
+    }
+
+    function dropAnswered(open) {
+      Array.prototype.forEach.call(live.querySelectorAll("[data-prompt-id]"), function (el) {
+        if (open.indexOf(parseInt(el.getAttribute("data-prompt-id"), 10)) === -1) {
+          el.parentNode.removeChild(el);
+        }
+      });
     }
 
     function schedule(ms) {
@@ -129,6 +145,7 @@
       }).then(function (data) {
         if (!data) return;
         data.events.forEach(place);
+        if (live && data.open_prompts) dropAnswered(data.open_prompts);
         cursor = String(data.cursor);
         refreshAlarms();
         setStatus("ok");
