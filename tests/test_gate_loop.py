@@ -60,7 +60,7 @@ def gate(tmp_path, reader):
     barrier.close()
 
 
-def drive(loop, plate, colour="blue", frames=4, start=T0, **scene):
+def drive(loop, plate, colour=None, frames=4, start=T0, **scene):
     outcomes = []
     for i in range(frames):
         image = synth.render_scene(plate, colour, seed=i, **scene)

@@ -8,6 +8,7 @@ Rendered, not photographed: the shared fixtures hold only blue plates (see
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from edge.plates.reader import PlateReader, PlateReaderSettings, rectify, row_gap
@@ -141,3 +142,25 @@ def test_without_corroboration_the_second_reader_is_not_used() -> None:
     assert plain.second is None and plain.fallback is None
     [read] = plain.read(synth.render_scene("皖AG2R28", "blue", seed=1))
     assert read.text == "皖AG2R28" and read.valid and read.second == ""
+
+
+@pytest.mark.parametrize(("plate", "colour", "rows", "code"), CLASSES, ids=[c[3] + "-" + c[0]
+                         for c in CLASSES])  # fmt: skip
+def test_synthetic_plates_are_drawn_in_their_real_colour_by_default(
+    plate: str, colour: str, rows: int, code: str
+) -> None:
+    """Tests and the demo draw realistic plates unless they ask for another colour: a
+    new-energy number on a blue plate is a plate no authority issues."""
+    assert synth.real_colour(plate, rows) == colour
+    drawn = synth.render_plate(plate, height=40, rows=rows)
+    assert np.array_equal(drawn, synth.render_plate(plate, colour, height=40, rows=rows))
+
+
+def test_new_energy_number_reads_valid_on_its_own_plate_and_not_on_a_blue_one(
+    reader: PlateReader,
+) -> None:
+    real = reader.read(synth.render_scene("粤BD12345", seed=3, plate_width=240))
+    assert [(r.text, r.valid, r.colour) for r in real] == [("粤BD12345", True, "green")]
+    blue = reader.read(synth.render_scene("粤BD12345", "blue", seed=3, plate_width=240))
+    assert not any(r.valid for r in blue)
+    assert [r.unsure for r in blue if r.text == "粤BD12345"] in ([], ["colour_mismatch"])

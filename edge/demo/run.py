@@ -47,29 +47,29 @@ from sync.service import build_protocol, run_sync
 
 @dataclass(frozen=True)
 class DemoCar:
+    """One car of the procession; ``colour`` None draws its plate in its real colour."""
+
     plate: str
-    colour: str
     story: str
+    colour: str | None = None
     blur: float = 0.0
     brightness: float = 1.0
 
 
 PROCESSION = (
-    DemoCar("皖A12345", "blue", "resident of 3-1-402 comes home"),
-    DemoCar("沪C0L876", "blue", "a stranger's car"),
-    DemoCar("粤BD12345", "green", "a visitor with a pass for today"),
-    DemoCar("苏E99999", "yellow", "a van whose pass ended yesterday"),
-    DemoCar("京A88888", "blue", "a watchlisted car"),
+    DemoCar("皖A12345", "resident of 3-1-402 comes home"),
+    DemoCar("沪C0L876", "a stranger's car"),
+    DemoCar("粤BD12345", "a visitor with a pass for today"),
+    DemoCar("苏E99999", "a van whose pass ended yesterday", "yellow"),
+    DemoCar("京A88888", "a watchlisted car"),
     DemoCar(
         "皖A1234S",
-        "blue",
         "one stroke from the resident's plate: not opened, the guard is asked "
         "'possibly 皖A12345?' on the live page",
     ),
-    DemoCar("浙B54321", "blue", "a plate too dirty to read", blur=9.0, brightness=0.5),
+    DemoCar("浙B54321", "a plate too dirty to read", blur=9.0, brightness=0.5),
     DemoCar(
         "皖A12345",
-        "blue",
         "the resident again within 30 s: the same passage, so no new event",
     ),
 )

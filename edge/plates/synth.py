@@ -24,11 +24,13 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from edge.errors import MenweiError
+from edge.plates.grammar import classify, template_of
 
 __all__ = [
     "COLOURS",
     "FontNotFoundError",
     "find_cjk_font",
+    "real_colour",
     "render_empty_scene",
     "render_plate",
     "render_scene",
@@ -113,6 +115,30 @@ def find_cjk_font(explicit: Path | None = None) -> Path:
         f"package {FONT_PACKAGE} (apt-get install {FONT_PACKAGE}) or set {FONT_ENV} to a "
         f".ttf/.ttc font with Chinese characters."
     )
+
+
+#: The background a plate class is issued in (GA 36-2018); "ordinary" plates are blue.
+_CLASS_COLOUR = {"ordinary": "blue", "coach": "yellow", "trailer": "yellow",
+                 "police": "white", "emergency": "white", "military": "white",
+                 "consulate": "black", "hong_kong": "black", "macau": "black",
+                 "embassy": "black"}  # fmt: skip
+
+
+def real_colour(text: str, rows: int = 1) -> str:
+    """The colour a plate with `text` really has: a double-row plate is yellow, a small
+    new-energy plate green, a large one (its letter last) yellow-green, 警/应急/military
+    white, 使/领/港/澳 black, 学/挂 yellow, any other ordinary plate blue. Text that is no
+    plate (a test drawing nonsense) is drawn blue."""
+    if rows == 2:
+        return "yellow"
+    template, plate_class = template_of(text), classify(text)
+    if template is None or plate_class is None:
+        return "blue"
+    if template.name == "nev_large":
+        return "yellow_green"
+    if plate_class.code == "new_energy":
+        return "green"
+    return _CLASS_COLOUR.get(plate_class.code, "blue")
 
 
 def _check(text: str, colour: str, rows: int = 1) -> None:
@@ -205,7 +231,11 @@ def _glyph_mask(char: str, font_path: str, w: int, h: int) -> np.ndarray:
 
 
 def render_plate(
-    text: str, colour: str = "blue", height: int = 140, font: Path | None = None, rows: int = 1
+    text: str,
+    colour: str | None = None,
+    height: int = 140,
+    font: Path | None = None,
+    rows: int = 1,
 ) -> np.ndarray:
     """Draw a plate crop (BGR uint8, `height` px tall, GA 36-2018 proportions).
 
@@ -214,7 +244,10 @@ def render_plate(
     province and letter, bottom row the other five). On a white plate 警 and 应急 are red,
     and so is the first letter of a military plate. "yellow_green" is the large new-energy
     vehicle's plate: yellow under the province and letter, green under the rest.
+    `colour` None: the plate's real colour (`real_colour`); another colour draws a plate
+    no authority issues (a test of the reader's colour check).
     """
+    colour = real_colour(text, rows) if colour is None else colour
     _check(text, colour, rows)
     if height < 10:
         raise ValueError(f"plate height must be at least 10 px, got {height}")
@@ -412,7 +445,7 @@ def _homography(cx: float, cy: float, pw: float, tilt_deg: float, perspective: f
 
 def render_scene_with_corners(
     text: str,
-    colour: str = "blue",
+    colour: str | None = None,
     size: tuple[int, int] = (1280, 720),
     plate_width: int = 260,
     centre: tuple[float, float] = (0.5, 0.62),
@@ -431,6 +464,7 @@ def render_scene_with_corners(
     gives its landmarks as BR, BL, TL, TR: roll them by two before comparing. Its corners
     sit a few px outside ours (about 4% of the plate width), so compare with a tolerance.
     """
+    colour = real_colour(text, rows) if colour is None else colour
     _check(text, colour, rows)
     if plate_width < 20:
         raise ValueError(f"plate_width must be at least 20 px, got {plate_width}")
@@ -484,7 +518,7 @@ def render_scene_with_corners(
 
 def render_scene(
     text: str,
-    colour: str = "blue",
+    colour: str | None = None,
     size: tuple[int, int] = (1280, 720),
     plate_width: int = 260,
     centre: tuple[float, float] = (0.5, 0.62),
@@ -496,7 +530,8 @@ def render_scene(
     seed: int = 0,
     rows: int = 1,
 ) -> np.ndarray:
-    """A gate-camera frame (BGR uint8, `size` = (width, height)) of a car showing `text`.
+    """A gate-camera frame (BGR uint8, `size` = (width, height)) of a car showing `text`,
+    its plate in its real colour unless `colour` says otherwise (see `render_plate`).
 
     The plate (`plate_width` px wide before the view warp) is centred at `centre`, given
     as fractions of the frame, on the car's bumper. `tilt_deg` rotates in the image plane,
