@@ -159,6 +159,9 @@ def test_resident_opens_stranger_is_recorded_manual_open_and_health(
         assert gate.keypad is not None
         assert wait_for(lambda: {"face_passage", "face_unknown"} <= {k for k, _ in kinds(db)}, 30)
         assert releases(pin_factory) == 1, "the lock released for the resident only"
+        confirm = {"cmd": "open", "operator": "guard1", "reason": "confirm", "plate": "皖A12345"}
+        refused = send_gate_command(config.storage.run_dir, "east", confirm)
+        assert refused == {"ok": False, "error": "gate east reads no plates: nothing to confirm"}
         reply = send_gate_command(
             config.storage.run_dir,
             "east",
@@ -173,7 +176,7 @@ def test_resident_opens_stranger_is_recorded_manual_open_and_health(
         assert health["last_decision"]["kind"] == "manual_open"
     events = kinds(db)
     assert events[:2] == [("face_passage", "open"), ("face_unknown", "deny")]
-    assert ("manual_open", "open") in events
+    assert events.count(("manual_open", "open")) == 1, "the plate confirmation opened nothing"
     passage = next(e for e in recent_events(db, 100) if e["kind"] == "face_passage")
     assert passage["subject"] == "residents: resident 1 of household 3-1-402"
     assert "Test Resident" not in str(recent_events(db, 100))

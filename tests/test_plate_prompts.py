@@ -242,6 +242,25 @@ def test_car_waiting_unread_raises_a_card_then_closes_it_when_it_leaves(gate) ->
     assert (state, resolution) == ("closed", "left")
 
 
+def test_guard_opening_by_hand_closes_the_waiting_card_and_raises_no_other(gate) -> None:
+    """The guard let the waiting car in by hand (no plate typed): its card closes as
+    opened, the fallback stops, and the car still on the loop raises no second card."""
+    loop, db, factory, presence, counting = gate
+    set_loop(factory, presence, True)
+    empty = synth.render_empty_scene(seed=2)
+    feed(loop, empty, 4.0)
+    assert [p["kind"] for p in open_prompts(db.conn)] == ["unread_waiting"]
+    opened = loop.manual_open("guard1", "car waiting unread")
+    assert opened.decision == "open" and relay_went_high(factory)
+    assert db.execute("SELECT state, resolution FROM plate_prompts").fetchone() == (
+        "closed", "opened")  # fmt: skip
+    runs = counting.runs
+    feed(loop, empty, 12.0, T0 + timedelta(seconds=4))
+    assert open_prompts(db.conn) == [] and counting.runs == runs
+    kinds = [e["kind"] for e in recent_events(db)]
+    assert kinds == ["manual_open", "plate_unread"], "one card per car"
+
+
 def test_waiting_card_closes_when_the_car_is_read_after_all(gate) -> None:
     loop, db, factory, presence, _ = gate
     set_loop(factory, presence, True)

@@ -160,6 +160,10 @@ class GateRunner:
         answers with the message, nothing is recorded)."""
         raise ValueError(f"gate {self.gate_id} reads no plates: nothing to confirm")
 
+    def opened_by_hand(self, event: NewEvent) -> None:
+        """After a manual open's relay moved: what the kind forgets or closes (a vehicle
+        gate no longer waits for the car on its loop)."""
+
     # -- frames and time ------------------------------------------------------------------------
     def process_frame(self, image: np.ndarray, at: datetime) -> list[GateOutcome]:
         """One camera frame captured at ``at``: the kind's decisions, then what time decided."""
@@ -224,6 +228,7 @@ class GateRunner:
                 event = self.confirmed_plate(event)
             written = self.record(event)
             self.release("manual")
+            self.opened_by_hand(event)
             outcome = GateOutcome.of(event, written, started)
         self.publish(outcome)
         return outcome

@@ -393,12 +393,12 @@ class VehicleGateLoop(GateRunner):
         elif waiting.confidence < 0:
             waiting.frame = image
 
-    def car_decided(self, at: datetime, near_miss: bool = False) -> None:
-        """A passage was decided (or a guard opened for a confirmed plate): the car on the
-        loop is not waiting any more (its card, if raised, is closed as read)."""
+    def car_decided(self, at: datetime, near_miss: bool = False, resolution: str = "read") -> None:
+        """A passage was decided (or a guard opened by hand): the car on the loop is not
+        waiting any more (its card, if still open, is closed with ``resolution``)."""
         with self.lock:
             if self.waiting.prompted:
-                self.close_questions(("unread_waiting",), "read", at)
+                self.close_questions(("unread_waiting",), resolution, at)
             if self.car_present():
                 asked = self.waiting.near_miss or near_miss
                 since = self.waiting.since or at
@@ -442,14 +442,13 @@ class VehicleGateLoop(GateRunner):
     def confirmed_plate(self, event: NewEvent) -> NewEvent:
         """A guard opens for the plate they confirmed (``event.plate``): a use of that
         plate's counted pass is spent as its passage would spend it (same-visit rule
-        included), and the car on the loop counts as decided."""
+        included)."""
         plate = event.plate or ""
         now = event.occurred_at
         since = now - timedelta(seconds=self.policy.same_visit_s)
         facts = facts_for_plate(self.db, plate, self.gate.id, since)
         sighting = PlateSighting(plate, 1.0, readable=True)
         decision = decide_vehicle(sighting, self.gate, now, facts, self.policy)
-        self.car_decided(now)
         vehicle = decision.vehicle
         if decision.action != "open" or not decision.spend_use or vehicle is None:
             return event
@@ -459,6 +458,11 @@ class VehicleGateLoop(GateRunner):
         return dataclasses.replace(
             event, details={**event.details, "vehicle_id": vehicle.id, "pass_use": use}
         )
+
+    def opened_by_hand(self, event: NewEvent) -> None:
+        """A guard opened the barrier (for a question's car, or by hand): the car on the
+        loop is dealt with; no "unread car waiting" card for it, and an open one closes."""
+        self.car_decided(event.occurred_at, resolution="opened")
 
     def kind_health(self) -> dict[str, Any]:
         return {"barrier": dataclasses.asdict(self.barrier.state())}
