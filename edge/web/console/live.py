@@ -214,9 +214,15 @@ def open_gate(gate_id: str):
             conn, actor(), "manual_open", f"gate:{gate.id}",
             {"reason": reason, **{k: v for k, v in asdict(outcome).items() if v}}, now(),
         )  # fmt: skip
-    if outcome.result == "opened" and outcome.event_id:
-        return redirect(url_for(".index", opened=outcome.event_id), 303)
+    return open_answer(gate, outcome, reason=reason)
+
+
+def open_answer(gate: GateConfig, outcome: OpenResult, **context: Any) -> Any:
+    """The page after asking a gate to open: the live page showing the opening, or saying
+    why the gate did not open (``context`` refills the form)."""
     if outcome.result == "opened":
+        if outcome.event_id:
+            return redirect(url_for(".index", opened=outcome.event_id), 303)
         return redirect(url_for(".index", opened_gate=gate.id), 303)
     if outcome.result == "not_running":
         message = gettext(
@@ -224,11 +230,11 @@ def open_gate(gate_id: str):
             "Check the gate's service (Health page) or open it on site.",
             name=gate.name,
         )
-        return live_page(409, error=message, error_gate=gate.id, reason=reason)
+        return live_page(409, error=message, error_gate=gate.id, **context)
     message = gettext(
         "Gate %(name)s refused to open: %(error)s", name=gate.name, error=outcome.error
     )
-    return live_page(502, error=message, error_gate=gate.id, reason=reason)
+    return live_page(502, error=message, error_gate=gate.id, **context)
 
 
 def _health_report() -> dict[str, Any]:
@@ -339,21 +345,7 @@ def confirm_prompt(prompt_id: int):
                 insert_correction(conn, prompt, occurred_at, plate, operator, now())
         else:
             release_prompt(conn, prompt_id)
-    if outcome.result == "opened":
-        if outcome.event_id:
-            return redirect(url_for(".index", opened=outcome.event_id), 303)
-        return redirect(url_for(".index", opened_gate=gate.id), 303)
-    if outcome.result == "not_running":
-        message = gettext(
-            "Gate %(name)s did not open: its gate process is not running or not answering. "
-            "Check the gate's service (Health page) or open it on site.",
-            name=gate.name,
-        )
-        return live_page(409, error=message, error_gate=gate.id)
-    message = gettext(
-        "Gate %(name)s refused to open: %(error)s", name=gate.name, error=outcome.error
-    )
-    return live_page(502, error=message, error_gate=gate.id)
+    return open_answer(gate, outcome)
 
 
 @bp.route("/prompts/<int:prompt_id>/dismiss", methods=["POST"], endpoint="dismiss_prompt")
