@@ -14,10 +14,11 @@ read → decide → act:
 - act: the event (and any watchlist alert) is recorded first, then the barrier opens.
 
 A counted visitor pass (a plate pass with ``max_uses``) spends one use per passage, and only
-when the policy opens: the use is taken with one guarded UPDATE just before the event is
-written (the runner's use counter: locally, or at the hub on a gate box), so two gates cannot both spend the last one; if
-none is left the passage is denied "visitor pass used up". The passage's event records
-``vehicle_id`` and ``pass_use``: that is how the policy's same-visit rule finds the last use.
+when the policy opens: the use is taken just before the event is written, through the
+runner's use counter (one guarded UPDATE locally, or at the hub on a gate box), so two gates
+cannot both spend the last one; if none is left the passage is denied "visitor pass used
+up". The passage's event records ``vehicle_id`` and ``pass_use``: that is how the policy's
+same-visit rule finds the last use.
 
 Questions for the guard (edge.store.prompts), stored with the event that raised them:
 
