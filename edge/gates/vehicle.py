@@ -454,11 +454,11 @@ class VehicleGateLoop(GateRunner):
         if decision.action != "open" or not decision.spend_use or vehicle is None:
             return event
         use, _ = spend_use(lambda: self.uses.spend(self.db, "vehicle", vehicle.id, now))
-        if use is None:
+        if use is None or not use.spent:
             return event
-        return dataclasses.replace(
-            event, details={**event.details, "vehicle_id": vehicle.id, "pass_use": use}
-        )
+        spent = {"vehicle_id": vehicle.id, "pass_use": use.number}
+        spent.update(use.details("vehicle", vehicle.id))
+        return dataclasses.replace(event, details={**event.details, **spent})
 
     def opened_by_hand(self, event: NewEvent) -> None:
         """A guard opened the barrier (for a question's car, or by hand): the car on the
