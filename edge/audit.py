@@ -46,6 +46,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from edge.db import iso, transaction, utc_now
 from edge.errors import UserError
+from edge.files import fsync_dir
 from edge.pii import PiiKeyError, create_key_file, derive_subkey, load_key_file
 
 log = logging.getLogger(__name__)
@@ -274,12 +275,15 @@ def make_checkpoint(
 
 def _append_line(path: Path, line: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    created = not path.exists()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
     try:
         os.write(fd, (line + "\n").encode())
         os.fsync(fd)
     finally:
         os.close(fd)
+    if created:
+        fsync_dir(path.parent)
 
 
 def stored_checkpoints(db: sqlite_utils.Database, sink: Path | None) -> list[Checkpoint]:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from edge.db_file import refuse_damaged
 from edge.errors import UserError
 from edge.migrations import LATEST_VERSION, MIGRATIONS, TABLE_REBUILDS
 
@@ -63,18 +64,42 @@ def connect(path: Path, apply_migrations: bool = True) -> sqlite_utils.Database:
     ``apply_migrations=False`` is for a long-lived process that already migrated at start
     (the web workers' and gates' per-thread connections): it skips the schema check.
     The connection belongs to the calling thread: sqlite3 refuses its use from any other
-    (see ThreadConnections for components that several threads call).
+    (see ThreadConnections for components that several threads call). A file that is not
+    a database (empty, truncated, garbled, a directory) is refused with
+    ``DamagedStoreError``, never replaced.
     """
+    refuse_damaged(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    db = sqlite_utils.Database(conn)
-    if apply_migrations:
-        migrate(db)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        db = sqlite_utils.Database(conn)
+        if apply_migrations:
+            migrate(db)
+    except BaseException:
+        conn.close()
+        raise
     return db
+
+
+def connect_read_only(path: Path) -> sqlite_utils.Database:
+    """Open the database at ``path`` for reading only: the way in when the disk is read-only.
+
+    ``mode=ro`` first (sees the WAL's last commits; needs the ``-shm`` file); on a read-only
+    file system without one, ``immutable=1`` (reads the main file as it is: commits still
+    in the WAL are not seen). Raises DamagedStoreError or sqlite3.Error."""
+    refuse_damaged(path)
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True, isolation_level=None)
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return sqlite_utils.Database(conn)
 
 
 class ThreadConnections:
@@ -103,10 +128,15 @@ class ThreadConnections:
         self._local.db = first
 
     def get(self) -> sqlite_utils.Database:
-        """The calling thread's connection (schema already migrated by ``first``'s opener)."""
+        """The calling thread's connection (schema already migrated by ``first``'s opener);
+        read-only when the disk will not open for writing (its writes then fail as storage
+        faults; ``close`` after a fault, and the next ``get`` tries to write again)."""
         db = getattr(self._local, "db", None)
         if db is None:
-            db = connect(self.path, apply_migrations=False)
+            try:
+                db = connect(self.path, apply_migrations=False)
+            except sqlite3.OperationalError:  # a read-only disk: "unable to open"
+                db = connect_read_only(self.path)
             self._local.db = db
         return db
 

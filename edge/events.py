@@ -158,6 +158,7 @@ def record_event(
     snapshot: np.ndarray | None = None,
     snapshots: SnapshotStore | None = None,
     linked: Sequence[NewEvent] = (),
+    ids: tuple[str, tuple[str, ...]] | None = None,
 ) -> StoredEvent:
     """Store ``event``, its snapshot and ``linked`` events durably; returns once committed.
 
@@ -165,8 +166,14 @@ def record_event(
     transaction with ``related_event_id`` pointing at ``event``: a power cut can never
     keep the passage and lose its alert. So does the event's ``prompt`` (a question for the
     guard, edge.store.prompts).
+
+    ``ids`` (the event's and its linked events' ids, made when the gate decided) makes the
+    call idempotent: an event whose id is already stored is not stored again, so a spool
+    replayed after a crash (edge.event_spool) writes each event exactly once.
     """
-    event_id = new_event_id(event.occurred_at)
+    if ids is not None and _stored(db, ids[0]):
+        return StoredEvent(ids[0], None, ids[1])
+    event_id = ids[0] if ids else new_event_id(event.occurred_at)
     details = dict(event.details)
     snapshot_path = None
     if snapshot is not None and snapshots is not None:
@@ -174,14 +181,20 @@ def record_event(
         snapshot_path = saved.relative_path
         if saved.error:
             details["snapshot_error"] = saved.error
-    linked_ids = tuple(new_event_id(other.occurred_at) for other in linked)
+    linked_ids = ids[1] if ids else tuple(new_event_id(other.occurred_at) for other in linked)
     with transaction(db) as conn:
+        if ids is not None and _stored(db, event_id):  # stored since the look above
+            return StoredEvent(event_id, None, linked_ids)
         _insert(conn, event, event_id, snapshot_path, details, event.related_event_id)
         for other, other_id in zip(linked, linked_ids, strict=True):
             _insert(conn, other, other_id, None, dict(other.details), event_id)
         if event.prompt is not None:
             insert_prompt(conn, event_id, event.gate_id, event.prompt, event.occurred_at)
     return StoredEvent(event_id, snapshot_path, linked_ids)
+
+
+def _stored(db: sqlite_utils.Database, event_id: str) -> bool:
+    return db.execute("SELECT 1 FROM events WHERE id = ?", [event_id]).fetchone() is not None
 
 
 def recent_events(

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from edge.errors import MenweiError, UserError
+from edge.files import fsync_dir
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -54,6 +55,7 @@ def create_key_file(path: Path) -> None:
         handle.write(secrets.token_bytes(KEY_BYTES))
         handle.flush()
         os.fsync(handle.fileno())
+    fsync_dir(path.parent)  # the key's name survives a power cut with its bytes
 
 
 def load_key_file(path: Path, create: bool = False) -> bytes:

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 import cv2
 import numpy as np
 
+from edge.files import fsync_dir
+
 log = logging.getLogger(__name__)
 
 
@@ -54,6 +56,7 @@ class SnapshotStore:
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, target)
+            fsync_dir(target.parent)  # the rename itself survives a power cut
         except (OSError, cv2.error) as exc:
             log.warning("snapshot for event %s not saved: %s", event_id, exc)
             return SnapshotResult(None, f"snapshot not saved: {exc.__class__.__name__}: {exc}")

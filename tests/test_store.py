@@ -134,14 +134,18 @@ def test_linked_events_commit_with_their_parent_or_not_at_all(db):
     assert db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 2
 
 
-def test_event_writer_raises_on_bugs_instead_of_spooling(db):
+def test_an_event_the_store_refuses_is_kept_and_reported_without_blocking_the_rest(db):
+    """An IntegrityError is a storage fault for the gate (it never raises into the decision)
+    but it belongs to one event: the events after it are still written."""
     from edge.event_writer import EventWriter
 
-    writer = EventWriter(lambda: db, None)
-    with pytest.raises(sqlite3.IntegrityError):
-        writer.record(NewEvent("no-such-gate", "plate_unread", AT, "deny"))
-    assert writer.spooled == 0 and writer.fault is None
-    assert writer.record(NewEvent("g1", "plate_unread", AT, "deny")).id
+    writer = EventWriter(lambda: db, None, retry_every_s=0)
+    assert writer.record(NewEvent("no-such-gate", "plate_unread", AT, "deny")).id is None
+    assert writer.spooled == 1 and "FOREIGN KEY" in (writer.fault or "")
+    assert writer.record(NewEvent("g1", "plate_unread", AT, "deny")).id is None  # in order
+    assert writer.retry() == 1
+    assert [e["gate_id"] for e in recent_events(db)] == ["g1"]
+    assert writer.spooled == 1 and writer.fault and writer.faults >= 2
 
 
 def test_migration_5_rebuilds_users_keeping_sessions_rooms_and_keys(tmp_path):

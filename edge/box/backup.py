@@ -18,6 +18,7 @@ from pathlib import Path
 
 from edge.db import BUSY_TIMEOUT_MS
 from edge.errors import UserError
+from edge.files import fsync_dir
 
 
 class BackupError(UserError):
@@ -61,4 +62,5 @@ def backup_database(source: Path, destination: Path, pages_per_step: int = 1024)
         os.fsync(handle.fileno())
     os.chmod(partial, 0o600)
     os.replace(partial, destination)
+    fsync_dir(destination.parent)
     return destination.stat().st_size

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from edge.config import MenweiConfig, load_config
 from edge.config.example import render_example
+from edge.files import write_durably
 from edge.pii import create_key_file
 
 log = logging.getLogger(__name__)
@@ -176,7 +177,9 @@ def write_self_signed_certificate(cert_path: Path, key_path: Path, hostname: str
                 serialization.NoEncryption(),
             )
         )
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        handle.flush()
+        os.fsync(handle.fileno())
+    write_durably(cert_path, certificate.public_bytes(serialization.Encoding.PEM))
 
 
 def _install_front_package() -> list[str]:

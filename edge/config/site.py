@@ -59,10 +59,35 @@ class StorageConfig(StrictModel):
     snapshot_max_width: int = Field(
         default=1280, ge=160, le=4096, description="larger frames are scaled down before saving"
     )
+    spool_dir: Path = Field(
+        default=Path("spool"),
+        description="where a gate keeps the events the database refuses (full, read-only or"
+        " damaged disk) until it takes them again; inside data_dir unless absolute. A full"
+        " disk is covered by the reserve below; for a read-only data disk put it on another"
+        " file system (a small partition, or /run/menwei: survives restarts, not power cuts)",
+    )
+    spool_reserve_mb: int = Field(
+        default=4,
+        ge=1,
+        le=512,
+        description="space pre-allocated for each gate's spool while the disk has room"
+        " (about 1 KB an event)",
+    )
+    quick_check_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=600,
+        description="longest time a gate spends on PRAGMA quick_check at start (0: skip)",
+    )
 
     @property
     def database_path(self) -> Path:
         return self.data_dir / self.database
+
+    @property
+    def spool_path(self) -> Path:
+        """The folder of the gates' spool files."""
+        return self.data_dir / self.spool_dir
 
     @property
     def snapshot_dir(self) -> Path:

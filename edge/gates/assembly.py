@@ -18,6 +18,7 @@ import sqlite_utils
 
 from edge.config import GateConfig, MenweiConfig
 from edge.config.pedestrian import DoorInputConfig
+from edge.event_spool import EventSpool, MiB
 from edge.faces.configured import face_recogniser
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.control import GateControlServer, socket_path
@@ -29,7 +30,7 @@ from edge.person_policy import PedestrianGateFacts, Schedule
 from edge.plates.reader import PlateReader, PlateReaderSettings
 from edge.plates.voting import PlateVoter
 from edge.policy import GateFacts, PolicySettings
-from edge.store.open import open_store, pii_vault, snapshot_store
+from edge.store.open import open_gate_store, pii_vault, snapshot_store
 from gate_drivers.barrier import Barrier
 from gate_drivers.camera import Camera
 from gate_drivers.door import Door, DoorLock
@@ -112,8 +113,12 @@ def _running_loop(
     camera: Camera,
     stop: threading.Event,
     on_idle: Callable[[], None] | None,
+    store_state: str | None = None,
 ) -> Iterator[threading.Thread]:
-    """The part both gate kinds share: control socket, camera and loop thread.
+    """The part both gate kinds share: spool, control socket, camera and loop thread.
+
+    The spool file is taken in first: events a stop during a storage fault left there are
+    written by the loop's first retry, before its first decision is stored.
 
     On exit (normal or not) the loop is told to stop and the socket closed first, so no
     web command reaches a loop that is going away; the caller then puts its relays at rest.
@@ -121,6 +126,10 @@ def _running_loop(
     """
     control = None
     thread = None
+    loop.store_state = store_state
+    storage = config.storage
+    spool = EventSpool(storage.spool_path / f"{gate_id}.spool", storage.spool_reserve_mb * MiB)
+    loop.writer.use_spool(spool)
     try:
         loop.uses = use_counter(config)
         control = GateControlServer(socket_path(config.storage.run_dir, gate_id), loop.handle)
@@ -137,6 +146,7 @@ def _running_loop(
         camera.stop()
         if thread is not None:
             thread.join(timeout=5)
+        spool.close()
 
 
 @contextlib.contextmanager
@@ -155,7 +165,7 @@ def vehicle_gate(
     if gate.kind != "vehicle":
         raise ValueError(f"gate {gate_id!r} is a {gate.kind} gate; use pedestrian_gate()")
     assert gate.barrier is not None  # guaranteed by GateConfig validation
-    db = db or open_store(config)
+    db, store_state = (db, None) if db else open_gate_store(config)
     factory = pin_factory or make_pin_factory(config.hardware.pin_factory)
     camera = _camera(gate)  # built first: a malformed source fails before any relay is claimed
     barrier = Barrier(
@@ -191,7 +201,7 @@ def vehicle_gate(
             waiting_after_s=gate.loop.waiting_after_s if gate.loop else 8.0,
             fallback_every_s=gate.loop.fallback_every_s if gate.loop else 1.0,
         )
-        with _running_loop(config, gate.id, loop, camera, stop, on_idle) as thread:
+        with _running_loop(config, gate.id, loop, camera, stop, on_idle, store_state) as thread:
             yield RunningGate(loop, camera, barrier, presence, thread)
     finally:
         if presence is not None:
@@ -298,7 +308,7 @@ def pedestrian_gate(
     assert gate.lock is not None  # guaranteed by GateConfig validation
     vault = pii_vault(config)  # before any pin is claimed: a missing key changes nothing
     recogniser = recogniser or face_recogniser(config.recognition.faces)
-    db = db or open_store(config)
+    db, store_state = (db, None) if db else open_gate_store(config)
     factory = pin_factory or make_pin_factory(config.hardware.pin_factory)
     camera = _camera(gate)
     lock = DoorLock(
@@ -340,7 +350,7 @@ def pedestrian_gate(
         door_events.deliver_to(loop)
         if gate.keypad is not None:
             keypad = LineKeypad(gate.keypad.source, loop.keypad_entry, name=f"keypad-{gate.id}")
-        with _running_loop(config, gate.id, loop, camera, stop, on_idle) as thread:
+        with _running_loop(config, gate.id, loop, camera, stop, on_idle, store_state) as thread:
             yield RunningPedestrianGate(loop, camera, door, keypad, thread)
     finally:
         if keypad is not None:

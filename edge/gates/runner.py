@@ -126,7 +126,8 @@ class GateRunner:
         self.camera = camera
         self.clock = clock  # decision time; injected by tests to cross validity windows
         self.connections = ThreadConnections(db)
-        self.writer = EventWriter(self.connections.get, snapshots)
+        self.writer = EventWriter(self.connections.get, snapshots, reconnect=self.connections.close)
+        self.store_state: str | None = None  # set at start-up: 'read-only', 'damaged: …'
         self.on_outcome = on_outcome
         self.stats = GateStats()
         self.lock = threading.RLock()  # one decision at a time, whichever thread asks
@@ -268,8 +269,8 @@ class GateRunner:
                 "event_id": last.event_id,
             },
             **self.kind_health(),
-            "storage_fault": self.writer.fault,
-            "events_unsaved": self.writer.spooled,
+            **self.writer.health(),
+            "storage_fault": self.writer.fault or self.store_state,
         }
 
     # -- the loop -------------------------------------------------------------------------------

@@ -7,12 +7,20 @@ open the same database the same way without importing camera or GPIO code.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+
 import sqlite_utils
 
 from edge.config import MenweiConfig
-from edge.db import connect, iso, transaction, utc_now
+from edge.db import connect, connect_read_only, iso, schema_version, transaction, utc_now
+from edge.db_file import REPAIR_HINT, DamagedStoreError
+from edge.migrations import LATEST_VERSION
 from edge.pii import PiiKeyError, PiiVault
 from edge.snapshots import SnapshotStore
+from edge.store.integrity import check
+
+log = logging.getLogger(__name__)
 
 
 def open_store(config: MenweiConfig) -> sqlite_utils.Database:
@@ -20,6 +28,49 @@ def open_store(config: MenweiConfig) -> sqlite_utils.Database:
     db = connect(config.storage.database_path)
     sync_gates(db, config)
     return db
+
+
+def open_gate_store(config: MenweiConfig) -> tuple[sqlite_utils.Database, str | None]:
+    """The store for a gate process, and what is wrong with it (None when nothing is).
+
+    A gate must start on a full, read-only or damaged disk, or a restart during the fault
+    locks everyone out: when the usual open (migrate, register gates) cannot write, the
+    gate reads what it can — for writing where the disk still opens (full), read-only where
+    it does not — and reports the fault; its events go to the spool. A file that is not a
+    database at all (empty, truncated, garbled header, a directory) is still refused
+    (DamagedStoreError), never replaced. Then ``PRAGMA quick_check`` within
+    ``[storage] quick_check_s``: a damaged page is logged with the repair commands, and
+    the gate runs on what is readable."""
+    path = config.storage.database_path
+    state = None
+    try:
+        db = open_store(config)
+    except (sqlite3.DatabaseError, OSError) as exc:
+        state = f"store not writable at start ({exc.__class__.__name__}: {exc})"
+        try:
+            try:
+                db = connect(path, apply_migrations=False)
+            except sqlite3.OperationalError:
+                db = connect_read_only(path)
+                state = f"read-only: {state}"
+        except sqlite3.DatabaseError as again:  # not a database SQLite can read at all
+            raise DamagedStoreError(f"{path} cannot be opened ({again}): {REPAIR_HINT}") from None
+        log.error("%s; deciding from what it reads, events go to the spool", state)
+        version = schema_version(db)
+        if version != LATEST_VERSION:
+            state += f"; schema version {version}, not {LATEST_VERSION}"
+    budget = config.storage.quick_check_s
+    if budget:
+        result = check(db.conn, quick=True, budget_s=budget)
+        if not result.complete:
+            log.warning("quick_check stopped after %.1f s (budget): not checked", result.seconds)
+        elif not result.ok:
+            first = "; ".join(result.problems[:3])
+            log.error("database %s is damaged (%s): %s", path, first, REPAIR_HINT)
+            state = f"damaged: {first}" + (f"; {state}" if state else "")
+        else:
+            log.info("quick_check ok in %.2f s", result.seconds)
+    return db, state
 
 
 def sync_gates(db: sqlite_utils.Database, config: MenweiConfig) -> None:

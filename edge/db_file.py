@@ -1,0 +1,66 @@
+"""Is the file at the database path a database? Looked at before SQLite opens it.
+
+SQLite opens almost anything: a zero-length file becomes a brand-new empty database on the
+first write (a box once replaced 3,000 events, the outbox and every enrolment that way), a
+directory or a garbled header fails with a bare "file is not a database". ``connect`` asks
+``file_problem`` first (a stat and a 100-byte read) and refuses with the file's name and
+the commands that help; nothing but ``menwei db recover`` makes a database over a path
+that holds something.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge.errors import UserError
+
+HEADER = b"SQLite format 3\x00"
+REPAIR_HINT = "run `menwei db check`, then `menwei db recover` (docs/deploy.md, storage failures)"
+
+
+class DamagedStoreError(UserError):
+    """The database file is missing its contents or is not a database: refused, unchanged."""
+
+    code = "store_damaged"
+
+
+def file_problem(path: Path, strict: bool = False) -> str | None:
+    """What is wrong with the file at ``path`` before SQLite opens it, or None.
+
+    A missing file is no problem (a new box); a directory, an unreadable file, a zero-length
+    file or a header that is not SQLite's is. ``strict`` also compares the size with the
+    header's page count: only for a file no process is writing (``menwei db check``), as a
+    checkpoint in progress legitimately writes the header before the pages it counts."""
+    if not path.exists():
+        return None if not path.is_symlink() else f"{path} is a dangling link"
+    if path.is_dir():
+        return f"{path} is a directory, not a database file"
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+    except OSError as exc:
+        return f"{path} cannot be read: {exc.strerror or exc}"
+    if size == 0:
+        return f"{path} is empty (0 bytes): its data is gone, it is not a new database"
+    if len(header) < 100 or not header.startswith(HEADER):
+        return f"{path} is not an SQLite database (its header is damaged)"
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        return f"{path} has a damaged header (page size {page_size})"
+    if not strict:
+        return None
+    if size % page_size:
+        return f"{path} is truncated ({size} bytes is not a whole number of {page_size}-byte pages)"
+    pages = int.from_bytes(header[28:32], "big")
+    if pages and header[92:96] == header[24:28] and size < pages * page_size:
+        return f"{path} is truncated ({size} bytes, its header says {pages * page_size})"
+    return None
+
+
+def refuse_damaged(path: Path) -> None:
+    """Raise DamagedStoreError naming the file and the commands when ``file_problem``."""
+    problem = file_problem(path)
+    if problem:
+        raise DamagedStoreError(f"{problem}; refusing to open or replace it: {REPAIR_HINT}")
