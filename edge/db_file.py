@@ -59,6 +59,25 @@ def file_problem(path: Path, strict: bool = False) -> str | None:
     return None
 
 
+WAL_MAGIC = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
+
+
+def wal_problem(path: Path) -> str | None:
+    """What is wrong with the database's ``-wal`` file, or None. SQLite silently ignores a
+    WAL whose header is garbage (and with it any commits it held), so it is looked at."""
+    wal = Path(f"{path}-wal")
+    try:
+        with open(wal, "rb") as handle:
+            head = handle.read(32)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"{wal} cannot be read: {exc.strerror or exc}"
+    if head and head[:4] not in WAL_MAGIC:
+        return f"{wal} is not a write-ahead log (its header is damaged)"
+    return None
+
+
 def refuse_damaged(path: Path) -> None:
     """Raise DamagedStoreError naming the file and the commands when ``file_problem``."""
     problem = file_problem(path)

@@ -5,9 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # What a box runs on: the CJK font (stickers, demo plates with 皖, 京, ...) and nginx, the
-# HTTPS front in front of `menwei web` (menwei install configures it; tests run it too), and
-# the sqlite3 shell, whose `.recover` salvages a damaged database (`menwei db recover`).
-APT_PACKAGES=(fonts-wqy-microhei nginx sqlite3)
+# HTTPS front in front of `menwei web` (menwei install configures it; tests run it too).
+APT_PACKAGES=(fonts-wqy-microhei nginx)
 # Test tooling only (not needed on a box: `MENWEI_BOX=1 ./scripts/setup.sh` skips it).
 if [ -z "${MENWEI_BOX:-}" ]; then
     APT_PACKAGES+=(chromium)        # browser tests of the web pages (driven by Playwright)

@@ -1,6 +1,6 @@
 """The ``menwei`` command line: parses, calls a library function, prints. Nothing more.
 
-One module per thing served (``box``, ``gates``, ``vehicles``, ``people``, ``events``,
+One module per thing served (``box``, ``db``, ``gates``, ``vehicles``, ``people``, ``events``,
 ``sync``, ``web``, ``registry``, ``demo``); shared pieces in ``common``. Commands import
 their heavy libraries (models, OpenCV, Flask) inside the function, so ``menwei --help`` and
 the light commands start fast.
@@ -12,7 +12,7 @@ import logging
 
 import click
 
-from edge.cli import box, demo, events, gates, hub, people, registry, sync, vehicles, web
+from edge.cli import box, db, demo, events, gates, hub, people, registry, sync, vehicles, web
 from edge.cli.common import MenweiGroup
 
 
@@ -31,6 +31,7 @@ for command in (
     box.check_config,
     box.install,
     box.db_version,
+    db.db_group,
     box.retention,
     box.backup,
     gates.gate,

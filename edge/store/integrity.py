@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import subprocess
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,50 +81,149 @@ class Recovered:
     damaged_copy: Path  # the damaged file (with its WAL), copied aside untouched
     recovered: Path  # the salvaged database, beside it
     check: CheckResult
-    counts: dict[str, int]  # rows per table in the salvaged database
+    counts: dict[str, int]  # rows salvaged per table
+    lost: dict[str, str]  # per table, what could not be read
 
 
-def recover(path: Path, sqlite3_shell: str = "sqlite3") -> Recovered:
-    """Copy the damaged database aside and salvage it with the sqlite3 shell's ``.recover``
-    into ``<name>.recovered-<time>``; the original is not touched. Raises DamagedStoreError
-    when there is nothing to salvage from, or the shell is missing or fails."""
+SALVAGE_BATCH = 256
+
+
+def recover(path: Path) -> Recovered:
+    """Copy the damaged database aside and salvage every row SQLite can still reach into a
+    new ``<name>.recovered-<time>`` beside it; the original is not touched.
+
+    Why not the sqlite3 shell's ``.recover``: Debian's sqlite3 (3.40) is built without the
+    ``sqlite_dbpage`` table it needs and fails with "SQL logic error", and Python's sqlite3
+    has no recovery API. So the schema is copied, then each table is read in rowid order in
+    small batches; a batch that hits a damaged page is retried row by row, and a rowid range
+    that cannot be read is skipped (the first readable rowid after it found by doubling,
+    then halving) and reported.
+    Indexes are rebuilt from the salvaged rows. Raises DamagedStoreError when there is
+    nothing to salvage from (missing, empty, or no readable schema)."""
     if not path.is_file() or path.stat().st_size == 0:
         raise DamagedStoreError(f"{path} holds nothing to recover from (missing or empty)")
-    shell = shutil.which(sqlite3_shell)
-    if shell is None:
-        raise DamagedStoreError(
-            "the sqlite3 shell is not installed (Debian: `apt-get install sqlite3`)"
-        )
     when = stamp()
     aside = path.with_name(f"{path.name}.damaged-{when}")
     for suffix in ("", "-wal"):
         source = Path(f"{path}{suffix}")
         if source.exists():
             shutil.copy2(source, Path(f"{aside}{suffix}"))
+    fsync_dir(aside.parent)
     target = path.with_name(f"{path.name}.recovered-{when}")
-    dump = subprocess.run(
-        [shell, "-readonly", str(aside), ".recover"], capture_output=True, timeout=3600
-    )
-    if dump.returncode != 0 or not dump.stdout:
-        raise DamagedStoreError(
-            f".recover failed on {aside}: {dump.stderr.decode(errors='replace').strip()}"
-        )
-    load = subprocess.run(
-        [shell, str(target)], input=dump.stdout, capture_output=True, timeout=3600
-    )
-    if load.returncode != 0 and not target.exists():
-        raise DamagedStoreError(
-            f"loading the salvaged rows failed: {load.stderr.decode(errors='replace').strip()}"
-        )
-    conn = sqlite3.connect(target)
+    source_conn = sqlite3.connect(aside)  # the copy: the original stays as it is
+    target_conn = sqlite3.connect(target, isolation_level=None)
     try:
-        conn.execute("PRAGMA journal_mode = WAL")
-        result = check(conn, quick=False)
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        counts = {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
+        try:
+            schema = source_conn.execute(
+                "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL"
+                " AND name NOT LIKE 'sqlite_%'"
+            ).fetchall()
+            version = source_conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise DamagedStoreError(f"{path}: its schema cannot be read ({exc})") from None
+        counts, lost = {}, {}
+        target_conn.execute("BEGIN")
+        for kind, _name, sql in schema:
+            if kind == "table":
+                target_conn.execute(sql)
+        for kind, name, _sql in schema:
+            if kind == "table":
+                counts[name], problem = _salvage_table(source_conn, target_conn, name)
+                if problem:
+                    lost[name] = problem
+        for kind, name, sql in schema:
+            if kind in ("index", "trigger", "view"):
+                try:
+                    target_conn.execute(sql)
+                except sqlite3.DatabaseError as exc:  # e.g. a unique index over salvaged rows
+                    lost[name] = f"{kind} not rebuilt: {exc}"
+        target_conn.execute(f"PRAGMA user_version = {int(version)}")
+        target_conn.execute("COMMIT")
+        target_conn.execute("PRAGMA journal_mode = WAL")
+        result = check(target_conn, quick=False)
     finally:
-        conn.close()
+        source_conn.close()
+        target_conn.close()
     with open(target, "rb") as handle:
         os.fsync(handle.fileno())
     fsync_dir(target.parent)
-    return Recovered(aside, target, result, counts)
+    return Recovered(aside, target, result, counts, lost)
+
+
+def _salvage_table(
+    source: sqlite3.Connection, target: sqlite3.Connection, table: str
+) -> tuple[int, str | None]:
+    """Copy what can be read of ``table``; returns (rows copied, what was lost or None)."""
+    quoted = '"' + table.replace('"', '""') + '"'
+    try:
+        columns = [row[1] for row in source.execute(f"PRAGMA table_info({quoted})")]
+        source.execute(f"SELECT rowid FROM {quoted} LIMIT 0")
+    except sqlite3.DatabaseError as exc:
+        return 0, f"not readable: {exc}"
+    names = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+    insert = f"INSERT INTO {quoted} (rowid, {names}) VALUES ({', '.join('?' * (len(columns) + 1))})"
+    select = f"SELECT rowid, {names} FROM {quoted} WHERE rowid > ? ORDER BY rowid LIMIT ?"
+    after, copied, skipped = -(2**63), 0, []
+    try:
+        highest = source.execute(f"SELECT MAX(rowid) FROM {quoted}").fetchone()[0]
+    except sqlite3.DatabaseError:
+        highest = None
+    while True:
+        try:
+            rows = source.execute(select, (after, SALVAGE_BATCH)).fetchall()
+        except sqlite3.DatabaseError:
+            rows = _row_by_row(source, select, after)
+            if not rows:
+                jump = _skip_damage(source, select, after, highest)
+                if jump is None:
+                    skipped.append(f"rowids after {after}")
+                    break
+                skipped.append(f"rowids {after + 1}..{jump}")
+                after = jump
+                continue
+        if not rows:
+            break
+        target.executemany(insert, rows)
+        copied += len(rows)
+        after = rows[-1][0]
+    return copied, ("unreadable pages skipped: " + ", ".join(skipped)) if skipped else None
+
+
+def _row_by_row(source: sqlite3.Connection, select: str, after: int) -> list[tuple]:
+    rows: list[tuple] = []
+    while len(rows) < SALVAGE_BATCH:
+        try:
+            row = source.execute(select, (after, 1)).fetchone()
+        except sqlite3.DatabaseError:
+            break
+        if row is None:
+            break
+        rows.append(row)
+        after = row[0]
+    return rows
+
+
+def _skip_damage(
+    source: sqlite3.Connection, select: str, after: int, highest: int | None
+) -> int | None:
+    """The smallest jump past ``after`` (doubling) from which rows read again, or None."""
+    after = max(after, 0)  # SQLite's own rowids are positive
+    step = 1
+    limit = highest if highest is not None else after + 2**40
+
+    def readable(rowid: int) -> bool:
+        try:
+            source.execute(select, (rowid, 1)).fetchall()
+        except sqlite3.DatabaseError:
+            return False
+        return True
+
+    while after + step <= limit and not readable(after + step):
+        step *= 2
+    if after + step > limit:
+        return None
+    bad, good = after + step // 2, after + step  # the first readable point lies between
+    while good - bad > 1:
+        middle = (bad + good) // 2
+        bad, good = (bad, middle) if readable(middle) else (middle, good)
+    return good

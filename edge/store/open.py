@@ -7,18 +7,21 @@ open the same database the same way without importing camera or GPIO code.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
 import sqlite3
+from pathlib import Path
 
 import sqlite_utils
 
 from edge.config import MenweiConfig
 from edge.db import connect, connect_read_only, iso, schema_version, transaction, utc_now
-from edge.db_file import REPAIR_HINT, DamagedStoreError
+from edge.db_file import REPAIR_HINT, DamagedStoreError, wal_problem
 from edge.migrations import LATEST_VERSION
 from edge.pii import PiiKeyError, PiiVault
 from edge.snapshots import SnapshotStore
-from edge.store.integrity import check
+from edge.store.integrity import check, stamp
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +46,19 @@ def open_gate_store(config: MenweiConfig) -> tuple[sqlite_utils.Database, str | 
     the gate runs on what is readable."""
     path = config.storage.database_path
     state = None
+    wal = wal_problem(path)
+    if wal:  # SQLite would drop it without a word: keep a copy for `menwei db recover`
+        kept = Path(f"{path}-wal.damaged-{stamp()}")
+        with contextlib.suppress(OSError):
+            shutil.copy2(f"{path}-wal", kept)
+        log.error("%s; kept as %s, commits it held are not seen: %s", wal, kept, REPAIR_HINT)
+        state = f"damaged: {wal}"
     try:
         db = open_store(config)
     except (sqlite3.DatabaseError, OSError) as exc:
-        state = f"store not writable at start ({exc.__class__.__name__}: {exc})"
+        state = f"store not writable at start ({exc.__class__.__name__}: {exc})" + (
+            f"; {state}" if state else ""
+        )
         try:
             try:
                 db = connect(path, apply_migrations=False)
