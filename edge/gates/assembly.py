@@ -132,7 +132,16 @@ def _running_loop(
     loop.writer.use_spool(spool)
     try:
         loop.uses = use_counter(config)
-        control = GateControlServer(socket_path(config.storage.run_dir, gate_id), loop.handle)
+        try:
+            control = GateControlServer(socket_path(storage.run_dir, gate_id), loop.handle)
+        except OSError as exc:  # a read-only or full data disk: the gate still runs
+            log.error(
+                "gate %s: no control socket in %s (%s): manual open and status from the"
+                " console are unavailable until restart",
+                gate_id,
+                storage.run_dir,
+                exc,
+            )
         camera.start()
         thread = threading.Thread(
             target=loop.run, args=(stop, on_idle), name=f"gate-{gate_id}", daemon=True

@@ -1,0 +1,173 @@
+"""`menwei gate` as a real process on a read-only or full data disk: it starts, lets the
+resident in, says what is wrong in one log line (no traceback), keeps the decision in its
+spool through a SIGKILL, and the next start on a healthy disk stores it exactly once.
+
+Real tmpfs mounts (the suite runs as root, as on a box; skipped where mounting is refused).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import pytest
+
+from edge.config import load_config
+from edge.store.open import open_store
+from edge.vehicles import VehicleInput, add_vehicle
+
+synth = pytest.importorskip("edge.plates.synth")
+PLATE = "皖A12345"
+
+CONFIG = """
+[storage]
+data_dir = "{data}"
+spool_dir = "{spool}"
+spool_reserve_mb = 1
+[hardware]
+pin_factory = "mock"
+[[gates]]
+id = "north"
+name = "North"
+kind = "vehicle"
+[gates.camera]
+source = "{frames}"
+replay_fps = 10
+[gates.barrier]
+open_pin = 17
+active_high = true
+"""
+
+
+def mount_tmpfs(folder: Path, size: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
+
+
+@pytest.fixture
+def site(tmp_path) -> Iterator[tuple[Path, Path, Path]]:
+    """(config file, data disk, spool disk): a resident enrolled, a camera replaying a car."""
+    data, spool = tmp_path / "data", tmp_path / "spool"
+    mount_tmpfs(data, "16m")
+    try:
+        mount_tmpfs(spool, "2m")
+        frames = tmp_path / "frames"
+        frames.mkdir()
+        for i in range(4):
+            cv2.imwrite(str(frames / f"{i:03d}.jpg"), synth.render_scene(PLATE, seed=i))
+        config = tmp_path / "menwei.toml"
+        config.write_text(CONFIG.format(data=data, spool=spool, frames=frames), "utf-8")
+        db = open_store(load_config(config))
+        add_vehicle(db, VehicleInput(PLATE, "resident", "3-1-402"))
+        db.conn.close()
+        yield config, data, spool
+    finally:
+        for folder in (spool, data):
+            subprocess.run(["umount", "-l", str(folder)], check=False, capture_output=True)
+
+
+class GateProcess:
+    def __init__(self, config: Path) -> None:
+        menwei = Path(sys.executable).parent / "menwei"
+        self.process = subprocess.Popen(
+            [str(menwei), "gate", "north", "-c", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.lines: list[str] = []
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def wait_for(self, text: str, timeout_s: float = 90) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.lines):
+                return True
+            if self.process.poll() is not None:
+                time.sleep(0.2)  # the last lines
+                return any(text in line for line in self.lines)
+            time.sleep(0.1)
+        return False
+
+    def kill(self) -> str:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=20)
+        return "".join(self.lines)
+
+
+def stored_passages(data: Path) -> int:
+    db = sqlite3.connect(data / "menwei.db")
+    try:
+        return db.execute(
+            "SELECT COUNT(*) FROM events e JOIN outbox o ON o.key = e.id"
+            " WHERE e.kind = 'vehicle_passage' AND e.plate = ? AND e.decision = 'open'",
+            [PLATE],
+        ).fetchone()[0]
+    finally:
+        db.close()
+
+
+def fill(folder: Path) -> None:
+    with open(folder / "filler", "wb", buffering=0) as handle, contextlib.suppress(OSError):
+        while True:
+            handle.write(b"\0" * 65536)
+
+
+@pytest.mark.parametrize("fault", ["read-only", "full"])
+def test_gate_starts_on_a_faulted_disk_lets_the_resident_in_and_keeps_the_event(site, fault):
+    config, data, _spool = site
+    if fault == "read-only":
+        subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
+    else:
+        fill(data)
+    gate = GateProcess(config)
+    try:
+        assert gate.wait_for("OPEN"), "".join(gate.lines)
+        assert gate.wait_for("storage"), "".join(gate.lines)
+    finally:
+        output = gate.kill()  # SIGKILL while faulted: the spool must hold the decision
+    assert "Traceback" not in output, output
+    assert PLATE in output and "OPEN" in output
+    opened = sum(1 for line in output.splitlines() if "OPEN" in line)
+    if fault == "read-only":
+        subprocess.run(["mount", "-o", "remount,rw", str(data)], check=True)
+    else:
+        (data / "filler").unlink()
+    assert stored_passages(data) == 0
+    again = GateProcess(config)
+    try:
+        deadline = time.monotonic() + 90
+        while stored_passages(data) < opened and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        again.kill()
+    assert stored_passages(data) >= opened  # each printed decision, once (the outbox join)
+    db = sqlite3.connect(data / "menwei.db")
+    try:
+        ids = [r[0] for r in db.execute("SELECT id FROM events")]
+        assert len(ids) == len(set(ids))
+        assert db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == len(ids)
+    finally:
+        db.close()
