@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import sqlite_utils
 from flask import Flask, abort, g, redirect, render_template, request, url_for
 from flask_babel import Babel, gettext
 from werkzeug.exceptions import HTTPException
@@ -24,7 +26,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from edge import audit
 from edge.config import MenweiConfig
-from edge.db import connect, parse_iso, transaction
+from edge.db import connect, connect_read_only, parse_iso, transaction
+from edge.db_file import DamagedStoreError
 from edge.pii import PiiVault
 from edge.web import accounts, sessions
 from edge.web.access import nav_for
@@ -57,6 +60,7 @@ from edge.web.limits import LoginThrottle, PasswordGate, login_limits
 from edge.web.registry.landlord import bp as landlord_bp
 from edge.web.registry.police import bp as police_bp
 from edge.web.registry.tenant import bp as tenant_bp
+from edge.web.storage import FAULT_HEADER, storage_health, storage_unavailable
 from qr_registry.registrations import seal_legacy
 
 log = logging.getLogger(__name__)
@@ -107,6 +111,20 @@ def _seal_legacy_registrations(config: MenweiConfig, vault: PiiVault) -> None:
         log.info("encrypted the personal fields of %d older registrations", sealed)
 
 
+def _open_at_start(config: MenweiConfig) -> sqlite_utils.Database:
+    """The start-up connection: migrated when the disk takes writes; on a full or read-only
+    disk the app starts anyway (pages read, writes answer 503) and says so once."""
+    path = config.storage.database_path
+    try:
+        return connect(path)
+    except (sqlite3.OperationalError, OSError) as exc:
+        log.error("storage fault at start (%s): serving read-only until it clears", exc)
+    try:
+        return connect(path, apply_migrations=False)
+    except sqlite3.OperationalError:
+        return connect_read_only(path)
+
+
 def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None) -> Flask:
     """Build the web app for ``config`` (database migrated, key loaded, catalogs compiled)."""
     app = Flask(__name__, template_folder="templates", static_folder="static")
@@ -120,14 +138,17 @@ def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None
         BABEL_TRANSLATION_DIRECTORIES=str(compile_translations(cache / "translations")),
         TEMPLATES_AUTO_RELOAD=False,
     )
-    db = connect(config.storage.database_path)  # migrate once; workers skip the check
+    db = _open_at_start(config)  # migrate once; workers skip the check
     try:
         audit.use_key_file(config.security.audit_key_path)
         audit.load_key(db.conn)  # a missing key on a keyed chain stops start-up, named
     finally:
         db.conn.close()
     web_state = WebState(config, _load_vault(config), secrets.token_bytes(32))
-    _seal_legacy_registrations(config, web_state.vault)
+    try:
+        _seal_legacy_registrations(config, web_state.vault)
+    except (sqlite3.DatabaseError, OSError) as exc:  # a full or read-only disk: next start
+        log.error("registrations not sealed at start (storage fault: %s)", exc)
     if clock is not None:
         web_state.clock = clock
     web_state.login_throttle = LoginThrottle(login_limits(config.web))
@@ -149,6 +170,8 @@ def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None
     app.teardown_appcontext(close_db)
     app.context_processor(_template_globals)
     app.register_error_handler(HTTPException, _http_error)
+    for fault in (sqlite3.DatabaseError, DamagedStoreError, OSError):
+        app.register_error_handler(fault, storage_unavailable)
 
     app.before_request(require_password_change)
     for blueprint in BLUEPRINTS:
@@ -173,15 +196,14 @@ def _load_user() -> None:
     web = state()
     db = get_db()
     settings = web.config.web
-    with transaction(db) as conn:
-        session = sessions.load(
-            conn,
-            token,
-            now(),
-            timedelta(minutes=settings.session_idle_minutes),
-            touch=request.endpoint not in sessions.BACKGROUND_ENDPOINTS,
-            role_idle={"guard": timedelta(minutes=settings.guard_idle_minutes)},
-        )
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    role_idle = {"guard": timedelta(minutes=settings.guard_idle_minutes)}
+    touch = request.endpoint not in sessions.BACKGROUND_ENDPOINTS
+    try:
+        with transaction(db) as conn:
+            session = sessions.load(conn, token, now(), idle, touch, role_idle)
+    except sqlite3.OperationalError:  # a full or read-only disk: read the session, untouched
+        session = sessions.load(db.conn, token, now(), idle, False, role_idle)
     if session is not None:
         g.session = session
         g.user = accounts.get_user(db.conn, session.user_id)
@@ -227,7 +249,13 @@ def _finish_response(response):
 
 
 def _healthz() -> tuple[str, int, dict[str, str]]:
-    """Liveness for the systemd watchdog probe: the app answers and the database reads."""
+    """Liveness for the systemd watchdog probe: the app answers and the database reads.
+    A storage fault answers 503 naming it (edge.web.storage: the probe still counts the
+    process alive, since a restart cannot mend a disk)."""
+    fault = storage_health(state())
+    if fault:
+        headers = {"Content-Type": "text/plain; charset=utf-8", FAULT_HEADER: "storage"}
+        return f"storage fault: {fault}\n", 503, headers
     get_db().execute("SELECT 1").fetchone()
     return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
 

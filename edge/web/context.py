@@ -8,6 +8,7 @@ for the same reason. Every function here needs an app or request context.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ import sqlite_utils
 from flask import current_app, g
 
 from edge.config import MenweiConfig
-from edge.db import connect, utc_now
+from edge.db import connect, connect_read_only, utc_now
 from edge.pii import PiiVault
 from edge.web.guards import RateLimiter
 from edge.web.limits import LoginLimits, LoginThrottle, PasswordGate
@@ -37,6 +38,7 @@ class WebState:
     password_gate: PasswordGate = field(default_factory=PasswordGate)
     public_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(20, 60))
     local: threading.local = field(default_factory=threading.local)
+    storage_fault: tuple[str, float] | None = None  # last one a request met (edge.web.storage)
 
 
 def state() -> WebState:
@@ -54,7 +56,11 @@ def get_db() -> sqlite_utils.Database:
         local = state().local
         db = getattr(local, "db", None)
         if db is None:
-            db = connect(state().config.storage.database_path, apply_migrations=False)
+            path = state().config.storage.database_path
+            try:
+                db = connect(path, apply_migrations=False)
+            except sqlite3.OperationalError:  # a read-only disk: pages still read
+                db = connect_read_only(path)
             local.db = db
         g.db = db
     return g.db

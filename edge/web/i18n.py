@@ -1,17 +1,26 @@
 """Translations: English msgids in the code, a zh catalog (the default language).
 
-The ``.po`` sources are versioned; the binary ``.mo`` is compiled from it at app start into
-the data folder's cache (a few milliseconds), so a stale compiled catalog can never ship.
+The ``.po`` sources are versioned; the binary ``.mo`` is compiled from it at app start (a few
+milliseconds), so a stale compiled catalog can never ship. It is written into the data
+folder's cache only when it changed: ``menwei web`` must start on a full or read-only data
+disk, where an unchanged catalog needs no write and a changed one goes to a private
+temporary folder instead.
 """
 
 from __future__ import annotations
 
+import io
+import logging
+import tempfile
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from edge.files import write_durably
+
+log = logging.getLogger(__name__)
 LANGUAGES = ("zh", "en")
 SOURCE = Path(__file__).with_name("translations")
 
@@ -68,10 +77,21 @@ def compile_translations(target: Path) -> Path:
                     merged[message.id] = message
         if merged is None:
             continue
-        out = target / folder.relative_to(SOURCE) / "messages.mo"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".mo.tmp")
-        with tmp.open("wb") as handle:
-            write_mo(handle, merged)
-        tmp.replace(out)
+        compiled = io.BytesIO()
+        write_mo(compiled, merged)
+        out = folder.relative_to(SOURCE) / "messages.mo"
+        data = compiled.getvalue()
+        try:
+            if (target / out).read_bytes() == data:
+                continue
+        except OSError:
+            pass  # not there yet (or unreadable): write it
+        try:
+            (target / out).parent.mkdir(parents=True, exist_ok=True)
+            write_durably(target / out, data)
+        except OSError as exc:  # a full or read-only data disk: start anyway
+            fallback = Path(tempfile.mkdtemp(prefix="menwei-translations-"))
+            log.warning("translations not cached in %s (%s): compiled into %s", target, exc,
+                        fallback)  # fmt: skip
+            return compile_translations(fallback)
     return target

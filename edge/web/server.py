@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from edge.box.watchdog import Watchdog
 from edge.config import MenweiConfig
+from edge.web.storage import FAULT_HEADER
 
 log = logging.getLogger(__name__)
 PROBE_EVERY_S = 5.0
@@ -67,7 +68,11 @@ def probe(url: str, timeout_s: float = 3.0) -> bool:
     conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout_s)
     try:
         conn.request("GET", "/healthz")
-        return conn.getresponse().status == 200
+        response = conn.getresponse()
+        # A storage fault answers 503: alive, and a restart would not fix the disk.
+        if response.status == 503:
+            return response.getheader(FAULT_HEADER) == "storage"
+        return response.status == 200
     except (OSError, http.client.HTTPException):
         return False
     finally:
