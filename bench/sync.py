@@ -6,11 +6,13 @@ Run: .venv/bin/python bench/sync.py [--events 20000] [--plain-events 100000] [--
 The scenario: a box that was offline for days comes back with a large backlog
 and must catch up quickly without losing or duplicating anything. Every event of a box's
 gate carries a snapshot, so the headline drain sends each event with its JPEG inline
-(base64, as ``[sync] snapshots = "inline"`` does). The JPEGs are what the demo's vehicle
-gate saves (``edge.plates.synth`` scenes through ``SnapshotStore`` at the default quality
-and width), 200 distinct files that the events cycle through; their size distribution is
-printed. A real camera's 1280-wide frames are larger than the demo's: the figure scales
-with the bytes sent, so the printed MB/s is the number to carry to another frame size.
+(base64, as ``[sync] snapshots = "inline"`` does). The JPEGs are demo scenes
+(``edge.plates.synth``, 1280x720) with sensor noise and brightness varied, saved through
+``SnapshotStore`` at the default quality and width: 200 distinct files that the events
+cycle through; their size distribution is printed. The noise matters: the demo's own
+noiseless scenes compress to a fraction of that, while a real camera's frames carry noise
+too; the drain rate follows the bytes sent, so the printed MB/s is the figure to carry to
+a site whose snapshot sizes are known.
 The platform runs in its own process (as a real one would be elsewhere) and stores every row
 in SQLite deduplicated by key. Baseline in the same run: batch size 1 (one request per
 event) on a slice of the backlog, to show what batching buys. After the drain the platform's

@@ -96,6 +96,7 @@ class EventWriter:
         self._lock = threading.RLock()
         self.fault: str | None = None
         self.faults = 0  # writes the store refused since start
+        self.stored = 0  # events stored since start (spooled ones included, when written)
         self.dropped = 0  # beyond max_spooled with no spool file: lost, counted and logged
         self._file_only = False  # the file holds events memory had no room for
 
@@ -144,6 +145,7 @@ class EventWriter:
                     if self.fault:
                         log.warning("storage recovered")
                     self.fault = None
+                    self.stored += 1
                     return Written(stored.id, stored.linked_ids)
             self._add(item)
             return Written(None)
@@ -168,6 +170,7 @@ class EventWriter:
                     break
                 self._spool.popleft()
                 written += 1
+                self.stored += 1
             if self._spool:
                 self._next_retry = time.monotonic() + self.retry_every_s
             if not self._spool and self._file_only and self.file is not None:

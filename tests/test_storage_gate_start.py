@@ -8,6 +8,7 @@ Real tmpfs mounts (the suite runs as root, as on a box; skipped where mounting i
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sqlite3
@@ -81,6 +82,11 @@ def site(tmp_path) -> Iterator[tuple[Path, Path, Path]]:
             subprocess.run(["umount", "-l", str(folder)], check=False, capture_output=True)
 
 
+def menwei(*args: str) -> str:
+    command = Path(sys.executable).parent / "menwei"
+    return subprocess.run([str(command), *args], capture_output=True, text=True, check=True).stdout
+
+
 class GateProcess:
     def __init__(self, config: Path) -> None:
         menwei = Path(sys.executable).parent / "menwei"
@@ -146,6 +152,11 @@ def test_gate_starts_on_a_faulted_disk_lets_the_resident_in_and_keeps_the_event(
     try:
         assert gate.wait_for("OPEN"), "".join(gate.lines)
         assert gate.wait_for("storage"), "".join(gate.lines)
+        if fault == "full":  # the control socket still binds: health names the fault
+            status = json.loads(menwei("status", "-c", str(config)))["north"]
+            assert "not writable at start" in status["storage_fault"], status
+            assert status["spool_error"] is None
+            assert status["events_unsaved"] >= 1 and status["storage_faults"] >= 1
     finally:
         output = gate.kill()  # SIGKILL while faulted: the spool must hold the decision
     assert "Traceback" not in output, output

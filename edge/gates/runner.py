@@ -270,8 +270,17 @@ class GateRunner:
             },
             **self.kind_health(),
             **self.writer.health(),
-            "storage_fault": self.writer.fault or self.store_state,
+            "storage_fault": "; ".join(filter(None, (self.writer.fault, self._start_state())))
+            or None,
         }
+
+    def _start_state(self) -> str | None:
+        """What start-up found wrong with the store, until writes show it cleared (damage
+        found by the check stays until a restart on a mended database)."""
+        state = self.store_state
+        if state and not state.startswith("damaged") and self.writer.stored:
+            return None
+        return state
 
     # -- the loop -------------------------------------------------------------------------------
     def watch_camera(self) -> None:
