@@ -8,11 +8,11 @@ and must catch up quickly without losing or duplicating anything. Every event of
 gate carries a snapshot, so the headline drain sends each event with its JPEG inline
 (base64, as ``[sync] snapshots = "inline"`` does). The JPEGs are demo scenes
 (``edge.plates.synth``, 1280x720) with sensor noise and brightness varied, saved through
-``SnapshotStore`` at the default quality and width: 200 distinct files that the events
-cycle through; their size distribution is printed. The noise matters: the demo's own
+``SnapshotStore`` at the default quality and width: ``--snapshots`` distinct files (200) the
+events cycle through; their size distribution is printed. The noise matters: the demo's own
 noiseless scenes compress to a fraction of that, while a real camera's frames carry noise
-too; the drain rate follows the bytes sent, so the printed MB/s is the figure to carry to
-a site whose snapshot sizes are known.
+too; the drain rate follows the bytes sent, so the printed MB/s is the figure to carry to a
+site whose snapshot sizes are known.
 The platform runs in its own process (as a real one would be elsewhere) and stores every row
 in SQLite deduplicated by key. Baseline in the same run: batch size 1 (one request per
 event) on a slice of the backlog, to show what batching buys. After the drain the platform's
@@ -140,11 +140,12 @@ def main() -> None:
     parser.add_argument("--plain-events", type=int, default=100_000, help="without snapshots")
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--baseline-events", type=int, default=2000)
+    parser.add_argument("--snapshots", type=int, default=200, help="distinct demo JPEGs")
     args = parser.parse_args()
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}", flush=True)
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as folder:
         snaps = Path(folder) / "snapshots"
-        paths = demo_snapshots(snaps)
+        paths = demo_snapshots(snaps, args.snapshots)
         sizes = sorted((snaps / p).stat().st_size for p in paths)
         kib = [size / 1024 for size in sizes]
         print(
