@@ -24,6 +24,7 @@ by the next append: its event had not been accepted.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -34,6 +35,7 @@ from typing import Any
 
 from edge.events import NewEvent
 from edge.files import fsync_dir
+from edge.store.prompts import NewPrompt
 
 log = logging.getLogger(__name__)
 MiB = 1024 * 1024
@@ -76,14 +78,36 @@ class SpooledEvent:
 def _event_dict(event: NewEvent) -> dict[str, Any]:
     data = asdict(event)
     data["occurred_at"] = event.occurred_at.isoformat()
+    if event.prompt is not None:  # the guard's question travels whole, its JPEG as base64
+        crop = event.prompt.crop
+        data["prompt"]["crop"] = base64.b64encode(crop).decode() if crop is not None else None
     return data
+
+
+def _prompt_of(data: dict[str, Any] | None) -> NewPrompt | None:
+    if data is None:
+        return None
+    crop = data.get("crop")
+    return NewPrompt(
+        kind=data["kind"],
+        read_plate=str(data.get("read_plate") or ""),
+        candidates=tuple(dict(c) for c in data.get("candidates") or ()),
+        crop=base64.b64decode(crop, validate=True) if crop is not None else None,
+    )
 
 
 def _event_of(data: dict[str, Any]) -> NewEvent:
     moment = datetime.fromisoformat(data["occurred_at"])
     if moment.tzinfo is None:
         raise ValueError("spooled event without a time zone")
-    return NewEvent(**{**data, "occurred_at": moment, "reasons": tuple(data.get("reasons") or ())})
+    return NewEvent(
+        **{
+            **data,
+            "occurred_at": moment,
+            "reasons": tuple(data.get("reasons") or ()),
+            "prompt": _prompt_of(data.get("prompt")),
+        }
+    )
 
 
 def read_spool(data: bytes) -> tuple[list[SpooledEvent], int]:

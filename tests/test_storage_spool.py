@@ -25,6 +25,7 @@ from edge.db import connect
 from edge.event_spool import EventSpool, SpooledEvent, read_spool
 from edge.event_writer import EventWriter
 from edge.events import NewEvent, new_event_id, recent_events
+from edge.store.prompts import NewPrompt
 
 WRITER = Path(__file__).with_name("spool_writer.py")
 AT = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -88,6 +89,25 @@ def test_a_torn_last_line_is_ignored_and_overwritten(tmp_path):
     assert [i.event for i in read_spool((tmp_path / "g.spool").read_bytes())[0]] == [
         i.event for i in items
     ]
+
+
+def test_a_guards_question_survives_the_spool_with_its_picture(tmp_path):
+    """A near miss spooled on a full disk still reaches the guard as a question, with the
+    plate crop it showed (the JPEG's bytes travel as base64, not as their repr)."""
+    crop = bytes(range(256)) * 4
+    candidates = (
+        {"plate": "皖A12345", "kind": "resident", "household": "3-1-402", "vehicle_id": 7},
+    )
+    asked = NewEvent(
+        "g", "vehicle_passage", AT, "deny", "皖A12346",
+        prompt=NewPrompt("near_miss", "皖A12346", candidates, crop),
+    )  # fmt: skip
+    spool = EventSpool(tmp_path / "g.spool", reserve_bytes=65536)
+    spool.open()
+    assert spool.append(SpooledEvent(asked, (), new_event_id(AT), ()))
+    spool.close()
+    [back] = read_spool((tmp_path / "g.spool").read_bytes())[0]
+    assert back.event == asked and back.event.prompt.crop == crop
 
 
 def test_replay_writes_each_event_once_even_when_interrupted_after_a_commit(db, tmp_path):
