@@ -12,7 +12,7 @@ import logging
 
 import click
 
-from edge.cli import box, demo, events, gates, hub, people, registry, sync, vehicles, web
+from edge.cli import box, data, demo, events, gates, hub, people, registry, sync, vehicles, web
 from edge.cli.common import MenweiGroup
 
 
@@ -51,5 +51,7 @@ for command in (
     web.user,
     registry.room,
     registry.stickers,
+    data.data,
+    data.rooms,
 ):
     main.add_command(command)
