@@ -348,3 +348,93 @@ def remember_group(conn: sqlite3.Connection, name: str, at: datetime) -> None:
         "INSERT OR IGNORE INTO access_groups (name, label, created_at) VALUES (?, ?, ?)",
         (name, name, iso(at)),
     )
+
+
+# -- the admin's rooms list ------------------------------------------------------------------------
+def _rooms_where(
+    conn: sqlite3.Connection, query: str, building_id: int | None, landlord: str
+) -> tuple[str, list[Any]]:
+    where: list[str] = []
+    args: list[Any] = []
+    flat = parse_flat(query) if query else None
+    if flat is not None:
+        found = find_flat(conn, query)
+        where.append("r.id = ?")
+        args.append(found.id if found else -1)
+    elif query:
+        where.append(
+            "(r.number LIKE ? ESCAPE '\\' OR b.name || u.name || r.number LIKE ? ESCAPE '\\')"
+        )
+        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        args += [pattern, pattern]
+    if building_id is not None:
+        where.append("b.id = ?")
+        args.append(building_id)
+    if landlord == "none":
+        where.append("r.landlord_id IS NULL")
+    elif landlord.isdigit():
+        where.append("r.landlord_id = ?")
+        args.append(int(landlord))
+    return (" WHERE " + " AND ".join(where)) if where else "", args
+
+
+def list_rooms(
+    conn: sqlite3.Connection,
+    query: str = "",
+    building_id: int | None = None,
+    landlord: str = "",
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[int, list[dict[str, Any]]]:
+    """(total, one page) of rooms with their landlord, sticker token state and how many
+    residents and tenant registrations use them; ``query`` is an address ('3-1-402') or
+    part of one; ``landlord`` a user id, 'none' or '' for any."""
+    where, args = _rooms_where(conn, query, building_id, landlord)
+    joins = (
+        " FROM rooms r JOIN units u ON u.id = r.unit_id JOIN buildings b ON b.id = u.building_id"
+        " LEFT JOIN users us ON us.id = r.landlord_id"
+    )
+    total = int(conn.execute("SELECT COUNT(*)" + joins + where, args).fetchone()[0])
+    sql = (
+        "SELECT r.id, b.name, u.name, r.number, r.landlord_id, us.username,"
+        " (SELECT COUNT(*) FROM room_tokens t WHERE t.room_id = r.id AND t.retired_at IS NULL),"
+        " (SELECT COUNT(*) FROM residents p JOIN households h ON h.id = p.household_id"
+        "  WHERE h.room_id = r.id),"
+        " (SELECT COUNT(*) FROM registrations g WHERE g.room_id = r.id)"
+        + joins
+        + where
+        + " ORDER BY b.id, u.id, length(r.number), r.number LIMIT ? OFFSET ?"
+    )
+    keys = (
+        "id",
+        "building",
+        "unit",
+        "number",
+        "landlord_id",
+        "landlord",
+        "has_token",
+        "residents",
+        "registrations",
+    )
+    rows = [dict(zip(keys, row, strict=True)) for row in conn.execute(sql, [*args, limit, offset])]
+    return total, rows
+
+
+def set_landlord(conn: sqlite3.Connection, room_ids: list[int], landlord_id: int | None) -> int:
+    """Give rooms a landlord (None: none); AddressError for an account that is not a
+    landlord's. Returns how many rooms changed."""
+    if (
+        landlord_id is not None
+        and not conn.execute(
+            "SELECT 1 FROM users WHERE id = ? AND role = 'landlord' AND active = 1", (landlord_id,)
+        ).fetchone()
+    ):
+        raise AddressError("no_landlord", "there is no such landlord")
+    changed = 0
+    for room_id in room_ids:
+        cursor = conn.execute(
+            "UPDATE rooms SET landlord_id = ? WHERE id = ? AND landlord_id IS NOT ?",
+            (landlord_id, room_id, landlord_id),
+        )
+        changed += cursor.rowcount
+    return changed
