@@ -29,6 +29,7 @@ from edge.errors import UserError
 from edge.migrations import community_id, flat_room
 
 GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+ROOM_CHOICE = re.compile(r"^room:([0-9]{1,10})$")  # what a form's room picker sends
 MAX_GENERATED = 20_000  # rooms one `rooms generate` may make: a typo must not make millions
 
 
@@ -130,6 +131,9 @@ def household_for_label(conn: sqlite3.Connection, label: str | None, at: datetim
         return None
     if len(text) > 40 or not text.isprintable():
         raise AddressError("household_label", "household label must be 1-40 characters")
+    chosen = ROOM_CHOICE.match(text)
+    if chosen:
+        return household_for_room(conn, int(chosen.group(1)), at)
     alias = conn.execute(
         "SELECT household_id FROM household_aliases WHERE label = ?", (text,)
     ).fetchone()
@@ -146,6 +150,50 @@ def household_for_label(conn: sqlite3.Connection, label: str | None, at: datetim
         (text, iso(at)),
     )
     return int(cursor.lastrowid or 0)
+
+
+def find_household(conn: sqlite3.Connection, text: str) -> tuple[int, str] | None:
+    """The existing household (id, label) that a picker's ``room:N``, a label, one of its
+    aliases or another spelling of its flat names; None when there is none."""
+    text = (text or "").strip()
+    chosen = ROOM_CHOICE.match(text)
+    if chosen:
+        sql, args = "SELECT id, label FROM households WHERE room_id = ?", (int(chosen.group(1)),)
+        row = conn.execute(sql, args).fetchone()
+        return (int(row[0]), row[1]) if row else None
+    row = conn.execute("SELECT id, label FROM households WHERE label = ?", (text,)).fetchone()
+    if row is None:
+        row = conn.execute(
+            "SELECT h.id, h.label FROM household_aliases a JOIN households h"
+            " ON h.id = a.household_id WHERE a.label = ?",
+            (text,),
+        ).fetchone()
+    if row is None:
+        room = find_flat(conn, text)
+        if room is not None:
+            row = conn.execute(
+                "SELECT id, label FROM households WHERE room_id = ?", (room.id,)
+            ).fetchone()
+    return (int(row[0]), row[1]) if row else None
+
+
+def picker_groups(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The room picker's choices: one group per building and unit, each room with the
+    value a form sends (``room:N``) and its household label (to mark the current one)."""
+    groups = []
+    for building in tree(conn):
+        for unit in building["units"]:
+            rooms = []
+            for room in unit["rooms"]:
+                flat = parse_flat(f"{building['name']}{unit['name']}{room['number']}")
+                label = (
+                    flat.label if flat else f"{building['name']} {unit['name']} {room['number']}"
+                )
+                rooms.append(
+                    {"value": f"room:{room['id']}", "number": room["number"], "label": label}
+                )
+            groups.append({"building": building["name"], "unit": unit["name"], "rooms": rooms})
+    return groups
 
 
 def link_household(conn: sqlite3.Connection, household_id: int, room_id: int, at: datetime) -> int:

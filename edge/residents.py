@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
+from edge.addresses import find_household, remember_group
 from edge.db import iso, transaction, utc_now
 from edge.faces.embedder import EMBEDDING_DIM
 from edge.faces.index import FaceIndex
@@ -107,6 +108,7 @@ def insert_resident(
     """Add a resident inside the caller's transaction; the household is created if new."""
     name, group, household = check_name(name), check_group(group), check_household(household)
     household_id = insert_household(conn, household, at)
+    remember_group(conn, group, at)
     cursor = conn.execute(
         "INSERT INTO residents (household_id, name, name_enc, access_group, created_at)"
         " VALUES (?, '', ?, ?, ?)",
@@ -143,22 +145,24 @@ def update_resident(
     """Change name, household and group; returns the names of the fields that changed."""
     name, group, household = check_name(name), check_group(group), check_household(household)
     row = conn.execute(
-        "SELECT r.name, r.name_enc, h.label, r.access_group FROM residents r"
-        " LEFT JOIN households h ON h.id = r.household_id WHERE r.id = ? AND r.kind = 'resident'",
+        "SELECT r.name, r.name_enc, r.household_id, r.access_group FROM residents r"
+        " WHERE r.id = ? AND r.kind = 'resident'",
         (resident_id,),
     ).fetchone()
     if row is None:
         raise ResidentError("no_resident", f"no resident {resident_id}")
+    home = find_household(conn, household) if household else None
     changed = [
         field
         for field, old, new in (
             ("name", _name_of(vault, row[0], row[1]), name),
-            ("household", row[2], household),
+            ("household", row[2], home[0] if home else (-1 if household else None)),
             ("group", row[3], group),
         )
         if old != new
     ]
     if changed:
+        remember_group(conn, group, at)
         conn.execute(
             "UPDATE residents SET name = '', name_enc = ?, household_id = ?, access_group = ?"
             " WHERE id = ?",

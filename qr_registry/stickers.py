@@ -19,7 +19,6 @@ from PIL import Image, ImageDraw, ImageFont
 from qrcode.constants import ERROR_CORRECT_M
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
@@ -138,6 +137,28 @@ def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
     return [*lines, line] if line else lines
 
 
+def _vector_qr(pdf: canvas.Canvas, url: str, x: float, y: float, side: float) -> None:
+    """The QR code as filled squares (vector): sharp at any printer resolution, unlike a
+    bitmap the printer or viewer resamples."""
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4)
+    code.add_data(url)
+    code.make(fit=True)
+    matrix = code.get_matrix()  # includes the quiet zone
+    module = side / len(matrix)
+    pdf.setFillGray(0)
+    path = pdf.beginPath()
+    for row, cells in enumerate(matrix):
+        start = None
+        for col, dark in enumerate([*cells, False]):
+            if dark and start is None:
+                start = col
+            elif not dark and start is not None:  # one rectangle per run of dark modules
+                top = y + side - (row + 1) * module
+                path.rect(x + start * module, top, (col - start) * module, module)
+                start = None
+    pdf.drawPath(path, stroke=0, fill=1)
+
+
 def _cut_marks(pdf: canvas.Canvas, x: float, y: float, w: float, h: float) -> None:
     """Short marks just outside each corner: cut along them, the sticker has no border."""
     pdf.setStrokeGray(0.3)
@@ -175,7 +196,7 @@ def _sticker(
     pdf.drawCentredString(centre, top - 15 * mm * scale, place)
     side = 50 * mm * scale
     qr_top = top - 18 * mm * scale
-    pdf.drawImage(ImageReader(_qr_image(url, box=8)), centre - side / 2, qr_top - side, side, side)
+    _vector_qr(pdf, url, centre - side / 2, qr_top - side, side)
     pdf.setFont(_PDF_FONT, 8 * scale)
     pdf.drawCentredString(centre, qr_top - side - 4 * mm * scale, INSTRUCTIONS)
     notice_size = 5.5 * scale

@@ -17,6 +17,7 @@ from helpers import client_as, csrf_of, db_of, form_fields
 from openpyxl import Workbook
 
 from edge.people.workbook import SHEETS
+from qr_registry.stickers import LAYOUTS
 
 BASE = "http://192.0.2.10:8080"
 
@@ -112,17 +113,31 @@ def test_hostile_upload_is_a_400_with_the_reason(env):
     assert page.status_code == 400 and "../../x.xml" in page.text
 
 
-def decode_qr_codes(pdf: bytes, tmp: Path) -> set[str]:
-    """Render the PDF with pdftoppm and decode every QR code on every page (OpenCV)."""
+def decode_qr_codes(pdf: bytes, tmp: Path, layout: str = "a4") -> list[str]:
+    """Render the PDF with pdftoppm and decode the QR code of every sticker cell on every
+    page (OpenCV: the classic QRCodeDetector, then the ArUco-based one, which reads the
+    odd code the classic one misses; one cell at a time: the layout says where they are)."""
     source = tmp / "stickers.pdf"
     source.write_bytes(pdf)
-    subprocess.run(["pdftoppm", "-r", "150", "-png", str(source), str(tmp / "page")], check=True)
-    found: set[str] = set()
-    detector = cv2.QRCodeDetector()
+    dpi = 200
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-png", str(source), str(tmp / "page")], check=True)
+    sheet = LAYOUTS[layout]
+    cols, rows, left, top = sheet.grid()
+    scale = dpi / 72
+    found: list[str] = []
+    detectors = (cv2.QRCodeDetector(), cv2.QRCodeDetectorAruco())
     for page in sorted(tmp.glob("page*.png")):
-        image = cv2.imread(str(page))
-        ok, texts, _points, _codes = detector.detectAndDecodeMulti(image)
-        found.update(t for t in texts if t) if ok else None
+        image = cv2.imread(str(page), cv2.IMREAD_GRAYSCALE)
+        for row in range(rows):
+            for col in range(cols):
+                x = int((left + col * (sheet.cell[0] + sheet.gutter)) * scale)
+                y = int((top + row * (sheet.cell[1] + sheet.gutter)) * scale)
+                cell = image[y : y + int(sheet.cell[1] * scale), x : x + int(sheet.cell[0] * scale)]
+                for detector in detectors:
+                    text, _points, _code = detector.detectAndDecode(cell)
+                    if text:
+                        found.append(text)
+                        break
     return found
 
 
@@ -164,11 +179,17 @@ def test_generate_rooms_assign_landlords_print_stickers_that_decode(env, tmp_pat
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     tokens = {r[0] for r in db.execute("SELECT token FROM room_tokens WHERE retired_at IS NULL")}
     assert len(tokens) == 12
-    assert decode_qr_codes(pdf.data, tmp_path) == {f"{BASE}/r/{t}" for t in tokens}
+    decoded = decode_qr_codes(pdf.data, tmp_path)
+    assert len(decoded) == 12 and set(decoded) == {f"{BASE}/r/{t}" for t in tokens}
     label = admin.post(
         "/rooms/stickers.pdf", data={"csrf_token": token, "room": rooms[0], "layout": "label"}
     )
     assert label.status_code == 200
+    (tmp_path / "label").mkdir()
+    first_url = db.execute(
+        "SELECT token FROM room_tokens WHERE room_id = ? AND retired_at IS NULL", [rooms[0]]
+    ).fetchone()[0]
+    assert decode_qr_codes(label.data, tmp_path / "label", "label") == [f"{BASE}/r/{first_url}"]
 
     # a new code only after the confirmation; the old one is retired
     first = rooms[0]

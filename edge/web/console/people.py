@@ -40,6 +40,7 @@ from edge.web.console.people_common import (
     RID,
     bp,
     change,
+    check_known_group,
     known_groups,
     resident_or_404,
     resident_page,
@@ -147,6 +148,7 @@ def new():
     try:
         with change() as conn:
             claim_nonce(conn, actor(), "resident_add", now())
+            check_known_group(form["group"])
             rid = insert_resident(
                 conn, vault(), form["name"], form["household"], form["group"], now()
             )
@@ -171,6 +173,7 @@ def edit(rid: int):
     resident_or_404(rid)
     form = {key: request.form.get(key, "") for key in ("name", "household", "group")}
     try:
+        check_known_group(form["group"])
         with change() as conn:
             changed = update_resident(
                 conn, vault(), rid, form["name"], form["household"], form["group"], now()
