@@ -89,6 +89,15 @@ def check_household(label: str | None) -> str | None:
     return label
 
 
+def _household_id(conn: sqlite3.Connection, household: str | None, at: datetime) -> int | None:
+    """The household a form or the command line named (edge.addresses), as ResidentError
+    when it names nothing (a picker's room that was deleted meanwhile)."""
+    try:
+        return insert_household(conn, household, at)
+    except EnrolmentError as exc:
+        raise ResidentError(exc.code, str(exc)) from exc
+
+
 def require_resident(conn: sqlite3.Connection, resident_id: int, kind: str | None = None) -> None:
     """ResidentError ``no_resident`` unless the row exists (and is of ``kind`` if given)."""
     sql = "SELECT 1 FROM residents WHERE id = ?" + (" AND kind = ?" if kind else "")
@@ -107,7 +116,7 @@ def insert_resident(
 ) -> int:
     """Add a resident inside the caller's transaction; the household is created if new."""
     name, group, household = check_name(name), check_group(group), check_household(household)
-    household_id = insert_household(conn, household, at)
+    household_id = _household_id(conn, household, at)
     remember_group(conn, group, at)
     cursor = conn.execute(
         "INSERT INTO residents (household_id, name, name_enc, access_group, created_at)"
@@ -168,7 +177,7 @@ def update_resident(
             " WHERE id = ?",
             (
                 vault.encrypt_text(name, NAME_PURPOSE),
-                insert_household(conn, household, at),
+                _household_id(conn, household, at),
                 group,
                 resident_id,
             ),

@@ -54,7 +54,7 @@ def insert_household(conn: sqlite3.Connection, label: str | None, now: datetime)
     try:
         return household_for_label(conn, label, now)
     except AddressError as exc:
-        raise EnrolmentError(str(exc)) from exc
+        raise EnrolmentError(exc.message, exc.params, code=exc.code) from exc
 
 
 def add_vehicle(db: sqlite_utils.Database, vehicle: VehicleInput) -> int:

@@ -16,6 +16,7 @@ import pytest
 from helpers import client_as, csrf_of, db_of, form_fields
 from openpyxl import Workbook
 
+from edge.demo.console import served_stickers
 from edge.people.workbook import SHEETS
 from qr_registry.stickers import LAYOUTS
 
@@ -220,3 +221,8 @@ def test_generate_rooms_assign_landlords_print_stickers_that_decode(env, tmp_pat
     assert admin.post(f"/rooms/{rooms[-1]}/delete", data={"csrf_token": token}).status_code == 303
     assert db.execute("SELECT COUNT(*) FROM rooms").fetchone()[0] == 11
     db.conn.close()
+
+
+def test_demo_serve_points_stickers_at_the_served_address(env):
+    served_stickers(env["app"], env["config"], "http://127.0.0.1:9123")
+    assert env["app"].extensions["menwei"].config.registry.base_url == "http://127.0.0.1:9123"
