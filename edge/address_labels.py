@@ -12,6 +12,7 @@ Canonical names are the ones the tenant registry always used: building ``6幢``,
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -69,6 +70,7 @@ def chinese_number(text: str) -> int | None:
     return total + current
 
 
+@functools.lru_cache(maxsize=8192)  # pure; a bulk import reads the same names thousands of times
 def parse_flat(text: str | None) -> FlatAddress | None:
     """The flat a label names, or None when it does not read as building/unit/room."""
     if not isinstance(text, str) or len(text) > 60:
@@ -85,6 +87,7 @@ def parse_flat(text: str | None) -> FlatAddress | None:
     return None
 
 
+@functools.lru_cache(maxsize=8192)
 def part_number(name: str, word: str) -> int | None:
     """The number in a building or unit name (``6幢``, ``六栋``, ``2单元``, ``6``); None if
     the name is not a number with an optional word (``word``: 'building' or 'unit')."""

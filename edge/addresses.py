@@ -92,11 +92,14 @@ def _same_flat(room: RoomAddress, flat: FlatAddress) -> bool:
     return parse_flat(f"{room.building}{room.unit}{room.number}") == flat
 
 
-def room_for_flat(conn: sqlite3.Connection, flat: FlatAddress, at: datetime) -> int:
-    """The room of ``flat``, made (with its building and unit) if new."""
+def room_for_flat(
+    conn: sqlite3.Connection, flat: FlatAddress, at: datetime, parts: dict | None = None
+) -> int:
+    """The room of ``flat``, made (with its building and unit) if new; ``parts`` caches
+    buildings and units across the calls of one transaction."""
     home = community_id(conn)
     assert home is not None
-    return flat_room(conn, home, flat, iso(at))
+    return flat_room(conn, home, flat, iso(at), parts)
 
 
 # -- households: the people and cars of one room ----------------------------------------------
@@ -357,10 +360,11 @@ def generate_rooms(
     if total > MAX_GENERATED:
         raise AddressError("too_many_rooms", "at most %(n)s rooms at once", {"n": MAX_GENERATED})
     before = conn.execute("SELECT COUNT(*) FROM rooms").fetchone()[0]
+    parts: dict = {}
     for unit in units:
         for floor in floors:
             for room in rooms_per_floor:
-                room_for_flat(conn, FlatAddress(number, unit, f"{floor}{room:02d}"), at)
+                room_for_flat(conn, FlatAddress(number, unit, f"{floor}{room:02d}"), at, parts)
     made = conn.execute("SELECT COUNT(*) FROM rooms").fetchone()[0] - before
     return {"made": made, "kept": total - made}
 

@@ -786,20 +786,42 @@ def _part_id(
     number: int,
     word: str,
     name: str,
+    parts: dict | None = None,
 ) -> int:
     """The building (unit) of this number under its parent, whatever it was called
-    ('6幢', '六栋', '6号楼'); made with the canonical ``name`` when there is none."""
+    ('6幢', '六栋', '6号楼'); made with the canonical ``name`` when there is none. ``parts``
+    remembers answers across calls within one transaction (a bulk import's thousands)."""
+    key = (table, parent_id, number)
+    if parts is not None and key in parts:
+        return int(parts[key])
     rows = conn.execute(
         f"SELECT id, name FROM {table} WHERE {parent} = ? ORDER BY id", (parent_id,)
     ).fetchall()
-    for row_id, existing in rows:
-        if existing == name or part_number(existing, word) == number:
-            return int(row_id)
-    cursor = conn.execute(f"INSERT INTO {table} ({parent}, name) VALUES (?, ?)", (parent_id, name))
-    return int(cursor.lastrowid or 0)
+    found = next(
+        (
+            int(i)
+            for i, existing in rows
+            if existing == name or part_number(existing, word) == number
+        ),
+        None,
+    )
+    if found is None:
+        cursor = conn.execute(
+            f"INSERT INTO {table} ({parent}, name) VALUES (?, ?)", (parent_id, name)
+        )
+        found = int(cursor.lastrowid or 0)
+    if parts is not None:
+        parts[key] = found
+    return found
 
 
-def flat_room(conn: sqlite3.Connection, community_id: int, flat: FlatAddress, at: str) -> int:
+def flat_room(
+    conn: sqlite3.Connection,
+    community_id: int,
+    flat: FlatAddress,
+    at: str,
+    parts: dict | None = None,
+) -> int:
     """The room of ``flat`` in the community, with its building and unit, made if new (in
     the caller's transaction; a made room has no landlord and no sticker token yet)."""
     building = _part_id(
@@ -810,8 +832,11 @@ def flat_room(conn: sqlite3.Connection, community_id: int, flat: FlatAddress, at
         flat.building,
         "building",
         flat.building_name,
+        parts,
     )
-    unit = _part_id(conn, "units", "building_id", building, flat.unit, "unit", flat.unit_name)
+    unit = _part_id(
+        conn, "units", "building_id", building, flat.unit, "unit", flat.unit_name, parts
+    )
     row = conn.execute(
         "SELECT id FROM rooms WHERE unit_id = ? AND number = ?", (unit, flat.room)
     ).fetchone()
