@@ -346,10 +346,14 @@ def _households_where(contains: str | None) -> tuple[str, list[Any]]:
 def list_households(
     db: sqlite_utils.Database, contains: str | None = None, limit: int = -1, offset: int = 0
 ) -> list[dict[str, Any]]:
-    """Households (id, label) by label, all or those whose label contains ``contains``;
-    ``limit``/``offset`` give one page (a community has thousands)."""
+    """Households (id, label, room_id, needs_review) by label — the ones flagged for review
+    first — all or those whose label contains ``contains``; ``limit``/``offset`` give one
+    page (a community has thousands)."""
     where, args = _households_where(contains)
-    sql = f"SELECT id, label FROM households{where} ORDER BY label, id LIMIT ? OFFSET ?"
+    sql = (
+        f"SELECT id, label, room_id, needs_review FROM households{where}"
+        " ORDER BY needs_review DESC, label, id LIMIT ? OFFSET ?"
+    )
     return [dict(row) for row in db.query(sql, [*args, limit, offset])]
 
 

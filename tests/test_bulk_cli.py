@@ -154,3 +154,14 @@ def test_hostile_face_zips_are_refused_with_nothing_stored(site, tmp_path, membe
     )
     assert result.exit_code == 1 and code in result.output, result.output
     assert count(site, "face_templates") == 0
+
+
+def test_access_groups_are_named_from_the_command_line(site, tmp_path):
+    assert run(site, "data", "group", "cleaners", "保洁").output.strip() == "group cleaners: 保洁"
+    assert run(site, "data", "group", "Bad!", "x").exit_code == 1
+    template = tmp_path / "t.xlsx"
+    run(site, "data", "template", "-o", str(template))
+    from openpyxl import load_workbook
+
+    lists = load_workbook(template)["选项"]
+    assert "保洁" in [c.value for c in lists["B"]]

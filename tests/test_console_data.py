@@ -9,6 +9,7 @@ import io
 import re
 import subprocess
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
@@ -16,11 +17,14 @@ import pytest
 from helpers import client_as, csrf_of, db_of, form_fields
 from openpyxl import Workbook
 
+from edge.addresses import household_for_label
+from edge.db import transaction
 from edge.demo.console import served_stickers
 from edge.people.workbook import SHEETS
 from qr_registry.stickers import LAYOUTS
 
 BASE = "http://192.0.2.10:8080"
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -226,3 +230,53 @@ def test_generate_rooms_assign_landlords_print_stickers_that_decode(env, tmp_pat
 def test_demo_serve_points_stickers_at_the_served_address(env):
     served_stickers(env["app"], env["config"], "http://127.0.0.1:9123")
     assert env["app"].extensions["menwei"].config.registry.base_url == "http://127.0.0.1:9123"
+
+
+def test_a_flagged_household_is_put_in_its_room_and_an_empty_one_deleted(env):
+    db = db_of(env)
+    with transaction(db) as conn:
+        odd = household_for_label(conn, "物业办公室", NOW)
+        conn.execute(
+            "INSERT INTO vehicles (plate, kind, household_id, created_at)"
+            " VALUES ('京A00001', 'resident', ?, 'x')",
+            (odd,),
+        )
+        empty = household_for_label(conn, "8-1-101", NOW)
+        room = conn.execute("SELECT room_id FROM households WHERE id = ?", (empty,)).fetchone()[0]
+    guard = client_as(env, "guard")
+    page = guard.get("/people/households")
+    assert "物业办公室" in page.text and page.text.count('name="room"') == 1, (
+        "a picker: flagged only"
+    )
+    assert page.text.index("物业办公室") < page.text.index("8-1-101"), "flagged ones first"
+    token = csrf_of(page.text)
+    refused = guard.post(f"/people/households/{odd}/delete", data={"csrf_token": token})
+    assert refused.status_code == 409
+    linked = guard.post(
+        f"/people/households/{odd}/link", data={"csrf_token": token, "room": f"room:{room}"}
+    )
+    assert linked.status_code == 303
+    assert db.execute("SELECT household_id FROM vehicles").fetchone()[0] == empty
+    assert db.execute("SELECT COUNT(*) FROM households WHERE id = ?", [odd]).fetchone()[0] == 0
+    with transaction(db) as conn:
+        spare = household_for_label(conn, "8-1-102", NOW)
+    assert (
+        guard.post(f"/people/households/{spare}/delete", data={"csrf_token": token}).status_code
+        == 303
+    )
+    assert db.execute("SELECT COUNT(*) FROM households WHERE id = ?", [spare]).fetchone()[0] == 0
+    db.conn.close()
+
+
+def test_access_groups_are_named_with_labels_and_chosen_from_the_list(env):
+    admin = client_as(env, "admin")
+    token = csrf_of(admin.get("/data/").text)
+    bad = admin.post("/data/groups", data={"csrf_token": token, "name": "Bad Name", "label": "x"})
+    assert bad.status_code == 400 and "cleaners" in bad.text
+    done = admin.post(
+        "/data/groups", data={"csrf_token": token, "name": "cleaners", "label": "保洁"}
+    )
+    assert done.status_code == 303
+    form = admin.get("/people/new").text
+    assert '<option value="cleaners">保洁 (cleaners)</option>' in form
+    assert '<option value="residents"' in form and "visitors" not in form

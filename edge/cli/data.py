@@ -140,6 +140,23 @@ def faces(archive: Path, consent_by: str, consent: bool, commit: bool, config_pa
     )
 
 
+@data.command("group")
+@click.argument("name")
+@click.argument("label")
+@config_option
+def group(name: str, label: str, config_path: Path) -> None:
+    """Name an access group: NAME is the code [gates.access] uses, LABEL what people read."""
+    from edge import audit
+    from edge.addresses import set_access_group
+
+    db = connect(read_config(config_path).storage.database_path)
+    now = utc_now()
+    with transaction(db) as conn:
+        set_access_group(conn, name, label, now)
+        audit.append(conn, "cli", "access_group_set", f"group:{name.strip()}", {}, now)
+    click.echo(f"group {name.strip()}: {label.strip()}")
+
+
 @click.group()
 def rooms() -> None:
     """The community's rooms: generate a building at once, list, delete an unused one."""

@@ -22,7 +22,14 @@ from flask import Blueprint, Response, abort, g, redirect, render_template, requ
 from flask_babel import gettext
 
 from edge import audit
-from edge.addresses import AddressError, access_groups, generate_rooms, parse_range, tree
+from edge.addresses import (
+    AddressError,
+    access_groups,
+    generate_rooms,
+    parse_range,
+    set_access_group,
+    tree,
+)
 from edge.db import transaction
 from edge.errors import UserError
 from edge.people.bulk_import import ImportPlan, export_rows, import_workbook
@@ -73,6 +80,7 @@ def _xlsx(data: bytes, name: str) -> Response:
 
 def _page(status: int = 200, **context: object) -> tuple[str, int]:
     defaults: dict[str, object] = {
+        "groups": access_groups(get_db().conn, _gate_groups()),
         "error": "",
         "plan": None,
         "problems": [],
@@ -206,6 +214,19 @@ def faces():
     except UserError as exc:
         return _page(400, error=problem_text(exc.code, exc.params))
     return _page(faces=report)
+
+
+@bp.route("/groups", methods=["POST"], endpoint="groups")
+def groups():
+    """Name an access group (the code the gates' [gates.access] uses) with its label."""
+    name, label = request.form.get("name", "")[:40], request.form.get("label", "")[:40]
+    try:
+        with transaction(get_db()) as conn:
+            set_access_group(conn, name, label, now())
+            audit.append(conn, actor(), "access_group_set", f"group:{name.strip()}", {}, now())
+    except AddressError as exc:
+        return _page(400, error=problem_text(exc.code, exc.params))
+    return redirect(url_for("console_data.index") + "#groups", 303)
 
 
 @bp.route("/rooms/generate", methods=["POST"], endpoint="generate")

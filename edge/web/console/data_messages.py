@@ -44,6 +44,10 @@ _TEXTS = {
     "too_many_rooms": lazy_gettext("At most %(n)s rooms at once."),
     "in_use": lazy_gettext("Still in use by %(uses)s: move or delete them first."),
     "no_room": lazy_gettext("There is no such room."),
+    "group_format": lazy_gettext(
+        "The group's code is lower-case letters, digits or _, e.g. cleaners."
+    ),
+    "group_label": lazy_gettext("The label has 1 to 20 characters, e.g. 保洁."),
 }
 _WHAT = {
     "units": lazy_gettext("Units"),

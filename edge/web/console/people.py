@@ -21,6 +21,7 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from edge import audit
+from edge.addresses import ROOM_CHOICE, AddressError, delete_household, link_household
 from edge.residents import (
     ResidentError,
     count_households,
@@ -131,6 +132,52 @@ def households():
         page=page,
         pages=max(1, ceil(total / HOUSEHOLD_PAGE_SIZE)),
     )
+
+
+def _household_or_404(household_id: int) -> None:
+    if not get_db().execute("SELECT 1 FROM households WHERE id = ?", [household_id]).fetchone():
+        abort(404, gettext("There is no such household."))
+
+
+@bp.route(
+    f"/households/<int(max={2**31 - 1}):household_id>/link",
+    methods=["POST"],
+    endpoint="household_link",
+)
+def household_link(household_id: int):
+    """Put a household flagged for review (its label did not read as an address) into the
+    room the picker names; its residents and vehicles move with it."""
+    _household_or_404(household_id)
+    chosen = ROOM_CHOICE.match(request.form.get("room", ""))
+    if chosen is None:
+        abort(400, gettext("Choose a room from the list."))
+    try:
+        with change() as conn:
+            kept = link_household(conn, household_id, int(chosen.group(1)), now())
+            details = {"room_id": int(chosen.group(1)), "into": kept}
+            audit.append(
+                conn, actor(), "household_link", f"household:{household_id}", details, now()
+            )
+    except AddressError:
+        abort(400, gettext("Choose a room from the list."))
+    return redirect(url_for("console_people.households"), 303)
+
+
+@bp.route(
+    f"/households/<int(max={2**31 - 1}):household_id>/delete",
+    methods=["POST"],
+    endpoint="household_delete",
+)
+def household_delete(household_id: int):
+    """Delete an empty household; one with residents or vehicles stays, and says so."""
+    _household_or_404(household_id)
+    try:
+        with change() as conn:
+            delete_household(conn, household_id)
+            audit.append(conn, actor(), "household_delete", f"household:{household_id}", {}, now())
+    except AddressError:
+        abort(409, gettext("This household still has residents or vehicles: move them first."))
+    return redirect(url_for("console_people.households"), 303)
 
 
 def _new_page(form: dict[str, str], error: str = "", status: int = 200) -> tuple[str, int]:
