@@ -14,7 +14,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from helpers import client_as, csrf_of, db_of, form_fields
+from helpers import FACES, client_as, csrf_of, db_of, form_fields
 from openpyxl import Workbook
 
 from edge.addresses import household_for_label
@@ -280,3 +280,35 @@ def test_access_groups_are_named_with_labels_and_chosen_from_the_list(env):
     form = admin.get("/people/new").text
     assert '<option value="cleaners">保洁 (cleaners)</option>' in form
     assert '<option value="residents"' in form and "visitors" not in form
+
+
+def test_faces_zip_in_the_browser_needs_consent_and_reports_each_photo(env, face_labels):
+    admin = client_as(env, "admin")
+    db = db_of(env)
+    with transaction(db) as conn:
+        hid = household_for_label(conn, "1-1-101", NOW)
+        rid = conn.execute(
+            "INSERT INTO residents (household_id, name, created_at) VALUES (?, '', 'x')", (hid,)
+        ).lastrowid
+    face = next(f for f, who in face_labels.items() if who == "obama" and f.endswith(".jpg"))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(f"{rid}.jpg", (FACES / face).read_bytes())
+        archive.writestr(f"{rid}_2.jpg", b"not a photo")
+    token = csrf_of(admin.get("/data/").text)
+
+    def send(consent: bool):
+        data = {"csrf_token": token, "archive": (io.BytesIO(out.getvalue()), "faces.zip")}
+        if consent:
+            data["consent"] = "yes"
+        return admin.post("/data/faces", data=data, content_type="multipart/form-data")
+
+    refused = send(consent=False)
+    assert refused.status_code == 400 and "同意" in refused.text
+    assert db.execute("SELECT COUNT(*) FROM face_templates").fetchone()[0] == 0
+    report = send(consent=True)
+    assert report.status_code == 200 and 'id="faces-report"' in report.text
+    assert "1 张通过，1 张未通过，已保存 1 个" in report.text
+    consent_by = db.execute("SELECT face_consent_by FROM residents WHERE id = ?", [rid]).fetchone()
+    assert consent_by[0] == "admin1"
+    db.conn.close()
