@@ -210,7 +210,7 @@ def stickers():
             config.registry.base_url,
             title=gettext("QR stickers"),
             layout=layout,
-            controller=config.registry.controller or config.site.name,
+            controller=config.registry.controller,
         )
     except StickerError as exc:
         abort(500, str(exc))
