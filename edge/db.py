@@ -29,7 +29,7 @@ import sqlite_utils
 
 from edge.db_file import refuse_damaged
 from edge.errors import UserError
-from edge.migrations import LATEST_VERSION, MIGRATIONS, TABLE_REBUILDS
+from edge.migrations import LATEST_VERSION, MIGRATION_STEPS, MIGRATIONS, TABLE_REBUILDS
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -179,18 +179,23 @@ def migrate(db: sqlite_utils.Database) -> int:
 
 
 def _apply(conn: sqlite3.Connection, version: int, sql: str) -> None:
-    """One migration and its version bump in one transaction (a power cut leaves the old
-    version). A table rebuild runs with foreign keys off — the pragma is a no-op inside a
-    transaction, so it is switched before BEGIN — and is checked before it commits."""
+    """One migration (its SQL, then its Python step if it has one) and its version bump in
+    one transaction (a power cut leaves the old version). A table rebuild runs with foreign
+    keys off — the pragma is a no-op inside a transaction, so it is switched before BEGIN —
+    and is checked before it commits."""
     rebuild = version in TABLE_REBUILDS
     if rebuild:
         conn.execute("PRAGMA foreign_keys = OFF")
     try:
-        conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};")
+        conn.executescript(f"BEGIN IMMEDIATE;\n{sql}")
+        step = MIGRATION_STEPS.get(version)
+        if step is not None:
+            step(conn)
+        conn.execute(f"PRAGMA user_version = {version}")
         if rebuild and conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
             raise sqlite3.IntegrityError(f"migration {version} would break a foreign key")
         conn.execute("COMMIT")
-    except sqlite3.Error:
+    except Exception:  # SQL or the Python step: nothing of this migration may stay
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise

@@ -7,10 +7,16 @@ leaves the database at the previous version, never half-migrated.
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from edge.address_labels import FlatAddress, parse_flat, part_number
+
 # Migrations that rebuild a table other tables reference (SQLite cannot alter a CHECK
 # constraint in place). They run with foreign keys off, as SQLite's documented 12-step
 # ALTER procedure requires, and must pass ``PRAGMA foreign_key_check`` before they commit.
-TABLE_REBUILDS = frozenset({5, 6, 9})
+TABLE_REBUILDS = frozenset({5, 6, 9, 12})
 
 #: the tables a hub serves its gate boxes, in the order a full snapshot is applied (parents
 #: before the rows that reference them)
@@ -704,6 +710,202 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX plate_corrections_gate ON plate_corrections(gate_id, occurred_at);
         """,
     ),
+    (
+        12,
+        "one address model: households are rooms of the community; named access groups",
+        """
+        -- A room need not be rented out: landlord_id becomes optional (rooms is rebuilt
+        -- because SQLite cannot drop a NOT NULL in place).
+        CREATE TABLE rooms_new (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES units(id),
+            number TEXT NOT NULL,                -- '402' or '402-A' for a room of a flat
+            landlord_id INTEGER REFERENCES users(id),  -- NULL: no landlord (owner-occupied)
+            active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+            created_at TEXT NOT NULL,
+            UNIQUE (unit_id, number)
+        );
+        INSERT INTO rooms_new (id, unit_id, number, landlord_id, active, created_at)
+            SELECT id, unit_id, number, landlord_id, active, created_at FROM rooms;
+        DROP TABLE rooms;
+        ALTER TABLE rooms_new RENAME TO rooms;
+        CREATE INDEX rooms_landlord ON rooms(landlord_id);
+
+        -- A household is the people and cars of one room (at most one household a room).
+        -- A label that does not read as building-unit-room keeps room_id NULL and is
+        -- flagged for the admin (needs_review) instead of being guessed.
+        ALTER TABLE households ADD COLUMN room_id INTEGER REFERENCES rooms(id);
+        ALTER TABLE households ADD COLUMN needs_review INTEGER NOT NULL DEFAULT 0
+            CHECK (needs_review IN (0, 1));
+        CREATE UNIQUE INDEX households_room ON households(room_id) WHERE room_id IS NOT NULL;
+        -- Other spellings of a household's label ('六栋二单元301' for 6-2-301): what the
+        -- district or an old script sends still finds the household.
+        CREATE TABLE household_aliases (
+            label TEXT PRIMARY KEY,
+            household_id INTEGER NOT NULL REFERENCES households(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL
+        );
+
+        -- A resident's phone (optional, from the bulk import): encrypted, shown masked.
+        ALTER TABLE residents ADD COLUMN phone_enc BLOB;
+        ALTER TABLE residents ADD COLUMN phone_mask TEXT;
+
+        -- Access groups by name, with the label people read; chosen from this list.
+        CREATE TABLE access_groups (
+            name TEXT PRIMARY KEY,               -- code in residents.access_group, [gates.access]
+            label TEXT NOT NULL,                 -- '住户', '保洁'
+            created_at TEXT NOT NULL
+        );
+        INSERT INTO access_groups (name, label, created_at)
+            VALUES ('residents', '住户', strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')),
+                   ('visitors', '访客', strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'));
+        INSERT OR IGNORE INTO access_groups (name, label, created_at)
+            SELECT DISTINCT access_group, access_group, strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')
+            FROM residents;
+        INSERT OR IGNORE INTO access_groups (name, label, created_at)
+            SELECT DISTINCT access_group, access_group, strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')
+            FROM qr_passes;
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]
+
+DEFAULT_COMMUNITY = "本小区"  # the community made when households exist but no property does
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _part_id(
+    conn: sqlite3.Connection,
+    table: str,
+    parent: str,
+    parent_id: int,
+    number: int,
+    word: str,
+    name: str,
+    parts: dict | None = None,
+) -> int:
+    """The building (unit) of this number under its parent, whatever it was called
+    ('6幢', '六栋', '6号楼'); made with the canonical ``name`` when there is none. ``parts``
+    remembers answers across calls within one transaction (a bulk import's thousands)."""
+    key = (table, parent_id, number)
+    if parts is not None and key in parts:
+        return int(parts[key])
+    rows = conn.execute(
+        f"SELECT id, name FROM {table} WHERE {parent} = ? ORDER BY id", (parent_id,)
+    ).fetchall()
+    found = next(
+        (
+            int(i)
+            for i, existing in rows
+            if existing == name or part_number(existing, word) == number
+        ),
+        None,
+    )
+    if found is None:
+        cursor = conn.execute(
+            f"INSERT INTO {table} ({parent}, name) VALUES (?, ?)", (parent_id, name)
+        )
+        found = int(cursor.lastrowid or 0)
+    if parts is not None:
+        parts[key] = found
+    return found
+
+
+def flat_room(
+    conn: sqlite3.Connection,
+    community_id: int,
+    flat: FlatAddress,
+    at: str,
+    parts: dict | None = None,
+) -> int:
+    """The room of ``flat`` in the community, with its building and unit, made if new (in
+    the caller's transaction; a made room has no landlord and no sticker token yet)."""
+    building = _part_id(
+        conn,
+        "buildings",
+        "property_id",
+        community_id,
+        flat.building,
+        "building",
+        flat.building_name,
+        parts,
+    )
+    unit = _part_id(
+        conn, "units", "building_id", building, flat.unit, "unit", flat.unit_name, parts
+    )
+    row = conn.execute(
+        "SELECT id FROM rooms WHERE unit_id = ? AND number = ?", (unit, flat.room)
+    ).fetchone()
+    if row:
+        return int(row[0])
+    cursor = conn.execute(
+        "INSERT INTO rooms (unit_id, number, created_at) VALUES (?, ?, ?)", (unit, flat.room, at)
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def community_id(conn: sqlite3.Connection, create: bool = True) -> int | None:
+    """The community (the first property): one box serves one community."""
+    row = conn.execute("SELECT id FROM properties ORDER BY id LIMIT 1").fetchone()
+    if row:
+        return int(row[0])
+    if not create:
+        return None
+    cursor = conn.execute(
+        "INSERT INTO properties (name, created_at) VALUES (?, ?)", (DEFAULT_COMMUNITY, _now())
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def fold_households(conn: sqlite3.Connection) -> None:
+    """Give every household its room: labels that read as the same flat ('六栋二单元301',
+    '6-2-301') become one household (the others' residents and vehicles move to it and
+    their labels stay as aliases); a label that does not read is flagged for review."""
+    households = conn.execute("SELECT id, label FROM households ORDER BY id").fetchall()
+    if not households:
+        return
+    at = _now()
+    home = community_id(conn)
+    assert home is not None
+    flats: dict[FlatAddress, list[tuple[int, str]]] = {}
+    for household_id, label in households:
+        flat = parse_flat(label)
+        if flat is None:
+            conn.execute("UPDATE households SET needs_review = 1 WHERE id = ?", (household_id,))
+        else:
+            flats.setdefault(flat, []).append((int(household_id), label))
+    for flat, group in flats.items():
+        keeper = next((hid for hid, label in group if label == flat.label), group[0][0])
+        for hid, label in group:
+            if hid == keeper:
+                continue
+            conn.execute(
+                "UPDATE residents SET household_id = ? WHERE household_id = ?", (keeper, hid)
+            )
+            conn.execute(
+                "UPDATE vehicles SET household_id = ? WHERE household_id = ?", (keeper, hid)
+            )
+            conn.execute("DELETE FROM households WHERE id = ?", (hid,))
+            conn.execute(
+                "INSERT INTO household_aliases (label, household_id, created_at) VALUES (?, ?, ?)",
+                (label, keeper, at),
+            )
+        old_label = next(label for hid, label in group if hid == keeper)
+        if old_label != flat.label:
+            conn.execute(
+                "INSERT INTO household_aliases (label, household_id, created_at) VALUES (?, ?, ?)",
+                (old_label, keeper, at),
+            )
+        conn.execute(
+            "UPDATE households SET label = ?, room_id = ? WHERE id = ?",
+            (flat.label, flat_room(conn, home, flat, at), keeper),
+        )
+
+
+# Python steps that run after a migration's SQL, in its transaction (parsing free text is
+# beyond SQL).
+MIGRATION_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {12: fold_households}

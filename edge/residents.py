@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
+from edge.addresses import find_household, remember_group
 from edge.db import iso, transaction, utc_now
 from edge.faces.embedder import EMBEDDING_DIM
 from edge.faces.index import FaceIndex
@@ -88,6 +89,15 @@ def check_household(label: str | None) -> str | None:
     return label
 
 
+def _household_id(conn: sqlite3.Connection, household: str | None, at: datetime) -> int | None:
+    """The household a form or the command line named (edge.addresses), as ResidentError
+    when it names nothing (a picker's room that was deleted meanwhile)."""
+    try:
+        return insert_household(conn, household, at)
+    except EnrolmentError as exc:
+        raise ResidentError(exc.code, str(exc)) from exc
+
+
 def require_resident(conn: sqlite3.Connection, resident_id: int, kind: str | None = None) -> None:
     """ResidentError ``no_resident`` unless the row exists (and is of ``kind`` if given)."""
     sql = "SELECT 1 FROM residents WHERE id = ?" + (" AND kind = ?" if kind else "")
@@ -106,7 +116,8 @@ def insert_resident(
 ) -> int:
     """Add a resident inside the caller's transaction; the household is created if new."""
     name, group, household = check_name(name), check_group(group), check_household(household)
-    household_id = insert_household(conn, household, at)
+    household_id = _household_id(conn, household, at)
+    remember_group(conn, group, at)
     cursor = conn.execute(
         "INSERT INTO residents (household_id, name, name_enc, access_group, created_at)"
         " VALUES (?, '', ?, ?, ?)",
@@ -143,28 +154,30 @@ def update_resident(
     """Change name, household and group; returns the names of the fields that changed."""
     name, group, household = check_name(name), check_group(group), check_household(household)
     row = conn.execute(
-        "SELECT r.name, r.name_enc, h.label, r.access_group FROM residents r"
-        " LEFT JOIN households h ON h.id = r.household_id WHERE r.id = ? AND r.kind = 'resident'",
+        "SELECT r.name, r.name_enc, r.household_id, r.access_group FROM residents r"
+        " WHERE r.id = ? AND r.kind = 'resident'",
         (resident_id,),
     ).fetchone()
     if row is None:
         raise ResidentError("no_resident", f"no resident {resident_id}")
+    home = find_household(conn, household) if household else None
     changed = [
         field
         for field, old, new in (
             ("name", _name_of(vault, row[0], row[1]), name),
-            ("household", row[2], household),
+            ("household", row[2], home[0] if home else (-1 if household else None)),
             ("group", row[3], group),
         )
         if old != new
     ]
     if changed:
+        remember_group(conn, group, at)
         conn.execute(
             "UPDATE residents SET name = '', name_enc = ?, household_id = ?, access_group = ?"
             " WHERE id = ?",
             (
                 vault.encrypt_text(name, NAME_PURPOSE),
-                insert_household(conn, household, at),
+                _household_id(conn, household, at),
                 group,
                 resident_id,
             ),
@@ -333,10 +346,14 @@ def _households_where(contains: str | None) -> tuple[str, list[Any]]:
 def list_households(
     db: sqlite_utils.Database, contains: str | None = None, limit: int = -1, offset: int = 0
 ) -> list[dict[str, Any]]:
-    """Households (id, label) by label, all or those whose label contains ``contains``;
-    ``limit``/``offset`` give one page (a community has thousands)."""
+    """Households (id, label, room_id, needs_review) by label — the ones flagged for review
+    first — all or those whose label contains ``contains``; ``limit``/``offset`` give one
+    page (a community has thousands)."""
     where, args = _households_where(contains)
-    sql = f"SELECT id, label FROM households{where} ORDER BY label, id LIMIT ? OFFSET ?"
+    sql = (
+        f"SELECT id, label, room_id, needs_review FROM households{where}"
+        " ORDER BY needs_review DESC, label, id LIMIT ? OFFSET ?"
+    )
     return [dict(row) for row in db.query(sql, [*args, limit, offset])]
 
 

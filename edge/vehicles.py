@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlite_utils
 
+from edge.addresses import AddressError, household_for_label
 from edge.db import iso, parse_iso, transaction, utc_now
 from edge.errors import UserError
 from edge.plates.grammar import normalise_plate
@@ -47,20 +48,13 @@ class VehicleInput:
 
 
 def insert_household(conn: sqlite3.Connection, label: str | None, now: datetime) -> int | None:
-    """The id of the household labelled ``label``, added if new (in the caller's
-    transaction); None without a label. An EnrolmentError for a label over 40 characters."""
-    if not label:
-        return None
-    label = label.strip()
-    if not label or len(label) > 40:
-        raise EnrolmentError("household label must be 1-40 characters, e.g. 3-1-402")
-    row = conn.execute("SELECT id FROM households WHERE label = ?", (label,)).fetchone()
-    if row:
-        return row[0]
-    cursor = conn.execute(
-        "INSERT INTO households (label, created_at) VALUES (?, ?)", (label, iso(now))
-    )
-    return cursor.lastrowid
+    """The id of the household a label names (edge.addresses: the room's household when the
+    label reads as building-unit-room, made if new), in the caller's transaction; None
+    without a label. An EnrolmentError for a label over 40 characters."""
+    try:
+        return household_for_label(conn, label, now)
+    except AddressError as exc:
+        raise EnrolmentError(exc.message, exc.params, code=exc.code) from exc
 
 
 def add_vehicle(db: sqlite_utils.Database, vehicle: VehicleInput) -> int:

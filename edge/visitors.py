@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 import sqlite_utils
 
+from edge.addresses import find_household
 from edge.db import iso, parse_iso, transaction
 from edge.faces.recogniser import Template
 from edge.passes import insert_pass
@@ -132,10 +133,10 @@ def resolve_host(conn: Any, household: str, resident_id: int | None) -> Host:
         return Host(int(row[0]), str(row[1]), resident_id)
     if not household:
         raise PassTermsError("no_host", "name the host household (or resident)")
-    row = conn.execute("SELECT id FROM households WHERE label = ?", (household,)).fetchone()
-    if row is None:
+    found = find_household(conn, household)
+    if found is None:
         raise PassTermsError("no_household", f"no household {household}")
-    return Host(int(row[0]), household, None)
+    return Host(found[0], found[1], None)
 
 
 def _label(host: Host, note: str) -> str:

@@ -23,9 +23,11 @@ TOKEN_BYTES = 16  # 128 bits: unguessable, and short enough for a low-density QR
 class Room:
     id: int
     label: str  # '幸福小区 3幢 1单元 402'
-    landlord_id: int
+    landlord_id: int | None  # None: no landlord (an owner-occupied flat)
     building_id: int
     token: str | None
+    community: str = ""  # '幸福小区'
+    place: str = ""  # '3幢1单元 402': what a sticker prints large
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class TokenLookup:
 
 _ROOM_SQL = """
 SELECT r.id, p.name || ' ' || b.name || ' ' || u.name || ' ' || r.number, r.landlord_id,
-       b.id, t.token
+       b.id, t.token, p.name, b.name || u.name || ' ' || r.number
 FROM rooms r JOIN units u ON u.id = r.unit_id JOIN buildings b ON b.id = u.building_id
 JOIN properties p ON p.id = b.property_id
 LEFT JOIN room_tokens t ON t.room_id = r.id AND t.retired_at IS NULL
@@ -114,8 +116,22 @@ def issue_token(conn: sqlite3.Connection, room_id: int, at: datetime) -> str:
     return token
 
 
+def ensure_tokens(conn: sqlite3.Connection, room_ids: list[int], at: datetime) -> int:
+    """Give each room without a current token one (rooms made in bulk get theirs when their
+    stickers are first printed); returns how many were issued."""
+    issued = 0
+    for room_id in room_ids:
+        if not conn.execute(
+            "SELECT 1 FROM room_tokens WHERE room_id = ? AND retired_at IS NULL", (room_id,)
+        ).fetchone():
+            issue_token(conn, room_id, at)
+            issued += 1
+    return issued
+
+
 def _room(row: tuple) -> Room:
-    return Room(int(row[0]), row[1], int(row[2]), int(row[3]), row[4])
+    landlord = int(row[2]) if row[2] is not None else None
+    return Room(int(row[0]), row[1], landlord, int(row[3]), row[4], row[5], row[6])
 
 
 def get_room(conn: sqlite3.Connection, room_id: int) -> Room | None:

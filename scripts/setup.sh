@@ -10,6 +10,7 @@ APT_PACKAGES=(fonts-wqy-microhei nginx)
 # Test tooling only (not needed on a box: `MENWEI_BOX=1 ./scripts/setup.sh` skips it).
 if [ -z "${MENWEI_BOX:-}" ]; then
     APT_PACKAGES+=(chromium)        # browser tests of the web pages (driven by Playwright)
+    APT_PACKAGES+=(poppler-utils)   # pdftoppm: the sticker tests render the PDF and decode its QR codes
 fi
 
 need_apt=()

@@ -21,6 +21,7 @@ import sqlite_utils
 from edge.db import iso, transaction, utc_now
 from edge.errors import MenweiError
 from edge.plates.grammar import PlateFormatError, normalise_plate
+from edge.vehicles import insert_household
 from sync.state import get_state, set_state
 from sync.transport import TransportError
 
@@ -146,28 +147,16 @@ def apply_watchlist(db: sqlite_utils.Database, items: list[WatchItem], etag: str
 
 
 def apply_vehicles(db: sqlite_utils.Database, items: list[VehicleItem], etag: str | None) -> None:
-    now = iso(utc_now())
+    at = utc_now()
+    now = iso(at)
     with transaction(db) as conn:
         conn.execute("DELETE FROM vehicles WHERE source = 'district'")
-        households: dict[str, int] = {}
+        households: dict[str, int | None] = {}
         for item in items:
             household_id = None
             if item.household:
                 if item.household not in households:
-                    row = conn.execute(
-                        "SELECT id FROM households WHERE label = ?", (item.household,)
-                    ).fetchone()
-                    households[item.household] = (
-                        row[0]
-                        if row
-                        else int(
-                            conn.execute(
-                                "INSERT INTO households (label, created_at) VALUES (?, ?)",
-                                (item.household, now),
-                            ).lastrowid
-                            or 0
-                        )
-                    )
+                    households[item.household] = insert_household(conn, item.household, at)
                 household_id = households[item.household]
             conn.execute(
                 "INSERT INTO vehicles (plate, kind, household_id, valid_from, valid_to,"

@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 from helpers import FACES, PASSWORD, USERS, db_of, watch_problems
 
-from edge.db import utc_now
+from edge.addresses import generate_rooms
+from edge.db import transaction, utc_now
 from edge.events import recent_events
 from edge.gates.assembly import vehicle_gate
 from edge.passes import token_hash
@@ -84,6 +85,8 @@ def test_guard_enrols_issues_a_pass_sees_a_live_alert_and_opens_the_gate(
     photo, plate = _street_photo()
     db = db_of(site)
     add_watch(db, plate, "reported stolen (test)")
+    with transaction(db) as conn:  # forms pick rooms: the room exists first
+        generate_rooms(conn, "3幢", [1], [4], [2], utc_now())
     base, zone = site["base"], site["config"].site.zone
     relay = pin_factory.pin(17)
 
@@ -103,7 +106,7 @@ def test_guard_enrols_issues_a_pass_sees_a_live_alert_and_opens_the_gate(
         # 2. enrol a resident with a real face photo
         page.goto(f"{base}/people/new")
         page.fill("#add-form input[name=name]", "测试住户")
-        page.fill("#add-form input[name=household]", "3-1-402")
+        page.select_option("#add-form select[name=household]", label="3幢1单元 402")
         page.click("#add")
         page.wait_for_selector("#faces-form")
         page.set_input_files("#faces-form input[name=photos]", str(FACES / face))
@@ -123,7 +126,7 @@ def test_guard_enrols_issues_a_pass_sees_a_live_alert_and_opens_the_gate(
         # 3. issue a visitor QR pass; the code shown once is a token the box knows
         page.goto(f"{base}/passes/new/qr")
         until = (utc_now() + timedelta(hours=6)).astimezone(zone).strftime("%Y-%m-%dT%H:%M")
-        page.fill("#pass-form input[name=household]", "3-1-402")
+        page.select_option("#pass-form select[name=household]", label="3幢1单元 402")
         page.fill("#pass-form input[name=valid_to]", until)
         page.fill("#pass-form input[name=uses]", "2")
         page.fill("#pass-form input[name=note]", "送快递")

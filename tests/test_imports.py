@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "people",
         (
             "edge.people",
+            "edge.addresses",
             "edge.residents",
             "edge.resident_faces",
             "edge.vehicles",

@@ -12,7 +12,7 @@ import logging
 
 import click
 
-from edge.cli import box, db, demo, events, gates, hub, people, registry, sync, vehicles, web
+from edge.cli import box, data, db, demo, events, gates, hub, people, registry, sync, vehicles, web
 from edge.cli.common import MenweiGroup
 
 
@@ -52,5 +52,7 @@ for command in (
     web.user,
     registry.room,
     registry.stickers,
+    data.data,
+    data.rooms,
 ):
     main.add_command(command)

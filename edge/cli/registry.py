@@ -64,5 +64,6 @@ def stickers(
     rooms = list_rooms(db.conn, landlord_id=landlord_id, building_id=building_id)
     if not rooms:
         raise click.ClickException("no rooms match")
-    output.write_bytes(sticker_sheet_pdf(rooms, config.registry.base_url))
+    pdf = sticker_sheet_pdf(rooms, config.registry.base_url, controller=config.registry.controller)
+    output.write_bytes(pdf)
     click.echo(f"wrote {len(rooms)} stickers to {output}")

@@ -16,6 +16,12 @@ class RegistryConfig(StrictModel):
         default="https://menwei.local",
         description="public address the QR stickers point at; the URL is base_url/r/<token>",
     )
+    controller: str = Field(
+        default="",
+        max_length=60,
+        description="who handles tenants' personal data (个人信息处理者), named in the PIPL"
+        " notice on every sticker; empty: the community's name ([site] name)",
+    )
     confirm_deadline_hours: int = Field(
         default=72,
         ge=1,

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 
 import sqlite_utils
+from flask import Flask
 
 from edge.config import MenweiConfig
 from edge.db import transaction, utc_now
@@ -23,6 +24,7 @@ from edge.demo.config import DOOR_GATE, VEHICLE_GATE
 from edge.gates.assembly import pedestrian_gate, vehicle_gate
 from edge.web.accounts import create_user, hash_password
 from edge.web.app import create_app
+from edge.web.context import EXTENSION
 from edge.web.server import build_server
 from qr_registry.rooms import add_room, list_rooms
 
@@ -61,6 +63,13 @@ def demo_accounts(db: sqlite_utils.Database) -> dict[str, str]:
     return passwords
 
 
+def served_stickers(app: Flask, config: MenweiConfig, url: str) -> None:
+    """Point the served app's QR stickers at the address it is really served on (the port
+    may differ from the config's), so a printed demo sticker opens this demo."""
+    registry = config.registry.model_copy(update={"base_url": url})
+    app.extensions[EXTENSION].config = config.model_copy(update={"registry": registry})
+
+
 def serve_console(
     config: MenweiConfig,
     db: sqlite_utils.Database,
@@ -72,7 +81,9 @@ def serve_console(
     """Run both demo gates and the web console until ``stop`` is set."""
     passwords = demo_accounts(db)
     token = demo_room(db)
-    server, url = build_server(create_app(config), config, "127.0.0.1", port or config.web.port)
+    app = create_app(config)
+    server, url = build_server(app, config, "127.0.0.1", port or config.web.port)
+    served_stickers(app, config, url)
     with contextlib.ExitStack() as running:
         running.enter_context(vehicle_gate(config, VEHICLE_GATE, stop, pin_factory=pin_factory))
         running.enter_context(pedestrian_gate(config, DOOR_GATE, stop, pin_factory=pin_factory))

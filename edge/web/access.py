@@ -21,6 +21,8 @@ CONSOLE_ROLES = {
     "console_passes": ("admin", "guard"),
     "console_watchlist": ("admin", "police"),
     "console_my_passes": ("resident",),
+    "console_data": ("admin",),
+    "console_rooms": ("admin",),
 }
 
 # Endpoints open to fewer roles than their blueprint; checked in the same one place.
@@ -35,6 +37,8 @@ NAV = (
     ("console_people.index", N_("Residents"), "console_people"),
     ("console_passes.index", N_("Visitor passes"), "console_passes"),
     ("console_watchlist.index", N_("Watchlist"), "console_watchlist"),
+    ("console_rooms.index", N_("Rooms"), "console_rooms"),
+    ("console_data.index", N_("Bulk data"), "console_data"),
     ("console_live.health", N_("Health"), "console_live"),
     ("console_my_passes.index", N_("My visitor passes"), "console_my_passes"),
 )

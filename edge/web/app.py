@@ -36,12 +36,14 @@ from edge.web.account import require_password_change
 from edge.web.admin import bp as admin_bp
 from edge.web.auth import bp as auth_bp
 from edge.web.auth import refuse_login_flood
+from edge.web.console.data import bp as console_data_bp
 from edge.web.console.events import bp as console_events_bp
 from edge.web.console.forms import NONCE_FIELD, apply_upload_limit, new_nonce
 from edge.web.console.live import bp as console_live_bp
 from edge.web.console.my_passes import bp as console_my_passes_bp
 from edge.web.console.passes import bp as console_passes_bp
 from edge.web.console.people import bp as console_people_bp
+from edge.web.console.rooms import bp as console_rooms_bp
 from edge.web.console.watchlist import bp as console_watchlist_bp
 from edge.web.context import EXTENSION, WebState, close_db, get_db, now, state
 from edge.web.converters import BoundedInt
@@ -82,6 +84,8 @@ BLUEPRINTS = (
     console_passes_bp,
     console_watchlist_bp,
     console_my_passes_bp,
+    console_data_bp,
+    console_rooms_bp,
 )
 
 

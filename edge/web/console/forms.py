@@ -65,6 +65,16 @@ def accepts_uploads(view: F) -> F:
     return view
 
 
+def accepts_uploads_up_to(limit: int) -> Callable[[F], F]:
+    """Mark a view that takes one larger upload (a workbook, a ZIP of photos) of ``limit``."""
+
+    def mark(view: F) -> F:
+        view._menwei_upload_limit = limit  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
 def apply_upload_limit() -> None:
     """App ``before_request``: raise the body limit for an upload view and a signed-in user."""
     if g.get("user") is None or request.endpoint is None:

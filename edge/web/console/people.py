@@ -21,6 +21,7 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from edge import audit
+from edge.addresses import ROOM_CHOICE, AddressError, delete_household, link_household
 from edge.residents import (
     ResidentError,
     count_households,
@@ -40,6 +41,7 @@ from edge.web.console.people_common import (
     RID,
     bp,
     change,
+    check_known_group,
     known_groups,
     resident_or_404,
     resident_page,
@@ -132,6 +134,52 @@ def households():
     )
 
 
+def _household_or_404(household_id: int) -> None:
+    if not get_db().execute("SELECT 1 FROM households WHERE id = ?", [household_id]).fetchone():
+        abort(404, gettext("There is no such household."))
+
+
+@bp.route(
+    f"/households/<int(max={2**31 - 1}):household_id>/link",
+    methods=["POST"],
+    endpoint="household_link",
+)
+def household_link(household_id: int):
+    """Put a household flagged for review (its label did not read as an address) into the
+    room the picker names; its residents and vehicles move with it."""
+    _household_or_404(household_id)
+    chosen = ROOM_CHOICE.match(request.form.get("room", ""))
+    if chosen is None:
+        abort(400, gettext("Choose a room from the list."))
+    try:
+        with change() as conn:
+            kept = link_household(conn, household_id, int(chosen.group(1)), now())
+            details = {"room_id": int(chosen.group(1)), "into": kept}
+            audit.append(
+                conn, actor(), "household_link", f"household:{household_id}", details, now()
+            )
+    except AddressError:
+        abort(400, gettext("Choose a room from the list."))
+    return redirect(url_for("console_people.households"), 303)
+
+
+@bp.route(
+    f"/households/<int(max={2**31 - 1}):household_id>/delete",
+    methods=["POST"],
+    endpoint="household_delete",
+)
+def household_delete(household_id: int):
+    """Delete an empty household; one with residents or vehicles stays, and says so."""
+    _household_or_404(household_id)
+    try:
+        with change() as conn:
+            delete_household(conn, household_id)
+            audit.append(conn, actor(), "household_delete", f"household:{household_id}", {}, now())
+    except AddressError:
+        abort(409, gettext("This household still has residents or vehicles: move them first."))
+    return redirect(url_for("console_people.households"), 303)
+
+
 def _new_page(form: dict[str, str], error: str = "", status: int = 200) -> tuple[str, int]:
     page = render_template("console/people_new.html", form=form, error=error, groups=known_groups())
     return page, status
@@ -147,6 +195,7 @@ def new():
     try:
         with change() as conn:
             claim_nonce(conn, actor(), "resident_add", now())
+            check_known_group(form["group"])
             rid = insert_resident(
                 conn, vault(), form["name"], form["household"], form["group"], now()
             )
@@ -171,6 +220,7 @@ def edit(rid: int):
     resident_or_404(rid)
     form = {key: request.form.get(key, "") for key in ("name", "household", "group")}
     try:
+        check_known_group(form["group"])
         with change() as conn:
             changed = update_resident(
                 conn, vault(), rid, form["name"], form["household"], form["group"], now()

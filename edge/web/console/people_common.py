@@ -16,6 +16,7 @@ from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext
 
 from edge import audit
+from edge.addresses import access_groups, picker_groups
 from edge.db import transaction
 from edge.pii import PiiVault
 from edge.residents import ResidentError, get_resident
@@ -70,16 +71,26 @@ def change() -> Iterator[sqlite3.Connection]:
         abort(404, gettext("There is no such resident."))
 
 
-def known_groups() -> list[str]:
-    """Access groups to suggest: those the gates name in [gates.access] and those in use."""
-    groups = {"residents"}
+def known_groups() -> list[dict[str, str]]:
+    """Access groups to choose from, with their labels: the named ones (edge.addresses),
+    those the gates name in [gates.access] and those in use; never ``visitors``."""
+    gate_groups = {"residents"}
     for gate in state().config.gates:
         if gate.kind == "pedestrian":
-            groups.update(gate.access)
-    rows = get_db().execute("SELECT DISTINCT access_group FROM residents WHERE kind = 'resident'")
-    groups.update(row[0] for row in rows)
-    groups.discard("visitors")
-    return sorted(groups)
+            gate_groups.update(gate.access)
+    return access_groups(get_db().conn, gate_groups)
+
+
+def check_known_group(group: str) -> None:
+    """ResidentError ``unknown_group`` unless ``group`` is one a form may choose."""
+    if group.strip() not in {known["name"] for known in known_groups()}:
+        raise ResidentError("unknown_group", "choose an access group from the list")
+
+
+@bp.app_context_processor
+def _pickers() -> dict[str, Any]:
+    """``room_choices()`` for the room picker of any console form (read only when called)."""
+    return {"room_choices": lambda: picker_groups(get_db().conn)}
 
 
 def district_vehicle_ids(household_id: int | None) -> set[int]:

@@ -17,6 +17,8 @@ ERRORS = {
     "name_length": N_("Enter the name, 1 to 60 characters."),
     "group_format": N_("The access group is lower-case letters, digits or _, e.g. residents."),
     "household_label": N_("The household label has 1 to 40 characters, e.g. 3-1-402."),
+    "unknown_group": N_("Choose an access group from the list."),
+    "no_room": N_("Choose a room from the list."),
     "no_resident": N_("This resident no longer exists."),
     "consent_missing": N_(
         "Face photos are biometric data: tick the box to confirm the resident agreed."

@@ -173,7 +173,11 @@ def sticker_sheet():
     own = rooms.list_rooms(db.conn, landlord_id=g.user.id)
     if not own:
         abort(404)
-    pdf = stickers.sticker_sheet_pdf(own, state().config.registry.base_url)
+    pdf = stickers.sticker_sheet_pdf(
+        own,
+        state().config.registry.base_url,
+        controller=state().config.registry.controller,
+    )
     audit.record(db, actor(), "sticker_sheet", "landlord", rooms=len(own))
     return Response(
         pdf,

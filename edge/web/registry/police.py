@@ -157,6 +157,10 @@ def building_stickers(building_id: int):
     listed = rooms.list_rooms(get_db().conn, building_id=building_id)
     if not listed:
         abort(404)
-    pdf = stickers.sticker_sheet_pdf(listed, state().config.registry.base_url)
+    pdf = stickers.sticker_sheet_pdf(
+        listed,
+        state().config.registry.base_url,
+        controller=state().config.registry.controller,
+    )
     audit.record(get_db(), actor(), "sticker_sheet", f"building:{building_id}", rooms=len(listed))
     return Response(pdf, mimetype="application/pdf")
