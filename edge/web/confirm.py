@@ -78,6 +78,12 @@ def confirm_first(
                 return confirmation_page(describe(**kwargs))
             return view(**kwargs)
 
+        guarded.asks_first = True  # type: ignore[attr-defined]
         return guarded
 
     return wrap
+
+
+def asks_first(view: Callable[..., Any]) -> bool:
+    """Is ``view`` wrapped by ``confirm_first`` (a test checks every destructive endpoint)."""
+    return bool(getattr(view, "asks_first", False))
