@@ -22,13 +22,24 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
-from helpers import PASSWORD, USERS, client_as, nonce_for, tenant_form, watch_problems
+from helpers import (
+    PASSWORD,
+    USERS,
+    client_as,
+    nonce_for,
+    picture,
+    tenant_form,
+    watch_problems,
+)
 from PIL import Image
 
 from edge import audit
 from edge.db import connect, transaction
 from edge.residents import hash_pin, insert_resident, store_pin_hash
+from edge.store.snapshot_access import crop_jpeg
 from edge.vehicles import VehicleInput, add_vehicle, add_watch
 from edge.web.access import allowed_roles
 from edge.web.accounts import ROLES
@@ -421,3 +432,14 @@ def test_readme_shows_each_roles_screenshots():
         for view in VIEWPORTS:
             name = f"docs/screenshots/{role or 'tenant'}-{view}.png"
             assert name in readme and (ROOT / name).stat().st_size < 150_000, name
+
+
+def test_the_alert_crop_is_round_the_box_and_refuses_a_box_not_in_the_frame(tmp_path):
+    path = tmp_path / "frame.jpg"
+    cv2.imwrite(str(path), picture(3))  # 640x360
+    crop = crop_jpeg(path, [270, 250, 370, 285])
+    image = cv2.imdecode(np.frombuffer(crop, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape[1] == 320 and abs(image.shape[0] / image.shape[1] - 9 / 16) < 0.02
+    for box in (None, [1, 2, 3], [0, 0, 700, 10], [50, 50, 10, 10], [True, 0, 5, 5], "0,0,5,5",
+                [-5, 0, 5, 5], [0, 0, float("nan"), 5]):  # fmt: skip
+        assert crop_jpeg(path, box) is None, box

@@ -2,7 +2,7 @@
 
 A watchlist alert is its own event without a picture of its own; the passage that raised
 it (``related_event_id``: the plate read or the face seen) has the snapshot. The live view,
-the feed and the event page show that passage's picture — cropped around the plate when
+the feed and the event page show that passage's picture — cropped around the plate (or face) when
 the passage recorded its box — through the authenticated snapshot route, never a file URL.
 """
 
@@ -26,11 +26,17 @@ def picture_source(conn: sqlite3.Connection, event: dict[str, Any]) -> dict[str,
     return passage if passage is not None and passage.get("snapshot_path") else None
 
 
+def crop_box(event: dict[str, Any]) -> object:
+    """The box to crop a snapshot to: the plate's, or a face's when the gate recorded one."""
+    details = event.get("details") or {}
+    return details.get("plate_box") or details.get("face_box")
+
+
 def with_picture(conn: sqlite3.Connection, item: dict[str, Any]) -> dict[str, Any]:
     """``item`` (a presented event) with ``picture_id`` (whose snapshot to show, or None)
     and ``picture_size`` (``crop`` around a recorded plate box, else ``thumb``)."""
     source = picture_source(conn, item)
-    box = (source.get("details") or {}).get("plate_box") if source else None
+    box = crop_box(source) if source else None
     return {
         **item,
         "picture_id": source["id"] if source else None,

@@ -35,7 +35,7 @@ from edge.event_export import events_csv
 from edge.event_search import DECISIONS, KINDS, FilterError
 from edge.store.snapshot_access import crop_jpeg, resolve_snapshot, thumbnail_jpeg
 from edge.web.access import allowed_roles, require_console_roles
-from edge.web.console.alert_view import picture_source, with_picture
+from edge.web.console.alert_view import crop_box, picture_source, with_picture
 from edge.web.console.event_labels import (
     DETAIL_LABELS,
     TIME_DETAILS,
@@ -228,9 +228,8 @@ def snapshot(event_id: str):
     body = None
     if path is not None:
         try:
-            if size == "crop":  # around the plate; the thumbnail when no box was recorded
-                box = (event.get("details") or {}).get("plate_box")
-                body = crop_jpeg(path, box) or thumbnail_jpeg(path)
+            if size == "crop":  # around the plate or face; else the thumbnail
+                body = crop_jpeg(path, crop_box(event)) or thumbnail_jpeg(path)
             else:
                 body = thumbnail_jpeg(path) if size == "thumb" else path.read_bytes()
         except OSError:  # removed by retention a moment ago, or unreadable
