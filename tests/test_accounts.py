@@ -84,7 +84,9 @@ def test_admin_reset_forces_a_change_at_the_next_login(env) -> None:
     admin = client_as(env, "admin")
     page = admin.get("/admin/")
     uid = env["ids"]["landlord"]
-    reset = admin.post(f"/admin/users/{uid}/reset", data={"csrf_token": csrf_of(page.text)})
+    reset = admin.post(
+        f"/admin/users/{uid}/reset", data={"csrf_token": csrf_of(page.text), "confirmed": "yes"}
+    )
     temporary = re.search(r"([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4})", reset.text)
     assert reset.status_code == 200 and temporary
     assert victim.get("/landlord/").status_code == 302  # the reset ended its sessions
@@ -110,7 +112,10 @@ def test_reactivation_and_its_limits(tmp_path, console_env) -> None:
     admin = client_as(env, "admin")
     page = admin.get("/admin/")
     uid = env["ids"]["guard"]
-    admin.post(f"/admin/users/{uid}/deactivate", data={"csrf_token": csrf_of(page.text)})
+    admin.post(
+        f"/admin/users/{uid}/deactivate",
+        data={"csrf_token": csrf_of(page.text), "confirmed": "yes"},
+    )
     assert _login(env, USERS["guard"], PASSWORD)[1].status_code == 401
     again = admin.post(f"/admin/users/{uid}/reactivate", data={"csrf_token": csrf_of(page.text)})
     assert again.status_code == 303

@@ -48,7 +48,8 @@ def test_guard_changes_password_and_ends_other_sessions_on_a_phone(site, launch_
             page.fill("input[name=username]", USERS["guard"])
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
-            page.click("a.who")
+            page.click("details.menu summary")  # on a phone the account link is in the menu
+            page.click("a.who >> visible=true")
             assert page.url.endswith("/account/sessions")
             assert page.locator("text=this one").count() == 1
             assert page.locator("form[action$='/account/sessions/end'] button").count() == 1

@@ -277,7 +277,9 @@ def test_event_page_explains_decision_with_related_alert_and_snapshot(env):
     assert f'src="/events/{passage.id}/snapshot"' in html
     back = client.get(f"/events/{alert_id}?lang=en").text
     assert f"/events/{passage.id}" in back and "this event belongs to it" in back
-    assert "plate on watchlist: stolen" in back and "No snapshot for this event." in back
+    assert "plate on watchlist: stolen" in back
+    # the alert has no picture of its own: its page shows the passage's snapshot
+    assert 'id="snapshot-of"' in back and f'src="/events/{passage.id}/snapshot"' in back
     # The snapshot route serves the very file edge.snapshots wrote; the thumbnail is a quarter.
     full = client.get(f"/events/{passage.id}/snapshot")
     assert full.status_code == 200 and full.mimetype == "image/jpeg"

@@ -146,8 +146,10 @@ def test_manual_open_reaches_the_running_gate_once_and_is_audited(site):
     [row] = audit_rows(db_of(site), "manual_open")
     assert row["actor"] == f"user:{site['ids']['guard']}" and row["target"] == "gate:north"
     assert row["details"] == {"reason": "送货车辆", "result": "opened", "event_id": event["id"]}
-    notice = client.get(response.location).text
-    assert "opened by hand" in notice and event["id"] in notice
+    notice = client.get(f"{response.location}&lang=zh").text
+    said = re.search(r'<p class="notice" role="status" id="notice">([^<]*)</p>', notice)[1]
+    assert re.fullmatch(rf"北门车行 已开启（保安 {USERS['guard']}，\d\d:\d\d）", said), said
+    assert event["id"] not in said, "in words, not an event number"
     # A double click (the same form sent again) is refused and opens nothing.
     again = post_open(client, page, OPEN_NORTH, reason="送货车辆")
     assert again.status_code == 409 and "already sent" in again.text

@@ -109,11 +109,22 @@ def test_a_resident_sees_and_revokes_only_their_own_passes(env, resident):
     listing = resident.get("/my/").text
     assert f'id="pass-qr-{own_id}"' in listing and f'id="pass-qr-{other_id}"' not in listing
     csrf = {"csrf_token": csrf_of(listing)}
-    assert resident.post(f"/my/qr/{other_id}/revoke", data=csrf).status_code == 404
-    assert resident.post("/my/qr/999999/revoke", data=csrf).status_code == 404
+    assert (
+        resident.post(f"/my/qr/{other_id}/revoke", data={**csrf, "confirmed": "yes"}).status_code
+        == 404
+    )
+    assert (
+        resident.post("/my/qr/999999/revoke", data={**csrf, "confirmed": "yes"}).status_code == 404
+    )
     assert not pass_fact(db, other_token).revoked, "the neighbour's pass is untouched"
-    assert resident.post(f"/my/qr/{own_id}/revoke", data=csrf).status_code == 303
-    assert resident.post(f"/my/qr/{own_id}/revoke", data=csrf).status_code == 409
+    assert (
+        resident.post(f"/my/qr/{own_id}/revoke", data={**csrf, "confirmed": "yes"}).status_code
+        == 303
+    )
+    assert (
+        resident.post(f"/my/qr/{own_id}/revoke", data={**csrf, "confirmed": "yes"}).status_code
+        == 409
+    )
     assert f'id="pass-qr-{own_id}" class="pass-revoked"' in resident.get("/my/").text
     revokes = [r for r in audit.recent(db, 50) if r["action"] == "pass_revoke"]
     assert [r["target"] for r in revokes] == [f"pass:qr:{own_id}"]
@@ -130,7 +141,7 @@ def test_deactivating_or_deleting_the_resident_ends_the_account(env, resident):
     assert resident.get("/my/").status_code == 200
     guard = client_as(env, "guard")
     confirm = guard.get(f"/people/{env['resident_id']}/delete")
-    assert confirm.status_code == 200 and 'id="account"' in confirm.text, "the guard is told"
+    assert confirm.status_code == 200 and "其用于自助开具访客通行证的账户" in confirm.text, "told"
     with transaction(db) as conn:
         counts = delete_resident(conn, env["resident_id"])
     assert counts["accounts"] == 1

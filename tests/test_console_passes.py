@@ -169,7 +169,8 @@ def test_qr_pass_is_shown_once_and_opens_the_door(env, recogniser, pin_factory):
         [opened] = loop.process_frame(qr_frame(token), now)
         assert (opened.kind, opened.decision) == ("qr_pass", "open")
         revoke = client.post(
-            f"/passes/qr/{fact.id}/revoke", data=form_fields(client.get("/passes/").text)
+            f"/passes/qr/{fact.id}/revoke",
+            data={**form_fields(client.get("/passes/").text), "confirmed": "yes"},
         )
         assert revoke.status_code == 303
         [refused] = loop.process_frame(qr_frame(token), now + timedelta(seconds=30))
@@ -301,7 +302,8 @@ def test_face_pass_with_consent_opens_the_door_for_the_visitor(
             db.execute("SELECT uses FROM residents WHERE id = ?", (visitor[0],)).fetchone()[0] == 1
         )
         revoked = client.post(
-            f"/passes/face/{visitor[0]}/revoke", data=form_fields(client.get("/passes/").text)
+            f"/passes/face/{visitor[0]}/revoke",
+            data={**form_fields(client.get("/passes/").text), "confirmed": "yes"},
         )
         assert revoked.status_code == 303
         assert db.execute("SELECT COUNT(*) FROM face_templates").fetchone()[0] == 0
@@ -350,7 +352,7 @@ def test_list_by_status_and_revoke_any_kind(env):
     assert 'id="pass-plate-1"' in client.get("/passes/?status=active").text
     assert client.get("/passes/?status=nonsense").status_code == 400
 
-    fields = form_fields(client.get("/passes/").text)
+    fields = {**form_fields(client.get("/passes/").text), "confirmed": "yes"}
     assert client.post("/passes/plate/1/revoke", data=fields).status_code == 303
     assert 'id="pass-plate-1"' in client.get("/passes/?status=revoked").text
     assert client.post("/passes/plate/1/revoke", data=fields).status_code == 409

@@ -129,7 +129,7 @@ def test_add_edit_deactivate_delete_are_audited_without_names(env, guard):
     assert "done=unchanged" in again.headers["Location"]
     assert len(audit_rows(env, "resident_edit")) == 1, "no change, no audit row"
 
-    off = guard.post(f"/people/{rid}/active", data={**fields, "active": "0"})
+    off = guard.post(f"/people/{rid}/active", data={**fields, "active": "0", "confirmed": "yes"})
     assert off.status_code == 303 and "done=deactivated" in off.headers["Location"]
     assert resident_fact(db_of(env), rid).active is False
     on = guard.post(f"/people/{rid}/active", data={**fields, "active": "1"})
@@ -143,7 +143,7 @@ def test_add_edit_deactivate_delete_are_audited_without_names(env, guard):
     confirm = guard.get(f"/people/{rid}/delete")
     assert confirm.status_code == 200 and "王**" in confirm.text and "5-2-1101" in confirm.text
     assert "王大明" not in confirm.text, "the confirm step shows the masked name only"
-    gone = guard.post(f"/people/{rid}/delete", data={**fields, "confirm_id": str(rid)})
+    gone = guard.post(f"/people/{rid}/delete", data={**fields, "confirmed": "yes"})
     assert gone.status_code == 303 and "done=deleted" in gone.headers["Location"]
     assert resident_fact(db_of(env), rid) is None
     assert guard.get(f"/people/{rid}").status_code == 404
@@ -175,8 +175,8 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(env, guard):
     assert response.status_code == 400 and "请填写姓名" in response.text
     assert count(env, "SELECT COUNT(*) FROM households WHERE label = '9-9-9'") == 0
     assert guard.post(f"/people/{rid}/active", data={**csrf, "active": "2"}).status_code == 400
-    response = guard.post(f"/people/{rid}/delete", data=csrf)
-    assert response.status_code == 400 and "确认页面" in response.text
+    response = guard.post(f"/people/{rid}/delete", data=csrf)  # unconfirmed: it only asks
+    assert response.status_code == 200 and 'id="confirm-form"' in response.text
     assert resident_fact(db_of(env), rid).active is True
     for url in ("/people/999", "/people/99999999999999999999", "/people/-1", "/people/abc"):
         assert guard.get(url).status_code == 404, url
@@ -211,7 +211,7 @@ def test_lists_mask_names_and_filter(env, guard):
             (first, iso(env["clock"]())),
         )
     csrf = {"csrf_token": form_fields(guard.get("/people/new").text)["csrf_token"]}
-    guard.post(f"/people/{second}/active", data={**csrf, "active": "0"})
+    guard.post(f"/people/{second}/active", data={**csrf, "active": "0", "confirmed": "yes"})
     listing = guard.get("/people/")
     assert listing.status_code == 200
     for full in ("王小明", "小明", "Alexander", "Hamilton", "赵六"):
@@ -274,7 +274,7 @@ def test_other_roles_and_anonymous_are_kept_out_of_every_route(env):
         client = client_as(env, role)
         csrf = csrf_token_of(client)
         for method, url in urls:
-            data = {"csrf_token": csrf, "name": "x", "active": "0", "confirm_id": str(rid)}
+            data = {"csrf_token": csrf, "name": "x", "active": "0", "confirmed": "yes"}
             response = client.open(url, method=method, data=data if method == "POST" else None)
             assert response.status_code == 403, (role, method, url)
     anonymous = env["app"].test_client()
@@ -285,7 +285,7 @@ def test_other_roles_and_anonymous_are_kept_out_of_every_route(env):
             response = anonymous.get(url)
             assert response.status_code == 302 and "/login" in response.headers["Location"]
         else:
-            response = anonymous.post(url, data={"csrf_token": anon_csrf, "confirm_id": str(rid)})
+            response = anonymous.post(url, data={"csrf_token": anon_csrf, "confirmed": "yes"})
             assert response.status_code == 401, url
     assert resident_fact(db_of(env), rid).active is True
     assert count(env, "SELECT COUNT(*) FROM residents") == 1
@@ -313,7 +313,7 @@ def test_pin_is_set_and_cleared_never_shown_or_logged(env, guard):
     assert "480915" not in page and "密码已设置" in page and f"{rid}*" in page
     assert "480915" not in json.dumps(audit_rows(env))
     assert [r["action"] for r in audit_rows(env) if "pin" in r["action"]] == ["pin_set"]
-    cleared = post_page_form(guard, rid, "/pin/clear")
+    cleared = post_page_form(guard, rid, "/pin/clear", {"confirmed": "yes"})
     assert cleared.status_code == 303 and not check_pin(db_of(env), rid, "480915")
     assert count(env, "SELECT COUNT(*) FROM residents WHERE pin_hash IS NOT NULL") == 0
     assert [r["action"] for r in audit_rows(env) if "pin" in r["action"]] == [
@@ -357,9 +357,11 @@ def test_household_plates_are_normalised_added_and_removed(env, guard):
     response = guard.post(f"/people/{homeless}/plates", data=data)
     assert response.status_code == 400 and "请先为住户填写房号" in response.text
 
-    wrong_household = post_page_form(guard, other, f"/plates/{vehicle['id']}/delete")
+    wrong_household = post_page_form(
+        guard, other, f"/plates/{vehicle['id']}/delete", {"confirmed": "yes"}
+    )
     assert wrong_household.status_code == 404
-    removed = post_page_form(guard, rid, f"/plates/{vehicle['id']}/delete")
+    removed = post_page_form(guard, rid, f"/plates/{vehicle['id']}/delete", {"confirmed": "yes"})
     assert removed.status_code == 303
     assert [v["plate"] for v in list_vehicles(db_of(env), household="3-1-402")] == ["粤B12345"]
     assert audit_rows(env, "plate_remove")[0]["target"] == f"vehicle:{vehicle['id']}"
@@ -367,7 +369,7 @@ def test_household_plates_are_normalised_added_and_removed(env, guard):
     with transaction(db) as conn:
         conn.execute("UPDATE vehicles SET source = 'district'")
     [district] = list_vehicles(db, household="3-1-402")
-    refused = post_page_form(guard, rid, f"/plates/{district['id']}/delete")
+    refused = post_page_form(guard, rid, f"/plates/{district['id']}/delete", {"confirmed": "yes"})
     assert refused.status_code == 409 and "区级平台" in refused.text
     assert len(list_vehicles(db_of(env), household="3-1-402")) == 1
 
@@ -434,7 +436,7 @@ def test_enrolment_stores_encrypted_templates_with_consent_and_inactive_faces_do
         == rid
     )
     csrf = {"csrf_token": data["csrf_token"]}
-    guard.post(f"/people/{rid}/active", data={**csrf, "active": "0"})
+    guard.post(f"/people/{rid}/active", data={**csrf, "active": "0", "confirmed": "yes"})
     assert len(load_face_index(db_of(env), vault, recogniser.model_sha256)) == 0
     pin = decide_person(
         PersonSighting("face", rid, score=0.9),
@@ -446,7 +448,7 @@ def test_enrolment_stores_encrypted_templates_with_consent_and_inactive_faces_do
     guard.post(f"/people/{rid}/active", data={**csrf, "active": "1"})
     assert len(load_face_index(db_of(env), vault, recogniser.model_sha256)) == 2
 
-    withdrawn = guard.post(f"/people/{rid}/faces/delete", data=csrf)
+    withdrawn = guard.post(f"/people/{rid}/faces/delete", data={**csrf, "confirmed": "yes"})
     assert withdrawn.status_code == 303
     assert count(env, "SELECT COUNT(*) FROM face_templates") == 0
     assert count(env, "SELECT COUNT(*) FROM residents WHERE face_consent_at IS NULL") == 1
@@ -529,10 +531,7 @@ def test_deleting_a_resident_removes_templates_pin_and_hosted_passes(env, guard,
     confirm = guard.get(f"/people/{rid}/delete").text
     assert "1 个人脸模板" in confirm and "1 张二维码通行证和 1 位访客" in confirm
     csrf = {"csrf_token": form_fields(confirm)["csrf_token"]}
-    assert (
-        guard.post(f"/people/{rid}/delete", data={**csrf, "confirm_id": str(rid)}).status_code
-        == 303
-    )
+    assert guard.post(f"/people/{rid}/delete", data={**csrf, "confirmed": "yes"}).status_code == 303
     assert count(env, "SELECT COUNT(*) FROM face_templates WHERE resident_id = ?", rid) == 0
     assert count(env, "SELECT COUNT(*) FROM qr_passes") == 0
     assert count(env, "SELECT COUNT(*) FROM residents") == 1, "only the other resident is left"
@@ -545,7 +544,4 @@ def test_deleting_a_resident_removes_templates_pin_and_hosted_passes(env, guard,
         "accounts": 0,
         "visitors": 1,
     }
-    assert (
-        guard.post(f"/people/{rid}/delete", data={**csrf, "confirm_id": str(rid)}).status_code
-        == 404
-    )
+    assert guard.post(f"/people/{rid}/delete", data={**csrf, "confirmed": "yes"}).status_code == 404

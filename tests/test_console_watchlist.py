@@ -111,7 +111,8 @@ def test_add_and_remove_a_local_plate_with_audit_rows(env):
     assert 'id="watch-plate-1"' in page and "京A88888" in page
     assert (
         client.post(
-            f"/watchlist/plates/{row[0]}/remove", data=fields_of(client, "plate-form")
+            f"/watchlist/plates/{row[0]}/remove",
+            data={**fields_of(client, "plate-form"), "confirmed": "yes"},
         ).status_code
         == 303
     )
@@ -211,7 +212,8 @@ def test_face_added_here_is_encrypted_and_raises_an_alert_at_the_door(
         assert tuple(alert) == (outcomes[0].event_id, "none")
 
         remove = client.post(
-            f"/watchlist/faces/{row[0]}/remove", data=fields_of(client, "face-form")
+            f"/watchlist/faces/{row[0]}/remove",
+            data={**fields_of(client, "face-form"), "confirmed": "yes"},
         )
         assert remove.status_code == 303
         assert db.execute("SELECT COUNT(*) FROM watch_faces").fetchone()[0] == 0

@@ -75,6 +75,10 @@ def test_resident_issues_and_revokes_a_qr_pass_on_a_phone(site, launch_chromium)
 
         page.goto(f"{base}/my/")
         page.click("form.revoke button")
+        page.wait_for_selector("#confirm-form")  # the first click only asks
+        assert not pass_fact(db_of(site), token).revoked
+        _shot(page, "3-confirm-revoke")
+        page.click("#confirm")
         page.wait_for_selector("#done")
         _shot(page, "3-revoked")
         assert pass_fact(db_of(site), token).revoked

@@ -148,7 +148,7 @@ def test_caps_per_room_and_per_sticker(env) -> None:
     for reg_id in set(re.findall(r"/landlord/registrations/(\w{26})", listing)):
         rejected = landlord.post(
             f"/landlord/registrations/{reg_id}/decide",
-            data={"decision": "reject", "reason": "不认识", "csrf_token": csrf},
+            data={"decision": "reject", "reason": "不认识", "csrf_token": csrf, "confirmed": "yes"},
         )
         assert rejected.status_code == 303
 

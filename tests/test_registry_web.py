@@ -198,7 +198,9 @@ def test_unknown_and_replaced_stickers(env) -> None:
     assert client.get("/r/not-a-real-token-at-all").status_code == 404
     csrf = page_csrf(client, "/landlord/")
     assert (
-        client.post(f"/landlord/rooms/{room.id}/rotate", data={"csrf_token": csrf}).status_code
+        client.post(
+            f"/landlord/rooms/{room.id}/rotate", data={"csrf_token": csrf, "confirmed": "yes"}
+        ).status_code
         == 303
     )
     old = env["app"].test_client().get(f"/r/{room.token}")
@@ -291,7 +293,12 @@ def test_confirm_reject_and_overdue(env) -> None:
         assert no_reason.status_code == 422
         ok = client.post(
             f"/landlord/registrations/{first}/decide",
-            data={"decision": "reject", "reason": "不是本房租客", "csrf_token": csrf},
+            data={
+                "decision": "reject",
+                "reason": "不是本房租客",
+                "csrf_token": csrf,
+                "confirmed": "yes",
+            },
         )
         assert ok.status_code == 303
         ok = client.post(

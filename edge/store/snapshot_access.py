@@ -42,3 +42,34 @@ def thumbnail_jpeg(path: Path) -> bytes | None:
         return None
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, THUMB_QUALITY])
     return encoded.tobytes() if ok else None
+
+
+def crop_jpeg(path: Path, box: object, out_width: int = 320) -> bytes | None:
+    """The part of the snapshot around ``box`` ([x1, y1, x2, y2] in frame pixels, e.g. a
+    plate's box), widened to a 16:9 picture with room around it and scaled to ``out_width``;
+    None when the file is unreadable or the box is not four numbers inside the frame (the
+    caller then shows the whole frame's thumbnail)."""
+    if not (isinstance(box, list | tuple) and len(box) == 4):
+        return None
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in box):
+        return None
+    data = np.fromfile(str(path), dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        return None
+    height, width = image.shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in box)
+    if not (0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height):
+        return None
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    crop_w = min(width, max(3 * (x2 - x1), 160.0))
+    crop_h = min(height, crop_w * 9 / 16)
+    left = int(min(max(cx - crop_w / 2, 0), width - crop_w))
+    top = int(min(max(cy - crop_h / 2, 0), height - crop_h))
+    part = image[top : top + int(crop_h), left : left + int(crop_w)]
+    scale = out_width / part.shape[1]
+    part = cv2.resize(
+        part, (out_width, max(1, round(part.shape[0] * scale))), interpolation=cv2.INTER_AREA
+    )
+    ok, encoded = cv2.imencode(".jpg", part, [cv2.IMWRITE_JPEG_QUALITY, THUMB_QUALITY])
+    return encoded.tobytes() if ok else None

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from edge import audit
 from edge.db import transaction
 from edge.web import accounts
 from edge.web.access import require_roles
+from edge.web.confirm import Confirmation, confirm_first
 from edge.web.context import actor, get_db, now, state
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
@@ -63,7 +64,48 @@ def create_user():
     return _page(message=gettext("Account created."))
 
 
+def _account(user_id: int) -> accounts.User:
+    user = accounts.get_user(get_db().conn, user_id)
+    if user is None:
+        abort(404, gettext("There is no such account."))
+    return user
+
+
+def _deactivate_loss(user_id: int) -> Confirmation:
+    user = _account(user_id)
+    return Confirmation(
+        gettext(
+            "Deactivate the account %(name)s (%(role)s)?",
+            name=user.username,
+            role=gettext(user.role),
+        ),
+        [gettext("they are signed out everywhere and can no longer sign in")],
+        gettext("Deactivate"),
+        url_for("admin.index"),
+        keeps=[gettext("the account and its history: reactivate it here at any time")],
+        reversible=True,
+    )
+
+
+def _reset_loss(user_id: int) -> Confirmation:
+    user = _account(user_id)
+    return Confirmation(
+        gettext(
+            "Reset the password of %(name)s (%(role)s)?",
+            name=user.username,
+            role=gettext(user.role),
+        ),
+        [
+            gettext("their current password stops working at once"),
+            gettext("they must sign in with a one-time password you hand over in person"),
+        ],
+        gettext("Reset password"),
+        url_for("admin.index"),
+    )
+
+
 @bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+@confirm_first(_deactivate_loss)
 def deactivate(user_id: int):
     with transaction(get_db()) as conn:
         accounts.set_active(conn, user_id, False)
@@ -83,6 +125,7 @@ def reactivate(user_id: int):
 
 
 @bp.route("/users/<int:user_id>/reset", methods=["POST"])
+@confirm_first(_reset_loss)
 def reset_password(user_id: int):
     """A one-time password, shown once here; the user must change it at the next login."""
     try:

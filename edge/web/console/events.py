@@ -34,8 +34,9 @@ from edge import audit, event_search
 from edge.event_export import events_csv
 from edge.event_search import DECISIONS, KINDS, FilterError
 from edge.store.prompts import PROMPT_TTL, open_prompts, prompts_for_events
-from edge.store.snapshot_access import resolve_snapshot, thumbnail_jpeg
+from edge.store.snapshot_access import crop_jpeg, resolve_snapshot, thumbnail_jpeg
 from edge.web.access import allowed_roles, require_console_roles
+from edge.web.console.alert_view import crop_box, picture_source, with_picture
 from edge.web.console.event_labels import (
     DETAIL_LABELS,
     TIME_DETAILS,
@@ -175,7 +176,11 @@ def _feed_item(
         "alert": item["alert"],
         "url": url_for(".event", event_id=item["id"]),
         "row_html": render_template("console/_event_row.html", e=item),
-        "alert_html": render_template("console/_alert.html", a=item) if item["alert"] else None,
+        "alert_html": (
+            render_template("console/_alert.html", a=with_picture(get_db().conn, item))
+            if item["alert"]
+            else None
+        ),
         "prompt_html": render_template("console/_prompt.html", p=present_prompt(prompt))
         if prompt
         else None,
@@ -219,9 +224,11 @@ def event_page(event_id: str):
     names = _names()
     related = [present(r, names) for r in event_search.related_events(get_db().conn, event)]
     _audit_read("view", f"event:{event_id}")
+    picture = picture_source(get_db().conn, event)
     return render_template(
         "console/event.html",
         e=present(event, names),
+        picture=present(picture, names) if picture is not None else None,
         related=related,
         detail_labels=DETAIL_LABELS,
         time_details=TIME_DETAILS,
@@ -231,14 +238,17 @@ def event_page(event_id: str):
 @bp.route("/<event_id>/snapshot", endpoint="snapshot")
 def snapshot(event_id: str):
     size = request.args.get("size", "")
-    if size not in ("", "thumb"):
+    if size not in ("", "thumb", "crop"):
         abort(400, gettext("Unknown snapshot size."))
     event = _event_or_abort(event_id)
     path = resolve_snapshot(state().config.storage.snapshot_dir, event["snapshot_path"])
     body = None
     if path is not None:
         try:
-            body = thumbnail_jpeg(path) if size == "thumb" else path.read_bytes()
+            if size == "crop":  # around the plate or face; else the thumbnail
+                body = crop_jpeg(path, crop_box(event)) or thumbnail_jpeg(path)
+            else:
+                body = thumbnail_jpeg(path) if size == "thumb" else path.read_bytes()
         except OSError:  # removed by retention a moment ago, or unreadable
             body = None
     if body is None:

@@ -62,6 +62,7 @@ from edge.store.prompts import (
     set_open_event,
 )
 from edge.web.access import require_console_roles
+from edge.web.console.alert_view import with_picture
 from edge.web.console.event_labels import (
     filter_message,
     gate_names,
@@ -77,6 +78,7 @@ bp = Blueprint("console_live", __name__, url_prefix="/console", template_folder=
 bp.before_request(require_console_roles("console_live"))
 CARD_ROWS = 6  # events per gate card
 ALERT_HOURS = 12  # alerts older than this are not shown as banners when the page opens
+ALERT_ROWS = 50  # at most this many in the stack when the page opens (it scrolls)
 MAX_REASON = 200  # what the gate's control channel accepts
 OPEN_TIMEOUT_S = 2.0
 READ_RATE_DAYS = 7  # the health page's plate read rate per lane, by day
@@ -120,7 +122,10 @@ def live_page(status: int = 200, **context: Any) -> tuple[str, int]:
         for gate in config.gates
     ]
     since = now() - timedelta(hours=ALERT_HOURS)
-    alerts = [present(r, names) for r in event_search.recent_alerts(conn, since, 10)]
+    alerts = [
+        with_picture(conn, present(r, names))
+        for r in event_search.recent_alerts(conn, since, ALERT_ROWS)
+    ]
     context.setdefault("error", "")
     context.setdefault("error_gate", "")
     context.setdefault("notice", "")
@@ -149,12 +154,26 @@ def index():
             abort(400, filter_message(event_search.FilterError("event_id", "opened")))
         event = event_search.get_event(get_db().conn, opened)
         if event is not None and event["kind"] == "manual_open":
-            notice = gettext(
-                "Gate %(gate)s was opened by hand (event %(id)s).",
-                gate=gate_names(get_db().conn, state().config.gates).get(event["gate_id"]),
-                id=opened,
-            )
+            notice = _opened_in_words(event)
     return live_page(notice=notice)
+
+
+def _opened_in_words(event: dict[str, Any]) -> str:
+    """ "北门车行道 已开启 (保安 张三, 21:14)": the gate, who opened it (role and name as the
+    accounts page has them) and the local time, not an event number."""
+    conn = get_db().conn
+    username = str((event.get("details") or {}).get("operator") or "")
+    row = conn.execute(
+        "SELECT display_name, role FROM users WHERE username = ?", (username,)
+    ).fetchone()
+    name = (row[0] or username) if row else username or "—"
+    who = " ".join(part for part in (gettext(row[1]) if row else "", name) if part)
+    return gettext(
+        "%(gate)s opened (%(who)s, %(time)s)",
+        gate=gate_names(conn, state().config.gates).get(event["gate_id"], event["gate_id"]),
+        who=who,
+        time=local_seconds(event["occurred_at"], state().config.site.zone, False)[:5],
+    )
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ revokes them. Why this shape:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
@@ -32,6 +33,7 @@ from edge.visitors import (
 )
 from edge.web.access import require_console_roles
 from edge.web.accounts import resident_of
+from edge.web.confirm import Confirmation, confirm_first
 from edge.web.console.forms import DuplicateSubmission
 from edge.web.console.pass_forms import qr_data_uri
 from edge.web.console.pass_requests import (
@@ -39,6 +41,7 @@ from edge.web.console.pass_requests import (
     duplicate,
     issue_from_form,
     read_form,
+    revoke_loss,
     revoke_pass,
 )
 from edge.web.console.passes import DONE, KINDS, STATUS_LABELS, form_defaults
@@ -168,9 +171,7 @@ _HOSTED_BY = {
 }
 
 
-@bp.route(f"/<kind>/<int(max={_MAX_ID}):pass_id>/revoke", methods=["POST"], endpoint="revoke")
-def revoke_view(kind: str, pass_id: int):
-    """Stop one of this resident's passes at once."""
+def _hosted_by_me(kind: str, pass_id: int) -> Callable[[Any], bool]:
     if kind not in _HOSTED_BY:
         abort(404, gettext("There is no such kind of pass."))
 
@@ -178,5 +179,17 @@ def revoke_view(kind: str, pass_id: int):
         row = conn.execute(_HOSTED_BY[kind], (pass_id,)).fetchone()
         return row is not None and row[0] == _host().resident_id
 
-    revoke_pass(kind, pass_id, hosted_by_me)
+    return hosted_by_me
+
+
+def _revoke_loss(kind: str, pass_id: int) -> Confirmation:
+    mine = _hosted_by_me(kind, pass_id)
+    return revoke_loss(kind, pass_id, mine, url_for("console_my_passes.index"))
+
+
+@bp.route(f"/<kind>/<int(max={_MAX_ID}):pass_id>/revoke", methods=["POST"], endpoint="revoke")
+@confirm_first(_revoke_loss)
+def revoke_view(kind: str, pass_id: int):
+    """Stop one of this resident's passes at once."""
+    revoke_pass(kind, pass_id, _hosted_by_me(kind, pass_id))
     return redirect(url_for("console_my_passes.index", done="revoked"), 303)

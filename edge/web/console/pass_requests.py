@@ -31,6 +31,7 @@ from edge.visitors import (
     issue_qr,
     revoke,
 )
+from edge.web.confirm import Confirmation
 from edge.web.console.forms import claim_nonce
 from edge.web.console.pass_forms import (
     FormError,
@@ -181,3 +182,42 @@ def revoke_pass(kind: str, pass_id: int, allowed: Callable[[sqlite3.Connection],
         if exc.code == "district_pass":
             abort(409, gettext("The district platform manages this pass: change it there."))
         raise
+
+
+_PASS_FACTS = {  # plate (plate passes), templates (face passes), still usable, local
+    "qr": "SELECT NULL, 0, revoked = 0, 1 FROM qr_passes WHERE id = ?",
+    "plate": "SELECT plate, 0, active, source = 'local' FROM vehicles"
+    " WHERE id = ? AND kind = 'visitor'",
+    "face": "SELECT NULL, (SELECT COUNT(*) FROM face_templates t WHERE t.resident_id = r.id),"
+    " active, 1 FROM residents r WHERE r.id = ? AND r.kind = 'visitor'",
+}
+
+
+def revoke_loss(
+    kind: str, pass_id: int, allowed: Callable[[sqlite3.Connection], bool], cancel_url: str
+) -> Confirmation:
+    """The confirmation page of a revocation: which pass, and what stops working. Refused
+    (as the revocation itself would be) for a pass that is unknown, not this account's,
+    already revoked or the district's."""
+    conn = get_db().conn
+    row = conn.execute(_PASS_FACTS[kind], (pass_id,)).fetchone() if kind in _PASS_FACTS else None
+    if row is None or not allowed(conn):
+        abort(404, gettext("There is no such pass."))
+    plate, templates, usable, local = row
+    if not local:
+        abort(409, gettext("The district platform manages this pass: change it there."))
+    if not usable:
+        abort(409, gettext("This pass is already revoked."))
+    if kind == "qr":
+        losses = [gettext("the visitor's QR code stops opening every gate at once")]
+        question = gettext("Revoke QR pass #%(id)s?", id=pass_id)
+    elif kind == "plate":
+        losses = [gettext("plate %(plate)s no longer opens the barrier", plate=plate)]
+        question = gettext("Revoke plate pass #%(id)s (%(plate)s)?", id=pass_id, plate=plate)
+    else:
+        losses = [
+            gettext("the visitor's face no longer opens any gate"),
+            gettext("%(n)s face template(s), deleted now", n=templates),
+        ]
+        question = gettext("Revoke face pass #%(id)s?", id=pass_id)
+    return Confirmation(question, losses, gettext("Revoke the pass"), cancel_url)

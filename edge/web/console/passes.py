@@ -40,6 +40,7 @@ from edge.visitors import (
     resolve_host,
 )
 from edge.web.access import require_console_roles
+from edge.web.confirm import Confirmation, confirm_first
 from edge.web.console.faces import face_recogniser
 from edge.web.console.forms import (
     UPLOAD_LIMIT_BYTES,
@@ -63,6 +64,7 @@ from edge.web.console.pass_requests import (
     issue_from_form,
     read_form,
     read_terms,
+    revoke_loss,
     revoke_pass,
 )
 from edge.web.context import actor, get_db, now, state
@@ -253,7 +255,12 @@ def issue_face_view():
     return redirect(url_for("console_passes.index", done="face"), 303)
 
 
+def _revoke_loss(kind: str, pass_id: int) -> Confirmation:
+    return revoke_loss(kind, pass_id, lambda _conn: True, url_for("console_passes.index"))
+
+
 @bp.route(f"/<kind>/<int(max={_MAX_ID}):pass_id>/revoke", methods=["POST"], endpoint="revoke")
+@confirm_first(_revoke_loss)
 def revoke_view(kind: str, pass_id: int):
     """Stop a pass at once (any kind); the row stays in the list as revoked."""
     if kind not in KINDS:

@@ -35,10 +35,12 @@ from edge.residents import (
     update_resident,
 )
 from edge.vehicles import list_vehicles
+from edge.web.confirm import Confirmation, confirm_first, confirmation_page
 from edge.web.console import people_credentials  # noqa: F401  (registers its routes on bp)
 from edge.web.console.forms import claim_nonce
 from edge.web.console.people_common import (
     RID,
+    back_to,
     bp,
     change,
     check_known_group,
@@ -46,6 +48,7 @@ from edge.web.console.people_common import (
     resident_or_404,
     resident_page,
     vault,
+    who,
 )
 from edge.web.console.people_messages import done_text, error_text
 from edge.web.context import actor, get_db, now
@@ -237,7 +240,20 @@ def edit(rid: int):
     return redirect(url_for("console_people.resident", rid=rid, done=done), 303)
 
 
+def _deactivate_loss(rid: int) -> Confirmation:
+    person = resident_or_404(rid)
+    return Confirmation(
+        gettext("Deactivate %(who)s?", who=who(person)),
+        [gettext("their face and PIN stop opening every gate at once")],
+        gettext("Deactivate"),
+        back_to(rid),
+        keeps=[gettext("nothing is deleted: reactivate them on this page at any time")],
+        reversible=True,
+    )
+
+
 @bp.route(f"/{RID}/active", methods=["POST"], endpoint="set_active")
+@confirm_first(_deactivate_loss, when=lambda: request.form.get("active") == "0")
 def set_active_view(rid: int):
     """Deactivate (face and PIN stop opening at once: the gates' index drops inactive
     residents and the policy denies them) or reactivate."""
@@ -255,17 +271,38 @@ def set_active_view(rid: int):
     return redirect(url_for("console_people.resident", rid=rid, done=done), 303)
 
 
-@bp.route(f"/{RID}/delete", methods=["GET", "POST"], endpoint="delete")
-def delete(rid: int):
-    """Confirm (masked name, household, what goes with them), then delete in one step."""
+def _delete_loss(rid: int) -> Confirmation:
     person = resident_or_404(rid)
+    taken = hosted(get_db(), rid)
+    losses = [
+        gettext("their record (name, household, access group)"),
+        gettext("%(n)s face template(s)", n=person["templates"]),
+        gettext("their PIN") if person["has_pin"] else gettext("no PIN"),
+        gettext(
+            "%(n)s QR pass(es) and %(v)s visitor(s) they host",
+            n=taken["passes"],
+            v=taken["visitors"],
+        ),
+    ]
+    if taken["accounts"]:
+        losses.append(gettext("their login for their own visitor passes (it stops working)"))
+    return Confirmation(
+        gettext("Delete %(who)s?", who=who(person)),
+        losses,
+        gettext("Delete the resident and their biometric data"),
+        back_to(rid),
+        keeps=[gettext("Their household and its plates stay.")],
+    )
+
+
+@bp.route(f"/{RID}/delete", methods=["GET", "POST"], endpoint="delete")
+@confirm_first(_delete_loss)
+def delete(rid: int):
+    """GET (the link on the resident's page) and a first POST ask; the confirmed POST
+    deletes the resident and all that goes with them in one transaction."""
     if request.method == "GET":
-        shown = {k: person[k] for k in ("id", "name_masked", "household", "templates", "has_pin")}
-        return render_template(
-            "console/people_delete.html", person=shown, hosted=hosted(get_db(), rid)
-        )
-    if request.form.get("confirm_id") != str(rid):
-        abort(400, gettext("Confirm the deletion on the confirmation page."))
+        return confirmation_page(_delete_loss(rid))
+    resident_or_404(rid)
     with change() as conn:
         counts = delete_resident(conn, rid)
         audit.append(conn, actor(), "resident_delete", f"resident:{rid}", counts, now())

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext
 
 from edge import audit
@@ -44,6 +44,20 @@ def resident_or_404(rid: int) -> dict[str, Any]:
     if found is None:
         abort(404, gettext("There is no such resident."))
     return found
+
+
+def who(person: dict[str, Any]) -> str:
+    """A resident named on a confirmation page: number, masked name, household."""
+    return gettext(
+        "resident #%(id)s %(name)s (household %(household)s)",
+        id=person["id"],
+        name=person["name_masked"],
+        household=person["household"] or "—",
+    )
+
+
+def back_to(rid: int) -> str:
+    return url_for("console_people.resident", rid=rid)
 
 
 def duplicate() -> NoReturn:

@@ -31,16 +31,19 @@ from edge.resident_faces import (
 )
 from edge.residents import ResidentError, hash_pin, store_pin_hash
 from edge.vehicles import EnrolmentError, VehicleInput, add_vehicle, remove_vehicle_id
+from edge.web.confirm import Confirmation, confirm_first
 from edge.web.console.faces import face_recogniser
 from edge.web.console.forms import UPLOAD_LIMIT_BYTES, accepts_uploads, claim_nonce
 from edge.web.console.people_common import (
     RID,
     VID,
+    back_to,
     bp,
     change,
     resident_or_404,
     resident_page,
     vault,
+    who,
 )
 from edge.web.console.people_messages import error_text
 from edge.web.context import actor, get_db, now
@@ -82,7 +85,24 @@ def enrol_faces(rid: int):
     return _back(rid, "faces")
 
 
+def _faces_loss(rid: int) -> Confirmation:
+    person = resident_or_404(rid)
+    return Confirmation(
+        gettext("Withdraw the face consent of %(who)s?", who=who(person)),
+        [
+            gettext(
+                "%(n)s face template(s): their face no longer opens any gate", n=person["templates"]
+            ),
+            gettext("the record of their consent"),
+        ],
+        gettext("Delete the face templates"),
+        back_to(rid),
+        keeps=[gettext("the resident, their PIN and their household's plates")],
+    )
+
+
 @bp.route(f"/{RID}/faces/delete", methods=["POST"], endpoint="delete_faces")
+@confirm_first(_faces_loss)
 def delete_faces(rid: int):
     """Consent withdrawn: every template goes, and the consent record with them."""
     resident_or_404(rid)
@@ -109,7 +129,18 @@ def set_pin(rid: int):
     return _back(rid, "pin_set")
 
 
+def _pin_loss(rid: int) -> Confirmation:
+    person = resident_or_404(rid)
+    return Confirmation(
+        gettext("Clear the PIN of %(who)s?", who=who(person)),
+        [gettext("their PIN: it no longer opens any gate; the keypad needs a new one")],
+        gettext("Clear the PIN"),
+        back_to(rid),
+    )
+
+
 @bp.route(f"/{RID}/pin/clear", methods=["POST"], endpoint="clear_pin")
+@confirm_first(_pin_loss)
 def clear_pin(rid: int):
     resident_or_404(rid)
     with change() as conn:
@@ -158,7 +189,36 @@ def add_plate(rid: int):
     return _back(rid, "plate_added")
 
 
+def _plate_loss(rid: int, vid: int) -> Confirmation:
+    person = resident_or_404(rid)
+    row = (
+        get_db()
+        .execute(
+            "SELECT plate FROM vehicles WHERE id = ? AND household_id = ? AND kind = 'resident'",
+            (vid, person["household_id"]),
+        )
+        .fetchone()
+    )
+    if row is None:
+        abort(404, gettext("This plate is not enrolled for the resident's household."))
+    return Confirmation(
+        gettext(
+            "Remove plate %(plate)s from household %(household)s?",
+            plate=row[0],
+            household=person["household"],
+        ),
+        [
+            gettext(
+                "plate %(plate)s no longer opens the barrier as a resident vehicle", plate=row[0]
+            )
+        ],
+        gettext("Remove the plate"),
+        back_to(rid),
+    )
+
+
 @bp.route(f"/{RID}/plates/{VID}/delete", methods=["POST"], endpoint="remove_plate")
+@confirm_first(_plate_loss)
 def remove_plate(rid: int, vid: int):
     person = resident_or_404(rid)
     with change() as conn:

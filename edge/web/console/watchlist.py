@@ -35,6 +35,7 @@ from edge.plates.grammar import PlateFormatError, normalise_plate
 from edge.resident_faces import FaceEnrolmentError, upload_templates
 from edge.vehicles import WatchlistError, insert_watch, list_watch, remove_watch_id
 from edge.web.access import require_console_roles
+from edge.web.confirm import Confirmation, confirm_first
 from edge.web.console.faces import face_recogniser
 from edge.web.console.forms import (
     UPLOAD_LIMIT_BYTES,
@@ -159,7 +160,45 @@ def add_plate():
     return redirect(url_for("console_watchlist.index", done="plate_added"), 303)
 
 
+def _watch_entry(table: str, column: str, entry_id: int) -> str:
+    """The plate or case label of a local, active entry (404 otherwise, as the removal)."""
+    row = (
+        get_db()
+        .execute(f"SELECT {column}, source FROM {table} WHERE id = ?", (entry_id,))
+        .fetchone()
+    )
+    if row is None:
+        abort(404, gettext("There is no such watchlist entry."))
+    if row[1] != "local":
+        abort(409, gettext("The district platform manages this entry: change it there."))
+    return str(row[0])
+
+
+def _plate_loss(entry_id: int) -> Confirmation:
+    plate = _watch_entry("watchlist", "plate", entry_id)
+    return Confirmation(
+        gettext("Remove plate %(plate)s from the watchlist?", plate=plate),
+        [gettext("no alert is raised any more when %(plate)s is seen at a gate", plate=plate)],
+        gettext("Remove from the watchlist"),
+        url_for("console_watchlist.index"),
+    )
+
+
+def _face_loss(entry_id: int) -> Confirmation:
+    label = _watch_entry("watch_faces", "label", entry_id)
+    return Confirmation(
+        gettext("Remove the face of case %(label)s from the watchlist?", label=label),
+        [
+            gettext("no alert is raised any more when this face is seen at a gate"),
+            gettext("the face template is deleted; to watch again, a photo is needed"),
+        ],
+        gettext("Remove from the watchlist"),
+        url_for("console_watchlist.index"),
+    )
+
+
 @bp.route(f"/plates/{ID}/remove", methods=["POST"], endpoint="remove_plate")
+@confirm_first(_plate_loss)
 def remove_plate(entry_id: int):
     try:
         with transaction(get_db()) as conn:
@@ -219,6 +258,7 @@ def add_face():
 
 
 @bp.route(f"/faces/{ID}/remove", methods=["POST"], endpoint="remove_face")
+@confirm_first(_face_loss)
 def remove_face(entry_id: int):
     try:
         with transaction(get_db()) as conn:

@@ -15,6 +15,7 @@ from flask_babel import gettext
 from edge import audit
 from edge.db import transaction
 from edge.web.access import require_roles
+from edge.web.confirm import Confirmation, confirm_first
 from edge.web.context import actor, get_db, now, state
 from edge.web.registry.common import labels, vault, view
 from qr_registry import registrations, rooms, stickers
@@ -76,7 +77,36 @@ def _act(reg_id: str, func) -> object:
     return redirect(url_for("landlord.detail", reg_id=reg_id), 303)
 
 
+def _tenant(item: dict) -> str:
+    return gettext("%(name)s in %(room)s", name=item["name"], room=item["room_label"])
+
+
+def _rejecting_with_reason() -> bool:
+    """A rejection that would go through: one without its reason is refused at once."""
+    return request.form.get("decision") == "reject" and bool(request.form.get("reason", "").strip())
+
+
+def _valid_date_given() -> bool:
+    """Ask only for a date that would be accepted; a bad one is refused at once."""
+    try:
+        _date_field("date")
+    except registrations.RegistrationError:
+        return False
+    return True
+
+
+def _reject_loss(reg_id: str) -> Confirmation:
+    item = _own_registration(reg_id)
+    return Confirmation(
+        gettext("Reject the registration of %(tenant)s?", tenant=_tenant(item)),
+        [gettext("the registration is closed as rejected; the tenant must register again")],
+        gettext("Reject"),
+        url_for("landlord.detail", reg_id=reg_id),
+    )
+
+
 @bp.route("/registrations/<reg_id>/decide", methods=["POST"])
+@confirm_first(_reject_loss, when=_rejecting_with_reason)
 def decide(reg_id: str):
     choice = request.form.get("decision")
     if choice not in ("confirm", "reject"):
@@ -98,7 +128,18 @@ def _date_field(name: str) -> date:
         raise registrations.RegistrationError("Enter a date like 2025-03-01") from None
 
 
+def _move_out_loss(reg_id: str) -> Confirmation:
+    item = _own_registration(reg_id)
+    return Confirmation(
+        gettext("Register that %(tenant)s moved out?", tenant=_tenant(item)),
+        [gettext("the stay ends on the date given; it cannot be extended afterwards")],
+        gettext("Register move-out"),
+        url_for("landlord.detail", reg_id=reg_id),
+    )
+
+
 @bp.route("/registrations/<reg_id>/move-out", methods=["POST"])
+@confirm_first(_move_out_loss, when=_valid_date_given)
 def move_out(reg_id: str):
     def run() -> None:
         on = _date_field("date")
@@ -158,7 +199,22 @@ def sticker(room_id: int):
     return Response(png, mimetype="image/png")
 
 
+def _rotate_loss(room_id: int) -> Confirmation:
+    room = _own_room(room_id)
+    return Confirmation(
+        gettext("Replace the sticker of %(room)s?", room=room.label),
+        [
+            gettext("the sticker now on the door stops working: scanning it shows a notice"),
+            gettext("you must print the new sticker and put it up"),
+        ],
+        gettext("Replace sticker"),
+        url_for("landlord.index"),
+        keeps=[gettext("registrations already made for this room")],
+    )
+
+
 @bp.route("/rooms/<int(max=2147483647):room_id>/rotate", methods=["POST"])
+@confirm_first(_rotate_loss)
 def rotate(room_id: int):
     _own_room(room_id)
     with transaction(get_db()) as conn:

@@ -6,7 +6,10 @@
  *   banners (#alerts) and a gate's questions for the guard ([data-prompts]; dropped when
  *   the feed no longer lists them open); the server renders every row, banner and
  *   question, this file only places them;
- * - alerts are acknowledged per browser (localStorage), never on the server;
+ * - alerts are acknowledged per browser (localStorage), never on the server; the stack's
+ *   counter follows what is left;
+ * - a new alert plays a chime made with WebAudio (no sound file), unless muted; the mute
+ *   button's choice is remembered per browser (localStorage);
  * - an element with data-health refreshes its [data-cell] texts every 5 s;
  * - a form with data-once disables its button once submitted (the server's nonce is what
  *   really stops a double open; this only spares the guard the error message).
@@ -20,6 +23,8 @@
   var HEALTH_MS = 5000;
   var ACK_KEY = "menwei.acked";
   var ACK_KEEP = 500;
+  var CHIME_KEY = "menwei.chime";
+  var audio = null;
 
   function setStatus(state) {
     var el = document.getElementById("feed-status");
@@ -46,6 +51,61 @@
     } catch (e) { /* private mode: acknowledged for this page only */ }
   }
 
+  // -- the alert stack: counter and chime ----------------------------------------------
+  function updateCount() {
+    var stack = document.getElementById("alert-stack");
+    var count = document.getElementById("alert-count");
+    if (!stack || !count) return;
+    var n = document.querySelectorAll("#alerts .alert-banner").length;
+    count.textContent = String(n);
+    stack.classList.toggle("quiet", n === 0);
+  }
+
+  function chimeOn() {
+    try {
+      return window.localStorage.getItem(CHIME_KEY) !== "off";
+    } catch (e) {
+      return true;
+    }
+  }
+
+  function showChime() {
+    var button = document.getElementById("chime");
+    if (!button) return;
+    var on = chimeOn();
+    button.hidden = false;
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+    button.textContent = button.getAttribute(on ? "data-on" : "data-off");
+  }
+
+  function audioContext() {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return null;
+    if (!audio) audio = new Context();
+    if (audio.state === "suspended") audio.resume();
+    return audio;
+  }
+
+  function chime() {
+    if (!chimeOn()) return;
+    var ctx = audioContext();
+    if (!ctx) return;
+    // two falling tones, 0.9 s in all: heard across a gatehouse, not mistaken for a phone
+    [[880, 0], [660, 0.35]].forEach(function (tone) {
+      var osc = ctx.createOscillator();
+      var gain = ctx.createGain();
+      var start = ctx.currentTime + tone[1];
+      osc.type = "sine";
+      osc.frequency.value = tone[0];
+      gain.gain.setValueAtTime(0.0001, start);
+      gain.gain.exponentialRampToValueAtTime(0.4, start + 0.03);
+      gain.gain.exponentialRampToValueAtTime(0.0001, start + 0.5);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(start);
+      osc.stop(start + 0.55);
+    });
+  }
+
   function refreshAlarms() {
     var cards = document.querySelectorAll(".gate-card[data-gate]");
     Array.prototype.forEach.call(cards, function (card) {
@@ -70,6 +130,15 @@
   }
 
   document.addEventListener("click", function (event) {
+    audioContext();  // a page may start audio only after a user gesture: unlock it now
+    var toggle = event.target.closest ? event.target.closest("#chime") : null;
+    if (toggle) {
+      try {
+        window.localStorage.setItem(CHIME_KEY, chimeOn() ? "off" : "on");
+      } catch (e) { /* private mode: the choice lasts for this page */ }
+      showChime();
+      return;
+    }
     var button = event.target.closest ? event.target.closest("[data-ack]") : null;
     if (!button) return;
     var id = button.getAttribute("data-ack");
@@ -77,6 +146,7 @@
     var banner = button.closest(".alert-banner");
     if (banner) banner.parentNode.removeChild(banner);
     refreshAlarms();
+    updateCount();
   });
 
   // -- the events feed ------------------------------------------------------------------
@@ -112,6 +182,8 @@
         var banner = alerts.firstElementChild;
         banner.classList.add("new");
         armBanner(banner);
+        updateCount();
+        chime();
       }
     }
 
@@ -198,6 +270,8 @@
   function start() {
     Array.prototype.forEach.call(document.querySelectorAll(".alert-banner"), armBanner);
     refreshAlarms();
+    updateCount();
+    showChime();
     var feed = document.querySelector("[data-feed]");
     if (feed) startFeed(feed);
     var health = document.querySelector("[data-health]");

@@ -1,0 +1,54 @@
+// One evaluation per page (tests/test_pages_browser.py): overflow, and each visible
+// control's text against the colour actually behind it (backgrounds composited up the
+// ancestors, over white). Returns a list of problems, empty when the page is fine.
+() => {
+  const problems = [];
+  const root = document.documentElement;
+  if (root.scrollWidth > window.innerWidth) {
+    const wide = [...document.querySelectorAll('body *')]
+      .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+      .slice(-3).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+                          (e.className ? '.' + String(e.className).replace(/ /g, '.') : ''));
+    problems.push(`overflow: ${root.scrollWidth}px > ${window.innerWidth}px (${wide.join(', ')})`);
+  }
+  const rgba = text => {
+    const m = text.match(/rgba?\(([^)]+)\)/);
+    if (!m) return null;
+    const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+  };
+  const over = (top, under) => [0, 1, 2].map(i => top[i] * top[3] + under[i] * (1 - top[3]));
+  const background = el => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+    }
+    let colour = [255, 255, 255];
+    for (let i = layers.length - 1; i >= 0; i--) colour = over(layers[i], colour);
+    return colour;
+  };
+  const luminance = c => {
+    const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
+  };
+  const skip = new Set(['hidden', 'checkbox', 'radio', 'range', 'color', 'image']);
+  for (const el of document.querySelectorAll('a, button, input, select, textarea, summary')) {
+    if (el.disabled || skip.has(el.type)) continue;
+    const box = el.getBoundingClientRect();
+    const style = getComputedStyle(el);
+    if (box.width < 1 || box.height < 1 || style.visibility === 'hidden' || style.opacity === '0') continue;
+    const text = (el.innerText || el.value || '').trim();
+    if (!text && !['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName)) continue;
+    const back = background(el);
+    const fore = over(rgba(style.color), back);
+    const [a, b] = [luminance(fore), luminance(back)].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    if (ratio < 4.5) {
+      problems.push(`contrast ${ratio.toFixed(2)} < 4.5: <${el.tagName.toLowerCase()}` +
+        `${el.id ? ' id=' + el.id : ''}${el.className ? ' class=' + el.className : ''}> ` +
+        `"${text.slice(0, 30)}" ${style.color} on rgb(${back.map(Math.round).join(',')})`);
+    }
+  }
+  return problems;
+}
