@@ -591,6 +591,24 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX registry_lookups_user ON registry_lookups(user_id, at);
         """,
     ),
+    (
+        10,
+        "dashboard and audit page: indexes for traffic by hour and gate, deny reasons, and"
+        " the audit log's filters",
+        """
+        -- Traffic per hour and gate is read from this index alone (edge.event_stats): the
+        -- table's rows are never visited. bench/dashboard.py measures it.
+        CREATE INDEX events_traffic ON events(occurred_at, decision, gate_id);
+        -- The first reason code by decision and time, for the top deny reasons.
+        CREATE INDEX events_deny_reason
+            ON events(decision, occurred_at, json_extract(reasons, '$[0].code'));
+        -- The audit page filters by actor, action, object or time, newest first.
+        CREATE INDEX audit_log_actor ON audit_log(actor, seq);
+        CREATE INDEX audit_log_action ON audit_log(action, seq);
+        CREATE INDEX audit_log_target ON audit_log(target, seq);
+        CREATE INDEX audit_log_at ON audit_log(at);
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -39,7 +39,16 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("store", ("edge.store", "edge.snapshots")),
     ("sync and registry", ("sync", "qr_registry")),
-    ("events", ("edge.events", "edge.event_search", "edge.event_export", "edge.event_writer")),
+    (
+        "events",
+        (
+            "edge.events",
+            "edge.event_search",
+            "edge.event_export",
+            "edge.event_writer",
+            "edge.event_stats",
+        ),
+    ),
     (
         "gates",
         (

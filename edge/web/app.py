@@ -33,6 +33,7 @@ from edge.web.account import require_password_change
 from edge.web.admin import bp as admin_bp
 from edge.web.auth import bp as auth_bp
 from edge.web.auth import refuse_login_flood
+from edge.web.console.dashboard import bp as console_dashboard_bp
 from edge.web.console.events import bp as console_events_bp
 from edge.web.console.forms import NONCE_FIELD, apply_upload_limit, new_nonce
 from edge.web.console.live import bp as console_live_bp
@@ -72,6 +73,7 @@ BLUEPRINTS = (
     landlord_bp,
     police_bp,
     admin_bp,
+    console_dashboard_bp,
     console_live_bp,
     console_events_bp,
     console_people_bp,
@@ -275,7 +277,7 @@ def _home():
         "guard": "console_live.index",
         "police": "police.search",
         "grid": "police.search",
-        "admin": "admin.index",
+        "admin": "console_dashboard.index",
         "resident": "console_my_passes.index",
     }[user.role]
     return redirect(url_for(target))
