@@ -594,7 +594,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (
         10,
         "dashboard and audit page: indexes for traffic by hour and gate, deny reasons, and"
-        " the audit log's filters",
+        " the audit log's filters; residents' enrolment photo thumbnails (encrypted)",
         """
         -- Traffic per hour and gate is read from this index alone (edge.event_stats): the
         -- table's rows are never visited. bench/dashboard.py measures it.
@@ -607,6 +607,16 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX audit_log_action ON audit_log(action, seq);
         CREATE INDEX audit_log_target ON audit_log(target, seq);
         CREATE INDEX audit_log_at ON audit_log(at);
+        -- A resident's enrolment photo thumbnail (the aligned face, JPEG), kept only when the
+        -- resident agreed to it; AES-GCM like the templates (purpose 'resident.face_photo'),
+        -- deleted with them (edge.resident_faces).
+        CREATE TABLE resident_face_photos (
+            resident_id INTEGER PRIMARY KEY REFERENCES residents(id) ON DELETE CASCADE,
+            photo BLOB NOT NULL,
+            consent_at TEXT NOT NULL,
+            consent_by TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
         """,
     ),
 ]

@@ -17,7 +17,7 @@ from edge.audit import VerifyResult
 from edge.web.i18n import N_
 
 ACTION_LABELS = {
-    "login": N_("Signed in"),
+    "login": N_("Logged in"),
     "logout": N_("Signed out"),
     "login_failures": N_("Failed sign-ins"),
     "change_password": N_("Changed password"),

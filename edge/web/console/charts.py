@@ -64,7 +64,7 @@ def stacked_bars(
     for fraction in (0, 0.5, 1):
         y = TOP + plot_h * (1 - fraction)
         value = top * fraction
-        text = f"{value:g}" if value == int(value) else f"{value:.1f}"
+        text = f"{value:g}" if value == int(value) else ""  # counts are whole numbers
         parts.append(
             f'<line class="dash-grid-line" x1="{LEFT}" x2="{WIDTH - 2}" y1="{y:.1f}" y2="{y:.1f}"/>'
             f'<text class="dash-axis" x="{LEFT - 4}" y="{y + 3.5:.1f}"'

@@ -33,7 +33,7 @@ from flask_babel import gettext
 from edge import audit, event_search
 from edge.event_export import events_csv
 from edge.event_search import DECISIONS, KINDS, FilterError
-from edge.store.snapshot_access import resolve_snapshot, thumbnail_jpeg
+from edge.store.snapshot_access import crop_jpeg, resolve_snapshot, thumbnail_jpeg
 from edge.web.access import allowed_roles, require_console_roles
 from edge.web.console.event_labels import (
     DETAIL_LABELS,
@@ -41,6 +41,7 @@ from edge.web.console.event_labels import (
     decision_label,
     filter_message,
     gate_names,
+    has_crop,
     kind_label,
     local_seconds,
     present,
@@ -50,6 +51,7 @@ from edge.web.context import actor, get_db, now, state
 bp = Blueprint("console_events", __name__, url_prefix="/events", template_folder="templates")
 bp.before_request(require_console_roles("console_events"))
 AUDITED_ROLES = ("police", "grid")
+PLATE_ONLY_ROLES = ("grid",)
 EXPORT_ROLES = allowed_roles("console_events.export")
 
 
@@ -122,8 +124,9 @@ def search():
     next_url = None
     if page.next_cursor is not None:
         next_url = url_for(".search", **_page_args(before=page.next_cursor.encode()))
+    role = g.user.role
     return _search_page(
-        rows=[present(row, names) for row in page.rows],
+        rows=[_with_pictures(present(row, names), role) for row in page.rows],
         counts=totals,
         error="",
         next_url=next_url,
@@ -155,7 +158,7 @@ def export():
 
 
 def _feed_item(row: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
-    item = present(row, names)
+    item = _with_pictures(present(row, names), g.user.role)
     zone = state().config.site.zone
     return {
         "id": item["id"],
@@ -204,24 +207,53 @@ def event_page(event_id: str):
     _audit_read("view", f"event:{event_id}")
     return render_template(
         "console/event.html",
-        e=present(event, names),
+        e=_with_pictures(present(event, names), g.user.role),
         related=related,
         detail_labels=DETAIL_LABELS,
         time_details=TIME_DETAILS,
     )
 
 
+def picture_sizes(role: str, event: dict[str, Any]) -> tuple[str, ...]:
+    """The snapshot sizes ``role`` may see of ``event``: "" (whole), "thumb", "crop".
+
+    Grid workers see plates, never faces: only the plate crop of a vehicle event — not the
+    whole picture (a windscreen shows the driver) and nothing of a pedestrian gate.
+    Landlords and residents never reach this blueprint."""
+    if not event.get("snapshot_path"):
+        return ()
+    if role in PLATE_ONLY_ROLES:
+        return ("crop",) if event.get("plate") else ()
+    return ("", "thumb", "crop")
+
+
+def _with_pictures(item: dict[str, Any], role: str) -> dict[str, Any]:
+    """``item`` with the pictures its rows show: a crop where the gate wrote a box (and the
+    role may see it), else the small picture, else none."""
+    allowed = picture_sizes(role, item)
+    crop = "crop" in allowed and has_crop(item)
+    return {**item, "pictures": allowed, "shown_picture": "crop" if crop else
+            ("thumb" if "thumb" in allowed else "")}  # fmt: skip
+
+
 @bp.route("/<event_id>/snapshot", endpoint="snapshot")
 def snapshot(event_id: str):
     size = request.args.get("size", "")
-    if size not in ("", "thumb"):
+    if size not in ("", "thumb", "crop"):
         abort(400, gettext("Unknown snapshot size."))
     event = _event_or_abort(event_id)
+    if event.get("snapshot_path") and size not in picture_sizes(g.user.role, event):
+        _audit_read("snapshot_refused", f"event:{event_id}", size=size or "full")
+        abort(403, gettext("You may not see this picture."))
     path = resolve_snapshot(state().config.storage.snapshot_dir, event["snapshot_path"])
     body = None
     if path is not None:
+        details = event["details"] if isinstance(event.get("details"), dict) else {}
         try:
-            body = thumbnail_jpeg(path) if size == "thumb" else path.read_bytes()
+            if size == "crop":
+                body = crop_jpeg(path, details)
+            else:
+                body = thumbnail_jpeg(path) if size == "thumb" else path.read_bytes()
         except OSError:  # removed by retention a moment ago, or unreadable
             body = None
     if body is None:
