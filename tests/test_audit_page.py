@@ -95,9 +95,13 @@ def test_verification_ok_then_broken_in_plain_words(env):
     with transaction(db) as conn:  # someone with the database file edits a row
         conn.execute("DROP TRIGGER audit_log_no_update")
         conn.execute("UPDATE audit_log SET target = 'registration:X' WHERE seq = 7")
-    broken = admin.get("/admin/audit").text
+    assert "完整。" in admin.get("/admin/audit").text  # a check younger than 5 min is reused
+    env["clock"].advance(minutes=6)
+    broken = admin.get("/admin/audit").text  # ... and an older one is made again
     assert "发现问题。" in broken and "有一条记录在写入后被修改过。" in broken
     assert "第 7 条" in broken
+    at_once = admin.post("/admin/audit/verify", data={"csrf_token": csrf_of(broken)}).text
+    assert "发现问题。" in at_once and "已校验并记录" in at_once
 
 
 @pytest.mark.parametrize("role", ["guard", "police", "grid", "landlord"])
