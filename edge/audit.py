@@ -414,3 +414,79 @@ def recent(db: sqlite_utils.Database, limit: int = 100) -> list[dict[str, Any]]:
     ).fetchall()
     names = ("seq", "at", "actor", "action", "target", "details")
     return [dict(zip(names, r, strict=True)) for r in rows]
+
+
+# -- reading the log for the audit page ------------------------------------------------------
+AUDIT_PAGE = 50
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """What the audit page filters on; "" or None means any. Times are UTC, [start, end)."""
+
+    actor: str = ""
+    action: str = ""
+    object_kind: str = ""  # the part of the target before ':' ("user", "registration", ...)
+    object_id: str = ""  # with object_kind: the exact target "kind:id"
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    rows: list[dict[str, Any]]
+    next_before: int | None  # the seq to pass as ``before`` for the next (older) page
+
+
+def search(
+    conn: sqlite3.Connection,
+    filters: AuditFilters,
+    before: int | None = None,
+    limit: int = AUDIT_PAGE,
+) -> AuditPage:
+    """Entries matching ``filters``, newest first, older than seq ``before``: a keyset page
+    (one index seek whatever the page, never OFFSET)."""
+    where: list[str] = []
+    args: list[Any] = []
+    if filters.actor:
+        where.append("actor = ?")
+        args.append(filters.actor)
+    if filters.action:
+        where.append("action = ?")
+        args.append(filters.action)
+    if filters.object_kind and filters.object_id:
+        where.append("target = ?")
+        args.append(f"{filters.object_kind}:{filters.object_id}")
+    elif filters.object_kind:
+        where.append("(target = ? OR (target >= ? AND target < ?))")
+        args += [filters.object_kind, f"{filters.object_kind}:", f"{filters.object_kind};"]
+    if filters.start is not None:
+        where.append("at >= ?")
+        args.append(iso(filters.start))
+    if filters.end is not None:
+        where.append("at < ?")
+        args.append(iso(filters.end))
+    if before is not None:
+        where.append("seq < ?")
+        args.append(before)
+    sql = "SELECT seq, at, actor, action, target, details FROM audit_log"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    rows = conn.execute(sql + " ORDER BY seq DESC LIMIT ?", [*args, limit + 1]).fetchall()
+    names = ("seq", "at", "actor", "action", "target", "details")
+    found = [dict(zip(names, r, strict=True)) for r in rows[:limit]]
+    more = len(rows) > limit
+    return AuditPage(found, found[-1]["seq"] if more and found else None)
+
+
+def distinct_values(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    """The actors, actions and object kinds the log holds (for the page's filter lists)."""
+    actors = [r[0] for r in conn.execute("SELECT DISTINCT actor FROM audit_log ORDER BY actor")]
+    actions = [r[0] for r in conn.execute("SELECT DISTINCT action FROM audit_log ORDER BY action")]
+    kinds = sorted(
+        {
+            str(r[0]).split(":", 1)[0]
+            for r in conn.execute("SELECT DISTINCT target FROM audit_log WHERE target != ''")
+        }
+    )
+    return {"actors": actors, "actions": actions, "object_kinds": kinds}

@@ -767,6 +767,34 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             FROM qr_passes;
         """,
     ),
+    (
+        13,
+        "dashboard and audit page: indexes for traffic by hour and gate, deny reasons, and"
+        " the audit log's filters; residents' enrolment photo thumbnails (encrypted)",
+        """
+        -- Traffic per hour and gate is read from this index alone (edge.event_stats): the
+        -- table's rows are never visited. bench/dashboard.py measures it.
+        CREATE INDEX events_traffic ON events(occurred_at, decision, gate_id);
+        -- The first reason code by decision and time, for the top deny reasons.
+        CREATE INDEX events_deny_reason
+            ON events(decision, occurred_at, json_extract(reasons, '$[0].code'));
+        -- The audit page filters by actor, action, object or time, newest first.
+        CREATE INDEX audit_log_actor ON audit_log(actor, seq);
+        CREATE INDEX audit_log_action ON audit_log(action, seq);
+        CREATE INDEX audit_log_target ON audit_log(target, seq);
+        CREATE INDEX audit_log_at ON audit_log(at);
+        -- A resident's enrolment photo thumbnail (the aligned face, JPEG), kept only when the
+        -- resident agreed to it; AES-GCM like the templates (purpose 'resident.face_photo'),
+        -- deleted with them (edge.resident_faces).
+        CREATE TABLE resident_face_photos (
+            resident_id INTEGER PRIMARY KEY REFERENCES residents(id) ON DELETE CASCADE,
+            photo BLOB NOT NULL,
+            consent_at TEXT NOT NULL,
+            consent_by TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

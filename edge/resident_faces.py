@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
+import cv2
 import numpy as np
 import sqlite_utils
 
@@ -188,6 +189,7 @@ def delete_face_templates(conn: sqlite3.Connection, resident_id: int) -> int:
     """Consent withdrawn: every template goes and the consent record is cleared with them."""
     require_resident(conn, resident_id)
     count = conn.execute("DELETE FROM face_templates WHERE resident_id = ?", (resident_id,))
+    delete_face_photo(conn, resident_id)
     conn.execute(
         "UPDATE residents SET face_consent_at = NULL, face_consent_by = NULL WHERE id = ?",
         (resident_id,),
@@ -248,3 +250,51 @@ def consent_time(db: sqlite_utils.Database, resident_id: int) -> datetime | None
         "SELECT face_consent_at FROM residents WHERE id = ?", (resident_id,)
     ).fetchone()
     return parse_iso(row[0]) if row else None
+
+
+# -- the enrolment photo's thumbnail ----------------------------------------------------------
+PHOTO_PURPOSE = "resident.face_photo"
+PHOTO_QUALITY = 80
+
+
+def store_face_photo(
+    conn: sqlite3.Connection,
+    vault: PiiVault,
+    resident_id: int,
+    template: Template,
+    consent_by: str,
+    at: datetime,
+) -> bool:
+    """Keep ``template``'s aligned face as the resident's photo thumbnail (encrypted JPEG),
+    replacing any earlier one, inside the caller's transaction; False when the template has
+    no face crop (nothing is stored then). Only with the resident's consent to keep one."""
+    require_resident(conn, resident_id)
+    if template.crop is None or template.crop.size == 0:
+        return False
+    ok, encoded = cv2.imencode(".jpg", template.crop, [cv2.IMWRITE_JPEG_QUALITY, PHOTO_QUALITY])
+    if not ok:
+        return False
+    blob = vault.encrypt(encoded.tobytes(), PHOTO_PURPOSE)
+    conn.execute(
+        "INSERT INTO resident_face_photos (resident_id, photo, consent_at, consent_by,"
+        " created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (resident_id) DO UPDATE SET"
+        " photo = excluded.photo, consent_at = excluded.consent_at,"
+        " consent_by = excluded.consent_by, created_at = excluded.created_at",
+        (resident_id, blob, iso(at), consent_by.strip()[:60], iso(at)),
+    )
+    return True
+
+
+def delete_face_photo(conn: sqlite3.Connection, resident_id: int) -> bool:
+    """Remove the resident's photo thumbnail (in the caller's transaction); True if one was
+    kept."""
+    cursor = conn.execute("DELETE FROM resident_face_photos WHERE resident_id = ?", (resident_id,))
+    return cursor.rowcount > 0
+
+
+def face_photo(conn: sqlite3.Connection, vault: PiiVault, resident_id: int) -> bytes | None:
+    """The resident's photo thumbnail (JPEG bytes), or None when none is kept."""
+    row = conn.execute(
+        "SELECT photo FROM resident_face_photos WHERE resident_id = ?", (resident_id,)
+    ).fetchone()
+    return vault.decrypt(row[0], PHOTO_PURPOSE) if row else None

@@ -91,7 +91,8 @@ def test_routes_by_role(env):
         "admin": dict.fromkeys(urls, 200),
         "police": dict.fromkeys(urls, 200),
         "guard": {**dict.fromkeys(urls, 200), "export": 403},
-        "grid": {**dict.fromkeys(urls, 200), "export": 403},
+        # grid workers see plates, never whole pictures (test_event_thumbnails.py)
+        "grid": {**dict.fromkeys(urls, 200), "export": 403, "snapshot": 403},
         "landlord": dict.fromkeys(urls, 403),
     }
     for role, codes in expected.items():
@@ -399,9 +400,11 @@ def test_police_and_grid_reads_are_audited_guards_are_not(env):
         assert [(r["actor"], r["action"], r["target"]) for r in rows] == [
             (user, "search", "events"),
             (user, "view", f"event:{stored.id}"),
-            (user, "view_snapshot", f"event:{stored.id}"),
+            # a grid worker's request for a whole picture is refused, and logged too
+            (user, "view_snapshot" if role == "police" else "snapshot_refused",
+             f"event:{stored.id}"),
             (user, "feed", "events"),
-        ]
+        ]  # fmt: skip
         search = rows[0]["details"]
         assert search["filters"] == {"plate": "皖A12345", "plate_match": "exact",
                                      "gate_id": "north", "person": "(given)"}  # fmt: skip

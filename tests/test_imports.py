@@ -48,6 +48,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "edge.event_export",
             "edge.event_writer",
             "edge.event_spool",
+            "edge.event_stats",
         ),
     ),
     (

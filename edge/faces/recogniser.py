@@ -7,7 +7,7 @@ that is big enough to be the person at the door and embeds it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,9 @@ class EnrolmentRefused(UserError):
 class Template:
     vector: np.ndarray  # 128 float32, unit length
     quality: QualityReport
+    # the aligned face the vector was made from (112 x 112 BGR): the enrolment photo's
+    # thumbnail when the resident agrees to keep one; never stored otherwise
+    crop: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class FaceRecogniser:
         refusal = check(report, self.limits)
         if refusal:
             raise EnrolmentRefused(refusal)
-        return Template(self.embedder.embed_aligned(crop), report)
+        return Template(self.embedder.embed_aligned(crop), report, crop)
 
     def probe(self, frame: np.ndarray) -> Probe | None:
         """The person at the door (largest face) as a vector; None when no usable face."""

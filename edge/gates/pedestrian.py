@@ -49,7 +49,7 @@ from edge.events import EventKind, NewEvent
 from edge.faces.images import ImageInputError
 from edge.faces.index import FaceIndex, SearchResult
 from edge.faces.matcher import FrameAgreement
-from edge.faces.recogniser import FaceRecogniser
+from edge.faces.recogniser import FaceRecogniser, Probe
 from edge.gates.runner import CameraLike, GateOutcome, GateRunner
 from edge.gates.watch_alerts import WatchHit, WatchMatcher, alert_event
 from edge.passes import looks_like_pass, pass_fact, token_hash
@@ -196,12 +196,16 @@ class PedestrianGateLoop(GateRunner):
             s = self.settings
             result = self.index.search(probe.vector, s.match_threshold, s.margin)
         self.watch.observe(probe.vector if probe is not None else None, image, at)
-        outcomes += self._face(result, image, at)
+        outcomes += self._face(result, image, at, _face_box(probe, image))
         outcomes += self._unattached_watch_hit(result, at)
         return outcomes
 
     def _face(
-        self, result: SearchResult | None, image: np.ndarray, at: datetime
+        self,
+        result: SearchResult | None,
+        image: np.ndarray,
+        at: datetime,
+        where: dict[str, Any] | None = None,
     ) -> list[GateOutcome]:
         """A face agreed over enough frames passes (or not); a stranger seen as long is
         recorded once per quiet time (always when the watch list knows them)."""
@@ -212,6 +216,7 @@ class PedestrianGateLoop(GateRunner):
             details: dict[str, Any] = {
                 "score": round(decided.score, 4),
                 "margin": round(decided.margin, 4),
+                **(where or {}),
             }
             outcome = self._decide(
                 sighting, "face_passage", image, details, watch=self.watch.take()
@@ -231,7 +236,7 @@ class PedestrianGateLoop(GateRunner):
             return []
         self._unknown_frames = 0
         self._unknown_quiet_until = at + timedelta(seconds=self.settings.dedupe_s)
-        details = {"best_score": round(result.score, 4), "why": result.reason}
+        details = {"best_score": round(result.score, 4), "why": result.reason, **(where or {})}
         sighting = PersonSighting("face", None, score=result.score)
         return [self._decide(sighting, "face_unknown", image, details, watch=self.watch.take())]
 
@@ -415,3 +420,12 @@ class PedestrianGateLoop(GateRunner):
             "door_open": self.door.is_open,
             "fire_alarm": self.door.fire_active,
         }
+
+
+def _face_box(probe: Probe | None, image: np.ndarray) -> dict[str, Any]:
+    """Where the face is in the frame (``face_box`` [x1, y1, x2, y2], ``frame_w``), for
+    the console's face thumbnail; empty when no face was found."""
+    if probe is None:
+        return {}
+    x, y, w, h = probe.face.box
+    return {"face_box": [x, y, x + w, y + h], "frame_w": int(image.shape[1])}

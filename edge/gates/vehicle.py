@@ -312,6 +312,7 @@ class VehicleGateLoop(GateRunner):
         decision = decide_vehicle(sighting, self.gate, now, facts, self.policy)
         details: dict[str, Any] = {
             "plate_box": passage.evidence.box() if passage.evidence else None,
+            "frame_w": int(passage.evidence.frame.shape[1]) if passage.evidence else None,
             "colour": passage.colour,
             "votes": passage.votes,
             "frames": passage.frames,

@@ -7,7 +7,9 @@ a row edited to ``../menwei.db``, an absolute path or a symlink pointing out of 
 resolves outside the root and is refused.
 
 Thumbnails for the live view are decoded at a quarter of the size by libjpeg itself (DCT
-scaling), which costs a few milliseconds instead of a full decode and resize.
+scaling), which costs a few milliseconds instead of a full decode and resize. Search rows
+show a crop instead: the plate (vehicles) or the face (people) from the box the gate wrote
+into the event's details, and nothing else of the picture.
 """
 
 from __future__ import annotations
@@ -44,32 +46,50 @@ def thumbnail_jpeg(path: Path) -> bytes | None:
     return encoded.tobytes() if ok else None
 
 
-def crop_jpeg(path: Path, box: object, out_width: int = 320) -> bytes | None:
-    """The part of the snapshot around ``box`` ([x1, y1, x2, y2] in frame pixels, e.g. a
-    plate's box), widened to a 16:9 picture with room around it and scaled to ``out_width``;
-    None when the file is unreadable or the box is not four numbers inside the frame (the
-    caller then shows the whole frame's thumbnail)."""
-    if not (isinstance(box, list | tuple) and len(box) == 4):
+CROP_WIDTH = 160  # a search row's thumbnail: a plate or a face, readable at 390 px
+CROP_MARGIN = 0.35  # of the box's size on each side: the plate's surround, the whole head
+
+
+def stored_box(details: dict, image_width: int) -> tuple[int, int, int, int] | None:
+    """The plate or face box of an event's details ([x1, y1, x2, y2] in frame pixels) in the
+    stored snapshot's pixels (the store shrinks wide frames), or None if there is none or it
+    makes no sense. ``frame_w`` is the frame's width when the box was taken."""
+    box = details.get("plate_box") or details.get("face_box")
+    if not isinstance(box, list) or len(box) != 4:
         return None
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in box):
         return None
+    frame_w = details.get("frame_w")
+    scale = 1.0
+    if isinstance(frame_w, int) and not isinstance(frame_w, bool) and frame_w > 0:
+        scale = image_width / frame_w
+    x1, y1, x2, y2 = (float(v) * scale for v in box)
+    if not (x2 > x1 and y2 > y1):
+        return None
+    return round(x1), round(y1), round(x2), round(y2)
+
+
+def crop_jpeg(path: Path, details: dict, width: int = CROP_WIDTH) -> bytes | None:
+    """The plate or face of the snapshot at ``path`` (the box in ``details`` with a margin),
+    ``width`` pixels wide; None when the snapshot is unreadable or the event has no box
+    inside the picture. Never the rest of the picture."""
     data = np.fromfile(str(path), dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None:
         return None
-    height, width = image.shape[:2]
-    x1, y1, x2, y2 = (float(v) for v in box)
-    if not (0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height):
+    height_px, width_px = image.shape[:2]
+    box = stored_box(details, width_px)
+    if box is None:
         return None
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    crop_w = min(width, max(3 * (x2 - x1), 160.0))
-    crop_h = min(height, crop_w * 9 / 16)
-    left = int(min(max(cx - crop_w / 2, 0), width - crop_w))
-    top = int(min(max(cy - crop_h / 2, 0), height - crop_h))
-    part = image[top : top + int(crop_h), left : left + int(crop_w)]
-    scale = out_width / part.shape[1]
-    part = cv2.resize(
-        part, (out_width, max(1, round(part.shape[0] * scale))), interpolation=cv2.INTER_AREA
-    )
-    ok, encoded = cv2.imencode(".jpg", part, [cv2.IMWRITE_JPEG_QUALITY, THUMB_QUALITY])
+    x1, y1, x2, y2 = box
+    mx, my = (x2 - x1) * CROP_MARGIN, (y2 - y1) * CROP_MARGIN
+    left, top = max(0, int(x1 - mx)), max(0, int(y1 - my))
+    right, bottom = min(width_px, int(x2 + mx)), min(height_px, int(y2 + my))
+    if right - left < 4 or bottom - top < 4:
+        return None  # the box lies outside the picture
+    crop = image[top:bottom, left:right]
+    scale = width / crop.shape[1]
+    size = (width, max(1, round(crop.shape[0] * scale)))
+    crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    ok, encoded = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, THUMB_QUALITY])
     return encoded.tobytes() if ok else None

@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 from edge.web.i18n import N_
 
 CONSOLE_ROLES = {
+    "console_dashboard": ("admin", "police", "grid"),
     "console_live": ("admin", "guard"),
     "console_events": ("admin", "guard", "police", "grid"),
     "console_people": ("admin", "guard"),
@@ -32,6 +33,7 @@ NARROWER = {
 
 # (endpoint, label msgid, blueprint whose roles decide who sees the link), in menu order.
 NAV = (
+    ("console_dashboard.index", N_("Dashboard"), "console_dashboard"),
     ("console_live.index", N_("Live"), "console_live"),
     ("console_events.search", N_("Gate events"), "console_events"),
     ("console_people.index", N_("Residents"), "console_people"),

@@ -36,6 +36,7 @@ from edge.web.account import require_password_change
 from edge.web.admin import bp as admin_bp
 from edge.web.auth import bp as auth_bp
 from edge.web.auth import refuse_login_flood
+from edge.web.console.dashboard import bp as console_dashboard_bp
 from edge.web.console.data import bp as console_data_bp
 from edge.web.console.events import bp as console_events_bp
 from edge.web.console.forms import NONCE_FIELD, apply_upload_limit, new_nonce
@@ -78,6 +79,7 @@ BLUEPRINTS = (
     landlord_bp,
     police_bp,
     admin_bp,
+    console_dashboard_bp,
     console_live_bp,
     console_events_bp,
     console_people_bp,
@@ -307,7 +309,7 @@ def _home():
         "guard": "console_live.index",
         "police": "police.search",
         "grid": "police.search",
-        "admin": "admin.index",
+        "admin": "console_dashboard.index",
         "resident": "console_my_passes.index",
     }[user.role]
     return redirect(url_for(target))

@@ -45,7 +45,14 @@ KEEP_CHANGES = 200_000  # about a year of a busy community's edits and pass uses
 #: columns a gate box never receives, with what it stores instead
 MASKED: dict[str, dict[str, Any]] = {
     "households": {"note": ""},
-    "residents": {"name": "", "name_enc": None, "face_consent_by": None, "issued_by": None},
+    "residents": {
+        "name": "",
+        "name_enc": None,
+        "phone_enc": None,
+        "phone_mask": None,
+        "face_consent_by": None,
+        "issued_by": None,
+    },
     "vehicles": {"note": "", "issued_by": None},
     "qr_passes": {"issued_by": None},
     "watch_faces": {"added_by": "hub"},

@@ -189,6 +189,12 @@ def present_prompt(prompt: dict[str, Any]) -> dict[str, Any]:
     return {**prompt, "candidates": candidates}
 
 
+def has_crop(row: dict[str, Any]) -> bool:
+    """Whether the gate wrote where the plate or face is in the event's snapshot."""
+    details = row.get("details")
+    return isinstance(details, dict) and bool(details.get("plate_box") or details.get("face_box"))
+
+
 def gate_names(conn: Any, configured: list[Any]) -> dict[str, str]:
     """Gate id → name: the configured gates, and gates that only history remembers."""
     names = {gate_id: name for gate_id, name in conn.execute("SELECT id, name FROM gates")}

@@ -36,13 +36,14 @@ from edge.event_search import DECISIONS, KINDS, FilterError
 from edge.store.prompts import PROMPT_TTL, open_prompts, prompts_for_events
 from edge.store.snapshot_access import crop_jpeg, resolve_snapshot, thumbnail_jpeg
 from edge.web.access import allowed_roles, require_console_roles
-from edge.web.console.alert_view import crop_box, picture_source, with_picture
+from edge.web.console.alert_view import picture_source, with_picture
 from edge.web.console.event_labels import (
     DETAIL_LABELS,
     TIME_DETAILS,
     decision_label,
     filter_message,
     gate_names,
+    has_crop,
     kind_label,
     local_seconds,
     present,
@@ -53,6 +54,7 @@ from edge.web.context import actor, get_db, now, state
 bp = Blueprint("console_events", __name__, url_prefix="/events", template_folder="templates")
 bp.before_request(require_console_roles("console_events"))
 AUDITED_ROLES = ("police", "grid")
+PLATE_ONLY_ROLES = ("grid",)
 EXPORT_ROLES = allowed_roles("console_events.export")
 PROMPT_ROLES = allowed_roles("console_live.confirm_prompt")  # who answers a gate's question
 
@@ -126,8 +128,9 @@ def search():
     next_url = None
     if page.next_cursor is not None:
         next_url = url_for(".search", **_page_args(before=page.next_cursor.encode()))
+    role = g.user.role
     return _search_page(
-        rows=[present(row, names) for row in page.rows],
+        rows=[_with_pictures(present(row, names), role) for row in page.rows],
         counts=totals,
         error="",
         next_url=next_url,
@@ -163,7 +166,7 @@ def _feed_item(
 ) -> dict[str, Any]:
     """One event for the pages polling the feed; with the guard's question it raised, if
     any is open (only for the roles that may answer it)."""
-    item = present(row, names)
+    item = _with_pictures(present(row, names), g.user.role)
     zone = state().config.site.zone
     return {
         "id": item["id"],
@@ -227,12 +230,34 @@ def event_page(event_id: str):
     picture = picture_source(get_db().conn, event)
     return render_template(
         "console/event.html",
-        e=present(event, names),
-        picture=present(picture, names) if picture is not None else None,
+        e=_with_pictures(present(event, names), g.user.role),
+        picture=_with_pictures(present(picture, names), g.user.role) if picture else None,
         related=related,
         detail_labels=DETAIL_LABELS,
         time_details=TIME_DETAILS,
     )
+
+
+def picture_sizes(role: str, event: dict[str, Any]) -> tuple[str, ...]:
+    """The snapshot sizes ``role`` may see of ``event``: "" (whole), "thumb", "crop".
+
+    Grid workers see plates, never faces: only the plate crop of a vehicle event — not the
+    whole picture (a windscreen shows the driver) and nothing of a pedestrian gate.
+    Landlords and residents never reach this blueprint."""
+    if not event.get("snapshot_path"):
+        return ()
+    if role in PLATE_ONLY_ROLES:
+        return ("crop",) if event.get("plate") else ()
+    return ("", "thumb", "crop")
+
+
+def _with_pictures(item: dict[str, Any], role: str) -> dict[str, Any]:
+    """``item`` with the pictures its rows show: a crop where the gate wrote a box (and the
+    role may see it), else the small picture, else none."""
+    allowed = picture_sizes(role, item)
+    crop = "crop" in allowed and has_crop(item)
+    return {**item, "pictures": allowed, "shown_picture": "crop" if crop else
+            ("thumb" if "thumb" in allowed else "")}  # fmt: skip
 
 
 @bp.route("/<event_id>/snapshot", endpoint="snapshot")
@@ -241,12 +266,18 @@ def snapshot(event_id: str):
     if size not in ("", "thumb", "crop"):
         abort(400, gettext("Unknown snapshot size."))
     event = _event_or_abort(event_id)
+    if event.get("snapshot_path") and size not in picture_sizes(g.user.role, event):
+        _audit_read("snapshot_refused", f"event:{event_id}", size=size or "full")
+        abort(403, gettext("You may not see this picture."))
     path = resolve_snapshot(state().config.storage.snapshot_dir, event["snapshot_path"])
     body = None
     if path is not None:
+        details = event["details"] if isinstance(event.get("details"), dict) else {}
         try:
-            if size == "crop":  # around the plate or face; else the thumbnail
-                body = crop_jpeg(path, crop_box(event)) or thumbnail_jpeg(path)
+            if size == "crop":  # the plate or face; the small picture where the role may see it
+                body = crop_jpeg(path, details)
+                if body is None and "thumb" in picture_sizes(g.user.role, event):
+                    body = thumbnail_jpeg(path)
             else:
                 body = thumbnail_jpeg(path) if size == "thumb" else path.read_bytes()
         except OSError:  # removed by retention a moment ago, or unreadable

@@ -136,6 +136,10 @@ def resident_page(
         form=form or {k: person[k] or "" for k in ("name", "household", "group")},
         plates=[p for p in plates if p["kind"] == "resident"],
         district=district_vehicle_ids(person["household_id"]),
+        has_photo=db.execute(
+            "SELECT 1 FROM resident_face_photos WHERE resident_id = ?", [rid]
+        ).fetchone()
+        is not None,
         groups=known_groups(),
         error=error,
         refused=refused,

@@ -15,7 +15,7 @@ Why it is written this way:
 
 from __future__ import annotations
 
-from flask import abort, g, redirect, render_template, request, url_for
+from flask import Response, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -25,7 +25,10 @@ from edge.resident_faces import (
     FaceEnrolmentError,
     check_consent,
     check_photo_count,
+    delete_face_photo,
     delete_face_templates,
+    face_photo,
+    store_face_photo,
     store_templates,
     upload_templates,
 )
@@ -77,10 +80,16 @@ def enrol_faces(rid: int):
             model = recogniser.model_sha256
     except FaceEnrolmentError as exc:
         return resident_page(rid, error=error_text(exc), refused=exc.refused, status=400)
+    keep_photo = request.form.get("keep_photo") == "yes"
     with change() as conn:
         claim_nonce(conn, actor(), "face_enrol", now())
         ids = store_templates(conn, vault(), model, rid, templates, operator, now())
-        details = {"templates": ids, "model_sha256": model[:12]}
+        if keep_photo:  # the first photo's face, replacing an earlier one
+            photo = store_face_photo(conn, vault(), rid, templates[0], operator, now())
+        else:  # not agreed (this time): no picture of the face is kept
+            photo = False
+            delete_face_photo(conn, rid)
+        details = {"templates": ids, "model_sha256": model[:12], "photo_kept": photo}
         audit.append(conn, actor(), "face_enrol", f"resident:{rid}", details, now())
     return _back(rid, "faces")
 
@@ -94,11 +103,23 @@ def _faces_loss(rid: int) -> Confirmation:
                 "%(n)s face template(s): their face no longer opens any gate", n=person["templates"]
             ),
             gettext("the record of their consent"),
+            gettext("the photo kept for their page, if one was kept"),
         ],
         gettext("Delete the face templates"),
         back_to(rid),
         keeps=[gettext("the resident, their PIN and their household's plates")],
     )
+
+
+@bp.route(f"/{RID}/photo.jpg", endpoint="face_photo")
+def face_photo_image(rid: int):
+    """The enrolment photo's thumbnail, decrypted for this response only (no-store, like
+    every page); 404 when the resident did not agree to keep one."""
+    resident_or_404(rid)
+    body = face_photo(get_db().conn, vault(), rid)
+    if body is None:
+        abort(404, gettext("No photo is kept for this resident."))
+    return Response(body, mimetype="image/jpeg")
 
 
 @bp.route(f"/{RID}/faces/delete", methods=["POST"], endpoint="delete_faces")
@@ -107,7 +128,7 @@ def delete_faces(rid: int):
     """Consent withdrawn: every template goes, and the consent record with them."""
     resident_or_404(rid)
     with change() as conn:
-        count = delete_face_templates(conn, rid)
+        count = delete_face_templates(conn, rid)  # the photo thumbnail goes with them
         audit.append(conn, actor(), "face_delete", f"resident:{rid}", {"templates": count}, now())
     return _back(rid, "faces_deleted")
 
