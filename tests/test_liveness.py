@@ -4,6 +4,7 @@ from the real fixture photos (edge.faces.liveness.synthetic)."""
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime, timedelta
 
 import cv2
 import numpy as np
@@ -13,10 +14,11 @@ from face_fixtures import FACES, face_labels
 from edge.faces.detector import Face, FaceDetector
 from edge.faces.images import read_image_file
 from edge.faces.liveness import models, synthetic
+from edge.faces.liveness.attempts import PinWindow, SpoofAttempts
 from edge.faces.liveness.border import border
 from edge.faces.liveness.checker import LivenessChecker
 from edge.faces.liveness.fusion import FrameCues, SequenceCues, fuse
-from edge.faces.liveness.infrared import IrGeometry, ir_reading
+from edge.faces.liveness.infrared import CalibrationError, IrGeometry, calibrate, ir_reading
 from edge.faces.liveness.parallax import ParallaxReading, nose_on_face_plane, parallax
 from edge.faces.liveness.passive import PassiveLiveness, PassiveScore, is_greyscale, model_crop
 from edge.faces.liveness.spectrum import peak_excess_db
@@ -280,3 +282,54 @@ def test_border_cue_sees_a_phone_around_the_face_and_not_a_plain_doorway(detecto
     phone = synthetic.attack("phone_in_frame", photo, face, 1, rng)
     found = detector.detect(phone.frames[0])[0]
     assert border(phone.frames[0], tuple(float(v) for v in found.row[:4])).score > 0.6
+
+
+def test_calibration_recovers_the_cameras_geometry_from_a_chessboard():
+    board = np.full((480, 640), 255, np.uint8)
+    for row in range(7):
+        for col in range(10):
+            if (row + col) % 2:
+                x, y = 120 + 40 * col, 100 + 40 * row
+                board[y : y + 40, x : x + 40] = 0
+    colour = cv2.cvtColor(board, cv2.COLOR_GRAY2BGR)
+    ir = cv2.warpPerspective(colour, synthetic.IR_CALIBRATION, (640, 480), borderValue=(255,) * 3)
+    matrix = calibrate(colour, ir)
+    probe = np.array([[320.0, 240.0], [150.0, 100.0]])
+    expected = IrGeometry(synthetic.IR_CALIBRATION).map_points(probe)
+    assert np.abs(IrGeometry(matrix).map_points(probe) - expected).max() < 1.0
+    with pytest.raises(CalibrationError, match="no 9x6 chessboard found in the IR picture"):
+        calibrate(colour, np.full_like(colour, 128))
+
+
+# -- what a door remembers ------------------------------------------------------------------
+
+
+def test_repeated_attempts_slow_the_face_path_more_each_time_and_then_forget():
+    t0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+    attempts = SpoofAttempts(window_s=60, repeat_count=3, slow_s=10, max_slow_s=40)
+    assert attempts.record(t0) == 1 and not attempts.face_paused(t0)
+    assert attempts.record(t0 + timedelta(seconds=5)) == 2
+    third = attempts.record(t0 + timedelta(seconds=10))
+    assert attempts.repeated(third)
+    assert attempts.face_paused(t0 + timedelta(seconds=19))
+    assert not attempts.face_paused(t0 + timedelta(seconds=21))
+    attempts.record(t0 + timedelta(seconds=22))  # fourth: twice as long
+    assert attempts.paused_until() == t0 + timedelta(seconds=42)
+    for k in range(5):  # capped
+        attempts.record(t0 + timedelta(seconds=23 + k))
+    assert attempts.paused_until() == t0 + timedelta(seconds=27 + 40)
+    later = t0 + timedelta(minutes=5)
+    assert attempts.record(later) == 1 and not attempts.face_paused(later + timedelta(seconds=1))
+
+
+def test_the_pin_window_takes_one_entry_in_time_for_the_resident_the_face_named():
+    t0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+    window = PinWindow(pin_s=20)
+    assert window.take(t0) is None
+    window.ask(7, "EV1", t0)
+    assert window.waiting(t0 + timedelta(seconds=19)).resident_id == 7
+    request = window.take(t0 + timedelta(seconds=19))
+    assert request.resident_id == 7 and request.event_id == "EV1"
+    assert window.take(t0 + timedelta(seconds=19)) is None  # one entry per ask
+    window.ask(7, "EV2", t0)
+    assert window.take(t0 + timedelta(seconds=21)) is None  # too late

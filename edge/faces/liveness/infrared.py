@@ -136,3 +136,30 @@ def ir_reading(
     if relief is None or relief > MAX_RELIEF:
         return IrReading(True, "flat", offset, skin, relief)
     return IrReading(True, "ok", offset, skin, relief)
+
+
+class CalibrationError(ValueError):
+    """The two pictures of the calibration board cannot give a homography; says why."""
+
+
+def calibrate(
+    colour_image: np.ndarray, ir_image: np.ndarray, board: tuple[int, int] = (9, 6)
+) -> np.ndarray:
+    """``colour_to_ir`` from one picture per camera of the same chessboard (``board`` inner
+    corners), held where faces will be. Print the board with a laser printer: toner is
+    carbon, so it shows in near infrared too (inkjet colour inks may vanish)."""
+    corners = []
+    for name, image in (("colour", colour_image), ("IR", ir_image)):
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+        found, points = cv2.findChessboardCorners(grey, board)
+        if not found:
+            raise CalibrationError(
+                f"no {board[0]}x{board[1]} chessboard found in the {name} picture: hold the "
+                "whole board in view of both cameras, flat and lit by the IR illuminator"
+            )
+        criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 30, 0.01)
+        corners.append(cv2.cornerSubPix(grey, points, (5, 5), (-1, -1), criteria))
+    matrix, _ = cv2.findHomography(corners[0], corners[1], cv2.RANSAC, 3.0)
+    if matrix is None:
+        raise CalibrationError("the two boards do not fit one homography: take both again")
+    return matrix / matrix[2, 2]
