@@ -1,6 +1,6 @@
 """Benchmark: presentation-attack detection on attacks made from the real fixture photos.
 
-Run: .venv/bin/python bench/liveness.py [--frames 5] [--attacks 1] [--cache DIR]
+Run: .venv/bin/python bench/liveness.py [--frames 5] [--attacks 1] [--cache DIR] [--timing]
 
 The set (edge.faces.liveness.synthetic; read its docstring for what it models and what not):
 every single-face photo in ../shared/fixtures/faces (read in place) gives, per seed,
@@ -307,6 +307,7 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=int, nargs=2, default=(1, 2), metavar=("DEV", "TEST"))
     parser.add_argument("--cache", type=Path, help="keep the generated sets here between runs")
+    parser.add_argument("--timing", action="store_true", help="only section 1 (time per face)")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     if not (FACES / "labels.tsv").is_file():
@@ -319,6 +320,8 @@ def main() -> None:
     test_cases = build(args.seeds[1], args.frames, args.attacks, args.cache)
     print(f"   sets ready in {time.perf_counter() - started:.0f} s")
     timing(test_cases, colour)
+    if args.timing:
+        return
     dev = run(dev_cases, colour, infrared)
     test = run(test_cases, colour, infrared)
     threshold = sweep(dev)

@@ -15,7 +15,7 @@ from edge.faces.detector import Face, FaceDetector
 from edge.faces.images import read_image_file
 from edge.faces.liveness import models, synthetic
 from edge.faces.liveness.attempts import PinWindow, SpoofAttempts
-from edge.faces.liveness.border import border
+from edge.faces.liveness.border import StillEdges, border
 from edge.faces.liveness.checker import LivenessChecker
 from edge.faces.liveness.fusion import FrameCues, SequenceCues, fuse
 from edge.faces.liveness.infrared import CalibrationError, IrGeometry, calibrate, ir_reading
@@ -333,3 +333,43 @@ def test_the_pin_window_takes_one_entry_in_time_for_the_resident_the_face_named(
     assert window.take(t0 + timedelta(seconds=19)) is None  # one entry per ask
     window.ask(7, "EV2", t0)
     assert window.take(t0 + timedelta(seconds=21)) is None  # too late
+
+
+def _doorway(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    frame = np.full((480, 640, 3), 140, np.uint8)
+    frame[40:, 190:450] = (70, 80, 95)  # the door leaf
+    cv2.rectangle(frame, (185, 35), (455, 479), (30, 30, 30), 6)  # its frame, close round a head
+    noise = rng.normal(0, 2.5, frame.shape)
+    return np.clip(frame + noise, 0, 255).astype(np.uint8)
+
+
+def test_edges_of_the_empty_doorway_are_learned_and_not_taken_for_a_phone(detector, checker):
+    photo, face = _photo(detector, "of_carell.jpg")
+    x, y, w, h = face.box
+    crop = photo[max(0, y - h // 2) : y + int(1.6 * h), max(0, x - w // 3) : x + w + w // 3]
+    head = cv2.resize(crop, None, fx=0.42, fy=0.42, interpolation=cv2.INTER_AREA)
+    frame = _doorway(1)
+    top, left = 90, 320 - head.shape[1] // 2
+    mask = np.zeros(head.shape[:2], np.float32)  # a head and shoulders, no straight cut
+    centre = (head.shape[1] // 2, head.shape[0] // 2)
+    cv2.ellipse(mask, centre, (head.shape[1] // 2 - 4, head.shape[0] // 2 - 4), 0, 0, 360, 1, -1)
+    mask = cv2.GaussianBlur(mask, (0, 0), 5)[..., None]
+    area = frame[top : top + head.shape[0], left : left + head.shape[1]]
+    area[:] = (mask * head + (1 - mask) * area).astype(np.uint8)
+    found = detector.detect(frame)[0]
+    box = tuple(float(v) for v in found.row[:4])
+    assert border(frame, box).score > 0.6  # the door frame looks like a phone's body...
+    still = StillEdges()
+    for seed in range(40):
+        still.learn(_doorway(seed))
+    assert border(frame, box, still).score < 0.3  # ...until the empty doorway is known
+    phone = frame.copy()
+    cv2.rectangle(
+        phone,
+        (left - 25, top - 40),
+        (left + head.shape[1] + 25, top + head.shape[0] + 30),
+        (20, 20, 20),
+        8,
+    )
+    assert border(phone, box, still).score > 0.6  # a phone's body is not part of the view

@@ -14,10 +14,16 @@ past the whole face counts, a shoulder line or a strand of hair does not. The cu
 mean of the best three sides: a medium is seen enclosed on three or four sides (the fourth
 may be out of view).
 
+The door camera does not move, so the straight edges of its empty view (a door frame, a
+window, a wall's corner) are learned from frames with nobody in them (``StillEdges``) and a
+segment lying on them is not a medium's edge. Learning is slow (about half a minute of
+empty frames for an edge to count as still): a hand cannot hold a blank phone still enough,
+for long enough, to teach the door that its bezel is part of the wall.
+
 What it cannot do: a print or screen held so close that its edges are outside the frame,
-or a face cut out along its outline. Straight background edges close to a head (a window
-frame right behind a person) raise it, which is why it is one cue among several and its
-weight is set on genuine frames with busy backgrounds (bench/liveness.py).
+or a face cut out along its outline. Straight edges near the head that are not in the
+empty view (a person's own collar, a bag strap) can raise it, which is why it is one cue
+among several, weighted on genuine frames with busy backgrounds (bench/liveness.py).
 """
 
 from __future__ import annotations
@@ -43,6 +49,48 @@ class BorderReading:
         return float(sum(best) / 3)
 
 
+class StillEdges:
+    """The edges of the camera's empty view: a slow running mean of edge maps of frames in
+    which no face was found (fed by the gate, at most ``learn`` calls a second it chooses)."""
+
+    WIDTH = 320  # working width of the maps
+    RATE = 0.03  # weight of each new frame
+    STILL = 0.6  # an edge present this often is part of the view
+    MIN_FRAMES = 20
+
+    def __init__(self) -> None:
+        self._mean: np.ndarray | None = None
+        self._scale = 1.0
+        self.frames = 0
+
+    def learn(self, image: np.ndarray) -> None:
+        scale = self.WIDTH / image.shape[1]
+        size = (self.WIDTH, max(1, round(image.shape[0] * scale)))
+        grey = cv2.cvtColor(
+            cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY
+        )
+        edges = cv2.dilate(cv2.Canny(cv2.GaussianBlur(grey, (3, 3), 0), 30, 90), np.ones((3, 3)))
+        found = (edges > 0).astype(np.float32)
+        if self._mean is None or self._mean.shape != found.shape:
+            self._mean, self.frames = np.zeros_like(found), 0  # new view: start again
+        self._mean += self.RATE * (found - self._mean)
+        self._scale = scale
+        self.frames += 1
+
+    def covers(self, segment: tuple[float, float, float, float], shape: tuple[int, ...]) -> bool:
+        """True when most of ``segment`` (frame pixels) lies on an edge of the empty view."""
+        mean = self._mean
+        if mean is None or self.frames < self.MIN_FRAMES:
+            return False
+        if round(shape[1] * self._scale) != mean.shape[1]:
+            return False  # a frame of another size than the learned view
+        x1, y1, x2, y2 = (v * self._scale for v in segment)
+        t = np.linspace(0.0, 1.0, 24)
+        xs = np.clip(np.round(x1 + (x2 - x1) * t).astype(int), 0, mean.shape[1] - 1)
+        ys = np.clip(np.round(y1 + (y2 - y1) * t).astype(int), 0, mean.shape[0] - 1)
+        return float(np.mean(mean[ys, xs] >= self.STILL)) >= 0.7
+
+
 def _union_length(spans: list[tuple[float, float]], low: float, high: float) -> float:
     """Length of [low, high] covered by the union of ``spans``."""
     clipped = sorted((max(a, low), min(b, high)) for a, b in spans if b > low and a < high)
@@ -55,8 +103,11 @@ def _union_length(spans: list[tuple[float, float]], low: float, high: float) -> 
     return total
 
 
-def border(image: np.ndarray, box: tuple[float, float, float, float]) -> BorderReading:
-    """How much of each side of the face is run along by a straight edge nearby."""
+def border(
+    image: np.ndarray, box: tuple[float, float, float, float], still: StillEdges | None = None
+) -> BorderReading:
+    """How much of each side of the face is run along by a straight edge nearby that is
+    not an edge of the empty view (``still``)."""
     x, y, w, h = box
     reach = FAR + 0.3
     left = max(0, int(x + w / 2 - reach * w))
@@ -77,6 +128,10 @@ def border(image: np.ndarray, box: tuple[float, float, float, float]) -> BorderR
     tilt = np.tan(np.radians(MAX_TILT_DEG))
     for x1, y1, x2, y2 in [] if lines is None else lines.reshape(-1, 4).tolist():
         dx, dy = float(x2 - x1), float(y2 - y1)
+        if still is not None and still.covers(
+            (left + x1 / scale, top + y1 / scale, left + x2 / scale, top + y2 / scale), image.shape
+        ):
+            continue
         if abs(dx) <= tilt * abs(dy):  # near-vertical: where does it cross the face's row?
             at = x1 + dx * (cy - y1) / dy if dy else x1
             offset = (at - cx) / fw

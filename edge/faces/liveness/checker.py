@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.faces.detector import Face, FaceDetector
-from edge.faces.liveness.border import border
+from edge.faces.liveness.border import StillEdges, border
 from edge.faces.liveness.fusion import FrameCues, LivenessVerdict, SequenceCues, fuse
 from edge.faces.liveness.infrared import IrGeometry, ir_reading
 from edge.faces.liveness.parallax import parallax
@@ -38,7 +38,8 @@ class Observation:
 
 
 class LivenessChecker:
-    """Opens (and SHA-256 checks) the vendored models once; thread-safe."""
+    """Opens (and SHA-256 checks) the vendored models once. ``observe`` and ``judge`` may be
+    called from any thread; ``learn_view`` belongs to the thread that reads the camera."""
 
     def __init__(
         self,
@@ -54,6 +55,11 @@ class LivenessChecker:
         self.ir = ir
         self.ir_detector = ir_detector
         self.passive = PassiveLiveness()
+        self.still_edges = StillEdges()
+
+    def learn_view(self, image: np.ndarray) -> None:
+        """Show the checker a frame with nobody in it (the door's empty view)."""
+        self.still_edges.learn(image)
 
     def observe(
         self, image: np.ndarray, face: Face, ir_image: np.ndarray | None = None
@@ -65,7 +71,7 @@ class LivenessChecker:
             ir = ir_reading(self.ir_detector, ir_image, face, self.ir)
         cues = FrameCues(
             self.passive.score(image, box),
-            border(image, box),
+            border(image, box, self.still_edges),
             periodic_artefacts(image, box),
             ir,
         )
