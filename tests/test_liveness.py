@@ -22,6 +22,7 @@ from edge.faces.liveness.infrared import CalibrationError, IrGeometry, calibrate
 from edge.faces.liveness.parallax import ParallaxReading, nose_on_face_plane, parallax
 from edge.faces.liveness.passive import PassiveLiveness, PassiveScore, is_greyscale, model_crop
 from edge.faces.liveness.spectrum import peak_excess_db
+from edge.faces.liveness.stage import LivenessStage, StageSettings, ir_frame_near
 from edge.faces.liveness.surround import SurroundReading, surround
 from edge.faces.models import FaceModelError
 
@@ -373,3 +374,32 @@ def test_edges_of_the_empty_doorway_are_learned_and_not_taken_for_a_phone(detect
         8,
     )
     assert border(phone, box, still).score > 0.6  # a phone's body is not part of the view
+
+
+def test_the_stage_follows_the_door_policy(checker):
+    t0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+    with pytest.raises(ValueError, match="needs a liveness checker"):
+        LivenessStage(StageSettings(mode="required"), None)
+    off = LivenessStage(StageSettings(mode="off"), None)
+    assert not off.active and off.judge(("anything",)) is None
+    strict = LivenessStage(StageSettings(mode="required"), checker)
+    refusal = strict.refused(7, "EV1", t0)
+    assert refusal.pin is None and refusal.attempts == 1 and not refusal.repeated
+    lenient = LivenessStage(StageSettings(mode="required_or_pin", pin_s=15), checker)
+    refusal = lenient.refused(7, "EV2", t0)
+    assert refusal.pin is not None and refusal.pin.until == t0 + timedelta(seconds=15)
+    assert lenient.take_pin(t0 + timedelta(seconds=5)).resident_id == 7
+
+
+def test_an_ir_frame_counts_only_when_it_was_taken_with_the_colour_frame():
+    t0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+    image = np.zeros((8, 8, 3), np.uint8)
+
+    class Frame:
+        def __init__(self, at: datetime) -> None:
+            self.image, self.captured_at = image, at
+
+    near = ir_frame_near(lambda: Frame(t0), 0.5)
+    assert near(t0 + timedelta(seconds=0.3)) is image
+    assert near(t0 + timedelta(seconds=2)) is None  # the IR camera stalled
+    assert ir_frame_near(lambda: None, 0.5)(t0) is None
