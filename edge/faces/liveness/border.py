@@ -16,9 +16,10 @@ may be out of view).
 
 The door camera does not move, so the straight edges of its empty view (a door frame, a
 window, a wall's corner) are learned from frames with nobody in them (``StillEdges``) and a
-segment lying on them is not a medium's edge. Learning is slow (about half a minute of
-empty frames for an edge to count as still): a hand cannot hold a blank phone still enough,
-for long enough, to teach the door that its bezel is part of the wall.
+segment lying on them is not a medium's edge. The first ten empty frames set the map (the
+gate learns at most twice a second, so a door knows its view seconds after it starts); after
+that it changes slowly, so a blank phone held up for a while does not become part of the
+wall — and a hand cannot hold one still enough for its edges to stay on the same pixels.
 
 What it cannot do: a print or screen held so close that its edges are outside the frame,
 or a face cut out along its outline. Straight edges near the head that are not in the
@@ -54,9 +55,9 @@ class StillEdges:
     which no face was found (fed by the gate, at most ``learn`` calls a second it chooses)."""
 
     WIDTH = 320  # working width of the maps
-    RATE = 0.03  # weight of each new frame
+    RATE = 0.03  # weight of each new frame, once the first frames have set the map
     STILL = 0.6  # an edge present this often is part of the view
-    MIN_FRAMES = 20
+    MIN_FRAMES = 10  # the plain average of the first frames: a view known after ten
 
     def __init__(self) -> None:
         self._mean: np.ndarray | None = None
@@ -73,9 +74,9 @@ class StillEdges:
         found = (edges > 0).astype(np.float32)
         if self._mean is None or self._mean.shape != found.shape:
             self._mean, self.frames = np.zeros_like(found), 0  # new view: start again
-        self._mean += self.RATE * (found - self._mean)
-        self._scale = scale
         self.frames += 1
+        self._mean += max(self.RATE, 1 / self.frames) * (found - self._mean)
+        self._scale = scale
 
     def covers(self, segment: tuple[float, float, float, float], shape: tuple[int, ...]) -> bool:
         """True when most of ``segment`` (frame pixels) lies on an edge of the empty view."""

@@ -37,7 +37,7 @@ LIVENESS_MODES: tuple[LivenessMode, ...] = ("required", "required_or_pin", "off"
 class StageSettings:
     mode: LivenessMode = "required"
     pin_s: float = 20.0
-    learn_every_s: float = 1.0
+    learn_every_s: float = 0.5
     ir_max_skew_s: float = 0.5  # an IR frame older than this next to a colour frame is none
     repeat_window_s: float = 60.0
     repeat_count: int = 3
