@@ -17,6 +17,7 @@ from edge.faces.liveness import models, synthetic
 from edge.faces.liveness.attempts import PinWindow, SpoofAttempts
 from edge.faces.liveness.border import StillEdges, border
 from edge.faces.liveness.checker import LivenessChecker
+from edge.faces.liveness.enrolment import capture_verdict, photo_score
 from edge.faces.liveness.fusion import FrameCues, SequenceCues, fuse
 from edge.faces.liveness.infrared import CalibrationError, IrGeometry, calibrate, ir_reading
 from edge.faces.liveness.parallax import ParallaxReading, nose_on_face_plane, parallax
@@ -403,3 +404,16 @@ def test_an_ir_frame_counts_only_when_it_was_taken_with_the_colour_frame():
     assert near(t0 + timedelta(seconds=0.3)) is image
     assert near(t0 + timedelta(seconds=2)) is None  # the IR camera stalled
     assert ir_frame_near(lambda: None, 0.5)(t0) is None
+
+
+def test_enrolment_scores_an_upload_and_judges_a_capture(detector, checker):
+    photo, face = _photo(detector, "fr_obama.jpg")
+    upload = photo_score(checker, detector, photo)
+    assert upload is not None and 0 <= upload.score <= 1
+    assert photo_score(checker, detector, np.full((200, 200, 3), 128, np.uint8)) is None
+    rng = np.random.default_rng(5)
+    live = synthetic.genuine(photo, face, 4, rng, "natural")
+    assert capture_verdict(checker, detector, live.frames).live
+    phone = synthetic.attack("phone_in_frame", photo, face, 4, rng)
+    assert not capture_verdict(checker, detector, phone.frames).live
+    assert capture_verdict(checker, detector, [np.zeros((240, 320, 3), np.uint8)]) is None
