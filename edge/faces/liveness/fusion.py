@@ -127,6 +127,23 @@ class LivenessVerdict:
             },
         }
 
+    def event_details(self) -> dict[str, float | int | list[str]]:
+        """The same, flat, for a gate event's details (a page shows each key on a line):
+        each cue's part and reading as ``name value`` strings."""
+        readings = [
+            f"{k} {round(v, 3) if isinstance(v, float) else v}"
+            for k, v in self.readings.items()
+            if v is not None
+        ]
+        return {
+            "liveness_score": round(self.score, 4),
+            "liveness_threshold": self.threshold,
+            "liveness_frames_live": self.frames_live,
+            "liveness_frames": self.frames,
+            "liveness_parts": [f"{k} {v:+.2f}" for k, v in self.evidence.items()],
+            "liveness_readings": readings,
+        }
+
 
 def fuse(
     frames: list[FrameCues],

@@ -112,7 +112,10 @@ def sensor(
     ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, look.jpeg])
     if not ok:
         raise ValueError("could not encode a synthetic frame")
-    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+    decoded = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise ValueError("could not decode a synthetic frame")
+    return np.asarray(decoded)
 
 
 # -- a live head --------------------------------------------------------------------------------
@@ -596,7 +599,7 @@ def attack(
         scene_nir, nir_gain = _nir_scene(scene), float(rng.uniform(0.7, 1.0))
     views, nirs = [], []
     if medium.emissive:
-        shade = np.float32(255)
+        shade: np.ndarray = np.full((1, 1, 1), 255, np.float32)
     else:  # the scene's light on the sheet, brighter on one side
         xs = np.linspace(-0.5, 0.5, canvas[0], dtype=np.float32)[None, :]
         ys = np.linspace(-0.5, 0.5, canvas[1], dtype=np.float32)[:, None]
@@ -650,7 +653,7 @@ def ir_sensor(nir: np.ndarray, rng: np.random.Generator, k: int = 1) -> np.ndarr
     if k > 1:
         image = cv2.resize(image, (FRAME[0], FRAME[1]), interpolation=cv2.INTER_AREA)
     image = cv2.warpPerspective(image, IR_CALIBRATION, FRAME, flags=cv2.INTER_LINEAR)
-    image = image + rng.normal(0, 2.0, image.shape).astype(np.float32)
+    image = image + np.asarray(rng.normal(0, 2.0, image.shape), np.float32)
     grey = np.clip(image, 0, 255).astype(np.uint8)
     return cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
 
@@ -675,9 +678,9 @@ def nir_view(kind: str, crop: np.ndarray, face: Face, rng: np.random.Generator) 
     detail = np.power(np.clip(lum / local, 0.05, 3), 0.6)
     reflect = float(rng.uniform(0.5, 0.65)) * 255
     skin = reflect * (0.45 + 0.55 * normal_z) * detail
-    skin = cv2.GaussianBlur(skin, (0, 0), 1.0)
-    image = _nir_scene(crop) * (1 - mask) + skin * mask
-    return ir_sensor(image.astype(np.float32), rng)
+    soft = cv2.GaussianBlur(skin, (0, 0), 1.0)
+    seen = _nir_scene(crop) * (1 - mask) + soft * mask
+    return ir_sensor(np.asarray(seen, np.float32), rng)
 
 
 def nir_reflectance(
