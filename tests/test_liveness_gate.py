@@ -22,6 +22,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 from helpers import FACES, Clock, attack_frames, client_as, live_frames
 
+from edge.box.health import GateHealth
 from edge.config import ConfigError, MenweiConfig, parse_config
 from edge.db import connect
 from edge.events import recent_events
@@ -39,6 +40,7 @@ from edge.pii import PiiVault, create_key_file
 from edge.resident_faces import enrol_faces
 from edge.residents import add_resident, set_pin
 from edge.snapshots import SnapshotStore
+from edge.web.console.health_view import gate_cells
 from gate_drivers.door import Door, DoorLock
 
 GATE = PedestrianGateFacts("east", "pedestrian", (("residents", "always"), ("visitors", "always")))
@@ -397,3 +399,17 @@ def test_off_is_off_a_still_photo_opens_as_before(door):
     photo = read_image_file(FACES / PEOPLE["obama"][1])
     assert d.show([photo] * 3) == [("face_passage", "open")]
     assert d.loop.health()["liveness"]["judged"] == 0
+
+
+def test_the_health_page_shows_the_door_liveness_time_and_refusals(tmp_path, console_env):
+    env = console_env(tmp_path)
+    live = {"mode": "required", "observe_ms_avg": 66.2, "judged": 3, "refused": 1}
+    door_ = GateHealth("east", "East", "pedestrian", True, recogniser_ms=140.0, liveness=live)
+    off = GateHealth("west", "West", "pedestrian", True, liveness={"mode": "off"})
+    with env["app"].test_request_context("/?lang=en"):
+        assert gate_cells(door_)["east.recogniser"][0] == (
+            "140 ms · liveness 66 ms, 1 of 3 faces refused"
+        )
+        assert gate_cells(off)["west.recogniser"][0] == "— · liveness off"
+    with env["app"].test_request_context("/?lang=zh"):
+        assert "活体检测 66 毫秒，3 次中拒绝 1 次" in gate_cells(door_)["east.recogniser"][0]
