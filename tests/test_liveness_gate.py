@@ -17,6 +17,7 @@ import shutil
 import threading
 from zoneinfo import ZoneInfo
 
+import cv2
 import numpy as np
 import pytest
 from gpiozero.pins.mock import MockFactory
@@ -24,6 +25,7 @@ from helpers import FACES, Clock, attack_frames, client_as, live_frames
 
 from edge.box.health import GateHealth
 from edge.config import ConfigError, MenweiConfig, parse_config
+from edge.config.liveness import IDENTITY, IrCameraConfig
 from edge.db import connect
 from edge.events import recent_events
 from edge.faces.images import read_image_file
@@ -366,6 +368,26 @@ def test_an_altered_liveness_model_stops_the_gate_with_the_file_named(
         config, "east", threading.Event(), pin_factory=factory, recogniser=recogniser
     ) as gate:
         assert gate.loop.health()["liveness"]["mode"] == "off"
+    factory.reset()
+
+
+def test_a_door_with_an_ir_camera_starts_it_and_reports_it(tmp_path, recogniser):
+    config = site(tmp_path / "ir")
+    ir_frames = tmp_path / "ir" / "ir-frames"
+    ir_frames.mkdir()
+    cv2.imwrite(str(ir_frames / "0000.jpg"), np.full((480, 640, 3), 40, np.uint8))
+    gate = config.gates[0].model_copy(
+        update={"camera_ir": IrCameraConfig(source=str(ir_frames), colour_to_ir=IDENTITY)}
+    )
+    config = config.model_copy(update={"gates": [gate]})
+    factory = MockFactory()
+    with pedestrian_gate(
+        config, "east", threading.Event(), pin_factory=factory, recogniser=recogniser
+    ) as running:
+        assert running.ir_camera is not None
+        assert running.ir_camera.wait_for_frame(-1, 10) is not None
+        health = running.loop.health()["liveness"]
+        assert health["infrared"] is True and health["ir_camera"]["state"] in ("ok", "starting")
     factory.reset()
 
 
