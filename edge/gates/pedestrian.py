@@ -63,7 +63,7 @@ from edge.faces.liveness.checker import Observation
 from edge.faces.liveness.fusion import LivenessVerdict
 from edge.faces.liveness.stage import LivenessStage, StageSettings
 from edge.faces.matcher import FaceDecisionInput, FrameAgreement
-from edge.faces.recogniser import FaceRecogniser
+from edge.faces.recogniser import FaceRecogniser, Probe
 from edge.gates.runner import CameraLike, GateOutcome, GateRunner
 from edge.gates.watch_alerts import WatchHit, WatchMatcher, alert_event
 from edge.passes import looks_like_pass, pass_fact, token_hash
@@ -267,7 +267,7 @@ class PedestrianGateLoop(GateRunner):
         outcomes += self._unattached_watch_hit(result, at)
         return outcomes
 
-    def _observe(self, image: np.ndarray, probe: Any, at: datetime) -> Observation | None:
+    def _observe(self, image: np.ndarray, probe: Probe, at: datetime) -> Observation | None:
         started = time.perf_counter()
         observation = self.liveness.observe(image, probe.face, at)
         self.liveness_stats.note_observe((time.perf_counter() - started) * 1000)
