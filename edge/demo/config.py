@@ -53,7 +53,7 @@ sms_gateway = "demo-log"
 [recognition.faces]
 # Demo: the same person again after this long is a new passage (a real door: 10 s), so the
 # photo of the resident shown on a phone moments after they came in is judged again.
-dedupe_s = 2.0
+dedupe_s = 1.0
 
 [[gates]]
 id = "{vehicle}"
