@@ -36,7 +36,15 @@ from edge.plates.grammar import PROVINCES, SERIAL, is_valid_plate
 KINDS: tuple[str, ...] = get_args(EventKind)
 DECISIONS = ("open", "deny", "none")
 # Kinds a guard must see at once: a watchlist hit, a door alarm, a camera that went dark.
-ALERT_KINDS = ("watchlist_alert", "door_forced", "door_held_open", "fire_alarm", "camera_fault")
+ALERT_KINDS = (
+    "watchlist_alert",
+    "door_forced",
+    "door_held_open",
+    "fire_alarm",
+    "camera_fault",
+    "face_spoof_suspected",
+    "face_spoof_repeated",
+)
 PAGE_SIZE = 50
 FEED_LIMIT = 50
 _COLUMNS = (

@@ -34,6 +34,8 @@ EventKind = Literal[
     # pedestrian gates (edge.gates.pedestrian, gate_drivers.door)
     "face_passage",
     "face_unknown",
+    "face_spoof_suspected",  # a face that identified but was not judged live (liveness)
+    "face_spoof_repeated",  # several of those at one door within a minute: a stronger alert
     "pin_passage",
     "qr_pass",
     "door_forced",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -66,8 +66,11 @@ def upload_templates(
     recogniser: FaceRecogniser,
     uploads: Sequence[tuple[str, bytes]],
     pixel_budget: int = REQUEST_PIXEL_BUDGET,
+    on_image: Callable[[np.ndarray], None] | None = None,
 ) -> list[Template]:
     """Uploaded photos → one template each, or FaceEnrolmentError listing every refusal.
+    ``on_image`` sees each decoded photo that gave a template (the console's liveness score)
+    before it is dropped.
 
     Decoded one at a time, each image dropped once its template is made, and only while
     the photos decoded so far stay within ``pixel_budget`` (read from the headers before
@@ -106,6 +109,8 @@ def upload_templates(
             continue
         try:
             templates.append(recogniser.enrolment_template(image))
+            if on_image is not None:
+                on_image(image)
         except EnrolmentRefused as exc:
             r = exc.refusal
             refusals.append(PhotoRefused(index, label, r.code, r.message_en, r.message_zh))

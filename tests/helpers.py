@@ -22,6 +22,9 @@ import cv2
 import numpy as np
 import sqlite_utils
 
+from edge.faces.detector import FaceDetector
+from edge.faces.images import read_image_file
+from edge.faces.liveness import synthetic
 from edge.web.accounts import ROLES
 from qr_registry.documents import check_char
 from qr_registry.registrations import open_person
@@ -138,6 +141,25 @@ def picture(seed: int = 0) -> np.ndarray:
         colour = tuple(int(c) for c in rng.integers(0, 255, 3))
         cv2.rectangle(image, (x, y), (x + 40, y + 30), colour, -1)
     return image
+
+
+def live_frames(detector: FaceDetector, name: str, n: int, seed: int = 0) -> list[np.ndarray]:
+    """Door-camera frames of the person in fixture photo ``name`` standing at the door, alive:
+    the head turning a few degrees over a still background (edge.faces.liveness.synthetic)."""
+    photo = read_image_file(FACES / name)
+    face = detector.detect(photo)[0]
+    rng = np.random.default_rng(seed)
+    return synthetic.genuine(photo, face, n, rng, "natural").frames
+
+
+def attack_frames(
+    detector: FaceDetector, kind: synthetic.AttackKind, name: str, n: int, seed: int = 0
+) -> list[np.ndarray]:
+    """Door-camera frames of fixture photo ``name`` presented by hand as ``kind`` (a print,
+    a print with its border, a screen, a phone with its body in view)."""
+    photo = read_image_file(FACES / name)
+    face = detector.detect(photo)[0]
+    return synthetic.attack(kind, photo, face, n, np.random.default_rng(seed)).frames
 
 
 def write_secret(folder: Path, secret: bytes = SECRET) -> Path:

@@ -15,6 +15,7 @@ import io
 import json
 import re
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
@@ -395,6 +396,25 @@ def upload(client, rid: int, files: list[tuple[io.BytesIO, str]], consent: bool 
 @pytest.fixture(scope="module")
 def recogniser(face_labels) -> FaceRecogniser:
     return FaceRecogniser()
+
+
+def test_enrolment_shows_the_operator_each_photo_liveness_score(env, guard, recogniser):
+    """An uploaded photo is never refused for liveness (residents hand in photos of photos);
+    its score is shown to the operator and kept in the audit row (issue 16)."""
+    rid = rid_of(add(guard))
+    response, _ = upload(guard, rid, [photo("fr_obama.jpg"), photo("fr_obama2.jpg")])
+    location = response.headers["Location"]
+    live = parse_qs(urlsplit(location).query)["live"][0]
+    scores = [float(s) for s in live.split(",")]
+    assert len(scores) == 2 and all(0 <= s <= 1 for s in scores)
+    [enrolled] = audit_rows(env, "face_enrol")
+    assert json.loads(enrolled["details"])["liveness_scores"] == scores
+    page = guard.get(location + "&lang=en").text
+    assert f"Liveness score of each photo: {live.replace(',', ', ')}" in page
+    page = guard.get(location + "&lang=zh").text
+    assert "每张照片的活体得分" in page
+    forged = guard.get(f"/people/{rid}?done=faces&live=%3Cb%3E1%3C/b%3E&lang=en").text
+    assert "Liveness score" not in forged and "<b>1</b>" not in forged
 
 
 def test_enrolment_stores_encrypted_templates_with_consent_and_inactive_faces_do_not_open(

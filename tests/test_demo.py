@@ -24,7 +24,7 @@ from edge.cli.main import main
 from edge.demo.config import DOOR_GATE, LOCK_PIN, VEHICLE_GATE, demo_config
 from edge.demo.door_frames import doorway, largest_face, person_frames, qr_frames
 from edge.demo.faces import find_cast
-from edge.demo.pedestrian import PIN, run_pedestrian_demo
+from edge.demo.pedestrian import FACE_PIN, PIN, run_pedestrian_demo
 from edge.demo.run import run_demo
 from edge.events import recent_events
 from edge.faces.images import read_image_file
@@ -58,7 +58,7 @@ def door_events(db) -> list[dict]:
 def check_door_events_private(lines: list[str], events: list[dict]) -> None:
     text = "\n".join(lines) + json.dumps(events, ensure_ascii=False, default=str)
     assert "演示住户" not in text, "resident names never reach the output or the events"
-    assert PIN not in text, "the PIN is neither printed nor stored"
+    assert PIN not in text and FACE_PIN not in text, "the PIN is neither printed nor stored"
 
 
 @pytest.mark.slow
@@ -97,7 +97,13 @@ def test_demo_vehicle_procession_and_door_decide_as_scripted(tmp_path, pin_facto
     kinds = [(e["kind"], e["decision"]) for e in door]
     expected = DOOR_WITHOUT_FACES
     if faces_present:
-        expected = [("face_passage", "open"), ("face_unknown", "deny"), *DOOR_WITHOUT_FACES]
+        expected = [
+            ("face_passage", "open"),
+            ("face_spoof_suspected", "deny"),  # the resident's photo on a phone
+            ("pin_passage", "open"),  # the PIN the door then asked for
+            ("face_unknown", "deny"),
+            *DOOR_WITHOUT_FACES,
+        ]
     assert kinds == expected, "\n".join(lines)
     by_kind = {e["kind"]: e for e in door}
     assert by_kind["qr_pass"]["subject"] == "pass: visitor of 5-2-1101"
@@ -105,7 +111,7 @@ def test_demo_vehicle_procession_and_door_decide_as_scripted(tmp_path, pin_facto
     opened_by_pin = [e for e in door if e["kind"] == "pin_passage" and e["decision"] == "open"]
     assert opened_by_pin[0]["subject"].startswith("residents: resident ")
     assert not pin_factory.pin(LOCK_PIN).state, "lock relay at rest once the demo is over"
-    opens = 5 if faces_present else 4  # (face,) QR, PIN, exit button, fire alarm
+    opens = 6 if faces_present else 4  # (face, PIN after the phone,) QR, PIN, exit, fire
     assert lock_releases(pin_factory) == opens + 1, "one release per opening, then rest at the end"
     assert any("still released" in line for line in lines), "fire alarm holds the lock"
     assert any("at rest, de-energised" in line for line in lines)
@@ -124,8 +130,13 @@ def test_demo_vehicle_procession_and_door_decide_as_scripted(tmp_path, pin_facto
     if not faces_present:
         assert any(line.startswith("Faces skipped: no face photos") for line in lines)
         pytest.skip(f"face part of the door not checked: real face photos absent at {FACES}")
-    passage, stranger = door[0], door[1]
+    passage, spoof, asked, stranger = door[:4]
     assert passage["subject"] == "residents: resident 1 of household 3-1-402"
+    assert passage["details"]["liveness_score"] >= passage["details"]["liveness_threshold"]
+    assert spoof["subject"] == "resident 1 of household 3-1-402" and spoof["snapshot_path"]
+    assert spoof["details"]["liveness_score"] < spoof["details"]["liveness_threshold"]
+    assert asked["related_event_id"] == spoof["id"] and asked["subject"] == passage["subject"]
+    assert any("suspected" not in line and "asks for that resident's PIN" in line for line in lines)
     assert passage["snapshot_path"] and stranger["snapshot_path"]
     assert stranger["subject"] is None
     at = next(i for i, line in enumerate(lines) if "face_passage" in line and "OPEN" in line)

@@ -187,3 +187,17 @@ def test_frames_must_agree_before_a_decision():
     assert agree.add(None, t0 + timedelta(seconds=2)) is None
     late = [agree.add(hit, t0 + timedelta(seconds=11 + 0.2 * k)) for k in range(3)]
     assert late[-1] is not None
+
+
+def test_a_decision_carries_the_payloads_of_exactly_the_agreeing_frames():
+    from edge.faces.index import SearchResult
+
+    agree = FrameAgreement(frames_to_agree=3, window_s=2.0, dedupe_s=10.0)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    hit, other = SearchResult(7, 7, 0.7, 0.1, "matched"), SearchResult(8, 8, 0.7, 0.1, "matched")
+    agree.add(hit, t0, "a")
+    agree.add(other, t0 + timedelta(seconds=0.2), "b")  # another face: a new run
+    agree.add(hit, t0 + timedelta(seconds=0.4), "c")
+    agree.add(hit, t0 + timedelta(seconds=0.6), "d")
+    decided = agree.add(hit, t0 + timedelta(seconds=0.8), "e")
+    assert decided is not None and decided.payloads == ("c", "d", "e")

@@ -26,12 +26,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from gpiozero.pins.mock import MockFactory
-from helpers import FACES
+from helpers import FACES, live_frames
 
 from edge.cli.main import main
 from edge.config import load_config
 from edge.db import connect
 from edge.events import recent_events
+from edge.faces.detector import FaceDetector
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.assembly import pedestrian_gate
@@ -89,12 +90,18 @@ def recogniser(face_labels) -> FaceRecogniser:  # skips the module's tests witho
 
 
 def write_frames(folder: Path, plan: list[tuple[str | None, int]]) -> None:
-    """Numbered frames: each (photo file or None for an empty grey scene, repeats)."""
+    """Numbered frames: each (photo file or None for an empty grey scene, frames). A photo
+    is the person standing at the door alive (their head moving a little: a still photo
+    replayed is what a photo attack looks like, and liveness refuses it)."""
     folder.mkdir(parents=True, exist_ok=True)
     index = 0
-    for name, repeats in plan:
-        image = read_image_file(FACES / name) if name else np.full((480, 640, 3), 90, np.uint8)
-        for _ in range(repeats):
+    detector = FaceDetector()
+    for number, (name, repeats) in enumerate(plan):
+        if name:
+            images = live_frames(detector, name, repeats, seed=number)
+        else:
+            images = [np.full((480, 640, 3), 90, np.uint8)] * repeats
+        for image in images:
             cv2.imwrite(str(folder / f"{index:04d}.jpg"), image)
             index += 1
 
@@ -143,7 +150,7 @@ def releases(factory: MockFactory) -> int:
 def test_resident_opens_stranger_is_recorded_manual_open_and_health(
     tmp_path, recogniser, pin_factory
 ):
-    path = make_site(tmp_path, [("fr_obama1.jpg", 5), (None, 4), ("fr_biden.jpg", 5), (None, 4)])
+    path = make_site(tmp_path, [("fr_obama1.jpg", 8), (None, 4), ("fr_biden.jpg", 8), (None, 4)])
     config = load_config(path)
     db = open_store(config)
     enrol(db, path, recogniser, ("fr_obama.jpg", "fr_obama2.jpg"), "3-1-402")
@@ -175,7 +182,7 @@ def test_resident_opens_stranger_is_recorded_manual_open_and_health(
         assert health["lock"]["grants"] == 2 and health["fire_alarm"] is False
         assert health["last_decision"]["kind"] == "manual_open"
     events = kinds(db)
-    assert events[:2] == [("face_passage", "open"), ("face_unknown", "deny")]
+    assert ("face_passage", "open") in events and ("face_unknown", "deny") in events
     assert events.count(("manual_open", "open")) == 1, "the plate confirmation opened nothing"
     passage = next(e for e in recent_events(db, 100) if e["kind"] == "face_passage")
     assert passage["subject"] == "residents: resident 1 of household 3-1-402"

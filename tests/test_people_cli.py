@@ -5,6 +5,7 @@ with a QR PNG and revoked."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import cv2
@@ -52,6 +53,7 @@ def test_resident_add_list_remove_with_templates(site, face_labels):
     result = run(site, "resident", "enrol-face", "1", *photos, "--consent-by", "admin")
     assert result.exit_code == 0, result.output
     assert "enrolled 2 face template(s)" in result.output
+    assert re.search(r"fr_obama2\.jpg: liveness score [01]\.\d\d", result.output), result.output
     listed = run(site, "resident", "list")
     assert "王小明" in listed.output and "faces 2" in listed.output and "3-1-402" in listed.output
     result = run(site, "resident", "remove", "1")

@@ -54,6 +54,7 @@ class GateHealth:
     events_unsaved: int = 0
     fire_alarm: bool | None = None
     door_open: bool | None = None
+    liveness: dict[str, Any] | None = None  # a pedestrian gate's liveness stage: mode, ms
 
     @property
     def level(self) -> str:
@@ -92,6 +93,7 @@ def gate_health(run_dir: Path, gate: GateConfig, timeout_s: float = GATE_TIMEOUT
         events_unsaved=int(health.get("events_unsaved") or 0),
         fire_alarm=health.get("fire_alarm"),
         door_open=health.get("door_open"),
+        liveness=health.get("liveness") if isinstance(health.get("liveness"), dict) else None,
     )
 
 

@@ -10,6 +10,7 @@ stores nothing.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -90,11 +91,12 @@ def resident_enrol_face(
             "--consent-by OPERATOR (who recorded it)"
         )
     config, db, vault = store_and_vault(config_path)
+    recogniser = face_recogniser(config.recognition.faces)
     try:
         ids = enrol_face_files(
             db,
             vault,
-            face_recogniser(config.recognition.faces),
+            recogniser,
             resident_id,
             list(photos),
             consent_by,
@@ -107,6 +109,22 @@ def resident_enrol_face(
             f"nothing enrolled: {len(exc.refused)} of {len(photos)} photo(s) refused"
         ) from None
     click.echo(f"enrolled {len(ids)} face template(s) for resident #{resident_id}")
+    _show_liveness(config.recognition.liveness.threshold, recogniser, photos)
+
+
+def _show_liveness(threshold: float, recogniser: Any, photos: tuple[Path, ...]) -> None:
+    """Each enrolled photo's liveness score, for the operator (never a refusal: residents
+    hand in photos of photos; a low score says check it is the person in front of you)."""
+    from edge.faces.images import read_image_file
+    from edge.faces.liveness.checker import LivenessChecker
+    from edge.faces.liveness.enrolment import photo_score
+
+    checker = LivenessChecker(threshold)
+    for path in photos:
+        verdict = photo_score(checker, recogniser.detector, read_image_file(path))
+        if verdict is not None:
+            low = "" if verdict.live else " (low: a photo of a photo or a screen? check it)"
+            click.echo(f"  {path.name}: liveness score {verdict.score:.2f}{low}")
 
 
 @resident.command("set-pin")

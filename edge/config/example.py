@@ -122,6 +122,17 @@ SAMPLE: dict[str, Any] = {
                     "fire_alarm": {"pin": 26, "normally_closed": True},
                 },
                 "keypad": {"source": "/dev/ttyUSB0"},
+                "liveness": {"mode": "required_or_pin"},
+                "camera_ir": Commented(
+                    {
+                        "source": "usb:1",
+                        "colour_to_ir": [
+                            [0.96, 0.012, 18.0],
+                            [-0.012, 0.96, -9.0],
+                            [0.0, 0.0, 1.0],
+                        ],
+                    }
+                ),
                 "access": {"residents": "always", "visitors": "daytime"},
             }
         ),
@@ -174,7 +185,16 @@ def _model(out: _Writer, model: type[BaseModel], values: dict, path: str, commen
         else:
             tables.append((name, info, kind, value, commented or off))
     for name, info, kind, value, off in tables:
-        _table(out, name, info, kind, value, f"{path}.{name}" if path else name, off)
+        full = f"{path}.{name}" if path else name
+        if commented and isinstance(values.get(name), Commented):
+            # switched off inside a switched-off section ([gates.camera_ir] in the commented
+            # door): commented twice, so uncommenting the door once leaves it off
+            inner = _Writer()
+            _table(inner, name, info, kind, value, full, True)
+            out.blank()
+            out.lines.extend(f"# {line}" if line else line for line in inner.lines)
+            continue
+        _table(out, name, info, kind, value, full, off)
 
 
 def _scalar(

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import StrictModel
+from edge.config.liveness import DoorLivenessConfig, IrCameraConfig
 from edge.config.pedestrian import DoorConfig, KeypadConfig, LockConfig
 from edge.config.vehicle import BarrierConfig, LoopConfig
 from gate_drivers.source_spec import parse_source
@@ -81,6 +82,14 @@ class GateConfig(StrictModel):
         default=None,
         description="pedestrian gates: an optional serial keypad, Wiegand reader or FIFO",
     )
+    liveness: DoorLivenessConfig | None = Field(
+        default=None,
+        description='pedestrian gates: the door\'s liveness policy; default mode = "required"',
+    )
+    camera_ir: IrCameraConfig | None = Field(
+        default=None,
+        description="pedestrian gates: an optional near-infrared camera beside the colour one",
+    )
     access: dict[str, str] = Field(
         default_factory=lambda: {"residents": "always", "visitors": "always"},
         description="pedestrian gates: group -> schedule name ('always' or [access.schedules])",
@@ -102,7 +111,11 @@ class GateConfig(StrictModel):
         if self.kind == "vehicle":
             if self.barrier is None:
                 raise ValueError("a vehicle gate needs a [gates.barrier] section")
-            wrong = [n for n in ("lock", "door", "keypad") if getattr(self, n) is not None]
+            wrong = [
+                n
+                for n in ("lock", "door", "keypad", "liveness", "camera_ir")
+                if getattr(self, n) is not None
+            ]
             if wrong:
                 raise ValueError(
                     f"[gates.{wrong[0]}] is for pedestrian gates; this gate is kind = vehicle"
@@ -116,6 +129,11 @@ class GateConfig(StrictModel):
                     f"[gates.{wrong[0]}] is for vehicle gates; this gate is kind = pedestrian"
                 )
         return self
+
+    @property
+    def door_liveness(self) -> DoorLivenessConfig:
+        """The door's liveness policy (the default one when the section is left out)."""
+        return self.liveness or DoorLivenessConfig()
 
     def pins(self) -> list[int]:
         """Every GPIO this gate drives or reads (each must belong to one gate only)."""

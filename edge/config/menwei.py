@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from edge.config.base import StrictModel
 from edge.config.community import CommunityConfig
 from edge.config.gates import GateConfig
+from edge.config.liveness import LivenessConfig
 from edge.config.pedestrian import AccessConfig, FaceRecognitionConfig
 from edge.config.registry import RegistryConfig
 from edge.config.retention import RetentionConfig
@@ -31,6 +32,11 @@ class RecognitionConfig(StrictModel):
         default=FaceRecognitionConfig(),
         description="face recognition at pedestrian gates; defaults measured on real photos "
         "(bench/faces.py, BENCHMARKS.md)",
+    )
+    liveness: LivenessConfig = Field(
+        default=LivenessConfig(),
+        description="liveness at pedestrian gates: is the face a live person or a photo, "
+        "print or screen (bench/liveness.py, BENCHMARKS.md, docs/faces.md)",
     )
 
 

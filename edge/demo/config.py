@@ -50,6 +50,11 @@ base_url = "http://127.0.0.1:8080"
 # log instead of sent by SMS (never the phone number).
 sms_gateway = "demo-log"
 
+[recognition.faces]
+# Demo: the same person again after this long is a new passage (a real door: 10 s), so the
+# photo of the resident shown on a phone moments after they came in is judged again.
+dedupe_s = 1.0
+
 [[gates]]
 id = "{vehicle}"
 name = "北门车行道 (demo)"
@@ -103,6 +108,11 @@ normally_closed = false
 
 [gates.keypad]
 source = "keypad.fifo"
+
+[gates.liveness]
+# A face that identifies a resident but is not judged a live person (a photo on a phone,
+# a print) never opens; the door then takes that resident's PIN on the keypad.
+mode = "required_or_pin"
 """
 
 

@@ -159,6 +159,16 @@ class DoorActor:
             self.door_open(False)
             self.relocked(self.last_grant)
 
+    def pin_after_doubted_face(self, pin: str) -> None:
+        """The door doubted a face and asks for that resident's PIN: they type it, bare."""
+        self.echo(
+            f"{INDENT}the door asks for that resident's PIN; the resident types it "
+            f"({'•' * len(pin)}#)"
+        )
+        self.type_on_keypad(f"{pin}#")
+        if self.expect("pin_passage", 5) is not None:
+            self.relocked(self.last_grant)
+
     def exit_then_propped_open(self) -> None:
         """The exit button releases the lock; the door then stays open past held_open_s."""
         self._contact(self.exit_pin, True)

@@ -4,9 +4,15 @@ The door's people go in through the same library calls a box's operator uses
 (edge.residents.add_resident, enrol_face_files, set_pin; edge.passes.issue_pass), the gate is
 the one edge.gates.assembly.pedestrian_gate builds from the demo's config (real face models, real
 event store, the real keypad driver on a FIFO, the real door state machine), and the story
-is: a resident's face opens the door, a stranger's face is refused and recorded, a visitor's
-QR pass and a resident's PIN open it without any face, then the exit button, a door held
-open, a forced door and a fire alarm on the mock input pins.
+is: a resident's live face opens the door; another photo of that resident shown on a phone is
+refused as a suspected spoof (liveness), and the resident's PIN then opens; a stranger's face
+is refused and recorded; a visitor's QR pass and a resident's PIN open it without any face,
+then the exit button, a door held open, a forced door and a fire alarm on the mock input pins.
+
+The resident at the door and the phone are made from the same held-out photo by
+edge.faces.liveness.synthetic: the live head turns a little before its own still background
+(a still photo pasted into the doorway would be, to the liveness cues, exactly a cut-out
+print), the phone is held by hand with its body in view.
 
 Faces need real photos, which no package ships (edge.demo.faces); without them the story
 runs without its two face steps and says why.
@@ -35,6 +41,7 @@ from edge.demo.door_script import DoorActor, OutcomeFeed, keypad_fifo, wait_for_
 from edge.demo.faces import FaceCast, find_cast
 from edge.faces.configured import face_recogniser
 from edge.faces.images import ImageInputError, read_image_file
+from edge.faces.liveness import synthetic
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.assembly import pedestrian_gate
 from edge.gates.runner import GateOutcome
@@ -45,6 +52,7 @@ from edge.residents import add_resident, list_residents, remove_resident, reside
 
 FACE_HOUSEHOLD, PIN_HOUSEHOLD = "3-1-402", "5-2-1101"
 PIN, WRONG_PIN = "480915", "135792"  # demo data; a real PIN is never printed or stored plain
+FACE_PIN = "602714"  # the face resident's
 PERSON_FRAMES, QR_FRAMES = 7, 6  # enough for the 3-frame agreement with frames to spare
 TAIL_S = 40.0  # empty doorway long enough for the door steps, so the replay never loops
 Echo = Callable[[str], None]
@@ -98,6 +106,8 @@ def seed_people(
 ) -> tuple[DoorPeople, str]:
     """The door's people; returns them and why faces are skipped ("" when they are not)."""
     face_id, photos, why = _enrol(db, vault, recogniser, cast) if cast else (None, 0, "")
+    if face_id is not None:
+        set_pin(db, face_id, FACE_PIN)  # asked for when the door doubts their face
     pin_row = _resident(db, vault, PIN_HOUSEHOLD, "演示住户 乙")
     set_pin(db, pin_row["id"], PIN)
     now = utc_now()
@@ -112,21 +122,35 @@ def seed_people(
     return DoorPeople(face_label, photos, pin_row["id"], name(pin_row["id"]), token, label), why
 
 
-def _face_views(
-    recogniser: FaceRecogniser, cast: FaceCast
-) -> tuple[list[np.ndarray], list[np.ndarray], str]:
-    """Door-camera frames of the resident's held-out photo and of the stranger."""
-    views = []
-    for number, path in enumerate((cast.replay, cast.stranger)):
+@dataclass(frozen=True)
+class FaceViews:
+    resident: list[np.ndarray]  # the resident alive at the door
+    phone: list[np.ndarray]  # the same photo of the resident on a phone held up
+    stranger: list[np.ndarray]
+
+
+def _face_views(recogniser: FaceRecogniser, cast: FaceCast) -> tuple[FaceViews | None, str]:
+    """Door-camera frames of the resident's held-out photo (alive, and on a phone) and of
+    the stranger; None and why when a photo cannot be used."""
+    photos = []
+    for path in (cast.replay, cast.stranger):
         try:
             photo = read_image_file(path)
         except ImageInputError:  # its message may name the file, and so the person
-            return [], [], "a chosen photo is unreadable"
-        box = largest_face(recogniser.detector, photo)
-        if box is None:
-            return [], [], "the detector finds no face in a chosen photo"
-        views.append(person_frames(photo, box, PERSON_FRAMES, seed=100 * number))
-    return views[0], views[1], ""
+            return None, "a chosen photo is unreadable"
+        faces = recogniser.detector.detect(photo)
+        if not faces:
+            return None, "the detector finds no face in a chosen photo"
+        photos.append((photo, faces[0]))
+    (resident, face), (stranger, _) = photos
+    rng = np.random.default_rng(16)
+    box = largest_face(recogniser.detector, stranger)
+    assert box is not None  # the detector found it just above
+    return FaceViews(
+        synthetic.genuine(resident, face, PERSON_FRAMES, rng, "natural").frames,
+        synthetic.attack("phone_in_frame", resident, face, PERSON_FRAMES, rng).frames,
+        person_frames(stranger, box, PERSON_FRAMES, seed=100),
+    ), ""
 
 
 @dataclass(frozen=True)
@@ -155,13 +179,14 @@ def prepare_door(
         create_key_file(key)  # names and face templates are stored encrypted with it
     vault = PiiVault.from_key_file(key)
     cast, why = find_cast(faces)
-    resident_views: list[np.ndarray] = []
-    stranger_views: list[np.ndarray] = []
+    views = None
     if cast is not None:
-        resident_views, stranger_views, why = _face_views(recogniser, cast)
+        views, why = _face_views(recogniser, cast)
     people, enrol_why = seed_people(db, vault, recogniser, None if why else cast)
     why = why or enrol_why
-    plan = [] if why else [("resident", resident_views), ("stranger", stranger_views)]
+    plan = []
+    if not why and views is not None:
+        plan = [("resident", views.resident), ("phone", views.phone), ("stranger", views.stranger)]
     plan.append(("visitor", qr_frames(people.token, QR_FRAMES)))
     gap = math.ceil((gate.lock.release_s + 0.2) * fps)  # the lock is back before the next
     lead, tail = math.ceil(0.6 * fps), math.ceil(TAIL_S * fps)
@@ -222,6 +247,10 @@ def run_pedestrian_demo(
         actor = DoorActor(config.gate(DOOR_GATE), factory, feed, echo, gate.door.grace_s)
         seen = {
             "resident": (f"{people.face_label} walks up (a photo not enrolled)", "face_passage"),
+            "phone": (
+                f"someone holds up a phone showing that photo of {people.face_label}",
+                "face_spoof_suspected",
+            ),
             "stranger": ("a stranger walks up (nobody enrolled)", "face_unknown"),
             "visitor": ("a visitor holds up the QR pass on a phone", "qr_pass"),
         }
@@ -246,6 +275,8 @@ def run_pedestrian_demo(
             found = actor.expect_in_frames(kind, gate.camera, segment.end)
             if found is not None and found.decision == "open":
                 actor.relocked(actor.last_grant)
+            if found is not None and found.kind == "face_spoof_suspected":
+                actor.pin_after_doubted_face(FACE_PIN)
         for number, (story, act) in enumerate(acted, len(scene.segments) + 1):
             echo(f"  [{number}/{count}] {story}")
             act()

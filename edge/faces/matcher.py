@@ -6,12 +6,17 @@ within ``window_s`` is far less likely to be chance. A frame with a different or
 restarts the count, so two people alternating in front of the camera never add up to
 one opening. After a decision the same identity is quiet for ``dedupe_s`` so one person
 standing at the door is one passage, not one per second.
+
+Each frame may carry what a later stage needs from it (the liveness stage's observation of
+that frame): the decision hands back the agreeing frames' payloads, so liveness is judged
+on exactly the frames that identified the face.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from edge.faces.index import SearchResult
 
@@ -25,6 +30,7 @@ class FaceDecisionInput:
     margin: float
     frames: int
     first_seen: datetime
+    payloads: tuple[Any, ...] = ()  # what each agreeing frame carried, oldest first
 
 
 @dataclass
@@ -35,6 +41,7 @@ class _Run:
     last_seen: datetime
     scores: list[float] = field(default_factory=list)
     margins: list[float] = field(default_factory=list)
+    payloads: list[Any] = field(default_factory=list)
 
 
 class FrameAgreement:
@@ -47,8 +54,11 @@ class FrameAgreement:
         self._run: _Run | None = None
         self._quiet: dict[int, datetime] = {}
 
-    def add(self, result: SearchResult | None, at: datetime) -> FaceDecisionInput | None:
-        """Feed one frame's best search result (None: no face); returns a decided identity."""
+    def add(
+        self, result: SearchResult | None, at: datetime, payload: Any = None
+    ) -> FaceDecisionInput | None:
+        """Feed one frame's best search result (None: no face) and what the frame carries;
+        returns a decided identity with the agreeing frames' payloads."""
         self._quiet = {k: v for k, v in self._quiet.items() if v > at}
         if result is None or result.identity is None:
             self._run = None
@@ -60,12 +70,18 @@ class FrameAgreement:
         run.last_seen = at
         run.scores.append(result.score)
         run.margins.append(result.margin)
+        run.payloads.append(payload)
         if run.count < self.frames_to_agree or result.identity in self._quiet:
             return None
         self._run = None
         self._quiet[result.identity] = at + self.dedupe
         return FaceDecisionInput(
-            run.identity, min(run.scores), min(run.margins), run.count, run.first_seen
+            run.identity,
+            min(run.scores),
+            min(run.margins),
+            run.count,
+            run.first_seen,
+            tuple(run.payloads),
         )
 
     def reset(self) -> None:

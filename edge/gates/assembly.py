@@ -14,12 +14,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import sqlite_utils
 
 from edge.config import GateConfig, MenweiConfig
 from edge.config.pedestrian import DoorInputConfig
 from edge.event_spool import EventSpool, MiB
 from edge.faces.configured import face_recogniser
+from edge.faces.liveness.checker import LivenessChecker
+from edge.faces.liveness.infrared import IrGeometry
+from edge.faces.liveness.stage import LivenessStage, StageSettings, ir_frame_near
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.control import GateControlServer, socket_path
 from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
@@ -77,6 +81,19 @@ def _camera(gate: GateConfig) -> Camera:
         backoff_max_s=gate.camera.backoff_max_s,
         replay_fps=gate.camera.replay_fps,
         replay_every_frame=gate.camera.replay_every_frame,
+    )
+
+
+def _ir_camera(gate: GateConfig) -> Camera | None:
+    """The door's near-infrared camera (not started), if it has one."""
+    ir = gate.camera_ir
+    if ir is None:
+        return None
+    return Camera(
+        ir.source,
+        read_timeout_s=ir.read_timeout_s,
+        backoff_max_s=ir.backoff_max_s,
+        replay_fps=ir.replay_fps,
     )
 
 
@@ -240,6 +257,39 @@ def pedestrian_settings(config: MenweiConfig, gate: GateConfig) -> PedestrianSet
     )
 
 
+def liveness_stage(
+    config: MenweiConfig,
+    gate: GateConfig,
+    recogniser: FaceRecogniser,
+    ir_camera: Camera | None,
+    checker: LivenessChecker | None = None,
+) -> LivenessStage:
+    """The door's liveness stage from ``[recognition.liveness]`` and its ``[gates.liveness]``
+    and ``[gates.camera_ir]``. The models are opened (and SHA-256 checked) here, so a missing
+    or altered file stops the gate at start with the file named (FaceModelError)."""
+    site, door = config.recognition.liveness, gate.door_liveness
+    settings = StageSettings(
+        mode=door.mode,
+        pin_s=door.pin_s,
+        learn_every_s=site.learn_every_s,
+        ir_max_skew_s=gate.camera_ir.max_skew_s if gate.camera_ir else 0.5,
+        repeat_window_s=site.repeat_window_s,
+        repeat_count=site.repeat_count,
+        slow_s=site.slow_s,
+        max_slow_s=site.max_slow_s,
+    )
+    if door.mode == "off":
+        return LivenessStage(settings, None)
+    ir = None
+    if gate.camera_ir is not None:
+        ir = IrGeometry(np.asarray(gate.camera_ir.colour_to_ir), gate.camera_ir.tolerance)
+    if checker is None or (ir is not None and checker.ir is None):
+        # the colour camera's detector also finds faces in the IR frames (same thread)
+        checker = LivenessChecker(site.threshold, ir, recogniser.detector if ir else None)
+    frames = ir_frame_near(ir_camera.latest, settings.ir_max_skew_s) if ir_camera else None
+    return LivenessStage(settings, checker, frames)
+
+
 def _door_input(
     spec: DoorInputConfig | None, factory: object, name: str, opened: list[DebouncedInput]
 ) -> DebouncedInput | None:
@@ -293,6 +343,7 @@ class RunningPedestrianGate:
     door: Door
     keypad: LineKeypad | None
     thread: threading.Thread
+    ir_camera: Camera | None = None
 
 
 @contextlib.contextmanager
@@ -305,11 +356,14 @@ def pedestrian_gate(
     on_outcome: Callable[[GateOutcome], None] | None = None,
     on_idle: Callable[[], None] | None = None,
     recogniser: FaceRecogniser | None = None,
+    liveness: LivenessChecker | None = None,
 ) -> Iterator[RunningPedestrianGate]:
     """Start one pedestrian gate in a thread; on exit stop it and de-energise the lock relay.
 
     The lock relay goes to rest when the gate stops, whatever the reason: a fail-safe lock
     (maglock) is then released, a fail-secure strike locked, exactly as on a power cut.
+    ``liveness``: an already opened checker (tests and the demo share one; its threshold
+    is then its own).
     """
     gate = config.gate(gate_id)
     if gate.kind != "pedestrian":
@@ -317,6 +371,8 @@ def pedestrian_gate(
     assert gate.lock is not None  # guaranteed by GateConfig validation
     vault = pii_vault(config)  # before any pin is claimed: a missing key changes nothing
     recogniser = recogniser or face_recogniser(config.recognition.faces)
+    ir_camera = _ir_camera(gate)
+    stage = liveness_stage(config, gate, recogniser, ir_camera, liveness)  # models checked
     db, store_state = (db, None) if db else open_gate_store(config)
     factory = pin_factory or make_pin_factory(config.hardware.pin_factory)
     camera = _camera(gate)
@@ -355,13 +411,19 @@ def pedestrian_gate(
             pedestrian_settings(config, gate),
             on_outcome=on_outcome,
             camera=camera,
+            liveness=stage,
+            ir_camera=ir_camera,
         )
         door_events.deliver_to(loop)
         if gate.keypad is not None:
             keypad = LineKeypad(gate.keypad.source, loop.keypad_entry, name=f"keypad-{gate.id}")
+        if ir_camera is not None:
+            ir_camera.start()
         with _running_loop(config, gate.id, loop, camera, stop, on_idle, store_state) as thread:
-            yield RunningPedestrianGate(loop, camera, door, keypad, thread)
+            yield RunningPedestrianGate(loop, camera, door, keypad, thread, ir_camera)
     finally:
+        if ir_camera is not None:
+            ir_camera.stop()
         if keypad is not None:
             keypad.close()
         if door is not None:

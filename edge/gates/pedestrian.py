@@ -27,6 +27,17 @@ recorded for that frame (a passage, or a ``face_unknown`` that is then recorded 
 strangers' quiet time), or — when the person was already recorded moments ago — related to
 that passage, or on its own with its snapshot if no sighting follows within the agreement
 window. Either way it is written with its outbox row (edge.events).
+
+Liveness (edge.faces.liveness.stage, the door's ``[gates.liveness]``): every frame that
+identified someone is also looked at by the liveness cues, and that observation rides with
+the frame in the frame agreement; when the frames agree, the cues of exactly those frames are
+judged together. A face that identifies but is not judged live never reaches the policy: it
+is a ``face_spoof_suspected`` event (deny) with its snapshot, the fused score and every cue's
+part; from the ``repeat_count``-th within the window a ``face_spoof_repeated`` alert follows
+and the door judges no face for a while (PIN and QR passes are never slowed). At
+``required_or_pin`` the door then takes that resident's bare PIN on the keypad for
+``pin_s`` seconds (the face said who; the PIN proves it), counted against the same PIN
+lockout. Frames with no face teach the border cue the door's empty view.
 """
 
 from __future__ import annotations
@@ -48,7 +59,10 @@ from edge.event_writer import UNCOUNTED_USE, spend_use
 from edge.events import EventKind, NewEvent
 from edge.faces.images import ImageInputError
 from edge.faces.index import FaceIndex, SearchResult
-from edge.faces.matcher import FrameAgreement
+from edge.faces.liveness.checker import Observation
+from edge.faces.liveness.fusion import LivenessVerdict
+from edge.faces.liveness.stage import LivenessStage, StageSettings
+from edge.faces.matcher import FaceDecisionInput, FrameAgreement
 from edge.faces.recogniser import FaceRecogniser, Probe
 from edge.gates.runner import CameraLike, GateOutcome, GateRunner
 from edge.gates.watch_alerts import WatchHit, WatchMatcher, alert_event
@@ -97,6 +111,45 @@ class PedestrianSettings:
     watch_dedupe_s: float = 300.0  # one watch alert per person per this long
 
 
+@dataclass
+class LivenessStats:
+    """What the health page shows of the liveness stage: its time and its refusals."""
+
+    observe_ms_last: float | None = None
+    observe_ms_avg: float | None = None  # the per-frame cues, on frames that identified
+    judge_ms_avg: float | None = None  # the sequence cues and the fusion, per decision
+    judged: int = 0
+    refused: int = 0
+
+    @staticmethod
+    def _average(avg: float | None, ms: float) -> float:
+        return ms if avg is None else 0.9 * avg + 0.1 * ms
+
+    def note_observe(self, ms: float) -> None:
+        self.observe_ms_last = ms
+        self.observe_ms_avg = self._average(self.observe_ms_avg, ms)
+
+    def note_judge(self, ms: float, live: bool) -> None:
+        self.judge_ms_avg = self._average(self.judge_ms_avg, ms)
+        self.judged += 1
+        self.refused += 0 if live else 1
+
+
+def _asdict(value: Any) -> dict[str, Any] | None:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return None
+
+
+def _cue_summary(verdict: LivenessVerdict | None) -> str:
+    """The reason's message: score against threshold and the cues that spoke against."""
+    if verdict is None:
+        return "no frame of this face could be judged"
+    against = sorted((v, k) for k, v in verdict.evidence.items() if v < -0.5)
+    cues = ", ".join(f"{k} {v:+.1f}" for v, k in against) or "no single cue; together"
+    return f"liveness score {verdict.score:.2f} below {verdict.threshold:.2f} ({cues})"
+
+
 class LockLike(Protocol):
     def state(self) -> Any: ...  # a dataclass for the health page
 
@@ -126,8 +179,16 @@ class PedestrianGateLoop(GateRunner):
         on_outcome: Callable[[GateOutcome], None] | None = None,
         camera: CameraLike | None = None,
         clock: Callable[[], datetime] = utc_now,
+        liveness: LivenessStage | None = None,
+        ir_camera: CameraLike | None = None,
     ) -> None:
+        """``liveness``: the door's liveness stage; None is a door without one (mode off,
+        for tests of other parts; edge.gates.assembly always builds one from the config).
+        ``ir_camera``: the near-infrared camera the stage reads, for the health page."""
         super().__init__(gate.id, camera, db, snapshots, on_outcome, clock)
+        self.liveness = liveness or LivenessStage(StageSettings(mode="off"), None)
+        self.liveness_stats = LivenessStats()
+        self.ir_camera = ir_camera
         self.gate = gate
         self.door = door
         self.recogniser = recogniser
@@ -192,32 +253,51 @@ class PedestrianGateLoop(GateRunner):
             return self.refused(exc)
         outcomes = self._look_for_qr(image, at)
         result = None
-        if probe is not None:
+        observation = None
+        paused = self.liveness.face_paused(at)  # repeated spoof attempts: faces wait
+        if probe is not None and not paused:
             s = self.settings
             result = self.index.search(probe.vector, s.match_threshold, s.margin)
+            if result.identity is not None and self.liveness.active:
+                observation = self._observe(image, probe, at)
+        elif probe is None:
+            self.liveness.empty_frame(image, at)
         self.watch.observe(probe.vector if probe is not None else None, image, at)
-        outcomes += self._face(result, image, at, _face_box(probe, image))
+        outcomes += self._face(result, image, at, observation, _face_box(probe, image))
         outcomes += self._unattached_watch_hit(result, at)
         return outcomes
+
+    def _observe(self, image: np.ndarray, probe: Probe, at: datetime) -> Observation | None:
+        started = time.perf_counter()
+        observation = self.liveness.observe(image, probe.face, at)
+        self.liveness_stats.note_observe((time.perf_counter() - started) * 1000)
+        return observation
 
     def _face(
         self,
         result: SearchResult | None,
         image: np.ndarray,
         at: datetime,
+        observation: Observation | None = None,
         where: dict[str, Any] | None = None,
     ) -> list[GateOutcome]:
-        """A face agreed over enough frames passes (or not); a stranger seen as long is
-        recorded once per quiet time (always when the watch list knows them)."""
-        decided = self.agreement.add(result, at)
+        """A face agreed over enough frames, and judged live, passes (or not); one that is
+        not judged live is a suspected spoof; a stranger seen as long is recorded once per
+        quiet time (always when the watch list knows them)."""
+        decided = self.agreement.add(result, at, observation)
         if decided is not None:
             self._unknown_frames = 0
-            sighting = PersonSighting("face", decided.identity, score=decided.score)
             details: dict[str, Any] = {
                 "score": round(decided.score, 4),
                 "margin": round(decided.margin, 4),
                 **(where or {}),
             }
+            if self.liveness.active:
+                verdict = self._judge(decided)
+                if verdict is None or not verdict.live:
+                    return self._spoof(decided, verdict, image, details, at)
+                details.update(verdict.event_details())
+            sighting = PersonSighting("face", decided.identity, score=decided.score)
             outcome = self._decide(
                 sighting, "face_passage", image, details, watch=self.watch.take()
             )
@@ -239,6 +319,84 @@ class PedestrianGateLoop(GateRunner):
         details = {"best_score": round(result.score, 4), "why": result.reason, **(where or {})}
         sighting = PersonSighting("face", None, score=result.score)
         return [self._decide(sighting, "face_unknown", image, details, watch=self.watch.take())]
+
+    def _judge(self, decided: FaceDecisionInput) -> LivenessVerdict | None:
+        started = time.perf_counter()
+        verdict = self.liveness.judge(decided.payloads)
+        live = verdict is not None and verdict.live
+        self.liveness_stats.note_judge((time.perf_counter() - started) * 1000, live)
+        return verdict
+
+    def _spoof(
+        self,
+        decided: FaceDecisionInput,
+        verdict: LivenessVerdict | None,
+        image: np.ndarray,
+        details: dict[str, Any],
+        at: datetime,
+    ) -> list[GateOutcome]:
+        """A face that identified a resident but was not judged live: never opens. Recorded
+        as ``face_spoof_suspected`` (with a watch alert it carries); repeated attempts add a
+        ``face_spoof_repeated`` alert and pause the face path; at ``required_or_pin`` the
+        door now waits for that resident's PIN."""
+        watch = self.watch.take()
+        pin_s = self.liveness.settings.pin_s
+        asks_pin = self.liveness.settings.mode == "required_or_pin"
+        reasons: tuple[dict[str, str], ...] = (
+            {"code": "liveness_failed", "message": _cue_summary(verdict)},
+        )
+        if asks_pin:
+            reasons += (
+                {
+                    "code": "liveness_pin_requested",
+                    "message": f"the resident's PIN is asked for on the keypad ({pin_s:g} s)",
+                },
+            )
+        details = {**details, **(verdict.event_details() if verdict is not None else {})}
+        outcomes = []
+        with self.lock:
+            now = self.clock()
+            resident = self._person(decided.identity, now)
+            event = NewEvent(
+                self.gate.id,
+                "face_spoof_suspected",
+                now,
+                "deny",
+                subject=resident.label if resident is not None else None,
+                confidence=decided.score,
+                reasons=reasons,
+                details=details,
+            )
+            alerts = [alert_event(watch, self.gate.id, now)] if watch is not None else []
+            written = self.record(event, image, linked=alerts)
+            outcomes.append(GateOutcome.of(event, written))
+            refusal = self.liveness.refused(decided.identity, written.id or "", now)
+            if refusal.repeated:
+                until = refusal.paused_until
+                message = f"{refusal.attempts} faces refused as spoofs at this door within " + (
+                    f"{self.liveness.settings.repeat_window_s:g} s"
+                )
+                if until is not None:
+                    message += f"; faces not judged for {(until - now).total_seconds():.0f} s"
+                repeated = NewEvent(
+                    self.gate.id,
+                    "face_spoof_repeated",
+                    now,
+                    "none",
+                    subject=event.subject,
+                    reasons=({"code": "liveness_repeated", "message": message},),
+                    details={
+                        "attempts": refusal.attempts,
+                        "paused_until": until.isoformat() if until is not None else None,
+                    },
+                    related_event_id=written.id,
+                )
+                outcomes.append(GateOutcome.of(repeated, self.record(repeated)))
+            if written.id:
+                self._recent_passage[decided.identity] = (written.id, at)
+        for outcome in outcomes:
+            self.publish(outcome)
+        return outcomes
 
     def _unattached_watch_hit(self, result: SearchResult | None, at: datetime) -> list[GateOutcome]:
         """A watch hit no sighting of this frame took: relate it to the person's passage of
@@ -283,9 +441,19 @@ class PedestrianGateLoop(GateRunner):
 
     # -- other inputs (their own threads) -----------------------------------------------------
     def keypad_entry(self, line: str) -> GateOutcome | None:
-        """A keypad line ``<resident number>*<PIN>`` (on the keypad's thread); malformed
-        lines are ignored."""
-        number, sep, pin = line.strip().partition("*")
+        """A keypad line ``<resident number>*<PIN>`` (on the keypad's thread), or a bare
+        ``<PIN>`` while the door waits for the PIN of a face it doubted; malformed lines are
+        ignored."""
+        text = line.strip()
+        if text.isascii() and text.isdigit() and len(text) <= 12:
+            with self.connections.scoped(), self.lock:
+                request = self.liveness.take_pin(self.clock())
+                if request is None:
+                    return None  # no doubted face is waiting: a bare number means nothing
+                return self._check_keypad_pin(
+                    request.resident_id, text, after_spoof=request.event_id or None
+                )
+        number, sep, pin = text.partition("*")
         if (
             not sep
             or not (number + pin).isascii()
@@ -298,7 +466,7 @@ class PedestrianGateLoop(GateRunner):
         with self.connections.scoped(), self.lock:  # the lock guards the PIN failure counts
             return self._check_keypad_pin(rid, pin)
 
-    def _check_keypad_pin(self, rid: int, pin: str) -> GateOutcome:
+    def _check_keypad_pin(self, rid: int, pin: str, after_spoof: str | None = None) -> GateOutcome:
         now_s = time.monotonic()
         recent = [t for t in self._pin_failures.get(rid, []) if now_s - t < self.settings.lockout_s]
         locked_out = len(recent) >= self.settings.max_pin_failures
@@ -307,8 +475,10 @@ class PedestrianGateLoop(GateRunner):
             recent.append(now_s)
         self._pin_failures[rid] = recent
         sighting = PersonSighting("pin", rid if ok else None)
-        details = {"resident_number": rid, "locked_out": locked_out}
-        return self._decide(sighting, "pin_passage", None, details)
+        details: dict[str, Any] = {"resident_number": rid, "locked_out": locked_out}
+        if after_spoof is not None:
+            details["after_spoof"] = after_spoof  # the doubted face this PIN answered
+        return self._decide(sighting, "pin_passage", None, details, related=after_spoof)
 
     def door_event(self, kind: str, details: dict[str, Any]) -> None:
         """Handler for gate_drivers.door.Door(on_event=...): every alarm becomes an event."""
@@ -334,6 +504,7 @@ class PedestrianGateLoop(GateRunner):
         details: dict[str, Any],
         qr: PassFact | None = None,
         watch: WatchHit | None = None,
+        related: str | None = None,
     ) -> GateOutcome:
         """Policy on the person's facts, a pass use spent when it opens, the event (with its
         watch alert) recorded, then the lock released."""
@@ -385,6 +556,7 @@ class PedestrianGateLoop(GateRunner):
                 confidence=sighting.score,
                 reasons=reasons,
                 details=details,
+                related_event_id=related,
             )
             alerts = [alert_event(watch, self.gate.id, now)] if watch is not None else []
             written = self.record(event, frame, linked=alerts)
@@ -419,6 +591,30 @@ class PedestrianGateLoop(GateRunner):
             "lock": dataclasses.asdict(self.door.lock.state()),
             "door_open": self.door.is_open,
             "fire_alarm": self.door.fire_active,
+            "liveness": self.liveness_health(),
+        }
+
+    def liveness_health(self) -> dict[str, Any]:
+        """The liveness stage for the health page: policy, time, refusals, pause."""
+        stage, stats = self.liveness, self.liveness_stats
+        paused = stage.attempts.paused_until()
+        now = self.clock()
+
+        def ms(value: float | None) -> float | None:
+            return None if value is None else round(value, 1)
+
+        return {
+            "mode": stage.settings.mode,
+            "threshold": stage.threshold,
+            "infrared": stage.checker is not None and stage.checker.ir is not None,
+            "observe_ms_avg": ms(stats.observe_ms_avg),
+            "observe_ms_last": ms(stats.observe_ms_last),
+            "judge_ms_avg": ms(stats.judge_ms_avg),
+            "judged": stats.judged,
+            "refused": stats.refused,
+            "faces_paused_until": paused.isoformat() if paused and paused > now else None,
+            "pin_waiting": stage.pin_window.waiting(now) is not None,
+            "ir_camera": None if self.ir_camera is None else _asdict(self.ir_camera.health()),
         }
 
 

@@ -25,6 +25,8 @@ KIND_LABELS = {
     "manual_open": N_("Opened by hand"),
     "face_passage": N_("Face passage"),
     "face_unknown": N_("Unknown face"),
+    "face_spoof_suspected": N_("Suspected face spoof"),
+    "face_spoof_repeated": N_("Repeated face spoof attempts"),
     "pin_passage": N_("PIN entry"),
     "qr_pass": N_("QR pass"),
     "door_forced": N_("Door forced open"),
@@ -57,6 +59,16 @@ DETAIL_LABELS = {
     "corrected_plate": N_("Plate confirmed by the guard"),
     "waiting": N_("Waited at the barrier"),
     "seen_since": N_("Seen since"),
+    "margin": N_("Margin over the next person"),
+    "liveness_score": N_("Liveness score"),
+    "liveness_threshold": N_("Liveness threshold"),
+    "liveness_frames": N_("Frames judged for liveness"),
+    "liveness_frames_live": N_("Frames that looked live"),
+    "liveness_parts": N_("Liveness cues (evidence)"),
+    "liveness_readings": N_("Liveness cue readings"),
+    "after_spoof": N_("Answered the doubted face"),
+    "attempts": N_("Attempts"),
+    "paused_until": N_("Faces paused until"),
 }
 # The policies store each reason as a code plus an English message with the specifics
 # (household, times, score). Pages show the translated label of the code first, so a guard
@@ -100,6 +112,9 @@ REASON_LABELS = {
     "manual_open": N_("Opened by hand"),
     "pass_use_not_counted": N_("Use not counted (storage fault)"),
     "near_miss": N_("Possibly a known plate misread: a guard must confirm"),
+    "liveness_failed": N_("Not judged a live person (photo, print or screen?)"),
+    "liveness_pin_requested": N_("PIN asked for on the keypad"),
+    "liveness_repeated": N_("Repeated attempts: faces paused at this door"),
     **KIND_LABELS,  # door and camera events use their kind as the code
 }
 VEHICLE_KIND_LABELS = {
@@ -108,7 +123,7 @@ VEHICLE_KIND_LABELS = {
     "temporary": N_("Temporary vehicle"),
 }
 # details holding a time, shown in the site zone
-TIME_DETAILS = frozenset({"first_seen", "seen_since"})
+TIME_DETAILS = frozenset({"first_seen", "seen_since", "paused_until"})
 FILTER_MESSAGES = {
     "plate_match": N_("Choose whether the plate must match exactly or by its beginning."),
     "plate_chars": N_(

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from flask import current_app
 
 from edge.faces import configured
+from edge.faces.liveness.checker import LivenessChecker
 from edge.faces.recogniser import FaceRecogniser
 from edge.web.context import state
 
@@ -33,3 +34,15 @@ def face_recogniser() -> Iterator[FaceRecogniser]:
     recogniser, lock = extensions["menwei_faces"]
     with lock:
         yield recogniser
+
+
+def liveness_checker() -> LivenessChecker:
+    """The app's liveness checker (the models opened and checked once); call it inside
+    ``face_recogniser()``'s block, whose lock it shares (one DNN user at a time)."""
+    extensions = current_app.extensions
+    with _LOAD_LOCK:
+        if "menwei_liveness" not in extensions:
+            threshold = state().config.recognition.liveness.threshold
+            extensions["menwei_liveness"] = LivenessChecker(threshold)
+    checker: LivenessChecker = extensions["menwei_liveness"]
+    return checker

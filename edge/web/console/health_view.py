@@ -103,6 +103,16 @@ def gate_cells(h: GateHealth) -> dict[str, Cell]:
         cells[f"{key}.state"] = (down, "bad")
         return cells
     ms = "—" if h.recogniser_ms is None else f"{h.recogniser_ms:.0f} ms"
+    live = h.liveness or {}
+    if live.get("mode") == "off":
+        ms += " · " + gettext("liveness off")
+    elif isinstance(live.get("observe_ms_avg"), int | float):
+        ms += " · " + gettext(
+            "liveness %(ms)s ms, %(refused)s of %(judged)s faces refused",
+            ms=f"{live['observe_ms_avg']:.0f}",
+            refused=live.get("refused", 0),
+            judged=live.get("judged", 0),
+        )
     return {
         f"{key}.state": (gettext("running"), h.level),
         f"{key}.camera": _camera(h),

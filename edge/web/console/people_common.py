@@ -143,6 +143,6 @@ def resident_page(
         groups=known_groups(),
         error=error,
         refused=refused,
-        done=done_text(request.args.get("done")) if status == 200 else "",
+        done=done_text(request.args.get("done"), request.args.get("live")) if status == 200 else "",
     )
     return page, status

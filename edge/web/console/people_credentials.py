@@ -15,11 +15,13 @@ Why it is written this way:
 
 from __future__ import annotations
 
+import numpy as np
 from flask import Response, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from edge import audit
+from edge.faces.liveness.enrolment import photo_score
 from edge.plates.grammar import PlateFormatError, normalise_plate
 from edge.resident_faces import (
     FaceEnrolmentError,
@@ -35,7 +37,7 @@ from edge.resident_faces import (
 from edge.residents import ResidentError, hash_pin, store_pin_hash
 from edge.vehicles import EnrolmentError, VehicleInput, add_vehicle, remove_vehicle_id
 from edge.web.confirm import Confirmation, confirm_first
-from edge.web.console.faces import face_recogniser
+from edge.web.console.faces import face_recogniser, liveness_checker
 from edge.web.console.forms import UPLOAD_LIMIT_BYTES, accepts_uploads, claim_nonce
 from edge.web.console.people_common import (
     RID,
@@ -74,9 +76,16 @@ def enrol_faces(rid: int):
     except ResidentError as exc:
         return resident_page(rid, error=error_text(exc), status=400)
     uploads = [(_label(f.filename, i), f.read()) for i, f in enumerate(files)]
+    scores: list[float] = []  # each photo's liveness: shown to the operator, never a refusal
     try:
         with face_recogniser() as recogniser:
-            templates = upload_templates(recogniser, uploads)
+            checker = liveness_checker()
+
+            def score(image: np.ndarray) -> None:
+                verdict = photo_score(checker, recogniser.detector, image)
+                scores.append(round(verdict.score, 2) if verdict is not None else 0.0)
+
+            templates = upload_templates(recogniser, uploads, on_image=score)
             model = recogniser.model_sha256
     except FaceEnrolmentError as exc:
         return resident_page(rid, error=error_text(exc), refused=exc.refused, status=400)
@@ -89,9 +98,15 @@ def enrol_faces(rid: int):
         else:  # not agreed (this time): no picture of the face is kept
             photo = False
             delete_face_photo(conn, rid)
-        details = {"templates": ids, "model_sha256": model[:12], "photo_kept": photo}
+        details = {
+            "templates": ids,
+            "model_sha256": model[:12],
+            "photo_kept": photo,
+            "liveness_scores": scores,
+        }
         audit.append(conn, actor(), "face_enrol", f"resident:{rid}", details, now())
-    return _back(rid, "faces")
+    live = ",".join(f"{s:.2f}" for s in scores)
+    return redirect(url_for("console_people.resident", rid=rid, done="faces", live=live), 303)
 
 
 def _faces_loss(rid: int) -> Confirmation:

@@ -8,6 +8,8 @@ hide an untranslated message from it).
 
 from __future__ import annotations
 
+import re
+
 from flask_babel import gettext
 
 from edge.residents import ResidentError
@@ -54,6 +56,17 @@ def error_text(exc: ResidentError) -> str:
     return gettext(msgid) if msgid else str(exc)
 
 
-def done_text(code: str | None) -> str:
+# ?live=0.91,0.12 after face photos: their liveness scores, two decimals each, nothing else
+LIVE_SCORES = re.compile(r"(?:0\.\d\d|1\.00)(?:,(?:0\.\d\d|1\.00)){0,4}")
+
+
+def done_text(code: str | None, live: str | None = None) -> str:
     msgid = DONE.get(code or "")
-    return gettext(msgid) if msgid else ""
+    text = gettext(msgid) if msgid else ""
+    if code == "faces" and live and LIVE_SCORES.fullmatch(live):
+        text += " " + gettext(
+            "Liveness score of each photo: %(scores)s (1 = a live face; a low score means a "
+            "photo of a photo or of a screen: check the photos show the person in front of you).",
+            scores=live.replace(",", ", "),
+        )
+    return text

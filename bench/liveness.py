@@ -1,0 +1,333 @@
+"""Benchmark: presentation-attack detection on attacks made from the real fixture photos.
+
+Run: .venv/bin/python bench/liveness.py [--frames 5] [--attacks 1] [--cache DIR] [--timing]
+
+The set (edge.faces.liveness.synthetic; read its docstring for what it models and what not):
+every single-face photo in ../shared/fixtures/faces (read in place) gives, per seed,
+- genuine sequences: the photo's scene as a fixed door camera sees it, the person still,
+  moving naturally (2-5 degrees of head turn) or turning (6-12 degrees);
+- attacks with the same photo: ``print`` (the whole photo printed borderless, held up),
+  ``print_border`` (a portrait print with its white border and paper edge in view),
+  ``screen`` (phone, tablet or monitor held close), ``phone_in_frame`` (a phone with its
+  body in view), each hand-held over ``--frames`` frames, with their NIR views.
+Two seeds: the threshold is picked on the first (dev) and reported on the second (test).
+
+What it prints (all measured in this run):
+1. time per face on a genuine frame: YuNet detect, liveness (all per-frame cues), SFace
+   align + embed, and their sum (target: median <= 50 ms), and the multi-frame judgement;
+2. the threshold sweep on dev: BPCER and APCER per attack type, and the threshold with
+   BPCER <= 5 %; the default in edge.faces.liveness.checker; the same on test;
+3. at the default threshold on test: APCER per attack type and BPCER per motion, with the
+   colour camera alone; with the colour camera giving greyscale frames (a night-mode
+   colour camera, no IR); and with the IR camera (IR attacks: APCER; genuine: BPCER);
+4. cue ablations at the default threshold (which cues catch which attacks), and the frame
+   rule (median of the frames' scores, used; every frame; the mean).
+A synthetic set shows what each cue does to the media it models; it cannot measure real
+paper, real screens and real residents (docs/faces.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import os
+import pickle
+import platform
+import statistics
+import subprocess
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.faces.detector import Face, FaceDetector
+from edge.faces.embedder import FaceEmbedder
+from edge.faces.images import read_image_file
+from edge.faces.liveness import synthetic
+from edge.faces.liveness.checker import DEFAULT_THRESHOLD, LivenessChecker, Observation
+from edge.faces.liveness.fusion import SequenceCues, fuse
+from edge.faces.liveness.infrared import IrGeometry
+from edge.faces.liveness.parallax import parallax
+from edge.faces.liveness.surround import surround
+
+FACES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "faces"
+MIN_FACE_PX = 60  # the gate's default min_gate_face_px
+KINDS = ("genuine", *synthetic.ATTACK_KINDS)
+ABLATIONS = {
+    "models only": frozenset({"model"}),
+    "models + border": frozenset({"model", "border"}),
+    "models + surround": frozenset({"model", "surround"}),
+    "models + parallax": frozenset({"model", "parallax"}),
+    "models + artefacts": frozenset({"model", "artefacts"}),
+    "all colour cues": frozenset({"model", "border", "surround", "parallax", "artefacts"}),
+}
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    return (
+        f"{model}, {os.cpu_count()} cores, {platform.machine()}, Python "
+        f"{platform.python_version()}, OpenCV {cv2.__version__}; load average {load}"
+    )
+
+
+@dataclass
+class Case:
+    photo: str
+    kind: str
+    motion: str | None
+    params: dict
+    frames: list[np.ndarray]
+    nir: list[np.ndarray]
+
+
+@dataclass
+class Result:
+    kind: str
+    motion: str | None
+    params: dict
+    colour: list[Observation] = field(default_factory=list)
+    infrared: list[Observation] = field(default_factory=list)
+    grey: list[Observation] = field(default_factory=list)
+    grey_ir: list[Observation] = field(default_factory=list)
+    missed: int = 0  # frames with no usable face
+
+
+def single_face_photos() -> dict[str, tuple[str, np.ndarray]]:
+    """file -> (identity, image) for each photo of one whole face."""
+    with (FACES / "labels.tsv").open(encoding="utf-8") as handle:
+        labels = {r["file"]: r["identity"] for r in csv.DictReader(handle, delimiter="\t")}
+    keep = sorted(f for f, i in labels.items() if not i.startswith("MULTI") and "partial" not in f)
+    return {f: (labels[f], read_image_file(FACES / f)) for f in keep}
+
+
+def build(seed: int, frames: int, attacks: int, cache: Path | None) -> list[Case]:
+    """The set for ``seed``, from ``cache`` when it was made before with the same code."""
+    code = hashlib.sha256(Path(synthetic.__file__).read_bytes()).hexdigest()[:12]
+    path = cache / f"liveness-{seed}-{frames}-{attacks}-{code}.pickle" if cache else None
+    if path is not None and path.is_file():
+        with path.open("rb") as handle:
+            return [Case(**fields) for fields in pickle.load(handle)]
+    detector = FaceDetector()
+    photos = single_face_photos()
+    rng = np.random.default_rng(seed)
+    cases = []
+    for name, (identity, photo) in photos.items():
+        face = detector.detect(photo)[0]
+        others = tuple(p for i, p in photos.values() if i != identity)  # scenes behind media
+        for motion in synthetic.MOTIONS:
+            p = synthetic.genuine(photo, face, frames, rng, motion, nir=True)
+            cases.append(Case(name, "genuine", motion, p.params, p.frames, p.nir))
+        for kind in synthetic.ATTACK_KINDS:
+            for _ in range(attacks):
+                p = synthetic.attack(kind, photo, face, frames, rng, others, nir=True)
+                cases.append(Case(name, kind, None, p.params, p.frames, p.nir))
+        print(f"   built {name} (seed {seed})", flush=True)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            pickle.dump([vars(case) for case in cases], handle)  # plain dicts: any reader
+    return cases
+
+
+def grey(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+
+
+def largest(detector: FaceDetector, image: np.ndarray) -> Face | None:
+    faces = [f for f in detector.detect(image) if f.width >= MIN_FACE_PX]
+    return faces[0] if faces else None
+
+
+def run(cases: list[Case], colour: LivenessChecker, infrared: LivenessChecker) -> list[Result]:
+    detector = FaceDetector()
+    results = []
+    for case in cases:
+        result = Result(case.kind, case.motion, case.params)
+        for image, nir in zip(case.frames, case.nir, strict=True):
+            face = largest(detector, image)
+            if face is None:
+                result.missed += 1
+                continue
+            result.colour.append(colour.observe(image, face))
+            result.infrared.append(infrared.observe(image, face, nir))
+            if case.kind == "genuine":
+                dark = grey(image)
+                result.grey.append(colour.observe(dark, face))
+                result.grey_ir.append(infrared.observe(dark, face, nir))
+        results.append(result)
+    return results
+
+
+def sequence_cues(observations: list[Observation]) -> SequenceCues:
+    marks = [o.face.landmarks for o in observations]
+    return SequenceCues(parallax(marks), surround([o.image for o in observations], marks))
+
+
+def scores(
+    results: list[Result], which: str, cues: frozenset[str] | None = None, rule: str = "median"
+) -> dict[str, list[float]]:
+    """Fused score per sequence, by kind (and genuine by motion); a sequence in which no
+    frame showed a usable face counts as refused (score 0)."""
+    out: dict[str, list[float]] = defaultdict(list)
+    for r in results:
+        observations = getattr(r, which)
+        if r.kind == "genuine" and which.startswith("grey") and not observations:
+            continue
+        if not observations:
+            value = 0.0
+        else:
+            verdict = fuse([o.cues for o in observations], sequence_cues(observations), 0.5, cues)
+            logits = verdict.frame_logits
+            combined = {"median": np.median, "min": np.min, "mean": np.mean}[rule](logits)
+            value = 1 / (1 + np.exp(-combined))
+        key = f"genuine/{r.motion}" if r.kind == "genuine" else r.kind
+        out[key].append(float(value))
+        if r.kind == "genuine":
+            out["genuine"].append(float(value))
+    return out
+
+
+def rates(by_kind: dict[str, list[float]], threshold: float) -> dict[str, float]:
+    """BPCER for genuine keys (share refused), APCER for attacks (share accepted)."""
+    return {
+        k: float(
+            np.mean([s < threshold for s in v])
+            if k.startswith("genuine")
+            else np.mean([s >= threshold for s in v])
+        )
+        for k, v in by_kind.items()
+    }
+
+
+def line(label: str, r: dict[str, float], keys: list[str]) -> str:
+    return f"   {label:22s} " + "  ".join(f"{k} {100 * r[k]:5.1f} %" for k in keys if k in r)
+
+
+def timing(cases: list[Case], colour: LivenessChecker) -> None:
+    detector = FaceDetector()
+    embedder = FaceEmbedder()
+    det, live, emb, judge = [], [], [], []
+    genuine = [c for c in cases if c.kind == "genuine"]
+    for case in genuine:
+        observations = []
+        for image in case.frames:
+            t = time.perf_counter()
+            face = largest(detector, image)
+            det.append((time.perf_counter() - t) * 1000)
+            if face is None:
+                continue
+            t = time.perf_counter()
+            observations.append(colour.observe(image, face))
+            live.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            embedder.embed(image, face)
+            emb.append((time.perf_counter() - t) * 1000)
+        if observations:
+            t = time.perf_counter()
+            colour.judge(observations)
+            judge.append((time.perf_counter() - t) * 1000)
+    per_face = [a + b + c for a, b, c in zip(det, live, emb, strict=False)]
+    print("1. time per face (genuine frames of the test set)")
+    for label, values in [
+        ("detect (YuNet)", det),
+        ("liveness, per frame", live),
+        ("align + embed (SFace)", emb),
+        ("detect + liveness + embed", per_face),
+        ("judge (per sequence)", judge),
+    ]:
+        p95 = sorted(values)[int(0.95 * (len(values) - 1))]
+        median = statistics.median(values)
+        print(f"   {label:28s} median {median:6.2f} ms  p95 {p95:6.2f} ms  (n = {len(values)})")
+    print("   target: detect + liveness + embed <= 50 ms median")
+
+
+def sweep(dev: list[Result]) -> float:
+    by_kind = scores(dev, "colour")
+    keys = ["genuine", *synthetic.ATTACK_KINDS]
+    print("2. threshold sweep on dev (colour camera): BPCER (genuine) and APCER per attack")
+    picked = None
+    for threshold in [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]:
+        r = rates(by_kind, threshold)
+        print(line(f"threshold {threshold:.2f}", r, keys))
+    for threshold in np.arange(0.01, 0.99, 0.01):
+        if rates(by_kind, float(threshold))["genuine"] <= 0.05:
+            picked = float(threshold)
+    print(f"   highest threshold with dev BPCER <= 5 %: {picked}")
+    print(f"   default in edge.faces.liveness.checker: {DEFAULT_THRESHOLD}")
+    return DEFAULT_THRESHOLD
+
+
+def report(test: list[Result], threshold: float) -> None:
+    attacks = list(synthetic.ATTACK_KINDS)
+    genuine = ["genuine", "genuine/still", "genuine/natural", "genuine/turn"]
+    print(f"3. test set at the default threshold {threshold}")
+    counts = defaultdict(int)
+    for r in test:
+        counts[r.kind] += 1
+    print("   sequences: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    colour = rates(scores(test, "colour"), threshold)
+    print(line("colour: APCER", colour, attacks))
+    print(line("colour: BPCER", colour, genuine))
+    ir = rates(scores(test, "infrared"), threshold)
+    print(line("with IR: APCER", ir, attacks))
+    print(line("with IR: BPCER", ir, genuine))
+    print(line("grey frames: BPCER", rates(scores(test, "grey"), threshold), genuine))
+    print(line("grey + IR: BPCER", rates(scores(test, "grey_ir"), threshold), genuine))
+    resolved = [r for r in test if r.kind != "genuine" and r.params.get("resolved")]
+    print(
+        f"   attacks whose dots or pixels were coarse enough for the camera to resolve: "
+        f"{len(resolved)} of {sum(1 for r in test if r.kind != 'genuine')}"
+    )
+    print("4. ablations at the default threshold (colour camera)")
+    for label, cues in ABLATIONS.items():
+        r = rates(scores(test, "colour", cues), threshold)
+        print(line(label, r, ["genuine", *attacks]))
+    for rule in ("median", "min", "mean"):
+        r = rates(scores(test, "colour", None, rule), threshold)
+        print(line(f"frames: {rule}", r, ["genuine", *attacks]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=5, help="frames per sequence")
+    parser.add_argument(
+        "--attacks", type=int, default=1, help="sequences per attack kind and photo"
+    )
+    parser.add_argument("--seeds", type=int, nargs=2, default=(1, 2), metavar=("DEV", "TEST"))
+    parser.add_argument("--cache", type=Path, help="keep the generated sets here between runs")
+    parser.add_argument("--timing", action="store_true", help="only section 1 (time per face)")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    if not (FACES / "labels.tsv").is_file():
+        raise SystemExit(f"face fixtures not found at {FACES}")
+    geometry = IrGeometry(synthetic.IR_CALIBRATION)
+    colour = LivenessChecker(DEFAULT_THRESHOLD)
+    infrared = LivenessChecker(DEFAULT_THRESHOLD, geometry, FaceDetector())
+    started = time.perf_counter()
+    dev_cases = build(args.seeds[0], args.frames, args.attacks, args.cache)
+    test_cases = build(args.seeds[1], args.frames, args.attacks, args.cache)
+    print(f"   sets ready in {time.perf_counter() - started:.0f} s")
+    timing(test_cases, colour)
+    if args.timing:
+        return
+    dev = run(dev_cases, colour, infrared)
+    test = run(test_cases, colour, infrared)
+    threshold = sweep(dev)
+    report(test, threshold)
+    print(f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

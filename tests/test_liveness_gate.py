@@ -1,0 +1,437 @@
+"""Liveness at the pedestrian door, through the real PedestrianGateLoop: real face and
+liveness models, a real SQLite file, the door on MockFactory pins; the presentations are made
+from the real fixture photos (edge.faces.liveness.synthetic: a live head turning a little, the
+held-out photo of an enrolled resident printed, on a screen, on a phone), read in place.
+
+What must hold: a live resident opens; a print, a screen replay or a phone of that resident
+never opens and is a ``face_spoof_suspected`` event with its snapshot and cue parts; at
+``required_or_pin`` the resident's bare PIN then opens (once, within the window); repeated
+attempts raise ``face_spoof_repeated`` and pause faces but not the PIN; the alert reaches the
+console in Chinese; a stranger and a resident outside their schedule stay refused; a missing
+or altered liveness model stops the gate at start with the file named; ``off`` is off.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from zoneinfo import ZoneInfo
+
+import cv2
+import numpy as np
+import pytest
+from gpiozero.pins.mock import MockFactory
+from helpers import FACES, Clock, attack_frames, client_as, live_frames
+
+from edge.box.health import GateHealth
+from edge.config import ConfigError, MenweiConfig, parse_config
+from edge.config.liveness import IDENTITY, IrCameraConfig
+from edge.db import connect
+from edge.events import recent_events
+from edge.faces.images import read_image_file
+from edge.faces.liveness import models, synthetic
+from edge.faces.liveness.checker import LivenessChecker
+from edge.faces.liveness.infrared import IrGeometry
+from edge.faces.liveness.stage import LivenessStage, StageSettings
+from edge.faces.models import FaceModelError
+from edge.faces.recogniser import FaceRecogniser
+from edge.gates.assembly import pedestrian_gate
+from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
+from edge.person_policy import PedestrianGateFacts, Schedule
+from edge.pii import PiiVault, create_key_file
+from edge.resident_faces import enrol_faces
+from edge.residents import add_resident, set_pin
+from edge.snapshots import SnapshotStore
+from edge.web.console.health_view import gate_cells
+from gate_drivers.door import Door, DoorLock
+
+GATE = PedestrianGateFacts("east", "pedestrian", (("residents", "always"), ("visitors", "always")))
+PIN = "480915"
+# enrolled from some photos, presented at the door with a photo not enrolled
+PEOPLE = {
+    "obama": (("fr_obama.jpg", "fr_obama2.jpg"), "fr_obama1.jpg"),
+    "biden": (("fr_biden.jpg",), "fr_biden_biden2.jpg"),
+    "rose_leslie": (("fr_rose_leslie_img1.jpg",), "fr_rose_leslie_img2.jpg"),
+    "kit_harington": (("fr_kit_harington_john1.jpeg",), "fr_kit_harington_john2.jpeg"),
+}
+
+
+@pytest.fixture(scope="module")
+def recogniser(face_labels) -> FaceRecogniser:  # skips the module without the photos
+    for enrolled, shown in PEOPLE.values():
+        for name in (*enrolled, shown):
+            if not (FACES / name).is_file():
+                pytest.skip(f"fixture photo {name} is absent from {FACES}")
+    return FaceRecogniser()
+
+
+@pytest.fixture(scope="module")
+def checker() -> LivenessChecker:
+    return LivenessChecker()
+
+
+class Door_:
+    """The loop with its door, database, clock and people, for one test."""
+
+    def __init__(self, tmp_path, recogniser, checker, mode="required", **stage) -> None:
+        self.factory = MockFactory()
+        self.db = connect(tmp_path / "menwei.db")
+        self.db.execute("INSERT INTO gates VALUES ('east', 'East', 'pedestrian', 'x')")
+        vault = PiiVault(bytes(range(32)))
+        self.ids = {}
+        for who, (enrolled, _shown) in PEOPLE.items():
+            rid = add_resident(self.db, vault, who, "3-1-402")
+            photos = [(n, read_image_file(FACES / n)) for n in enrolled]
+            enrol_faces(self.db, vault, recogniser, rid, photos, "admin", consent=True)
+            set_pin(self.db, rid, PIN)
+            self.ids[who] = rid
+        lock = DoorLock(17, "fail_safe", 0.05, active_high=True, pin_factory=self.factory)
+        self.door = Door(lock, lambda kind, details: None)
+        self.clock = Clock()
+        live = LivenessStage(StageSettings(mode=mode, **stage), checker)
+        self.loop = PedestrianGateLoop(
+            GATE,
+            self.door,
+            recogniser,
+            self.db,
+            vault,
+            SnapshotStore(tmp_path / "snapshots", ZoneInfo("Asia/Shanghai")),
+            PedestrianSettings(dedupe_s=1.0),
+            clock=self.clock,
+            liveness=live,
+        )
+        self.detector = recogniser.detector
+
+    def show(self, frames: list[np.ndarray]) -> list[tuple[str, str]]:
+        """Frames 0.2 s apart (the clock follows them), then 5 s of nobody."""
+        seen = []
+        for image in frames:
+            self.clock.advance(seconds=0.2)
+            seen += [(o.kind, o.decision) for o in self.loop.process_frame(image, self.clock())]
+        self.clock.advance(seconds=5)
+        return seen
+
+    def grants(self) -> int:
+        return self.door.lock.state().grants
+
+    def close(self) -> None:
+        self.door.close()
+        self.factory.reset()
+        self.db.conn.close()
+
+
+@pytest.fixture
+def door(tmp_path, recogniser, checker):
+    made: list[Door_] = []
+
+    def build(mode: str = "required", **stage) -> Door_:
+        made.append(Door_(tmp_path / str(len(made)), recogniser, checker, mode, **stage))
+        return made[-1]
+
+    for sub in range(4):
+        (tmp_path / str(sub)).mkdir()
+    yield build
+    for d in made:
+        d.close()
+
+
+def spoof_events(db) -> list[dict]:
+    return [e for e in recent_events(db, 100) if e["kind"] == "face_spoof_suspected"]
+
+
+def test_a_live_resident_opens_and_the_passage_keeps_its_liveness_score(door):
+    d = door()
+    seen = d.show(live_frames(d.detector, PEOPLE["obama"][1], 4, seed=0))
+    assert seen == [("face_passage", "open")] and d.grants() == 1
+    passage = recent_events(d.db, 1)[0]
+    details = passage["details"]
+    assert details["liveness_score"] >= details["liveness_threshold"]
+    assert any(p.startswith("model ") for p in details["liveness_parts"])
+    health = d.loop.health()["liveness"]
+    assert health["mode"] == "required" and health["judged"] == 1 and health["refused"] == 0
+    assert health["observe_ms_avg"] > 0 and health["judge_ms_avg"] > 0
+
+
+@pytest.mark.parametrize("kind", ["screen", "phone_in_frame", "print_border"])
+def test_a_screen_a_phone_or_a_print_of_the_resident_never_opens(door, kind):
+    d = door()
+    for seed, who in enumerate(("obama", "rose_leslie")):
+        seen = d.show(attack_frames(d.detector, kind, PEOPLE[who][1], 4, seed=seed))
+        assert ("face_passage", "open") not in seen, (kind, who, seen)
+    assert d.grants() == 0 and d.door.lock.is_locked
+    spoofs = spoof_events(d.db)
+    assert spoofs, f"no {kind} was identified as the resident: nothing was judged"
+    for event in spoofs:
+        reasons = event["reasons"]
+        assert reasons[0]["code"] == "liveness_failed" and "below" in reasons[0]["message"]
+        assert event["decision"] == "deny" and event["snapshot_path"]
+        assert event["subject"].startswith("resident ")
+        details = event["details"]
+        assert details["liveness_score"] < details["liveness_threshold"]
+        assert details["liveness_parts"] and details["liveness_readings"]
+
+
+def test_borderless_prints_are_mostly_refused_at_the_measured_rate(door):
+    """A borderless print held by hand is the weakest case for one colour camera
+    (BENCHMARKS.md: 20 % accepted on the bench's test seed). Here: 4 residents x 2 prints;
+    measured on this set (seeds fixed): all 8 identified the resident, 1 opened; at most 2 may."""
+    d = door(repeat_count=1000)  # no pause between attempts: every print is judged
+    opened = judged = 0
+    for who in PEOPLE:
+        for seed in (0, 1):
+            seen = d.show(attack_frames(d.detector, "print", PEOPLE[who][1], 4, seed=seed))
+            opened += ("face_passage", "open") in seen
+            judged += any(k in ("face_passage", "face_spoof_suspected") for k, _ in seen)
+    assert judged >= 4, "too few prints identified the resident to judge liveness"
+    assert opened <= 2, f"{opened} of {judged} borderless prints opened"
+
+
+def test_live_residents_pass_at_the_measured_rate(door):
+    """4 residents x 3 live sequences (a held-out photo, the head turning a few degrees):
+    measured 12 of 12 opening here with liveness required; the bench's BPCER is 3.3 %."""
+    d = door()
+    refused = []
+    for who in PEOPLE:
+        for seed in (0, 1, 2):
+            seen = d.show(live_frames(d.detector, PEOPLE[who][1], 4, seed=seed))
+            if ("face_passage", "open") not in seen:
+                refused.append((who, seed, seen))
+    assert len(refused) <= 1, refused
+    assert not spoof_events(d.db) or len(spoof_events(d.db)) <= 1
+
+
+def test_required_or_pin_takes_the_resident_bare_pin_once_within_the_window(door):
+    d = door("required_or_pin", pin_s=20)
+    assert d.loop.keypad_entry(PIN) is None  # no doubted face: a bare number means nothing
+    seen = d.show(attack_frames(d.detector, "phone_in_frame", PEOPLE["obama"][1], 4, seed=3))
+    assert seen == [("face_spoof_suspected", "deny")]
+    spoof = spoof_events(d.db)[0]
+    assert [r["code"] for r in spoof["reasons"]] == [
+        "liveness_failed",
+        "liveness_pin_requested",
+    ]
+    assert d.loop.health()["liveness"]["pin_waiting"]
+    outcome = d.loop.keypad_entry(PIN)
+    assert outcome is not None and (outcome.kind, outcome.decision) == ("pin_passage", "open")
+    pin_event = recent_events(d.db, 1)[0]
+    assert pin_event["related_event_id"] == spoof["id"]
+    assert pin_event["details"]["resident_number"] == d.ids["obama"]
+    assert d.loop.keypad_entry(PIN) is None, "one entry per doubted face"
+    # a wrong PIN closes the window too; a late one finds none
+    d.show(attack_frames(d.detector, "phone_in_frame", PEOPLE["obama"][1], 4, seed=4))
+    assert d.loop.keypad_entry("000000").decision == "deny"
+    assert d.loop.keypad_entry(PIN) is None
+    d.show(attack_frames(d.detector, "phone_in_frame", PEOPLE["obama"][1], 4, seed=5))
+    d.clock.advance(seconds=30)
+    assert d.loop.keypad_entry(PIN) is None
+    assert d.grants() == 1
+
+
+def test_required_refuses_without_asking_for_a_pin(door):
+    d = door("required")
+    seen = d.show(attack_frames(d.detector, "screen", PEOPLE["biden"][1], 4, seed=1))
+    assert ("face_passage", "open") not in seen
+    assert d.loop.keypad_entry(PIN) is None
+    assert d.loop.keypad_entry(f"{d.ids['biden']}*{PIN}").decision == "open"  # number*PIN
+
+
+def test_repeated_attempts_raise_the_stronger_alert_and_pause_faces_not_the_pin(door):
+    d = door("required", repeat_count=2, slow_s=60, repeat_window_s=600)
+    phone = attack_frames(d.detector, "phone_in_frame", PEOPLE["obama"][1], 4, seed=3)
+    assert d.show(phone) == [("face_spoof_suspected", "deny")]
+    second = d.show(phone)
+    assert second == [("face_spoof_suspected", "deny"), ("face_spoof_repeated", "none")]
+    repeated = recent_events(d.db, 1)[0]
+    assert repeated["related_event_id"] == spoof_events(d.db)[0]["id"]
+    assert repeated["details"]["attempts"] == 2
+    assert d.loop.health()["liveness"]["faces_paused_until"] is not None
+    live = live_frames(d.detector, PEOPLE["obama"][1], 4, seed=0)
+    assert d.show(live) == [], "faces are paused at this door"
+    assert d.loop.keypad_entry(f"{d.ids['obama']}*{PIN}").decision == "open"
+    d.clock.advance(seconds=120)
+    assert d.show(live) == [("face_passage", "open")], "the pause ends"
+
+
+def test_a_stranger_and_a_resident_outside_their_hours_stay_refused(door, tmp_path):
+    d = door()
+    stranger = live_frames(d.detector, "of_carell.jpg", 4, seed=0)
+    assert d.show(stranger) == [("face_unknown", "deny")]
+    closed = Schedule(("mon",))  # the test clock's day is a Sunday
+    d.loop.settings = PedestrianSettings(dedupe_s=1.0, schedules=(("night", closed),))
+    d.loop.gate = PedestrianGateFacts("east", "pedestrian", (("residents", "night"),))
+    seen = d.show(live_frames(d.detector, PEOPLE["obama"][1], 4, seed=0))
+    assert seen == [("face_passage", "deny")] and d.grants() == 0
+
+
+def test_the_spoof_alert_reaches_the_console_in_chinese(tmp_path, console_env, recogniser):
+    env = console_env(tmp_path)
+    db = connect(env["config"].storage.database_path)
+    db.execute("INSERT INTO gates VALUES ('east', 'East', 'pedestrian', 'x')")
+    vault = PiiVault(bytes(range(32)))
+    rid = add_resident(db, vault, "obama", "3-1-402")
+    photos = [(n, read_image_file(FACES / n)) for n in PEOPLE["obama"][0]]
+    enrol_faces(db, vault, recogniser, rid, photos, "admin", consent=True)
+    factory = MockFactory()
+    lock = DoorLock(17, "fail_safe", 0.05, active_high=True, pin_factory=factory)
+    door_ = Door(lock, lambda kind, details: None)
+    clock = Clock()
+    loop = PedestrianGateLoop(
+        GATE, door_, recogniser, db, vault, None, clock=clock,
+        liveness=LivenessStage(StageSettings(), LivenessChecker()),
+    )  # fmt: skip
+    for image in attack_frames(recogniser.detector, "phone_in_frame", PEOPLE["obama"][1], 4, 3):
+        clock.advance(seconds=0.2)
+        loop.process_frame(image, clock())
+    spoof = spoof_events(db)[0]
+    html = client_as(env, "guard").get("/console/?lang=zh").text
+    assert f'data-alert-id="{spoof["id"]}"' in html
+    assert "疑似人脸伪造攻击" in html
+    page = client_as(env, "guard").get(f"/events/{spoof['id']}?lang=zh").text
+    assert "活体检测未通过" in page and "活体得分" in page
+    door_.close()
+    factory.reset()
+
+
+def test_the_ir_camera_refuses_a_screen_that_fooled_nobody_else_and_passes_a_live_face(
+    door, recogniser
+):
+    """With [gates.camera_ir]: the IR frame taken with each colour frame must show the face."""
+    d = door()
+    checker = LivenessChecker(
+        ir=IrGeometry(synthetic.IR_CALIBRATION), ir_detector=recogniser.detector
+    )
+    frames_by_time: dict = {}
+    stage = LivenessStage(StageSettings(), checker, lambda at: frames_by_time.get(at))
+    d.loop.liveness = stage
+    photo = read_image_file(FACES / PEOPLE["obama"][1])
+    face = recogniser.detector.detect(photo)[0]
+    rng = np.random.default_rng(2)
+    for presentation, expected in (
+        (synthetic.genuine(photo, face, 4, rng, "natural", nir=True), "face_passage"),
+        (synthetic.attack("screen", photo, face, 4, rng, nir=True), "face_spoof_suspected"),
+    ):
+        seen = []
+        for image, nir in zip(presentation.frames, presentation.nir, strict=True):
+            d.clock.advance(seconds=0.2)
+            frames_by_time[d.clock()] = nir
+            seen += [o.kind for o in d.loop.process_frame(image, d.clock())]
+        d.clock.advance(seconds=5)
+        assert expected in seen, (presentation.kind, seen)
+    spoof = spoof_events(d.db)[0]
+    assert any(p.startswith("infrared ") for p in spoof["details"]["liveness_parts"])
+
+
+# -- the gate from config ---------------------------------------------------------------------
+def site(tmp_path, liveness: str = "") -> MenweiConfig:
+    tmp_path.mkdir()
+    create_key_file(tmp_path / "pii.key")
+    (tmp_path / "frames").mkdir()
+    return parse_config(
+        {
+            "storage": {"data_dir": str(tmp_path / "data")},
+            "security": {"pii_key_file": str(tmp_path / "pii.key")},
+            "hardware": {"pin_factory": "mock"},
+            "gates": [
+                {
+                    "id": "east",
+                    "name": "East",
+                    "kind": "pedestrian",
+                    "camera": {"source": str(tmp_path / "frames")},
+                    "lock": {"relay_pin": 17},
+                    **({"liveness": {"mode": liveness}} if liveness else {}),
+                }
+            ],
+        }
+    )
+
+
+def test_an_altered_liveness_model_stops_the_gate_with_the_file_named(
+    tmp_path, recogniser, monkeypatch
+):
+    folder = tmp_path / "models"
+    shutil.copytree(models.MODEL_DIR, folder)
+    spec = models.PASSIVE_MODELS[0]
+    (folder / spec.file).write_bytes(b"not the model")
+    monkeypatch.setattr(models, "MODEL_DIR", folder)
+    factory = MockFactory()
+    config = site(tmp_path / "required")
+    with (
+        pytest.raises(FaceModelError, match=spec.file.replace(".", r"\.")),
+        pedestrian_gate(
+            config, "east", threading.Event(), pin_factory=factory, recogniser=recogniser
+        ),
+    ):
+        pass
+    assert factory.pins == {}, "no pin was claimed"
+    config = site(tmp_path / "off", liveness="off")  # a door without liveness needs no model
+    with pedestrian_gate(
+        config, "east", threading.Event(), pin_factory=factory, recogniser=recogniser
+    ) as gate:
+        assert gate.loop.health()["liveness"]["mode"] == "off"
+    factory.reset()
+
+
+def test_a_door_with_an_ir_camera_starts_it_and_reports_it(tmp_path, recogniser):
+    config = site(tmp_path / "ir")
+    ir_frames = tmp_path / "ir" / "ir-frames"
+    ir_frames.mkdir()
+    cv2.imwrite(str(ir_frames / "0000.jpg"), np.full((480, 640, 3), 40, np.uint8))
+    gate = config.gates[0].model_copy(
+        update={"camera_ir": IrCameraConfig(source=str(ir_frames), colour_to_ir=IDENTITY)}
+    )
+    config = config.model_copy(update={"gates": [gate]})
+    factory = MockFactory()
+    with pedestrian_gate(
+        config, "east", threading.Event(), pin_factory=factory, recogniser=recogniser
+    ) as running:
+        assert running.ir_camera is not None
+        assert running.ir_camera.wait_for_frame(-1, 10) is not None
+        health = running.loop.health()["liveness"]
+        assert health["infrared"] is True and health["ir_camera"]["state"] in ("ok", "starting")
+    factory.reset()
+
+
+def test_liveness_sections_belong_to_pedestrian_gates_and_a_bad_matrix_is_refused(tmp_path):
+    vehicle = {
+        "id": "north",
+        "name": "North",
+        "kind": "vehicle",
+        "camera": {"source": "frames"},
+        "barrier": {"open_pin": 5},
+    }
+    with pytest.raises(ConfigError, match=r"\[gates.liveness\] is for pedestrian gates"):
+        parse_config({"gates": [{**vehicle, "liveness": {"mode": "off"}}]})
+    door_ = {
+        "id": "east",
+        "name": "East",
+        "kind": "pedestrian",
+        "camera": {"source": "frames"},
+        "lock": {"relay_pin": 17},
+    }
+    flat = [[1, 0, 0], [0, 1, 0], [0, 0, 0]]
+    with pytest.raises(ConfigError, match="invertible"):
+        parse_config({"gates": [{**door_, "camera_ir": {"source": "usb:1", "colour_to_ir": flat}}]})
+    with pytest.raises(ConfigError, match="mode"):
+        parse_config({"gates": [{**door_, "liveness": {"mode": "maybe"}}]})
+    assert parse_config({"gates": [door_]}).gates[0].door_liveness.mode == "required"
+
+
+def test_off_is_off_a_still_photo_opens_as_before(door):
+    d = door("off")
+    photo = read_image_file(FACES / PEOPLE["obama"][1])
+    assert d.show([photo] * 3) == [("face_passage", "open")]
+    assert d.loop.health()["liveness"]["judged"] == 0
+
+
+def test_the_health_page_shows_the_door_liveness_time_and_refusals(tmp_path, console_env):
+    env = console_env(tmp_path)
+    live = {"mode": "required", "observe_ms_avg": 66.2, "judged": 3, "refused": 1}
+    door_ = GateHealth("east", "East", "pedestrian", True, recogniser_ms=140.0, liveness=live)
+    off = GateHealth("west", "West", "pedestrian", True, liveness={"mode": "off"})
+    with env["app"].test_request_context("/?lang=en"):
+        assert gate_cells(door_)["east.recogniser"][0] == (
+            "140 ms · liveness 66 ms, 1 of 3 faces refused"
+        )
+        assert gate_cells(off)["west.recogniser"][0] == "— · liveness off"
+    with env["app"].test_request_context("/?lang=zh"):
+        assert "活体检测 66 毫秒，3 次中拒绝 1 次" in gate_cells(door_)["east.recogniser"][0]
