@@ -24,6 +24,7 @@ from sync.auth import auth_headers
 from sync.protocol import (
     BatchRejectedError,
     BatchResult,
+    BatchTooLargeError,
     PlatformUnavailableError,
     load_snapshot,
 )
@@ -125,8 +126,10 @@ class JsonProtocol:
         snapshot_dir: Path | None = None,
         snapshot_max_bytes: int = 256 * 1024,
         vault: PiiVault | None = None,
+        max_request_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         self.vault = vault
+        self.max_request_bytes = max_request_bytes
         self.transport = transport
         self.device_id = device_id
         self.auth_mode = auth_mode
@@ -147,9 +150,15 @@ class JsonProtocol:
         body = encode_batch(
             self.device_id, rows, self.snapshot_dir, self.snapshot_max_bytes, self.vault
         )
+        if len(body) > self.max_request_bytes:  # a batch of big snapshots: send it in parts
+            raise BatchTooLargeError(
+                f"{len(body)} bytes is over the {self.max_request_bytes} a request may carry"
+            )
         reply = self._request("POST", UPLINK_PATH, body)
         if reply.status == 200:
             return parse_uplink_reply(reply.body, [row.key for row in rows])
+        if reply.status == 413:  # the platform's own limit is lower than ours
+            raise BatchTooLargeError(f"HTTP 413: {_error_text(reply.body)}")
         if reply.status in (400, 422):
             raise BatchRejectedError(_error_text(reply.body))
         raise PlatformUnavailableError(f"HTTP {reply.status}: {_error_text(reply.body)}"[:300])

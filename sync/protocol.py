@@ -41,6 +41,15 @@ class BatchRejectedError(MenweiError):
         self.reason = reason[:500]
 
 
+class BatchTooLargeError(MenweiError):
+    """The batch is larger than the platform takes (our own budget, or its HTTP 413): sent in
+    smaller parts; one row alone too large is dead-lettered with ``reason``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason[:500]
+
+
 class Uplink(Protocol):
     def send(self, rows: list[OutboxRow]) -> BatchResult: ...
 

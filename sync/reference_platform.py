@@ -197,7 +197,9 @@ def _handler(platform: ReferencePlatform) -> type[BaseHTTPRequestHandler]:
         def _body(self) -> bytes | None:
             length = self.headers.get("Content-Length", "0")
             if not (length.isascii() and length.isdigit()) or int(length) > MAX_BODY:
-                self._reply(413, {"error": "body missing or too large"})
+                # the body is never read, so this connection cannot carry another request
+                self.close_connection = True
+                self._reply(413, {"error": "body missing or too large"}, {"Connection": "close"})
                 return None
             return self.rfile.read(int(length))
 

@@ -65,6 +65,7 @@ def build_protocol(
         snapshot_dir,
         config.snapshot_max_bytes,
         vault,
+        config.max_request_bytes,
     )
 
 

@@ -12,6 +12,9 @@ The rules, each for a reason:
 - A batch the platform refuses as invalid is split in halves until the bad row stands
   alone; that row becomes ``dead`` with the platform's reason and an alarm, and the rows
   behind it go on. A per-row refusal dead-letters just that row.
+- A batch too large to send (snapshots inline over the request budget, or the platform's
+  HTTP 413) is split in halves the same way; a single row still too large is dead-lettered,
+  because it would otherwise block every row behind it for ever.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import sqlite_utils
 
 from edge.db import utc_now
 from edge.store.outbox import OutboxRow, mark_dead, mark_delivered, next_batch, note_failure
-from sync.protocol import BatchRejectedError, Uplink
+from sync.protocol import BatchRejectedError, BatchTooLargeError, Uplink
 from sync.transport import TransportError
 
 log = logging.getLogger(__name__)
@@ -95,12 +98,13 @@ class UplinkWorker:
     def _deliver(self, rows: list[OutboxRow], result: StepResult) -> None:
         try:
             outcome = self.protocol.send(rows)
-        except BatchRejectedError as exc:
+        except (BatchRejectedError, BatchTooLargeError) as exc:
             if len(rows) == 1:
                 self._dead(rows[0], exc.reason, result)
                 return
             middle = len(rows) // 2
-            log.info("uplink: batch of %d refused as invalid; splitting", len(rows))
+            why = "too large" if isinstance(exc, BatchTooLargeError) else "refused as invalid"
+            log.info("uplink: batch of %d %s; splitting", len(rows), why)
             self._deliver(rows[:middle], result)
             self._deliver(rows[middle:], result)
             return

@@ -239,3 +239,50 @@ def test_a_signed_audit_checkpoint_reaches_the_platform(tmp_path, platform, make
     held = platform.item("01JDCHECKPOINT000000000000")
     received = audit.Checkpoint.from_json(json.dumps(held))
     assert received == made and received.signed_by(received.public_key)
+
+
+def _one_item_bytes(db, snapshot_dir) -> int:
+    from edge.store.outbox import next_batch
+    from sync.json_protocol import encode_batch
+
+    return len(encode_batch("box-1", next_batch(db.conn, 1), snapshot_dir, 256 * 1024))
+
+
+def test_a_batch_over_the_request_budget_goes_in_parts(tmp_path, platform, make_box):
+    """Snapshots travel inline, so 200 rows can outgrow what a platform takes in one request:
+    the batch is split until each part fits, and every row arrives once."""
+    from zoneinfo import ZoneInfo
+
+    snaps = SnapshotStore(tmp_path / "snaps", ZoneInfo("Asia/Shanghai"))
+    db = make_box(tmp_path / "box.db", 40, snapshots=snaps)
+    budget = 3 * _one_item_bytes(db, tmp_path / "snaps")
+    sizes: list[int] = []
+    proto = protocol_for(platform, snapshot_dir=tmp_path / "snaps", max_request_bytes=budget)
+    original = proto.send
+    proto.send = lambda rows: (sizes.append(len(rows)), original(rows))[1]
+    assert drain(UplinkWorker(db, proto, batch_size=40)) == 0
+    assert pending(db) == 0 and not dead_rows(db.conn) and platform.keys() == outbox_keys(db)
+    assert max(sizes) == 40 and 0 < min(sizes) <= 3  # tried whole, sent in parts
+
+
+def test_the_platforms_413_splits_the_batch_and_one_row_too_large_is_dead(
+    tmp_path, platform, make_box, monkeypatch
+):
+    """A platform whose limit is below ours answers 413: the box sends smaller parts instead
+    of retrying the same batch for ever; a row that alone is too large is dead-lettered
+    (with the reason) so that it cannot block the rows behind it."""
+    from zoneinfo import ZoneInfo
+
+    import sync.reference_platform as reference
+
+    snaps = SnapshotStore(tmp_path / "snaps", ZoneInfo("Asia/Shanghai"))
+    db = make_box(tmp_path / "box.db", 20, snapshots=snaps)
+    monkeypatch.setattr(reference, "MAX_BODY", 4 * _one_item_bytes(db, tmp_path / "snaps"))
+    worker = UplinkWorker(db, protocol_for(platform, snapshot_dir=tmp_path / "snaps"), 20)
+    assert drain(worker) == 0
+    assert pending(db) == 0 and not dead_rows(db.conn) and platform.count() == 20
+    monkeypatch.setattr(reference, "MAX_BODY", 100)  # now not even one row fits
+    more = make_box(tmp_path / "more.db", 2, snapshots=snaps)
+    assert drain(UplinkWorker(more, protocol_for(platform, snapshot_dir=tmp_path / "snaps"))) == 0
+    dead = dead_rows(more.conn)
+    assert len(dead) == 2 and all("413" in row["reason"] for row in dead)

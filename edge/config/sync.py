@@ -160,6 +160,13 @@ class SyncConfig(StrictModel):
     snapshot_max_bytes: int = Field(
         default=256 * 1024, ge=0, le=4 * 1024 * 1024, description="0 = never send snapshots"
     )
+    max_request_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=64 * 1024,
+        le=256 * 1024 * 1024,
+        description="largest upload the platform takes: a bigger batch (snapshots inline) is "
+        "sent in parts; an HTTP 413 from the platform splits it too",
+    )
     max_response_bytes: int = Field(
         default=8 * 1024 * 1024,
         ge=1024,
