@@ -54,7 +54,7 @@ def test_vehicle_and_watchlist_round_trip(config):
     )
     assert visitor.exit_code == 0, visitor.output
     listed = run("vehicle", "list", *c).output
-    assert "皖A12345" in listed and "3-1-402" in listed and "2099-01-01T10:00:00" in listed
+    assert "皖A12345" in listed and "3-1-402" in listed and "2099-01-01 18:00" in listed
     assert run("watchlist", "add", "京A88888", "--reason", "stolen", *c).exit_code == 0
     assert "京A88888" in run("watchlist", "list", *c).output
     assert run("vehicle", "remove", "皖A12345", *c).exit_code == 0

@@ -7,8 +7,34 @@ from typing import cast
 
 import click
 
-from edge.cli.common import config_option, parse_time, print_rows, read_config
+from edge.cli.common import (
+    Column,
+    config_option,
+    parse_time,
+    print_table,
+    read_config,
+    words,
+)
 from edge.policy import VehicleKind
+from edge.vocabulary import N_, VEHICLE_KINDS, WATCH_SOURCES
+
+VEHICLE_COLUMNS: list[Column] = [
+    (N_("No."), lambda r, w: f"#{r['id']}"),
+    (N_("Plate"), lambda r, w: r["plate"]),
+    (N_("Kind"), lambda r, w: w.word(VEHICLE_KINDS, r["kind"])),
+    (N_("Household"), lambda r, w: r["household"] or ""),
+    (N_("Valid from"), lambda r, w: w.time(r["valid_from"])),
+    (N_("Valid until"), lambda r, w: w.time(r["valid_to"])),
+    (N_("Remarks"), lambda r, w: r["note"] or ""),
+]
+WATCH_COLUMNS: list[Column] = [
+    (N_("No."), lambda r, w: f"#{r['id']}"),
+    (N_("Plate"), lambda r, w: r["plate"]),
+    (N_("Reason"), lambda r, w: r["reason"] or ""),
+    (N_("Source"), lambda r, w: w.word(WATCH_SOURCES, r["source"])),
+    (N_("Added"), lambda r, w: w.time(r["created_at"])),
+    (N_("Lapses"), lambda r, w: w.time(r["expires_at"])),
+]
 
 
 @click.group()
@@ -78,7 +104,8 @@ def vehicle_list(as_json: bool, config_path: Path) -> None:
     from edge.store.open import open_store
     from edge.vehicles import list_vehicles
 
-    print_rows(list_vehicles(open_store(read_config(config_path))), as_json)
+    config = read_config(config_path)
+    print_table(list_vehicles(open_store(config)), VEHICLE_COLUMNS, words(config), as_json)
 
 
 @click.group()
@@ -122,4 +149,5 @@ def watchlist_list(as_json: bool, config_path: Path) -> None:
     from edge.store.open import open_store
     from edge.vehicles import list_watch
 
-    print_rows(list_watch(open_store(read_config(config_path))), as_json)
+    config = read_config(config_path)
+    print_table(list_watch(open_store(config)), WATCH_COLUMNS, words(config), as_json)
