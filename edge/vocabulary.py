@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -320,6 +320,19 @@ def local_time(value: datetime | str | None, zone: ZoneInfo, seconds: bool = Fal
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo("UTC"))
     return moment.astimezone(zone).strftime(SECONDS if seconds else MINUTES)
+
+
+def read_local_time(text: str, zone: ZoneInfo, end_of_day: bool = False) -> datetime:
+    """A time a person typed: ISO date or date and time, read in the site zone unless it
+    carries its own offset. A date alone is the start of that local day, or with
+    ``end_of_day`` (an end of validity) its last second: "until 2026-12-03" includes the 3rd.
+    Raises ValueError for anything else."""
+    text = text.strip()
+    if len(text) == 10:
+        day = date.fromisoformat(text)
+        return datetime.combine(day, time(23, 59, 59) if end_of_day else time(0), zone)
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 class Vocabulary:

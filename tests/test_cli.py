@@ -55,6 +55,9 @@ def test_vehicle_and_watchlist_round_trip(config):
     assert visitor.exit_code == 0, visitor.output
     listed = run("vehicle", "list", *c).output
     assert "皖A12345" in listed and "3-1-402" in listed and "2099-01-01 18:00" in listed
+    day = run("vehicle", "add", "粤BD12346", "--kind", "visitor", "--valid-to", "2099-01-02", *c)
+    assert day.exit_code == 0, day.output
+    assert "2099-01-02 23:59" in run("vehicle", "list", *c).output  # a date alone: its end
     assert run("watchlist", "add", "京A88888", "--reason", "stolen", *c).exit_code == 0
     assert "京A88888" in run("watchlist", "list", *c).output
     assert run("vehicle", "remove", "皖A12345", *c).exit_code == 0

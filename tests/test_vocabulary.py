@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from edge.policy import Facts, GateFacts, PlateSighting, VehicleFact, WatchFact, decide_vehicle
-from edge.vocabulary import Vocabulary, catalog, locale_language, msgids
+from edge.vocabulary import Vocabulary, catalog, locale_language, msgids, read_local_time
 
 ROOT = Path(__file__).resolve().parents[1]
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -94,3 +94,11 @@ def test_the_command_line_language_follows_the_locale():
     assert locale_language({"LANG": "zh_CN.UTF-8", "LC_ALL": "C"}) == "en"
     assert locale_language({"LANGUAGE": "zh_CN:en", "LANG": "C"}) == "zh"
     assert locale_language({}) == "en"
+
+
+def test_a_date_alone_ends_at_the_end_of_that_local_day():
+    end = read_local_time("2026-12-03", ZONE, end_of_day=True)
+    assert end == datetime(2026, 12, 3, 23, 59, 59, tzinfo=ZONE)
+    assert read_local_time("2026-12-03", ZONE) == datetime(2026, 12, 3, tzinfo=ZONE)
+    assert read_local_time("2026-12-03T18:00", ZONE, end_of_day=True).hour == 18
+    assert ZH.time(end) == "2026-12-03 23:59"

@@ -26,7 +26,7 @@ from edge import audit
 from edge.config import DEFAULT_CONFIG_PATH, ConfigError, MenweiConfig, load_config
 from edge.errors import UserError
 from edge.pii import PiiVault
-from edge.vocabulary import Vocabulary, locale_language, translator
+from edge.vocabulary import Vocabulary, locale_language, read_local_time, translator
 
 # A column of a printed table: (header msgid, the cell's text from the row and the words).
 Column = tuple[str, Callable[[dict[str, Any], Vocabulary], str]]
@@ -77,17 +77,19 @@ def store_and_vault(config_path: Path) -> tuple[MenweiConfig, sqlite_utils.Datab
     return config, open_store(config), pii_vault(config)
 
 
-def parse_time(value: str | None, config: MenweiConfig) -> datetime | None:
-    """Accept ISO dates/times; a time without zone is read in the site's time zone."""
+def parse_time(
+    value: str | None, config: MenweiConfig, end_of_day: bool = False
+) -> datetime | None:
+    """Accept ISO dates/times; a time without zone is read in the site's time zone, and a
+    date alone with ``end_of_day`` (an end of validity) is the last second of that day."""
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(value)
+        return read_local_time(value, config.site.zone, end_of_day)
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not a date/time like 2026-12-31 or 2026-12-31T18:00"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=config.site.zone)
 
 
 def tr(msgid: str) -> str:

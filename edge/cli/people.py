@@ -156,7 +156,11 @@ def pass_group() -> None:
 @click.option("--resident", "resident_id", type=int, help="Host resident's number.")
 @click.option("--label", default="", help="What the pass is for (no names or phones).")
 @click.option("--valid-from", help="Start (site time unless a zone is given); default now.")
-@click.option("--valid-to", required=True, help="End, e.g. 2026-06-03T18:00.")
+@click.option(
+    "--valid-to",
+    required=True,
+    help="End, e.g. 2026-06-03T18:00; a date alone (2026-06-03) means the end of that day.",
+)
 @click.option("--uses", type=int, default=1, show_default=True)
 @click.option("--group", default="visitors", show_default=True, help="Access group.")
 @click.option(
@@ -183,7 +187,7 @@ def pass_issue(
     config = read_config(config_path)
     db = open_store(config)
     start = parse_time(valid_from, config) or utc_now()
-    end = parse_time(valid_to, config)
+    end = parse_time(valid_to, config, end_of_day=True)
     label = label or (f"visitor of resident {resident_id}" if resident_id else "visitor")
     pass_id, token = issue_pass(db, label, start, end, uses, resident_id, group)  # type: ignore[arg-type]
     until = words(config).time(end)

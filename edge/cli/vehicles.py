@@ -47,7 +47,10 @@ def vehicle() -> None:
 @click.option("--kind", type=click.Choice(["resident", "visitor", "temporary"]), default="resident")
 @click.option("--household", help="Household label, e.g. 3-1-402.")
 @click.option("--valid-from", help="Start of validity (site time unless a zone is given).")
-@click.option("--valid-to", help="End of validity; required for visitor/temporary.")
+@click.option(
+    "--valid-to",
+    help="End of validity; required for visitor/temporary. A date alone means the end of that day.",
+)
 @click.option("--note", default="")
 @config_option
 def vehicle_add(
@@ -72,7 +75,7 @@ def vehicle_add(
             cast(VehicleKind, kind),
             household,
             parse_time(valid_from, config),
-            parse_time(valid_to, config),
+            parse_time(valid_to, config, end_of_day=True),
             note,
         ),
     )
@@ -116,7 +119,10 @@ def watchlist() -> None:
 @watchlist.command("add")
 @click.argument("plate")
 @click.option("--reason", default="")
-@click.option("--expires", help="When the entry lapses (site time unless a zone is given).")
+@click.option(
+    "--expires",
+    help="When the entry lapses (site time unless a zone is given; a date alone: its end).",
+)
 @config_option
 def watchlist_add(plate: str, reason: str, expires: str | None, config_path: Path) -> None:
     """Put PLATE on the watchlist."""
@@ -124,7 +130,9 @@ def watchlist_add(plate: str, reason: str, expires: str | None, config_path: Pat
     from edge.vehicles import add_watch
 
     config = read_config(config_path)
-    watch_id = add_watch(open_store(config), plate, reason, "local", parse_time(expires, config))
+    watch_id = add_watch(
+        open_store(config), plate, reason, "local", parse_time(expires, config, end_of_day=True)
+    )
     click.echo(f"watchlist entry #{watch_id} added")
 
 
