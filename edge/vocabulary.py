@@ -196,6 +196,45 @@ STATUSES = {
     "expired": N_("Expired"),
 }
 SEXES = {"M": N_("Male"), "F": N_("Female")}
+AUDIT_ACTIONS = {
+    "login": N_("signed in"), "logout": N_("signed out"), "login_failures": N_("failed sign-ins"),
+    "end_session": N_("ended a session"), "sign_out_everywhere": N_("signed out everywhere"),
+    "change_password": N_("changed the password"), "reset_password": N_("reset a password"),
+    "create_user": N_("created an account"), "deactivate_user": N_("deactivated an account"),
+    "reactivate_user": N_("reactivated an account"), "audit_verify": N_("verified the audit log"),
+    "search": N_("searched"), "search_refused": N_("search refused"), "view": N_("viewed"),
+    "view_snapshot": N_("viewed a snapshot"), "feed": N_("followed the live feed"),
+    "export": N_("exported"), "list": N_("listed"), "reveal": N_("revealed a full value"),
+    "register": N_("registered"), "decide": N_("decided"), "move_out": N_("moved out"),
+    "extend": N_("extended a stay"), "decline_request": N_("declined a request"),
+    "co_resident_consent": N_("co-resident consented"),
+    "co_resident_refused": N_("co-resident refused"),
+    "add_room": N_("added a room"), "rotate_token": N_("replaced a room's QR code"),
+    "sticker": N_("printed a sticker"), "sticker_sheet": N_("printed stickers"),
+    "resident_add": N_("added a resident"), "resident_edit": N_("edited a resident"),
+    "resident_delete": N_("deleted a resident"), "face_enrol": N_("enrolled faces"),
+    "face_delete": N_("deleted faces"), "pin_set": N_("set a PIN"),
+    "pin_clear": N_("cleared a PIN"),
+    "pass_issue": N_("issued a pass"), "pass_revoke": N_("revoked a pass"),
+    "plate_add": N_("added a plate"), "plate_remove": N_("removed a plate"),
+    "watch_plate_add": N_("watched a plate"), "watch_plate_remove": N_("unwatched a plate"),
+    "watch_face_add": N_("watched a face"), "watch_face_remove": N_("unwatched a face"),
+    "manual_open": N_("opened a gate by hand"), "retention": N_("retention run"),
+    "purge_registration": N_("purged a registration"),
+    "purge_unconfirmed": N_("purged unconfirmed registrations"),
+    "purge_unconsented": N_("purged unconsented records"),
+    "purge_visitor_face": N_("purged a visitor's face"),
+    "purge_visitor_passes": N_("purged old visitor passes"),
+    "purge_watch_face": N_("purged an expired watched face"),
+}  # fmt: skip
+# "user:3", "registration:01J…", "cli": who acted and on what, in the audit log
+AUDIT_PARTIES = {
+    "user": N_("account"), "registration": N_("registration"), "event": N_("event"),
+    "room": N_("room"), "resident": N_("resident"), "pass": N_("pass"), "vehicle": N_("vehicle"),
+    "watch_face": N_("watched face"), "watchlist": N_("watchlist entry"),
+    "tenant": N_("tenant"), "cli": N_("command line"), "anonymous": N_("anonymous"),
+    "system": N_("system"), "events": N_("gate events"), "registrations": N_("registrations"),
+}  # fmt: skip
 YES_NO = {True: N_("yes"), False: N_("no")}
 
 # Reason texts: msgid templates over the reason's parameters (see ``reason_text``).
@@ -265,6 +304,9 @@ _WHO = (
     (re.compile(r"^visitor (?P<id>\d+)$"), N_("visitor %(id)s")),
     (re.compile(r"^vehicle #(?P<id>\d+)$"), N_("vehicle #%(id)s")),
     (re.compile(r"^watch face (?P<id>\d+)$"), N_("watch face %(id)s")),
+    (re.compile(r"^visitor of resident (?P<id>\d+)$"), N_("visitor of resident %(id)s")),
+    (re.compile(r"^visitor of (?P<household>[0-9A-Za-z-]+)$"), N_("visitor of %(household)s")),
+    (re.compile(r"^visitor$"), N_("visitor")),
 )
 
 
@@ -390,6 +432,15 @@ class Vocabulary:
         if sep and prefix in SUBJECT_PREFIXES:
             return f"{self.gettext(SUBJECT_PREFIXES[prefix])}: {self.who(rest)}"
         return self.who(value)
+
+    def party(self, text: object) -> str:
+        """An audit log's actor or target ("user:3" → "账户 3"; "cli" → "命令行")."""
+        value = "" if text is None else str(text)
+        kind, sep, rest = value.partition(":")
+        if kind in AUDIT_PARTIES:
+            label = self.gettext(AUDIT_PARTIES[kind])
+            return f"{label} {rest}" if sep else label
+        return value
 
     # -- reasons --------------------------------------------------------------------------
     def reason_text(self, reason: Mapping[str, Any]) -> str:
@@ -539,7 +590,7 @@ def msgids() -> set[str]:
     tables: list[Mapping[Any, str]] = [
         EVENT_KINDS, DECISIONS, REASONS, DETAILS, PLATE_COLOURS, VEHICLE_KINDS, CREDENTIALS,
         GATE_KINDS, CAMERA_STATES, DAYS, WATCH_SOURCES, GROUPS, SUBJECT_PREFIXES, ROLES,
-        STATUSES, SEXES, YES_NO, _KIND_THING, _FRAGMENTS, _TEMPLATES,
+        STATUSES, SEXES, YES_NO, _KIND_THING, _FRAGMENTS, _TEMPLATES, AUDIT_ACTIONS, AUDIT_PARTIES,
     ]  # fmt: skip
     found = {label for table in tables for label in table.values()}
     return found | {template for _pattern, template in _WHO}

@@ -9,6 +9,7 @@ from flask_babel import gettext
 
 from edge import audit
 from edge.db import transaction
+from edge.vocabulary import AUDIT_ACTIONS, Vocabulary
 from edge.web import accounts
 from edge.web.access import require_roles
 from edge.web.context import actor, get_db, now, state
@@ -24,6 +25,8 @@ def _page(verified: audit.VerifyResult | None = None, message: str = "", code: i
         users=accounts.list_users(db.conn),
         roles=accounts.ROLES,
         entries=audit.recent(db, 50),
+        words=Vocabulary(gettext, state().config.site.zone),
+        audit_actions=AUDIT_ACTIONS,
         verified=verified,
         message=message,
     )
