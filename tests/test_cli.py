@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -16,8 +18,10 @@ def config(tmp_path) -> Path:
     path = tmp_path / "menwei.toml"
     result = CliRunner().invoke(main, ["init", str(path)])
     assert result.exit_code == 0, result.output
-    text = path.read_text(encoding="utf-8").replace(
-        'data_dir = "/var/lib/menwei"', 'data_dir = "data"'
+    text = (
+        path.read_text(encoding="utf-8")
+        .replace('data_dir = "/var/lib/menwei"', 'data_dir = "data"')
+        .replace('pin_factory = "lgpio"', 'pin_factory = "mock"')
     )
     path.write_text(text, encoding="utf-8")
     return path
@@ -36,6 +40,34 @@ def test_check_config_ok_and_hides_camera_password(config):
     result = run("check-config", "-c", str(config))
     assert result.exit_code == 0, result.output
     assert "north-vehicle" in result.output and "password" not in result.output
+
+
+def test_check_config_opens_camera_files_and_a_gate_refuses_before_making_anything(tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "0.jpg"), np.full((48, 64, 3), 90, np.uint8))
+    path = tmp_path / "menwei.toml"
+    gates = ""
+    for pin, gate_id, source in ((17, "north", frames), (18, "south", tmp_path / "no.mp4")):
+        gates += f'[[gates]]\nid = "{gate_id}"\nname = "{gate_id}"\nkind = "vehicle"\n'
+        gates += f'camera = {{ source = "{source}" }}\nbarrier = {{ open_pin = {pin} }}\n'
+    data = tmp_path / "var" / "menwei"
+    path.write_text(f'[storage]\ndata_dir = "{data}"\n[hardware]\npin_factory = "mock"\n'
+                    + gates, encoding="utf-8")  # fmt: skip
+    result = run("check-config", "-c", str(path))
+    assert result.exit_code == 1, result.output
+    assert "a 64x48 picture read" in result.output
+    assert "BAD  camera of south: no such file or folder" in result.output
+    gate = run("gate", "south", "-c", str(path))
+    assert gate.exit_code == 1 and "cannot start" in gate.output and "no.mp4" in gate.output
+    assert not (tmp_path / "var").exists()  # no database, no run folder: nothing made
+
+
+def test_a_missing_config_names_every_way_to_give_one(tmp_path):
+    result = run("vehicle", "list", "-c", str(tmp_path / "nowhere.toml"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "-c FILE" in result.output and "MENWEI_CONFIG" in result.output
+    assert "menwei init" in result.output
 
 
 def test_check_config_bad_file_names_key(tmp_path):

@@ -30,7 +30,7 @@ def _n_calls() -> set[str]:
                 if (
                     isinstance(node, ast.Call)
                     and isinstance(node.func, ast.Name)
-                    and node.func.id == "N_"
+                    and node.func.id in ("N_", "tr")
                     and node.args
                     and isinstance(node.args[0], ast.Constant)
                 ):

@@ -61,6 +61,14 @@ def config_option(func: F) -> F:
 def read_config(config_path: Path) -> MenweiConfig:
     """The validated config; a ``ClickException`` listing every problem when it is not.
     The audit key's file is set from it (read only when a row is written)."""
+    if not config_path.exists():
+        raise click.ClickException(
+            tr(
+                "no config file at %(path)s. Give one with -c FILE or the %(env)s environment"
+                " variable, or write a commented example with: menwei init %(path)s"
+            )
+            % {"path": config_path, "env": CONFIG_ENV}
+        )
     try:
         config = load_config(config_path)
     except ConfigError as exc:
