@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 import cv2
@@ -160,3 +162,13 @@ def test_unknown_gate_is_one_line_and_a_bug_is_not_swallowed(config, monkeypatch
     result = run("db-version", "-c", str(config))
     assert isinstance(result.exception, ValueError), result.output
     assert "a programming error" not in result.output  # not dressed up as a user message
+
+
+def test_third_party_noise_is_quiet_unless_verbose(config, monkeypatch):
+    monkeypatch.delenv("OPENCV_LOG_LEVEL", raising=False)
+    queue = logging.getLogger("waitress.queue")
+    monkeypatch.setattr(queue, "level", logging.NOTSET)
+    assert run("-v", "db-version", "-c", str(config)).exit_code == 0
+    assert "OPENCV_LOG_LEVEL" not in os.environ and queue.level == logging.NOTSET
+    assert run("db-version", "-c", str(config)).exit_code == 0
+    assert os.environ["OPENCV_LOG_LEVEL"] == "ERROR" and queue.level == logging.ERROR

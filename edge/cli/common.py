@@ -42,7 +42,7 @@ class MenweiGroup(click.Group):
         try:
             return super().invoke(ctx)
         except UserError as exc:  # anything else is a bug: let its stack trace show
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(exc.render(translator(locale_language()))) from None
 
 
 def config_option(func: F) -> F:
