@@ -377,3 +377,13 @@ def test_the_command_line_reads_in_chinese_under_a_chinese_locale(site, monkeypa
         assert result.exit_code == 0, result.output
         problems += latin_problems(result.output, site.allowed, " ".join(args))
     assert not problems, "\n".join(problems[:60])
+
+
+def test_a_refusal_reads_as_an_error_in_chinese_never_as_a_success(site):
+    admin = _login(site, USERS["admin"])
+    form = {"csrf_token": csrf_of(admin.get("/admin/").text), "username": USERS["guard"],
+            "password": "gatehouse-ledger-7", "role": "guard"}  # fmt: skip
+    response = admin.post("/admin/users", data=form, query_string={"lang": "zh"})
+    assert response.status_code == 400
+    assert re.search(r'<p class="error" role="alert">用户名 guard1 已被使用。</p>', response.text)
+    assert 'class="notice"' not in response.text
