@@ -15,8 +15,8 @@ from flask import Blueprint, Response, abort, g, render_template, request
 from flask_babel import force_locale, gettext
 
 from edge import audit
-from edge.db import parse_iso, transaction
-from edge.vocabulary import parse_lang
+from edge.db import transaction
+from edge.vocabulary import local_time, parse_lang
 from edge.web.access import require_roles
 from edge.web.context import actor, get_db, now, state
 from edge.web.registry.common import export_row, labels, translate, vault, view
@@ -114,10 +114,7 @@ def export_file(fmt: str):
 
 
 def _local(value: str | None) -> str:
-    moment = parse_iso(value) if value else None
-    if moment is None:
-        return ""
-    return moment.astimezone(state().config.site.zone).strftime("%Y-%m-%d %H:%M")
+    return local_time(value, state().config.site.zone)
 
 
 def _detail(item: dict, revealed: dict, error: str, code: int = 200):
