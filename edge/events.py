@@ -56,7 +56,7 @@ class NewEvent:
     plate: str | None = None
     subject: str | None = None
     confidence: float | None = None
-    reasons: tuple[dict[str, str], ...] = ()
+    reasons: tuple[dict[str, Any], ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
     related_event_id: str | None = None
     prompt: NewPrompt | None = None  # a question for the guard, stored with the event
@@ -91,7 +91,13 @@ def manual_open_event(
         "open",
         plate=plate or None,
         subject=f"operator: {operator}",
-        reasons=({"code": "manual_open", "message": f"opened by hand: {reason}"},),
+        reasons=(
+            {
+                "code": "manual_open",
+                "message": f"opened by hand: {reason}",
+                "params": {"operator": operator, "note": reason},
+            },
+        ),
         details=details,
         related_event_id=related_event_id,
     )
@@ -115,7 +121,13 @@ def camera_change_event(gate_id: str, previous: str, health: Any, at: datetime) 
         kind,
         at,
         "none",
-        reasons=({"code": kind, "message": f"camera {previous} → {state}"},),
+        reasons=(
+            {
+                "code": kind,
+                "message": f"camera {previous} → {state}",
+                "params": {"previous": previous, "state": state},
+            },
+        ),
         details={"last_error": getattr(health, "last_error", None)},
     )
 

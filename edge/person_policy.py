@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from edge.policy import Reason
@@ -111,8 +111,10 @@ class PersonDecision:
     spend_use: bool = False  # open only if one use of the visitor's face pass can be spent
 
 
-def _deny(code: str, message: str, subject: str | None = None) -> PersonDecision:
-    return PersonDecision("deny", (Reason(code, message),), subject)
+def _deny(
+    code: str, message: str, subject: str | None = None, params: dict[str, Any] | None = None
+) -> PersonDecision:
+    return PersonDecision("deny", (Reason(code, message, params or {}),), subject)
 
 
 def _schedule_refusal(
@@ -120,21 +122,38 @@ def _schedule_refusal(
 ) -> Reason | None:
     names = dict(gate.access)
     if group not in names:
-        return Reason("group_not_allowed", f"group {group} may not use gate {gate.id}")
+        return Reason(
+            "group_not_allowed",
+            f"group {group} may not use gate {gate.id}",
+            {"group": group, "gate": gate.id},
+        )
     name = names[group]
     schedule = ALWAYS if name == "always" else dict(facts.schedules).get(name)
     if schedule is None:
-        return Reason("unknown_schedule", f"schedule {name} is not defined: nobody passes")
+        return Reason(
+            "unknown_schedule",
+            f"schedule {name} is not defined: nobody passes",
+            {"schedule": name},
+        )
     local = now.astimezone(ZoneInfo(facts.zone))
     if local.date() in facts.holidays and schedule.holidays == "closed":
-        return Reason("holiday_closed", f"schedule {name} is closed on holidays")
-    if DAYS[local.weekday()] not in schedule.days:
         return Reason(
-            "outside_schedule", f"schedule {name} does not include {DAYS[local.weekday()]}"
+            "holiday_closed", f"schedule {name} is closed on holidays", {"schedule": name}
+        )
+    if DAYS[local.weekday()] not in schedule.days:
+        day = DAYS[local.weekday()]
+        return Reason(
+            "outside_schedule",
+            f"schedule {name} does not include {day}",
+            {"schedule": name, "day": day},
         )
     if not schedule.start <= local.time() <= schedule.end:
         window = f"{schedule.start:%H:%M}-{schedule.end:%H:%M}"
-        return Reason("outside_schedule", f"schedule {name} allows {window} local time only")
+        return Reason(
+            "outside_schedule",
+            f"schedule {name} allows {window} local time only",
+            {"schedule": name, "window": window},
+        )
     return None
 
 
@@ -145,7 +164,11 @@ def decide_person(
     if now.tzinfo is None:
         raise ValueError("policy needs a timezone-aware time")
     if gate.kind != "pedestrian":
-        return _deny("wrong_gate_kind", f"gate {gate.id} is not a pedestrian gate")
+        return _deny(
+            "wrong_gate_kind",
+            f"gate {gate.id} is not a pedestrian gate",
+            params={"gate": gate.id, "gate_kind": "pedestrian"},
+        )
     how = {"face": "face", "pin": "PIN", "qr_pass": "QR pass"}[sighting.credential]
     if sighting.credential == "qr_pass":
         qr = facts.qr_pass
@@ -159,36 +182,57 @@ def decide_person(
         if now >= qr.valid_to:
             return _deny("pass_expired", "QR pass has expired", subject)
         if qr.uses >= qr.max_uses:
-            return _deny("pass_used_up", f"QR pass already used {qr.uses} time(s)", subject)
+            message = f"QR pass already used {qr.uses} time(s)"
+            return _deny("pass_used_up", message, subject, {"uses": qr.uses})
         refusal = _schedule_refusal(qr.group, gate, now, facts)
         if refusal:
             return PersonDecision("deny", (refusal,), subject)
         left = qr.max_uses - qr.uses - 1
-        return PersonDecision(
-            "open", (Reason("pass_valid", f"valid QR pass, {left} use(s) left"),), subject
-        )
+        reason = Reason("pass_valid", f"valid QR pass, {left} use(s) left", {"left": left})
+        return PersonDecision("open", (reason,), subject)
     resident = facts.resident
     if sighting.resident_id is None or resident is None or resident.id != sighting.resident_id:
         code = "unknown_face" if sighting.credential == "face" else "pin_rejected"
-        return _deny(code, f"{how} did not identify an enrolled resident")
+        return _deny(
+            code,
+            f"{how} did not identify an enrolled resident",
+            params={"credential": sighting.credential},
+        )
     subject = f"{resident.group}: {resident.label}"
     if resident.visit is not None:
         return _decide_visitor(sighting, resident, resident.visit, gate, now, facts, subject)
     if not resident.active:
-        return _deny("resident_inactive", f"{resident.label} is not active", subject)
+        return _deny(
+            "resident_inactive",
+            f"{resident.label} is not active",
+            subject,
+            {"who": resident.label},
+        )
     refusal = _schedule_refusal(resident.group, gate, now, facts)
     if refusal:
         return PersonDecision("deny", (refusal,), subject)
     score = f" (score {sighting.score:.2f})" if sighting.score is not None else ""
+    params = _credential_params(sighting, resident.label)
+    message = f"{how} of {resident.label}{score}"
     return PersonDecision(
-        "open",
-        (Reason(f"resident_{sighting.credential}", f"{how} of {resident.label}{score}"),),
-        subject,
+        "open", (Reason(f"resident_{sighting.credential}", message, params),), subject
     )
 
 
+def _credential_params(sighting: PersonSighting, label: str) -> dict[str, Any]:
+    params: dict[str, Any] = {"credential": sighting.credential, "who": label}
+    if sighting.score is not None:
+        params["score"] = round(sighting.score, 4)
+    return params
+
+
 def _stamp(moment: datetime) -> str:
+    """UTC time for the English message; people read the parameters (edge.vocabulary)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _decide_visitor(
@@ -201,19 +245,23 @@ def _decide_visitor(
     subject: str,
 ) -> PersonDecision:
     """A visitor's face (or PIN): revoked / not yet valid / expired / used up, then schedule."""
+    who: dict[str, Any] = {"kind": "visitor", "object": "pass", "who": person.label}
     if not person.active:
-        return _deny("visitor_revoked", f"visitor pass of {person.label} was revoked", subject)
+        message = f"visitor pass of {person.label} was revoked"
+        return _deny("visitor_revoked", message, subject, who)
     if visit.valid_from is not None and now < visit.valid_from:
         return _deny(
             "visitor_not_yet_valid",
             f"visitor pass of {person.label} is valid only from {_stamp(visit.valid_from)}",
             subject,
+            {**who, "at": _iso(visit.valid_from)},
         )
     if visit.valid_to is not None and now >= visit.valid_to:
         return _deny(
             "visitor_expired",
             f"visitor pass of {person.label} expired at {_stamp(visit.valid_to)}",
             subject,
+            {**who, "at": _iso(visit.valid_to)},
         )
     last = visit.last_use_at
     same_visit = last is not None and timedelta(0) <= now - last < timedelta(
@@ -225,17 +273,22 @@ def _decide_visitor(
             "visitor_used_up",
             f"visitor pass used up: {person.label} used {visit.uses} of {visit.max_uses} time(s)",
             subject,
+            {**who, "uses": visit.uses, "max_uses": visit.max_uses},
         )
     refusal = _schedule_refusal(person.group, gate, now, facts)
     if refusal:
         return PersonDecision("deny", (refusal,), subject)
     how = {"face": "face", "pin": "PIN", "qr_pass": "QR pass"}[sighting.credential]
     score = f" (score {sighting.score:.2f})" if sighting.score is not None else ""
+    params = _credential_params(sighting, person.label)
     if same_visit:
         note = f"; same visit as its use at {_stamp(last)}, no use spent"  # type: ignore[arg-type]
+        params["same_visit_at"] = _iso(last)  # type: ignore[arg-type]
     elif counted:
         note = f"; use {visit.uses + 1} of {visit.max_uses}"
+        params.update(use=visit.uses + 1, max_uses=visit.max_uses)
     else:
         note = ""
-    reason = Reason(f"visitor_{sighting.credential}", f"{how} of {person.label}{score}{note}")
+    message = f"{how} of {person.label}{score}{note}"
+    reason = Reason(f"visitor_{sighting.credential}", message, params)
     return PersonDecision("open", (reason,), subject, spend_use=counted and not same_visit)

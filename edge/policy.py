@@ -31,9 +31,10 @@ stood there). So a car standing or reversing at the barrier never costs the visi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 Action = Literal["open", "deny"]
 VehicleKind = Literal["resident", "visitor", "temporary"]
@@ -94,11 +95,18 @@ class PolicySettings:
 
 @dataclass(frozen=True)
 class Reason:
+    """Why: a code, its parameters (what edge.vocabulary renders in the reader's language;
+    times as UTC ISO text) and the English message the district platform receives."""
+
     code: str
     message: str
+    params: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.params:
+            out["params"] = dict(self.params)
+        return out
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,10 @@ class Alert:
     code: str
     message: str
     watch_ids: tuple[int, ...]
+    params: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def as_reason(self) -> Reason:
+        return Reason(self.code, self.message, self.params)
 
 
 @dataclass(frozen=True)
@@ -117,15 +129,19 @@ class Decision:
     spend_use: bool = False  # open only if one use of ``vehicle``'s pass can be spent
     candidates: tuple[VehicleFact, ...] = ()  # a near miss: what the guard is asked about
 
-    def used_up(self, refusal: dict[str, str] | None = None) -> Decision:
+    def used_up(self, refusal: dict[str, Any] | None = None) -> Decision:
         """The same passage denied because another gate spent the pass's last use first,
         or (``refusal``) because the use could not be counted (a gate box cut off from
         its hub)."""
         kind = self.vehicle.kind if self.vehicle else "visitor"
-        reason = Reason(f"{kind}_used_up", "visitor pass used up (its last use was just spent)")
+        reason = Reason(
+            f"{kind}_used_up",
+            "visitor pass used up (its last use was just spent)",
+            {"kind": kind, "object": "pass"},
+        )
         if refusal is not None:
-            reason = Reason(refusal["code"], refusal["message"])
-        alerts = tuple(Reason(a.code, a.message) for a in self.alerts)
+            reason = Reason(refusal["code"], refusal["message"], refusal.get("params") or {})
+        alerts = tuple(a.as_reason() for a in self.alerts)
         return Decision("deny", (reason, *alerts), self.vehicle, self.alerts)
 
     @property
@@ -149,16 +165,26 @@ def _watch_alerts(plate: str, now: datetime, watchlist: tuple[WatchFact, ...]) -
     if not hits:
         return ()
     notes = "; ".join(f"{w.source}: {w.reason}" if w.reason else w.source for w in hits)
+    params = {"plate": plate, "notes": [{"source": w.source, "reason": w.reason} for w in hits]}
     return (
         Alert(
-            "watchlisted", f"plate {plate} is on the watchlist ({notes})", tuple(w.id for w in hits)
+            "watchlisted",
+            f"plate {plate} is on the watchlist ({notes})",
+            tuple(w.id for w in hits),
+            params,
         ),
     )
 
 
 def _stamp(moment: datetime) -> str:
-    """Compact UTC time for reason messages (stored; consoles re-render in local time)."""
+    """Compact UTC time for the English message (the district platform's; people read the
+    parameters, rendered in the site zone by edge.vocabulary)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _iso(moment: datetime) -> str:
+    """A time parameter: UTC ISO text (edge.db.iso's form; policy stays free of storage)."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 _KIND_ORDER = {"resident": 0, "visitor": 1, "temporary": 2}
@@ -166,21 +192,24 @@ _KIND_ORDER = {"resident": 0, "visitor": 1, "temporary": 2}
 
 def _counted_use(
     vehicle: VehicleFact, now: datetime, settings: PolicySettings
-) -> tuple[bool, str] | None:
-    """For a vehicle valid now: (spend a use?, note for the reason), or None when used up.
+) -> tuple[bool, str, dict[str, Any]] | None:
+    """For a vehicle valid now: (spend a use?, note for the reason, its parameters), or None
+    when used up.
 
     Uncounted vehicles (residents, passes without ``max_uses``) spend nothing. A counted
     pass that spent a use at this gate within ``same_visit_s`` is the same visit: it opens
     and spends nothing, even when that was its last use.
     """
     if vehicle.max_uses is None:
-        return False, ""
+        return False, "", {}
     last = vehicle.last_use_at
     if last is not None and timedelta(0) <= now - last < timedelta(seconds=settings.same_visit_s):
-        return False, f"; same visit as its use at {_stamp(last)}, no use spent"
+        note = f"; same visit as its use at {_stamp(last)}, no use spent"
+        return False, note, {"same_visit_at": _iso(last)}
     if vehicle.uses >= vehicle.max_uses:
         return None
-    return True, f"; use {vehicle.uses + 1} of {vehicle.max_uses}"
+    note = f"; use {vehicle.uses + 1} of {vehicle.max_uses}"
+    return True, note, {"use": vehicle.uses + 1, "max_uses": vehicle.max_uses}
 
 
 def _near_candidates(
@@ -209,7 +238,14 @@ def decide_vehicle(
         raise ValueError("policy needs a timezone-aware time")
     if gate.kind != "vehicle":
         return Decision(
-            "deny", (Reason("wrong_gate_kind", f"gate {gate.id} is not a vehicle gate"),)
+            "deny",
+            (
+                Reason(
+                    "wrong_gate_kind",
+                    f"gate {gate.id} is not a vehicle gate",
+                    {"gate": gate.id, "gate_kind": "vehicle"},
+                ),
+            ),
         )
     if not sighting.readable or not sighting.plate:
         return Decision(
@@ -218,12 +254,13 @@ def decide_vehicle(
                 Reason(
                     "plate_unread",
                     f"plate not read reliably (confidence {sighting.confidence:.2f})",
+                    {"confidence": round(sighting.confidence, 4)},
                 ),
             ),
         )
 
     alerts = _watch_alerts(sighting.plate, now, facts.watchlist)
-    alert_reasons = tuple(Reason(a.code, a.message) for a in alerts)
+    alert_reasons = tuple(a.as_reason() for a in alerts)
     mine = sorted(
         (v for v in facts.vehicles if v.plate == sighting.plate),
         key=lambda v: (_KIND_ORDER[v.kind], v.revoked, v.id),
@@ -231,11 +268,13 @@ def decide_vehicle(
 
     refusals: list[Reason] = []
     for vehicle in mine:
+        who = {"kind": vehicle.kind, "who": vehicle.label, "object": "vehicle"}
         if vehicle.revoked:
             refusals.append(
                 Reason(
                     f"{vehicle.kind}_revoked",
                     f"{vehicle.kind} pass of {vehicle.label} was revoked",
+                    {**who, "object": "pass"},
                 )
             )
             continue
@@ -248,15 +287,25 @@ def decide_vehicle(
                         f"{vehicle.kind}_used_up",
                         f"visitor pass used up: {vehicle.kind} vehicle of {vehicle.label}"
                         f" used {vehicle.uses} of {vehicle.max_uses} time(s)",
+                        {
+                            **who,
+                            "object": "pass",
+                            "uses": vehicle.uses,
+                            "max_uses": vehicle.max_uses,
+                        },
                     )
                 )
                 continue
-            spend, note = counted
+            spend, note, extra = counted
             code = (
                 "resident_vehicle" if vehicle.kind == "resident" else f"{vehicle.kind}_pass_valid"
             )
             until = f", valid until {_stamp(vehicle.valid_to)}" if vehicle.valid_to else ""
-            reason = Reason(code, f"{vehicle.kind} vehicle of {vehicle.label}{until}{note}")
+            params = {**who, **extra}
+            if vehicle.valid_to:
+                params["valid_to"] = _iso(vehicle.valid_to)
+            message = f"{vehicle.kind} vehicle of {vehicle.label}{until}{note}"
+            reason = Reason(code, message, params)
             return Decision("open", (reason, *alert_reasons), vehicle, alerts, spend)
         when = vehicle.valid_to if why_not == "expired" else vehicle.valid_from
         word = "expired at" if why_not == "expired" else "valid only from"
@@ -265,6 +314,7 @@ def decide_vehicle(
             Reason(
                 f"{vehicle.kind}_{why_not}",
                 f"{vehicle.kind} vehicle of {vehicle.label}: {word} {stamp}",
+                {**who, "at": _iso(when) if when else None},
             )
         )
     if refusals:

@@ -22,27 +22,29 @@ from typing import Any
 from openpyxl import Workbook
 
 from edge.cells import safe_cell
+from edge.vocabulary import N_, Gettext, translator
 
+CHINESE = translator("zh")  # exports are in Chinese unless the reader asks otherwise
 COLUMNS = (
-    ("id", "登记编号 Registration"),
-    ("room_label", "房间 Room"),
-    ("status", "状态 Status"),
-    ("name", "姓名 Name"),
-    ("doc_type", "证件类型 Document type"),
-    ("doc_mask", "证件号码 Document number"),
-    ("sex", "性别 Sex"),
-    ("birth_year", "出生年份 Birth year"),
-    ("age_band", "年龄段 Age band"),
-    ("nationality", "国籍 Nationality"),
-    ("ethnicity", "民族 Ethnicity"),
-    ("phone_mask", "电话 Phone"),
-    ("occupation", "工作单位/职业 Occupation"),
-    ("relation", "与房东关系 Relation"),
-    ("move_in_date", "入住日期 Move-in"),
-    ("expected_until", "预计居住至 Expected until"),
-    ("submitted_at", "登记时间 Submitted"),
-    ("moved_out_on", "退租日期 Moved out"),
-    ("overdue", "逾期未确认 Overdue"),
+    ("id", N_("Registration number")),
+    ("room_label", N_("Room")),
+    ("status", N_("Status")),
+    ("name", N_("Name")),
+    ("doc_type", N_("Document type")),
+    ("doc_mask", N_("Document number")),
+    ("sex", N_("Sex")),
+    ("birth_year", N_("Birth year")),
+    ("age_band", N_("Age band")),
+    ("nationality", N_("Nationality")),
+    ("ethnicity", N_("Ethnicity")),
+    ("phone_mask", N_("Phone")),
+    ("occupation", N_("Occupation")),
+    ("relation", N_("Relation")),
+    ("move_in_date", N_("Move-in")),
+    ("expected_until", N_("Expected until")),
+    ("submitted_at", N_("Submitted")),
+    ("moved_out_on", N_("Moved out on")),
+    ("overdue", N_("Overdue")),
 )
 
 
@@ -54,20 +56,30 @@ def columns_for(fields: Iterable[str]) -> list[tuple[str, str]]:
     return [(k, t) for k, t in COLUMNS if k not in personal or k in allowed]
 
 
-def to_csv(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]] = COLUMNS) -> bytes:
+def to_csv(
+    rows: Iterable[dict[str, Any]],
+    columns: Sequence[tuple[str, str]] = COLUMNS,
+    gettext: Gettext = CHINESE,
+) -> bytes:
+    """Headers are msgids translated with ``gettext`` (Chinese unless told otherwise); the
+    rows' values are already in words (the caller's ``export_row``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
-    writer.writerow([title for _, title in columns])
+    writer.writerow([gettext(title) for _, title in columns])
     for row in rows:
         writer.writerow([safe_cell(row.get(key)) for key, _ in columns])
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def to_xlsx(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]] = COLUMNS) -> bytes:
+def to_xlsx(
+    rows: Iterable[dict[str, Any]],
+    columns: Sequence[tuple[str, str]] = COLUMNS,
+    gettext: Gettext = CHINESE,
+) -> bytes:
     book = Workbook(write_only=False)
     sheet = book.active
-    sheet.title = "registrations"
-    sheet.append([title for _, title in columns])
+    sheet.title = gettext("Registrations")
+    sheet.append([gettext(title) for _, title in columns])
     for row in rows:
         sheet.append([safe_cell(row.get(key)) for key, _ in columns])
     for column in sheet.iter_cols(min_row=2):

@@ -134,6 +134,28 @@ def _room(row: tuple) -> Room:
     return Room(int(row[0]), row[1], landlord, int(row[3]), row[4], row[5], row[6])
 
 
+class RoomInUseError(UserError):
+    """A room with registrations (current or past) is not removed: their history needs it."""
+
+    code = "room_in_use"
+
+
+def remove_room(conn: sqlite3.Connection, room_id: int) -> bool:
+    """Delete a room that never had a registration, with its QR tokens (a printed sticker
+    then reads "unknown"); False for no such room, RoomInUseError when it has registrations.
+    In the caller's transaction."""
+    if conn.execute("SELECT 1 FROM rooms WHERE id = ?", (room_id,)).fetchone() is None:
+        return False
+    used = conn.execute("SELECT COUNT(*) FROM registrations WHERE room_id = ?", (room_id,))
+    if used.fetchone()[0]:
+        raise RoomInUseError(
+            "Room %(room)s has registrations; it stays for their history.", {"room": room_id}
+        )
+    conn.execute("DELETE FROM room_tokens WHERE room_id = ?", (room_id,))
+    conn.execute("DELETE FROM rooms WHERE id = ?", (room_id,))
+    return True
+
+
 def get_room(conn: sqlite3.Connection, room_id: int) -> Room | None:
     row = conn.execute(_ROOM_SQL + " WHERE r.id = ?", (room_id,)).fetchone()
     return _room(row) if row else None

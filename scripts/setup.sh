@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Prepare this checkout to run: Debian packages, a virtual environment in .venv and
 # every Python package Menwei needs. Safe to run again; it skips what is already done.
+#
+# Two sets: `MENWEI_BOX=1 ./scripts/setup.sh` is what a box runs (README's install and
+# scripts/demo.sh: no Chromium, Playwright, pytest, ruff or mypy); plain `./scripts/setup.sh`
+# (scripts/test.sh) adds the test tooling. A full .venv also serves a runtime request.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,8 +35,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.menwei-installed
-want=$( (cat pyproject.toml requirements-models.txt; echo "box=${MENWEI_BOX:-}") | sha256sum | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+digest() { (cat pyproject.toml requirements-models.txt; echo "box=$1") | sha256sum | cut -d' ' -f1; }
+want=$(digest "${MENWEI_BOX:-}")
+full=$(digest "")
+have=$(cat "$stamp" 2>/dev/null || true)
+if [ "$have" != "$want" ] && ! { [ -n "${MENWEI_BOX:-}" ] && [ "$have" = "$full" ]; }; then
     echo "setup: installing Python packages into .venv"
     .venv/bin/python -m pip install -q --upgrade pip
     if [ -n "${MENWEI_BOX:-}" ]; then

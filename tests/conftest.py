@@ -72,6 +72,15 @@ def audit_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def english_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line and the demo speak the POSIX locale's language: every test reads
+    English unless it sets ``LANG=zh_CN.UTF-8`` itself, whatever the developer's shell has."""
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+
+
 # -- the database and the pins --------------------------------------------------------------
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[sqlite_utils.Database]:

@@ -46,7 +46,8 @@ def test_the_strength_rule_refuses_what_was_accepted(env) -> None:
         data={"csrf_token": csrf_of(page.text), "username": "weak1", "role": "guard",
               "password": "aaaaaaaaaa"},
     )  # fmt: skip
-    assert made.status_code == 400 and "too easy to guess" in made.text
+    assert made.status_code == 400 and "太容易被猜到" in made.text  # refused, in Chinese
+    assert '<p class="error" role="alert">' in made.text and 'class="notice"' not in made.text
     passwords.check(NEW_PASSWORD, ("guard1",))
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -16,8 +20,10 @@ def config(tmp_path) -> Path:
     path = tmp_path / "menwei.toml"
     result = CliRunner().invoke(main, ["init", str(path)])
     assert result.exit_code == 0, result.output
-    text = path.read_text(encoding="utf-8").replace(
-        'data_dir = "/var/lib/menwei"', 'data_dir = "data"'
+    text = (
+        path.read_text(encoding="utf-8")
+        .replace('data_dir = "/var/lib/menwei"', 'data_dir = "data"')
+        .replace('pin_factory = "lgpio"', 'pin_factory = "mock"')
     )
     path.write_text(text, encoding="utf-8")
     return path
@@ -38,6 +44,34 @@ def test_check_config_ok_and_hides_camera_password(config):
     assert "north-vehicle" in result.output and "password" not in result.output
 
 
+def test_check_config_opens_camera_files_and_a_gate_refuses_before_making_anything(tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "0.jpg"), np.full((48, 64, 3), 90, np.uint8))
+    path = tmp_path / "menwei.toml"
+    gates = ""
+    for pin, gate_id, source in ((17, "north", frames), (18, "south", tmp_path / "no.mp4")):
+        gates += f'[[gates]]\nid = "{gate_id}"\nname = "{gate_id}"\nkind = "vehicle"\n'
+        gates += f'camera = {{ source = "{source}" }}\nbarrier = {{ open_pin = {pin} }}\n'
+    data = tmp_path / "var" / "menwei"
+    path.write_text(f'[storage]\ndata_dir = "{data}"\n[hardware]\npin_factory = "mock"\n'
+                    + gates, encoding="utf-8")  # fmt: skip
+    result = run("check-config", "-c", str(path))
+    assert result.exit_code == 1, result.output
+    assert "a 64x48 picture read" in result.output
+    assert "BAD  camera of south: no such file or folder" in result.output
+    gate = run("gate", "south", "-c", str(path))
+    assert gate.exit_code == 1 and "cannot start" in gate.output and "no.mp4" in gate.output
+    assert not (tmp_path / "var").exists()  # no database, no run folder: nothing made
+
+
+def test_a_missing_config_names_every_way_to_give_one(tmp_path):
+    result = run("vehicle", "list", "-c", str(tmp_path / "nowhere.toml"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "-c FILE" in result.output and "MENWEI_CONFIG" in result.output
+    assert "menwei init" in result.output
+
+
 def test_check_config_bad_file_names_key(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[site]\ntimezone = "Nowhere/City"\n', encoding="utf-8")
@@ -54,7 +88,10 @@ def test_vehicle_and_watchlist_round_trip(config):
     )
     assert visitor.exit_code == 0, visitor.output
     listed = run("vehicle", "list", *c).output
-    assert "皖A12345" in listed and "3-1-402" in listed and "2099-01-01T10:00:00" in listed
+    assert "皖A12345" in listed and "3-1-402" in listed and "2099-01-01 18:00" in listed
+    day = run("vehicle", "add", "粤BD12346", "--kind", "visitor", "--valid-to", "2099-01-02", *c)
+    assert day.exit_code == 0, day.output
+    assert "2099-01-02 23:59" in run("vehicle", "list", *c).output  # a date alone: its end
     assert run("watchlist", "add", "京A88888", "--reason", "stolen", *c).exit_code == 0
     assert "京A88888" in run("watchlist", "list", *c).output
     assert run("vehicle", "remove", "皖A12345", *c).exit_code == 0
@@ -125,3 +162,13 @@ def test_unknown_gate_is_one_line_and_a_bug_is_not_swallowed(config, monkeypatch
     result = run("db-version", "-c", str(config))
     assert isinstance(result.exception, ValueError), result.output
     assert "a programming error" not in result.output  # not dressed up as a user message
+
+
+def test_third_party_noise_is_quiet_unless_verbose(config, monkeypatch):
+    monkeypatch.delenv("OPENCV_LOG_LEVEL", raising=False)
+    queue = logging.getLogger("waitress.queue")
+    monkeypatch.setattr(queue, "level", logging.NOTSET)
+    assert run("-v", "db-version", "-c", str(config)).exit_code == 0
+    assert "OPENCV_LOG_LEVEL" not in os.environ and queue.level == logging.NOTSET
+    assert run("db-version", "-c", str(config)).exit_code == 0
+    assert os.environ["OPENCV_LOG_LEVEL"] == "ERROR" and queue.level == logging.ERROR

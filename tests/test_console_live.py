@@ -270,6 +270,9 @@ def test_health_shows_disk_use_and_sync_backlog(env):
     assert body["sync"]["queued"] == 2 and body["sync"]["dead"] == 1
     assert body["sync"]["configured"] is False and body["sync"]["level"] == "bad"
     assert body["cells"]["sync.dead"] == {"text": "1", "level": "bad"}
+    # no platform configured, yet events wait for one: amber, never green
+    assert body["cells"]["sync.worker"] == {"text": "未接入区级平台", "level": "warn"}
+    assert body["cells"]["sync.queued"]["level"] == "bad"
     snapshots = list(env["config"].storage.snapshot_dir.rglob("*.jpg"))
     assert body["disk"]["snapshot_files"] == 3 == len(snapshots)
     assert body["disk"]["snapshot_bytes"] == sum(p.stat().st_size for p in snapshots)

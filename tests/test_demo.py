@@ -139,7 +139,7 @@ def test_demo_vehicle_procession_and_door_decide_as_scripted(tmp_path, pin_facto
     assert any("suspected" not in line and "asks for that resident's PIN" in line for line in lines)
     assert passage["snapshot_path"] and stranger["snapshot_path"]
     assert stranger["subject"] is None
-    at = next(i for i, line in enumerate(lines) if "face_passage" in line and "OPEN" in line)
+    at = next(i for i, line in enumerate(lines) if "Face passage" in line and "OPEN" in line)
     assert "locked again" in lines[at + 1], "the lock is seen released, then locked again"
     printed = "\n".join(lines).lower()
     identities = {i for i in read_face_labels().values() if not i.startswith("MULTI")}

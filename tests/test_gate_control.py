@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from pathlib import Path
@@ -112,8 +113,31 @@ def test_cli_open_and_status(running_gate):
     assert result.exit_code == 0, result.output
     assert "opened" in result.output
     assert recent_events(gate.loop.db)[0]["details"]["operator"] == "guard02"
+    assert "opened by hand by guard02" in result.output
     result = CliRunner().invoke(main, ["status", "-c", str(path)])
-    assert result.exit_code == 0 and '"north"' in result.output
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^north\s+running\s", result.output, re.M), result.output
+    result = CliRunner().invoke(main, ["status", "--json", "-c", str(path)])
+    [health] = json.loads(result.output)
+    assert health["gate"] == "north" and health["up"] and "camera" in health
+    unknown = CliRunner().invoke(main, ["status", "south", "-c", str(path)])
+    assert unknown.exit_code == 1 and "south" in unknown.output and "DOWN" not in unknown.output
+
+
+def test_status_exits_non_zero_when_a_configured_gate_is_down(tmp_path, gate_config):
+    config = gate_config(tmp_path)
+    path = tmp_path / "menwei.toml"
+    path.write_text(
+        f'[storage]\ndata_dir = "{config.storage.data_dir}"\n'
+        '[hardware]\npin_factory = "mock"\n'
+        f'[[gates]]\nid = "north"\nname = "北门"\nkind = "vehicle"\n'
+        f'camera = {{ source = "{tmp_path / "frames"}" }}\n'
+        "barrier = { open_pin = 17 }\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["status", "-c", str(path)])
+    assert result.exit_code == 1, result.output
+    assert re.search(r"^north\s+DOWN\s", result.output, re.M), result.output
 
 
 def test_unreachable_gate_is_a_clear_error(tmp_path):

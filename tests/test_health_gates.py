@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.box.health import all_gate_health
+from edge.box.health import GateHealth, all_gate_health
 from edge.config import GateConfig
 from edge.config.gates import CameraConfig
 from edge.config.vehicle import BarrierConfig
@@ -96,3 +96,13 @@ def test_a_hung_and_a_missing_gate_are_reported_beside_a_working_one(run_dir):
     assert not by_id["hung"].running and "did not answer" in (by_id["hung"].error or "")
     assert not by_id["gone"].running and "not running" in (by_id["gone"].error or "")
     assert by_id["east"].running and by_id["east"].frames == 12
+
+
+@pytest.mark.parametrize(
+    ("state", "age", "level"),
+    [("ok", 0.2, "ok"), ("ok", 30.0, "warn"), ("ok", 300.0, "bad"), ("starting", None, "warn"),
+     ("reconnecting", 1.0, "bad")],
+)  # fmt: skip
+def test_a_stale_camera_is_amber_then_red_even_when_it_says_ok(state, age, level):
+    health = GateHealth("north", "北门", "vehicle", True, camera_state=state, last_frame_age_s=age)
+    assert health.camera_level == level and health.level == level

@@ -76,3 +76,37 @@ def test_menwei_web_serves_on_waitress(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_rooms_and_accounts_from_the_command_line(tmp_path: Path) -> None:
+    config = tmp_path / "menwei.toml"
+    config.write_text(BASE.format(tmp=tmp_path), encoding="utf-8")
+    runner = CliRunner()
+    c = ["-c", str(config)]
+    assert "--password" not in runner.invoke(main, ["user", "add", "--help"]).output
+    password = "gatehouse-ledger-7\n" * 2
+    for name in ("ll1", "guard7"):
+        role = "landlord" if name == "ll1" else "guard"
+        made = runner.invoke(main, ["user", "add", name, "--role", role, *c], input=password)
+        assert made.exit_code == 0, made.output
+    room = runner.invoke(main, ["room", "add", "幸福小区", "3幢", "1单元", "402", "--landlord",
+                                "ll1", *c])  # fmt: skip
+    assert "sticker URL: http" in room.output and "/r/" in room.output
+    runner.invoke(main, ["room", "add", "幸福小区", "3幢", "1单元", "403", "--landlord", "ll1", *c])
+    listed = runner.invoke(main, ["room", "list", *c]).output
+    assert "幸福小区 3幢 1单元 402" in listed and "ll1" in listed and "/r/" in listed
+    removed = runner.invoke(main, ["room", "remove", "2", *c])
+    assert removed.exit_code == 0, removed.output
+    assert "403" not in runner.invoke(main, ["room", "list", *c]).output
+    assert runner.invoke(main, ["room", "remove", "2", *c]).exit_code == 1
+    users = runner.invoke(main, ["user", "list", *c]).output
+    assert "guard7" in users and "Active" in users and "gatehouse" not in users
+    changed = runner.invoke(
+        main, ["user", "passwd", "guard7", *c], input="ledger-gatehouse-8\n" * 2
+    )
+    assert changed.exit_code == 0, changed.output
+    off = runner.invoke(main, ["user", "deactivate", "guard7", *c])
+    assert off.exit_code == 0 and "deactivated" in off.output
+    assert "Inactive" in runner.invoke(main, ["user", "list", *c]).output
+    assert runner.invoke(main, ["user", "passwd", "nobody", *c], input=password).exit_code == 1
+    assert runner.invoke(main, ["audit", "verify", *c]).exit_code == 0

@@ -120,3 +120,13 @@ def test_status_shows_the_gat1400_session_from_the_worker(box):
     status = json.loads(run("sync", "status", "-c", str(path), "--json").output)
     assert status["gat1400"] == session and status["alarm"] == "clock_skew"
     assert '"clock_skew_s": 42.0' in run("sync", "status", "-c", str(path)).output
+
+
+def test_status_says_when_sync_is_not_configured(tmp_path):
+    path = tmp_path / "menwei.toml"
+    path.write_text('[storage]\ndata_dir = "data"\n', encoding="utf-8")
+    result = run("sync", "status", "-c", str(path))
+    assert result.exit_code == 0 and "sync is not configured" in result.output
+    assert (
+        json.loads(run("sync", "status", "--json", "-c", str(path)).output)["configured"] is False
+    )

@@ -31,6 +31,10 @@ from sync.status import read_status_file, sync_status
 
 GATE_TIMEOUT_S = 0.5
 FAULTY_CAMERA = ("stalled", "reconnecting", "failed")
+# A camera that says "ok" but whose newest frame is this old is stale: amber, then red.
+STALE_FRAME_S, DEAD_FRAME_S = 10.0, 60.0
+# Undelivered events this old: amber, then red (the district expects them within minutes).
+BACKLOG_WARN_S, BACKLOG_BAD_S = 600.0, 6 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,21 @@ class GateHealth:
     liveness: dict[str, Any] | None = None  # a pedestrian gate's liveness stage: mode, ms
 
     @property
+    def camera_level(self) -> str:
+        """ok / warn / bad for the camera alone: its state, and how old its newest frame is."""
+        age = self.last_frame_age_s
+        if self.camera_state in FAULTY_CAMERA or (age is not None and age > DEAD_FRAME_S):
+            return "bad"
+        if self.camera_state != "ok" or (age is not None and age > STALE_FRAME_S):
+            return "warn"
+        return "ok"
+
+    @property
     def level(self) -> str:
         """ok / warn / bad, for the page's colour."""
-        if not self.running or self.storage_fault or self.camera_state in FAULTY_CAMERA:
+        if not self.running or self.storage_fault or self.camera_level == "bad":
             return "bad"
-        if self.fire_alarm or self.events_unsaved or self.camera_state != "ok":
+        if self.fire_alarm or self.events_unsaved or self.camera_level == "warn":
             return "warn"
         return "ok"
 
@@ -193,10 +207,11 @@ def sync_backlog(db: sqlite_utils.Database, config: MenweiConfig, now: datetime)
     status["worker"] = worker.get("worker") if worker else None
     status["worker_at"] = worker.get("at") if worker else None
     status["last_error"] = worker.get("last_error") if worker else None
-    if status["dead"]:
+    age = status["oldest_pending_age_s"] if status["queued"] else 0.0
+    if status["dead"] or age > BACKLOG_BAD_S:
         status["level"] = "bad"
-    elif status["queued"] and status["oldest_pending_age_s"] > 600:
-        status["level"] = "warn"
+    elif age > BACKLOG_WARN_S or (status["queued"] and not status["configured"]):
+        status["level"] = "warn"  # growing, or waiting for a platform nobody configured
     else:
         status["level"] = "ok"
     return status

@@ -27,12 +27,22 @@ def init(path: Path, force: bool) -> None:
 @click.command("check-config")
 @config_option
 def check_config(config_path: Path) -> None:
-    """Validate the config file and summarise it."""
+    """Validate the config file, then open what it names: camera files and folders (one
+    picture each), USB cameras, keypads, the pin factory, key and model files. Exits 1 on
+    any problem."""
+    from edge.box.config_check import check_config as run_checks
+
     config = read_config(config_path)
     click.echo(f"{config_path}: OK — site {config.site.name!r}, {len(config.gates)} gate(s)")
     for gate in config.gates:
         camera = redact(gate.camera.source)  # never echo camera passwords
         click.echo(f"  {gate.id}: {gate.kind} gate {gate.name!r}, camera {camera}")
+    checks = run_checks(config)
+    for check in checks:
+        click.echo(f"  {'ok ' if check.ok else 'BAD'}  {check.subject}: {redact(check.detail)}")
+    bad = [c for c in checks if not c.ok]
+    if bad:
+        raise click.ClickException(f"{len(bad)} problem(s) found; nothing was changed")
 
 
 @click.command()

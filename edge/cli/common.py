@@ -13,7 +13,8 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +26,10 @@ from edge import audit
 from edge.config import DEFAULT_CONFIG_PATH, ConfigError, MenweiConfig, load_config
 from edge.errors import UserError
 from edge.pii import PiiVault
+from edge.vocabulary import Vocabulary, locale_language, read_local_time, translator
+
+# A column of a printed table: (header msgid, the cell's text from the row and the words).
+Column = tuple[str, Callable[[dict[str, Any], Vocabulary], str]]
 
 CONFIG_ENV = "MENWEI_CONFIG"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,7 +42,7 @@ class MenweiGroup(click.Group):
         try:
             return super().invoke(ctx)
         except UserError as exc:  # anything else is a bug: let its stack trace show
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(exc.render(translator(locale_language()))) from None
 
 
 def config_option(func: F) -> F:
@@ -56,6 +61,14 @@ def config_option(func: F) -> F:
 def read_config(config_path: Path) -> MenweiConfig:
     """The validated config; a ``ClickException`` listing every problem when it is not.
     The audit key's file is set from it (read only when a row is written)."""
+    if not config_path.exists():
+        raise click.ClickException(
+            tr(
+                "no config file at %(path)s. Give one with -c FILE or the %(env)s environment"
+                " variable, or write a commented example with: menwei init %(path)s"
+            )
+            % {"path": config_path, "env": CONFIG_ENV}
+        )
     try:
         config = load_config(config_path)
     except ConfigError as exc:
@@ -72,17 +85,50 @@ def store_and_vault(config_path: Path) -> tuple[MenweiConfig, sqlite_utils.Datab
     return config, open_store(config), pii_vault(config)
 
 
-def parse_time(value: str | None, config: MenweiConfig) -> datetime | None:
-    """Accept ISO dates/times; a time without zone is read in the site's time zone."""
+def parse_time(
+    value: str | None, config: MenweiConfig, end_of_day: bool = False
+) -> datetime | None:
+    """Accept ISO dates/times; a time without zone is read in the site's time zone, and a
+    date alone with ``end_of_day`` (an end of validity) is the last second of that day."""
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(value)
+        return read_local_time(value, config.site.zone, end_of_day)
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not a date/time like 2026-12-31 or 2026-12-31T18:00"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=config.site.zone)
+
+
+def tr(msgid: str) -> str:
+    """A message of the command line in the locale's language (``LANG=zh_CN.UTF-8``)."""
+    return translator(locale_language())(msgid)
+
+
+def words(config: MenweiConfig) -> Vocabulary:
+    """The box's words in the locale's language, times in the site zone."""
+    return Vocabulary.for_language(locale_language(), config.site.zone)
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def print_table(
+    rows: list[dict[str, Any]], columns: Sequence[Column], vocabulary: Vocabulary, as_json: bool
+) -> None:
+    """Rows as a table for people (headers and values in the locale's language, times in
+    the site zone, columns aligned for CJK too) or, with ``as_json``, as stored (codes,
+    UTC ISO times) for machines."""
+    if as_json or not rows:
+        print_rows(rows, as_json)
+        return
+    header = [vocabulary.gettext(title) for title, _cell in columns]
+    cells = [[cell(row, vocabulary) or "-" for _title, cell in columns] for row in rows]
+    widths = [max(_width(line[i]) for line in [header, *cells]) for i in range(len(columns))]
+    for line in [header, *cells]:
+        padded = [text + " " * (w - _width(text)) for text, w in zip(line, widths, strict=True)]
+        click.echo("  ".join(padded).rstrip())
 
 
 def print_rows(rows: list[dict], as_json: bool) -> None:
@@ -91,7 +137,7 @@ def print_rows(rows: list[dict], as_json: bool) -> None:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
     if not rows:
-        click.echo("(none)")
+        click.echo(tr("(none)"))
     for row in rows:
         click.echo("  ".join(f"{k}={v}" for k, v in row.items() if v not in (None, "")))
 

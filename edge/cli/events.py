@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 
 import click
 
-from edge.cli.common import config_option, read_config
+from edge.cli.common import config_option, read_config, words
 
 
 @click.command()
@@ -26,15 +25,11 @@ def events(limit: int, gate_id: str | None, as_json: bool, config_path: Path) ->
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
-    zone = config.site.zone
+    vocabulary = words(config)
     for row in rows:
-        when = (
-            datetime.fromisoformat(row["occurred_at"])
-            .astimezone(zone)
-            .strftime("%Y-%m-%d %H:%M:%S")
-        )
-        why = "; ".join(r["message"] for r in row["reasons"])
+        who = row["plate"] or vocabulary.subject(row["subject"]) or "-"
         click.echo(
-            f"{when} {row['gate_id']} {row['kind']} {row['plate'] or '-'} "
-            f"{row['decision'].upper()} — {why} [{row['id']}]"
+            f"{vocabulary.time(row['occurred_at'], seconds=True)}  {row['gate_id']}  "
+            f"{vocabulary.kind(row['kind'])}  {who}  {vocabulary.decision(row['decision'])}"
+            f" — {vocabulary.reasons(row['reasons'])}  [{row['id']}]"
         )

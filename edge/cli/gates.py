@@ -9,7 +9,16 @@ from pathlib import Path
 
 import click
 
-from edge.cli.common import config_option, read_config, stop_on_signals
+from edge.cli.common import (
+    Column,
+    config_option,
+    print_table,
+    read_config,
+    stop_on_signals,
+    tr,
+    words,
+)
+from edge.vocabulary import CAMERA_STATES, N_, Vocabulary
 
 
 @click.command()
@@ -17,12 +26,19 @@ from edge.cli.common import config_option, read_config, stop_on_signals
 @config_option
 def gate(gate_id: str, config_path: Path) -> None:
     """Run one gate, vehicle or pedestrian (owns its camera and relays) until stopped."""
+    from edge.box.config_check import check_config
     from edge.box.watchdog import Watchdog
     from edge.demo.narration import describe_outcome, describe_person_outcome
     from edge.gates.assembly import pedestrian_gate, vehicle_gate
 
     config = read_config(config_path)
     kind = config.gate(gate_id).kind
+    bad = [c for c in check_config(config, (gate_id,)) if not c.ok]
+    if bad:  # before anything is made on disk (the database, the run folder)
+        raise click.ClickException(
+            f"gate {gate_id} cannot start:\n"
+            + "\n".join(f"  - {c.subject}: {c.detail}" for c in bad)
+        )
     stop = stop_on_signals()
 
     def show(outcome) -> None:
@@ -91,23 +107,59 @@ def open_gate(gate_id: str, reason: str, operator: str, config_path: Path) -> No
         raise click.ClickException(str(exc)) from None
     if not reply.get("ok"):
         raise click.ClickException(reply.get("error", "gate refused"))
-    click.echo(f"gate {gate_id} opened (event {reply['event_id']}, {reply['ms']} ms)")
+    said = tr("gate %(gate)s opened by hand by %(operator)s (event %(event)s, %(ms)s ms)")
+    click.echo(said % {"gate": gate_id, "operator": operator, "event": reply["event_id"],
+                       "ms": reply["ms"]})  # fmt: skip
+
+
+STATUS_COLUMNS: list[Column] = [
+    (N_("Gate"), lambda r, w: r["gate"]),
+    (N_("State"), lambda r, w: w.gettext(N_("running") if r["up"] else N_("DOWN"))),
+    (N_("Camera"), lambda r, w: w.word(CAMERA_STATES, (r.get("camera") or {}).get("state"))),
+    (N_("Frames/s"), lambda r, w: _rounded((r.get("camera") or {}).get("fps"), 1)),
+    (N_("Last frame (s ago)"),
+     lambda r, w: _rounded((r.get("camera") or {}).get("last_frame_age_s"), 1)),
+    (N_("Recogniser (ms)"), lambda r, w: _rounded(r.get("recogniser_ms_avg"), 0)),
+    (N_("Last decision"), lambda r, w: _last_decision(r.get("last_decision"), w)),
+    (N_("Unsaved events"), lambda r, w: str(r.get("events_unsaved") or "")),
+    (N_("Problem"),
+     lambda r, w: r.get("problem") or (r.get("camera") or {}).get("last_error") or ""),
+]  # fmt: skip
+
+
+def _rounded(value: object, places: int) -> str:
+    return "" if not isinstance(value, (int, float)) else f"{value:.{places}f}"
+
+
+def _last_decision(last: dict | None, words: Vocabulary) -> str:
+    if not last:
+        return ""
+    when = words.time(last.get("at"), seconds=True)
+    return f"{when} {words.kind(last.get('kind', ''))} {words.decision(last.get('decision', ''))}"
 
 
 @click.command()
 @click.argument("gate_ids", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Each gate's full health as JSON.")
 @config_option
-def status(gate_ids: tuple[str, ...], config_path: Path) -> None:
-    """Health of running gates: camera, frames, recogniser latency, last decision, relays."""
+def status(gate_ids: tuple[str, ...], as_json: bool, config_path: Path) -> None:
+    """Health of running gates: camera, frames, recogniser latency, last decision. Exits 1
+    when any gate asked about is down."""
     from edge.gates.control import GateUnreachableError, send_gate_command
 
     config = read_config(config_path)
+    for gate_id in gate_ids:
+        config.gate(gate_id)  # an id not in the config is an error, never "DOWN"
+    rows = []
     for gate_id in gate_ids or tuple(g.id for g in config.gates):
         try:
             reply = send_gate_command(config.storage.run_dir, gate_id, {"cmd": "health"})
+            rows.append({**(reply.get("health") or {}), "gate": gate_id, "up": True})
         except GateUnreachableError as exc:
-            click.echo(f"{gate_id}: DOWN — {exc}")
-            continue
-        click.echo(
-            json.dumps({gate_id: reply.get("health")}, ensure_ascii=False, indent=1, default=str)
-        )
+            rows.append({"gate": gate_id, "up": False, "problem": str(exc)})
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1, default=str))
+    else:
+        print_table(rows, STATUS_COLUMNS, words(config), as_json=False)
+    if not all(row["up"] for row in rows):
+        raise SystemExit(1)

@@ -9,6 +9,7 @@ the light commands start fast.
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 
@@ -24,6 +25,23 @@ def main(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    quiet_third_parties(verbose)
+
+
+# Libraries' chatter that says nothing to an operator: OpenCV's DNN warning about
+# setPreferableTarget on every model load, waitress's "Task queue depth" on every burst of
+# requests (its queue is sized for that). Shown with -v.
+NOISY_LOGGERS = ("waitress.queue",)
+
+
+def quiet_third_parties(verbose: bool) -> None:
+    """Silence the known third-party noise unless ``verbose``; OpenCV reads its level when
+    cv2 is first imported, which every command does after this (inside the command)."""
+    if verbose:
+        return
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 for command in (

@@ -14,7 +14,37 @@ from typing import Any
 
 import click
 
-from edge.cli.common import config_option, parse_time, print_rows, read_config, store_and_vault
+from edge.cli.common import (
+    Column,
+    config_option,
+    parse_time,
+    print_table,
+    read_config,
+    store_and_vault,
+    words,
+)
+from edge.vocabulary import GROUPS, N_, STATUSES
+
+RESIDENT_COLUMNS: list[Column] = [
+    (N_("No."), lambda r, w: f"#{r['id']}"),
+    (N_("Name"), lambda r, w: r.get("name") or ""),
+    (N_("Household"), lambda r, w: r["household"] or ""),
+    (N_("Group"), lambda r, w: w.word(GROUPS, r["group"])),
+    (N_("State"), lambda r, w: w.word(STATUSES, "active" if r["active"] else "inactive")),
+    (N_("Faces"), lambda r, w: str(r["templates"])),
+    (N_("PIN"), lambda r, w: w.yes_no(r["has_pin"])),
+    (N_("Face consent"), lambda r, w: w.time(r["face_consent_at"])),
+]
+PASS_COLUMNS: list[Column] = [
+    (N_("No."), lambda r, w: f"#{r['id']}"),
+    (N_("For"), lambda r, w: w.who(r["label"])),
+    (N_("Host"), lambda r, w: f"#{r['resident']}" if r["resident"] else ""),
+    (N_("Group"), lambda r, w: w.word(GROUPS, r["group"])),
+    (N_("Valid from"), lambda r, w: w.time(r["valid_from"])),
+    (N_("Valid until"), lambda r, w: w.time(r["valid_to"])),
+    (N_("Uses"), lambda r, w: f"{r['uses']}/{r['max_uses']}"),
+    (N_("Revoked"), lambda r, w: w.yes_no(r["revoked"])),
+]
 
 
 @click.group()
@@ -43,18 +73,8 @@ def resident_list(as_json: bool, config_path: Path) -> None:
     """List residents with names, templates, PIN and consent."""
     from edge.residents import list_residents
 
-    _, db, vault = store_and_vault(config_path)
-    rows = list_residents(db, vault)
-    if as_json or not rows:
-        print_rows(rows, as_json)
-        return
-    for row in rows:
-        click.echo(
-            f"#{row['id']}  {row['name'] or '-'}  household {row['household'] or '-'}"
-            f"  group {row['group']}  {'active' if row['active'] else 'INACTIVE'}"
-            f"  faces {row['templates']}  PIN {'yes' if row['has_pin'] else 'no'}"
-            + (f"  consent {row['face_consent_at']}" if row["face_consent_at"] else "")
-        )
+    config, db, vault = store_and_vault(config_path)
+    print_table(list_residents(db, vault), RESIDENT_COLUMNS, words(config), as_json)
 
 
 @resident.command("remove")
@@ -154,7 +174,11 @@ def pass_group() -> None:
 @click.option("--resident", "resident_id", type=int, help="Host resident's number.")
 @click.option("--label", default="", help="What the pass is for (no names or phones).")
 @click.option("--valid-from", help="Start (site time unless a zone is given); default now.")
-@click.option("--valid-to", required=True, help="End, e.g. 2026-06-03T18:00.")
+@click.option(
+    "--valid-to",
+    required=True,
+    help="End, e.g. 2026-06-03T18:00; a date alone (2026-06-03) means the end of that day.",
+)
 @click.option("--uses", type=int, default=1, show_default=True)
 @click.option("--group", default="visitors", show_default=True, help="Access group.")
 @click.option(
@@ -181,10 +205,11 @@ def pass_issue(
     config = read_config(config_path)
     db = open_store(config)
     start = parse_time(valid_from, config) or utc_now()
-    end = parse_time(valid_to, config)
+    end = parse_time(valid_to, config, end_of_day=True)
     label = label or (f"visitor of resident {resident_id}" if resident_id else "visitor")
     pass_id, token = issue_pass(db, label, start, end, uses, resident_id, group)  # type: ignore[arg-type]
-    click.echo(f"pass #{pass_id}: {uses} use(s) until {end:%Y-%m-%d %H:%M %Z}")
+    until = words(config).time(end)
+    click.echo(f"pass #{pass_id}: {uses} use(s) until {until} ({config.site.timezone})")
     click.echo(f"QR payload (shown once): {token}")
     path = png or Path(f"pass-{pass_id}.png")
     try:
@@ -217,4 +242,5 @@ def pass_list(as_json: bool, config_path: Path) -> None:
     from edge.passes import list_passes
     from edge.store.open import open_store
 
-    print_rows(list_passes(open_store(read_config(config_path))), as_json)
+    config = read_config(config_path)
+    print_table(list_passes(open_store(config)), PASS_COLUMNS, words(config), as_json)

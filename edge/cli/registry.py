@@ -1,4 +1,5 @@
-"""``menwei room add`` and ``menwei stickers``: rented rooms and their QR door stickers."""
+"""``menwei room add|list|remove`` and ``menwei stickers``: rented rooms and their QR door
+stickers."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from edge.cli.common import config_option, read_config
+from edge.cli.common import Column, config_option, print_table, read_config, words
 from edge.db import connect, transaction, utc_now
+from edge.vocabulary import N_
 
 
 @click.group()
@@ -28,17 +30,78 @@ def room_add(
     """Add a room (and its property/building/unit when new) with a fresh QR token."""
     from edge import audit as audit_log
     from qr_registry.rooms import add_room
+    from qr_registry.stickers import room_url  # reportlab, PIL: only when used
 
-    db = connect(read_config(config_path).storage.database_path)
-    row = db.execute(
-        "SELECT id FROM users WHERE username = ? AND role = 'landlord'", [landlord]
-    ).fetchone()
-    if row is None:
-        raise click.ClickException(f"no landlord account {landlord!r}")
+    config = read_config(config_path)
+    db = connect(config.storage.database_path)
+    landlord_id = _landlord_id(db, landlord)
     with transaction(db) as conn:
-        made = add_room(conn, property_name, building, unit, number, row[0], utc_now())
+        made = add_room(conn, property_name, building, unit, number, landlord_id, utc_now())
         audit_log.append(conn, "cli", "add_room", f"room:{made.id}")
     click.echo(f"room {made.id}: {made.label}")
+    click.echo(f"sticker URL: {room_url(config.registry.base_url, made.token or '')}")
+    click.echo(f"print its sticker: menwei stickers --landlord {landlord} -o stickers.pdf")
+
+
+ROOM_COLUMNS: list[Column] = [
+    (N_("No."), lambda r, w: str(r["id"])),
+    (N_("Room"), lambda r, w: r["label"]),
+    (N_("Landlord"), lambda r, w: r["landlord"]),
+    (N_("Registrations"), lambda r, w: str(r["registrations"])),
+    (N_("Sticker URL"), lambda r, w: r["url"]),
+]
+
+
+@room.command("list")
+@click.option("--landlord", default=None, help="Only this landlord's rooms.")
+@click.option("--json", "as_json", is_flag=True)
+@config_option
+def room_list(landlord: str | None, as_json: bool, config_path: Path) -> None:
+    """List rooms with their landlord, registrations and sticker URL."""
+    from qr_registry.rooms import list_rooms
+    from qr_registry.stickers import room_url  # reportlab, PIL: only when used
+
+    config = read_config(config_path)
+    db = connect(config.storage.database_path)
+    landlord_id = _landlord_id(db, landlord) if landlord else None
+    names = dict(db.execute("SELECT id, username FROM users").fetchall())
+    counts = dict(
+        db.execute("SELECT room_id, COUNT(*) FROM registrations GROUP BY room_id").fetchall()
+    )
+    rows = [
+        {"id": r.id, "label": r.label, "landlord": names.get(r.landlord_id, ""),
+         "registrations": counts.get(r.id, 0),
+         "url": room_url(config.registry.base_url, r.token) if r.token else ""}
+        for r in list_rooms(db.conn, landlord_id=landlord_id)
+    ]  # fmt: skip
+    print_table(rows, ROOM_COLUMNS, words(config), as_json)
+
+
+@room.command("remove")
+@click.argument("room_id", type=int)
+@config_option
+def room_remove(room_id: int, config_path: Path) -> None:
+    """Remove a room that never had a registration (its sticker stops working)."""
+    from edge import audit as audit_log
+    from qr_registry.rooms import remove_room
+
+    db = connect(read_config(config_path).storage.database_path)
+    with transaction(db) as conn:
+        removed = remove_room(conn, room_id)
+        if removed:
+            audit_log.append(conn, "cli", "remove_room", f"room:{room_id}")
+    if not removed:
+        raise click.ClickException(f"there is no room {room_id}")
+    click.echo(f"room {room_id} removed; its sticker no longer opens the form")
+
+
+def _landlord_id(db, username: str) -> int:
+    row = db.execute(
+        "SELECT id FROM users WHERE username = ? AND role = 'landlord'", [username]
+    ).fetchone()
+    if row is None:
+        raise click.ClickException(f"no landlord account {username!r}")
+    return int(row[0])
 
 
 @click.command()

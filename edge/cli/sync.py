@@ -76,7 +76,12 @@ def sync_status_cmd(as_json: bool, config_path: Path) -> None:
     from sync.status import read_status_file, sync_status
 
     config = read_config(config_path)
+    if config.sync is None and not as_json:
+        click.echo(
+            "sync is not configured (no [sync] section in the config): events stay on this box"
+        )
     status = sync_status(open_store(config), utc_now())
+    status["configured"] = config.sync is not None
     worker = read_status_file(config.sync.status_file) if config.sync else None
     status["worker"] = worker.get("worker") if worker else "unknown"
     status["worker_at"] = worker.get("at") if worker else None

@@ -7,8 +7,34 @@ from typing import cast
 
 import click
 
-from edge.cli.common import config_option, parse_time, print_rows, read_config
+from edge.cli.common import (
+    Column,
+    config_option,
+    parse_time,
+    print_table,
+    read_config,
+    words,
+)
 from edge.policy import VehicleKind
+from edge.vocabulary import N_, VEHICLE_KINDS, WATCH_SOURCES
+
+VEHICLE_COLUMNS: list[Column] = [
+    (N_("No."), lambda r, w: f"#{r['id']}"),
+    (N_("Plate"), lambda r, w: r["plate"]),
+    (N_("Kind"), lambda r, w: w.word(VEHICLE_KINDS, r["kind"])),
+    (N_("Household"), lambda r, w: r["household"] or ""),
+    (N_("Valid from"), lambda r, w: w.time(r["valid_from"])),
+    (N_("Valid until"), lambda r, w: w.time(r["valid_to"])),
+    (N_("Remarks"), lambda r, w: r["note"] or ""),
+]
+WATCH_COLUMNS: list[Column] = [
+    (N_("No."), lambda r, w: f"#{r['id']}"),
+    (N_("Plate"), lambda r, w: r["plate"]),
+    (N_("Reason"), lambda r, w: r["reason"] or ""),
+    (N_("Source"), lambda r, w: w.word(WATCH_SOURCES, r["source"])),
+    (N_("Added"), lambda r, w: w.time(r["created_at"])),
+    (N_("Lapses"), lambda r, w: w.time(r["expires_at"])),
+]
 
 
 @click.group()
@@ -21,7 +47,10 @@ def vehicle() -> None:
 @click.option("--kind", type=click.Choice(["resident", "visitor", "temporary"]), default="resident")
 @click.option("--household", help="Household label, e.g. 3-1-402.")
 @click.option("--valid-from", help="Start of validity (site time unless a zone is given).")
-@click.option("--valid-to", help="End of validity; required for visitor/temporary.")
+@click.option(
+    "--valid-to",
+    help="End of validity; required for visitor/temporary. A date alone means the end of that day.",
+)
 @click.option("--note", default="")
 @config_option
 def vehicle_add(
@@ -46,7 +75,7 @@ def vehicle_add(
             cast(VehicleKind, kind),
             household,
             parse_time(valid_from, config),
-            parse_time(valid_to, config),
+            parse_time(valid_to, config, end_of_day=True),
             note,
         ),
     )
@@ -78,7 +107,8 @@ def vehicle_list(as_json: bool, config_path: Path) -> None:
     from edge.store.open import open_store
     from edge.vehicles import list_vehicles
 
-    print_rows(list_vehicles(open_store(read_config(config_path))), as_json)
+    config = read_config(config_path)
+    print_table(list_vehicles(open_store(config)), VEHICLE_COLUMNS, words(config), as_json)
 
 
 @click.group()
@@ -89,7 +119,10 @@ def watchlist() -> None:
 @watchlist.command("add")
 @click.argument("plate")
 @click.option("--reason", default="")
-@click.option("--expires", help="When the entry lapses (site time unless a zone is given).")
+@click.option(
+    "--expires",
+    help="When the entry lapses (site time unless a zone is given; a date alone: its end).",
+)
 @config_option
 def watchlist_add(plate: str, reason: str, expires: str | None, config_path: Path) -> None:
     """Put PLATE on the watchlist."""
@@ -97,7 +130,9 @@ def watchlist_add(plate: str, reason: str, expires: str | None, config_path: Pat
     from edge.vehicles import add_watch
 
     config = read_config(config_path)
-    watch_id = add_watch(open_store(config), plate, reason, "local", parse_time(expires, config))
+    watch_id = add_watch(
+        open_store(config), plate, reason, "local", parse_time(expires, config, end_of_day=True)
+    )
     click.echo(f"watchlist entry #{watch_id} added")
 
 
@@ -122,4 +157,5 @@ def watchlist_list(as_json: bool, config_path: Path) -> None:
     from edge.store.open import open_store
     from edge.vehicles import list_watch
 
-    print_rows(list_watch(open_store(read_config(config_path))), as_json)
+    config = read_config(config_path)
+    print_table(list_watch(open_store(config)), WATCH_COLUMNS, words(config), as_json)

@@ -9,9 +9,11 @@ from pathlib import Path
 import click
 from ulid import ULID
 
-from edge.cli.common import config_option, read_config, stop_on_signals
+from edge.cli.common import Column, config_option, print_table, read_config, stop_on_signals, words
 from edge.config.base import is_loopback
 from edge.db import connect, transaction, utc_now
+from edge.vocabulary import N_, STATUSES
+from edge.vocabulary import ROLES as ROLE_LABELS
 from edge.web.accounts import ROLES
 
 CHECKPOINT_TOPIC = "audit_checkpoint"  # outbox topic of signed audit checkpoints
@@ -147,7 +149,99 @@ def audit_checkpoint(config_path: Path) -> None:
 
 @click.group()
 def user() -> None:
-    """Console accounts."""
+    """Console accounts: add, list, passwd, deactivate, activate."""
+
+
+def _ask_password() -> str:
+    """A new password, asked twice with the input hidden (never an option: it would stay in
+    the shell history and the process list)."""
+    return str(
+        click.prompt("Password (min. 10 characters)", hide_input=True, confirmation_prompt=True)
+    )
+
+
+def _user_id(db, username: str) -> int:
+    row = db.execute("SELECT id FROM users WHERE username = ?", [username]).fetchone()
+    if row is None:
+        raise click.ClickException(f"there is no account {username!r}")
+    return int(row[0])
+
+
+USER_COLUMNS: list[Column] = [
+    (N_("No."), lambda r, w: str(r["id"])),
+    (N_("Username"), lambda r, w: r["username"]),
+    (N_("Name"), lambda r, w: r["display_name"] or ""),
+    (N_("Role"), lambda r, w: w.word(ROLE_LABELS, r["role"])),
+    (N_("State"), lambda r, w: w.word(STATUSES, "active" if r["active"] else "inactive")),
+    (N_("Created"), lambda r, w: w.time(r["created_at"])),
+]
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@config_option
+def user_list(as_json: bool, config_path: Path) -> None:
+    """List console accounts with their role and state (never a password)."""
+    from edge.web.accounts import list_users
+
+    config = read_config(config_path)
+    db = connect(config.storage.database_path)
+    print_table(list_users(db.conn), USER_COLUMNS, words(config), as_json)
+
+
+@user.command("passwd")
+@click.argument("username")
+@config_option
+def user_passwd(username: str, config_path: Path) -> None:
+    """Set USERNAME's password (asked for twice, hidden); their sessions end."""
+    from edge import audit as audit_log
+    from edge.web.accounts import AccountError, change_password, get_user
+
+    db = connect(read_config(config_path).storage.database_path)
+    user_id = _user_id(db, username)
+    password = _ask_password()
+    try:
+        with transaction(db) as conn:
+            account = get_user(conn, user_id)
+            assert account is not None  # looked up just above, in this process
+            change_password(conn, account, password, utc_now(), keep_session="")
+            audit_log.append(conn, "cli", "reset_password", f"user:{user_id}")
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"password of {username} set; their sessions were ended")
+
+
+def _set_active(username: str, active: bool, config_path: Path) -> None:
+    from edge import audit as audit_log
+    from edge.web.accounts import AccountError, set_active
+
+    db = connect(read_config(config_path).storage.database_path)
+    user_id = _user_id(db, username)
+    try:
+        with transaction(db) as conn:
+            set_active(conn, user_id, active)
+            action = "reactivate_user" if active else "deactivate_user"
+            audit_log.append(conn, "cli", action, f"user:{user_id}")
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@user.command("deactivate")
+@click.argument("username")
+@config_option
+def user_deactivate(username: str, config_path: Path) -> None:
+    """Stop USERNAME signing in; their sessions end at once (the account and its history stay)."""
+    _set_active(username, False, config_path)
+    click.echo(f"{username} deactivated; their sessions were ended")
+
+
+@user.command("activate")
+@click.argument("username")
+@config_option
+def user_activate(username: str, config_path: Path) -> None:
+    """Let a deactivated USERNAME sign in again."""
+    _set_active(username, True, config_path)
+    click.echo(f"{username} can sign in again")
 
 
 @user.command("add")
@@ -161,14 +255,12 @@ def user() -> None:
     default=None,
     help="For --role resident: the resident's number (menwei resident list).",
 )
-@click.password_option(prompt="Password (min. 10 characters)")
 @config_option
 def user_add(
     username: str,
     role: str,
     display_name: str,
     resident_id: int | None,
-    password: str,
     config_path: Path,
 ) -> None:
     """Create an account (the password is asked for, never given on the command line).
@@ -178,6 +270,7 @@ def user_add(
     from edge.web.accounts import AccountError, create_user
 
     db = connect(read_config(config_path).storage.database_path)
+    password = _ask_password()
     try:
         with transaction(db) as conn:
             made = create_user(conn, username, password, role, utc_now(), display_name, resident_id)

@@ -1,38 +1,52 @@
 """How the demo and ``menwei gate`` tell a decision: one line per outcome, in the site's
-time, with the reasons exactly as they are stored in the event log."""
+time and the locale's language (``LANG=zh_CN.UTF-8`` → Chinese), with the reasons rendered
+from their codes and parameters by edge.vocabulary, as every other surface shows them."""
 
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
 from edge.gates.runner import GateOutcome
+from edge.vocabulary import N_, Vocabulary, locale_language
 
 INDENT = " " * 10  # lines that continue an outcome's line
+ACTIONS = {
+    ("vehicle", "open"): N_("OPEN  → barrier pulsed"),
+    ("vehicle", "deny"): N_("DENY  → barrier stays down"),
+    ("pedestrian", "open"): N_("OPEN  → lock released"),
+    ("pedestrian", "deny"): N_("DENY  → door stays locked"),
+    ("pedestrian", "none"): N_("EVENT"),
+    ("vehicle", "none"): N_("EVENT"),
+}
+
+
+def _words(zone: ZoneInfo | None) -> Vocabulary:
+    return Vocabulary.for_language(locale_language(), zone or ZoneInfo("UTC"))
 
 
 def describe_outcome(outcome: GateOutcome, zone: ZoneInfo | None = None) -> str:
-    """One line per decision, time in the site's zone, with the stored reasons."""
-    when = outcome.occurred_at.astimezone(zone).strftime("%H:%M:%S")
-    plate = outcome.plate or "(unread)"
-    why = "; ".join(r["message"] for r in outcome.reasons)
-    action = (
-        "OPEN  → barrier pulsed" if outcome.decision == "open" else "DENY  → barrier stays down"
-    )
-    line = f"{when}  {plate:<10} {action}  — {why}"
+    """One line per vehicle-gate decision; a guard's manual open is told as one."""
+    words = _words(zone)
+    when = words.time(outcome.occurred_at, seconds=True)[11:]
+    why = words.reasons(outcome.reasons)
+    action = words.gettext(ACTIONS["vehicle", outcome.decision])
+    if outcome.kind == "manual_open":
+        line = f"{when}  {words.kind('manual_open')}  {action}  — {why}"
+    else:
+        plate = outcome.plate or words.gettext(N_("(unread)"))
+        line = f"{when}  {plate:<10} {action}  — {why}"
     if outcome.alert_event_id:
-        line += f"\n{INDENT}ALERT raised (event {outcome.alert_event_id})"
+        raised = words.gettext(N_("ALERT raised (event %(id)s)")) % {"id": outcome.alert_event_id}
+        line += f"\n{INDENT}{raised}"
     return line
 
 
 def describe_person_outcome(outcome: GateOutcome, zone: ZoneInfo | None = None) -> str:
     """One line per pedestrian-gate event; subjects are labels like "resident 3", never names."""
-    when = outcome.occurred_at.astimezone(zone).strftime("%H:%M:%S")
-    why = "; ".join(r["message"] for r in outcome.reasons)
-    if outcome.decision == "open":
-        action = "OPEN  → lock released"
-    elif outcome.decision == "deny":
-        action = "DENY  → door stays locked"
-    else:
-        action = "EVENT"
-    who = f"{outcome.subject} — " if outcome.subject else "— "
-    return f"{when}  {outcome.kind:<18} {action}  {who}{why}"
+    words = _words(zone)
+    when = words.time(outcome.occurred_at, seconds=True)[11:]
+    why = words.reasons(outcome.reasons)
+    action = words.gettext(ACTIONS["pedestrian", outcome.decision])
+    subject = words.subject(outcome.subject)
+    who = f"{subject} — " if subject else "— "
+    return f"{when}  {words.kind(outcome.kind):<18} {action}  {who}{why}"

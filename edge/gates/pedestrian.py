@@ -525,7 +525,11 @@ class PedestrianGateLoop(GateRunner):
                 elif not uncounted:
                     action = "deny"
                     refusal = spent.refusal if spent is not None else None
-                    used_up = {"code": "pass_used_up", "message": "QR pass has no use left"}
+                    used_up = {
+                        "code": "pass_used_up",
+                        "message": "QR pass has no use left",
+                        "params": {},
+                    }
                     reasons = (refusal or used_up,)
             visit = resident.visit if resident is not None else None
             if resident is not None and visit is not None and visit.max_uses is not None:
@@ -540,6 +544,7 @@ class PedestrianGateLoop(GateRunner):
                     used_up = {
                         "code": "visitor_used_up",
                         "message": "visitor pass used up (its last use was just spent)",
+                        "params": {"kind": "visitor", "object": "pass"},
                     }
                     reasons = ((use.refusal if use is not None else None) or used_up,)
                 elif use is not None:

@@ -71,7 +71,7 @@ class GateOutcome:
     decision: str
     subject: str | None = None
     plate: str | None = None
-    reasons: tuple[dict[str, str], ...] = ()
+    reasons: tuple[dict[str, Any], ...] = ()
     alert_event_id: str | None = None  # the watchlist alert recorded with it, if any
     decide_ms: float | None = None  # from the frame (or command) to the relay
 

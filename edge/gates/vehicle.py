@@ -340,7 +340,7 @@ class VehicleGateLoop(GateRunner):
             decision="none",
             plate=passage.plate,
             confidence=passage.confidence,
-            reasons=({"code": alert.code, "message": alert.message},),
+            reasons=(alert.as_reason().as_dict(),),
             details={"watch_ids": list(alert.watch_ids)},
         )
 

@@ -100,7 +100,15 @@ def alert_event(
         subject=f"watch face {entry.id}",
         confidence=hit.score,
         reasons=(
-            {"code": "watchlisted_face", "message": f"face matches watchlist entry ({note})"},
+            {
+                "code": "watchlisted_face",
+                "message": f"face matches watchlist entry ({note})",
+                "params": {
+                    "notes": [
+                        {"source": entry.source, "label": entry.label, "reason": entry.reason}
+                    ]
+                },
+            },
         ),
         details={
             "watch_face_ids": list(entry.ids or (entry.id,)),

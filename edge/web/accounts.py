@@ -51,7 +51,7 @@ def hash_password(password: str, words: tuple[str, ...] = ()) -> str:
     try:
         passwords.check(password, words)
     except passwords.WeakPassword as exc:
-        raise AccountError(str(exc)) from None
+        raise AccountError(exc.message, exc.params, code=exc.code) from None
     return _hasher.hash(password)
 
 
@@ -73,15 +73,15 @@ def create_user(
 ) -> User:
     """Create an account; a ``resident`` account needs the number of its resident."""
     if not re.fullmatch(r"[A-Za-z0-9_.-]{3,32}", username or ""):
-        raise AccountError("a username has 3-32 letters, digits, '.', '_' or '-'")
+        raise AccountError("A username has 3-32 letters, digits, '.', '_' or '-'.")
     if role not in ROLES:
-        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+        raise AccountError("The role must be one of %(roles)s.", {"roles": ", ".join(ROLES)})
     if len(display_name) > 60:
-        raise AccountError("a display name has at most 60 characters")
+        raise AccountError("A display name has at most 60 characters.")
     if conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
-        raise AccountError(f"user {username!r} exists")
+        raise AccountError("The username %(username)s is taken.", {"username": username})
     if (role == "resident") != (resident_id is not None):
-        raise AccountError("a resident account, and only one, needs the resident's number")
+        raise AccountError("A resident account, and only one, needs the resident's number.")
     if resident_id is not None:
         _check_linkable(conn, resident_id)
     cursor = conn.execute(
@@ -106,16 +106,18 @@ def _check_linkable(conn: sqlite3.Connection, resident_id: int) -> None:
         (resident_id,),
     ).fetchone()
     if row is None:
-        raise AccountError(f"there is no active resident {resident_id}")
+        raise AccountError("There is no active resident %(id)s.", {"id": resident_id})
     if row[0] is None:
-        raise AccountError(f"resident {resident_id} has no household: give them one first")
+        raise AccountError(
+            "Resident %(id)s has no household: give them one first.", {"id": resident_id}
+        )
     taken = conn.execute(
         "SELECT 1 FROM resident_accounts a JOIN users u ON u.id = a.user_id"
         " WHERE a.resident_id = ?",
         (resident_id,),
     ).fetchone()
     if taken:
-        raise AccountError(f"resident {resident_id} already has an account")
+        raise AccountError("Resident %(id)s already has an account.", {"id": resident_id})
 
 
 def resident_of(conn: sqlite3.Connection, user_id: int) -> int | None:
@@ -164,7 +166,7 @@ def change_password(
     """Set the user's own new password; ends every other session. Returns how many."""
     new_hash = hash_password(new_password, (user.username, user.display_name))
     if check_password(conn, user.id, new_password):
-        raise AccountError("the new password must differ from the current one")
+        raise AccountError("The new password must differ from the current one.")
     conn.execute(
         "UPDATE users SET password_hash = ?, must_change_password = 0, password_changed_at = ?"
         " WHERE id = ?",
@@ -180,7 +182,7 @@ def reset_password(conn: sqlite3.Connection, user_id: int, at: datetime) -> str:
     """An admin's reset: a one-time password (returned, shown once) that must be changed at
     the next login; the account's sessions end. AccountError for an unknown account."""
     if conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
-        raise AccountError(f"there is no account {user_id}")
+        raise AccountError("There is no account %(id)s.", {"id": user_id})
     temporary = passwords.temporary()
     conn.execute(
         "UPDATE users SET password_hash = ?, must_change_password = 1, password_changed_at = ?"
@@ -210,9 +212,9 @@ def set_active(conn: sqlite3.Connection, user_id: int, active: bool) -> None:
         ).fetchone()
         role = conn.execute("SELECT role FROM users WHERE id = ?", (user_id,)).fetchone()
         if role is None:
-            raise AccountError(f"there is no account {user_id}")
+            raise AccountError("There is no account %(id)s.", {"id": user_id})
         if role[0] == "resident" and (linked is None or not linked[1]):
-            raise AccountError("this resident account's resident is no longer active")
+            raise AccountError("This resident account's resident is no longer active.")
     conn.execute("UPDATE users SET active = ? WHERE id = ?", (int(active), user_id))
     if not active:
         conn.execute("DELETE FROM web_sessions WHERE user_id = ?", (user_id,))

@@ -31,13 +31,16 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
 bp.before_request(require_roles("admin"))
 
 
-def _page(message: str = "", code: int = 200):
+def _page(message: str = "", code: int = 200, error: str = ""):
+    """The admin page; ``message`` says what was done, ``error`` what was refused (each in
+    its own box: a refusal never shows as a success)."""
     db = get_db()
     page = render_template(
         "admin/index.html",
         users=accounts.list_users(db.conn),
         roles=accounts.ROLES,
         message=message,
+        error=error,
     )
     return page, code
 
@@ -53,7 +56,7 @@ def create_user():
     db = get_db()
     raw_resident = form.get("resident", "").strip()
     if raw_resident and not re.fullmatch(r"[0-9]{1,9}", raw_resident):
-        return _page(message=gettext("A resident number has digits only."), code=400)
+        return _page(error=gettext("A resident number has digits only."), code=400)
     resident_id = int(raw_resident) if raw_resident else None
     try:
         with transaction(db) as conn:
@@ -71,7 +74,7 @@ def create_user():
                 details["resident_id"] = resident_id
             audit.append(conn, actor(), "create_user", f"user:{user.id}", details)
     except accounts.AccountError as exc:
-        return _page(message=str(exc), code=400)
+        return _page(error=exc.render(gettext), code=400)
     return _page(message=gettext("Account created."))
 
 
@@ -131,7 +134,7 @@ def reactivate(user_id: int):
             accounts.set_active(conn, user_id, True)
             audit.append(conn, actor(), "reactivate_user", f"user:{user_id}")
     except accounts.AccountError:
-        return _page(message=gettext("This account cannot be reactivated."), code=409)
+        return _page(error=gettext("This account cannot be reactivated."), code=409)
     return redirect(url_for("admin.index")), 303
 
 
@@ -144,7 +147,7 @@ def reset_password(user_id: int):
             temporary = accounts.reset_password(conn, user_id, now())
             audit.append(conn, actor(), "reset_password", f"user:{user_id}")
     except accounts.AccountError:
-        return _page(message=gettext("There is no such account."), code=404)
+        return _page(error=gettext("There is no such account."), code=404)
     message = gettext(
         "One-time password for this account: %(password)s — hand it over in person; it must "
         "be changed at the next login and is not shown again.",

@@ -26,9 +26,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from edge import audit
 from edge.config import MenweiConfig
-from edge.db import connect, connect_read_only, parse_iso, transaction
+from edge.db import connect, connect_read_only, transaction
 from edge.db_file import DamagedStoreError
 from edge.pii import PiiVault
+from edge.vocabulary import local_time
 from edge.web import accounts, sessions
 from edge.web.access import nav_for
 from edge.web.account import bp as account_bp
@@ -279,10 +280,7 @@ def _template_globals() -> dict[str, Any]:
 
 
 def _local_time(value: str | None) -> str:
-    moment = parse_iso(value) if value else None
-    if moment is None:
-        return ""
-    return moment.astimezone(state().config.site.zone).strftime("%Y-%m-%d %H:%M")
+    return local_time(value, state().config.site.zone)  # the one format (edge.vocabulary)
 
 
 def _http_error(error: HTTPException):

@@ -29,21 +29,25 @@ class WeakPassword(UserError):
     """A password the rule refuses; ``reason`` (also its ``code``) is ``length`` or
     ``guessable``."""
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message, code=reason)
+    def __init__(self, reason: str, message: str, params: dict[str, object] | None = None) -> None:
+        super().__init__(message, params, code=reason)
         self.reason = reason
 
 
 def check(password: object, words: tuple[str, ...] = ()) -> None:
     """Raise WeakPassword unless ``password`` meets the rule; ``words`` are the account's."""
     if not isinstance(password, str) or not MIN_LENGTH <= len(password) <= MAX_LENGTH:
-        raise WeakPassword("length", f"a password needs {MIN_LENGTH} to {MAX_LENGTH} characters")
+        raise WeakPassword(
+            "length",
+            "A password needs %(min)s to %(max)s characters.",
+            {"min": MIN_LENGTH, "max": MAX_LENGTH},
+        )
     inputs = [w for w in words if w]
     if zxcvbn(password[:_SCORED_CHARS], user_inputs=inputs)["score"] < MIN_SCORE:
         raise WeakPassword(
             "guessable",
-            "this password is too easy to guess (common, a pattern, or built from the "
-            "account's name); use a longer one, e.g. several unrelated words",
+            "This password is too easy to guess (common, a pattern, or built from the "
+            "account's name); use a longer one, e.g. several unrelated words.",
         )
 
 

@@ -1,9 +1,10 @@
-"""How gate events read on console pages: labels for kinds and decisions, the one-line
-summary of an event (live cards, search rows, feed items), times with seconds in the site
+"""How gate events read on console pages: the one-line summary of an event (live cards,
+search rows, feed items) and its full reading (event page), times with seconds in the site
 zone, and the messages for search filters that mean nothing.
 
 Shared by the live view and the event pages so an event looks the same wherever it shows.
-Labels are msgids translated when shown; the stored kinds and codes stay English.
+The words themselves (kinds, decisions, reasons, subjects, details) are edge.vocabulary's,
+rendered with flask-babel's gettext in the request's language.
 """
 
 from __future__ import annotations
@@ -12,118 +13,16 @@ from typing import Any
 
 from flask_babel import gettext
 
-from edge.db import parse_iso
 from edge.event_search import ALERT_KINDS, FilterError
+from edge.vocabulary import Vocabulary, local_time
+from edge.web.context import state
 from edge.web.i18n import N_
 
-KIND_LABELS = {
-    "vehicle_passage": N_("Vehicle passage"),
-    "plate_unread": N_("Plate not read"),
-    "watchlist_alert": N_("Watchlist alert"),
-    "camera_fault": N_("Camera fault"),
-    "camera_recovered": N_("Camera recovered"),
-    "manual_open": N_("Opened by hand"),
-    "face_passage": N_("Face passage"),
-    "face_unknown": N_("Unknown face"),
-    "face_spoof_suspected": N_("Suspected face spoof"),
-    "face_spoof_repeated": N_("Repeated face spoof attempts"),
-    "pin_passage": N_("PIN entry"),
-    "qr_pass": N_("QR pass"),
-    "door_forced": N_("Door forced open"),
-    "door_held_open": N_("Door held open"),
-    "door_closed": N_("Door closed"),
-    "exit_button": N_("Exit button"),
-    "fire_alarm": N_("Fire alarm"),
-    "fire_alarm_cleared": N_("Fire alarm cleared"),
-}
-DECISION_LABELS = {"open": N_("Opened"), "deny": N_("Denied"), "none": N_("Recorded")}
-DETAIL_LABELS = {
-    "votes": N_("Votes"),
-    "frames": N_("Frames"),
-    "colour": N_("Plate colour"),
-    "first_seen": N_("First seen"),
-    "operator": N_("Operator"),
-    "watch_ids": N_("Watchlist entries"),
-    "last_error": N_("Last error"),
-    "snapshot_error": N_("Snapshot error"),
-    "decide_ms": N_("Decision time (ms)"),
-    "latency_ms": N_("Latency (ms)"),
-    "resident_number": N_("Resident number"),
-    "locked_out": N_("Locked out"),
-    "vehicle_id": N_("Vehicle pass"),
-    "visitor_id": N_("Visitor pass"),
-    "pass_use": N_("Pass use"),
-    "watch_face_ids": N_("Watched faces"),
-    "score": N_("Match score"),
-    "near_miss": N_("Possibly"),
-    "corrected_plate": N_("Plate confirmed by the guard"),
-    "waiting": N_("Waited at the barrier"),
-    "seen_since": N_("Seen since"),
-    "margin": N_("Margin over the next person"),
-    "liveness_score": N_("Liveness score"),
-    "liveness_threshold": N_("Liveness threshold"),
-    "liveness_frames": N_("Frames judged for liveness"),
-    "liveness_frames_live": N_("Frames that looked live"),
-    "liveness_parts": N_("Liveness cues (evidence)"),
-    "liveness_readings": N_("Liveness cue readings"),
-    "after_spoof": N_("Answered the doubted face"),
-    "attempts": N_("Attempts"),
-    "paused_until": N_("Faces paused until"),
-}
-# The policies store each reason as a code plus an English message with the specifics
-# (household, times, score). Pages show the translated label of the code first, so a guard
-# who reads only Chinese knows why at a glance; the stored message follows as the detail.
-REASON_LABELS = {
-    "plate_unread": N_("Plate not read reliably"),
-    "wrong_gate_kind": N_("Wrong kind of gate"),
-    "watchlisted": N_("Plate on the watchlist"),
-    "watchlisted_face": N_("Face on the watchlist"),
-    "resident_vehicle": N_("Resident vehicle"),
-    "visitor_pass_valid": N_("Visitor vehicle, pass valid"),
-    "temporary_pass_valid": N_("Temporary vehicle, pass valid"),
-    "resident_expired": N_("Resident vehicle expired"),
-    "resident_not_yet_valid": N_("Resident vehicle not yet valid"),
-    "visitor_expired": N_("Visitor pass expired"),
-    "visitor_not_yet_valid": N_("Visitor pass not yet valid"),
-    "visitor_used_up": N_("Visitor pass used up"),
-    "visitor_revoked": N_("Visitor pass revoked"),
-    "temporary_expired": N_("Temporary pass expired"),
-    "temporary_not_yet_valid": N_("Temporary pass not yet valid"),
-    "temporary_used_up": N_("Temporary pass used up"),
-    "temporary_revoked": N_("Temporary pass revoked"),
-    "unknown_vehicle": N_("Plate not registered"),
-    "unknown_open_for_registration": N_("Unknown vehicle let in for registration"),
-    "unknown_face": N_("Face not recognised"),
-    "pin_rejected": N_("Wrong PIN"),
-    "resident_face": N_("Resident's face"),
-    "resident_pin": N_("Resident's PIN"),
-    "resident_inactive": N_("Resident deactivated"),
-    "visitor_face": N_("Visitor's face, pass valid"),
-    "unknown_pass": N_("QR pass not recognised"),
-    "pass_valid": N_("QR pass valid"),
-    "pass_revoked": N_("QR pass revoked"),
-    "pass_expired": N_("QR pass expired"),
-    "pass_not_yet_valid": N_("QR pass not yet valid"),
-    "pass_used_up": N_("QR pass used up"),
-    "group_not_allowed": N_("Group may not use this gate"),
-    "unknown_schedule": N_("Schedule not defined"),
-    "holiday_closed": N_("Closed on holidays"),
-    "outside_schedule": N_("Outside the allowed hours"),
-    "manual_open": N_("Opened by hand"),
-    "pass_use_not_counted": N_("Use not counted (storage fault)"),
-    "near_miss": N_("Possibly a known plate misread: a guard must confirm"),
-    "liveness_failed": N_("Not judged a live person (photo, print or screen?)"),
-    "liveness_pin_requested": N_("PIN asked for on the keypad"),
-    "liveness_repeated": N_("Repeated attempts: faces paused at this door"),
-    **KIND_LABELS,  # door and camera events use their kind as the code
-}
 VEHICLE_KIND_LABELS = {
     "resident": N_("Resident vehicle"),
     "visitor": N_("Visitor vehicle"),
     "temporary": N_("Temporary vehicle"),
 }
-# details holding a time, shown in the site zone
-TIME_DETAILS = frozenset({"first_seen", "seen_since", "paused_until"})
 FILTER_MESSAGES = {
     "plate_match": N_("Choose whether the plate must match exactly or by its beginning."),
     "plate_chars": N_(
@@ -149,46 +48,54 @@ def filter_message(error: FilterError) -> str:
     return gettext(FILTER_MESSAGES.get(error.code, N_("The request could not be understood.")))
 
 
+def vocabulary() -> Vocabulary:
+    """The box's words in this request's language and the site zone."""
+    return Vocabulary(gettext, state().config.site.zone)
+
+
 def kind_label(kind: str) -> str:
-    return gettext(KIND_LABELS[kind]) if kind in KIND_LABELS else kind
+    return vocabulary().kind(kind)
 
 
 def decision_label(decision: str) -> str:
-    return gettext(DECISION_LABELS[decision]) if decision in DECISION_LABELS else decision
+    return vocabulary().decision(decision)
+
+
+def reason_label(code: str) -> str:
+    """The translated label of a reason code; "" for a code this version does not know."""
+    return vocabulary().reason_label(code)
 
 
 def local_seconds(value: str | None, zone: Any, with_date: bool = True) -> str:
     """A stored UTC time shown in the site zone, to the second (the live view needs it);
     text that is not a time (a detail written by an older gate) is shown as it is."""
-    try:
-        moment = parse_iso(value) if value else None
-    except (TypeError, ValueError):
-        return str(value)
-    if moment is None:
-        return ""
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
+    shown = local_time(value, zone, seconds=True)
+    return shown if with_date or len(shown) < 19 else shown[11:]
 
 
-def reason_label(code: object) -> str:
-    """The translated label of a reason code; "" for a code this version does not know."""
-    label = REASON_LABELS.get(code) if isinstance(code, str) else None
-    return gettext(label) if label else ""
+def _labelled(words: Vocabulary, reason: dict[str, Any]) -> dict[str, Any]:
+    """A reason with its bold label and its specifics; a reason whose specifics say no more
+    than its label ("车牌未登记") shows once."""
+    label, text = words.reason_label(reason.get("code")), words.reason_text(reason)
+    return {**reason, "label": "" if label == text else label, "text": text}
 
 
 def present(row: dict[str, Any], gate_names: dict[str, str]) -> dict[str, Any]:
-    """An events row with what every page shows about it."""
-    reasons = row.get("reasons") or []
-    first = reasons[0] if reasons and isinstance(reasons[0], dict) else {}
-    labelled = [{**r, "label": reason_label(r.get("code"))} for r in reasons if isinstance(r, dict)]
+    """An events row with what every page shows about it, in the reader's language."""
+    words = vocabulary()
+    reasons = [r for r in (row.get("reasons") or []) if isinstance(r, dict)]
+    labelled = [_labelled(words, r) for r in reasons]
     return {
         "reasons_labelled": labelled,
-        "reason_label": reason_label(first.get("code")),
+        "reason_label": labelled[0]["label"] if labelled else "",
         **row,
+        "subject_text": words.subject(row.get("subject")),
         "gate_name": gate_names.get(row["gate_id"], row["gate_id"]),
-        "kind_label": kind_label(row["kind"]),
-        "decision_label": decision_label(row["decision"]),
-        "label": row.get("plate") or row.get("subject") or "",
-        "reason": str(first.get("message") or first.get("code") or ""),
+        "kind_label": words.kind(row["kind"]),
+        "decision_label": words.decision(row["decision"]),
+        "label": row.get("plate") or words.subject(row.get("subject")),
+        "reason": labelled[0]["text"] if labelled else "",
+        "details_shown": words.details(row.get("details") or {}),
         "alert": row["kind"] in ALERT_KINDS,
         "has_snapshot": bool(row.get("snapshot_path")),
     }

@@ -35,11 +35,10 @@ from edge.event_export import events_csv
 from edge.event_search import DECISIONS, KINDS, FilterError
 from edge.store.prompts import PROMPT_TTL, open_prompts, prompts_for_events
 from edge.store.snapshot_access import crop_jpeg, resolve_snapshot, thumbnail_jpeg
+from edge.vocabulary import Vocabulary, parse_lang
 from edge.web.access import allowed_roles, require_console_roles
 from edge.web.console.alert_view import picture_source, with_picture
 from edge.web.console.event_labels import (
-    DETAIL_LABELS,
-    TIME_DETAILS,
     decision_label,
     filter_message,
     gate_names,
@@ -136,6 +135,7 @@ def search():
         next_url=next_url,
         first_url=url_for(".search", **_page_args()) if before else None,
         export_url=url_for(".export", **_page_args()),
+        export_en_url=url_for(".export", **_page_args(lang="en")),
     )
 
 
@@ -154,8 +154,9 @@ def export():
     zone = state().config.site.zone
     stamp = now().astimezone(zone).strftime("%Y%m%d-%H%M")
     rows = event_search.iter_matching(conn, filters)
+    words = Vocabulary.for_language(parse_lang(request.args.get("lang")), zone)
     return Response(
-        stream_with_context(events_csv(rows, zone, _names())),
+        stream_with_context(events_csv(rows, words, _names())),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="gate-events-{stamp}.csv"'},
     )
@@ -233,8 +234,6 @@ def event_page(event_id: str):
         e=_with_pictures(present(event, names), g.user.role),
         picture=_with_pictures(present(picture, names), g.user.role) if picture else None,
         related=related,
-        detail_labels=DETAIL_LABELS,
-        time_details=TIME_DETAILS,
     )
 
 

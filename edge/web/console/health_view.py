@@ -11,7 +11,7 @@ from typing import Any
 
 from flask_babel import gettext
 
-from edge.box.health import FAULTY_CAMERA, DiskUsage, GateHealth
+from edge.box.health import DiskUsage, GateHealth
 from edge.web.console.event_labels import decision_label, kind_label
 from edge.web.i18n import N_
 
@@ -58,7 +58,9 @@ def _camera(h: GateHealth) -> Cell:
         text += " · " + gettext("last frame %(age)s ago", age=human_age(h.last_frame_age_s))
     if h.camera_error and state != "ok":
         text += f" · {h.camera_error}"
-    return text, "bad" if state in FAULTY_CAMERA else ("ok" if state == "ok" else "warn")
+    elif h.camera_level != "ok" and state == "ok":
+        text += " · " + gettext("no new picture: the camera may be frozen")
+    return text, h.camera_level
 
 
 def _relay(h: GateHealth) -> Cell:
@@ -150,13 +152,16 @@ def disk_cells(d: DiskUsage) -> dict[str, Cell]:
 
 def sync_cells(s: dict[str, Any]) -> dict[str, Cell]:
     if not s["configured"]:
-        worker: Cell = (gettext("not connected to a district platform"), "ok")
-    elif s.get("worker") == "running":
-        worker = (gettext("running"), "ok")
+        level = "warn" if s["queued"] else "ok"  # events wait for a platform nobody set up
+        worker: Cell = (gettext("not connected to a district platform"), level)
+    elif s.get("worker") != "running":
+        worker = (gettext("not running"), "bad" if s["level"] == "bad" else "warn")
+    elif s.get("last_error"):
+        worker = (gettext("running, but the platform cannot be reached"), "warn")
     else:
-        worker = (gettext("not running"), "warn")
+        worker = (gettext("running"), "ok")
     return {
-        "sync.queued": (str(s["queued"]), "ok" if s["level"] != "warn" else "warn"),
+        "sync.queued": (str(s["queued"]), s["level"] if s["queued"] else "ok"),
         "sync.dead": (str(s["dead"]), "bad" if s["dead"] else "ok"),
         "sync.oldest": (human_age(s["oldest_pending_age_s"]) if s["queued"] else "—", s["level"]),
         "sync.worker": worker,

@@ -20,9 +20,10 @@ from flask_babel import gettext
 from qrcode.constants import ERROR_CORRECT_M
 
 from edge.errors import UserError
+from edge.vocabulary import read_local_time
 from edge.web.i18n import N_
 
-_LOCAL = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
+_LOCAL = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?$")
 _MAX_ID = 2**31 - 1
 
 # PassTermsError.code -> (form field, msgid)
@@ -82,18 +83,20 @@ def terms_error(code: str, fallback: str) -> FormError:
     return FormError(field or "form", gettext(msgid) if msgid else fallback)
 
 
-def parse_local_time(text: str, zone: ZoneInfo, field: str) -> datetime | None:
-    """``2025-06-01T14:30`` as typed in the site's zone → an aware datetime; '' → None."""
+def parse_local_time(
+    text: str, zone: ZoneInfo, field: str, end_of_day: bool = False
+) -> datetime | None:
+    """``2025-06-01T14:30`` as typed in the site's zone → an aware datetime; '' → None. A
+    date alone is the start of that day, or with ``end_of_day`` (an end) its last second."""
     text = (text or "").strip()
     if not text:
         return None
     if not _LOCAL.match(text):
         raise field_error(field, "time_format")
     try:
-        moment = datetime.fromisoformat(text)
+        return read_local_time(text, zone, end_of_day)
     except ValueError:
         raise field_error(field, "time_format") from None
-    return moment.replace(tzinfo=zone)
 
 
 def local_input(moment: datetime, zone: ZoneInfo) -> str:

@@ -79,7 +79,7 @@ def read_terms(form: dict[str, str], errors: dict[str, str]) -> Any:
     start = end = uses = None
     for field in ("valid_from", "valid_to"):
         try:
-            moment = parse_local_time(form[field], zone, field)
+            moment = parse_local_time(form[field], zone, field, field == "valid_to")
         except FormError as exc:
             errors[field] = exc.message
             continue

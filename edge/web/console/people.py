@@ -35,6 +35,7 @@ from edge.residents import (
     update_resident,
 )
 from edge.vehicles import list_vehicles
+from edge.vocabulary import GROUPS, Vocabulary
 from edge.web.confirm import Confirmation, confirm_first, confirmation_page
 from edge.web.console import people_credentials  # noqa: F401  (registers its routes on bp)
 from edge.web.console.forms import claim_nonce
@@ -51,13 +52,19 @@ from edge.web.console.people_common import (
     who,
 )
 from edge.web.console.people_messages import done_text, error_text
-from edge.web.context import actor, get_db, now
+from edge.web.context import actor, get_db, now, state
 
 __all__ = ["bp"]
 
 PAGE_SIZE = 100
 HOUSEHOLD_PAGE_SIZE = 50  # each row lists its residents and vehicles
 _STATUS = {"all": None, "active": True, "inactive": False}
+
+
+@bp.app_template_filter("group_label")
+def _group_label(group: str) -> str:
+    """An access group in the reader's language (a group the installer named: as named)."""
+    return Vocabulary(gettext, state().config.site.zone).word(GROUPS, group)
 
 
 def _household_query() -> str:

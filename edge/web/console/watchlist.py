@@ -113,7 +113,8 @@ def _common(form: dict[str, str], errors: dict[str, str], label_field: str | Non
     if label_field and not 1 <= len(" ".join(form[label_field].split())) <= MAX_LABEL:
         errors[label_field] = _error("label")
     try:
-        expires = parse_local_time(form["expires_at"], state().config.site.zone, "expires_at")
+        zone = state().config.site.zone
+        expires = parse_local_time(form["expires_at"], zone, "expires_at", end_of_day=True)
     except FormError as exc:
         errors[exc.field] = exc.message
         return None

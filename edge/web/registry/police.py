@@ -12,10 +12,11 @@ filters used, never their plaintext values).
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, g, render_template, request
-from flask_babel import gettext
+from flask_babel import force_locale, gettext
 
 from edge import audit
-from edge.db import parse_iso, transaction
+from edge.db import transaction
+from edge.vocabulary import local_time, parse_lang
 from edge.web.access import require_roles
 from edge.web.context import actor, get_db, now, state
 from edge.web.registry.common import export_row, labels, translate, vault, view
@@ -94,16 +95,17 @@ def export_file(fmt: str):
     audit.record(get_db(), actor(), "export", "registrations", format=fmt,
                  filters=_used(filters), results=len(rows))  # fmt: skip
     stamp = now().astimezone(state().config.site.zone).strftime("%Y%m%d-%H%M")
-    lab = labels()
-    shown = [export_row(view(r, g.user.role), lab) for r in rows]
-    for row in shown:
-        row["submitted_at"] = _local(row.get("submitted_at"))
-    columns = export.columns_for(ROLE_FIELDS[g.user.role])
-    if fmt == "csv":
-        body, mime = export.to_csv(shown, columns), "text/csv; charset=utf-8"
-    else:
-        body = export.to_xlsx(shown, columns)
-        mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    with force_locale(parse_lang(request.args.get("lang"))):  # Chinese unless lang=en
+        lab = labels()
+        shown = [export_row(view(r, g.user.role), lab) for r in rows]
+        for row in shown:
+            row["submitted_at"] = _local(row.get("submitted_at"))
+        columns = export.columns_for(ROLE_FIELDS[g.user.role])
+        if fmt == "csv":
+            body, mime = export.to_csv(shown, columns, gettext), "text/csv; charset=utf-8"
+        else:
+            body = export.to_xlsx(shown, columns, gettext)
+            mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(
         body,
         mimetype=mime,
@@ -112,10 +114,7 @@ def export_file(fmt: str):
 
 
 def _local(value: str | None) -> str:
-    moment = parse_iso(value) if value else None
-    if moment is None:
-        return ""
-    return moment.astimezone(state().config.site.zone).strftime("%Y-%m-%d %H:%M")
+    return local_time(value, state().config.site.zone)
 
 
 def _detail(item: dict, revealed: dict, error: str, code: int = 200):

@@ -1,0 +1,611 @@
+"""The words people read: every code the box stores (event kinds, decisions, reasons with their
+parameters, subjects, event details, plate colours, document types, statuses, sexes, roles)
+with its zh-CN and English label, and times in the site zone in one format.
+
+One module so that a guard sees the same words on the console, in an export, on the command
+line and in the demo. Storage keeps codes and structured parameters (and, for old rows and
+the district platform, the English message); this module renders them in the reader's
+language at the edge. Labels are English msgids; their Chinese is in the zh catalogs
+(``edge/web/translations/zh/LC_MESSAGES/vocabulary.po`` and the others), read here with
+Babel so that the command line and the exports, which have no Flask request, translate
+exactly as the pages do. Never raises on an unknown code or a malformed parameter: an
+unknown code is shown as it is stored.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime, time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from babel.messages.pofile import read_po
+
+from edge.db import parse_iso
+
+Lang = Literal["zh", "en"]
+Gettext = Callable[[str], str]
+LANGUAGES: tuple[Lang, ...] = ("zh", "en")
+CATALOGS = Path(__file__).with_name("web") / "translations"
+MINUTES = "%Y-%m-%d %H:%M"
+SECONDS = "%Y-%m-%d %H:%M:%S"
+
+
+def N_(msgid: str) -> str:
+    """Marks a msgid: translated where it is shown."""
+    return msgid
+
+
+EVENT_KINDS = {
+    "vehicle_passage": N_("Vehicle passage"),
+    "plate_unread": N_("Plate not read"),
+    "watchlist_alert": N_("Watchlist alert"),
+    "camera_fault": N_("Camera fault"),
+    "camera_recovered": N_("Camera recovered"),
+    "manual_open": N_("Opened by hand"),
+    "face_passage": N_("Face passage"),
+    "face_unknown": N_("Unknown face"),
+    "pin_passage": N_("PIN entry"),
+    "qr_pass": N_("QR pass"),
+    "door_forced": N_("Door forced open"),
+    "door_held_open": N_("Door held open"),
+    "door_closed": N_("Door closed"),
+    "exit_button": N_("Exit button"),
+    "fire_alarm": N_("Fire alarm"),
+    "fire_alarm_cleared": N_("Fire alarm cleared"),
+    "face_spoof_suspected": N_("Suspected face spoof"),
+    "face_spoof_repeated": N_("Repeated face spoof attempts"),
+}
+DECISIONS = {"open": N_("Opened"), "deny": N_("Denied"), "none": N_("Recorded")}
+REASONS = {
+    "plate_unread": N_("Plate not read reliably"),
+    "wrong_gate_kind": N_("Wrong kind of gate"),
+    "watchlisted": N_("Plate on the watchlist"),
+    "watchlisted_face": N_("Face on the watchlist"),
+    "resident_vehicle": N_("Resident vehicle"),
+    "visitor_pass_valid": N_("Visitor vehicle, pass valid"),
+    "temporary_pass_valid": N_("Temporary vehicle, pass valid"),
+    "resident_expired": N_("Resident vehicle expired"),
+    "resident_not_yet_valid": N_("Resident vehicle not yet valid"),
+    "resident_revoked": N_("Resident vehicle revoked"),
+    "resident_used_up": N_("Resident vehicle used up"),
+    "visitor_expired": N_("Visitor pass expired"),
+    "visitor_not_yet_valid": N_("Visitor pass not yet valid"),
+    "visitor_used_up": N_("Visitor pass used up"),
+    "visitor_revoked": N_("Visitor pass revoked"),
+    "temporary_expired": N_("Temporary pass expired"),
+    "temporary_not_yet_valid": N_("Temporary pass not yet valid"),
+    "temporary_used_up": N_("Temporary pass used up"),
+    "temporary_revoked": N_("Temporary pass revoked"),
+    "unknown_vehicle": N_("Plate not registered"),
+    "unknown_open_for_registration": N_("Unknown vehicle let in for registration"),
+    "unknown_face": N_("Face not recognised"),
+    "pin_rejected": N_("Wrong PIN"),
+    "resident_face": N_("Resident's face"),
+    "resident_pin": N_("Resident's PIN"),
+    "resident_qr_pass": N_("Resident's QR pass"),
+    "resident_inactive": N_("Resident deactivated"),
+    "visitor_face": N_("Visitor's face, pass valid"),
+    "visitor_pin": N_("Visitor's PIN, pass valid"),
+    "visitor_qr_pass": N_("Visitor's QR pass, pass valid"),
+    "unknown_pass": N_("QR pass not recognised"),
+    "pass_valid": N_("QR pass valid"),
+    "pass_revoked": N_("QR pass revoked"),
+    "pass_expired": N_("QR pass expired"),
+    "pass_not_yet_valid": N_("QR pass not yet valid"),
+    "pass_used_up": N_("QR pass used up"),
+    "group_not_allowed": N_("Group may not use this gate"),
+    "unknown_schedule": N_("Schedule not defined"),
+    "holiday_closed": N_("Closed on holidays"),
+    "outside_schedule": N_("Outside the allowed hours"),
+    "manual_open": N_("Opened by hand"),
+    "pass_use_not_counted": N_("Use not counted (storage fault)"),
+    "hub_unreachable": N_("Community hub unreachable"),
+    "near_miss": N_("Possibly a known plate misread: a guard must confirm"),
+    "liveness_failed": N_("Not judged a live person (photo, print or screen?)"),
+    "liveness_pin_requested": N_("PIN asked for on the keypad"),
+    "liveness_repeated": N_("Repeated attempts: faces paused at this door"),
+    **EVENT_KINDS,  # door and camera events use their kind as the code
+}
+DETAILS = {
+    "votes": N_("Votes"),
+    "frames": N_("Frames"),
+    "colour": N_("Plate colour"),
+    "first_seen": N_("First seen"),
+    "seen_since": N_("Seen since"),
+    "plate_box": N_("Plate position in the picture"),
+    "operator": N_("Operator"),
+    "watch_ids": N_("Watchlist entries"),
+    "last_error": N_("Last error"),
+    "snapshot_error": N_("Snapshot error"),
+    "decide_ms": N_("Decision time (ms)"),
+    "latency_ms": N_("Latency (ms)"),
+    "resident_number": N_("Resident number"),
+    "locked_out": N_("Locked out"),
+    "vehicle_id": N_("Vehicle pass"),
+    "visitor_id": N_("Visitor pass"),
+    "pass_use": N_("Pass use"),
+    "watch_face_ids": N_("Watched faces"),
+    "score": N_("Match score"),
+    "near_miss": N_("Possibly"),
+    "corrected_plate": N_("Plate confirmed by the guard"),
+    "waiting": N_("Waited at the barrier"),
+    "open_s": N_("Open for (s)"),
+    "held_open_s": N_("Held open after (s)"),
+    "margin": N_("Margin over the next person"),
+    "liveness_score": N_("Liveness score"),
+    "liveness_threshold": N_("Liveness threshold"),
+    "liveness_frames": N_("Frames judged for liveness"),
+    "liveness_frames_live": N_("Frames that looked live"),
+    "liveness_parts": N_("Liveness cues (evidence)"),
+    "liveness_readings": N_("Liveness cue readings"),
+    "after_spoof": N_("Answered the doubted face"),
+    "attempts": N_("Attempts"),
+    "paused_until": N_("Faces paused until"),
+}
+TIME_DETAILS = frozenset({"first_seen", "seen_since", "paused_until"})
+DIAGNOSTIC_DETAILS = frozenset({"last_error", "snapshot_error"})  # a device's own text
+PLATE_COLOURS = {
+    "blue": N_("Blue"),
+    "yellow": N_("Yellow"),
+    "green": N_("Green"),
+    "white": N_("White"),
+    "black": N_("Black"),
+    "unknown": N_("Unknown"),
+}
+VEHICLE_KINDS = {"resident": N_("resident"), "visitor": N_("visitor"), "temporary": N_("temporary")}
+CREDENTIALS = {"face": N_("face"), "pin": N_("PIN"), "qr_pass": N_("QR pass")}
+GATE_KINDS = {"vehicle": N_("vehicle"), "pedestrian": N_("pedestrian")}
+CAMERA_STATES = {
+    "ok": N_("working"),
+    "starting": N_("starting"),
+    "stalled": N_("stalled"),
+    "reconnecting": N_("reconnecting"),
+    "failed": N_("failed"),
+    "unknown": N_("unknown"),
+}
+DAYS = {
+    "mon": N_("Monday"),
+    "tue": N_("Tuesday"),
+    "wed": N_("Wednesday"),
+    "thu": N_("Thursday"),
+    "fri": N_("Friday"),
+    "sat": N_("Saturday"),
+    "sun": N_("Sunday"),
+}
+WATCH_SOURCES = {"local": N_("local"), "district": N_("district platform")}
+# Person groups as the example config names them; an installer's own group names are shown
+# as written in the config.
+GROUPS = {
+    "residents": N_("residents"),
+    "visitors": N_("visitors"),
+    "staff": N_("staff"),
+    "tenants": N_("tenants"),
+}
+SUBJECT_PREFIXES = {
+    "operator": N_("operator"),
+    "pass": N_("QR pass"),
+    **VEHICLE_KINDS,
+    **GROUPS,
+}
+ROLES = {
+    "admin": N_("admin"),
+    "guard": N_("guard"),
+    "landlord": N_("landlord"),
+    "grid": N_("grid"),
+    "police": N_("police"),
+    "resident": N_("resident"),
+}
+STATUSES = {
+    "pending": N_("Waiting for the landlord"),
+    "confirmed": N_("Confirmed"),
+    "rejected": N_("Rejected"),
+    "moved_out": N_("Moved out"),
+    "active": N_("Active"),
+    "inactive": N_("Inactive"),
+    "revoked": N_("Revoked"),
+    "expired": N_("Expired"),
+}
+SEXES = {"M": N_("Male"), "F": N_("Female")}
+AUDIT_ACTIONS = {
+    "login": N_("signed in"), "logout": N_("signed out"), "login_failures": N_("failed sign-ins"),
+    "end_session": N_("ended a session"), "sign_out_everywhere": N_("signed out everywhere"),
+    "change_password": N_("changed the password"), "reset_password": N_("reset a password"),
+    "create_user": N_("created an account"), "deactivate_user": N_("deactivated an account"),
+    "reactivate_user": N_("reactivated an account"), "audit_verify": N_("verified the audit log"),
+    "search": N_("searched"), "search_refused": N_("search refused"), "view": N_("viewed"),
+    "view_snapshot": N_("viewed a snapshot"), "feed": N_("followed the live feed"),
+    "export": N_("exported"), "list": N_("listed"), "reveal": N_("revealed a full value"),
+    "register": N_("registered"), "decide": N_("decided"), "move_out": N_("moved out"),
+    "extend": N_("extended a stay"), "decline_request": N_("declined a request"),
+    "co_resident_consent": N_("co-resident consented"),
+    "co_resident_refused": N_("co-resident refused"),
+    "add_room": N_("added a room"), "rotate_token": N_("replaced a room's QR code"),
+    "sticker": N_("printed a sticker"), "sticker_sheet": N_("printed stickers"),
+    "resident_add": N_("added a resident"), "resident_edit": N_("edited a resident"),
+    "resident_delete": N_("deleted a resident"), "face_enrol": N_("enrolled faces"),
+    "face_delete": N_("deleted faces"), "pin_set": N_("set a PIN"),
+    "pin_clear": N_("cleared a PIN"),
+    "pass_issue": N_("issued a pass"), "pass_revoke": N_("revoked a pass"),
+    "plate_add": N_("added a plate"), "plate_remove": N_("removed a plate"),
+    "watch_plate_add": N_("watched a plate"), "watch_plate_remove": N_("unwatched a plate"),
+    "watch_face_add": N_("watched a face"), "watch_face_remove": N_("unwatched a face"),
+    "manual_open": N_("opened a gate by hand"), "retention": N_("retention run"),
+    "purge_registration": N_("purged a registration"),
+    "purge_unconfirmed": N_("purged unconfirmed registrations"),
+    "purge_unconsented": N_("purged unconsented records"),
+    "purge_visitor_face": N_("purged a visitor's face"),
+    "purge_visitor_passes": N_("purged old visitor passes"),
+    "purge_watch_face": N_("purged an expired watched face"),
+}  # fmt: skip
+# "user:3", "registration:01J…", "cli": who acted and on what, in the audit log
+AUDIT_PARTIES = {
+    "user": N_("account"), "registration": N_("registration"), "event": N_("event"),
+    "room": N_("room"), "resident": N_("resident"), "pass": N_("pass"), "vehicle": N_("vehicle"),
+    "watch_face": N_("watched face"), "watchlist": N_("watchlist entry"),
+    "tenant": N_("tenant"), "cli": N_("command line"), "anonymous": N_("anonymous"),
+    "system": N_("system"), "events": N_("gate events"), "registrations": N_("registrations"),
+}  # fmt: skip
+YES_NO = {True: N_("yes"), False: N_("no")}
+
+# Reason texts: msgid templates over the reason's parameters (see ``reason_text``).
+_KIND_THING = {
+    "vehicle": N_("%(kind)s vehicle of %(who)s"),
+    "pass": N_("%(kind)s pass of %(who)s"),
+}
+_FRAGMENTS = {
+    "valid_to": N_(", valid until %(valid_to)s"),
+    "use": N_("; use %(use)s of %(max_uses)s"),
+    "same_visit_at": N_("; same visit as its use at %(same_visit_at)s, no use spent"),
+    "score": N_(" (score %(score)s)"),
+}
+_TEMPLATES = {
+    "plate_unread": N_("Plate not read reliably (confidence %(confidence)s)"),
+    "wrong_gate_kind": N_("Gate %(gate)s is not a %(gate_kind)s gate"),
+    "watchlisted": N_("Plate %(plate)s is on the watchlist (%(notes)s)"),
+    "watchlisted_face": N_("Face matches watchlist entry (%(notes)s)"),
+    "unknown_vehicle": N_("Plate not registered"),
+    "unknown_open_for_registration": N_(
+        "Unknown vehicle let in as temporary; register it at the gate"
+    ),
+    "revoked": N_("%(thing)s was revoked"),
+    "used_up": N_("%(thing)s used %(uses)s of %(max_uses)s time(s)"),
+    "used_up_last": N_("Pass used up (its last use was just spent)"),
+    "expired": N_("%(thing)s expired at %(at)s"),
+    "not_yet_valid": N_("%(thing)s is valid only from %(at)s"),
+    "unknown_pass": N_("QR pass not recognised"),
+    "pass_revoked": N_("QR pass was revoked"),
+    "pass_not_yet_valid": N_("QR pass is not valid yet"),
+    "pass_expired": N_("QR pass has expired"),
+    "pass_used_up": N_("QR pass already used %(uses)s time(s)"),
+    "pass_used_up_last": N_("QR pass has no use left"),
+    "pass_valid": N_("Valid QR pass, %(left)s use(s) left"),
+    "not_identified": N_("%(credential)s did not identify an enrolled resident"),
+    "resident_inactive": N_("%(who)s is not active"),
+    "credential_of": N_("%(credential)s of %(who)s"),
+    "group_not_allowed": N_("Group %(group)s may not use gate %(gate)s"),
+    "unknown_schedule": N_("Schedule %(schedule)s is not defined: nobody passes"),
+    "holiday_closed": N_("Schedule %(schedule)s is closed on holidays"),
+    "outside_day": N_("Schedule %(schedule)s does not include %(day)s"),
+    "outside_window": N_("Schedule %(schedule)s allows %(window)s local time only"),
+    "manual_open": N_("Opened by hand by %(operator)s: %(note)s"),
+    "camera_change": N_("Camera %(previous)s → %(state)s"),
+    "pass_use_not_counted": N_("Storage fault: this use of the pass could not be counted"),
+    "hub_unreachable": N_("The community hub cannot be reached to count this pass's use"),
+    "door_forced": N_("Door opened without a grant"),
+    "door_held_open": N_("Door held open too long"),
+    "door_closed": N_("Door closed again"),
+    "exit_button": N_("Exit button pressed: lock released"),
+    "fire_alarm": N_("Fire alarm: lock released and held released"),
+    "fire_alarm_cleared": N_("Fire alarm cleared: lock back to normal"),
+}
+# How a label of the people modules reads ("household 3-1-402", "resident 12 of household
+# 3-1-402", "visitor 5", "vehicle #7", "watch face 3"): a few fixed shapes the box writes.
+_WHO = (
+    (re.compile(r"^household (?P<household>.+)$"), N_("household %(household)s")),
+    (
+        re.compile(r"^resident (?P<id>\d+) of household (?P<household>.+)$"),
+        N_("resident %(id)s of household %(household)s"),
+    ),
+    (re.compile(r"^resident (?P<id>\d+)$"), N_("resident %(id)s")),
+    (
+        re.compile(r"^visitor (?P<id>\d+) of household (?P<household>.+)$"),
+        N_("visitor %(id)s of household %(household)s"),
+    ),
+    (re.compile(r"^visitor (?P<id>\d+)$"), N_("visitor %(id)s")),
+    (re.compile(r"^vehicle #(?P<id>\d+)$"), N_("vehicle #%(id)s")),
+    (re.compile(r"^watch face (?P<id>\d+)$"), N_("watch face %(id)s")),
+    (re.compile(r"^visitor of resident (?P<id>\d+)$"), N_("visitor of resident %(id)s")),
+    (re.compile(r"^visitor of (?P<household>[0-9A-Za-z-]+)$"), N_("visitor of %(household)s")),
+    (re.compile(r"^visitor$"), N_("visitor")),
+)
+
+
+@lru_cache(maxsize=4)
+def catalog(lang: str) -> dict[str, str]:
+    """msgid → translation from every catalog of ``lang``, merged as the web app merges them
+    (name order, first translation wins)."""
+    merged: dict[str, str] = {}
+    folder = CATALOGS / lang / "LC_MESSAGES"
+    for po_path in sorted(folder.glob("*.po")):
+        with po_path.open("rb") as handle:
+            for message in read_po(handle):
+                if message.id and message.string and isinstance(message.id, str):
+                    merged.setdefault(message.id, str(message.string))
+    return merged
+
+
+def translator(lang: str) -> Gettext:
+    """gettext for ``lang`` outside a Flask request (command line, exports, demo)."""
+    table = catalog(lang) if lang != "en" else {}
+    return lambda msgid: table.get(msgid, msgid)
+
+
+def locale_language(environ: Mapping[str, str] | None = None) -> Lang:
+    """The command line's language from the POSIX locale (LC_ALL, LC_MESSAGES, LANG, as
+    gettext reads them): ``zh_CN.UTF-8`` → zh, anything else → en."""
+    env = os.environ if environ is None else environ
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(name, "")
+        if value:
+            return "zh" if value.split(":")[0].lower().startswith("zh") else "en"
+    return "en"
+
+
+def parse_lang(value: str | None, default: Lang = "zh") -> Lang:
+    """A ``lang=`` request argument: zh or en, anything else is ``default``."""
+    return value if value in LANGUAGES else default
+
+
+def local_time(value: datetime | str | None, zone: ZoneInfo, seconds: bool = False) -> str:
+    """A stored time in the site zone, ``YYYY-MM-DD HH:MM`` (``:SS`` with ``seconds``); ""
+    for none; text that is not a time is returned as it is."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, datetime):
+        moment: datetime | None = value
+    else:
+        try:
+            moment = parse_iso(str(value))
+        except ValueError:
+            return str(value)
+    assert moment is not None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+    return moment.astimezone(zone).strftime(SECONDS if seconds else MINUTES)
+
+
+def read_local_time(text: str, zone: ZoneInfo, end_of_day: bool = False) -> datetime:
+    """A time a person typed: ISO date or date and time, read in the site zone unless it
+    carries its own offset. A date alone is the start of that local day, or with
+    ``end_of_day`` (an end of validity) its last second: "until 2026-12-03" includes the 3rd.
+    Raises ValueError for anything else."""
+    text = text.strip()
+    if len(text) == 10:
+        day = date.fromisoformat(text)
+        return datetime.combine(day, time(23, 59, 59) if end_of_day else time(0), zone)
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+class Vocabulary:
+    """The box's words in one language and zone: ``Vocabulary(gettext, zone)``; in a Flask
+    request pass flask_babel's gettext, elsewhere ``for_language(lang, zone)``."""
+
+    def __init__(self, gettext: Gettext, zone: ZoneInfo) -> None:
+        self.gettext = gettext
+        self.zone = zone
+
+    @classmethod
+    def for_language(cls, lang: str, zone: ZoneInfo) -> Vocabulary:
+        return cls(translator(lang), zone)
+
+    # -- single words ---------------------------------------------------------------------
+    def word(self, table: Mapping[Any, str], code: Any) -> str:
+        """The label of ``code`` in ``table``; the code itself when the table lacks it."""
+        label = table.get(code) if isinstance(code, (str, bool)) else None
+        return self.gettext(label) if label else ("" if code is None else str(code))
+
+    def kind(self, code: str) -> str:
+        return self.word(EVENT_KINDS, code)
+
+    def decision(self, code: str) -> str:
+        return self.word(DECISIONS, code)
+
+    def reason_label(self, code: object) -> str:
+        """The translated label of a reason code; "" for a code this version does not know."""
+        label = REASONS.get(code) if isinstance(code, str) else None
+        return self.gettext(label) if label else ""
+
+    def time(self, value: datetime | str | None, seconds: bool = False) -> str:
+        return local_time(value, self.zone, seconds)
+
+    def yes_no(self, value: object) -> str:
+        return self.gettext(YES_NO[bool(value)])
+
+    def who(self, label: object) -> str:
+        """A people label ("resident 12 of household 3-1-402") in this language; a label
+        of any other shape (a pass's note, a watch entry's name) is shown as written."""
+        text = "" if label is None else str(label)
+        for pattern, template in _WHO:
+            found = pattern.match(text)
+            if found:
+                return self.gettext(template) % found.groupdict()
+        return text
+
+    def subject(self, text: object) -> str:
+        """An event's subject ("visitors: visitor 5 of household 3-1-402", "operator:
+        guard", "watch face 3") in this language."""
+        if not text:
+            return ""
+        value = str(text)
+        prefix, sep, rest = value.partition(": ")
+        if sep and prefix in SUBJECT_PREFIXES:
+            return f"{self.gettext(SUBJECT_PREFIXES[prefix])}: {self.who(rest)}"
+        return self.who(value)
+
+    def party(self, text: object) -> str:
+        """An audit log's actor or target ("user:3" → "账户 3"; "cli" → "命令行")."""
+        value = "" if text is None else str(text)
+        kind, sep, rest = value.partition(":")
+        if kind in AUDIT_PARTIES:
+            label = self.gettext(AUDIT_PARTIES[kind])
+            return f"{label} {rest}" if sep else label
+        return value
+
+    # -- reasons --------------------------------------------------------------------------
+    def reason_text(self, reason: Mapping[str, Any]) -> str:
+        """The specifics of one stored reason, from its code and parameters. A reason
+        stored before parameters existed shows its stored (English) message."""
+        code = str(reason.get("code") or "")
+        params = reason.get("params")
+        if isinstance(params, Mapping):
+            try:
+                text = self._render(code, params)
+            except (KeyError, TypeError, ValueError):
+                text = None
+            if text is not None:
+                return text
+        if code in _TEMPLATES and "%(" not in _TEMPLATES[code]:
+            return self.gettext(_TEMPLATES[code])
+        return str(reason.get("message") or self.reason_label(code) or code)
+
+    def reason(self, reason: Mapping[str, Any]) -> str:
+        """Label and specifics in one line ("访客通行证已过期 · …"), for exports and the CLI."""
+        label = self.reason_label(reason.get("code"))
+        text = self.reason_text(reason)
+        return f"{label} · {text}" if label and text and text != label else (label or text)
+
+    def reasons(self, reasons: Iterable[Any]) -> str:
+        return "; ".join(self.reason(r) for r in reasons if isinstance(r, Mapping))
+
+    def _t(self, key: str, **values: Any) -> str:
+        return self.gettext(_TEMPLATES[key]) % values
+
+    def _number(self, value: Any, places: int = 2) -> str:
+        return f"{float(value):.{places}f}"
+
+    def _render(self, code: str, p: Mapping[str, Any]) -> str | None:
+        """Text for ``code`` from ``p``; None when this code has no template."""
+        kind, _sep, outcome = code.partition("_")
+        if code in ("resident_vehicle", "visitor_pass_valid", "temporary_pass_valid"):
+            return self._thing(p) + self._extras(p)
+        if code in ("resident_face", "resident_pin", "resident_qr_pass") or (
+            code in ("visitor_face", "visitor_pin", "visitor_qr_pass")
+        ):
+            who = self.who(p["who"])
+            text = self._t(
+                "credential_of", credential=self.word(CREDENTIALS, p["credential"]), who=who
+            )
+            return text + self._extras(p)
+        if kind in VEHICLE_KINDS and outcome in ("revoked", "expired", "not_yet_valid"):
+            return self._t(outcome, thing=self._thing(p), at=self.time(p.get("at")))
+        if kind in VEHICLE_KINDS and outcome == "used_up":
+            if "uses" not in p:
+                return self._t("used_up_last")
+            return self._t("used_up", thing=self._thing(p), uses=p["uses"], max_uses=p["max_uses"])
+        if code == "plate_unread":
+            return self._t(code, confidence=self._number(p["confidence"]))
+        if code == "wrong_gate_kind":
+            return self._t(code, gate=p["gate"], gate_kind=self.word(GATE_KINDS, p["gate_kind"]))
+        if code in ("watchlisted", "watchlisted_face"):
+            return self._t(code, plate=p.get("plate", ""), notes=self._notes(p["notes"]))
+        if code == "pass_used_up":
+            return self._t(code, uses=p["uses"]) if "uses" in p else self._t("pass_used_up_last")
+        if code == "pass_valid":
+            return self._t(code, left=p["left"])
+        if code in ("unknown_face", "pin_rejected"):
+            return self._t("not_identified", credential=self.word(CREDENTIALS, p["credential"]))
+        if code == "resident_inactive":
+            return self._t(code, who=self.who(p["who"]))
+        if code == "group_not_allowed":
+            return self._t(code, group=self.word(GROUPS, p["group"]), gate=p["gate"])
+        if code in ("unknown_schedule", "holiday_closed"):
+            return self._t(code, schedule=p["schedule"])
+        if code == "outside_schedule":
+            if "day" in p:
+                return self._t("outside_day", schedule=p["schedule"], day=self.word(DAYS, p["day"]))
+            return self._t("outside_window", schedule=p["schedule"], window=p["window"])
+        if code == "manual_open":
+            return self._t(code, operator=p["operator"], note=p["note"])
+        if code in ("camera_fault", "camera_recovered"):
+            return self._t(
+                "camera_change",
+                previous=self.word(CAMERA_STATES, p["previous"]),
+                state=self.word(CAMERA_STATES, p["state"]),
+            )
+        if code in _TEMPLATES:
+            return self._t(code)
+        return None
+
+    def _thing(self, p: Mapping[str, Any]) -> str:
+        template = _KIND_THING["pass" if p.get("object") == "pass" else "vehicle"]
+        return self.gettext(template) % {
+            "kind": self.word(VEHICLE_KINDS, p.get("kind", "visitor")),
+            "who": self.who(p.get("who", "")),
+        }
+
+    def _extras(self, p: Mapping[str, Any]) -> str:
+        parts = []
+        if p.get("score") is not None:
+            parts.append(self.gettext(_FRAGMENTS["score"]) % {"score": self._number(p["score"])})
+        if p.get("valid_to"):
+            parts.append(
+                self.gettext(_FRAGMENTS["valid_to"]) % {"valid_to": self.time(p["valid_to"])}
+            )
+        if p.get("same_visit_at"):
+            at = self.time(p["same_visit_at"], seconds=True)
+            parts.append(self.gettext(_FRAGMENTS["same_visit_at"]) % {"same_visit_at": at})
+        elif p.get("use") is not None:
+            parts.append(
+                self.gettext(_FRAGMENTS["use"]) % {"use": p["use"], "max_uses": p["max_uses"]}
+            )
+        return "".join(parts)
+
+    def _notes(self, notes: Iterable[Mapping[str, Any]]) -> str:
+        shown = []
+        for note in notes:
+            source = self.word(WATCH_SOURCES, note.get("source"))
+            text = "; ".join(str(note[k]) for k in ("label", "reason") if note.get(k))
+            shown.append(f"{source}: {text}" if text else source)
+        return "; ".join(shown)
+
+    # -- event details --------------------------------------------------------------------
+    def detail(self, key: str, value: Any) -> tuple[str, str]:
+        """(label, value) of one event detail, both for reading."""
+        label = self.gettext(DETAILS[key]) if key in DETAILS else key
+        if key in TIME_DETAILS:
+            return label, self.time(value, seconds=True)
+        if key == "colour":
+            return label, self.word(PLATE_COLOURS, value)
+        if isinstance(value, bool):
+            return label, self.yes_no(value)
+        if isinstance(value, (list, tuple)):
+            return label, ", ".join(str(v) for v in value)
+        if value is None:
+            return label, ""
+        return label, str(value)
+
+    def details(self, details: Mapping[str, Any]) -> list[tuple[str, str, bool]]:
+        """Every detail as (label, value, diagnostic?), in key order; a diagnostic is a
+        device's or the system's own message, shown as it came."""
+        return [
+            (*self.detail(key, details[key]), key in DIAGNOSTIC_DETAILS)
+            for key in sorted(details)
+            if details[key] is not None
+        ]
+
+
+def msgids() -> set[str]:
+    """Every msgid this module can show (a test keeps each translated in the zh catalogs)."""
+    tables: list[Mapping[Any, str]] = [
+        EVENT_KINDS, DECISIONS, REASONS, DETAILS, PLATE_COLOURS, VEHICLE_KINDS, CREDENTIALS,
+        GATE_KINDS, CAMERA_STATES, DAYS, WATCH_SOURCES, GROUPS, SUBJECT_PREFIXES, ROLES,
+        STATUSES, SEXES, YES_NO, _KIND_THING, _FRAGMENTS, _TEMPLATES, AUDIT_ACTIONS, AUDIT_PARTIES,
+    ]  # fmt: skip
+    found = {label for table in tables for label in table.values()}
+    return found | {template for _pattern, template in _WHO}
