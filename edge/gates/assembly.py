@@ -24,6 +24,7 @@ from edge.faces.configured import face_recogniser
 from edge.faces.liveness.checker import LivenessChecker
 from edge.faces.liveness.infrared import IrGeometry
 from edge.faces.liveness.stage import LivenessStage, StageSettings, ir_frame_near
+from edge.faces.models import FaceModelError
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.control import GateControlServer, socket_path
 from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
@@ -265,8 +266,9 @@ def liveness_stage(
     checker: LivenessChecker | None = None,
 ) -> LivenessStage:
     """The door's liveness stage from ``[recognition.liveness]`` and its ``[gates.liveness]``
-    and ``[gates.camera_ir]``. The models are opened (and SHA-256 checked) here, so a missing
-    or altered file stops the gate at start with the file named (FaceModelError)."""
+    and ``[gates.camera_ir]``. The models are opened (and SHA-256 checked) here: a missing or
+    altered file is logged with the file named and the door takes no faces (PIN and QR passes
+    still open it, as on a door without faces); the health page says why."""
     site, door = config.recognition.liveness, gate.door_liveness
     settings = StageSettings(
         mode=door.mode,
@@ -284,8 +286,16 @@ def liveness_stage(
     if gate.camera_ir is not None:
         ir = IrGeometry(np.asarray(gate.camera_ir.colour_to_ir), gate.camera_ir.tolerance)
     if checker is None or (ir is not None and checker.ir is None):
-        # the colour camera's detector also finds faces in the IR frames (same thread)
-        checker = LivenessChecker(site.threshold, ir, recogniser.detector if ir else None)
+        try:  # the colour camera's detector also finds faces in the IR frames (same thread)
+            checker = LivenessChecker(site.threshold, ir, recogniser.detector if ir else None)
+        except FaceModelError as exc:
+            log.error(
+                "gate %s: liveness model unusable, faces do not open this door until it is"
+                " fixed (PIN and QR passes still do): %s",
+                gate.id,
+                exc,
+            )
+            return LivenessStage(settings, None, unavailable=str(exc))
     frames = ir_frame_near(ir_camera.latest, settings.ir_max_skew_s) if ir_camera else None
     return LivenessStage(settings, checker, frames)
 

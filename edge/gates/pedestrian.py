@@ -610,6 +610,7 @@ class PedestrianGateLoop(GateRunner):
 
         return {
             "mode": stage.settings.mode,
+            "unavailable": stage.unavailable,  # why faces are off at this door, if they are
             "threshold": stage.threshold,
             "infrared": stage.checker is not None and stage.checker.ir is not None,
             "observe_ms_avg": ms(stats.observe_ms_avg),

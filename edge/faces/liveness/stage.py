@@ -64,16 +64,21 @@ class LivenessStage:
         settings: StageSettings,
         checker: LivenessChecker | None,
         ir_frames: IrFrames | None = None,
+        unavailable: str | None = None,
     ) -> None:
+        """``unavailable``: why the liveness models could not be used (a missing or altered
+        file). The door then takes no face at all, because a face it cannot judge is one a
+        photo could be, while PINs and QR passes open as before."""
         if settings.mode not in LIVENESS_MODES:
             raise ValueError(f"liveness must be one of {', '.join(LIVENESS_MODES)}")
-        if settings.mode != "off" and checker is None:
+        if settings.mode != "off" and checker is None and unavailable is None:
             raise ValueError("a door that requires liveness needs a liveness checker")
         if checker is not None and checker.ir is not None and ir_frames is None:
             raise ValueError("a checker with an IR camera needs the IR camera's frames")
         self.settings = settings
         self.checker = checker
         self.ir_frames = ir_frames
+        self.unavailable = unavailable if settings.mode != "off" else None
         self.attempts = SpoofAttempts(
             settings.repeat_window_s, settings.repeat_count, settings.slow_s, settings.max_slow_s
         )
@@ -113,7 +118,8 @@ class LivenessStage:
         self.checker.learn_view(image)
 
     def face_paused(self, at: datetime) -> bool:
-        return self.attempts.face_paused(at)
+        """No face is searched now: repeated spoof attempts, or no usable liveness model."""
+        return self.unavailable is not None or self.attempts.face_paused(at)
 
     def refused(self, resident_id: int, event_id: str, at: datetime) -> Refusal:
         """Count a refused face; at ``required_or_pin`` ask for the resident's PIN."""

@@ -106,7 +106,11 @@ def gate_cells(h: GateHealth) -> dict[str, Cell]:
         return cells
     ms = "—" if h.recogniser_ms is None else f"{h.recogniser_ms:.0f} ms"
     live = h.liveness or {}
-    if live.get("mode") == "off":
+    recogniser_level = "ok"
+    if live.get("unavailable"):  # a missing or altered liveness model: faces are off here
+        ms += " · " + gettext("liveness model unusable: faces do not open this door")
+        recogniser_level = "bad"
+    elif live.get("mode") == "off":
         ms += " · " + gettext("liveness off")
     elif isinstance(live.get("observe_ms_avg"), int | float):
         ms += " · " + gettext(
@@ -118,7 +122,7 @@ def gate_cells(h: GateHealth) -> dict[str, Cell]:
     return {
         f"{key}.state": (gettext("running"), h.level),
         f"{key}.camera": _camera(h),
-        f"{key}.recogniser": (ms, "ok"),
+        f"{key}.recogniser": (ms, recogniser_level),
         f"{key}.last": _last(h),
         f"{key}.relay": _relay(h),
         f"{key}.storage": _storage(h),
