@@ -44,7 +44,7 @@ KEEP_CHANGES = 200_000  # about a year of a busy community's edits and pass uses
 
 #: columns a gate box never receives, with what it stores instead
 MASKED: dict[str, dict[str, Any]] = {
-    "households": {"note": ""},
+    "households": {"note": "", "room_id": None},  # the address tree stays at the hub
     "residents": {
         "name": "",
         "name_enc": None,
