@@ -302,6 +302,16 @@ _TEMPLATES = {
     "exit_button": N_("Exit button pressed: lock released"),
     "fire_alarm": N_("Fire alarm: lock released and held released"),
     "fire_alarm_cleared": N_("Fire alarm cleared: lock back to normal"),
+    "liveness_failed": N_("Liveness score %(score)s below %(threshold)s"),
+    "liveness_unjudged": N_("No frame of this face could be judged for liveness"),
+    "liveness_pin_requested": N_("The resident's PIN is asked for on the keypad (%(seconds)s s)"),
+    "liveness_repeated": N_(
+        "%(attempts)s faces refused as spoofs at this door within %(window)s s"
+    ),
+    "liveness_repeated_paused": N_(
+        "%(attempts)s faces refused as spoofs at this door within %(window)s s; faces not "
+        "judged for %(paused)s s"
+    ),
 }
 # How a label of the people modules reads ("household 3-1-402", "resident 12 of household
 # 3-1-402", "visitor 5", "vehicle #7", "watch face 3"): a few fixed shapes the box writes.
@@ -538,6 +548,21 @@ class Vocabulary:
                 previous=self.word(CAMERA_STATES, p["previous"]),
                 state=self.word(CAMERA_STATES, p["state"]),
             )
+        if code == "liveness_failed":
+            if "score" not in p:
+                return self._t("liveness_unjudged")
+            score, threshold = self._number(p["score"]), self._number(p["threshold"])
+            return self._t(code, score=score, threshold=threshold)
+        if code == "liveness_pin_requested":
+            return self._t(code, seconds=self._number(p["seconds"], 0))
+        if code == "liveness_repeated":
+            attempts, window = p["attempts"], self._number(p["window_s"], 0)
+            if p.get("paused_s") is not None:
+                paused = self._number(p["paused_s"], 0)
+                return self._t(
+                    "liveness_repeated_paused", attempts=attempts, window=window, paused=paused
+                )
+            return self._t(code, attempts=attempts, window=window)
         if code in _TEMPLATES:
             return self._t(code)
         return None

@@ -71,6 +71,25 @@ def test_a_watchlist_alert_and_an_unread_plate_have_no_english_in_chinese():
     assert ZH.reason_text(unread.reasons[0].as_dict()) == "车牌识别不可靠（置信度 0.31）"
 
 
+def test_a_refused_face_reads_in_chinese():
+    """The liveness reasons a door stores (score and threshold, the PIN window, repeated
+    attempts) read without English; the cue names stay in the event's details."""
+    failed = {
+        "code": "liveness_failed",
+        "message": "m",
+        "params": {"score": 0.1, "threshold": 0.33},
+    }
+    assert ZH.reason_text(failed) == "活体得分 0.10，低于阈值 0.33"
+    assert ZH.reason_text({"code": "liveness_failed", "message": "m", "params": {}}) == (
+        "此人脸没有可用于活体判断的画面"
+    )
+    pin = {"code": "liveness_pin_requested", "message": "m", "params": {"seconds": 20.0}}
+    assert ZH.reason_text(pin) == "请该住户在键盘上输入密码（20 秒内）"
+    params = {"attempts": 3, "window_s": 60.0, "paused_s": 10.0}
+    repeated = {"code": "liveness_repeated", "message": "m", "params": params}
+    assert ZH.reason_text(repeated) == "本门 60 秒内已有 3 次人脸被判为伪造；10 秒内暂停人脸识别"
+
+
 def test_an_old_row_without_parameters_keeps_its_stored_message():
     old = {"code": "visitor_expired", "message": "visitor vehicle of household 1: expired at x"}
     assert ZH.reason(old) == "访客通行证已过期 · visitor vehicle of household 1: expired at x"

@@ -342,14 +342,20 @@ class PedestrianGateLoop(GateRunner):
         watch = self.watch.take()
         pin_s = self.liveness.settings.pin_s
         asks_pin = self.liveness.settings.mode == "required_or_pin"
-        reasons: tuple[dict[str, str], ...] = (
-            {"code": "liveness_failed", "message": _cue_summary(verdict)},
+        judged = (
+            {"score": round(verdict.score, 2), "threshold": round(verdict.threshold, 2)}
+            if verdict is not None
+            else {}
+        )
+        reasons: tuple[dict[str, Any], ...] = (
+            {"code": "liveness_failed", "message": _cue_summary(verdict), "params": judged},
         )
         if asks_pin:
             reasons += (
                 {
                     "code": "liveness_pin_requested",
                     "message": f"the resident's PIN is asked for on the keypad ({pin_s:g} s)",
+                    "params": {"seconds": pin_s},
                 },
             )
         details = {**details, **(verdict.event_details() if verdict is not None else {})}
@@ -384,7 +390,17 @@ class PedestrianGateLoop(GateRunner):
                     now,
                     "none",
                     subject=event.subject,
-                    reasons=({"code": "liveness_repeated", "message": message},),
+                    reasons=(
+                        {
+                            "code": "liveness_repeated",
+                            "message": message,
+                            "params": {
+                                "attempts": refusal.attempts,
+                                "window_s": self.liveness.settings.repeat_window_s,
+                                "paused_s": (until - now).total_seconds() if until else None,
+                            },
+                        },
+                    ),
                     details={
                         "attempts": refusal.attempts,
                         "paused_until": until.isoformat() if until is not None else None,
