@@ -222,7 +222,10 @@ def test_generate_rooms_assign_landlords_print_stickers_that_decode(env, tmp_pat
     db.conn.commit() if db.conn.in_transaction else None
     refused = admin.post(f"/rooms/{first}/delete", data={"csrf_token": token})
     assert refused.status_code == 409 and "1" in refused.text
-    assert admin.post(f"/rooms/{rooms[-1]}/delete", data={"csrf_token": token}).status_code == 303
+    asked = admin.post(f"/rooms/{rooms[-1]}/delete", data={"csrf_token": token})
+    assert asked.status_code == 200 and 'name="confirmed"' in asked.text  # asks, deletes nothing
+    sure = {"csrf_token": token, "confirmed": "yes"}
+    assert admin.post(f"/rooms/{rooms[-1]}/delete", data=sure).status_code == 303
     assert db.execute("SELECT COUNT(*) FROM rooms").fetchone()[0] == 11
     db.conn.close()
 
@@ -260,10 +263,10 @@ def test_a_flagged_household_is_put_in_its_room_and_an_empty_one_deleted(env):
     assert db.execute("SELECT COUNT(*) FROM households WHERE id = ?", [odd]).fetchone()[0] == 0
     with transaction(db) as conn:
         spare = household_for_label(conn, "8-1-102", NOW)
-    assert (
-        guard.post(f"/people/households/{spare}/delete", data={"csrf_token": token}).status_code
-        == 303
-    )
+    asked = guard.post(f"/people/households/{spare}/delete", data={"csrf_token": token})
+    assert asked.status_code == 200 and 'name="confirmed"' in asked.text  # asks first
+    sure = {"csrf_token": token, "confirmed": "yes"}
+    assert guard.post(f"/people/households/{spare}/delete", data=sure).status_code == 303
     assert db.execute("SELECT COUNT(*) FROM households WHERE id = ?", [spare]).fetchone()[0] == 0
     db.conn.close()
 

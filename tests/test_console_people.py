@@ -269,7 +269,7 @@ def test_other_roles_and_anonymous_are_kept_out_of_every_route(env):
     assert len(rules) >= 13
     urls = []
     for rule in rules:
-        url = rule.build({"rid": rid, "vid": 1}, append_unknown=False)[1]
+        url = rule.build({"rid": rid, "vid": 1, "household_id": 1}, append_unknown=False)[1]
         urls.extend((method, url) for method in rule.methods & {"GET", "POST"})
     for role in ("landlord", "police", "grid"):
         client = client_as(env, role)

@@ -123,7 +123,8 @@ def test_registrations_pending_and_overdue_per_building(env):
                  iso(deadline), iso(NOW)),
             )  # fmt: skip
     found = event_stats.registrations_by_building(db.conn, NOW)
-    assert [(b.building, b.pending, b.overdue) for b in found] == [("3幢", 3, 2), ("12幢", 0, 0)]
+    ours = [(b.building, b.pending, b.overdue) for b in found if b.community == "幸福小区"]
+    assert ours == [("3幢", 3, 2), ("12幢", 0, 0)]  # the console's seeded flats are elsewhere
     html = client_as(env, "admin").get("/dashboard/").text
     table = re.search(r'id="dash-registrations-table">(.*?)</table>', html, re.S).group(1)
     assert re.search(r"幸福小区 3幢</th><td>3</td><td>2</td>", table)

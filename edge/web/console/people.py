@@ -21,7 +21,13 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from edge import audit
-from edge.addresses import ROOM_CHOICE, AddressError, delete_household, link_household
+from edge.addresses import (
+    ROOM_CHOICE,
+    AddressError,
+    delete_household,
+    household_uses,
+    link_household,
+)
 from edge.residents import (
     ResidentError,
     count_households,
@@ -173,11 +179,31 @@ def household_link(household_id: int):
     return redirect(url_for("console_people.households"), 303)
 
 
+def _household_unused() -> bool:
+    """A household still in use gets its refusal at once, not a question first."""
+    household_id = int((request.view_args or {}).get("household_id", 0))
+    return not any(household_uses(get_db().conn, household_id).values())
+
+
+def _household_loss(household_id: int) -> Confirmation:
+    row = get_db().execute("SELECT label FROM households WHERE id = ?", [household_id]).fetchone()
+    if row is None:
+        abort(404, gettext("There is no such household."))
+    return Confirmation(
+        gettext("Delete the household %(label)s?", label=row[0]),
+        [gettext("the household and the other spellings kept for its address")],
+        gettext("Delete the household"),
+        url_for("console_people.households"),
+        keeps=[gettext("its room, which other households or a tenant registration may use")],
+    )
+
+
 @bp.route(
     f"/households/<int(max={2**31 - 1}):household_id>/delete",
     methods=["POST"],
     endpoint="household_delete",
 )
+@confirm_first(_household_loss, when=_household_unused)
 def household_delete(household_id: int):
     """Delete an empty household; one with residents or vehicles stays, and says so."""
     _household_or_404(household_id)

@@ -29,6 +29,7 @@ from edge.addresses import (
 )
 from edge.db import transaction
 from edge.web.access import require_console_roles
+from edge.web.confirm import Confirmation, confirm_first
 from edge.web.console.data_messages import problem_text, uses_text
 from edge.web.context import actor, get_db, now, state
 from qr_registry.rooms import ensure_tokens, issue_token
@@ -161,7 +162,24 @@ def token(room_id: int):
     return redirect(url_for("console_rooms.room", room_id=room_id, done="token"), 303)
 
 
+def _room_loss(room_id: int) -> Confirmation:
+    found = _room_or_404(room_id)
+    return Confirmation(
+        gettext("Delete the room %(label)s?", label=found.label),
+        [gettext("the room, its sticker's QR code (it stops working) and its landlord link")],
+        gettext("Delete the room"),
+        url_for("console_rooms.room", room_id=room_id),
+    )
+
+
+def _room_unused() -> bool:
+    """A room still in use gets its refusal at once, not a question first."""
+    room_id = int((request.view_args or {}).get("room_id", 0))
+    return not any(room_uses(get_db().conn, room_id).values())
+
+
 @bp.route(f"/{ROOM}/delete", methods=["POST"], endpoint="delete")
+@confirm_first(_room_loss, when=_room_unused)
 def delete(room_id: int):
     """Delete an unused room; one in use stays, and the page says what uses it."""
     _room_or_404(room_id)
