@@ -18,7 +18,9 @@ sync processes write concurrently:
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import itertools
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -29,6 +31,7 @@ import sqlite_utils
 
 from edge.db_file import refuse_damaged
 from edge.errors import UserError
+from edge.files import fsync_dir
 from edge.migrations import LATEST_VERSION, MIGRATION_STEPS, MIGRATIONS, TABLE_REBUILDS
 
 BUSY_TIMEOUT_MS = 5000
@@ -68,8 +71,9 @@ def connect(path: Path, apply_migrations: bool = True) -> sqlite_utils.Database:
     a database (empty, truncated, garbled, a directory) is refused with
     ``DamagedStoreError``, never replaced.
     """
+    if not os.path.lexists(path):
+        _create_whole(path)
     refuse_damaged(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -83,6 +87,33 @@ def connect(path: Path, apply_migrations: bool = True) -> sqlite_utils.Database:
         conn.close()
         raise
     return db
+
+
+def _create_whole(path: Path) -> None:
+    """Make a new, empty database beside ``path`` and link it into place whole.
+
+    SQLite itself creates a 0-byte file and writes the header only at the first write, so
+    a second process starting at the same moment (web and gate at boot) would see an empty
+    file, which ``refuse_damaged`` rightly takes for lost data. Made this way, no process
+    ever sees a database being born: a 0-byte ``menwei.db`` is always one that lost its data.
+    If another process links its own first, that one is used and ours is dropped.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = path.with_name(f".{path.name}.new-{os.getpid()}-{threading.get_ident()}")
+    try:
+        conn = sqlite3.connect(fresh, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")  # writes the header: a real database
+        finally:
+            conn.close()  # the last connection: the WAL is checkpointed and removed
+        with open(fresh, "rb") as handle:
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):  # another process won: use theirs
+            os.link(fresh, path)
+        fsync_dir(path.parent)
+    finally:
+        for leftover in (fresh, Path(f"{fresh}-wal"), Path(f"{fresh}-shm")):
+            leftover.unlink(missing_ok=True)
 
 
 def connect_read_only(path: Path) -> sqlite_utils.Database:
@@ -164,18 +195,41 @@ def schema_version(db: sqlite_utils.Database) -> int:
 
 
 def migrate(db: sqlite_utils.Database) -> int:
-    """Apply pending migrations, each atomically with its version bump; return the version."""
+    """Apply pending migrations, each atomically with its version bump; return the version.
+
+    Processes that start together (web and gates at boot, after an upgrade) migrate one at a
+    time under a lock file beside the database, each reading the version again once it holds
+    the lock, so no migration is applied twice."""
     current = schema_version(db)
     if current > LATEST_VERSION:
         raise SchemaTooNewError(
             f"database schema is version {current}, this Menwei knows up to {LATEST_VERSION}"
         )
-    for version, _title, sql in MIGRATIONS:
-        if version <= current:
-            continue
-        _apply(db.conn, version, sql)
-        current = version
+    if current == LATEST_VERSION:
+        return current
+    with _migration_lock(db.conn):
+        current = schema_version(db)
+        for version, _title, sql in MIGRATIONS:
+            if version <= current:
+                continue
+            _apply(db.conn, version, sql)
+            current = version
     return current
+
+
+@contextlib.contextmanager
+def _migration_lock(conn: sqlite3.Connection) -> Iterator[None]:
+    """An exclusive lock on ``<database>.migrate-lock`` (none for an in-memory database)."""
+    file = conn.execute("PRAGMA database_list").fetchone()[2]
+    if not file:
+        yield
+        return
+    with open(f"{file}.migrate-lock", "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _apply(conn: sqlite3.Connection, version: int, sql: str) -> None:

@@ -9,6 +9,8 @@ a directory in the file's place, pages of a table zeroed, garbage in the WAL.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -88,6 +90,24 @@ def _toml(config, tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def test_processes_starting_together_on_a_new_box_all_open_the_one_new_database(tmp_path):
+    """At boot the web and the gates start at once on a box with no database yet: none may
+    see a database being born (SQLite's own first open leaves a 0-byte file for a moment,
+    which is refused as lost data), and all end up in the same file."""
+    path = tmp_path / "data" / "menwei.db"
+    code = (
+        "import sys; from edge.db import connect; connect(__import__('pathlib').Path(sys.argv[1]))"
+    )
+    starts = [
+        subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE)
+        for _ in range(6)
+    ]
+    failures = [p.stderr.read().decode() for p in starts if p.wait(timeout=120) != 0]
+    assert failures == []
+    assert connect(path).execute("SELECT COUNT(*) FROM gates").fetchone()[0] == 0
+    assert [p.name for p in path.parent.iterdir() if ".new-" in p.name] == []
 
 
 def test_a_truncated_file_is_reported_at_start_and_by_db_check(gate_config, tmp_path):
