@@ -55,7 +55,7 @@ def test_looped_frames_end_in_a_pause_longer_than_each_dedupe_window(tmp_path):
     config = demo_config(tmp_path)
     for folder in ("frames", "door-frames"):
         (tmp_path / folder).mkdir()
-    render_frames(tmp_path / "frames", (DemoCar("皖A12345", "blue", "resident"),))
+    render_frames(tmp_path / "frames", (DemoCar("皖A12345", "resident", "blue"),))
     (tmp_path / "door-frames" / "00000.jpg").write_bytes(
         (tmp_path / "frames" / "00000.jpg").read_bytes()
     )
@@ -81,7 +81,7 @@ def test_a_replayed_car_comes_round_again_as_a_new_passage(tmp_path):
     recognition = config.recognition.model_copy(update={"plates": plates})
     config = config.model_copy(update={"recognition": recognition})
     (tmp_path / "door-frames").mkdir()
-    render_frames(tmp_path / "frames", (DemoCar("皖A12345", "blue", "resident"),))
+    render_frames(tmp_path / "frames", (DemoCar("皖A12345", "resident", "blue"),))
     (tmp_path / "door-frames" / "00000.jpg").write_bytes(
         (tmp_path / "frames" / "00000.jpg").read_bytes()
     )

@@ -90,7 +90,8 @@ def test_photo_kept_only_with_consent_encrypted_and_deleted_with_templates(env):
 
     page = guard.get(f"/people/{rid}").text
     withdrawn = guard.post(
-        f"/people/{rid}/faces/delete", data={"csrf_token": form_fields(page)["csrf_token"]}
+        f"/people/{rid}/faces/delete",
+        data={"csrf_token": form_fields(page)["csrf_token"], "confirmed": "yes"},
     )
     assert withdrawn.status_code == 303 and photo_rows(env) == []
     assert guard.get(f"/people/{rid}/photo.jpg").status_code == 404
@@ -106,7 +107,11 @@ def test_photo_goes_with_the_resident_and_other_roles_never_get_it(env):
     assert anonymous.status_code == 302
     page = guard.get(f"/people/{rid}/delete").text
     nonce = re.search(r'name="form_nonce" value="([^"]+)"', page)
-    data = {"csrf_token": form_fields(page)["csrf_token"], "confirm_id": str(rid)}
+    data = {
+        "csrf_token": form_fields(page)["csrf_token"],
+        "confirm_id": str(rid),
+        "confirmed": "yes",
+    }
     if nonce:
         data["form_nonce"] = nonce.group(1)
     deleted = guard.post(f"/people/{rid}/delete", data=data)

@@ -273,10 +273,8 @@ def snapshot(event_id: str):
     if path is not None:
         details = event["details"] if isinstance(event.get("details"), dict) else {}
         try:
-            if size == "crop":  # the plate or face; the small picture where the role may see it
+            if size == "crop":  # the plate or face only: a box that is not in the picture is 404
                 body = crop_jpeg(path, details)
-                if body is None and "thumb" in picture_sizes(g.user.role, event):
-                    body = thumbnail_jpeg(path)
             else:
                 body = thumbnail_jpeg(path) if size == "thumb" else path.read_bytes()
         except OSError:  # removed by retention a moment ago, or unreadable
