@@ -10,12 +10,29 @@ that holds something.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from edge.errors import UserError
 
 HEADER = b"SQLite format 3\x00"
 REPAIR_HINT = "run `menwei db check`, then `menwei db recover` (docs/deploy.md, storage failures)"
+
+
+# Files whose header this process has read. POSIX advisory locks belong to the process and
+# are dropped when *any* descriptor of the file is closed, so reading the header again while
+# one of our SQLite connections holds its locks would drop them: another process could then
+# checkpoint and delete the WAL under that connection ("How To Corrupt An SQLite Database",
+# 2.2). The header is therefore read once per process and file, before our first connection.
+_READ: set[tuple[int, int]] = set()
+_READ_LOCK = threading.Lock()
+
+
+def forget_read_headers() -> None:
+    """Read headers again from now on: only for a process that has closed every connection
+    (a test that damages a file it opened before, as a restart would find it)."""
+    with _READ_LOCK:
+        _READ.clear()
 
 
 class DamagedStoreError(UserError):
@@ -36,13 +53,17 @@ def file_problem(path: Path, strict: bool = False) -> str | None:
     if path.is_dir():
         return f"{path} is a directory, not a database file"
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as handle:
-            header = handle.read(100)
+        stat = path.stat()
+        size = stat.st_size
+        if size == 0:
+            return f"{path} is empty (0 bytes): its data is gone, it is not a new database"
+        with _READ_LOCK:
+            if not strict and (stat.st_dev, stat.st_ino) in _READ:
+                return None  # read once already; never again while connections may be open
+            with open(path, "rb") as handle:
+                header = handle.read(100)
     except OSError as exc:
         return f"{path} cannot be read: {exc.strerror or exc}"
-    if size == 0:
-        return f"{path} is empty (0 bytes): its data is gone, it is not a new database"
     if len(header) < 100 or not header.startswith(HEADER):
         return f"{path} is not an SQLite database (its header is damaged)"
     page_size = int.from_bytes(header[16:18], "big")
@@ -50,6 +71,8 @@ def file_problem(path: Path, strict: bool = False) -> str | None:
     if page_size < 512 or page_size & (page_size - 1):
         return f"{path} has a damaged header (page size {page_size})"
     if not strict:
+        with _READ_LOCK:
+            _READ.add((stat.st_dev, stat.st_ino))  # a good header: not read again here
         return None
     if size % page_size:
         return f"{path} is truncated ({size} bytes is not a whole number of {page_size}-byte pages)"

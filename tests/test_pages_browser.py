@@ -57,6 +57,8 @@ NOT_PAGES = {
     "static", "healthz", "console_events.feed", "console_events.snapshot",
     "console_events.export", "console_live.health_json", "landlord.sticker",
     "landlord.sticker_sheet", "police.export_file", "police.building_stickers", "home",
+    "console_live.prompt_crop", "console_people.face_photo", "console_data.export",
+    "console_data.template",
 }  # fmt: skip
 NOT_REACHABLE = {
     "tenant.verify": "needs an SMS gateway (404 without one); tests/test_registry_web.py",
@@ -107,6 +109,7 @@ def _seed(env: dict, event_recorder: Any) -> dict[str, Any]:
         room = add_room(conn, "幸福小区", "3幢", "1单元", "401", env["ids"]["landlord"], clock())
         add_room(conn, "幸福小区", "3幢", "1单元", "402", env["ids"]["landlord"], clock())
         ids["token"] = room.token
+        ids["room"] = room.id
     for plate, home in (
         ("皖A12345", "3-1-402"),
         ("皖AD23456", "3-1-402"),
@@ -234,6 +237,7 @@ def _urls(rule: Any, seeded: dict) -> list[str]:
         "event_id": [seeded["alert"], seeded["passage"]],
         "reg_id": seeded["regs"],
         "token": [seeded["token"]],
+        "room_id": [str(seeded["room"])],
     }
     if endpoint == "console_passes.new":
         values["kind"] = ["qr", "plate", "face"]

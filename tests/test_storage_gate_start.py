@@ -153,7 +153,11 @@ def test_gate_starts_on_a_faulted_disk_lets_the_resident_in_and_keeps_the_event(
         assert gate.wait_for("OPEN"), "".join(gate.lines)
         assert gate.wait_for("storage"), "".join(gate.lines)
         if fault == "full":  # the control socket still binds: health names the fault
-            status = json.loads(menwei("status", "-c", str(config)))["north"]
+            [status] = [
+                g
+                for g in json.loads(menwei("status", "--json", "-c", str(config)))
+                if g["gate"] == "north"
+            ]
             assert "not writable at start" in status["storage_fault"], status
             assert status["spool_error"] is None
             assert status["events_unsaved"] >= 1 and status["storage_faults"] >= 1

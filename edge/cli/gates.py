@@ -33,7 +33,14 @@ def gate(gate_id: str, config_path: Path) -> None:
 
     config = read_config(config_path)
     kind = config.gate(gate_id).kind
-    bad = [c for c in check_config(config, (gate_id,)) if not c.ok]
+    found = [c for c in check_config(config, (gate_id,)) if not c.ok]
+    # an existing data folder that takes no writes (a full or read-only disk) is a storage
+    # fault the gate runs through, deciding from what it reads: never a reason not to start
+    faulted = config.storage.data_dir.is_dir()
+    bad = [c for c in found if not (faulted and c.subject == "data folder")]
+    for c in found:
+        if c not in bad:
+            click.echo(f"warning: {c.subject}: {c.detail} (running on what it can read)", err=True)
     if bad:  # before anything is made on disk (the database, the run folder)
         raise click.ClickException(
             f"gate {gate_id} cannot start:\n"
