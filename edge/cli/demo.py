@@ -37,6 +37,12 @@ from edge.cli.common import read_config, stop_on_signals
 )
 @click.option("--port", type=int, default=None, help="Console port for --serve (default 8080).")
 @click.option(
+    "--lan",
+    is_flag=True,
+    help="With --serve: listen on every address, so a phone on this network opens the console "
+    "and scans the demo stickers (plain HTTP with demo passwords: for trying, never for a site).",
+)
+@click.option(
     "--community",
     is_flag=True,
     help="Instead: a hub and two gate boxes on 127.0.0.1, each its own process and data "
@@ -48,6 +54,7 @@ def demo(
     faces: Path | None,
     serve: bool,
     port: int | None,
+    lan: bool,
     community: bool,
 ) -> None:
     """Run a vehicle gate and a pedestrian gate on mock pins over replayed frames."""
@@ -69,7 +76,9 @@ def demo(
         config = read_config(data_dir / "menwei.toml")
         stop = stop_on_signals()
         try:
-            serve_console(config, open_store(config), MockFactory(), click.echo, stop, port)
+            serve_console(
+                config, open_store(config), MockFactory(), click.echo, stop, port, lan=lan
+            )
         except OSError as exc:  # the port is taken
             raise click.ClickException(f"cannot serve the console: {exc}") from None
     sys.exit(code)

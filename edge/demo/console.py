@@ -19,6 +19,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import socket
 import threading
 from collections.abc import Callable
 from datetime import date
@@ -171,6 +172,17 @@ def demo_accounts(db: sqlite_utils.Database) -> dict[str, str]:
     return passwords
 
 
+def lan_address() -> str:
+    """This machine's address on its LAN (the one its default route uses); no packet is
+    sent: connecting a UDP socket only picks the route. Loopback when there is no network."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: never routed anywhere real
+            return str(probe.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
+
+
 def served_stickers(app: Flask, config: MenweiConfig, url: str) -> None:
     """Point the served app's QR stickers at the address it is really served on (the port
     may differ from the config's), so a printed demo sticker opens this demo."""
@@ -185,13 +197,19 @@ def serve_console(
     echo: Callable[[str], None],
     stop: threading.Event,
     port: int | None = None,
+    lan: bool = False,
 ) -> None:
-    """Run both demo gates and the web console until ``stop`` is set."""
+    """Run both demo gates and the web console until ``stop`` is set; ``lan``: on every
+    address, with the stickers and the printed links on this machine's LAN address."""
     passwords = demo_accounts(db)
     token = demo_room(db)
     app = create_app(config)
     demo_registration(db, app.extensions[EXTENSION].vault, config)
-    server, url = build_server(app, config, "127.0.0.1", port or config.web.port)
+    server, url = build_server(
+        app, config, "0.0.0.0" if lan else "127.0.0.1", port or config.web.port
+    )
+    if lan:
+        url = url.replace("0.0.0.0", lan_address(), 1)
     served_stickers(app, config, url)
     config = serving_config(config)
     with contextlib.ExitStack() as running:
@@ -199,7 +217,8 @@ def serve_console(
         running.enter_context(pedestrian_gate(config, DOOR_GATE, stop, pin_factory=pin_factory))
         thread = threading.Thread(target=server.run, name="demo-web", daemon=True)
         thread.start()
-        echo(f"\nConsole: {url}/  (this machine only; Ctrl-C stops the demo)")
+        where = "phones on this network too: plain HTTP" if lan else "this machine only"
+        echo(f"\nConsole: {url}/  ({where}; Ctrl-C stops the demo)")
         for username, password in passwords.items():
             echo(f"  {username:<8} password {password}")
         echo(f"Tenant registration (the door sticker of {' '.join(DEMO_ROOM)}): {url}/r/{token}")
