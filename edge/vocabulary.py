@@ -148,7 +148,11 @@ DETAILS = {
     "paused_until": N_("Faces paused until"),
 }
 TIME_DETAILS = frozenset({"first_seen", "seen_since", "paused_until"})
-DIAGNOSTIC_DETAILS = frozenset({"last_error", "snapshot_error"})  # a device's own text
+# a device's own text, and the liveness cues' technical names and readings (evidence for the
+# installer, like an error text): shown as written, marked as diagnostics
+DIAGNOSTIC_DETAILS = frozenset(
+    {"last_error", "snapshot_error", "liveness_parts", "liveness_readings"}
+)
 PLATE_COLOURS = {
     "blue": N_("Blue"),
     "yellow": N_("Yellow"),
