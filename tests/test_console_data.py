@@ -281,7 +281,7 @@ def test_access_groups_are_named_with_labels_and_chosen_from_the_list(env):
     )
     assert done.status_code == 303
     form = admin.get("/people/new").text
-    assert '<option value="cleaners">保洁 (cleaners)</option>' in form
+    assert '<option value="cleaners">保洁</option>' in form
     assert '<option value="residents"' in form and "visitors" not in form
 
 

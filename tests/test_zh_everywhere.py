@@ -58,6 +58,10 @@ ALLOWED = {
     "Menwei", "QR", "PIN", "ID", "CSV", "Excel", "WPS", "GA", "HTTPS", "URL", "IP", "SFace",
     "YuNet", "JPEG", "PNG", "PDF", "ISO", "GB/T", "IANA", "OK", "B",
     "English",  # the language switch names English in English, marked lang="en"
+    "HMAC", "Ed",  # the audit chain's algorithms, named as the audit page explains them
+    "xlsx", "zip", "jpg", "A",  # file types and the A4 sticker size, as the files are named
+    "gates", "access",  # the config key [gates.access] the data page points the admin to
+    "Asia", "Shanghai",  # the site's IANA time zone, as the dashboard names it
 }  # fmt: skip
 PLATE = re.compile(r"[\u4e00-\u9fff][A-Z][A-Z0-9]{4,6}[\u4e00-\u9fff]?")
 ULID = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{26}\b")
