@@ -171,7 +171,7 @@ class HangingReader:
         self.entered = threading.Event()  # the loop is inside the hanging call
         self.release = threading.Event()
 
-    def read(self, frame):
+    def read(self, frame, vehicle_present: bool = False):  # PlateReader.read's signature
         if self.hang.is_set():
             self.entered.set()
             self.release.wait()
