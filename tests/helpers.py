@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import io
 import json
 import os
 import re
@@ -21,10 +22,12 @@ from typing import Any
 import cv2
 import numpy as np
 import sqlite_utils
+from openpyxl import Workbook
 
 from edge.faces.detector import FaceDetector
 from edge.faces.images import read_image_file
 from edge.faces.liveness import synthetic
+from edge.people.workbook import SHEETS
 from edge.web.accounts import ROLES
 from qr_registry.documents import check_char
 from qr_registry.registrations import open_person
@@ -217,3 +220,17 @@ def db_of(env: dict) -> sqlite_utils.Database:
     from edge.db import connect
 
     return connect(env["config"].storage.database_path)
+
+
+def workbook(**sheets: list[list[object]]) -> bytes:
+    """A workbook with the given sheets (by kind), headers first, as a person would fill it."""
+    book = Workbook()
+    book.remove(book.active)
+    for kind, rows in sheets.items():
+        sheet = book.create_sheet(SHEETS[kind].title)
+        sheet.append(SHEETS[kind].headers())
+        for row in rows:
+            sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

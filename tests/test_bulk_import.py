@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from helpers import workbook
+from openpyxl import load_workbook
 
 from edge.addresses import generate_rooms
 from edge.db import transaction
@@ -24,20 +25,6 @@ from edge.residents import NAME_PURPOSE
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 3, 1, 8, tzinfo=UTC)
 VAULT = PiiVault(bytes(range(32)))
-
-
-def workbook(**sheets: list[list[object]]) -> bytes:
-    """A workbook with the given sheets (by kind), headers first, as a person would fill it."""
-    book = Workbook()
-    book.remove(book.active)
-    for kind, rows in sheets.items():
-        sheet = book.create_sheet(SHEETS[kind].title)
-        sheet.append(SHEETS[kind].headers())
-        for row in rows:
-            sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def run(db, data: bytes, commit: bool = True):

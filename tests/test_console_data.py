@@ -14,13 +14,11 @@ from pathlib import Path
 
 import cv2
 import pytest
-from helpers import FACES, client_as, csrf_of, db_of, form_fields
-from openpyxl import Workbook
+from helpers import FACES, client_as, csrf_of, db_of, form_fields, workbook
 
 from edge.addresses import household_for_label
 from edge.db import transaction
 from edge.demo.console import served_stickers
-from edge.people.workbook import SHEETS
 from qr_registry.stickers import LAYOUTS
 
 BASE = "http://192.0.2.10:8080"
@@ -30,19 +28,6 @@ NOW = datetime(2026, 3, 1, tzinfo=UTC)
 @pytest.fixture
 def env(tmp_path, console_env, registry_config):
     return console_env(tmp_path, config=registry_config(tmp_path, base_url=BASE))
-
-
-def workbook(**sheets: list[list[object]]) -> bytes:
-    book = Workbook()
-    book.remove(book.active)
-    for kind, rows in sheets.items():
-        sheet = book.create_sheet(SHEETS[kind].title)
-        sheet.append(SHEETS[kind].headers())
-        for row in rows:
-            sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def count(env, table: str) -> int:
