@@ -41,9 +41,9 @@ import numpy as np  # noqa: E402
 from ulid import ULID  # noqa: E402
 
 from edge.db import connect, iso, transaction, utc_now  # noqa: E402
-from edge.passes import issue_pass, revoke_pass  # noqa: E402
+from edge.people.passes import issue_pass, revoke_pass  # noqa: E402
+from edge.people.resident_faces import TEMPLATE_PURPOSE  # noqa: E402
 from edge.pii import PiiVault  # noqa: E402
-from edge.resident_faces import TEMPLATE_PURPOSE  # noqa: E402
 from edge.store.outbox import enqueue  # noqa: E402
 from sync.community.boxes import enrol, invite  # noqa: E402
 from sync.community.hub import HubServer  # noqa: E402

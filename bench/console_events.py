@@ -28,9 +28,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the package `sync`, not bench
 from console_support import client_as, console_env  # noqa: E402
 from gate_events_support import gate_config  # noqa: E402
 
-from edge import event_search  # noqa: E402
 from edge.db import connect, iso, transaction  # noqa: E402
-from edge.events import new_event_id  # noqa: E402
+from edge.events import search as event_search  # noqa: E402
+from edge.events.record import new_event_id  # noqa: E402
 from edge.store.open import open_store  # noqa: E402
 
 START = datetime(2025, 1, 1, tzinfo=UTC)

@@ -8,7 +8,7 @@ process on loopback, over a database of --events gate events:
   poll the feed every 0.7 s as console.js does;
 - the feed polls themselves under that load;
 - alert latency: a `watchlist_alert` is committed the way a gate writes it
-  (edge.events.record_event, fsynced) and the time until the banner is in the DOM of a live
+  (edge.events.record.record_event, fsynced) and the time until the banner is in the DOM of a live
   page in headless Chromium (Debian's, via Playwright) is taken, --alerts times, while the
   tablets poll. Target: an alert on the console within a second.
 
@@ -41,7 +41,7 @@ from registry import SERVER, Tenant, free_port, pct  # noqa: E402
 
 from edge.config import load_config  # noqa: E402
 from edge.db import connect, transaction, utc_now  # noqa: E402
-from edge.events import NewEvent, record_event  # noqa: E402
+from edge.events.record import NewEvent, record_event  # noqa: E402
 from edge.store.open import open_store  # noqa: E402
 from edge.web.accounts import create_user  # noqa: E402
 

@@ -5,7 +5,7 @@ Run: .venv/bin/python bench/dashboard.py [--events N] [--repeats R]
 Fills a fresh database in bulk with N events spread over the last 365 days (three gates,
 a third of the passages denied with one of six reasons, a few alarms) and 2 000 tenant
 registrations over 12 buildings, then times in the same run:
-- ``edge.event_stats.dashboard`` (every figure of the page) with migration 10's indexes;
+- ``edge.events.stats.dashboard`` (every figure of the page) with migration 10's indexes;
 - the same with those two indexes dropped (the indexes the table had before);
 - a naive reading: every event of the 30 days fetched and counted in Python by local hour
   (what a first version without SQL grouping would do);
@@ -34,10 +34,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the package `sync`, not bench
 
 from helpers import PASSWORD, csrf_of  # noqa: E402
 
-from edge import event_stats  # noqa: E402
 from edge.config import parse_config  # noqa: E402
 from edge.db import connect, iso, transaction  # noqa: E402
-from edge.events import new_event_id  # noqa: E402
+from edge.events import stats as event_stats  # noqa: E402
+from edge.events.record import new_event_id  # noqa: E402
 from edge.store.open import open_store  # noqa: E402
 from edge.web.accounts import create_user  # noqa: E402
 from edge.web.app import create_app  # noqa: E402

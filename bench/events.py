@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from edge.db import connect
-from edge.events import NewEvent, record_event
-from edge.snapshots import SnapshotStore
+from edge.events.record import NewEvent, record_event
+from edge.store.snapshots import SnapshotStore
 
 
 def run(n: int, synchronous: str, with_snapshot: bool) -> list[float]:

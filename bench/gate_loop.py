@@ -41,15 +41,15 @@ from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
 from edge.gates.vehicle import VehicleGateLoop
-from edge.person_policy import PedestrianGateFacts
+from edge.people.residents import add_resident, enrol_faces
+from edge.people.vehicles import VehicleInput, add_vehicle
 from edge.pii import PiiVault
 from edge.plates.reader import PlateReader
 from edge.plates.synth import render_scene
 from edge.plates.voting import PlateVoter
-from edge.policy import GateFacts
-from edge.residents import add_resident, enrol_faces
-from edge.snapshots import SnapshotStore
-from edge.vehicles import VehicleInput, add_vehicle
+from edge.policy.person import PedestrianGateFacts
+from edge.policy.vehicle import GateFacts
+from edge.store.snapshots import SnapshotStore
 from gate_drivers.barrier import Barrier
 from gate_drivers.door import Door, DoorLock
 

@@ -21,9 +21,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from edge.db import connect
-from edge.events import NewEvent, record_event
+from edge.events.record import NewEvent, record_event
+from edge.people.vehicles import VehicleInput, add_vehicle
 from edge.store.integrity import check
-from edge.vehicles import VehicleInput, add_vehicle
 
 
 def machine() -> str:

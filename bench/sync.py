@@ -45,8 +45,8 @@ import sqlite_utils  # noqa: E402
 from helpers import GATE, SECRET  # noqa: E402
 
 from edge.db import connect, iso  # noqa: E402
-from edge.events import NewEvent, record_event  # noqa: E402
-from edge.snapshots import SnapshotResult, SnapshotStore  # noqa: E402
+from edge.events.record import NewEvent, record_event  # noqa: E402
+from edge.store.snapshots import SnapshotResult, SnapshotStore  # noqa: E402
 from sync.json_protocol import JsonProtocol  # noqa: E402
 from sync.transport import Transport  # noqa: E402
 from sync.uplink import UplinkWorker  # noqa: E402

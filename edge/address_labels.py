@@ -4,7 +4,7 @@ are the same flat, building 6, unit 2, room 301.
 Why it is here, in the kernel: the migration that folds the old free-text households into
 the one address model (community → building → unit → room) parses their labels, and the
 migrations may import only the kernel. Everything that *stores* an address is
-edge/addresses.py. Pure functions: no database, never raises on any text.
+edge/people/addresses.py. Pure functions: no database, never raises on any text.
 
 Canonical names are the ones the tenant registry always used: building ``6幢``, unit
 ``2单元``, room ``301``; a household's label is ``6-2-301``.

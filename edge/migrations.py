@@ -281,7 +281,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE residents ADD COLUMN access_group TEXT NOT NULL DEFAULT 'residents';
         ALTER TABLE residents ADD COLUMN face_consent_at TEXT;  -- UTC; NULL = no consent
         ALTER TABLE residents ADD COLUMN face_consent_by TEXT;  -- operator who recorded it
-        ALTER TABLE residents ADD COLUMN pin_hash TEXT;         -- scrypt, see edge.residents
+        ALTER TABLE residents ADD COLUMN pin_hash TEXT;         -- scrypt, see edge.people.residents
         CREATE TABLE face_templates (
             id INTEGER PRIMARY KEY,
             resident_id INTEGER NOT NULL REFERENCES residents(id) ON DELETE CASCADE,
@@ -401,7 +401,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE users_new RENAME TO users;
 
         -- Which resident a 'resident' account is: one account per resident at most. Deleting
-        -- the resident deletes the link (and edge.residents deactivates the account).
+        -- the resident deletes the link (and edge.people.residents deactivates the account).
         CREATE TABLE resident_accounts (
             user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
             resident_id INTEGER NOT NULL UNIQUE REFERENCES residents(id) ON DELETE CASCADE,
@@ -772,7 +772,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "dashboard and audit page: indexes for traffic by hour and gate, deny reasons, and"
         " the audit log's filters; residents' enrolment photo thumbnails (encrypted)",
         """
-        -- Traffic per hour and gate is read from this index alone (edge.event_stats): the
+        -- Traffic per hour and gate is read from this index alone (edge.events.stats): the
         -- table's rows are never visited. bench/dashboard.py measures it.
         CREATE INDEX events_traffic ON events(occurred_at, decision, gate_id);
         -- The first reason code by decision and time, for the top deny reasons.
@@ -785,7 +785,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX audit_log_at ON audit_log(at);
         -- A resident's enrolment photo thumbnail (the aligned face, JPEG), kept only when the
         -- resident agreed to it; AES-GCM like the templates (purpose 'resident.face_photo'),
-        -- deleted with them (edge.resident_faces).
+        -- deleted with them (edge.people.resident_faces).
         CREATE TABLE resident_face_photos (
             resident_id INTEGER PRIMARY KEY REFERENCES residents(id) ON DELETE CASCADE,
             photo BLOB NOT NULL,

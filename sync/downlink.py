@@ -20,8 +20,8 @@ import sqlite_utils
 
 from edge.db import iso, transaction, utc_now
 from edge.errors import MenweiError
+from edge.people.vehicles import insert_household
 from edge.plates.grammar import PlateFormatError, normalise_plate
-from edge.vehicles import insert_household
 from sync.state import get_state, set_state
 from sync.transport import TransportError
 

@@ -44,10 +44,10 @@ from hypothesis import settings
 from edge import audit
 from edge.config import MenweiConfig, parse_config
 from edge.db import connect, iso, transaction
-from edge.events import NewEvent, StoredEvent, record_event
-from edge.residents import insert_resident
-from edge.snapshots import SnapshotStore
+from edge.events.record import NewEvent, StoredEvent, record_event
+from edge.people.residents import insert_resident
 from edge.store.open import open_store, snapshot_store
+from edge.store.snapshots import SnapshotStore
 from edge.web.accounts import create_user
 from edge.web.app import create_app
 from qr_registry.rooms import add_room
@@ -288,7 +288,7 @@ class EventRecorder:
 @pytest.fixture(scope="session")
 def event_recorder() -> Iterator[Callable[[MenweiConfig], EventRecorder]]:
     """``event_recorder(config)``: writes events (with snapshots on request) the way the
-    gate does, through edge.events.record_event."""
+    gate does, through edge.events.record.record_event."""
     made: list[EventRecorder] = []
 
     def build(config: MenweiConfig) -> EventRecorder:

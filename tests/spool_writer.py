@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from edge.db import connect, connect_read_only
-from edge.event_spool import EventSpool
-from edge.event_writer import EventWriter
-from edge.events import NewEvent
+from edge.events.record import NewEvent
+from edge.events.spool import EventSpool
+from edge.events.writer import EventWriter
 
 
 def main() -> None:

@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 import pytest
 
 from edge.address_labels import parse_flat
-from edge.addresses import (
+from edge.db import connect, schema_version, transaction
+from edge.migrations import LATEST_VERSION, MIGRATIONS, TABLE_REBUILDS
+from edge.people.addresses import (
     AddressError,
     delete_household,
     delete_room,
@@ -22,8 +24,6 @@ from edge.addresses import (
     parse_range,
     tree,
 )
-from edge.db import connect, schema_version, transaction
-from edge.migrations import LATEST_VERSION, MIGRATIONS, TABLE_REBUILDS
 
 T = "2026-01-01T00:00:00.000+00:00"
 

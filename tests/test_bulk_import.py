@@ -14,13 +14,13 @@ import pytest
 from helpers import workbook
 from openpyxl import load_workbook
 
-from edge.addresses import generate_rooms
 from edge.db import transaction
+from edge.people.addresses import generate_rooms
 from edge.people.archive import ArchiveError
 from edge.people.bulk_import import PHONE_PURPOSE, export_rows, import_workbook
+from edge.people.residents import NAME_PURPOSE
 from edge.people.workbook import SHEETS, WorkbookError, build_workbook
 from edge.pii import PiiVault
-from edge.residents import NAME_PURPOSE
 
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 3, 1, 8, tzinfo=UTC)

@@ -132,8 +132,8 @@ def test_retention_reports_every_purge(config):
     from datetime import UTC, datetime, timedelta
 
     from edge.config import load_config
+    from edge.people.vehicles import VehicleInput, add_vehicle
     from edge.store.open import open_store
-    from edge.vehicles import VehicleInput, add_vehicle
 
     db = open_store(load_config(config))
     ended = datetime.now(UTC) - timedelta(days=40)  # past visitor_pass_days (30) in the example

@@ -16,15 +16,15 @@ import requests
 from edge.box.install import write_self_signed_certificate
 from edge.config import ConfigError, parse_config
 from edge.db import connect, transaction, utc_now
-from edge.events import NewEvent, record_event
+from edge.events.record import NewEvent, record_event
 from edge.gates.assembly import use_counter
-from edge.passes import issue_pass, revoke_pass
+from edge.people.passes import issue_pass, revoke_pass
+from edge.people.resident_faces import TEMPLATE_PURPOSE
+from edge.people.residents import add_resident, set_active, set_pin
 from edge.people.uses import LocalUses
+from edge.people.vehicles import add_watch
 from edge.pii import PiiVault
-from edge.resident_faces import TEMPLATE_PURPOSE
-from edge.residents import add_resident, set_active, set_pin
 from edge.store.outbox import counts
-from edge.vehicles import add_watch
 from sync.community.boxes import BoxError, invite, list_boxes, revoke, set_groups
 from sync.community.hub import HubServer, tls_context
 from sync.community.link import HubClient, JoinError, join, pull_once

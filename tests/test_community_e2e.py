@@ -25,15 +25,15 @@ from helpers import FACES
 
 from edge.db import connect, transaction
 from edge.demo.community import LoopbackCommunity, gate_box_door, qr_frame, run_community_demo
-from edge.events import NewEvent, record_event
+from edge.events.record import NewEvent, record_event
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.pedestrian import PedestrianGateLoop
-from edge.passes import issue_pass
+from edge.people.passes import issue_pass
+from edge.people.resident_faces import enrol_faces
+from edge.people.residents import add_resident, set_active, set_pin
 from edge.pii import PiiVault
-from edge.resident_faces import enrol_faces
-from edge.residents import add_resident, set_active, set_pin
-from edge.snapshots import SnapshotStore
+from edge.store.snapshots import SnapshotStore
 
 pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason=f"face photos not found at {FACES}")
 

@@ -17,8 +17,8 @@ import pytest
 from helpers import client_as, csrf_of, db_of, tenant_form
 
 from edge.db import iso, transaction
-from edge.residents import hash_pin, insert_resident, store_pin_hash
-from edge.vehicles import VehicleInput, add_vehicle, add_watch
+from edge.people.residents import hash_pin, insert_resident, store_pin_hash
+from edge.people.vehicles import VehicleInput, add_vehicle, add_watch
 from edge.web.confirm import asks_first
 from qr_registry.rooms import add_room
 

@@ -23,12 +23,12 @@ import numpy as np
 import pytest
 from helpers import FACES, PASSWORD, USERS, db_of, watch_problems
 
-from edge.addresses import generate_rooms
 from edge.db import transaction, utc_now
-from edge.events import recent_events
+from edge.events.record import recent_events
 from edge.gates.assembly import vehicle_gate
-from edge.passes import token_hash
-from edge.vehicles import add_watch
+from edge.people.addresses import generate_rooms
+from edge.people.passes import token_hash
+from edge.people.vehicles import add_watch
 
 PLATES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "plates"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "console"

@@ -16,9 +16,9 @@ import cv2
 import pytest
 from helpers import FACES, client_as, csrf_of, db_of, form_fields, workbook
 
-from edge.addresses import household_for_label
 from edge.db import transaction
 from edge.demo.console import served_stickers
+from edge.people.addresses import household_for_label
 from qr_registry.stickers import LAYOUTS
 
 BASE = "http://192.0.2.10:8080"

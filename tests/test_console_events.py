@@ -1,8 +1,8 @@
 """Gate events in the console: search with filters and keyset pages, an event explained,
 snapshots behind login, CSV export, the live feed, and the police audit trail.
 
-Real SQLite file, real app and test client; events are written with edge.events.record_event
-and their snapshots by edge.snapshots, exactly as a gate process writes them.
+Real SQLite file, real app and test client; events are written with edge.events.record.record_event
+and their snapshots by edge.store.snapshots, exactly as a gate process writes them.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from helpers import audit_rows, client_as, db_of
 
-from edge.event_search import Cursor, EventFilters, search_sql
-from edge.events import NewEvent
+from edge.events.record import NewEvent
+from edge.events.search import Cursor, EventFilters, search_sql
 
 T0 = datetime(2025, 6, 1, 1, 0, tzinfo=UTC)  # 09:00 in Asia/Shanghai
 
@@ -281,7 +281,8 @@ def test_event_page_explains_decision_with_related_alert_and_snapshot(env):
     assert "plate on watchlist: stolen" in back
     # the alert has no picture of its own: its page shows the passage's snapshot
     assert 'id="snapshot-of"' in back and f'src="/events/{passage.id}/snapshot"' in back
-    # The snapshot route serves the very file edge.snapshots wrote; the thumbnail is a quarter.
+    # The snapshot route serves the very file edge.store.snapshots wrote; the thumbnail is a
+    # quarter.
     full = client.get(f"/events/{passage.id}/snapshot")
     assert full.status_code == 200 and full.mimetype == "image/jpeg"
     on_disk = env["config"].storage.snapshot_dir / passage.snapshot_path

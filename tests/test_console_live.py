@@ -18,7 +18,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 from helpers import PASSWORD, USERS, audit_rows, client_as, csrf_of, db_of, nonce_for
 
-from edge.events import NewEvent, recent_events
+from edge.events.record import NewEvent, recent_events
 from edge.gates.assembly import vehicle_gate
 from edge.gates.control import socket_path
 

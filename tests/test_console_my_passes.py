@@ -17,10 +17,10 @@ from helpers import PASSWORD, USERS, client_as, csrf_of, db_of, form_fields, qr_
 from edge import audit
 from edge.cli.main import main
 from edge.db import transaction
-from edge.passes import pass_fact
-from edge.residents import add_resident, delete_resident, set_active
-from edge.vehicles import facts_for_plate
-from edge.visitors import check_terms, issue_qr, resolve_host
+from edge.people.passes import pass_fact
+from edge.people.residents import add_resident, delete_resident, set_active
+from edge.people.vehicles import facts_for_plate
+from edge.people.visitors import check_terms, issue_qr, resolve_host
 
 HOME = "5-2-1101"
 

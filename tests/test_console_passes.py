@@ -21,13 +21,13 @@ from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
 from edge.gates.vehicle import VehicleGateLoop
-from edge.passes import pass_fact, token_hash
-from edge.person_policy import PedestrianGateFacts
+from edge.people.passes import pass_fact, token_hash
+from edge.people.residents import add_resident
 from edge.plates.reader import PlateReader
 from edge.plates.voting import PlateVoter
-from edge.policy import GateFacts
-from edge.residents import add_resident
-from edge.snapshots import SnapshotStore
+from edge.policy.person import PedestrianGateFacts
+from edge.policy.vehicle import GateFacts
+from edge.store.snapshots import SnapshotStore
 from gate_drivers.barrier import Barrier
 from gate_drivers.door import Door, DoorLock
 

@@ -23,21 +23,21 @@ from helpers import FACES, client_as, db_of, form_fields
 from PIL import Image
 
 from edge import audit
-from edge.addresses import set_access_group
 from edge.db import iso, transaction
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
-from edge.passes import issue_pass
-from edge.person_policy import PedestrianGateFacts, PersonFacts, PersonSighting, decide_person
-from edge.pii import PiiVault
-from edge.residents import (
+from edge.people.addresses import set_access_group
+from edge.people.passes import issue_pass
+from edge.people.residents import (
     TEMPLATE_PURPOSE,
     check_pin,
     insert_resident,
     load_face_index,
     resident_fact,
 )
-from edge.vehicles import list_vehicles
+from edge.people.vehicles import list_vehicles
+from edge.pii import PiiVault
+from edge.policy.person import PedestrianGateFacts, PersonFacts, PersonSighting, decide_person
 
 GATE = PedestrianGateFacts("east", "pedestrian", (("residents", "always"),))
 

@@ -17,7 +17,7 @@ from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
 from edge.people.watch_faces import PURPOSE, add_watch_face
-from edge.person_policy import PedestrianGateFacts
+from edge.policy.person import PedestrianGateFacts
 from gate_drivers.door import Door, DoorLock
 from sync.downlink import apply_watchlist, parse_watchlist
 
@@ -264,7 +264,7 @@ def test_bad_face_input_is_a_clear_400_and_changes_nothing(env, face_labels):
 
 def test_district_faces_are_not_removable(env, recogniser, face_labels):
     db = db_of(env)
-    from edge.resident_faces import check_photos
+    from edge.people.resident_faces import check_photos
 
     [template] = check_photos(recogniser, [(0, "b", read_image_file(FACES / "fr_biden.jpg"))])
     vault = env["app"].extensions["menwei"].vault

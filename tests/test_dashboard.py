@@ -2,7 +2,7 @@
 alarms by kind, registrations pending/overdue per building; who may see it; its charts
 and tables in zh and en.
 
-Real SQLite file, real app and test client; events written with edge.events.record_event
+Real SQLite file, real app and test client; events written with edge.events.record.record_event
 as a gate writes them, registrations through the tenant form's own code.
 """
 
@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from helpers import client_as, db_of
 
-from edge import event_stats
 from edge.db import iso, transaction
-from edge.events import new_event_id
+from edge.events import stats as event_stats
+from edge.events.record import new_event_id
 from qr_registry.rooms import add_room
 
 NOW = datetime(2025, 6, 1, 2, 0, tzinfo=UTC)  # the Clock's default: 10:00 in Asia/Shanghai

@@ -26,7 +26,7 @@ from edge.demo.door_frames import doorway, largest_face, person_frames, qr_frame
 from edge.demo.faces import find_cast
 from edge.demo.pedestrian import FACE_PIN, PIN, run_pedestrian_demo
 from edge.demo.run import run_demo
-from edge.events import recent_events
+from edge.events.record import recent_events
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
 from edge.store.open import open_store

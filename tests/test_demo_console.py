@@ -21,7 +21,7 @@ from helpers import csrf_of, nonce_for
 
 from edge.demo.config import DOOR_GATE, LOCK_PIN, OPEN_PIN, VEHICLE_GATE, demo_config
 from edge.demo.console import demo_accounts, demo_room, serve_console
-from edge.events import recent_events
+from edge.events.record import recent_events
 from edge.pii import create_key_file
 from edge.store.open import open_store
 

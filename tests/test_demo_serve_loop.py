@@ -23,10 +23,10 @@ from edge.demo.console import (
     serving_config,
 )
 from edge.demo.run import DemoCar, render_frames
-from edge.events import recent_events
+from edge.events.record import recent_events
 from edge.gates.assembly import vehicle_gate
+from edge.people.residents import insert_resident
 from edge.pii import PiiVault
-from edge.residents import insert_resident
 from edge.store.open import open_store
 
 

@@ -3,7 +3,7 @@ from the snapshot by the box the gate wrote, through the authenticated snapshot 
 each role's rights (grid workers see plates, never faces or whole pictures; landlords
 nothing) and police and grid views audit-logged.
 
-Real SQLite file, real app and test client, snapshots written by edge.snapshots.
+Real SQLite file, real app and test client, snapshots written by edge.store.snapshots.
 """
 
 from __future__ import annotations

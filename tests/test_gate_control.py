@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from edge.cli.main import main
 from edge.config import load_config
-from edge.events import recent_events
+from edge.events.record import recent_events
 from edge.gates.assembly import vehicle_gate
 from edge.gates.control import GateUnreachableError, send_gate_command, socket_path
 

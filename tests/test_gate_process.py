@@ -19,10 +19,10 @@ import cv2
 import pytest
 
 from edge.config import load_config
-from edge.events import recent_events
+from edge.events.record import recent_events
 from edge.gates.assembly import vehicle_gate
+from edge.people.vehicles import VehicleInput, add_vehicle
 from edge.store.open import open_store
-from edge.vehicles import VehicleInput, add_vehicle
 
 synth = pytest.importorskip("edge.plates.synth")
 

@@ -29,8 +29,8 @@ from edge.gates.control import GateControlServer, send_gate_command
 from edge.gates.vehicle import VehicleGateLoop
 from edge.plates.reader import PlateReader
 from edge.plates.voting import PlateVoter
-from edge.policy import GateFacts
-from edge.snapshots import SnapshotStore
+from edge.policy.vehicle import GateFacts
+from edge.store.snapshots import SnapshotStore
 from gate_drivers.barrier import Barrier
 
 synth = pytest.importorskip("edge.plates.synth")

@@ -28,7 +28,7 @@ from edge.box.health import GateHealth
 from edge.config import ConfigError, MenweiConfig, parse_config
 from edge.config.liveness import IDENTITY, IrCameraConfig
 from edge.db import connect
-from edge.events import recent_events
+from edge.events.record import recent_events
 from edge.faces.images import read_image_file
 from edge.faces.liveness import models, synthetic
 from edge.faces.liveness.checker import LivenessChecker
@@ -37,11 +37,11 @@ from edge.faces.liveness.stage import LivenessStage, StageSettings
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.assembly import pedestrian_gate
 from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
-from edge.person_policy import PedestrianGateFacts, Schedule
+from edge.people.resident_faces import enrol_faces
+from edge.people.residents import add_resident, set_pin
 from edge.pii import PiiVault, create_key_file
-from edge.resident_faces import enrol_faces
-from edge.residents import add_resident, set_pin
-from edge.snapshots import SnapshotStore
+from edge.policy.person import PedestrianGateFacts, Schedule
+from edge.store.snapshots import SnapshotStore
 from edge.web.console.health_view import gate_cells
 from gate_drivers.door import Door, DoorLock
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from helpers import PASSWORD, USERS, db_of, watch_problems
 
-from edge.passes import pass_fact
+from edge.people.passes import pass_fact
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "my-passes"
 

@@ -38,9 +38,9 @@ from PIL import Image
 
 from edge import audit
 from edge.db import connect, transaction
-from edge.residents import hash_pin, insert_resident, store_pin_hash
+from edge.people.residents import hash_pin, insert_resident, store_pin_hash
+from edge.people.vehicles import VehicleInput, add_vehicle, add_watch
 from edge.store.snapshot_access import crop_jpeg
-from edge.vehicles import VehicleInput, add_vehicle, add_watch
 from edge.web.access import allowed_roles
 from edge.web.accounts import ROLES
 from qr_registry.rooms import add_room
@@ -197,7 +197,7 @@ def _seed(env: dict, event_recorder: Any) -> dict[str, Any]:
 
 
 def _alert(at):
-    from edge.events import NewEvent
+    from edge.events.record import NewEvent
 
     return NewEvent(
         "north", "watchlist_alert", at, "none", plate="京A88888",

@@ -10,18 +10,9 @@ from helpers import FACES
 
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
-from edge.passes import consume_use, issue_pass, pass_fact
-from edge.person_policy import (
-    PedestrianGateFacts,
-    PersonFacts,
-    PersonSighting,
-    ResidentFact,
-    Schedule,
-    decide_person,
-)
-from edge.pii import PiiVault
-from edge.resident_faces import FaceEnrolmentError, enrol_faces
-from edge.residents import (
+from edge.people.passes import consume_use, issue_pass, pass_fact
+from edge.people.resident_faces import FaceEnrolmentError, enrol_faces
+from edge.people.residents import (
     add_resident,
     check_pin,
     list_residents,
@@ -30,7 +21,16 @@ from edge.residents import (
     resident_fact,
     set_pin,
 )
-from edge.vehicles import EnrolmentError
+from edge.people.vehicles import EnrolmentError
+from edge.pii import PiiVault
+from edge.policy.person import (
+    PedestrianGateFacts,
+    PersonFacts,
+    PersonSighting,
+    ResidentFact,
+    Schedule,
+    decide_person,
+)
 
 GATE = PedestrianGateFacts("east-door", "pedestrian", (("residents", "always"), ("staff", "day")))
 DAY = Schedule(

@@ -31,15 +31,15 @@ from helpers import FACES, live_frames
 from edge.cli.main import main
 from edge.config import load_config
 from edge.db import connect
-from edge.events import recent_events
+from edge.events.record import recent_events
 from edge.faces.detector import FaceDetector
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.assembly import pedestrian_gate
 from edge.gates.control import send_gate_command
+from edge.people.resident_faces import enrol_faces
+from edge.people.residents import add_resident, set_pin
 from edge.pii import PiiVault, create_key_file
-from edge.resident_faces import enrol_faces
-from edge.residents import add_resident, set_pin
 from edge.store.open import open_store
 from gate_drivers.door import rest_lock_relay
 

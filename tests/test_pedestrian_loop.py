@@ -16,11 +16,11 @@ from edge.db import connect
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
-from edge.passes import issue_pass
-from edge.person_policy import PedestrianGateFacts
+from edge.people.passes import issue_pass
+from edge.people.resident_faces import enrol_faces
+from edge.people.residents import add_resident, set_pin
 from edge.pii import PiiVault
-from edge.resident_faces import enrol_faces
-from edge.residents import add_resident, set_pin
+from edge.policy.person import PedestrianGateFacts
 from gate_drivers.door import Door, DoorLock
 from gate_drivers.inputs import DebouncedInput
 

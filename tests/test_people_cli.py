@@ -15,9 +15,9 @@ from helpers import FACES
 
 from edge.cli.main import main
 from edge.config import load_config
-from edge.passes import pass_fact
+from edge.people.passes import pass_fact
+from edge.people.residents import check_pin
 from edge.pii import create_key_file
-from edge.residents import check_pin
 from edge.store.open import open_store
 
 CONFIG = """

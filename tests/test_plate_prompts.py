@@ -32,17 +32,17 @@ from helpers import (
 )
 
 from edge.db import connect, transaction
-from edge.events import NewEvent, recent_events, record_event
+from edge.events.record import NewEvent, recent_events, record_event
 from edge.gates.assembly import vehicle_gate
 from edge.gates.vehicle import VehicleGateLoop
+from edge.people.vehicles import VehicleInput, add_vehicle
 from edge.plates.near_miss import confusable, near_miss_variants, near_misses
 from edge.plates.reader import PlateReader
 from edge.plates.voting import PlateVoter
-from edge.policy import Facts, GateFacts, PlateSighting, PolicySettings, VehicleFact
-from edge.policy import decide_vehicle as decide
-from edge.snapshots import SnapshotStore
+from edge.policy.vehicle import Facts, GateFacts, PlateSighting, PolicySettings, VehicleFact
+from edge.policy.vehicle import decide_vehicle as decide
 from edge.store.prompts import NewPrompt, insert_correction, open_prompts, read_rates
-from edge.vehicles import VehicleInput, add_vehicle
+from edge.store.snapshots import SnapshotStore
 from gate_drivers.barrier import Barrier
 from gate_drivers.inputs import VehicleLoop
 

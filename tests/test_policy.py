@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.policy import (
+from edge.policy.vehicle import (
     Facts,
     GateFacts,
     PlateSighting,

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from helpers import FACES, client_as, db_of, form_fields
 
-from edge.resident_faces import PHOTO_PURPOSE
+from edge.people.resident_faces import PHOTO_PURPOSE
 
 
 @pytest.fixture

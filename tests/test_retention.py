@@ -15,8 +15,8 @@ from edge.box.backup import BackupError, backup_database
 from edge.box.retention import prune_snapshots, purge_events, run_retention
 from edge.config.retention import RetentionConfig
 from edge.db import connect
-from edge.events import NewEvent, recent_events, record_event
-from edge.snapshots import SnapshotStore
+from edge.events.record import NewEvent, recent_events, record_event
+from edge.store.snapshots import SnapshotStore
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -20,9 +20,9 @@ from click.testing import CliRunner
 from edge.cli.main import main
 from edge.db import connect
 from edge.db_file import DamagedStoreError, forget_read_headers
-from edge.events import NewEvent, record_event
+from edge.events.record import NewEvent, record_event
+from edge.people.vehicles import VehicleInput, add_vehicle, facts_for_plate
 from edge.store.open import open_gate_store
-from edge.vehicles import VehicleInput, add_vehicle, facts_for_plate
 
 AT = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 RESIDENT = "皖A12345"

@@ -16,13 +16,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from edge.db import connect
-from edge.events import recent_events
+from edge.events.record import recent_events
 from edge.gates.vehicle import VehicleGateLoop
+from edge.people.vehicles import VehicleInput, add_vehicle
 from edge.plates.reader import PlateReader
 from edge.plates.voting import PlateVoter
-from edge.policy import GateFacts
-from edge.snapshots import SnapshotStore
-from edge.vehicles import VehicleInput, add_vehicle
+from edge.policy.vehicle import GateFacts
+from edge.store.snapshots import SnapshotStore
 from gate_drivers.barrier import Barrier
 
 synth = pytest.importorskip("edge.plates.synth")

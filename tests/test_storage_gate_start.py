@@ -23,8 +23,8 @@ import cv2
 import pytest
 
 from edge.config import load_config
+from edge.people.vehicles import VehicleInput, add_vehicle
 from edge.store.open import open_store
-from edge.vehicles import VehicleInput, add_vehicle
 
 synth = pytest.importorskip("edge.plates.synth")
 PLATE = "皖A12345"

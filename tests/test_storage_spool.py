@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from edge.db import connect
-from edge.event_spool import EventSpool, SpooledEvent, read_spool
-from edge.event_writer import EventWriter
-from edge.events import NewEvent, new_event_id, recent_events
+from edge.events.record import NewEvent, new_event_id, recent_events
+from edge.events.spool import EventSpool, SpooledEvent, read_spool
+from edge.events.writer import EventWriter
 from edge.store.prompts import NewPrompt
 
 WRITER = Path(__file__).with_name("spool_writer.py")

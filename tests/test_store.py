@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from edge.db import SchemaTooNewError, connect, schema_version, transaction
-from edge.events import NewEvent, recent_events, record_event
+from edge.events.record import NewEvent, recent_events, record_event
 from edge.migrations import LATEST_VERSION
-from edge.snapshots import SnapshotStore
 from edge.store.outbox import counts, enqueue
+from edge.store.snapshots import SnapshotStore
 
 AT = datetime(2026, 11, 22, 16, 30, tzinfo=UTC)  # 00:30 on the 23rd in Shanghai
 
@@ -137,7 +137,7 @@ def test_linked_events_commit_with_their_parent_or_not_at_all(db):
 def test_an_event_the_store_refuses_is_kept_and_reported_without_blocking_the_rest(db):
     """An IntegrityError is a storage fault for the gate (it never raises into the decision)
     but it belongs to one event: the events after it are still written."""
-    from edge.event_writer import EventWriter
+    from edge.events.writer import EventWriter
 
     writer = EventWriter(lambda: db, None, retry_every_s=0)
     assert writer.record(NewEvent("no-such-gate", "plate_unread", AT, "deny")).id is None
@@ -270,7 +270,7 @@ def test_nested_transaction_is_a_savepoint_of_the_outer_one(db):
 def test_camera_change_event_is_one_event_per_going_down_or_coming_back(previous, state, kind):
     from types import SimpleNamespace
 
-    from edge.events import camera_change_event
+    from edge.events.record import camera_change_event
 
     health = SimpleNamespace(state=state, last_error="timeout")
     event = camera_change_event("g1", previous, health, AT)

@@ -8,7 +8,7 @@ import pytest
 from helpers import SECRET
 
 from edge.db import connect
-from edge.vehicles import VehicleInput, add_vehicle, add_watch, facts_for_plate
+from edge.people.vehicles import VehicleInput, add_vehicle, add_watch, facts_for_plate
 from sync.downlink import pull_list
 from sync.json_protocol import JsonProtocol
 from sync.transport import Transport

@@ -17,9 +17,9 @@ from helpers import outbox_keys, pending
 
 from edge.config.sync import SyncConfig
 from edge.db import connect, transaction
-from edge.events import NewEvent, record_event
+from edge.events.record import NewEvent, record_event
+from edge.people.vehicles import add_watch
 from edge.store.outbox import dead_rows, enqueue, next_batch
-from edge.vehicles import add_watch
 from sync.gat1400 import codes
 from sync.gat1400.client import (
     Gat1400Protocol,

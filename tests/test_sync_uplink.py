@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from helpers import SECRET, outbox_keys, pending
 
-from edge.snapshots import SnapshotStore
 from edge.store.outbox import dead_rows, requeue_dead
+from edge.store.snapshots import SnapshotStore
 from sync.json_protocol import JsonProtocol, parse_uplink_reply
 from sync.protocol import PlatformUnavailableError
 from sync.reference_platform import ReferencePlatform

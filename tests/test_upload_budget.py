@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.resident_faces import FaceEnrolmentError, upload_templates
+from edge.people.resident_faces import FaceEnrolmentError, upload_templates
 
 
 class CountingRecogniser:

@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from edge.plates.grammar import PlateFormatError
-from edge.vehicles import (
+from edge.people.vehicles import (
     EnrolmentError,
     VehicleInput,
     add_vehicle,
@@ -18,6 +17,7 @@ from edge.vehicles import (
     remove_vehicle,
     remove_watch,
 )
+from edge.plates.grammar import PlateFormatError
 
 NOW = datetime.now(UTC)
 

@@ -15,21 +15,21 @@ import pytest
 from helpers import FACES, Clock
 
 from edge.db import transaction
-from edge.events import recent_events
+from edge.events.record import recent_events
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
 from edge.gates.vehicle import VehicleGateLoop
+from edge.people.resident_faces import check_photos, enrol_faces
+from edge.people.residents import add_resident
+from edge.people.visitors import check_terms, issue_face, issue_plate, resolve_host, revoke
 from edge.people.watch_faces import add_watch_face, remove_watch_face
-from edge.person_policy import PedestrianGateFacts
 from edge.pii import PiiVault
 from edge.plates.reader import PlateReader
 from edge.plates.voting import PlateVoter
-from edge.policy import GateFacts
-from edge.resident_faces import check_photos, enrol_faces
-from edge.residents import add_resident
-from edge.snapshots import SnapshotStore
-from edge.visitors import check_terms, issue_face, issue_plate, resolve_host, revoke
+from edge.policy.person import PedestrianGateFacts
+from edge.policy.vehicle import GateFacts
+from edge.store.snapshots import SnapshotStore
 from gate_drivers.barrier import Barrier
 from gate_drivers.door import Door, DoorLock
 

@@ -15,22 +15,11 @@ from edge.config.retention import RetentionConfig
 from edge.db import connect, transaction
 from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
-from edge.passes import pass_fact
-from edge.person_policy import (
-    PedestrianGateFacts,
-    PersonFacts,
-    PersonSighting,
-    ResidentFact,
-    VisitFact,
-    decide_person,
-)
-from edge.pii import PiiVault
-from edge.plates.grammar import PlateFormatError
-from edge.policy import Facts, GateFacts, PlateSighting, PolicySettings, VehicleFact, decide_vehicle
-from edge.resident_faces import check_photos
-from edge.residents import add_resident, load_face_index
-from edge.vehicles import consume_vehicle_use, facts_for_plate
-from edge.visitors import (
+from edge.people.passes import pass_fact
+from edge.people.resident_faces import check_photos
+from edge.people.residents import add_resident, load_face_index
+from edge.people.vehicles import consume_vehicle_use, facts_for_plate
+from edge.people.visitors import (
     PassTermsError,
     check_note,
     check_terms,
@@ -44,6 +33,24 @@ from edge.visitors import (
     revoke,
     status_of,
     visit_terms,
+)
+from edge.pii import PiiVault
+from edge.plates.grammar import PlateFormatError
+from edge.policy.person import (
+    PedestrianGateFacts,
+    PersonFacts,
+    PersonSighting,
+    ResidentFact,
+    VisitFact,
+    decide_person,
+)
+from edge.policy.vehicle import (
+    Facts,
+    GateFacts,
+    PlateSighting,
+    PolicySettings,
+    VehicleFact,
+    decide_vehicle,
 )
 
 NOW = datetime(2026, 6, 3, 2, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Shanghai
@@ -127,7 +134,7 @@ def test_a_second_valid_pass_is_used_when_the_first_is_spent():
 
 
 def test_used_up_after_a_lost_race_keeps_the_watchlist_alert():
-    from edge.policy import WatchFact
+    from edge.policy.vehicle import WatchFact
 
     facts = Facts((plate_pass(),), (WatchFact(1, PLATE, "stolen", "local", None),))
     decision = decide_vehicle(PlateSighting(PLATE, 0.95, True), VEHICLE_GATE, NOW, facts)

@@ -9,7 +9,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from edge.policy import Facts, GateFacts, PlateSighting, VehicleFact, WatchFact, decide_vehicle
+from edge.policy.vehicle import (
+    Facts,
+    GateFacts,
+    PlateSighting,
+    VehicleFact,
+    WatchFact,
+    decide_vehicle,
+)
 from edge.vocabulary import Vocabulary, catalog, locale_language, msgids, read_local_time
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -28,8 +28,8 @@ from edge.box.watchdog import Watchdog, notify, watchdog_interval_s
 from edge.gates.vehicle import VehicleGateLoop
 from edge.plates.reader import PlateReader
 from edge.plates.voting import PlateVoter
-from edge.policy import GateFacts
-from edge.snapshots import SnapshotStore
+from edge.policy.vehicle import GateFacts
+from edge.store.snapshots import SnapshotStore
 from gate_drivers.barrier import Barrier
 from gate_drivers.camera import Camera
 

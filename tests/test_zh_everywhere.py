@@ -25,12 +25,13 @@ from openpyxl import load_workbook
 
 from edge import audit
 from edge.cli.main import main
-from edge.event_writer import UNCOUNTED_USE
-from edge.events import NewEvent, camera_change_event, manual_open_event, record_event
+from edge.events.record import NewEvent, camera_change_event, manual_open_event, record_event
+from edge.events.writer import UNCOUNTED_USE
 from edge.gates.pedestrian import DOOR_MESSAGES
 from edge.gates.watch_alerts import WatchHit, alert_event
+from edge.people.vehicles import VehicleInput, add_vehicle, add_watch
 from edge.people.watch_faces import WatchEntry
-from edge.person_policy import (
+from edge.policy.person import (
     PassFact,
     PedestrianGateFacts,
     PersonFacts,
@@ -40,7 +41,7 @@ from edge.person_policy import (
     VisitFact,
     decide_person,
 )
-from edge.policy import (
+from edge.policy.vehicle import (
     Facts,
     GateFacts,
     PlateSighting,
@@ -49,7 +50,6 @@ from edge.policy import (
     WatchFact,
     decide_vehicle,
 )
-from edge.vehicles import VehicleInput, add_vehicle, add_watch
 
 NOW = datetime(2026, 12, 1, 13, 14, tzinfo=UTC)  # 21:14 in Shanghai
 # Words a Chinese reader meets in Chinese software too: units, brands, formats, acronyms.

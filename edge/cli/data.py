@@ -21,7 +21,7 @@ def data() -> None:
 
 
 def _choices(db: sqlite_utils.Database, config: MenweiConfig) -> dict[str, list[str]]:
-    from edge.addresses import access_groups, tree
+    from edge.people.addresses import access_groups, tree
     from edge.people.workbook import VEHICLE_KIND_LABELS
 
     gate_groups = {g for gate in config.gates if gate.kind == "pedestrian" for g in gate.access}
@@ -147,7 +147,7 @@ def faces(archive: Path, consent_by: str, consent: bool, commit: bool, config_pa
 def group(name: str, label: str, config_path: Path) -> None:
     """Name an access group: NAME is the code [gates.access] uses, LABEL what people read."""
     from edge import audit
-    from edge.addresses import set_access_group
+    from edge.people.addresses import set_access_group
 
     db = connect(read_config(config_path).storage.database_path)
     now = utc_now()
@@ -171,7 +171,7 @@ def rooms() -> None:
 def generate(building: str, units: str, floors: str, per_floor: str, config_path: Path) -> None:
     """Make every room of BUILDING (e.g. 3幢): floor 12, room 3 is 1203."""
     from edge import audit
-    from edge.addresses import generate_rooms, parse_range
+    from edge.people.addresses import generate_rooms, parse_range
 
     db = connect(read_config(config_path).storage.database_path)
     now = utc_now()
@@ -194,8 +194,8 @@ def generate(building: str, units: str, floors: str, per_floor: str, config_path
 @config_option
 def list_rooms(as_json: bool, config_path: Path) -> None:
     """Rooms by building and unit, with their household's label."""
-    from edge.addresses import tree
     from edge.cli.common import print_rows
+    from edge.people.addresses import tree
 
     db = connect(read_config(config_path).storage.database_path)
     rows = [
@@ -213,7 +213,7 @@ def list_rooms(as_json: bool, config_path: Path) -> None:
 def delete(room_id: int, config_path: Path) -> None:
     """Delete a room nobody uses (refused, with the reason, when one is in use)."""
     from edge import audit
-    from edge.addresses import delete_room
+    from edge.people.addresses import delete_room
 
     db = connect(read_config(config_path).storage.database_path)
     now = utc_now()

@@ -17,7 +17,7 @@ from edge.cli.common import config_option, read_config, words
 @config_option
 def events(limit: int, gate_id: str | None, as_json: bool, config_path: Path) -> None:
     """Show recent events with the reasons for each decision."""
-    from edge.events import recent_events
+    from edge.events.record import recent_events
     from edge.store.open import open_store
 
     config = read_config(config_path)

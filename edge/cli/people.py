@@ -1,5 +1,5 @@
-"""``menwei resident ...`` and ``menwei pass ...``: thin click commands over edge.residents
-and edge.passes, for the pedestrian gate.
+"""``menwei resident ...`` and ``menwei pass ...``: thin click commands over edge.people.residents
+and edge.people.passes, for the pedestrian gate.
 
 The CLI runs as the box's administrator, who holds the PII key, so ``resident list`` shows
 names; they are printed, never logged. Face enrolment refuses to run without the operator
@@ -59,7 +59,7 @@ def resident() -> None:
 @config_option
 def resident_add(name: str, household: str | None, group: str, config_path: Path) -> None:
     """Add a resident called NAME (stored encrypted)."""
-    from edge.residents import add_resident
+    from edge.people.residents import add_resident
 
     _, db, vault = store_and_vault(config_path)
     resident_id = add_resident(db, vault, name, household, group)
@@ -71,7 +71,7 @@ def resident_add(name: str, household: str | None, group: str, config_path: Path
 @config_option
 def resident_list(as_json: bool, config_path: Path) -> None:
     """List residents with names, templates, PIN and consent."""
-    from edge.residents import list_residents
+    from edge.people.residents import list_residents
 
     config, db, vault = store_and_vault(config_path)
     print_table(list_residents(db, vault), RESIDENT_COLUMNS, words(config), as_json)
@@ -82,7 +82,7 @@ def resident_list(as_json: bool, config_path: Path) -> None:
 @config_option
 def resident_remove(resident_id: int, config_path: Path) -> None:
     """Delete a resident with their face templates and passes (one transaction)."""
-    from edge.residents import remove_resident
+    from edge.people.residents import remove_resident
     from edge.store.open import open_store
 
     templates = remove_resident(open_store(read_config(config_path)), resident_id)
@@ -103,7 +103,7 @@ def resident_enrol_face(
 ) -> None:
     """Enrol face PHOTOS for a resident; all must pass the quality checks or none is kept."""
     from edge.faces.configured import face_recogniser
-    from edge.resident_faces import FaceEnrolmentError, enrol_face_files
+    from edge.people.resident_faces import FaceEnrolmentError, enrol_face_files
 
     if not consent_by.strip():
         raise click.ClickException(
@@ -156,7 +156,7 @@ def resident_set_pin(resident_id: int, config_path: Path) -> None:
     The PIN is prompted for twice, hidden; never an argument, which would leave it in
     the shell history and the process list.
     """
-    from edge.residents import set_pin
+    from edge.people.residents import set_pin
     from edge.store.open import open_store
 
     db = open_store(read_config(config_path))
@@ -199,7 +199,7 @@ def pass_issue(
 ) -> None:
     """Issue a QR pass; the token is shown once and only its hash is stored."""
     from edge.db import utc_now
-    from edge.passes import issue_pass
+    from edge.people.passes import issue_pass
     from edge.store.open import open_store
 
     config = read_config(config_path)
@@ -227,7 +227,7 @@ def pass_issue(
 @config_option
 def pass_revoke(pass_id: int, config_path: Path) -> None:
     """Stop a pass working at once."""
-    from edge.passes import revoke_pass
+    from edge.people.passes import revoke_pass
     from edge.store.open import open_store
 
     revoke_pass(open_store(read_config(config_path)), pass_id)
@@ -239,7 +239,7 @@ def pass_revoke(pass_id: int, config_path: Path) -> None:
 @config_option
 def pass_list(as_json: bool, config_path: Path) -> None:
     """List passes with validity and uses (tokens are never stored, so never shown)."""
-    from edge.passes import list_passes
+    from edge.people.passes import list_passes
     from edge.store.open import open_store
 
     config = read_config(config_path)

@@ -15,7 +15,7 @@ from edge.cli.common import (
     read_config,
     words,
 )
-from edge.policy import VehicleKind
+from edge.policy.vehicle import VehicleKind
 from edge.vocabulary import N_, VEHICLE_KINDS, WATCH_SOURCES
 
 VEHICLE_COLUMNS: list[Column] = [
@@ -63,8 +63,8 @@ def vehicle_add(
     config_path: Path,
 ) -> None:
     """Enrol PLATE."""
+    from edge.people.vehicles import VehicleInput, add_vehicle
     from edge.store.open import open_store
-    from edge.vehicles import VehicleInput, add_vehicle
 
     config = read_config(config_path)
     db = open_store(config)
@@ -88,8 +88,8 @@ def vehicle_add(
 @config_option
 def vehicle_remove(plate: str, kind: str | None, config_path: Path) -> None:
     """Remove PLATE's enrolments."""
+    from edge.people.vehicles import remove_vehicle
     from edge.store.open import open_store
-    from edge.vehicles import remove_vehicle
 
     removed = remove_vehicle(
         open_store(read_config(config_path)), plate, cast("VehicleKind | None", kind)
@@ -104,8 +104,8 @@ def vehicle_remove(plate: str, kind: str | None, config_path: Path) -> None:
 @config_option
 def vehicle_list(as_json: bool, config_path: Path) -> None:
     """List enrolled vehicles."""
+    from edge.people.vehicles import list_vehicles
     from edge.store.open import open_store
-    from edge.vehicles import list_vehicles
 
     config = read_config(config_path)
     print_table(list_vehicles(open_store(config)), VEHICLE_COLUMNS, words(config), as_json)
@@ -126,8 +126,8 @@ def watchlist() -> None:
 @config_option
 def watchlist_add(plate: str, reason: str, expires: str | None, config_path: Path) -> None:
     """Put PLATE on the watchlist."""
+    from edge.people.vehicles import add_watch
     from edge.store.open import open_store
-    from edge.vehicles import add_watch
 
     config = read_config(config_path)
     watch_id = add_watch(
@@ -141,8 +141,8 @@ def watchlist_add(plate: str, reason: str, expires: str | None, config_path: Pat
 @config_option
 def watchlist_remove(plate: str, config_path: Path) -> None:
     """Take PLATE off the watchlist."""
+    from edge.people.vehicles import remove_watch
     from edge.store.open import open_store
-    from edge.vehicles import remove_watch
 
     if not remove_watch(open_store(read_config(config_path)), plate):
         raise click.ClickException(f"{plate} is not on the watchlist")
@@ -154,8 +154,8 @@ def watchlist_remove(plate: str, config_path: Path) -> None:
 @config_option
 def watchlist_list(as_json: bool, config_path: Path) -> None:
     """List watchlist plates."""
+    from edge.people.vehicles import list_watch
     from edge.store.open import open_store
-    from edge.vehicles import list_watch
 
     config = read_config(config_path)
     print_table(list_watch(open_store(config)), WATCH_COLUMNS, words(config), as_json)

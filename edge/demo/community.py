@@ -36,11 +36,11 @@ from edge.demo.narration import describe_person_outcome
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
 from edge.gates.runner import GateOutcome
-from edge.passes import issue_pass
-from edge.person_policy import PedestrianGateFacts
+from edge.people.passes import issue_pass
+from edge.people.residents import add_resident, set_active, set_pin
 from edge.pii import PiiVault, create_key_file
-from edge.residents import add_resident, set_active, set_pin
-from edge.snapshots import SnapshotStore
+from edge.policy.person import PedestrianGateFacts
+from edge.store.snapshots import SnapshotStore
 from gate_drivers.door import Door, DoorLock
 from sync.community.lists import held_version
 from sync.community.uses import HubUses

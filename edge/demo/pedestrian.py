@@ -1,7 +1,8 @@
 """The pedestrian half of ``menwei demo``: a door on mock pins, a camera replaying a doorway.
 
 The door's people go in through the same library calls a box's operator uses
-(edge.residents.add_resident, enrol_face_files, set_pin; edge.passes.issue_pass), the gate is
+(edge.people.residents.add_resident, enrol_face_files, set_pin;
+edge.people.passes.issue_pass), the gate is
 the one edge.gates.assembly.pedestrian_gate builds from the demo's config (real face models, real
 event store, the real keypad driver on a FIFO, the real door state machine), and the story
 is: a resident's live face opens the door; another photo of that resident shown on a phone is
@@ -45,10 +46,16 @@ from edge.faces.liveness import synthetic
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.assembly import pedestrian_gate
 from edge.gates.runner import GateOutcome
-from edge.passes import issue_pass
+from edge.people.passes import issue_pass
+from edge.people.resident_faces import FaceEnrolmentError, enrol_face_files
+from edge.people.residents import (
+    add_resident,
+    list_residents,
+    remove_resident,
+    resident_fact,
+    set_pin,
+)
 from edge.pii import PiiVault, create_key_file
-from edge.resident_faces import FaceEnrolmentError, enrol_face_files
-from edge.residents import add_resident, list_residents, remove_resident, resident_fact, set_pin
 
 FACE_HOUSEHOLD, PIN_HOUSEHOLD = "3-1-402", "5-2-1101"
 PIN, WRONG_PIN = "480915", "135792"  # demo data; a real PIN is never printed or stored plain

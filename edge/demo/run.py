@@ -37,10 +37,10 @@ from edge.demo.narration import describe_outcome
 from edge.demo.pedestrian import run_pedestrian_demo
 from edge.gates.assembly import vehicle_gate
 from edge.gates.runner import GateOutcome
+from edge.people.vehicles import VehicleInput, add_vehicle, add_watch
 from edge.plates.synth import render_empty_scene, render_scene
 from edge.store.open import open_store
 from edge.store.outbox import counts
-from edge.vehicles import VehicleInput, add_vehicle, add_watch
 from sync.reference_platform import ReferencePlatform
 from sync.service import build_protocol, run_sync
 

@@ -19,7 +19,7 @@ import sqlite_utils
 
 from edge.config import GateConfig, MenweiConfig
 from edge.config.pedestrian import DoorInputConfig
-from edge.event_spool import EventSpool, MiB
+from edge.events.spool import EventSpool, MiB
 from edge.faces.configured import face_recogniser
 from edge.faces.liveness.checker import LivenessChecker
 from edge.faces.liveness.infrared import IrGeometry
@@ -31,10 +31,10 @@ from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
 from edge.gates.runner import GateOutcome, GateRunner
 from edge.gates.vehicle import VehicleGateLoop
 from edge.people.uses import LocalUses, UseCounter
-from edge.person_policy import PedestrianGateFacts, Schedule
 from edge.plates.reader import PlateReader, PlateReaderSettings
 from edge.plates.voting import PlateVoter
-from edge.policy import GateFacts, PolicySettings
+from edge.policy.person import PedestrianGateFacts, Schedule
+from edge.policy.vehicle import GateFacts, PolicySettings
 from edge.store.open import open_gate_store, pii_vault, snapshot_store
 from gate_drivers.barrier import Barrier
 from gate_drivers.camera import Camera

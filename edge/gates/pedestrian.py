@@ -16,7 +16,7 @@ Every ``index_refresh_s`` the runner's loop calls ``refresh``, which checks chea
 templates or residents changed, so a resident enrolled from the CLI or console is
 recognised within seconds without restarting the gate (and reloads the watch faces).
 
-Visitors with a face pass are residents rows of kind 'visitor' (edge.visitors): they are in
+Visitors with a face pass are residents rows of kind 'visitor' (edge.people.visitors): they are in
 the same index, and the policy holds them to their window and uses; a use is spent with a
 guarded UPDATE only when the door is about to open, and the passage records ``visitor_id``
 and ``pass_use`` (the policy's same-visit rule reads them back).
@@ -26,7 +26,7 @@ hit raises a ``watchlist_alert`` whatever the door decision: linked to the sight
 recorded for that frame (a passage, or a ``face_unknown`` that is then recorded even in the
 strangers' quiet time), or — when the person was already recorded moments ago — related to
 that passage, or on its own with its snapshot if no sighting follows within the agreement
-window. Either way it is written with its outbox row (edge.events).
+window. Either way it is written with its outbox row (edge.events.record).
 
 Liveness (edge.faces.liveness.stage, the door's ``[gates.liveness]``): every frame that
 identified someone is also looked at by the liveness cues, and that observation rides with
@@ -55,8 +55,8 @@ import numpy as np
 import sqlite_utils
 
 from edge.db import utc_now
-from edge.event_writer import UNCOUNTED_USE, spend_use
-from edge.events import EventKind, NewEvent
+from edge.events.record import EventKind, NewEvent
+from edge.events.writer import UNCOUNTED_USE, spend_use
 from edge.faces.images import ImageInputError
 from edge.faces.index import FaceIndex, SearchResult
 from edge.faces.liveness.checker import Observation
@@ -66,8 +66,11 @@ from edge.faces.matcher import FaceDecisionInput, FrameAgreement
 from edge.faces.recogniser import FaceRecogniser, Probe
 from edge.gates.runner import CameraLike, GateOutcome, GateRunner
 from edge.gates.watch_alerts import WatchHit, WatchMatcher, alert_event
-from edge.passes import looks_like_pass, pass_fact, token_hash
-from edge.person_policy import (
+from edge.people.passes import looks_like_pass, pass_fact, token_hash
+from edge.people.residents import check_pin, load_face_index, resident_fact
+from edge.people.visitors import visit_terms
+from edge.pii import PiiVault
+from edge.policy.person import (
     PassFact,
     PedestrianGateFacts,
     PersonFacts,
@@ -76,10 +79,7 @@ from edge.person_policy import (
     Schedule,
     decide_person,
 )
-from edge.pii import PiiVault
-from edge.residents import check_pin, load_face_index, resident_fact
-from edge.snapshots import SnapshotStore
-from edge.visitors import visit_terms
+from edge.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -501,7 +501,7 @@ class PedestrianGateLoop(GateRunner):
         message = DOOR_MESSAGES.get(kind, kind)
         event = NewEvent(
             self.gate.id,
-            cast(EventKind, kind),  # the door's kinds are event kinds (edge.events)
+            cast(EventKind, kind),  # the door's kinds are event kinds (edge.events.record)
             self.clock(),
             "open" if kind in ("exit_button", "fire_alarm") else "none",
             reasons=({"code": kind, "message": message},),

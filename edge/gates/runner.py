@@ -5,7 +5,7 @@ A gate kind (vehicles in edge.gates.vehicle, people in edge.gates.pedestrian) su
 ``tick`` decides what time passing decides without a frame; ``release`` opens its relay;
 ``kind_health`` adds its devices to the health report. Whatever a kind decides goes through
 ``record`` — the one place an event is written, or kept in memory on a storage fault
-(edge.event_writer) — and is announced through ``publish``.
+(edge.events.writer) — and is announced through ``publish``.
 
 The rules both kinds keep: no error in recognition, storage or a bad frame escapes ``run``
 (a dead loop locks residents out), and a relay opens only after its event was recorded
@@ -34,10 +34,10 @@ import numpy as np
 import sqlite_utils
 
 from edge.db import ThreadConnections, utc_now
-from edge.event_writer import EventWriter, Written
-from edge.events import NewEvent, camera_change_event, manual_open_event
+from edge.events.record import NewEvent, camera_change_event, manual_open_event
+from edge.events.writer import EventWriter, Written
 from edge.people.uses import LocalUses, UseCounter
-from edge.snapshots import SnapshotStore
+from edge.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

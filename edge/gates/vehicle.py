@@ -50,12 +50,13 @@ import numpy as np
 import sqlite_utils
 
 from edge.db import transaction, utc_now
-from edge.event_writer import UNCOUNTED_USE, spend_use
-from edge.events import NewEvent
+from edge.events.record import NewEvent
+from edge.events.writer import UNCOUNTED_USE, spend_use
 from edge.gates.runner import CameraLike, GateOutcome, GateRunner
+from edge.people.vehicles import facts_for_plate
 from edge.plates.reader import PlateInputError, PlateRead
 from edge.plates.voting import Passage, PlateVoter, Quad
-from edge.policy import (
+from edge.policy.vehicle import (
     Alert,
     Decision,
     Facts,
@@ -64,9 +65,8 @@ from edge.policy import (
     PolicySettings,
     decide_vehicle,
 )
-from edge.snapshots import SnapshotStore
 from edge.store.prompts import NewPrompt, PromptKind, close_gate_prompts
-from edge.vehicles import facts_for_plate
+from edge.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 

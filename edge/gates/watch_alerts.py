@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import sqlite_utils
 
-from edge.events import NewEvent
+from edge.events.record import NewEvent
 from edge.faces.matcher import FrameAgreement
 from edge.people.watch_faces import WatchEntry, WatchIndex, load_watch_index, watch_signature
 from edge.pii import PiiVault

@@ -1,2 +1,3 @@
-"""Who may come in and who is watched for: residents and their faces and PINs, vehicles,
-visitors and their passes, and the watchlist's faces."""
+"""Who may come in and who is watched for: the address model (``addresses``), residents and
+their faces and PINs (``residents``, ``resident_faces``), vehicles (``vehicles``), visitors
+and their passes (``visitors``, ``passes``), and the watchlist's faces."""

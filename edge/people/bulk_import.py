@@ -30,12 +30,12 @@ import sqlite_utils
 
 from edge import audit
 from edge.address_labels import ROOM_NUMBER, FlatAddress, parse_flat, part_number
-from edge.addresses import access_groups, household_for_room, room_for_flat
 from edge.db import iso, parse_iso, transaction
+from edge.people.addresses import access_groups, household_for_room, room_for_flat
+from edge.people.residents import NAME_PURPOSE
 from edge.people.workbook import SHEETS, VEHICLE_KIND_LABELS, SheetRows, read_workbook
 from edge.pii import PiiVault
 from edge.plates.grammar import PlateFormatError, normalise_plate
-from edge.residents import NAME_PURPOSE
 
 PHONE_PURPOSE = "resident.phone"
 _PHONE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")

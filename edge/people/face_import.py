@@ -23,14 +23,14 @@ from edge import audit
 from edge.db import transaction
 from edge.faces.recogniser import FaceRecogniser, Template
 from edge.people.archive import ArchiveError, ArchiveLimits, open_archive, read_member
-from edge.pii import PiiVault
-from edge.resident_faces import (
+from edge.people.resident_faces import (
     MAX_PHOTOS,
     FaceEnrolmentError,
     check_consent,
     store_templates,
     upload_templates,
 )
+from edge.pii import PiiVault
 
 MAX_ZIP_BYTES = 200 * 1024 * 1024
 FACE_LIMITS = ArchiveLimits(max_members=5000, max_total=1 << 30, max_member=12 << 20)

@@ -15,9 +15,9 @@ from typing import Any, Literal, Protocol
 
 import sqlite_utils
 
-from edge.passes import consume_use
-from edge.vehicles import consume_vehicle_use
-from edge.visitors import consume_visitor_use
+from edge.people.passes import consume_use
+from edge.people.vehicles import consume_vehicle_use
+from edge.people.visitors import consume_visitor_use
 
 PassKind = Literal["qr", "visitor", "vehicle"]
 

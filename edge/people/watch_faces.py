@@ -29,8 +29,8 @@ from edge.db import iso
 from edge.faces.embedder import EMBEDDING_DIM
 from edge.faces.index import FaceIndex
 from edge.faces.recogniser import Template
+from edge.people.vehicles import EnrolmentError, WatchlistError
 from edge.pii import PiiVault
-from edge.vehicles import EnrolmentError, WatchlistError
 
 PURPOSE = "watch_face"
 MAX_LABEL = 60

@@ -1,2 +1,3 @@
-"""The box's storage: opening it from config (``open``), and the outbox its producers write
-in their own transactions (``outbox``), which the sync worker drains."""
+"""The box's storage: opening it from config (``open``), the outbox its producers write in
+their own transactions (``outbox``), which the sync worker drains, and the snapshot JPEGs
+written before their event (``snapshots``)."""

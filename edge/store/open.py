@@ -20,8 +20,8 @@ from edge.db import connect, connect_read_only, iso, schema_version, transaction
 from edge.db_file import REPAIR_HINT, DamagedStoreError, wal_problem
 from edge.migrations import LATEST_VERSION
 from edge.pii import PiiKeyError, PiiVault
-from edge.snapshots import SnapshotStore
 from edge.store.integrity import check, stamp
+from edge.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 

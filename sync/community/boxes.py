@@ -29,8 +29,8 @@ import sqlite_utils
 
 from edge.db import iso, parse_iso, transaction
 from edge.errors import UserError
+from edge.people.residents import check_group
 from edge.pii import PiiVault
-from edge.residents import check_group
 
 KEY_PURPOSE = "community.box_key"
 BOX_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")

@@ -30,10 +30,10 @@ import sqlite_utils
 from ulid import ULID
 
 from edge.db import iso, transaction
-from edge.passes import consume_use
+from edge.people.passes import consume_use
+from edge.people.vehicles import consume_vehicle_use
+from edge.people.visitors import consume_visitor_use
 from edge.store.outbox import enqueue
-from edge.vehicles import consume_vehicle_use
-from edge.visitors import consume_visitor_use
 
 DECISIONS = {"open", "deny", "none"}
 SNAPSHOT_PATH = re.compile(r"^\d{4}/\d{2}/\d{2}/[0-9A-Z]{26}\.jpg$")
@@ -162,7 +162,7 @@ def _reconcile(conn: sqlite3.Connection, payload: dict[str, Any], now: datetime)
     else:
         code, message = "pass_reconciled", f"offline use counted: {row[0]} of {row[1]}"
     event = {
-        "id": str(ULID.from_datetime(now)),  # as edge.events makes them
+        "id": str(ULID.from_datetime(now)),  # as edge.events.record makes them
         "occurred_at": iso(now),
         "gate_id": payload["gate_id"],
         "kind": "pass_reconciled",

@@ -30,9 +30,9 @@ import sqlite_utils
 from edge.db import transaction
 from edge.errors import MenweiError
 from edge.migrations import COMMUNITY_LISTS
+from edge.people.resident_faces import TEMPLATE_PURPOSE
 from edge.people.watch_faces import PURPOSE as WATCH_FACE_PURPOSE
 from edge.pii import PiiVault
-from edge.resident_faces import TEMPLATE_PURPOSE
 from sync.state import get_state, set_state
 
 MAX_CHANGES = 2000  # per reply; a box far behind pages through

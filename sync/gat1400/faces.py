@@ -1,7 +1,7 @@
 """Face dispositions (布控 of a face photo) → a district watch face on this box.
 
 The photo is turned into a template by the box's own recogniser with the checks every
-enrolment gets (one clear face, big and sharp enough: edge.resident_faces), then stored
+enrolment gets (one clear face, big and sharp enough: edge.people.resident_faces), then stored
 encrypted like any watch face (edge.people.watch_faces.add_watch_face). The photo itself is not
 kept. A box without its PII key or face model cannot take face dispositions: the platform
 is told so (StatusCode 4) instead of the box pretending to watch for the face.
@@ -19,9 +19,9 @@ from datetime import datetime
 from typing import Any
 
 from edge.db import utc_now
+from edge.people.resident_faces import FaceEnrolmentError, upload_templates
 from edge.people.watch_faces import add_watch_face
 from edge.pii import PiiKeyError, PiiVault
-from edge.resident_faces import FaceEnrolmentError, upload_templates
 
 AddFace = Callable[[sqlite3.Connection, bytes, str, datetime | None], int]
 

@@ -8,7 +8,7 @@ notification; the rows then travel exactly like events (acknowledged or kept, re
 the same NotificationID, dead-lettered with a reason).
 
 Dispositions (布控): a vehicle disposition becomes a ``source='district'`` watchlist row
-(``edge.vehicles.insert_watch``: the plate grammar, reason and expiry rules of every other
+(``edge.people.vehicles.insert_watch``: the plate grammar, reason and expiry rules of every other
 watch), a face disposition a district watch face (``edge.people.watch_faces.add_watch_face``,
 the template made from the disposition's photo by the box's own recogniser). Cancelling
 removes exactly the row it made; the link is kept in ``viid_dispositions``.
@@ -33,7 +33,7 @@ import sqlite_utils
 
 from edge.db import iso, transaction
 from edge.errors import MenweiError
-from edge.vehicles import EnrolmentError, insert_watch
+from edge.people.vehicles import EnrolmentError, insert_watch
 from sync.gat1400 import codes
 from sync.gat1400.objects import FACE_KINDS, VEHICLE_KINDS, Ape
 from sync.state import get_state, set_state

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from edge import event_search
+from edge.events import search as event_search
 
 
 def picture_source(conn: sqlite3.Connection, event: dict[str, Any]) -> dict[str, Any] | None:

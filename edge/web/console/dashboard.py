@@ -4,7 +4,7 @@ kind, and tenant registrations pending and overdue per building.
 
 For the admin (their home page) and for police and grid workers: it shows counts only,
 never a plate, a face or a name, so reading it is not audit-logged. The figures come from
-``edge.event_stats`` in the site's time zone; the charts are SVG drawn here
+``edge.events.stats`` in the site's time zone; the charts are SVG drawn here
 (``charts``), each with its numbers in a table beside it.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, render_template
 from flask_babel import gettext
 
-from edge import event_stats
+from edge.events import stats as event_stats
 from edge.web.access import require_console_roles
 from edge.web.console.charts import (
     SERIES_CLASSES,

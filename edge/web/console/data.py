@@ -22,7 +22,9 @@ from flask import Blueprint, Response, abort, g, redirect, render_template, requ
 from flask_babel import gettext
 
 from edge import audit
-from edge.addresses import (
+from edge.db import transaction
+from edge.errors import UserError
+from edge.people.addresses import (
     AddressError,
     access_groups,
     generate_rooms,
@@ -30,12 +32,10 @@ from edge.addresses import (
     set_access_group,
     tree,
 )
-from edge.db import transaction
-from edge.errors import UserError
 from edge.people.bulk_import import ImportPlan, export_rows, import_workbook
 from edge.people.face_import import import_faces
+from edge.people.residents import ResidentError
 from edge.people.workbook import MAX_UPLOAD_BYTES, SHEETS, VEHICLE_KIND_LABELS, build_workbook
-from edge.residents import ResidentError
 from edge.web.access import require_console_roles
 from edge.web.console.data_messages import COUNT_LABELS, problem_text
 from edge.web.console.faces import face_recogniser

@@ -1,5 +1,5 @@
 """What the bulk-data pages say about a bad row or a refused file, by stable code, in the
-reader's language (the codes come from edge.people and edge.addresses)."""
+reader's language (the codes come from edge.people and edge.people.addresses)."""
 
 from __future__ import annotations
 

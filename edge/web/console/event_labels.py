@@ -13,7 +13,7 @@ from typing import Any
 
 from flask_babel import gettext
 
-from edge.event_search import ALERT_KINDS, FilterError
+from edge.events.search import ALERT_KINDS, FilterError
 from edge.vocabulary import Vocabulary, local_time
 from edge.web.context import state
 from edge.web.i18n import N_

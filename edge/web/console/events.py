@@ -30,9 +30,10 @@ from flask import (
 )
 from flask_babel import gettext
 
-from edge import audit, event_search
-from edge.event_export import events_csv
-from edge.event_search import DECISIONS, KINDS, FilterError
+from edge import audit
+from edge.events import search as event_search
+from edge.events.export import events_csv
+from edge.events.search import DECISIONS, KINDS, FilterError
 from edge.store.prompts import PROMPT_TTL, open_prompts, prompts_for_events
 from edge.store.snapshot_access import crop_jpeg, resolve_snapshot, thumbnail_jpeg
 from edge.vocabulary import Vocabulary, parse_lang

@@ -43,10 +43,11 @@ from flask import (
 )
 from flask_babel import gettext
 
-from edge import audit, event_search
+from edge import audit
 from edge.box.health import SnapshotSizeCache, all_gate_health, disk_usage, sync_backlog
 from edge.config import GateConfig
 from edge.db import iso, transaction
+from edge.events import search as event_search
 from edge.gates.control import GateUnreachableError, send_gate_command
 from edge.plates.grammar import PlateFormatError, normalise_plate
 from edge.store.prompts import (

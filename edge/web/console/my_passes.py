@@ -8,7 +8,7 @@ revokes them. Why this shape:
   request (``before_request``), so a resident cannot issue a pass for another household,
   and a deactivated or deleted resident's account stops working at once.
 - The same request reading, library calls, nonce and audit rows as the guards' pages
-  (edge.web.console.pass_requests, edge.visitors): a pass means the same whoever issued it.
+  (edge.web.console.pass_requests, edge.people.visitors): a pass means the same whoever issued it.
 - No face passes: storing a visitor's face needs that visitor's consent in person, which a
   guard takes at the gate (``console_passes``).
 - A resident revokes only passes they host; any other id is "no such pass" (404), so the
@@ -23,7 +23,7 @@ from typing import Any
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from edge.visitors import (
+from edge.people.visitors import (
     STATUSES,
     Host,
     PassTermsError,

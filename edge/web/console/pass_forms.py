@@ -1,6 +1,6 @@
 """Reading the visitor-pass and watchlist forms: site-local times, uses, host, messages.
 
-Why here and not in edge.visitors: the library takes values (aware datetimes, ints) and
+Why here and not in edge.people.visitors: the library takes values (aware datetimes, ints) and
 raises errors with a stable ``code``; turning what a browser sent (``datetime-local`` text
 in the site's zone, a number typed on a tablet) into those values, and the codes back into
 a sentence in the page language, is the console's job. The msgids are literals in one

@@ -21,8 +21,7 @@ from flask_babel import gettext
 from edge import audit
 from edge.db import transaction
 from edge.errors import UserError
-from edge.plates.grammar import PlateFormatError, normalise_plate
-from edge.visitors import (
+from edge.people.visitors import (
     Host,
     PassTermsError,
     check_note,
@@ -31,6 +30,7 @@ from edge.visitors import (
     issue_qr,
     revoke,
 )
+from edge.plates.grammar import PlateFormatError, normalise_plate
 from edge.web.confirm import Confirmation
 from edge.web.console.forms import claim_nonce
 from edge.web.console.pass_forms import (

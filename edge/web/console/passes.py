@@ -4,13 +4,13 @@ A guard issues a pass for a visitor of a household — by QR code, plate or face
 them by status, and revokes any of them at once. Why it is written this way:
 - Each issue or revoke is one transaction: the form's nonce (a double submit issues one
   pass, the second gets 409), the pass, and its audit row (ids, window, uses; no token,
-  no template) commit together (edge.visitors takes the connection).
+  no template) commit together (edge.people.visitors takes the connection).
 - The QR pass's token exists only in the response to the POST that issued it: shown as a
   QR image and offered for download as a PNG, both as ``data:`` URIs (the CSP allows
   images from data:, and the token never enters a URL, a log line or the database —
   only its hash does). The response is ``no-store``; a reload re-posts the used nonce and
   gets 409, so the token cannot be shown twice.
-- Face photos are checked (edge.resident_faces, the residents' quality checks) before the
+- Face photos are checked (edge.people.resident_faces, the residents' quality checks) before the
   write transaction opens, so the database is never held locked while models run.
 - Times are typed in the site's zone (``datetime-local``) and stored UTC.
 """
@@ -26,12 +26,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from edge import audit
 from edge.db import transaction
-from edge.resident_faces import (
+from edge.people.resident_faces import (
     MAX_PHOTOS,
     FaceEnrolmentError,
     upload_templates,
 )
-from edge.visitors import (
+from edge.people.visitors import (
     STATUSES,
     PassTermsError,
     count_by_status,

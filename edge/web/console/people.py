@@ -21,14 +21,14 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from edge import audit
-from edge.addresses import (
+from edge.people.addresses import (
     ROOM_CHOICE,
     AddressError,
     delete_household,
     household_uses,
     link_household,
 )
-from edge.residents import (
+from edge.people.residents import (
     ResidentError,
     count_households,
     count_residents,
@@ -40,7 +40,7 @@ from edge.residents import (
     set_active,
     update_resident,
 )
-from edge.vehicles import list_vehicles
+from edge.people.vehicles import list_vehicles
 from edge.vocabulary import GROUPS, Vocabulary
 from edge.web.confirm import Confirmation, confirm_first, confirmation_page
 from edge.web.console import people_credentials  # noqa: F401  (registers its routes on bp)

@@ -16,11 +16,11 @@ from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext
 
 from edge import audit
-from edge.addresses import access_groups, picker_groups
 from edge.db import transaction
+from edge.people.addresses import access_groups, picker_groups
+from edge.people.residents import ResidentError, get_resident
+from edge.people.vehicles import list_vehicles
 from edge.pii import PiiVault
-from edge.residents import ResidentError, get_resident
-from edge.vehicles import list_vehicles
 from edge.web.access import require_console_roles
 from edge.web.console.forms import DuplicateSubmission
 from edge.web.console.people_messages import done_text
@@ -86,7 +86,7 @@ def change() -> Iterator[sqlite3.Connection]:
 
 
 def known_groups() -> list[dict[str, str]]:
-    """Access groups to choose from, with their labels: the named ones (edge.addresses),
+    """Access groups to choose from, with their labels: the named ones (edge.people.addresses),
     those the gates name in [gates.access] and those in use; never ``visitors``."""
     gate_groups = {"residents"}
     for gate in state().config.gates:

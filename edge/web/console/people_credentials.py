@@ -9,7 +9,7 @@ Why it is written this way:
   take a fraction of a second per photo and must not hold the database locked.
 - The PIN is hashed before the transaction (scrypt is slow on purpose), never shown back,
   never in the audit row.
-- Plates belong to the household. ``edge.vehicles``' own transactions nest inside the
+- Plates belong to the household. ``edge.people.vehicles``' own transactions nest inside the
   console's (``edge.db.transaction`` becomes a savepoint), so they commit with the audit row.
 """
 
@@ -22,8 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from edge import audit
 from edge.faces.liveness.enrolment import photo_score
-from edge.plates.grammar import PlateFormatError, normalise_plate
-from edge.resident_faces import (
+from edge.people.resident_faces import (
     FaceEnrolmentError,
     check_consent,
     check_photo_count,
@@ -34,8 +33,9 @@ from edge.resident_faces import (
     store_templates,
     upload_templates,
 )
-from edge.residents import ResidentError, hash_pin, store_pin_hash
-from edge.vehicles import EnrolmentError, VehicleInput, add_vehicle, remove_vehicle_id
+from edge.people.residents import ResidentError, hash_pin, store_pin_hash
+from edge.people.vehicles import EnrolmentError, VehicleInput, add_vehicle, remove_vehicle_id
+from edge.plates.grammar import PlateFormatError, normalise_plate
 from edge.web.confirm import Confirmation, confirm_first
 from edge.web.console.faces import face_recogniser, liveness_checker
 from edge.web.console.forms import UPLOAD_LIMIT_BYTES, accepts_uploads, claim_nonce

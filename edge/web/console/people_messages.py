@@ -1,6 +1,6 @@
 """What the residents pages say: library error codes and done-notices → translated text.
 
-Why a table: edge.residents raises errors with a stable ``code`` and an English message for
+Why a table: edge.people.residents raises errors with a stable ``code`` and an English message for
 the CLI; the console shows its own sentence in the page language. Keeping the msgids here
 as literals lets the translation test extract them (a computed ``gettext(str(exc))`` would
 hide an untranslated message from it).
@@ -12,7 +12,7 @@ import re
 
 from flask_babel import gettext
 
-from edge.residents import ResidentError
+from edge.people.residents import ResidentError
 from edge.web.i18n import N_
 
 ERRORS = {

@@ -18,7 +18,8 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from flask_babel import gettext
 
 from edge import audit
-from edge.addresses import (
+from edge.db import transaction
+from edge.people.addresses import (
     AddressError,
     delete_room,
     get_room,
@@ -27,7 +28,6 @@ from edge.addresses import (
     set_landlord,
     tree,
 )
-from edge.db import transaction
 from edge.web.access import require_console_roles
 from edge.web.confirm import Confirmation, confirm_first
 from edge.web.console.data_messages import problem_text, uses_text

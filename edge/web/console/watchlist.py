@@ -6,7 +6,7 @@ Why it is written this way:
   district platform's downlink (sync.downlink replaces them as a whole), so they are shown
   but not editable — removing one here would only last until the next sync.
 - A watch face is made from one uploaded photo with the residents' quality checks (one
-  clear frontal face, edge.resident_faces) before the write transaction; only its template
+  clear frontal face, edge.people.resident_faces) before the write transaction; only its template
   is stored, encrypted (purpose ``watch_face``), never the photo.
 - Every add and remove is one transaction with its audit row (and, for adds, the form's
   nonce: a double submit adds one row, the second gets 409). Opening the page as police
@@ -24,6 +24,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from edge import audit
 from edge.db import iso, transaction
 from edge.errors import UserError
+from edge.people.resident_faces import FaceEnrolmentError, upload_templates
+from edge.people.vehicles import WatchlistError, insert_watch, list_watch, remove_watch_id
 from edge.people.watch_faces import (
     MAX_LABEL,
     MAX_REASON,
@@ -32,8 +34,6 @@ from edge.people.watch_faces import (
     remove_watch_face,
 )
 from edge.plates.grammar import PlateFormatError, normalise_plate
-from edge.resident_faces import FaceEnrolmentError, upload_templates
-from edge.vehicles import WatchlistError, insert_watch, list_watch, remove_watch_id
 from edge.web.access import require_console_roles
 from edge.web.confirm import Confirmation, confirm_first
 from edge.web.console.faces import face_recogniser

@@ -20,9 +20,9 @@ import sqlite_utils
 from ulid import ULID
 
 from edge.db import iso, transaction
-from edge.snapshots import SnapshotStore
 from edge.store.outbox import enqueue
 from edge.store.prompts import NewPrompt, insert_prompt
+from edge.store.snapshots import SnapshotStore
 
 EventKind = Literal[
     "vehicle_passage",
@@ -183,7 +183,7 @@ def record_event(
 
     ``ids`` (the event's and its linked events' ids, made when the gate decided) makes the
     call idempotent: an event whose id is already stored is not stored again, so a spool
-    replayed after a crash (edge.event_spool) writes each event exactly once.
+    replayed after a crash (edge.events.spool) writes each event exactly once.
     """
     if ids is not None and _stored(db, ids[0]):
         return StoredEvent(ids[0], None, ids[1])

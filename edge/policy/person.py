@@ -1,13 +1,13 @@
 """Access policy for people at a pedestrian gate: pure (sighting, gate, time, facts) → decision.
 
-Kept apart from edge/policy.py (vehicles) because people pass by face, PIN or QR pass and are
+Kept apart from the vehicle policy because people pass by face, PIN or QR pass and are
 bound by schedules; the shapes (Reason, Decision with reasons) are the same so events read
 alike. Rules, in order:
 1. at a vehicle gate a person credential never opens;
 2. the credential must have identified someone: an unknown face / wrong PIN / unknown QR
    pass is denied (a face only reaches here after threshold, margin and frame agreement);
 3. the person must be active (resident) or the pass valid now, not revoked, uses left;
-   a visitor with a face pass (a residents row of kind 'visitor', see edge.visitors) is
+   a visitor with a face pass (a residents row of kind 'visitor', see edge.people.visitors) is
    bound by its window and uses like a QR pass;
 4. the person's group must be allowed at this gate, under the schedule the gate names for
    it: weekdays, a local-time window, and on listed holidays "open" or "closed".
@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from edge.policy import Reason
+from edge.policy.vehicle import Reason
 
 Credential = Literal["face", "pin", "qr_pass"]
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from edge.db import iso
-from edge.event_search import ALERT_KINDS
+from edge.events.search import ALERT_KINDS
 
 DAYS = 30
 TOP_REASONS = 5

@@ -17,8 +17,8 @@ from typing import Any
 import sqlite_utils
 
 from edge.db import iso, parse_iso, transaction, utc_now
-from edge.person_policy import PassFact
-from edge.vehicles import EnrolmentError
+from edge.people.vehicles import EnrolmentError
+from edge.policy.person import PassFact
 
 PREFIX = "MWP1."
 _TOKEN = re.compile(r"^MWP1\.[A-Za-z0-9_-]{32}$")

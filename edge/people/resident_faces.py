@@ -4,7 +4,7 @@ Why it is written this way:
 - Face templates are biometric data: enrolled only with consent (who recorded it, when),
   encrypted (purpose ``face_template``), tied to the model that made them, and deleted on
   their own when consent is withdrawn (``delete_face_templates`` clears the consent too) or
-  with the resident (edge.residents.delete_resident).
+  with the resident (edge.people.residents.delete_resident).
 - Enrolment checks *every* photo before writing anything: one refused photo means nothing
   is stored, so an operator never ends up with half a set of templates, and every refusal
   is reported at once with its reason in Chinese and English.
@@ -28,8 +28,8 @@ import sqlite_utils
 from edge.db import iso, parse_iso, transaction, utc_now
 from edge.faces.images import ImageInputError, decode_image, image_size, read_image_file
 from edge.faces.recogniser import EnrolmentRefused, FaceRecogniser, Template
+from edge.people.residents import TEMPLATE_PURPOSE, ResidentError, require_resident
 from edge.pii import PiiVault
-from edge.residents import TEMPLATE_PURPOSE, ResidentError, require_resident
 
 MAX_PHOTOS = 5
 # Pixels one request may have decoded: two 40 MP photos (about 240 MB as BGR, one at a time),

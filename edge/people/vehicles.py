@@ -14,12 +14,12 @@ from typing import Any
 
 import sqlite_utils
 
-from edge.addresses import AddressError, household_for_label
 from edge.db import iso, parse_iso, transaction, utc_now
 from edge.errors import UserError
+from edge.people.addresses import AddressError, household_for_label
 from edge.plates.grammar import normalise_plate
 from edge.plates.near_miss import near_miss_variants
-from edge.policy import Facts, VehicleFact, VehicleKind, WatchFact
+from edge.policy.vehicle import Facts, VehicleFact, VehicleKind, WatchFact
 
 VEHICLE_KINDS: tuple[VehicleKind, ...] = ("resident", "visitor", "temporary")
 
@@ -48,7 +48,7 @@ class VehicleInput:
 
 
 def insert_household(conn: sqlite3.Connection, label: str | None, now: datetime) -> int | None:
-    """The id of the household a label names (edge.addresses: the room's household when the
+    """The id of the household a label names (edge.people.addresses: the room's household when the
     label reads as building-unit-room, made if new), in the caller's transaction; None
     without a label. An EnrolmentError for a label over 40 characters."""
     try:
@@ -289,7 +289,7 @@ def consume_vehicle_use(db: sqlite_utils.Database, vehicle_id: int, now: datetim
     """Spend one use of a counted plate pass if it is still usable now; returns the use's
     number (1 for the first), or None when none is left (or another gate got there first).
 
-    One guarded UPDATE, like edge.passes.consume_use: two gates reading the same plate at
+    One guarded UPDATE, like edge.people.passes.consume_use: two gates reading the same plate at
     once cannot both spend its last use.
     """
     with transaction(db) as conn:

@@ -6,7 +6,7 @@ Where each lives:
 
 | kind | row | a use is spent |
 | --- | --- | --- |
-| QR | ``qr_passes`` (only the token's hash; edge.passes) | each door opening |
+| QR | ``qr_passes`` (only the token's hash; edge.people.passes) | each door opening |
 | plate | ``vehicles`` of kind 'visitor' with ``max_uses`` | once per passage |
 | face | ``residents`` of kind 'visitor' + ``face_templates`` | once per passage |
 
@@ -33,15 +33,15 @@ from typing import Any, Literal
 
 import sqlite_utils
 
-from edge.addresses import find_household
 from edge.db import iso, parse_iso, transaction
 from edge.faces.recogniser import Template
-from edge.passes import insert_pass
-from edge.person_policy import VisitFact
+from edge.people.addresses import find_household
+from edge.people.passes import insert_pass
+from edge.people.resident_faces import store_templates
+from edge.people.vehicles import EnrolmentError
 from edge.pii import PiiVault
 from edge.plates.grammar import normalise_plate
-from edge.resident_faces import store_templates
-from edge.vehicles import EnrolmentError
+from edge.policy.person import VisitFact
 
 PassKind = Literal["qr", "plate", "face"]
 PASS_KINDS: tuple[PassKind, ...] = ("qr", "plate", "face")
@@ -211,7 +211,7 @@ def issue_face(
 ) -> int:
     """A face pass: a residents row of kind 'visitor' (no name) and its encrypted templates,
     with the visitor's consent recorded (who recorded it, when). The templates come from
-    edge.resident_faces.check_photos: the same quality checks as residents' enrolment."""
+    edge.people.resident_faces.check_photos: the same quality checks as residents' enrolment."""
     if not consent or not consent_by.strip():
         raise PassTermsError(
             "no_consent", "face templates are biometric data: record the visitor's consent"

@@ -14,7 +14,7 @@ Why it is written this way:
 - Errors an operator can cause are ``ResidentError`` with a stable ``code``: the console
   shows its own translation for the code, the CLI the English message.
 
-Enrolling face templates lives in edge.resident_faces; the index the gate matches against
+Enrolling face templates lives in edge.people.resident_faces; the index the gate matches against
 (``load_face_index``) is read here, beside the resident rows it joins.
 """
 
@@ -32,13 +32,13 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
-from edge.addresses import find_household, remember_group
 from edge.db import iso, transaction, utc_now
 from edge.faces.embedder import EMBEDDING_DIM
 from edge.faces.index import FaceIndex
-from edge.person_policy import ResidentFact
+from edge.people.addresses import find_household, remember_group
+from edge.people.vehicles import EnrolmentError, insert_household
 from edge.pii import PiiVault
-from edge.vehicles import EnrolmentError, insert_household
+from edge.policy.person import ResidentFact
 
 NAME_PURPOSE = "resident.name"
 TEMPLATE_PURPOSE = "face_template"  # the PII purpose of residents' face templates
@@ -90,7 +90,7 @@ def check_household(label: str | None) -> str | None:
 
 
 def _household_id(conn: sqlite3.Connection, household: str | None, at: datetime) -> int | None:
-    """The household a form or the command line named (edge.addresses), as ResidentError
+    """The household a form or the command line named (edge.people.addresses), as ResidentError
     when it names nothing (a picker's room that was deleted meanwhile)."""
     try:
         return insert_household(conn, household, at)

@@ -33,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from edge.events import NewEvent
+from edge.events.record import NewEvent
 from edge.files import fsync_dir
 from edge.store.prompts import NewPrompt
 

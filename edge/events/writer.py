@@ -3,7 +3,7 @@
 A gate must keep letting residents in when its SD card fills up, the kernel remounts it
 read-only or a page of the database is damaged; refusing every car until someone notices
 would lock a community out. So a write the store refuses keeps the event — in order, in
-memory and in the durable spool file (edge.event_spool) — reports the fault, and is
+memory and in the durable spool file (edge.events.spool) — reports the fault, and is
 retried until storage accepts it again. The spool is replayed when the gate starts, so a
 stop or SIGKILL during the fault loses nothing it accepted, and each event carries the ids
 made when the gate decided, so a replay writes it exactly once.
@@ -39,9 +39,9 @@ from typing import TypeVar
 import numpy as np
 import sqlite_utils
 
-from edge.event_spool import EventSpool, SpooledEvent
-from edge.events import NewEvent, new_event_id, record_event
-from edge.snapshots import SnapshotStore
+from edge.events.record import NewEvent, new_event_id, record_event
+from edge.events.spool import EventSpool, SpooledEvent
+from edge.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from edge.db import iso
 from edge.errors import UserError
-from edge.events import EventKind
+from edge.events.record import EventKind
 from edge.plates.grammar import PROVINCES, SERIAL, is_valid_plate
 
 KINDS: tuple[str, ...] = get_args(EventKind)
