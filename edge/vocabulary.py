@@ -172,6 +172,24 @@ CAMERA_STATES = {
     "failed": N_("failed"),
     "unknown": N_("unknown"),
 }
+# What a gate process answers the console or the command line when it does not do what was
+# asked (edge.gates.control: the reply's "code", or GateUnreachableError.code). The reply's
+# English detail is only ever shown as a diagnostic.
+GATE_REPLIES = {
+    "not_running": N_("its gate process is not running"),
+    "no_answer": N_("its gate process did not answer in time"),
+    "bad_reply": N_("its gate process answered something the console cannot read"),
+    "bad_request": N_("the gate did not understand the request"),
+    "request_too_large": N_("the request was too large for the gate"),
+    "unknown_command": N_("the gate does not know this command"),
+    "operator": N_("the operator's name must be 1-64 characters"),
+    "reason": N_("a reason (1-200 characters) is needed to open a gate by hand"),
+    "plate": N_("the confirmed plate is not a valid plate number"),
+    "related_event": N_("the passage the question was about is not a valid event"),
+    "no_plates": N_("this gate reads no plates, so it has no plate to confirm"),
+    "gate_error": N_("the gate process failed while handling the request (see its log)"),
+}
+GATE_REPLY_UNKNOWN = N_("the gate gave a reason this version does not know")
 DAYS = {
     "mon": N_("Monday"),
     "tue": N_("Tuesday"),
@@ -438,6 +456,12 @@ class Vocabulary:
     def time(self, value: datetime | str | None, seconds: bool = False) -> str:
         return local_time(value, self.zone, seconds)
 
+    def gate_reply(self, code: object) -> str:
+        """Why a gate did not do what was asked, from its reply's code; never the reply's
+        own (English) text: an unknown code reads as "a reason this version does not know"."""
+        label = GATE_REPLIES.get(code) if isinstance(code, str) else None
+        return self.gettext(label or GATE_REPLY_UNKNOWN)
+
     def yes_no(self, value: object) -> str:
         return self.gettext(YES_NO[bool(value)])
 
@@ -635,6 +659,7 @@ def msgids() -> set[str]:
         EVENT_KINDS, DECISIONS, REASONS, DETAILS, PLATE_COLOURS, VEHICLE_KINDS, CREDENTIALS,
         GATE_KINDS, CAMERA_STATES, DAYS, WATCH_SOURCES, GROUPS, SUBJECT_PREFIXES, ROLES,
         STATUSES, SEXES, YES_NO, _KIND_THING, _FRAGMENTS, _TEMPLATES, AUDIT_ACTIONS, AUDIT_PARTIES,
+        GATE_REPLIES,
     ]  # fmt: skip
-    found = {label for table in tables for label in table.values()}
+    found = {label for table in tables for label in table.values()} | {GATE_REPLY_UNKNOWN}
     return found | {template for _pattern, template in _WHO}

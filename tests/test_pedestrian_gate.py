@@ -168,7 +168,11 @@ def test_resident_opens_stranger_is_recorded_manual_open_and_health(
         assert releases(pin_factory) == 1, "the lock released for the resident only"
         confirm = {"cmd": "open", "operator": "guard1", "reason": "confirm", "plate": "皖A12345"}
         refused = send_gate_command(config.storage.run_dir, "east", confirm)
-        assert refused == {"ok": False, "error": "gate east reads no plates: nothing to confirm"}
+        assert refused == {
+            "ok": False,
+            "code": "no_plates",
+            "error": "gate east reads no plates: nothing to confirm",
+        }
         reply = send_gate_command(
             config.storage.run_dir,
             "east",

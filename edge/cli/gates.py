@@ -18,6 +18,7 @@ from edge.cli.common import (
     tr,
     words,
 )
+from edge.config import MenweiConfig
 from edge.vocabulary import CAMERA_STATES, N_, Vocabulary
 
 
@@ -111,12 +112,22 @@ def open_gate(gate_id: str, reason: str, operator: str, config_path: Path) -> No
             config.storage.run_dir, gate_id, {"cmd": "open", "operator": operator, "reason": reason}
         )
     except GateUnreachableError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(_not_opened(config, gate_id, exc.code, str(exc))) from None
     if not reply.get("ok"):
-        raise click.ClickException(reply.get("error", "gate refused"))
+        detail = str(reply.get("error") or "")
+        raise click.ClickException(_not_opened(config, gate_id, reply.get("code"), detail))
     said = tr("gate %(gate)s opened by hand by %(operator)s (event %(event)s, %(ms)s ms)")
     click.echo(said % {"gate": gate_id, "operator": operator, "event": reply["event_id"],
                        "ms": reply["ms"]})  # fmt: skip
+
+
+def _not_opened(config: MenweiConfig, gate_id: str, code: object, detail: str) -> str:
+    """Why the gate did not open, in the reader's language, the gate's English detail after."""
+    said = tr("gate %(gate)s did not open: %(why)s") % {
+        "gate": gate_id,
+        "why": words(config).gate_reply(code),
+    }
+    return f"{said} [{detail}]" if detail else said
 
 
 STATUS_COLUMNS: list[Column] = [
@@ -163,7 +174,8 @@ def status(gate_ids: tuple[str, ...], as_json: bool, config_path: Path) -> None:
             reply = send_gate_command(config.storage.run_dir, gate_id, {"cmd": "health"})
             rows.append({**(reply.get("health") or {}), "gate": gate_id, "up": True})
         except GateUnreachableError as exc:
-            rows.append({"gate": gate_id, "up": False, "problem": str(exc)})
+            problem = words(config).gate_reply(exc.code)
+            rows.append({"gate": gate_id, "up": False, "problem": problem, "detail": str(exc)})
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1, default=str))
     else:

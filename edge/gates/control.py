@@ -9,8 +9,11 @@ JSON each way, so a client never waits on another's slow request.
 Requests: ``{"cmd": "open", "operator": "...", "reason": "..."}`` — with, when a guard
 confirms a plate the gate asked about, ``"plate"`` and ``"related_event_id"`` (the passage
 it corrects) — and ``{"cmd": "health"}``.
-Replies: ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``. A bad request gets a
-clear error and changes nothing.
+Replies: ``{"ok": true, ...}`` or ``{"ok": false, "code": "...", "error": "..."}``. A bad
+request gets a clear error and changes nothing. ``code`` is what the console and the command
+line word in the reader's language (``edge.vocabulary.GATE_REPLIES``); ``error`` is the
+English detail, a diagnostic for logs and support, never the message a guard reads. A gate
+that cannot be reached raises :class:`GateUnreachableError`, which carries a code too.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edge.errors import MenweiError, UserError
 from edge.plates.grammar import is_valid_plate
 
 log = logging.getLogger(__name__)
@@ -36,8 +40,18 @@ MAX_REQUEST_BYTES = 4096
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-class GateUnreachableError(RuntimeError):
-    """The gate process is not running or did not answer in time."""
+class GateUnreachableError(MenweiError, RuntimeError):
+    """The gate process is not running (``code`` "not_running"), did not answer in time
+    ("no_answer") or answered with something unreadable ("bad_reply"); ``str()`` is the
+    English detail."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        self.code = code
+        super().__init__(detail)
+
+
+def _refusal(code: str, message: str) -> UserError:
+    return UserError(message, code=code)
 
 
 def socket_path(run_dir: Path, gate_id: str) -> Path:
@@ -45,28 +59,30 @@ def socket_path(run_dir: Path, gate_id: str) -> Path:
 
 
 def validate_request(request: object) -> dict[str, Any]:
-    """The request as a dict, or ValueError with a message for the operator."""
+    """The request as a dict, or UserError (a ValueError) whose code says what is wrong."""
     if not isinstance(request, dict):
-        raise ValueError("request must be a JSON object")
+        raise _refusal("bad_request", "request must be a JSON object")
     command = request.get("cmd")
     if command == "health":
         return {"cmd": "health"}
     if command != "open":
-        raise ValueError(f"unknown command {command!r}; expected 'open' or 'health'")
+        raise _refusal(
+            "unknown_command", f"unknown command {command!r}; expected 'open' or 'health'"
+        )
     operator, reason = request.get("operator"), request.get("reason")
     if not isinstance(operator, str) or not 1 <= len(operator.strip()) <= 64:
-        raise ValueError("operator must be 1-64 characters")
+        raise _refusal("operator", "operator must be 1-64 characters")
     if not isinstance(reason, str) or not 1 <= len(reason.strip()) <= 200:
-        raise ValueError("a reason (1-200 characters) is required to open a gate by hand")
+        raise _refusal("reason", "a reason (1-200 characters) is required to open a gate by hand")
     valid = {"cmd": "open", "operator": operator.strip(), "reason": reason.strip()}
     plate, related = request.get("plate"), request.get("related_event_id")
     if plate is not None:
         if not isinstance(plate, str) or not is_valid_plate(plate):
-            raise ValueError("plate must be a plate in the plate grammar")
+            raise _refusal("plate", "plate must be a plate in the plate grammar")
         valid["plate"] = plate
     if related is not None:
         if not isinstance(related, str) or not _EVENT_ID.match(related):
-            raise ValueError("related_event_id must be an event id")
+            raise _refusal("related_event", "related_event_id must be an event id")
         valid["related_event_id"] = related
     return valid
 
@@ -76,14 +92,18 @@ class _RequestHandler(socketserver.StreamRequestHandler):
         line = self.rfile.readline(MAX_REQUEST_BYTES + 1)
         try:
             if len(line) > MAX_REQUEST_BYTES:
-                raise ValueError("request too large")
-            request = validate_request(json.loads(line.decode("utf-8")))
+                raise _refusal("request_too_large", "request too large")
+            try:
+                parsed = json.loads(line.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise _refusal("bad_request", f"request is not one line of JSON: {exc}") from None
+            request = validate_request(parsed)
             reply = {"ok": True, **self.server.handler(request)}  # type: ignore[attr-defined]
-        except (ValueError, UnicodeDecodeError) as exc:
-            reply = {"ok": False, "error": str(exc)}
+        except UserError as exc:  # the request, or what the gate refuses: say which, by code
+            reply = {"ok": False, "code": exc.code, "error": str(exc)}
         except Exception as exc:  # the gate must answer, and must survive a handler bug
             log.exception("gate control: request failed")
-            reply = {"ok": False, "error": f"gate error: {exc.__class__.__name__}"}
+            reply = {"ok": False, "code": "gate_error", "error": f"gate error: {exc!r}"[:300]}
         with contextlib.suppress(OSError):
             self.wfile.write(json.dumps(reply, ensure_ascii=False, default=str).encode() + b"\n")
 
@@ -132,10 +152,15 @@ def send_gate_command(
                     break
                 reply += chunk
     except (FileNotFoundError, ConnectionRefusedError):
-        raise GateUnreachableError(f"gate {gate_id} is not running (no {path})") from None
+        detail = f"gate {gate_id} is not running (no {path})"
+        raise GateUnreachableError("not_running", detail) from None
     except (TimeoutError, OSError) as exc:
-        raise GateUnreachableError(f"gate {gate_id} did not answer: {exc}") from None
+        raise GateUnreachableError("no_answer", f"gate {gate_id} did not answer: {exc}") from None
     try:
-        return json.loads(reply.decode("utf-8"))
+        answer = json.loads(reply.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
-        raise GateUnreachableError(f"gate {gate_id} sent an unreadable reply") from None
+        answer = None
+    if not isinstance(answer, dict) or not isinstance(answer.get("ok"), bool):
+        detail = f"gate {gate_id} sent an unreadable reply: {reply[:80]!r}"
+        raise GateUnreachableError("bad_reply", detail) from None
+    return answer

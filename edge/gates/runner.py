@@ -34,6 +34,7 @@ import numpy as np
 import sqlite_utils
 
 from edge.db import ThreadConnections, utc_now
+from edge.errors import UserError
 from edge.events.record import NewEvent, camera_change_event, manual_open_event
 from edge.events.writer import EventWriter, Written
 from edge.people.uses import LocalUses, UseCounter
@@ -157,9 +158,13 @@ class GateRunner:
     def confirmed_plate(self, event: NewEvent) -> NewEvent:
         """A guard's manual open carrying the plate they confirmed (``event.plate``): the
         kind returns the event to record (a vehicle gate adds the counted pass's use it
-        spends). A gate that reads no plates refuses it (ValueError: the control channel
-        answers with the message, nothing is recorded)."""
-        raise ValueError(f"gate {self.gate_id} reads no plates: nothing to confirm")
+        spends). A gate that reads no plates refuses it (UserError "no_plates": the control
+        channel answers with its code, nothing is recorded)."""
+        raise UserError(
+            "gate %(gate)s reads no plates: nothing to confirm",
+            {"gate": self.gate_id},
+            code="no_plates",
+        )
 
     def opened_by_hand(self, event: NewEvent) -> None:
         """After a manual open's relay moved: what the kind forgets or closes (a vehicle

@@ -56,9 +56,7 @@ def _camera(h: GateHealth) -> Cell:
     text = gettext("%(state)s, %(fps)s fps", state=shown, fps=fps)
     if h.last_frame_age_s is not None:
         text += " · " + gettext("last frame %(age)s ago", age=human_age(h.last_frame_age_s))
-    if h.camera_error and state != "ok":
-        text += f" · {h.camera_error}"
-    elif h.camera_level != "ok" and state == "ok":
+    if h.camera_level != "ok" and state == "ok":
         text += " · " + gettext("no new picture: the camera may be frozen")
     return text, h.camera_level
 
@@ -88,10 +86,20 @@ def _last(h: GateHealth) -> Cell:
 
 def _storage(h: GateHealth) -> Cell:
     if h.storage_fault:
-        return gettext("FAULT: %(fault)s", fault=h.storage_fault), "bad"
+        return gettext("FAULT: events are kept until the storage works again"), "bad"
     if h.events_unsaved:
         return gettext("%(n)s events waiting to be saved", n=h.events_unsaved), "warn"
     return gettext("ok"), "ok"
+
+
+def _detail(h: GateHealth) -> Cell:
+    """The gate's own English words about what is wrong (the control channel's, the
+    camera's, the storage's): shown apart, marked as a diagnostic for support, never as the
+    words of the cells a guard reads."""
+    if not h.running:
+        return h.error or "", "ok"
+    camera = h.camera_error if h.camera_error and h.camera_state != "ok" else None
+    return " · ".join(filter(None, (camera, h.storage_fault))), "ok"
 
 
 def gate_cells(h: GateHealth) -> dict[str, Cell]:
@@ -103,6 +111,7 @@ def gate_cells(h: GateHealth) -> dict[str, Cell]:
             for part in ("camera", "recogniser", "last", "relay", "storage")
         }
         cells[f"{key}.state"] = (down, "bad")
+        cells[f"{key}.detail"] = _detail(h)
         return cells
     ms = "—" if h.recogniser_ms is None else f"{h.recogniser_ms:.0f} ms"
     live = h.liveness or {}
@@ -126,6 +135,7 @@ def gate_cells(h: GateHealth) -> dict[str, Cell]:
         f"{key}.last": _last(h),
         f"{key}.relay": _relay(h),
         f"{key}.storage": _storage(h),
+        f"{key}.detail": _detail(h),
     }
 
 

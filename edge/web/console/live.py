@@ -70,6 +70,7 @@ from edge.web.console.event_labels import (
     local_seconds,
     present,
     present_prompt,
+    vocabulary,
 )
 from edge.web.console.forms import DuplicateSubmission, claim_nonce
 from edge.web.console.health_view import health_cells
@@ -128,6 +129,7 @@ def live_page(status: int = 200, **context: Any) -> tuple[str, int]:
         for r in event_search.recent_alerts(conn, since, ALERT_ROWS)
     ]
     context.setdefault("error", "")
+    context.setdefault("error_detail", "")  # the gate's own English words: a diagnostic
     context.setdefault("error_gate", "")
     context.setdefault("notice", "")
     context.setdefault("reason", "")
@@ -179,8 +181,13 @@ def _opened_in_words(event: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class OpenResult:
-    result: str  # opened / not_running / refused
+    """``result``: opened / not_running (unreachable) / refused; ``code`` why not, as the
+    gate's control channel says it (edge.vocabulary.GATE_REPLIES words it); ``error`` the
+    English detail, kept for the audit row and shown only as a diagnostic."""
+
+    result: str
     event_id: str | None = None
+    code: str | None = None
     error: str | None = None
 
 
@@ -201,9 +208,14 @@ def ask_gate_to_open(
     try:
         reply = send_gate_command(state().config.storage.run_dir, gate.id, request_, OPEN_TIMEOUT_S)
     except GateUnreachableError as exc:
-        return OpenResult("not_running", error=str(exc))
+        return OpenResult("not_running", code=exc.code, error=str(exc)[:200])
     if not reply.get("ok"):
-        return OpenResult("refused", error=str(reply.get("error", "no reason given"))[:200])
+        code = reply.get("code")
+        return OpenResult(
+            "refused",
+            code=code if isinstance(code, str) else "unknown",
+            error=str(reply.get("error", "no reason given"))[:200],
+        )
     return OpenResult("opened", event_id=str(reply.get("event_id") or "") or None)
 
 
@@ -244,17 +256,18 @@ def open_answer(gate: GateConfig, outcome: OpenResult, **context: Any) -> Any:
         if outcome.event_id:
             return redirect(url_for(".index", opened=outcome.event_id), 303)
         return redirect(url_for(".index", opened_gate=gate.id), 303)
+    why = vocabulary().gate_reply(outcome.code)
+    detail = {"error_detail": outcome.error or ""}
     if outcome.result == "not_running":
         message = gettext(
-            "Gate %(name)s did not open: its gate process is not running or not answering. "
-            "Check the gate's service (Health page) or open it on site.",
+            "Gate %(name)s did not open: %(why)s. Check the gate's service (Health page) or "
+            "open it on site.",
             name=gate.name,
+            why=why,
         )
-        return live_page(409, error=message, error_gate=gate.id, **context)
-    message = gettext(
-        "Gate %(name)s refused to open: %(error)s", name=gate.name, error=outcome.error
-    )
-    return live_page(502, error=message, error_gate=gate.id, **context)
+        return live_page(409, error=message, error_gate=gate.id, **detail, **context)
+    message = gettext("Gate %(name)s refused to open: %(why)s", name=gate.name, why=why)
+    return live_page(502, error=message, error_gate=gate.id, **detail, **context)
 
 
 def _health_report() -> dict[str, Any]:

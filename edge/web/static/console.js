@@ -246,7 +246,8 @@
           var cell = source.querySelector('[data-cell="' + cssEscape(key) + '"]');
           if (!cell) return;
           cell.textContent = data.cells[key].text;
-          cell.className = "lvl lvl-" + data.cells[key].level;
+          // a diagnostic (the gate's own English words) keeps its marking
+          if (!cell.hasAttribute("data-diagnostic")) cell.className = "lvl lvl-" + data.cells[key].level;
         });
         setStatus("ok");
       }).catch(function () {
