@@ -136,8 +136,28 @@ def test_dissent_on_a_province_the_second_reader_misreads_is_weighed_not_obeyed(
     probs = (0.96, *sure(text)[1:])
     second = ("苏V3QBJR", (0.65, *sure(text)[1:]))
     assert judge(text, probs, "blue", second, knows_all, second_recall=recall).valid
-    # The same dissent without the measured weakness blocks, as it always did.
-    assert judge(text, probs, "blue", second, knows_all).unsure == "disagree"
+
+
+@pytest.mark.parametrize(
+    ("text", "p", "other", "q", "valid"),
+    [
+        # The second reader is itself unsure (its province at 0.7-0.9 is wrong 15 % of the
+        # time): 0.99 x that still clears the floor; 0.83 against its 0.41 (45 %) does not.
+        ("宁CWRMGW", 0.99, "沪CWRMGW", 0.77, True),
+        ("粤DJ1VTW", 0.83, "鄂DJ1VTW", 0.41, False),
+        ("藏V3QBJR", 0.96, "苏V3QBJR", 0.65, True),  # no measured weakness needed
+        ("藏V3QBJR", 0.90, "苏V3QBJR", 0.65, False),
+        ("青A12345", 0.99, "贵A12345", 0.39, True),
+        ("浙A12345", 0.99, "沪A12345", 0.99, False),  # firm, on a province it knows
+        ("闽EVL838", 0.999, "皖EVL838", 0.3, False),  # a pair the first reader confuses
+    ],
+)
+def test_an_unsure_province_dissent_is_weighed_by_how_often_it_is_wrong(
+    text: str, p: float, other: str, q: float, valid: bool
+) -> None:
+    probs = (p, *sure(text)[1:])
+    second = (other, (q, *sure(text)[1:]))
+    assert judge(text, probs, "blue", second, knows_all).valid is valid
 
 
 @pytest.mark.parametrize(
