@@ -22,7 +22,7 @@ the chance that the second reader misreads this province must still clear the fl
 The same weighing applies to a dissent the second reader is itself unsure of (below
 `dissent`) on any province: its province is wrong 15 % of the time at 0.7-0.9 and about
 40 % below 0.7 (`SECOND_PROVINCE_MISS`, measured on rendered frames apart from the
-benchmark's: `bench/plates.py --losses`), so a first read at 0.99 against its 沪 at 0.77
+benchmark's: `bench/plates.py --bands`), so a first read at 0.99 against its 沪 at 0.77
 is still 94 % likely — while a first read at 0.83 against its 0.41 (69 %) is not. A firm
 dissent (>= `dissent`) on a province it reads well, or any dissent on a pair the first
 reader confuses, still blocks: the night-time 闽 read as 皖 stays unsure.
@@ -138,10 +138,11 @@ def judge(
 
 
 #: How often the second reader's province is wrong, by its confidence in it (lowest
-#: confidence of each band, share wrong), below `JudgeSettings.dissent`. Measured with
-#: `bench/plates.py --losses` on rendered frames of seeds 17-38 (standard, hard and classes
-#: sets, apart from the benchmark's 7, 8, 9 and the held-out 48, 58); rounded down, so
-#: that a dissent is weighed as a little more reliable than measured.
+#: confidence of each band, share wrong), below `JudgeSettings.dissent`. Measured on 336
+#: rendered frames of development seeds (standard 17, 27; hard 18, 28, 38; apart from the
+#: benchmark's 7, 8, 9 and the held-out 48, 58): 4/23 wrong at 0.7-0.9, 6/15 at 0.5-0.7,
+#: 8/15 below 0.5 (`bench/plates.py --bands` measures it, with the classes set too);
+#: rounded down, so that a dissent is weighed as a little more reliable than measured.
 SECOND_PROVINCE_MISS: tuple[tuple[float, float], ...] = ((0.7, 0.15), (0.5, 0.35), (0.0, 0.45))
 
 _FIRST_CONFUSES = frozenset(FIRST_READER_PROVINCE_CONFUSIONS) | frozenset(
