@@ -1,7 +1,8 @@
 """Plate reader benchmark: recall, false-valid reads and CPU per frame, before and after.
 
-Run: .venv/bin/python bench/plates.py [--per-case N] [--ref main] [--rapidocr]
-     .venv/bin/python bench/plates.py --calibrate
+Run: .venv/bin/python bench/plates.py [--per-case N] [--ref main] [--heldout] [--quick]
+                                      [--rapidocr]
+     .venv/bin/python bench/plates.py --calibrate | --bands
 
 Prints the machine (CPU model, cores) and the load average at start and end, then for
 every set — the shared real fixtures (crops and full frames, read in place) and rendered
@@ -12,6 +13,9 @@ small, blurred; every plate class incl. double-row; empty lanes) — per configu
 - false-valid: a read marked valid whose text is wrong (a confident wrong plate: the
   gate must never see one, so this must be 0);
 - unsure: frames where the true plate was read but held back (the cost of caution);
+- for the corroborating configuration, the same reads judged on the first reader alone:
+  right reads the second reader held back (each printed with its per-character
+  disagreement), ones it let through, false-valid it stopped, and the cost in points;
 - wall and CPU time per frame (median, p95), CPU = this process's user+system time.
 
 Configurations, in the same run on the same frames: this tree's defaults (corroborated,
