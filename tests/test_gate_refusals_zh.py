@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from helpers import USERS, audit_rows, client_as, csrf_of, db_of, nonce_for
+from helpers import PASSWORD, USERS, audit_rows, client_as, csrf_of, db_of, nonce_for
 from test_zh_everywhere import ALLOWED, latin_problems, visible_text
 
 from edge.cli.main import main
@@ -246,3 +246,28 @@ def test_the_health_page_keeps_the_gates_own_words_as_a_diagnostic(env) -> None:
     cells = client.get("/console/health.json?lang=zh").get_json()["cells"]
     assert "is not running" in cells["north.detail"]["text"]
     assert "is not running" not in cells["north.state"]["text"]
+
+
+def test_the_health_page_refreshed_in_a_browser_keeps_the_detail_marked(
+    env, launch_chromium, served
+) -> None:
+    """console.js replaces the cells' texts every few seconds: the detail cell keeps its
+    diagnostic marking (class and lang) and the gate's words stay out of the zh cells."""
+    from playwright.sync_api import sync_playwright
+
+    with served(env["app"]) as base, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+        page.goto(f"{base}/login?lang=zh")
+        page.fill("input[name=username]", USERS["guard"])
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        page.goto(f"{base}/console/health")
+        page.wait_for_selector("#feed-status[data-state=ok]", timeout=15000)  # a refresh ran
+        detail = '[data-cell="north.detail"]'
+        assert page.eval_on_selector(detail, "e => e.className") == "diagnostic small"
+        assert page.eval_on_selector(detail, "e => e.lang") == "en"
+        assert "is not running" in page.inner_text(detail)
+        assert page.inner_text('[data-cell="north.state"]') == "未运行"
+        browser.close()
