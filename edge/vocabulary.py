@@ -298,6 +298,13 @@ _TEMPLATES = {
     "outside_window": N_("Schedule %(schedule)s allows %(window)s local time only"),
     "manual_open": N_("Opened by hand by %(operator)s: %(note)s"),
     "camera_change": N_("Camera %(previous)s → %(state)s"),
+    "ir_camera_fault": N_(
+        "Infrared camera %(previous)s → %(state)s: faces do not open this door until it is "
+        "back (PIN and QR passes do)"
+    ),
+    "ir_camera_recovered": N_(
+        "Infrared camera %(previous)s → %(state)s: faces open this door again"
+    ),
     "pass_use_not_counted": N_("Storage fault: this use of the pass could not be counted"),
     "hub_unreachable": N_("The community hub cannot be reached to count this pass's use"),
     "door_forced": N_("Door opened without a grant"),
@@ -548,7 +555,7 @@ class Vocabulary:
             return self._t(code, operator=p["operator"], note=p["note"])
         if code in ("camera_fault", "camera_recovered"):
             return self._t(
-                "camera_change",
+                f"ir_{code}" if p.get("camera") == "infrared" else "camera_change",
                 previous=self.word(CAMERA_STATES, p["previous"]),
                 state=self.word(CAMERA_STATES, p["state"]),
             )

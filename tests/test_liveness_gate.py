@@ -42,6 +42,7 @@ from edge.people.residents import add_resident, set_pin
 from edge.pii import PiiVault, create_key_file
 from edge.policy.person import PedestrianGateFacts, Schedule
 from edge.store.snapshots import SnapshotStore
+from edge.web.console.event_labels import vocabulary
 from edge.web.console.health_view import gate_cells
 from gate_drivers.door import Door, DoorLock
 
@@ -456,3 +457,70 @@ def test_the_health_page_shows_the_door_liveness_time_and_refusals(tmp_path, con
         assert level == "bad" and "faces do not open this door" in text
     with env["app"].test_request_context("/?lang=zh"):
         assert "活体检测 66 毫秒，3 次中拒绝 1 次" in gate_cells(door_)["east.recogniser"][0]
+
+
+class _IrCamera:
+    """An IR camera's health as gate_drivers.camera reports it, set by the test."""
+
+    def __init__(self) -> None:
+        self.state = "ok"
+
+    def health(self):
+        return type("Health", (), {"state": self.state, "last_error": "no frame for 5 s"})()
+
+    def wait_for_frame(self, after_seq, timeout_s):
+        return None
+
+
+def test_a_lost_ir_camera_is_a_console_alert_and_takes_faces_off_the_door_not_the_pin(
+    door, recogniser, tmp_path, console_env
+):
+    """The IR camera a door requires drops: one camera_fault alert naming the infrared
+    camera, faces do not open (not even judged: no false spoof alerts), the PIN does; when it
+    is back, camera_recovered and faces open again."""
+    d = door()
+    frames_by_time: dict = {}
+    checker = LivenessChecker(
+        ir=IrGeometry(synthetic.IR_CALIBRATION), ir_detector=recogniser.detector
+    )
+    d.loop.liveness = LivenessStage(StageSettings(), checker, lambda at: frames_by_time.get(at))
+    ir = _IrCamera()
+    d.loop.ir_camera = ir
+    photo = read_image_file(FACES / PEOPLE["obama"][1])
+    face = recogniser.detector.detect(photo)[0]
+
+    def live_face(seed: int) -> list[str]:
+        shown = synthetic.genuine(photo, face, 4, np.random.default_rng(seed), "natural", nir=True)
+        seen = []
+        for image, nir in zip(shown.frames, shown.nir, strict=True):
+            d.clock.advance(seconds=0.2)
+            frames_by_time[d.clock()] = nir if ir.state == "ok" else None
+            seen += [o.kind for o in d.loop.process_frame(image, d.clock())]
+        d.clock.advance(seconds=5)
+        return seen
+
+    d.loop.watch_ir_camera()
+    ir.state = "stalled"
+    d.loop.watch_ir_camera()
+    d.loop.watch_ir_camera()  # once per change, not per check
+    faults = [e for e in recent_events(d.db, 50) if e["kind"] == "camera_fault"]
+    assert len(faults) == 1 and faults[0]["reasons"][0]["params"]["camera"] == "infrared"
+    assert d.loop.liveness_health()["ir_fault"] == "stalled"
+    assert live_face(5) == []  # no passage and no spoof alert: faces are off
+    assert not spoof_events(d.db)
+    outcome = d.loop.keypad_entry(f"{d.ids['obama']}*{PIN}")
+    assert outcome is not None and (outcome.kind, outcome.decision) == ("pin_passage", "open")
+    ir.state = "ok"
+    d.loop.watch_ir_camera()
+    kinds = [e["kind"] for e in recent_events(d.db, 50)]
+    assert "camera_recovered" in kinds and d.loop.liveness_health()["ir_fault"] is None
+    assert "face_passage" in live_face(6)
+
+    env = console_env(tmp_path / "console")
+    with env["app"].test_request_context("/?lang=zh"):
+        assert "红外摄像头" in vocabulary().reason_text(faults[0]["reasons"][0])
+        down = {"mode": "required", "ir_fault": "failed"}
+        text, level = gate_cells(GateHealth("east", "East", "pedestrian", True, liveness=down))[
+            "east.recogniser"
+        ]
+        assert level == "bad" and "红外摄像头" in text

@@ -55,7 +55,7 @@ import numpy as np
 import sqlite_utils
 
 from edge.db import utc_now
-from edge.events.record import EventKind, NewEvent
+from edge.events.record import EventKind, NewEvent, camera_change_event
 from edge.events.writer import UNCOUNTED_USE, spend_use
 from edge.faces.images import ImageInputError
 from edge.faces.index import FaceIndex, SearchResult
@@ -189,6 +189,7 @@ class PedestrianGateLoop(GateRunner):
         self.liveness = liveness or LivenessStage(StageSettings(mode="off"), None)
         self.liveness_stats = LivenessStats()
         self.ir_camera = ir_camera
+        self._ir_state = "starting"
         self.gate = gate
         self.door = door
         self.recogniser = recogniser
@@ -602,6 +603,26 @@ class PedestrianGateLoop(GateRunner):
         return replace(fact, label=label, visit=visit)
 
     # -- the runner's hooks -------------------------------------------------------------------
+    def watch_camera(self) -> None:
+        """The colour camera as on every gate, and the IR camera beside it: its loss (and
+        return) is a ``camera_fault`` (``camera_recovered``) alert naming the infrared camera,
+        and while it is down the door takes no faces (LivenessStage.ir_camera_state)."""
+        super().watch_camera()
+        self.watch_ir_camera()
+
+    def watch_ir_camera(self) -> None:
+        if self.ir_camera is None:
+            return
+        health = self.ir_camera.health()
+        state = getattr(health, "state", "unknown")
+        previous, self._ir_state = self._ir_state, state
+        self.liveness.ir_camera_state(state)
+        event = camera_change_event(self.gate.id, previous, health, self.clock(), "infrared")
+        if event is None:
+            return
+        self.record(event)
+        log.warning("gate %s: infrared camera %s → %s", self.gate.id, previous, state)
+
     def release(self, source: str) -> None:
         self.door.grant(source)
 
@@ -627,6 +648,7 @@ class PedestrianGateLoop(GateRunner):
         return {
             "mode": stage.settings.mode,
             "unavailable": stage.unavailable,  # why faces are off at this door, if they are
+            "ir_fault": stage.ir_fault,  # the IR camera's state while it is down (faces off)
             "threshold": stage.threshold,
             "infrared": stage.checker is not None and stage.checker.ir is not None,
             "observe_ms_avg": ms(stats.observe_ms_avg),
