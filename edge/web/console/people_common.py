@@ -143,6 +143,12 @@ def resident_page(
         groups=known_groups(),
         error=error,
         refused=refused,
-        done=done_text(request.args.get("done"), request.args.get("live")) if status == 200 else "",
+        done=done_text(
+            request.args.get("done"),
+            request.args.get("live"),
+            state().config.recognition.liveness.threshold,
+        )
+        if status == 200
+        else "",
     )
     return page, status
