@@ -524,3 +524,52 @@ def test_a_lost_ir_camera_is_a_console_alert_and_takes_faces_off_the_door_not_th
             "east.recogniser"
         ]
         assert level == "bad" and "红外摄像头" in text
+
+
+def test_enrolment_by_capture_from_the_door_refuses_a_phone_and_takes_a_live_face(
+    tmp_path, recogniser
+):
+    """``menwei resident enrol-face --from-gate``: the gate's camera is watched through its
+    control socket and judged by the door's own liveness check; a phone held up to it is
+    refused with no picture handed out, a live face comes back as a frame that enrols."""
+    import click
+
+    from edge.cli.people import capture_from_gate
+    from edge.gates.control import send_gate_command
+
+    config = site(tmp_path / "capture")
+    frames = tmp_path / "capture" / "frames"
+    detector = recogniser.detector
+    shown = PEOPLE["obama"][1]
+    factory = MockFactory()
+
+    def show(images: list[np.ndarray]) -> None:
+        for old in frames.iterdir():
+            old.unlink()
+        for i, image in enumerate(images):
+            cv2.imwrite(str(frames / f"{i:04d}.png"), image)
+
+    show(attack_frames(detector, "phone_in_frame", shown, 5, seed=3))
+    with pedestrian_gate(
+        config, "east", threading.Event(), pin_factory=factory, recogniser=recogniser
+    ) as running:
+        run_dir = config.storage.run_dir
+        reply = send_gate_command(run_dir, "east", {"cmd": "capture", "seconds": 6}, 40)
+        assert reply["ok"] and reply["live"] is False and reply["why"] == "not_live", reply
+        assert "photo_jpeg_b64" not in reply and reply["frames"] >= 2
+        with pytest.raises(click.ClickException, match="not judged a live person"):
+            capture_from_gate(config, "east")
+        bad = send_gate_command(run_dir, "east", {"cmd": "capture", "seconds": 99})
+        assert not bad["ok"] and "between 1 and 10" in bad["error"]
+        del running
+    factory.reset()
+    show(live_frames(detector, shown, 5, seed=1))
+    with pedestrian_gate(
+        config, "east", threading.Event(), pin_factory=factory, recogniser=recogniser
+    ) as running:
+        image, score = capture_from_gate(config, "east")
+        vault = PiiVault.from_key_file(config.security.pii_key_file)
+        rid = add_resident(running.loop.db, vault, "obama", "3-1-402")
+        assert enrol_faces(running.loop.db, vault, recogniser, rid, [("capture", image)], "a", True)
+        assert float(score) >= running.loop.liveness.threshold
+    factory.reset()

@@ -42,6 +42,7 @@ lockout. Frames with no face teach the border cue the door's empty view.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import logging
 import time
@@ -63,7 +64,7 @@ from edge.faces.liveness.checker import Observation
 from edge.faces.liveness.fusion import LivenessVerdict
 from edge.faces.liveness.stage import LivenessStage, StageSettings
 from edge.faces.matcher import FaceDecisionInput, FrameAgreement
-from edge.faces.recogniser import FaceRecogniser, Probe
+from edge.faces.recogniser import EnrolmentRefused, FaceRecogniser, Probe
 from edge.gates.runner import CameraLike, GateOutcome, GateRunner
 from edge.gates.watch_alerts import WatchHit, WatchMatcher, alert_event
 from edge.people.passes import looks_like_pass, pass_fact, token_hash
@@ -82,6 +83,7 @@ from edge.policy.person import (
 from edge.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
+CAPTURE_FRAMES = 5  # frames with a face an enrolment capture judges (as many as the bench)
 
 DOOR_MESSAGES = {
     "door_forced": "door opened without a grant",
@@ -623,6 +625,57 @@ class PedestrianGateLoop(GateRunner):
         self.record(event)
         log.warning("gate %s: infrared camera %s → %s", self.gate.id, previous, state)
 
+    def capture(self, seconds: float) -> dict[str, Any]:
+        """Enrolment by capture from this door's camera: up to ``seconds`` of frames, the
+        largest face in each judged by the door's own liveness check (its cues, its IR camera
+        and its threshold) on up to ``CAPTURE_FRAMES`` frames. The reply gives the verdict and,
+        only when the capture was judged live, the frame with the largest face as a JPEG
+        (base64): a photo held up to the camera must not become a template. Runs on the
+        control server's thread, beside the gate loop (the nets have their own locks)."""
+        stage = self.liveness
+        if self.camera is None:
+            raise ValueError("this gate has no camera")
+        if stage.checker is None:
+            why = stage.unavailable or "liveness is off at this door"
+            raise ValueError(f"a capture cannot be judged for liveness here: {why}")
+        if stage.ir_fault is not None:
+            raise ValueError(f"the infrared camera is {stage.ir_fault}: no capture is judged")
+        deadline = time.monotonic() + seconds
+        seq = -1
+        observations: list[Observation] = []
+        while len(observations) < CAPTURE_FRAMES:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            frame = self.camera.wait_for_frame(seq, timeout_s=min(left, 1.0))
+            if frame is None:
+                continue
+            seq = frame.seq
+            faces = self.recogniser.detector.detect(frame.image)
+            faces = [f for f in faces if f.width >= self.recogniser.min_gate_face_px]
+            if not faces:
+                continue
+            ir = stage.ir_frames(frame.captured_at) if stage.ir_frames is not None else None
+            observations.append(stage.checker.observe(frame.image, faces[0], ir))
+        if len(observations) < 2:
+            return {"live": False, "why": "no_face", "frames": len(observations)}
+        verdict = stage.checker.judge(observations)
+        reply: dict[str, Any] = {
+            "live": verdict.live,
+            "why": "live" if verdict.live else "not_live",
+            "score": round(verdict.score, 4),
+            "threshold": verdict.threshold,
+            "frames": verdict.frames,
+            "parts": verdict.details()["parts"],
+        }
+        if verdict.live:
+            best = _enrolable(self.recogniser, observations)
+            ok, data = cv2.imencode(".jpg", best.image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            if not ok:
+                raise ValueError("the captured frame could not be encoded")
+            reply["photo_jpeg_b64"] = base64.b64encode(data.tobytes()).decode("ascii")
+        return reply
+
     def release(self, source: str) -> None:
         self.door.grant(source)
 
@@ -660,6 +713,19 @@ class PedestrianGateLoop(GateRunner):
             "pin_waiting": stage.pin_window.waiting(now) is not None,
             "ir_camera": None if self.ir_camera is None else _asdict(self.ir_camera.health()),
         }
+
+
+def _enrolable(recogniser: FaceRecogniser, observations: list[Observation]) -> Observation:
+    """The captured frame to enrol: the largest face that passes the enrolment checks
+    (frontal, sharp, large), else the largest (enrolment then says what is wrong with it)."""
+    ranked = sorted(observations, key=lambda o: -o.face.width)
+    for observation in ranked:
+        try:
+            recogniser.enrolment_template(observation.image)
+        except EnrolmentRefused:
+            continue
+        return observation
+    return ranked[0]
 
 
 def _face_box(probe: Probe | None, image: np.ndarray) -> dict[str, Any]:
