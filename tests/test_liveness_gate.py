@@ -14,15 +14,17 @@ the health page; ``off`` is off.
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
 import pytest
 from gpiozero.pins.mock import MockFactory
-from helpers import FACES, Clock, attack_frames, client_as, live_frames
+from helpers import FACES, Clock, attack_frames, client_as, form_fields, live_frames
 
 from edge.box.health import GateHealth
 from edge.config import ConfigError, MenweiConfig, parse_config
@@ -573,3 +575,60 @@ def test_enrolment_by_capture_from_the_door_refuses_a_phone_and_takes_a_live_fac
         assert enrol_faces(running.loop.db, vault, recogniser, rid, [("capture", image)], "a", True)
         assert float(score) >= running.loop.liveness.threshold
     factory.reset()
+
+
+def _nonce(html: str, form_id: str) -> str:
+    form = html[html.index(f'id="{form_id}"') :]
+    return re.search(r'name="form_nonce" value="([^"]+)"', form).group(1)
+
+
+def test_the_console_captures_at_the_door_and_refuses_a_phone_held_up(
+    tmp_path, recogniser, console_env
+):
+    """The resident page's "capture at the door": the running gate judges its camera; a
+    phone held up is refused (zh reason, nothing stored), a live face enrols with its score
+    shown in words; a gate that is not running is a clear error."""
+    config = site(tmp_path / "site")
+    frames = tmp_path / "site" / "frames"
+    env = console_env(tmp_path / "console", config=config)
+    admin = client_as(env, "admin")
+    page = admin.get("/people/new").text
+    fields = {**form_fields(page), "name": "王小明", "household": "3-1-402", "group": "residents"}
+    created = admin.post("/people/new", data=fields)
+    rid = int(re.search(r"/people/(\d+)", created.headers["Location"]).group(1))
+
+    def capture() -> Any:
+        html = admin.get(f"/people/{rid}").text
+        assert 'id="capture-form"' in html
+        data = {
+            "csrf_token": form_fields(html)["csrf_token"],
+            "form_nonce": _nonce(html, "capture-form"),
+            "gate": "east",
+            "consent": "yes",
+        }
+        return admin.post(f"/people/{rid}/faces/capture?lang=zh", data=data)
+
+    down = capture()
+    assert down.status_code == 503 and "未运行" in down.text
+    detector, shown = recogniser.detector, PEOPLE["obama"][1]
+    factory = MockFactory()
+    for i, image in enumerate(attack_frames(detector, "phone_in_frame", shown, 5, seed=3)):
+        cv2.imwrite(str(frames / f"{i:04d}.png"), image)
+    with pedestrian_gate(config, "east", threading.Event(), pin_factory=factory,
+                         recogniser=recogniser):  # fmt: skip
+        refused = capture()
+        assert refused.status_code == 422 and "采集被拒绝" in refused.text, refused.text
+    factory.reset()
+    for old in frames.iterdir():
+        old.unlink()
+    for i, image in enumerate(live_frames(detector, shown, 5, seed=1)):
+        cv2.imwrite(str(frames / f"{i:04d}.png"), image)
+    with pedestrian_gate(config, "east", threading.Event(), pin_factory=factory,
+                         recogniser=recogniser):  # fmt: skip
+        taken = capture()
+        assert taken.status_code == 303, taken.text
+    factory.reset()
+    db = connect(config.storage.database_path)
+    assert db.execute("SELECT COUNT(*) FROM face_templates").fetchone()[0] == 1
+    page = admin.get(taken.headers["Location"] + "&lang=zh").text
+    assert "照片活体检查" in page
