@@ -609,7 +609,7 @@ def test_the_console_captures_at_the_door_and_refuses_a_phone_held_up(
         return admin.post(f"/people/{rid}/faces/capture?lang=zh", data=data)
 
     down = capture()
-    assert down.status_code == 503 and "未运行" in down.text
+    assert down.status_code == 409 and "未运行" in down.text
     detector, shown = recogniser.detector, PEOPLE["obama"][1]
     factory = MockFactory()
     for i, image in enumerate(attack_frames(detector, "phone_in_frame", shown, 5, seed=3)):

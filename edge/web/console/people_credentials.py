@@ -141,7 +141,7 @@ def capture_face(rid: int):
         reply = send_gate_command(config.storage.run_dir, gate_id, request_, CAPTURE_S + 20)
     except GateUnreachableError:
         message = gettext("Gate %(gate)s is not running: its camera cannot capture.", gate=gate_id)
-        return resident_page(rid, error=message, status=503)
+        return resident_page(rid, error=message, status=409)
     if not reply.get("ok"):
         message = gettext(
             "Gate %(gate)s cannot capture: %(why)s", gate=gate_id, why=reply.get("error", "?")
