@@ -188,6 +188,11 @@ GATE_REPLIES = {
     "related_event": N_("the passage the question was about is not a valid event"),
     "no_plates": N_("this gate reads no plates, so it has no plate to confirm"),
     "gate_error": N_("the gate process failed while handling the request (see its log)"),
+    "seconds": N_("a capture lasts 1 to 10 seconds"),
+    "not_pedestrian": N_("only a pedestrian gate's camera captures faces for enrolment"),
+    "no_camera": N_("this gate has no camera"),
+    "no_liveness": N_("liveness is off or unavailable at this door, so a capture cannot be judged"),
+    "ir_fault": N_("the door's infrared camera is down, so a capture cannot be judged"),
 }
 GATE_REPLY_UNKNOWN = N_("the gate gave a reason this version does not know")
 DAYS = {
@@ -316,6 +321,13 @@ _TEMPLATES = {
     "outside_window": N_("Schedule %(schedule)s allows %(window)s local time only"),
     "manual_open": N_("Opened by hand by %(operator)s: %(note)s"),
     "camera_change": N_("Camera %(previous)s → %(state)s"),
+    "ir_camera_fault": N_(
+        "Infrared camera %(previous)s → %(state)s: faces do not open this door until it is "
+        "back (PIN and QR passes do)"
+    ),
+    "ir_camera_recovered": N_(
+        "Infrared camera %(previous)s → %(state)s: faces open this door again"
+    ),
     "pass_use_not_counted": N_("Storage fault: this use of the pass could not be counted"),
     "hub_unreachable": N_("The community hub cannot be reached to count this pass's use"),
     "door_forced": N_("Door opened without a grant"),
@@ -572,7 +584,7 @@ class Vocabulary:
             return self._t(code, operator=p["operator"], note=p["note"])
         if code in ("camera_fault", "camera_recovered"):
             return self._t(
-                "camera_change",
+                f"ir_{code}" if p.get("camera") == "infrared" else "camera_change",
                 previous=self.word(CAMERA_STATES, p["previous"]),
                 state=self.word(CAMERA_STATES, p["state"]),
             )

@@ -22,6 +22,7 @@ from edge.faces.liveness.fusion import FrameCues, SequenceCues, fuse
 from edge.faces.liveness.infrared import CalibrationError, IrGeometry, calibrate, ir_reading
 from edge.faces.liveness.parallax import ParallaxReading, nose_on_face_plane, parallax
 from edge.faces.liveness.passive import PassiveLiveness, PassiveScore, is_greyscale, model_crop
+from edge.faces.liveness.scene import scene_motion
 from edge.faces.liveness.spectrum import peak_excess_db
 from edge.faces.liveness.stage import LivenessStage, StageSettings, ir_frame_near
 from edge.faces.liveness.surround import SurroundReading, surround
@@ -155,6 +156,30 @@ def test_a_sheet_filling_the_view_or_a_shaking_camera_counts_for_less():
     plain = SequenceCues(ParallaxReading(0.0, 2), SurroundReading(1.0, 6.0, 2))
     whole = SequenceCues(ParallaxReading(0.0, 2), SurroundReading(1.0, 6.0, 2, True))
     assert whole.evidence()["surround"] == plain.evidence()["surround"] / 2
+
+
+def test_the_fixed_view_moving_outside_the_person_is_a_held_medium():
+    """A person moves in front of a still view; a hand-held sheet (larger than the head)
+    moves what is printed around the face, even when the face itself hardly moves."""
+    scene, person = _scene(4), _scene(5)
+    live = [_paste(scene, person, d, 0, (250, 150, 390, 480)) for d in (0, 6)]  # head, body
+    reading = scene_motion(live, [_marks(0, 0), _marks(6, 0)])
+    assert reading.moved is not None and reading.moved < 0.1 and reading.patches >= 3
+    # a sheet turned about the face: the face stays, its printed surroundings move
+    turned = cv2.warpAffine(scene, cv2.getRotationMatrix2D((320, 230), 2.0, 1.0), (640, 480))
+    sheet = scene_motion([scene, turned], [_marks(0, 0), _marks(0, 0)])
+    assert sheet.moved is not None and sheet.moved > 0.6
+    # a print four face widths wide against a still wall: its surroundings move
+    held = [_paste(scene, person, d, d, (40, 10, 590, 460)) for d in (0, 3)]
+    assert scene_motion(held, [_marks(0, 0), _marks(3, 3)]).moved > 0.6
+    rng = np.random.default_rng(0)
+    walls = [  # a bare wall under camera noise: nothing to read
+        np.clip(128 + rng.normal(0, 2, (480, 640, 3)), 0, 255).astype(np.uint8) for _ in (0, 1)
+    ]
+    assert scene_motion(walls, [_marks(0, 0), _marks(4, 0)]).moved is None
+    cues = SequenceCues(ParallaxReading(0.0, 2), SurroundReading(None, 0.0, 0), sheet)
+    assert cues.evidence()["scene"] == -5.0
+    assert not fuse([_cues(0.999)] * 3, cues, 0.5).live
 
 
 # -- periodic artefacts --

@@ -14,15 +14,17 @@ the health page; ``off`` is off.
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
 import pytest
 from gpiozero.pins.mock import MockFactory
-from helpers import FACES, Clock, attack_frames, client_as, live_frames
+from helpers import FACES, Clock, attack_frames, client_as, form_fields, live_frames
 
 from edge.box.health import GateHealth
 from edge.config import ConfigError, MenweiConfig, parse_config
@@ -42,6 +44,7 @@ from edge.people.residents import add_resident, set_pin
 from edge.pii import PiiVault, create_key_file
 from edge.policy.person import PedestrianGateFacts, Schedule
 from edge.store.snapshots import SnapshotStore
+from edge.web.console.event_labels import vocabulary
 from edge.web.console.health_view import gate_cells
 from gate_drivers.door import Door, DoorLock
 
@@ -456,3 +459,176 @@ def test_the_health_page_shows_the_door_liveness_time_and_refusals(tmp_path, con
         assert level == "bad" and "faces do not open this door" in text
     with env["app"].test_request_context("/?lang=zh"):
         assert "活体检测 66 毫秒，3 次中拒绝 1 次" in gate_cells(door_)["east.recogniser"][0]
+
+
+class _IrCamera:
+    """An IR camera's health as gate_drivers.camera reports it, set by the test."""
+
+    def __init__(self) -> None:
+        self.state = "ok"
+
+    def health(self):
+        return type("Health", (), {"state": self.state, "last_error": "no frame for 5 s"})()
+
+    def wait_for_frame(self, after_seq, timeout_s):
+        return None
+
+
+def test_a_lost_ir_camera_is_a_console_alert_and_takes_faces_off_the_door_not_the_pin(
+    door, recogniser, tmp_path, console_env
+):
+    """The IR camera a door requires drops: one camera_fault alert naming the infrared
+    camera, faces do not open (not even judged: no false spoof alerts), the PIN does; when it
+    is back, camera_recovered and faces open again."""
+    d = door()
+    frames_by_time: dict = {}
+    checker = LivenessChecker(
+        ir=IrGeometry(synthetic.IR_CALIBRATION), ir_detector=recogniser.detector
+    )
+    d.loop.liveness = LivenessStage(StageSettings(), checker, lambda at: frames_by_time.get(at))
+    ir = _IrCamera()
+    d.loop.ir_camera = ir
+    photo = read_image_file(FACES / PEOPLE["obama"][1])
+    face = recogniser.detector.detect(photo)[0]
+
+    def live_face(seed: int) -> list[str]:
+        shown = synthetic.genuine(photo, face, 4, np.random.default_rng(seed), "natural", nir=True)
+        seen = []
+        for image, nir in zip(shown.frames, shown.nir, strict=True):
+            d.clock.advance(seconds=0.2)
+            frames_by_time[d.clock()] = nir if ir.state == "ok" else None
+            seen += [o.kind for o in d.loop.process_frame(image, d.clock())]
+        d.clock.advance(seconds=5)
+        return seen
+
+    d.loop.watch_ir_camera()
+    ir.state = "stalled"
+    d.loop.watch_ir_camera()
+    d.loop.watch_ir_camera()  # once per change, not per check
+    faults = [e for e in recent_events(d.db, 50) if e["kind"] == "camera_fault"]
+    assert len(faults) == 1 and faults[0]["reasons"][0]["params"]["camera"] == "infrared"
+    assert d.loop.liveness_health()["ir_fault"] == "stalled"
+    assert live_face(5) == []  # no passage and no spoof alert: faces are off
+    assert not spoof_events(d.db)
+    outcome = d.loop.keypad_entry(f"{d.ids['obama']}*{PIN}")
+    assert outcome is not None and (outcome.kind, outcome.decision) == ("pin_passage", "open")
+    ir.state = "ok"
+    d.loop.watch_ir_camera()
+    kinds = [e["kind"] for e in recent_events(d.db, 50)]
+    assert "camera_recovered" in kinds and d.loop.liveness_health()["ir_fault"] is None
+    assert "face_passage" in live_face(6)
+
+    env = console_env(tmp_path / "console")
+    with env["app"].test_request_context("/?lang=zh"):
+        assert "红外摄像头" in vocabulary().reason_text(faults[0]["reasons"][0])
+        down = {"mode": "required", "ir_fault": "failed"}
+        text, level = gate_cells(GateHealth("east", "East", "pedestrian", True, liveness=down))[
+            "east.recogniser"
+        ]
+        assert level == "bad" and "红外摄像头" in text
+
+
+def test_enrolment_by_capture_from_the_door_refuses_a_phone_and_takes_a_live_face(
+    tmp_path, recogniser
+):
+    """``menwei resident enrol-face --from-gate``: the gate's camera is watched through its
+    control socket and judged by the door's own liveness check; a phone held up to it is
+    refused with no picture handed out, a live face comes back as a frame that enrols."""
+    import click
+
+    from edge.cli.people import capture_from_gate
+    from edge.gates.control import send_gate_command
+
+    config = site(tmp_path / "capture")
+    frames = tmp_path / "capture" / "frames"
+    detector = recogniser.detector
+    shown = PEOPLE["obama"][1]
+    factory = MockFactory()
+
+    def show(images: list[np.ndarray]) -> None:
+        for old in frames.iterdir():
+            old.unlink()
+        for i, image in enumerate(images):
+            cv2.imwrite(str(frames / f"{i:04d}.png"), image)
+
+    show(attack_frames(detector, "phone_in_frame", shown, 5, seed=3))
+    with pedestrian_gate(
+        config, "east", threading.Event(), pin_factory=factory, recogniser=recogniser
+    ) as running:
+        run_dir = config.storage.run_dir
+        reply = send_gate_command(run_dir, "east", {"cmd": "capture", "seconds": 6}, 40)
+        assert reply["ok"] and reply["live"] is False and reply["why"] == "not_live", reply
+        assert "photo_jpeg_b64" not in reply and reply["frames"] >= 2
+        with pytest.raises(click.ClickException, match="not judged a live person"):
+            capture_from_gate(config, "east")
+        bad = send_gate_command(run_dir, "east", {"cmd": "capture", "seconds": 99})
+        assert not bad["ok"] and "between 1 and 10" in bad["error"]
+        del running
+    factory.reset()
+    show(live_frames(detector, shown, 5, seed=1))
+    with pedestrian_gate(
+        config, "east", threading.Event(), pin_factory=factory, recogniser=recogniser
+    ) as running:
+        image, score = capture_from_gate(config, "east")
+        vault = PiiVault.from_key_file(config.security.pii_key_file)
+        rid = add_resident(running.loop.db, vault, "obama", "3-1-402")
+        assert enrol_faces(running.loop.db, vault, recogniser, rid, [("capture", image)], "a", True)
+        assert float(score) >= running.loop.liveness.threshold
+    factory.reset()
+
+
+def _nonce(html: str, form_id: str) -> str:
+    form = html[html.index(f'id="{form_id}"') :]
+    return re.search(r'name="form_nonce" value="([^"]+)"', form).group(1)
+
+
+def test_the_console_captures_at_the_door_and_refuses_a_phone_held_up(
+    tmp_path, recogniser, console_env
+):
+    """The resident page's "capture at the door": the running gate judges its camera; a
+    phone held up is refused (zh reason, nothing stored), a live face enrols with its score
+    shown in words; a gate that is not running is a clear error."""
+    config = site(tmp_path / "site")
+    frames = tmp_path / "site" / "frames"
+    env = console_env(tmp_path / "console", config=config)
+    admin = client_as(env, "admin")
+    page = admin.get("/people/new").text
+    fields = {**form_fields(page), "name": "王小明", "household": "3-1-402", "group": "residents"}
+    created = admin.post("/people/new", data=fields)
+    rid = int(re.search(r"/people/(\d+)", created.headers["Location"]).group(1))
+
+    def capture() -> Any:
+        html = admin.get(f"/people/{rid}").text
+        assert 'id="capture-form"' in html
+        data = {
+            "csrf_token": form_fields(html)["csrf_token"],
+            "form_nonce": _nonce(html, "capture-form"),
+            "gate": "east",
+            "consent": "yes",
+        }
+        return admin.post(f"/people/{rid}/faces/capture?lang=zh", data=data)
+
+    down = capture()
+    assert down.status_code == 409 and "未运行" in down.text
+    detector, shown = recogniser.detector, PEOPLE["obama"][1]
+    factory = MockFactory()
+    for i, image in enumerate(attack_frames(detector, "phone_in_frame", shown, 5, seed=3)):
+        cv2.imwrite(str(frames / f"{i:04d}.png"), image)
+    with pedestrian_gate(config, "east", threading.Event(), pin_factory=factory,
+                         recogniser=recogniser):  # fmt: skip
+        refused = capture()
+        assert refused.status_code == 422 and "采集被拒绝" in refused.text, refused.text
+    factory.reset()
+    for old in frames.iterdir():
+        old.unlink()
+    for i, image in enumerate(live_frames(detector, shown, 5, seed=1)):
+        cv2.imwrite(str(frames / f"{i:04d}.png"), image)
+    with pedestrian_gate(config, "east", threading.Event(), pin_factory=factory,
+                         recogniser=recogniser):  # fmt: skip
+        taken = capture()
+        assert taken.status_code == 303, taken.text
+    factory.reset()
+    db = connect(config.storage.database_path)
+    assert db.execute("SELECT COUNT(*) FROM face_templates").fetchone()[0] == 1
+    page = admin.get(taken.headers["Location"] + "&lang=zh").text
+    assert "照片活体检查" in page

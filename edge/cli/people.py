@@ -21,6 +21,7 @@ from edge.cli.common import (
     print_table,
     read_config,
     store_and_vault,
+    tr,
     words,
 )
 from edge.vocabulary import GROUPS, N_, STATUSES
@@ -91,26 +92,59 @@ def resident_remove(resident_id: int, config_path: Path) -> None:
 
 @resident.command("enrol-face")
 @click.argument("resident_id", type=int)
-@click.argument("photos", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("photos", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "--consent-by",
     default="",
     help="Operator who recorded the resident's consent to face recognition (required).",
 )
+@click.option(
+    "--from-gate",
+    "from_gate",
+    default=None,
+    metavar="GATE",
+    help="Capture the face from this running pedestrian gate's camera instead of photo "
+    "files: the resident stands at the door; a capture not judged live is refused.",
+)
 @config_option
 def resident_enrol_face(
-    resident_id: int, photos: tuple[Path, ...], consent_by: str, config_path: Path
+    resident_id: int,
+    photos: tuple[Path, ...],
+    consent_by: str,
+    from_gate: str | None,
+    config_path: Path,
 ) -> None:
-    """Enrol face PHOTOS for a resident; all must pass the quality checks or none is kept."""
+    """Enrol face PHOTOS for a resident (all must pass the quality checks or none is kept),
+    or a capture from a door's camera with --from-gate (it must also pass the door's liveness
+    check: a photo held up to the camera is refused)."""
     from edge.faces.configured import face_recogniser
-    from edge.people.resident_faces import FaceEnrolmentError, enrol_face_files
+    from edge.people.resident_faces import FaceEnrolmentError, enrol_face_files, enrol_faces
+    from edge.people.residents import require_resident
 
     if not consent_by.strip():
         raise click.ClickException(
             "face templates are biometric data: record the resident's consent and give "
             "--consent-by OPERATOR (who recorded it)"
         )
+    if bool(photos) == bool(from_gate):
+        raise click.UsageError("give either PHOTOS or --from-gate GATE")
     config, db, vault = store_and_vault(config_path)
+    if from_gate:
+        require_resident(db.conn, resident_id)  # before the resident is asked to stand there
+        image, score = capture_from_gate(config, from_gate)
+        recogniser = face_recogniser(config.recognition.faces)
+        try:
+            ids = enrol_faces(
+                db, vault, recogniser, resident_id, [("capture", image)], consent_by, True
+            )
+        except FaceEnrolmentError as exc:
+            for refused in exc.refused:
+                click.echo(f"refused {refused.label}: {refused.message}", err=True)
+            raise click.ClickException("nothing enrolled: the capture was refused") from None
+        said = tr("enrolled %(n)s face template(s) for resident #%(id)s from gate %(gate)s")
+        click.echo(said % {"n": len(ids), "id": resident_id, "gate": from_gate})
+        click.echo(tr("liveness score of the capture: %(score)s") % {"score": score})
+        return
     recogniser = face_recogniser(config.recognition.faces)
     try:
         ids = enrol_face_files(
@@ -130,6 +164,50 @@ def resident_enrol_face(
         ) from None
     click.echo(f"enrolled {len(ids)} face template(s) for resident #{resident_id}")
     _show_liveness(config.recognition.liveness.threshold, recogniser, photos)
+
+
+def capture_from_gate(config: Any, gate_id: str) -> tuple[Any, str]:
+    """A live capture from ``gate_id``'s camera (edge.gates.control ``capture``): the frame
+    and its liveness score, or a ClickException saying why there is none."""
+    import base64
+
+    import cv2
+    import numpy as np
+
+    from edge.gates.control import CAPTURE_S, GateUnreachableError, send_gate_command
+
+    if config.gate(gate_id).kind != "pedestrian":
+        raise click.ClickException(f"gate {gate_id} is not a pedestrian gate")
+    click.echo(tr("look at the camera of gate %(gate)s...") % {"gate": gate_id})
+    request = {"cmd": "capture", "seconds": CAPTURE_S}
+    try:
+        reply = send_gate_command(config.storage.run_dir, gate_id, request, CAPTURE_S + 20)
+    except GateUnreachableError as exc:
+        raise click.ClickException(words(config).gate_reply(exc.code)) from None
+    if not reply.get("ok"):
+        raise click.ClickException(words(config).gate_reply(reply.get("code")))
+    if reply.get("why") == "no_face":
+        raise click.ClickException(
+            tr("no face seen at gate %(gate)s: stand close in front of its camera and try again")
+            % {"gate": gate_id}
+        )
+    score = f"{float(reply.get('score', 0.0)):.2f}"
+    if not reply.get("live"):
+        raise click.ClickException(
+            tr(
+                "capture refused: not judged a live person (liveness %(score)s below "
+                "%(threshold)s; a photo or a screen?); nothing enrolled"
+            )
+            % {"score": score, "threshold": reply.get("threshold")}
+        )
+    try:
+        data = base64.b64decode(str(reply["photo_jpeg_b64"]), validate=True)
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except (KeyError, ValueError):
+        image = None
+    if image is None:
+        raise click.ClickException(f"gate {gate_id} sent no usable picture")
+    return image, score
 
 
 def _show_liveness(threshold: float, recogniser: Any, photos: tuple[Path, ...]) -> None:

@@ -106,9 +106,13 @@ def manual_open_event(
 _CAMERA_FAULTY = ("stalled", "reconnecting", "failed")
 
 
-def camera_change_event(gate_id: str, previous: str, health: Any, at: datetime) -> NewEvent | None:
+def camera_change_event(
+    gate_id: str, previous: str, health: Any, at: datetime, camera: str = "colour"
+) -> NewEvent | None:
     """The event for a camera going down (ok/starting → stalled/reconnecting/failed) or
-    coming back (→ ok), or None when the change is neither (both gate loops record these)."""
+    coming back (→ ok), or None when the change is neither (both gate loops record these).
+    ``camera``: which of the door's cameras (``"infrared"``: the liveness stage's second
+    camera, whose loss takes faces off the door; its reason says so)."""
     state = getattr(health, "state", "unknown")
     if state in _CAMERA_FAULTY and previous in ("ok", "starting"):
         kind: EventKind = "camera_fault"
@@ -124,11 +128,14 @@ def camera_change_event(gate_id: str, previous: str, health: Any, at: datetime) 
         reasons=(
             {
                 "code": kind,
-                "message": f"camera {previous} → {state}",
-                "params": {"previous": previous, "state": state},
+                "message": f"{'infrared ' if camera == 'infrared' else ''}camera "
+                f"{previous} → {state}",
+                "params": {"previous": previous, "state": state}
+                | ({"camera": camera} if camera != "colour" else {}),
             },
         ),
-        details={"last_error": getattr(health, "last_error", None)},
+        details={"last_error": getattr(health, "last_error", None)}
+        | ({"camera": camera} if camera != "colour" else {}),
     )
 
 

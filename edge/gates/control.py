@@ -8,7 +8,9 @@ JSON each way, so a client never waits on another's slow request.
 
 Requests: ``{"cmd": "open", "operator": "...", "reason": "..."}`` — with, when a guard
 confirms a plate the gate asked about, ``"plate"`` and ``"related_event_id"`` (the passage
-it corrects) — and ``{"cmd": "health"}``.
+it corrects) — ``{"cmd": "health"}``, and ``{"cmd": "capture", "seconds": 1-10}`` (a pedestrian
+gate: a few seconds of its camera judged for liveness as at the door, for enrolment; the
+reply carries the best frame, as a base64 JPEG, only when the capture was judged live).
 Replies: ``{"ok": true, ...}`` or ``{"ok": false, "code": "...", "error": "..."}``. A bad
 request gets a clear error and changes nothing. ``code`` is what the console and the command
 line word in the reader's language (``edge.vocabulary.GATE_REPLIES``); ``error`` is the
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 _EVENT_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")  # a ULID
 
 MAX_REQUEST_BYTES = 4096
+CAPTURE_S = 4.0  # how long an enrolment capture watches the door camera by default
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -65,9 +68,17 @@ def validate_request(request: object) -> dict[str, Any]:
     command = request.get("cmd")
     if command == "health":
         return {"cmd": "health"}
+    if command == "capture":
+        seconds = request.get("seconds", CAPTURE_S)
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise _refusal("seconds", "seconds must be a number")
+        if not 1 <= seconds <= 10:
+            raise _refusal("seconds", "seconds must be between 1 and 10")
+        return {"cmd": "capture", "seconds": float(seconds)}
     if command != "open":
         raise _refusal(
-            "unknown_command", f"unknown command {command!r}; expected 'open' or 'health'"
+            "unknown_command",
+            f"unknown command {command!r}; expected 'open', 'health' or 'capture'",
         )
     operator, reason = request.get("operator"), request.get("reason")
     if not isinstance(operator, str) or not 1 <= len(operator.strip()) <= 64:

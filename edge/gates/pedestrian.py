@@ -42,6 +42,7 @@ lockout. Frames with no face teach the border cue the door's empty view.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import logging
 import time
@@ -55,7 +56,8 @@ import numpy as np
 import sqlite_utils
 
 from edge.db import utc_now
-from edge.events.record import EventKind, NewEvent
+from edge.errors import UserError
+from edge.events.record import EventKind, NewEvent, camera_change_event
 from edge.events.writer import UNCOUNTED_USE, spend_use
 from edge.faces.images import ImageInputError
 from edge.faces.index import FaceIndex, SearchResult
@@ -63,7 +65,7 @@ from edge.faces.liveness.checker import Observation
 from edge.faces.liveness.fusion import LivenessVerdict
 from edge.faces.liveness.stage import LivenessStage, StageSettings
 from edge.faces.matcher import FaceDecisionInput, FrameAgreement
-from edge.faces.recogniser import FaceRecogniser, Probe
+from edge.faces.recogniser import EnrolmentRefused, FaceRecogniser, Probe
 from edge.gates.runner import CameraLike, GateOutcome, GateRunner
 from edge.gates.watch_alerts import WatchHit, WatchMatcher, alert_event
 from edge.people.passes import looks_like_pass, pass_fact, token_hash
@@ -82,6 +84,7 @@ from edge.policy.person import (
 from edge.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
+CAPTURE_FRAMES = 5  # frames with a face an enrolment capture judges (as many as the bench)
 
 DOOR_MESSAGES = {
     "door_forced": "door opened without a grant",
@@ -189,6 +192,7 @@ class PedestrianGateLoop(GateRunner):
         self.liveness = liveness or LivenessStage(StageSettings(mode="off"), None)
         self.liveness_stats = LivenessStats()
         self.ir_camera = ir_camera
+        self._ir_state = "starting"
         self.gate = gate
         self.door = door
         self.recogniser = recogniser
@@ -602,6 +606,81 @@ class PedestrianGateLoop(GateRunner):
         return replace(fact, label=label, visit=visit)
 
     # -- the runner's hooks -------------------------------------------------------------------
+    def watch_camera(self) -> None:
+        """The colour camera as on every gate, and the IR camera beside it: its loss (and
+        return) is a ``camera_fault`` (``camera_recovered``) alert naming the infrared camera,
+        and while it is down the door takes no faces (LivenessStage.ir_camera_state)."""
+        super().watch_camera()
+        self.watch_ir_camera()
+
+    def watch_ir_camera(self) -> None:
+        if self.ir_camera is None:
+            return
+        health = self.ir_camera.health()
+        state = getattr(health, "state", "unknown")
+        previous, self._ir_state = self._ir_state, state
+        self.liveness.ir_camera_state(state)
+        event = camera_change_event(self.gate.id, previous, health, self.clock(), "infrared")
+        if event is None:
+            return
+        self.record(event)
+        log.warning("gate %s: infrared camera %s → %s", self.gate.id, previous, state)
+
+    def capture(self, seconds: float) -> dict[str, Any]:
+        """Enrolment by capture from this door's camera: up to ``seconds`` of frames, the
+        largest face in each judged by the door's own liveness check (its cues, its IR camera
+        and its threshold) on up to ``CAPTURE_FRAMES`` frames. The reply gives the verdict and,
+        only when the capture was judged live, the frame with the largest face as a JPEG
+        (base64): a photo held up to the camera must not become a template. Runs on the
+        control server's thread, beside the gate loop (the nets have their own locks)."""
+        stage = self.liveness
+        if self.camera is None:
+            raise UserError("this gate has no camera", code="no_camera")
+        if stage.checker is None:
+            why = stage.unavailable or "liveness is off at this door"
+            raise UserError(
+                f"a capture cannot be judged for liveness here: {why}", code="no_liveness"
+            )
+        if stage.ir_fault is not None:
+            raise UserError(
+                f"the infrared camera is {stage.ir_fault}: no capture is judged", code="ir_fault"
+            )
+        deadline = time.monotonic() + seconds
+        seq = -1
+        observations: list[Observation] = []
+        while len(observations) < CAPTURE_FRAMES:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            frame = self.camera.wait_for_frame(seq, timeout_s=min(left, 1.0))
+            if frame is None:
+                continue
+            seq = frame.seq
+            faces = self.recogniser.detector.detect(frame.image)
+            faces = [f for f in faces if f.width >= self.recogniser.min_gate_face_px]
+            if not faces:
+                continue
+            ir = stage.ir_frames(frame.captured_at) if stage.ir_frames is not None else None
+            observations.append(stage.checker.observe(frame.image, faces[0], ir))
+        if len(observations) < 2:
+            return {"live": False, "why": "no_face", "frames": len(observations)}
+        verdict = stage.checker.judge(observations)
+        reply: dict[str, Any] = {
+            "live": verdict.live,
+            "why": "live" if verdict.live else "not_live",
+            "score": round(verdict.score, 4),
+            "threshold": verdict.threshold,
+            "frames": verdict.frames,
+            "parts": verdict.details()["parts"],
+        }
+        if verdict.live:
+            best = _enrolable(self.recogniser, observations)
+            ok, data = cv2.imencode(".jpg", best.image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            if not ok:
+                raise ValueError("the captured frame could not be encoded")
+            reply["photo_jpeg_b64"] = base64.b64encode(data.tobytes()).decode("ascii")
+        return reply
+
     def release(self, source: str) -> None:
         self.door.grant(source)
 
@@ -627,6 +706,7 @@ class PedestrianGateLoop(GateRunner):
         return {
             "mode": stage.settings.mode,
             "unavailable": stage.unavailable,  # why faces are off at this door, if they are
+            "ir_fault": stage.ir_fault,  # the IR camera's state while it is down (faces off)
             "threshold": stage.threshold,
             "infrared": stage.checker is not None and stage.checker.ir is not None,
             "observe_ms_avg": ms(stats.observe_ms_avg),
@@ -638,6 +718,19 @@ class PedestrianGateLoop(GateRunner):
             "pin_waiting": stage.pin_window.waiting(now) is not None,
             "ir_camera": None if self.ir_camera is None else _asdict(self.ir_camera.health()),
         }
+
+
+def _enrolable(recogniser: FaceRecogniser, observations: list[Observation]) -> Observation:
+    """The captured frame to enrol: the largest face that passes the enrolment checks
+    (frontal, sharp, large), else the largest (enrolment then says what is wrong with it)."""
+    ranked = sorted(observations, key=lambda o: -o.face.width)
+    for observation in ranked:
+        try:
+            recogniser.enrolment_template(observation.image)
+        except EnrolmentRefused:
+            continue
+        return observation
+    return ranked[0]
 
 
 def _face_box(probe: Probe | None, image: np.ndarray) -> dict[str, Any]:

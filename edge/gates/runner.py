@@ -251,7 +251,15 @@ class GateRunner:
                     request.get("related_event_id"),
                 )
             return {"event_id": outcome.event_id, "ms": round(outcome.decide_ms or 0.0, 1)}
+        if request["cmd"] == "capture":
+            return self.capture(request["seconds"])
         return {"health": self.health()}
+
+    def capture(self, seconds: float) -> dict[str, Any]:
+        """An enrolment capture from this gate's camera (a pedestrian gate's; see there)."""
+        raise UserError(
+            "only a pedestrian gate's camera captures faces for enrolment", code="not_pedestrian"
+        )
 
     def health(self) -> dict[str, Any]:
         """What the console's health page shows for this gate; no personal data."""

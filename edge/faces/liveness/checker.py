@@ -22,10 +22,11 @@ from edge.faces.liveness.fusion import FrameCues, LivenessVerdict, SequenceCues,
 from edge.faces.liveness.infrared import IrGeometry, ir_reading
 from edge.faces.liveness.parallax import parallax
 from edge.faces.liveness.passive import PassiveLiveness
+from edge.faces.liveness.scene import scene_motion
 from edge.faces.liveness.spectrum import periodic_artefacts
 from edge.faces.liveness.surround import surround
 
-DEFAULT_THRESHOLD = 0.33  # highest with BPCER <= 5 % on the dev seed of bench/liveness.py
+DEFAULT_THRESHOLD = 0.4  # highest with BPCER <= 5 % on the dev seed of bench/liveness.py
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,11 @@ class LivenessChecker:
 
     def judge(self, observations: list[Observation]) -> LivenessVerdict:
         """The verdict on frames of one face (at least one)."""
-        marks = [o.face.landmarks for o in observations]
-        sequence = SequenceCues(parallax(marks), surround([o.image for o in observations], marks))
-        return fuse([o.cues for o in observations], sequence, self.threshold)
+        return fuse([o.cues for o in observations], sequence_cues(observations), self.threshold)
+
+
+def sequence_cues(observations: list[Observation]) -> SequenceCues:
+    """The cues that need several frames of one face: parallax, surround, the still scene."""
+    marks = [o.face.landmarks for o in observations]
+    images = [o.image for o in observations]
+    return SequenceCues(parallax(marks), surround(images, marks), scene_motion(images, marks))

@@ -13,12 +13,25 @@ template that matches the photo's owner.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 
 from edge.faces.detector import Face, FaceDetector
 from edge.faces.liveness.checker import LivenessChecker, Observation
 from edge.faces.liveness.fusion import LivenessVerdict
+
+PhotoLook = Literal["live", "doubtful", "recaptured"]
+
+
+def photo_look(score: float, threshold: float) -> PhotoLook:
+    """What an uploaded photo's liveness score says to the operator, in three words rather
+    than a number: ``live`` (well above the door's threshold: a photo of the person),
+    ``doubtful`` (just above it: look again), ``recaptured`` (below it: most likely a photo
+    of a printed photo or of a screen — check it shows the person in front of you)."""
+    if score < threshold:
+        return "recaptured"
+    return "live" if score >= threshold + (1 - threshold) / 2 else "doubtful"
 
 
 def _largest(detector: FaceDetector, image: np.ndarray) -> Face | None:

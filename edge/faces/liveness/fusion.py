@@ -9,7 +9,8 @@ this shape rather than an average: the cues are not alike, and one form fits the
   nor be outvoted by a trace of doubt. A greyscale frame (night mode) is not scored by them:
   it counts -1, "unknown, lean to attack", so the other cues must carry it.
 - the physical cues (a medium's border, periodic artefacts, a sheet moving with its
-  surroundings, a dark or missing face in near infrared) are evidence *against*: silent
+  surroundings, the fixed camera's view moving outside the person, a dark or missing face
+  in near infrared) are evidence *against*: silent
   (0) on a live face, up to a large negative value when clearly present. Their maximum
   outweighs the models' maximum, so an attacker must defeat each one, not the sum.
 - depth seen in the landmarks (edge.faces.liveness.parallax) is evidence *for*, bounded to
@@ -31,6 +32,7 @@ from edge.faces.liveness.border import BorderReading
 from edge.faces.liveness.infrared import IrReading
 from edge.faces.liveness.parallax import ParallaxReading
 from edge.faces.liveness.passive import PassiveScore
+from edge.faces.liveness.scene import SceneReading
 from edge.faces.liveness.surround import SurroundReading
 
 MODEL_CLIP = 4.0
@@ -38,6 +40,7 @@ UNSCORED = -1.0  # the models' part for a greyscale frame
 BORDER = (-6.0, 0.6, 0.95)  # weight, ramp start, ramp end (score of edges around the face)
 ARTEFACTS = (-6.0, 11.0, 15.0)  # ... (peak excess in dB)
 SURROUND = (-5.0, 0.25, 0.5)  # ... (coherence: the scene beside the face moved with it)
+SCENE = (-5.0, 0.4, 0.7)  # ... (share of the view outside the person that moved)
 PARALLAX = (2.0, 0.05, 0.09)  # ... (nose drift on the face plane, eye distances)
 PARALLAX_PX = (2.0, 3.5)  # ... and the same drift in pixels must clear the detector's jitter
 IR_LIVE = 1.5
@@ -87,6 +90,7 @@ class FrameCues:
 class SequenceCues:
     parallax: ParallaxReading
     surround: SurroundReading
+    scene: SceneReading = field(default_factory=lambda: SceneReading(None, 0))
 
     def evidence(self) -> dict[str, float]:
         coherence = self.surround.coherence
@@ -97,6 +101,9 @@ class SequenceCues:
                 ramp(self.parallax.drift, *PARALLAX[1:]), ramp(self.parallax.drift_px, *PARALLAX_PX)
             ),
             "surround": 0.0 if coherence is None else weight * ramp(coherence, *SURROUND[1:]),
+            "scene": 0.0
+            if self.scene.moved is None
+            else SCENE[0] * ramp(self.scene.moved, *SCENE[1:]),
         }
 
 
@@ -176,6 +183,7 @@ def fuse(
         "parallax": sequence.parallax.drift,
         "surround": sequence.surround.coherence,
         "surround_whole_view": sequence.surround.whole_view,
+        "scene_moved": sequence.scene.moved,
     }
     irs = [f.ir for f in frames if f.ir is not None]
     if irs:

@@ -31,6 +31,7 @@ from edge.faces.liveness.fusion import LivenessVerdict
 
 LivenessMode = Literal["required", "required_or_pin", "off"]
 LIVENESS_MODES: tuple[LivenessMode, ...] = ("required", "required_or_pin", "off")
+IR_FAULTY = ("stalled", "reconnecting", "failed")  # gate_drivers.camera states of a lost camera
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,15 @@ class LivenessStage:
         )
         self.pin_window = PinWindow(settings.pin_s)
         self._learned_at: datetime | None = None
+        self.ir_fault: str | None = None  # the IR camera's faulty state, while it is down
+
+    def ir_camera_state(self, state: str) -> None:
+        """The IR camera's state (gate_drivers.camera): while it is stalled, reconnecting or
+        failed, the door takes no faces (docs/faces.md: a door bought an IR camera to stop
+        prints and screens, so it never falls back to colour only, and refusing every face
+        as a spoof would flood the console with false alerts); PIN and QR still open."""
+        needs_ir = self.checker is not None and self.checker.ir is not None and self.active
+        self.ir_fault = state if needs_ir and state in IR_FAULTY else None
 
     @property
     def active(self) -> bool:
@@ -118,8 +128,13 @@ class LivenessStage:
         self.checker.learn_view(image)
 
     def face_paused(self, at: datetime) -> bool:
-        """No face is searched now: repeated spoof attempts, or no usable liveness model."""
-        return self.unavailable is not None or self.attempts.face_paused(at)
+        """No face is searched now: repeated spoof attempts, no usable liveness model, or the
+        IR camera the door requires is down."""
+        return (
+            self.unavailable is not None
+            or self.ir_fault is not None
+            or self.attempts.face_paused(at)
+        )
 
     def refused(self, resident_id: int, event_id: str, at: datetime) -> Refusal:
         """Count a refused face; at ``required_or_pin`` ask for the resident's PIN."""

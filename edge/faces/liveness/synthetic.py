@@ -11,9 +11,12 @@ of a modelled door camera, and what the camera sees follows from the geometry:
   each pixel (the frame is drawn at ``k`` times the resolution and area-averaged), gain and
   white balance, read noise and JPEG, the same for genuine and attack frames;
 - a print: the photo's portrait crop printed with the face 40-140 mm wide, with the tone and
-  colour of paper (lower contrast, black never black, a cast), clustered-dot halftone at
-  85-150 lines per inch or continuous tone with grain, paper fibre, lit by the scene, held by
-  hand (tilted, trembling as a plane); with or without a white border and its edge in view;
+  colour of paper (lower contrast; black from the deep black of glossy photo paper to the
+  grey of toner on plain paper; the paper's white and tint), clustered-dot halftone at
+  85-150 lines per inch or continuous tone with grain, paper fibre, a glossy print's sheen,
+  lit by the scene (level and side light vary), held by hand (tilted up to 18 degrees,
+  trembling as a plane; one in four held steadily); with or without a white border and its
+  edge in view;
 - a screen: a phone, tablet or monitor at its real pixel pitch and bezel, showing the photo
   fitted (black bars where the aspects differ) or zoomed; its own light (brightness and a
   bluish white point independent of the scene), its tone curve, glare from a lamp on the
@@ -83,7 +86,7 @@ class CameraLook:
             gamma=float(rng.uniform(0.85, 1.15)),
             white=(1 - warm, 1.0, 1 + warm),
             noise=float(rng.uniform(1.0, 3.5)),
-            jpeg=int(rng.integers(72, 93)),
+            jpeg=int(rng.integers(60, 95)),
         )
 
 
@@ -418,10 +421,15 @@ def draw_print(
     """The sheet's reflectance (0-1, BGR) at ``px_per_mm``: paper tone, ink, grain, fibre."""
     image = _resample(medium.content, medium.mm_per_content_px * px_per_mm).astype(np.float32) / 255
     grey = image.mean(axis=2, keepdims=True)
-    image = grey + (image - grey) * rng.uniform(0.6, 0.95)
-    black, white = rng.uniform(0.06, 0.16), rng.uniform(0.86, 0.96)
-    image = black + (white - black) * np.power(image, rng.uniform(0.9, 1.25))
-    image = np.clip(image * (1 + rng.uniform(-0.05, 0.05, 3)), 0, 1).astype(np.float32)
+    image = grey + (image - grey) * rng.uniform(0.6, 1.0)
+    # paper and ink: glossy photo paper has deep blacks (density 1.5-2), plain paper under
+    # inkjet or toner greyer ones; the paper's own white and tint (cream, bluish) vary
+    lows = {"photo": (0.015, 0.05), "inkjet": (0.05, 0.14), "halftone": (0.04, 0.16)}
+    black = rng.uniform(*lows[medium.params["process"]])
+    white = rng.uniform(0.78, 0.97)
+    image = black + (white - black) * np.power(image, rng.uniform(0.85, 1.25))
+    tint = 1 + rng.uniform(-0.06, 0.06, 3)
+    image = np.clip(image * tint, 0, 1).astype(np.float32)
     if medium.period_mm is not None and resolve:
         period = medium.period_mm * px_per_mm
         ink = (1 - image - (1 - white)) / (white - black + 1e-6)
@@ -442,6 +450,12 @@ def draw_print(
     x0, y0 = (round(v * px_per_mm) for v in medium.content_at_mm)
     h, w = min(image.shape[0], sheet_h - y0), min(image.shape[1], sheet_w - x0)
     sheet[y0 : y0 + h, x0 : x0 + w] = image[:h, :w]
+    if medium.params["process"] == "photo" and rng.random() < 0.5:  # gloss: a lamp's sheen
+        ys, xs = np.mgrid[0:sheet_h, 0:sheet_w].astype(np.float32)
+        gx, gy = rng.uniform(0, sheet_w), rng.uniform(0, sheet_h)
+        radius = rng.uniform(0.2, 0.6) * sheet_w
+        sheen = np.exp(-((xs - gx) ** 2 + (ys - gy) ** 2) / (2 * radius**2))
+        sheet = sheet + rng.uniform(0.05, 0.25) * sheen[..., None]
     return sheet
 
 
@@ -517,13 +531,16 @@ def plane_homography(
 def hand_held(
     rng: np.random.Generator, steps: int
 ) -> list[tuple[float, float, float, float, float]]:
-    """A plane held by hand: a base tilt, a slow drift and a tremor (rx, ry, rz deg; dx, dy px)."""
-    base = rng.uniform(-12, 12, 3) * np.array([1.0, 1.0, 0.4])
-    drift = rng.uniform(-1.5, 1.5, 3) * np.array([1.0, 1.0, 0.3])
+    """A plane held by hand: a base tilt, a slow drift and a tremor (rx, ry, rz deg; dx, dy px).
+    One in four is held steadily (elbows on something, both hands): a third of the motion."""
+    steady = 0.3 if rng.random() < 0.25 else 1.0
+    base = rng.uniform(-18, 18, 3) * np.array([1.0, 1.0, 0.4])
+    drift = rng.uniform(-1.5, 1.5, 3) * np.array([1.0, 1.0, 0.3]) * steady
     poses = []
     for i in range(steps):
-        r = base + drift * i + rng.normal(0, 0.6, 3)
-        poses.append((r[0], r[1], r[2], float(rng.normal(0, 2)), float(rng.normal(0, 2))))
+        r = base + drift * i + rng.normal(0, 0.6 * steady, 3)
+        dx, dy = (float(v) for v in rng.normal(0, 2 * steady, 2))
+        poses.append((float(r[0]), float(r[1]), float(r[2]), dx, dy))
     return poses
 
 
@@ -589,8 +606,8 @@ def attack(
     size_px = (texture.shape[1], texture.shape[0])
     anchor = medium.face_centre_mm()
     at = (FRAME[0] / 2 + rng.uniform(-60, 60), FRAME[1] * 0.42 + rng.uniform(-30, 30))
-    light = float(rng.uniform(0.6, 1.05)) * 255
-    gradient = [float(g) for g in rng.uniform(-0.12, 0.12, 2)]
+    light = float(rng.uniform(0.5, 1.1)) * 255
+    gradient = [float(g) for g in rng.uniform(-0.25, 0.25, 2)]
     scene = backdrop(list(others), rng, k)
     canvas = (FRAME[0] * k, FRAME[1] * k)
     ones = np.ones(texture.shape[:2], np.float32)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from flask import current_app
 
@@ -46,3 +47,8 @@ def liveness_checker() -> LivenessChecker:
             extensions["menwei_liveness"] = LivenessChecker(threshold)
     checker: LivenessChecker = extensions["menwei_liveness"]
     return checker
+
+
+def capture_gates(config: Any) -> list[str]:
+    """The pedestrian gates whose camera can capture a face for enrolment."""
+    return [gate.id for gate in config.gates if gate.kind == "pedestrian"]

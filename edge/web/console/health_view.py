@@ -119,6 +119,12 @@ def gate_cells(h: GateHealth) -> dict[str, Cell]:
     if live.get("unavailable"):  # a missing or altered liveness model: faces are off here
         ms += " · " + gettext("liveness model unusable: faces do not open this door")
         recogniser_level = "bad"
+    elif live.get("ir_fault"):  # the IR camera this door requires is down: faces are off
+        ms += " · " + gettext(
+            "infrared camera %(state)s: faces do not open this door",
+            state=gettext(CAMERA_STATES.get(str(live["ir_fault"]), str(live["ir_fault"]))),
+        )
+        recogniser_level = "bad"
     elif live.get("mode") == "off":
         ms += " · " + gettext("liveness off")
     elif isinstance(live.get("observe_ms_avg"), int | float):

@@ -22,6 +22,7 @@ from edge.people.residents import ResidentError, get_resident
 from edge.people.vehicles import list_vehicles
 from edge.pii import PiiVault
 from edge.web.access import require_console_roles
+from edge.web.console.faces import capture_gates
 from edge.web.console.forms import DuplicateSubmission
 from edge.web.console.people_messages import done_text
 from edge.web.context import actor, get_db, state
@@ -141,8 +142,15 @@ def resident_page(
         ).fetchone()
         is not None,
         groups=known_groups(),
+        capture_gates=capture_gates(state().config),
         error=error,
         refused=refused,
-        done=done_text(request.args.get("done"), request.args.get("live")) if status == 200 else "",
+        done=done_text(
+            request.args.get("done"),
+            request.args.get("live"),
+            state().config.recognition.liveness.threshold,
+        )
+        if status == 200
+        else "",
     )
     return page, status

@@ -15,6 +15,9 @@ Why it is written this way:
 
 from __future__ import annotations
 
+import base64
+from typing import Any
+
 import numpy as np
 from flask import Response, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -22,6 +25,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from edge import audit
 from edge.faces.liveness.enrolment import photo_score
+from edge.gates.control import CAPTURE_S, GateUnreachableError, send_gate_command
 from edge.people.resident_faces import (
     FaceEnrolmentError,
     check_consent,
@@ -37,7 +41,8 @@ from edge.people.residents import ResidentError, hash_pin, store_pin_hash
 from edge.people.vehicles import EnrolmentError, VehicleInput, add_vehicle, remove_vehicle_id
 from edge.plates.grammar import PlateFormatError, normalise_plate
 from edge.web.confirm import Confirmation, confirm_first
-from edge.web.console.faces import face_recogniser, liveness_checker
+from edge.web.console.event_labels import vocabulary
+from edge.web.console.faces import capture_gates, face_recogniser, liveness_checker
 from edge.web.console.forms import UPLOAD_LIMIT_BYTES, accepts_uploads, claim_nonce
 from edge.web.console.people_common import (
     RID,
@@ -51,7 +56,7 @@ from edge.web.console.people_common import (
     who,
 )
 from edge.web.console.people_messages import error_text
-from edge.web.context import actor, get_db, now
+from edge.web.context import actor, get_db, now, state
 
 
 def _back(rid: int, done: str):
@@ -89,6 +94,13 @@ def enrol_faces(rid: int):
             model = recogniser.model_sha256
     except FaceEnrolmentError as exc:
         return resident_page(rid, error=error_text(exc), refused=exc.refused, status=400)
+    return _store(rid, templates, model, scores, {})
+
+
+def _store(rid: int, templates: list, model: str, scores: list[float], extra: dict) -> Any:
+    """Templates (and, when agreed, the first one's photo) with their audit row; back to
+    the resident's page, which says what each liveness score means."""
+    operator = g.user.username
     keep_photo = request.form.get("keep_photo") == "yes"
     with change() as conn:
         claim_nonce(conn, actor(), "face_enrol", now())
@@ -103,10 +115,65 @@ def enrol_faces(rid: int):
             "model_sha256": model[:12],
             "photo_kept": photo,
             "liveness_scores": scores,
+            **extra,
         }
         audit.append(conn, actor(), "face_enrol", f"resident:{rid}", details, now())
     live = ",".join(f"{s:.2f}" for s in scores)
     return redirect(url_for("console_people.resident", rid=rid, done="faces", live=live), 303)
+
+
+@bp.route(f"/{RID}/faces/capture", methods=["POST"], endpoint="capture_face")
+def capture_face(rid: int):
+    """Enrolment by capture from a pedestrian door's camera: the running gate judges a few
+    seconds of its camera with the door's own liveness check (edge.gates.control
+    ``capture``) and hands back a frame only when it was judged live; a photo or phone held
+    up to the camera is refused and nothing is stored."""
+    resident_or_404(rid)
+    try:
+        check_consent(request.form.get("consent") == "yes", g.user.username)
+    except ResidentError as exc:
+        return resident_page(rid, error=error_text(exc), status=400)
+    gate_id = request.form.get("gate", "")
+    config = state().config
+    if gate_id not in capture_gates(config):
+        return resident_page(rid, error=gettext("Choose a pedestrian gate."), status=400)
+    request_ = {"cmd": "capture", "seconds": CAPTURE_S}
+    try:
+        reply = send_gate_command(config.storage.run_dir, gate_id, request_, CAPTURE_S + 20)
+    except GateUnreachableError:
+        message = gettext("Gate %(gate)s is not running: its camera cannot capture.", gate=gate_id)
+        return resident_page(rid, error=message, status=409)
+    if not reply.get("ok"):
+        message = gettext(
+            "Gate %(gate)s cannot capture: %(why)s",
+            gate=gate_id,
+            why=vocabulary().gate_reply(reply.get("code")),
+        )
+        return resident_page(rid, error=message, status=409)
+    if reply.get("why") == "no_face":
+        message = gettext("No face was seen at gate %(gate)s: stand close in front of its camera.",
+                          gate=gate_id)  # fmt: skip
+        return resident_page(rid, error=message, status=422)
+    score = float(reply.get("score", 0.0))
+    if not reply.get("live"):
+        message = gettext(
+            "Capture refused: not judged a live person (liveness %(score)s below "
+            "%(threshold)s; a photo or a screen?). Nothing was stored.",
+            score=f"{score:.2f}",
+            threshold=reply.get("threshold"),
+        )
+        return resident_page(rid, error=message, status=422)
+    try:
+        data = base64.b64decode(str(reply.get("photo_jpeg_b64", "")), validate=True)
+    except ValueError:
+        data = b""
+    try:
+        with face_recogniser() as recogniser:
+            templates = upload_templates(recogniser, [(gettext("capture"), data)])
+            model = recogniser.model_sha256
+    except FaceEnrolmentError as exc:
+        return resident_page(rid, error=error_text(exc), refused=exc.refused, status=400)
+    return _store(rid, templates, model, [round(score, 2)], {"captured_at_gate": gate_id})
 
 
 def _faces_loss(rid: int) -> Confirmation:

@@ -12,6 +12,7 @@ import re
 
 from flask_babel import gettext
 
+from edge.faces.liveness.enrolment import photo_look
 from edge.people.residents import ResidentError
 from edge.web.i18n import N_
 
@@ -60,13 +61,30 @@ def error_text(exc: ResidentError) -> str:
 LIVE_SCORES = re.compile(r"(?:0\.\d\d|1\.00)(?:,(?:0\.\d\d|1\.00)){0,4}")
 
 
-def done_text(code: str | None, live: str | None = None) -> str:
+PHOTO_LOOKS = {
+    "live": N_("looks like the person themself"),
+    "doubtful": N_("uncertain: look at it again"),
+    "recaptured": N_(
+        "looks like a photo of a printed photo or of a screen: check it is the person in "
+        "front of you"
+    ),
+}
+
+
+def done_text(code: str | None, live: str | None = None, threshold: float = 0.5) -> str:
+    """The page's "done" sentence; after face photos, what each photo's liveness score says
+    (in words, the score in brackets), judged against the door's threshold."""
     msgid = DONE.get(code or "")
     text = gettext(msgid) if msgid else ""
     if code == "faces" and live and LIVE_SCORES.fullmatch(live):
-        text += " " + gettext(
-            "Liveness score of each photo: %(scores)s (1 = a live face; a low score means a "
-            "photo of a photo or of a screen: check the photos show the person in front of you).",
-            scores=live.replace(",", ", "),
-        )
+        looks = [
+            gettext(
+                "photo %(n)s: %(look)s (liveness %(score)s)",
+                n=i + 1,
+                look=gettext(PHOTO_LOOKS[photo_look(float(score), threshold)]),
+                score=score,
+            )
+            for i, score in enumerate(live.split(","))
+        ]
+        text += " " + gettext("Liveness check of the photos: %(looks)s.", looks="; ".join(looks))
     return text
