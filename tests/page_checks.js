@@ -66,5 +66,15 @@
                     `sits under its name (${Math.round(stray.left)} < ${Math.round(first)})`);
     }
   }
+  // A table column so narrow that Chinese reads one character per line ("查\n看").
+  for (const cell of document.querySelectorAll('td, th')) {
+    const text = cell.innerText.trim();
+    if (!/[\u4e00-\u9fff]{2}/.test(text) || cell.getClientRects().length === 0) continue;
+    const style = getComputedStyle(cell);
+    const inner = cell.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    if (inner < 1.9 * parseFloat(style.fontSize)) {
+      problems.push(`narrow: "${text.slice(0, 20)}" in a ${Math.round(inner)} px column`);
+    }
+  }
   return problems;
 }
