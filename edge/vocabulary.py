@@ -14,6 +14,7 @@ unknown code is shown as it is stored.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from babel.dates import get_timezone_name
 from babel.messages.pofile import read_po
 
 from edge.db import parse_iso
@@ -31,6 +33,7 @@ Lang = Literal["zh", "en"]
 Gettext = Callable[[str], str]
 LANGUAGES: tuple[Lang, ...] = ("zh", "en")
 CATALOGS = Path(__file__).with_name("web") / "translations"
+_CODE_LIKE = re.compile(r"[A-Za-z]")  # a value with Latin letters is a code or a device's text
 MINUTES = "%Y-%m-%d %H:%M"
 SECONDS = "%Y-%m-%d %H:%M:%S"
 
@@ -238,45 +241,89 @@ STATUSES = {
     "expired": N_("Expired"),
 }
 SEXES = {"M": N_("Male"), "F": N_("Female")}
+# The audit log's action codes (what the chain signs) and who or what acted or was acted on
+# ("user:3", "registration:01J…", "cli"): one table each, read by the audit page, the command
+# line and the exports. tests/test_vocabulary.py keeps every action the code writes labelled.
 AUDIT_ACTIONS = {
-    "login": N_("signed in"), "logout": N_("signed out"), "login_failures": N_("failed sign-ins"),
-    "end_session": N_("ended a session"), "sign_out_everywhere": N_("signed out everywhere"),
-    "change_password": N_("changed the password"), "reset_password": N_("reset a password"),
-    "create_user": N_("created an account"), "deactivate_user": N_("deactivated an account"),
-    "reactivate_user": N_("reactivated an account"), "audit_verify": N_("verified the audit log"),
-    "search": N_("searched"), "search_refused": N_("search refused"), "view": N_("viewed"),
-    "view_snapshot": N_("viewed a snapshot"), "feed": N_("followed the live feed"),
-    "export": N_("exported"), "list": N_("listed"), "reveal": N_("revealed a full value"),
-    "register": N_("registered"), "decide": N_("decided"), "move_out": N_("moved out"),
-    "extend": N_("extended a stay"), "decline_request": N_("declined a request"),
-    "co_resident_consent": N_("co-resident consented"),
-    "co_resident_refused": N_("co-resident refused"),
-    "add_room": N_("added a room"), "rotate_token": N_("replaced a room's QR code"),
-    "sticker": N_("printed a sticker"), "sticker_sheet": N_("printed stickers"),
-    "resident_add": N_("added a resident"), "resident_edit": N_("edited a resident"),
-    "resident_delete": N_("deleted a resident"), "face_enrol": N_("enrolled faces"),
-    "face_delete": N_("deleted faces"), "pin_set": N_("set a PIN"),
-    "pin_clear": N_("cleared a PIN"),
-    "pass_issue": N_("issued a pass"), "pass_revoke": N_("revoked a pass"),
-    "plate_add": N_("added a plate"), "plate_remove": N_("removed a plate"),
-    "watch_plate_add": N_("watched a plate"), "watch_plate_remove": N_("unwatched a plate"),
-    "watch_face_add": N_("watched a face"), "watch_face_remove": N_("unwatched a face"),
-    "manual_open": N_("opened a gate by hand"), "retention": N_("retention run"),
-    "purge_registration": N_("purged a registration"),
-    "purge_unconfirmed": N_("purged unconfirmed registrations"),
-    "purge_unconsented": N_("purged unconsented records"),
-    "purge_visitor_face": N_("purged a visitor's face"),
-    "purge_visitor_passes": N_("purged old visitor passes"),
-    "purge_watch_face": N_("purged an expired watched face"),
+    "login": N_("Logged in"), "logout": N_("Signed out"), "login_failures": N_("Failed sign-ins"),
+    "change_password": N_("Changed password"), "end_session": N_("Ended a session"),
+    "sign_out_everywhere": N_("Signed out everywhere"), "create_user": N_("Created an account"),
+    "deactivate_user": N_("Deactivated an account"),
+    "reactivate_user": N_("Reactivated an account"), "reset_password": N_("Reset a password"),
+    "audit_verify": N_("Verified the audit log"), "search": N_("Searched"),
+    "search_refused": N_("Search refused"), "view": N_("Viewed"),
+    "view_snapshot": N_("Viewed a snapshot"), "feed": N_("Received live events"),
+    "export": N_("Exported"), "reveal": N_("Revealed a full value"), "list": N_("Listed"),
+    "register": N_("Tenant registered"), "confirm": N_("Confirmed a registration"),
+    "reject": N_("Rejected a registration"), "decide": N_("Decided a registration"),
+    "move_out": N_("Moved out"), "extend": N_("Extended a stay"),
+    "request_extend": N_("Tenant asked to extend a stay"),
+    "request_move_out": N_("Tenant reported moving out"),
+    "decline_request": N_("Declined a request"), "co_resident_consent": N_("Co-resident consent"),
+    "co_resident_refused": N_("Co-resident refused"), "sticker": N_("Printed a sticker"),
+    "sticker_sheet": N_("Printed a sticker sheet"), "stickers_print": N_("Printed stickers"),
+    "rotate_token": N_("Replaced a room's QR code"),
+    "room_token_replace": N_("Replaced a room's QR code"), "add_room": N_("Added a room"),
+    "remove_room": N_("Removed a room"), "room_delete": N_("Deleted a room"),
+    "rooms_generate": N_("Created rooms"), "rooms_landlord": N_("Assigned rooms to a landlord"),
+    "community_rename": N_("Renamed a community"),
+    "resident_add": N_("Added a resident"), "resident_edit": N_("Edited a resident"),
+    "resident_delete": N_("Deleted a resident"),
+    "resident_deactivate": N_("Deactivated a resident"),
+    "resident_reactivate": N_("Reactivated a resident"),
+    "household_link": N_("Linked a household to a room"),
+    "household_delete": N_("Deleted a household"), "face_enrol": N_("Enrolled a face"),
+    "face_delete": N_("Deleted faces"), "bulk_faces": N_("Imported face photos"),
+    "bulk_import": N_("Imported a workbook"), "access_group_set": N_("Changed an access group"),
+    "pin_set": N_("Set a PIN"), "pin_clear": N_("Cleared a PIN"), "plate_add": N_("Added a plate"),
+    "plate_remove": N_("Removed a plate"), "plate_prompt_confirm": N_("Confirmed a plate prompt"),
+    "plate_prompt_dismiss": N_("Dismissed a plate prompt"),
+    "pass_issue": N_("Issued a visitor pass"), "pass_revoke": N_("Revoked a visitor pass"),
+    "watch_plate_add": N_("Put a plate on the watchlist"),
+    "watch_plate_remove": N_("Took a plate off the watchlist"),
+    "watch_face_add": N_("Put a face on the watchlist"),
+    "watch_face_remove": N_("Took a face off the watchlist"),
+    "manual_open": N_("Opened a gate by hand"), "retention": N_("Retention run"),
+    "purge_registration": N_("Deleted an old registration"),
+    "purge_unconfirmed": N_("Deleted unconfirmed registrations"),
+    "purge_unconsented": N_("Deleted data without consent"),
+    "purge_visitor_face": N_("Deleted a visitor's face"),
+    "purge_visitor_passes": N_("Deleted old visitor passes"),
+    "purge_watch_face": N_("Deleted a watchlist face"),
 }  # fmt: skip
-# "user:3", "registration:01J…", "cli": who acted and on what, in the audit log
 AUDIT_PARTIES = {
-    "user": N_("account"), "registration": N_("registration"), "event": N_("event"),
-    "room": N_("room"), "resident": N_("resident"), "pass": N_("pass"), "vehicle": N_("vehicle"),
-    "watch_face": N_("watched face"), "watchlist": N_("watchlist entry"),
-    "tenant": N_("tenant"), "cli": N_("command line"), "anonymous": N_("anonymous"),
-    "system": N_("system"), "events": N_("gate events"), "registrations": N_("registrations"),
+    "user": N_("Account"), "event": N_("Gate event"), "events": N_("Gate events"),
+    "registration": N_("Registration"), "registrations": N_("Registrations"),
+    "resident": N_("Resident"), "household": N_("Household"), "vehicle": N_("Vehicle"),
+    "pass": N_("Visitor pass"), "watchlist": N_("Watchlist"), "watch_face": N_("Watchlist face"),
+    "room": N_("Room"), "rooms": N_("Rooms"), "building": N_("Building"),
+    "community": N_("Community"), "landlord": N_("Landlord"), "gate": N_("Gate"),
+    "co_resident": N_("Co-resident"), "workbook": N_("Data workbook"),
+    "anonymous": N_("Anonymous"), "tenant": N_("Tenant"), "retention": N_("Retention job"),
+    "cli": N_("Command line"), "system": N_("System"),
 }  # fmt: skip
+# The keys of an audit row's details (its values stay as written: counts, ids, codes).
+AUDIT_DETAILS = {
+    "address": N_("IP address"), "after_days": N_("after days"), "attempts": N_("attempts"),
+    "changed": N_("changed"), "co": N_("co-resident"), "co_residents": N_("co-residents"),
+    "consent_by": N_("consent recorded by"), "ended": N_("sessions ended"),
+    "ended_sessions": N_("sessions ended"), "expires_at": N_("expires"),
+    "failures": N_("failures"), "field": N_("field"), "filters": N_("filters"),
+    "first_at": N_("first"), "last_at": N_("last"), "format": N_("format"),
+    "from": N_("from"), "to": N_("to"), "gate": N_("gate"), "group": N_("access group"),
+    "household_id": N_("household"), "into": N_("into"), "kind": N_("kind"),
+    "landlord_id": N_("landlord account"), "layout": N_("sticker size"), "ok": N_("intact"),
+    "on": N_("date"), "passage": N_("passage"), "plate": N_("plate"), "read": N_("plate read"),
+    "reason": N_("reason"), "refused": N_("refused"), "replaced": N_("replaced"),
+    "resident_id": N_("resident"), "residents": N_("residents"), "vehicles": N_("vehicles"),
+    "results": N_("results"), "room": N_("room"), "room_id": N_("room"), "rooms": N_("rooms"),
+    "rows": N_("entries"), "templates": N_("face templates"),
+    "tokens_issued": N_("sticker codes made"), "until": N_("until"),
+    "window_start": N_("from"), "window_end": N_("to"), "why": N_("reason"),
+    "photo_kept": N_("photo kept"), "score": N_("score"), "watch_ids": N_("watchlist entries"),
+    "role": N_("role"),
+}  # fmt: skip
+AUDIT_TIME_DETAILS = {"expires_at", "first_at", "last_at", "window_start", "window_end"}
 YES_NO = {True: N_("yes"), False: N_("no")}
 
 # Reason texts: msgid templates over the reason's parameters (see ``reason_text``).
@@ -423,6 +470,22 @@ def local_time(value: datetime | str | None, zone: ZoneInfo, seconds: bool = Fal
     return moment.astimezone(zone).strftime(SECONDS if seconds else MINUTES)
 
 
+def zone_label(zone: ZoneInfo, at: datetime, lang: str) -> str:
+    """The site's time zone as its people name it, at ``at``: its CLDR name in the reader's
+    language and its offset ("中国标准时间（UTC+8）", "China Standard Time (UTC+8)"),
+    never the IANA id. Derived from the zone, so any site's zone reads right."""
+    local = at.astimezone(zone)
+    offset = local.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    hours, rest = divmod(abs(minutes), 60)
+    utc = f"UTC{'-' if minutes < 0 else '+'}{hours}" + (f":{rest:02d}" if rest else "")
+    try:
+        name = get_timezone_name(local, locale="zh_CN" if lang == "zh" else "en")
+    except (LookupError, ValueError):  # a zone CLDR does not name: the offset says it
+        return utc
+    return f"{name}（{utc}）" if lang == "zh" else f"{name} ({utc})"
+
+
 def read_local_time(text: str, zone: ZoneInfo, end_of_day: bool = False) -> datetime:
     """A time a person typed: ISO date or date and time, read in the site zone unless it
     carries its own offset. A date alone is the start of that local day, or with
@@ -498,19 +561,56 @@ class Vocabulary:
             return f"{self.gettext(SUBJECT_PREFIXES[prefix])}: {self.who(rest)}"
         return self.who(value)
 
-    def party(self, text: object) -> str:
-        """An audit log's actor or target ("user:3" → "账户 3"; "cli" → "命令行")."""
+    def audit_action(self, code: object) -> str:
+        """An audit log's action ("pin_clear" → "清除 PIN"); an unknown code as stored."""
+        return self.word(AUDIT_ACTIONS, code)
+
+    def party(self, text: object, usernames: Mapping[int, str] | None = None) -> str:
+        """An audit log's actor or target ("user:3" → the account's name with its number
+        when ``usernames`` knows it, else "账户 3"; "cli" → "命令行"); unknown as stored."""
         value = "" if text is None else str(text)
         kind, sep, rest = value.partition(":")
+        if kind == "user" and usernames is not None and rest.isdigit():
+            name = usernames.get(int(rest))
+            return f"{name} (#{rest})" if name else f"#{rest}"
         if kind in AUDIT_PARTIES:
             label = self.gettext(AUDIT_PARTIES[kind])
-            return f"{label} {rest}" if sep else label
+            return f"{label} {rest}".strip() if sep else label
         return value
+
+    def audit_details(self, raw: object) -> list[tuple[str, str, bool]]:
+        """An audit row's details (stored JSON) as (label, value, diagnostic?) pairs: known
+        keys labelled, times local, yes/no in words; a key this version does not know, a
+        code-like value or text that is not JSON is shown as written (a diagnostic)."""
+        try:
+            data = json.loads(str(raw or "{}"))
+        except ValueError:
+            return [("", str(raw), True)]
+        if not isinstance(data, dict):
+            return [("", str(raw), True)]
+        shown = []
+        for key, value in data.items():
+            label = AUDIT_DETAILS.get(key)
+            if isinstance(value, bool):
+                text, code = self.yes_no(value), False
+            elif key == "role" and value in ROLES:
+                text, code = self.word(ROLES, value), False
+            elif key in AUDIT_TIME_DETAILS:
+                text, code = self.time(value), False
+            elif isinstance(value, (int, float)) or value is None:
+                text, code = "" if value is None else str(value), False
+            elif isinstance(value, str):
+                text, code = value, bool(_CODE_LIKE.search(value))
+            else:
+                text, code = json.dumps(value, ensure_ascii=False), True
+            shown.append((self.gettext(label) if label else key, text, code or label is None))
+        return shown
 
     # -- reasons --------------------------------------------------------------------------
     def reason_text(self, reason: Mapping[str, Any]) -> str:
         """The specifics of one stored reason, from its code and parameters. A reason
-        stored before parameters existed shows its stored (English) message."""
+        stored before parameters existed (or written by an older gate) shows its stored
+        English message in English and its label in other languages."""
         code = str(reason.get("code") or "")
         params = reason.get("params")
         if isinstance(params, Mapping):
@@ -522,7 +622,14 @@ class Vocabulary:
                 return text
         if code in _TEMPLATES and "%(" not in _TEMPLATES[code]:
             return self.gettext(_TEMPLATES[code])
+        if self.translates and self.reason_label(code):
+            return self.reason_label(code)  # the stored message is English: the label says it
         return str(reason.get("message") or self.reason_label(code) or code)
+
+    @property
+    def translates(self) -> bool:
+        """Whether this vocabulary reads in another language than the stored English."""
+        return self.gettext(YES_NO[True]) != YES_NO[True]
 
     def reason(self, reason: Mapping[str, Any]) -> str:
         """Label and specifics in one line ("访客通行证已过期 · …"), for exports and the CLI."""
@@ -672,6 +779,7 @@ def msgids() -> set[str]:
         GATE_KINDS, CAMERA_STATES, DAYS, WATCH_SOURCES, GROUPS, SUBJECT_PREFIXES, ROLES,
         STATUSES, SEXES, YES_NO, _KIND_THING, _FRAGMENTS, _TEMPLATES, AUDIT_ACTIONS, AUDIT_PARTIES,
         GATE_REPLIES,
+        AUDIT_DETAILS,
     ]  # fmt: skip
     found = {label for table in tables for label in table.values()} | {GATE_REPLY_UNKNOWN}
     return found | {template for _pattern, template in _WHO}

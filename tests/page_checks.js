@@ -50,5 +50,31 @@
         `"${text.slice(0, 30)}" ${style.color} on rgb(${back.map(Math.round).join(',')})`);
     }
   }
+  // A card's cell (table.cards at phone width): its value is one column beside its name,
+  // no part of it (a second link, a note after a plate) under the name.
+  for (const td of document.querySelectorAll('table.cards td[data-label]')) {
+    const before = getComputedStyle(td, '::before').content;
+    if (!td.dataset.label || before === 'none' || before === 'normal') continue;
+    const range = document.createRange();
+    range.selectNodeContents(td);
+    const rects = [...range.getClientRects()].filter(r => r.width > 0 && r.height > 0);
+    if (rects.length < 2) continue;
+    const first = rects[0].left;
+    const stray = rects.find(r => r.left < first - 2);
+    if (stray) {
+      problems.push(`cell: part of "${td.innerText.trim().slice(0, 30)}" (${td.dataset.label}) ` +
+                    `sits under its name (${Math.round(stray.left)} < ${Math.round(first)})`);
+    }
+  }
+  // A table column so narrow that Chinese reads one character per line ("查\n看").
+  for (const cell of document.querySelectorAll('td, th')) {
+    const text = cell.innerText.trim();
+    if (!/[\u4e00-\u9fff]{2}/.test(text) || cell.getClientRects().length === 0) continue;
+    const style = getComputedStyle(cell);
+    const inner = cell.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    if (inner < 1.9 * parseFloat(style.fontSize)) {
+      problems.push(`narrow: "${text.slice(0, 20)}" in a ${Math.round(inner)} px column`);
+    }
+  }
   return problems;
 }

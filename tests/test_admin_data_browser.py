@@ -147,3 +147,56 @@ def test_admin_makes_rooms_imports_a_workbook_and_prints_stickers(
         db.conn.close()
         assert problems == []
         browser.close()
+
+
+def test_the_room_picker_finds_a_room_among_hundreds_on_a_phone(site, launch_chromium):
+    """Hundreds of rooms: the picker's search takes "2-1-1203" to that room, and "1203"
+    (in every building and unit) offers the matches as buttons; building → unit → room
+    lists narrow the rest. Its words are Chinese from the catalogs, and it fits 390 px."""
+    from datetime import UTC, datetime
+
+    from playwright.sync_api import sync_playwright
+
+    from edge.db import transaction
+    from edge.people.addresses import generate_rooms
+
+    db = db_of(site)
+    with transaction(db) as conn:
+        for building in ("1幢", "2幢", "3幢"):
+            generate_rooms(conn, building, [1, 2], list(range(1, 19)), [1, 2, 3, 4],
+                           datetime(2026, 12, 1, tzinfo=UTC))  # fmt: skip
+    room_id = db.execute(
+        "SELECT r.id FROM rooms r JOIN units u ON u.id = r.unit_id JOIN buildings b"
+        " ON b.id = u.building_id WHERE b.name = '2幢' AND u.name = '1单元' AND r.number = '1203'"
+    ).fetchone()[0]
+    assert db.execute("SELECT COUNT(*) FROM rooms").fetchone()[0] == 432
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+        page = context.new_page()
+        problems = watch_problems(page)
+        page.goto(f"{site['base']}/login")
+        page.fill("input[name=username]", USERS["admin"])
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        page.goto(f"{site['base']}/people/new")
+        search = page.locator("input.room-search")
+        assert search.get_attribute("placeholder").startswith("输入房号")
+        labels = page.eval_on_selector_all("select[aria-label]", "s => s.map(e => e.ariaLabel)")
+        assert labels[:2] == ["楼栋", "单元"], labels
+        search.fill("2-1-1203")
+        assert page.input_value("#household-picker") == f"room:{room_id}"
+        search.fill("1203")
+        picks = page.locator(".room-search-pick")
+        assert picks.count() == 6, "three buildings, two units each"
+        assert "个房间符合" in page.inner_text(".room-search-result")
+        picks.nth(2).click()  # 2幢 1单元 1203, in natural order
+        assert page.input_value("#household-picker") == f"room:{room_id}"
+        search.fill("9999")
+        assert page.inner_text(".room-search-result") == "没有符合的房间。"
+        assert fits(page)
+        page.screenshot(path=str(ARTIFACTS / "phone-room-picker.png"))
+        context.close()
+        browser.close()
+    assert problems == [], problems

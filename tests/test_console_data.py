@@ -300,3 +300,45 @@ def test_faces_zip_in_the_browser_needs_consent_and_reports_each_photo(env, face
     consent_by = db.execute("SELECT face_consent_by FROM residents WHERE id = ?", [rid]).fetchone()
     assert consent_by[0] == "admin1"
     db.conn.close()
+
+
+def test_the_admin_renames_a_community_audited_and_a_bad_name_changes_nothing(env):
+    from qr_registry.rooms import add_room
+
+    db = db_of(env)
+    with transaction(db) as conn:
+        add_room(conn, "本小区", "3幢", "1单元", "402", None, datetime(2026, 12, 1, tzinfo=UTC))
+        add_room(conn, "幸福小区", "3幢", "1单元", "402", None, datetime(2026, 12, 1, tzinfo=UTC))
+    default = db.execute("SELECT id FROM properties WHERE name = '本小区'").fetchone()[0]
+    db.conn.close()
+    admin = client_as(env, "admin")
+    page = admin.get("/rooms/").text
+    assert 'value="本小区"' in page and "2 个房间" not in page  # one room each
+    # two communities: the room picker names each building with its community
+    picker = admin.get("/people/new").text
+    assert 'label="幸福小区 3幢 1单元"' in picker and 'label="本小区 3幢 1单元"' in picker
+    url = f"/rooms/community/{default}/name"
+    token = csrf_of(page)
+    taken = ("幸福小区", "已有小区名为 幸福小区")
+    for bad, said in (("", "1 到 40 个字"), taken, ("长" * 41, "1 到 40")):
+        response = admin.post(url, data={"csrf_token": token, "name": bad})
+        assert response.status_code == 400 and said in response.text, bad
+    assert admin.post("/rooms/community/999/name",
+                      data={"csrf_token": token, "name": "x"}).status_code == 404  # fmt: skip
+    response = admin.post(url, data={"csrf_token": token, "name": "  阳光花园  "})
+    assert response.status_code == 303
+    page = admin.get(response.headers["Location"]).text
+    assert "小区名称已保存" in page and 'value="阳光花园"' in page
+    db = db_of(env)
+    names = {r[0] for r in db.execute("SELECT name FROM properties")}
+    audit_rows = list(db.execute("SELECT actor, target, details FROM audit_log"
+                                 " WHERE action = 'community_rename'"))  # fmt: skip
+    db.conn.close()
+    assert names == {"阳光花园", "幸福小区"}
+    assert len(audit_rows) == 1 and audit_rows[0][1] == f"community:{default}"
+    assert '"from": "本小区"' in audit_rows[0][2] and '"to": "阳光花园"' in audit_rows[0][2]
+    audit_page = admin.get("/admin/audit?action=community_rename").text
+    assert "小区改名" in audit_page and f"小区 {default}" in audit_page
+    guard = client_as(env, "guard")
+    assert guard.post(url, data={"csrf_token": csrf_of(guard.get("/console/").text),
+                                 "name": "x"}).status_code == 403  # fmt: skip

@@ -272,7 +272,7 @@ def test_event_page_explains_decision_with_related_alert_and_snapshot(env):
     details = re.search(r'<table id="details">.*?</table>', html, re.S).group(0)
     assert "<th>Votes</th><td>4</td>" in details and "<th>Frames</th><td>6</td>" in details
     assert "41.5" in details and "<td>2025-06-01 08:59:58</td>" in details  # site time
-    assert 'id="confidence">0.973<' in html and 'id="plate">京A88888<' in html
+    assert 'id="confidence">97.3%<' in html and 'id="plate">京A88888<' in html
     related = re.search(r'<ul id="related">.*?</ul>', html, re.S).group(0)
     assert f"/events/{alert_id}" in related and "raised by this event" in related
     assert f'src="/events/{passage.id}/snapshot"' in html

@@ -166,7 +166,7 @@ def test_page_in_chinese_with_charts_and_tables(env):
 def test_page_in_english(env):
     html = client_as(env, "police").get("/dashboard/?lang=en").text
     assert "<h1>Dashboard</h1>" in html and "Passages today by hour" in html
-    assert "Asia/Shanghai" in html
+    assert "China Standard Time (UTC+8)" in html and "Asia/Shanghai" not in html
 
 
 def test_text_in_the_svg_is_escaped(env, tmp_path):

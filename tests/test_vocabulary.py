@@ -97,12 +97,14 @@ def test_a_refused_face_reads_in_chinese():
     assert ZH.reason_text(repeated) == "本门 60 秒内已有 3 次人脸被判为伪造；10 秒内暂停人脸识别"
 
 
-def test_an_old_row_without_parameters_keeps_its_stored_message():
+def test_an_old_row_without_parameters_keeps_its_stored_message_in_english_only():
     old = {"code": "visitor_expired", "message": "visitor vehicle of household 1: expired at x"}
-    assert ZH.reason(old) == "访客通行证已过期 · visitor vehicle of household 1: expired at x"
+    assert ZH.reason(old) == "访客通行证已过期"  # a Chinese reader never meets the English
+    assert EN.reason(old) == "Visitor pass expired · visitor vehicle of household 1: expired at x"
     assert ZH.reason({"code": "made_up", "message": "something"}) == "something"
     broken = {"code": "plate_unread", "message": "m", "params": {"confidence": "x"}}
-    assert ZH.reason_text(broken) == "m"  # a malformed parameter never raises
+    assert ZH.reason_text(broken) == "车牌未识别"  # a malformed parameter never raises
+    assert EN.reason_text(broken) == "m"
 
 
 def test_subjects_details_and_colours():
@@ -128,3 +130,63 @@ def test_a_date_alone_ends_at_the_end_of_that_local_day():
     assert read_local_time("2026-12-03", ZONE) == datetime(2026, 12, 3, tzinfo=ZONE)
     assert read_local_time("2026-12-03T18:00", ZONE, end_of_day=True).hour == 18
     assert ZH.time(end) == "2026-12-03 23:59"
+
+
+def _audit_actions() -> dict[str, str]:
+    """Every action code the code writes into the audit log: the third argument of each
+    ``audit.append``/``audit.record`` call, a literal or either branch of a conditional;
+    an f-string's literal head stands for its family ("request_…")."""
+    found: dict[str, str] = {}
+    for folder in ("edge", "qr_registry", "sync"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("append", "record")
+                    and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id in ("audit", "audit_log")
+                    and len(node.args) > 2
+                ):
+                    continue
+                where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                arg = node.args[2]
+                for value in ast.walk(arg):
+                    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                        found.setdefault(value.value, where)
+    return found
+
+
+def test_every_audit_action_the_code_writes_has_one_label_in_both_languages():
+    from edge.vocabulary import AUDIT_ACTIONS
+
+    actions = _audit_actions()
+    assert len(actions) > 40
+    # computed codes: a registration's decision ("confirmed"[:-2]) and a tenant's request
+    computed = {"confirmed", "rejected", "request_", "action"}
+    dynamic = {"confirm", "reject", "request_extend", "request_move_out"}
+    missing = sorted(f"{code} ({where})" for code, where in actions.items()
+                     if code not in AUDIT_ACTIONS and code not in computed)  # fmt: skip
+    assert missing == [], "audit actions without a label: " + ", ".join(missing)
+    zh = catalog("zh")
+    for code in {*actions, *dynamic} - computed:
+        assert AUDIT_ACTIONS[code] in zh, code
+        assert ZH.audit_action(code) == zh[AUDIT_ACTIONS[code]]
+    assert ZH.audit_action("some_new_code") == "some_new_code"  # shown, never dropped
+    assert ZH.party("user:3", {3: "保安张三"}) == "保安张三 (#3)"
+    assert ZH.party("cli") == "命令行" and EN.party("registration:01J") == "Registration 01J"
+
+
+def test_the_site_zone_reads_as_people_name_it_never_as_its_iana_id():
+    from edge.vocabulary import zone_label
+
+    winter, summer = datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC)
+    assert zone_label(ZONE, winter, "zh") == "中国标准时间（UTC+8）"
+    assert zone_label(ZONE, winter, "en") == "China Standard Time (UTC+8)"
+    assert zone_label(ZoneInfo("Asia/Urumqi"), winter, "zh").endswith("（UTC+6）")
+    assert zone_label(ZoneInfo("Asia/Kolkata"), winter, "en").endswith("(UTC+5:30)")
+    berlin = ZoneInfo("Europe/Berlin")
+    assert zone_label(berlin, summer, "zh") != zone_label(berlin, winter, "zh")  # summer time
+    assert zone_label(ZoneInfo("America/New_York"), winter, "en").endswith("(UTC-5)")
+    for zone in ("Asia/Shanghai", "Europe/Berlin", "UTC", "Asia/Hong_Kong"):
+        assert "/" not in zone_label(ZoneInfo(zone), winter, "zh"), zone

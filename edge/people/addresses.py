@@ -182,9 +182,19 @@ def find_household(conn: sqlite3.Connection, text: str) -> tuple[int, str] | Non
 
 def picker_groups(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """The room picker's choices: one group per building and unit, each room with the
-    value a form sends (``room:N``) and its household label (to mark the current one)."""
+    value a form sends (``room:N``) and its household label (to mark the current one).
+    With more than one community a building is named with its community ("幸福小区 3幢")."""
+    communities = dict(
+        conn.execute(
+            "SELECT b.id, p.name FROM buildings b JOIN properties p ON p.id = b.property_id"
+        )
+    )
+    several = len(set(communities.values())) > 1
     groups = []
     for building in tree(conn):
+        title = building["name"]
+        if several:
+            title = f"{communities.get(building['id'], '')} {building['name']}".strip()
         for unit in building["units"]:
             rooms = []
             for room in unit["rooms"]:
@@ -195,7 +205,9 @@ def picker_groups(conn: sqlite3.Connection) -> list[dict[str, Any]]:
                 rooms.append(
                     {"value": f"room:{room['id']}", "number": room["number"], "label": label}
                 )
-            groups.append({"building": building["name"], "unit": unit["name"], "rooms": rooms})
+            groups.append({"building": building["name"], "unit": unit["name"], "rooms": rooms,
+                           "building_key": str(building["id"]), "building_title": title,
+                           "title": f"{title} {unit['name']}"})  # fmt: skip
     return groups
 
 
@@ -311,6 +323,39 @@ def tree(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         for unit in building["units"]:
             unit["rooms"].sort(key=lambda r: natural_key(r["number"]))
     return ordered
+
+
+def communities(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The communities (小区) with their building and room counts, in name order."""
+    rows = conn.execute(
+        "SELECT p.id, p.name, COUNT(DISTINCT b.id), COUNT(r.id) FROM properties p"
+        " LEFT JOIN buildings b ON b.property_id = p.id LEFT JOIN units u ON u.building_id = b.id"
+        " LEFT JOIN rooms r ON r.unit_id = u.id GROUP BY p.id ORDER BY p.id"
+    ).fetchall()
+    return [{"id": r[0], "name": r[1], "buildings": r[2], "rooms": r[3]} for r in rows]
+
+
+COMMUNITY_NAME_MAX = 40
+
+
+def rename_community(conn: sqlite3.Connection, community_id: int, name: str) -> str:
+    """Give a community its real name (the default "本小区" made before a property existed,
+    or a typo); in the caller's transaction. Returns the old name. Raises AddressError:
+    ``no_community``, ``community_name`` (1-40 printable characters), ``community_taken``."""
+    name = " ".join((name or "").split())
+    if not name or len(name) > COMMUNITY_NAME_MAX or not name.isprintable():
+        raise AddressError("community_name", "a community's name has 1-40 characters")
+    row = conn.execute("SELECT name FROM properties WHERE id = ?", (community_id,)).fetchone()
+    if row is None:
+        raise AddressError("no_community", "there is no such community")
+    other = conn.execute(
+        "SELECT 1 FROM properties WHERE name = ? AND id != ?", (name, community_id)
+    ).fetchone()
+    if other is not None:
+        raise AddressError("community_taken", "another community is called %(name)s",
+                           {"name": name})  # fmt: skip
+    conn.execute("UPDATE properties SET name = ? WHERE id = ?", (name, community_id))
+    return str(row[0])
 
 
 def natural_key(text: str) -> tuple:

@@ -36,6 +36,7 @@ MAX_ROWS = 20_000  # per sheet
 MAX_CELL = 200  # characters in one cell
 WORKBOOK_LIMITS = ArchiveLimits(max_members=200, max_total=100 * 1024 * 1024, max_member=60 << 20)
 LISTS_SHEET = "选项"  # hidden sheet holding the data-validation lists
+LIST_TITLES = {"building": "楼栋", "group": "通行组", "kind": "车辆类型", "landlord": "房东账号"}
 _ESCAPED = re.compile(r"([,;|\t\r\n]\s*)'([=+\-@])")  # edge.cells.SPLIT_FORMULA's escape
 
 
@@ -127,7 +128,7 @@ def _lists_sheet(book: Workbook, lists: dict[str, list[str]]) -> dict[str, str]:
     ranges = {}
     for index, (name, values) in enumerate(lists.items(), start=1):
         letter = get_column_letter(index)
-        hidden.cell(row=1, column=index, value=name)
+        hidden.cell(row=1, column=index, value=LIST_TITLES.get(name, name))
         for row, value in enumerate(values or [""], start=2):
             hidden.cell(row=row, column=index, value=safe_cell(value))
         ranges[name] = f"'{LISTS_SHEET}'!${letter}$2:${letter}${len(values or ['']) + 1}"

@@ -19,7 +19,7 @@ from edge.web.access import require_roles
 from edge.web.audit_labels import (
     action_label,
     actor_label,
-    details_text,
+    details_shown,
     object_kind_label,
     object_label,
     verification,
@@ -215,8 +215,8 @@ def _audit_page(result: audit.VerifyResult | None = None, verified_now: bool = F
                 **row,
                 "actor_label": actor_label(row["actor"], usernames),
                 "action_label": action_label(row["action"]),
-                "object_label": object_label(row["target"]),
-                "details_text": details_text(row["details"]),
+                "object_label": object_label(row["target"], usernames),
+                "details_shown": details_shown(row["details"]),
             }
             for row in page.rows
         ]

@@ -295,7 +295,16 @@ def _http_error(error: HTTPException):
     }.get(code, gettext("Something went wrong."))
     custom = error.description and error.description != type(error).description
     message = error.description if custom else default
-    return render_template("error.html", code=code, message=message), code
+    title = {
+        400: gettext("The request could not be handled"),
+        403: gettext("No access to this page"),
+        404: gettext("Page not found"),
+        405: gettext("Not allowed"),
+        413: gettext("Too large"),
+        429: gettext("Too many attempts"),
+    }.get(code, gettext("Something went wrong"))
+    page = render_template("error.html", code=code, title=title, message=message)
+    return page, code
 
 
 def _home():

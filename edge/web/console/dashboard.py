@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, render_template
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 
 from edge.events import stats as event_stats
+from edge.vocabulary import zone_label
 from edge.web.access import require_console_roles
 from edge.web.console.charts import (
     SERIES_CLASSES,
@@ -118,7 +119,7 @@ def index():
         "console/dashboard.html",
         today=figures.today,
         first_day=figures.days[0],
-        zone=config.site.timezone,
+        zone=zone_label(zone, now(), str(get_locale() or "zh")),
         hourly=_time_chart(hours, hourly, 3, gettext("Today by hour")),
         daily=_time_chart(days, daily, 5, gettext("Last 30 days by day")),
         splits=[

@@ -44,6 +44,9 @@ _TEXTS = {
     "too_many_rooms": lazy_gettext("At most %(n)s rooms at once."),
     "in_use": lazy_gettext("Still in use by %(uses)s: move or delete them first."),
     "no_room": lazy_gettext("There is no such room."),
+    "no_community": lazy_gettext("There is no such community."),
+    "community_name": lazy_gettext("A community's name has 1 to 40 characters."),
+    "community_taken": lazy_gettext("Another community is already called %(name)s."),
     "group_format": lazy_gettext(
         "The group's code is lower-case letters, digits or _, e.g. cleaners."
     ),

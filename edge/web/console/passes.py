@@ -278,4 +278,4 @@ def too_large(_error: RequestEntityTooLarge):
         )
     else:
         message = gettext("What you sent is too large.")
-    return render_template("error.html", code=413, message=message), 413
+    return render_template("error.html", code=413, title=gettext("Too large"), message=message), 413

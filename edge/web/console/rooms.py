@@ -21,9 +21,11 @@ from edge import audit
 from edge.db import transaction
 from edge.people.addresses import (
     AddressError,
+    communities,
     delete_room,
     get_room,
     list_rooms,
+    rename_community,
     room_uses,
     set_landlord,
     tree,
@@ -43,6 +45,7 @@ PAGE_SIZE = 100
 MAX_STICKERS = 3000  # one PDF; a 2,600-room community prints in one go
 _MAX_ID = 2**31 - 1
 ROOM = f"<int(max={_MAX_ID}):room_id>"
+COMMUNITY = f"<int(max={_MAX_ID}):community_id>"
 
 
 def _landlords() -> list[dict]:
@@ -63,7 +66,7 @@ def _int_arg(name: str) -> int | None:
 
 
 @bp.route("/", endpoint="index")
-def index():
+def index(error: str = "", status: int = 200):
     """Rooms by building, unit and number; search by address; filter by landlord."""
     query = request.args.get("q", "").strip()
     if len(query) > 40:
@@ -84,13 +87,35 @@ def index():
         landlord=landlord,
         building=building,
         buildings=tree(get_db().conn),
+        communities=communities(get_db().conn),
+        community_error=error,
         landlords=_landlords(),
         page=page,
         pages=max(1, ceil(total / PAGE_SIZE)),
         made=_int_arg("made"),
-        done=request.args.get("done", ""),
+        done=request.args.get("done", "") if status == 200 else "",
         layouts=list(LAYOUTS),
-    )
+    ), status
+
+
+@bp.route(f"/community/{COMMUNITY}/name", methods=["POST"], endpoint="rename_community")
+def rename(community_id: int):
+    """Rename a community (the default "本小区" made before a property existed, a typo):
+    audited with the old and the new name; a bad or taken name is said on the page."""
+    name = request.form.get("name", "")
+    try:
+        with transaction(get_db()) as conn:
+            old = rename_community(conn, community_id, name)
+            new = " ".join(name.split())
+            if old != new:
+                details = {"from": old, "to": new}
+                audit.append(conn, actor(), "community_rename", f"community:{community_id}",
+                             details, now())  # fmt: skip
+    except AddressError as exc:
+        if exc.code == "no_community":
+            abort(404, gettext("There is no such community."))
+        return index(error=problem_text(exc.code, exc.params), status=400)
+    return redirect(url_for("console_rooms.index", done="renamed") + "#communities", 303)
 
 
 def _room_ids() -> list[int]:
