@@ -226,19 +226,13 @@ class PedestrianGateLoop(GateRunner):
         decrypting every template. Removing one resident and enrolling another changes the
         id sums, so equal counts cannot hide a swap.
         """
+        model, now = self.recogniser.model_sha256, self.clock()
         with self.lock:
-            watch_reloaded = self.watch.refresh(
-                self.db, self.vault, self.recogniser.model_sha256, self.clock()
-            )
-            signature = self.db.execute(
-                "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(SUM(id), 0),"
-                " (SELECT COUNT(*) || ':' || COALESCE(SUM(id), 0) FROM residents"
-                "  WHERE active = 1 AND face_consent_at IS NOT NULL)"
-                " FROM face_templates"
-            ).fetchone()
+            watch_reloaded = self.facts(lambda db: self.watch.refresh(db, self.vault, model, now))
+            signature = self.facts(index_signature)
             if signature == self._index_signature:
                 return watch_reloaded
-            index = load_face_index(self.db, self.vault, self.recogniser.model_sha256)
+            index = self.facts(lambda db: load_face_index(db, self.vault, model))
         self.index = index  # one reference swap: a search never sees a half-built index
         self._index_signature = signature
         log.info("gate %s: face index has %d template(s)", self.gate.id, len(index))
@@ -451,7 +445,7 @@ class PedestrianGateLoop(GateRunner):
         if key in self._qr_quiet:
             return []
         self._qr_quiet[key] = at + timedelta(seconds=self.settings.dedupe_s)
-        fact = pass_fact(self.db, text)
+        fact = self.facts(lambda db: pass_fact(db, text))
         sighting = PersonSighting("qr_pass", pass_id=fact.id if fact else None)
         return [self._decide(sighting, "qr_pass", image, {}, qr=fact)]
 
@@ -486,7 +480,7 @@ class PedestrianGateLoop(GateRunner):
         now_s = time.monotonic()
         recent = [t for t in self._pin_failures.get(rid, []) if now_s - t < self.settings.lockout_s]
         locked_out = len(recent) >= self.settings.max_pin_failures
-        ok = not locked_out and check_pin(self.db, rid, pin)
+        ok = not locked_out and self.facts(lambda db: check_pin(db, rid, pin))
         if not ok and not locked_out:
             recent.append(now_s)
         self._pin_failures[rid] = recent
@@ -591,15 +585,8 @@ class PedestrianGateLoop(GateRunner):
         """The resident fact, with a visitor's pass terms when it is a visitor."""
         if not resident_id:
             return None
-        fact = resident_fact(self.db, resident_id)
-        if fact is None:
-            return None
         since = now - timedelta(seconds=self.settings.same_visit_s)
-        terms = visit_terms(self.db, resident_id, self.gate.id, since)
-        if terms is None:
-            return fact
-        label, visit = terms
-        return replace(fact, label=label, visit=visit)
+        return self.facts(lambda db: person_fact(db, resident_id, self.gate.id, since))
 
     # -- the runner's hooks -------------------------------------------------------------------
     def release(self, source: str) -> None:
@@ -638,6 +625,34 @@ class PedestrianGateLoop(GateRunner):
             "pin_waiting": stage.pin_window.waiting(now) is not None,
             "ir_camera": None if self.ir_camera is None else _asdict(self.ir_camera.health()),
         }
+
+
+def index_signature(db: sqlite_utils.Database) -> tuple:
+    """Changes whenever templates or the residents they belong to change (see
+    ``refresh_index``)."""
+    return tuple(
+        db.execute(
+            "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(SUM(id), 0),"
+            " (SELECT COUNT(*) || ':' || COALESCE(SUM(id), 0) FROM residents"
+            "  WHERE active = 1 AND face_consent_at IS NOT NULL)"
+            " FROM face_templates"
+        ).fetchone()
+    )
+
+
+def person_fact(
+    db: sqlite_utils.Database, resident_id: int, gate_id: str, since: datetime
+) -> ResidentFact | None:
+    """The resident fact, with a visitor's pass terms (last use at ``gate_id`` after
+    ``since``) when it is a visitor."""
+    fact = resident_fact(db, resident_id)
+    if fact is None:
+        return None
+    terms = visit_terms(db, resident_id, gate_id, since)
+    if terms is None:
+        return fact
+    label, visit = terms
+    return replace(fact, label=label, visit=visit)
 
 
 def _face_box(probe: Probe | None, image: np.ndarray) -> dict[str, Any]:
