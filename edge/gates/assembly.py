@@ -403,9 +403,13 @@ def pedestrian_gate(
         raise ValueError(f"gate {gate_id!r} is a {gate.kind} gate; use vehicle_gate()")
     assert gate.lock is not None  # guaranteed by GateConfig validation
     vault = pii_vault(config)  # before any pin is claimed: a missing key changes nothing
-    recogniser = recogniser or face_recogniser(config.recognition.faces)
-    ir_camera = _ir_camera(gate)
-    stage = liveness_stage(config, gate, recogniser, ir_camera, liveness)  # models checked
+    if gate.faces:
+        recogniser = recogniser or face_recogniser(config.recognition.faces)
+        ir_camera = _ir_camera(gate)
+        stage = liveness_stage(config, gate, recogniser, ir_camera, liveness)  # models checked
+    else:  # a PIN and QR pass door: no face models at all
+        recogniser, ir_camera = None, None
+        stage = LivenessStage(StageSettings(mode="off"), None)
     db, store_state = (db, None) if db else open_gate_store(config)
     factory = pin_factory or make_pin_factory(config.hardware.pin_factory)
     camera = _camera(gate)

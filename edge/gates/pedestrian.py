@@ -171,7 +171,7 @@ class PedestrianGateLoop(GateRunner):
         self,
         gate: PedestrianGateFacts,
         door: DoorLike,
-        recogniser: FaceRecogniser,
+        recogniser: FaceRecogniser | None,
         db: sqlite_utils.Database,
         vault: PiiVault,
         snapshots: SnapshotStore | None,
@@ -184,7 +184,9 @@ class PedestrianGateLoop(GateRunner):
     ) -> None:
         """``liveness``: the door's liveness stage; None is a door without one (mode off,
         for tests of other parts; edge.gates.assembly always builds one from the config).
-        ``ir_camera``: the near-infrared camera the stage reads, for the health page."""
+        ``ir_camera``: the near-infrared camera the stage reads, for the health page.
+        ``recogniser`` None: a door without faces (``[gates] faces = false``), opened by
+        PIN and QR pass only."""
         super().__init__(gate.id, camera, db, snapshots, on_outcome, clock)
         self.liveness = liveness or LivenessStage(StageSettings(mode="off"), None)
         self.liveness_stats = LivenessStats()
@@ -226,6 +228,8 @@ class PedestrianGateLoop(GateRunner):
         decrypting every template. Removing one resident and enrolling another changes the
         id sums, so equal counts cannot hide a swap.
         """
+        if self.recogniser is None:
+            return False  # a door without faces has no index to keep
         model, now = self.recogniser.model_sha256, self.clock()
         with self.lock:
             watch_reloaded = self.facts(lambda db: self.watch.refresh(db, self.vault, model, now))
@@ -241,6 +245,8 @@ class PedestrianGateLoop(GateRunner):
     # -- frames: read → decide → act -------------------------------------------------------------
     def on_frame(self, image: np.ndarray, at: datetime) -> list[GateOutcome]:
         """A QR pass and a face in one frame, each decided and acted on."""
+        if self.recogniser is None:  # a door without faces: QR passes only
+            return self._look_for_qr(image, at)
         try:
             probe = self.timed(self.recogniser.probe, image)
         except ImageInputError as exc:
