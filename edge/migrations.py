@@ -45,6 +45,23 @@ def _community_triggers() -> str:
     return "".join(parts)
 
 
+#: what a gate decides from: the lists its last good copy in memory holds (edge.people.copy)
+PEOPLE_LISTS = COMMUNITY_LISTS
+
+
+def _people_version_triggers() -> str:
+    """INSERT/UPDATE/DELETE triggers on every people list, bumping its people_versions row."""
+    parts = []
+    for table in PEOPLE_LISTS:
+        for action in ("INSERT", "UPDATE", "DELETE"):
+            parts.append(
+                f"CREATE TRIGGER people_version_{table}_{action.lower()} AFTER {action}"
+                f" ON {table} BEGIN UPDATE people_versions SET version = version + 1"
+                f" WHERE list = '{table}'; END;\n"
+            )
+    return "".join(parts)
+
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
         1,
@@ -794,6 +811,19 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             created_at TEXT NOT NULL
         );
         """,
+    ),
+    (
+        14,
+        "a version per people list, bumped by triggers: a gate's copy in memory reloads a"
+        " list when (and only when) it changed",
+        """
+        CREATE TABLE people_versions (
+            list TEXT PRIMARY KEY,               -- a table a gate decides from
+            version INTEGER NOT NULL DEFAULT 0   -- bumped by every insert, update and delete
+        );
+        """
+        + "".join(f"INSERT INTO people_versions (list) VALUES ('{t}');\n" for t in PEOPLE_LISTS)
+        + _people_version_triggers(),
     ),
 ]
 

@@ -49,6 +49,8 @@ EVENT_KINDS = {
     "watchlist_alert": N_("Watchlist alert"),
     "camera_fault": N_("Camera fault"),
     "camera_recovered": N_("Camera recovered"),
+    "storage_fault": N_("Storage fault"),
+    "storage_recovered": N_("Storage recovered"),
     "manual_open": N_("Opened by hand"),
     "face_passage": N_("Face passage"),
     "face_unknown": N_("Unknown face"),
@@ -149,12 +151,14 @@ DETAILS = {
     "after_spoof": N_("Answered the doubted face"),
     "attempts": N_("Attempts"),
     "paused_until": N_("Faces paused until"),
+    "error": N_("Error"),
+    "problems": N_("Problems found"),
 }
 TIME_DETAILS = frozenset({"first_seen", "seen_since", "paused_until"})
 # a device's own text, and the liveness cues' technical names and readings (evidence for the
 # installer, like an error text): shown as written, marked as diagnostics
 DIAGNOSTIC_DETAILS = frozenset(
-    {"last_error", "snapshot_error", "liveness_parts", "liveness_readings"}
+    {"last_error", "snapshot_error", "liveness_parts", "liveness_readings", "error", "problems"}
 )
 PLATE_COLOURS = {
     "blue": N_("Blue"),
@@ -194,6 +198,7 @@ GATE_REPLIES = {
     "seconds": N_("a capture lasts 1 to 10 seconds"),
     "not_pedestrian": N_("only a pedestrian gate's camera captures faces for enrolment"),
     "no_camera": N_("this gate has no camera"),
+    "faces_off": N_("this door takes no faces (PIN and QR passes only)"),
     "no_liveness": N_("liveness is off or unavailable at this door, so a capture cannot be judged"),
     "ir_fault": N_("the door's infrared camera is down, so a capture cannot be judged"),
 }
@@ -375,6 +380,14 @@ _TEMPLATES = {
     "ir_camera_recovered": N_(
         "Infrared camera %(previous)s → %(state)s: faces open this door again"
     ),
+    "storage_fault_write": N_("The store refuses writes: events are kept in the spool"),
+    "storage_fault_read": N_(
+        "The people data cannot be read: the gate decides from its last good copy"
+    ),
+    "storage_fault_check": N_("The integrity check found damage in the database"),
+    "storage_recovered_write": N_("The store takes writes again: the spool was written"),
+    "storage_recovered_read": N_("The people data can be read again"),
+    "storage_recovered_check": N_("The integrity check finds the database sound again"),
     "pass_use_not_counted": N_("Storage fault: this use of the pass could not be counted"),
     "hub_unreachable": N_("The community hub cannot be reached to count this pass's use"),
     "door_forced": N_("Door opened without a grant"),
@@ -695,6 +708,8 @@ class Vocabulary:
                 previous=self.word(CAMERA_STATES, p["previous"]),
                 state=self.word(CAMERA_STATES, p["state"]),
             )
+        if code in ("storage_fault", "storage_recovered"):
+            return self._t(f"{code}_{p['operation']}")
         if code == "liveness_failed":
             if "score" not in p:
                 return self._t("liveness_unjudged")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import ConfigError, load_config
+from edge.config import ConfigError, load_config, parse_config
 from edge.errors import UserError
 
 EXAMPLE = resources.files("edge").joinpath("menwei.example.toml").read_text(encoding="utf-8")
@@ -213,3 +213,18 @@ def test_example_config_pedestrian_section_is_valid_when_uncommented(tmp_path):
 def test_malformed_camera_source_is_refused_at_load(tmp_path, source, why):
     found = problems(tmp_path, MINIMAL.replace('source = "frames"', f'source = "{source}"'))
     assert any(p.startswith("gates[0].camera.source") and why in p for p in found), found
+
+
+def test_a_door_without_faces_judges_no_liveness_and_only_doors_go_without():
+    """``faces = false``: a PIN and QR pass door loads no face models, so it cannot judge
+    liveness either (said, not ignored); a vehicle gate has no faces to switch off."""
+    door = {"id": "east", "name": "East", "kind": "pedestrian", "camera": {"source": "frames"},
+            "lock": {"relay_pin": 17}, "faces": False}  # fmt: skip
+    with pytest.raises(ConfigError, match='mode = "off"'):
+        parse_config({"gates": [door]})
+    config = parse_config({"gates": [{**door, "liveness": {"mode": "off"}}]})
+    assert config.gate("east").faces is False
+    vehicle = {"id": "north", "name": "North", "kind": "vehicle", "camera": {"source": "frames"},
+               "barrier": {"open_pin": 5}, "faces": False}  # fmt: skip
+    with pytest.raises(ConfigError, match="faces = false is for pedestrian gates"):
+        parse_config({"gates": [vehicle]})

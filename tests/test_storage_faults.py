@@ -102,15 +102,25 @@ def test_disk_full_keeps_opening_and_recovers(gate, small_disk):
     [outcome] = drive(loop, RESIDENTS[1], T0 + timedelta(minutes=1))
     assert outcome.decision == "open" and outcome.event_id == ""  # opened, not yet stored
     assert pulses(pin) == 2
-    assert loop.writer.fault and loop.writer.spooled == 1
+    assert loop.writer.fault and loop.writer.spooled == 2  # the passage and the fault's event
+    assert loop.health()["storage_fault"] and loop.health()["storage_faults"] >= 1
     (small_disk / "filler").unlink()
     loop.tick(T0 + timedelta(minutes=2))
     assert loop.writer.fault is None and loop.writer.spooled == 0
-    events = {e["plate"]: e for e in recent_events(db)}
+    stored = recent_events(db)
+    events = {e["plate"]: e for e in stored if e["plate"]}
     assert set(events) == {RESIDENTS[0], RESIDENTS[1]}
     assert "storage fault" in events[RESIDENTS[1]]["details"]["snapshot_error"]
+    # the fault and its end reach the guard's alerts and the district, once each
+    assert sorted(e["kind"] for e in stored if not e["plate"]) == [
+        "storage_fault",
+        "storage_recovered",
+    ]
+    [fault] = [e for e in stored if e["kind"] == "storage_fault"]
+    assert fault["reasons"][0]["params"] == {"operation": "write"}
+    assert "disk is full" in fault["details"]["error"]
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 2
+    assert db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 4
 
 
 def test_read_only_snapshot_filesystem_keeps_opening_and_recovers(gate, tmp_path):
@@ -159,7 +169,7 @@ def test_disk_full_lets_a_counted_visitor_pass_in_and_says_the_use_was_not_count
     assert "pass_use_not_counted" in [r["code"] for r in outcome.reasons]
     (small_disk / "filler").unlink()
     loop.tick(T0 + timedelta(minutes=1))
-    [event] = recent_events(db)
+    [event] = [e for e in recent_events(db) if e["kind"] == "vehicle_passage"]
     assert event["decision"] == "open" and "pass_use" not in event["details"]
     assert event["reasons"][-1]["code"] == "pass_use_not_counted"
     assert db.execute("SELECT uses FROM vehicles WHERE id = ?", [vehicle_id]).fetchone()[0] == 0

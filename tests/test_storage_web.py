@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from helpers import Clock, csrf_of, tenant_form
 
+from edge.box.store_check import IntegrityStatus, status_path, write_status
 from edge.web.app import create_app
 from edge.web.server import probe
 from edge.web.storage import FAULT_HEADER
@@ -123,3 +124,20 @@ def test_the_watchdog_probe_counts_a_storage_fault_alive_and_anything_else_not()
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_healthz_reports_damage_the_hourly_integrity_check_found(site):
+    """The hourly check's result (run/integrity.json, edge.box.store_check) reaches
+    monitoring: 503 with the first problems while it says damaged, 200 once sound again."""
+    config, _ids, _data = site
+    app = create_app(config, clock=Clock())
+    assert app.test_client().get("/healthz").status_code == 200
+    damaged = IntegrityStatus("2026-12-01T13:00:00.000+00:00", False, True, 1.5,
+                              ("Page 5: btreeInitPage() returns error code 11",))  # fmt: skip
+    write_status(status_path(config), damaged)
+    health = app.test_client().get("/healthz")
+    assert health.status_code == 503 and health.headers[FAULT_HEADER] == "storage"
+    assert "integrity_check" in health.text and "Page 5" in health.text
+    unfinished = IntegrityStatus("2026-12-01T14:00:00.000+00:00", True, False, 120.0)
+    write_status(status_path(config), unfinished)  # a check cut short says nothing either way
+    assert app.test_client().get("/healthz").status_code == 200

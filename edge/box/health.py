@@ -25,6 +25,7 @@ from typing import Any
 
 import sqlite_utils
 
+from edge.box.store_check import IntegrityStatus, read_status, status_path
 from edge.config import GateConfig, MenweiConfig
 from edge.gates.control import GateUnreachableError, send_gate_command
 from sync.status import read_status_file, sync_status
@@ -130,10 +131,13 @@ class DiskUsage:
     snapshot_files: int
     snapshot_budget_bytes: int
     min_free_bytes: int
+    integrity: IntegrityStatus | None = None  # the last hourly integrity_check
 
     @property
     def level(self) -> str:
         if self.free_bytes < self.min_free_bytes:
+            return "bad"
+        if self.integrity is not None and self.integrity.damaged:
             return "bad"
         if self.snapshot_bytes > 0.9 * self.snapshot_budget_bytes:
             return "warn"
@@ -196,6 +200,7 @@ def disk_usage(config: MenweiConfig, snapshots: SnapshotSizeCache) -> DiskUsage:
         snapshot_files,
         config.retention.snapshot_budget_mb * 1024 * 1024,
         config.retention.min_free_mb * 1024 * 1024,
+        read_status(status_path(config)),
     )
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import click
@@ -95,15 +96,27 @@ def db_version(config_path: Path) -> None:
 @click.command()
 @config_option
 def retention(config_path: Path) -> None:
-    """Prune snapshots to the disk budget and delete delivered events past retention."""
+    """Check the database's integrity (within [storage] integrity_check_s), prune snapshots
+    to the disk budget and delete delivered events past retention."""
     from edge.box.retention import run_retention
+    from edge.box.store_check import periodic_check
     from edge.db import utc_now
+    from edge.db_file import DamagedStoreError
     from edge.store.open import open_store
 
     config = read_config(config_path)
-    report = run_retention(
-        open_store(config), config.storage.snapshot_dir, config.retention, utc_now()
-    )
+    try:
+        db = open_store(config)
+    except (sqlite3.DatabaseError, OSError, DamagedStoreError):  # checked all the same
+        periodic_check(config, None, utc_now())
+        raise
+    status = periodic_check(config, db, utc_now())
+    if status is not None:
+        verdict = "ok" if status.ok else ("not finished" if not status.complete else "DAMAGED")
+        click.echo(f"integrity_check: {verdict} ({status.seconds:.1f} s)")
+        for problem in status.problems[:5]:
+            click.echo(f"  {problem}")
+    report = run_retention(db, config.storage.snapshot_dir, config.retention, utc_now())
     click.echo(
         f"deleted {report.snapshots_deleted} snapshots ({report.bytes_freed // 1024} KiB)"
         f" and {report.events_deleted} events; snapshots now "

@@ -90,6 +90,11 @@ class GateConfig(StrictModel):
         default=None,
         description="pedestrian gates: an optional near-infrared camera beside the colour one",
     )
+    faces: bool = Field(
+        default=True,
+        description="pedestrian gates: false for a door opened by PIN and QR pass only (no"
+        " face models loaded, no face index; liveness must then be off)",
+    )
     access: dict[str, str] = Field(
         default_factory=lambda: {"residents": "always", "visitors": "always"},
         description="pedestrian gates: group -> schedule name ('always' or [access.schedules])",
@@ -120,6 +125,8 @@ class GateConfig(StrictModel):
                 raise ValueError(
                     f"[gates.{wrong[0]}] is for pedestrian gates; this gate is kind = vehicle"
                 )
+            if not self.faces:
+                raise ValueError("faces = false is for pedestrian gates; this gate is a vehicle")
         else:
             if self.lock is None:
                 raise ValueError("a pedestrian gate needs a [gates.lock] section")
@@ -127,6 +134,11 @@ class GateConfig(StrictModel):
             if wrong:
                 raise ValueError(
                     f"[gates.{wrong[0]}] is for vehicle gates; this gate is kind = pedestrian"
+                )
+            if not self.faces and (self.door_liveness.mode != "off" or self.camera_ir):
+                raise ValueError(
+                    "a door without faces (faces = false) judges no liveness: set"
+                    ' [gates.liveness] mode = "off" and leave out [gates.camera_ir]'
                 )
         return self
 

@@ -79,6 +79,14 @@ class StorageConfig(StrictModel):
         le=600,
         description="longest time a gate spends on PRAGMA quick_check at start (0: skip)",
     )
+    integrity_check_s: float = Field(
+        default=120.0,
+        ge=0,
+        le=3600,
+        description="longest time the hourly `menwei retention` spends on the full PRAGMA"
+        " integrity_check, on its own connection, off every gate's path (0: skip); damage"
+        " found is a storage_fault event and red on the health page",
+    )
 
     @property
     def database_path(self) -> Path:

@@ -30,6 +30,8 @@ EventKind = Literal[
     "watchlist_alert",
     "camera_fault",
     "camera_recovered",
+    "storage_fault",  # the store refused a write or a read, or its check found damage
+    "storage_recovered",
     "manual_open",
     # pedestrian gates (edge.gates.pedestrian, gate_drivers.door)
     "face_passage",
@@ -136,6 +138,36 @@ def camera_change_event(
         ),
         details={"last_error": getattr(health, "last_error", None)}
         | ({"camera": camera} if camera != "colour" else {}),
+    )
+
+
+StorageOperation = Literal["write", "read", "check"]
+_STORAGE_MESSAGES = {
+    "write": "the store refuses writes: events are kept in the spool",
+    "read": "the people data cannot be read: deciding from the last good copy",
+    "check": "the integrity check found damage in the database",
+}
+
+
+def storage_event(
+    gate_id: str,
+    at: datetime,
+    operation: StorageOperation,
+    error: str | None = None,
+    recovered: bool = False,
+) -> NewEvent:
+    """A ``storage_fault`` (or, with ``recovered``, ``storage_recovered``) event: what
+    failed (``operation``); the store's own error text goes in the details (a diagnostic,
+    as a camera's last error)."""
+    kind: EventKind = "storage_recovered" if recovered else "storage_fault"
+    message = f"{operation}: storage recovered" if recovered else _STORAGE_MESSAGES[operation]
+    return NewEvent(
+        gate_id,
+        kind,
+        at,
+        "none",
+        reasons=({"code": kind, "message": message, "params": {"operation": operation}},),
+        details={"error": error} if error else {},
     )
 
 

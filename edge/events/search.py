@@ -42,6 +42,7 @@ ALERT_KINDS = (
     "door_held_open",
     "fire_alarm",
     "camera_fault",
+    "storage_fault",
     "face_spoof_suspected",
     "face_spoof_repeated",
 )

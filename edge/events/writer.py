@@ -39,7 +39,8 @@ from typing import TypeVar
 import numpy as np
 import sqlite_utils
 
-from edge.events.record import NewEvent, new_event_id, record_event
+from edge.db import utc_now
+from edge.events.record import NewEvent, new_event_id, record_event, storage_event
 from edge.events.spool import EventSpool, SpooledEvent
 from edge.store.snapshots import SnapshotStore
 
@@ -84,7 +85,11 @@ class EventWriter:
         max_spooled: int = 5000,
         retry_every_s: float = 5.0,
         reconnect: Callable[[], None] | None = None,
+        gate_id: str | None = None,
     ) -> None:
+        """``gate_id``: the gate whose ``storage_fault`` / ``storage_recovered`` events the
+        writer records at the start and end of each fault (None: it records none)."""
+        self.gate_id = gate_id
         self.connection = connection  # the calling thread's own (edge.db.ThreadConnections.get)
         self.reconnect = reconnect  # drops the calling thread's connection after a fault
         self.snapshots = snapshots
@@ -182,7 +187,22 @@ class EventWriter:
                     self.file.clear()
                 log.warning("storage recovered: %d spooled event(s) written", written)
                 self.fault = None
+                self._recovered()
             return written
+
+    def _recovered(self) -> None:
+        """The ``storage_recovered`` event after a fault's spool was written (spooled in
+        turn if the store refuses it: a replay writes it)."""
+        if self.gate_id is None:
+            return
+        event = storage_event(self.gate_id, utc_now(), "write", recovered=True)
+        ids = (new_event_id(event.occurred_at), ())
+        try:
+            record_event(self.connection(), event, ids=ids)
+            self.stored += 1
+        except STORAGE_FAULTS as exc:
+            self._note_fault(exc)
+            self._add(SpooledEvent(event, (), *ids))
 
     def health(self) -> dict[str, object]:
         """The writer's part of a gate's health report."""
@@ -209,11 +229,18 @@ class EventWriter:
             log.error("event spool full: unsaved event dropped (%d so far)", self.dropped)
 
     def _note_fault(self, exc: BaseException) -> None:
+        """Count the fault, log a new one; at the start of a fault (none before) spool a
+        ``storage_fault`` event: the guard's console and the district learn of it when
+        the spool is written."""
         self.faults += 1
         message = f"{exc.__class__.__name__}: {exc}"
         if message != self.fault:
             log.error("storage fault, events kept in the spool until it recovers: %s", message)
+        began = self.fault is None
         self.fault = message
+        if began and self.gate_id is not None:
+            event = storage_event(self.gate_id, utc_now(), "write", message)
+            self._add(SpooledEvent(event, (), new_event_id(event.occurred_at), ()))
         if self.reconnect is not None:
             with contextlib.suppress(*STORAGE_FAULTS):  # closing on a failing disk may fail
                 self.reconnect()

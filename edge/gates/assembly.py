@@ -30,7 +30,9 @@ from edge.gates.control import GateControlServer, socket_path
 from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
 from edge.gates.runner import GateOutcome, GateRunner
 from edge.gates.vehicle import VehicleGateLoop
+from edge.people.memory_copy import PeopleCopy
 from edge.people.uses import LocalUses, UseCounter
+from edge.pii import PiiKeyError, PiiVault
 from edge.plates.reader import PlateReader, PlateReaderSettings
 from edge.plates.voting import PlateVoter
 from edge.policy.person import PedestrianGateFacts, Schedule
@@ -132,11 +134,15 @@ def _running_loop(
     stop: threading.Event,
     on_idle: Callable[[], None] | None,
     store_state: str | None = None,
+    vault: PiiVault | None = None,
 ) -> Iterator[threading.Thread]:
     """The part both gate kinds share: spool, control socket, camera and loop thread.
 
     The spool file is taken in first: events a stop during a storage fault left there are
-    written by the loop's first retry, before its first decision is stored.
+    written by the loop's first retry, before its first decision is stored. Then the
+    gate's last good copy of the people data is loaded (edge.people.memory_copy: from the
+    store, or from its file beside the spool, sealed with ``vault``, when the store cannot
+    be read).
 
     On exit (normal or not) the loop is told to stop and the socket closed first, so no
     web command reaches a loop that is going away; the caller then puts its relays at rest.
@@ -148,6 +154,10 @@ def _running_loop(
     storage = config.storage
     spool = EventSpool(storage.spool_path / f"{gate_id}.spool", storage.spool_reserve_mb * MiB)
     loop.writer.use_spool(spool)
+    loop.start_people(
+        PeopleCopy(storage.spool_path / f"{gate_id}.people", vault),
+        str(storage.database_path),
+    )
     try:
         loop.uses = use_counter(config)
         try:
@@ -174,6 +184,16 @@ def _running_loop(
         if thread is not None:
             thread.join(timeout=5)
         spool.close()
+
+
+def _vault_if_any(config: MenweiConfig) -> PiiVault | None:
+    """The PII vault a vehicle gate seals its copy file with; None (no file, said once)
+    on a box without the key: plates and households are personal data."""
+    try:
+        return pii_vault(config)
+    except PiiKeyError as exc:
+        log.warning("no last good copy file of the people data without the PII key: %s", exc)
+        return None
 
 
 @contextlib.contextmanager
@@ -228,7 +248,10 @@ def vehicle_gate(
             waiting_after_s=gate.loop.waiting_after_s if gate.loop else 8.0,
             fallback_every_s=gate.loop.fallback_every_s if gate.loop else 1.0,
         )
-        with _running_loop(config, gate.id, loop, camera, stop, on_idle, store_state) as thread:
+        vault = _vault_if_any(config)
+        with _running_loop(
+            config, gate.id, loop, camera, stop, on_idle, store_state, vault
+        ) as thread:
             yield RunningGate(loop, camera, barrier, presence, thread)
     finally:
         if presence is not None:
@@ -380,9 +403,13 @@ def pedestrian_gate(
         raise ValueError(f"gate {gate_id!r} is a {gate.kind} gate; use vehicle_gate()")
     assert gate.lock is not None  # guaranteed by GateConfig validation
     vault = pii_vault(config)  # before any pin is claimed: a missing key changes nothing
-    recogniser = recogniser or face_recogniser(config.recognition.faces)
-    ir_camera = _ir_camera(gate)
-    stage = liveness_stage(config, gate, recogniser, ir_camera, liveness)  # models checked
+    if gate.faces:
+        recogniser = recogniser or face_recogniser(config.recognition.faces)
+        ir_camera = _ir_camera(gate)
+        stage = liveness_stage(config, gate, recogniser, ir_camera, liveness)  # models checked
+    else:  # a PIN and QR pass door: no face models at all
+        recogniser, ir_camera = None, None
+        stage = LivenessStage(StageSettings(mode="off"), None)
     db, store_state = (db, None) if db else open_gate_store(config)
     factory = pin_factory or make_pin_factory(config.hardware.pin_factory)
     camera = _camera(gate)
@@ -429,7 +456,9 @@ def pedestrian_gate(
             keypad = LineKeypad(gate.keypad.source, loop.keypad_entry, name=f"keypad-{gate.id}")
         if ir_camera is not None:
             ir_camera.start()
-        with _running_loop(config, gate.id, loop, camera, stop, on_idle, store_state) as thread:
+        with _running_loop(
+            config, gate.id, loop, camera, stop, on_idle, store_state, vault
+        ) as thread:
             yield RunningPedestrianGate(loop, camera, door, keypad, thread, ir_camera)
     finally:
         if ir_camera is not None:

@@ -174,7 +174,7 @@ class PedestrianGateLoop(GateRunner):
         self,
         gate: PedestrianGateFacts,
         door: DoorLike,
-        recogniser: FaceRecogniser,
+        recogniser: FaceRecogniser | None,
         db: sqlite_utils.Database,
         vault: PiiVault,
         snapshots: SnapshotStore | None,
@@ -187,7 +187,9 @@ class PedestrianGateLoop(GateRunner):
     ) -> None:
         """``liveness``: the door's liveness stage; None is a door without one (mode off,
         for tests of other parts; edge.gates.assembly always builds one from the config).
-        ``ir_camera``: the near-infrared camera the stage reads, for the health page."""
+        ``ir_camera``: the near-infrared camera the stage reads, for the health page.
+        ``recogniser`` None: a door without faces (``[gates] faces = false``), opened by
+        PIN and QR pass only."""
         super().__init__(gate.id, camera, db, snapshots, on_outcome, clock)
         self.liveness = liveness or LivenessStage(StageSettings(mode="off"), None)
         self.liveness_stats = LivenessStats()
@@ -230,19 +232,15 @@ class PedestrianGateLoop(GateRunner):
         decrypting every template. Removing one resident and enrolling another changes the
         id sums, so equal counts cannot hide a swap.
         """
+        if self.recogniser is None:
+            return False  # a door without faces has no index to keep
+        model, now = self.recogniser.model_sha256, self.clock()
         with self.lock:
-            watch_reloaded = self.watch.refresh(
-                self.db, self.vault, self.recogniser.model_sha256, self.clock()
-            )
-            signature = self.db.execute(
-                "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(SUM(id), 0),"
-                " (SELECT COUNT(*) || ':' || COALESCE(SUM(id), 0) FROM residents"
-                "  WHERE active = 1 AND face_consent_at IS NOT NULL)"
-                " FROM face_templates"
-            ).fetchone()
+            watch_reloaded = self.facts(lambda db: self.watch.refresh(db, self.vault, model, now))
+            signature = self.facts(index_signature)
             if signature == self._index_signature:
                 return watch_reloaded
-            index = load_face_index(self.db, self.vault, self.recogniser.model_sha256)
+            index = self.facts(lambda db: load_face_index(db, self.vault, model))
         self.index = index  # one reference swap: a search never sees a half-built index
         self._index_signature = signature
         log.info("gate %s: face index has %d template(s)", self.gate.id, len(index))
@@ -251,6 +249,8 @@ class PedestrianGateLoop(GateRunner):
     # -- frames: read → decide → act -------------------------------------------------------------
     def on_frame(self, image: np.ndarray, at: datetime) -> list[GateOutcome]:
         """A QR pass and a face in one frame, each decided and acted on."""
+        if self.recogniser is None:  # a door without faces: QR passes only
+            return self._look_for_qr(image, at)
         try:
             probe = self.timed(self.recogniser.probe, image)
         except ImageInputError as exc:
@@ -455,7 +455,7 @@ class PedestrianGateLoop(GateRunner):
         if key in self._qr_quiet:
             return []
         self._qr_quiet[key] = at + timedelta(seconds=self.settings.dedupe_s)
-        fact = pass_fact(self.db, text)
+        fact = self.facts(lambda db: pass_fact(db, text))
         sighting = PersonSighting("qr_pass", pass_id=fact.id if fact else None)
         return [self._decide(sighting, "qr_pass", image, {}, qr=fact)]
 
@@ -490,7 +490,7 @@ class PedestrianGateLoop(GateRunner):
         now_s = time.monotonic()
         recent = [t for t in self._pin_failures.get(rid, []) if now_s - t < self.settings.lockout_s]
         locked_out = len(recent) >= self.settings.max_pin_failures
-        ok = not locked_out and check_pin(self.db, rid, pin)
+        ok = not locked_out and self.facts(lambda db: check_pin(db, rid, pin))
         if not ok and not locked_out:
             recent.append(now_s)
         self._pin_failures[rid] = recent
@@ -595,15 +595,8 @@ class PedestrianGateLoop(GateRunner):
         """The resident fact, with a visitor's pass terms when it is a visitor."""
         if not resident_id:
             return None
-        fact = resident_fact(self.db, resident_id)
-        if fact is None:
-            return None
         since = now - timedelta(seconds=self.settings.same_visit_s)
-        terms = visit_terms(self.db, resident_id, self.gate.id, since)
-        if terms is None:
-            return fact
-        label, visit = terms
-        return replace(fact, label=label, visit=visit)
+        return self.facts(lambda db: person_fact(db, resident_id, self.gate.id, since))
 
     # -- the runner's hooks -------------------------------------------------------------------
     def watch_camera(self) -> None:
@@ -633,9 +626,11 @@ class PedestrianGateLoop(GateRunner):
         only when the capture was judged live, the frame with the largest face as a JPEG
         (base64): a photo held up to the camera must not become a template. Runs on the
         control server's thread, beside the gate loop (the nets have their own locks)."""
-        stage = self.liveness
+        stage, recogniser = self.liveness, self.recogniser
         if self.camera is None:
             raise UserError("this gate has no camera", code="no_camera")
+        if recogniser is None:
+            raise UserError("faces are off at this door", code="faces_off")
         if stage.checker is None:
             why = stage.unavailable or "liveness is off at this door"
             raise UserError(
@@ -656,8 +651,8 @@ class PedestrianGateLoop(GateRunner):
             if frame is None:
                 continue
             seq = frame.seq
-            faces = self.recogniser.detector.detect(frame.image)
-            faces = [f for f in faces if f.width >= self.recogniser.min_gate_face_px]
+            faces = recogniser.detector.detect(frame.image)
+            faces = [f for f in faces if f.width >= recogniser.min_gate_face_px]
             if not faces:
                 continue
             ir = stage.ir_frames(frame.captured_at) if stage.ir_frames is not None else None
@@ -674,7 +669,7 @@ class PedestrianGateLoop(GateRunner):
             "parts": verdict.details()["parts"],
         }
         if verdict.live:
-            best = _enrolable(self.recogniser, observations)
+            best = _enrolable(recogniser, observations)
             ok, data = cv2.imencode(".jpg", best.image, [cv2.IMWRITE_JPEG_QUALITY, 95])
             if not ok:
                 raise ValueError("the captured frame could not be encoded")
@@ -731,6 +726,34 @@ def _enrolable(recogniser: FaceRecogniser, observations: list[Observation]) -> O
             continue
         return observation
     return ranked[0]
+
+
+def index_signature(db: sqlite_utils.Database) -> tuple:
+    """Changes whenever templates or the residents they belong to change (see
+    ``refresh_index``)."""
+    return tuple(
+        db.execute(
+            "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(SUM(id), 0),"
+            " (SELECT COUNT(*) || ':' || COALESCE(SUM(id), 0) FROM residents"
+            "  WHERE active = 1 AND face_consent_at IS NOT NULL)"
+            " FROM face_templates"
+        ).fetchone()
+    )
+
+
+def person_fact(
+    db: sqlite_utils.Database, resident_id: int, gate_id: str, since: datetime
+) -> ResidentFact | None:
+    """The resident fact, with a visitor's pass terms (last use at ``gate_id`` after
+    ``since``) when it is a visitor."""
+    fact = resident_fact(db, resident_id)
+    if fact is None:
+        return None
+    terms = visit_terms(db, resident_id, gate_id, since)
+    if terms is None:
+        return fact
+    label, visit = terms
+    return replace(fact, label=label, visit=visit)
 
 
 def _face_box(probe: Probe | None, image: np.ndarray) -> dict[str, Any]:

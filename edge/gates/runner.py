@@ -21,6 +21,7 @@ never lands in the middle of a passage.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -35,14 +36,16 @@ import sqlite_utils
 
 from edge.db import ThreadConnections, utc_now
 from edge.errors import UserError
-from edge.events.record import NewEvent, camera_change_event, manual_open_event
-from edge.events.writer import EventWriter, Written
+from edge.events.record import NewEvent, camera_change_event, manual_open_event, storage_event
+from edge.events.writer import STORAGE_FAULTS, EventWriter, Written
+from edge.people.memory_copy import PeopleCopy, PeopleCopyError
 from edge.people.uses import LocalUses, UseCounter
 from edge.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CAMERA_CHECK_S = 1.0  # how often the loop looks at the camera's health
+PEOPLE_REFRESH_S = 3.0  # how often the loop asks whether the people lists changed
 FRAME_WAIT_S = 0.5  # longest wait for a frame before time is allowed to decide (tick)
 
 
@@ -127,7 +130,12 @@ class GateRunner:
         self.camera = camera
         self.clock = clock  # decision time; injected by tests to cross validity windows
         self.connections = ThreadConnections(db)
-        self.writer = EventWriter(self.connections.get, snapshots, reconnect=self.connections.close)
+        self.writer = EventWriter(
+            self.connections.get, snapshots, reconnect=self.connections.close, gate_id=gate_id
+        )
+        self.people = PeopleCopy()  # the last good facts; its file is given by the assembly
+        self.read_fault: str | None = None  # the people data could not be read from the store
+        self.read_faults = 0
         self.store_state: str | None = None  # set at start-up: 'read-only', 'damaged: …'
         self.on_outcome = on_outcome
         self.stats = GateStats()
@@ -194,6 +202,86 @@ class GateRunner:
         self.stats.frame_errors += 1
         log.warning("gate %s: frame refused by the recogniser: %s", self.gate_id, exc)
         return []
+
+    # -- the facts a decision reads -------------------------------------------------------------
+    def facts(self, read: Callable[[sqlite_utils.Database], T]) -> T:
+        """``read`` (a fact function of edge.people) on the store; when the store cannot be
+        read (any sqlite3.DatabaseError or OSError: a damaged page, an I/O error), on the
+        last good copy in memory instead, with the fault reported (health, a
+        ``storage_fault`` event). The policy decides the same either way."""
+        try:
+            return read(self.db)
+        except STORAGE_FAULTS as exc:
+            self.note_read_fault(exc)
+            return self.people.read(read)
+
+    def start_people(self, copy: PeopleCopy, store: str = "the database") -> None:
+        """Take ``copy`` as the gate's last good facts and fill it: from the store, or, when
+        the store cannot be read, from the copy's file (the last good copy this gate
+        wrote), saying which file is damaged and what to run. Then the kind's ``refresh``
+        (the door's face index) reads from wherever the facts now come from."""
+        self.people = copy
+        try:
+            copy.refresh(self.db.conn, force=True)
+        except STORAGE_FAULTS as exc:
+            error = f"{exc.__class__.__name__}: {exc}"
+            try:
+                state = copy.load_file()
+                where = (
+                    f"the last good copy {copy.file}, read from the store at "
+                    f"{state.loaded_at.isoformat() if state.loaded_at else 'an unknown time'}"
+                )
+            except PeopleCopyError as why:
+                where = f"no last good copy ({why}): only the lists in memory, none at start"
+            log.error(
+                "gate %s: the people data in %s cannot be read (%s); deciding from %s. Stop"
+                " the services and run `menwei db check`, then `menwei db recover`"
+                " (docs/deploy.md, storage failures)",
+                self.gate_id,
+                store,
+                error,
+                where,
+            )
+            self.note_read_fault(exc)
+        else:
+            log.info("gate %s: people data loaded (%s)", self.gate_id, copy.state.rows)
+        self.refresh()
+
+    def refresh_people(self) -> bool:
+        """Reload the lists that changed into the copy (all of them while a read fault is
+        reported: a whole reload is what shows the store readable again); True if reloaded.
+        Never raises a storage fault: the copy then stays as it was."""
+        faulted = self.read_fault is not None
+        try:
+            changed = self.people.refresh(self.db.conn, force=faulted)
+        except STORAGE_FAULTS as exc:
+            self.note_read_fault(exc)
+            return False
+        if faulted:
+            log.warning("gate %s: people data readable again", self.gate_id)
+            self.read_fault = None
+            self.record(storage_event(self.gate_id, self.clock(), "read", recovered=True))
+        return changed
+
+    def note_read_fault(self, exc: BaseException) -> None:
+        """A read the store refused: counted; logged, recorded and shown once per new fault."""
+        self.read_faults += 1
+        message = f"{exc.__class__.__name__}: {exc}"
+        if message == self.read_fault:
+            return
+        first = self.read_fault is None
+        self.read_fault = message
+        log.error(
+            "gate %s: people data cannot be read from the store (%s): deciding from the last"
+            " good copy (%s); stop the services, run `menwei db check`, then `menwei db recover`",
+            self.gate_id,
+            message,
+            self.people.state.source or "none loaded",
+        )
+        with contextlib.suppress(*STORAGE_FAULTS):
+            self.connections.close()  # the next read opens afresh (a remounted disk)
+        if first:
+            self.record(storage_event(self.gate_id, self.clock(), "read", error=message))
 
     # -- recording ------------------------------------------------------------------------------
     def record(
@@ -283,8 +371,29 @@ class GateRunner:
             },
             **self.kind_health(),
             **self.writer.health(),
-            "storage_fault": "; ".join(filter(None, (self.writer.fault, self._start_state())))
+            "storage_fault": "; ".join(
+                filter(None, (self.writer.fault, self._read_state(), self._start_state()))
+            )
             or None,
+            "people_copy": self.people_health(),
+        }
+
+    def _read_state(self) -> str | None:
+        if self.read_fault is None:
+            return None
+        return f"people data unreadable, deciding from the last good copy: {self.read_fault}"
+
+    def people_health(self) -> dict[str, Any]:
+        """Where the facts come from: the copy's source, age and size, and read faults."""
+        state = self.people.state
+        return {
+            "source": state.source,
+            "loaded_at": state.loaded_at.isoformat() if state.loaded_at else None,
+            "rows": state.rows,
+            "file": None if self.people.file is None else str(self.people.file),
+            "file_error": self.people.file_error,
+            "read_fault": self.read_fault,
+            "read_faults": self.read_faults,
         }
 
     def _start_state(self) -> str | None:
@@ -316,6 +425,7 @@ class GateRunner:
             raise ValueError(f"gate {self.gate_id}: run() needs a camera")
         last_seq = -1
         next_camera_check = next_refresh = 0.0
+        next_people = time.monotonic() + PEOPLE_REFRESH_S  # loaded by the assembly at start
         try:
             while not stop.is_set():
                 try:
@@ -323,6 +433,9 @@ class GateRunner:
                     if now >= next_camera_check:
                         next_camera_check = now + CAMERA_CHECK_S
                         self.watch_camera()
+                    if now >= next_people:
+                        next_people = now + PEOPLE_REFRESH_S
+                        self.refresh_people()
                     if self.refresh_s is not None and now >= next_refresh:
                         next_refresh = now + self.refresh_s
                         self.refresh()

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,7 +50,7 @@ import sqlite_utils
 
 from edge.db import transaction, utc_now
 from edge.events.record import NewEvent
-from edge.events.writer import UNCOUNTED_USE, spend_use
+from edge.events.writer import STORAGE_FAULTS, UNCOUNTED_USE, spend_use
 from edge.gates.runner import CameraLike, GateOutcome, GateRunner
 from edge.people.vehicles import facts_for_plate
 from edge.plates.reader import PlateInputError, PlateRead
@@ -308,7 +307,7 @@ class VehicleGateLoop(GateRunner):
         fault: the visitor is let in and the event says so)."""
         sighting = PlateSighting(passage.plate, passage.confidence, readable=True)
         since = now - timedelta(seconds=self.policy.same_visit_s)
-        facts = facts_for_plate(self.db, passage.plate, self.gate.id, since)
+        facts = self.facts(lambda db: facts_for_plate(db, passage.plate, self.gate.id, since))
         decision = decide_vehicle(sighting, self.gate, now, facts, self.policy)
         details: dict[str, Any] = {
             "plate_box": passage.evidence.box() if passage.evidence else None,
@@ -434,7 +433,7 @@ class VehicleGateLoop(GateRunner):
         try:
             with transaction(self.db) as conn:
                 close_gate_prompts(conn, self.gate.id, kinds, resolution, at)
-        except (sqlite3.OperationalError, OSError) as exc:  # storage weather: card stays open
+        except STORAGE_FAULTS as exc:  # storage weather (any of it): the card stays open
             log.warning("gate %s: questions not closed: %s", self.gate.id, exc)
 
     # -- the runner's hooks -----------------------------------------------------------------
@@ -448,7 +447,7 @@ class VehicleGateLoop(GateRunner):
         plate = event.plate or ""
         now = event.occurred_at
         since = now - timedelta(seconds=self.policy.same_visit_s)
-        facts = facts_for_plate(self.db, plate, self.gate.id, since)
+        facts = self.facts(lambda db: facts_for_plate(db, plate, self.gate.id, since))
         sighting = PlateSighting(plate, 1.0, readable=True)
         decision = decide_vehicle(sighting, self.gate, now, facts, self.policy)
         vehicle = decision.vehicle

@@ -57,8 +57,9 @@ def check(
     return CheckResult(ok, () if ok else problems, time.monotonic() - started)
 
 
-def check_file(path: Path, quick: bool = False) -> CheckResult:
-    """Check the database at ``path`` without writing to it (``menwei db check``)."""
+def check_file(path: Path, quick: bool = False, budget_s: float | None = None) -> CheckResult:
+    """Check the database at ``path`` without writing to it (``menwei db check``, the
+    hourly check of edge.box.store_check), within ``budget_s`` if given."""
     problem = file_problem(path, strict=True)
     if problem or not path.exists():
         return CheckResult(False, (problem or f"{path} does not exist",), 0.0)
@@ -67,7 +68,7 @@ def check_file(path: Path, quick: bool = False) -> CheckResult:
     except sqlite3.Error as exc:
         return CheckResult(False, (f"{path} cannot be opened: {exc}",), 0.0)
     try:
-        return check(conn, quick=quick)
+        return check(conn, quick=quick, budget_s=budget_s)
     finally:
         conn.close()
 

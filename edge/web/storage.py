@@ -21,6 +21,7 @@ from pathlib import Path
 from flask import g, render_template, request
 from flask_babel import gettext
 
+from edge.box.store_check import read_status, status_path
 from edge.db_file import DamagedStoreError, file_problem
 from edge.web.context import WebState, state
 
@@ -78,4 +79,7 @@ def storage_health(web: WebState) -> str | None:
         return f"{path.parent} is full ({disk.f_bavail * disk.f_frsize} bytes free)"
     if web.storage_fault and time.monotonic() - web.storage_fault[1] < RECENT_S:
         return web.storage_fault[0]
+    integrity = read_status(status_path(web.config))
+    if integrity is not None and integrity.damaged:
+        return f"damaged (integrity_check at {integrity.at}): {'; '.join(integrity.problems[:3])}"
     return None

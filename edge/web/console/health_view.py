@@ -12,7 +12,9 @@ from typing import Any
 from flask_babel import gettext
 
 from edge.box.health import DiskUsage, GateHealth
+from edge.vocabulary import local_time
 from edge.web.console.event_labels import decision_label, kind_label
+from edge.web.context import state
 from edge.web.i18n import N_
 
 Cell = tuple[str, str]  # (text, level)
@@ -167,7 +169,28 @@ def disk_cells(d: DiskUsage) -> dict[str, Cell]:
             ),
             snap_level,
         ),
+        "disk.integrity": integrity_cell(d),
     }
+
+
+def integrity_cell(d: DiskUsage) -> Cell:
+    """The last hourly integrity_check (edge.box.store_check): red with its first problem."""
+    status = d.integrity
+    if status is None:
+        return (gettext("not checked yet (hourly, by menwei retention)"), "warn")
+    at = local_time(status.at, state().config.site.zone)
+    if not status.complete:
+        return (gettext("not finished within its time budget (%(at)s)", at=at), "warn")
+    if status.ok:
+        return (gettext("sound (%(at)s)", at=at), "ok")
+    first = status.problems[0] if status.problems else ""
+    text = gettext(
+        "DAMAGED (%(at)s): %(problem)s — stop the services, run menwei db check, then"
+        " menwei db recover",
+        at=at,
+        problem=first,
+    )
+    return (text, "bad")
 
 
 def sync_cells(s: dict[str, Any]) -> dict[str, Cell]:
