@@ -1,6 +1,6 @@
 """`menwei hub link`: a gate box's link to its hub — lists down, events up, pass uses.
 
-Two loops, each with its own connection and HTTP session:
+Three loops, each with its own connection and HTTP session:
 
 - **down**: long-polls ``/community/v1/changes`` with the version the box holds; each
   reply is validated whole and applied with its version in one transaction
@@ -8,7 +8,11 @@ Two loops, each with its own connection and HTTP session:
   through the log; a box the hub cannot serve a delta to gets a full snapshot.
 - **up**: the outbox to the hub by the district uplink's own worker and JSON protocol
   (sync.uplink, sync.json_protocol): acknowledged or kept, backoff with jitter, bad rows
-  dead-lettered, exactly once after dedupe whatever is killed when.
+  dead-lettered, exactly once after dedupe whatever is killed when;
+- **commands**: long-polls ``/community/v1/commands``, saying which gates this box runs;
+  a guard's open at the hub's console arrives here and goes to the gate's own control
+  socket (``forward``: edge.gates.control, given by the command line), whose answer goes
+  back to the hub (sync.community.commands).
 
 When the hub cannot be reached both loops back off and retry for as long as it takes;
 the gates go on deciding on the lists they hold, events queue in the outbox, and the
@@ -21,6 +25,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +51,8 @@ log = logging.getLogger(__name__)
 MAX_REPLY_BYTES = 256 * 1024 * 1024  # a full snapshot of a large community
 BACKOFF_MAX_S = 10.0  # one hub on the LAN: a box back within seconds of the hub
 UPLINK_BATCH = 100  # with snapshots up to 256 KiB: at most ~35 MB a request
+# (gate id, request) → the gate's reply {"ok": ..., ...}; never raises for an absent gate
+Forward = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
 class HubUnavailableError(TransportError):
@@ -138,6 +145,8 @@ class LinkStatus:
     version: int = 0
     applied_at: str | None = None
     applied: int = 0
+    commands: str = "starting"
+    commands_done: int = 0
 
     def contact(self) -> None:
         self.last_contact_at = iso(utc_now())
@@ -176,6 +185,8 @@ class HubLink:
         vault: PiiVault,
         snapshot_dir: Path | None,
         stop: threading.Event,
+        gates: tuple[tuple[str, str, str], ...] = (),
+        forward: Forward | None = None,
     ) -> None:
         if config.hub_url is None or config.box_id is None:
             raise UserError('[community] role = "gate" needs hub_url and box_id')
@@ -187,15 +198,21 @@ class HubLink:
         self.key = read_secret(config.key_file)
         self.status = LinkStatus(config.hub_url, config.box_id)
         self.lock = threading.Lock()
+        self.gates = gates  # (id, name, kind) of each gate this box runs
+        self.forward = forward
 
     def run(self) -> None:
-        down = threading.Thread(target=self._down, name="hub-down", daemon=True)
-        down.start()
+        loops = [threading.Thread(target=self._down, name="hub-down", daemon=True)]
+        if self.forward is not None:
+            loops.append(threading.Thread(target=self._commands, name="hub-cmd", daemon=True))
+        for loop in loops:
+            loop.start()
         try:
             self._up()
         finally:
             self.stop.set()
-            down.join(timeout=self.config.wait_s + 15)
+            for loop in loops:
+                loop.join(timeout=self.config.wait_s + 15)
             self._write_status(stopped=True)
 
     def _client(self, read_timeout_s: float) -> HubClient:
@@ -237,6 +254,66 @@ class HubLink:
         finally:
             client.close()
             db.conn.close()
+
+    def _commands(self) -> None:
+        """Wait at the hub for commands for this box's gates; each goes to its gate."""
+        assert self.forward is not None
+        wait = int(self.config.wait_s)  # the hub answers at once when a command comes
+        client = self._client(wait + 15)
+        backoff = Backoff(0.5, BACKOFF_MAX_S)
+        gates = [{"id": i, "name": n, "kind": k} for i, n, k in self.gates]
+        ours = {i for i, _n, _k in self.gates}
+        try:
+            while not self.stop.is_set():
+                try:
+                    doc = client.request(
+                        "POST", "/community/v1/commands", {"gates": gates, "wait": wait}
+                    )
+                    commands = doc.get("commands") if isinstance(doc, dict) else None
+                    if not isinstance(commands, list):
+                        raise HubUnavailableError("the hub's commands reply holds no list")
+                    with self.lock:
+                        self.status.commands = "connected"
+                    backoff.reset()
+                    for command in commands:
+                        reply = self._run_command(command, ours)
+                        if reply is not None:
+                            client.request("POST", "/community/v1/commands/result", reply)
+                except TransportError as exc:
+                    with self.lock:
+                        self.status.commands = "unreachable"
+                    log.warning("hub link: commands not received: %s", exc)
+                    self.stop.wait(backoff.next_delay())
+        finally:
+            client.close()
+
+    def _run_command(self, command: Any, ours: set[str]) -> dict[str, Any] | None:
+        """The result to send for one command (None for one too malformed to answer)."""
+        assert self.forward is not None
+        if not isinstance(command, dict) or not isinstance(command.get("id"), int):
+            log.warning("hub link: a malformed command ignored: %r", command)
+            return None
+        gate_id, request = command.get("gate_id"), command.get("request")
+        if gate_id not in ours:
+            reply: dict[str, Any] = {"ok": False, "error": f"no gate {gate_id} on this box"}
+        elif not isinstance(request, dict) or request.get("cmd") != "open":
+            reply = {"ok": False, "error": "a hub may only ask a gate to open"}
+        else:
+            try:
+                reply = self.forward(str(gate_id), request)
+            except Exception as exc:  # the gate's answer, whatever happened, goes back
+                log.exception("hub link: command %s failed", command["id"])
+                reply = {"ok": False, "error": f"gate error: {exc.__class__.__name__}"}
+        log.info(
+            "hub link: command %s for gate %s by %s: %s",
+            command["id"],
+            gate_id,
+            (request or {}).get("operator") if isinstance(request, dict) else None,
+            "done" if reply.get("ok") else reply.get("error"),
+        )
+        with self.lock:
+            self.status.commands_done += 1
+        return {"id": command["id"], "reply": reply}
 
     def _up(self) -> None:
         db = connect(self.db_path)
