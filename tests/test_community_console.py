@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import audit_rows, client_as, csrf_of, nonce_for
+from helpers import PASSWORD, audit_rows, client_as, csrf_of, nonce_for
 
 from edge.cli.main import main
 from edge.config import parse_config
@@ -115,6 +115,7 @@ class Community:
         self.gate_cm.__enter__()
 
     def start_link(self) -> None:
+        connect(self.box_config.storage.database_path).conn.close()  # as `hub link` does
         run_dir = self.box_config.storage.run_dir
 
         def forward(gate_id: str, request: dict) -> dict:  # what `menwei hub link` passes
@@ -306,3 +307,52 @@ def test_the_health_page_lists_every_box_as_hub_status_does(community):
     assert doc["cells"]["box.north-box.state"]["text"].startswith("key revoked")
     status = CliRunner().invoke(main, ["hub", "status", "-c", str(world.hub_toml)])
     assert "revoked" in status.output
+
+
+PAGE_CHECKS = "\n".join(  # overflow and contrast, as tests/test_pages_browser.py checks
+    line
+    for line in (Path(__file__).with_name("page_checks.js")).read_text("utf-8").splitlines()
+    if not line.startswith("//")
+)
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "pages"
+
+
+def test_the_gate_boxes_on_a_phone_are_cards_and_on_a_pc_a_table(
+    community, served, launch_chromium
+):
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    world = community
+    world.enrol()
+    world.start_link()
+    invite(world.hub_db, "unit-3-1", utc_now(), 600, ["residents"])  # invited only
+    invite(world.hub_db, "old-south", utc_now(), 600)
+    revoke(world.hub_db, "old-south", utc_now())  # a box removed from the community
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with served(world.env["app"]) as base, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        page = browser.new_context(reduced_motion="reduce").new_page()
+        page.goto(f"{base}/login")
+        page.fill("input[name=username]", "admin1")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/login" not in url)
+        for view, (width, height) in {"phone": (390, 844), "desktop": (1366, 768)}.items():
+            page.set_viewport_size({"width": width, "height": height})
+            page.goto(f"{base}/console/health")
+            assert page.locator("#boxes tr[data-box]").count() == 3
+            text = page.locator("#boxes").inner_text()
+            assert "在线" in text and "已邀请，尚未加入" in text and "密钥已吊销" in text
+            assert GATE in text
+            for label in ("最后联系", "名单", "待上传事件", "时钟偏差"):  # each card's labels
+                assert page.locator(f'#boxes td[data-label="{label}"]').count() == 3
+            assert page.evaluate(PAGE_CHECKS) == [], view
+            row = page.locator('#boxes tr[data-box="north-box"]')
+            shown = row.evaluate("r => getComputedStyle(r).display")
+            assert shown == ("block" if view == "phone" else "table-row"), (view, shown)
+            shot = ARTIFACTS / f"hub-health-boxes-{view}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            with Image.open(shot) as picture:  # a page wider than the screen shows here too
+                assert picture.width == width, (view, picture.width)
+        browser.close()
