@@ -25,13 +25,14 @@ from helpers import PASSWORD, audit_rows, client_as, csrf_of, nonce_for
 from edge.cli.main import main
 from edge.config import parse_config
 from edge.db import connect, iso, transaction, utc_now
-from edge.events.record import recent_events
+from edge.events.record import NewEvent, recent_events, record_event
 from edge.gates.assembly import vehicle_gate
 from edge.gates.control import GateUnreachableError, send_gate_command
 from edge.pii import PiiVault, create_key_file
+from edge.store.prompts import NewPrompt
 from sync.community.boxes import invite, revoke
 from sync.community.hub import HubServer
-from sync.community.link import HubLink, join
+from sync.community.link import HubClient, HubLink, join
 
 GATE = "nb-lane"
 
@@ -201,12 +202,80 @@ def test_a_guard_at_the_hub_opens_a_gate_on_a_gate_box(community):
     assert "送货车" in event["reasons"][0]["message"]
     [row] = audit_rows(world.hub_db, "manual_open")
     assert row["target"] == f"gate:{GATE}"
-    details = json.loads(row["details"]) if isinstance(row["details"], str) else row["details"]
+    details = row["details"]
+    assert row["actor"] == f"user:{world.env['ids']['guard']}"
     assert details["result"] == "opened" and details["box"] == "north-box"
     assert details["event_id"] == event["id"]
     command = world.hub_db.execute("SELECT state, request FROM community_commands").fetchone()
     assert command[0] == "done" and json.loads(command[1])["operator"] == "guard1"
     gate_db.conn.close()
+
+
+def test_a_near_miss_on_a_gate_box_is_confirmed_at_the_hub(community):
+    """The gate box's question ("possibly 皖A12345?") reaches the hub's live page; the guard
+    confirms it there and the gate box's barrier opens for that plate."""
+    world = community
+    world.enrol()
+    world.start_gate()
+    world.start_link()
+    box_db = connect(world.box_config.storage.database_path)
+    crop = cv2.imencode(".jpg", np.full((40, 120, 3), 200, np.uint8))[1].tobytes()
+    question = NewPrompt(
+        "near_miss",
+        "皖A12346",
+        ({"plate": "皖A12345", "kind": "resident", "household": None, "vehicle_id": None},),
+        crop,
+    )
+    passage = record_event(
+        box_db,
+        NewEvent(GATE, "vehicle_passage", utc_now(), "deny", plate="皖A12346", prompt=question),
+    )
+    _wait(
+        lambda: (
+            world.hub_db.execute(
+                "SELECT 1 FROM plate_prompts WHERE event_id = ?", (passage.id,)
+            ).fetchone()
+            is not None
+        ),
+        30,
+        "the question at the hub",
+    )
+    prompt_id = world.hub_db.execute(
+        "SELECT id FROM plate_prompts WHERE event_id = ?", (passage.id,)
+    ).fetchone()[0]
+    guard = client_as(world.env, "guard")
+    page = guard.get("/console/").get_data(as_text=True)
+    action = f"/console/prompts/{prompt_id}/confirm"
+    assert action in page and "皖A12345" in page
+    assert guard.get(f"/console/prompts/{prompt_id}/crop").data == crop
+    pin = world.pins.pin(17)
+    before = len(pin.states)
+    fields = {"csrf_token": csrf_of(page), "form_nonce": nonce_for(page, action)}
+    reply = guard.post(action, data={**fields, "plate": "皖A12345"})
+    assert reply.status_code == 303, reply.get_data(as_text=True)[-3000:]
+    assert any(change.state for change in pin.states[before:]), "the barrier did not open"
+    [opened] = [e for e in recent_events(box_db) if e["kind"] == "manual_open"]
+    assert opened["plate"] == "皖A12345" and opened["related_event_id"] == passage.id
+    state = world.hub_db.execute(
+        "SELECT state, open_event_id FROM plate_prompts WHERE id = ?", (prompt_id,)
+    ).fetchone()
+    assert state == ("confirmed", opened["id"])
+    [row] = audit_rows(world.hub_db, "plate_prompt_confirm")
+    guard_id = world.env["ids"]["guard"]
+    assert row["actor"] == f"user:{guard_id}" and row["details"]["box"] == "north-box"
+    assert row["details"]["result"] == "opened" and row["details"]["plate"] == "皖A12345"
+    # a box cannot put a question on a gate that is not its own
+    client = HubClient(
+        world.server.url, "north-box", world.box_config.community.key_file.read_bytes().strip()
+    )
+    item = {
+        "event_id": "01" + "A" * 24, "gate_id": "hub-gate", "kind": "near_miss",
+        "read_plate": "", "candidates": [], "created_at": iso(utc_now()),
+    }  # fmt: skip
+    [result] = client.request("POST", "/community/v1/prompts", {"items": [item]})["results"]
+    assert result["status"] == "rejected" and "not one of this box" in result["reason"]
+    client.close()
+    box_db.conn.close()
 
 
 def test_refusals_say_why_in_chinese(community):

@@ -19,11 +19,18 @@ it can never be handed out afterwards.
 The box says which gates it runs (id, name, kind) on every command poll: the console shows
 them before their first event, and a gate id another box (or the hub) already owns is
 refused, as events for it are (sync.community.ingest).
+
+A gate box's questions for the guard (a plate near miss, an unread car waiting; edge.store.
+prompts) go up to the hub beside its events (``POST /community/v1/prompts``), so they show
+on the gate's card at the hub; a guard's confirmation there is a command like an open,
+carrying the confirmed plate and the passage it answers.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -33,6 +40,8 @@ from typing import Any
 import sqlite_utils
 
 from edge.db import iso, parse_iso, transaction
+from edge.plates.grammar import is_valid_plate
+from edge.store.prompts import NewPrompt, insert_prompt
 from sync.community.boxes import ONLINE_WITHIN_S
 
 COMMAND_TTL_S = 3.0  # a command not taken by its box by then is never delivered
@@ -255,3 +264,102 @@ def await_command(
         if state == "sent" and waited >= timeout_s:
             return CommandResult("sent", {})
         time.sleep(step_s)
+
+
+# -- a gate box's questions for the guard ---------------------------------------------------------
+PROMPT_KINDS = ("near_miss", "unread_waiting")
+MAX_PROMPTS = 50
+MAX_CROP_BYTES = 256 * 1024
+_EVENT_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+def store_prompts(db: sqlite_utils.Database, box_id: str, items: Any) -> list[dict[str, str]]:
+    """A gate box's questions for the guard (a plate near miss, an unread car waiting), kept
+    at the hub so its console shows them on the gate's card and a guard's confirmation goes
+    back as a command. One result per item: stored, duplicate or rejected with a reason."""
+    if not isinstance(items, list) or len(items) > MAX_PROMPTS:
+        raise ValueError(f"items must be a list of at most {MAX_PROMPTS}")
+    results = []
+    with transaction(db) as conn:
+        for item in items:
+            try:
+                event_id, gate_id, prompt, at = _prompt_of(item)
+                owner = conn.execute(
+                    "SELECT box_id FROM community_gates WHERE gate_id = ?", (gate_id,)
+                ).fetchone()
+                if owner is None or owner[0] != box_id:
+                    raise ValueError(f"gate {gate_id} is not one of this box's gates")
+                if conn.execute(
+                    "SELECT 1 FROM plate_prompts WHERE event_id = ?", (event_id,)
+                ).fetchone():
+                    results.append({"event_id": event_id, "status": "duplicate"})
+                    continue
+                insert_prompt(conn, event_id, gate_id, prompt, at)
+                results.append({"event_id": event_id, "status": "stored"})
+            except ValueError as exc:
+                key = item.get("event_id") if isinstance(item, dict) else None
+                results.append(
+                    {"event_id": str(key)[:26], "status": "rejected", "reason": str(exc)}
+                )
+    return results
+
+
+def _prompt_of(item: Any) -> tuple[str, str, NewPrompt, datetime]:
+    if not isinstance(item, dict):
+        raise ValueError("a prompt must be an object")
+    event_id, gate_id = item.get("event_id"), item.get("gate_id")
+    if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
+        raise ValueError("event_id must be an event id")
+    if not isinstance(gate_id, str) or not 0 < len(gate_id) <= 64:
+        raise ValueError("gate_id must be 1-64 characters")
+    kind, read_plate = item.get("kind"), item.get("read_plate", "")
+    if kind not in PROMPT_KINDS:
+        raise ValueError("kind must be near_miss or unread_waiting")
+    if not isinstance(read_plate, str) or len(read_plate) > 16:
+        raise ValueError("read_plate must be a plate")
+    candidates = item.get("candidates", [])
+    if not isinstance(candidates, list) or len(candidates) > 10:
+        raise ValueError("candidates must be a list of at most 10")
+    for candidate in candidates:
+        plate = candidate.get("plate") if isinstance(candidate, dict) else None
+        if not isinstance(plate, str) or not is_valid_plate(plate):
+            raise ValueError("each candidate needs a valid plate")
+    crop = item.get("crop")
+    data = None
+    if crop is not None:
+        try:
+            data = base64.b64decode(crop, validate=True) if isinstance(crop, str) else None
+        except ValueError:
+            data = None
+        if data is None or len(data) > MAX_CROP_BYTES or not data.startswith(b"\xff\xd8"):
+            raise ValueError("crop must be a JPEG in base64 of at most 256 KiB")
+    at = parse_iso(item.get("created_at")) if isinstance(item.get("created_at"), str) else None
+    if at is None or at.tzinfo is None:
+        raise ValueError("created_at must be an ISO time with its zone")
+    return event_id, gate_id, NewPrompt(kind, read_plate, tuple(candidates), data), at
+
+
+def prompts_to_send(
+    conn: sqlite3.Connection, after_id: int, since: datetime, limit: int = 20
+) -> list[dict[str, Any]]:
+    """A gate box's open questions after ``after_id`` and asked at or after ``since`` (an
+    older one is about a car long gone), as the hub takes them."""
+    rows = conn.execute(
+        "SELECT id, event_id, gate_id, kind, read_plate, candidates, crop, created_at"
+        " FROM plate_prompts WHERE id > ? AND state = 'open' AND created_at >= ?"
+        " ORDER BY id LIMIT ?",
+        (after_id, iso(since), limit),
+    ).fetchall()
+    return [
+        {
+            "id": row[0],
+            "event_id": row[1],
+            "gate_id": row[2],
+            "kind": row[3],
+            "read_plate": row[4],
+            "candidates": json.loads(row[5] or "[]"),
+            "crop": base64.b64encode(row[6]).decode() if row[6] else None,
+            "created_at": row[7],
+        }
+        for row in rows
+    ]

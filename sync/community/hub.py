@@ -14,7 +14,8 @@ Routes (all JSON; every one but enrolment signed with the box's key, sync.auth):
 - ``POST /community/v1/commands`` ``{"gates", "wait"}`` → ``{"commands"}``: the box says
   which gates it runs, and the request waits up to ``wait`` seconds for a command for one
   of them (a guard's open at the hub's console, sync.community.commands);
-- ``POST /community/v1/commands/result`` ``{"id", "reply"}``: the gate's answer to one.
+- ``POST /community/v1/commands/result`` ``{"id", "reply"}``: the gate's answer to one;
+- ``POST /community/v1/prompts`` ``{"items"}``: the box's open questions for the guard.
 
 A watcher thread reads the newest change number every ``POLL_S`` and the newest command
 every ``COMMAND_POLL_S`` (one indexed MAX each) and wakes the waiting requests: changes
@@ -51,6 +52,7 @@ from sync.community.commands import (
     finish_command,
     newest_command,
     report_gates,
+    store_prompts,
     take_commands,
 )
 from sync.community.ingest import RowRefused, spend_at_hub, store_events
@@ -339,6 +341,7 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 "/api/v1/uplink",
                 "/community/v1/commands",
                 "/community/v1/commands/result",
+                "/community/v1/prompts",
             ):
                 self._reply(404, {"error": "not found"})
                 self.close_connection = True
@@ -367,6 +370,13 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 self._commands(box_id, doc)
             elif path == "/community/v1/commands/result":
                 self._command_result(box_id, doc)
+            elif path == "/community/v1/prompts":
+                try:
+                    results = store_prompts(hub.db(), box_id, doc.get("items"))
+                except ValueError as exc:
+                    self._reply(400, {"error": str(exc)})
+                    return
+                self._reply(200, {"results": results})
             else:
                 self._uplink(box_id, doc)
 

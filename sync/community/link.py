@@ -12,7 +12,9 @@ Three loops, each with its own connection and HTTP session:
 - **commands**: long-polls ``/community/v1/commands``, saying which gates this box runs;
   a guard's open at the hub's console arrives here and goes to the gate's own control
   socket (``forward``: edge.gates.control, given by the command line), whose answer goes
-  back to the hub (sync.community.commands).
+  back to the hub (sync.community.commands). The up loop also sends the gates' open
+  questions for the guard (plate near misses, unread cars), so a guard at the hub sees and
+  answers them.
 
 When the hub cannot be reached both loops back off and retry for as long as it takes;
 the gates go on deciding on the lists they hold, events queue in the outbox, and the
@@ -27,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -34,14 +37,16 @@ from urllib.parse import urlencode
 import sqlite_utils
 
 from edge.config.community import CommunityConfig
-from edge.db import connect, iso, utc_now
+from edge.db import connect, iso, transaction, utc_now
 from edge.errors import UserError
 from edge.pii import PiiVault
 from edge.store.outbox import counts
 from sync.auth import auth_headers
+from sync.community.commands import prompts_to_send
 from sync.community.lists import ListsInvalidError, apply_reply, held_version, parse_reply
 from sync.json_protocol import JsonProtocol
 from sync.secret import read_secret
+from sync.state import get_state, set_state
 from sync.status import write_status_file
 from sync.transport import Response, Transport, TransportError
 from sync.uplink import Backoff, UplinkWorker
@@ -51,6 +56,8 @@ log = logging.getLogger(__name__)
 MAX_REPLY_BYTES = 256 * 1024 * 1024  # a full snapshot of a large community
 BACKOFF_MAX_S = 10.0  # one hub on the LAN: a box back within seconds of the hub
 UPLINK_BATCH = 100  # with snapshots up to 256 KiB: at most ~35 MB a request
+PROMPTS_SENT = "community.prompts_sent"  # sync_state: the last question sent to the hub
+PROMPT_AGE = timedelta(minutes=5)  # edge.store.prompts.PROMPT_TTL: older ones are moot
 # (gate id, request) → the gate's reply {"ok": ..., ...}; never raises for an absent gate
 Forward = Callable[[str, dict[str, Any]], dict[str, Any]]
 
@@ -328,6 +335,8 @@ class HubLink:
         try:
             while not self.stop.is_set():
                 result = worker.step()
+                if not result.error:
+                    self._send_prompts(db, client)
                 wait = 0.0
                 with self.lock:
                     if result.error:
@@ -349,6 +358,28 @@ class HubLink:
         finally:
             protocol.close()
             db.conn.close()
+
+    def _send_prompts(self, db: sqlite_utils.Database, client: HubClient) -> None:
+        """The gates' new open questions for the guard, to the hub (best effort: one that
+        cannot be sent now is sent on the next round, while it is still young)."""
+        after = int(get_state(db.conn, PROMPTS_SENT) or 0)
+        items = prompts_to_send(db.conn, after, utc_now() - PROMPT_AGE)
+        if not items:
+            return
+        try:
+            reply = client.request(
+                "POST",
+                "/community/v1/prompts",
+                {"items": [{k: v for k, v in i.items() if k != "id"} for i in items]},
+            )
+        except TransportError as exc:
+            log.warning("hub link: questions for the guard not sent yet: %s", exc)
+            return
+        for result in reply.get("results", []) if isinstance(reply, dict) else []:
+            if result.get("status") == "rejected":
+                log.warning("hub link: the hub refused a question: %s", result.get("reason"))
+        with transaction(db) as conn:
+            set_state(conn, PROMPTS_SENT, str(items[-1]["id"]))
 
     def _write_status(self, db: sqlite_utils.Database | None = None, stopped: bool = False) -> None:
         with self.lock:
