@@ -78,7 +78,7 @@ replay_fps = 10
 [gates.barrier]
 open_pin = 17
 active_high = true
-pulse_s = 0.02
+pulse_s = 0.3  # a real barrier pulse: the bench cannot miss it under load
 """
 PASSWORD = "bench-guard-Passw0rd!"
 
