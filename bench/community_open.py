@@ -38,7 +38,7 @@ from gpiozero.pins.mock import MockFactory  # noqa: E402
 from edge.config import load_config  # noqa: E402
 from edge.db import connect, transaction, utc_now  # noqa: E402
 from edge.gates.assembly import vehicle_gate  # noqa: E402
-from edge.gates.control import GateUnreachableError, send_gate_command  # noqa: E402
+from edge.gates.control import gate_forwarder, send_gate_command  # noqa: E402
 from edge.pii import PiiVault, create_key_file  # noqa: E402
 from edge.plates.synth import render_scene  # noqa: E402
 from edge.web.accounts import create_user  # noqa: E402
@@ -164,18 +164,13 @@ def main() -> None:
             factory = MockFactory()
             run_dir = box_config.storage.run_dir
 
-            def forward(gate_id: str, request: dict) -> dict:
-                try:
-                    return send_gate_command(run_dir, gate_id, request, 2.0)
-                except GateUnreachableError as exc:
-                    return {"ok": False, "error": str(exc), "not_running": True}
-
             with vehicle_gate(box_config, "north", stop, pin_factory=factory):
                 link = HubLink(
                     box_config.storage.database_path, box_config.community,
                     PiiVault.from_key_file(root / "box" / "pii.key"),
                     box_config.storage.snapshot_dir, stop,
-                    tuple((g.id, g.name, g.kind) for g in box_config.gates), forward,
+                    tuple((g.id, g.name, g.kind) for g in box_config.gates),
+                    gate_forwarder(run_dir),
                 )  # fmt: skip
                 threading.Thread(target=link.run, daemon=True).start()
                 while not hub_db.execute(

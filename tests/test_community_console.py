@@ -27,7 +27,7 @@ from edge.config import parse_config
 from edge.db import connect, iso, transaction, utc_now
 from edge.events.record import NewEvent, recent_events, record_event
 from edge.gates.assembly import vehicle_gate
-from edge.gates.control import GateUnreachableError, send_gate_command
+from edge.gates.control import gate_forwarder
 from edge.pii import PiiVault, create_key_file
 from edge.store.prompts import NewPrompt
 from sync.community.boxes import invite, revoke
@@ -117,14 +117,6 @@ class Community:
 
     def start_link(self) -> None:
         connect(self.box_config.storage.database_path).conn.close()  # as `hub link` does
-        run_dir = self.box_config.storage.run_dir
-
-        def forward(gate_id: str, request: dict) -> dict:  # what `menwei hub link` passes
-            try:
-                return send_gate_command(run_dir, gate_id, request, 2.0)
-            except GateUnreachableError as exc:
-                return {"ok": False, "error": str(exc), "not_running": True}
-
         self.link_stop = threading.Event()
         link = HubLink(
             self.box_config.storage.database_path,
@@ -133,7 +125,7 @@ class Community:
             self.box_config.storage.snapshot_dir,
             self.link_stop,
             tuple((g.id, g.name, g.kind) for g in self.box_config.gates),
-            forward,
+            gate_forwarder(self.box_config.storage.run_dir),  # what `menwei hub link` passes
         )
         self.link_thread = threading.Thread(target=link.run, daemon=True)
         self.link_thread.start()

@@ -130,7 +130,7 @@ def join_cmd(code: str, config_path: Path) -> None:
 @config_option
 def link_cmd(config_path: Path) -> None:
     """On a gate box: pull the hub's lists and send events to it, until stopped."""
-    from edge.gates.control import GateUnreachableError, send_gate_command
+    from edge.gates.control import gate_forwarder
     from edge.store.open import open_store, pii_vault
     from sync.community.link import HubLink
 
@@ -139,15 +139,6 @@ def link_cmd(config_path: Path) -> None:
         raise click.ClickException('this box is not a gate box ([community] role = "gate")')
     open_store(config).conn.close()
     stop = stop_on_signals()
-    run_dir = config.storage.run_dir
-
-    def forward(gate_id: str, request: dict) -> dict:
-        """A command from the hub to the gate process's own control socket."""
-        try:
-            return send_gate_command(run_dir, gate_id, request, FORWARD_TIMEOUT_S)
-        except GateUnreachableError as exc:
-            return {"ok": False, "error": str(exc), "not_running": True}
-
     link = HubLink(
         config.storage.database_path,
         config.community,
@@ -155,7 +146,7 @@ def link_cmd(config_path: Path) -> None:
         config.storage.snapshot_dir,
         stop,
         tuple((g.id, g.name, g.kind) for g in config.gates),
-        forward,
+        gate_forwarder(config.storage.run_dir, FORWARD_TIMEOUT_S),
     )
     link.run()
 
