@@ -187,6 +187,10 @@ def test_a_guard_at_the_hub_opens_a_gate_on_a_gate_box(community):
     reply, moved = open_from_hub(world)
     assert reply.status_code == 303, reply.get_data(as_text=True)[:2000]
     assert moved, "the gate box's relay did not move"
+    # the guard reads that it opened, whether or not its event has reached the hub yet
+    said = guard.get(reply.headers["Location"]).get_data(as_text=True)
+    notice = said.split('class="notice"')[1][:200] if 'class="notice"' in said else said[-800:]
+    assert "北门车行（门岗机）" in notice and "开启" in notice, notice
     # the gate box recorded the opening with the hub's operator, and the hub audited it
     gate_db = connect(world.box_config.storage.database_path)
     [event] = [e for e in recent_events(gate_db) if e["kind"] == "manual_open"]

@@ -197,8 +197,14 @@ def index():
         if not event_search.is_event_id(opened):
             abort(400, filter_message(event_search.FilterError("event_id", "opened")))
         event = event_search.get_event(get_db().conn, opened)
+        via_box = request.args.get("via_box", "")
         if event is not None and event["kind"] == "manual_open":
             notice = _opened_in_words(event)
+        elif via_box:  # a gate box's gate: its event is still on its way up to the hub
+            notice = gettext(
+                "%(gate)s opened by its gate box; the event follows within seconds.",
+                gate=any_gate(via_box).name,
+            )
     return live_page(notice=notice)
 
 
@@ -316,6 +322,8 @@ def open_answer(gate: GateConfig | RemoteGate, outcome: OpenResult, **context: A
     """The page after asking a gate to open: the live page showing the opening, or saying
     why the gate did not open (``context`` refills the form)."""
     if outcome.result == "opened":
+        if outcome.event_id and isinstance(gate, RemoteGate):
+            return redirect(url_for(".index", opened=outcome.event_id, via_box=gate.id), 303)
         if outcome.event_id:
             return redirect(url_for(".index", opened=outcome.event_id), 303)
         return redirect(url_for(".index", opened_gate=gate.id), 303)
