@@ -82,7 +82,8 @@ def keys_for(hub_db, boxes: list[str]) -> dict[str, bytes]:
 
 
 class Box(threading.Thread):
-    """A simulated gate box: long-polls and applies, noting when each version arrived."""
+    """A simulated gate box: long-polls and applies, noting when each version arrived, and
+    holds the command long-poll open as `menwei hub link` does."""
 
     def __init__(self, folder: Path, url: str, name: str, key: bytes, wait_s: float) -> None:
         super().__init__(daemon=True)
@@ -97,7 +98,19 @@ class Box(threading.Thread):
         self.errors = 0
         self.stop = threading.Event()
 
+    def commands(self) -> None:
+        """The link's third long-poll: waits at the hub for a guard's open (none come)."""
+        client = HubClient(self.url, self.name, self.key, read_timeout_s=50)
+        gates = [{"id": f"{self.name}-door", "name": self.name, "kind": "pedestrian"}]
+        while not self.stop.is_set():
+            try:
+                client.request("POST", "/community/v1/commands", {"gates": gates, "wait": 20})
+            except TransportError:
+                self.stop.wait(0.5)
+
     def run(self) -> None:
+        if self.wait_s:
+            threading.Thread(target=self.commands, daemon=True).start()
         db = connect(self.path)
         client = HubClient(self.url, self.name, self.key, read_timeout_s=self.wait_s + 30)
         more = True

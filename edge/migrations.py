@@ -825,6 +825,36 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         + "".join(f"INSERT INTO people_versions (list) VALUES ('{t}');\n" for t in PEOPLE_LISTS)
         + _people_version_triggers(),
     ),
+    (
+        15,
+        "community: commands from the hub's console to a gate on a gate box (manual open,"
+        " a guard's confirmed plate), and the gates each box reports",
+        """
+        -- A guard's open at the hub for a gate on a gate box (sync.community.commands): the
+        -- hub's console writes the row, `menwei hub serve` hands it to the box's link (at
+        -- most once, and never after expires_at: a late open lets in whoever stands there),
+        -- the link asks its gate's control socket and writes back the gate's answer.
+        CREATE TABLE community_commands (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            box_id TEXT NOT NULL REFERENCES community_boxes(box_id),
+            gate_id TEXT NOT NULL,
+            request TEXT NOT NULL,               -- JSON the gate's control channel takes
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'waiting'
+                CHECK (state IN ('waiting', 'sent', 'done', 'refused', 'expired')),
+            sent_at TEXT,
+            done_at TEXT,
+            reply TEXT                           -- JSON: the gate's answer or the refusal
+        );
+        CREATE INDEX community_commands_box ON community_commands(box_id, state);
+        -- What a box says about its gates (its configured name and kind), each time its
+        -- link asks for commands: the hub's console shows them before their first event.
+        ALTER TABLE community_gates ADD COLUMN name TEXT;
+        ALTER TABLE community_gates ADD COLUMN kind TEXT;
+        ALTER TABLE community_gates ADD COLUMN reported_at TEXT;
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from edge.people.vehicles import add_watch
 from edge.pii import PiiVault
 from edge.store.outbox import counts
 from sync.community.boxes import BoxError, invite, list_boxes, revoke, set_groups
+from sync.community.commands import await_command, queue_command, remote_gate
 from sync.community.hub import HubServer, tls_context
 from sync.community.link import HubClient, JoinError, join, pull_once
 from sync.community.lists import (
@@ -399,3 +401,53 @@ def test_a_gate_box_counts_uses_at_its_hub_and_a_single_box_here(tmp_path):
     counter = use_counter(gate)
     assert isinstance(counter, HubUses) and counter.offline == "allow"
     assert isinstance(use_counter(parse_config({})), LocalUses)
+
+
+def test_a_command_goes_once_to_its_own_box_and_never_late(tmp_path, hub):
+    """The hub's console → a gate on a gate box (sync.community.commands): handed to the
+    box whose gate it is, once, only while young; answered only by that box."""
+    server, hub_db = hub
+    _, north = enrolled(tmp_path, server, hub_db, "north")
+    _, south = enrolled(tmp_path, server, hub_db, "south")
+    gates = [{"id": "n1", "name": "北门", "kind": "vehicle"}]
+    assert north.request("POST", "/community/v1/commands", {"gates": gates, "wait": 0}) == {
+        "commands": [],
+        "refused_gates": [],
+    }
+    taken = south.request("POST", "/community/v1/commands", {"gates": gates, "wait": 0})
+    assert taken["refused_gates"] == ["gate n1 belongs to another box"]
+    gate = remote_gate(hub_db.conn, "n1", utc_now())
+    assert gate is not None and gate.box_id == "north" and gate.name == "北门" and gate.online
+    request = {"cmd": "open", "operator": "guard01", "reason": "送货"}
+
+    # a waiting long-poll is answered by the command written meanwhile
+    got: list = []
+    poll = threading.Thread(
+        target=lambda: got.append(
+            north.request("POST", "/community/v1/commands", {"gates": gates, "wait": 20})
+        )
+    )
+    poll.start()
+    time.sleep(0.3)  # the poll is waiting at the hub
+    command_id = queue_command(hub_db, gate, request, utc_now())
+    poll.join(15)
+    assert [c["id"] for c in got[0]["commands"]] == [command_id]
+    assert got[0]["commands"][0]["request"] == request
+    assert north.request("POST", "/community/v1/commands", {"wait": 0})["commands"] == []  # once
+    assert south.request("POST", "/community/v1/commands", {"wait": 0})["commands"] == []
+    answer = {"id": command_id, "reply": {"ok": True, "event_id": "x"}}
+    assert south.request("POST", "/community/v1/commands/result", answer) == {"kept": False}
+    assert north.request("POST", "/community/v1/commands/result", answer) == {"kept": True}
+    assert north.request("POST", "/community/v1/commands/result", answer) == {"kept": False}
+    assert await_command(hub_db, command_id, 1).state == "done"
+
+    # never late: one its box did not take in time is never handed out
+    late = queue_command(hub_db, gate, request, utc_now() - timedelta(seconds=10))
+    assert north.request("POST", "/community/v1/commands", {"wait": 0})["commands"] == []
+    assert await_command(hub_db, late, 0, take_s=0).state == "expired"
+    for bad in ({"gates": "n1"}, {"gates": [{"id": "n1", "name": "x", "kind": "boat"}]},
+                {"wait": "soon"}):  # fmt: skip
+        with pytest.raises(TransportError, match="400"):
+            north.request("POST", "/community/v1/commands", bad)
+    with pytest.raises(TransportError, match="400"):
+        north.request("POST", "/community/v1/commands/result", {"id": "1", "reply": {}})

@@ -15,6 +15,8 @@ import click
 
 from edge.cli.common import config_option, print_rows, read_config, stop_on_signals
 
+FORWARD_TIMEOUT_S = 2.0  # as the console's own manual open waits for a gate
+
 
 def _hub_only(role: str) -> None:
     if role != "hub":
@@ -128,6 +130,7 @@ def join_cmd(code: str, config_path: Path) -> None:
 @config_option
 def link_cmd(config_path: Path) -> None:
     """On a gate box: pull the hub's lists and send events to it, until stopped."""
+    from edge.gates.control import gate_forwarder
     from edge.store.open import open_store, pii_vault
     from sync.community.link import HubLink
 
@@ -142,6 +145,8 @@ def link_cmd(config_path: Path) -> None:
         pii_vault(config),
         config.storage.snapshot_dir,
         stop,
+        tuple((g.id, g.name, g.kind) for g in config.gates),
+        gate_forwarder(config.storage.run_dir, FORWARD_TIMEOUT_S),
     )
     link.run()
 
@@ -154,8 +159,8 @@ def status_cmd(as_json: bool, config_path: Path) -> None:
     A gate box: its link to the hub."""
     from edge.db import utc_now
     from edge.store.open import open_store
-    from sync.community.boxes import list_boxes
-    from sync.community.lists import current_version, list_versions
+    from sync.community.boxes import box_report
+    from sync.community.lists import list_versions
     from sync.status import read_status_file
 
     config = read_config(config_path)
@@ -166,24 +171,31 @@ def status_cmd(as_json: bool, config_path: Path) -> None:
         click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
         return
     _hub_only(community.role)
-    boxes = list_boxes(db.conn, utc_now())
-    version = current_version(db.conn)
+    report = box_report(db.conn, utc_now())
+    version = report["version"]
     if as_json:
-        doc = {"version": version, "versions": list_versions(db.conn), "boxes": boxes}
+        doc = {**report, "versions": list_versions(db.conn)}
         click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
         return
     click.echo(f"hub lists at version {version}")
     rows = [
         {
             "box": b["box_id"],
-            "state": b["state"] + (" online" if b["online"] else ""),
-            "last seen": b["last_seen_at"] or "never",
-            "version": f"{b['version']}" + ("" if b["version"] >= version else " (behind)"),
+            "state": "revoked"
+            if b["revoked"]
+            else b["state"]
+            if b["state"] != "enrolled"
+            else ("online" if b["online"] else "offline"),
+            "last contact": "never"
+            if b["age_s"] is None
+            else f"{b['last_seen_at']} ({b['age_s']:.0f} s ago)",
+            "lists": f"{b['version']}" + (f" ({b['behind']} behind)" if b["behind"] else ""),
             "backlog": b["backlog"] if b["backlog"] is not None else "?",
-            "skew s": "?" if b["clock_skew_s"] is None else f"{b['clock_skew_s']:.0f}",
+            "skew s": "?" if b["clock_skew_s"] is None else f"{b['clock_skew_s']:+.1f}",
+            "level": b["level"],
             "groups": ", ".join(b["groups"] or ["all"]),
-            "gates": ", ".join(b.get("gates", [])),
+            "gates": ", ".join(b["gates"]),
         }
-        for b in boxes
+        for b in report["boxes"]
     ]
     print_rows(rows, False)

@@ -31,9 +31,11 @@ import numpy as np
 import sqlite_utils
 from gpiozero.pins.mock import MockFactory
 
-from edge.db import connect, transaction
+from edge.config import load_config
+from edge.db import connect, iso, transaction, utc_now
 from edge.demo.narration import describe_person_outcome
 from edge.faces.recogniser import FaceRecogniser
+from edge.gates.control import GateControlServer, socket_path
 from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
 from edge.gates.runner import GateOutcome
 from edge.people.passes import issue_pass
@@ -42,6 +44,7 @@ from edge.pii import PiiVault, create_key_file
 from edge.policy.person import PedestrianGateFacts
 from edge.store.snapshots import SnapshotStore
 from gate_drivers.door import Door, DoorLock
+from sync.community.commands import await_command, queue_command, remote_gate
 from sync.community.lists import held_version
 from sync.community.uses import HubUses
 from sync.secret import read_secret
@@ -70,6 +73,14 @@ role = "gate"
 hub_url = "http://127.0.0.1:{port}"
 box_id = "{box}"
 wait_s = 10
+[[gates]]
+id = "{box}-door"
+name = "{box} 单元门"
+kind = "pedestrian"
+[gates.camera]
+source = "frames"
+[gates.lock]
+relay_pin = {pin}
 """
 
 Echo = Callable[[str], None]
@@ -108,7 +119,8 @@ class LoopbackCommunity:
             (root / name).mkdir(parents=True)
             create_key_file(root / name / "pii.key")
             text = HUB if name == "hub" else GATE
-            (root / name / "menwei.toml").write_text(text.format(port=self.port, box=name))
+            pin = 17 + boxes.index(name) if name in boxes else 0
+            (root / name / "menwei.toml").write_text(text.format(port=self.port, box=name, pin=pin))
         connect(self.db_path("hub")).conn.close()
 
     def config(self, name: str) -> str:
@@ -145,6 +157,10 @@ class LoopbackCommunity:
         proc.wait(10)
 
     def stop_all(self) -> None:
+        """SIGTERM to every process at once, then wait for each (a link finishes the
+        long-polls it holds: waiting for them one after another added up)."""
+        for proc in self.procs.values():
+            proc.send_signal(signal.SIGTERM)
         for name in list(self.procs):
             self.stop(name)
 
@@ -308,12 +324,51 @@ def _story(world: LoopbackCommunity, echo: Echo) -> int:
         echo(f"  [{box}] events waiting for the hub: {_pending(db)}")
 
     step("the hub is back: the backlogs drain")
+    hub_back = iso(utc_now())
     world.start("hub")
     delay = _wait(lambda: all(_pending(db) == 0 for _, db, _ in doors.values()), 120)
     echo(f"  drained after {delay:.2f} s" if delay is not None else "  NOT DRAINED")
     ok &= delay is not None
     held = hub.execute("SELECT COUNT(*) FROM events").fetchone()[0]
     echo(f"  the hub holds {held} events of both doors, each once")
+
+    step("a guard at the hub's console opens the north door, through the hub")
+    loop, _, _ = doors["north"]
+    run_dir = load_config(Path(world.config("north"))).storage.run_dir
+    try:  # a Unix socket's path has at most 107 bytes: a deep data folder cannot hold one
+        control = GateControlServer(socket_path(run_dir, "north-door"), loop.handle)
+    except OSError as exc:
+        echo(f"  cannot open the door's control socket in {run_dir}: {exc}")
+        return 1
+    try:
+        gate = None
+
+        def polling() -> bool:  # the box's command long-poll is back at the restarted hub
+            row = hub.execute(
+                "SELECT reported_at FROM community_gates WHERE gate_id = 'north-door'"
+            ).fetchone()
+            return row is not None and (row[0] or "") >= hub_back
+
+        if _wait(polling, 30) is not None:
+            gate = remote_gate(hub.conn, "north-door", utc_now())
+        if gate is None:
+            echo("  the hub does not know the north door")
+            ok = False
+        else:
+            request = {"cmd": "open", "operator": "guard01", "reason": "送货"}
+            started = time.monotonic()
+            result = await_command(hub, queue_command(hub, gate, request, utc_now()), 5.5)
+            took = (time.monotonic() - started) * 1000
+            opened = result.state == "done" and bool(result.reply.get("ok"))
+            echo(
+                f"  [north] opened by guard01 from the hub in {took:.0f} ms"
+                f" (event {result.reply.get('event_id')})"
+                if opened
+                else f"  [north] NOT OPENED: {result.state} {result.reply}"
+            )
+            ok &= opened
+    finally:
+        control.close()
 
     step("menwei hub status")
     echo(world.run("hub", "status", "-c", world.config("hub")).rstrip())

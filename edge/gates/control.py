@@ -175,3 +175,19 @@ def send_gate_command(
         detail = f"gate {gate_id} sent an unreadable reply: {reply[:80]!r}"
         raise GateUnreachableError("bad_reply", detail) from None
     return answer
+
+
+def gate_forwarder(
+    run_dir: Path, timeout_s: float = 2.0
+) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
+    """What a gate box's hub link does with a command from the hub's console (sync.community.
+    link): ask that gate's own socket, exactly as a console on this box would. A gate that is
+    not running is an answer (``not_running``), not an exception."""
+
+    def forward(gate_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return send_gate_command(run_dir, gate_id, request, timeout_s)
+        except GateUnreachableError as exc:
+            return {"ok": False, "code": exc.code, "error": str(exc), "not_running": True}
+
+    return forward

@@ -13,6 +13,7 @@ reset sets a one-time password that must be changed at the next login and ends t
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -28,7 +29,15 @@ from edge.web import passwords
 ROLES = ("admin", "guard", "landlord", "police", "grid", "resident")
 MIN_PASSWORD = passwords.MIN_LENGTH
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("menwei-dummy-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """The hash an unknown user's login is checked against (same cost as a real one).
+    Made on first use, not at import: every `menwei` command imports this module, and an
+    argon2id hash (64 MiB) at import made each process start a noticeable fraction of a
+    second slower (the hub and gate-box processes restart in tests and after power cuts)."""
+    return _hasher.hash("menwei-dummy-password")
 
 
 class AccountError(UserError):
@@ -137,7 +146,7 @@ def authenticate(conn: sqlite3.Connection, username: str, password: str) -> User
         " FROM users WHERE username = ? AND active = 1",
         (username[:64],),
     ).fetchone()
-    stored = row[5] if row else _DUMMY_HASH
+    stored = row[5] if row else _dummy_hash()
     if not verify_password(stored, password) or row is None:
         return None
     return User(int(row[0]), row[1], row[2], row[3], bool(row[4]))
@@ -157,7 +166,7 @@ def check_password(conn: sqlite3.Connection, user_id: int, password: str) -> boo
     row = conn.execute(
         "SELECT password_hash FROM users WHERE id = ? AND active = 1", (user_id,)
     ).fetchone()
-    return verify_password(row[0] if row else _DUMMY_HASH, password) and row is not None
+    return verify_password(row[0] if row else _dummy_hash(), password) and row is not None
 
 
 def change_password(

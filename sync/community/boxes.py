@@ -229,3 +229,33 @@ def list_boxes(conn: sqlite3.Connection, now: datetime | None = None) -> list[di
             if box["box_id"] == box_id:
                 box.setdefault("gates", []).append(gate_id)
     return boxes
+
+
+SKEW_WARN_S = 30.0  # schedules and pass windows start to feel it
+SKEW_BAD_S = 300.0  # signed requests are refused beyond this (sync.auth)
+
+
+def box_report(conn: sqlite3.Connection, now: datetime) -> dict[str, Any]:
+    """What `menwei hub status` and the console's health page show, from one reading:
+    the hub's list version and every box with its state, how far behind its lists are,
+    how old its last contact is, and a level (ok / warn / bad) for each part."""
+    version = int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM community_changes").fetchone()[0])
+    boxes = list_boxes(conn, now)
+    for box in boxes:
+        seen = parse_iso(box["last_seen_at"])
+        box["age_s"] = None if seen is None else max(0.0, (now - seen).total_seconds())
+        box["behind"] = max(0, version - int(box["version"] or 0))
+        box["revoked"] = box["state"] == "revoked"
+        enrolled = box["state"] == "enrolled"
+        skew = box["clock_skew_s"]
+        box["levels"] = {
+            "state": "ok" if box["online"] else ("bad" if enrolled else "warn"),
+            "lists": "warn" if enrolled and box["behind"] and not box["online"] else "ok",
+            "backlog": "warn" if enrolled and box["backlog"] and not box["online"] else "ok",
+            "skew": "ok"
+            if skew is None or abs(skew) < SKEW_WARN_S
+            else ("bad" if abs(skew) >= SKEW_BAD_S else "warn"),
+        }
+        box["level"] = max(box["levels"].values(), key=("ok", "warn", "bad").index)
+        box.setdefault("gates", [])
+    return {"version": version, "boxes": boxes}

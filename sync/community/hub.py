@@ -10,11 +10,18 @@ Routes (all JSON; every one but enrolment signed with the box's key, sync.auth):
   missed);
 - ``POST /community/v1/spend`` ``{"kind", "id"}`` → ``{"spent", "use"}``: a counted pass's
   use, spent here so two boxes cannot both spend the last;
-- ``POST /api/v1/uplink``: the box's outbox, exactly as a district receives it.
+- ``POST /api/v1/uplink``: the box's outbox, exactly as a district receives it;
+- ``POST /community/v1/commands`` ``{"gates", "wait"}`` → ``{"commands"}``: the box says
+  which gates it runs, and the request waits up to ``wait`` seconds for a command for one
+  of them (a guard's open at the hub's console, sync.community.commands);
+- ``POST /community/v1/commands/result`` ``{"id", "reply"}``: the gate's answer to one;
+- ``POST /community/v1/prompts`` ``{"items"}``: the box's open questions for the guard.
 
-A watcher thread reads the newest change number every ``POLL_S`` (one indexed MAX) and
-wakes the waiting requests: changes are written by other processes (the console, the
-district sync), so there is no in-process signal to wait on.
+A watcher thread reads the newest change number every ``POLL_S`` and the newest command
+every ``COMMAND_POLL_S`` (one indexed MAX each) and wakes the waiting requests: changes
+and commands are written by other processes (the console, the district sync), so there
+is no in-process signal to wait on. Commands are looked at more often because a guard
+waits at the gate for them (the relay moves within 300 ms of the click on a LAN).
 """
 
 from __future__ import annotations
@@ -40,6 +47,14 @@ from edge.db import connect, transaction, utc_now
 from edge.pii import PiiVault
 from sync.auth import verify
 from sync.community.boxes import BoxError, box_key, box_scope, enrol, note_contact
+from sync.community.commands import (
+    check_gates,
+    finish_command,
+    newest_command,
+    report_gates,
+    store_prompts,
+    take_commands,
+)
 from sync.community.ingest import RowRefused, spend_at_hub, store_events
 from sync.community.lists import (
     EPOCH_STATE,
@@ -56,6 +71,7 @@ from sync.state import get_state, set_state
 log = logging.getLogger(__name__)
 
 POLL_S = 0.1
+COMMAND_POLL_S = 0.02
 MAX_BODY = 64 * 1024 * 1024
 MAX_WAIT_S = 60.0
 MAX_ENROL_BODY = 4096
@@ -102,8 +118,11 @@ class HubServer:
         db = connect(db_path)
         self.epoch = become_hub(db)
         self.version = current_version(db.conn)
+        self.command = newest_command(db.conn)
         db.conn.close()
         self.changed = threading.Condition()
+        self.commanded = threading.Condition()
+        self.pollers: dict[str, object] = {}  # box id → its newest command poll
         self.stopping = threading.Event()
         self.local = threading.local()
         self.server = _Server((host, port), _handler(self))
@@ -133,8 +152,9 @@ class HubServer:
 
     def stop(self) -> None:
         self.stopping.set()
-        with self.changed:
-            self.changed.notify_all()
+        for condition in (self.changed, self.commanded):
+            with condition:
+                condition.notify_all()
         self.server.shutdown()
         self.server.server_close()
 
@@ -146,9 +166,21 @@ class HubServer:
 
     def _watch(self) -> None:
         db = connect(self.db_path, apply_migrations=False)
-        next_prune = 0.0
+        next_prune = next_change = 0.0
         try:
-            while not self.stopping.wait(POLL_S):
+            while not self.stopping.wait(COMMAND_POLL_S):
+                try:
+                    command = newest_command(db.conn)
+                except Exception as exc:  # a busy or faulted store: keep watching
+                    log.warning("hub: cannot read the commands: %s", exc)
+                    command = self.command
+                if command != self.command:
+                    with self.commanded:
+                        self.command = command
+                        self.commanded.notify_all()
+                if time.monotonic() < next_change:
+                    continue
+                next_change = time.monotonic() + POLL_S
                 if time.monotonic() >= next_prune:
                     next_prune = time.monotonic() + PRUNE_EVERY_S
                     try:
@@ -166,6 +198,15 @@ class HubServer:
                         self.changed.notify_all()
         finally:
             db.conn.close()
+
+    def wait_for_command(self, seen: int, deadline: float) -> None:
+        """Until a command newer than ``seen`` is written, or the monotonic deadline."""
+        with self.commanded:
+            while self.command <= seen and not self.stopping.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self.commanded.wait(left)
 
     def wait_for(self, since: int, wait_s: float) -> None:
         deadline = time.monotonic() + wait_s
@@ -295,7 +336,13 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 if body is not None:
                     self._enrol(body)
                 return
-            if path not in ("/community/v1/spend", "/api/v1/uplink"):
+            if path not in (
+                "/community/v1/spend",
+                "/api/v1/uplink",
+                "/community/v1/commands",
+                "/community/v1/commands/result",
+                "/community/v1/prompts",
+            ):
                 self._reply(404, {"error": "not found"})
                 self.close_connection = True
                 return
@@ -319,6 +366,17 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 return
             if path == "/community/v1/spend":
                 self._spend(doc)
+            elif path == "/community/v1/commands":
+                self._commands(box_id, doc)
+            elif path == "/community/v1/commands/result":
+                self._command_result(box_id, doc)
+            elif path == "/community/v1/prompts":
+                try:
+                    results = store_prompts(hub.db(), box_id, doc.get("items"))
+                except ValueError as exc:
+                    self._reply(400, {"error": str(exc)})
+                    return
+                self._reply(200, {"results": results})
             else:
                 self._uplink(box_id, doc)
 
@@ -351,6 +409,42 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 return
             spent, use = spend_at_hub(hub.db(), kind, item, utc_now())
             self._reply(200, {"spent": spent, "use": use})
+
+        def _commands(self, box_id: str, doc: dict[str, Any]) -> None:
+            wait = doc.get("wait", 0)
+            try:
+                gates = check_gates(doc.get("gates", []))
+                if not isinstance(wait, int | float) or isinstance(wait, bool) or wait < 0:
+                    raise ValueError("wait must be a number of seconds")
+            except ValueError as exc:
+                self._reply(400, {"error": str(exc)})
+                return
+            refused = report_gates(hub.db(), box_id, gates)
+            for why in refused:
+                log.warning("hub: box %s reports a gate it cannot have: %s", box_id, why)
+            self._contact(box_id)
+            deadline = time.monotonic() + min(float(wait), MAX_WAIT_S)
+            token = object()  # a newer poll of the same box (a restarted link) supersedes
+            hub.pollers[box_id] = token  # this one: it must not take commands for a dead peer
+            commands: list[dict[str, Any]] = []
+            while hub.pollers.get(box_id) is token:
+                seen = hub.command
+                commands = take_commands(hub.db(), box_id, utc_now())
+                if commands or time.monotonic() >= deadline or hub.stopping.is_set():
+                    break
+                hub.wait_for_command(seen, deadline)
+            self._reply(200, {"commands": commands, "refused_gates": refused})
+
+        def _command_result(self, box_id: str, doc: dict[str, Any]) -> None:
+            command_id, reply = doc.get("id"), doc.get("reply")
+            if not isinstance(command_id, int) or isinstance(command_id, bool):
+                self._reply(400, {"error": "id must be an integer"})
+                return
+            if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
+                self._reply(400, {"error": "reply must be an object with ok"})
+                return
+            kept = finish_command(hub.db(), box_id, command_id, reply, utc_now())
+            self._reply(200, {"kept": kept})
 
         def _uplink(self, box_id: str, doc: dict[str, Any]) -> None:
             items = doc.get("items")

@@ -34,6 +34,7 @@ from edge.people.passes import consume_use
 from edge.people.vehicles import consume_vehicle_use
 from edge.people.visitors import consume_visitor_use
 from edge.store.outbox import enqueue
+from sync.community.commands import claim_gate
 
 DECISIONS = {"open", "deny", "none"}
 SNAPSHOT_PATH = re.compile(r"^\d{4}/\d{2}/\d{2}/[0-9A-Z]{26}\.jpg$")
@@ -70,28 +71,6 @@ def _check(key: str, payload: Any) -> dict[str, Any]:
     if payload.get("confidence") is not None and not isinstance(payload["confidence"], int | float):
         raise RowRefused("confidence must be a number")
     return payload
-
-
-def _claim_gate(conn: sqlite3.Connection, box_id: str, gate_id: str, kind: str) -> None:
-    owner = conn.execute(
-        "SELECT box_id FROM community_gates WHERE gate_id = ?", (gate_id,)
-    ).fetchone()
-    if owner is not None:
-        if owner[0] != box_id:
-            raise RowRefused(f"gate {gate_id} belongs to another box")
-        return
-    if conn.execute("SELECT 1 FROM gates WHERE id = ?", (gate_id,)).fetchone():
-        raise RowRefused(f"gate {gate_id} is one of the hub's own gates")
-    conn.execute("INSERT INTO community_gates (gate_id, box_id) VALUES (?, ?)", (gate_id, box_id))
-    conn.execute(
-        "INSERT INTO gates (id, name, kind, updated_at) VALUES (?, ?, ?, ?)",
-        (
-            gate_id,
-            f"{gate_id} ({box_id})",
-            "vehicle" if kind in VEHICLE_KINDS else "pedestrian",
-            iso(datetime.now().astimezone()),
-        ),
-    )
 
 
 def _save_snapshot(snapshot_dir: Path, relative: str | None, snapshot: Any) -> str | None:
@@ -212,7 +191,10 @@ def _store_one(
     if item.get("topic") != "event":
         raise RowRefused("a hub takes gate events only")
     payload = _check(key, item.get("payload"))
-    _claim_gate(conn, box_id, payload["gate_id"], payload["kind"])
+    kind = "vehicle" if payload["kind"] in VEHICLE_KINDS else "pedestrian"
+    refused = claim_gate(conn, box_id, payload["gate_id"], kind)
+    if refused:
+        raise RowRefused(refused)
     if conn.execute("SELECT 1 FROM events WHERE id = ?", (key,)).fetchone():
         return False  # a resend: its snapshot is already here (and never overwritten)
     snapshot = _save_snapshot(snapshot_dir, payload.get("snapshot_path"), item.get("snapshot"))

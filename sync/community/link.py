@@ -1,6 +1,6 @@
 """`menwei hub link`: a gate box's link to its hub — lists down, events up, pass uses.
 
-Two loops, each with its own connection and HTTP session:
+Three loops, each with its own connection and HTTP session:
 
 - **down**: long-polls ``/community/v1/changes`` with the version the box holds; each
   reply is validated whole and applied with its version in one transaction
@@ -8,7 +8,13 @@ Two loops, each with its own connection and HTTP session:
   through the log; a box the hub cannot serve a delta to gets a full snapshot.
 - **up**: the outbox to the hub by the district uplink's own worker and JSON protocol
   (sync.uplink, sync.json_protocol): acknowledged or kept, backoff with jitter, bad rows
-  dead-lettered, exactly once after dedupe whatever is killed when.
+  dead-lettered, exactly once after dedupe whatever is killed when;
+- **commands**: long-polls ``/community/v1/commands``, saying which gates this box runs;
+  a guard's open at the hub's console arrives here and goes to the gate's own control
+  socket (``forward``: edge.gates.control, given by the command line), whose answer goes
+  back to the hub (sync.community.commands). The up loop also sends the gates' open
+  questions for the guard (plate near misses, unread cars), so a guard at the hub sees and
+  answers them.
 
 When the hub cannot be reached both loops back off and retry for as long as it takes;
 the gates go on deciding on the lists they hold, events queue in the outbox, and the
@@ -21,7 +27,9 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -29,14 +37,16 @@ from urllib.parse import urlencode
 import sqlite_utils
 
 from edge.config.community import CommunityConfig
-from edge.db import connect, iso, utc_now
+from edge.db import connect, iso, transaction, utc_now
 from edge.errors import UserError
 from edge.pii import PiiVault
 from edge.store.outbox import counts
 from sync.auth import auth_headers
+from sync.community.commands import prompts_to_send
 from sync.community.lists import ListsInvalidError, apply_reply, held_version, parse_reply
 from sync.json_protocol import JsonProtocol
 from sync.secret import read_secret
+from sync.state import get_state, set_state
 from sync.status import write_status_file
 from sync.transport import Response, Transport, TransportError
 from sync.uplink import Backoff, UplinkWorker
@@ -46,6 +56,10 @@ log = logging.getLogger(__name__)
 MAX_REPLY_BYTES = 256 * 1024 * 1024  # a full snapshot of a large community
 BACKOFF_MAX_S = 10.0  # one hub on the LAN: a box back within seconds of the hub
 UPLINK_BATCH = 100  # with snapshots up to 256 KiB: at most ~35 MB a request
+PROMPTS_SENT = "community.prompts_sent"  # sync_state: the last question sent to the hub
+PROMPT_AGE = timedelta(minutes=5)  # edge.store.prompts.PROMPT_TTL: older ones are moot
+# (gate id, request) → the gate's reply {"ok": ..., ...}; never raises for an absent gate
+Forward = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
 class HubUnavailableError(TransportError):
@@ -138,6 +152,8 @@ class LinkStatus:
     version: int = 0
     applied_at: str | None = None
     applied: int = 0
+    commands: str = "starting"
+    commands_done: int = 0
 
     def contact(self) -> None:
         self.last_contact_at = iso(utc_now())
@@ -176,6 +192,8 @@ class HubLink:
         vault: PiiVault,
         snapshot_dir: Path | None,
         stop: threading.Event,
+        gates: tuple[tuple[str, str, str], ...] = (),
+        forward: Forward | None = None,
     ) -> None:
         if config.hub_url is None or config.box_id is None:
             raise UserError('[community] role = "gate" needs hub_url and box_id')
@@ -187,15 +205,21 @@ class HubLink:
         self.key = read_secret(config.key_file)
         self.status = LinkStatus(config.hub_url, config.box_id)
         self.lock = threading.Lock()
+        self.gates = gates  # (id, name, kind) of each gate this box runs
+        self.forward = forward
 
     def run(self) -> None:
-        down = threading.Thread(target=self._down, name="hub-down", daemon=True)
-        down.start()
+        loops = [threading.Thread(target=self._down, name="hub-down", daemon=True)]
+        if self.forward is not None:
+            loops.append(threading.Thread(target=self._commands, name="hub-cmd", daemon=True))
+        for loop in loops:
+            loop.start()
         try:
             self._up()
         finally:
             self.stop.set()
-            down.join(timeout=self.config.wait_s + 15)
+            for loop in loops:
+                loop.join(timeout=self.config.wait_s + 15)
             self._write_status(stopped=True)
 
     def _client(self, read_timeout_s: float) -> HubClient:
@@ -238,6 +262,66 @@ class HubLink:
             client.close()
             db.conn.close()
 
+    def _commands(self) -> None:
+        """Wait at the hub for commands for this box's gates; each goes to its gate."""
+        assert self.forward is not None
+        wait = int(self.config.wait_s)  # the hub answers at once when a command comes
+        client = self._client(wait + 15)
+        backoff = Backoff(0.5, BACKOFF_MAX_S)
+        gates = [{"id": i, "name": n, "kind": k} for i, n, k in self.gates]
+        ours = {i for i, _n, _k in self.gates}
+        try:
+            while not self.stop.is_set():
+                try:
+                    doc = client.request(
+                        "POST", "/community/v1/commands", {"gates": gates, "wait": wait}
+                    )
+                    commands = doc.get("commands") if isinstance(doc, dict) else None
+                    if not isinstance(commands, list):
+                        raise HubUnavailableError("the hub's commands reply holds no list")
+                    with self.lock:
+                        self.status.commands = "connected"
+                    backoff.reset()
+                    for command in commands:
+                        reply = self._run_command(command, ours)
+                        if reply is not None:
+                            client.request("POST", "/community/v1/commands/result", reply)
+                except TransportError as exc:
+                    with self.lock:
+                        self.status.commands = "unreachable"
+                    log.warning("hub link: commands not received: %s", exc)
+                    self.stop.wait(backoff.next_delay())
+        finally:
+            client.close()
+
+    def _run_command(self, command: Any, ours: set[str]) -> dict[str, Any] | None:
+        """The result to send for one command (None for one too malformed to answer)."""
+        assert self.forward is not None
+        if not isinstance(command, dict) or not isinstance(command.get("id"), int):
+            log.warning("hub link: a malformed command ignored: %r", command)
+            return None
+        gate_id, request = command.get("gate_id"), command.get("request")
+        if gate_id not in ours:
+            reply: dict[str, Any] = {"ok": False, "error": f"no gate {gate_id} on this box"}
+        elif not isinstance(request, dict) or request.get("cmd") != "open":
+            reply = {"ok": False, "error": "a hub may only ask a gate to open"}
+        else:
+            try:
+                reply = self.forward(str(gate_id), request)
+            except Exception as exc:  # the gate's answer, whatever happened, goes back
+                log.exception("hub link: command %s failed", command["id"])
+                reply = {"ok": False, "error": f"gate error: {exc.__class__.__name__}"}
+        log.info(
+            "hub link: command %s for gate %s by %s: %s",
+            command["id"],
+            gate_id,
+            (request or {}).get("operator") if isinstance(request, dict) else None,
+            "done" if reply.get("ok") else reply.get("error"),
+        )
+        with self.lock:
+            self.status.commands_done += 1
+        return {"id": command["id"], "reply": reply}
+
     def _up(self) -> None:
         db = connect(self.db_path)
         client = self._client(30.0)
@@ -251,6 +335,8 @@ class HubLink:
         try:
             while not self.stop.is_set():
                 result = worker.step()
+                if not result.error:
+                    self._send_prompts(db, client)
                 wait = 0.0
                 with self.lock:
                     if result.error:
@@ -272,6 +358,28 @@ class HubLink:
         finally:
             protocol.close()
             db.conn.close()
+
+    def _send_prompts(self, db: sqlite_utils.Database, client: HubClient) -> None:
+        """The gates' new open questions for the guard, to the hub (best effort: one that
+        cannot be sent now is sent on the next round, while it is still young)."""
+        after = int(get_state(db.conn, PROMPTS_SENT) or 0)
+        items = prompts_to_send(db.conn, after, utc_now() - PROMPT_AGE)
+        if not items:
+            return
+        try:
+            reply = client.request(
+                "POST",
+                "/community/v1/prompts",
+                {"items": [{k: v for k, v in i.items() if k != "id"} for i in items]},
+            )
+        except TransportError as exc:
+            log.warning("hub link: questions for the guard not sent yet: %s", exc)
+            return
+        for result in reply.get("results", []) if isinstance(reply, dict) else []:
+            if result.get("status") == "rejected":
+                log.warning("hub link: the hub refused a question: %s", result.get("reason"))
+        with transaction(db) as conn:
+            set_state(conn, PROMPTS_SENT, str(items[-1]["id"]))
 
     def _write_status(self, db: sqlite_utils.Database | None = None, stopped: bool = False) -> None:
         with self.lock:

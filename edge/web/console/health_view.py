@@ -13,7 +13,7 @@ from flask_babel import gettext
 
 from edge.box.health import DiskUsage, GateHealth
 from edge.vocabulary import local_time
-from edge.web.console.event_labels import decision_label, kind_label
+from edge.web.console.event_labels import decision_label, kind_label, local_seconds
 from edge.web.context import state
 from edge.web.i18n import N_
 
@@ -211,10 +211,64 @@ def sync_cells(s: dict[str, Any]) -> dict[str, Cell]:
     }
 
 
+def box_cells(box: dict[str, Any], hub_version: int, zone: Any) -> dict[str, Cell]:
+    """One gate box of a hub (sync.community.boxes.box_report), as `menwei hub status`
+    reads it: state, last contact, lists against the hub's, backlog, clock skew, gates."""
+    key, levels = f"box.{box['box_id']}", box["levels"]
+    if box["state"] == "revoked":
+        state = gettext("key revoked: gets nothing from the hub")
+    elif box["state"] == "invited":
+        state = gettext("invited, not yet joined")
+    else:
+        state = gettext("online") if box["online"] else gettext("offline")
+    if box["last_seen_at"]:
+        seen = gettext(
+            "%(time)s (%(age)s ago)",
+            time=local_seconds(box["last_seen_at"], zone),
+            age=human_age(box["age_s"]),
+        )
+    else:
+        seen = gettext("never")
+    if box["state"] != "enrolled" and not box["version"]:
+        lists = "—"
+    elif box["behind"]:
+        lists = gettext(
+            "version %(version)s, %(n)s changes behind the hub's %(hub)s",
+            version=box["version"],
+            n=box["behind"],
+            hub=hub_version,
+        )
+    else:
+        lists = gettext("version %(version)s, up to date", version=box["version"])
+    backlog = (
+        gettext("unknown")
+        if box["backlog"] is None
+        else gettext("%(n)s events not yet sent", n=box["backlog"])
+        if box["backlog"]
+        else gettext("none")
+    )
+    skew = box["clock_skew_s"]
+    return {
+        f"{key}.state": (state, levels["state"]),
+        f"{key}.seen": (seen, levels["state"]),
+        f"{key}.lists": (lists, levels["lists"]),
+        f"{key}.backlog": (backlog, levels["backlog"]),
+        f"{key}.skew": (
+            gettext("unknown") if skew is None else gettext("%(n)s s", n=f"{skew:+.1f}"),
+            levels["skew"],
+        ),
+        f"{key}.gates": (", ".join(box["gates"]) or "—", "ok"),
+    }
+
+
 def health_cells(report: dict[str, Any]) -> dict[str, Cell]:
     cells: dict[str, Cell] = {}
     for gate in report["gates"]:
         cells.update(gate_cells(gate))
+    community = report.get("community")
+    if community is not None:
+        for box in community["boxes"]:
+            cells.update(box_cells(box, community["version"], report["zone"]))
     cells.update(disk_cells(report["disk"]))
     cells.update(sync_cells(report["sync"]))
     return cells

@@ -21,10 +21,16 @@ the reply, in a second transaction: holding one transaction open across the requ
 hold SQLite's write lock while the gate process waits for that same lock to record its
 event, and the request would time out. A double click therefore finds its nonce taken and
 sends nothing; a crash between the two leaves the gate's own event, which names the operator.
+
+On a hub, the gates of its gate boxes get cards too, and their opens (and confirmed plates)
+go to the box through the hub (sync.community.commands): the box's link hands the request to
+that gate's own control socket, so the gate records and pulses exactly as on one box. A box
+that is revoked, offline, or does not take the command in time is a refusal in words.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
@@ -75,6 +81,15 @@ from edge.web.console.event_labels import (
 from edge.web.console.forms import DuplicateSubmission, claim_nonce
 from edge.web.console.health_view import health_cells
 from edge.web.context import actor, get_db, now, state
+from sync.community.boxes import box_report
+from sync.community.commands import (
+    COMMAND_TTL_S,
+    RemoteGate,
+    await_command,
+    queue_command,
+    remote_gate,
+    remote_gates,
+)
 
 bp = Blueprint("console_live", __name__, url_prefix="/console", template_folder="templates")
 bp.before_request(require_console_roles("console_live"))
@@ -83,6 +98,9 @@ ALERT_HOURS = 12  # alerts older than this are not shown as banners when the pag
 ALERT_ROWS = 50  # at most this many in the stack when the page opens (it scrolls)
 MAX_REASON = 200  # what the gate's control channel accepts
 OPEN_TIMEOUT_S = 2.0
+# A gate box's gate: the box takes the command within its TTL, its gate answers within
+# OPEN_TIMEOUT_S, and the answer comes back (a margin for a loaded hub).
+REMOTE_OPEN_TIMEOUT_S = COMMAND_TTL_S + OPEN_TIMEOUT_S + 0.5
 READ_RATE_DAYS = 7  # the health page's plate read rate per lane, by day
 _CACHE = "menwei.snapshot_size"
 
@@ -106,11 +124,36 @@ def configured_gate(gate_id: str) -> GateConfig:
     abort(404, gettext("There is no gate %(id)s in this appliance's configuration.", id=gate_id))
 
 
+def is_hub() -> bool:
+    return state().config.community.role == "hub"
+
+
+def community_gates() -> list[RemoteGate]:
+    """The gates of this hub's gate boxes (none on a box that is not a hub)."""
+    return remote_gates(get_db().conn, now()) if is_hub() else []
+
+
+def any_gate(gate_id: str) -> GateConfig | RemoteGate:
+    """A gate of this box, or (on a hub) of one of its gate boxes; else 404."""
+    if any(gate.id == gate_id for gate in state().config.gates) or not is_hub():
+        return configured_gate(gate_id)
+    gate = remote_gate(get_db().conn, gate_id, now())
+    if gate is None:
+        abort(
+            404,
+            gettext(
+                "There is no gate %(id)s on this box nor on any of its gate boxes.", id=gate_id
+            ),
+        )
+    return gate
+
+
 def live_page(status: int = 200, **context: Any) -> tuple[str, int]:
     conn = get_db().conn
     cursor = event_search.current_cursor(conn)  # first: a newer event reaches the feed
     config = state().config
     names = gate_names(conn, config.gates)
+    gates: list[GateConfig | RemoteGate] = [*config.gates, *community_gates()]
     cards = [
         {
             "gate": gate,
@@ -121,7 +164,7 @@ def live_page(status: int = 200, **context: Any) -> tuple[str, int]:
                 present_prompt(p) for p in open_prompts(conn, gate.id, since=now() - PROMPT_TTL)
             ],
         }
-        for gate in config.gates
+        for gate in gates
     ]
     since = now() - timedelta(hours=ALERT_HOURS)
     alerts = [
@@ -148,7 +191,7 @@ def index():
         notice = gettext(
             "Gate %(gate)s was opened by hand; its event will be saved when the gate's "
             "storage works again.",
-            gate=configured_gate(spooled_gate).name,
+            gate=any_gate(spooled_gate).name,
         )
     if request.args.get("dismissed"):
         notice = gettext("The question was dismissed; the gate stays closed.")
@@ -156,8 +199,14 @@ def index():
         if not event_search.is_event_id(opened):
             abort(400, filter_message(event_search.FilterError("event_id", "opened")))
         event = event_search.get_event(get_db().conn, opened)
+        via_box = request.args.get("via_box", "")
         if event is not None and event["kind"] == "manual_open":
             notice = _opened_in_words(event)
+        elif via_box:  # a gate box's gate: its event is still on its way up to the hub
+            notice = gettext(
+                "%(gate)s opened by its gate box; the event follows within seconds.",
+                gate=any_gate(via_box).name,
+            )
     return live_page(notice=notice)
 
 
@@ -181,18 +230,48 @@ def _opened_in_words(event: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class OpenResult:
-    """``result``: opened / not_running (unreachable) / refused; ``code`` why not, as the
-    gate's control channel says it (edge.vocabulary.GATE_REPLIES words it); ``error`` the
-    English detail, kept for the audit row and shown only as a diagnostic."""
+    """``result``: opened / not_running (unreachable) / refused, and for a gate box's gate
+    also box_revoked, box_offline (not heard from, or did not take the command in time) and
+    no_answer (taken, but no answer came back: the gate may have opened); ``code`` why not,
+    as the gate's control channel says it (edge.vocabulary.GATE_REPLIES words it); ``error``
+    the English detail, kept for the audit row and shown only as a diagnostic."""
 
     result: str
     event_id: str | None = None
     code: str | None = None
     error: str | None = None
+    box: str | None = None
+    ms: float | None = None
+
+
+def ask_box_gate_to_open(gate: RemoteGate, request_: dict[str, Any]) -> OpenResult:
+    """Through the hub to the gate box's gate (sync.community.commands)."""
+    if gate.box_state == "revoked":
+        return OpenResult("box_revoked", box=gate.box_id)
+    if gate.box_state != "enrolled" or not gate.online:
+        return OpenResult("box_offline", box=gate.box_id)
+    db = get_db()
+    started = time.monotonic()
+    command_id = queue_command(db, gate, request_, now())
+    result = await_command(db, command_id, REMOTE_OPEN_TIMEOUT_S, COMMAND_TTL_S)
+    ms = round((time.monotonic() - started) * 1000, 1)
+    if result.state == "expired":
+        return OpenResult("box_offline", box=gate.box_id, ms=ms)
+    if result.state == "sent":
+        return OpenResult("no_answer", box=gate.box_id, ms=ms)
+    reply = result.reply
+    if reply.get("ok"):
+        event_id = str(reply.get("event_id") or "") or None
+        return OpenResult("opened", event_id=event_id, box=gate.box_id, ms=ms)
+    error = str(reply.get("error", "no reason given"))[:200]
+    code = reply.get("code") if isinstance(reply.get("code"), str) else "unknown"
+    if reply.get("not_running"):
+        return OpenResult("not_running", code=code, error=error, box=gate.box_id, ms=ms)
+    return OpenResult("refused", code=code, error=error, box=gate.box_id, ms=ms)
 
 
 def ask_gate_to_open(
-    gate: GateConfig,
+    gate: GateConfig | RemoteGate,
     operator: str,
     reason: str,
     plate: str | None = None,
@@ -205,6 +284,8 @@ def ask_gate_to_open(
         request_["plate"] = plate
     if related_event_id:
         request_["related_event_id"] = related_event_id
+    if isinstance(gate, RemoteGate):
+        return ask_box_gate_to_open(gate, request_)
     try:
         reply = send_gate_command(state().config.storage.run_dir, gate.id, request_, OPEN_TIMEOUT_S)
     except GateUnreachableError as exc:
@@ -221,7 +302,7 @@ def ask_gate_to_open(
 
 @bp.route("/gates/<gate_id>/open", methods=["POST"], endpoint="open_gate")
 def open_gate(gate_id: str):
-    gate = configured_gate(gate_id)
+    gate = any_gate(gate_id)
     reason = " ".join(request.form.get("reason", "").split())
     problem = ""
     if not reason:
@@ -249,13 +330,18 @@ def open_gate(gate_id: str):
     return open_answer(gate, outcome, reason=reason)
 
 
-def open_answer(gate: GateConfig, outcome: OpenResult, **context: Any) -> Any:
+def open_answer(gate: GateConfig | RemoteGate, outcome: OpenResult, **context: Any) -> Any:
     """The page after asking a gate to open: the live page showing the opening, or saying
     why the gate did not open (``context`` refills the form)."""
     if outcome.result == "opened":
+        if outcome.event_id and isinstance(gate, RemoteGate):
+            return redirect(url_for(".index", opened=outcome.event_id, via_box=gate.id), 303)
         if outcome.event_id:
             return redirect(url_for(".index", opened=outcome.event_id), 303)
         return redirect(url_for(".index", opened_gate=gate.id), 303)
+    refusal = _box_refusal(gate, outcome)
+    if refusal:
+        return live_page(409, error=refusal, error_gate=gate.id, **context)
     why = vocabulary().gate_reply(outcome.code)
     detail = {"error_detail": outcome.error or ""}
     if outcome.result == "not_running":
@@ -270,6 +356,40 @@ def open_answer(gate: GateConfig, outcome: OpenResult, **context: Any) -> Any:
     return live_page(502, error=message, error_gate=gate.id, **detail, **context)
 
 
+def _box_refusal(gate: GateConfig | RemoteGate, outcome: OpenResult) -> str:
+    """Why a gate box's gate did not open, in words ("" for a gate of this box)."""
+    if not isinstance(gate, RemoteGate):
+        return ""
+    if outcome.result == "box_revoked":
+        return gettext(
+            "Gate %(name)s did not open: its gate box %(box)s has been revoked (removed from "
+            "the community), so the hub sends it nothing. Open it on site.",
+            name=gate.name,
+            box=gate.box_id,
+        )
+    if outcome.result == "box_offline":
+        seen = (
+            local_seconds(gate.last_seen_at, state().config.site.zone)
+            if gate.last_seen_at
+            else gettext("never")
+        )
+        return gettext(
+            "Gate %(name)s did not open: its gate box %(box)s is offline (last contact "
+            "%(seen)s). Check the box's network and power (Health page) or open it on site.",
+            name=gate.name,
+            box=gate.box_id,
+            seen=seen,
+        )
+    if outcome.result == "no_answer":
+        return gettext(
+            "Gate box %(box)s took the request for gate %(name)s but did not answer in time: "
+            "the gate may have opened. Its events will show what happened.",
+            name=gate.name,
+            box=gate.box_id,
+        )
+    return ""
+
+
 def _health_report() -> dict[str, Any]:
     config = state().config
     cache = current_app.extensions[_CACHE]
@@ -279,6 +399,8 @@ def _health_report() -> dict[str, Any]:
         "gates": gates,
         "disk": disk_usage(config, cache),
         "sync": sync_backlog(get_db(), config, now()),
+        "community": box_report(get_db().conn, now()) if is_hub() else None,
+        "zone": config.site.zone,
     }
 
 
@@ -303,6 +425,7 @@ def health_json():
         gates=[{**asdict(h), "level": h.level} for h in report["gates"]],
         disk={**asdict(report["disk"]), "level": report["disk"].level},
         sync=report["sync"],
+        community=report["community"],
         cells={key: {"text": text, "level": level} for key, (text, level) in cells.items()},
     )
 
@@ -332,7 +455,7 @@ def _chosen_plate(prompt: dict[str, Any]) -> str | None:
 @bp.route("/prompts/<int:prompt_id>/confirm", methods=["POST"], endpoint="confirm_prompt")
 def confirm_prompt(prompt_id: int):
     prompt = _prompt_or_404(prompt_id)
-    gate = configured_gate(prompt["gate_id"])
+    gate = any_gate(prompt["gate_id"])
     if prompt["created_at"] < iso(now() - PROMPT_TTL):
         message = gettext(
             "This question is too old: the car has probably left, and opening now would let "
@@ -384,7 +507,7 @@ def confirm_prompt(prompt_id: int):
 @bp.route("/prompts/<int:prompt_id>/dismiss", methods=["POST"], endpoint="dismiss_prompt")
 def dismiss_prompt(prompt_id: int):
     prompt = _prompt_or_404(prompt_id)
-    gate = configured_gate(prompt["gate_id"])
+    gate = any_gate(prompt["gate_id"])
     try:
         with transaction(get_db()) as conn:
             claim_nonce(conn, actor(), f"prompt:{prompt_id}", now())

@@ -1,0 +1,423 @@
+"""The hub's console and its gate boxes: the health page lists every box as `menwei hub
+status` does, and a guard at the hub opens a gate on a gate box through the hub.
+
+Real parts: the hub's web app on its SQLite file, `HubServer` on 127.0.0.1, a gate box with
+its own database and a running vehicle gate (real camera thread, real control socket, relay
+on mock pins), and the box's real link (`HubLink`) forwarding the hub's commands to that
+gate's socket exactly as `menwei hub link` does.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from helpers import PASSWORD, audit_rows, client_as, csrf_of, nonce_for
+
+from edge.cli.main import main
+from edge.config import parse_config
+from edge.db import connect, iso, transaction, utc_now
+from edge.events.record import NewEvent, recent_events, record_event
+from edge.gates.assembly import vehicle_gate
+from edge.gates.control import gate_forwarder
+from edge.pii import PiiVault, create_key_file
+from edge.store.prompts import NewPrompt
+from sync.community.boxes import invite, revoke
+from sync.community.hub import HubServer
+from sync.community.link import HubClient, HubLink, join
+
+GATE = "nb-lane"
+
+
+def _wait(check, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+class Community:
+    """A hub (console config + HubServer) and one gate box with one running gate."""
+
+    def __init__(self, tmp: Path, console_env, pins) -> None:
+        self.tmp = tmp
+        hub_dir = tmp / "hub"
+        self.hub_toml = hub_dir / "menwei.toml"
+        hub_dir.mkdir()
+        self.hub_toml.write_text(
+            '[storage]\ndata_dir = "data"\n[security]\npii_key_file = "pii.key"\n'
+            '[web]\nsecure_cookies = false\n[registry]\nbase_url = "http://127.0.0.1:8080"\n'
+            '[community]\nrole = "hub"\nlisten = "127.0.0.1:0"\n',
+            encoding="utf-8",
+        )
+        create_key_file(hub_dir / "pii.key")
+        self.hub_config = parse_config(
+            {
+                "storage": {"data_dir": str(hub_dir / "data")},
+                "security": {"pii_key_file": str(hub_dir / "pii.key")},
+                "web": {"secure_cookies": False},
+                "registry": {"base_url": "http://127.0.0.1:8080"},
+                "community": {"role": "hub", "listen": "127.0.0.1:0"},
+            }
+        )
+        self.env = console_env(hub_dir, clock=utc_now, config=self.hub_config)  # the hub's clock
+        self.hub_db = connect(self.hub_config.storage.database_path)
+        self.server = HubServer(
+            self.hub_config.storage.database_path,
+            PiiVault.from_key_file(hub_dir / "pii.key"),
+            self.hub_config.storage.snapshot_dir,
+        ).start()
+        self.pins = pins
+        self.stop = threading.Event()
+        self.link_thread: threading.Thread | None = None
+        self.gate_cm = None
+        box = tmp / "box"
+        (box / "frames").mkdir(parents=True)
+        cv2.imwrite(str(box / "frames" / "0.jpg"), np.full((480, 640, 3), 90, np.uint8))
+        create_key_file(box / "pii.key")
+        self.box_config = parse_config(
+            {
+                "storage": {"data_dir": str(box / "data")},
+                "security": {"pii_key_file": str(box / "pii.key")},
+                "hardware": {"pin_factory": "mock"},
+                "community": {
+                    "role": "gate",
+                    "hub_url": self.server.url,
+                    "box_id": "north-box",
+                    "wait_s": 5,
+                },
+                "gates": [
+                    {
+                        "id": GATE,
+                        "name": "北门车行（门岗机）",
+                        "kind": "vehicle",
+                        "camera": {"source": str(box / "frames"), "replay_fps": 2},
+                        "barrier": {"open_pin": 17, "active_high": True, "pulse_s": 0.3},
+                    }
+                ],
+            }
+        )
+
+    def enrol(self) -> None:
+        code = invite(self.hub_db, "north-box", utc_now(), 600)
+        join(self.server.url, "north-box", code, self.box_config.community.key_file)
+
+    def start_gate(self) -> None:
+        self.gate_cm = vehicle_gate(self.box_config, GATE, self.stop, pin_factory=self.pins)
+        self.gate_cm.__enter__()
+
+    def start_link(self) -> None:
+        connect(self.box_config.storage.database_path).conn.close()  # as `hub link` does
+        self.link_stop = threading.Event()
+        link = HubLink(
+            self.box_config.storage.database_path,
+            self.box_config.community,
+            PiiVault.from_key_file(self.tmp / "box" / "pii.key"),
+            self.box_config.storage.snapshot_dir,
+            self.link_stop,
+            tuple((g.id, g.name, g.kind) for g in self.box_config.gates),
+            gate_forwarder(self.box_config.storage.run_dir),  # what `menwei hub link` passes
+        )
+        self.link_thread = threading.Thread(target=link.run, daemon=True)
+        self.link_thread.start()
+        _wait(self.gate_known, 30, "the box to report its gate")
+
+    def gate_known(self) -> bool:
+        row = self.hub_db.execute(
+            "SELECT name FROM community_gates WHERE gate_id = ?", (GATE,)
+        ).fetchone()
+        return row is not None and row[0] is not None
+
+    def stop_link(self) -> None:
+        if self.link_thread is not None:
+            self.link_stop.set()
+            self.link_thread.join(30)
+            self.link_thread = None
+
+    def close(self) -> None:
+        self.stop_link()
+        if self.gate_cm is not None:
+            self.stop.set()
+            self.gate_cm.__exit__(None, None, None)
+        self.server.stop()
+        self.hub_db.conn.close()
+
+
+@pytest.fixture
+def community(tmp_path, console_env, pin_factory) -> Iterator[Community]:
+    world = Community(tmp_path, console_env, pin_factory)
+    try:
+        yield world
+    finally:
+        world.close()
+
+
+def open_from_hub(world: Community, reason: str = "送货车") -> tuple[object, bool]:
+    """A guard at the hub's console clicks 开门 on the gate box's gate: the reply, and
+    whether the gate box's relay moved."""
+    guard = client_as(world.env, "guard")
+    html = guard.get("/console/").get_data(as_text=True)
+    action = f"/console/gates/{GATE}/open"
+    pin = world.pins.pin(17)
+    before = len(pin.states)
+    fields = {"csrf_token": csrf_of(html), "reason": reason, "form_nonce": nonce_for(html, action)}
+    reply = guard.post(action, data=fields)
+    return reply, any(change.state for change in pin.states[before:])
+
+
+def test_a_guard_at_the_hub_opens_a_gate_on_a_gate_box(community):
+    world = community
+    world.enrol()
+    world.start_gate()
+    world.start_link()
+
+    guard = client_as(world.env, "guard")
+    live = guard.get("/console/").get_data(as_text=True)
+    assert "北门车行（门岗机）" in live and f"/console/gates/{GATE}/open" in live
+
+    reply, moved = open_from_hub(world)
+    assert reply.status_code == 303, reply.get_data(as_text=True)[:2000]
+    assert moved, "the gate box's relay did not move"
+    # the guard reads that it opened, whether or not its event has reached the hub yet
+    said = guard.get(reply.headers["Location"]).get_data(as_text=True)
+    notice = said.split('class="notice"')[1][:200] if 'class="notice"' in said else said[-800:]
+    assert "北门车行（门岗机）" in notice and "开启" in notice, notice
+    # the gate box recorded the opening with the hub's operator, and the hub audited it
+    gate_db = connect(world.box_config.storage.database_path)
+    [event] = [e for e in recent_events(gate_db) if e["kind"] == "manual_open"]
+    assert event["gate_id"] == GATE and event["details"]["operator"] == "guard1"
+    assert "送货车" in event["reasons"][0]["message"]
+    [row] = audit_rows(world.hub_db, "manual_open")
+    assert row["target"] == f"gate:{GATE}"
+    details = row["details"]
+    assert row["actor"] == f"user:{world.env['ids']['guard']}"
+    assert details["result"] == "opened" and details["box"] == "north-box"
+    assert details["event_id"] == event["id"]
+    command = world.hub_db.execute("SELECT state, request FROM community_commands").fetchone()
+    assert command[0] == "done" and json.loads(command[1])["operator"] == "guard1"
+    gate_db.conn.close()
+
+
+def test_a_near_miss_on_a_gate_box_is_confirmed_at_the_hub(community):
+    """The gate box's question ("possibly 皖A12345?") reaches the hub's live page; the guard
+    confirms it there and the gate box's barrier opens for that plate."""
+    world = community
+    world.enrol()
+    world.start_gate()
+    world.start_link()
+    box_db = connect(world.box_config.storage.database_path)
+    crop = cv2.imencode(".jpg", np.full((40, 120, 3), 200, np.uint8))[1].tobytes()
+    question = NewPrompt(
+        "near_miss",
+        "皖A12346",
+        ({"plate": "皖A12345", "kind": "resident", "household": None, "vehicle_id": None},),
+        crop,
+    )
+    passage = record_event(
+        box_db,
+        NewEvent(GATE, "vehicle_passage", utc_now(), "deny", plate="皖A12346", prompt=question),
+    )
+    _wait(
+        lambda: (
+            world.hub_db.execute(
+                "SELECT 1 FROM plate_prompts WHERE event_id = ?", (passage.id,)
+            ).fetchone()
+            is not None
+        ),
+        30,
+        "the question at the hub",
+    )
+    prompt_id = world.hub_db.execute(
+        "SELECT id FROM plate_prompts WHERE event_id = ?", (passage.id,)
+    ).fetchone()[0]
+    guard = client_as(world.env, "guard")
+    page = guard.get("/console/").get_data(as_text=True)
+    action = f"/console/prompts/{prompt_id}/confirm"
+    assert action in page and "皖A12345" in page
+    assert guard.get(f"/console/prompts/{prompt_id}/crop").data == crop
+    pin = world.pins.pin(17)
+    before = len(pin.states)
+    fields = {"csrf_token": csrf_of(page), "form_nonce": nonce_for(page, action)}
+    reply = guard.post(action, data={**fields, "plate": "皖A12345"})
+    assert reply.status_code == 303, reply.get_data(as_text=True)[-3000:]
+    assert any(change.state for change in pin.states[before:]), "the barrier did not open"
+    [opened] = [e for e in recent_events(box_db) if e["kind"] == "manual_open"]
+    assert opened["plate"] == "皖A12345" and opened["related_event_id"] == passage.id
+    state = world.hub_db.execute(
+        "SELECT state, open_event_id FROM plate_prompts WHERE id = ?", (prompt_id,)
+    ).fetchone()
+    assert state == ("confirmed", opened["id"])
+    [row] = audit_rows(world.hub_db, "plate_prompt_confirm")
+    guard_id = world.env["ids"]["guard"]
+    assert row["actor"] == f"user:{guard_id}" and row["details"]["box"] == "north-box"
+    assert row["details"]["result"] == "opened" and row["details"]["plate"] == "皖A12345"
+    # a box cannot put a question on a gate that is not its own
+    client = HubClient(
+        world.server.url, "north-box", world.box_config.community.key_file.read_bytes().strip()
+    )
+    item = {
+        "event_id": "01" + "A" * 24, "gate_id": "hub-gate", "kind": "near_miss",
+        "read_plate": "", "candidates": [], "created_at": iso(utc_now()),
+    }  # fmt: skip
+    [result] = client.request("POST", "/community/v1/prompts", {"items": [item]})["results"]
+    assert result["status"] == "rejected" and "not one of this box" in result["reason"]
+    client.close()
+    box_db.conn.close()
+
+
+def test_refusals_say_why_in_chinese(community):
+    world = community
+    world.enrol()
+    world.start_gate()
+    world.start_link()
+
+    def refusal(client) -> str:
+        page = client.get("/console/").get_data(as_text=True)
+        action = f"/console/gates/{GATE}/open"
+        reply = client.post(
+            action,
+            data={
+                "csrf_token": csrf_of(page),
+                "reason": "测试",
+                "form_nonce": nonce_for(page, action),
+            },
+        )
+        assert reply.status_code in (404, 409), reply.status_code
+        return reply.get_data(as_text=True)
+
+    guard = client_as(world.env, "guard")  # the console speaks Chinese by default
+
+    # the gate process is down on the box: the box answers, the console says so
+    world.stop.set()
+    world.gate_cm.__exit__(None, None, None)
+    world.gate_cm = None
+    text = refusal(guard)
+    assert "没有运行" in text or "未运行" in text, text[-3000:]
+
+    # the link is down: the box takes nothing, the command never runs later
+    world.stop_link()
+    text = refusal(guard)
+    assert "离线" in text and "north-box" in text
+    assert world.hub_db.execute(
+        "SELECT state FROM community_commands ORDER BY id DESC LIMIT 1"
+    ).fetchone() == ("expired",)
+
+    # a box not heard from for a minute is refused at once, without a command
+    with transaction(world.hub_db) as conn:
+        conn.execute(
+            "UPDATE community_boxes SET last_seen_at = ?",
+            (iso(utc_now() - timedelta(minutes=2)),),
+        )
+    commands = world.hub_db.execute("SELECT COUNT(*) FROM community_commands").fetchone()[0]
+    assert "离线" in refusal(guard)
+    assert world.hub_db.execute("SELECT COUNT(*) FROM community_commands").fetchone()[0] == commands
+
+    # a revoked box's gate
+    revoke(world.hub_db, "north-box", utc_now())
+    assert "已吊销" in refusal(guard) or "吊销" in refusal(guard)
+
+    # an unknown gate
+    page = guard.get("/console/").get_data(as_text=True)
+    reply = guard.post(
+        "/console/gates/nowhere/open", data={"csrf_token": csrf_of(page), "reason": "x"}
+    )
+    assert reply.status_code == 404 and "nowhere" in reply.get_data(as_text=True)
+
+
+def test_the_health_page_lists_every_box_as_hub_status_does(community):
+    world = community
+    world.enrol()
+    invite(world.hub_db, "south-box", utc_now(), 600)  # invited, never joined
+    world.start_link()
+    admin = client_as(world.env, "admin")
+    _wait(
+        lambda: admin.get("/console/health.json?lang=en").get_json()["community"]["boxes"][0][
+            "online"
+        ],
+        30,
+        "the box online on the health page",
+    )
+    doc = admin.get("/console/health.json?lang=en").get_json()
+    boxes = {b["box_id"]: b for b in doc["community"]["boxes"]}
+    assert set(boxes) == {"north-box", "south-box"}
+    north = boxes["north-box"]
+    assert north["online"] and north["gates"] == [GATE] and north["backlog"] == 0
+    assert abs(north["clock_skew_s"]) < 5
+    assert doc["cells"]["box.north-box.state"]["text"] == "online"
+    assert doc["cells"]["box.south-box.state"]["text"] == "invited, not yet joined"
+    html = admin.get("/console/health").get_data(as_text=True)
+    assert 'data-box="north-box"' in html and 'data-box="south-box"' in html
+
+    status = CliRunner().invoke(main, ["hub", "status", "--json", "-c", str(world.hub_toml)])
+    assert status.exit_code == 0, status.output
+    # the same database as the console's (the config file names it relative to itself)
+    cli = {b["box_id"]: b for b in json.loads(status.output)["boxes"]}
+    for box_id, box in boxes.items():
+        for key in ("state", "online", "version", "behind", "backlog", "revoked", "gates"):
+            assert cli[box_id][key] == box[key], (box_id, key)
+
+    # revoked, then offline: both say so
+    world.stop_link()
+    revoke(world.hub_db, "north-box", utc_now())
+    doc = admin.get("/console/health.json?lang=en").get_json()
+    assert doc["cells"]["box.north-box.state"]["text"].startswith("key revoked")
+    status = CliRunner().invoke(main, ["hub", "status", "-c", str(world.hub_toml)])
+    assert "revoked" in status.output
+
+
+PAGE_CHECKS = "\n".join(  # overflow and contrast, as tests/test_pages_browser.py checks
+    line
+    for line in (Path(__file__).with_name("page_checks.js")).read_text("utf-8").splitlines()
+    if not line.startswith("//")
+)
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "pages"
+
+
+def test_the_gate_boxes_on_a_phone_are_cards_and_on_a_pc_a_table(
+    community, served, launch_chromium
+):
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    world = community
+    world.enrol()
+    world.start_link()
+    invite(world.hub_db, "unit-3-1", utc_now(), 600, ["residents"])  # invited only
+    invite(world.hub_db, "old-south", utc_now(), 600)
+    revoke(world.hub_db, "old-south", utc_now())  # a box removed from the community
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with served(world.env["app"]) as base, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        page = browser.new_context(reduced_motion="reduce").new_page()
+        page.goto(f"{base}/login")
+        page.fill("input[name=username]", "admin1")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/login" not in url)
+        for view, (width, height) in {"phone": (390, 844), "desktop": (1366, 768)}.items():
+            page.set_viewport_size({"width": width, "height": height})
+            page.goto(f"{base}/console/health")
+            assert page.locator("#boxes tr[data-box]").count() == 3
+            text = page.locator("#boxes").inner_text()
+            assert "在线" in text and "已邀请，尚未加入" in text and "密钥已吊销" in text
+            assert GATE in text
+            for label in ("最后联系", "名单", "待上传事件", "时钟偏差"):  # each card's labels
+                assert page.locator(f'#boxes td[data-label="{label}"]').count() == 3
+            assert page.evaluate(PAGE_CHECKS) == [], view
+            row = page.locator('#boxes tr[data-box="north-box"]')
+            shown = row.evaluate("r => getComputedStyle(r).display")
+            assert shown == ("block" if view == "phone" else "table-row"), (view, shown)
+            shot = ARTIFACTS / f"hub-health-boxes-{view}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            with Image.open(shot) as picture:  # a page wider than the screen shows here too
+                assert picture.width == width, (view, picture.width)
+        browser.close()
