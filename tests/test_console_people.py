@@ -231,7 +231,8 @@ def test_lists_mask_names_and_filter(env, guard):
     assert homes.status_code == 200 and "3-1-402" in homes.text and "3-2-101" in homes.text
     assert "王小明" not in homes.text and "Hamilton" not in homes.text and "王**" in homes.text
     prefilled = guard.get("/people/new?household=3-2-101").text
-    assert re.search(r'<option value="room:\d+" selected>3幢2单元 101</option>', prefilled)
+    chosen = r'<option value="room:\d+" data-label="3-2-101" selected>3幢2单元 101</option>'
+    assert re.search(chosen, prefilled)
     assert "王小明" in guard.get(f"/people/{first}").text, "full name on their own page"
     views = audit_rows(env, "view")
     assert views[-1]["target"] == f"resident:{first}", "showing a full name is audited"
