@@ -54,6 +54,10 @@ sms_gateway = "demo-log"
 # Demo: the same person again after this long is a new passage (a real door: 10 s), so the
 # photo of the resident shown on a phone moments after they came in is judged again.
 dedupe_s = 1.0
+# A person is in view for 7 frames; 4 agreeing frames make one decision, and 7 frames can
+# never make two, however slowly a loaded machine walks through them (1 s of quiet time is
+# shorter than 7 frames take at load 20).
+frames_to_agree = 4
 
 [[gates]]
 id = "{vehicle}"

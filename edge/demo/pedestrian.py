@@ -60,7 +60,7 @@ from edge.pii import PiiVault, create_key_file
 FACE_HOUSEHOLD, PIN_HOUSEHOLD = "3-1-402", "5-2-1101"
 PIN, WRONG_PIN = "480915", "135792"  # demo data; a real PIN is never printed or stored plain
 FACE_PIN = "602714"  # the face resident's
-PERSON_FRAMES, QR_FRAMES = 7, 6  # enough for the 3-frame agreement with frames to spare
+PERSON_FRAMES, QR_FRAMES = 7, 6  # one 4-frame agreement (demo config) with frames to spare
 TAIL_S = 40.0  # empty doorway long enough for the door steps, so the replay never loops
 Echo = Callable[[str], None]
 
