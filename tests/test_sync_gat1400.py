@@ -20,6 +20,7 @@ from edge.db import connect, transaction
 from edge.events.record import NewEvent, record_event
 from edge.people.vehicles import add_watch
 from edge.store.outbox import dead_rows, enqueue, next_batch
+from sync.auth import DigestVerdict, NonceLedger, digest_response
 from sync.gat1400 import codes
 from sync.gat1400.client import (
     Gat1400Protocol,
@@ -391,6 +392,63 @@ def test_subscriptions_are_validated_and_authenticated(subscriber):
     [status] = reply["ResponseStatusListObject"]["ResponseStatusObject"]
     assert status["StatusCode"] == 4 and "ReceiveAddr" in status["StatusString"]
     assert db.execute("SELECT COUNT(*) FROM viid_subscriptions").fetchone()[0] == 0
+
+
+def test_a_captured_request_cannot_be_replayed(subscriber):
+    """Someone who captured the platform's subscribe request (digest headers and body)
+    replays it after the platform cancelled: the box refuses it and changes nothing."""
+    sim, db, _, box_url = subscriber
+    platform = requests.Session()
+    platform.auth = requests.auth.HTTPDigestAuth(DEVICE, "pw")
+    doc = {"SubscribeListObject": {"SubscribeObject": [{
+        "SubscribeID": "SUBR", "SubscribeDetail": "13", "BeginTime": "20260101000000",
+        "EndTime": "20990101000000", "ReceiveAddr": f"{sim.url}/VIID/SubscribeNotifications",
+    }]}}  # fmt: skip
+    sent = platform.post(box_url + "/VIID/Subscribes", json=doc, timeout=10)
+    assert sent.status_code == 200
+    captured = sent.request  # what went over the wire, Authorization included
+    assert "nc=00000001" in captured.headers["Authorization"]
+    # the platform goes on with the same nonce (nc 2) and cancels the subscription
+    cancel = platform.delete(box_url + "/VIID/Subscribes?IDList=SUBR", timeout=10)
+    assert cancel.status_code == 200 and len(cancel.history) == 0  # no new challenge needed
+    status = "SELECT status FROM viid_subscriptions WHERE id = 'SUBR'"
+    assert db.execute(status).fetchone()[0] == 1
+    replay = requests.post(
+        captured.url, data=captured.body, headers=dict(captured.headers), timeout=10
+    )
+    assert replay.status_code == 401 and "stale" not in replay.headers["WWW-Authenticate"]
+    assert db.execute(status).fetchone()[0] == 1  # still cancelled
+
+
+def test_nonce_counts_must_rise_and_nonces_expire():
+    clock = Clock()
+    ledger = NonceLedger(lifetime_s=300, clock=clock)
+    users = {DEVICE: "pw"}
+
+    def header(nonce: str, nc: int | None) -> str:
+        params = {"username": DEVICE, "realm": "r", "nonce": nonce, "uri": "/VIID/Subscribes"}
+        if nc is not None:
+            params |= {"qop": "auth", "nc": f"{nc:08x}", "cnonce": "c0ffee"}
+        params["response"] = digest_response(params, "pw", "POST")
+        return "Digest " + ", ".join(f'{k}="{v}"' for k, v in params.items())
+
+    nonce = ledger.issue()
+    assert ledger.check(header(nonce, 1), users, "POST").user == DEVICE
+    assert ledger.check(header(nonce, 1), users, "POST").user is None  # replay
+    assert ledger.check(header(nonce, 3), users, "POST").user == DEVICE
+    assert ledger.check(header(nonce, 2), users, "POST").user is None  # went backwards
+    forged = header(nonce, 9).replace('response="', 'response="0')
+    assert ledger.check(forged, users, "POST").user is None
+    assert ledger.check(header(nonce, 4), users, "POST").user == DEVICE  # forgery spent nothing
+    # RFC 2069 (no qop, so no count): a nonce is good for one request
+    once = ledger.issue()
+    assert ledger.check(header(once, None), users, "POST").user == DEVICE
+    assert ledger.check(header(once, None), users, "POST").user is None
+    # a nonce past its lifetime is stale: the client may retry with the new challenge
+    clock.now += 301
+    verdict = ledger.check(header(nonce, 5), users, "POST")
+    assert verdict.user is None and verdict.stale
+    assert ledger.check(header("never-issued", 1), users, "POST") == DigestVerdict(None)
 
 
 def test_expired_subscription_stops(subscriber):
