@@ -480,7 +480,7 @@ def test_disposition_becomes_a_watch_and_its_hits_go_back_linked(subscriber):
     [watch] = db.execute("SELECT id, plate, source FROM watchlist").fetchall()
     assert watch[1:] == ("皖A66666", "district")
     add_watch(db, "皖A77777", "local note")  # a local watch entry: not a 布控
-    at = datetime(2026, 5, 1, 8, tzinfo=UTC)
+    at = datetime.now(UTC)
     for plate, ids in (("皖A66666", [watch[0]]), ("皖A77777", [watch[0] + 1])):
         alert = NewEvent("g1", "watchlist_alert", at, plate=plate, details={"watch_ids": ids})
         passage = NewEvent("g1", "vehicle_passage", at, "deny", plate=plate)
@@ -499,6 +499,46 @@ def test_disposition_becomes_a_watch_and_its_hits_go_back_linked(subscriber):
                  None, DEVICE, "pw")  # fmt: skip
     assert [r[0] for r in db.execute("SELECT plate FROM watchlist")] == ["皖A77777"]
     del stored
+
+
+def vehicle_disposition(sim, disp_id: str, plate: str) -> dict:
+    return {"DispositionListObject": {"DispositionObject": [{
+        "DispositionID": disp_id, "Title": "stolen car", "DispositionCategory": "3",
+        "TargetFeature": plate, "BeginTime": "20260101000000", "EndTime": "20991231000000",
+        "ReceiveAddr": f"{sim.url}/VIID/DispositionNotifications",
+    }]}}  # fmt: skip
+
+
+def record_hit(db, plate: str, watch_id: int, at: datetime) -> None:
+    alert = NewEvent("g1", "watchlist_alert", at, plate=plate, details={"watch_ids": [watch_id]})
+    record_event(db, NewEvent("g1", "vehicle_passage", at, "deny", plate=plate), linked=[alert])
+
+
+def test_a_hit_under_disposition_is_sent_after_its_cancellation(subscriber):
+    """The alert of a hit that happened while the 布控 stood is still queued when the
+    platform sends 撤控: it goes back to the platform all the same (the hit happened under
+    the disposition); a hit after the 撤控 never links to it."""
+    sim, db, proto, box_url = subscriber
+    disposition = vehicle_disposition(sim, "D9", "皖A66666")
+    sim.call_box(box_url, "POST", "/VIID/Dispositions", disposition, DEVICE, "pw")
+    [watch_id] = [r[0] for r in db.execute("SELECT id FROM watchlist")]
+    record_hit(db, "皖A66666", watch_id, datetime.now(UTC))
+    # a new version of the disposition replaces its watch row; the queued alert stays its own
+    sim.call_box(box_url, "PUT", "/VIID/Dispositions/D9", disposition, DEVICE, "pw")
+    sim.call_box(box_url, "DELETE", "/VIID/Dispositions?IDList=D9", None, DEVICE, "pw")
+    assert db.execute("SELECT COUNT(*) FROM watchlist").fetchone()[0] == 0
+    # a gate still holding the old list raises an alert after the 撤控: not the platform's
+    record_hit(db, "皖A66666", watch_id, datetime.now(UTC) + timedelta(seconds=1))
+    drain(UplinkWorker(db, proto))
+    [note] = sim.objects("/VIID/DispositionNotifications")
+    assert note["DispositionID"] == "D9" and note["MotorVehicleObject"]["PlateNo"] == "皖A66666"
+    assert pending(db) == 0 and not dead_rows(db.conn)
+    # a local watch row that reuses the cancelled row's id is the community's, not D9's
+    reused = add_watch(db, "皖A88888", "local note")
+    assert reused == watch_id
+    record_hit(db, "皖A88888", reused, datetime.now(UTC) + timedelta(seconds=2))
+    drain(UplinkWorker(db, proto))
+    assert len(sim.objects("/VIID/DispositionNotifications")) == 1
 
 
 def test_bad_dispositions_change_nothing(subscriber):
