@@ -112,4 +112,6 @@ def test_pass_issue_writes_qr_png_and_revoke(cli_site, tmp_path):
     assert bad.exit_code == 2 and "not a date/time" in bad.output
     bad = cli_site.run("pass", "issue", "--valid-to", "2000-01-01")
     assert bad.exit_code == 1 and "before valid_to" in bad.output
+    bad = cli_site.run("pass", "issue", "--valid-to", "")
+    assert bad.exit_code == 2 and "--valid-to" in bad.output and "end time" in bad.output
     assert len(cli_site.db().execute("SELECT id FROM qr_passes").fetchall()) == 1

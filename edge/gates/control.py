@@ -72,13 +72,15 @@ def validate_request(request: object) -> dict[str, Any]:
 
 
 class _RequestHandler(socketserver.StreamRequestHandler):
+    server: _Server
+
     def handle(self) -> None:
         line = self.rfile.readline(MAX_REQUEST_BYTES + 1)
         try:
             if len(line) > MAX_REQUEST_BYTES:
                 raise ValueError("request too large")
             request = validate_request(json.loads(line.decode("utf-8")))
-            reply = {"ok": True, **self.server.handler(request)}  # type: ignore[attr-defined]
+            reply = {"ok": True, **self.server.handler(request)}
         except (ValueError, UnicodeDecodeError) as exc:
             reply = {"ok": False, "error": str(exc)}
         except Exception as exc:  # the gate must answer, and must survive a handler bug
@@ -89,7 +91,13 @@ class _RequestHandler(socketserver.StreamRequestHandler):
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """The socket server, carrying the gate's request handler to every connection."""
+
     daemon_threads = True
+
+    def __init__(self, path: str, handler: Handler) -> None:
+        super().__init__(path, _RequestHandler)
+        self.handler = handler
 
 
 class GateControlServer:
@@ -100,8 +108,7 @@ class GateControlServer:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # left over from a crash: we are the gate's one owner
         self.path = path
-        self._server = _Server(str(path), _RequestHandler)
-        self._server.handler = handler  # type: ignore[attr-defined]
+        self._server = _Server(str(path), handler)
         os.chmod(path, 0o660)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="gate-control", daemon=True

@@ -186,7 +186,7 @@ def store_templates(
                 iso(at),
             ),
         )
-        ids.append(int(cursor.lastrowid))  # type: ignore[arg-type]
+        ids.append(int(cursor.lastrowid or 0))
     return ids
 
 
