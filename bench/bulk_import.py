@@ -89,16 +89,16 @@ def one_run(data: bytes, residents: int) -> dict[str, float]:
         figures["dry run"], plan = timed(
             lambda: import_workbook(db, VAULT, data, ZONE, "bench", now, commit=False)
         )
-        assert not plan.problems and plan.counts()["residents_added"] == residents  # type: ignore[attr-defined]
+        assert not plan.problems and plan.counts()["residents_added"] == residents
         figures["commit"], plan = timed(
             lambda: import_workbook(db, VAULT, data, ZONE, "bench", now, commit=True)
         )
-        assert plan.committed  # type: ignore[attr-defined]
-        figures["commit: write lock held"] = plan.transaction_ms  # type: ignore[attr-defined]
+        assert plan.committed
+        figures["commit: write lock held"] = plan.transaction_ms
         figures["re-import (no-op)"], plan = timed(
             lambda: import_workbook(db, VAULT, data, ZONE, "bench", now, commit=True)
         )
-        assert plan.changes == 0  # type: ignore[attr-defined]
+        assert plan.changes == 0
         assert db.execute("SELECT COUNT(*) FROM residents").fetchone()[0] == residents
         db.conn.close()
     return figures

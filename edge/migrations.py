@@ -855,6 +855,31 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE community_gates ADD COLUMN reported_at TEXT;
         """,
     ),
+    (
+        16,
+        "GA/T 1400 dispositions: every watch row a disposition made, with the time it was in"
+        " force, so an alert queued before 撤控 still reaches the platform",
+        """
+        -- One row per watch row a disposition made; unlinked_at is set when a 撤控 or a new
+        -- version of the disposition removed it. An alert belongs to the disposition whose
+        -- link covered its occurred_at (sync.gat1400.store.dispositions_for_alert), also after
+        -- the link ended, and never to a later row that reused the watch row's id.
+        CREATE TABLE viid_disposition_links (
+            disposition_id TEXT NOT NULL REFERENCES viid_dispositions(id),
+            watchlist_id INTEGER,
+            watch_face_id INTEGER,
+            linked_at TEXT NOT NULL,
+            unlinked_at TEXT,
+            CHECK ((watchlist_id IS NULL) != (watch_face_id IS NULL))
+        );
+        CREATE INDEX viid_disposition_links_watch ON viid_disposition_links(watchlist_id);
+        CREATE INDEX viid_disposition_links_face ON viid_disposition_links(watch_face_id);
+        INSERT INTO viid_disposition_links
+            (disposition_id, watchlist_id, watch_face_id, linked_at)
+            SELECT id, watchlist_id, watch_face_id, updated_at FROM viid_dispositions
+            WHERE (watchlist_id IS NULL) != (watch_face_id IS NULL);
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -25,7 +25,7 @@ message is a gettext msgid; nothing is stored unless the whole form is valid.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -177,9 +177,9 @@ def _date(form: Mapping[str, str], field: str) -> date:
         raise FieldError(field, "Enter a date like 2025-03-01") from None
 
 
-def _choice(form: Mapping[str, str], field: str, allowed: object, message: str) -> str:
+def _choice(form: Mapping[str, str], field: str, allowed: Container[str], message: str) -> str:
     value = form.get(field, "")
-    if not isinstance(value, str) or value not in allowed:  # type: ignore[operator]
+    if not isinstance(value, str) or value not in allowed:
         raise FieldError(field, message)
     return value
 

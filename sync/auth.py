@@ -8,15 +8,20 @@ HMAC: ``X-Menwei-Signature = hex(HMAC-SHA256(secret, canonical))`` where ``canon
 replay to ``MAX_SKEW_S``; re-sending a batch is harmless anyway (keys are idempotent).
 
 Digest (GA/T 1400): the client is ``requests.auth.HTTPDigestAuth``; the server-side check
-here verifies both the qop=auth and the RFC 2069 no-qop forms.
+here verifies both the qop=auth and the RFC 2069 no-qop forms, and :class:`NonceLedger`
+refuses a replayed request (nonce lifetime, nonce-count strictly increasing per nonce).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from requests.auth import HTTPDigestAuth
 
@@ -138,3 +143,87 @@ def check_digest(
         return None
     expected = digest_response(params, password_for[user], method)
     return user if hmac.compare_digest(expected, params.get("response", "")) else None
+
+
+_NC = re.compile(r"^[0-9a-fA-F]{8}$")
+
+
+@dataclass
+class _Issued:
+    at: float
+    last_nc: int = 0  # the highest nonce-count accepted (qop=auth)
+    spent: bool = False  # a no-qop request used it (it has no count to advance)
+
+
+@dataclass(frozen=True)
+class DigestVerdict:
+    """``user`` authenticated, or None; ``stale``: the nonce expired (the client may answer
+    the new challenge with the same credentials, RFC 7616 §3.3 ``stale=true``)."""
+
+    user: str | None
+    stale: bool = False
+
+
+class NonceLedger:
+    """The nonces a digest server issued, with each one's age and the last nonce-count used.
+
+    Why: a digest response is a hash over (nonce, nc, cnonce, method, uri); it proves the
+    password once, but a captured request would replay verbatim for as long as its nonce is
+    accepted. RFC 7616 §3.3 / §5.5: so each nonce lives ``lifetime_s``; a qop=auth request
+    must carry an ``nc`` above the highest one already accepted for its nonce (requests'
+    ``HTTPDigestAuth`` counts 1, 2, 3, … per nonce); an RFC 2069 request (no qop, hence no
+    count) may use its nonce once. A refused replay changes nothing: the count only moves
+    after the response hash verified. At most ``limit`` nonces are kept (oldest dropped).
+    Thread-safe.
+    """
+
+    def __init__(
+        self,
+        lifetime_s: float = 300.0,
+        limit: int = 256,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.lifetime_s = lifetime_s
+        self.limit = limit
+        self.clock = clock
+        self._issued: dict[str, _Issued] = {}
+        self._lock = threading.Lock()
+
+    def issue(self) -> str:
+        nonce = os.urandom(16).hex()
+        with self._lock:
+            self._issued[nonce] = _Issued(self.clock())
+            while len(self._issued) > self.limit:
+                del self._issued[next(iter(self._issued))]
+        return nonce
+
+    def check(
+        self,
+        authorization: str,
+        password_for: dict[str, str],
+        method: str,
+        uris: tuple[str, ...] = (),
+    ) -> DigestVerdict:
+        """Verify one request's ``Authorization`` header and spend its nonce-count."""
+        params = parse_digest_header(authorization)
+        nonce = params.get("nonce", "")
+        with self._lock:
+            issued = self._issued.get(nonce)
+            if issued is None:
+                return DigestVerdict(None)
+            if self.clock() - issued.at > self.lifetime_s:
+                del self._issued[nonce]
+                return DigestVerdict(None, stale=True)
+            user = check_digest(authorization, password_for, method, {nonce}, uris)
+            if user is None:
+                return DigestVerdict(None)
+            if params.get("qop"):
+                nc = params.get("nc", "")
+                if not _NC.match(nc) or int(nc, 16) <= issued.last_nc:
+                    return DigestVerdict(None)
+                issued.last_nc = int(nc, 16)
+            elif issued.spent:
+                return DigestVerdict(None)
+            else:
+                issued.spent = True
+            return DigestVerdict(user)

@@ -16,8 +16,14 @@ deadline here.
 from __future__ import annotations
 
 import contextlib
+import os
+import random
 import shutil
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +33,7 @@ import cv2
 import numpy as np
 import pytest
 import sqlite_utils
+from click.testing import CliRunner, Result
 from gpiozero.pins.mock import MockFactory
 from helpers import (
     FACES,
@@ -35,6 +42,7 @@ from helpers import (
     SECRET,
     USERS,
     Clock,
+    pending,
     picture,
     read_face_labels,
     write_secret,
@@ -42,10 +50,12 @@ from helpers import (
 from hypothesis import settings
 
 from edge import audit
-from edge.config import MenweiConfig, parse_config
+from edge.cli.main import main
+from edge.config import MenweiConfig, load_config, parse_config
 from edge.db import connect, iso, transaction
 from edge.events.record import NewEvent, StoredEvent, record_event
 from edge.people.residents import insert_resident
+from edge.pii import create_key_file
 from edge.store.open import open_store, snapshot_store
 from edge.store.snapshots import SnapshotStore
 from edge.web.accounts import create_user
@@ -381,6 +391,110 @@ def reference_platform() -> Iterator[Callable[..., ReferencePlatform]]:
             return stack.enter_context(ReferencePlatform(*args, **options))
 
         yield start
+
+
+class SyncProcess:
+    """``menwei sync -c config_path`` as real processes, one at a time (see ``sync_process``)."""
+
+    def __init__(self, config_path: Path) -> None:
+        self.config_path = config_path
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from edge.cli.main import main; main()", "sync", "-c",
+             str(self.config_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        self.procs.append(proc)
+        return proc
+
+    def kill_while_sending(
+        self, receipts: Callable[[], int], rng: random.Random, wait_s: float = 120
+    ) -> bool:
+        """Start it, wait until the platform's ``receipts()`` move (it is sending; ``wait_s``
+        bounds a process that never sends, not a slow start on a loaded machine), SIGKILL it
+        a random 0-150 ms later. True when it had been sending."""
+        before = receipts()
+        proc = self.start()
+        deadline = time.monotonic() + wait_s
+        while receipts() == before and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0, 0.15))
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(10) == -signal.SIGKILL
+        return receipts() > before
+
+    def drain_and_stop(self, box: sqlite_utils.Database, wait_s: float, stop_s: float) -> None:
+        """A clean run until ``box`` holds nothing pending (at most ``wait_s``), then SIGTERM:
+        it must exit 0 within ``stop_s``."""
+        proc = self.start()
+        deadline = time.monotonic() + wait_s
+        while pending(box) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(stop_s) == 0, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+
+
+@pytest.fixture
+def sync_process() -> Iterator[Callable[[Path], SyncProcess]]:
+    """``sync_process(config_path)``: start, SIGKILL-while-sending and drain ``menwei sync``
+    as real processes; any still running when the test ends is killed."""
+    made: list[SyncProcess] = []
+
+    def build(config_path: Path) -> SyncProcess:
+        made.append(SyncProcess(config_path))
+        return made[-1]
+
+    yield build
+    for runner in made:
+        for proc in runner.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+            if proc.stderr:
+                proc.stderr.close()
+
+
+# -- a site for the CLI -------------------------------------------------------------------
+CLI_CONFIG = """
+[storage]
+data_dir = "data"
+[security]
+pii_key_file = "pii.key"
+"""
+
+
+class CliSite:
+    """A configured site folder (``data/`` and a PII key) and ``menwei`` run on it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.config = folder / "menwei.toml"
+        self.config.write_text(CLI_CONFIG, encoding="utf-8")
+        create_key_file(folder / "pii.key")
+
+    def run(self, *args: str, input: str | None = None) -> Result:
+        """``menwei ARGS -c menwei.toml`` through click's CliRunner."""
+        return CliRunner().invoke(main, [*args, "-c", str(self.config)], input=input)
+
+    def db(self) -> sqlite_utils.Database:
+        """The site's store, opened as the CLI opens it (the caller closes it)."""
+        return open_store(load_config(self.config))
+
+    def count(self, table: str) -> int:
+        db = self.db()
+        try:
+            return db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+        finally:
+            db.conn.close()
+
+
+@pytest.fixture
+def cli_site(tmp_path: Path) -> CliSite:
+    """A site in ``tmp_path`` with a PII key, and ``cli_site.run(...)`` for the CLI."""
+    return CliSite(tmp_path)
 
 
 # -- a served app and a real browser --------------------------------------------------------

@@ -5,91 +5,61 @@ from __future__ import annotations
 
 import io
 import zipfile
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from helpers import FACES
 
-from edge.cli.main import main
-from edge.config import load_config
-from edge.pii import create_key_file
-from edge.store.open import open_store
 
-CONFIG = """
-[storage]
-data_dir = "data"
-[security]
-pii_key_file = "pii.key"
-"""
-
-
-@pytest.fixture
-def site(tmp_path) -> Path:
-    path = tmp_path / "menwei.toml"
-    path.write_text(CONFIG, encoding="utf-8")
-    create_key_file(tmp_path / "pii.key")
-    return path
-
-
-def run(site: Path, *args: str):
-    return CliRunner().invoke(main, [*args, "-c", str(site)])
-
-
-def count(site: Path, table: str) -> int:
-    db = open_store(load_config(site))
-    try:
-        return db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-    finally:
-        db.conn.close()
-
-
-def test_generate_a_building_then_import_export_round_trip(site, tmp_path):
-    made = run(
-        site, "rooms", "generate", "3幢", "--units", "1-3", "--floors", "1-18", "--rooms", "1-4"
+def test_generate_a_building_then_import_export_round_trip(cli_site, tmp_path):
+    made = cli_site.run(
+        "rooms", "generate", "3幢", "--units", "1-3", "--floors", "1-18", "--rooms", "1-4"
     )
     assert made.exit_code == 0, made.output
     assert "216 rooms made, 0 already there" in made.output
-    again = run(site, "rooms", "generate", "3幢", "--units", "1", "--floors", "1", "--rooms", "1")
+    again = cli_site.run(
+        "rooms", "generate", "3幢", "--units", "1", "--floors", "1", "--rooms", "1"
+    )
     assert "0 rooms made, 1 already there" in again.output
-    bad = run(site, "rooms", "generate", "3幢", "--units", "3-1", "--floors", "1", "--rooms", "1")
+    bad = cli_site.run(
+        "rooms", "generate", "3幢", "--units", "3-1", "--floors", "1", "--rooms", "1"
+    )
     assert bad.exit_code == 1 and "units must lie within 1-99" in bad.output
 
     template = tmp_path / "t.xlsx"
-    assert run(site, "data", "template", "-o", str(template)).exit_code == 0
+    assert cli_site.run("data", "template", "-o", str(template)).exit_code == 0
     from openpyxl import load_workbook
 
     book = load_workbook(template)
     book["住户"].append(["", "3幢", "2单元", "1804", "王五", "", "住户"])
     book["住户"].append(["", "3幢", "2单元", "1904", "赵六", "", "住户"])
     book.save(template)
-    dry = run(site, "data", "import", str(template))
+    dry = cli_site.run("data", "import", str(template))
     assert dry.exit_code == 1
     assert "住户 row 4: unknown_room" in dry.output and "nothing imported" in dry.output
     book["住户"].delete_rows(4)
     book.save(template)
-    dry = run(site, "data", "import", str(template))
+    dry = cli_site.run("data", "import", str(template))
     assert (
         dry.exit_code == 0
         and "dry run" in dry.output
         and "row 2: the template's example" in dry.output
     )
-    assert count(site, "residents") == 0
-    done = run(site, "data", "import", str(template), "--commit")
+    assert cli_site.count("residents") == 0
+    done = cli_site.run("data", "import", str(template), "--commit")
     assert done.exit_code == 0 and "imported" in done.output
-    assert count(site, "residents") == 1
-    assert "nothing to change" in run(site, "data", "import", str(template), "--commit").output
+    assert cli_site.count("residents") == 1
+    assert "nothing to change" in cli_site.run("data", "import", str(template), "--commit").output
 
     exported = tmp_path / "e.xlsx"
-    out = run(site, "data", "export", "-o", str(exported))
+    out = cli_site.run("data", "export", "-o", str(exported))
     assert "216 rooms, 1 residents, 0 vehicles" in out.output
-    assert "nothing to change" in run(site, "data", "import", str(exported), "--commit").output
+    assert "nothing to change" in cli_site.run("data", "import", str(exported), "--commit").output
 
-    listed = run(site, "rooms", "list", "--json")
+    listed = cli_site.run("rooms", "list", "--json")
     assert listed.output.count('"room"') == 216
     first = listed.output.split('"id": ')[1].split(",")[0]
-    assert run(site, "rooms", "delete", first).exit_code == 0
-    in_use = run(site, "rooms", "list", "--json").output
+    assert cli_site.run("rooms", "delete", first).exit_code == 0
+    in_use = cli_site.run("rooms", "list", "--json").output
     assert in_use.count('"room"') == 215
 
 
@@ -101,10 +71,12 @@ def photo_zip(members: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-def test_faces_from_a_zip_each_photo_judged_refused_ones_store_nothing(site, tmp_path, face_labels):
-    run(site, "rooms", "generate", "1幢", "--units", "1", "--floors", "1", "--rooms", "1-2")
-    assert run(site, "resident", "add", "甲", "--household", "1-1-101").exit_code == 0
-    assert run(site, "resident", "add", "乙", "--household", "1-1-102").exit_code == 0
+def test_faces_from_a_zip_each_photo_judged_refused_ones_store_nothing(
+    cli_site, tmp_path, face_labels
+):
+    cli_site.run("rooms", "generate", "1幢", "--units", "1", "--floors", "1", "--rooms", "1-2")
+    assert cli_site.run("resident", "add", "甲", "--household", "1-1-101").exit_code == 0
+    assert cli_site.run("resident", "add", "乙", "--household", "1-1-102").exit_code == 0
     archive = tmp_path / "faces.zip"
     archive.write_bytes(
         photo_zip(
@@ -117,10 +89,10 @@ def test_faces_from_a_zip_each_photo_judged_refused_ones_store_nothing(site, tmp
             }
         )
     )
-    refused = run(site, "data", "faces", str(archive), "--consent-by", "admin", "--commit")
+    refused = cli_site.run("data", "faces", str(archive), "--consent-by", "admin", "--commit")
     assert refused.exit_code == 1 and "consent" in refused.output
-    report = run(
-        site, "data", "faces", str(archive), "--consent", "--consent-by", "admin", "--commit"
+    report = cli_site.run(
+        "data", "faces", str(archive), "--consent", "--consent-by", "admin", "--commit"
     )
     assert report.exit_code == 0, report.output
     assert "1.jpg: ok" in report.output and "1_2.jpg: ok" in report.output
@@ -128,7 +100,7 @@ def test_faces_from_a_zip_each_photo_judged_refused_ones_store_nothing(site, tmp
     assert "99.jpg: refused (unknown_resident)" in report.output
     assert "notes.txt: refused (bad_name)" in report.output
     assert "2 accepted, 3 refused, 2 stored" in report.output
-    assert count(site, "face_templates") == 2
+    assert cli_site.count("face_templates") == 2
 
 
 @pytest.mark.parametrize(
@@ -141,26 +113,28 @@ def test_faces_from_a_zip_each_photo_judged_refused_ones_store_nothing(site, tmp
         ({"1.jpg": b"\xff\xd8\xff" + b"\0" * (8 << 20)}, "compressed suspiciously well"),
     ],
 )
-def test_hostile_face_zips_are_refused_with_nothing_stored(site, tmp_path, members, code):
-    assert run(site, "resident", "add", "甲", "--household", "1-1-101").exit_code == 0
+def test_hostile_face_zips_are_refused_with_nothing_stored(cli_site, tmp_path, members, code):
+    assert cli_site.run("resident", "add", "甲", "--household", "1-1-101").exit_code == 0
     archive = tmp_path / "faces.zip"
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in members.items():
             zf.writestr(name, data)
     archive.write_bytes(out.getvalue())
-    result = run(
-        site, "data", "faces", str(archive), "--consent", "--consent-by", "admin", "--commit"
+    result = cli_site.run(
+        "data", "faces", str(archive), "--consent", "--consent-by", "admin", "--commit"
     )
     assert result.exit_code == 1 and code in result.output, result.output
-    assert count(site, "face_templates") == 0
+    assert cli_site.count("face_templates") == 0
 
 
-def test_access_groups_are_named_from_the_command_line(site, tmp_path):
-    assert run(site, "data", "group", "cleaners", "保洁").output.strip() == "group cleaners: 保洁"
-    assert run(site, "data", "group", "Bad!", "x").exit_code == 1
+def test_access_groups_are_named_from_the_command_line(cli_site, tmp_path):
+    assert (
+        cli_site.run("data", "group", "cleaners", "保洁").output.strip() == "group cleaners: 保洁"
+    )
+    assert cli_site.run("data", "group", "Bad!", "x").exit_code == 1
     template = tmp_path / "t.xlsx"
-    run(site, "data", "template", "-o", str(template))
+    cli_site.run("data", "template", "-o", str(template))
     from openpyxl import load_workbook
 
     lists = load_workbook(template)["选项"]

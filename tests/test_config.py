@@ -228,3 +228,44 @@ def test_a_door_without_faces_judges_no_liveness_and_only_doors_go_without():
                "barrier": {"open_pin": 5}, "faces": False}  # fmt: skip
     with pytest.raises(ConfigError, match="faces = false is for pedestrian gates"):
         parse_config({"gates": [vehicle]})
+
+
+SYNC = '[sync]\ndevice_id = "b1"\nsecret_file = "s"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the servers the box calls: one rule for the district platform and the hub
+        (SYNC + 'platform_url = "http://203.0.113.5/"\n', "sync.platform_url"),
+        (SYNC + 'platform_url = "https://u:p@district.example/"\n', "credentials"),
+        (
+            '[community]\nrole = "gate"\nbox_id = "b1"\nhub_url = "http://203.0.113.5:8442"\n',
+            "community.hub_url",
+        ),
+        ('[community]\nrole = "gate"\nbox_id = "b1"\nhub_url = "https://h/?x=1"\n', "query"),
+        # the servers the box runs: host:port in ASCII digits, certificate with its key
+        ('[community]\nlisten = "0.0.0.0:８４４２"\n', "community.listen"),
+        (SYNC + 'platform_url = "https://d"\n[sync.gat1400]\nlisten = "x:８０"\n', "listen"),
+        ('[community]\nrole = "hub"\ntls_certificate = "c.pem"\n', "tls_key"),
+        ('[web]\ntls_certificate = "/etc/c.pem"\n', "tls_key"),
+    ],
+)
+def test_tls_links_and_listeners_are_checked_alike(tmp_path, text, expected):
+    found = problems(tmp_path, MINIMAL + text)
+    assert any(expected in p for p in found), found
+
+
+def test_peer_urls_lose_their_trailing_slash_and_tls_files_resolve(tmp_path):
+    text = (
+        MINIMAL
+        + SYNC
+        + 'platform_url = "https://district.example/"\nca_file = "ca.pem"\n'
+        + '[community]\nrole = "gate"\nbox_id = "b1"\nhub_url = "https://hub:8442/"\n'
+        + 'ca_file = "hub-ca.pem"\n'
+    )
+    config = load_config(write(tmp_path, text))
+    assert config.sync is not None and config.sync.platform_url == "https://district.example"
+    assert config.community.hub_url == "https://hub:8442"
+    assert config.sync.ca_file == tmp_path / "ca.pem"
+    assert config.community.ca_file == tmp_path / "hub-ca.pem"

@@ -401,7 +401,7 @@ def recogniser(face_labels) -> FaceRecogniser:
 
 def test_enrolment_shows_the_operator_each_photo_liveness_score(env, guard, recogniser):
     """An uploaded photo is never refused for liveness (residents hand in photos of photos);
-    its score is shown to the operator and kept in the audit row (issue 16)."""
+    its score is shown to the operator and kept in the audit row."""
     rid = rid_of(add(guard))
     response, _ = upload(guard, rid, [photo("fr_obama.jpg"), photo("fr_obama2.jpg")])
     location = response.headers["Location"]

@@ -59,7 +59,7 @@ NEAR = "皖A1234S"  # 5 read as S
     ("read", "known"),
     [
         ("皖A1234S", "皖A12345"),  # 5/S
-        ("皖A0Y790", "皖A0V790"),  # V/Y, the confident misread
+        ("皖A0Y790", "皖A0V790"),  # V/Y: look-alike letters, misread even at high confidence
         ("皖EVL838", "闽EVL838"),  # province look-alike seen on real images
         ("京B8Q000", "京BBQ000"),  # 8/B
         ("沪AZ6G00", "沪A26G00"),  # 2/Z

@@ -192,3 +192,18 @@ def test_dedupe_zero_means_every_new_sighting_counts() -> None:
 def test_bad_settings_are_refused(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         PlateVoter(**kwargs)
+
+
+def test_the_passage_carries_the_colour_the_reader_named() -> None:
+    """Frames where the colour could not be told do not outvote those where it could (the
+    platform's PlateColor comes from this); with no named colour it stays unknown."""
+    voter = PlateVoter(min_votes=5, vote_window_s=2.0)
+    colours = ["unknown", "yellow", "unknown", "yellow", "unknown"]
+    out = []
+    for i, colour in enumerate(colours):
+        out += voter.add([read("皖AG2R28", colour=colour)], at(0.1 * i))
+    assert [p.colour for p in out] == ["yellow"]
+    voter = PlateVoter(min_votes=2, vote_window_s=2.0)
+    voter.add([read("皖AH1234", colour="unknown")], at(10))
+    [passage] = voter.add([read("皖AH1234", colour="unknown")], at(10.1))
+    assert passage.colour == "unknown"

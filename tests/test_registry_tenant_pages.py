@@ -1,4 +1,4 @@
-"""The tenant's pages know the documents (issue 14.6) and cannot be abused (finding 13.6):
+"""The tenant's pages know the documents and cannot be abused (finding 13.6):
 nationality and 民族 by document, a confirmation with a reference and a masked summary, a
 status page by reference + phone, caps per room and per sticker, a done page after
 moving out."""

@@ -7,12 +7,7 @@ the box must hold nothing undelivered: an ack lost to a kill means a resend, nev
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 from helpers import outbox_keys, pending, write_secret
@@ -39,24 +34,9 @@ downlink = false
 """
 
 
-def start_sync(config_path):
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from edge.cli.main import main; main()",
-            "sync",
-            "-c",
-            str(config_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-
 @pytest.mark.slow
 def test_sigkill_during_sending_loses_and_duplicates_nothing(
-    tmp_path, make_box, reference_platform
+    tmp_path, make_box, reference_platform, sync_process
 ):
     rng = random.Random(1400)
     write_secret(tmp_path)
@@ -65,31 +45,19 @@ def test_sigkill_during_sending_loses_and_duplicates_nothing(
     platform = reference_platform(tmp_path / "platform.db", seed=7)
     config_path = tmp_path / "menwei.toml"
     config_path.write_text(CONFIG.format(url=platform.url), encoding="utf-8")
+    sync = sync_process(config_path)
     platform.faults.error_rate = 0.1
     platform.faults.drop_rate = 0.15  # stored, then the connection dies: ack lost
     platform.faults.slow_s = 0.03
-    kills_while_sending = 0
-    for _ in range(KILLS):
-        before = platform.receipts
-        proc = start_sync(config_path)
-        deadline = time.monotonic() + 10
-        while platform.receipts == before and time.monotonic() < deadline:
-            time.sleep(0.005)  # wait until it is sending ...
-        time.sleep(rng.uniform(0, 0.15))  # ... then kill it somewhere mid-stream
-        os.kill(proc.pid, signal.SIGKILL)
-        assert proc.wait(10) == -signal.SIGKILL
-        kills_while_sending += platform.receipts > before
+    kills_while_sending = sum(
+        sync.kill_while_sending(lambda: platform.receipts, rng) for _ in range(KILLS)
+    )
     assert kills_while_sending >= 50, kills_while_sending
     box = connect(tmp_path / "data" / "menwei.db")
     assert pending(box) > 0, "backlog drained before the kills ended; raise EVENTS"
     # recovery: a clean run drains the rest, then stops on SIGTERM
     platform.faults.error_rate = platform.faults.drop_rate = platform.faults.slow_s = 0
-    proc = start_sync(config_path)
-    deadline = time.monotonic() + 60
-    while pending(box) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(10) == 0, proc.stderr.read().decode()[-2000:]
+    sync.drain_and_stop(box, wait_s=60, stop_s=10)
     assert pending(box) == 0
     assert box.execute("SELECT COUNT(*) FROM outbox WHERE state = 'dead'").fetchone()[0] == 0
     assert platform.keys() == outbox_keys(box)  # every event, once after dedupe

@@ -20,6 +20,7 @@ from edge.db import connect, transaction
 from edge.events.record import NewEvent, record_event
 from edge.people.vehicles import add_watch
 from edge.store.outbox import dead_rows, enqueue, next_batch
+from sync.auth import DigestVerdict, NonceLedger, digest_response
 from sync.gat1400 import codes
 from sync.gat1400.client import (
     Gat1400Protocol,
@@ -393,6 +394,63 @@ def test_subscriptions_are_validated_and_authenticated(subscriber):
     assert db.execute("SELECT COUNT(*) FROM viid_subscriptions").fetchone()[0] == 0
 
 
+def test_a_captured_request_cannot_be_replayed(subscriber):
+    """Someone who captured the platform's subscribe request (digest headers and body)
+    replays it after the platform cancelled: the box refuses it and changes nothing."""
+    sim, db, _, box_url = subscriber
+    platform = requests.Session()
+    platform.auth = requests.auth.HTTPDigestAuth(DEVICE, "pw")
+    doc = {"SubscribeListObject": {"SubscribeObject": [{
+        "SubscribeID": "SUBR", "SubscribeDetail": "13", "BeginTime": "20260101000000",
+        "EndTime": "20990101000000", "ReceiveAddr": f"{sim.url}/VIID/SubscribeNotifications",
+    }]}}  # fmt: skip
+    sent = platform.post(box_url + "/VIID/Subscribes", json=doc, timeout=10)
+    assert sent.status_code == 200
+    captured = sent.request  # what went over the wire, Authorization included
+    assert "nc=00000001" in captured.headers["Authorization"]
+    # the platform goes on with the same nonce (nc 2) and cancels the subscription
+    cancel = platform.delete(box_url + "/VIID/Subscribes?IDList=SUBR", timeout=10)
+    assert cancel.status_code == 200 and len(cancel.history) == 0  # no new challenge needed
+    status = "SELECT status FROM viid_subscriptions WHERE id = 'SUBR'"
+    assert db.execute(status).fetchone()[0] == 1
+    replay = requests.post(
+        captured.url, data=captured.body, headers=dict(captured.headers), timeout=10
+    )
+    assert replay.status_code == 401 and "stale" not in replay.headers["WWW-Authenticate"]
+    assert db.execute(status).fetchone()[0] == 1  # still cancelled
+
+
+def test_nonce_counts_must_rise_and_nonces_expire():
+    clock = Clock()
+    ledger = NonceLedger(lifetime_s=300, clock=clock)
+    users = {DEVICE: "pw"}
+
+    def header(nonce: str, nc: int | None) -> str:
+        params = {"username": DEVICE, "realm": "r", "nonce": nonce, "uri": "/VIID/Subscribes"}
+        if nc is not None:
+            params |= {"qop": "auth", "nc": f"{nc:08x}", "cnonce": "c0ffee"}
+        params["response"] = digest_response(params, "pw", "POST")
+        return "Digest " + ", ".join(f'{k}="{v}"' for k, v in params.items())
+
+    nonce = ledger.issue()
+    assert ledger.check(header(nonce, 1), users, "POST").user == DEVICE
+    assert ledger.check(header(nonce, 1), users, "POST").user is None  # replay
+    assert ledger.check(header(nonce, 3), users, "POST").user == DEVICE
+    assert ledger.check(header(nonce, 2), users, "POST").user is None  # went backwards
+    forged = header(nonce, 9).replace('response="', 'response="0')
+    assert ledger.check(forged, users, "POST").user is None
+    assert ledger.check(header(nonce, 4), users, "POST").user == DEVICE  # forgery spent nothing
+    # RFC 2069 (no qop, so no count): a nonce is good for one request
+    once = ledger.issue()
+    assert ledger.check(header(once, None), users, "POST").user == DEVICE
+    assert ledger.check(header(once, None), users, "POST").user is None
+    # a nonce past its lifetime is stale: the client may retry with the new challenge
+    clock.now += 301
+    verdict = ledger.check(header(nonce, 5), users, "POST")
+    assert verdict.user is None and verdict.stale
+    assert ledger.check(header("never-issued", 1), users, "POST") == DigestVerdict(None)
+
+
 def test_expired_subscription_stops(subscriber):
     sim, db, proto, box_url = subscriber
     sim.subscribe(box_url, DEVICE, "pw", "SUB3", categories="12,13", minutes=1)
@@ -422,7 +480,7 @@ def test_disposition_becomes_a_watch_and_its_hits_go_back_linked(subscriber):
     [watch] = db.execute("SELECT id, plate, source FROM watchlist").fetchall()
     assert watch[1:] == ("皖A66666", "district")
     add_watch(db, "皖A77777", "local note")  # a local watch entry: not a 布控
-    at = datetime(2026, 5, 1, 8, tzinfo=UTC)
+    at = datetime.now(UTC)
     for plate, ids in (("皖A66666", [watch[0]]), ("皖A77777", [watch[0] + 1])):
         alert = NewEvent("g1", "watchlist_alert", at, plate=plate, details={"watch_ids": ids})
         passage = NewEvent("g1", "vehicle_passage", at, "deny", plate=plate)
@@ -441,6 +499,46 @@ def test_disposition_becomes_a_watch_and_its_hits_go_back_linked(subscriber):
                  None, DEVICE, "pw")  # fmt: skip
     assert [r[0] for r in db.execute("SELECT plate FROM watchlist")] == ["皖A77777"]
     del stored
+
+
+def vehicle_disposition(sim, disp_id: str, plate: str) -> dict:
+    return {"DispositionListObject": {"DispositionObject": [{
+        "DispositionID": disp_id, "Title": "stolen car", "DispositionCategory": "3",
+        "TargetFeature": plate, "BeginTime": "20260101000000", "EndTime": "20991231000000",
+        "ReceiveAddr": f"{sim.url}/VIID/DispositionNotifications",
+    }]}}  # fmt: skip
+
+
+def record_hit(db, plate: str, watch_id: int, at: datetime) -> None:
+    alert = NewEvent("g1", "watchlist_alert", at, plate=plate, details={"watch_ids": [watch_id]})
+    record_event(db, NewEvent("g1", "vehicle_passage", at, "deny", plate=plate), linked=[alert])
+
+
+def test_a_hit_under_disposition_is_sent_after_its_cancellation(subscriber):
+    """The alert of a hit that happened while the 布控 stood is still queued when the
+    platform sends 撤控: it goes back to the platform all the same (the hit happened under
+    the disposition); a hit after the 撤控 never links to it."""
+    sim, db, proto, box_url = subscriber
+    disposition = vehicle_disposition(sim, "D9", "皖A66666")
+    sim.call_box(box_url, "POST", "/VIID/Dispositions", disposition, DEVICE, "pw")
+    [watch_id] = [r[0] for r in db.execute("SELECT id FROM watchlist")]
+    record_hit(db, "皖A66666", watch_id, datetime.now(UTC))
+    # a new version of the disposition replaces its watch row; the queued alert stays its own
+    sim.call_box(box_url, "PUT", "/VIID/Dispositions/D9", disposition, DEVICE, "pw")
+    sim.call_box(box_url, "DELETE", "/VIID/Dispositions?IDList=D9", None, DEVICE, "pw")
+    assert db.execute("SELECT COUNT(*) FROM watchlist").fetchone()[0] == 0
+    # a gate still holding the old list raises an alert after the 撤控: not the platform's
+    record_hit(db, "皖A66666", watch_id, datetime.now(UTC) + timedelta(seconds=1))
+    drain(UplinkWorker(db, proto))
+    [note] = sim.objects("/VIID/DispositionNotifications")
+    assert note["DispositionID"] == "D9" and note["MotorVehicleObject"]["PlateNo"] == "皖A66666"
+    assert pending(db) == 0 and not dead_rows(db.conn)
+    # a local watch row that reuses the cancelled row's id is the community's, not D9's
+    reused = add_watch(db, "皖A88888", "local note")
+    assert reused == watch_id
+    record_hit(db, "皖A88888", reused, datetime.now(UTC) + timedelta(seconds=2))
+    drain(UplinkWorker(db, proto))
+    assert len(sim.objects("/VIID/DispositionNotifications")) == 1
 
 
 def test_bad_dispositions_change_nothing(subscriber):

@@ -9,12 +9,7 @@ platform must: a resend keeps its ID), and the box nothing undelivered.
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -64,21 +59,6 @@ direction = "3"
 """
 
 
-def start_sync(config_path):
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from edge.cli.main import main; main()",
-            "sync",
-            "-c",
-            str(config_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-
 def subscribe(db, receive_addr: str) -> None:
     """The platform's subscription, as the box's server stores it (persisted before start)."""
     now = datetime.now(ZONE)
@@ -95,7 +75,7 @@ def subscribe(db, receive_addr: str) -> None:
 
 
 @pytest.mark.slow
-def test_sigkill_and_platform_restarts_lose_and_duplicate_nothing(tmp_path, make_box):
+def test_sigkill_and_platform_restarts_lose_and_duplicate_nothing(tmp_path, make_box, sync_process):
     rng = random.Random(1400)
     write_secret(tmp_path, SECRET.encode())
     box_path = tmp_path / "data" / "menwei.db"
@@ -109,20 +89,14 @@ def test_sigkill_and_platform_restarts_lose_and_duplicate_nothing(tmp_path, make
     config_path.write_text(
         CONFIG.format(url=platform.url, device=DEVICE, ape=APE), encoding="utf-8"
     )
+    sync = sync_process(config_path)
     try:
         restarts = 0
         for n in range(KILLS):
             platform.faults.error_rate = 0.1
             platform.faults.drop_rate = 0.15  # stored, then the connection dies: ack lost
             platform.faults.slow_s = 0.02
-            before = platform.receipts
-            proc = start_sync(config_path)
-            deadline = time.monotonic() + 15
-            while platform.receipts == before and time.monotonic() < deadline:
-                time.sleep(0.005)  # wait until it is sending ...
-            time.sleep(rng.uniform(0, 0.15))  # ... then kill it somewhere mid-stream
-            os.kill(proc.pid, signal.SIGKILL)
-            assert proc.wait(10) == -signal.SIGKILL
+            sync.kill_while_sending(lambda p=platform: p.receipts, rng)
             if n in (KILLS // 3, 2 * KILLS // 3):  # the platform restarts, forgets sessions
                 platform.stop()
                 platform = ViidSimulator("standard", users, tmp_path / "platform.db", port)
@@ -131,12 +105,7 @@ def test_sigkill_and_platform_restarts_lose_and_duplicate_nothing(tmp_path, make
         box = connect(box_path)
         assert pending(box) > 0, "backlog drained before the kills ended; raise EVENTS"
         platform.faults.error_rate = platform.faults.drop_rate = platform.faults.slow_s = 0
-        proc = start_sync(config_path)
-        deadline = time.monotonic() + 120
-        while pending(box) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(20) == 0, proc.stderr.read().decode()[-2000:]
+        sync.drain_and_stop(box, wait_s=120, stop_s=20)
         assert pending(box) == 0
         assert box.execute("SELECT COUNT(*) FROM outbox WHERE state = 'dead'").fetchone()[0] == 0
         events = [k for k in outbox_keys(box) if "." not in k]

@@ -128,3 +128,32 @@ def test_golden_ids_have_the_standard_lengths():
     faces = json.loads((GOLDEN / "face.json").read_text("utf-8"))
     assert faces["FaceID"][41:43] == "06"
     assert faces["SubImageList"]["SubImageInfoObject"][0]["Type"] == "14"
+
+
+@pytest.mark.parametrize(
+    ("plate", "colour", "plate_class", "plate_color"),
+    [
+        ("皖A12345", "blue", "02", "5"),
+        ("皖A12345", "yellow", "01", "6"),
+        ("沪AD12345", "green", "52", "9"),  # small new-energy
+        ("沪A12345D", "yellow", "51", "6"),  # large new-energy (yellow-green), read as yellow
+        ("沪A12345D", "green", "51", "9"),
+        ("京A1234警", "white", "23", "2"),
+        ("粤Z1234港", "black", "26", "1"),
+        ("沪A1234领", "black", "04", "1"),
+        ("使014578", "black", "03", "1"),
+        ("粤B1234学", "yellow", "16", "6"),
+        ("沪A1234挂", "yellow", "15", "6"),
+        ("VA12345", "white", "32", "2"),
+        ("WJ京1234X", "white", "31", "2"),
+        ("皖A12345", "unknown", "99", "99"),  # the reader could not tell the colour
+    ],
+)
+def test_plate_colour_and_class_are_what_the_reader_found(plate, colour, plate_class, plate_color):
+    """PlateColor is the plate background the reader measured (ColorType), PlateClass the
+    GA 24.7 class from the plate's form and colour; VehicleColor stays 99 (unknown): the box
+    sees plates, not car bodies."""
+    event = {**PASSAGE, "plate": plate, "details": {**PASSAGE["details"], "colour": colour}}
+    vehicle = motor_vehicle(event, APE, ZONE, None)
+    assert (vehicle["PlateClass"], vehicle["PlateColor"]) == (plate_class, plate_color)
+    assert vehicle["VehicleColor"] == "99" and vehicle["PlateNo"] == plate

@@ -225,7 +225,7 @@ def _person_events(writer: Any, at: datetime) -> None:
         cases.append((PersonSighting("qr_pass", pass_id=4), PersonFacts(None, fact), "qr_pass"))
     for sighting, facts, kind in cases:
         decision = decide_person(sighting, gate, at, facts)
-        event = NewEvent("east", kind, at, decision.action, subject=decision.subject,  # type: ignore[arg-type]
+        event = NewEvent("east", kind, at, decision.action, subject=decision.subject,
                          confidence=sighting.score,
                          reasons=tuple(r.as_dict() for r in decision.reasons),
                          details={"resident_number": 2, "locked_out": False})  # fmt: skip
@@ -240,7 +240,7 @@ def _other_events(writer: Any, at: datetime) -> None:
     for kind, message in DOOR_MESSAGES.items():
         decision = "open" if kind in ("exit_button", "fire_alarm") else "none"
         details = {"open_s": 4.2} if kind == "door_closed" else {"held_open_s": 30}
-        record_event(writer.db, NewEvent("east", kind, at, decision,  # type: ignore[arg-type]
+        record_event(writer.db, NewEvent("east", kind, at, decision,
                                          reasons=({"code": kind, "message": message},),
                                          details=details))  # fmt: skip
     record_event(writer.db, manual_open_event("north", at, USERS["guard"], "救护车进小区"))

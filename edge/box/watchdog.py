@@ -93,11 +93,12 @@ class Watchdog:
 
     def alive(self) -> None:
         """Call every loop iteration; pings at most once per interval."""
-        if not self.enabled:
+        interval_s = self.interval_s
+        if interval_s is None or not self.enabled:
             return
         with self._lock:
             now = time.monotonic()
-            if self._stopping or now - self._last < self.interval_s / 2:  # type: ignore[operator]
+            if self._stopping or now - self._last < interval_s / 2:
                 return
             if notify("WATCHDOG=1", self._environ):
                 self.pings += 1

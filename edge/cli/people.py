@@ -284,8 +284,10 @@ def pass_issue(
     db = open_store(config)
     start = parse_time(valid_from, config) or utc_now()
     end = parse_time(valid_to, config, end_of_day=True)
+    if end is None:
+        raise click.BadParameter("an end time is required", param_hint="--valid-to")
     label = label or (f"visitor of resident {resident_id}" if resident_id else "visitor")
-    pass_id, token = issue_pass(db, label, start, end, uses, resident_id, group)  # type: ignore[arg-type]
+    pass_id, token = issue_pass(db, label, start, end, uses, resident_id, group)
     until = words(config).time(end)
     click.echo(f"pass #{pass_id}: {uses} use(s) until {until} ({config.site.timezone})")
     click.echo(f"QR payload (shown once): {token}")

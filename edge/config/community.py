@@ -12,11 +12,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from edge.config.base import StrictModel, is_loopback
+from edge.config.base import (
+    Listen,
+    PeerUrl,
+    StrictModel,
+    check_tls_pair,
+    is_loopback,
+    relative_paths,
+)
 
 
 class CommunityConfig(StrictModel):
@@ -28,7 +34,7 @@ class CommunityConfig(StrictModel):
         ' lists to gate boxes and takes their events; "gate": runs only its own gates on'
         " the hub's lists",
     )
-    listen: str = Field(
+    listen: Listen = Field(
         default="0.0.0.0:8442",
         description="hub: host:port the gate boxes reach it on (`menwei hub serve`)",
     )
@@ -40,7 +46,7 @@ class CommunityConfig(StrictModel):
     enrol_code_ttl_s: int = Field(
         default=86400, ge=60, le=7 * 86400, description="hub: how long a one-time code lives"
     )
-    hub_url: str | None = Field(
+    hub_url: PeerUrl | None = Field(
         default=None,
         description="gate: https://hub.example:8442 (plain http only to loopback)",
     )
@@ -72,28 +78,6 @@ class CommunityConfig(StrictModel):
         description="gate: health JSON of the link to the hub; relative to data_dir",
     )
 
-    @field_validator("hub_url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ValueError("must be an https:// URL with a host")
-        if parts.scheme == "http" and not is_loopback(parts.hostname):
-            raise ValueError("plain http is allowed only to 127.0.0.1/localhost; use https")
-        if parts.query or parts.fragment or parts.username or parts.password:
-            raise ValueError("no query, fragment or credentials in the URL")
-        return value.rstrip("/")
-
-    @field_validator("listen")
-    @classmethod
-    def _listen(cls, value: str) -> str:
-        host, _, port = value.rpartition(":")
-        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
-            raise ValueError("listen must be host:port")
-        return value
-
     @model_validator(mode="after")
     def _role_needs(self) -> CommunityConfig:
         if self.box_id is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", self.box_id):
@@ -102,8 +86,7 @@ class CommunityConfig(StrictModel):
             raise ValueError('role = "gate" needs hub_url and box_id')
         if self.role == "hub":
             host = self.listen.rpartition(":")[0]
-            if (self.tls_certificate is None) != (self.tls_key is None):
-                raise ValueError("tls_certificate and tls_key go together")
+            check_tls_pair(self.tls_certificate, self.tls_key)
             if self.tls_certificate is None and not is_loopback(host):
                 raise ValueError(
                     "a hub listening beyond loopback needs tls_certificate and tls_key"
@@ -120,12 +103,6 @@ class CommunityConfig(StrictModel):
 
     def resolved(self, base: Path, data_dir: Path) -> CommunityConfig:
         """TLS and CA files relative to the config file; key and status to the data folder."""
-        update: dict = {}
-        for name in ("tls_certificate", "tls_key", "ca_file"):
-            value = getattr(self, name)
-            if value is not None and not value.is_absolute():
-                update[name] = base / value
-        for name in ("key_file", "status_file"):
-            if not getattr(self, name).is_absolute():
-                update[name] = data_dir / getattr(self, name)
+        update = relative_paths(self, base, ("tls_certificate", "tls_key", "ca_file"))
+        update |= relative_paths(self, data_dir, ("key_file", "status_file"))
         return self.model_copy(update=update)

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from edge.config.base import StrictModel, is_loopback
+from edge.config.base import Listen, PeerUrl, StrictModel, relative_paths
 
 _DIGITS20 = r"^\d{20}$"
 
@@ -72,7 +72,7 @@ class Gat1400Config(StrictModel):
     max_skew_s: float = Field(
         default=5.0, gt=0, le=3600, description="clock skew above this is a health alarm"
     )
-    listen: str | None = Field(
+    listen: Listen | None = Field(
         default=None,
         description="host:port of the box's own 1400 server (Subscribes, Dispositions,"
         " images); unset = not served",
@@ -87,16 +87,6 @@ class Gat1400Config(StrictModel):
     max_subscriptions: int = Field(
         default=64, ge=1, le=1024, description="Subscribes the box keeps at once"
     )
-
-    @field_validator("listen")
-    @classmethod
-    def _listen(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        host, _, port = value.rpartition(":")
-        if not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) < 65536:
-            raise ValueError("listen must be host:port")
-        return value
 
     @field_validator("public_url")
     @classmethod
@@ -121,7 +111,7 @@ class Gat1400Config(StrictModel):
 class SyncConfig(StrictModel):
     """The district platform (docs/sync-protocol.md); no [sync] section = not connected."""
 
-    platform_url: str = Field(description="https://platform.example/ (http only for loopback)")
+    platform_url: PeerUrl = Field(description="https://platform.example/ (http only for loopback)")
     protocol: Literal["json", "gat1400"] = Field(
         default="json", description='"json" or "gat1400" (GA/T 1400, 视图库/VIID)'
     )
@@ -180,18 +170,6 @@ class SyncConfig(StrictModel):
         default=Path("sync-status.json"), description="health JSON; relative to data_dir"
     )
 
-    @field_validator("platform_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ValueError("must be an https:// URL with a host")
-        if parts.scheme == "http" and not is_loopback(parts.hostname):
-            raise ValueError("plain http is allowed only to 127.0.0.1/localhost; use https")
-        if parts.query or parts.fragment or parts.username or parts.password:
-            raise ValueError("no query, fragment or credentials in the URL (use secret_file)")
-        return value.rstrip("/")
-
     @model_validator(mode="after")
     def _device_id_for_protocol(self) -> SyncConfig:
         if self.protocol == "gat1400":
@@ -205,11 +183,6 @@ class SyncConfig(StrictModel):
 
     def resolved(self, base: Path, data_dir: Path) -> SyncConfig:
         """Paths relative to the config file (secret, CA) or the data folder (status file)."""
-        update: dict = {}
-        if not self.secret_file.is_absolute():
-            update["secret_file"] = base / self.secret_file
-        if self.ca_file is not None and not self.ca_file.is_absolute():
-            update["ca_file"] = base / self.ca_file
-        if not self.status_file.is_absolute():
-            update["status_file"] = data_dir / self.status_file
+        update = relative_paths(self, base, ("secret_file", "ca_file"))
+        update |= relative_paths(self, data_dir, ("status_file",))
         return self.model_copy(update=update)

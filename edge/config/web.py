@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
-from edge.config.base import StrictModel, is_loopback
+from edge.config.base import StrictModel, check_tls_pair, is_loopback
 
 
 class FrontConfig(StrictModel):
@@ -122,8 +122,7 @@ class WebConfig(StrictModel):
 
     @model_validator(mode="after")
     def _tls_pair(self) -> WebConfig:
-        if (self.tls_certificate is None) != (self.tls_key is None):
-            raise ValueError("set both tls_certificate and tls_key, or neither")
+        check_tls_pair(self.tls_certificate, self.tls_key)
         for path in (self.tls_certificate, self.tls_key):
             if path is not None and not path.is_absolute():
                 raise ValueError(f"TLS file paths must be absolute, got {path}")

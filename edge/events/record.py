@@ -253,7 +253,7 @@ def _stored(db: sqlite_utils.Database, event_id: str) -> bool:
 def recent_events(
     db: sqlite_utils.Database, limit: int = 20, gate_id: str | None = None
 ) -> list[dict[str, Any]]:
-    """Newest first, with reasons and details decoded, for the CLI and later the console."""
+    """Newest first, with reasons and details decoded (``menwei events``)."""
     where, args = ("WHERE gate_id = ?", [gate_id]) if gate_id else ("", [])
     rows = db.execute(
         f"SELECT * FROM events {where} ORDER BY occurred_at DESC, rowid DESC LIMIT ?",

@@ -63,7 +63,7 @@ def _sha256(data: bytes) -> str:
 def read_model(configured: Path | None, shipped_name: str) -> tuple[ModelFile, bytes]:
     """Read the configured file or the shipped one; a shipped file must match its digest."""
     shipped = configured is None
-    path = shipped_model_dir() / shipped_name if shipped else Path(configured)  # type: ignore[arg-type]
+    path = shipped_model_dir() / shipped_name if configured is None else configured
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -99,6 +99,8 @@ def validate_request(request: object) -> dict[str, Any]:
 
 
 class _RequestHandler(socketserver.StreamRequestHandler):
+    server: _Server
+
     def handle(self) -> None:
         line = self.rfile.readline(MAX_REQUEST_BYTES + 1)
         try:
@@ -109,7 +111,7 @@ class _RequestHandler(socketserver.StreamRequestHandler):
             except (ValueError, UnicodeDecodeError) as exc:
                 raise _refusal("bad_request", f"request is not one line of JSON: {exc}") from None
             request = validate_request(parsed)
-            reply = {"ok": True, **self.server.handler(request)}  # type: ignore[attr-defined]
+            reply = {"ok": True, **self.server.handler(request)}
         except UserError as exc:  # the request, or what the gate refuses: say which, by code
             reply = {"ok": False, "code": exc.code, "error": str(exc)}
         except Exception as exc:  # the gate must answer, and must survive a handler bug
@@ -120,7 +122,13 @@ class _RequestHandler(socketserver.StreamRequestHandler):
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """The socket server, carrying the gate's request handler to every connection."""
+
     daemon_threads = True
+
+    def __init__(self, path: str, handler: Handler) -> None:
+        super().__init__(path, _RequestHandler)
+        self.handler = handler
 
 
 class GateControlServer:
@@ -131,8 +139,7 @@ class GateControlServer:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # left over from a crash: we are the gate's one owner
         self.path = path
-        self._server = _Server(str(path), _RequestHandler)
-        self._server.handler = handler  # type: ignore[attr-defined]
+        self._server = _Server(str(path), handler)
         os.chmod(path, 0o660)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="gate-control", daemon=True

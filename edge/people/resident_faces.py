@@ -74,8 +74,8 @@ def upload_templates(
 
     Decoded one at a time, each image dropped once its template is made, and only while
     the photos decoded so far stay within ``pixel_budget`` (read from the headers before
-    any pixel is decoded): five 40 MP PNGs in one request used to be decoded together
-    first, taking the web process from 0.8 to 1.5 GB."""
+    any pixel is decoded): decoding five 40 MP PNGs of one request together would take the
+    web process from 0.8 to 1.5 GB."""
     templates: list[Template] = []
     refusals: list[PhotoRefused] = []
     spent = 0
@@ -186,7 +186,7 @@ def store_templates(
                 iso(at),
             ),
         )
-        ids.append(int(cursor.lastrowid))  # type: ignore[arg-type]
+        ids.append(int(cursor.lastrowid or 0))
     return ids
 
 

@@ -123,7 +123,7 @@ def insert_resident(
         " VALUES (?, '', ?, ?, ?)",
         (household_id, vault.encrypt_text(name, NAME_PURPOSE), group, iso(at)),
     )
-    return int(cursor.lastrowid)  # type: ignore[arg-type]
+    return int(cursor.lastrowid or 0)
 
 
 def add_resident(

@@ -29,7 +29,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import sqlite_utils
 
@@ -45,6 +45,13 @@ from edge.policy.person import VisitFact
 
 PassKind = Literal["qr", "plate", "face"]
 PASS_KINDS: tuple[PassKind, ...] = ("qr", "plate", "face")
+
+
+def is_pass_kind(kind: str) -> TypeGuard[PassKind]:
+    """A kind of pass (``qr``, ``plate``, ``face``), e.g. from a URL."""
+    return kind in PASS_KINDS
+
+
 Status = Literal["active", "upcoming", "expired", "used_up", "revoked"]
 STATUSES: tuple[Status, ...] = ("active", "upcoming", "expired", "used_up", "revoked")
 

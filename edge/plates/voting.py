@@ -71,7 +71,7 @@ class Passage:
 
     plate: str
     confidence: float  # mean confidence of the reads that voted for `plate`
-    colour: str  # most common colour among those reads
+    colour: str  # the colour most of those reads named; "unknown" only when none named one
     votes: int
     frames: int
     first_seen: datetime
@@ -296,7 +296,7 @@ class PlateVoter:
         return Passage(
             plate=plate,
             confidence=round(sum(v.confidence for v in votes) / len(votes), 4),
-            colour=max(set(colours), key=colours.count),
+            colour=max(sorted(set(colours) - {"unknown"}) or ["unknown"], key=colours.count),
             votes=len(votes),
             frames=track.frames,
             first_seen=track.first_seen,

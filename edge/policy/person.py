@@ -268,7 +268,7 @@ def _decide_visitor(
         seconds=facts.same_visit_s
     )
     counted = visit.max_uses is not None
-    if counted and not same_visit and visit.uses >= visit.max_uses:  # type: ignore[operator]
+    if visit.max_uses is not None and not same_visit and visit.uses >= visit.max_uses:
         return _deny(
             "visitor_used_up",
             f"visitor pass used up: {person.label} used {visit.uses} of {visit.max_uses} time(s)",
@@ -281,9 +281,9 @@ def _decide_visitor(
     how = {"face": "face", "pin": "PIN", "qr_pass": "QR pass"}[sighting.credential]
     score = f" (score {sighting.score:.2f})" if sighting.score is not None else ""
     params = _credential_params(sighting, person.label)
-    if same_visit:
-        note = f"; same visit as its use at {_stamp(last)}, no use spent"  # type: ignore[arg-type]
-        params["same_visit_at"] = _iso(last)  # type: ignore[arg-type]
+    if same_visit and last is not None:
+        note = f"; same visit as its use at {_stamp(last)}, no use spent"
+        params["same_visit_at"] = _iso(last)
     elif counted:
         note = f"; use {visit.uses + 1} of {visit.max_uses}"
         params.update(use=visit.uses + 1, max_uses=visit.max_uses)

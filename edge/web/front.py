@@ -1,15 +1,14 @@
 """The HTTPS front: nginx (Debian's package) between the LAN and ``menwei web``.
 
-Why a front at all: the consoles used to be served by cheroot's built-in TLS, which does
-the handshake in its one accept loop — six idle TCP connections froze every page, the
-guards' manual open and ``/healthz`` for a minute, and systemd restarted the service over
-and over. Plain waitress stops at 100 slow connections. nginx is built for hostile
-clients: one event loop holds thousands of idle sockets for a few hundred bytes each, a
-client must finish its TLS handshake and request header within ``client_timeout_s`` (the
-header timeout counts from the first byte, so trickling one byte at a time does not reset
-it), bodies are read whole before the app sees them, and connections per address with a
-request in flight and login posts per address are capped. waitress stays on loopback and
-only ever sees complete requests from nginx.
+Why a front at all: cheroot's built-in TLS does the handshake in its one accept loop — six
+idle TCP connections freeze every page, the guards' manual open and ``/healthz`` for a
+minute, and systemd restarts the service over and over. Plain waitress stops at 100 slow
+connections. nginx is built for hostile clients: one event loop holds thousands of idle
+sockets for a few hundred bytes each, a client must finish its TLS handshake and request
+header within ``client_timeout_s`` (the header timeout counts from the first byte, so
+trickling one byte at a time does not reset it), bodies are read whole before the app sees
+them, and connections per address with a request in flight and login posts per address are
+capped. waitress stays on loopback and only ever sees complete requests from nginx.
 
 The config is rendered from the box's TOML by ``menwei front-config`` each time the
 ``menwei-front`` unit starts, so the ports, certificate and limits in

@@ -1,8 +1,8 @@
 """Bounds on what an anonymous visitor can make the box do: counters and the password gate.
 
 Why: one argon2id verification costs 64 MiB and tens of milliseconds of a core (far more
-on a Pi), and every failed login used to cost one on any of the web threads, so a flood of
-made-up usernames starved the guards' consoles. Here a login is refused *before* any hash
+on a Pi); if every failed login cost one on any of the web threads, a flood of made-up
+usernames would starve the guards' consoles. So a login is refused *before* any hash
 when the address, the username at that address or the whole box is past its failure
 budget, and the hashes that do run pass through a :class:`PasswordGate` with one or two
 slots and a short queue: past the queue the answer is an immediate 429, so a flood can

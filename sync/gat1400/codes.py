@@ -7,11 +7,22 @@ them as numbers (EventSort, InfoKind, StatusCode on the wire may be either).
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-#: ColorType (PlateColor, VehicleColor): 1 black, 2 white, 5 blue, 6 yellow, 9 green, 99 other
+#: ColorType (GA/T 1400.3; PlateColor, VehicleColor): 1 black, 2 white, 3 grey, 4 red,
+#: 5 blue, 6 yellow, 7 orange, 8 brown, 9 green, 10 purple, 11 cyan, 12 pink, 13 transparent,
+#: 99 other. The plate reader names five plate backgrounds (``edge.plates.reader
+#: .classify_colour``) or "unknown"; a yellow-green large new-energy plate reads as yellow or
+#: green, which is what is sent (ColorType has no two-tone value).
 COLOURS = {"black": "1", "white": "2", "blue": "5", "yellow": "6", "green": "9"}
 COLOUR_OTHER = "99"
+
+
+def plate_colour(colour: object) -> str:
+    """PlateColor for the reader's colour name; 99 when it could not tell."""
+    return COLOURS.get(str(colour), COLOUR_OTHER)
+
 
 #: InfoKind: 1 = automatically collected (a camera), 2 = entered by a person
 INFO_KIND_AUTO = 1
@@ -52,23 +63,37 @@ DISPOSITION_PERSON = "1"
 DISPOSITION_FACE = "2"
 DISPOSITION_VEHICLE = "3"
 
-#: PlateClass (GA 24.7) by the plate's colour and its last character
+#: PlateClass (GA 24.7 号牌种类) by the plate's form, then its colour: 01 large (yellow),
+#: 02 small (blue), 03 embassy, 04 consulate, 06 foreign (black), 15 trailer, 16 coach,
+#: 23 police, 26 Hong Kong, 27 Macau, 31 armed police, 32 military, 51 large new-energy,
+#: 52 small new-energy, 99 other.
 PLATE_CLASS_OTHER = "99"
 _CLASS_BY_SUFFIX = {
-    "警": "23", "使": "03", "领": "04", "学": "16", "挂": "15", "港": "26", "澳": "27",
+    "警": "23", "领": "04", "学": "16", "挂": "15", "港": "26", "澳": "27",
 }  # fmt: skip
-_CLASS_BY_COLOUR = {"blue": "02", "yellow": "01", "green": "52", "black": "06", "white": "23"}
+_CLASS_BY_COLOUR = {"blue": "02", "yellow": "01", "black": "06"}
+_MILITARY = re.compile(r"^[A-Z]{2}\d{5}$")
 
 
 def plate_class(plate: str | None, colour: str | None) -> str:
-    """号牌种类 from what the reader knows: special suffixes first, then the colour; a green
-    plate of 8 characters is a small new-energy plate (52)."""
+    """号牌种类 from the plate's form (the grammar of ``edge.plates.grammar``) and the colour
+    the reader measured: a suffix or prefix decides first; an 8-character plate is
+    new-energy (large when it ends in the class letter, 沪A12345D; small otherwise,
+    沪AD12345) whatever colour it read as; an ordinary plate goes by its colour."""
     if not plate:
         return PLATE_CLASS_OTHER
+    if plate.startswith("使"):
+        return "03"
+    if plate.startswith("WJ"):
+        return "31"
+    if _MILITARY.match(plate):
+        return "32"
     suffix = _CLASS_BY_SUFFIX.get(plate[-1])
     if suffix:
         return suffix
-    if colour is None and len(plate) == 8:
+    if len(plate) == 8 and plate[-1].isascii() and plate[2:7].isdigit():
+        return "51"
+    if len(plate) == 8 and plate[-4:].isdigit():
         return "52"
     return _CLASS_BY_COLOUR.get(str(colour), PLATE_CLASS_OTHER)
 

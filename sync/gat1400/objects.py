@@ -159,7 +159,7 @@ def motor_vehicle(
             "Direction": ape.direction,
             "HasPlate": True,
             "PlateClass": codes.PLATE_CLASS_OTHER if unread else codes.plate_class(plate, colour),
-            "PlateColor": codes.COLOURS.get(str(colour), codes.COLOUR_OTHER),
+            "PlateColor": codes.plate_colour(colour),
             "PlateNo": UNREAD_PLATE if unread else plate,
             "VehicleColor": codes.COLOUR_OTHER,  # the box reads plates, not car bodies
         }

@@ -8,7 +8,12 @@ with a session. A port of its own can be opened to the platform's address only.
 
 Every request is HTTP-digest authenticated with the box's 1400 credentials (the same user
 and password the box registers with; qop=auth or none, path or absolute ``uri``), except
-``GET /VIID/Images/…``, which needs the HMAC signature the box put in the StoragePath.
+``GET /VIID/Images/…``, which needs the HMAC signature the box put in the StoragePath. A
+captured request cannot be replayed: nonces expire after ``NONCE_LIFETIME_S`` and each
+nonce's count must rise (``sync.auth.NonceLedger``). Why not Flask-HTTPAuth's digest: it
+keeps nonces in the Flask session cookie (a platform client keeps no cookies), passes
+``verify_nonce`` the nonce alone (no nonce-count, so no replay check is possible there), and
+does not compare the ``uri`` parameter with the request it authenticates.
 
 Routes (GA/T 1400.4):
 
@@ -26,7 +31,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -41,7 +45,7 @@ from waitress.server import create_server
 
 from edge.config.sync import SyncConfig
 from edge.db import connect, transaction, utc_now
-from sync.auth import check_digest
+from sync.auth import NonceLedger
 from sync.gat1400.client import CONTENT_TYPE, Gat1400Protocol, image_signature_ok
 from sync.gat1400.store import (
     ViidRequestError,
@@ -58,6 +62,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 8 * 1024 * 1024
 MAX_NONCES = 256
+NONCE_LIFETIME_S = 300.0
 REALM = "menwei-viid"
 
 
@@ -85,8 +90,7 @@ class ViidServerState:
         self.image_secret = image_secret
         self.add_face = add_face
         self.device_id = device_id
-        self.nonces: list[str] = []
-        self.lock = threading.Lock()
+        self.nonces = NonceLedger(NONCE_LIFETIME_S, MAX_NONCES)
         self._local = threading.local()
 
     def db(self) -> sqlite_utils.Database:
@@ -96,13 +100,6 @@ class ViidServerState:
             db = connect(self.db_path)
             self._local.db = db
         return db
-
-    def new_nonce(self) -> str:
-        nonce = os.urandom(16).hex()
-        with self.lock:
-            self.nonces.append(nonce)
-            del self.nonces[:-MAX_NONCES]
-        return nonce
 
 
 def _status(request_url: str, code: int, text: str, obj_id: str = "") -> dict[str, Any]:
@@ -148,12 +145,12 @@ def create_viid_app(state: ViidServerState) -> Flask:
             return None
         header = request.headers.get("Authorization", "")
         uris = (request.full_path.rstrip("?"), request.url, request.path)
-        with state.lock:
-            nonces = set(state.nonces)
-        if header and check_digest(header, state.users, request.method, nonces, uris):
+        verdict = state.nonces.check(header, state.users, request.method, uris)
+        if verdict.user is not None:
             return None
-        nonce = state.new_nonce()
-        challenge = f'Digest realm="{REALM}", qop="auth", nonce="{nonce}", algorithm=MD5'
+        stale = ", stale=true" if verdict.stale else ""
+        nonce = state.nonces.issue()
+        challenge = f'Digest realm="{REALM}", qop="auth", nonce="{nonce}", algorithm=MD5{stale}'
         return _reply(
             {"ResponseStatusObject": _status(request.path, 4, "Unauthorized")},
             401,

@@ -11,7 +11,10 @@ Dispositions (布控): a vehicle disposition becomes a ``source='district'`` wat
 (``edge.people.vehicles.insert_watch``: the plate grammar, reason and expiry rules of every other
 watch), a face disposition a district watch face (``edge.people.watch_faces.add_watch_face``,
 the template made from the disposition's photo by the box's own recogniser). Cancelling
-removes exactly the row it made; the link is kept in ``viid_dispositions``.
+removes exactly the row it made. ``viid_disposition_links`` keeps which watch row each
+disposition made and when it was in force: a hit that happened under 布控 goes back as a
+DispositionNotification even when the alert leaves the box after the 撤控 (the platform
+asked to hear of every hit while its disposition stood), and a hit after it never does.
 """
 
 from __future__ import annotations
@@ -383,7 +386,7 @@ def apply_disposition(
         raise ViidRequestError("face dispositions need the box's PII key and face model", 4)
     reason = f"布控 {disp.id}: {disp.title}"[:200]
     with transaction(db) as conn:
-        _remove_rows(conn, disp.id)
+        _remove_rows(conn, disp.id, now)
         watch_id = face_id = None
         try:
             if disp.plate is not None:
@@ -416,10 +419,21 @@ def apply_disposition(
                 iso(now),
             ),
         )
+        conn.execute(
+            "INSERT INTO viid_disposition_links"
+            " (disposition_id, watchlist_id, watch_face_id, linked_at) VALUES (?, ?, ?, ?)",
+            (disp.id, watch_id, face_id, iso(now)),
+        )
 
 
-def _remove_rows(conn: sqlite3.Connection, disp_id: str) -> None:
-    """Delete the watch rows a disposition made (district rows: only the platform's own)."""
+def _remove_rows(conn: sqlite3.Connection, disp_id: str, now: datetime) -> None:
+    """Delete the watch rows a disposition made (district rows: only the platform's own)
+    and end their links at ``now``."""
+    conn.execute(
+        "UPDATE viid_disposition_links SET unlinked_at = ?"
+        " WHERE disposition_id = ? AND unlinked_at IS NULL",
+        (iso(now), disp_id),
+    )
     row = conn.execute(
         "SELECT watchlist_id, watch_face_id FROM viid_dispositions WHERE id = ?", (disp_id,)
     ).fetchone()
@@ -436,7 +450,7 @@ def cancel_disposition(db: sqlite_utils.Database, disp_id: str, now: datetime) -
         known = conn.execute("SELECT 1 FROM viid_dispositions WHERE id = ?", (disp_id,))
         if known.fetchone() is None:
             raise ViidRequestError(f"no disposition {disp_id}", 4)
-        _remove_rows(conn, disp_id)
+        _remove_rows(conn, disp_id, now)
         conn.execute(
             "UPDATE viid_dispositions SET status = 1, watchlist_id = NULL, watch_face_id = NULL,"
             " updated_at = ? WHERE id = ?",
@@ -454,17 +468,22 @@ def list_dispositions(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 
 
 def dispositions_for_alert(conn: sqlite3.Connection, alert: dict[str, Any]) -> list[tuple]:
-    """(DispositionID, title, receive_addr) of the platform dispositions an alert hit."""
+    """(DispositionID, title, receive_addr) of the platform dispositions an alert hit: those
+    whose link to the hit watch row covered the alert's ``occurred_at`` — also when the
+    disposition has been cancelled since."""
     details = alert.get("details") or {}
+    occurred = str(alert.get("occurred_at") or "")
     plate_ids = [i for i in details.get("watch_ids") or [] if isinstance(i, int)]
     face_ids = [i for i in details.get("watch_face_ids") or [] if isinstance(i, int)]
     found = []
     for column, ids in (("watchlist_id", plate_ids), ("watch_face_id", face_ids)):
         for watch_id in ids:
-            row = conn.execute(
-                f"SELECT id, title, receive_addr FROM viid_dispositions WHERE {column} = ?",
-                (watch_id,),
-            ).fetchone()
-            if row is not None and row not in found:
-                found.append(tuple(row))
+            rows = conn.execute(
+                "SELECT d.id, d.title, d.receive_addr FROM viid_disposition_links l"
+                " JOIN viid_dispositions d ON d.id = l.disposition_id"
+                f" WHERE l.{column} = ? AND l.linked_at <= ?"
+                " AND (l.unlinked_at IS NULL OR ? < l.unlinked_at) ORDER BY l.linked_at",
+                (watch_id, occurred, occurred),
+            ).fetchall()
+            found += [tuple(row) for row in rows if tuple(row) not in found]
     return found

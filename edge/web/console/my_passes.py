@@ -1,9 +1,9 @@
 """A resident's own visitor passes (blueprint ``console_my_passes``, /my; role resident).
 
-The issue asks that "a resident or guard issues a pass": this is the resident's half. A
-resident account is linked to one resident (``resident_accounts``, made by an admin); the
-resident issues QR and plate passes with themselves as host, sees the passes they host and
-revokes them. Why this shape:
+A resident or a guard issues a pass; this is the resident's half (the guards' is
+``edge.web.console.passes``). A resident account is linked to one resident
+(``resident_accounts``, made by an admin); the resident issues QR and plate passes with
+themselves as host, sees the passes they host and revokes them. Why this shape:
 - The host is never a form field here: it is the account's resident, resolved on every
   request (``before_request``), so a resident cannot issue a pass for another household,
   and a deactivated or deleted resident's account stops working at once.

@@ -26,6 +26,7 @@ from edge.people.visitors import (
     PassTermsError,
     check_note,
     check_terms,
+    is_pass_kind,
     issue_plate,
     issue_qr,
     revoke,
@@ -168,11 +169,13 @@ def duplicate() -> NoReturn:
 def revoke_pass(kind: str, pass_id: int, allowed: Callable[[sqlite3.Connection], bool]) -> None:
     """Revoke one pass and audit it, in one transaction; ``allowed`` may refuse it (404,
     as for a pass that does not exist, so ids are not revealed). Aborts on every refusal."""
+    if not is_pass_kind(kind):
+        abort(404, gettext("There is no such kind of pass."))
     try:
         with transaction(get_db()) as conn:
             if not allowed(conn):
                 raise PassTermsError("no_pass", "not a pass this account may revoke")
-            details = revoke(conn, kind, pass_id)  # type: ignore[arg-type]
+            details = revoke(conn, kind, pass_id)
             audit.append(conn, actor(), "pass_revoke", f"pass:{kind}:{pass_id}", details, now())
     except PassTermsError as exc:
         if exc.code == "no_pass":
