@@ -47,8 +47,8 @@ from edge.pii import PiiVault
 from edge.plates.reader import PlateReader
 from edge.plates.synth import render_scene
 from edge.plates.voting import PlateVoter
-from edge.policy.person import PedestrianGateFacts
-from edge.policy.vehicle import GateFacts
+from edge.policy import person as person_policy
+from edge.policy import vehicle_policy
 from edge.store.snapshots import SnapshotStore
 from gate_drivers.barrier import Barrier
 from gate_drivers.door import Door, DoorLock
@@ -91,7 +91,7 @@ def vehicle(folder: Path, cars: int) -> None:
     barrier = Barrier(17, pulse_s=0.01, active_high=True, pin_factory=factory)
     reader = PlateReader()
     loop = VehicleGateLoop(
-        GateFacts("north", "vehicle"),
+        vehicle_policy.GateFacts("north", "vehicle"),
         None,
         barrier,
         reader,
@@ -148,7 +148,7 @@ def pedestrian(folder: Path, repeats: int) -> None:
     factory = MockFactory()
     lock = DoorLock(23, "fail_safe", 0.05, active_high=True, pin_factory=factory)
     door = Door(lock, lambda kind, details: None)
-    gate = PedestrianGateFacts("east", "pedestrian", (("residents", "always"),))
+    gate = person_policy.GateFacts("east", "pedestrian", (("residents", "always"),))
     loop = PedestrianGateLoop(gate, door, recogniser, db, vault, None, PedestrianSettings())
     images = [gate_frame(read_image_file(FACES / n)) for n in ("fr_obama1.jpg", "fr_biden.jpg")]
     qr = cv2.QRCodeDetector()

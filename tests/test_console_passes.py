@@ -25,15 +25,14 @@ from edge.people.passes import pass_fact, token_hash
 from edge.people.residents import add_resident
 from edge.plates.reader import PlateReader
 from edge.plates.voting import PlateVoter
-from edge.policy.person import PedestrianGateFacts
-from edge.policy.vehicle import GateFacts
+from edge.policy import person, vehicle
 from edge.store.snapshots import SnapshotStore
 from gate_drivers.barrier import Barrier
 from gate_drivers.door import Door, DoorLock
 
 synth = pytest.importorskip("edge.plates.synth")
 PLATE = "沪C0L876"
-DOOR = PedestrianGateFacts("east", "pedestrian", (("residents", "always"), ("visitors", "always")))
+DOOR = person.GateFacts("east", "pedestrian", (("residents", "always"), ("visitors", "always")))
 TABLES = ("qr_passes", "vehicles", "residents", "face_templates", "audit_log", "form_submissions")
 
 
@@ -191,7 +190,7 @@ def test_plate_pass_is_honoured_and_counted_by_the_vehicle_loop(env, tmp_path, p
     assert 'id="done"' in client.get(response.headers["Location"]).text
     barrier = Barrier(18, pulse_s=0.05, active_high=True, pin_factory=pin_factory)
     loop = VehicleGateLoop(
-        GateFacts("north", "vehicle"), None, barrier, PlateReader(), PlateVoter(), db,
+        vehicle.GateFacts("north", "vehicle"), None, barrier, PlateReader(), PlateVoter(), db,
         SnapshotStore(tmp_path / "snaps", ZoneInfo("Asia/Shanghai")), clock=env["clock"],
     )  # fmt: skip
     try:

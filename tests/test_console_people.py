@@ -37,9 +37,9 @@ from edge.people.residents import (
 )
 from edge.people.vehicles import list_vehicles
 from edge.pii import PiiVault
-from edge.policy.person import PedestrianGateFacts, PersonFacts, PersonSighting, decide_person
+from edge.policy.person import Facts, GateFacts, Sighting, decide_person
 
-GATE = PedestrianGateFacts("east", "pedestrian", (("residents", "always"),))
+GATE = GateFacts("east", "pedestrian", (("residents", "always"),))
 
 
 @pytest.fixture
@@ -466,10 +466,10 @@ def test_enrolment_stores_encrypted_templates_with_consent_and_inactive_faces_do
     guard.post(f"/people/{rid}/active", data={**csrf, "active": "0", "confirmed": "yes"})
     assert len(load_face_index(db_of(env), vault, recogniser.model_sha256)) == 0
     pin = decide_person(
-        PersonSighting("face", rid, score=0.9),
+        Sighting("face", rid, score=0.9),
         GATE,
         env["clock"](),
-        PersonFacts(resident=resident_fact(db_of(env), rid)),
+        Facts(resident=resident_fact(db_of(env), rid)),
     )
     assert pin.action == "deny" and pin.reasons[0].code == "resident_inactive"
     guard.post(f"/people/{rid}/active", data={**csrf, "active": "1"})

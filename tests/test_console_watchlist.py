@@ -17,7 +17,7 @@ from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
 from edge.people.watch_faces import PURPOSE, add_watch_face
-from edge.policy.person import PedestrianGateFacts
+from edge.policy.person import GateFacts
 from gate_drivers.door import Door, DoorLock
 from sync.downlink import apply_watchlist, parse_watchlist
 
@@ -196,7 +196,7 @@ def test_face_added_here_is_encrypted_and_raises_an_alert_at_the_door(
     lock = DoorLock(17, "fail_safe", 0.2, active_high=True, pin_factory=pin_factory)
     holder: dict = {}
     door = Door(lock, lambda k, d: holder["loop"].door_event(k, d))
-    gate = PedestrianGateFacts("east", "pedestrian", (("residents", "always"),))
+    gate = GateFacts("east", "pedestrian", (("residents", "always"),))
     loop = holder["loop"] = PedestrianGateLoop(
         gate, door, recogniser, db, vault, None, PedestrianSettings(), clock=env["clock"]
     )

@@ -42,13 +42,13 @@ from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
 from edge.people.resident_faces import enrol_faces
 from edge.people.residents import add_resident, set_pin
 from edge.pii import PiiVault, create_key_file
-from edge.policy.person import PedestrianGateFacts, Schedule
+from edge.policy.person import GateFacts, Schedule
 from edge.store.snapshots import SnapshotStore
 from edge.web.console.event_labels import vocabulary
 from edge.web.console.health_view import gate_cells
 from gate_drivers.door import Door, DoorLock
 
-GATE = PedestrianGateFacts("east", "pedestrian", (("residents", "always"), ("visitors", "always")))
+GATE = GateFacts("east", "pedestrian", (("residents", "always"), ("visitors", "always")))
 PIN = "480915"
 # enrolled from some photos, presented at the door with a photo not enrolled
 PEOPLE = {
@@ -261,7 +261,7 @@ def test_a_stranger_and_a_resident_outside_their_hours_stay_refused(door, tmp_pa
     assert d.show(stranger) == [("face_unknown", "deny")]
     closed = Schedule(("mon",))  # the test clock's day is a Sunday
     d.loop.settings = PedestrianSettings(dedupe_s=1.0, schedules=(("night", closed),))
-    d.loop.gate = PedestrianGateFacts("east", "pedestrian", (("residents", "night"),))
+    d.loop.gate = GateFacts("east", "pedestrian", (("residents", "night"),))
     seen = d.show(live_frames(d.detector, PEOPLE["obama"][1], 4, seed=0))
     assert seen == [("face_passage", "deny")] and d.grants() == 0
 

@@ -24,15 +24,15 @@ from edge.people.residents import (
 from edge.people.vehicles import EnrolmentError
 from edge.pii import PiiVault
 from edge.policy.person import (
-    PedestrianGateFacts,
-    PersonFacts,
-    PersonSighting,
+    Facts,
+    GateFacts,
     ResidentFact,
     Schedule,
+    Sighting,
     decide_person,
 )
 
-GATE = PedestrianGateFacts("east-door", "pedestrian", (("residents", "always"), ("staff", "day")))
+GATE = GateFacts("east-door", "pedestrian", (("residents", "always"), ("staff", "day")))
 DAY = Schedule(
     days=("mon", "tue", "wed", "thu", "fri"), start=time(7), end=time(19), holidays="closed"
 )
@@ -52,57 +52,57 @@ def vault():
 
 def test_policy_face_pin_and_schedule():
     resident = ResidentFact(1, True, "residents", "resident 1 of household 3-1-402")
-    facts = PersonFacts(resident=resident, schedules=(("day", DAY),))
+    facts = Facts(resident=resident, schedules=(("day", DAY),))
     for credential in ("face", "pin"):
-        decision = decide_person(PersonSighting(credential, 1, score=0.7), GATE, WED_10, facts)
+        decision = decide_person(Sighting(credential, 1, score=0.7), GATE, WED_10, facts)
         assert decision.action == "open"
-    assert decide_person(PersonSighting("face", None), GATE, WED_10, facts).reasons[0].code == (
+    assert decide_person(Sighting("face", None), GATE, WED_10, facts).reasons[0].code == (
         "unknown_face"
     )
-    inactive = PersonFacts(resident=ResidentFact(1, False, "residents", "r1"))
-    assert decide_person(PersonSighting("face", 1), GATE, WED_10, inactive).action == "deny"
-    staff = PersonFacts(resident=ResidentFact(2, True, "staff", "r2"), schedules=(("day", DAY),))
-    assert decide_person(PersonSighting("pin", 2), GATE, WED_10, staff).action == "open"
+    inactive = Facts(resident=ResidentFact(1, False, "residents", "r1"))
+    assert decide_person(Sighting("face", 1), GATE, WED_10, inactive).action == "deny"
+    staff = Facts(resident=ResidentFact(2, True, "staff", "r2"), schedules=(("day", DAY),))
+    assert decide_person(Sighting("pin", 2), GATE, WED_10, staff).action == "open"
     night = WED_10 + timedelta(hours=12)  # 22:00 local
-    assert decide_person(PersonSighting("pin", 2), GATE, night, staff).reasons[0].code == (
+    assert decide_person(Sighting("pin", 2), GATE, night, staff).reasons[0].code == (
         "outside_schedule"
     )
     saturday = WED_10 + timedelta(days=3)
-    assert decide_person(PersonSighting("pin", 2), GATE, saturday, staff).action == "deny"
-    holiday = PersonFacts(
+    assert decide_person(Sighting("pin", 2), GATE, saturday, staff).action == "deny"
+    holiday = Facts(
         resident=staff.resident, schedules=staff.schedules, holidays=frozenset({date(2026, 6, 3)})
     )
-    assert decide_person(PersonSighting("pin", 2), GATE, WED_10, holiday).reasons[0].code == (
+    assert decide_person(Sighting("pin", 2), GATE, WED_10, holiday).reasons[0].code == (
         "holiday_closed"
     )
-    guest = PersonFacts(resident=ResidentFact(3, True, "cleaners", "r3"))
-    assert decide_person(PersonSighting("face", 3), GATE, WED_10, guest).reasons[0].code == (
+    guest = Facts(resident=ResidentFact(3, True, "cleaners", "r3"))
+    assert decide_person(Sighting("face", 3), GATE, WED_10, guest).reasons[0].code == (
         "group_not_allowed"
     )
-    vehicle_gate = PedestrianGateFacts("north", "vehicle", GATE.access)
-    assert decide_person(PersonSighting("face", 1), vehicle_gate, WED_10, facts).action == "deny"
+    vehicle_gate = GateFacts("north", "vehicle", GATE.access)
+    assert decide_person(Sighting("face", 1), vehicle_gate, WED_10, facts).action == "deny"
     with pytest.raises(ValueError):
-        decide_person(PersonSighting("face", 1), GATE, WED_10.replace(tzinfo=None), facts)
+        decide_person(Sighting("face", 1), GATE, WED_10.replace(tzinfo=None), facts)
 
 
 def test_qr_pass_validity_uses_and_revocation(db):
-    gate = PedestrianGateFacts("east-door", "pedestrian", (("visitors", "always"),))
+    gate = GateFacts("east-door", "pedestrian", (("visitors", "always"),))
     pass_id, token = issue_pass(db, "plumber for 3-1-402", WED_10, WED_10 + timedelta(hours=2), 2)
     fact = pass_fact(db, token)
     assert fact is not None and fact.id == pass_id
     assert pass_fact(db, token[:-1] + ("A" if token[-1] != "A" else "B")) is None
     assert pass_fact(db, "hello") is None
-    sighting = PersonSighting("qr_pass", pass_id=pass_id)
+    sighting = Sighting("qr_pass", pass_id=pass_id)
     now = WED_10 + timedelta(minutes=5)
-    assert decide_person(sighting, gate, now, PersonFacts(qr_pass=fact)).action == "open"
+    assert decide_person(sighting, gate, now, Facts(qr_pass=fact)).action == "open"
     assert consume_use(db, pass_id, now) and consume_use(db, pass_id, now)
     assert not consume_use(db, pass_id, now)  # used up
     used = pass_fact(db, token)
-    assert decide_person(sighting, gate, now, PersonFacts(qr_pass=used)).reasons[0].code == (
+    assert decide_person(sighting, gate, now, Facts(qr_pass=used)).reasons[0].code == (
         "pass_used_up"
     )
     late = WED_10 + timedelta(hours=3)
-    assert decide_person(sighting, gate, late, PersonFacts(qr_pass=fact)).reasons[0].code == (
+    assert decide_person(sighting, gate, late, Facts(qr_pass=fact)).reasons[0].code == (
         "pass_expired"
     )
     with pytest.raises(EnrolmentError):

@@ -20,13 +20,11 @@ from edge.people.passes import issue_pass
 from edge.people.resident_faces import enrol_faces
 from edge.people.residents import add_resident, set_pin
 from edge.pii import PiiVault
-from edge.policy.person import PedestrianGateFacts
+from edge.policy.person import GateFacts
 from gate_drivers.door import Door, DoorLock
 from gate_drivers.inputs import DebouncedInput
 
-GATE = PedestrianGateFacts(
-    "east-door", "pedestrian", (("residents", "always"), ("visitors", "always"))
-)
+GATE = GateFacts("east-door", "pedestrian", (("residents", "always"), ("visitors", "always")))
 
 
 @pytest.fixture(scope="module")

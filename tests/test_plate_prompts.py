@@ -39,7 +39,7 @@ from edge.people.vehicles import VehicleInput, add_vehicle
 from edge.plates.near_miss import confusable, near_miss_variants, near_misses
 from edge.plates.reader import PlateReader
 from edge.plates.voting import PlateVoter
-from edge.policy.vehicle import Facts, GateFacts, PlateSighting, PolicySettings, VehicleFact
+from edge.policy.vehicle import Facts, GateFacts, PolicySettings, Sighting, VehicleFact
 from edge.policy.vehicle import decide_vehicle as decide
 from edge.store.prompts import NewPrompt, insert_correction, open_prompts, read_rates
 from edge.store.snapshots import SnapshotStore
@@ -101,7 +101,7 @@ def vehicle(plate: str, kind: str = "resident", **kw) -> VehicleFact:  # type: i
 @pytest.mark.parametrize("unknown", ["deny", "open_for_registration"])
 def test_near_miss_is_denied_with_the_candidate_never_opened(unknown: str) -> None:
     facts = Facts(near=(vehicle(RESIDENT),))
-    decision = decide(PlateSighting(NEAR, 0.99, True), GATE, T0, facts, PolicySettings(unknown))
+    decision = decide(Sighting(NEAR, 0.99, True), GATE, T0, facts, PolicySettings(unknown))
     assert decision.action == "deny" and decision.reasons[0].code == "near_miss"
     assert [v.plate for v in decision.candidates] == [RESIDENT]
     assert decision.vehicle is None and not decision.spend_use
@@ -115,13 +115,13 @@ def test_near_miss_of_a_plate_that_would_not_open_is_just_unknown() -> None:
         VehicleFact(2, RESIDENT, "visitor", None, T0 - timedelta(hours=1), "x"),
         VehicleFact(3, RESIDENT, "visitor", None, None, "x", max_uses=1, uses=1),
     )
-    decision = decide(PlateSighting(NEAR, 0.99, True), GATE, T0, Facts(near=gone))
+    decision = decide(Sighting(NEAR, 0.99, True), GATE, T0, Facts(near=gone))
     assert decision.reasons[0].code == "unknown_vehicle" and decision.candidates == ()
 
 
 def test_exact_match_wins_over_a_near_miss() -> None:
     facts = Facts(vehicles=(vehicle(NEAR),), near=(vehicle(RESIDENT),))
-    assert decide(PlateSighting(NEAR, 0.99, True), GATE, T0, facts).action == "open"
+    assert decide(Sighting(NEAR, 0.99, True), GATE, T0, facts).action == "open"
 
 
 # -- the gate ------------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from edge.policy.vehicle import (
     Facts,
     GateFacts,
-    PlateSighting,
     PolicySettings,
+    Sighting,
     VehicleFact,
     WatchFact,
     decide_vehicle,
@@ -21,7 +21,7 @@ from edge.policy.vehicle import (
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 GATE = GateFacts("north", "vehicle")
 PLATE = "皖A12345"
-READ = PlateSighting(PLATE, 0.97, readable=True)
+READ = Sighting(PLATE, 0.97, readable=True)
 
 
 def vehicle(kind="resident", start=None, end=None, plate=PLATE, vid=1) -> VehicleFact:
@@ -119,9 +119,7 @@ def test_expired_watch_entry_does_not_alert():
     assert decide_vehicle(READ, GATE, NOW, Facts((), (watch,))).alerts == ()
 
 
-@pytest.mark.parametrize(
-    "sighting", [PlateSighting("", 0.3, False), PlateSighting(PLATE, 0.5, False)]
-)
+@pytest.mark.parametrize("sighting", [Sighting("", 0.3, False), Sighting(PLATE, 0.5, False)])
 def test_unreadable_never_opens_even_when_unknown_would(sighting):
     decision = decide_vehicle(
         sighting, GATE, NOW, Facts((vehicle(),)), PolicySettings("open_for_registration")
@@ -155,7 +153,7 @@ def test_opens_exactly_when_some_enrolment_is_valid_now(kinds, starts, ends, unk
     enrolments = zip(kinds, starts, ends, strict=False)
     facts = Facts(tuple(vehicle(k, s, e, vid=i) for i, (k, s, e) in enumerate(enrolments)))
     decision = decide_vehicle(
-        PlateSighting(PLATE, 0.9, readable), GATE, NOW, facts, PolicySettings(unknown)
+        Sighting(PLATE, 0.9, readable), GATE, NOW, facts, PolicySettings(unknown)
     )
     valid = any(
         (s is None or s <= NOW) and (e is None or e > NOW)

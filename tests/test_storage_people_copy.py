@@ -37,8 +37,7 @@ from edge.people.vehicles import VehicleInput, add_vehicle
 from edge.pii import PiiVault
 from edge.plates.reader import PlateReader
 from edge.plates.voting import PlateVoter
-from edge.policy.person import PedestrianGateFacts
-from edge.policy.vehicle import GateFacts
+from edge.policy import person, vehicle
 from edge.store.snapshots import SnapshotStore
 from gate_drivers.barrier import Barrier
 from gate_drivers.door import Door, DoorLock
@@ -47,7 +46,7 @@ synth = pytest.importorskip("edge.plates.synth")
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 RESIDENT = "皖A12345"
 VAULT = PiiVault(bytes(range(32)))
-DOOR = PedestrianGateFacts("east", "pedestrian", (("residents", "always"),))
+DOOR = person.GateFacts("east", "pedestrian", (("residents", "always"),))
 
 
 def zero_interior_page(path: Path, table: str) -> int:
@@ -128,7 +127,8 @@ def barrier_gate(gate_config, tmp_path, reader):
     many_vehicles(db)
     factory = MockFactory()
     barrier = Barrier(17, pulse_s=0.05, active_high=True, pin_factory=factory)
-    loop = VehicleGateLoop(GateFacts("north", "vehicle"), None, barrier, reader, PlateVoter(), db,
+    north = vehicle.GateFacts("north", "vehicle")
+    loop = VehicleGateLoop(north, None, barrier, reader, PlateVoter(), db,
                            SnapshotStore(tmp_path / "snapshots", ZoneInfo("UTC")))  # fmt: skip
     copy_file = tmp_path / "spool" / "north.people"
     loop.start_people(PeopleCopy(copy_file, VAULT), str(path))
@@ -193,8 +193,8 @@ def test_a_gate_starting_on_unreadable_vehicles_takes_its_sealed_copy(
     zero_interior_page(path, "vehicles")
     factory = MockFactory()
     barrier = Barrier(18, pulse_s=0.05, active_high=True, pin_factory=factory)
-    again = VehicleGateLoop(GateFacts("north", "vehicle"), None, barrier, reader, PlateVoter(),
-                            connect(path), None)  # fmt: skip
+    north = vehicle.GateFacts("north", "vehicle")
+    again = VehicleGateLoop(north, None, barrier, reader, PlateVoter(), connect(path), None)
     try:
         with caplog.at_level(logging.ERROR):
             again.start_people(PeopleCopy(copy_file, VAULT), str(path))

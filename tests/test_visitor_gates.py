@@ -27,8 +27,7 @@ from edge.people.watch_faces import add_watch_face, remove_watch_face
 from edge.pii import PiiVault
 from edge.plates.reader import PlateReader
 from edge.plates.voting import PlateVoter
-from edge.policy.person import PedestrianGateFacts
-from edge.policy.vehicle import GateFacts
+from edge.policy import person, vehicle
 from edge.store.snapshots import SnapshotStore
 from gate_drivers.barrier import Barrier
 from gate_drivers.door import Door, DoorLock
@@ -52,7 +51,7 @@ def vehicle_gate(tmp_path, reader, pin_factory, db):
     barrier = Barrier(OPEN_PIN, pulse_s=0.05, active_high=True, pin_factory=pin_factory)
     clock = Clock(T0)
     loop = VehicleGateLoop(
-        GateFacts("north", "vehicle"),
+        vehicle.GateFacts("north", "vehicle"),
         camera=None,
         barrier=barrier,
         reader=reader,
@@ -146,7 +145,7 @@ def test_expired_and_revoked_plate_passes_fail_at_the_gate(vehicle_gate):
 
 
 # -- the pedestrian gate -------------------------------------------------------------------------
-DOOR = PedestrianGateFacts("east", "pedestrian", (("residents", "always"), ("visitors", "always")))
+DOOR = person.GateFacts("east", "pedestrian", (("residents", "always"), ("visitors", "always")))
 
 
 @pytest.fixture(scope="module")

@@ -36,27 +36,14 @@ from edge.people.visitors import (
 )
 from edge.pii import PiiVault
 from edge.plates.grammar import PlateFormatError
-from edge.policy.person import (
-    PedestrianGateFacts,
-    PersonFacts,
-    PersonSighting,
-    ResidentFact,
-    VisitFact,
-    decide_person,
-)
-from edge.policy.vehicle import (
-    Facts,
-    GateFacts,
-    PlateSighting,
-    PolicySettings,
-    VehicleFact,
-    decide_vehicle,
-)
+from edge.policy import person, vehicle
+from edge.policy.person import ResidentFact, VisitFact, decide_person
+from edge.policy.vehicle import PolicySettings, VehicleFact, decide_vehicle
 
 NOW = datetime(2026, 6, 3, 2, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Shanghai
 PLATE = "沪C0L876"
-VEHICLE_GATE = GateFacts("north", "vehicle")
-DOOR = PedestrianGateFacts("east", "pedestrian", (("residents", "always"), ("visitors", "always")))
+VEHICLE_GATE = vehicle.GateFacts("north", "vehicle")
+DOOR = person.GateFacts("east", "pedestrian", (("residents", "always"), ("visitors", "always")))
 
 
 # -- the vehicle policy: counted plate passes -------------------------------------------------
@@ -76,7 +63,9 @@ def plate_pass(uses=0, max_uses=2, last=None, revoked=False, start=None, end=Non
 
 
 def decide(fact: VehicleFact, now=NOW):
-    return decide_vehicle(PlateSighting(PLATE, 0.95, True), VEHICLE_GATE, now, Facts((fact,)))
+    return decide_vehicle(
+        vehicle.Sighting(PLATE, 0.95, True), VEHICLE_GATE, now, vehicle.Facts((fact,))
+    )
 
 
 def test_counted_plate_pass_opens_and_asks_for_one_use():
@@ -102,7 +91,11 @@ def test_same_visit_reopens_without_spending_and_only_within_the_window():
     assert later.action == "deny" and later.reasons[0].code == "visitor_used_up"
     short = PolicySettings(same_visit_s=30)
     decision = decide_vehicle(
-        PlateSighting(PLATE, 0.95, True), VEHICLE_GATE, NOW, Facts((plate_pass(2, 2, last),)), short
+        vehicle.Sighting(PLATE, 0.95, True),
+        VEHICLE_GATE,
+        NOW,
+        vehicle.Facts((plate_pass(2, 2, last),)),
+        short,
     )
     assert decision.action == "deny"
 
@@ -128,7 +121,7 @@ def test_a_second_valid_pass_is_used_when_the_first_is_spent():
         ),
     )
     decision = decide_vehicle(
-        PlateSighting(PLATE, 0.95, True), VEHICLE_GATE, NOW, Facts((spent, fresh))
+        vehicle.Sighting(PLATE, 0.95, True), VEHICLE_GATE, NOW, vehicle.Facts((spent, fresh))
     )
     assert decision.action == "open" and decision.vehicle.id == 8 and decision.spend_use
 
@@ -136,8 +129,8 @@ def test_a_second_valid_pass_is_used_when_the_first_is_spent():
 def test_used_up_after_a_lost_race_keeps_the_watchlist_alert():
     from edge.policy.vehicle import WatchFact
 
-    facts = Facts((plate_pass(),), (WatchFact(1, PLATE, "stolen", "local", None),))
-    decision = decide_vehicle(PlateSighting(PLATE, 0.95, True), VEHICLE_GATE, NOW, facts)
+    facts = vehicle.Facts((plate_pass(),), (WatchFact(1, PLATE, "stolen", "local", None),))
+    decision = decide_vehicle(vehicle.Sighting(PLATE, 0.95, True), VEHICLE_GATE, NOW, facts)
     lost = decision.used_up()
     assert lost.action == "deny" and [r.code for r in lost.reasons] == [
         "visitor_used_up",
@@ -165,24 +158,26 @@ def visitor(active=True, start=None, end=None, uses=0, max_uses=2, last=None) ->
     ],
 )
 def test_face_pass_refusals(fact, code):
-    decision = decide_person(PersonSighting("face", 9, score=0.8), DOOR, NOW, PersonFacts(fact))
+    decision = decide_person(person.Sighting("face", 9, score=0.8), DOOR, NOW, person.Facts(fact))
     assert decision.action == "deny" and decision.reasons[0].code == code
     assert decision.subject == "visitors: visitor 9 of household 3-1-402"
 
 
 def test_face_pass_opens_spends_and_same_visit_does_not():
-    sighting = PersonSighting("face", 9, score=0.8)
-    first = decide_person(sighting, DOOR, NOW, PersonFacts(visitor(uses=1)))
+    sighting = person.Sighting("face", 9, score=0.8)
+    first = decide_person(sighting, DOOR, NOW, person.Facts(visitor(uses=1)))
     assert first.action == "open" and first.spend_use and "use 2 of 2" in first.reasons[0].message
     lingering = visitor(uses=2, last=NOW - timedelta(seconds=20))
-    again = decide_person(sighting, DOOR, NOW, PersonFacts(lingering))
+    again = decide_person(sighting, DOOR, NOW, person.Facts(lingering))
     assert again.action == "open" and not again.spend_use
     assert "same visit" in again.reasons[0].message
 
 
 def test_face_pass_still_bound_by_the_gate_schedule():
-    residents_only = PedestrianGateFacts("east", "pedestrian", (("residents", "always"),))
-    decision = decide_person(PersonSighting("face", 9), residents_only, NOW, PersonFacts(visitor()))
+    residents_only = person.GateFacts("east", "pedestrian", (("residents", "always"),))
+    decision = decide_person(
+        person.Sighting("face", 9), residents_only, NOW, person.Facts(visitor())
+    )
     assert decision.reasons[0].code == "group_not_allowed"
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from edge.policy.vehicle import (
     Facts,
     GateFacts,
-    PlateSighting,
+    Sighting,
     VehicleFact,
     WatchFact,
     decide_vehicle,
@@ -56,7 +56,7 @@ def test_a_visitor_vehicle_reason_reads_in_the_site_zone_in_both_languages():
     visitor = VehicleFact(5, "皖A12345", "visitor", None, until, "household 3-1-402", 3, 1)
     now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     decision = decide_vehicle(
-        PlateSighting("皖A12345", 0.97, True), GateFacts("north", "vehicle"), now, Facts((visitor,))
+        Sighting("皖A12345", 0.97, True), GateFacts("north", "vehicle"), now, Facts((visitor,))
     )
     reason = decision.reasons[0].as_dict()
     assert "UTC" in reason["message"]  # the district platform's English message is kept
@@ -72,9 +72,9 @@ def test_a_watchlist_alert_and_an_unread_plate_have_no_english_in_chinese():
     watch = WatchFact(1, "京A88888", "stolen", "local", None)
     now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     gate = GateFacts("north", "vehicle")
-    hit = decide_vehicle(PlateSighting("京A88888", 0.9, True), gate, now, Facts((), (watch,)))
+    hit = decide_vehicle(Sighting("京A88888", 0.9, True), gate, now, Facts((), (watch,)))
     assert ZH.reason_text(hit.reasons[-1].as_dict()) == "车牌 京A88888 在布控名单上（本地: stolen）"
-    unread = decide_vehicle(PlateSighting("", 0.31, False), gate, now, Facts())
+    unread = decide_vehicle(Sighting("", 0.31, False), gate, now, Facts())
     assert ZH.reason_text(unread.reasons[0].as_dict()) == "车牌识别不可靠（置信度 0.31）"
 
 

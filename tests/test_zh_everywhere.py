@@ -31,25 +31,9 @@ from edge.gates.pedestrian import DOOR_MESSAGES
 from edge.gates.watch_alerts import WatchHit, alert_event
 from edge.people.vehicles import VehicleInput, add_vehicle, add_watch
 from edge.people.watch_faces import WatchEntry
-from edge.policy.person import (
-    PassFact,
-    PedestrianGateFacts,
-    PersonFacts,
-    PersonSighting,
-    ResidentFact,
-    Schedule,
-    VisitFact,
-    decide_person,
-)
-from edge.policy.vehicle import (
-    Facts,
-    GateFacts,
-    PlateSighting,
-    PolicySettings,
-    VehicleFact,
-    WatchFact,
-    decide_vehicle,
-)
+from edge.policy import person, vehicle
+from edge.policy.person import PassFact, ResidentFact, Schedule, VisitFact, decide_person
+from edge.policy.vehicle import PolicySettings, VehicleFact, WatchFact, decide_vehicle
 
 NOW = datetime(2026, 12, 1, 13, 14, tzinfo=UTC)  # 21:14 in Shanghai
 # Words a Chinese reader meets in Chinese software too: units, brands, formats, acronyms.
@@ -130,7 +114,7 @@ class Site:
 
 def _vehicle_events(writer: Any, at: datetime) -> list[NewEvent]:
     """A vehicle passage for every vehicle rule, decided by the real policy."""
-    gate = GateFacts("north", "vehicle")
+    gate = vehicle.GateFacts("north", "vehicle")
     household = "household 3-1-402"
     resident = VehicleFact(1, "皖A12345", "resident", None, None, household)
     visitor = VehicleFact(2, "皖B22222", "visitor", None, NOW + timedelta(days=1), household, 3, 1)
@@ -142,16 +126,20 @@ def _vehicle_events(writer: Any, at: datetime) -> list[NewEvent]:
     spent = VehicleFact(7, "皖D77777", "visitor", None, None, household, 2, 2)
     watch = WatchFact(1, "京A88888", "涉案车辆", "local", None)
     cases = [
-        (PlateSighting("皖A12345", 0.97, True), Facts((resident,)), PolicySettings()),
-        (PlateSighting("皖B22222", 0.95, True), Facts((visitor,)), PolicySettings()),
-        (PlateSighting("皖B33333", 0.95, True), Facts((same,)), PolicySettings()),
-        (PlateSighting("皖C44444", 0.91, True), Facts((expired,)), PolicySettings()),
-        (PlateSighting("皖C55555", 0.91, True), Facts((early,)), PolicySettings()),
-        (PlateSighting("皖D66666", 0.91, True), Facts((revoked,)), PolicySettings()),
-        (PlateSighting("皖D77777", 0.91, True), Facts((spent,)), PolicySettings()),
-        (PlateSighting("皖E12345", 0.93, True), Facts(), PolicySettings()),
-        (PlateSighting("皖E12346", 0.93, True), Facts(), PolicySettings("open_for_registration")),
-        (PlateSighting("京A88888", 0.9, True), Facts((), (watch,)), PolicySettings()),
+        (vehicle.Sighting("皖A12345", 0.97, True), vehicle.Facts((resident,)), PolicySettings()),
+        (vehicle.Sighting("皖B22222", 0.95, True), vehicle.Facts((visitor,)), PolicySettings()),
+        (vehicle.Sighting("皖B33333", 0.95, True), vehicle.Facts((same,)), PolicySettings()),
+        (vehicle.Sighting("皖C44444", 0.91, True), vehicle.Facts((expired,)), PolicySettings()),
+        (vehicle.Sighting("皖C55555", 0.91, True), vehicle.Facts((early,)), PolicySettings()),
+        (vehicle.Sighting("皖D66666", 0.91, True), vehicle.Facts((revoked,)), PolicySettings()),
+        (vehicle.Sighting("皖D77777", 0.91, True), vehicle.Facts((spent,)), PolicySettings()),
+        (vehicle.Sighting("皖E12345", 0.93, True), vehicle.Facts(), PolicySettings()),
+        (
+            vehicle.Sighting("皖E12346", 0.93, True),
+            vehicle.Facts(),
+            PolicySettings("open_for_registration"),
+        ),
+        (vehicle.Sighting("京A88888", 0.9, True), vehicle.Facts((), (watch,)), PolicySettings()),
     ]
     events = []
     for sighting, facts, settings in cases:
@@ -172,9 +160,9 @@ def _vehicle_events(writer: Any, at: datetime) -> list[NewEvent]:
                          reasons=reasons, details=details)  # fmt: skip
         record_event(writer.db, event, None, writer.snapshots, linked)
         events.append(event)
-    unread = decide_vehicle(PlateSighting("", 0.31, False), gate, at, Facts())
-    wrong = decide_vehicle(PlateSighting("皖A12345", 0.9, True), GateFacts("east", "pedestrian"),
-                           at, Facts())  # fmt: skip
+    unread = decide_vehicle(vehicle.Sighting("", 0.31, False), gate, at, vehicle.Facts())
+    door = vehicle.GateFacts("east", "pedestrian")
+    wrong = decide_vehicle(vehicle.Sighting("皖A12345", 0.9, True), door, at, vehicle.Facts())
     for decision, kind in ((unread, "plate_unread"), (wrong, "vehicle_passage")):
         event = NewEvent("north", kind, at, decision.action, confidence=0.31,
                          reasons=tuple(r.as_dict() for r in decision.reasons),
@@ -185,7 +173,7 @@ def _vehicle_events(writer: Any, at: datetime) -> list[NewEvent]:
 
 def _person_events(writer: Any, at: datetime) -> None:
     """A pedestrian event for every person rule, decided by the real policy."""
-    gate = PedestrianGateFacts("east", "pedestrian", (("residents", "day"), ("visitors", "always")))
+    gate = person.GateFacts("east", "pedestrian", (("residents", "day"), ("visitors", "always")))
     day = Schedule(days=("mon", "tue", "wed", "thu", "fri"))
     night = Schedule(start=datetime(2026, 1, 1, 8).time(), end=datetime(2026, 1, 1, 9).time())
     resident = ResidentFact(1, True, "residents", "resident 1 of household 3-1-402")
@@ -200,29 +188,29 @@ def _person_events(writer: Any, at: datetime) -> None:
     staff = ResidentFact(3, True, "staff", "resident 3")
     qr = PassFact(4, "visitors", "visitor of 5-2-1101", NOW - timedelta(hours=1),
                   NOW + timedelta(hours=1), 0, 1, False)  # fmt: skip
-    cases: list[tuple[PersonSighting, PersonFacts, str]] = [
-        (PersonSighting("face", 1, score=0.81), PersonFacts(resident, None, (("day", day),)),
+    cases: list[tuple[person.Sighting, person.Facts, str]] = [
+        (person.Sighting("face", 1, score=0.81), person.Facts(resident, None, (("day", day),)),
          "face_passage"),
-        (PersonSighting("face", 1, score=0.81), PersonFacts(resident, None, (("day", night),)),
+        (person.Sighting("face", 1, score=0.81), person.Facts(resident, None, (("day", night),)),
          "face_passage"),
-        (PersonSighting("face", 5, score=0.77), PersonFacts(visitor), "face_passage"),
-        (PersonSighting("face", 6, score=0.77), PersonFacts(late), "face_passage"),
-        (PersonSighting("face", 7, score=0.77), PersonFacts(soon), "face_passage"),
-        (PersonSighting("pin", 8), PersonFacts(used), "pin_passage"),
-        (PersonSighting("face", 9, score=0.7), PersonFacts(gone), "face_passage"),
-        (PersonSighting("pin", 2), PersonFacts(inactive), "pin_passage"),
-        (PersonSighting("face", 3, score=0.7), PersonFacts(staff), "face_passage"),
-        (PersonSighting("face", 1, score=0.8), PersonFacts(resident, None, ()), "face_passage"),
-        (PersonSighting("face"), PersonFacts(), "face_unknown"),
-        (PersonSighting("pin"), PersonFacts(), "pin_passage"),
-        (PersonSighting("qr_pass", pass_id=4), PersonFacts(None, qr), "qr_pass"),
-        (PersonSighting("qr_pass", pass_id=99), PersonFacts(), "qr_pass"),
+        (person.Sighting("face", 5, score=0.77), person.Facts(visitor), "face_passage"),
+        (person.Sighting("face", 6, score=0.77), person.Facts(late), "face_passage"),
+        (person.Sighting("face", 7, score=0.77), person.Facts(soon), "face_passage"),
+        (person.Sighting("pin", 8), person.Facts(used), "pin_passage"),
+        (person.Sighting("face", 9, score=0.7), person.Facts(gone), "face_passage"),
+        (person.Sighting("pin", 2), person.Facts(inactive), "pin_passage"),
+        (person.Sighting("face", 3, score=0.7), person.Facts(staff), "face_passage"),
+        (person.Sighting("face", 1, score=0.8), person.Facts(resident, None, ()), "face_passage"),
+        (person.Sighting("face"), person.Facts(), "face_unknown"),
+        (person.Sighting("pin"), person.Facts(), "pin_passage"),
+        (person.Sighting("qr_pass", pass_id=4), person.Facts(None, qr), "qr_pass"),
+        (person.Sighting("qr_pass", pass_id=99), person.Facts(), "qr_pass"),
     ]  # fmt: skip
     for revoked, start, end, uses in ((True, -1, 1, 0), (False, 1, 2, 0), (False, -2, -1, 0),
                                       (False, -1, 1, 1)):  # fmt: skip
         fact = PassFact(4, "visitors", "visitor of 5-2-1101", NOW + timedelta(hours=start),
                         NOW + timedelta(hours=end), uses, 1, revoked)  # fmt: skip
-        cases.append((PersonSighting("qr_pass", pass_id=4), PersonFacts(None, fact), "qr_pass"))
+        cases.append((person.Sighting("qr_pass", pass_id=4), person.Facts(None, fact), "qr_pass"))
     for sighting, facts, kind in cases:
         decision = decide_person(sighting, gate, at, facts)
         event = NewEvent("east", kind, at, decision.action, subject=decision.subject,
@@ -230,8 +218,8 @@ def _person_events(writer: Any, at: datetime) -> None:
                          reasons=tuple(r.as_dict() for r in decision.reasons),
                          details={"resident_number": 2, "locked_out": False})  # fmt: skip
         record_event(writer.db, event)
-    wrong = decide_person(PersonSighting("face", 1), PedestrianGateFacts("north", "vehicle", ()),
-                          at, PersonFacts(resident))  # fmt: skip
+    wrong = decide_person(person.Sighting("face", 1), person.GateFacts("north", "vehicle", ()),
+                          at, person.Facts(resident))  # fmt: skip
     reasons = tuple(r.as_dict() for r in wrong.reasons)
     record_event(writer.db, NewEvent("north", "face_passage", at, "deny", reasons=reasons))
 

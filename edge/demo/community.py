@@ -41,7 +41,7 @@ from edge.gates.runner import GateOutcome
 from edge.people.passes import issue_pass
 from edge.people.residents import add_resident, set_active, set_pin
 from edge.pii import PiiVault, create_key_file
-from edge.policy.person import PedestrianGateFacts
+from edge.policy.person import GateFacts
 from edge.store.snapshots import SnapshotStore
 from gate_drivers.door import Door, DoorLock
 from sync.community.commands import await_command, queue_command, remote_gate
@@ -198,9 +198,7 @@ def gate_box_door(
         conn.execute("INSERT OR IGNORE INTO gates VALUES (?, ?, 'pedestrian', 'x')", (gate_id, box))
     pin = 17 + world.boxes.index(box)
     lock = DoorLock(pin, "fail_safe", 0.2, pin_factory=pins)
-    facts = PedestrianGateFacts(
-        gate_id, "pedestrian", (("residents", "always"), ("visitors", "always"))
-    )
+    facts = GateFacts(gate_id, "pedestrian", (("residents", "always"), ("visitors", "always")))
     vault = PiiVault.from_key_file(world.root / box / "pii.key")
     door = Door(lock, lambda *_: None)
     loop = PedestrianGateLoop(facts, door, recogniser, db, vault, snapshots, PedestrianSettings())

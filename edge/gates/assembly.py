@@ -35,8 +35,9 @@ from edge.people.uses import LocalUses, UseCounter
 from edge.pii import PiiKeyError, PiiVault
 from edge.plates.reader import PlateReader, PlateReaderSettings
 from edge.plates.voting import PlateVoter
-from edge.policy.person import PedestrianGateFacts, Schedule
-from edge.policy.vehicle import GateFacts, PolicySettings
+from edge.policy import person, vehicle
+from edge.policy.person import Schedule
+from edge.policy.vehicle import PolicySettings
 from edge.store.open import open_gate_store, pii_vault, snapshot_store
 from gate_drivers.barrier import Barrier
 from gate_drivers.camera import Camera
@@ -232,7 +233,7 @@ def vehicle_gate(
                 debounce_s=gate.loop.debounce_s,
             )
         loop = VehicleGateLoop(
-            GateFacts(gate.id, gate.kind),
+            vehicle.GateFacts(gate.id, gate.kind),
             camera,
             barrier,
             reader or plate_reader(config, gate),
@@ -439,7 +440,7 @@ def pedestrian_gate(
             held_open_s=spec.held_open_s if spec else 30.0,
         )
         loop = PedestrianGateLoop(
-            PedestrianGateFacts(gate.id, gate.kind, tuple(gate.access.items())),
+            person.GateFacts(gate.id, gate.kind, tuple(gate.access.items())),
             door,
             recogniser,
             db,

@@ -73,12 +73,12 @@ from edge.people.residents import check_pin, load_face_index, resident_fact
 from edge.people.visitors import visit_terms
 from edge.pii import PiiVault
 from edge.policy.person import (
+    Facts,
+    GateFacts,
     PassFact,
-    PedestrianGateFacts,
-    PersonFacts,
-    PersonSighting,
     ResidentFact,
     Schedule,
+    Sighting,
     decide_person,
 )
 from edge.store.snapshots import SnapshotStore
@@ -172,7 +172,7 @@ class DoorLike(Protocol):
 class PedestrianGateLoop(GateRunner):
     def __init__(
         self,
-        gate: PedestrianGateFacts,
+        gate: GateFacts,
         door: DoorLike,
         recogniser: FaceRecogniser | None,
         db: sqlite_utils.Database,
@@ -301,7 +301,7 @@ class PedestrianGateLoop(GateRunner):
                 if verdict is None or not verdict.live:
                     return self._spoof(decided, verdict, image, details, at)
                 details.update(verdict.event_details())
-            sighting = PersonSighting("face", decided.identity, score=decided.score)
+            sighting = Sighting("face", decided.identity, score=decided.score)
             outcome = self._decide(
                 sighting, "face_passage", image, details, watch=self.watch.take()
             )
@@ -321,7 +321,7 @@ class PedestrianGateLoop(GateRunner):
         self._unknown_frames = 0
         self._unknown_quiet_until = at + timedelta(seconds=self.settings.dedupe_s)
         details = {"best_score": round(result.score, 4), "why": result.reason, **(where or {})}
-        sighting = PersonSighting("face", None, score=result.score)
+        sighting = Sighting("face", None, score=result.score)
         return [self._decide(sighting, "face_unknown", image, details, watch=self.watch.take())]
 
     def _judge(self, decided: FaceDecisionInput) -> LivenessVerdict | None:
@@ -456,7 +456,7 @@ class PedestrianGateLoop(GateRunner):
             return []
         self._qr_quiet[key] = at + timedelta(seconds=self.settings.dedupe_s)
         fact = self.facts(lambda db: pass_fact(db, text))
-        sighting = PersonSighting("qr_pass", pass_id=fact.id if fact else None)
+        sighting = Sighting("qr_pass", pass_id=fact.id if fact else None)
         return [self._decide(sighting, "qr_pass", image, {}, qr=fact)]
 
     # -- other inputs (their own threads) -----------------------------------------------------
@@ -494,7 +494,7 @@ class PedestrianGateLoop(GateRunner):
         if not ok and not locked_out:
             recent.append(now_s)
         self._pin_failures[rid] = recent
-        sighting = PersonSighting("pin", rid if ok else None)
+        sighting = Sighting("pin", rid if ok else None)
         details: dict[str, Any] = {"resident_number": rid, "locked_out": locked_out}
         if after_spoof is not None:
             details["after_spoof"] = after_spoof  # the doubted face this PIN answered
@@ -518,7 +518,7 @@ class PedestrianGateLoop(GateRunner):
     # -- decide and act -----------------------------------------------------------------------
     def _decide(
         self,
-        sighting: PersonSighting,
+        sighting: Sighting,
         kind: EventKind,
         frame: np.ndarray | None,
         details: dict[str, Any],
@@ -533,7 +533,7 @@ class PedestrianGateLoop(GateRunner):
             s = self.settings
             details = dict(details)
             resident = self._person(sighting.resident_id, now)
-            facts = PersonFacts(resident, qr, s.schedules, s.holidays, s.zone, s.same_visit_s)
+            facts = Facts(resident, qr, s.schedules, s.holidays, s.zone, s.same_visit_s)
             decision = decide_person(sighting, self.gate, now, facts)
             action = decision.action
             reasons = tuple(r.as_dict() for r in decision.reasons)

@@ -60,8 +60,8 @@ from edge.policy.vehicle import (
     Decision,
     Facts,
     GateFacts,
-    PlateSighting,
     PolicySettings,
+    Sighting,
     decide_vehicle,
 )
 from edge.store.prompts import NewPrompt, PromptKind, close_gate_prompts
@@ -305,7 +305,7 @@ class VehicleGateLoop(GateRunner):
         """The policy's decision on the plate's facts, with a counted pass's use spent when
         it opens; the passage's details; and whether a use could not be counted (storage
         fault: the visitor is let in and the event says so)."""
-        sighting = PlateSighting(passage.plate, passage.confidence, readable=True)
+        sighting = Sighting(passage.plate, passage.confidence, readable=True)
         since = now - timedelta(seconds=self.policy.same_visit_s)
         facts = self.facts(lambda db: facts_for_plate(db, passage.plate, self.gate.id, since))
         decision = decide_vehicle(sighting, self.gate, now, facts, self.policy)
@@ -361,7 +361,7 @@ class VehicleGateLoop(GateRunner):
         one waiting on the loop with no decision — then with the guard's card."""
         with self.lock:
             now = self.clock()
-            sighting = PlateSighting("", max(confidence, 0.0), readable=False)
+            sighting = Sighting("", max(confidence, 0.0), readable=False)
             decision = decide_vehicle(sighting, self.gate, now, Facts())  # no plate, no facts
             details: dict[str, Any] = {"seen_since": since.isoformat() if since else None}
             if prompt is not None:
@@ -448,7 +448,7 @@ class VehicleGateLoop(GateRunner):
         now = event.occurred_at
         since = now - timedelta(seconds=self.policy.same_visit_s)
         facts = self.facts(lambda db: facts_for_plate(db, plate, self.gate.id, since))
-        sighting = PlateSighting(plate, 1.0, readable=True)
+        sighting = Sighting(plate, 1.0, readable=True)
         decision = decide_vehicle(sighting, self.gate, now, facts, self.policy)
         vehicle = decision.vehicle
         if decision.action != "open" or not decision.spend_use or vehicle is None:

@@ -14,7 +14,7 @@ alike. Rules, in order:
 Face is never the only way in: PIN and QR pass go through the same rules.
 
 Uses of a visitor's face pass are spent by the caller when the door opens
-(``PersonDecision.spend_use``), one per passage: frame agreement already makes one person
+(``Decision.spend_use``), one per passage: frame agreement already makes one person
 at the door one passage per ``dedupe_s``, and a visitor who spent a use at this gate less
 than ``same_visit_s`` ago (still standing in view, turned back for a forgotten bag) opens
 again without spending another. A face is passive — the camera sees it whether or not the
@@ -36,7 +36,7 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True)
-class PersonSighting:
+class Sighting:
     credential: Credential
     resident_id: int | None = None  # face or PIN: who it identified (None: nobody)
     pass_id: int | None = None  # QR: which pass the token belongs to (None: unknown token)
@@ -87,14 +87,14 @@ ALWAYS = Schedule()
 
 
 @dataclass(frozen=True)
-class PedestrianGateFacts:
+class GateFacts:
     id: str
     kind: Literal["vehicle", "pedestrian"]
     access: tuple[tuple[str, str], ...]  # (group, schedule name)
 
 
 @dataclass(frozen=True)
-class PersonFacts:
+class Facts:
     resident: ResidentFact | None = None
     qr_pass: PassFact | None = None
     schedules: tuple[tuple[str, Schedule], ...] = ()
@@ -104,7 +104,7 @@ class PersonFacts:
 
 
 @dataclass(frozen=True)
-class PersonDecision:
+class Decision:
     action: Literal["open", "deny"]
     reasons: tuple[Reason, ...]
     subject: str | None = None
@@ -113,13 +113,11 @@ class PersonDecision:
 
 def _deny(
     code: str, message: str, subject: str | None = None, params: dict[str, Any] | None = None
-) -> PersonDecision:
-    return PersonDecision("deny", (Reason(code, message, params or {}),), subject)
+) -> Decision:
+    return Decision("deny", (Reason(code, message, params or {}),), subject)
 
 
-def _schedule_refusal(
-    group: str, gate: PedestrianGateFacts, now: datetime, facts: PersonFacts
-) -> Reason | None:
+def _schedule_refusal(group: str, gate: GateFacts, now: datetime, facts: Facts) -> Reason | None:
     names = dict(gate.access)
     if group not in names:
         return Reason(
@@ -157,9 +155,7 @@ def _schedule_refusal(
     return None
 
 
-def decide_person(
-    sighting: PersonSighting, gate: PedestrianGateFacts, now: datetime, facts: PersonFacts
-) -> PersonDecision:
+def decide_person(sighting: Sighting, gate: GateFacts, now: datetime, facts: Facts) -> Decision:
     """Decide whether the door releases for one identified credential; see module rules."""
     if now.tzinfo is None:
         raise ValueError("policy needs a timezone-aware time")
@@ -186,10 +182,10 @@ def decide_person(
             return _deny("pass_used_up", message, subject, {"uses": qr.uses})
         refusal = _schedule_refusal(qr.group, gate, now, facts)
         if refusal:
-            return PersonDecision("deny", (refusal,), subject)
+            return Decision("deny", (refusal,), subject)
         left = qr.max_uses - qr.uses - 1
         reason = Reason("pass_valid", f"valid QR pass, {left} use(s) left", {"left": left})
-        return PersonDecision("open", (reason,), subject)
+        return Decision("open", (reason,), subject)
     resident = facts.resident
     if sighting.resident_id is None or resident is None or resident.id != sighting.resident_id:
         code = "unknown_face" if sighting.credential == "face" else "pin_rejected"
@@ -210,16 +206,14 @@ def decide_person(
         )
     refusal = _schedule_refusal(resident.group, gate, now, facts)
     if refusal:
-        return PersonDecision("deny", (refusal,), subject)
+        return Decision("deny", (refusal,), subject)
     score = f" (score {sighting.score:.2f})" if sighting.score is not None else ""
     params = _credential_params(sighting, resident.label)
     message = f"{how} of {resident.label}{score}"
-    return PersonDecision(
-        "open", (Reason(f"resident_{sighting.credential}", message, params),), subject
-    )
+    return Decision("open", (Reason(f"resident_{sighting.credential}", message, params),), subject)
 
 
-def _credential_params(sighting: PersonSighting, label: str) -> dict[str, Any]:
+def _credential_params(sighting: Sighting, label: str) -> dict[str, Any]:
     params: dict[str, Any] = {"credential": sighting.credential, "who": label}
     if sighting.score is not None:
         params["score"] = round(sighting.score, 4)
@@ -236,14 +230,14 @@ def _iso(moment: datetime) -> str:
 
 
 def _decide_visitor(
-    sighting: PersonSighting,
+    sighting: Sighting,
     person: ResidentFact,
     visit: VisitFact,
-    gate: PedestrianGateFacts,
+    gate: GateFacts,
     now: datetime,
-    facts: PersonFacts,
+    facts: Facts,
     subject: str,
-) -> PersonDecision:
+) -> Decision:
     """A visitor's face (or PIN): revoked / not yet valid / expired / used up, then schedule."""
     who: dict[str, Any] = {"kind": "visitor", "object": "pass", "who": person.label}
     if not person.active:
@@ -277,7 +271,7 @@ def _decide_visitor(
         )
     refusal = _schedule_refusal(person.group, gate, now, facts)
     if refusal:
-        return PersonDecision("deny", (refusal,), subject)
+        return Decision("deny", (refusal,), subject)
     how = {"face": "face", "pin": "PIN", "qr_pass": "QR pass"}[sighting.credential]
     score = f" (score {sighting.score:.2f})" if sighting.score is not None else ""
     params = _credential_params(sighting, person.label)
@@ -291,4 +285,4 @@ def _decide_visitor(
         note = ""
     message = f"{how} of {person.label}{score}{note}"
     reason = Reason(f"visitor_{sighting.credential}", message, params)
-    return PersonDecision("open", (reason,), subject, spend_use=counted and not same_visit)
+    return Decision("open", (reason,), subject, spend_use=counted and not same_visit)

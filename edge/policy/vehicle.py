@@ -42,7 +42,7 @@ UnknownVehicleRule = Literal["deny", "open_for_registration"]
 
 
 @dataclass(frozen=True)
-class PlateSighting:
+class Sighting:
     plate: str  # normalised plate text; "" when nothing readable
     confidence: float
     readable: bool  # passes the plate grammar and the confidence floor
@@ -227,7 +227,7 @@ def _near_candidates(
 
 
 def decide_vehicle(
-    sighting: PlateSighting,
+    sighting: Sighting,
     gate: GateFacts,
     now: datetime,
     facts: Facts,
