@@ -25,8 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the package `sync`, not bench/sync.py
 
-from console_support import client_as, console_env  # noqa: E402
-from gate_events_support import gate_config  # noqa: E402
+from conftest import build_console_env as console_env  # noqa: E402
+from conftest import build_gate_config as gate_config  # noqa: E402
+from helpers import client_as  # noqa: E402
 
 from edge.db import connect, iso, transaction  # noqa: E402
 from edge.events import search as event_search  # noqa: E402

@@ -27,7 +27,7 @@ _ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "bench"]
 sys.path[:0] = [str(_ROOT), str(_ROOT / "tests")]
 
-from sync_helpers import make_box  # noqa: E402
+from conftest import build_box as make_box  # noqa: E402
 
 from edge.config.sync import SyncConfig  # noqa: E402
 from edge.db import transaction  # noqa: E402

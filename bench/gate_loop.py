@@ -41,14 +41,15 @@ from edge.faces.images import read_image_file
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
 from edge.gates.vehicle import VehicleGateLoop
-from edge.people.residents import add_resident, enrol_faces
+from edge.people.resident_faces import enrol_faces
+from edge.people.residents import add_resident
 from edge.people.vehicles import VehicleInput, add_vehicle
 from edge.pii import PiiVault
 from edge.plates.reader import PlateReader
 from edge.plates.synth import render_scene
 from edge.plates.voting import PlateVoter
 from edge.policy import person as person_policy
-from edge.policy import vehicle_policy
+from edge.policy import vehicle as vehicle_policy
 from edge.store.snapshots import SnapshotStore
 from gate_drivers.barrier import Barrier
 from gate_drivers.door import Door, DoorLock

@@ -168,91 +168,93 @@ def seed_registry() -> Callable[[MenweiConfig, datetime], dict]:
     return seed
 
 
+def build_gate_config(tmp: Path) -> MenweiConfig:
+    """A site with ``north`` (vehicle, barrier relay on GPIO 17) and ``east`` (pedestrian,
+    lock relay on GPIO 22), both on a folder camera of one frame."""
+    frames = tmp / "frames"
+    frames.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(frames / "0.jpg"), np.full((720, 1280, 3), 90, np.uint8))
+    return parse_config(
+        {
+            "storage": {"data_dir": str(tmp / "data")},
+            "security": {"pii_key_file": str(tmp / "keys" / "pii.key")},
+            "web": {"secure_cookies": False},
+            "registry": {"base_url": "http://127.0.0.1:8080"},
+            "hardware": {"pin_factory": "mock"},
+            "gates": [
+                {
+                    "id": "north",
+                    "name": "北门车行",
+                    "kind": "vehicle",
+                    "camera": {"source": str(frames), "replay_fps": 5},
+                    "barrier": {"open_pin": 17, "active_high": True, "pulse_s": 0.3},
+                },
+                {
+                    "id": "east",
+                    "name": "东门人行",
+                    "kind": "pedestrian",
+                    "camera": {"source": str(frames)},
+                    "lock": {"relay_pin": 22},
+                },
+            ],
+        }
+    )
+
+
 @pytest.fixture(scope="session")
 def gate_config() -> Callable[[Path], MenweiConfig]:
-    """``gate_config(tmp)``: a site with ``north`` (vehicle, barrier relay on GPIO 17) and
-    ``east`` (pedestrian, lock relay on GPIO 22), both on a folder camera of one frame."""
-
-    def build(tmp: Path) -> MenweiConfig:
-        frames = tmp / "frames"
-        frames.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(frames / "0.jpg"), np.full((720, 1280, 3), 90, np.uint8))
-        return parse_config(
-            {
-                "storage": {"data_dir": str(tmp / "data")},
-                "security": {"pii_key_file": str(tmp / "keys" / "pii.key")},
-                "web": {"secure_cookies": False},
-                "registry": {"base_url": "http://127.0.0.1:8080"},
-                "hardware": {"pin_factory": "mock"},
-                "gates": [
-                    {
-                        "id": "north",
-                        "name": "北门车行",
-                        "kind": "vehicle",
-                        "camera": {"source": str(frames), "replay_fps": 5},
-                        "barrier": {"open_pin": 17, "active_high": True, "pulse_s": 0.3},
-                    },
-                    {
-                        "id": "east",
-                        "name": "东门人行",
-                        "kind": "pedestrian",
-                        "camera": {"source": str(frames)},
-                        "lock": {"relay_pin": 22},
-                    },
-                ],
-            }
-        )
-
-    return build
+    """``gate_config(tmp)``: see :func:`build_gate_config` (the benchmarks call it directly)."""
+    return build_gate_config
 
 
 # -- the console ----------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def console_env(registry_config: Callable[..., MenweiConfig]) -> Callable[..., dict]:
-    """``console_env(tmp, clock=None, config=None, resident_household=None)``: the web app on
-    a real SQLite file with one account of every role (``helpers.USERS``); returns a dict of
-    app, config, clock, account ids and resident id.
+def build_console_env(
+    tmp: Path,
+    clock: Callable[[], datetime] | None = None,
+    config: MenweiConfig | None = None,
+    resident_household: str | None = None,
+) -> dict:
+    """The web app on a real SQLite file with one account of every role
+    (``helpers.USERS``); returns a dict of app, config, clock, account ids and resident id.
 
     The ``resident`` account is a resident's own: only with ``resident_household``, where a
     resident (``env["resident_id"]``) is added for it, so other tests' counts stay as they are.
     """
-
-    def build(
-        tmp: Path,
-        clock: Callable[[], datetime] | None = None,
-        config: MenweiConfig | None = None,
-        resident_household: str | None = None,
-    ) -> dict:
-        clock = clock or Clock()
-        config = config or registry_config(tmp)
-        app = create_app(config, clock=clock)
-        db = connect(config.storage.database_path)
-        resident_id = None
-        with transaction(db) as conn:
-            ids = {
-                role: create_user(conn, name, PASSWORD, role, clock()).id
-                for role, name in USERS.items()
-                if role != "resident"
-            }
-            if resident_household is not None:
-                vault = app.extensions["menwei"].vault
-                resident_id = insert_resident(
-                    conn, vault, "周晓", resident_household, "residents", clock()
-                )
-                user = create_user(
-                    conn, USERS["resident"], PASSWORD, "resident", clock(), resident_id=resident_id
-                )
-                ids["resident"] = user.id
-        db.conn.close()
-        return {
-            "app": app,
-            "config": config,
-            "clock": clock,
-            "ids": ids,
-            "resident_id": resident_id,
+    clock = clock or Clock()
+    config = config or _registry_config(tmp)
+    app = create_app(config, clock=clock)
+    db = connect(config.storage.database_path)
+    resident_id = None
+    with transaction(db) as conn:
+        ids = {
+            role: create_user(conn, name, PASSWORD, role, clock()).id
+            for role, name in USERS.items()
+            if role != "resident"
         }
+        if resident_household is not None:
+            vault = app.extensions["menwei"].vault
+            resident_id = insert_resident(
+                conn, vault, "周晓", resident_household, "residents", clock()
+            )
+            user = create_user(
+                conn, USERS["resident"], PASSWORD, "resident", clock(), resident_id=resident_id
+            )
+            ids["resident"] = user.id
+    db.conn.close()
+    return {
+        "app": app,
+        "config": config,
+        "clock": clock,
+        "ids": ids,
+        "resident_id": resident_id,
+    }
 
-    return build
+
+@pytest.fixture(scope="session")
+def console_env() -> Callable[..., dict]:
+    """``console_env(tmp, clock=None, config=None, resident_household=None)``: see
+    :func:`build_console_env` (the benchmarks call it directly)."""
+    return build_console_env
 
 
 class EventRecorder:
@@ -337,47 +339,48 @@ def box_config() -> Callable[..., MenweiConfig]:
     return build
 
 
+def build_box(
+    path: Path,
+    events: int,
+    start: datetime | None = None,
+    snapshots: SnapshotStore | None = None,
+    fast: bool = True,
+) -> sqlite_utils.Database:
+    """``build_box(path, events, start=None, snapshots=None, fast=True)``: a box database with
+    ``events`` recorded gate events (plates cycle through a few)."""
+    db = connect(path)
+    db.conn.execute(
+        "INSERT OR IGNORE INTO gates (id, name, kind, updated_at) VALUES (?, 'Gate', 'vehicle', ?)",
+        (GATE, iso(datetime.now(UTC))),
+    )
+    if fast:  # filling a fixture, not testing durability: skip the per-commit fsync
+        db.conn.execute("PRAGMA synchronous = OFF")
+    start = start or datetime(2026, 5, 1, 8, tzinfo=UTC)
+    frame = np.full((48, 64, 3), 128, np.uint8) if snapshots else None
+    for i in range(events):
+        record_event(
+            db,
+            NewEvent(
+                GATE,
+                "vehicle_passage",
+                start + timedelta(milliseconds=i),
+                "open",
+                plate=f"皖A{i % 100000:05d}",
+                confidence=0.95,
+                details={"colour": "blue"},
+            ),
+            snapshot=frame,
+            snapshots=snapshots,
+        )
+    db.conn.execute("PRAGMA synchronous = FULL")
+    return db
+
+
 @pytest.fixture(scope="session")
 def make_box() -> Callable[..., sqlite_utils.Database]:
-    """``make_box(path, events, start=None, snapshots=None, fast=True)``: a box database with
-    ``events`` recorded gate events (plates cycle through a few)."""
-
-    def build(
-        path: Path,
-        events: int,
-        start: datetime | None = None,
-        snapshots: SnapshotStore | None = None,
-        fast: bool = True,
-    ) -> sqlite_utils.Database:
-        db = connect(path)
-        db.conn.execute(
-            "INSERT OR IGNORE INTO gates (id, name, kind, updated_at)"
-            " VALUES (?, 'Gate', 'vehicle', ?)",
-            (GATE, iso(datetime.now(UTC))),
-        )
-        if fast:  # filling a fixture, not testing durability: skip the per-commit fsync
-            db.conn.execute("PRAGMA synchronous = OFF")
-        start = start or datetime(2026, 5, 1, 8, tzinfo=UTC)
-        frame = np.full((48, 64, 3), 128, np.uint8) if snapshots else None
-        for i in range(events):
-            record_event(
-                db,
-                NewEvent(
-                    GATE,
-                    "vehicle_passage",
-                    start + timedelta(milliseconds=i),
-                    "open",
-                    plate=f"皖A{i % 100000:05d}",
-                    confidence=0.95,
-                    details={"colour": "blue"},
-                ),
-                snapshot=frame,
-                snapshots=snapshots,
-            )
-        db.conn.execute("PRAGMA synchronous = FULL")
-        return db
-
-    return build
+    """``make_box(path, events, start=None, snapshots=None, fast=True)``: see
+    :func:`build_box` (the benchmarks call it directly)."""
+    return build_box
 
 
 @pytest.fixture
