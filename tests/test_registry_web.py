@@ -595,3 +595,23 @@ def test_wrong_encoding_and_huge_body(env) -> None:
     assert response.status_code == 422
     huge = client.post(url, data={"csrf_token": csrf, "name": "x" * 200_000})
     assert huge.status_code == 413
+
+
+def test_sticker_sheets_of_rooms_without_a_qr_code_are_refused_not_a_crash(
+    tmp_path, registry_config, seed_registry
+) -> None:
+    """A room can be without a current QR code (made by the address model or bulk import,
+    before the admin prints its stickers): the police building sheet and the landlord's own
+    sheet skip it, and with none left say so (409), never a 500."""
+    clock = Clock()
+    config = registry_config(tmp_path)
+    app = create_app(config, clock=clock)
+    ids = seed_registry(config, clock())
+    with sqlite3.connect(config.storage.database_path) as conn:
+        conn.execute("DELETE FROM room_tokens")
+    local = {"app": app, "ids": ids, "clock": clock}
+    building = ids["room_a1"].building_id
+    police = client_for(local, "police").get(f"/police/buildings/{building}/stickers.pdf")
+    assert police.status_code == 409 and "二维码" in police.text
+    landlord = client_for(local, "landlord_a").get("/landlord/stickers.pdf")
+    assert landlord.status_code == 409

@@ -229,6 +229,9 @@ def sticker_sheet():
     own = rooms.list_rooms(db.conn, landlord_id=g.user.id)
     if not own:
         abort(404)
+    own = [room for room in own if room.token]  # a room without a QR code has no sticker
+    if not own:
+        abort(409, gettext("No room here has a QR code yet: the administrator issues them."))
     pdf = stickers.sticker_sheet_pdf(
         own,
         state().config.registry.base_url,

@@ -156,6 +156,9 @@ def building_stickers(building_id: int):
     listed = rooms.list_rooms(get_db().conn, building_id=building_id)
     if not listed:
         abort(404)
+    listed = [room for room in listed if room.token]  # a room without a QR code has no sticker
+    if not listed:
+        abort(409, gettext("No room here has a QR code yet: the administrator issues them."))
     pdf = stickers.sticker_sheet_pdf(
         listed,
         state().config.registry.base_url,
