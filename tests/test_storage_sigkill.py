@@ -177,8 +177,9 @@ def wait_for(predicate, timeout_s: float = 90.0) -> bool:
 def stored(data: Path) -> tuple[list[int], list[str], int, str]:
     """(resident numbers of stored PIN passages, their decisions, outbox rows of all events
     joined 1:1, integrity_check)."""
-    conn = sqlite3.connect(data / "menwei.db")
+    conn = sqlite3.connect(data / "menwei.db", isolation_level=None)
     try:
+        conn.execute("BEGIN")  # one snapshot: the gate may be writing while this counts
         rows = conn.execute(
             "SELECT details, decision FROM events WHERE kind = 'pin_passage' ORDER BY id"
         ).fetchall()
@@ -187,6 +188,7 @@ def stored(data: Path) -> tuple[list[int], list[str], int, str]:
             "SELECT COUNT(*) FROM events e JOIN outbox o ON o.key = e.id"
         ).fetchone()[0]
         ok = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        conn.execute("COMMIT")
     finally:
         conn.close()
     assert joined == events, "an event without its outbox row"
