@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sqlite3
+import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import pytest
 import sqlite_utils
 from openpyxl import Workbook
 
@@ -234,3 +236,16 @@ def workbook(**sheets: list[list[object]]) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def mount_tmpfs(folder: Path, size: str) -> None:
+    """A tmpfs of ``size`` on ``folder`` (a disk that fills up); skips where mounting needs
+    root this process does not have."""
+    folder.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+from helpers import mount_tmpfs
 
 from edge.config import load_config
 from edge.people.vehicles import VehicleInput, add_vehicle
@@ -47,17 +48,6 @@ replay_fps = 10
 open_pin = 17
 active_high = true
 """
-
-
-def mount_tmpfs(folder: Path, size: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from helpers import mount_tmpfs
 
 from edge.config import load_config
 from edge.people.residents import add_resident, hash_pin
@@ -68,17 +69,6 @@ source = "{fifo}"
 [gates.liveness]
 mode = "off"
 """
-
-
-def mount_tmpfs(folder: Path, size: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from helpers import mount_tmpfs
 
 from edge.db import connect
 from edge.events.record import NewEvent, new_event_id, recent_events
@@ -29,17 +30,6 @@ from edge.store.prompts import NewPrompt
 
 WRITER = Path(__file__).with_name("spool_writer.py")
 AT = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-
-
-def mount_tmpfs(folder: Path, size: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
 
 
 @pytest.fixture
