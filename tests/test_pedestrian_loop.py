@@ -114,6 +114,34 @@ def test_pin_and_qr_pass_are_ways_in_without_a_face(gate):
     assert [(o.kind, o.decision) for o in out] == [("qr_pass", "deny")]  # single use spent
 
 
+def test_a_pass_held_up_longer_than_the_quiet_time_is_one_showing_not_a_second_use(gate):
+    """A visitor who keeps the phone raised (or a door whose frames come slowly) must not
+    be told the pass is used up while walking through on it: each sighting of the same pass
+    extends its quiet time; only a pass shown again after it left view is a new showing."""
+    loop, _door, db, _rid, _ = gate
+    now = datetime.now(UTC)
+    _, token = issue_pass(
+        db, "visitor of 3-1-402", now - timedelta(minutes=1), now + timedelta(hours=1), 1
+    )
+    canvas = np.full((480, 640, 3), 255, np.uint8)
+    qr = cv2.QRCodeEncoder.create().encode(token)
+    scale = 300 // qr.shape[0]
+    qr = cv2.resize(qr, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    h, w = qr.shape
+    canvas[90 : 90 + h, 170 : 170 + w] = cv2.cvtColor(qr, cv2.COLOR_GRAY2BGR)
+    quiet = loop.settings.dedupe_s
+    held = [now + timedelta(seconds=k * quiet * 0.8) for k in range(6)]  # 4 quiet times long
+    out = [o for at in held for o in loop.process_frame(canvas, at)]
+    assert [(o.kind, o.decision) for o in out] == [("qr_pass", "open")]
+    blank = np.full((480, 640, 3), 255, np.uint8)
+    assert loop.process_frame(blank, held[-1] + timedelta(seconds=1)) == []
+    again = held[-1] + timedelta(seconds=quiet + 1)  # out of view for longer than quiet time
+    out = loop.process_frame(canvas, again)
+    assert [(o.kind, o.decision) for o in out] == [("qr_pass", "deny")]
+    kinds = [(k, d) for k, d, _ in events(db)]
+    assert kinds == [("qr_pass", "open"), ("qr_pass", "deny")]
+
+
 def test_pin_lockout_after_repeated_failures(gate):
     loop, _, db, rid, _ = gate
     set_pin(db, rid, "480915")

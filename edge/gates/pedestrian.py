@@ -453,6 +453,9 @@ class PedestrianGateLoop(GateRunner):
         key = token_hash(text.strip())
         self._qr_quiet = {k: v for k, v in self._qr_quiet.items() if v > at}
         if key in self._qr_quiet:
+            # Still held up (a slow frame, a visitor who keeps the phone raised): the same
+            # showing for as long as it stays in view, not a second use once dedupe_s is over.
+            self._qr_quiet[key] = at + timedelta(seconds=self.settings.dedupe_s)
             return []
         self._qr_quiet[key] = at + timedelta(seconds=self.settings.dedupe_s)
         fact = self.facts(lambda db: pass_fact(db, text))
