@@ -24,6 +24,8 @@ from edge.demo.narration import INDENT, describe_person_outcome
 from edge.gates.runner import GateOutcome
 from gate_drivers.camera import Camera
 
+STALL_S = 30.0  # no new frame for this long: the replay is stuck, stop waiting
+
 
 class OutcomeFeed:
     """The gate's ``on_outcome``: prints each outcome as it happens and lets the script wait."""
@@ -125,10 +127,13 @@ class DoorActor:
         return outcome
 
     def expect_in_frames(
-        self, kind: str, camera: Camera, last_frame: int, grace_s: float = 5.0
+        self, kind: str, camera: Camera, last_frame: int, grace_s: float = STALL_S
     ) -> GateOutcome | None:
         """Like ``expect``, for an event the camera's frames cause: wait while the replay
-        still shows frames up to ``last_frame``, then ``grace_s`` for the gate to decide."""
+        still shows frames up to ``last_frame``, then up to ``grace_s`` for the gate to decide.
+        The wait ends as soon as the event comes, so the grace is generous: on a loaded box
+        the gate may still be judging the segment's last frames (detection, liveness) for
+        several seconds after the replay showed them."""
         wait_for_frame(camera, last_frame)
         return self.expect(kind, grace_s)
 
@@ -216,9 +221,6 @@ class DoorActor:
         self._contact(self.fire_pin, False)
         if self.expect("fire_alarm_cleared", 3) is not None:
             self.relocked(since)
-
-
-STALL_S = 30.0  # no new frame for this long: the replay is stuck, stop waiting
 
 
 def wait_for_frame(camera: Camera, index: int, stall_s: float = STALL_S) -> bool:
