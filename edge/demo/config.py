@@ -58,6 +58,10 @@ dedupe_s = 1.0
 # never make two, however slowly a loaded machine walks through them (1 s of quiet time is
 # shorter than 7 frames take at load 20).
 frames_to_agree = 4
+# ... within this long (a real door: 2 s). A loaded machine takes far longer than the
+# camera's frame time to judge each frame (the replay waits for it), so 4 frames of one
+# walk-up can span several seconds; the empty doorway frames between people end a run.
+agree_window_s = 20.0
 
 [[gates]]
 id = "{vehicle}"
