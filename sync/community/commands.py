@@ -5,10 +5,10 @@ Why through the hub and not hub → box: gate boxes only dial out (one port and 
 the hub, nothing listening on a box beside a road), and a box's link already holds a signed
 long-poll open to the hub. So a third long-poll of the link (``POST /community/v1/commands``,
 sync.community.hub) waits at the hub for commands of its box; the console writes one row in
-``community_commands``; ``menwei hub serve`` notices it within ``COMMAND_POLL_S`` and hands
-it to the waiting link, which asks its gate's own control socket (edge.gates.control, the
-very channel of a manual open on one box: the gate records the event with the operator and
-pulses the relay) and posts the gate's answer back.
+``community_commands`` and wakes ``menwei hub serve`` (``wake_hub``: one datagram), which
+hands it to the waiting link at once; the link asks its gate's own control socket
+(edge.gates.control, the very channel of a manual open on one box: the gate records the
+event with the operator and pulses the relay) and posts the gate's answer back.
 
 At most once, never late: a command is handed out once (``waiting`` → ``sent`` in one
 guarded UPDATE) and only before ``expires_at`` (``COMMAND_TTL_S``): an open delivered
@@ -29,12 +29,18 @@ carrying the confirmed plate and the passage it answers.
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
 import json
+import logging
 import re
+import select
+import socket
 import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
@@ -43,6 +49,8 @@ from edge.db import iso, parse_iso, transaction
 from edge.plates.grammar import is_valid_plate
 from edge.store.prompts import NewPrompt, insert_prompt
 from sync.community.boxes import ONLINE_WITHIN_S
+
+log = logging.getLogger(__name__)
 
 COMMAND_TTL_S = 3.0  # a command not taken by its box by then is never delivered
 MAX_GATES = 64
@@ -223,7 +231,57 @@ def queue_command(
                 iso(now + timedelta(seconds=ttl_s)),
             ),
         )
+    file = database_file(db.conn)
+    if file is not None:
+        wake_hub(file)  # committed: the hub hands it out now
     return int(cursor.lastrowid or 0)
+
+
+# -- waking the hub: a guard waits at the gate for a command ------------------------------------
+def wake_address(db_path: Path) -> bytes:
+    """The hub's wake socket for the database at ``db_path``: a name in Linux's abstract
+    socket namespace made from the file's resolved path — nothing left on disk after a
+    SIGKILL, no path length limit, and every process using that database finds it. Any
+    local process may send to it; all a datagram does is make the hub look sooner."""
+    digest = hashlib.sha256(str(Path(db_path).resolve()).encode()).hexdigest()[:32]
+    return b"\0menwei-hub-wake-" + digest.encode()
+
+
+def bind_wake_socket(db_path: Path) -> socket.socket | None:
+    """The hub's end of its wake socket; None when it cannot be had (the hub then only
+    polls, every POLL_S)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        sock.bind(wake_address(db_path))
+    except OSError as exc:
+        log.warning("hub: no wake socket (%s): commands wait for the next poll", exc)
+        sock.close()
+        return None
+    return sock
+
+
+def wait_for_wake(sock: socket.socket, timeout_s: float) -> bool:
+    """Until a datagram arrives (True; all waiting ones are read) or ``timeout_s``."""
+    ready, _, _ = select.select([sock], [], [], timeout_s)
+    if not ready:
+        return False
+    with contextlib.suppress(BlockingIOError, InterruptedError):
+        while True:
+            sock.recv(16, socket.MSG_DONTWAIT)
+    return True
+
+
+def wake_hub(db_path: Path) -> None:
+    """Tell a `menwei hub serve` on this database to look now (best effort: a hub that is
+    not running, or restarting, finds the command at its next look)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock, contextlib.suppress(OSError):
+        sock.sendto(b"!", socket.MSG_DONTWAIT, wake_address(db_path))
+
+
+def database_file(conn: sqlite3.Connection) -> Path | None:
+    """The connection's database file; None for an in-memory database."""
+    file = conn.execute("PRAGMA database_list").fetchone()[2]
+    return Path(file) if file else None
 
 
 @dataclass(frozen=True)
