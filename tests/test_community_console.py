@@ -29,10 +29,11 @@ from edge.events.record import NewEvent, recent_events, record_event
 from edge.gates.assembly import vehicle_gate
 from edge.gates.control import gate_forwarder
 from edge.pii import PiiVault, create_key_file
-from edge.store.prompts import NewPrompt
+from edge.store.prompts import NewPrompt, close_gate_prompts, insert_prompt
 from sync.community.boxes import invite, revoke
 from sync.community.hub import HubServer
 from sync.community.link import HubClient, HubLink, join
+from sync.transport import TransportError
 
 GATE = "nb-lane"
 
@@ -270,6 +271,56 @@ def test_a_near_miss_on_a_gate_box_is_confirmed_at_the_hub(community):
     }  # fmt: skip
     [result] = client.request("POST", "/community/v1/prompts", {"items": [item]})["results"]
     assert result["status"] == "rejected" and "not one of this box" in result["reason"]
+    client.close()
+    box_db.conn.close()
+
+
+def test_a_question_the_gate_box_closes_itself_leaves_the_hubs_card(community):
+    """The car was read after all (or left): the gate box closes its question, the closing
+    goes up with the link's next round, and the hub's card no longer asks the guard. A box
+    closes only questions on its own gates; a malformed closing is refused whole."""
+    world = community
+    world.enrol()
+    world.start_gate()
+    world.start_link()
+    box_db = connect(world.box_config.storage.database_path)
+    question = NewPrompt("unread_waiting", crop=None)
+    waiting = record_event(
+        box_db, NewEvent(GATE, "plate_unread", utc_now(), "none", prompt=question)
+    )
+
+    def hub_prompt() -> tuple | None:
+        return world.hub_db.execute(
+            "SELECT id, state, resolution, resolved_by FROM plate_prompts WHERE event_id = ?",
+            (waiting.id,),
+        ).fetchone()
+
+    _wait(lambda: hub_prompt() is not None, 30, "the question at the hub")
+    prompt_id = hub_prompt()[0]
+    guard = client_as(world.env, "guard")
+    assert f"/console/prompts/{prompt_id}/confirm" in guard.get("/console/").get_data(as_text=True)
+    with transaction(box_db) as conn:  # what the vehicle gate does when the car leaves
+        assert close_gate_prompts(conn, GATE, ("unread_waiting",), "left", utc_now()) == 1
+    _wait(lambda: hub_prompt()[1] == "closed", 30, "the closing at the hub")
+    assert hub_prompt()[2:] == ("left", "gate")
+    assert f"/console/prompts/{prompt_id}" not in guard.get("/console/").get_data(as_text=True)
+
+    client = HubClient(
+        world.server.url, "north-box", world.box_config.community.key_file.read_bytes().strip()
+    )
+    hub_own = "01" + "B" * 24  # a question on one of the hub's own gates
+    with transaction(world.hub_db) as conn:
+        insert_prompt(conn, hub_own, "hub-gate", NewPrompt("unread_waiting"), utc_now())
+    closing = {"closed": [{"event_id": hub_own, "resolution": "left"}]}
+    assert client.request("POST", "/community/v1/prompts", closing)["closed"] == 0
+    state = world.hub_db.execute(
+        "SELECT state FROM plate_prompts WHERE event_id = ?", (hub_own,)
+    ).fetchone()
+    assert state == ("open",)
+    for bad in ([{"event_id": "x", "resolution": "left"}],
+                [{"event_id": hub_own, "resolution": "DROP TABLE"}], "all"):  # fmt: skip
+        with pytest.raises(TransportError, match="400"):
+            client.request("POST", "/community/v1/prompts", {"closed": bad})
     client.close()
     box_db.conn.close()
 

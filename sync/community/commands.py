@@ -362,6 +362,36 @@ def store_prompts(db: sqlite_utils.Database, box_id: str, items: Any) -> list[di
     return results
 
 
+_RESOLUTION = re.compile(r"^[a-z_]{1,32}$")
+
+
+def close_prompts(db: sqlite_utils.Database, box_id: str, items: Any, now: datetime) -> int:
+    """Questions the gate box closed itself (the car was read after all, or left, or a
+    guard answered on the box), closed on the hub's card too; only the box's own gates'.
+    Closing one already closed (a resend) changes nothing. Returns how many closed."""
+    if not isinstance(items, list) or len(items) > MAX_PROMPTS:
+        raise ValueError(f"closed must be a list of at most {MAX_PROMPTS}")
+    checked = []
+    for item in items:
+        event_id = item.get("event_id") if isinstance(item, dict) else None
+        resolution = item.get("resolution") if isinstance(item, dict) else None
+        if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
+            raise ValueError("each closed question needs its event_id")
+        if not isinstance(resolution, str) or not _RESOLUTION.match(resolution):
+            raise ValueError("a resolution is 1-32 letters a-z or _")
+        checked.append((event_id, resolution))
+    closed = 0
+    with transaction(db) as conn:
+        for event_id, resolution in checked:
+            closed += conn.execute(
+                "UPDATE plate_prompts SET state = 'closed', resolved_at = ?, resolved_by = 'gate',"
+                " resolution = ? WHERE event_id = ? AND state = 'open' AND gate_id IN"
+                " (SELECT gate_id FROM community_gates WHERE box_id = ?)",
+                (iso(now), resolution, event_id, box_id),
+            ).rowcount
+    return closed
+
+
 def _prompt_of(item: Any) -> tuple[str, str, NewPrompt, datetime]:
     if not isinstance(item, dict):
         raise ValueError("a prompt must be an object")
@@ -421,3 +451,18 @@ def prompts_to_send(
         }
         for row in rows
     ]
+
+
+def prompts_closed(conn: sqlite3.Connection, sent_up_to: int, since: datetime) -> list[dict]:
+    """A gate box's questions the hub was sent (id up to ``sent_up_to``), still young, that
+    were closed, confirmed or dismissed on the box: their closing, for the hub's card."""
+    rows = conn.execute(
+        "SELECT id, event_id, state, resolution FROM plate_prompts"
+        " WHERE id <= ? AND state != 'open' AND created_at >= ? ORDER BY id LIMIT 1000",
+        (sent_up_to, iso(since)),
+    ).fetchall()
+    out = []
+    for prompt_id, event_id, state, resolution in rows:
+        why = resolution if isinstance(resolution, str) and _RESOLUTION.match(resolution) else None
+        out.append({"id": prompt_id, "event_id": event_id, "resolution": why or state})
+    return out

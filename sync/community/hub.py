@@ -15,7 +15,8 @@ Routes (all JSON; every one but enrolment signed with the box's key, sync.auth):
   which gates it runs, and the request waits up to ``wait`` seconds for a command for one
   of them (a guard's open at the hub's console, sync.community.commands);
 - ``POST /community/v1/commands/result`` ``{"id", "reply"}``: the gate's answer to one;
-- ``POST /community/v1/prompts`` ``{"items"}``: the box's open questions for the guard.
+- ``POST /community/v1/prompts`` ``{"items", "closed"}``: the box's new questions for the
+  guard, and those it has closed itself since (the hub's card drops them).
 
 Changes and commands are written by other processes (the console, the district sync, the
 CLI), so there is no in-process signal to wait on. A watcher thread asks SQLite every
@@ -55,6 +56,7 @@ from sync.community.boxes import BoxError, box_key, box_scope, enrol, note_conta
 from sync.community.commands import (
     bind_wake_socket,
     check_gates,
+    close_prompts,
     finish_command,
     newest_command,
     report_gates,
@@ -384,11 +386,12 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 self._command_result(box_id, doc)
             elif path == "/community/v1/prompts":
                 try:
-                    results = store_prompts(hub.db(), box_id, doc.get("items"))
+                    results = store_prompts(hub.db(), box_id, doc.get("items", []))
+                    closed = close_prompts(hub.db(), box_id, doc.get("closed", []), utc_now())
                 except ValueError as exc:
                     self._reply(400, {"error": str(exc)})
                     return
-                self._reply(200, {"results": results})
+                self._reply(200, {"results": results, "closed": closed})
             else:
                 self._uplink(box_id, doc)
 
