@@ -331,8 +331,8 @@ def test_refusals_say_why_in_chinese(community):
     world.start_gate()
     world.start_link()
 
-    def refusal(client) -> str:
-        page = client.get("/console/").get_data(as_text=True)
+    def refusal(client, page: str | None = None) -> str:
+        page = page or client.get("/console/").get_data(as_text=True)
         action = f"/console/gates/{GATE}/open"
         reply = client.post(
             action,
@@ -372,9 +372,10 @@ def test_refusals_say_why_in_chinese(community):
     assert "离线" in refusal(guard)
     assert world.hub_db.execute("SELECT COUNT(*) FROM community_commands").fetchone()[0] == commands
 
-    # a revoked box's gate
+    # a revoked box's gate, from a page shown before the removal (its card is gone since)
+    page = guard.get("/console/").get_data(as_text=True)
     revoke(world.hub_db, "north-box", utc_now())
-    assert "已吊销" in refusal(guard) or "吊销" in refusal(guard)
+    assert "已吊销" in refusal(guard, page)
 
     # an unknown gate
     page = guard.get("/console/").get_data(as_text=True)
@@ -416,13 +417,34 @@ def test_the_health_page_lists_every_box_as_hub_status_does(community):
         for key in ("state", "online", "version", "behind", "backlog", "revoked", "gates"):
             assert cli[box_id][key] == box[key], (box_id, key)
 
-    # revoked, then offline: both say so
+    # removed (revoked): both say so and since when, and neither warns about what the box
+    # held (its lists, backlog, clock); its gate's card leaves the live page
+    guard = client_as(world.env, "guard")
+    assert f"/console/gates/{GATE}/open" in guard.get("/console/").get_data(as_text=True)
     world.stop_link()
+    with transaction(world.hub_db) as conn:  # it was behind and had a backlog when removed
+        conn.execute("UPDATE community_boxes SET backlog = 7, version = 0")
     revoke(world.hub_db, "north-box", utc_now())
     doc = admin.get("/console/health.json?lang=en").get_json()
-    assert doc["cells"]["box.north-box.state"]["text"].startswith("key revoked")
+    cells = {k.split(".")[-1]: v for k, v in doc["cells"].items() if k.startswith("box.north")}
+    assert cells["state"]["text"].startswith("removed ")
+    assert "key revoked" in cells["state"]["text"]
+    assert {cells[k]["text"] for k in ("lists", "backlog", "skew")} == {"—"}
+    assert {c["level"] for c in cells.values()} == {"ok"}
+    [north] = [b for b in doc["community"]["boxes"] if b["box_id"] == "north-box"]
+    assert north["removed"] and north["level"] == "ok"
+    zh = admin.get("/console/health.json?lang=zh").get_json()
+    assert zh["cells"]["box.north-box.state"]["text"].startswith("已于 ")
     status = CliRunner().invoke(main, ["hub", "status", "-c", str(world.hub_toml)])
-    assert "revoked" in status.output
+    [line] = [row for row in status.output.splitlines() if "box=north-box " in row]
+    assert f"state=removed  removed at={north['revoked_at']}" in line, line
+    assert "lists=—  backlog=—  skew s=—" in line, line
+    cli = json.loads(
+        CliRunner().invoke(main, ["hub", "status", "--json", "-c", str(world.hub_toml)]).output
+    )
+    [north_cli] = [b for b in cli["boxes"] if b["box_id"] == "north-box"]
+    assert north_cli["removed"] and north_cli["revoked_at"] == north["revoked_at"]
+    assert f"/console/gates/{GATE}/open" not in guard.get("/console/").get_data(as_text=True)
 
 
 PAGE_CHECKS = "\n".join(  # overflow and contrast, as tests/test_pages_browser.py checks
