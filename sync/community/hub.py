@@ -167,6 +167,9 @@ class HubServer:
                 condition.notify_all()
         self.server.shutdown()
         self.server.server_close()
+        for thread in self._threads:  # the watcher lets go of its wake socket before a new
+            thread.join(10)  # hub on the same database binds it
+        self._threads.clear()
 
     def __enter__(self) -> HubServer:
         return self.start()
