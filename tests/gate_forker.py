@@ -1,17 +1,19 @@
-"""Helper process for test_storage_sigkill: starts real `menwei gate` processes quickly.
+"""Helper process for the SIGKILL tests: starts real `menwei` processes quickly.
 
 Importing Menwei (OpenCV, ONNX Runtime, Flask, ...) takes seconds on a loaded 2-core
-machine, more than the gate's own start-up; fifty restarts would spend most of their time
-importing. So this process imports the command line once and then, for each ``start``
-line on stdin, forks: the child is a gate process like the one systemd starts — it runs
-``menwei gate GATE -c CONFIG`` through the same click entry point (config checks, store
-opening, spool, last good copy, models, relays, keypad, camera, loop) — with its stdout
-and stderr in the file named on the line. The child's pid is printed; the test SIGKILLs
-it. Children are reaped automatically (SIGCHLD ignored), so a killed gate's pid vanishes.
+machine, more than a gate's own start-up; fifty restarts would spend most of their time
+importing. So this process imports the command line once and then, for each line on stdin
+(JSON: ``{"output": FILE, "argv": ["gate", "east", "-c", CONFIG]}``), forks: the child is
+the process systemd starts — it runs ``menwei ARGV...`` through the same click entry point
+(``menwei gate``: config checks, store opening, spool, last good copy, models, relays,
+keypad, camera, loop; ``menwei hub serve`` / ``hub link`` alike) — with its stdout and
+stderr in FILE. The child's pid is printed; the test SIGKILLs it. Children are reaped
+automatically (SIGCHLD ignored), so a killed process's pid vanishes.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -20,9 +22,10 @@ import cv2  # noqa: F401  (imported before any fork: the children share the warm
 
 from edge.cli.main import main
 from edge.gates import assembly  # noqa: F401
+from sync.community import hub, link  # noqa: F401
 
 
-def run_child(gate: str, config: str, output: str) -> None:
+def run_child(argv: list[str], output: str) -> None:
     fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
@@ -31,7 +34,7 @@ def run_child(gate: str, config: str, output: str) -> None:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     try:
-        main(["gate", gate, "-c", config], standalone_mode=True)
+        main(argv, standalone_mode=True)
     finally:
         os._exit(1)
 
@@ -40,11 +43,10 @@ def serve() -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     print("READY", flush=True)
     for line in sys.stdin:
-        command, gate, config, output = line.split()
-        assert command == "start"
+        request = json.loads(line)
         pid = os.fork()
         if pid == 0:
-            run_child(gate, config, output)
+            run_child([str(a) for a in request["argv"]], str(request["output"]))
         print(pid, flush=True)
 
 

@@ -8,13 +8,17 @@ the fixtures in ``conftest.py`` are for.
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import io
 import json
 import os
 import re
+import signal
 import sqlite3
 import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -249,3 +253,47 @@ def mount_tmpfs(folder: Path, size: str) -> None:
     )
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
+
+
+class Forker:
+    """tests/gate_forker.py: starts `menwei` processes (gate, hub serve, hub link) from a
+    warm fork of the command line; ``start`` returns the child's pid."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("gate_forker.py"))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "LANG": "C.UTF-8", "LANGUAGE": "en"},
+        )
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline().strip() == "READY"
+
+    def start(self, argv: list[str | Path], output: Path) -> int:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        line = json.dumps({"output": str(output), "argv": [str(a) for a in argv]})
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        return int(self.process.stdout.readline())
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def kill(pid: int, sig: int = signal.SIGKILL, timeout_s: float = 20.0) -> None:
+    """Send ``sig`` (SIGKILL: as a power cut) and wait until the process is gone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+    deadline = time.monotonic() + timeout_s
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)

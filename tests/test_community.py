@@ -16,7 +16,7 @@ import requests
 
 from edge.box.install import write_self_signed_certificate
 from edge.config import ConfigError, parse_config
-from edge.db import connect, transaction, utc_now
+from edge.db import connect, iso, transaction, utc_now
 from edge.events.record import NewEvent, record_event
 from edge.gates.assembly import use_counter
 from edge.people.passes import issue_pass, revoke_pass
@@ -451,3 +451,69 @@ def test_a_command_goes_once_to_its_own_box_and_never_late(tmp_path, hub):
             north.request("POST", "/community/v1/commands", bad)
     with pytest.raises(TransportError, match="400"):
         north.request("POST", "/community/v1/commands/result", {"id": "1", "reply": {}})
+
+
+def test_the_hub_wakes_for_a_command_and_else_looks_only_when_the_store_changed(
+    tmp_path, monkeypatch
+):
+    """No polling for commands: the console's write wakes `hub serve` (one datagram), so a
+    waiting box gets it even when the hub's periodic look is an hour away; a command
+    written without the wake (another tool) is still found by that look, which runs its
+    queries only when another connection has committed something (PRAGMA data_version)."""
+    import sync.community.hub as hub_module
+
+    def open_hub() -> tuple[HubServer, object, HubClient, object]:
+        server = HubServer(tmp_path / "hub.db", HUB_KEY, tmp_path / "hub-snapshots").start()
+        db = connect(tmp_path / "hub.db")
+        _, box = enrolled(tmp_path, server, db, f"north{len(list_boxes(db.conn))}")
+        gates = [{"id": f"n{len(list_boxes(db.conn))}", "name": "北门", "kind": "vehicle"}]
+        box.request("POST", "/community/v1/commands", {"gates": gates, "wait": 0})
+        gate = remote_gate(db.conn, gates[0]["id"], utc_now())
+        return server, db, box, gate
+
+    def waiting_poll(box: HubClient) -> tuple[threading.Thread, list]:
+        got: list = []
+        poll = threading.Thread(
+            target=lambda: got.append(box.request("POST", "/community/v1/commands", {"wait": 30}))
+        )
+        poll.start()
+        return poll, got
+
+    request = {"cmd": "open", "operator": "guard01", "reason": "送货"}
+    monkeypatch.setattr(hub_module, "POLL_S", 3600.0)  # the periodic look: never in this test
+    server, db, box, gate = open_hub()
+    try:
+        before = server.pollers[gate.box_id]
+        poll, got = waiting_poll(box)
+        _wait_for(lambda: server.pollers[gate.box_id] is not before, "the poll to wait")
+        command_id = queue_command(db, gate, request, utc_now())  # the console's write
+        poll.join(25)
+        assert not poll.is_alive() and [c["id"] for c in got[0]["commands"]] == [command_id]
+    finally:
+        server.stop()
+        db.conn.close()
+
+    monkeypatch.setattr(hub_module, "POLL_S", 0.1)
+    server, db, box, gate = open_hub()
+    try:
+        poll, got = waiting_poll(box)
+        with transaction(db) as conn:  # a command row written by something that does not wake
+            conn.execute(
+                "INSERT INTO community_commands (box_id, gate_id, request, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (gate.box_id, gate.id, json.dumps(request), iso(utc_now()),
+                 iso(utc_now() + timedelta(seconds=30))),
+            )  # fmt: skip
+        poll.join(25)
+        assert not poll.is_alive() and len(got[0]["commands"]) == 1
+    finally:
+        server.stop()
+        db.conn.close()
+
+
+def _wait_for(check, what: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)

@@ -29,10 +29,11 @@ from edge.events.record import NewEvent, recent_events, record_event
 from edge.gates.assembly import vehicle_gate
 from edge.gates.control import gate_forwarder
 from edge.pii import PiiVault, create_key_file
-from edge.store.prompts import NewPrompt
+from edge.store.prompts import NewPrompt, close_gate_prompts, insert_prompt
 from sync.community.boxes import invite, revoke
 from sync.community.hub import HubServer
 from sync.community.link import HubClient, HubLink, join
+from sync.transport import TransportError
 
 GATE = "nb-lane"
 
@@ -274,14 +275,64 @@ def test_a_near_miss_on_a_gate_box_is_confirmed_at_the_hub(community):
     box_db.conn.close()
 
 
+def test_a_question_the_gate_box_closes_itself_leaves_the_hubs_card(community):
+    """The car was read after all (or left): the gate box closes its question, the closing
+    goes up with the link's next round, and the hub's card no longer asks the guard. A box
+    closes only questions on its own gates; a malformed closing is refused whole."""
+    world = community
+    world.enrol()
+    world.start_gate()
+    world.start_link()
+    box_db = connect(world.box_config.storage.database_path)
+    question = NewPrompt("unread_waiting", crop=None)
+    waiting = record_event(
+        box_db, NewEvent(GATE, "plate_unread", utc_now(), "none", prompt=question)
+    )
+
+    def hub_prompt() -> tuple | None:
+        return world.hub_db.execute(
+            "SELECT id, state, resolution, resolved_by FROM plate_prompts WHERE event_id = ?",
+            (waiting.id,),
+        ).fetchone()
+
+    _wait(lambda: hub_prompt() is not None, 30, "the question at the hub")
+    prompt_id = hub_prompt()[0]
+    guard = client_as(world.env, "guard")
+    assert f"/console/prompts/{prompt_id}/confirm" in guard.get("/console/").get_data(as_text=True)
+    with transaction(box_db) as conn:  # what the vehicle gate does when the car leaves
+        assert close_gate_prompts(conn, GATE, ("unread_waiting",), "left", utc_now()) == 1
+    _wait(lambda: hub_prompt()[1] == "closed", 30, "the closing at the hub")
+    assert hub_prompt()[2:] == ("left", "gate")
+    assert f"/console/prompts/{prompt_id}" not in guard.get("/console/").get_data(as_text=True)
+
+    client = HubClient(
+        world.server.url, "north-box", world.box_config.community.key_file.read_bytes().strip()
+    )
+    hub_own = "01" + "B" * 24  # a question on one of the hub's own gates
+    with transaction(world.hub_db) as conn:
+        insert_prompt(conn, hub_own, "hub-gate", NewPrompt("unread_waiting"), utc_now())
+    closing = {"closed": [{"event_id": hub_own, "resolution": "left"}]}
+    assert client.request("POST", "/community/v1/prompts", closing)["closed"] == 0
+    state = world.hub_db.execute(
+        "SELECT state FROM plate_prompts WHERE event_id = ?", (hub_own,)
+    ).fetchone()
+    assert state == ("open",)
+    for bad in ([{"event_id": "x", "resolution": "left"}],
+                [{"event_id": hub_own, "resolution": "DROP TABLE"}], "all"):  # fmt: skip
+        with pytest.raises(TransportError, match="400"):
+            client.request("POST", "/community/v1/prompts", {"closed": bad})
+    client.close()
+    box_db.conn.close()
+
+
 def test_refusals_say_why_in_chinese(community):
     world = community
     world.enrol()
     world.start_gate()
     world.start_link()
 
-    def refusal(client) -> str:
-        page = client.get("/console/").get_data(as_text=True)
+    def refusal(client, page: str | None = None) -> str:
+        page = page or client.get("/console/").get_data(as_text=True)
         action = f"/console/gates/{GATE}/open"
         reply = client.post(
             action,
@@ -321,9 +372,10 @@ def test_refusals_say_why_in_chinese(community):
     assert "离线" in refusal(guard)
     assert world.hub_db.execute("SELECT COUNT(*) FROM community_commands").fetchone()[0] == commands
 
-    # a revoked box's gate
+    # a revoked box's gate, from a page shown before the removal (its card is gone since)
+    page = guard.get("/console/").get_data(as_text=True)
     revoke(world.hub_db, "north-box", utc_now())
-    assert "已吊销" in refusal(guard) or "吊销" in refusal(guard)
+    assert "已吊销" in refusal(guard, page)
 
     # an unknown gate
     page = guard.get("/console/").get_data(as_text=True)
@@ -365,13 +417,34 @@ def test_the_health_page_lists_every_box_as_hub_status_does(community):
         for key in ("state", "online", "version", "behind", "backlog", "revoked", "gates"):
             assert cli[box_id][key] == box[key], (box_id, key)
 
-    # revoked, then offline: both say so
+    # removed (revoked): both say so and since when, and neither warns about what the box
+    # held (its lists, backlog, clock); its gate's card leaves the live page
+    guard = client_as(world.env, "guard")
+    assert f"/console/gates/{GATE}/open" in guard.get("/console/").get_data(as_text=True)
     world.stop_link()
+    with transaction(world.hub_db) as conn:  # it was behind and had a backlog when removed
+        conn.execute("UPDATE community_boxes SET backlog = 7, version = 0")
     revoke(world.hub_db, "north-box", utc_now())
     doc = admin.get("/console/health.json?lang=en").get_json()
-    assert doc["cells"]["box.north-box.state"]["text"].startswith("key revoked")
+    cells = {k.split(".")[-1]: v for k, v in doc["cells"].items() if k.startswith("box.north")}
+    assert cells["state"]["text"].startswith("removed ")
+    assert "key revoked" in cells["state"]["text"]
+    assert {cells[k]["text"] for k in ("lists", "backlog", "skew")} == {"—"}
+    assert {c["level"] for c in cells.values()} == {"ok"}
+    [north] = [b for b in doc["community"]["boxes"] if b["box_id"] == "north-box"]
+    assert north["removed"] and north["level"] == "ok"
+    zh = admin.get("/console/health.json?lang=zh").get_json()
+    assert zh["cells"]["box.north-box.state"]["text"].startswith("已于 ")
     status = CliRunner().invoke(main, ["hub", "status", "-c", str(world.hub_toml)])
-    assert "revoked" in status.output
+    [line] = [row for row in status.output.splitlines() if "box=north-box " in row]
+    assert f"state=removed  removed at={north['revoked_at']}" in line, line
+    assert "lists=—  backlog=—  skew s=—" in line, line
+    cli = json.loads(
+        CliRunner().invoke(main, ["hub", "status", "--json", "-c", str(world.hub_toml)]).output
+    )
+    [north_cli] = [b for b in cli["boxes"] if b["box_id"] == "north-box"]
+    assert north_cli["removed"] and north_cli["revoked_at"] == north["revoked_at"]
+    assert f"/console/gates/{GATE}/open" not in guard.get("/console/").get_data(as_text=True)
 
 
 PAGE_CHECKS = "\n".join(  # overflow and contrast, as tests/test_pages_browser.py checks

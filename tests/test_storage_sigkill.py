@@ -20,10 +20,8 @@ import json
 import os
 import random
 import re
-import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,14 +29,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import mount_tmpfs
+from helpers import Forker, alive, kill, mount_tmpfs
 
 from edge.config import load_config
 from edge.people.residents import add_resident, hash_pin
 from edge.pii import PiiVault
 from edge.store.open import open_store, pii_vault
 
-FORKER = Path(__file__).with_name("gate_forker.py")
 PIN = "480915"
 KILLS_PER_FAULT = 25
 RESIDENTS = 400
@@ -105,31 +102,6 @@ def site(tmp_path) -> Iterator[tuple[Path, Path, Path, Path]]:
             subprocess.run(["umount", "-l", str(folder)], check=False, capture_output=True)
 
 
-class Forker:
-    """tests/gate_forker.py: starts gate processes from a warm fork."""
-
-    def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(FORKER)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "LANG": "C.UTF-8", "LANGUAGE": "en"},
-        )
-        assert self.process.stdout is not None
-        assert self.process.stdout.readline().strip() == "READY"
-
-    def start(self, config: Path, output: Path) -> int:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(f"start east {config} {output}\n")
-        self.process.stdin.flush()
-        return int(self.process.stdout.readline())
-
-    def close(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=10)
-
-
 OPENED = re.compile(r"OPEN .*resident (\d+)\b")
 
 
@@ -137,22 +109,6 @@ def opened(output: Path) -> list[int]:
     """Resident numbers of the door's printed OPEN decisions."""
     text = output.read_text("utf-8", errors="replace") if output.exists() else ""
     return [int(m.group(1)) for m in OPENED.finditer(text)]
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def kill(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 20
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.01)
 
 
 def wait_for(predicate, timeout_s: float = 90.0) -> bool:
@@ -205,7 +161,7 @@ def test_fifty_sigkills_on_a_full_then_read_only_disk_lose_and_duplicate_nothing
         def round_(n: int) -> None:
             output = tmp_path / f"gate-{n}.log"
             began = time.monotonic()
-            pid = forker.start(config, output)
+            pid = forker.start(["gate", "east", "-c", config], output)
             if not wait_for(lambda: "running" in _text(output) or not alive(pid)):
                 pytest.fail(f"gate never started:\n{_text(output)}")
             assert alive(pid), _text(output)
@@ -233,7 +189,7 @@ def test_fifty_sigkills_on_a_full_then_read_only_disk_lose_and_duplicate_nothing
             subprocess.run(["mount", "-o", "remount,rw", str(data)], check=True)
         # recovered: the next start writes the spool (and reads what the pipe still holds)
         output = tmp_path / "gate-recovered.log"
-        pid = forker.start(config, output)
+        pid = forker.start(["gate", "east", "-c", config], output)
         try:
             assert wait_for(lambda: set(printed) <= set(stored(data)[0])), _text(output)
         finally:

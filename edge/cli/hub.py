@@ -178,24 +178,31 @@ def status_cmd(as_json: bool, config_path: Path) -> None:
         click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
         return
     click.echo(f"hub lists at version {version}")
-    rows = [
-        {
-            "box": b["box_id"],
-            "state": "revoked"
-            if b["revoked"]
-            else b["state"]
-            if b["state"] != "enrolled"
-            else ("online" if b["online"] else "offline"),
-            "last contact": "never"
-            if b["age_s"] is None
-            else f"{b['last_seen_at']} ({b['age_s']:.0f} s ago)",
-            "lists": f"{b['version']}" + (f" ({b['behind']} behind)" if b["behind"] else ""),
-            "backlog": b["backlog"] if b["backlog"] is not None else "?",
-            "skew s": "?" if b["clock_skew_s"] is None else f"{b['clock_skew_s']:+.1f}",
-            "level": b["level"],
-            "groups": ", ".join(b["groups"] or ["all"]),
-            "gates": ", ".join(b["gates"]),
-        }
-        for b in report["boxes"]
-    ]
+    rows = [_status_row(b) for b in report["boxes"]]
     print_rows(rows, False)
+
+
+def _status_row(b: dict) -> dict[str, object]:
+    """One box of ``box_report`` as `menwei hub status` prints it (the health page's words:
+    a removed box says since when, and nothing about its lists, backlog or clock)."""
+    if b["removed"]:
+        state = "removed"
+    elif b["state"] != "enrolled":
+        state = b["state"]
+    else:
+        state = "online" if b["online"] else "offline"
+    removed = "—" if b["removed"] else None
+    return {
+        "box": b["box_id"],
+        "state": state,
+        "removed at": b["revoked_at"] if b["removed"] else None,
+        "last contact": "never"
+        if b["age_s"] is None
+        else f"{b['last_seen_at']} ({b['age_s']:.0f} s ago)",
+        "lists": removed or f"{b['version']}" + (f" ({b['behind']} behind)" if b["behind"] else ""),
+        "backlog": removed or (b["backlog"] if b["backlog"] is not None else "?"),
+        "skew s": removed or ("?" if b["clock_skew_s"] is None else f"{b['clock_skew_s']:+.1f}"),
+        "level": b["level"],
+        "groups": ", ".join(b["groups"] or ["all"]),
+        "gates": ", ".join(b["gates"]),
+    }

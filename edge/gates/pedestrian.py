@@ -108,7 +108,7 @@ class PedestrianSettings:
     schedules: tuple[tuple[str, Schedule], ...] = ()
     holidays: frozenset = frozenset()
     zone: str = "Asia/Shanghai"
-    index_refresh_s: float = 3.0
+    index_refresh_s: float = 1.0  # two indexed aggregates: a new face opens within ~1 s
     same_visit_s: float = 120.0  # a visitor re-opening this soon spends no second use
     watch_threshold: float | None = None  # None: match_threshold
     watch_dedupe_s: float = 300.0  # one watch alert per person per this long

@@ -238,16 +238,23 @@ SKEW_BAD_S = 300.0  # signed requests are refused beyond this (sync.auth)
 def box_report(conn: sqlite3.Connection, now: datetime) -> dict[str, Any]:
     """What `menwei hub status` and the console's health page show, from one reading:
     the hub's list version and every box with its state, how far behind its lists are,
-    how old its last contact is, and a level (ok / warn / bad) for each part."""
+    how old its last contact is, and a level (ok / warn / bad) for each part. A removed
+    (revoked) box stays listed, as removed and since when, with nothing to warn about:
+    its lists, backlog and clock are no longer the hub's concern (``removed``)."""
     version = int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM community_changes").fetchone()[0])
     boxes = list_boxes(conn, now)
     for box in boxes:
         seen = parse_iso(box["last_seen_at"])
         box["age_s"] = None if seen is None else max(0.0, (now - seen).total_seconds())
         box["behind"] = max(0, version - int(box["version"] or 0))
-        box["revoked"] = box["state"] == "revoked"
+        box["revoked"] = box["removed"] = box["state"] == "revoked"
         enrolled = box["state"] == "enrolled"
         skew = box["clock_skew_s"]
+        if box["removed"]:
+            box["levels"] = {"state": "ok", "lists": "ok", "backlog": "ok", "skew": "ok"}
+            box["level"] = "ok"
+            box.setdefault("gates", [])
+            continue
         box["levels"] = {
             "state": "ok" if box["online"] else ("bad" if enrolled else "warn"),
             "lists": "warn" if enrolled and box["behind"] and not box["online"] else "ok",

@@ -5,10 +5,10 @@ Why through the hub and not hub → box: gate boxes only dial out (one port and 
 the hub, nothing listening on a box beside a road), and a box's link already holds a signed
 long-poll open to the hub. So a third long-poll of the link (``POST /community/v1/commands``,
 sync.community.hub) waits at the hub for commands of its box; the console writes one row in
-``community_commands``; ``menwei hub serve`` notices it within ``COMMAND_POLL_S`` and hands
-it to the waiting link, which asks its gate's own control socket (edge.gates.control, the
-very channel of a manual open on one box: the gate records the event with the operator and
-pulses the relay) and posts the gate's answer back.
+``community_commands`` and wakes ``menwei hub serve`` (``wake_hub``: one datagram), which
+hands it to the waiting link at once; the link asks its gate's own control socket
+(edge.gates.control, the very channel of a manual open on one box: the gate records the
+event with the operator and pulses the relay) and posts the gate's answer back.
 
 At most once, never late: a command is handed out once (``waiting`` → ``sent`` in one
 guarded UPDATE) and only before ``expires_at`` (``COMMAND_TTL_S``): an open delivered
@@ -29,12 +29,18 @@ carrying the confirmed plate and the passage it answers.
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
 import json
+import logging
 import re
+import select
+import socket
 import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
@@ -43,6 +49,8 @@ from edge.db import iso, parse_iso, transaction
 from edge.plates.grammar import is_valid_plate
 from edge.store.prompts import NewPrompt, insert_prompt
 from sync.community.boxes import ONLINE_WITHIN_S
+
+log = logging.getLogger(__name__)
 
 COMMAND_TTL_S = 3.0  # a command not taken by its box by then is never delivered
 MAX_GATES = 64
@@ -223,7 +231,57 @@ def queue_command(
                 iso(now + timedelta(seconds=ttl_s)),
             ),
         )
+    file = database_file(db.conn)
+    if file is not None:
+        wake_hub(file)  # committed: the hub hands it out now
     return int(cursor.lastrowid or 0)
+
+
+# -- waking the hub: a guard waits at the gate for a command ------------------------------------
+def wake_address(db_path: Path) -> bytes:
+    """The hub's wake socket for the database at ``db_path``: a name in Linux's abstract
+    socket namespace made from the file's resolved path — nothing left on disk after a
+    SIGKILL, no path length limit, and every process using that database finds it. Any
+    local process may send to it; all a datagram does is make the hub look sooner."""
+    digest = hashlib.sha256(str(Path(db_path).resolve()).encode()).hexdigest()[:32]
+    return b"\0menwei-hub-wake-" + digest.encode()
+
+
+def bind_wake_socket(db_path: Path) -> socket.socket | None:
+    """The hub's end of its wake socket; None when it cannot be had (the hub then only
+    polls, every POLL_S)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        sock.bind(wake_address(db_path))
+    except OSError as exc:
+        log.warning("hub: no wake socket (%s): commands wait for the next poll", exc)
+        sock.close()
+        return None
+    return sock
+
+
+def wait_for_wake(sock: socket.socket, timeout_s: float) -> bool:
+    """Until a datagram arrives (True; all waiting ones are read) or ``timeout_s``."""
+    ready, _, _ = select.select([sock], [], [], timeout_s)
+    if not ready:
+        return False
+    with contextlib.suppress(BlockingIOError, InterruptedError):
+        while True:
+            sock.recv(16, socket.MSG_DONTWAIT)
+    return True
+
+
+def wake_hub(db_path: Path) -> None:
+    """Tell a `menwei hub serve` on this database to look now (best effort: a hub that is
+    not running, or restarting, finds the command at its next look)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock, contextlib.suppress(OSError):
+        sock.sendto(b"!", socket.MSG_DONTWAIT, wake_address(db_path))
+
+
+def database_file(conn: sqlite3.Connection) -> Path | None:
+    """The connection's database file; None for an in-memory database."""
+    file = conn.execute("PRAGMA database_list").fetchone()[2]
+    return Path(file) if file else None
 
 
 @dataclass(frozen=True)
@@ -304,6 +362,36 @@ def store_prompts(db: sqlite_utils.Database, box_id: str, items: Any) -> list[di
     return results
 
 
+_RESOLUTION = re.compile(r"^[a-z_]{1,32}$")
+
+
+def close_prompts(db: sqlite_utils.Database, box_id: str, items: Any, now: datetime) -> int:
+    """Questions the gate box closed itself (the car was read after all, or left, or a
+    guard answered on the box), closed on the hub's card too; only the box's own gates'.
+    Closing one already closed (a resend) changes nothing. Returns how many closed."""
+    if not isinstance(items, list) or len(items) > MAX_PROMPTS:
+        raise ValueError(f"closed must be a list of at most {MAX_PROMPTS}")
+    checked = []
+    for item in items:
+        event_id = item.get("event_id") if isinstance(item, dict) else None
+        resolution = item.get("resolution") if isinstance(item, dict) else None
+        if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
+            raise ValueError("each closed question needs its event_id")
+        if not isinstance(resolution, str) or not _RESOLUTION.match(resolution):
+            raise ValueError("a resolution is 1-32 letters a-z or _")
+        checked.append((event_id, resolution))
+    closed = 0
+    with transaction(db) as conn:
+        for event_id, resolution in checked:
+            closed += conn.execute(
+                "UPDATE plate_prompts SET state = 'closed', resolved_at = ?, resolved_by = 'gate',"
+                " resolution = ? WHERE event_id = ? AND state = 'open' AND gate_id IN"
+                " (SELECT gate_id FROM community_gates WHERE box_id = ?)",
+                (iso(now), resolution, event_id, box_id),
+            ).rowcount
+    return closed
+
+
 def _prompt_of(item: Any) -> tuple[str, str, NewPrompt, datetime]:
     if not isinstance(item, dict):
         raise ValueError("a prompt must be an object")
@@ -363,3 +451,18 @@ def prompts_to_send(
         }
         for row in rows
     ]
+
+
+def prompts_closed(conn: sqlite3.Connection, sent_up_to: int, since: datetime) -> list[dict]:
+    """A gate box's questions the hub was sent (id up to ``sent_up_to``), still young, that
+    were closed, confirmed or dismissed on the box: their closing, for the hub's card."""
+    rows = conn.execute(
+        "SELECT id, event_id, state, resolution FROM plate_prompts"
+        " WHERE id <= ? AND state != 'open' AND created_at >= ? ORDER BY id LIMIT 1000",
+        (sent_up_to, iso(since)),
+    ).fetchall()
+    out = []
+    for prompt_id, event_id, state, resolution in rows:
+        why = resolution if isinstance(resolution, str) and _RESOLUTION.match(resolution) else None
+        out.append({"id": prompt_id, "event_id": event_id, "resolution": why or state})
+    return out

@@ -15,13 +15,19 @@ Routes (all JSON; every one but enrolment signed with the box's key, sync.auth):
   which gates it runs, and the request waits up to ``wait`` seconds for a command for one
   of them (a guard's open at the hub's console, sync.community.commands);
 - ``POST /community/v1/commands/result`` ``{"id", "reply"}``: the gate's answer to one;
-- ``POST /community/v1/prompts`` ``{"items"}``: the box's open questions for the guard.
+- ``POST /community/v1/prompts`` ``{"items", "closed"}``: the box's new questions for the
+  guard, and those it has closed itself since (the hub's card drops them).
 
-A watcher thread reads the newest change number every ``POLL_S`` and the newest command
-every ``COMMAND_POLL_S`` (one indexed MAX each) and wakes the waiting requests: changes
-and commands are written by other processes (the console, the district sync), so there
-is no in-process signal to wait on. Commands are looked at more often because a guard
-waits at the gate for them (the relay moves within 300 ms of the click on a LAN).
+Changes and commands are written by other processes (the console, the district sync, the
+CLI), so there is no in-process signal to wait on. A watcher thread asks SQLite every
+``POLL_S`` whether any other connection has committed since it last looked (``PRAGMA
+data_version``, answered from the connection's own state: no query, no file read) and
+only then reads the newest change and command numbers (one indexed MAX each) and wakes the
+waiting requests. A guard waits at the gate for a command, so the console also wakes the
+watcher at once when it writes one (sync.community.commands.wake_hub: one datagram to the
+hub's wake socket), and the relay moves within 300 ms of the click on a LAN; a lost
+datagram (hub restarting) costs at most ``POLL_S``. Idle, the hub makes ten cheap checks
+a second instead of the fifty MAX queries it made when it polled for commands.
 """
 
 from __future__ import annotations
@@ -48,12 +54,16 @@ from edge.pii import PiiVault
 from sync.auth import verify
 from sync.community.boxes import BoxError, box_key, box_scope, enrol, note_contact
 from sync.community.commands import (
+    bind_wake_socket,
     check_gates,
+    close_prompts,
     finish_command,
     newest_command,
     report_gates,
     store_prompts,
     take_commands,
+    wait_for_wake,
+    wake_hub,
 )
 from sync.community.ingest import RowRefused, spend_at_hub, store_events
 from sync.community.lists import (
@@ -71,7 +81,6 @@ from sync.state import get_state, set_state
 log = logging.getLogger(__name__)
 
 POLL_S = 0.1
-COMMAND_POLL_S = 0.02
 MAX_BODY = 64 * 1024 * 1024
 MAX_WAIT_S = 60.0
 MAX_ENROL_BODY = 4096
@@ -152,11 +161,15 @@ class HubServer:
 
     def stop(self) -> None:
         self.stopping.set()
+        wake_hub(self.db_path)  # the watcher stops waiting at once
         for condition in (self.changed, self.commanded):
             with condition:
                 condition.notify_all()
         self.server.shutdown()
         self.server.server_close()
+        for thread in self._threads:  # the watcher lets go of its wake socket before a new
+            thread.join(10)  # hub on the same database binds it
+        self._threads.clear()
 
     def __enter__(self) -> HubServer:
         return self.start()
@@ -166,37 +179,41 @@ class HubServer:
 
     def _watch(self) -> None:
         db = connect(self.db_path, apply_migrations=False)
-        next_prune = next_change = 0.0
+        wake = bind_wake_socket(self.db_path)
+        next_prune = 0.0
+        seen_data = None
         try:
-            while not self.stopping.wait(COMMAND_POLL_S):
+            while not self.stopping.is_set():
+                woken = wait_for_wake(wake, POLL_S) if wake is not None else False
+                if not woken:
+                    self.stopping.wait(0 if wake is not None else POLL_S)
                 try:
-                    command = newest_command(db.conn)
+                    data = db.conn.execute("PRAGMA data_version").fetchone()[0]
+                    if data == seen_data and not woken:
+                        continue  # nobody else has committed anything since the last look
+                    seen_data = data
+                    command, version = newest_command(db.conn), current_version(db.conn)
                 except Exception as exc:  # a busy or faulted store: keep watching
-                    log.warning("hub: cannot read the commands: %s", exc)
-                    command = self.command
+                    log.warning("hub: cannot read the commands and changes: %s", exc)
+                    seen_data = None
+                    continue
                 if command != self.command:
                     with self.commanded:
                         self.command = command
                         self.commanded.notify_all()
-                if time.monotonic() < next_change:
-                    continue
-                next_change = time.monotonic() + POLL_S
+                if version != self.version:
+                    with self.changed:
+                        self.version = version
+                        self.changed.notify_all()
                 if time.monotonic() >= next_prune:
                     next_prune = time.monotonic() + PRUNE_EVERY_S
                     try:
                         prune(db)
                     except Exception as exc:  # a busy or faulted store: prune next time
                         log.warning("hub: change log not pruned: %s", exc)
-                try:
-                    version = current_version(db.conn)
-                except Exception as exc:  # a busy or faulted store: keep watching
-                    log.warning("hub: cannot read the change log: %s", exc)
-                    continue
-                if version != self.version:
-                    with self.changed:
-                        self.version = version
-                        self.changed.notify_all()
         finally:
+            if wake is not None:
+                wake.close()
             db.conn.close()
 
     def wait_for_command(self, seen: int, deadline: float) -> None:
@@ -372,11 +389,12 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 self._command_result(box_id, doc)
             elif path == "/community/v1/prompts":
                 try:
-                    results = store_prompts(hub.db(), box_id, doc.get("items"))
+                    results = store_prompts(hub.db(), box_id, doc.get("items", []))
+                    closed = close_prompts(hub.db(), box_id, doc.get("closed", []), utc_now())
                 except ValueError as exc:
                     self._reply(400, {"error": str(exc)})
                     return
-                self._reply(200, {"results": results})
+                self._reply(200, {"results": results, "closed": closed})
             else:
                 self._uplink(box_id, doc)
 

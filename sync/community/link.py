@@ -42,7 +42,7 @@ from edge.errors import UserError
 from edge.pii import PiiVault
 from edge.store.outbox import counts
 from sync.auth import auth_headers
-from sync.community.commands import prompts_to_send
+from sync.community.commands import MAX_PROMPTS, prompts_closed, prompts_to_send
 from sync.community.lists import ListsInvalidError, apply_reply, held_version, parse_reply
 from sync.json_protocol import JsonProtocol
 from sync.secret import read_secret
@@ -57,6 +57,7 @@ MAX_REPLY_BYTES = 256 * 1024 * 1024  # a full snapshot of a large community
 BACKOFF_MAX_S = 10.0  # one hub on the LAN: a box back within seconds of the hub
 UPLINK_BATCH = 100  # with snapshots up to 256 KiB: at most ~35 MB a request
 PROMPTS_SENT = "community.prompts_sent"  # sync_state: the last question sent to the hub
+PROMPTS_CLOSED = "community.prompts_closed"  # sync_state: young questions told closed
 PROMPT_AGE = timedelta(minutes=5)  # edge.store.prompts.PROMPT_TTL: older ones are moot
 # (gate id, request) → the gate's reply {"ok": ..., ...}; never raises for an absent gate
 Forward = Callable[[str, dict[str, Any]], dict[str, Any]]
@@ -360,17 +361,25 @@ class HubLink:
             db.conn.close()
 
     def _send_prompts(self, db: sqlite_utils.Database, client: HubClient) -> None:
-        """The gates' new open questions for the guard, to the hub (best effort: one that
-        cannot be sent now is sent on the next round, while it is still young)."""
+        """The gates' new open questions for the guard, and the closing of those sent
+        before that a gate (or a guard on this box) has closed since, to the hub (best
+        effort: what cannot be sent now is sent on the next round, while still young)."""
         after = int(get_state(db.conn, PROMPTS_SENT) or 0)
-        items = prompts_to_send(db.conn, after, utc_now() - PROMPT_AGE)
-        if not items:
+        since = utc_now() - PROMPT_AGE
+        items = prompts_to_send(db.conn, after, since)
+        told = set(json.loads(get_state(db.conn, PROMPTS_CLOSED) or "[]"))
+        young = prompts_closed(db.conn, after, since)
+        closed = [c for c in young if c["id"] not in told][:MAX_PROMPTS]
+        if not items and not closed:
             return
         try:
             reply = client.request(
                 "POST",
                 "/community/v1/prompts",
-                {"items": [{k: v for k, v in i.items() if k != "id"} for i in items]},
+                {
+                    "items": [{k: v for k, v in i.items() if k != "id"} for i in items],
+                    "closed": [{k: c[k] for k in ("event_id", "resolution")} for c in closed],
+                },
             )
         except TransportError as exc:
             log.warning("hub link: questions for the guard not sent yet: %s", exc)
@@ -379,7 +388,11 @@ class HubLink:
             if result.get("status") == "rejected":
                 log.warning("hub link: the hub refused a question: %s", result.get("reason"))
         with transaction(db) as conn:
-            set_state(conn, PROMPTS_SENT, str(items[-1]["id"]))
+            if items:
+                set_state(conn, PROMPTS_SENT, str(items[-1]["id"]))
+            if closed:  # remembered while young: an older one is never looked at again
+                told = {c["id"] for c in young} & told | {c["id"] for c in closed}
+                set_state(conn, PROMPTS_CLOSED, json.dumps(sorted(told)))
 
     def _write_status(self, db: sqlite_utils.Database | None = None, stopped: bool = False) -> None:
         with self.lock:

@@ -216,7 +216,10 @@ def box_cells(box: dict[str, Any], hub_version: int, zone: Any) -> dict[str, Cel
     reads it: state, last contact, lists against the hub's, backlog, clock skew, gates."""
     key, levels = f"box.{box['box_id']}", box["levels"]
     if box["state"] == "revoked":
-        state = gettext("key revoked: gets nothing from the hub")
+        state = gettext(
+            "removed %(time)s: key revoked, gets nothing from the hub",
+            time=local_seconds(box["revoked_at"], zone) if box["revoked_at"] else "",
+        )
     elif box["state"] == "invited":
         state = gettext("invited, not yet joined")
     else:
@@ -248,15 +251,15 @@ def box_cells(box: dict[str, Any], hub_version: int, zone: Any) -> dict[str, Cel
         else gettext("none")
     )
     skew = box["clock_skew_s"]
+    skew_text = gettext("unknown") if skew is None else gettext("%(n)s s", n=f"{skew:+.1f}")
+    if box["state"] == "revoked":  # what it held when removed is no longer the hub's concern
+        lists = backlog = skew_text = "—"
     return {
         f"{key}.state": (state, levels["state"]),
         f"{key}.seen": (seen, levels["state"]),
         f"{key}.lists": (lists, levels["lists"]),
         f"{key}.backlog": (backlog, levels["backlog"]),
-        f"{key}.skew": (
-            gettext("unknown") if skew is None else gettext("%(n)s s", n=f"{skew:+.1f}"),
-            levels["skew"],
-        ),
+        f"{key}.skew": (skew_text, levels["skew"]),
         f"{key}.gates": (", ".join(box["gates"]) or "—", "ok"),
     }
 

@@ -129,8 +129,12 @@ def is_hub() -> bool:
 
 
 def community_gates() -> list[RemoteGate]:
-    """The gates of this hub's gate boxes (none on a box that is not a hub)."""
-    return remote_gates(get_db().conn, now()) if is_hub() else []
+    """The gates of this hub's gate boxes (none on a box that is not a hub), without those
+    of a removed (revoked) box: it runs no gate of this community any more (an open posted
+    from a page shown before the removal is refused as box_revoked)."""
+    if not is_hub():
+        return []
+    return [g for g in remote_gates(get_db().conn, now()) if g.box_state != "revoked"]
 
 
 def any_gate(gate_id: str) -> GateConfig | RemoteGate:
