@@ -190,8 +190,9 @@ def test_a_screen_a_phone_or_a_print_of_the_resident_never_opens(door, kind):
 
 def test_borderless_prints_are_mostly_refused_at_the_measured_rate(door):
     """A borderless print held by hand is the weakest case for one colour camera
-    (BENCHMARKS.md: 20 % accepted on the bench's test seed). Here: 4 residents x 2 prints;
-    measured on this set (seeds fixed): all 8 identified the resident, 1 opened; at most 2 may."""
+    (BENCHMARKS.md: 0 % accepted on the bench's test seed since the tone cue, 5 % on a second
+    held-out seed). Here: 4 residents x 2 prints; measured on this set (seeds fixed, threshold
+    0.63 with the tone cue): all 8 identified the resident, 1 opened; at most 2 may."""
     d = door(repeat_count=1000)  # no pause between attempts: every print is judged
     opened = judged = 0
     for who in PEOPLE:
