@@ -2,6 +2,9 @@
 
 Run: .venv/bin/python bench/liveness.py [--frames 5] [--attacks 1] [--cache DIR] [--timing]
      [--no-ir]   (colour camera only: builds no NIR views, about half the time)
+     [--seeds 1 3 2]   (dev seeds, then the test seed last)
+     [--fit-tone]      (print the tone cue's logistic fit on the dev seeds)
+     [--dump DIR]      (write every sequence's frames as PNG, to look at what the camera saw)
 Time per face alone (the lead's quiet-machine check of the <= 50 ms target):
      .venv/bin/python bench/liveness.py --timing --no-ir --cache DIR
 
@@ -13,9 +16,10 @@ every single-face photo in ../shared/fixtures/faces (read in place) gives, per s
   ``print_border`` (a portrait print with its white border and paper edge in view),
   ``screen`` (phone, tablet or monitor held close), ``phone_in_frame`` (a phone with its
   body in view), each hand-held over ``--frames`` frames, with their NIR views.
-Two seeds: the threshold is picked on the first (dev) and reported on the second (test), so
-the reported set (other media, poses, paper, light and camera looks drawn for the same
-photos) was held out of the choice; counts are printed with each rate.
+Seeds: the threshold (and the tone cue's fitted weights) are picked on the dev seeds (1 and
+3 by default, pooled) and reported on the test seed (2, the last), so the reported set
+(other media, poses, paper, light and camera looks drawn for the same photos) was held out
+of the choice; counts are printed with each rate.
 
 What it prints (all measured in this run):
 1. time per face on a genuine frame: YuNet detect, liveness (all per-frame cues), SFace
@@ -59,8 +63,9 @@ from edge.faces.liveness.checker import (
     Observation,
     sequence_cues,
 )
-from edge.faces.liveness.fusion import fuse
+from edge.faces.liveness.fusion import TONE_BIAS, TONE_BLACK, TONE_COLOUR, fuse
 from edge.faces.liveness.infrared import IrGeometry
+from edge.faces.liveness.tone import tone
 
 FACES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "faces"
 MIN_FACE_PX = 60  # the gate's default min_gate_face_px
@@ -72,8 +77,12 @@ ABLATIONS = {
     "models + parallax": frozenset({"model", "parallax"}),
     "models + artefacts": frozenset({"model", "artefacts"}),
     "models + scene": frozenset({"model", "scene"}),
-    "all but scene": frozenset({"model", "border", "surround", "parallax", "artefacts"}),
-    "all colour cues": frozenset({"model", "border", "surround", "parallax", "artefacts", "scene"}),
+    "models + tone": frozenset({"model", "tone"}),
+    "all but scene": frozenset({"model", "border", "surround", "parallax", "artefacts", "tone"}),
+    "all but tone": frozenset({"model", "border", "surround", "parallax", "artefacts", "scene"}),
+    "all colour cues": frozenset(
+        {"model", "border", "surround", "parallax", "artefacts", "scene", "tone"}
+    ),
 }
 
 
@@ -240,7 +249,7 @@ def counted(label: str, by_kind: dict[str, list[float]], threshold: float, keys:
 def timing(cases: list[Case], colour: LivenessChecker) -> None:
     detector = FaceDetector()
     embedder = FaceEmbedder()
-    det, live, emb, judge = [], [], [], []
+    det, live, emb, judge, paper = [], [], [], [], []
     genuine = [c for c in cases if c.kind == "genuine"]
     for case in genuine:
         observations = []
@@ -254,6 +263,9 @@ def timing(cases: list[Case], colour: LivenessChecker) -> None:
             observations.append(colour.observe(image, face))
             live.append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
+            tone(image, tuple(float(v) for v in face.row[:4]))  # already inside observe
+            paper.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
             embedder.embed(image, face)
             emb.append((time.perf_counter() - t) * 1000)
         if observations:
@@ -265,6 +277,7 @@ def timing(cases: list[Case], colour: LivenessChecker) -> None:
     for label, values in [
         ("detect (YuNet)", det),
         ("liveness, per frame", live),
+        ("  of which the tone cue", paper),
         ("align + embed (SFace)", emb),
         ("detect + liveness + embed", per_face),
         ("judge (per sequence)", judge),
@@ -279,10 +292,10 @@ def sweep(dev: list[Result]) -> float:
     by_kind = scores(dev, "colour")
     keys = ["genuine", *synthetic.ATTACK_KINDS]
     print("2. threshold sweep on dev (colour camera): BPCER (genuine) and APCER per attack")
+    print(f"   dev sequences: {len(by_kind.get('genuine', []))} genuine")
     picked = None
-    for threshold in [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]:
-        r = rates(by_kind, threshold)
-        print(line(f"threshold {threshold:.2f}", r, keys))
+    for threshold in [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.63, 0.7, 0.8, 0.9]:
+        print(counted(f"threshold {threshold:.2f}", by_kind, threshold, keys))
     for threshold in np.arange(0.01, 0.99, 0.01):
         if rates(by_kind, float(threshold))["genuine"] <= 0.05:
             picked = float(threshold)
@@ -328,13 +341,69 @@ def report(test: list[Result], threshold: float) -> None:
         print(line(f"frames: {rule}", r, ["genuine", *attacks]))
 
 
+def fit_tone(dev: list[Result], l2: float = 1.0) -> None:
+    """The tone cue's weights as fitted: logistic regression of live (1) / attack (0) on
+    ln(black) and ln(colour) (each sequence's median over its frames), with every other
+    cue's fused log-odds as a fixed offset, L2 penalty ``l2`` on the two weights (Newton)."""
+    rows, labels, offsets = [], [], []
+    others = frozenset(ABLATIONS["all but tone"])
+    for r in dev:
+        tones = [o.cues.tone for o in r.colour if o.cues.tone is not None]
+        if not tones or not r.colour:
+            continue
+        verdict = fuse([o.cues for o in r.colour], sequence_cues(r.colour), 0.5, others)
+        rows.append(
+            [
+                float(np.log(np.median([t.black for t in tones]))),
+                float(np.log(max(float(np.median([t.colour for t in tones])), 0.5))),
+                1.0,
+            ]
+        )
+        labels.append(1.0 if r.kind == "genuine" else 0.0)
+        offsets.append(float(np.median(verdict.frame_logits)))
+    x, y, offset = np.array(rows), np.array(labels), np.array(offsets)
+    w = np.zeros(3)
+    penalty = np.diag([l2, l2, 0.0])
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-(x @ w + offset)))
+        gradient = x.T @ (p - y) + penalty @ w
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + penalty
+        w -= np.linalg.solve(hessian, gradient)
+    print(
+        f"   tone fit on {len(y)} dev sequences ({int(y.sum())} genuine): black {w[0]:.3f}, "
+        f"colour {w[1]:.3f}, bias {w[2]:.3f} (in edge.faces.liveness.fusion: {TONE_BLACK}, "
+        f"{TONE_COLOUR}, {TONE_BIAS})"
+    )
+
+
+def dump(cases: list[Case], folder: Path, seed: int) -> None:
+    """Every sequence's frames as PNG: seed-kind-photo-motion-frame.png."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, case in enumerate(cases):
+        what = case.motion or case.params.get("process") or case.params.get("device") or ""
+        stem = f"{seed}-{n:03d}-{case.kind}-{Path(case.photo).stem}-{what}"
+        for i, image in enumerate(case.frames):
+            cv2.imwrite(str(folder / f"{stem}-{i}.png"), image)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=5, help="frames per sequence")
     parser.add_argument(
         "--attacks", type=int, default=1, help="sequences per attack kind and photo"
     )
-    parser.add_argument("--seeds", type=int, nargs=2, default=(1, 2), metavar=("DEV", "TEST"))
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=(1, 3, 2),
+        metavar="SEED",
+        help="dev seeds, then the test seed (last); default 1 3 2",
+    )
+    parser.add_argument(
+        "--fit-tone", action="store_true", help="print the tone cue's fit on the dev seeds"
+    )
+    parser.add_argument("--dump", type=Path, help="write every sequence's frames here as PNG")
     parser.add_argument("--cache", type=Path, help="keep the generated sets here between runs")
     parser.add_argument("--timing", action="store_true", help="only section 1 (time per face)")
     parser.add_argument(
@@ -351,15 +420,26 @@ def main() -> None:
     infrared = LivenessChecker(DEFAULT_THRESHOLD, geometry, FaceDetector())
     started = time.perf_counter()
     nir = not args.no_ir
-    dev_cases = build(args.seeds[0], args.frames, args.attacks, args.cache, nir)
-    test_cases = build(args.seeds[1], args.frames, args.attacks, args.cache, nir)
+    if len(args.seeds) < 2:
+        raise SystemExit("--seeds: at least one dev seed and the test seed")
+    *dev_seeds, test_seed = args.seeds
+    print(f"   dev seeds {dev_seeds}, test seed {test_seed}")
+    dev_cases = [c for s in dev_seeds for c in build(s, args.frames, args.attacks, args.cache, nir)]
+    test_cases = build(test_seed, args.frames, args.attacks, args.cache, nir)
     print(f"   sets ready in {time.perf_counter() - started:.0f} s")
+    if args.dump:
+        for seed in dev_seeds:
+            dump(build(seed, args.frames, args.attacks, args.cache, nir), args.dump, seed)
+        dump(test_cases, args.dump, test_seed)
+        print(f"   frames written to {args.dump}")
     timing(test_cases, colour)
     if args.timing:
         return
     dev = run(dev_cases, colour, infrared)
     test = run(test_cases, colour, infrared)
     picked = sweep(dev)
+    if args.fit_tone:
+        fit_tone(dev)
     report(test, DEFAULT_THRESHOLD)
     if abs(picked - DEFAULT_THRESHOLD) > 1e-9:
         print(f"   (the same at the threshold picked on dev, {picked}:)")

@@ -18,7 +18,7 @@ from edge.faces.liveness.attempts import PinWindow, SpoofAttempts
 from edge.faces.liveness.border import StillEdges, border
 from edge.faces.liveness.checker import LivenessChecker
 from edge.faces.liveness.enrolment import capture_verdict, photo_score
-from edge.faces.liveness.fusion import FrameCues, SequenceCues, fuse
+from edge.faces.liveness.fusion import FrameCues, SequenceCues, fuse, tone_evidence
 from edge.faces.liveness.infrared import CalibrationError, IrGeometry, calibrate, ir_reading
 from edge.faces.liveness.parallax import ParallaxReading, nose_on_face_plane, parallax
 from edge.faces.liveness.passive import PassiveLiveness, PassiveScore, is_greyscale, model_crop
@@ -26,6 +26,7 @@ from edge.faces.liveness.scene import scene_motion
 from edge.faces.liveness.spectrum import peak_excess_db
 from edge.faces.liveness.stage import LivenessStage, StageSettings, ir_frame_near
 from edge.faces.liveness.surround import SurroundReading, surround
+from edge.faces.liveness.tone import ToneReading, tone
 from edge.faces.models import FaceModelError
 
 # -- the vendored models --
@@ -232,6 +233,21 @@ def test_one_odd_frame_neither_sinks_nor_carries_the_sequence():
     assert not fuse([_cues(0.01), _cues(0.99), _cues(0.02)], STILL, 0.5).live
 
 
+def test_the_tone_of_a_frame_counts_only_where_the_models_could_see_colour():
+    from edge.faces.liveness.border import BorderReading
+
+    flat = BorderReading({"left": 0.0, "right": 0.0, "top": 0.0, "bottom": 0.0})
+    paper = ToneReading(black=0.3, colour=15.0)
+    colour = FrameCues(PassiveScore(0.9, (), False), flat, None, tone=paper)
+    assert colour.evidence()["tone"] == pytest.approx(tone_evidence(paper))
+    assert tone_evidence(paper) < -1.0
+    grey = FrameCues(PassiveScore(None, (), True), flat, None, tone=paper)
+    assert "tone" not in grey.evidence()  # a night-mode frame has no colour to judge
+    verdict = fuse([colour, grey, colour], STILL, 0.5)  # a part missing on one frame counts 0
+    assert verdict.evidence["tone"] == pytest.approx(2 * tone_evidence(paper) / 3)
+    assert verdict.readings["tone_black"] == pytest.approx(0.3)
+
+
 # -- infrared --
 
 
@@ -281,6 +297,42 @@ def test_a_live_head_passes_and_a_phone_with_the_same_photo_does_not(name, detec
     phone = synthetic.attack("phone_in_frame", photo, face, 4, rng)
     refused = _judge(checker, detector, phone.frames)
     assert not refused.live, refused.details()
+
+
+@pytest.mark.parametrize("name", ["fr_obama.jpg", "of_carell.jpg", "fr_rose_leslie_img1.jpg"])
+def test_paper_squeezes_the_tones_and_washes_out_the_colour_of_a_real_face(name, detector):
+    """The fixture photo as the camera would see the face, and the same photo as printed on
+    plain paper (toner black 10 %, paper white 88 %, ink saturation 80 %): the print's
+    darkest tone rises towards its brightest and its colour fades, and the cue's part turns
+    from evidence for life to evidence against."""
+    photo, face = _photo(detector, name)
+    box = tuple(float(v) for v in face.row[:4])
+    image = photo.astype(np.float32) / 255
+    grey = image.mean(axis=2, keepdims=True)
+    image = grey + (image - grey) * 0.8
+    printed = np.clip((0.10 + 0.78 * image) * 255, 0, 255).astype(np.uint8)
+    live, paper = tone(photo, box), tone(printed, box)
+    assert live is not None and paper is not None
+    assert paper.black > live.black + 0.08 and paper.colour < 0.7 * live.colour
+    assert tone_evidence(live) > 0.5 and tone_evidence(paper) < tone_evidence(live) - 1.0
+    assert tone(photo, (box[0], box[1], 20.0, 20.0)) is None  # too few pixels to judge
+    assert tone(photo, (-500.0, -500.0, 100.0, 100.0)) is None  # not in the image
+
+
+@pytest.mark.parametrize("name", ["fr_obama.jpg", "of_carell.jpg"])
+def test_a_halftone_print_held_by_hand_is_refused_by_its_tone(name, detector, checker):
+    """Borderless toner/offset prints of the fixture photo (the kind that passed the door in
+    the previous round), held by hand: the tone cue reads them as paper and the door
+    refuses them."""
+    photo, face = _photo(detector, name)
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        sheet = synthetic.attack("print", photo, face, 4, rng)
+        if sheet.params["process"] == "halftone":
+            break
+    assert sheet.params["process"] == "halftone"
+    verdict = _judge(checker, detector, sheet.frames)
+    assert not verdict.live and verdict.evidence["tone"] < -0.5, verdict.details()
 
 
 def test_the_ir_camera_sees_no_face_on_a_screen_and_a_flat_sheet_for_a_carbon_print(detector):

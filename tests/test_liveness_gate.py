@@ -14,19 +14,33 @@ the health page; ``off`` is off.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import threading
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from gpiozero.pins.mock import MockFactory
-from helpers import FACES, Clock, attack_frames, client_as, form_fields, live_frames
+from helpers import (
+    FACES,
+    PASSWORD,
+    USERS,
+    Clock,
+    attack_frames,
+    client_as,
+    form_fields,
+    live_frames,
+    watch_problems,
+)
 
 from edge.box.health import GateHealth
+from edge.cli.main import main
 from edge.config import ConfigError, MenweiConfig, parse_config
 from edge.config.liveness import IDENTITY, IrCameraConfig
 from edge.db import connect
@@ -176,8 +190,9 @@ def test_a_screen_a_phone_or_a_print_of_the_resident_never_opens(door, kind):
 
 def test_borderless_prints_are_mostly_refused_at_the_measured_rate(door):
     """A borderless print held by hand is the weakest case for one colour camera
-    (BENCHMARKS.md: 20 % accepted on the bench's test seed). Here: 4 residents x 2 prints;
-    measured on this set (seeds fixed): all 8 identified the resident, 1 opened; at most 2 may."""
+    (BENCHMARKS.md: 0 % accepted on the bench's test seed since the tone cue, 5 % on a second
+    held-out seed). Here: 4 residents x 2 prints; measured on this set (seeds fixed, threshold
+    0.63 with the tone cue): all 8 identified the resident, 1 opened; at most 2 may."""
     d = door(repeat_count=1000)  # no pause between attempts: every print is judged
     opened = judged = 0
     for who in PEOPLE:
@@ -325,6 +340,9 @@ def test_the_ir_camera_refuses_a_screen_that_fooled_nobody_else_and_passes_a_liv
 
 
 # -- the gate from config ---------------------------------------------------------------------
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "pages"
+
+
 def site(tmp_path, liveness: str = "") -> MenweiConfig:
     tmp_path.mkdir()
     create_key_file(tmp_path / "pii.key")
@@ -569,11 +587,30 @@ def test_enrolment_by_capture_from_the_door_refuses_a_phone_and_takes_a_live_fac
     with pedestrian_gate(
         config, "east", threading.Event(), pin_factory=factory, recogniser=recogniser
     ) as running:
-        image, score = capture_from_gate(config, "east")
         vault = PiiVault.from_key_file(config.security.pii_key_file)
         rid = add_resident(running.loop.db, vault, "obama", "3-1-402")
-        assert enrol_faces(running.loop.db, vault, recogniser, rid, [("capture", image)], "a", True)
-        assert float(score) >= running.loop.liveness.threshold
+        folder = tmp_path / "capture"
+        toml = folder / "menwei.toml"
+        toml.write_text(
+            f'[storage]\ndata_dir = "{folder / "data"}"\n'
+            f'[security]\npii_key_file = "{folder / "pii.key"}"\n'
+            '[hardware]\npin_factory = "mock"\n'
+            '[[gates]]\nid = "east"\nname = "East"\nkind = "pedestrian"\n'
+            f'[gates.camera]\nsource = "{frames}"\n[gates.lock]\nrelay_pin = 17\n',
+            encoding="utf-8",
+        )
+        args = ["resident", "enrol-face", str(rid), "--from-gate", "east", "--consent-by", "a"]
+        result = CliRunner().invoke(main, [*args, "-c", str(toml)])
+        assert result.exit_code == 0, result.output
+        score = re.search(r"liveness score of the capture: ([01]\.\d\d)", result.output)
+        assert score and float(score.group(1)) >= running.loop.liveness.threshold, result.output
+        row = running.loop.db.execute(
+            "SELECT actor, target, details FROM audit_log WHERE action = 'face_enrol'"
+        ).fetchone()
+        assert row[:2] == ("cli", f"resident:{rid}"), row  # the console's audit row, by the CLI
+        details = json.loads(row[2])
+        assert details["captured_at_gate"] == "east" and len(details["templates"]) == 1
+        assert details["liveness_scores"] == [float(score.group(1))], details
     factory.reset()
 
 
@@ -632,3 +669,46 @@ def test_the_console_captures_at_the_door_and_refuses_a_phone_held_up(
     assert db.execute("SELECT COUNT(*) FROM face_templates").fetchone()[0] == 1
     page = admin.get(taken.headers["Location"] + "&lang=zh").text
     assert "照片活体检查" in page
+
+
+def test_the_door_capture_form_fits_a_phone_in_chinese(
+    tmp_path, console_env, served, launch_chromium
+):
+    """The resident page's capture at the door on a 390 px phone in zh: nothing wider than
+    the screen, the door listed by its name, the button whole on the screen (a screenshot
+    is kept in test-artifacts/pages/ for a person to look at)."""
+    from playwright.sync_api import sync_playwright
+
+    config = site(tmp_path / "site")
+    env = console_env(tmp_path / "console", config=config, resident_household="3-1-402")
+    rid = env["resident_id"]
+    with served(env["app"]) as base, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        problems = watch_problems(page)
+        page.goto(f"{base}/login?lang=zh")
+        page.fill("input[name=username]", USERS["admin"])
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/login" not in url)
+        page.goto(f"{base}/people/{rid}?lang=zh")
+        form = page.locator("#capture-form")
+        form.scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        form.screenshot(path=str(ARTIFACTS / "capture-form-phone-zh.png"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert page.locator("#capture-gate option").first.inner_text() == "East"
+        button = page.locator("#capture").bounding_box()
+        assert button and button["x"] >= 0 and button["x"] + button["width"] <= 390, button
+        assert "在门口采集" in page.locator("#capture").inner_text()
+        # the capture takes seconds: one tap, then the button waits (no second capture);
+        # the post is held back here to look at the button (the capture tests post it)
+        page.check("#capture-form input[name=consent]")
+        page.evaluate(
+            "document.getElementById('capture-form')"
+            ".addEventListener('submit', e => e.preventDefault())"
+        )
+        page.click("#capture")
+        page.wait_for_function("document.getElementById('capture').disabled")
+        browser.close()
+    assert problems == [], problems

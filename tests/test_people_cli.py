@@ -5,6 +5,7 @@ with a QR PNG and revoked."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import cv2
@@ -24,6 +25,14 @@ def test_resident_add_list_remove_with_templates(cli_site, face_labels):
     assert result.exit_code == 0, result.output
     assert "enrolled 2 face template(s)" in result.output
     assert re.search(r"fr_obama2\.jpg: liveness score [01]\.\d\d", result.output), result.output
+    db = cli_site.db()
+    rows = db.execute(
+        "SELECT actor, target, details FROM audit_log WHERE action = 'face_enrol'"
+    ).fetchall()
+    db.conn.close()
+    assert len(rows) == 1 and rows[0][:2] == ("cli", "resident:1"), rows
+    details = json.loads(rows[0][2])
+    assert len(details["templates"]) == 2 and len(details["liveness_scores"]) == 2, details
     listed = cli_site.run("resident", "list")
     assert re.search(r"#1\s+王小明\s+3-1-402\s+residents\s+Active\s+2\s+no\s", listed.output)
     result = cli_site.run("resident", "remove", "1")
@@ -56,6 +65,9 @@ def test_enrol_face_refuses_without_consent_and_names_every_refused_photo(
     assert "wall.png" in refused[2] and "face" in refused[2]
     assert "nothing enrolled: 3 of 4 photo(s) refused" in result.output
     db = cli_site.db()
+    assert (
+        db.execute("SELECT COUNT(*) FROM audit_log WHERE action = 'face_enrol'").fetchone()[0] == 0
+    )
     assert db.execute("SELECT COUNT(*) FROM face_templates").fetchone()[0] == 0
     assert db.execute("SELECT face_consent_at FROM residents").fetchone()[0] is None
     result = cli_site.run("resident", "enrol-face", "7", good, "--consent-by", "admin")

@@ -135,7 +135,15 @@ def resident_enrol_face(
         recogniser = face_recogniser(config.recognition.faces)
         try:
             ids = enrol_faces(
-                db, vault, recogniser, resident_id, [("capture", image)], consent_by, True
+                db,
+                vault,
+                recogniser,
+                resident_id,
+                [("capture", image)],
+                consent_by,
+                True,
+                audit_by="cli",
+                audit_details={"liveness_scores": [float(score)], "captured_at_gate": from_gate},
             )
         except FaceEnrolmentError as exc:
             for refused in exc.refused:
@@ -146,6 +154,7 @@ def resident_enrol_face(
         click.echo(tr("liveness score of the capture: %(score)s") % {"score": score})
         return
     recogniser = face_recogniser(config.recognition.faces)
+    scores = _liveness_scores(config.recognition.liveness.threshold, recogniser, photos)
     try:
         ids = enrol_face_files(
             db,
@@ -155,6 +164,8 @@ def resident_enrol_face(
             list(photos),
             consent_by,
             consent=True,
+            audit_by="cli",
+            audit_details={"liveness_scores": [round(s, 2) for _, s, _ in scores]},
         )
     except FaceEnrolmentError as exc:
         for refused in exc.refused:
@@ -163,7 +174,9 @@ def resident_enrol_face(
             f"nothing enrolled: {len(exc.refused)} of {len(photos)} photo(s) refused"
         ) from None
     click.echo(f"enrolled {len(ids)} face template(s) for resident #{resident_id}")
-    _show_liveness(config.recognition.liveness.threshold, recogniser, photos)
+    for name, value, live in scores:
+        low = "" if live else " (low: a photo of a photo or a screen? check it)"
+        click.echo(f"  {name}: liveness score {value:.2f}{low}")
 
 
 def capture_from_gate(config: Any, gate_id: str) -> tuple[Any, str]:
@@ -210,19 +223,27 @@ def capture_from_gate(config: Any, gate_id: str) -> tuple[Any, str]:
     return image, score
 
 
-def _show_liveness(threshold: float, recogniser: Any, photos: tuple[Path, ...]) -> None:
-    """Each enrolled photo's liveness score, for the operator (never a refusal: residents
-    hand in photos of photos; a low score says check it is the person in front of you)."""
-    from edge.faces.images import read_image_file
+def _liveness_scores(
+    threshold: float, recogniser: Any, photos: tuple[Path, ...]
+) -> list[tuple[str, float, bool]]:
+    """Each photo's liveness score (name, score, judged live), for the operator and the
+    audit row (never a refusal: residents hand in photos of photos; a low score says check
+    it is the person in front of you). A file that cannot be read is left to the
+    enrolment, which refuses it with its reason."""
+    from edge.faces.images import ImageInputError, read_image_file
     from edge.faces.liveness.checker import LivenessChecker
     from edge.faces.liveness.enrolment import photo_score
 
     checker = LivenessChecker(threshold)
+    scores = []
     for path in photos:
-        verdict = photo_score(checker, recogniser.detector, read_image_file(path))
+        try:
+            verdict = photo_score(checker, recogniser.detector, read_image_file(path))
+        except ImageInputError:
+            continue
         if verdict is not None:
-            low = "" if verdict.live else " (low: a photo of a photo or a screen? check it)"
-            click.echo(f"  {path.name}: liveness score {verdict.score:.2f}{low}")
+            scores.append((path.name, verdict.score, verdict.live))
+    return scores
 
 
 @resident.command("set-pin")

@@ -9,7 +9,9 @@ Why it is written this way:
   is stored, so an operator never ends up with half a set of templates, and every refusal
   is reported at once with its reason in Chinese and English.
 - ``store_templates`` writes inside the caller's transaction (the console commits it with
-  its audit row and nonce); ``enrol_faces``/``enrol_face_files`` are the CLI's units of work.
+  its audit row and nonce); ``enrol_faces``/``enrol_face_files`` are the CLI's units of work
+  and, given ``audit_by``, write the same ``face_enrol`` audit row in the same transaction
+  (an enrolment of biometric data is never left out of the audit log).
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import sqlite_utils
 
+from edge import audit
 from edge.db import iso, parse_iso, transaction, utc_now
 from edge.faces.images import ImageInputError, decode_image, image_size, read_image_file
 from edge.faces.recogniser import EnrolmentRefused, FaceRecogniser, Template
@@ -210,16 +214,18 @@ def enrol_faces(
     photos: Sequence[tuple[str, np.ndarray]],
     consent_by: str,
     consent: bool,
+    audit_by: str | None = None,
+    audit_details: dict[str, Any] | None = None,
 ) -> list[int]:
-    """Check every photo, then store all templates and the consent in one transaction."""
+    """Check every photo, then store all templates and the consent in one transaction
+    (with its ``face_enrol`` audit row by ``audit_by``, when given)."""
     check_consent(consent, consent_by)
     if not photos:
         raise ResidentError("no_photos", "no photos given")
     templates = check_photos(recogniser, [(i, label, im) for i, (label, im) in enumerate(photos)])
-    with transaction(db) as conn:
-        return store_templates(
-            conn, vault, recogniser.model_sha256, resident_id, templates, consent_by, utc_now()
-        )
+    return _store_audited(
+        db, vault, recogniser, resident_id, templates, consent_by, audit_by, audit_details
+    )
 
 
 def enrol_face_files(
@@ -230,6 +236,8 @@ def enrol_face_files(
     paths: Sequence[Path],
     consent_by: str,
     consent: bool,
+    audit_by: str | None = None,
+    audit_details: dict[str, Any] | None = None,
 ) -> list[int]:
     """``enrol_faces`` for photo files: an unreadable, corrupt or huge file is refused like
     a photo without a face (with its reason), and then nothing is stored."""
@@ -244,10 +252,36 @@ def enrol_face_files(
         except ImageInputError as exc:
             refused.append(PhotoRefused(index, path.name, "bad_image", str(exc), exc.message_zh))
     templates = check_photos(recogniser, readable, refused)
+    return _store_audited(
+        db, vault, recogniser, resident_id, templates, consent_by, audit_by, audit_details
+    )
+
+
+def _store_audited(
+    db: sqlite_utils.Database,
+    vault: PiiVault,
+    recogniser: FaceRecogniser,
+    resident_id: int,
+    templates: Sequence[Template],
+    consent_by: str,
+    audit_by: str | None,
+    audit_details: dict[str, Any] | None,
+) -> list[int]:
+    """The templates and consent in one transaction, with the audit row the console writes
+    for the same act (``face_enrol``: template ids, model, no photo kept) when ``audit_by``."""
     with transaction(db) as conn:
-        return store_templates(
-            conn, vault, recogniser.model_sha256, resident_id, templates, consent_by, utc_now()
-        )
+        at = utc_now()
+        model = recogniser.model_sha256
+        ids = store_templates(conn, vault, model, resident_id, templates, consent_by, at)
+        if audit_by is not None:
+            details = {
+                "templates": ids,
+                "model_sha256": model[:12],
+                "photo_kept": False,
+                **(audit_details or {}),
+            }
+            audit.append(conn, audit_by, "face_enrol", f"resident:{resident_id}", details, at)
+        return ids
 
 
 def consent_time(db: sqlite_utils.Database, resident_id: int) -> datetime | None:

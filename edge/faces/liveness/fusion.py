@@ -16,6 +16,13 @@ this shape rather than an average: the cues are not alike, and one form fits the
 - depth seen in the landmarks (edge.faces.liveness.parallax) is evidence *for*, bounded to
   +2: a photo cannot produce it, a replayed video can, and the screen cues stand against that.
 - a live face found in near infrared adds +1.5: the strongest physical evidence we have.
+- the tone of the face (edge.faces.liveness.tone: a print's squeezed tones and washed-out
+  colour) is evidence both ways: a weighted sum of the log tone ratio and the log
+  colourfulness, clipped to +-TONE_CLIP. Its weights are the only ones *fitted*: logistic
+  regression of the live/attack label on those two logs, with the other cues' fused
+  log-odds as a fixed offset (their weights stay as set), over the dev seeds 1 and 3 of
+  bench/liveness.py (120 genuine and 160 attack sequences, L2 penalty 1.0; the bench prints
+  the fit again with ``--fit-tone``). The test seed 2 played no part in it.
 
 The weights and ramps below were set on the synthetic set of bench/liveness.py (one seed)
 and checked on another seed; the threshold is a config value with its measured default.
@@ -34,6 +41,7 @@ from edge.faces.liveness.parallax import ParallaxReading
 from edge.faces.liveness.passive import PassiveScore
 from edge.faces.liveness.scene import SceneReading
 from edge.faces.liveness.surround import SurroundReading
+from edge.faces.liveness.tone import ToneReading
 
 MODEL_CLIP = 4.0
 UNSCORED = -1.0  # the models' part for a greyscale frame
@@ -47,6 +55,12 @@ IR_LIVE = 1.5
 IR_ABSENT = -8.0  # no face where the IR camera should see it (screen, colour print)
 IR_DARK = -8.0
 IR_FLAT = -8.0  # a door with an IR camera wants more: every IR failure is decisive
+# tone: TONE_BLACK * ln(black) + TONE_COLOUR * ln(colour) + TONE_BIAS, clipped (fitted on the
+# dev seeds 1 and 3, 2026-12-02; see the module's docstring)
+TONE_BLACK = -1.85
+TONE_COLOUR = 1.95
+TONE_BIAS = -9.56
+TONE_CLIP = 4.0
 
 
 def ramp(value: float, start: float, end: float) -> float:
@@ -66,6 +80,7 @@ class FrameCues:
     border: BorderReading
     artefacts_db: float | None
     ir: IrReading | None = None
+    tone: ToneReading | None = None
 
     def evidence(self) -> dict[str, float]:
         parts = {
@@ -77,6 +92,8 @@ class FrameCues:
             if self.artefacts_db is None
             else ARTEFACTS[0] * ramp(self.artefacts_db, *ARTEFACTS[1:]),
         }
+        if self.tone is not None and self.passive.live is not None:  # not on a grey frame
+            parts["tone"] = tone_evidence(self.tone)
         if self.ir is not None:
             parts["infrared"] = {
                 "ok": IR_LIVE,
@@ -84,6 +101,16 @@ class FrameCues:
                 "dark": IR_DARK,
             }.get(self.ir.why, IR_ABSENT)
         return parts
+
+
+def tone_evidence(reading: ToneReading) -> float:
+    """The tone cue's log-odds part: negative for a print's grey blacks and weak colour."""
+    value = (
+        TONE_BLACK * math.log(max(reading.black, 1e-3))
+        + TONE_COLOUR * math.log(max(reading.colour, 0.5))
+        + TONE_BIAS
+    )
+    return float(np.clip(value, -TONE_CLIP, TONE_CLIP))
 
 
 @dataclass(frozen=True)
@@ -168,6 +195,8 @@ def fuse(
         raise ValueError("liveness needs at least one frame")
     shared = sequence.evidence()
     per_frame = [{**f.evidence(), **shared} for f in frames]
+    names = {k for p in per_frame for k in p}  # a cue some frames lack (grey) counts 0 there
+    per_frame = [{k: p.get(k, 0.0) for k in sorted(names, key=_order)} for p in per_frame]
     if cues is not None:  # an ablation (bench/liveness.py): only these cues count
         per_frame = [{k: v for k, v in p.items() if k in cues} for p in per_frame]
     totals = [sum(parts.values()) for parts in per_frame]
@@ -180,6 +209,8 @@ def fuse(
         "greyscale_frames": sum(1 for f in frames if f.passive.greyscale),
         "border": float(np.mean([f.border.score for f in frames])),
         "artefacts_db": _mean([f.artefacts_db for f in frames]),
+        "tone_black": _mean([f.tone.black if f.tone else None for f in frames]),
+        "tone_colour": _mean([f.tone.colour if f.tone else None for f in frames]),
         "parallax": sequence.parallax.drift,
         "surround": sequence.surround.coherence,
         "surround_whole_view": sequence.surround.whole_view,
@@ -197,6 +228,13 @@ def fuse(
         readings,
         tuple(totals),
     )
+
+
+_ORDER = ("model", "border", "artefacts", "tone", "infrared", "parallax", "surround", "scene")
+
+
+def _order(name: str) -> int:
+    return _ORDER.index(name) if name in _ORDER else len(_ORDER)
 
 
 def _mean(values: list[float | None]) -> float | None:

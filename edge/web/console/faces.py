@@ -49,6 +49,7 @@ def liveness_checker() -> LivenessChecker:
     return checker
 
 
-def capture_gates(config: Any) -> list[str]:
-    """The pedestrian gates whose camera can capture a face for enrolment."""
-    return [gate.id for gate in config.gates if gate.kind == "pedestrian"]
+def capture_gates(config: Any) -> dict[str, str]:
+    """The pedestrian gates whose camera can capture a face for enrolment: id -> name (the
+    page lists the door by its name, as the site calls it, and posts its id)."""
+    return {gate.id: gate.name or gate.id for gate in config.gates if gate.kind == "pedestrian"}
