@@ -187,3 +187,39 @@ def test_db_recover_salvages_into_a_new_file_and_keeps_the_damaged_one(
         assert 1400 < events < 1500 and "events: unreadable pages skipped" in result.output
     else:
         assert events == 1500
+
+
+# Every process and command starts through the one click group: none may answer a store
+# SQLite finds damaged only when it reads it with a stack trace.
+COMMANDS = (["web", "--port", "1"], ["retention"], ["events"], ["resident", "list"],
+            ["user", "list"], ["db-version"], ["sync", "status"])  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_a_file_cut_short_inside_its_pages_is_refused_in_the_readers_language(
+    gate_config, tmp_path, command
+):
+    config = gate_config(tmp_path)
+    path = build(config)
+    with open(path, "r+b") as handle:  # the header is whole; the pages after 10 are gone
+        handle.truncate(10 * 4096 + 1000)
+    forget_read_headers()
+    toml = _toml(config, tmp_path)
+    result = CliRunner(env={"LANG": "zh_CN.UTF-8"}).invoke(main, [*command, "-c", str(toml)])
+    assert isinstance(result.exception, SystemExit), result.exception  # not a stack trace
+    assert result.exit_code == 1
+    assert f"数据库 {path} 已损坏" in result.output
+    assert "menwei db recover" in result.output
+
+
+def test_retention_on_a_damaged_database_deletes_nothing_and_says_so(gate_config, tmp_path):
+    config = gate_config(tmp_path)
+    path = build(config)
+    zero_page(path, "events", "first")
+    forget_read_headers()
+    toml = _toml(config, tmp_path)
+    result = CliRunner(env={"LANG": "zh_CN.UTF-8"}).invoke(main, ["retention", "-c", str(toml)])
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1
+    assert "DAMAGED" in result.output
+    assert f"完整性检查发现数据库 {path} 已损坏，因此没有删除任何内容" in result.output

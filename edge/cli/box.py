@@ -101,7 +101,7 @@ def retention(config_path: Path) -> None:
     from edge.box.retention import run_retention
     from edge.box.store_check import periodic_check
     from edge.db import utc_now
-    from edge.db_file import DamagedStoreError
+    from edge.db_file import REPAIR_HINT, DamagedStoreError, StoreFaultError
     from edge.store.open import open_store
 
     config = read_config(config_path)
@@ -116,6 +116,12 @@ def retention(config_path: Path) -> None:
         click.echo(f"integrity_check: {verdict} ({status.seconds:.1f} s)")
         for problem in status.problems[:5]:
             click.echo(f"  {problem}")
+        if status.complete and not status.ok:  # deleting rows could spread the damage
+            raise StoreFaultError(
+                "The integrity check found the database %(path)s damaged, so nothing was"
+                " deleted: stop the services, then " + REPAIR_HINT,
+                {"path": config.storage.database_path},
+            )
     report = run_retention(db, config.storage.snapshot_dir, config.retention, utc_now())
     click.echo(
         f"deleted {report.snapshots_deleted} snapshots ({report.bytes_freed // 1024} KiB)"
