@@ -7,10 +7,13 @@ open the same database the same way without importing camera or GPIO code.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
+import os
 import shutil
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import sqlite_utils
@@ -55,6 +58,8 @@ def open_gate_store(config: MenweiConfig) -> tuple[sqlite_utils.Database, str | 
         state = f"damaged: {wal}"
     try:
         db = open_store(config)
+    except DamagedStoreError as exc:  # not a database at all: refused, never replaced
+        return _stand_in(f"damaged: {exc}" + (f"; {state}" if state else ""))
     except (sqlite3.DatabaseError, OSError) as exc:
         state = f"store not writable at start ({exc.__class__.__name__}: {exc})" + (
             f"; {state}" if state else ""
@@ -65,8 +70,8 @@ def open_gate_store(config: MenweiConfig) -> tuple[sqlite_utils.Database, str | 
             except sqlite3.OperationalError:
                 db = connect_read_only(path)
                 state = f"read-only: {state}"
-        except sqlite3.DatabaseError as again:  # not a database SQLite can read at all
-            raise DamagedStoreError(f"{path} cannot be opened ({again}): {REPAIR_HINT}") from None
+        except (sqlite3.DatabaseError, DamagedStoreError) as again:  # SQLite cannot read it
+            return _stand_in(f"damaged: {path} cannot be opened ({again}): {REPAIR_HINT}")
         log.error("%s; deciding from what it reads, events go to the spool", state)
         version = schema_version(db)
         if version != LATEST_VERSION:
@@ -83,6 +88,32 @@ def open_gate_store(config: MenweiConfig) -> tuple[sqlite_utils.Database, str | 
         else:
             log.info("quick_check ok in %.2f s", result.seconds)
     return db, state
+
+
+def _stand_in(state: str) -> tuple[sqlite_utils.Database, str]:
+    """An empty database in the temporary folder for a gate whose store will not open.
+
+    A gate that refused to start would lock every resident out, restart after restart.
+    With this stand-in (no tables: every read and write fails like the damaged store's),
+    the gate runs as on any unreadable store: it decides from its last good copy file
+    (edge.people.memory_copy), its events go to the spool, the exit button, fire alarm
+    and manual open work, and health names the damage. The damaged file is left as it is
+    for ``menwei db recover``; the stand-in is removed when the process ends."""
+    handle, name = tempfile.mkstemp(prefix="menwei-gate-stand-in-", suffix=".db")
+    os.close(handle)
+    path = Path(name)
+    atexit.register(_remove, path)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA user_version = 0")
+        conn.execute("VACUUM")  # writes the header: refuse_damaged takes it for a database
+    log.error("%s; deciding from the last good copy, events go to the spool", state)
+    return connect(path, apply_migrations=False), state
+
+
+def _remove(path: Path) -> None:
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(OSError):
+            name.unlink()
 
 
 def sync_gates(db: sqlite_utils.Database, config: MenweiConfig) -> None:
