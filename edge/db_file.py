@@ -10,6 +10,7 @@ that holds something.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -154,13 +155,33 @@ _STORAGE_CODES = {
 }
 
 
+FULL_BELOW_BYTES = 1024 * 1024  # SQLite cannot even map its -shm file below this
+
+
+def _disk_code(path: Path) -> int | None:
+    """SQLITE_READONLY or SQLITE_FULL when the disk under ``path`` is so, else None: SQLite
+    reports a full disk as "disk I/O error" when it cannot map its shared-memory file."""
+    try:
+        disk = os.statvfs(path.parent)
+    except OSError:
+        return None
+    if disk.f_flag & os.ST_RDONLY:
+        return 8
+    if disk.f_bavail * disk.f_frsize < FULL_BELOW_BYTES:
+        return 13
+    return None
+
+
 def storage_error(exc: sqlite3.Error, path: Path) -> UserError | None:
     """The error a person can act on for a storage fault SQLite raised at ``path`` (damaged,
     full, read-only, unreadable), or None when ``exc`` is not one (a bug: let it show)."""
     code = getattr(exc, "sqlite_errorcode", None)
     if code is None:
         return None
-    msgid = _STORAGE_CODES.get(code & 0xFF)
+    primary = code & 0xFF
+    if primary in (10, 14):  # an I/O error is often the disk itself: full or read-only
+        primary = _disk_code(path) or primary
+    msgid = _STORAGE_CODES.get(primary)
     if msgid is None:
         return None
     return StoreFaultError(msgid, {"path": path, "error": str(exc)})

@@ -8,6 +8,7 @@ a directory in the file's place, pages of a table zeroed, garbage in the WAL.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import mount_tmpfs
 
 from edge.cli.main import main
 from edge.db import connect
@@ -221,3 +223,35 @@ def test_retention_on_a_damaged_database_deletes_nothing_and_says_so(gate_config
     assert result.exit_code == 1
     assert "DAMAGED" in result.output
     assert f"完整性检查发现数据库 {path} 已损坏，因此没有删除任何内容" in result.output
+
+
+@pytest.mark.parametrize("fault", ["full", "read-only"])
+def test_a_command_on_a_full_or_read_only_disk_names_the_disk_not_damage(tmp_path, fault):
+    """SQLite says "disk I/O error" when it cannot map its -shm file on a full disk: the
+    reader is told the disk is full (or read-only), not sent to recover a sound database."""
+    data = tmp_path / "data"
+    mount_tmpfs(data, "2m")
+    try:
+        db = connect(data / "menwei.db")
+        db.conn.close()
+        for name in ("menwei.db-wal", "menwei.db-shm"):
+            (data / name).unlink(missing_ok=True)
+        if fault == "full":
+            with open(data / "filler", "wb") as handle, contextlib.suppress(OSError):
+                while True:
+                    handle.write(b"\0" * 65536)
+                    handle.flush()
+        else:
+            subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
+        forget_read_headers()
+        toml = tmp_path / "menwei.toml"
+        toml.write_text(f'[storage]\ndata_dir = "{data}"\n', encoding="utf-8")
+        result = CliRunner(env={"LANG": "zh_CN.UTF-8"}).invoke(
+            main, ["db-version", "-c", str(toml)]
+        )
+    finally:
+        subprocess.run(["umount", "-l", str(data)], check=False, capture_output=True)
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1
+    assert ("所在磁盘已满" if fault == "full" else "是只读的") in result.output, result.output
+    assert "已损坏" not in result.output
