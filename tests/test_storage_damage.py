@@ -255,3 +255,33 @@ def test_a_command_on_a_full_or_read_only_disk_names_the_disk_not_damage(tmp_pat
     assert result.exit_code == 1
     assert ("所在磁盘已满" if fault == "full" else "是只读的") in result.output, result.output
     assert "已损坏" not in result.output
+
+
+def test_backup_and_db_check_work_from_a_read_only_disk(tmp_path):
+    """A card the kernel remounted read-only is when a copy matters most: `menwei backup`
+    and `menwei db check` read it without the -shm file they cannot create there."""
+    data = tmp_path / "data"
+    mount_tmpfs(data, "4m")
+    try:
+        db = connect(data / "menwei.db")
+        add_vehicle(db, VehicleInput(RESIDENT, "resident", "3-1-402"))
+        db.conn.close()  # the last connection: WAL checkpointed and removed
+        subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
+        forget_read_headers()
+        toml = tmp_path / "menwei.toml"
+        toml.write_text(f'[storage]\ndata_dir = "{data}"\n', encoding="utf-8")
+        runner = CliRunner(env={"LANG": "zh_CN.UTF-8"})
+        checked = runner.invoke(main, ["db", "check", "-c", str(toml)])
+        copy = tmp_path / "copy.db"
+        backed = runner.invoke(main, ["backup", str(copy), "-c", str(toml)])
+    finally:
+        subprocess.run(["umount", "-l", str(data)], check=False, capture_output=True)
+    assert checked.exit_code == 0, checked.output
+    assert "完好" in checked.output
+    assert backed.exit_code == 0, backed.output
+    assert "备份已写入" in backed.output
+    saved = sqlite3.connect(copy)
+    try:
+        assert saved.execute("SELECT plate FROM vehicles").fetchall() == [(RESIDENT,)]
+    finally:
+        saved.close()

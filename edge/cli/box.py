@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from edge.cli.common import config_option, read_config
+from edge.cli.common import config_option, read_config, tr
 from edge.config.example import render_example
 from gate_drivers.source_spec import redact
 
@@ -141,13 +141,11 @@ def retention(config_path: Path) -> None:
 @config_option
 def backup(destination: Path, config_path: Path) -> None:
     """Write a consistent copy of the live database to DESTINATION (file or folder)."""
-    from edge.box.backup import BackupError, backup_database
+    from edge.box.backup import backup_database
 
     config = read_config(config_path)
-    try:
-        size = backup_database(config.storage.database_path, destination)
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from None
+    size = backup_database(config.storage.database_path, destination)  # BackupError: one line
     click.echo(
-        f"backup written ({size // 1024} KiB, integrity ok). Back up the PII key file separately."
+        tr("backup written (%(kib)s KiB, integrity ok). Back up the PII key file separately.")
+        % {"kib": size // 1024}
     )
