@@ -20,10 +20,12 @@ from click.testing import CliRunner
 from helpers import mount_tmpfs
 
 from edge.cli.main import main
-from edge.db import connect
+from edge.db import connect, transaction
 from edge.db_file import DamagedStoreError, forget_read_headers
 from edge.events.record import NewEvent, record_event
+from edge.people.residents import insert_resident
 from edge.people.vehicles import VehicleInput, add_vehicle, facts_for_plate
+from edge.pii import PiiVault
 from edge.store.open import open_gate_store
 
 AT = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -285,3 +287,43 @@ def test_backup_and_db_check_work_from_a_read_only_disk(tmp_path):
         assert saved.execute("SELECT plate FROM vehicles").fetchall() == [(RESIDENT,)]
     finally:
         saved.close()
+
+
+LISTS = (["events"], ["resident", "list"], ["user", "list"], ["room", "list"], ["vehicle", "list"],
+         ["watchlist", "list"], ["pass", "list"], ["sync", "status"])  # fmt: skip
+
+
+@pytest.mark.parametrize("fault", ["read-only", "full"])
+def test_commands_that_only_read_work_on_a_faulted_disk(tmp_path, fault):
+    """While the card is read-only or full, the operator still reads the events and lists."""
+    data = tmp_path / "data"
+    mount_tmpfs(data, "4m")
+    key = tmp_path / "pii.key"
+    key.write_bytes(b"k" * 32)
+    key.chmod(0o600)
+    toml = tmp_path / "menwei.toml"
+    toml.write_text(
+        f'[storage]\ndata_dir = "{data}"\n[security]\npii_key_file = "{key}"\n', encoding="utf-8"
+    )
+    runner = CliRunner(env={"LANG": "zh_CN.UTF-8"})
+    try:
+        db = connect(data / "menwei.db")
+        add_vehicle(db, VehicleInput(RESIDENT, "resident", "3-1-402"))
+        with transaction(db) as conn:
+            insert_resident(conn, PiiVault.from_key_file(key), "李四", "3-1-402", "residents", AT)
+        db.conn.close()  # nothing open on the disk: it can be remounted read-only
+        if fault == "full":
+            with open(data / "filler", "wb") as handle, contextlib.suppress(OSError):
+                while True:
+                    handle.write(b"\0" * 65536)
+                    handle.flush()
+        else:
+            subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
+        forget_read_headers()
+        results = {" ".join(c): runner.invoke(main, [*c, "-c", str(toml)]) for c in LISTS}
+    finally:
+        subprocess.run(["umount", "-l", str(data)], check=False, capture_output=True)
+    failed = {c: r.output for c, r in results.items() if r.exit_code != 0}
+    assert failed == {}
+    assert RESIDENT in results["vehicle list"].output
+    assert "李四" in results["resident list"].output

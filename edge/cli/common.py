@@ -93,12 +93,15 @@ def read_config(config_path: Path) -> MenweiConfig:
     return config
 
 
-def store_and_vault(config_path: Path) -> tuple[MenweiConfig, sqlite_utils.Database, PiiVault]:
-    """Config, store and PII vault, for commands that read or write personal data."""
-    from edge.store.open import open_store, pii_vault  # OpenCV (snapshots): only when used
+def store_and_vault(
+    config_path: Path, read_only: bool = False
+) -> tuple[MenweiConfig, sqlite_utils.Database, PiiVault]:
+    """Config, store and PII vault, for commands that read or write personal data;
+    ``read_only``: a command that only reads, which works on a read-only or full disk."""
+    from edge.store.open import open_reader, open_store, pii_vault  # OpenCV: only when used
 
     config = read_config(config_path)
-    return config, open_store(config), pii_vault(config)
+    return config, (open_reader if read_only else open_store)(config), pii_vault(config)
 
 
 def parse_time(

@@ -74,7 +74,7 @@ def resident_list(as_json: bool, config_path: Path) -> None:
     """List residents with names, templates, PIN and consent."""
     from edge.people.residents import list_residents
 
-    config, db, vault = store_and_vault(config_path)
+    config, db, vault = store_and_vault(config_path, read_only=True)
     print_table(list_residents(db, vault), RESIDENT_COLUMNS, words(config), as_json)
 
 
@@ -320,7 +320,7 @@ def pass_revoke(pass_id: int, config_path: Path) -> None:
 def pass_list(as_json: bool, config_path: Path) -> None:
     """List passes with validity and uses (tokens are never stored, so never shown)."""
     from edge.people.passes import list_passes
-    from edge.store.open import open_store
+    from edge.store.open import open_reader
 
     config = read_config(config_path)
-    print_table(list_passes(open_store(config)), PASS_COLUMNS, words(config), as_json)
+    print_table(list_passes(open_reader(config)), PASS_COLUMNS, words(config), as_json)

@@ -58,11 +58,12 @@ ROOM_COLUMNS: list[Column] = [
 @config_option
 def room_list(landlord: str | None, as_json: bool, config_path: Path) -> None:
     """List rooms with their landlord, registrations and sticker URL."""
+    from edge.store.open import open_reader  # OpenCV (snapshots): only when used
     from qr_registry.rooms import list_rooms
     from qr_registry.stickers import room_url  # reportlab, PIL: only when used
 
     config = read_config(config_path)
-    db = connect(config.storage.database_path)
+    db = open_reader(config)
     landlord_id = _landlord_id(db, landlord) if landlord else None
     names = dict(db.execute("SELECT id, username FROM users").fetchall())
     counts = dict(

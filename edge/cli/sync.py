@@ -72,7 +72,7 @@ def sync_status_cmd(as_json: bool, config_path: Path) -> None:
     Exits 1 when rows are dead-lettered, so monitoring can alarm on it.
     """
     from edge.db import utc_now
-    from edge.store.open import open_store
+    from edge.store.open import open_reader
     from sync.status import read_status_file, sync_status
 
     config = read_config(config_path)
@@ -80,7 +80,7 @@ def sync_status_cmd(as_json: bool, config_path: Path) -> None:
         click.echo(
             "sync is not configured (no [sync] section in the config): events stay on this box"
         )
-    status = sync_status(open_store(config), utc_now())
+    status = sync_status(open_reader(config), utc_now())
     status["configured"] = config.sync is not None
     worker = read_status_file(config.sync.status_file) if config.sync else None
     status["worker"] = worker.get("worker") if worker else "unknown"

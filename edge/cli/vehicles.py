@@ -105,10 +105,10 @@ def vehicle_remove(plate: str, kind: str | None, config_path: Path) -> None:
 def vehicle_list(as_json: bool, config_path: Path) -> None:
     """List enrolled vehicles."""
     from edge.people.vehicles import list_vehicles
-    from edge.store.open import open_store
+    from edge.store.open import open_reader
 
     config = read_config(config_path)
-    print_table(list_vehicles(open_store(config)), VEHICLE_COLUMNS, words(config), as_json)
+    print_table(list_vehicles(open_reader(config)), VEHICLE_COLUMNS, words(config), as_json)
 
 
 @click.group()
@@ -155,7 +155,7 @@ def watchlist_remove(plate: str, config_path: Path) -> None:
 def watchlist_list(as_json: bool, config_path: Path) -> None:
     """List watchlist plates."""
     from edge.people.vehicles import list_watch
-    from edge.store.open import open_store
+    from edge.store.open import open_reader
 
     config = read_config(config_path)
-    print_table(list_watch(open_store(config)), WATCH_COLUMNS, words(config), as_json)
+    print_table(list_watch(open_reader(config)), WATCH_COLUMNS, words(config), as_json)

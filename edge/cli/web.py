@@ -182,10 +182,11 @@ USER_COLUMNS: list[Column] = [
 @config_option
 def user_list(as_json: bool, config_path: Path) -> None:
     """List console accounts with their role and state (never a password)."""
+    from edge.store.open import open_reader  # OpenCV (snapshots): only when used
     from edge.web.accounts import list_users
 
     config = read_config(config_path)
-    db = connect(config.storage.database_path)
+    db = open_reader(config)
     print_table(list_users(db.conn), USER_COLUMNS, words(config), as_json)
 
 

@@ -36,6 +36,19 @@ def open_store(config: MenweiConfig) -> sqlite_utils.Database:
     return db
 
 
+def open_reader(config: MenweiConfig) -> sqlite_utils.Database:
+    """The store for a command that only reads (events, the lists, sync status): as
+    ``open_store``, or read as it is when its disk cannot be written (read-only or full), so
+    an operator can still see what happened while the disk is faulted."""
+    try:
+        return open_store(config)
+    except sqlite3.OperationalError as exc:
+        log.warning(
+            "%s cannot be written (%s): reading it as it is", config.storage.database_path, exc
+        )
+        return connect_read_only(config.storage.database_path)
+
+
 def open_gate_store(config: MenweiConfig) -> tuple[sqlite_utils.Database, str | None]:
     """The store for a gate process, and what is wrong with it (None when nothing is).
 
