@@ -118,6 +118,9 @@ def _local(value: str | None) -> str:
 
 
 def _detail(item: dict, revealed: dict, error: str, code: int = 200):
+    """The registration's page: every rendering is a view in the audit log, the refused
+    reveal's page as much as the GET (each shows the person)."""
+    audit.record(get_db(), actor(), "view", f"registration:{item['id']}")
     return render_template(
         "police/detail.html", item=item, labels=labels(), revealed=revealed, error=error,
         may_reveal=g.user.role in REVEAL_ROLES, role=g.user.role,
@@ -129,7 +132,6 @@ def detail(reg_id: str):
     item = registrations.get(get_db().conn, vault(), reg_id, now())
     if item is None:
         abort(404)
-    audit.record(get_db(), actor(), "view", f"registration:{reg_id}")
     return _detail(view(item, g.user.role), {}, "")
 
 
