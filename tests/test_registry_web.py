@@ -649,3 +649,13 @@ def test_every_page_showing_a_registration_is_an_audited_view(env, regs) -> None
     )
     assert bad.status_code == 422 and "王五" in bad.text
     assert _views(env, regs["a"]) == before + 2
+
+
+def test_a_refused_search_filter_is_named_as_the_form_names_it(env) -> None:
+    police = client_for(env, "police")
+    police.set_cookie("lang", "zh")
+    page = police.get("/police/", query_string={"from": "2025-13-01"})
+    assert page.status_code == 400
+    assert "登记日期起：" in page.text
+    page = police.get("/police/", query_string={"name": "名" * 70})
+    assert page.status_code == 400 and "姓名：最多 64 个字符" in page.text
