@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from edge.cli.common import config_option, read_config, tr
+from edge.cli.common import config_option, read_config, say, tr
 from edge.config.example import render_example
 from gate_drivers.source_spec import redact
 
@@ -113,7 +113,8 @@ def retention(config_path: Path) -> None:
     status = periodic_check(config, db, utc_now())
     if status is not None:
         verdict = "ok" if status.ok else ("not finished" if not status.complete else "DAMAGED")
-        click.echo(f"integrity_check: {verdict} ({status.seconds:.1f} s)")
+        say("integrity_check: %(verdict)s (%(seconds)s s)", verdict=tr(verdict),
+            seconds=f"{status.seconds:.1f}")  # fmt: skip
         for problem in status.problems[:5]:
             click.echo(f"  {problem}")
         if status.complete and not status.ok:  # deleting rows could spread the damage
@@ -123,17 +124,18 @@ def retention(config_path: Path) -> None:
                 {"path": config.storage.database_path},
             )
     report = run_retention(db, config.storage.snapshot_dir, config.retention, utc_now())
-    click.echo(
-        f"deleted {report.snapshots_deleted} snapshots ({report.bytes_freed // 1024} KiB)"
-        f" and {report.events_deleted} events; snapshots now "
-        f"{report.snapshot_bytes_left // (1024 * 1024)} MiB"
-    )
-    click.echo(
-        f"purged {report.registrations_purged} closed registrations,"
-        f" {report.visitor_faces_purged} ended face passes' templates,"
-        f" {report.visitor_passes_purged} old visitor passes,"
-        f" {report.watch_faces_purged} expired watchlist faces"
-    )
+    say(
+        "deleted %(snapshots)s snapshots (%(kib)s KiB) and %(events)s events; snapshots now"
+        " %(mib)s MiB",
+        snapshots=report.snapshots_deleted, kib=report.bytes_freed // 1024,
+        events=report.events_deleted, mib=report.snapshot_bytes_left // (1024 * 1024),
+    )  # fmt: skip
+    say(
+        "purged %(registrations)s closed registrations, %(faces)s ended face passes'"
+        " templates, %(passes)s old visitor passes, %(watch)s expired watchlist faces",
+        registrations=report.registrations_purged, faces=report.visitor_faces_purged,
+        passes=report.visitor_passes_purged, watch=report.watch_faces_purged,
+    )  # fmt: skip
 
 
 @click.command()

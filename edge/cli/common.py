@@ -124,6 +124,13 @@ def tr(msgid: str) -> str:
     return translator(locale_language())(msgid)
 
 
+def say(msgid: str, err: bool = False, **params: object) -> None:
+    """Print one message of the command line in the locale's language (``tr``), its
+    ``%(name)s`` placeholders filled from ``params``."""
+    text = tr(msgid)
+    click.echo(text % params if params else text, err=err)
+
+
 def words(config: MenweiConfig) -> Vocabulary:
     """The box's words in the locale's language, times in the site zone."""
     return Vocabulary.for_language(locale_language(), config.site.zone)
