@@ -181,8 +181,9 @@ def test_the_command_line_speaks_the_locales_language(config):
     zh = CliRunner(env={"LANG": "zh_CN.UTF-8"})
     said = {
         " ".join(args): zh.invoke(main, [*args, "-c", str(config)])
-        for args in (["retention"], ["sync", "status"], ["vehicle", "add", "皖A12345",
-                     "--household", "3-1-402"], ["watchlist", "add", "京A88888", "--reason", "被盗"],
+        for args in (["retention"], ["sync", "status"],
+                     ["vehicle", "add", "皖A12345", "--household", "3-1-402"],
+                     ["watchlist", "add", "京A88888", "--reason", "被盗"],
                      ["vehicle", "remove", "皖A12345"])
     }  # fmt: skip
     for command, result in said.items():
@@ -196,3 +197,18 @@ def test_the_command_line_speaks_the_locales_language(config):
     assert "已删除 1 条登记" in said["vehicle remove 皖A12345"].output
     english = re.compile(r"\b(?:deleted|purged|queued|enrolled|added|removed|sync is)\b")
     assert [c for c, r in said.items() if english.search(r.output)] == []
+
+
+def test_status_names_a_running_gates_storage_fault():
+    """A gate running on a damaged, full or read-only store (deciding from its last good
+    copy) shows it in `menwei status`, not an empty problem column."""
+    from zoneinfo import ZoneInfo
+
+    from edge.cli.gates import STATUS_COLUMNS
+    from edge.vocabulary import Vocabulary
+
+    fault = "damaged: /var/lib/menwei/menwei.db is not an SQLite database"
+    row = {"gate": "north", "up": True, "camera": {"state": "ok"}, "storage_fault": fault}
+    words = Vocabulary.for_language("zh", ZoneInfo("Asia/Shanghai"))
+    [(_, problem)] = [c for c in STATUS_COLUMNS if c[0] == "Problem"]
+    assert problem(row, words) == f"存储故障: {fault}"
