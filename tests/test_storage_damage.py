@@ -327,3 +327,18 @@ def test_commands_that_only_read_work_on_a_faulted_disk(tmp_path, fault):
     assert failed == {}
     assert RESIDENT in results["vehicle list"].output
     assert "李四" in results["resident list"].output
+
+
+def test_without_a_temporary_folder_for_the_stand_in_the_gate_refuses_by_name(
+    gate_config, tmp_path, monkeypatch
+):
+    import tempfile
+
+    config = gate_config(tmp_path)
+    path = build(config)
+    REFUSED["garbled header"](path)
+    forget_read_headers()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
+    with pytest.raises(DamagedStoreError) as refused:
+        open_gate_store(config)
+    assert str(path) in str(refused.value) and "menwei db recover" in str(refused.value)

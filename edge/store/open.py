@@ -112,15 +112,19 @@ def _stand_in(state: str) -> tuple[sqlite_utils.Database, str]:
     (edge.people.memory_copy), its events go to the spool, the exit button, fire alarm
     and manual open work, and health names the damage. The damaged file is left as it is
     for ``menwei db recover``; the stand-in is removed when the process ends."""
-    handle, name = tempfile.mkstemp(prefix="menwei-gate-stand-in-", suffix=".db")
-    os.close(handle)
-    path = Path(name)
-    atexit.register(_remove, path)
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        conn.execute("PRAGMA user_version = 0")
-        conn.execute("VACUUM")  # writes the header: refuse_damaged takes it for a database
+    try:
+        handle, name = tempfile.mkstemp(prefix="menwei-gate-stand-in-", suffix=".db")
+        os.close(handle)
+        path = Path(name)
+        atexit.register(_remove, path)
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            conn.execute("PRAGMA user_version = 0")
+            conn.execute("VACUUM")  # writes the header: refuse_damaged takes it for a database
+        db = connect(path, apply_migrations=False)
+    except (OSError, sqlite3.Error) as exc:  # no writable temporary folder either
+        raise DamagedStoreError(f"{state}; no stand-in in {tempfile.gettempdir()}: {exc}") from None
     log.error("%s; deciding from the last good copy, events go to the spool", state)
-    return connect(path, apply_migrations=False), state
+    return db, state
 
 
 def _remove(path: Path) -> None:
