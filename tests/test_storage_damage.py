@@ -12,6 +12,7 @@ import contextlib
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,6 +31,12 @@ from edge.store.open import open_gate_store
 
 AT = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 RESIDENT = "皖A12345"
+
+
+@pytest.fixture(autouse=True)
+def stand_in_folder(tmp_path, monkeypatch):
+    """A gate's stand-in for a database that will not open goes to the test's own folder."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
 def build(config) -> Path:
@@ -332,8 +339,6 @@ def test_commands_that_only_read_work_on_a_faulted_disk(tmp_path, fault):
 def test_without_a_temporary_folder_for_the_stand_in_the_gate_refuses_by_name(
     gate_config, tmp_path, monkeypatch
 ):
-    import tempfile
-
     config = gate_config(tmp_path)
     path = build(config)
     REFUSED["garbled header"](path)

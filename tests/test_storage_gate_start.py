@@ -185,9 +185,12 @@ DAMAGE = {
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
-def test_gate_restarted_on_a_file_sqlite_cannot_open_still_lets_the_resident_in(tmp_path, damage):
+def test_gate_restarted_on_a_file_sqlite_cannot_open_still_lets_the_resident_in(
+    tmp_path, damage, monkeypatch
+):
     """A restart finds a database that will not open at all: the gate runs on a stand-in,
     decides from its last good copy file, leaves the damaged file as it is."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the gate's stand-in: in the test's folder
     data, spool, frames = tmp_path / "data", tmp_path / "spool", tmp_path / "frames"
     frames.mkdir()
     for i in range(4):
@@ -222,3 +225,4 @@ def test_gate_restarted_on_a_file_sqlite_cannot_open_still_lets_the_resident_in(
     assert "Traceback" not in output, output
     assert str(path) in output and "menwei db recover" in output
     assert path.read_bytes() == damaged  # never replaced: `menwei db recover` reads it
+    assert list(tmp_path.glob("menwei-stand-in-*.db"))  # the one stand-in, by the database

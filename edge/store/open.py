@@ -7,8 +7,8 @@ open the same database the same way without importing camera or GPIO code.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
@@ -20,7 +20,7 @@ import sqlite_utils
 
 from edge.config import MenweiConfig
 from edge.db import connect, connect_read_only, iso, schema_version, transaction, utc_now
-from edge.db_file import REPAIR_HINT, DamagedStoreError, wal_problem
+from edge.db_file import REPAIR_HINT, DamagedStoreError, file_problem, wal_problem
 from edge.migrations import LATEST_VERSION
 from edge.pii import PiiKeyError, PiiVault
 from edge.store.integrity import check, stamp
@@ -72,7 +72,7 @@ def open_gate_store(config: MenweiConfig) -> tuple[sqlite_utils.Database, str | 
     try:
         db = open_store(config)
     except DamagedStoreError as exc:  # not a database at all: refused, never replaced
-        return _stand_in(f"damaged: {exc}" + (f"; {state}" if state else ""))
+        return _stand_in(path, f"damaged: {exc}" + (f"; {state}" if state else ""))
     except (sqlite3.DatabaseError, OSError) as exc:
         state = f"store not writable at start ({exc.__class__.__name__}: {exc})" + (
             f"; {state}" if state else ""
@@ -84,7 +84,7 @@ def open_gate_store(config: MenweiConfig) -> tuple[sqlite_utils.Database, str | 
                 db = connect_read_only(path)
                 state = f"read-only: {state}"
         except (sqlite3.DatabaseError, DamagedStoreError) as again:  # SQLite cannot read it
-            return _stand_in(f"damaged: {path} cannot be opened ({again}): {REPAIR_HINT}")
+            return _stand_in(path, f"damaged: {path} cannot be opened ({again}): {REPAIR_HINT}")
         log.error("%s; deciding from what it reads, events go to the spool", state)
         version = schema_version(db)
         if version != LATEST_VERSION:
@@ -103,7 +103,7 @@ def open_gate_store(config: MenweiConfig) -> tuple[sqlite_utils.Database, str | 
     return db, state
 
 
-def _stand_in(state: str) -> tuple[sqlite_utils.Database, str]:
+def _stand_in(damaged: Path, state: str) -> tuple[sqlite_utils.Database, str]:
     """An empty database in the temporary folder for a gate whose store will not open.
 
     A gate that refused to start would lock every resident out, restart after restart.
@@ -111,26 +111,24 @@ def _stand_in(state: str) -> tuple[sqlite_utils.Database, str]:
     the gate runs as on any unreadable store: it decides from its last good copy file
     (edge.people.memory_copy), its events go to the spool, the exit button, fire alarm
     and manual open work, and health names the damage. The damaged file is left as it is
-    for ``menwei db recover``; the stand-in is removed when the process ends."""
+    for ``menwei db recover``. One stand-in per database path, made whole and renamed into
+    place, so the gates of a box share it and a killed gate leaves no more than that one
+    small file behind."""
+    digest = hashlib.sha256(str(damaged.resolve()).encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"menwei-stand-in-{digest}.db"
     try:
-        handle, name = tempfile.mkstemp(prefix="menwei-gate-stand-in-", suffix=".db")
-        os.close(handle)
-        path = Path(name)
-        atexit.register(_remove, path)
-        with contextlib.closing(sqlite3.connect(path)) as conn:
-            conn.execute("PRAGMA user_version = 0")
-            conn.execute("VACUUM")  # writes the header: refuse_damaged takes it for a database
+        if not path.is_file() or file_problem(path) is not None:  # else the box's other gate's
+            handle, name = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".new")
+            os.close(handle)
+            with contextlib.closing(sqlite3.connect(name)) as conn:
+                conn.execute("PRAGMA user_version = 0")
+                conn.execute("VACUUM")  # writes the header: refuse_damaged takes it for one
+            os.replace(name, path)
         db = connect(path, apply_migrations=False)
     except (OSError, sqlite3.Error) as exc:  # no writable temporary folder either
         raise DamagedStoreError(f"{state}; no stand-in in {tempfile.gettempdir()}: {exc}") from None
     log.error("%s; deciding from the last good copy, events go to the spool", state)
     return db, state
-
-
-def _remove(path: Path) -> None:
-    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        with contextlib.suppress(OSError):
-            name.unlink()
 
 
 def sync_gates(db: sqlite_utils.Database, config: MenweiConfig) -> None:
