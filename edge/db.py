@@ -123,14 +123,33 @@ def connect_read_only(path: Path) -> sqlite_utils.Database:
     file system without one, ``immutable=1`` (reads the main file as it is: commits still
     in the WAL are not seen). Raises DamagedStoreError or sqlite3.Error."""
     refuse_damaged(path)
+    conn, _immutable = open_for_reading(path)
+    return sqlite_utils.Database(conn)
+
+
+def open_for_reading(path: Path) -> tuple[sqlite3.Connection, bool]:
+    """A read-only sqlite3 connection to ``path``, and whether it had to be ``immutable``
+    (a read-only or full disk without the ``-shm`` file: commits still in the WAL are not
+    seen). For whatever must read a store that cannot be written: a read-only gate,
+    ``menwei db check``, ``menwei backup``. Raises sqlite3.Error."""
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
-        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
     except sqlite3.OperationalError:
-        conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True, isolation_level=None)
+        conn = None
+    if conn is not None:
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            return conn, False
+        except sqlite3.OperationalError:
+            conn.close()
+    conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True, isolation_level=None)
+    try:
         conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    return sqlite_utils.Database(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn, True
 
 
 class ThreadConnections:

@@ -10,6 +10,8 @@ that holds something.
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -41,6 +43,26 @@ class DamagedStoreError(UserError):
     code = "store_damaged"
 
 
+class Problem(str):
+    """What is wrong with a file, in English (``str``: logs, health JSON), that also keeps
+    its msgid and parameters so a refusal can be worded in the reader's language."""
+
+    msgid: str
+    params: dict[str, object]
+
+    def __new__(cls, msgid: str, **params: object) -> Problem:
+        made = super().__new__(cls, msgid % params)
+        made.msgid = msgid
+        made.params = params
+        return made
+
+
+class StoreFaultError(UserError):
+    """SQLite could not use the store (damaged page, full or read-only disk, I/O error)."""
+
+    code = "store_fault"
+
+
 def file_problem(path: Path, strict: bool = False) -> str | None:
     """What is wrong with the file at ``path`` before SQLite opens it, or None.
 
@@ -49,27 +71,32 @@ def file_problem(path: Path, strict: bool = False) -> str | None:
     header's page count: only for a file no process is writing (``menwei db check``), as a
     checkpoint in progress legitimately writes the header before the pages it counts."""
     if not path.exists():
-        return None if not path.is_symlink() else f"{path} is a dangling link"
+        return None if not path.is_symlink() else Problem("%(path)s is a dangling link", path=path)
     if path.is_dir():
-        return f"{path} is a directory, not a database file"
+        return Problem("%(path)s is a directory, not a database file", path=path)
     try:
         stat = path.stat()
         size = stat.st_size
         if size == 0:
-            return f"{path} is empty (0 bytes): its data is gone, it is not a new database"
+            return Problem(
+                "%(path)s is empty (0 bytes): its data is gone, it is not a new database",
+                path=path,
+            )
         with _READ_LOCK:
             if not strict and (stat.st_dev, stat.st_ino) in _READ:
                 return None  # read once already; never again while connections may be open
             with open(path, "rb") as handle:
                 header = handle.read(100)
     except OSError as exc:
-        return f"{path} cannot be read: {exc.strerror or exc}"
+        return Problem("%(path)s cannot be read: %(error)s", path=path, error=exc.strerror or exc)
     if len(header) < 100 or not header.startswith(HEADER):
-        return f"{path} is not an SQLite database (its header is damaged)"
+        return Problem("%(path)s is not an SQLite database (its header is damaged)", path=path)
     page_size = int.from_bytes(header[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
     if page_size < 512 or page_size & (page_size - 1):
-        return f"{path} has a damaged header (page size {page_size})"
+        return Problem(
+            "%(path)s has a damaged header (page size %(size)s)", path=path, size=page_size
+        )
     if not strict:
         with _READ_LOCK:
             _READ.add((stat.st_dev, stat.st_ino))  # a good header: not read again here
@@ -104,5 +131,57 @@ def wal_problem(path: Path) -> str | None:
 def refuse_damaged(path: Path) -> None:
     """Raise DamagedStoreError naming the file and the commands when ``file_problem``."""
     problem = file_problem(path)
+    if isinstance(problem, Problem):
+        raise DamagedStoreError(
+            problem.msgid + "; refusing to open or replace it: " + REPAIR_HINT, problem.params
+        )
     if problem:
         raise DamagedStoreError(f"{problem}; refusing to open or replace it: {REPAIR_HINT}")
+
+
+# SQLite's primary result codes for a store that cannot be used as it is (extended codes
+# carry them in their low byte): what a process met, not a bug in it.
+_STORAGE_CODES = {
+    8: "The database %(path)s is read-only (a read-only disk or file): nothing can be saved."
+    " Make the disk writable again, then restart the service",
+    10: "The disk under the database %(path)s failed to read or write (%(error)s): check the"
+    " disk, then " + REPAIR_HINT,
+    11: "The database %(path)s is damaged (%(error)s): stop the services, then " + REPAIR_HINT,
+    13: "The disk under the database %(path)s is full: nothing can be saved. Free space"
+    " (menwei retention deletes old snapshots), then restart the service",
+    14: "The database %(path)s cannot be opened (%(error)s): check that the disk is mounted"
+    " and the file and its folder belong to the service's user",
+    26: "%(path)s is not an SQLite database (%(error)s): " + REPAIR_HINT,
+}
+
+
+FULL_BELOW_BYTES = 1024 * 1024  # SQLite cannot even map its -shm file below this
+
+
+def _disk_code(path: Path) -> int | None:
+    """SQLITE_READONLY or SQLITE_FULL when the disk under ``path`` is so, else None: SQLite
+    reports a full disk as "disk I/O error" when it cannot map its shared-memory file."""
+    try:
+        disk = os.statvfs(path.parent)
+    except OSError:
+        return None
+    if disk.f_flag & os.ST_RDONLY:
+        return 8
+    if disk.f_bavail * disk.f_frsize < FULL_BELOW_BYTES:
+        return 13
+    return None
+
+
+def storage_error(exc: sqlite3.Error, path: Path) -> UserError | None:
+    """The error a person can act on for a storage fault SQLite raised at ``path`` (damaged,
+    full, read-only, unreadable), or None when ``exc`` is not one (a bug: let it show)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return None
+    primary = code & 0xFF
+    if primary in (10, 14):  # an I/O error is often the disk itself: full or read-only
+        primary = _disk_code(path) or primary
+    msgid = _STORAGE_CODES.get(primary)
+    if msgid is None:
+        return None
+    return StoreFaultError(msgid, {"path": path, "error": str(exc)})

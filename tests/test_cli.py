@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 import cv2
@@ -172,3 +173,42 @@ def test_third_party_noise_is_quiet_unless_verbose(config, monkeypatch):
     assert "OPENCV_LOG_LEVEL" not in os.environ and queue.level == logging.NOTSET
     assert run("db-version", "-c", str(config)).exit_code == 0
     assert os.environ["OPENCV_LOG_LEVEL"] == "ERROR" and queue.level == logging.ERROR
+
+
+def test_the_command_line_speaks_the_locales_language(config):
+    """An operator with LANG=zh_CN.UTF-8 reads the commands' own messages in Chinese, not
+    only the tables: retention's report, the sync status line, enrolment confirmations."""
+    zh = CliRunner(env={"LANG": "zh_CN.UTF-8"})
+    said = {
+        " ".join(args): zh.invoke(main, [*args, "-c", str(config)])
+        for args in (["retention"], ["sync", "status"],
+                     ["vehicle", "add", "皖A12345", "--household", "3-1-402"],
+                     ["watchlist", "add", "京A88888", "--reason", "被盗"],
+                     ["vehicle", "remove", "皖A12345"])
+    }  # fmt: skip
+    for command, result in said.items():
+        assert result.exit_code == 0, (command, result.output)
+    assert "完整性检查：" in said["retention"].output
+    assert "已删除 0 张快照" in said["retention"].output
+    assert "已清除 0 条已结束的租户登记" in said["retention"].output
+    assert "未配置同步" in said["sync status"].output and "待发送 0" in said["sync status"].output
+    assert "已登记车辆 #" in said["vehicle add 皖A12345 --household 3-1-402"].output
+    assert "已添加布控条目 #" in said["watchlist add 京A88888 --reason 被盗"].output
+    assert "已删除 1 条登记" in said["vehicle remove 皖A12345"].output
+    english = re.compile(r"\b(?:deleted|purged|queued|enrolled|added|removed|sync is)\b")
+    assert [c for c, r in said.items() if english.search(r.output)] == []
+
+
+def test_status_names_a_running_gates_storage_fault():
+    """A gate running on a damaged, full or read-only store (deciding from its last good
+    copy) shows it in `menwei status`, not an empty problem column."""
+    from zoneinfo import ZoneInfo
+
+    from edge.cli.gates import STATUS_COLUMNS
+    from edge.vocabulary import Vocabulary
+
+    fault = "damaged: /var/lib/menwei/menwei.db is not an SQLite database"
+    row = {"gate": "north", "up": True, "camera": {"state": "ok"}, "storage_fault": fault}
+    words = Vocabulary.for_language("zh", ZoneInfo("Asia/Shanghai"))
+    [(_, problem)] = [c for c in STATUS_COLUMNS if c[0] == "Problem"]
+    assert problem(row, words) == f"存储故障: {fault}"

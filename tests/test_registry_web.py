@@ -615,3 +615,47 @@ def test_sticker_sheets_of_rooms_without_a_qr_code_are_refused_not_a_crash(
     assert police.status_code == 409 and "二维码" in police.text
     landlord = client_for(local, "landlord_a").get("/landlord/stickers.pdf")
     assert landlord.status_code == 409
+
+
+def _views(env, reg_id: str) -> int:
+    with sqlite3.connect(env["db_path"]) as conn:
+        return conn.execute(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'view' AND target = ?",
+            (f"registration:{reg_id}",),
+        ).fetchone()[0]
+
+
+def test_every_page_showing_a_registration_is_an_audited_view(env, regs) -> None:
+    """Not only the detail GET: a refused reveal's page, a refused action's page and a
+    confirmation page naming the tenant show the person too, and are in the audit log."""
+    police = client_for(env, "police")
+    url = f"/police/registrations/{regs['b']}"
+    csrf = page_csrf(police, url)
+    before = _views(env, regs["b"])
+    refused = police.post(f"{url}/reveal", data={"field": "doc", "reason": "", "csrf_token": csrf})
+    assert refused.status_code == 422 and "赵六" in refused.text
+    assert _views(env, regs["b"]) == before + 1
+    landlord = client_for(env, "landlord_a")
+    url = f"/landlord/registrations/{regs['a']}"
+    csrf = page_csrf(landlord, url)
+    before = _views(env, regs["a"])
+    asked = landlord.post(
+        f"{url}/decide", data={"decision": "reject", "reason": "材料不全", "csrf_token": csrf}
+    )
+    assert asked.status_code == 200 and "王五" in asked.text  # the confirmation page
+    assert _views(env, regs["a"]) == before + 1
+    bad = landlord.post(
+        f"{url}/requests/2147483000", data={"decision": "confirm", "csrf_token": csrf}
+    )
+    assert bad.status_code == 422 and "王五" in bad.text
+    assert _views(env, regs["a"]) == before + 2
+
+
+def test_a_refused_search_filter_is_named_as_the_form_names_it(env) -> None:
+    police = client_for(env, "police")
+    police.set_cookie("lang", "zh")
+    page = police.get("/police/", query_string={"from": "2025-13-01"})
+    assert page.status_code == 400
+    assert "登记日期起：" in page.text
+    page = police.get("/police/", query_string={"name": "名" * 70})
+    assert page.status_code == 400 and "姓名：最多 64 个字符" in page.text

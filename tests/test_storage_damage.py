@@ -8,24 +8,35 @@ a directory in the file's place, pages of a table zeroed, garbage in the WAL.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import mount_tmpfs
 
 from edge.cli.main import main
-from edge.db import connect
+from edge.db import connect, transaction
 from edge.db_file import DamagedStoreError, forget_read_headers
 from edge.events.record import NewEvent, record_event
+from edge.people.residents import insert_resident
 from edge.people.vehicles import VehicleInput, add_vehicle, facts_for_plate
+from edge.pii import PiiVault
 from edge.store.open import open_gate_store
 
 AT = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 RESIDENT = "皖A12345"
+
+
+@pytest.fixture(autouse=True)
+def stand_in_folder(tmp_path, monkeypatch):
+    """A gate's stand-in for a database that will not open goes to the test's own folder."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
 def build(config) -> Path:
@@ -73,9 +84,11 @@ def test_a_file_that_is_not_a_database_is_refused_by_name_and_left_as_it_is(
     REFUSED[damage](path)
     forget_read_headers()  # as a restart finds it: this process read the good header before
     before = path.read_bytes() if path.is_file() else None
-    with pytest.raises(DamagedStoreError) as refused:
-        open_gate_store(config)
-    assert str(path) in str(refused.value) and "menwei db recover" in str(refused.value)
+    stand_in, state = open_gate_store(config)  # a gate runs on, from its last good copy
+    assert state and state.startswith("damaged") and str(path) in state
+    assert "menwei db recover" in state
+    assert stand_in.execute("PRAGMA database_list").fetchone()[2] != str(path)
+    stand_in.conn.close()
     with pytest.raises(DamagedStoreError):
         connect(path)  # every process: the web's requests, sync, the CLI
     assert (path.read_bytes() if path.is_file() else None) == before  # not replaced
@@ -116,12 +129,8 @@ def test_a_truncated_file_is_reported_at_start_and_by_db_check(gate_config, tmp_
     path = build(config)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    try:
-        _db, state = open_gate_store(config)
-    except DamagedStoreError as exc:  # a cut that reaches the schema refuses at once
-        assert str(path) in str(exc)
-    else:
-        assert state and state.startswith("damaged")
+    _db, state = open_gate_store(config)  # a cut reaching the schema: on a stand-in
+    assert state and state.startswith("damaged") and str(path) in state
     result = CliRunner().invoke(main, ["db", "check", "-c", str(_toml(config, tmp_path))])
     assert result.exit_code == 1 and "truncated" in result.output
 
@@ -187,3 +196,154 @@ def test_db_recover_salvages_into_a_new_file_and_keeps_the_damaged_one(
         assert 1400 < events < 1500 and "events: unreadable pages skipped" in result.output
     else:
         assert events == 1500
+
+
+# Every process and command starts through the one click group: none may answer a store
+# SQLite finds damaged only when it reads it with a stack trace.
+COMMANDS = (["web", "--port", "1"], ["retention"], ["events"], ["resident", "list"],
+            ["user", "list"], ["db-version"], ["sync", "status"])  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_a_file_cut_short_inside_its_pages_is_refused_in_the_readers_language(
+    gate_config, tmp_path, command
+):
+    config = gate_config(tmp_path)
+    path = build(config)
+    with open(path, "r+b") as handle:  # the header is whole; the pages after 10 are gone
+        handle.truncate(10 * 4096 + 1000)
+    forget_read_headers()
+    toml = _toml(config, tmp_path)
+    result = CliRunner(env={"LANG": "zh_CN.UTF-8"}).invoke(main, [*command, "-c", str(toml)])
+    assert isinstance(result.exception, SystemExit), result.exception  # not a stack trace
+    assert result.exit_code == 1
+    assert f"数据库 {path} 已损坏" in result.output
+    assert "menwei db recover" in result.output
+
+
+def test_retention_on_a_damaged_database_deletes_nothing_and_says_so(gate_config, tmp_path):
+    config = gate_config(tmp_path)
+    path = build(config)
+    zero_page(path, "events", "first")
+    forget_read_headers()
+    toml = _toml(config, tmp_path)
+    result = CliRunner(env={"LANG": "zh_CN.UTF-8"}).invoke(main, ["retention", "-c", str(toml)])
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1
+    assert "DAMAGED" in result.output
+    assert f"完整性检查发现数据库 {path} 已损坏，因此没有删除任何内容" in result.output
+
+
+@pytest.mark.parametrize("fault", ["full", "read-only"])
+def test_a_command_on_a_full_or_read_only_disk_names_the_disk_not_damage(tmp_path, fault):
+    """SQLite says "disk I/O error" when it cannot map its -shm file on a full disk: the
+    reader is told the disk is full (or read-only), not sent to recover a sound database."""
+    data = tmp_path / "data"
+    mount_tmpfs(data, "2m")
+    try:
+        db = connect(data / "menwei.db")
+        db.conn.close()
+        for name in ("menwei.db-wal", "menwei.db-shm"):
+            (data / name).unlink(missing_ok=True)
+        if fault == "full":
+            with open(data / "filler", "wb") as handle, contextlib.suppress(OSError):
+                while True:
+                    handle.write(b"\0" * 65536)
+                    handle.flush()
+        else:
+            subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
+        forget_read_headers()
+        toml = tmp_path / "menwei.toml"
+        toml.write_text(f'[storage]\ndata_dir = "{data}"\n', encoding="utf-8")
+        result = CliRunner(env={"LANG": "zh_CN.UTF-8"}).invoke(
+            main, ["db-version", "-c", str(toml)]
+        )
+    finally:
+        subprocess.run(["umount", "-l", str(data)], check=False, capture_output=True)
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1
+    assert ("所在磁盘已满" if fault == "full" else "是只读的") in result.output, result.output
+    assert "已损坏" not in result.output
+
+
+def test_backup_and_db_check_work_from_a_read_only_disk(tmp_path):
+    """A card the kernel remounted read-only is when a copy matters most: `menwei backup`
+    and `menwei db check` read it without the -shm file they cannot create there."""
+    data = tmp_path / "data"
+    mount_tmpfs(data, "4m")
+    try:
+        db = connect(data / "menwei.db")
+        add_vehicle(db, VehicleInput(RESIDENT, "resident", "3-1-402"))
+        db.conn.close()  # the last connection: WAL checkpointed and removed
+        subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
+        forget_read_headers()
+        toml = tmp_path / "menwei.toml"
+        toml.write_text(f'[storage]\ndata_dir = "{data}"\n', encoding="utf-8")
+        runner = CliRunner(env={"LANG": "zh_CN.UTF-8"})
+        checked = runner.invoke(main, ["db", "check", "-c", str(toml)])
+        copy = tmp_path / "copy.db"
+        backed = runner.invoke(main, ["backup", str(copy), "-c", str(toml)])
+    finally:
+        subprocess.run(["umount", "-l", str(data)], check=False, capture_output=True)
+    assert checked.exit_code == 0, checked.output
+    assert "完好" in checked.output
+    assert backed.exit_code == 0, backed.output
+    assert "备份已写入" in backed.output
+    saved = sqlite3.connect(copy)
+    try:
+        assert saved.execute("SELECT plate FROM vehicles").fetchall() == [(RESIDENT,)]
+    finally:
+        saved.close()
+
+
+LISTS = (["events"], ["resident", "list"], ["user", "list"], ["room", "list"], ["vehicle", "list"],
+         ["watchlist", "list"], ["pass", "list"], ["sync", "status"])  # fmt: skip
+
+
+@pytest.mark.parametrize("fault", ["read-only", "full"])
+def test_commands_that_only_read_work_on_a_faulted_disk(tmp_path, fault):
+    """While the card is read-only or full, the operator still reads the events and lists."""
+    data = tmp_path / "data"
+    mount_tmpfs(data, "4m")
+    key = tmp_path / "pii.key"
+    key.write_bytes(b"k" * 32)
+    key.chmod(0o600)
+    toml = tmp_path / "menwei.toml"
+    toml.write_text(
+        f'[storage]\ndata_dir = "{data}"\n[security]\npii_key_file = "{key}"\n', encoding="utf-8"
+    )
+    runner = CliRunner(env={"LANG": "zh_CN.UTF-8"})
+    try:
+        db = connect(data / "menwei.db")
+        add_vehicle(db, VehicleInput(RESIDENT, "resident", "3-1-402"))
+        with transaction(db) as conn:
+            insert_resident(conn, PiiVault.from_key_file(key), "李四", "3-1-402", "residents", AT)
+        db.conn.close()  # nothing open on the disk: it can be remounted read-only
+        if fault == "full":
+            with open(data / "filler", "wb") as handle, contextlib.suppress(OSError):
+                while True:
+                    handle.write(b"\0" * 65536)
+                    handle.flush()
+        else:
+            subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
+        forget_read_headers()
+        results = {" ".join(c): runner.invoke(main, [*c, "-c", str(toml)]) for c in LISTS}
+    finally:
+        subprocess.run(["umount", "-l", str(data)], check=False, capture_output=True)
+    failed = {c: r.output for c, r in results.items() if r.exit_code != 0}
+    assert failed == {}
+    assert RESIDENT in results["vehicle list"].output
+    assert "李四" in results["resident list"].output
+
+
+def test_without_a_temporary_folder_for_the_stand_in_the_gate_refuses_by_name(
+    gate_config, tmp_path, monkeypatch
+):
+    config = gate_config(tmp_path)
+    path = build(config)
+    REFUSED["garbled header"](path)
+    forget_read_headers()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
+    with pytest.raises(DamagedStoreError) as refused:
+        open_gate_store(config)
+    assert str(path) in str(refused.value) and "menwei db recover" in str(refused.value)

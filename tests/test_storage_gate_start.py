@@ -176,3 +176,53 @@ def test_gate_starts_on_a_faulted_disk_lets_the_resident_in_and_keeps_the_event(
         assert db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == len(ids)
     finally:
         db.close()
+
+
+DAMAGE = {
+    "garbled header": lambda p: p.write_bytes(b"\x13\x37" * 50 + p.read_bytes()[100:]),
+    "cut inside its pages": lambda p: os.truncate(p, 5 * 4096 + 1000),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_gate_restarted_on_a_file_sqlite_cannot_open_still_lets_the_resident_in(
+    tmp_path, damage, monkeypatch
+):
+    """A restart finds a database that will not open at all: the gate runs on a stand-in,
+    decides from its last good copy file, leaves the damaged file as it is."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the gate's stand-in: in the test's folder
+    data, spool, frames = tmp_path / "data", tmp_path / "spool", tmp_path / "frames"
+    frames.mkdir()
+    for i in range(4):
+        cv2.imwrite(str(frames / f"{i:03d}.jpg"), synth.render_scene(PLATE, seed=i))
+    key = tmp_path / "pii.key"
+    key.write_bytes(os.urandom(32))
+    key.chmod(0o600)
+    config = tmp_path / "menwei.toml"
+    text = CONFIG.format(data=data, spool=spool, frames=frames)
+    config.write_text(text + f'[security]\npii_key_file = "{key}"\n', "utf-8")
+    db = open_store(load_config(config))
+    add_vehicle(db, VehicleInput(PLATE, "resident", "3-1-402"))
+    db.conn.close()
+    first = GateProcess(config)
+    try:
+        assert first.wait_for("OPEN"), "".join(first.lines)
+        deadline = time.monotonic() + 60
+        while not (spool / "north.people").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        first.kill()
+    assert (spool / "north.people").exists()
+    path = data / "menwei.db"
+    DAMAGE[damage](path)
+    damaged = path.read_bytes()
+    gate = GateProcess(config)
+    try:
+        assert gate.wait_for("last good copy"), "".join(gate.lines)
+        assert gate.wait_for("OPEN"), "".join(gate.lines)
+    finally:
+        output = gate.kill()
+    assert "Traceback" not in output, output
+    assert str(path) in output and "menwei db recover" in output
+    assert path.read_bytes() == damaged  # never replaced: `menwei db recover` reads it
+    assert list(tmp_path.glob("menwei-stand-in-*.db"))  # the one stand-in, by the database

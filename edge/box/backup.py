@@ -16,7 +16,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from edge.db import BUSY_TIMEOUT_MS
+from edge.db import open_for_reading
 from edge.errors import UserError
 from edge.files import fsync_dir
 
@@ -30,17 +30,29 @@ class BackupError(UserError):
 def backup_database(source: Path, destination: Path, pages_per_step: int = 1024) -> int:
     """Copy ``source`` to ``destination`` consistently; returns the copy's size in bytes."""
     if not source.is_file():
-        raise BackupError(f"backup failed: no database at {source}")
+        raise BackupError("backup failed: no database at %(path)s", {"path": source})
     if destination.is_dir():
         destination = destination / source.name
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".part")
     partial.unlink(missing_ok=True)
     os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # SQLite keeps the mode
-    try:
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:  # a read-only or full disk is when a backup matters most
+        src, immutable = open_for_reading(source)
     except sqlite3.Error as exc:
-        raise BackupError(f"backup failed: cannot open {source}: {exc}") from None
+        partial.unlink(missing_ok=True)
+        raise BackupError(
+            "backup failed: cannot open %(path)s: %(error)s", {"path": source, "error": exc}
+        ) from None
+    wal = Path(f"{source}-wal")
+    if immutable and wal.exists() and wal.stat().st_size:
+        src.close()
+        partial.unlink(missing_ok=True)
+        raise BackupError(
+            "backup failed: the latest changes of %(path)s are in %(wal)s, which cannot be"
+            " read on this disk: copy both files as they are",
+            {"path": source, "wal": wal},
+        )
     try:
         dst = sqlite3.connect(partial)
         try:
@@ -52,12 +64,12 @@ def backup_database(source: Path, destination: Path, pages_per_step: int = 1024)
             dst.close()
     except sqlite3.Error as exc:
         partial.unlink(missing_ok=True)
-        raise BackupError(f"backup failed: {exc}") from None
+        raise BackupError("backup failed: %(error)s", {"error": exc}) from None
     finally:
         src.close()
     if result != "ok":
         partial.unlink(missing_ok=True)
-        raise BackupError(f"backup copy failed its integrity check: {result}")
+        raise BackupError("backup copy failed its integrity check: %(result)s", {"result": result})
     with open(partial, "rb") as handle:
         os.fsync(handle.fileno())
     os.chmod(partial, 0o600)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from edge.cli.common import config_option, read_config
+from edge.cli.common import config_option, read_config, say, tr
 from edge.config.example import render_example
 from gate_drivers.source_spec import redact
 
@@ -101,7 +101,7 @@ def retention(config_path: Path) -> None:
     from edge.box.retention import run_retention
     from edge.box.store_check import periodic_check
     from edge.db import utc_now
-    from edge.db_file import DamagedStoreError
+    from edge.db_file import REPAIR_HINT, DamagedStoreError, StoreFaultError
     from edge.store.open import open_store
 
     config = read_config(config_path)
@@ -113,21 +113,29 @@ def retention(config_path: Path) -> None:
     status = periodic_check(config, db, utc_now())
     if status is not None:
         verdict = "ok" if status.ok else ("not finished" if not status.complete else "DAMAGED")
-        click.echo(f"integrity_check: {verdict} ({status.seconds:.1f} s)")
+        say("integrity_check: %(verdict)s (%(seconds)s s)", verdict=tr(verdict),
+            seconds=f"{status.seconds:.1f}")  # fmt: skip
         for problem in status.problems[:5]:
             click.echo(f"  {problem}")
+        if status.complete and not status.ok:  # deleting rows could spread the damage
+            raise StoreFaultError(
+                "The integrity check found the database %(path)s damaged, so nothing was"
+                " deleted: stop the services, then " + REPAIR_HINT,
+                {"path": config.storage.database_path},
+            )
     report = run_retention(db, config.storage.snapshot_dir, config.retention, utc_now())
-    click.echo(
-        f"deleted {report.snapshots_deleted} snapshots ({report.bytes_freed // 1024} KiB)"
-        f" and {report.events_deleted} events; snapshots now "
-        f"{report.snapshot_bytes_left // (1024 * 1024)} MiB"
-    )
-    click.echo(
-        f"purged {report.registrations_purged} closed registrations,"
-        f" {report.visitor_faces_purged} ended face passes' templates,"
-        f" {report.visitor_passes_purged} old visitor passes,"
-        f" {report.watch_faces_purged} expired watchlist faces"
-    )
+    say(
+        "deleted %(snapshots)s snapshots (%(kib)s KiB) and %(events)s events; snapshots now"
+        " %(mib)s MiB",
+        snapshots=report.snapshots_deleted, kib=report.bytes_freed // 1024,
+        events=report.events_deleted, mib=report.snapshot_bytes_left // (1024 * 1024),
+    )  # fmt: skip
+    say(
+        "purged %(registrations)s closed registrations, %(faces)s ended face passes'"
+        " templates, %(passes)s old visitor passes, %(watch)s expired watchlist faces",
+        registrations=report.registrations_purged, faces=report.visitor_faces_purged,
+        passes=report.visitor_passes_purged, watch=report.watch_faces_purged,
+    )  # fmt: skip
 
 
 @click.command()
@@ -135,13 +143,11 @@ def retention(config_path: Path) -> None:
 @config_option
 def backup(destination: Path, config_path: Path) -> None:
     """Write a consistent copy of the live database to DESTINATION (file or folder)."""
-    from edge.box.backup import BackupError, backup_database
+    from edge.box.backup import backup_database
 
     config = read_config(config_path)
-    try:
-        size = backup_database(config.storage.database_path, destination)
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from None
+    size = backup_database(config.storage.database_path, destination)  # BackupError: one line
     click.echo(
-        f"backup written ({size // 1024} KiB, integrity ok). Back up the PII key file separately."
+        tr("backup written (%(kib)s KiB, integrity ok). Back up the PII key file separately.")
+        % {"kib": size // 1024}
     )

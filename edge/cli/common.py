@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import threading
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ import sqlite_utils
 
 from edge import audit
 from edge.config import DEFAULT_CONFIG_PATH, ConfigError, MenweiConfig, load_config
+from edge.db_file import storage_error
 from edge.errors import UserError
 from edge.pii import PiiVault
 from edge.vocabulary import Vocabulary, locale_language, read_local_time, translator
@@ -35,14 +37,25 @@ CONFIG_ENV = "MENWEI_CONFIG"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+DATABASE_KEY = "menwei.database"  # ctx.meta: the database the command's config names
+
+
 class MenweiGroup(click.Group):
-    """A click group whose commands end a ``UserError`` with its message (exit 1)."""
+    """A click group whose commands end a ``UserError`` with its message (exit 1), and a
+    storage fault SQLite raised (damaged, full, read-only disk) with what to do about it:
+    every process (web, sync, hub, retention, the commands) starts through here, so none
+    answers a damaged database with a stack trace."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except UserError as exc:  # anything else is a bug: let its stack trace show
             raise click.ClickException(exc.render(translator(locale_language()))) from None
+        except sqlite3.Error as exc:
+            fault = storage_error(exc, ctx.meta.get(DATABASE_KEY, Path("menwei.db")))
+            if fault is None:  # not the store's weather: a bug, with its stack trace
+                raise
+            raise click.ClickException(fault.render(translator(locale_language()))) from None
 
 
 def config_option(func: F) -> F:
@@ -74,15 +87,21 @@ def read_config(config_path: Path) -> MenweiConfig:
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     audit.use_key_file(config.security.audit_key_path)
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.meta[DATABASE_KEY] = config.storage.database_path
     return config
 
 
-def store_and_vault(config_path: Path) -> tuple[MenweiConfig, sqlite_utils.Database, PiiVault]:
-    """Config, store and PII vault, for commands that read or write personal data."""
-    from edge.store.open import open_store, pii_vault  # OpenCV (snapshots): only when used
+def store_and_vault(
+    config_path: Path, read_only: bool = False
+) -> tuple[MenweiConfig, sqlite_utils.Database, PiiVault]:
+    """Config, store and PII vault, for commands that read or write personal data;
+    ``read_only``: a command that only reads, which works on a read-only or full disk."""
+    from edge.store.open import open_reader, open_store, pii_vault  # OpenCV: only when used
 
     config = read_config(config_path)
-    return config, open_store(config), pii_vault(config)
+    return config, (open_reader if read_only else open_store)(config), pii_vault(config)
 
 
 def parse_time(
@@ -103,6 +122,13 @@ def parse_time(
 def tr(msgid: str) -> str:
     """A message of the command line in the locale's language (``LANG=zh_CN.UTF-8``)."""
     return translator(locale_language())(msgid)
+
+
+def say(msgid: str, err: bool = False, **params: object) -> None:
+    """Print one message of the command line in the locale's language (``tr``), its
+    ``%(name)s`` placeholders filled from ``params``."""
+    text = tr(msgid)
+    click.echo(text % params if params else text, err=err)
 
 
 def words(config: MenweiConfig) -> Vocabulary:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from edge.cli.common import config_option, read_config
+from edge.cli.common import config_option, read_config, tr
 
 
 @click.group("db")
@@ -26,13 +26,15 @@ def check_cmd(quick: bool, file_: Path | None, config_path: Path) -> None:
     path = file_ or read_config(config_path).storage.database_path
     result = check_file(path, quick=quick)
     if result.ok:
-        click.echo(f"{path}: ok ({'quick_check' if quick else 'integrity_check'}, "
-                   f"{result.seconds:.2f} s)")  # fmt: skip
+        click.echo(tr("%(path)s: sound (%(check)s, %(seconds)s s)")
+                   % {"path": path, "check": "quick_check" if quick else "integrity_check",
+                      "seconds": f"{result.seconds:.2f}"})  # fmt: skip
         return
     for problem in result.problems:
         click.echo(f"{path}: {problem}", err=True)
     raise click.ClickException(
-        f"{path} is damaged: stop the menwei services, then `menwei db recover`"
+        tr("%(path)s is damaged: stop the menwei services, then `menwei db recover`")
+        % {"path": path}
     )
 
 

@@ -18,10 +18,10 @@ from edge.cli.common import config_option, read_config, words
 def events(limit: int, gate_id: str | None, as_json: bool, config_path: Path) -> None:
     """Show recent events with the reasons for each decision."""
     from edge.events.record import recent_events
-    from edge.store.open import open_store
+    from edge.store.open import open_reader
 
     config = read_config(config_path)
-    rows = recent_events(open_store(config), limit, gate_id)
+    rows = recent_events(open_reader(config), limit, gate_id)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return

@@ -140,9 +140,18 @@ STATUS_COLUMNS: list[Column] = [
     (N_("Recogniser (ms)"), lambda r, w: _rounded(r.get("recogniser_ms_avg"), 0)),
     (N_("Last decision"), lambda r, w: _last_decision(r.get("last_decision"), w)),
     (N_("Unsaved events"), lambda r, w: str(r.get("events_unsaved") or "")),
-    (N_("Problem"),
-     lambda r, w: r.get("problem") or (r.get("camera") or {}).get("last_error") or ""),
+    (N_("Problem"), lambda r, w: _problem(r, w)),
 ]  # fmt: skip
+
+
+def _problem(row: dict, words: Vocabulary) -> str:
+    """Why the gate is down, else its storage fault (a running gate on a damaged, full or
+    read-only store: deciding from its last good copy), else its camera's error."""
+    if row.get("problem"):
+        return str(row["problem"])
+    if row.get("storage_fault"):
+        return f"{words.gettext(N_('Storage fault'))}: {row['storage_fault']}"
+    return (row.get("camera") or {}).get("last_error") or ""
 
 
 def _rounded(value: object, places: int) -> str:

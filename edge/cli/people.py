@@ -20,6 +20,7 @@ from edge.cli.common import (
     parse_time,
     print_table,
     read_config,
+    say,
     store_and_vault,
     tr,
     words,
@@ -64,7 +65,7 @@ def resident_add(name: str, household: str | None, group: str, config_path: Path
 
     _, db, vault = store_and_vault(config_path)
     resident_id = add_resident(db, vault, name, household, group)
-    click.echo(f"added resident #{resident_id}")
+    say("added resident #%(id)s", id=resident_id)
 
 
 @resident.command("list")
@@ -74,7 +75,7 @@ def resident_list(as_json: bool, config_path: Path) -> None:
     """List residents with names, templates, PIN and consent."""
     from edge.people.residents import list_residents
 
-    config, db, vault = store_and_vault(config_path)
+    config, db, vault = store_and_vault(config_path, read_only=True)
     print_table(list_residents(db, vault), RESIDENT_COLUMNS, words(config), as_json)
 
 
@@ -87,7 +88,7 @@ def resident_remove(resident_id: int, config_path: Path) -> None:
     from edge.store.open import open_store
 
     templates = remove_resident(open_store(read_config(config_path)), resident_id)
-    click.echo(f"removed resident #{resident_id} and {templates} face template(s)")
+    say("removed resident #%(id)s and %(n)s face template(s)", id=resident_id, n=templates)
 
 
 @resident.command("enrol-face")
@@ -341,7 +342,7 @@ def pass_revoke(pass_id: int, config_path: Path) -> None:
 def pass_list(as_json: bool, config_path: Path) -> None:
     """List passes with validity and uses (tokens are never stored, so never shown)."""
     from edge.people.passes import list_passes
-    from edge.store.open import open_store
+    from edge.store.open import open_reader
 
     config = read_config(config_path)
-    print_table(list_passes(open_store(config)), PASS_COLUMNS, words(config), as_json)
+    print_table(list_passes(open_reader(config)), PASS_COLUMNS, words(config), as_json)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from edge.cli.common import Column, config_option, print_table, read_config, words
+from edge.cli.common import Column, config_option, print_table, read_config, say, words
 from edge.db import connect, transaction, utc_now
 from edge.vocabulary import N_
 
@@ -38,9 +38,10 @@ def room_add(
     with transaction(db) as conn:
         made = add_room(conn, property_name, building, unit, number, landlord_id, utc_now())
         audit_log.append(conn, "cli", "add_room", f"room:{made.id}")
-    click.echo(f"room {made.id}: {made.label}")
-    click.echo(f"sticker URL: {room_url(config.registry.base_url, made.token or '')}")
-    click.echo(f"print its sticker: menwei stickers --landlord {landlord} -o stickers.pdf")
+    say("room %(id)s: %(label)s", id=made.id, label=made.label)
+    say("sticker URL: %(url)s", url=room_url(config.registry.base_url, made.token or ""))
+    say("print its sticker: menwei stickers --landlord %(landlord)s -o stickers.pdf",
+        landlord=landlord)  # fmt: skip
 
 
 ROOM_COLUMNS: list[Column] = [
@@ -58,11 +59,12 @@ ROOM_COLUMNS: list[Column] = [
 @config_option
 def room_list(landlord: str | None, as_json: bool, config_path: Path) -> None:
     """List rooms with their landlord, registrations and sticker URL."""
+    from edge.store.open import open_reader  # OpenCV (snapshots): only when used
     from qr_registry.rooms import list_rooms
     from qr_registry.stickers import room_url  # reportlab, PIL: only when used
 
     config = read_config(config_path)
-    db = connect(config.storage.database_path)
+    db = open_reader(config)
     landlord_id = _landlord_id(db, landlord) if landlord else None
     names = dict(db.execute("SELECT id, username FROM users").fetchall())
     counts = dict(
@@ -92,7 +94,7 @@ def room_remove(room_id: int, config_path: Path) -> None:
             audit_log.append(conn, "cli", "remove_room", f"room:{room_id}")
     if not removed:
         raise click.ClickException(f"there is no room {room_id}")
-    click.echo(f"room {room_id} removed; its sticker no longer opens the form")
+    say("room %(id)s removed; its sticker no longer opens the form", id=room_id)
 
 
 def _landlord_id(db, username: str) -> int:
@@ -129,4 +131,4 @@ def stickers(
         raise click.ClickException("no rooms match")
     pdf = sticker_sheet_pdf(rooms, config.registry.base_url, controller=config.registry.controller)
     output.write_bytes(pdf)
-    click.echo(f"wrote {len(rooms)} stickers to {output}")
+    say("wrote %(n)s stickers to %(path)s", n=len(rooms), path=output)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from edge.cli.common import config_option, print_rows, read_config, stop_on_signals
+from edge.cli.common import config_option, print_rows, read_config, say, stop_on_signals, tr
 
 
 @click.group("sync", invoke_without_command=True)
@@ -72,15 +72,13 @@ def sync_status_cmd(as_json: bool, config_path: Path) -> None:
     Exits 1 when rows are dead-lettered, so monitoring can alarm on it.
     """
     from edge.db import utc_now
-    from edge.store.open import open_store
+    from edge.store.open import open_reader
     from sync.status import read_status_file, sync_status
 
     config = read_config(config_path)
     if config.sync is None and not as_json:
-        click.echo(
-            "sync is not configured (no [sync] section in the config): events stay on this box"
-        )
-    status = sync_status(open_store(config), utc_now())
+        say("sync is not configured (no [sync] section in the config): events stay on this box")
+    status = sync_status(open_reader(config), utc_now())
     status["configured"] = config.sync is not None
     worker = read_status_file(config.sync.status_file) if config.sync else None
     status["worker"] = worker.get("worker") if worker else "unknown"
@@ -93,10 +91,22 @@ def sync_status_cmd(as_json: bool, config_path: Path) -> None:
         click.echo(json.dumps(status, ensure_ascii=False, indent=1))
     else:
         click.echo(
-            f"queued {status['queued']}  delivered {status['delivered']}  dead {status['dead']}"
-            f"  oldest undelivered {status['oldest_pending_age_s']:.0f} s"
-            f"  worker {status['worker']}"
-            + (f" (last error: {status['last_error']})" if status["last_error"] else "")
+            tr(
+                "queued %(queued)s  delivered %(delivered)s  dead %(dead)s  oldest undelivered"
+                " %(age)s s  worker %(worker)s"
+            )
+            % {
+                "queued": status["queued"],
+                "delivered": status["delivered"],
+                "dead": status["dead"],
+                "age": f"{status['oldest_pending_age_s']:.0f}",
+                "worker": tr(str(status["worker"])),
+            }
+            + (
+                tr(" (last error: %(error)s)") % {"error": status["last_error"]}
+                if status["last_error"]
+                else ""
+            )
         )
         for name, value in sorted(status["downlink"].items()):
             click.echo(f"  downlink {name}: {value}")
@@ -117,6 +127,6 @@ def sync_dead_cmd(requeue: str | None, config_path: Path) -> None:
     db = open_store(read_config(config_path))
     if requeue:
         count = requeue_dead(db, None if requeue == "all" else requeue)
-        click.echo(f"requeued {count} row(s)")
+        say("requeued %(n)s row(s)", n=count)
         return
     print_rows(dead_rows(db.conn), as_json=False)

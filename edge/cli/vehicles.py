@@ -13,6 +13,7 @@ from edge.cli.common import (
     parse_time,
     print_table,
     read_config,
+    say,
     words,
 )
 from edge.policy.vehicle import VehicleKind
@@ -79,7 +80,7 @@ def vehicle_add(
             note,
         ),
     )
-    click.echo(f"enrolled vehicle #{vehicle_id}")
+    say("enrolled vehicle #%(id)s", id=vehicle_id)
 
 
 @vehicle.command("remove")
@@ -96,7 +97,7 @@ def vehicle_remove(plate: str, kind: str | None, config_path: Path) -> None:
     )
     if not removed:
         raise click.ClickException(f"no enrolment for {plate}")
-    click.echo(f"removed {removed} enrolment(s)")
+    say("removed %(n)s enrolment(s)", n=removed)
 
 
 @vehicle.command("list")
@@ -105,10 +106,10 @@ def vehicle_remove(plate: str, kind: str | None, config_path: Path) -> None:
 def vehicle_list(as_json: bool, config_path: Path) -> None:
     """List enrolled vehicles."""
     from edge.people.vehicles import list_vehicles
-    from edge.store.open import open_store
+    from edge.store.open import open_reader
 
     config = read_config(config_path)
-    print_table(list_vehicles(open_store(config)), VEHICLE_COLUMNS, words(config), as_json)
+    print_table(list_vehicles(open_reader(config)), VEHICLE_COLUMNS, words(config), as_json)
 
 
 @click.group()
@@ -133,7 +134,7 @@ def watchlist_add(plate: str, reason: str, expires: str | None, config_path: Pat
     watch_id = add_watch(
         open_store(config), plate, reason, "local", parse_time(expires, config, end_of_day=True)
     )
-    click.echo(f"watchlist entry #{watch_id} added")
+    say("watchlist entry #%(id)s added", id=watch_id)
 
 
 @watchlist.command("remove")
@@ -155,7 +156,7 @@ def watchlist_remove(plate: str, config_path: Path) -> None:
 def watchlist_list(as_json: bool, config_path: Path) -> None:
     """List watchlist plates."""
     from edge.people.vehicles import list_watch
-    from edge.store.open import open_store
+    from edge.store.open import open_reader
 
     config = read_config(config_path)
-    print_table(list_watch(open_store(config)), WATCH_COLUMNS, words(config), as_json)
+    print_table(list_watch(open_reader(config)), WATCH_COLUMNS, words(config), as_json)

@@ -9,7 +9,16 @@ from pathlib import Path
 import click
 from ulid import ULID
 
-from edge.cli.common import Column, config_option, print_table, read_config, stop_on_signals, words
+from edge.cli.common import (
+    Column,
+    config_option,
+    print_table,
+    read_config,
+    say,
+    stop_on_signals,
+    tr,
+    words,
+)
 from edge.config.base import is_loopback
 from edge.db import connect, transaction, utc_now
 from edge.vocabulary import N_, STATUSES
@@ -182,10 +191,11 @@ USER_COLUMNS: list[Column] = [
 @config_option
 def user_list(as_json: bool, config_path: Path) -> None:
     """List console accounts with their role and state (never a password)."""
+    from edge.store.open import open_reader  # OpenCV (snapshots): only when used
     from edge.web.accounts import list_users
 
     config = read_config(config_path)
-    db = connect(config.storage.database_path)
+    db = open_reader(config)
     print_table(list_users(db.conn), USER_COLUMNS, words(config), as_json)
 
 
@@ -208,7 +218,7 @@ def user_passwd(username: str, config_path: Path) -> None:
             audit_log.append(conn, "cli", "reset_password", f"user:{user_id}")
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"password of {username} set; their sessions were ended")
+    say("password of %(user)s set; their sessions were ended", user=username)
 
 
 def _set_active(username: str, active: bool, config_path: Path) -> None:
@@ -232,7 +242,7 @@ def _set_active(username: str, active: bool, config_path: Path) -> None:
 def user_deactivate(username: str, config_path: Path) -> None:
     """Stop USERNAME signing in; their sessions end at once (the account and its history stay)."""
     _set_active(username, False, config_path)
-    click.echo(f"{username} deactivated; their sessions were ended")
+    say("%(user)s deactivated; their sessions were ended", user=username)
 
 
 @user.command("activate")
@@ -241,7 +251,7 @@ def user_deactivate(username: str, config_path: Path) -> None:
 def user_activate(username: str, config_path: Path) -> None:
     """Let a deactivated USERNAME sign in again."""
     _set_active(username, True, config_path)
-    click.echo(f"{username} can sign in again")
+    say("%(user)s can sign in again", user=username)
 
 
 @user.command("add")
@@ -280,4 +290,5 @@ def user_add(
             audit_log.append(conn, "cli", "create_user", f"user:{made.id}", details)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"user {made.username} ({made.role}) created, id {made.id}")
+    say("user %(user)s (%(role)s) created, id %(id)s", user=made.username,
+        role=tr(ROLE_LABELS.get(made.role, made.role)), id=made.id)  # fmt: skip

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from edge.db import open_for_reading
 from edge.db_file import DamagedStoreError, file_problem
 from edge.files import fsync_dir
 
@@ -63,8 +64,8 @@ def check_file(path: Path, quick: bool = False, budget_s: float | None = None) -
     problem = file_problem(path, strict=True)
     if problem or not path.exists():
         return CheckResult(False, (problem or f"{path} does not exist",), 0.0)
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:  # on a read-only or full disk without its -shm file: the main file as it is
+        conn, _immutable = open_for_reading(path)
     except sqlite3.Error as exc:
         return CheckResult(False, (f"{path} cannot be opened: {exc}",), 0.0)
     try:

@@ -8,16 +8,19 @@ open the same database the same way without importing camera or GPIO code.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
+import os
 import shutil
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import sqlite_utils
 
 from edge.config import MenweiConfig
 from edge.db import connect, connect_read_only, iso, schema_version, transaction, utc_now
-from edge.db_file import REPAIR_HINT, DamagedStoreError, wal_problem
+from edge.db_file import REPAIR_HINT, DamagedStoreError, file_problem, wal_problem
 from edge.migrations import LATEST_VERSION
 from edge.pii import PiiKeyError, PiiVault
 from edge.store.integrity import check, stamp
@@ -31,6 +34,19 @@ def open_store(config: MenweiConfig) -> sqlite_utils.Database:
     db = connect(config.storage.database_path)
     sync_gates(db, config)
     return db
+
+
+def open_reader(config: MenweiConfig) -> sqlite_utils.Database:
+    """The store for a command that only reads (events, the lists, sync status): as
+    ``open_store``, or read as it is when its disk cannot be written (read-only or full), so
+    an operator can still see what happened while the disk is faulted."""
+    try:
+        return open_store(config)
+    except sqlite3.OperationalError as exc:
+        log.warning(
+            "%s cannot be written (%s): reading it as it is", config.storage.database_path, exc
+        )
+        return connect_read_only(config.storage.database_path)
 
 
 def open_gate_store(config: MenweiConfig) -> tuple[sqlite_utils.Database, str | None]:
@@ -55,6 +71,8 @@ def open_gate_store(config: MenweiConfig) -> tuple[sqlite_utils.Database, str | 
         state = f"damaged: {wal}"
     try:
         db = open_store(config)
+    except DamagedStoreError as exc:  # not a database at all: refused, never replaced
+        return _stand_in(path, f"damaged: {exc}" + (f"; {state}" if state else ""))
     except (sqlite3.DatabaseError, OSError) as exc:
         state = f"store not writable at start ({exc.__class__.__name__}: {exc})" + (
             f"; {state}" if state else ""
@@ -65,8 +83,8 @@ def open_gate_store(config: MenweiConfig) -> tuple[sqlite_utils.Database, str | 
             except sqlite3.OperationalError:
                 db = connect_read_only(path)
                 state = f"read-only: {state}"
-        except sqlite3.DatabaseError as again:  # not a database SQLite can read at all
-            raise DamagedStoreError(f"{path} cannot be opened ({again}): {REPAIR_HINT}") from None
+        except (sqlite3.DatabaseError, DamagedStoreError) as again:  # SQLite cannot read it
+            return _stand_in(path, f"damaged: {path} cannot be opened ({again}): {REPAIR_HINT}")
         log.error("%s; deciding from what it reads, events go to the spool", state)
         version = schema_version(db)
         if version != LATEST_VERSION:
@@ -82,6 +100,34 @@ def open_gate_store(config: MenweiConfig) -> tuple[sqlite_utils.Database, str | 
             state = f"damaged: {first}" + (f"; {state}" if state else "")
         else:
             log.info("quick_check ok in %.2f s", result.seconds)
+    return db, state
+
+
+def _stand_in(damaged: Path, state: str) -> tuple[sqlite_utils.Database, str]:
+    """An empty database in the temporary folder for a gate whose store will not open.
+
+    A gate that refused to start would lock every resident out, restart after restart.
+    With this stand-in (no tables: every read and write fails like the damaged store's),
+    the gate runs as on any unreadable store: it decides from its last good copy file
+    (edge.people.memory_copy), its events go to the spool, the exit button, fire alarm
+    and manual open work, and health names the damage. The damaged file is left as it is
+    for ``menwei db recover``. One stand-in per database path, made whole and renamed into
+    place, so the gates of a box share it and a killed gate leaves no more than that one
+    small file behind."""
+    digest = hashlib.sha256(str(damaged.resolve()).encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"menwei-stand-in-{digest}.db"
+    try:
+        if not path.is_file() or file_problem(path) is not None:  # else the box's other gate's
+            handle, name = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".new")
+            os.close(handle)
+            with contextlib.closing(sqlite3.connect(name)) as conn:
+                conn.execute("PRAGMA user_version = 0")
+                conn.execute("VACUUM")  # writes the header: refuse_damaged takes it for one
+            os.replace(name, path)
+        db = connect(path, apply_migrations=False)
+    except (OSError, sqlite3.Error) as exc:  # no writable temporary folder either
+        raise DamagedStoreError(f"{state}; no stand-in in {tempfile.gettempdir()}: {exc}") from None
+    log.error("%s; deciding from the last good copy, events go to the spool", state)
     return db, state
 
 

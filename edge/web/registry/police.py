@@ -19,6 +19,7 @@ from edge.db import transaction
 from edge.vocabulary import local_time, parse_lang
 from edge.web.access import require_roles
 from edge.web.context import actor, get_db, now, state
+from edge.web.i18n import N_
 from edge.web.registry.common import export_row, labels, translate, vault, view
 from qr_registry import export, registrations, rooms, stickers
 from qr_registry.documents import FieldError
@@ -36,11 +37,24 @@ def _args() -> dict[str, str]:
     return {k: v for k in SEARCH_KEYS if (v := request.args.get(k, "")) and len(v) <= 200}
 
 
+# The search form's labels, so a refused filter is named as the reader sees it.
+FILTER_LABELS = {
+    "name": N_("Name"), "doc_number": N_("Document number"), "phone": N_("Phone"),
+    "room": N_("Room"), "status": N_("Status"), "from": N_("Submitted from"),
+    "to": N_("Submitted to"),
+}  # fmt: skip
+
+
 def _filters() -> tuple[Filters, str]:
     try:
         filters = parse_filters(_args())
     except FieldError as exc:
-        return Filters(), translate(exc)
+        label = FILTER_LABELS.get(exc.field)
+        if label is None:
+            return Filters(), translate(exc)
+        return Filters(), gettext(
+            "%(field)s: %(problem)s", field=gettext(label), problem=translate(exc)
+        )
     if filters.exact() and g.user.role not in EXACT_ROLES:
         return Filters(), gettext("Searching by full document number or phone is for police.")
     return filters, ""
@@ -118,6 +132,9 @@ def _local(value: str | None) -> str:
 
 
 def _detail(item: dict, revealed: dict, error: str, code: int = 200):
+    """The registration's page: every rendering is a view in the audit log, the refused
+    reveal's page as much as the GET (each shows the person)."""
+    audit.record(get_db(), actor(), "view", f"registration:{item['id']}")
     return render_template(
         "police/detail.html", item=item, labels=labels(), revealed=revealed, error=error,
         may_reveal=g.user.role in REVEAL_ROLES, role=g.user.role,
@@ -129,7 +146,6 @@ def detail(reg_id: str):
     item = registrations.get(get_db().conn, vault(), reg_id, now())
     if item is None:
         abort(404)
-    audit.record(get_db(), actor(), "view", f"registration:{reg_id}")
     return _detail(view(item, g.user.role), {}, "")
 
 
