@@ -17,6 +17,7 @@ from edge.db import transaction
 from edge.web.access import require_roles
 from edge.web.confirm import Confirmation, confirm_first
 from edge.web.context import actor, get_db, now, state
+from edge.web.printing import printable
 from edge.web.registry.common import labels, vault, view
 from qr_registry import registrations, rooms, stickers
 from qr_registry.search import Filters, search
@@ -229,9 +230,7 @@ def sticker_sheet():
     own = rooms.list_rooms(db.conn, landlord_id=g.user.id)
     if not own:
         abort(404)
-    own = [room for room in own if room.token]  # a room without a QR code has no sticker
-    if not own:
-        abort(409, gettext("No room here has a QR code yet: the administrator issues them."))
+    own = printable(own)
     pdf = stickers.sticker_sheet_pdf(
         own,
         state().config.registry.base_url,

@@ -19,6 +19,7 @@ from edge.db import transaction
 from edge.vocabulary import local_time, parse_lang
 from edge.web.access import require_roles
 from edge.web.context import actor, get_db, now, state
+from edge.web.printing import printable
 from edge.web.registry.common import export_row, labels, translate, vault, view
 from qr_registry import export, registrations, rooms, stickers
 from qr_registry.documents import FieldError
@@ -156,9 +157,7 @@ def building_stickers(building_id: int):
     listed = rooms.list_rooms(get_db().conn, building_id=building_id)
     if not listed:
         abort(404)
-    listed = [room for room in listed if room.token]  # a room without a QR code has no sticker
-    if not listed:
-        abort(409, gettext("No room here has a QR code yet: the administrator issues them."))
+    listed = printable(listed)
     pdf = stickers.sticker_sheet_pdf(
         listed,
         state().config.registry.base_url,
