@@ -35,7 +35,7 @@ def _own_registration(reg_id: str) -> dict:
 
 def _detail(item: dict, error: str = "", code: int = 200):
     return render_template(
-        "landlord/detail.html", item=item, labels=labels(), error=error, role="landlord"
+        "landlord/detail.html", item=item, labels=labels("landlord"), error=error, role="landlord"
     ), code
 
 
@@ -58,7 +58,7 @@ def index():
         waiting=set(registrations.open_requests_for_landlord(db.conn, g.user.id, now())),
         counts=counts,
         rooms=rooms.list_rooms(db.conn, landlord_id=g.user.id),
-        labels=labels(),
+        labels=labels("landlord"),
     )
 
 

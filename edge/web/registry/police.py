@@ -69,7 +69,8 @@ def _run(filters: Filters, limit: int = 500):
 def _page(rows: list, counts: dict, error: str, code: int = 200):
     return render_template(
         "police/search.html", rows=rows, counts=counts, error=error, args=_args(),
-        link_args=_args(), labels=labels(), statuses=STATUSES, exact=g.user.role in EXACT_ROLES,
+        link_args=_args(), labels=labels(g.user.role), statuses=STATUSES,
+        exact=g.user.role in EXACT_ROLES,
     ), code  # fmt: skip
 
 
@@ -97,7 +98,7 @@ def export_file(fmt: str):
                  filters=_used(filters), results=len(rows))  # fmt: skip
     stamp = now().astimezone(state().config.site.zone).strftime("%Y%m%d-%H%M")
     with force_locale(parse_lang(request.args.get("lang"))):  # Chinese unless lang=en
-        lab = labels()
+        lab = labels(g.user.role)
         shown = [export_row(view(r, g.user.role), lab) for r in rows]
         for row in shown:
             row["submitted_at"] = _local(row.get("submitted_at"))
@@ -120,7 +121,7 @@ def _local(value: str | None) -> str:
 
 def _detail(item: dict, revealed: dict, error: str, code: int = 200):
     return render_template(
-        "police/detail.html", item=item, labels=labels(), revealed=revealed, error=error,
+        "police/detail.html", item=item, labels=labels(g.user.role), revealed=revealed, error=error,
         may_reveal=g.user.role in REVEAL_ROLES, role=g.user.role,
     ), code  # fmt: skip
 
