@@ -120,6 +120,7 @@ DETAILS = {
     "votes": N_("Votes"),
     "frames": N_("Frames"),
     "colour": N_("Plate colour"),
+    "body_colour": N_("Vehicle colour (estimated)"),
     "first_seen": N_("First seen"),
     "seen_since": N_("Seen since"),
     "plate_box": N_("Plate position in the picture (pixels, for support)"),
@@ -174,6 +175,21 @@ PLATE_COLOURS = {
     "white": N_("White"),
     "black": N_("Black"),
     "unknown": N_("Unknown"),
+}
+BODY_COLOURS = {  # edge.plates.body_colour.COLOURS, and "unknown"
+    "black": N_("Black"),
+    "white": N_("White"),
+    "grey": N_("Grey"),
+    "red": N_("Red"),
+    "orange": N_("Orange"),
+    "yellow": N_("Yellow"),
+    "brown": N_("Brown"),
+    "green": N_("Green"),
+    "cyan": N_("Cyan"),
+    "blue": N_("Blue"),
+    "purple": N_("Purple"),
+    "pink": N_("Pink"),
+    "unknown": N_("Cannot tell"),
 }
 VEHICLE_KINDS = {"resident": N_("resident"), "visitor": N_("visitor"), "temporary": N_("temporary")}
 CREDENTIALS = {"face": N_("face"), "pin": N_("PIN"), "qr_pass": N_("QR pass")}
@@ -776,6 +792,8 @@ class Vocabulary:
             return label, self.time(value, seconds=True)
         if key == "colour":
             return label, self.word(PLATE_COLOURS, value)
+        if key == "body_colour":
+            return label, self.word(BODY_COLOURS, value)
         if key in BOX_DETAILS and _is_box(value):
             x1, y1, x2, y2 = value
             return label, f"x {x1}–{x2}, y {y1}–{y2}"
@@ -811,7 +829,8 @@ def _is_box(value: Any) -> bool:
 def msgids() -> set[str]:
     """Every msgid this module can show (a test keeps each translated in the zh catalogs)."""
     tables: list[Mapping[Any, str]] = [
-        EVENT_KINDS, DECISIONS, REASONS, DETAILS, PLATE_COLOURS, VEHICLE_KINDS, CREDENTIALS,
+        EVENT_KINDS, DECISIONS, REASONS, DETAILS, PLATE_COLOURS, BODY_COLOURS, VEHICLE_KINDS,
+        CREDENTIALS,
         GATE_KINDS, CAMERA_STATES, DAYS, WATCH_SOURCES, GROUPS, SUBJECT_PREFIXES, ROLES,
         STATUSES, SEXES, YES_NO, _KIND_THING, _FRAGMENTS, _TEMPLATES, AUDIT_ACTIONS, AUDIT_PARTIES,
         GATE_REPLIES,
