@@ -22,6 +22,7 @@ from edge.plates.reader import PlateReader
 from edge.plates.voting import PlateVoter
 from edge.policy.vehicle import GateFacts
 from edge.store.snapshots import SnapshotStore
+from edge.vocabulary import Vocabulary
 from gate_drivers.barrier import Barrier
 from sync.gat1400 import codes
 from sync.gat1400.objects import Ape, motor_vehicle
@@ -124,3 +125,9 @@ def test_the_gate_writes_its_estimate_with_the_passage(tmp_path):
         barrier.close()
         factory.reset()
         db.conn.close()
+
+
+def test_the_event_page_reads_the_estimate_in_zh():
+    zh = Vocabulary.for_language("zh", ZoneInfo("Asia/Shanghai"))
+    assert zh.detail("body_colour", "red") == ("车身颜色（估计）", "红")
+    assert zh.detail("body_colour", "unknown") == ("车身颜色（估计）", "无法判断")
