@@ -47,8 +47,9 @@ def check_cmd(quick: bool, file_: Path | None, config_path: Path) -> None:
 @config_option
 def recover_cmd(file_: Path | None, config_path: Path) -> None:
     """Salvage what a damaged database still holds into a new file beside it; the damaged
-    file is copied aside and kept. Run with the services
-    stopped; the new file replaces the old one only when you move it into place."""
+    file is copied aside and kept. People rows on lost pages of the configured database
+    are put back from its gates' sealed copies (edge.store.people_refill). Run with the
+    services stopped; the new file replaces the old one only when you move it into place."""
     from edge.pii import PiiKeyError, PiiVault
     from edge.store.integrity import recover
     from edge.store.open import pii_vault
@@ -61,9 +62,9 @@ def recover_cmd(file_: Path | None, config_path: Path) -> None:
         vault: PiiVault | None = pii_vault(config)
     except PiiKeyError:
         vault = None  # the copies cannot be opened: the report says so
-    refill = refill_people(
-        result.recovered, result.gaps, copy_files(config.storage.spool_path), vault
-    )
+    own = path.resolve() == config.storage.database_path.resolve()
+    copies = copy_files(config.storage.spool_path) if own else []  # another file: not its gates'
+    refill = refill_people(result.recovered, result.gaps, copies, vault)
     if refill.check is not None:
         result = replace(result, check=refill.check)
     click.echo(f"damaged database kept as {result.damaged_copy}")
