@@ -35,6 +35,7 @@ sys.path[:0] = [str(_ROOT)]
 import cv2  # noqa: E402
 from gpiozero.pins.mock import MockFactory  # noqa: E402
 
+from bench.shared.relay import wait_high, wait_low  # noqa: E402
 from edge.config import load_config  # noqa: E402
 from edge.db import connect, transaction, utc_now  # noqa: E402
 from edge.gates.assembly import vehicle_gate  # noqa: E402
@@ -105,19 +106,6 @@ def describe(label: str, values: list[float]) -> str:
         f"{label:<44} median {statistics.median(values):7.1f} ms   p95 {p95:7.1f} ms"
         f"   max {values[-1]:7.1f} ms"
     )
-
-
-def wait_high(pin, started: float, limit_s: float = 10.0) -> float | None:
-    while not pin.state:
-        if time.perf_counter() - started > limit_s:
-            return None
-        time.sleep(0.0005)
-    return (time.perf_counter() - started) * 1000
-
-
-def wait_low(pin) -> None:
-    while pin.state:
-        time.sleep(0.001)
 
 
 def main() -> None:

@@ -13,19 +13,33 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import cv2
-from gpiozero.pins.mock import MockFactory
+_ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "bench"]
+sys.path[:0] = [str(_ROOT)]  # bench.shared; the package `sync`, not bench/sync.py
 
-from edge.config import load_config
-from edge.gates.assembly import vehicle_gate
-from edge.gates.control import send_gate_command
-from edge.plates.synth import render_scene
-from gate_drivers.barrier import Barrier
+import cv2  # noqa: E402
+from gpiozero.pins.mock import MockFactory  # noqa: E402
+
+from bench.shared.relay import wait_high, wait_low  # noqa: E402
+from edge.config import load_config  # noqa: E402
+from edge.gates.assembly import vehicle_gate  # noqa: E402
+from edge.gates.control import send_gate_command  # noqa: E402
+from edge.plates.synth import render_scene  # noqa: E402
+from gate_drivers.barrier import Barrier  # noqa: E402
+
+
+def relay_ms(pin, started: float) -> float:
+    moved = wait_high(pin, started)
+    if moved is None:
+        raise SystemExit("the relay did not move within 10 s: the gate is not answering")
+    return moved
+
 
 CONFIG = """
 [storage]
@@ -44,17 +58,6 @@ open_pin = 17
 active_high = true
 pulse_s = 0.02
 """
-
-
-def wait_high(pin, started: float) -> float:
-    while not pin.state:
-        time.sleep(0.0002)
-    return (time.perf_counter() - started) * 1000
-
-
-def wait_low(pin) -> None:
-    while pin.state:
-        time.sleep(0.001)
 
 
 def describe(label: str, values: list[float]) -> str:
@@ -85,7 +88,7 @@ def main() -> None:
                 wait_low(pin)
                 started = time.perf_counter()
                 send_gate_command(config.storage.run_dir, "north", request)
-                channel.append(wait_high(pin, started))
+                channel.append(relay_ms(pin, started))
         direct = []
         barrier = Barrier(18, pulse_s=0.02, active_high=True, pin_factory=factory)
         pin = factory.pin(18)
@@ -93,7 +96,7 @@ def main() -> None:
             wait_low(pin)
             started = time.perf_counter()
             barrier.open()
-            direct.append(wait_high(pin, started))
+            direct.append(relay_ms(pin, started))
         barrier.close()
     print(f"manual open latency, {args.opens} opens, gate loop reading frames at 10 fps")
     print(describe("console request -> relay (socket + event + relay)", channel))

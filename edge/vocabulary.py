@@ -120,9 +120,12 @@ DETAILS = {
     "votes": N_("Votes"),
     "frames": N_("Frames"),
     "colour": N_("Plate colour"),
+    "body_colour": N_("Vehicle colour (estimated)"),
     "first_seen": N_("First seen"),
     "seen_since": N_("Seen since"),
-    "plate_box": N_("Plate position in the picture"),
+    "plate_box": N_("Plate position in the picture (pixels, for support)"),
+    "face_box": N_("Face position in the picture (pixels, for support)"),
+    "frame_w": N_("Picture width (pixels)"),
     "operator": N_("Operator"),
     "watch_ids": N_("Watchlist entries"),
     "last_error": N_("Last error"),
@@ -157,8 +160,13 @@ DETAILS = {
 TIME_DETAILS = frozenset({"first_seen", "seen_since", "paused_until"})
 # a device's own text, and the liveness cues' technical names and readings (evidence for the
 # installer, like an error text): shown as written, marked as diagnostics
+# where the plate or face is in the snapshot, in its pixels: the page shows the cut-out
+# picture itself, the numbers are for support (the crop and the district's copy use them)
+BOX_DETAILS = frozenset({"plate_box", "face_box"})
 DIAGNOSTIC_DETAILS = frozenset(
     {"last_error", "snapshot_error", "liveness_parts", "liveness_readings", "error", "problems"}
+    | BOX_DETAILS
+    | {"frame_w"}
 )
 PLATE_COLOURS = {
     "blue": N_("Blue"),
@@ -167,6 +175,21 @@ PLATE_COLOURS = {
     "white": N_("White"),
     "black": N_("Black"),
     "unknown": N_("Unknown"),
+}
+BODY_COLOURS = {  # edge.plates.body_colour.COLOURS, and "unknown"
+    "black": N_("Black"),
+    "white": N_("White"),
+    "grey": N_("Grey"),
+    "red": N_("Red"),
+    "orange": N_("Orange"),
+    "yellow": N_("Yellow"),
+    "brown": N_("Brown"),
+    "green": N_("Green"),
+    "cyan": N_("Cyan"),
+    "blue": N_("Blue"),
+    "purple": N_("Purple"),
+    "pink": N_("Pink"),
+    "unknown": N_("Cannot tell"),
 }
 VEHICLE_KINDS = {"resident": N_("resident"), "visitor": N_("visitor"), "temporary": N_("temporary")}
 CREDENTIALS = {"face": N_("face"), "pin": N_("PIN"), "qr_pass": N_("QR pass")}
@@ -769,6 +792,11 @@ class Vocabulary:
             return label, self.time(value, seconds=True)
         if key == "colour":
             return label, self.word(PLATE_COLOURS, value)
+        if key == "body_colour":
+            return label, self.word(BODY_COLOURS, value)
+        if key in BOX_DETAILS and _is_box(value):
+            x1, y1, x2, y2 = value
+            return label, f"x {x1}–{x2}, y {y1}–{y2}"
         if isinstance(value, bool):
             return label, self.yes_no(value)
         if isinstance(value, (list, tuple)):
@@ -778,19 +806,31 @@ class Vocabulary:
         return label, str(value)
 
     def details(self, details: Mapping[str, Any]) -> list[tuple[str, str, bool]]:
-        """Every detail as (label, value, diagnostic?), in key order; a diagnostic is a
-        device's or the system's own message, shown as it came."""
-        return [
-            (*self.detail(key, details[key]), key in DIAGNOSTIC_DETAILS)
+        """Every detail as (label, value, diagnostic?): the ones for the guard first, then
+        the diagnostics, each in key order. A diagnostic is a device's or the system's own
+        message, pixel positions, or a key this version has no words for (written by a
+        newer gate): shown as it came, marked for support, never as a guard's words."""
+        shown = [
+            (*self.detail(key, details[key]), key in DIAGNOSTIC_DETAILS or key not in DETAILS)
             for key in sorted(details)
             if details[key] is not None
         ]
+        return sorted(shown, key=lambda item: item[2])  # stable: key order within each
+
+
+def _is_box(value: Any) -> bool:
+    return (
+        isinstance(value, list | tuple)
+        and len(value) == 4
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    )
 
 
 def msgids() -> set[str]:
     """Every msgid this module can show (a test keeps each translated in the zh catalogs)."""
     tables: list[Mapping[Any, str]] = [
-        EVENT_KINDS, DECISIONS, REASONS, DETAILS, PLATE_COLOURS, VEHICLE_KINDS, CREDENTIALS,
+        EVENT_KINDS, DECISIONS, REASONS, DETAILS, PLATE_COLOURS, BODY_COLOURS, VEHICLE_KINDS,
+        CREDENTIALS,
         GATE_KINDS, CAMERA_STATES, DAYS, WATCH_SOURCES, GROUPS, SUBJECT_PREFIXES, ROLES,
         STATUSES, SEXES, YES_NO, _KIND_THING, _FRAGMENTS, _TEMPLATES, AUDIT_ACTIONS, AUDIT_PARTIES,
         GATE_REPLIES,

@@ -31,9 +31,25 @@ _PDF_FONT = "MenweiCJK"
 
 
 class StickerError(UserError):
-    """Stickers cannot be made (no font, or a room without a current token)."""
+    """Stickers cannot be made. ``code`` says why, for the page's own words: ``font_missing``
+    (the box lacks the CJK font), ``no_token`` (a room without a current QR code, ``room``
+    in params), ``no_rooms``, ``layout``."""
 
     code = "stickers"
+
+
+FONT_MISSING = "CJK font %(path)s missing (Debian package fonts-wqy-microhei)"
+
+
+def font_problem() -> str | None:
+    """What keeps stickers from printing on this box (the CJK font missing), or None."""
+    if CJK_FONT.is_file():
+        return None
+    return FONT_MISSING % {"path": CJK_FONT}
+
+
+def _no_token(room: Room) -> StickerError:
+    return StickerError("room %(room)s has no current token", {"room": room.label}, code="no_token")
 
 
 def room_url(base_url: str, token: str) -> str:
@@ -55,15 +71,15 @@ def qr_png(url: str, box: int = 6) -> bytes:
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont:
-    if not CJK_FONT.exists():
-        raise StickerError(f"CJK font {CJK_FONT} missing (Debian package fonts-wqy-microhei)")
+    if not CJK_FONT.is_file():
+        raise StickerError(FONT_MISSING, {"path": CJK_FONT}, code="font_missing")
     return ImageFont.truetype(str(CJK_FONT), size)
 
 
 def sticker_png(room: Room, base_url: str) -> bytes:
     """One room's sticker: the QR code, the room label and a one-line instruction."""
     if not room.token:
-        raise StickerError(f"room {room.id} has no current token")
+        raise _no_token(room)
     code = _qr_image(room_url(base_url, room.token))
     width = code.width
     canvas_img = Image.new("RGB", (width, width + 110), "white")
@@ -82,10 +98,10 @@ def sticker_png(room: Room, base_url: str) -> bytes:
 
 
 def _register_font() -> None:
+    if not CJK_FONT.is_file():  # asked each time: a font removed since still fails here
+        raise StickerError(FONT_MISSING, {"path": CJK_FONT}, code="font_missing")
     if _PDF_FONT in pdfmetrics.getRegisteredFontNames():
         return
-    if not CJK_FONT.exists():
-        raise StickerError(f"CJK font {CJK_FONT} missing (Debian package fonts-wqy-microhei)")
     pdfmetrics.registerFont(TTFont(_PDF_FONT, str(CJK_FONT), subfontIndex=0))
 
 
@@ -219,9 +235,9 @@ def sticker_sheet_pdf(
     Chinese instructions and the PIPL notice naming ``controller`` (the data's handler;
     the room's community when empty). Empty ``rooms`` is an error."""
     if not rooms:
-        raise StickerError("no rooms to print")
+        raise StickerError("no rooms to print", code="no_rooms")
     if layout not in LAYOUTS:
-        raise StickerError(f"unknown sticker size {layout!r}")
+        raise StickerError("unknown sticker size %(layout)r", {"layout": layout}, code="layout")
     _register_font()
     sheet = LAYOUTS[layout]
     out = io.BytesIO()
@@ -233,7 +249,7 @@ def sticker_sheet_pdf(
     per_page = cols * rows
     for index, room in enumerate(rooms):
         if not room.token:
-            raise StickerError(f"room {room.id} has no current token")
+            raise _no_token(room)
         if index and index % per_page == 0:
             pdf.showPage()
         slot = index % per_page

@@ -297,3 +297,22 @@ def kill(pid: int, sig: int = signal.SIGKILL, timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+def zero_page(path: Path, table: str, which: str | int = "last") -> int:
+    """Zero one leaf page of ``table`` the way a worn card loses one: its ``which`` leaf
+    ("first", "last", or an index in page order). Returns the page number."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    leaves = conn.execute(
+        "SELECT pageno, (SELECT page_size FROM pragma_page_size) FROM dbstat"
+        " WHERE name = ? AND pagetype = 'leaf' ORDER BY pageno",
+        [table],
+    ).fetchall()
+    conn.close()
+    index = which if isinstance(which, int) else {"first": 0, "last": -1}[which]
+    pageno, page_size = leaves[index]
+    with open(path, "r+b") as handle:
+        handle.seek((pageno - 1) * page_size)
+        handle.write(b"\0" * page_size)
+    return int(pageno)

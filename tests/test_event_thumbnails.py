@@ -8,6 +8,7 @@ Real SQLite file, real app and test client, snapshots written by edge.store.snap
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import cv2
@@ -16,6 +17,7 @@ import pytest
 from helpers import audit_rows, client_as, db_of
 
 from edge.store.snapshot_access import stored_box
+from edge.vocabulary import Vocabulary
 
 NOW = datetime(2025, 6, 1, 2, 0, tzinfo=UTC)
 PLATE_BOX = [200, 150, 300, 180]  # in the 640-px frame of helpers.picture
@@ -154,3 +156,28 @@ def test_unknown_size_is_400(scene):
         client_as(scene, "admin").get(f"/events/{scene['car']}/snapshot?size=huge").status_code
         == 400
     )
+
+
+def test_the_event_page_shows_pixel_boxes_only_as_a_diagnostic_in_zh(scene):
+    """A guard reads the plate (the crop), not "[200, 150, 300, 180]": the box, the face box
+    and the picture width are labelled in zh, marked for support and listed after the
+    details a guard reads; a detail key this version has no words for is a diagnostic too."""
+    guard = client_as(scene, "guard")
+    for key, label in (("car", "车牌在图中的位置"), ("face", "人脸在图中的位置")):
+        html = guard.get(f"/events/{scene[key]}").text
+        details = html[
+            html.index('id="details"') : html.index("</table>", html.index('id="details"'))
+        ]
+        assert label in details and "图片宽度" in details, key
+        assert "face_box" not in details and "frame_w" not in details and "[" not in details
+        rows = re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", details)
+        assert rows and all(value.startswith('<code class="diagnostic"') for _label, value in rows
+                            if "像素" in _label), rows  # fmt: skip
+        assert "x 200–300, y 150–180" in details or key == "face"
+    words = Vocabulary(lambda text: text, UTC)
+    shown = words.details({"colour": "blue", "plate_box": PLATE_BOX, "new_key": 3})
+    assert [(label, diagnostic) for label, _value, diagnostic in shown] == [
+        ("Plate colour", False),
+        ("new_key", True),
+        ("Plate position in the picture (pixels, for support)", True),
+    ]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import mount_tmpfs
+from helpers import mount_tmpfs, zero_page
 
 from edge.cli.main import main
 from edge.db import connect, transaction
@@ -52,20 +52,6 @@ def build(config) -> Path:
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.conn.close()
     return path
-
-
-def zero_page(path: Path, table: str, which: str = "last") -> None:
-    conn = sqlite3.connect(path)
-    order = "DESC" if which == "last" else "ASC"
-    pageno, page_size = conn.execute(
-        f"SELECT pageno, (SELECT page_size FROM pragma_page_size) FROM dbstat"
-        f" WHERE name = ? AND pagetype = 'leaf' ORDER BY pageno {order} LIMIT 1",
-        [table],
-    ).fetchone()
-    conn.close()
-    with open(path, "r+b") as handle:
-        handle.seek((pageno - 1) * page_size)
-        handle.write(b"\0" * page_size)
 
 
 REFUSED = {

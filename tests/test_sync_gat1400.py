@@ -541,6 +541,30 @@ def test_a_hit_under_disposition_is_sent_after_its_cancellation(subscriber):
     assert len(sim.objects("/VIID/DispositionNotifications")) == 1
 
 
+def test_a_hit_outside_the_dispositions_own_time_is_not_sent(subscriber):
+    """A 布控 whose BeginTime is still to come (the platform sends it ahead) or whose EndTime
+    has passed covers no hit outside that time: such an alert stays the box's own; a hit
+    inside it goes to the platform."""
+    sim, db, proto, box_url = subscriber
+    begin = datetime.now(UTC) + timedelta(hours=1)
+    end = begin + timedelta(hours=1)
+    doc = vehicle_disposition(sim, "D7", "皖A55555")
+    [item] = doc["DispositionListObject"]["DispositionObject"]
+    item["BeginTime"] = viid_time(begin, ZONE)
+    item["EndTime"] = viid_time(end, ZONE)
+    sim.call_box(box_url, "POST", "/VIID/Dispositions", doc, DEVICE, "pw")
+    [watch_id] = [r[0] for r in db.execute("SELECT id FROM watchlist")]
+    record_hit(db, "皖A55555", watch_id, datetime.now(UTC))  # before it begins
+    record_hit(db, "皖A55555", watch_id, end + timedelta(seconds=1))  # after it ended
+    drain(UplinkWorker(db, proto))
+    assert sim.objects("/VIID/DispositionNotifications") == []
+    assert pending(db) == 0 and not dead_rows(db.conn)  # honoured, not retried
+    record_hit(db, "皖A55555", watch_id, begin + timedelta(minutes=5))
+    drain(UplinkWorker(db, proto))
+    [note] = sim.objects("/VIID/DispositionNotifications")
+    assert note["DispositionID"] == "D7"
+
+
 def test_bad_dispositions_change_nothing(subscriber):
     sim, db, _, box_url = subscriber
     for bad in (

@@ -151,8 +151,8 @@ def test_golden_ids_have_the_standard_lengths():
 )
 def test_plate_colour_and_class_are_what_the_reader_found(plate, colour, plate_class, plate_color):
     """PlateColor is the plate background the reader measured (ColorType), PlateClass the
-    GA 24.7 class from the plate's form and colour; VehicleColor stays 99 (unknown): the box
-    sees plates, not car bodies."""
+    GA 24.7 class from the plate's form and colour; VehicleColor is 99 (unknown) for an
+    event without the gate's body-colour estimate."""
     event = {**PASSAGE, "plate": plate, "details": {**PASSAGE["details"], "colour": colour}}
     vehicle = motor_vehicle(event, APE, ZONE, None)
     assert (vehicle["PlateClass"], vehicle["PlateColor"]) == (plate_class, plate_color)

@@ -18,6 +18,7 @@ from edge.config import GateConfig, MenweiConfig
 from gate_drivers.frame_sources import SourceError, open_source
 from gate_drivers.pins import make_pin_factory
 from gate_drivers.source_spec import parse_source
+from qr_registry.stickers import font_problem
 
 
 @dataclass(frozen=True)
@@ -100,4 +101,6 @@ def check_config(config: MenweiConfig, gate_ids: tuple[str, ...] | None = None) 
     models = [_file("face detector model", faces.detector_model),
               _file("face recogniser model", faces.recogniser_model)]  # fmt: skip
     checks += [c for c in (pii, *models) if c is not None]
+    font = font_problem()
+    checks.append(Check("sticker font", font is None, font or "installed (QR stickers print)"))
     return checks

@@ -53,6 +53,7 @@ from edge.events.record import NewEvent
 from edge.events.writer import STORAGE_FAULTS, UNCOUNTED_USE, spend_use
 from edge.gates.runner import CameraLike, GateOutcome, GateRunner
 from edge.people.vehicles import facts_for_plate
+from edge.plates.body_colour import body_colour
 from edge.plates.reader import PlateInputError, PlateRead
 from edge.plates.voting import Passage, PlateVoter, Quad
 from edge.policy.vehicle import (
@@ -309,10 +310,13 @@ class VehicleGateLoop(GateRunner):
         since = now - timedelta(seconds=self.policy.same_visit_s)
         facts = self.facts(lambda db: facts_for_plate(db, passage.plate, self.gate.id, since))
         decision = decide_vehicle(sighting, self.gate, now, facts, self.policy)
+        evidence = passage.evidence
+        box = evidence.box() if evidence else None
         details: dict[str, Any] = {
-            "plate_box": passage.evidence.box() if passage.evidence else None,
-            "frame_w": int(passage.evidence.frame.shape[1]) if passage.evidence else None,
+            "plate_box": box,
+            "frame_w": int(evidence.frame.shape[1]) if evidence else None,
             "colour": passage.colour,
+            "body_colour": body_colour(evidence.frame, box) if evidence else None,
             "votes": passage.votes,
             "frames": passage.frames,
             "first_seen": passage.first_seen.isoformat(),

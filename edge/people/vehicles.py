@@ -168,21 +168,34 @@ def insert_watch(
     return int(cursor.lastrowid)
 
 
-def remove_watch_id(conn: Any, watch_id: int) -> str:
-    """Delete one local watchlist row by id, in the caller's transaction; returns its plate.
+#: the two watchlists: the column that names an entry, and what an entry is called
+WATCH_TABLES = {"watchlist": ("plate", "watchlist entry"), "watch_faces": ("label", "watch face")}
+
+
+def delete_local_watch(conn: Any, table: str, watch_id: int) -> str:
+    """Delete one local row of a watchlist (``watchlist`` or ``watch_faces``, a face's
+    template with it) by id, in the caller's transaction; returns what names it (the plate,
+    the label) for the audit row.
 
     District rows are refused: the next downlink would put them back, so removing them
     here would only pretend (the district platform owns them).
     """
-    row = conn.execute("SELECT plate, source FROM watchlist WHERE id = ?", (watch_id,)).fetchone()
-    if row is None:
-        raise WatchlistError("no_entry", f"no watchlist entry {watch_id}")
-    if row[1] != "local":
+    column, noun = WATCH_TABLES[table]
+    row = conn.execute(f"SELECT {column}, source FROM {table} WHERE id = ?", (watch_id,))
+    found = row.fetchone()
+    if found is None:
+        raise WatchlistError("no_entry", f"no {noun} {watch_id}")
+    if found[1] != "local":
         raise WatchlistError(
             "district_entry", "district watchlist entries are managed by the district platform"
         )
-    conn.execute("DELETE FROM watchlist WHERE id = ?", (watch_id,))
-    return str(row[0])
+    conn.execute(f"DELETE FROM {table} WHERE id = ?", (watch_id,))
+    return str(found[0])
+
+
+def remove_watch_id(conn: Any, watch_id: int) -> str:
+    """Delete one local watchlist row by id (see delete_local_watch); returns its plate."""
+    return delete_local_watch(conn, "watchlist", watch_id)
 
 
 def remove_watch(db: sqlite_utils.Database, plate: str) -> int:

@@ -29,7 +29,7 @@ from edge.db import iso
 from edge.faces.embedder import EMBEDDING_DIM
 from edge.faces.index import FaceIndex
 from edge.faces.recogniser import Template
-from edge.people.vehicles import EnrolmentError, WatchlistError
+from edge.people.vehicles import EnrolmentError, delete_local_watch
 from edge.pii import PiiVault
 
 PURPOSE = "watch_face"
@@ -99,17 +99,9 @@ def add_watch_face(
 
 
 def remove_watch_face(conn: Any, watch_id: int) -> str:
-    """Delete a local watch face (template included) in the caller's transaction; returns
-    its label for the audit row."""
-    row = conn.execute("SELECT label, source FROM watch_faces WHERE id = ?", (watch_id,)).fetchone()
-    if row is None:
-        raise WatchlistError("no_entry", f"no watch face {watch_id}")
-    if row[1] != "local":
-        raise WatchlistError(
-            "district_entry", "district watchlist entries are managed by the district platform"
-        )
-    conn.execute("DELETE FROM watch_faces WHERE id = ?", (watch_id,))
-    return str(row[0])
+    """Delete a local watch face, template included (see delete_local_watch); returns its
+    label for the audit row."""
+    return delete_local_watch(conn, "watch_faces", watch_id)
 
 
 def list_watch_faces(db: sqlite_utils.Database) -> list[dict[str, Any]]:

@@ -361,7 +361,13 @@ def _background(size: tuple[int, int], seed: int) -> np.ndarray:
 
 
 def _draw_car(
-    layer: np.ndarray, alpha: np.ndarray, cx: float, cy: float, pw: float, rng: np.random.Generator
+    layer: np.ndarray,
+    alpha: np.ndarray,
+    cx: float,
+    cy: float,
+    pw: float,
+    rng: np.random.Generator,
+    paint: tuple[int, int, int] | None = None,
 ) -> None:
     """Frontal car drawn around a plate centred at (cx, cy) and `pw` px wide.
 
@@ -369,7 +375,8 @@ def _draw_car(
     0.5 m above the ground, roof 1.5 m. Only the silhouette matters to the detector; the
     details (windscreen, grille, lamps) give it edges that a plate detector must ignore.
     """
-    body = np.array(_CAR_COLOURS[rng.integers(len(_CAR_COLOURS))], np.float32)
+    drawn = _CAR_COLOURS[rng.integers(len(_CAR_COLOURS))]  # drawn even when painted: same car
+    body = np.array(paint if paint is not None else drawn, np.float32)
     dark = body * 0.45
     half = pw * rng.uniform(1.95, 2.15)
     ground = cy + 1.15 * pw
@@ -456,6 +463,7 @@ def render_scene_with_corners(
     noise: float = 0.0,
     seed: int = 0,
     rows: int = 1,
+    paint: tuple[int, int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Like `render_scene`, also returning the plate's corners in the frame.
 
@@ -476,7 +484,7 @@ def render_scene_with_corners(
 
     layer: np.ndarray = np.zeros((h, w, 3), np.float32)
     alpha: np.ndarray = np.zeros((h, w), np.float32)
-    _draw_car(layer, alpha, cx, cy, plate_width, rng)
+    _draw_car(layer, alpha, cx, cy, plate_width, rng, paint)
     crop = render_plate(text, colour, height=max(10, round(plate_h * 2)), rows=rows)
     crop = cv2.resize(  # 2x then area-shrink: sharp, unaliased characters at any size
         crop, (plate_width, max(1, round(plate_h))), interpolation=cv2.INTER_AREA
@@ -529,6 +537,7 @@ def render_scene(
     noise: float = 0.0,
     seed: int = 0,
     rows: int = 1,
+    paint: tuple[int, int, int] | None = None,
 ) -> np.ndarray:
     """A gate-camera frame (BGR uint8, `size` = (width, height)) of a car showing `text`,
     its plate in its real colour unless `colour` says otherwise (see `render_plate`).
@@ -538,12 +547,12 @@ def render_scene(
     `perspective` (-0.95..0.95, sine of a yaw; positive turns the right side away) makes
     the plate a trapezoid. Then Gaussian `blur` (sigma, px), `brightness` scaling (0.3 looks
     like night, 1.6 an over-exposed plate under a headlamp), Gaussian `noise` (sigma, grey
-    levels); `rows=2` draws a double-row plate (`plate_width` is then its width too). The
-    same seed gives the same car
+    levels); `rows=2` draws a double-row plate (`plate_width` is then its width too);
+    `paint` (BGR) the car's body colour instead of the seed's. The same seed gives the same car
     and lane. Use `render_scene_with_corners` when you need where the plate landed.
     """
     frame, _ = render_scene_with_corners(
         text, colour, size, plate_width, centre, tilt_deg, perspective, blur, brightness,
-        noise, seed, rows,
+        noise, seed, rows, paint,
     )  # fmt: skip
     return frame

@@ -15,7 +15,7 @@ import os
 import shutil
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -85,6 +85,12 @@ class Recovered:
     check: CheckResult
     counts: dict[str, int]  # rows salvaged per table
     lost: dict[str, str]  # per table, what could not be read
+    gaps: dict[str, list[Gap]] = field(default_factory=dict)  # per table, rowids lost
+
+
+#: rowids first..last lost from a table (last None: every rowid from first on)
+Gap = tuple[int, int | None]
+WHOLE_TABLE: Gap = (-(2**63), None)
 
 
 SALVAGE_BATCH = 256
@@ -123,14 +129,14 @@ def recover(path: Path) -> Recovered:
             version = source_conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise DamagedStoreError(f"{path}: its schema cannot be read ({exc})") from None
-        counts, lost = {}, {}
+        counts, lost, gaps = {}, {}, {}
         target_conn.execute("BEGIN")
         for kind, _name, sql in schema:
             if kind == "table":
                 target_conn.execute(sql)
         for kind, name, _sql in schema:
             if kind == "table":
-                counts[name], problem = _salvage_table(source_conn, target_conn, name)
+                counts[name], problem, gaps[name] = _salvage_table(source_conn, target_conn, name)
                 if problem:
                     lost[name] = problem
         for kind, name, sql in schema:
@@ -149,23 +155,25 @@ def recover(path: Path) -> Recovered:
     with open(target, "rb") as handle:
         os.fsync(handle.fileno())
     fsync_dir(target.parent)
-    return Recovered(aside, target, result, counts, lost)
+    return Recovered(aside, target, result, counts, lost, {k: v for k, v in gaps.items() if v})
 
 
 def _salvage_table(
     source: sqlite3.Connection, target: sqlite3.Connection, table: str
-) -> tuple[int, str | None]:
-    """Copy what can be read of ``table``; returns (rows copied, what was lost or None)."""
+) -> tuple[int, str | None, list[Gap]]:
+    """Copy what can be read of ``table``; returns (rows copied, what was lost or None, the
+    rowid ranges lost)."""
     quoted = '"' + table.replace('"', '""') + '"'
     try:
         columns = [row[1] for row in source.execute(f"PRAGMA table_info({quoted})")]
         source.execute(f"SELECT rowid FROM {quoted} LIMIT 0")
     except sqlite3.DatabaseError as exc:
-        return 0, f"not readable: {exc}"
+        return 0, f"not readable: {exc}", [WHOLE_TABLE]
     names = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
     insert = f"INSERT INTO {quoted} (rowid, {names}) VALUES ({', '.join('?' * (len(columns) + 1))})"
     select = f"SELECT rowid, {names} FROM {quoted} WHERE rowid > ? ORDER BY rowid LIMIT ?"
     after, copied, skipped = -(2**63), 0, []
+    gaps: list[Gap] = []
     try:
         highest = source.execute(f"SELECT MAX(rowid) FROM {quoted}").fetchone()[0]
     except sqlite3.DatabaseError:
@@ -179,8 +187,10 @@ def _salvage_table(
                 jump = _skip_damage(source, select, after, highest)
                 if jump is None:
                     skipped.append(f"rowids after {after}")
+                    gaps.append((after + 1, None))
                     break
                 skipped.append(f"rowids {after + 1}..{jump}")
+                gaps.append((after + 1, jump))
                 after = jump
                 continue
         if not rows:
@@ -188,7 +198,8 @@ def _salvage_table(
         target.executemany(insert, rows)
         copied += len(rows)
         after = rows[-1][0]
-    return copied, ("unreadable pages skipped: " + ", ".join(skipped)) if skipped else None
+    problem = ("unreadable pages skipped: " + ", ".join(skipped)) if skipped else None
+    return copied, problem, gaps
 
 
 def _row_by_row(source: sqlite3.Connection, select: str, after: int) -> list[tuple]:

@@ -61,11 +61,13 @@ from edge.web.guards import (
 )
 from edge.web.i18n import LANGUAGES, compile_translations
 from edge.web.limits import LoginThrottle, PasswordGate, login_limits
+from edge.web.printing import sticker_problem
 from edge.web.registry.landlord import bp as landlord_bp
 from edge.web.registry.police import bp as police_bp
 from edge.web.registry.tenant import bp as tenant_bp
 from edge.web.storage import FAULT_HEADER, storage_health, storage_unavailable
 from qr_registry.registrations import seal_legacy
+from qr_registry.stickers import StickerError
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024  # the tenant form is a few KB; anything bigger is refused (413)
@@ -179,6 +181,7 @@ def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None
     app.register_error_handler(HTTPException, _http_error)
     for fault in (sqlite3.DatabaseError, DamagedStoreError, OSError):
         app.register_error_handler(fault, storage_unavailable)
+    app.register_error_handler(StickerError, sticker_problem)
 
     app.before_request(require_password_change)
     for blueprint in BLUEPRINTS:

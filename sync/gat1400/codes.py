@@ -17,11 +17,22 @@ from typing import Literal
 #: green, which is what is sent (ColorType has no two-tone value).
 COLOURS = {"black": "1", "white": "2", "blue": "5", "yellow": "6", "green": "9"}
 COLOUR_OTHER = "99"
+#: VehicleColor from the gate's estimate of the body (edge.plates.body_colour); its
+#: "unknown" (night, an infrared picture, no clear winner) and anything else are 99
+BODY_COLOURS = {
+    "black": "1", "white": "2", "grey": "3", "red": "4", "blue": "5", "yellow": "6",
+    "orange": "7", "brown": "8", "green": "9", "purple": "10", "cyan": "11", "pink": "12",
+}  # fmt: skip
 
 
 def plate_colour(colour: object) -> str:
     """PlateColor for the reader's colour name; 99 when it could not tell."""
     return COLOURS.get(str(colour), COLOUR_OTHER)
+
+
+def vehicle_colour(colour: object) -> str:
+    """VehicleColor for the gate's body-colour estimate; 99 when it could not tell."""
+    return BODY_COLOURS.get(str(colour), COLOUR_OTHER)
 
 
 #: InfoKind: 1 = automatically collected (a camera), 2 = entered by a person

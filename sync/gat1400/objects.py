@@ -161,7 +161,7 @@ def motor_vehicle(
             "PlateClass": codes.PLATE_CLASS_OTHER if unread else codes.plate_class(plate, colour),
             "PlateColor": codes.plate_colour(colour),
             "PlateNo": UNREAD_PLATE if unread else plate,
-            "VehicleColor": codes.COLOUR_OTHER,  # the box reads plates, not car bodies
+            "VehicleColor": codes.vehicle_colour(details.get("body_colour")),
         }
     )
     confidence = event.get("confidence")

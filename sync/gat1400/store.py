@@ -470,7 +470,8 @@ def list_dispositions(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 def dispositions_for_alert(conn: sqlite3.Connection, alert: dict[str, Any]) -> list[tuple]:
     """(DispositionID, title, receive_addr) of the platform dispositions an alert hit: those
     whose link to the hit watch row covered the alert's ``occurred_at`` — also when the
-    disposition has been cancelled since."""
+    disposition has been cancelled since (the hit happened under it) — and whose own time
+    (BeginTime to EndTime) did: a hit before a 布控 begins or after it ends is no hit of it."""
     details = alert.get("details") or {}
     occurred = str(alert.get("occurred_at") or "")
     plate_ids = [i for i in details.get("watch_ids") or [] if isinstance(i, int)]
@@ -482,8 +483,11 @@ def dispositions_for_alert(conn: sqlite3.Connection, alert: dict[str, Any]) -> l
                 "SELECT d.id, d.title, d.receive_addr FROM viid_disposition_links l"
                 " JOIN viid_dispositions d ON d.id = l.disposition_id"
                 f" WHERE l.{column} = ? AND l.linked_at <= ?"
-                " AND (l.unlinked_at IS NULL OR ? < l.unlinked_at) ORDER BY l.linked_at",
-                (watch_id, occurred, occurred),
+                " AND (l.unlinked_at IS NULL OR ? < l.unlinked_at)"
+                " AND (d.begin_at IS NULL OR d.begin_at <= ?)"
+                " AND (d.end_at IS NULL OR ? < d.end_at)"
+                " ORDER BY l.linked_at",
+                (watch_id, occurred, occurred, occurred, occurred),
             ).fetchall()
             found += [tuple(row) for row in rows if tuple(row) not in found]
     return found

@@ -16,6 +16,7 @@ from edge.vocabulary import local_time
 from edge.web.console.event_labels import decision_label, kind_label, local_seconds
 from edge.web.context import state
 from edge.web.i18n import N_
+from edge.web.printing import font_cell
 
 Cell = tuple[str, str]  # (text, level)
 CAMERA_STATES = {
@@ -274,4 +275,5 @@ def health_cells(report: dict[str, Any]) -> dict[str, Cell]:
             cells.update(box_cells(box, community["version"], report["zone"]))
     cells.update(disk_cells(report["disk"]))
     cells.update(sync_cells(report["sync"]))
+    cells["print.font"] = font_cell()
     return cells

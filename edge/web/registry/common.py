@@ -54,14 +54,25 @@ def country_options() -> list[str]:
     return [c.label(lang) for c in nationality.countries()]
 
 
-def labels() -> dict[str, Any]:
-    """Option labels for templates (translated at render time)."""
+def labels(viewer: str) -> dict[str, Any]:
+    """Option labels for templates (translated at render time), worded for ``viewer`` (a
+    role): the landlord reads about themself in the second person ("waiting for your
+    confirmation", "your relative"), everyone else reads "the landlord"."""
+    landlord = viewer == "landlord"
+    relations = {k: gettext(v) for k, v in RELATIONS.items()}
+    if landlord:
+        relations["relative"] = gettext("Your relative")
     return {
         "doc": {str(k): gettext(v) for k, v in DOC_LABELS.items()},
-        "relation": {k: gettext(v) for k, v in RELATIONS.items()},
+        "relation": relations,
+        "relation_heading": gettext("Relation to you, the landlord")
+        if landlord
+        else gettext("Relation to the landlord"),
         "co_relation": {k: gettext(v) for k, v in CO_RELATIONS.items()},
         "status": {
-            "pending": gettext("Waiting for the landlord"),
+            "pending": gettext("Waiting for your confirmation")
+            if landlord
+            else gettext("Waiting for the landlord"),
             "confirmed": gettext("Confirmed"),
             "rejected": gettext("Rejected"),
             "moved_out": gettext("Moved out"),
@@ -70,7 +81,9 @@ def labels() -> dict[str, Any]:
         "consent": {
             "awaiting": gettext("Waiting for their consent"),
             "self": gettext("Consented themselves"),
-            "in_person": gettext("Consented in person (recorded by the landlord)"),
+            "in_person": gettext("Consented in person (recorded by you)")
+            if landlord
+            else gettext("Consented in person (recorded by the landlord)"),
             "guardian": gettext("A guardian consented"),
         },
         "request": {"move_out": gettext("Moving out"), "extend": gettext("Staying longer")},

@@ -17,6 +17,7 @@ from edge.db import transaction
 from edge.web.access import require_roles
 from edge.web.confirm import Confirmation, confirm_first
 from edge.web.context import actor, get_db, now, state
+from edge.web.printing import printable
 from edge.web.registry.common import labels, vault, view
 from qr_registry import registrations, rooms, stickers
 from qr_registry.search import Filters, search
@@ -37,7 +38,7 @@ def _detail(item: dict, error: str = "", code: int = 200):
     action's page shows the tenant as much as the GET)."""
     audit.record(get_db(), actor(), "view", f"registration:{item['id']}")
     return render_template(
-        "landlord/detail.html", item=item, labels=labels(), error=error, role="landlord"
+        "landlord/detail.html", item=item, labels=labels("landlord"), error=error, role="landlord"
     ), code
 
 
@@ -60,7 +61,7 @@ def index():
         waiting=set(registrations.open_requests_for_landlord(db.conn, g.user.id, now())),
         counts=counts,
         rooms=rooms.list_rooms(db.conn, landlord_id=g.user.id),
-        labels=labels(),
+        labels=labels("landlord"),
     )
 
 
@@ -232,9 +233,7 @@ def sticker_sheet():
     own = rooms.list_rooms(db.conn, landlord_id=g.user.id)
     if not own:
         abort(404)
-    own = [room for room in own if room.token]  # a room without a QR code has no sticker
-    if not own:
-        abort(409, gettext("No room here has a QR code yet: the administrator issues them."))
+    own = printable(own)
     pdf = stickers.sticker_sheet_pdf(
         own,
         state().config.registry.base_url,

@@ -20,6 +20,7 @@ from edge.vocabulary import local_time, parse_lang
 from edge.web.access import require_roles
 from edge.web.context import actor, get_db, now, state
 from edge.web.i18n import N_
+from edge.web.printing import printable
 from edge.web.registry.common import export_row, labels, translate, vault, view
 from qr_registry import export, registrations, rooms, stickers
 from qr_registry.documents import FieldError
@@ -82,7 +83,8 @@ def _run(filters: Filters, limit: int = 500):
 def _page(rows: list, counts: dict, error: str, code: int = 200):
     return render_template(
         "police/search.html", rows=rows, counts=counts, error=error, args=_args(),
-        link_args=_args(), labels=labels(), statuses=STATUSES, exact=g.user.role in EXACT_ROLES,
+        link_args=_args(), labels=labels(g.user.role), statuses=STATUSES,
+        exact=g.user.role in EXACT_ROLES,
     ), code  # fmt: skip
 
 
@@ -110,7 +112,7 @@ def export_file(fmt: str):
                  filters=_used(filters), results=len(rows))  # fmt: skip
     stamp = now().astimezone(state().config.site.zone).strftime("%Y%m%d-%H%M")
     with force_locale(parse_lang(request.args.get("lang"))):  # Chinese unless lang=en
-        lab = labels()
+        lab = labels(g.user.role)
         shown = [export_row(view(r, g.user.role), lab) for r in rows]
         for row in shown:
             row["submitted_at"] = _local(row.get("submitted_at"))
@@ -136,7 +138,7 @@ def _detail(item: dict, revealed: dict, error: str, code: int = 200):
     reveal's page as much as the GET (each shows the person)."""
     audit.record(get_db(), actor(), "view", f"registration:{item['id']}")
     return render_template(
-        "police/detail.html", item=item, labels=labels(), revealed=revealed, error=error,
+        "police/detail.html", item=item, labels=labels(g.user.role), revealed=revealed, error=error,
         may_reveal=g.user.role in REVEAL_ROLES, role=g.user.role,
     ), code  # fmt: skip
 
@@ -172,9 +174,7 @@ def building_stickers(building_id: int):
     listed = rooms.list_rooms(get_db().conn, building_id=building_id)
     if not listed:
         abort(404)
-    listed = [room for room in listed if room.token]  # a room without a QR code has no sticker
-    if not listed:
-        abort(409, gettext("No room here has a QR code yet: the administrator issues them."))
+    listed = printable(listed)
     pdf = stickers.sticker_sheet_pdf(
         listed,
         state().config.registry.base_url,

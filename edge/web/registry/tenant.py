@@ -83,7 +83,7 @@ def _form_page(room: Room, token: str, values: dict, errors: dict[str, str], cod
         token=token,
         values=values,
         errors=errors,
-        labels=labels(),
+        labels=labels("tenant"),
         doc_types=list(DocType),
         ethnicities=ETHNICITIES,
         countries=country_options(),
@@ -150,7 +150,7 @@ def done(token: str, receipt: str):
         png = base64.b64encode(stickers.qr_png(url)).decode("ascii")
         links.append({"name": masked, "url": url, "qr": "data:image/png;base64," + png})
     page = render_template(
-        "tenant/done.html", room=room, item=view(item, "tenant"), labels=labels(),
+        "tenant/done.html", room=room, item=view(item, "tenant"), labels=labels("tenant"),
         ref=registrations.format_ref(item["ref_code"]), links=links,
         hours=state().config.registry.confirm_deadline_hours,
     )  # fmt: skip
@@ -179,7 +179,8 @@ def status():
         errors["ref"] = gettext("No registration matches this reference and phone.")
         return render_template("tenant/status.html", values=values, errors=errors, item=None), 404
     page = render_template(
-        "tenant/status.html", values={}, errors={}, item=view(item, "tenant"), labels=labels(),
+        "tenant/status.html", values={}, errors={}, item=view(item, "tenant"),
+        labels=labels("tenant"),
         ref=registrations.format_ref(item["ref_code"]),
     )  # fmt: skip
     return _no_store(Response(page))
@@ -187,7 +188,8 @@ def status():
 
 def _leave_page(room: Room, token: str, values: dict, errors: dict, code: int = 200):
     return render_template(
-        "tenant/leave.html", room=room, token=token, labels=labels(), doc_types=list(DocType),
+        "tenant/leave.html", room=room, token=token, labels=labels("tenant"),
+        doc_types=list(DocType),
         values=values, errors=errors, sms=sender_for(state().config.registry.sms_gateway),
     ), code  # fmt: skip
 
@@ -280,13 +282,13 @@ def consent(link: str):
         return render_template("tenant/consent.html", person=None, answered=""), 404
     if request.method == "GET":
         return render_template(
-            "tenant/consent.html", person=person, labels=labels(), answered="", error=""
+            "tenant/consent.html", person=person, labels=labels("tenant"), answered="", error=""
         )
     _throttle()
     answer = request.form.get("answer")
     if answer not in ("agree", "refuse"):
         return render_template(
-            "tenant/consent.html", person=person, labels=labels(), answered="",
+            "tenant/consent.html", person=person, labels=labels("tenant"), answered="",
             error=gettext("Choose whether you agree."),
         ), 422  # fmt: skip
     registrations.answer_consent_link(get_db(), vault(), link, answer == "agree", now())
