@@ -495,3 +495,40 @@ def test_enrolment_scores_an_upload_and_judges_a_capture(detector, checker):
     phone = synthetic.attack("phone_in_frame", photo, face, 4, rng)
     assert not capture_verdict(checker, detector, phone.frames).live
     assert capture_verdict(checker, detector, [np.zeros((240, 320, 3), np.uint8)]) is None
+
+
+def _head_before(
+    edge_at: float, across: bool
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """A grey frame with a head (an ellipse, face box 120 x 150 px centred at 320, 240) and a
+    straight light/dark edge ``edge_at`` face heights from the face's centre: running across
+    the head in front of it (``across``), or behind it, hidden where the head is."""
+    frame = np.full((480, 640, 3), 70, np.uint8)
+    w, h, cx, cy = 120, 150, 320, 240
+    row = int(cy + edge_at * h)
+    if edge_at < 0:
+        frame[:row, :] = 200  # lit above the edge (a screen's panel, a window)
+    else:
+        frame[row:, :] = 200
+    cv2.ellipse(frame, (cx, cy - 10), (75, 110), 0, 0, 360, (120, 140, 170), -1)  # the head
+    if across:  # the medium's edge lies in front of the hair: unbroken across the head
+        if edge_at < 0:
+            frame[: row + 1, 200:440] = 200
+            frame[row + 1 :, 200:440][: int(0.04 * h)] = 20  # the bezel
+        else:
+            frame[row:, 200:440] = 200
+    return frame, (cx - w / 2, cy - h / 2, float(w), float(h))
+
+
+def test_a_screen_edge_through_the_hair_counts_and_a_background_edge_behind_the_head_does_not():
+    """A screen zoomed on the face shows its top edge nearer than NEAR, across the hair; a
+    window's edge at that height is broken by the head; below the face (collars) the near
+    band is not read at all."""
+    screen, box = _head_before(-0.5, across=True)
+    assert border(screen, box).sides["top"] > 0.8
+    window, box = _head_before(-0.5, across=False)
+    assert border(window, box).sides["top"] == 0.0
+    collar, box = _head_before(0.5, across=True)
+    assert border(collar, box).sides["bottom"] == 0.0
+    far, box = _head_before(0.8, across=True)  # the old band, both sides, is unchanged
+    assert border(far, box).sides["bottom"] > 0.8
