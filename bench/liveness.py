@@ -294,7 +294,7 @@ def sweep(dev: list[Result]) -> float:
     print("2. threshold sweep on dev (colour camera): BPCER (genuine) and APCER per attack")
     print(f"   dev sequences: {len(by_kind.get('genuine', []))} genuine")
     picked = None
-    for threshold in [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.61, 0.63, 0.7, 0.8, 0.9]:
+    for threshold in [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.63, 0.7, 0.8, 0.9]:
         print(counted(f"threshold {threshold:.2f}", by_kind, threshold, keys))
     for threshold in np.arange(0.01, 0.99, 0.01):
         if rates(by_kind, float(threshold))["genuine"] <= 0.05:

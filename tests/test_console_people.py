@@ -415,7 +415,7 @@ def test_enrolment_shows_the_operator_each_photo_liveness_score(env, guard, reco
     assert "photo 1: " in page and f"(liveness {first})" in page and f"(liveness {second})" in page
     page = guard.get(location + "&lang=zh").text
     assert "照片活体检查" in page and "照片 1：" in page
-    # the words follow the score against the door's threshold (0.61 by default)
+    # the words follow the score against the door's threshold (0.63 by default)
     low = guard.get(f"/people/{rid}?done=faces&live=0.05,0.99,0.70&lang=zh").text
     assert "照片 1：疑为翻拍的打印照片或屏幕：请核对是否为眼前本人（活体得分 0.05）" in low
     assert "照片 2：像本人拍摄的照片（活体得分 0.99）" in low

@@ -23,10 +23,10 @@ class LivenessConfig(StrictModel):
     do (bench/liveness.py, BENCHMARKS.md)."""
 
     threshold: float = Field(
-        default=0.61,
+        default=0.63,
         gt=0,
         lt=1,
-        description="fused liveness score (0 attack - 1 live) a face needs to open; 0.61 is "
+        description="fused liveness score (0 attack - 1 live) a face needs to open; 0.63 is "
         "the highest with at most 5 % of live faces refused on the bench's dev sets",
     )
     learn_every_s: float = Field(

@@ -21,11 +21,6 @@ gate learns at most twice a second, so a door knows its view seconds after it st
 that it changes slowly, so a blank phone held up for a while does not become part of the
 wall — and a hand cannot hold one still enough for its edges to stay on the same pixels.
 
-Above the face the band starts nearer (NEAR_ACROSS) for a segment that runs across the face's
-vertical axis: a phone or monitor zoomed on the face shows its top edge through the hair, in
-front of the head, where an edge of the background would be hidden by the head and broken in
-two. Below the face this is not done: a collar or a neckline runs across there.
-
 What it cannot do: a print or screen held so close that its edges are outside the frame,
 or a face cut out along its outline. Straight edges near the head that are not in the
 empty view (a person's own collar, a bag strap) can raise it, which is why it is one cue
@@ -42,10 +37,6 @@ import numpy as np
 FACE_PX = 64  # the face's width after scaling
 NEAR = 0.6  # a side's edge is at least this many face widths from the face's centre
 FAR = 2.4  # ... and at most this many
-# A medium's edge above the face may be nearer than NEAR (a screen zoomed on the face cuts
-# through the hair) when it runs unbroken across the face's axis: a background edge there is
-# hidden by the head, an edge in front of the hair is not (dev seeds 1, 3, 5; 2026-12-02)
-NEAR_ACROSS = 0.45
 MAX_TILT_DEG = 22.0
 
 
@@ -152,8 +143,7 @@ def border(
             at = y1 + dy * (cx - x1) / dx if dx else y1
             offset = (at - cy) / fh
             side = "top" if offset < 0 else "bottom"
-            across = side == "top" and min(x1, x2) < cx < max(x1, x2)
-            if NEAR <= abs(offset) <= FAR or (across and NEAR_ACROSS <= abs(offset) < NEAR):
+            if NEAR <= abs(offset) <= FAR:
                 spans[side].append((min(x1, x2) - cx, max(x1, x2) - cx))
     sides = {}
     for side, found in spans.items():
