@@ -80,8 +80,8 @@ settings.load_profile("menwei")
 def _run_lock_paths(config: pytest.Config) -> tuple[Path, Path] | None:
     """The turnstile and the lock of this run, in the folder that holds every worker's
     basetemp (xdist gives each worker ``<run's folder>/<worker id>``)."""
-    if not hasattr(config, "workerinput"):
-        return None  # not an xdist worker: one test at a time anyway
+    if not hasattr(config, "workerinput") or not config.option.basetemp:
+        return None  # not a local xdist worker: one test at a time anyway
     folder = Path(config.option.basetemp).parent
     return folder / "side-by-side.turnstile", folder / "side-by-side.lock"
 
