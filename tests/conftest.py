@@ -16,6 +16,8 @@ deadline here.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import functools
 import os
 import random
 import shutil
@@ -58,13 +60,52 @@ from edge.people.residents import insert_resident
 from edge.pii import create_key_file
 from edge.store.open import open_store, snapshot_store
 from edge.store.snapshots import SnapshotStore
-from edge.web.accounts import create_user
+from edge.web import accounts
+from edge.web.accounts import create_user, hash_password
 from edge.web.app import create_app
 from qr_registry.rooms import add_room
 from sync.reference_platform import ReferencePlatform
 
 settings.register_profile("menwei", deadline=None)
 settings.load_profile("menwei")
+
+
+# -- side by side (pytest-xdist) ------------------------------------------------------------
+# scripts/test.sh runs the suite on one pytest-xdist worker per core. A test marked
+# ``alone`` measures the latency of a box under a load it makes itself (hostile clients, a
+# login flood): a second test beside it on a 2-core machine would be measured too. It runs
+# with every other worker paused between tests: each test holds a shared lock on one file
+# of the run while it runs; an ``alone`` test holds it exclusively. Everyone first passes a
+# turnstile, so a waiting ``alone`` test is not starved by the other workers' next tests.
+def _run_lock_paths(config: pytest.Config) -> tuple[Path, Path] | None:
+    """The turnstile and the lock of this run, in the folder that holds every worker's
+    basetemp (xdist gives each worker ``<run's folder>/<worker id>``)."""
+    if not hasattr(config, "workerinput") or not config.option.basetemp:
+        return None  # not a local xdist worker: one test at a time anyway
+    folder = Path(config.option.basetemp).parent
+    return folder / "side-by-side.turnstile", folder / "side-by-side.lock"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    paths = _run_lock_paths(item.config)
+    if paths is None:
+        yield
+        return
+    alone = item.get_closest_marker("alone") is not None
+    with open(paths[0], "a") as turnstile, open(paths[1], "a") as lock:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        finally:
+            if not alone:
+                fcntl.flock(turnstile, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -124,6 +165,29 @@ def face_labels() -> dict[str, str]:
     return read_face_labels(FACES)
 
 
+# -- accounts -------------------------------------------------------------------------------
+@functools.cache
+def _account_hash(password: str, words: tuple[str, ...]) -> str:
+    return hash_password(password, words)
+
+
+@contextlib.contextmanager
+def reused_account_hashes() -> Iterator[None]:
+    """Accounts created inside get the argon2id hash this process made the first time for the
+    same password and username: a genuine hash with the production parameters, its salt
+    shared by the tests' databases. The fixtures below seed five or six accounts per test,
+    always the same names and password; hashing each afresh (64 MiB, ~0.1 s of a core)
+    cost minutes over the suite. Logins still verify them for real, and the accounts a test
+    makes itself are hashed as usual."""
+
+    def cached(password: str, words: tuple[str, ...] = ()) -> str:
+        return _account_hash(password, tuple(words))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "hash_password", cached)
+        yield
+
+
 # -- sites ----------------------------------------------------------------------------------
 def _registry_config(tmp: Path, **registry: object) -> MenweiConfig:
     return parse_config(
@@ -150,7 +214,7 @@ def seed_registry() -> Callable[[MenweiConfig, datetime], dict]:
     def seed(config: MenweiConfig, now: datetime) -> dict:
         db = connect(config.storage.database_path)
         ids: dict = {}
-        with transaction(db) as conn:
+        with reused_account_hashes(), transaction(db) as conn:
             for name, role in [
                 ("admin", "admin"), ("landlord_a", "landlord"), ("landlord_b", "landlord"),
                 ("police", "police"), ("grid", "grid"),
@@ -225,7 +289,7 @@ def build_console_env(
     app = create_app(config, clock=clock)
     db = connect(config.storage.database_path)
     resident_id = None
-    with transaction(db) as conn:
+    with reused_account_hashes(), transaction(db) as conn:
         ids = {
             role: create_user(conn, name, PASSWORD, role, clock()).id
             for role, name in USERS.items()

@@ -271,6 +271,7 @@ def box(tmp_path: Path) -> Iterator[Box]:
 
 @needs_nginx
 @pytest.mark.slow
+@pytest.mark.alone
 def test_600_hostile_clients_do_not_stall_the_guards_console(box: Box) -> None:
     cookie = box.login()
     status, body, _ = box.get("/events/feed?after=0", cookie)

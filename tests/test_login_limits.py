@@ -173,6 +173,7 @@ def test_a_flood_is_refused_without_hashing_and_audited_per_address(
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 def test_32_anonymous_flooders_do_not_starve_the_guard_feed(tmp_path) -> None:
     """Before: 32 flooders with a fresh username per try pushed the guard feed from 0.05 s
     to 8.8-43.6 s (an argon2 hash per try on every web thread) and wrote an audit row per

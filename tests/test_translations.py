@@ -12,6 +12,7 @@ from pathlib import Path
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from edge.web import i18n
 from edge.web.accounts import ROLES
 from edge.web.i18n import SOURCE, compile_translations, conflicts
 
@@ -61,3 +62,22 @@ def test_role_names_are_translated():
     """Roles are shown through a variable (``_(user.role)``), which extraction cannot see."""
     zh = _zh()
     assert [role for role in ROLES if role not in zh] == []
+
+
+def test_a_changed_catalog_is_compiled_again_in_the_same_process(tmp_path, monkeypatch):
+    """Compiled catalogs are kept per process while their sources are unchanged; an edited
+    .po (the same process building its next app) is never served from the old one."""
+    source = tmp_path / "translations"
+    folder = source / "zh" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    po = folder / "messages.po"
+    po.write_text('msgid ""\nmsgstr ""\n\nmsgid "Gate"\nmsgstr "大门"\n', encoding="utf-8")
+    monkeypatch.setattr(i18n, "SOURCE", source)
+    mo = tmp_path / "out" / "zh" / "LC_MESSAGES" / "messages.mo"
+    compile_translations(tmp_path / "out")
+    first = mo.read_bytes()
+    compile_translations(tmp_path / "out")
+    assert mo.read_bytes() == first and "大门".encode() in first
+    po.write_text('msgid ""\nmsgstr ""\n\nmsgid "Gate"\nmsgstr "道闸"\n', encoding="utf-8")
+    compile_translations(tmp_path / "out")
+    assert "道闸".encode() in mo.read_bytes() and "大门".encode() not in mo.read_bytes()

@@ -1,10 +1,10 @@
 """Translations: English msgids in the code, a zh catalog (the default language).
 
-The ``.po`` sources are versioned; the binary ``.mo`` is compiled from it at app start (a few
-milliseconds), so a stale compiled catalog can never ship. It is written into the data
-folder's cache only when it changed: ``menwei web`` must start on a full or read-only data
-disk, where an unchanged catalog needs no write and a changed one goes to a private
-temporary folder instead.
+The ``.po`` sources are versioned; the binary ``.mo`` is compiled from them at app start (once
+per process while the sources are unchanged), so a stale compiled catalog can never ship. It
+is written into the data folder's cache only when it changed: ``menwei web`` must start on a
+full or read-only data disk, where an unchanged catalog needs no write and a changed one goes
+to a private temporary folder instead.
 """
 
 from __future__ import annotations
@@ -58,6 +58,42 @@ def conflicts() -> list[str]:
     return found
 
 
+def _merged_mo(folder: Path) -> bytes | None:
+    """One language folder's catalogs merged in name order (the first translation of a msgid
+    wins, see ``conflicts``) and compiled to ``.mo`` bytes; None without catalogs.
+
+    Compiled once per process while the folder's ``.po`` files keep their names, sizes and
+    modification times: parsing them all costs a large part of an app's start-up, and a
+    process that builds many apps (the tests, the demo) would parse them again for each."""
+    stamp = tuple(
+        (path.name, info.st_mtime_ns, info.st_size)
+        for path in sorted(folder.glob("*.po"))
+        for info in (path.stat(),)
+    )
+    cached = _compiled.get(folder)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    merged: Catalog | None = None
+    for _path, catalog in _catalogs(folder):
+        if merged is None:
+            merged = catalog
+            continue
+        for message in catalog:
+            known = merged.get(message.id) if message.id else None
+            if message.id and not (known is not None and known.string):
+                merged[message.id] = message
+    data = None
+    if merged is not None:
+        compiled = io.BytesIO()
+        write_mo(compiled, merged)
+        data = compiled.getvalue()
+    _compiled[folder] = (stamp, data)
+    return data
+
+
+_compiled: dict[Path, tuple[tuple[tuple[str, int, int], ...], bytes | None]] = {}
+
+
 def compile_translations(target: Path) -> Path:
     """Compile each language's ``.po`` files into one ``<lang>/LC_MESSAGES/messages.mo``.
 
@@ -66,21 +102,10 @@ def compile_translations(target: Path) -> Path:
     are merged in name order; the first translation of a msgid wins (see ``conflicts``).
     """
     for folder in sorted(p for p in SOURCE.glob("*/LC_MESSAGES") if p.is_dir()):
-        merged: Catalog | None = None
-        for _path, catalog in _catalogs(folder):
-            if merged is None:
-                merged = catalog
-                continue
-            for message in catalog:
-                known = merged.get(message.id) if message.id else None
-                if message.id and not (known is not None and known.string):
-                    merged[message.id] = message
-        if merged is None:
+        data = _merged_mo(folder)
+        if data is None:
             continue
-        compiled = io.BytesIO()
-        write_mo(compiled, merged)
         out = folder.relative_to(SOURCE) / "messages.mo"
-        data = compiled.getvalue()
         try:
             if (target / out).read_bytes() == data:
                 continue
