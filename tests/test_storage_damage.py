@@ -333,3 +333,30 @@ def test_without_a_temporary_folder_for_the_stand_in_the_gate_refuses_by_name(
     with pytest.raises(DamagedStoreError) as refused:
         open_gate_store(config)
     assert str(path) in str(refused.value) and "menwei db recover" in str(refused.value)
+
+
+def test_a_database_planted_where_the_stand_in_goes_is_never_decided_from(gate_config, tmp_path):
+    """The gate decides from what its stand-in holds, so a database someone else put in
+    its place (a local user on a shared /tmp) must be replaced, and a temporary folder
+    that is not this user's alone is refused rather than used."""
+    config = gate_config(tmp_path)
+    path = build(config)
+    REFUSED["garbled header"](path)
+    forget_read_headers()
+    first, _ = open_gate_store(config)
+    stand_in_path = Path(first.execute("PRAGMA database_list").fetchone()[2])
+    first.conn.close()
+    assert stand_in_path.parent.stat().st_mode & 0o077 == 0  # this user's own folder
+    stand_in_path.unlink()
+    with contextlib.closing(sqlite3.connect(stand_in_path)) as planted:
+        planted.execute("CREATE TABLE residents (id INTEGER PRIMARY KEY, name TEXT)")
+        planted.execute("INSERT INTO residents VALUES (1, 'planted')")
+        planted.commit()
+    again, _ = open_gate_store(config)
+    tables = again.execute("SELECT name FROM sqlite_master").fetchall()
+    again.conn.close()
+    assert tables == [], "the planted database was replaced by an empty stand-in"
+    stand_in_path.parent.chmod(0o777)
+    with pytest.raises(DamagedStoreError) as refused:
+        open_gate_store(config)
+    assert "private folder" in str(refused.value)

@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import sqlite3
+import stat
 import tempfile
 from pathlib import Path
 
@@ -104,7 +105,8 @@ def open_gate_store(config: MenweiConfig) -> tuple[sqlite_utils.Database, str | 
 
 
 def _stand_in(damaged: Path, state: str) -> tuple[sqlite_utils.Database, str]:
-    """An empty database in the temporary folder for a gate whose store will not open.
+    """An empty database, in this user's own temporary folder, for a gate whose store will
+    not open.
 
     A gate that refused to start would lock every resident out, restart after restart.
     With this stand-in (no tables: every read and write fails like the damaged store's),
@@ -115,10 +117,10 @@ def _stand_in(damaged: Path, state: str) -> tuple[sqlite_utils.Database, str]:
     place, so the gates of a box share it and a killed gate leaves no more than that one
     small file behind."""
     digest = hashlib.sha256(str(damaged.resolve()).encode()).hexdigest()[:12]
-    path = Path(tempfile.gettempdir()) / f"menwei-stand-in-{digest}.db"
     try:
-        if not path.is_file() or file_problem(path) is not None:  # else the box's other gate's
-            handle, name = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".new")
+        path = _private_temp_folder() / f"menwei-stand-in-{digest}.db"
+        if not _empty_database(path):  # else the box's other gate's stand-in
+            handle, name = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".new", dir=path.parent)
             os.close(handle)
             with contextlib.closing(sqlite3.connect(name)) as conn:
                 conn.execute("PRAGMA user_version = 0")
@@ -129,6 +131,30 @@ def _stand_in(damaged: Path, state: str) -> tuple[sqlite_utils.Database, str]:
         raise DamagedStoreError(f"{state}; no stand-in in {tempfile.gettempdir()}: {exc}") from None
     log.error("%s; deciding from the last good copy, events go to the spool", state)
     return db, state
+
+
+def _private_temp_folder() -> Path:
+    """This user's own folder in the temporary folder (mode 0700). The gate decides from
+    what its stand-in holds, so nobody else on the box may put a database there: a shared
+    /tmp would let any local user plant one with residents of their choosing."""
+    folder = Path(tempfile.gettempdir()) / f"menwei-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise OSError(f"{folder} is not this user's private folder (owner, mode or a link)")
+    return folder
+
+
+def _empty_database(path: Path) -> bool:
+    """Whether ``path`` is a whole database file with no tables: a stand-in to share."""
+    if path.is_symlink() or not path.is_file() or file_problem(path) is not None:
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            return bool(conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0)
+    except sqlite3.Error:
+        return False
 
 
 def sync_gates(db: sqlite_utils.Database, config: MenweiConfig) -> None:
