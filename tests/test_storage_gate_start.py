@@ -225,4 +225,4 @@ def test_gate_restarted_on_a_file_sqlite_cannot_open_still_lets_the_resident_in(
     assert "Traceback" not in output, output
     assert str(path) in output and "menwei db recover" in output
     assert path.read_bytes() == damaged  # never replaced: `menwei db recover` reads it
-    assert list(tmp_path.glob("menwei-stand-in-*.db"))  # the one stand-in, by the database
+    assert list(tmp_path.glob("menwei-*/menwei-stand-in-*.db"))  # the one stand-in, by the database
