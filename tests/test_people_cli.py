@@ -109,8 +109,11 @@ def test_pass_issue_writes_qr_png_and_revoke(cli_site, tmp_path):
     )
     assert result.exit_code == 0, result.output
     token = result.output.split("QR payload (shown once): ")[1].split()[0]
-    decoded, _, _ = cv2.QRCodeDetector().detectAndDecode(cv2.imread(str(png)))
-    assert decoded == token
+    image = cv2.imread(str(png))
+    # the door's two readers: OpenCV's default one misses about 1 code in 100
+    readers = (cv2.QRCodeDetector(), cv2.QRCodeDetectorAruco())
+    decoded = [reader.detectAndDecode(image)[0] for reader in readers]
+    assert token in decoded
     fact = pass_fact(cli_site.db(), token)
     assert fact.max_uses == 2 and fact.label == "visitor of resident 1" and not fact.revoked
     assert token not in cli_site.run("pass", "list").output, "tokens are never stored"
