@@ -282,6 +282,18 @@ class Forker:
         self.process.wait(timeout=10)
 
 
+def fault_disk(folder: Path, fault: str) -> None:
+    """Make a tmpfs from ``mount_tmpfs`` "full" (a filler file until it is) or "read-only"
+    (remounted); close the databases on it first."""
+    if fault == "full":
+        with open(folder / "filler", "wb") as handle, contextlib.suppress(OSError):
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+    else:
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

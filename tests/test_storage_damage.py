@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import mount_tmpfs, zero_page
+from helpers import fault_disk, mount_tmpfs, zero_page
 
 from edge.cli.main import main
 from edge.db import connect, transaction
@@ -231,13 +231,7 @@ def test_a_command_on_a_full_or_read_only_disk_names_the_disk_not_damage(tmp_pat
         db.conn.close()
         for name in ("menwei.db-wal", "menwei.db-shm"):
             (data / name).unlink(missing_ok=True)
-        if fault == "full":
-            with open(data / "filler", "wb") as handle, contextlib.suppress(OSError):
-                while True:
-                    handle.write(b"\0" * 65536)
-                    handle.flush()
-        else:
-            subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
+        fault_disk(data, fault)
         forget_read_headers()
         toml = tmp_path / "menwei.toml"
         toml.write_text(f'[storage]\ndata_dir = "{data}"\n', encoding="utf-8")
@@ -305,13 +299,7 @@ def test_commands_that_only_read_work_on_a_faulted_disk(tmp_path, fault):
         with transaction(db) as conn:
             insert_resident(conn, PiiVault.from_key_file(key), "李四", "3-1-402", "residents", AT)
         db.conn.close()  # nothing open on the disk: it can be remounted read-only
-        if fault == "full":
-            with open(data / "filler", "wb") as handle, contextlib.suppress(OSError):
-                while True:
-                    handle.write(b"\0" * 65536)
-                    handle.flush()
-        else:
-            subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
+        fault_disk(data, fault)
         forget_read_headers()
         results = {" ".join(c): runner.invoke(main, [*c, "-c", str(toml)]) for c in LISTS}
     finally:
