@@ -29,7 +29,13 @@ from edge.events.record import NewEvent, recent_events, record_event
 from edge.gates.assembly import vehicle_gate
 from edge.gates.control import gate_forwarder
 from edge.pii import PiiVault, create_key_file
-from edge.store.prompts import NewPrompt, close_gate_prompts, insert_prompt
+from edge.store.prompts import (
+    NewPrompt,
+    claim_prompt,
+    close_gate_prompts,
+    insert_prompt,
+    set_open_event,
+)
 from sync.community.boxes import invite, revoke
 from sync.community.hub import HubServer
 from sync.community.link import HubClient, HubLink, join
@@ -325,6 +331,70 @@ def test_a_question_the_gate_box_closes_itself_leaves_the_hubs_card(community):
     box_db.conn.close()
 
 
+def test_a_question_answered_on_the_gate_box_reaches_the_hub_as_confirmed_or_dismissed(
+    community,
+):
+    """Before: a question a guard confirmed or dismissed on the gate box's own console
+    reached the hub as "closed". Now the link carries the outcome in an extra key of each
+    closing (an older hub ignores it; an older link's closing, without it, stays "closed")."""
+    world = community
+    world.enrol()
+    world.start_gate()
+    world.start_link()
+    box_db = connect(world.box_config.storage.database_path)
+    asked = {
+        answer: record_event(
+            box_db,
+            NewEvent(GATE, "plate_unread", utc_now(), "none", prompt=NewPrompt("unread_waiting")),
+        ).id
+        for answer in ("confirmed", "dismissed")
+    }
+
+    def at_hub(event_id: str) -> tuple | None:
+        return world.hub_db.execute(
+            "SELECT state, resolution FROM plate_prompts WHERE event_id = ?", (event_id,)
+        ).fetchone()
+
+    _wait(lambda: all(at_hub(e) for e in asked.values()), 30, "the questions at the hub")
+    with transaction(box_db) as conn:  # what the box's console does for its guard
+        for answer, event_id in asked.items():
+            prompt_id = conn.execute(
+                "SELECT id FROM plate_prompts WHERE event_id = ?", (event_id,)
+            ).fetchone()[0]
+            claim_prompt(conn, prompt_id, answer, "guard7", utc_now())  # type: ignore[arg-type]
+            set_open_event(conn, prompt_id, None, "opened" if answer == "confirmed" else answer)
+    _wait(
+        lambda: at_hub(asked["dismissed"])[0] != "open" and at_hub(asked["confirmed"])[0] != "open",
+        30,
+        "the answers at the hub",
+    )
+    assert at_hub(asked["confirmed"]) == ("confirmed", "opened")
+    assert at_hub(asked["dismissed"]) == ("dismissed", "dismissed")
+    box_db.conn.close()
+
+    # the protocol, version-tolerant both ways: a closing without an outcome (an older
+    # link) closes; an outcome this hub does not know (a newer box) closes; junk is refused
+    client = HubClient(
+        world.server.url, "north-box", world.box_config.community.key_file.read_bytes().strip()
+    )
+    old, newer = "01" + "D" * 24, "01" + "E" * 24
+    with transaction(world.hub_db) as conn:
+        for event_id in (old, newer):
+            insert_prompt(conn, event_id, GATE, NewPrompt("unread_waiting"), utc_now())
+    closing = {
+        "closed": [
+            {"event_id": old, "resolution": "left"},
+            {"event_id": newer, "resolution": "read", "outcome": "handed_over"},
+        ]
+    }
+    assert client.request("POST", "/community/v1/prompts", closing)["closed"] == 2
+    assert at_hub(old) == ("closed", "left") and at_hub(newer) == ("closed", "read")
+    bad = [{"event_id": old, "resolution": "left", "outcome": "DROP TABLE"}]
+    with pytest.raises(TransportError, match="400"):
+        client.request("POST", "/community/v1/prompts", {"closed": bad})
+    client.close()
+
+
 def test_refusals_say_why_in_chinese(community):
     world = community
     world.enrol()
@@ -445,6 +515,107 @@ def test_the_health_page_lists_every_box_as_hub_status_does(community):
     [north_cli] = [b for b in cli["boxes"] if b["box_id"] == "north-box"]
     assert north_cli["removed"] and north_cli["revoked_at"] == north["revoked_at"]
     assert f"/console/gates/{GATE}/open" not in guard.get("/console/").get_data(as_text=True)
+
+
+def test_an_admin_forgets_a_removed_box_and_its_gates_leave_every_list(community):
+    """A removed box stayed "removed" on the health page and in `menwei hub status` for
+    ever. Now an admin forgets it (a button with a confirmation step, or `menwei hub
+    forget`): audited; a box that is not removed is refused; its gates leave every list and
+    a gate id is free again; its gates' past events stay."""
+    world = community
+    world.enrol()
+    world.start_gate()
+    world.start_link()
+    box_db = connect(world.box_config.storage.database_path)
+    passage = record_event(box_db, NewEvent(GATE, "vehicle_passage", utc_now(), "deny"))
+    _wait(
+        lambda: (
+            world.hub_db.execute("SELECT 1 FROM events WHERE id = ?", (passage.id,)).fetchone()
+            is not None
+        ),
+        30,
+        "the box's event at the hub",
+    )
+    world.stop_link()
+    box_db.conn.close()
+    asked = "01" + "C" * 24  # a question of the box's gate still open at the hub
+    with transaction(world.hub_db) as conn:
+        insert_prompt(conn, asked, GATE, NewPrompt("unread_waiting"), utc_now())
+    admin, guard = client_as(world.env, "admin"), client_as(world.env, "guard")
+    action = "/console/boxes/north-box/forget"
+    token = csrf_of(admin.get("/console/health").get_data(as_text=True))
+
+    # not removed: refused everywhere, nothing changed
+    assert admin.post(action, data={"csrf_token": token, "confirmed": "yes"}).status_code == 404
+    refused = CliRunner().invoke(
+        main, ["hub", "forget", "north-box", "--yes", "-c", str(world.hub_toml)]
+    )
+    assert refused.exit_code == 1 and "is not removed" in refused.output, refused.output
+    assert 'action="/console/boxes/' not in admin.get("/console/health").get_data(as_text=True)
+
+    revoke(world.hub_db, "north-box", utc_now())
+    html = admin.get("/console/health?lang=en").get_data(as_text=True)
+    assert f'action="{action}"' in html  # the admin's button, on the removed box only
+    guard_html = guard.get("/console/health").get_data(as_text=True)
+    assert "/forget" not in guard_html
+    guard_token = csrf_of(guard_html)
+    assert guard.post(action, data={"csrf_token": guard_token}).status_code == 403
+    # the button's first POST asks, and changes nothing
+    page = admin.post(action + "?lang=en", data={"csrf_token": token})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="confirm-form"' in text and GATE in text
+    assert world.hub_db.execute("SELECT COUNT(*) FROM community_boxes").fetchone() == (1,)
+    done = admin.post(action, data={"csrf_token": token, "confirmed": "yes"})
+    assert done.status_code == 303 and done.headers["Location"].endswith("/console/health")
+
+    doc = admin.get("/console/health.json?lang=en").get_json()
+    assert doc["community"]["boxes"] == []
+    assert not any(key.startswith("box.north-box") for key in doc["cells"])
+    status = CliRunner().invoke(main, ["hub", "status", "--json", "-c", str(world.hub_toml)])
+    assert json.loads(status.output)["boxes"] == []
+    for table in ("community_boxes", "community_gates", "community_commands"):
+        assert world.hub_db.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,), table
+    assert f"/console/gates/{GATE}" not in guard.get("/console/").get_data(as_text=True)
+    assert world.hub_db.execute(
+        "SELECT state, resolution FROM plate_prompts WHERE event_id = ?", (asked,)
+    ).fetchone() == ("closed", "box_forgotten")
+    # history stays: the event, and who forgot what in the audit log
+    assert world.hub_db.execute(
+        "SELECT gate_id FROM events WHERE id = ?", (passage.id,)
+    ).fetchone() == (GATE,)
+    [row] = audit_rows(world.hub_db, "community_box_forget")
+    admin_id = world.env["ids"]["admin"]
+    assert row["actor"] == f"user:{admin_id}" and row["target"] == "box:north-box"
+    assert row["details"]["gates"] == [GATE] and row["details"]["questions_closed"] == 1
+    # forgotten once: a second click (an old page) says so, and changes nothing
+    again = admin.post(action, data={"csrf_token": token, "confirmed": "yes"})
+    assert again.status_code == 404
+
+
+def test_hub_forget_on_the_command_line_asks_and_is_audited(community):
+    world = community
+    invite(world.hub_db, "old-south", utc_now(), 600)
+    cli = ["hub", "forget", "old-south", "-c", str(world.hub_toml)]
+    invited = CliRunner().invoke(main, [*cli, "--yes"])
+    assert invited.exit_code == 1 and "is not removed" in invited.output
+    revoke(world.hub_db, "old-south", utc_now())
+    kept = CliRunner().invoke(main, cli, input="n\n")
+    assert kept.exit_code == 1 and "Aborted" in kept.output
+    assert world.hub_db.execute("SELECT COUNT(*) FROM community_boxes").fetchone() == (1,)
+    gone = CliRunner().invoke(main, cli, input="y\n")
+    assert gone.exit_code == 0 and "box old-south forgotten" in gone.output, gone.output
+    assert world.hub_db.execute("SELECT COUNT(*) FROM community_boxes").fetchone() == (0,)
+    [row] = audit_rows(world.hub_db, "community_box_forget")
+    assert row["actor"] == "cli" and row["target"] == "box:old-south"
+    unknown = CliRunner().invoke(main, [*cli, "--yes"])
+    assert unknown.exit_code == 1 and "no box old-south" in unknown.output
+    invite(world.hub_db, "old-west", utc_now(), 600)
+    revoke(world.hub_db, "old-west", utc_now())
+    zh = CliRunner().invoke(
+        main, ["hub", "forget", "old-west", "-c", str(world.hub_toml)], input="y\n",
+        env={"LANG": "zh_CN.UTF-8"},
+    )  # fmt: skip
+    assert "忘记已移除的门岗机 old-west" in zh.output and "已忘记门岗机 old-west" in zh.output
 
 
 PAGE_CHECKS = "\n".join(  # overflow and contrast, as tests/test_pages_browser.py checks

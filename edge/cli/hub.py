@@ -1,9 +1,10 @@
 """``menwei hub``: a community of one hub and its gate boxes (docs/community.md).
 
 On the hub: ``serve`` (the gate boxes' server), ``invite`` (a one-time code for a box),
-``revoke`` (a box's key stops working), ``status`` (every box: last contact, the list
-version it holds, its backlog, clock skew). On a gate box: ``join`` (enrol with the code)
-and ``link`` (lists down, events up), and ``status`` shows the link.
+``revoke`` (a box's key stops working), ``forget`` (a removed box leaves every list),
+``status`` (every box: last contact, the list version it holds, its backlog, clock skew).
+On a gate box: ``join`` (enrol with the code) and ``link`` (lists down, events up), and
+``status`` shows the link.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from edge.cli.common import config_option, print_rows, read_config, stop_on_signals
+from edge.cli.common import config_option, print_rows, read_config, say, stop_on_signals, tr
 
 FORWARD_TIMEOUT_S = 2.0  # as the console's own manual open waits for a gate
 
@@ -25,7 +26,7 @@ def _hub_only(role: str) -> None:
 
 @click.group("hub")
 def hub() -> None:
-    """One hub and its gate boxes: serve, invite, revoke, join, link, status."""
+    """One hub and its gate boxes: serve, invite, revoke, forget, join, link, status."""
 
 
 @hub.command("serve")
@@ -109,6 +110,31 @@ def revoke_cmd(box_id: str, config_path: Path) -> None:
     _hub_only(config.community.role)
     revoke(open_store(config), box_id, utc_now())
     click.echo(f"box {box_id} revoked")
+
+
+@hub.command("forget")
+@click.argument("box_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@config_option
+def forget_cmd(box_id: str, yes: bool, config_path: Path) -> None:
+    """Forget removed (revoked) gate box BOX_ID: it and its gates leave `menwei hub status`,
+    the health page and every list; its gates' past events stay. Audited."""
+    from edge.db import utc_now
+    from edge.store.open import open_store
+    from sync.community.boxes import forget
+
+    config = read_config(config_path)
+    _hub_only(config.community.role)
+    db = open_store(config)
+    if not yes:
+        question = "Forget removed gate box %(box)s and its gates? This cannot be undone."
+        click.confirm(tr(question) % {"box": box_id}, abort=True)
+    details = forget(db, box_id, "cli", utc_now())
+    say(
+        "box %(box)s forgotten (its gates %(gates)s leave every list; their events stay)",
+        box=box_id,
+        gates=", ".join(details["gates"]) or "-",
+    )
 
 
 @hub.command("join")

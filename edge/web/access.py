@@ -29,6 +29,7 @@ CONSOLE_ROLES = {
 # Endpoints open to fewer roles than their blueprint; checked in the same one place.
 NARROWER = {
     "console_events.export": ("admin", "police"),  # bulk copies of gate events leave the box
+    "console_live.forget_box": ("admin",),  # a removed gate box leaves the hub's lists
 }
 
 # (endpoint, label msgid, blueprint whose roles decide who sees the link), in menu order.

@@ -11,7 +11,8 @@ to the one-time code, stored on the hub sealed with its PII key and on the gate 
 
 A one-time code is 20 base32 characters (100 bits), stored only as its SHA-256, lives
 ``enrol_code_ttl_s`` and is spent by the first enrolment that uses it; a wrong code changes
-nothing. A revoked box gets 401 for everything: lists, pass uses and uploads.
+nothing. A revoked box gets 401 for everything: lists, pass uses and uploads. A revoked box
+can then be forgotten (``forget``): its row and its gates leave every list; its events stay.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 import sqlite_utils
 
+from edge import audit
 from edge.db import iso, parse_iso, transaction
 from edge.errors import UserError
 from edge.people.residents import check_group
@@ -160,6 +162,51 @@ def revoke(db: sqlite_utils.Database, box_id: str, now: datetime) -> None:
         )
         if cursor.rowcount != 1:
             raise BoxError(f"no box {box_id} to revoke (unknown or already revoked)")
+
+
+def forget(db: sqlite_utils.Database, box_id: str, actor: str, now: datetime) -> dict[str, Any]:
+    """Forget a removed (revoked) box: its row, its gates (a gate id is free again for a
+    box that sends an event for it), its delivered or undeliverable commands, and its open
+    questions for the guard (closed as ``box_forgotten``) go, in one transaction with an
+    audit row naming ``actor``; its gates' events stay (history). A box that is invited or
+    enrolled is refused (revoke it first), as is an unknown one. Returns the audit details."""
+    with transaction(db) as conn:
+        row = conn.execute(
+            "SELECT state, revoked_at FROM community_boxes WHERE box_id = ?", (box_id,)
+        ).fetchone()
+        if row is None:
+            raise BoxError(f"no box {box_id}")
+        if row[0] != "revoked":
+            raise BoxError(f"box {box_id} is not removed; revoke it first (menwei hub revoke)")
+        gates = [
+            r[0]
+            for r in conn.execute(
+                "SELECT gate_id FROM community_gates WHERE box_id = ? ORDER BY gate_id", (box_id,)
+            )
+        ]
+        marks = ", ".join("?" for _ in gates)
+        questions = (
+            conn.execute(
+                "UPDATE plate_prompts SET state = 'closed', resolved_at = ?, resolved_by = ?,"
+                f" resolution = 'box_forgotten' WHERE state = 'open' AND gate_id IN ({marks})",
+                (iso(now), actor, *gates),
+            ).rowcount
+            if gates
+            else 0
+        )
+        commands = conn.execute(
+            "DELETE FROM community_commands WHERE box_id = ?", (box_id,)
+        ).rowcount
+        conn.execute("DELETE FROM community_gates WHERE box_id = ?", (box_id,))
+        conn.execute("DELETE FROM community_boxes WHERE box_id = ?", (box_id,))
+        details = {
+            "revoked_at": row[1],
+            "gates": gates,
+            "commands": commands,
+            "questions_closed": questions,
+        }
+        audit.append(conn, actor, "community_box_forget", f"box:{box_id}", details, now)
+    return details
 
 
 def box_key(conn: sqlite3.Connection, vault: PiiVault, box_id: str) -> bytes | None:

@@ -305,6 +305,8 @@ def await_command(
         row = db.execute(
             "SELECT state, reply FROM community_commands WHERE id = ?", (command_id,)
         ).fetchone()
+        if row is None:  # its box was forgotten meanwhile (boxes.forget): never delivered
+            return CommandResult("expired", {})
         state, reply = row[0], json.loads(row[1] or "{}")
         waited = time.monotonic() - started
         if state in ("done", "refused", "expired"):
@@ -363,6 +365,9 @@ def store_prompts(db: sqlite_utils.Database, box_id: str, items: Any) -> list[di
 
 
 _RESOLUTION = re.compile(r"^[a-z_]{1,32}$")
+#: how a question a gate box sent was answered there: a guard confirmed it (the gate
+#: opened) or dismissed it, or the gate closed it itself (read after all, car left)
+OUTCOMES = ("confirmed", "dismissed", "closed")
 
 
 def close_prompts(db: sqlite_utils.Database, box_id: str, items: Any, now: datetime) -> int:
@@ -375,19 +380,23 @@ def close_prompts(db: sqlite_utils.Database, box_id: str, items: Any, now: datet
     for item in items:
         event_id = item.get("event_id") if isinstance(item, dict) else None
         resolution = item.get("resolution") if isinstance(item, dict) else None
+        outcome = item.get("outcome", "closed") if isinstance(item, dict) else None
         if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
             raise ValueError("each closed question needs its event_id")
         if not isinstance(resolution, str) or not _RESOLUTION.match(resolution):
             raise ValueError("a resolution is 1-32 letters a-z or _")
-        checked.append((event_id, resolution))
+        if not isinstance(outcome, str) or not _RESOLUTION.match(outcome):
+            raise ValueError("an outcome is 1-32 letters a-z or _")
+        # an outcome this hub does not know (a newer box) is still a closing
+        checked.append((event_id, resolution, outcome if outcome in OUTCOMES else "closed"))
     closed = 0
     with transaction(db) as conn:
-        for event_id, resolution in checked:
+        for event_id, resolution, outcome in checked:
             closed += conn.execute(
-                "UPDATE plate_prompts SET state = 'closed', resolved_at = ?, resolved_by = 'gate',"
+                "UPDATE plate_prompts SET state = ?, resolved_at = ?, resolved_by = 'gate',"
                 " resolution = ? WHERE event_id = ? AND state = 'open' AND gate_id IN"
                 " (SELECT gate_id FROM community_gates WHERE box_id = ?)",
-                (iso(now), resolution, event_id, box_id),
+                (outcome, iso(now), resolution, event_id, box_id),
             ).rowcount
     return closed
 
@@ -455,7 +464,8 @@ def prompts_to_send(
 
 def prompts_closed(conn: sqlite3.Connection, sent_up_to: int, since: datetime) -> list[dict]:
     """A gate box's questions the hub was sent (id up to ``sent_up_to``), still young, that
-    were closed, confirmed or dismissed on the box: their closing, for the hub's card."""
+    were closed, confirmed or dismissed on the box: their closing, for the hub's card, with
+    its ``outcome`` (confirmed, dismissed or closed; an older hub ignores the key)."""
     rows = conn.execute(
         "SELECT id, event_id, state, resolution FROM plate_prompts"
         " WHERE id <= ? AND state != 'open' AND created_at >= ? ORDER BY id LIMIT 1000",
@@ -464,5 +474,7 @@ def prompts_closed(conn: sqlite3.Connection, sent_up_to: int, since: datetime) -
     out = []
     for prompt_id, event_id, state, resolution in rows:
         why = resolution if isinstance(resolution, str) and _RESOLUTION.match(resolution) else None
-        out.append({"id": prompt_id, "event_id": event_id, "resolution": why or state})
+        out.append(
+            {"id": prompt_id, "event_id": event_id, "resolution": why or state, "outcome": state}
+        )
     return out

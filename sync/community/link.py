@@ -378,7 +378,9 @@ class HubLink:
                 "/community/v1/prompts",
                 {
                     "items": [{k: v for k, v in i.items() if k != "id"} for i in items],
-                    "closed": [{k: c[k] for k in ("event_id", "resolution")} for c in closed],
+                    "closed": [
+                        {k: c[k] for k in ("event_id", "resolution", "outcome")} for c in closed
+                    ],
                 },
             )
         except TransportError as exc:

@@ -68,7 +68,8 @@ from edge.store.prompts import (
     release_prompt,
     set_open_event,
 )
-from edge.web.access import require_console_roles
+from edge.web.access import allowed_roles, require_console_roles
+from edge.web.confirm import Confirmation, confirm_first
 from edge.web.console.alert_view import with_picture
 from edge.web.console.event_labels import (
     filter_message,
@@ -81,7 +82,7 @@ from edge.web.console.event_labels import (
 from edge.web.console.forms import DuplicateSubmission, claim_nonce
 from edge.web.console.health_view import health_cells
 from edge.web.context import actor, get_db, now, state
-from sync.community.boxes import box_report
+from sync.community.boxes import BoxError, box_report, forget
 from sync.community.commands import (
     COMMAND_TTL_S,
     RemoteGate,
@@ -409,15 +410,57 @@ def _health_report() -> dict[str, Any]:
 
 
 @bp.route("/health", endpoint="health")
-def health():
+def health(error: str | None = None, status: int = 200):
     report = _health_report()
     gates = gate_names(get_db().conn, state().config.gates)
     lanes = read_rates(get_db().conn, state().config.site.zone, now(), READ_RATE_DAYS)
     return render_template(
         "console/health.html", report=report, cells=health_cells(report),
         lanes=[(gates.get(lane.gate_id, lane.gate_id), lane) for lane in lanes],
-        read_rate_days=READ_RATE_DAYS,
-    )  # fmt: skip
+        read_rate_days=READ_RATE_DAYS, error=error,
+        may_forget=g.user.role in allowed_roles("console_live.forget_box"),
+    ), status  # fmt: skip
+
+
+def _removed_box_or_404(box_id: str) -> dict[str, Any]:
+    """A removed (revoked) box of this hub, or 404: only those can be forgotten."""
+    boxes = box_report(get_db().conn, now())["boxes"] if is_hub() else []
+    for box in boxes:
+        if box["box_id"] == box_id and box["removed"]:
+            return box
+    abort(404, gettext("There is no removed gate box %(box)s.", box=box_id))
+
+
+def _forget_loss(box_id: str) -> Confirmation:
+    box = _removed_box_or_404(box_id)
+    return Confirmation(
+        gettext("Forget the removed gate box %(box)s?", box=box_id),
+        [
+            gettext("it leaves this page and `menwei hub status`"),
+            gettext(
+                "its gates (%(gates)s) leave every list; another box may take their ids",
+                gates=", ".join(box["gates"]) or "-",
+            ),
+        ],
+        gettext("Forget the box"),
+        url_for(".health"),
+        keeps=[gettext("its gates' events and the audit log (history)")],
+    )
+
+
+@bp.route("/boxes/<box_id>/forget", methods=["POST"], endpoint="forget_box")
+@confirm_first(_forget_loss)
+def forget_box(box_id: str):
+    """A hub admin forgets a removed gate box (sync.community.boxes.forget), audited."""
+    _removed_box_or_404(box_id)
+    try:
+        forget(get_db(), box_id, actor(), now())
+    except BoxError:  # put back or forgotten by someone else meanwhile
+        message = gettext(
+            "Gate box %(box)s was not forgotten: it is no longer a removed box.", box=box_id
+        )
+        return health(error=message, status=409)
+    return redirect(url_for(".health"), 303)
 
 
 @bp.route("/health.json", endpoint="health_json")
