@@ -880,6 +880,24 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             WHERE (watchlist_id IS NULL) != (watch_face_id IS NULL);
         """,
     ),
+    (
+        17,
+        "GA/T 1400 dispositions: the watch row a disposition makes at once carries the"
+        " disposition's BeginTime, so a gate alerts only inside [BeginTime, EndTime]",
+        """
+        -- When a watch row starts to alert (NULL: at once); expires_at is when it stops.
+        -- A 布控 with a future BeginTime makes its row at once (no scheduler to miss it),
+        -- and the gates skip the row until starts_at.
+        ALTER TABLE watchlist ADD COLUMN starts_at TEXT;
+        ALTER TABLE watch_faces ADD COLUMN starts_at TEXT;
+        UPDATE watchlist SET starts_at = (SELECT d.begin_at FROM viid_dispositions d
+            WHERE d.watchlist_id = watchlist.id AND d.status = 0)
+            WHERE source = 'district';
+        UPDATE watch_faces SET starts_at = (SELECT d.begin_at FROM viid_dispositions d
+            WHERE d.watch_face_id = watch_faces.id AND d.status = 0)
+            WHERE source = 'district';
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

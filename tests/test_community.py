@@ -122,6 +122,44 @@ def test_lists_reach_a_gate_box_without_names_and_each_change_once_in_order(tmp_
     )
 
 
+def test_a_watch_that_starts_later_reaches_the_box_and_an_older_box_still_takes_the_lists(
+    tmp_path, hub
+):
+    """A 布控's watch row carries its BeginTime (``starts_at``) to the gate boxes, so their
+    gates alert only from then. The column is left out of a row while empty: a gate box
+    older than the column (here: the column dropped) still takes the lists until the hub
+    holds a watch that starts later, which it refuses whole, keeping its lists."""
+    server, hub_db = hub
+    add_watch(hub_db, "京A88888", "stolen")
+    later = iso(utc_now() + timedelta(hours=1))
+    future_id = add_watch(hub_db, "京A99999", "布控 D1")
+    with transaction(hub_db) as conn:
+        conn.execute("UPDATE watchlist SET starts_at = ? WHERE id = ?", (later, future_id))
+    gate_db, client = enrolled(tmp_path, server, hub_db, "north")
+    pull_once(gate_db, client, GATE_KEY, 0)
+    rows = gate_db.execute("SELECT plate, starts_at FROM watchlist ORDER BY plate").fetchall()
+    assert rows == [("京A88888", None), ("京A99999", later)]
+    # the hub clears it (an update without the key): the box's copy is cleared too
+    with transaction(hub_db) as conn:
+        conn.execute("UPDATE watchlist SET starts_at = NULL WHERE id = ?", (future_id,))
+    pull_once(gate_db, client, GATE_KEY, 5)
+    assert gate_db.execute(
+        "SELECT starts_at FROM watchlist WHERE id = ?", (future_id,)
+    ).fetchone() == (None,)
+
+    old_db, old_client = enrolled(tmp_path, server, hub_db, "old-box")
+    with transaction(old_db) as conn:
+        conn.execute("ALTER TABLE watchlist DROP COLUMN starts_at")
+    pull_once(old_db, old_client, GATE_KEY, 0)
+    assert old_db.execute("SELECT COUNT(*) FROM watchlist").fetchone() == (2,)
+    before = held_version(old_db.conn)
+    with transaction(hub_db) as conn:
+        conn.execute("UPDATE watchlist SET starts_at = ? WHERE id = ?", (later, future_id))
+    with pytest.raises(ListsInvalidError, match="starts_at"):
+        pull_once(old_db, old_client, GATE_KEY, 5)
+    assert held_version(old_db.conn) == before
+
+
 def test_a_long_poll_returns_as_soon_as_a_pass_is_revoked(tmp_path, hub):
     server, hub_db = hub
     pass_id, _token = issue_pass(hub_db, "v", utc_now(), utc_now() + timedelta(hours=1), 2)

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 import requests
 from helpers import outbox_keys, pending
 
 from edge.config.sync import SyncConfig
-from edge.db import connect, transaction
+from edge.db import connect, iso, transaction
 from edge.events.record import NewEvent, record_event
-from edge.people.vehicles import add_watch
+from edge.people.memory_copy import PeopleCopy
+from edge.people.vehicles import add_watch, facts_for_plate
+from edge.people.watch_faces import add_watch_face, load_watch_index, watch_signature
+from edge.pii import PiiVault, create_key_file
+from edge.policy.vehicle import GateFacts, Sighting, decide_vehicle
 from edge.store.outbox import dead_rows, enqueue, next_batch
 from sync.auth import DigestVerdict, NonceLedger, digest_response
 from sync.gat1400 import codes
@@ -31,7 +37,7 @@ from sync.gat1400.client import (
 from sync.gat1400.objects import object_id, viid_time
 from sync.gat1400.server import start_viid_server
 from sync.gat1400.simulator import ViidSimulator
-from sync.gat1400.store import fan_out
+from sync.gat1400.store import Disposition, apply_disposition, fan_out
 from sync.protocol import PlatformUnavailableError
 from sync.transport import Transport, TransportError
 from sync.uplink import UplinkWorker
@@ -563,6 +569,65 @@ def test_a_hit_outside_the_dispositions_own_time_is_not_sent(subscriber):
     drain(UplinkWorker(db, proto))
     [note] = sim.objects("/VIID/DispositionNotifications")
     assert note["DispositionID"] == "D7"
+
+
+def test_a_disposition_sent_ahead_alerts_at_the_gate_only_inside_its_time(subscriber):
+    """Before: a 布控 whose BeginTime is still to come made its watch row at once, and the
+    gate alerted on that plate before the window began. Now the row carries BeginTime and
+    EndTime and the gate's decision raises the watch alert only inside [BeginTime, EndTime)."""
+    sim, db, _, box_url = subscriber
+    now = datetime.now(UTC).replace(microsecond=0)
+    begin, end = now + timedelta(hours=1), now + timedelta(hours=2)
+    doc = vehicle_disposition(sim, "D8", "皖A44444")
+    [item] = doc["DispositionListObject"]["DispositionObject"]
+    item["BeginTime"], item["EndTime"] = viid_time(begin, ZONE), viid_time(end, ZONE)
+    sim.call_box(box_url, "POST", "/VIID/Dispositions", doc, DEVICE, "pw")
+    [row] = db.execute("SELECT starts_at, expires_at FROM watchlist").fetchall()
+    assert row == (iso(begin), iso(end))  # made at once, with its window
+    facts = facts_for_plate(db, "皖A44444")
+    sighting, gate = Sighting("皖A44444", 0.99, True), GateFacts("g1", "vehicle")
+    for at, alerts in (
+        (now, False),  # sent ahead: not yet
+        (begin - timedelta(seconds=1), False),
+        (begin, True),
+        (begin + timedelta(minutes=30), True),
+        (end, False),  # ended
+        (end + timedelta(days=1), False),
+    ):
+        decision = decide_vehicle(sighting, gate, at, facts)
+        assert bool(decision.alerts) is alerts, at
+    # the gate's last good copy in memory (when the store cannot be read) decides the same
+    copy = PeopleCopy()
+    copy.refresh(db.conn)
+    held = copy.read(lambda copied: facts_for_plate(copied, "皖A44444"))
+    assert not decide_vehicle(sighting, gate, now, held).alerts
+    assert decide_vehicle(sighting, gate, begin, held).alerts
+
+
+def test_a_face_disposition_sent_ahead_joins_the_gates_watch_index_at_its_begin(tmp_path):
+    """The face watch index a pedestrian gate loads holds a 布控's face only from BeginTime
+    to EndTime, and its signature changes at both, so the gate reloads then."""
+    db = connect(tmp_path / "box.db")
+    create_key_file(tmp_path / "pii.key")
+    vault = PiiVault.from_key_file(tmp_path / "pii.key")
+    now = datetime.now(UTC).replace(microsecond=0)
+    begin, end = now + timedelta(hours=1), now + timedelta(hours=2)
+    vector = np.random.default_rng(8).normal(size=128).astype("<f4")
+    template = SimpleNamespace(vector=vector / np.linalg.norm(vector))
+
+    def add_face(conn, photo: bytes, label: str, expires_at: datetime | None) -> int:
+        return add_watch_face(
+            conn, vault, template, "model", label, "", "district", now, expires_at
+        )
+
+    disposition = Disposition("F1", codes.DISPOSITION_FACE, "wanted", None, b"jpeg", "",
+                              begin, end, False)  # fmt: skip
+    apply_disposition(db, disposition, now, add_face)
+    signatures = []
+    for at, size in ((now, 0), (begin, 1), (end - timedelta(seconds=1), 1), (end, 0)):
+        assert len(load_watch_index(db, vault, "model", at)) == size, at
+        signatures.append(watch_signature(db, at))
+    assert signatures[0] != signatures[1] and signatures[2] != signatures[3]
 
 
 def test_bad_dispositions_change_nothing(subscriber):

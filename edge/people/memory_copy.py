@@ -66,9 +66,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "id", "token_hash", "label", "host_resident_id", "access_group", "valid_from",
         "valid_to", "uses", "max_uses", "revoked",
     ),
-    "watchlist": ("id", "plate", "reason", "source", "active", "expires_at"),
+    "watchlist": ("id", "plate", "reason", "source", "active", "starts_at", "expires_at"),
     "watch_faces": (
-        "id", "label", "reason", "source", "active", "expires_at", "model_sha256", "template",
+        "id", "label", "reason", "source", "active", "starts_at", "expires_at", "model_sha256",
+        "template",
     ),
 }  # fmt: skip
 assert set(COLUMNS) == set(PEOPLE_LISTS)

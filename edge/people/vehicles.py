@@ -233,10 +233,15 @@ def facts_for_plate(
     near = _vehicle_facts(db, variants, gate_id, since, active_only=True) if variants else ()
     watchlist = tuple(
         WatchFact(
-            row["id"], row["plate"], row["reason"], row["source"], parse_iso(row["expires_at"])
+            row["id"],
+            row["plate"],
+            row["reason"],
+            row["source"],
+            parse_iso(row["expires_at"]),
+            parse_iso(row["starts_at"]),
         )
         for row in db.query(
-            "SELECT id, plate, reason, source, expires_at FROM watchlist"
+            "SELECT id, plate, reason, source, starts_at, expires_at FROM watchlist"
             " WHERE plate = ? AND active = 1",
             [plate],
         )

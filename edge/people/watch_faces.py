@@ -115,16 +115,22 @@ def list_watch_faces(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     ]
 
 
-_ACTIVE = "active = 1 AND (expires_at IS NULL OR expires_at > ?)"
+#: a row alerts from starts_at (a 布控's BeginTime; NULL: at once) until expires_at; both
+#: parameters are the same "now"
+_ACTIVE = (
+    "active = 1 AND (starts_at IS NULL OR starts_at <= ?)"
+    " AND (expires_at IS NULL OR expires_at > ?)"
+)
 
 
 def watch_signature(db: sqlite_utils.Database, now: datetime) -> tuple:
-    """Changes whenever a watch face is added, removed or expires: cheap enough to poll."""
+    """Changes whenever a watch face is added, removed, starts or expires: cheap enough to
+    poll."""
     return tuple(
         db.execute(
             f"SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(SUM(id), 0) FROM watch_faces"
             f" WHERE {_ACTIVE}",
-            (iso(now),),
+            (iso(now), iso(now)),
         ).fetchone()
     )
 
@@ -141,7 +147,7 @@ def load_watch_index(
     rows = db.execute(
         f"SELECT id, label, reason, source, template FROM watch_faces WHERE {_ACTIVE}"
         " AND model_sha256 = ? ORDER BY id",
-        (iso(now), model_sha256),
+        (iso(now), iso(now), model_sha256),
     ).fetchall()
     if not rows:
         return WatchIndex.empty()

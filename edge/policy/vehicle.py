@@ -76,6 +76,7 @@ class WatchFact:
     reason: str
     source: str
     expires_at: datetime | None
+    starts_at: datetime | None = None  # a 布控 that begins later: no alert before it
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,11 @@ def _valid_at(fact: VehicleFact, now: datetime) -> str | None:
 
 def _watch_alerts(plate: str, now: datetime, watchlist: tuple[WatchFact, ...]) -> tuple[Alert, ...]:
     hits = [
-        w for w in watchlist if w.plate == plate and (w.expires_at is None or now < w.expires_at)
+        w
+        for w in watchlist
+        if w.plate == plate
+        and (w.starts_at is None or w.starts_at <= now)
+        and (w.expires_at is None or now < w.expires_at)
     ]
     if not hits:
         return ()

@@ -57,6 +57,13 @@ MASKED: dict[str, dict[str, Any]] = {
     "qr_passes": {"issued_by": None},
     "watch_faces": {"added_by": "hub"},
 }
+#: columns empty on nearly every row, left out of a row while empty so that a gate box
+#: older than the column still takes the list (docs/community.md, "Versions"); a box that
+#: has the column reads a row without it as empty
+LEFT_OUT_EMPTY: dict[str, tuple[str, ...]] = {
+    "watchlist": ("starts_at",),
+    "watch_faces": ("starts_at",),
+}
 #: encrypted columns: opened with the hub's key, sealed again with the gate box's
 SEALED = {"face_templates": TEMPLATE_PURPOSE, "watch_faces": WATCH_FACE_PURPOSE}
 
@@ -93,6 +100,9 @@ def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
 def _outgoing(table: str, names: list[str], values: tuple, vault: PiiVault) -> dict[str, Any]:
     row = dict(zip(names, values, strict=True))
     row.update(MASKED.get(table, {}))
+    for name in LEFT_OUT_EMPTY.get(table, ()):
+        if row.get(name) is None:
+            row.pop(name, None)
     if table == "qr_passes":
         row["label"] = f"pass {row['id']}"  # the hub's label may name the visitor
     if table in SEALED:
@@ -310,6 +320,9 @@ def apply_reply(
             row = _incoming(
                 change.list, _check_row(change.list, change.row, allowed[change.list]), vault
             )
+            for name in LEFT_OUT_EMPTY.get(change.list, ()):
+                if name in allowed[change.list]:
+                    row.setdefault(name, None)
             if not is_snapshot and row["id"] != change.id:
                 raise ListsInvalidError(f"change {change.seq}: row id differs from the change")
         ready.append((change.list, change.id, row))

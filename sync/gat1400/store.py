@@ -374,7 +374,8 @@ def apply_disposition(
     now: datetime,
     add_face: Callable[[sqlite3.Connection, bytes, str, datetime | None], int] | None,
 ) -> None:
-    """布控 → a district watch row (replacing the one an earlier version of it made);
+    """布控 → a district watch row (replacing the one an earlier version of it made), made
+    at once and carrying the BeginTime and EndTime, so the gates alert only inside them;
     撤控 → that row removed. One transaction. ``add_face(conn, photo, label, expires)``
     stores a face watch entry (None: this box cannot make face templates)."""
     if disp.cancel:
@@ -398,6 +399,11 @@ def apply_disposition(
             raise ViidRequestError(str(exc)) from None
         except ValueError as exc:  # the photo: no face, several faces, unreadable
             raise ViidRequestError(f"photo refused: {exc}") from None
+        if disp.begin_at is not None:  # made now, alerting only from BeginTime
+            table, row_id = ("watchlist", watch_id) if face_id is None else ("watch_faces", face_id)
+            conn.execute(
+                f"UPDATE {table} SET starts_at = ? WHERE id = ?", (iso(disp.begin_at), row_id)
+            )
         conn.execute(
             "INSERT INTO viid_dispositions (id, category, title, receive_addr, begin_at, end_at,"
             " status, watchlist_id, watch_face_id, created_at, updated_at)"
