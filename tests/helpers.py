@@ -1,8 +1,9 @@
 """Plain functions and values the tests share: reading a page (CSRF token, form nonce, QR
 code), building an input (an ID number, a tenant form, a frame) and reading rows back.
 
-Nothing here sets anything up — no app, database, pins, server or browser; that is what
-the fixtures in ``conftest.py`` are for.
+Nothing here sets anything up — no app, database, pins or browser; that is what the
+fixtures in ``conftest.py`` are for. ``serving_process`` starts a server process on a free
+port (the caller stops it), because the port has to be picked again when it is taken.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -280,6 +284,86 @@ class Forker:
     def close(self) -> None:
         self.process.kill()
         self.process.wait(timeout=10)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on at this moment. Another process may bind it before
+    the caller does: start servers with ``serving_process``, which starts again then."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+ADDRESS_IN_USE = ("Address already in use", "EADDRINUSE", "Errno 98")
+
+
+@dataclass
+class Serving:
+    """A server process started by ``serving_process``: its port and its output so far
+    (stdout and stderr lines, read by a thread so the pipe never fills)."""
+
+    proc: subprocess.Popen
+    port: int
+    lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self, timeout_s: float = 30.0) -> int:
+        """Stop (SIGTERM, then SIGKILL) and wait; returns its exit code."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout_s)
+        if self.reader is not None:
+            self.reader.join(timeout_s)
+        return int(self.proc.returncode)
+
+
+def _read_lines(serving: Serving) -> None:
+    assert serving.proc.stdout is not None
+    for line in serving.proc.stdout:
+        serving.lines.append(line)
+
+
+def serving_process(
+    command: Callable[[int], list[str]],
+    ready: Callable[[Serving], bool],
+    env: dict[str, str] | None = None,
+    attempts: int = 5,
+    timeout_s: float = 90.0,
+) -> Serving:
+    """Start ``command(port)`` on a free loopback port and wait until ``ready``.
+
+    Why retried: a port the test found free can be bound by another process (a parallel
+    test worker) before the server binds it; the server then exits with "address already
+    in use" and is started again on another port. ``ready`` must prove that *this* process
+    serves the port (its own output naming it, or an answer only it can give), and it is
+    asked only while the process runs. Any other early exit fails with the output."""
+    for _ in range(attempts):
+        port = free_port()
+        proc = subprocess.Popen(
+            command(port), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        serving = Serving(proc, port)
+        serving.reader = threading.Thread(target=_read_lines, args=(serving,), daemon=True)
+        serving.reader.start()
+        deadline = time.monotonic() + timeout_s
+        while proc.poll() is None:
+            if ready(serving) and proc.poll() is None:
+                return serving
+            if time.monotonic() > deadline:
+                serving.stop()
+                raise AssertionError(f"not ready on port {port}: {serving.output()}")
+            time.sleep(0.1)
+        serving.stop()
+        if not any(words in serving.output() for words in ADDRESS_IN_USE):
+            raise AssertionError(f"exited with {proc.returncode}: {serving.output()}")
+    raise AssertionError(f"no free port in {attempts} attempts")
 
 
 def fault_disk(folder: Path, fault: str) -> None:

@@ -230,10 +230,12 @@ def test_missing_folder_recovers_when_it_appears(tmp_path, camera_factory):
 
 
 def test_unreachable_stream_reports_reconnecting_and_hides_the_password(camera_factory):
-    port = free_port()
-    camera = camera_factory(f"rtsp://admin:Hik12345@127.0.0.1:{port}/Streaming/Channels/101")
-    assert wait_until(lambda: camera.health().last_error is not None, 10.0)
-    health = camera.health()
+    with socket.socket() as held:  # bound, never listening: refused, and nobody else's
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        camera = camera_factory(f"rtsp://admin:Hik12345@127.0.0.1:{port}/Streaming/Channels/101")
+        assert wait_until(lambda: camera.health().last_error is not None, 10.0)
+        health = camera.health()
     assert health.state == "reconnecting"
     assert "Hik12345" not in health.last_error and "Hik12345" not in health.source
     assert "cannot open stream rtsp://***@127.0.0.1" in health.last_error
@@ -287,34 +289,31 @@ SERVER = textwrap.dedent(
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Stream)
-    print("ready", flush=True)
+    print("ready", server.server_address[1], flush=True)  # port 0: the one it was given
     server.serve_forever()
     """
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def mjpeg_server(tmp_path) -> Iterator[Callable[..., subprocess.Popen]]:
+def mjpeg_server(tmp_path) -> Iterator[Callable[..., tuple[subprocess.Popen, int]]]:
     script = tmp_path / "mjpeg_server.py"
     script.write_text(SERVER)
     started: list[subprocess.Popen] = []
 
-    def start(port: int, level: int, frames: int = 10**9) -> subprocess.Popen:
-        """Serve ``frames`` flat frames of grey ``level`` per connection, then hang."""
+    def start(level: int, frames: int = 10**9, port: int = 0) -> tuple[subprocess.Popen, int]:
+        """Serve ``frames`` flat frames of grey ``level`` per connection, then hang; on
+        ``port``, or (0) on a port the server binds itself and reports: no port is
+        reserved first and handed on, which another process could take in between."""
         proc = subprocess.Popen(
             [sys.executable, str(script), str(port), str(level), str(frames)],
             stdout=subprocess.PIPE,
             text=True,
         )
         started.append(proc)
-        assert proc.stdout.readline().strip() == "ready"
-        return proc
+        ready, bound = proc.stdout.readline().split()
+        assert ready == "ready" and (port == 0 or int(bound) == port)
+        return proc, int(bound)
 
     yield start
     for proc in started:
@@ -324,8 +323,7 @@ def mjpeg_server(tmp_path) -> Iterator[Callable[..., subprocess.Popen]]:
 
 def test_stream_dies_and_reconnects(mjpeg_server, camera_factory, caplog):
     caplog.set_level(logging.INFO, logger="gate_drivers")
-    port = free_port()
-    server = mjpeg_server(port, 60)
+    server, port = mjpeg_server(60)
     camera = camera_factory(f"http://guard:s3cret@127.0.0.1:{port}/video.mjpg", stall_after_s=0.2)
 
     def streaming() -> bool:
@@ -353,7 +351,7 @@ def test_stream_dies_and_reconnects(mjpeg_server, camera_factory, caplog):
     time.sleep(0.4)
     assert camera.health().state == "reconnecting"
 
-    mjpeg_server(port, 180)  # it boots again, on the same address
+    mjpeg_server(180, port=port)  # it boots again, on the same address
     assert wait_until(lambda: camera.health().state == "ok" and shade(camera.latest()) == 180, 10)
     back = camera.health()
     assert back.reconnects >= 1
@@ -363,8 +361,7 @@ def test_stream_dies_and_reconnects(mjpeg_server, camera_factory, caplog):
 
 def test_silent_stream_times_out_and_is_reopened(mjpeg_server, camera_factory):
     """Connected but sending nothing: FFmpeg's read timeout must free the reader thread."""
-    port = free_port()
-    mjpeg_server(port, 90, frames=3)
+    _, port = mjpeg_server(90, frames=3)
     camera = camera_factory(f"http://127.0.0.1:{port}/video.mjpg", stall_after_s=0.2)
     assert wait_until(lambda: camera.latest() is not None, 10.0)
     assert wait_until(lambda: camera.health().state == "stalled", 10.0), camera.health()

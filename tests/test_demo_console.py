@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.cookiejar
 import itertools
 import re
-import socket
 import threading
 import time
 import urllib.error
@@ -24,12 +23,6 @@ from edge.demo.console import demo_accounts, demo_room, serve_console
 from edge.events.record import recent_events
 from edge.pii import create_key_file
 from edge.store.open import open_store
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _rising_edges(pin) -> int:
@@ -57,20 +50,21 @@ def test_served_demo_console_opens_the_vehicle_gate_by_hand(tmp_path):
     create_key_file(config.security.pii_key_file)
     db = open_store(config)
     factory, stop, printed = MockFactory(), threading.Event(), []
-    port = _free_port()
     serving = threading.Thread(  # with its own connection: a connection has one thread
-        target=lambda: serve_console(
-            config, open_store(config), factory, printed.append, stop, port
+        target=lambda: serve_console(  # port 0: it binds a free port and prints its links
+            config, open_store(config), factory, printed.append, stop, 0
         )
     )
     serving.start()
+    base = "http://127.0.0.1:0"
     try:
         deadline = time.monotonic() + 60
         while not any(line.startswith("  guard") for line in printed):
             assert serving.is_alive() and time.monotonic() < deadline, printed
             time.sleep(0.1)
-        base = f"http://127.0.0.1:{port}"
-        assert any(base in line for line in printed)
+        [console] = [line for line in printed if line.strip().startswith("Console: ")]
+        base = re.search(r"http://127\.0\.0\.1:(\d+)", console).group(0)
+        assert not base.endswith(":0")
         password = next(line.split()[-1] for line in printed if line.startswith("  guard"))
         browser = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
@@ -105,7 +99,7 @@ def test_served_demo_console_opens_the_vehicle_gate_by_hand(tmp_path):
     assert not serving.is_alive() and printed[-1] == "Demo stopped: relays at rest."
     assert factory.pin(OPEN_PIN).state is False and factory.pin(LOCK_PIN).state is False
     try:
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        urllib.request.urlopen(f"{base}/healthz", timeout=2)
         raise AssertionError("the console still answers after the demo stopped")
     except urllib.error.URLError:
         pass

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import Serving, serving_process
 
 from edge.box.install import NGINX, write_self_signed_certificate
 from edge.config import load_config
@@ -46,47 +47,55 @@ needs_nginx = pytest.mark.skipif(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(check, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, http.client.HTTPException):
-            if check():
-                return
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for the server")
-
-
 class Box:
     """`menwei web` and its nginx front, both real processes on loopback."""
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        self.cert, key = tmp / "tls" / "cert.pem", tmp / "tls" / "key.pem"
-        write_self_signed_certificate(self.cert, key, "menwei-test")
-        self.web_port, self.https_port = free_port(), free_port()
+        self.cert, self.key = tmp / "tls" / "cert.pem", tmp / "tls" / "key.pem"
+        write_self_signed_certificate(self.cert, self.key, "menwei-test")
         self.config_path = tmp / "menwei.toml"
-        self.config_path.write_text(
-            f'[storage]\ndata_dir = "{tmp}/data"\n'
-            f'[security]\npii_key_file = "{tmp}/keys/pii.key"\n'
-            f'[web]\nport = {self.web_port}\ntls_certificate = "{self.cert}"\n'
-            f'tls_key = "{key}"\n'
-            f'[web.front]\naddress = "127.0.0.1"\nhttps_port = {self.https_port}\n'
-            "http_port = 0\n",
-            encoding="utf-8",
-        )
-        self.config = load_config(self.config_path)
+        self._write_config(8080, 8443)  # placeholders until start() binds real ports
         db = connect(self.config.storage.database_path)
         with transaction(db) as conn:
             create_user(conn, "guard1", PASSWORD, "guard", utc_now())
         db.conn.close()
         self.context = ssl.create_default_context(cafile=str(self.cert))
-        self.processes: list[subprocess.Popen] = []
+        self.servers: list[Serving] = []
+
+    def _write_config(self, web_port: int, https_port: int) -> None:
+        self.web_port, self.https_port = web_port, https_port
+        self.config_path.write_text(
+            f'[storage]\ndata_dir = "{self.tmp}/data"\n'
+            f'[security]\npii_key_file = "{self.tmp}/keys/pii.key"\n'
+            f'[web]\nport = {web_port}\ntls_certificate = "{self.cert}"\n'
+            f'tls_key = "{self.key}"\n'
+            f'[web.front]\naddress = "127.0.0.1"\nhttps_port = {https_port}\n'
+            "http_port = 0\n",
+            encoding="utf-8",
+        )
+        self.config = load_config(self.config_path)
+
+    def _web_command(self, port: int) -> list[str]:
+        self._write_config(port, self.https_port)
+        return [str(Path(sys.executable).with_name("menwei")), "web", "-c", str(self.config_path)]
+
+    def _nginx_command(self, port: int) -> list[str]:
+        self._write_config(self.web_port, port)
+        conf = self.tmp / "front" / "nginx.conf"
+        paths = front.FrontPaths(
+            self.tmp / "front" / "run", self.tmp / "front" / "state", getpass.getuser()
+        )
+        front.write(self.config, conf, paths)
+        nginx = str(front.nginx_binary())
+        subprocess.run([nginx, "-t", "-q", "-e", "stderr", "-c", str(conf)], check=True)
+        return [nginx, "-e", "stderr", "-c", str(conf), "-g", "daemon off;"]
+
+    def _healthy(self, _serving: Serving) -> bool:
+        """Through the front with this test's own certificate: no other server answers."""
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            return self.get("/healthz")[0] == 200
+        return False
 
     def start(self) -> None:
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -98,24 +107,14 @@ class Box:
             "WATCHDOG_USEC": "2000000",  # a /healthz probe and ping every second
         }
         env.pop("WATCHDOG_PID", None)
-        self.web = subprocess.Popen(
-            [str(Path(sys.executable).with_name("menwei")), "web", "-c", str(self.config_path)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        self.processes.append(self.web)
-        conf = self.tmp / "front" / "nginx.conf"
-        paths = front.FrontPaths(
-            self.tmp / "front" / "run", self.tmp / "front" / "state", getpass.getuser()
+        web = serving_process(
+            self._web_command, lambda s: f"on http://127.0.0.1:{s.port}" in s.output(), env
         )
-        front.write(self.config, conf, paths)
-        nginx = str(front.nginx_binary())
-        subprocess.run([nginx, "-t", "-q", "-e", "stderr", "-c", str(conf)], check=True)
-        self.nginx = subprocess.Popen(
-            [nginx, "-e", "stderr", "-c", str(conf), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        self.processes.append(self.nginx)
-        wait_for(lambda: self.get("/healthz")[0] == 200)
+        self.servers.append(web)
+        self.web = web.proc
+        nginx = serving_process(self._nginx_command, self._healthy, timeout_s=60)
+        self.servers.append(nginx)
+        self.nginx = nginx.proc
 
     def connection(self) -> http.client.HTTPSConnection:
         return http.client.HTTPSConnection(
@@ -159,15 +158,11 @@ class Box:
         return count
 
     def stop(self) -> None:
-        for proc in self.processes:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.processes:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        for server in self.servers:
+            if server.proc.poll() is None:
+                server.proc.terminate()
+        for server in self.servers:
+            server.stop(15)
         self.notify.close()
 
 

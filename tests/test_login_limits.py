@@ -5,9 +5,7 @@ as one row per address per hour."""
 from __future__ import annotations
 
 import http.client
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -15,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from helpers import csrf_of, db_of
+from helpers import csrf_of, db_of, serving_process
 
 from edge.db import connect, transaction, utc_now
 from edge.web.accounts import create_user
@@ -180,22 +178,23 @@ def test_32_anonymous_flooders_do_not_starve_the_guard_feed(tmp_path) -> None:
     try. Real `menwei web` (waitress, 4 threads) on loopback; each try comes from a new
     address (X-Forwarded-For, as the front would pass it) and the box-wide budget is set
     out of reach, so every try that gets a slot runs a real hash."""
-    port = _free_port()
     config = tmp_path / "menwei.toml"
-    config.write_text(
-        f'[storage]\ndata_dir = "{tmp_path}/data"\n'
-        f'[security]\npii_key_file = "{tmp_path}/keys/pii.key"\n'
-        f"[web]\nport = {port}\nsecure_cookies = false\nlogin_max_failures_total = 100000\n",
-        encoding="utf-8",
-    )
+
+    def command(port: int) -> list[str]:
+        config.write_text(
+            f'[storage]\ndata_dir = "{tmp_path}/data"\n'
+            f'[security]\npii_key_file = "{tmp_path}/keys/pii.key"\n'
+            f"[web]\nport = {port}\nsecure_cookies = false\nlogin_max_failures_total = 100000\n",
+            encoding="utf-8",
+        )
+        return [str(Path(sys.executable).with_name("menwei")), "web", "-c", str(config)]
+
     database = tmp_path / "data" / "menwei.db"
     db = connect(database)
     with transaction(db) as conn:
         create_user(conn, "guard1", "lantern-orchard-41", "guard", utc_now())
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("menwei")), "web", "-c", str(config)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    web = serving_process(command, lambda s: f"on http://127.0.0.1:{s.port}" in s.output())
+    port = web.port
     try:
         _wait_until_serving(port)
         cookie = _login(port, "guard1", "lantern-orchard-41")
@@ -253,14 +252,7 @@ def test_32_anonymous_flooders_do_not_starve_the_guard_feed(tmp_path) -> None:
         staged = db.execute("SELECT COUNT(*), SUM(failures) FROM login_failures").fetchone()
         assert staged[0] <= 1001 and staged[1] == counts[401]
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        web.stop()
 
 
 def _wait_until_serving(port: int) -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 from click.testing import CliRunner
+from helpers import serving_process
 
 from edge.cli.main import main
 
@@ -52,30 +50,19 @@ def test_cli_bootstrap_stickers_and_audit(tmp_path: Path) -> None:
 
 
 def test_menwei_web_serves_on_waitress(tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     config = tmp_path / "menwei.toml"
-    config.write_text(BASE.format(tmp=tmp_path) + f"[web]\nport = {port}\n", encoding="utf-8")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("menwei")), "web", "-c", str(config)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+
+    def command(port: int) -> list[str]:
+        config.write_text(BASE.format(tmp=tmp_path) + f"[web]\nport = {port}\n", "utf-8")
+        return [str(Path(sys.executable).with_name("menwei")), "web", "-c", str(config)]
+
+    web = serving_process(command, lambda s: f"on http://127.0.0.1:{s.port}" in s.output())
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as r:
-                    assert r.status == 200 and r.headers["X-Frame-Options"] == "DENY"
-                    assert "登录" in r.read().decode()
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{web.port}/login", timeout=30) as r:
+            assert r.status == 200 and r.headers["X-Frame-Options"] == "DENY"
+            assert "登录" in r.read().decode()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        web.stop()
 
 
 def test_rooms_and_accounts_from_the_command_line(tmp_path: Path) -> None:

@@ -15,14 +15,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers import serving_process
 
 from edge.config import ConfigError, parse_config
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def drain(sock: socket.socket, seconds: float) -> list[str]:
@@ -45,39 +40,35 @@ def drain_until(sock: socket.socket, done, timeout_s: float = 90) -> list[str]:
 
 
 def test_loopback_server_with_systemd_notify(tmp_path: Path) -> None:
-    port = free_port()
     config = tmp_path / "menwei.toml"
-    config.write_text(
-        f'[storage]\ndata_dir = "{tmp_path}/data"\n'
-        f'[security]\npii_key_file = "{tmp_path}/pii.key"\n'
-        f"[web]\nport = {port}\n",
-        encoding="utf-8",
-    )
+
+    def command(port: int) -> list[str]:
+        config.write_text(
+            f'[storage]\ndata_dir = "{tmp_path}/data"\n'
+            f'[security]\npii_key_file = "{tmp_path}/pii.key"\n'
+            f"[web]\nport = {port}\n",
+            encoding="utf-8",
+        )
+        return [str(Path(sys.executable).with_name("menwei")), "web", "-c", str(config)]
+
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(tmp_path / "notify.sock"))
     notify.settimeout(0.1)
     env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "2000000"}
     env.pop("WATCHDOG_PID", None)
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("menwei")), "web", "-c", str(config)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    web = serving_process(command, lambda s: f"on http://127.0.0.1:{s.port}" in s.output(), env)
+    port = web.port
     try:
         messages = drain_until(notify, lambda got: any(m.startswith("READY=1") for m in got))
         messages += drain_until(notify, lambda got: got.count("WATCHDOG=1") >= 2)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as reply:
             assert reply.status == 200 and "登录" in reply.read().decode()
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=20)
-        assert proc.returncode == 0, output
+        web.proc.send_signal(signal.SIGTERM)
+        assert web.stop(20) == 0, web.output()
         assert "STOPPING=1" in drain(notify, 0.5)
-        assert f"http://127.0.0.1:{port}" in output
+        assert f"http://127.0.0.1:{port}" in web.output()
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        web.stop()
         notify.close()
 
 

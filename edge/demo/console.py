@@ -200,13 +200,14 @@ def serve_console(
     lan: bool = False,
 ) -> None:
     """Run both demo gates and the web console until ``stop`` is set; ``lan``: on every
-    address, with the stickers and the printed links on this machine's LAN address."""
+    address, with the stickers and the printed links on this machine's LAN address.
+    ``port`` 0: a port the system picks, printed in the links (None: ``[web] port``)."""
     passwords = demo_accounts(db)
     token = demo_room(db)
     app = create_app(config)
     demo_registration(db, app.extensions[EXTENSION].vault, config)
     server, url = build_server(
-        app, config, "0.0.0.0" if lan else "127.0.0.1", port or config.web.port
+        app, config, "0.0.0.0" if lan else "127.0.0.1", config.web.port if port is None else port
     )
     if lan:
         url = url.replace("0.0.0.0", lan_address(), 1)
