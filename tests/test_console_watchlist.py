@@ -76,6 +76,21 @@ def test_admin_and_police_see_the_watchlist(env, role):
     assert viewed == (role == "police")  # every police access is audit-logged
 
 
+def test_a_watch_sent_ahead_says_when_it_starts_to_alert(env):
+    """A 布控 the platform sent ahead is listed at once, with the time it starts to alert."""
+    db = db_of(env)
+    starts = env["clock"]() + timedelta(days=1)
+    with transaction(db) as conn:
+        conn.execute(
+            "INSERT INTO watchlist (plate, reason, source, created_at, starts_at)"
+            " VALUES ('京A12321', '布控 D8', 'district', ?, ?)",
+            (env["clock"]().isoformat(), starts.isoformat()),
+        )
+    page = client_as(env, "police").get("/watchlist/?lang=en").text
+    assert "京A12321" in page and "alerts from 2025-06-02 10:00" in page
+    assert "自 2025-06-02 10:00 起报警" in client_as(env, "police").get("/watchlist/?lang=zh").text
+
+
 @pytest.mark.parametrize("role", ["guard", "landlord", "grid"])
 def test_other_roles_are_refused(env, role):
     client = client_as(env, role)

@@ -208,7 +208,7 @@ def list_watch(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return [
         dict(row)
         for row in db.query(
-            "SELECT id, plate, reason, source, created_at, expires_at FROM watchlist"
+            "SELECT id, plate, reason, source, created_at, starts_at, expires_at FROM watchlist"
             " WHERE active = 1 ORDER BY plate"
         )
     ]

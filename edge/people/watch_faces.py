@@ -109,8 +109,8 @@ def list_watch_faces(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return [
         dict(row)
         for row in db.query(
-            "SELECT id, label, reason, source, added_by, created_at, expires_at, model_sha256"
-            " FROM watch_faces WHERE active = 1 ORDER BY created_at DESC, id DESC"
+            "SELECT id, label, reason, source, added_by, created_at, starts_at, expires_at,"
+            " model_sha256 FROM watch_faces WHERE active = 1 ORDER BY created_at DESC, id DESC"
         )
     ]
 
