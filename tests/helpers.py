@@ -366,6 +366,19 @@ def serving_process(
     raise AssertionError(f"no free port in {attempts} attempts")
 
 
+def menwei_web(
+    config: Path, toml: Callable[[int], str], env: dict[str, str] | None = None
+) -> Serving:
+    """A real `menwei web` process on a free port, with the config ``toml(port)`` written
+    to ``config``; ready when it has printed the address it bound."""
+
+    def command(port: int) -> list[str]:
+        config.write_text(toml(port), encoding="utf-8")
+        return [str(Path(sys.executable).with_name("menwei")), "web", "-c", str(config)]
+
+    return serving_process(command, lambda s: f"on http://127.0.0.1:{s.port}" in s.output(), env)
+
+
 def fault_disk(folder: Path, fault: str) -> None:
     """Make a tmpfs from ``mount_tmpfs`` "full" (a filler file until it is) or "read-only"
     (remounted); close the databases on it first."""

@@ -22,14 +22,13 @@ import socket
 import ssl
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import Serving, serving_process
+from helpers import Serving, menwei_web, serving_process
 
 from edge.box.install import NGINX, write_self_signed_certificate
 from edge.config import load_config
@@ -63,22 +62,20 @@ class Box:
         self.context = ssl.create_default_context(cafile=str(self.cert))
         self.servers: list[Serving] = []
 
-    def _write_config(self, web_port: int, https_port: int) -> None:
+    def _toml(self, web_port: int, https_port: int) -> str:
         self.web_port, self.https_port = web_port, https_port
-        self.config_path.write_text(
+        return (
             f'[storage]\ndata_dir = "{self.tmp}/data"\n'
             f'[security]\npii_key_file = "{self.tmp}/keys/pii.key"\n'
             f'[web]\nport = {web_port}\ntls_certificate = "{self.cert}"\n'
             f'tls_key = "{self.key}"\n'
             f'[web.front]\naddress = "127.0.0.1"\nhttps_port = {https_port}\n'
-            "http_port = 0\n",
-            encoding="utf-8",
+            "http_port = 0\n"
         )
-        self.config = load_config(self.config_path)
 
-    def _web_command(self, port: int) -> list[str]:
-        self._write_config(port, self.https_port)
-        return [str(Path(sys.executable).with_name("menwei")), "web", "-c", str(self.config_path)]
+    def _write_config(self, web_port: int, https_port: int) -> None:
+        self.config_path.write_text(self._toml(web_port, https_port), encoding="utf-8")
+        self.config = load_config(self.config_path)
 
     def _nginx_command(self, port: int) -> list[str]:
         self._write_config(self.web_port, port)
@@ -107,9 +104,7 @@ class Box:
             "WATCHDOG_USEC": "2000000",  # a /healthz probe and ping every second
         }
         env.pop("WATCHDOG_PID", None)
-        web = serving_process(
-            self._web_command, lambda s: f"on http://127.0.0.1:{s.port}" in s.output(), env
-        )
+        web = menwei_web(self.config_path, lambda port: self._toml(port, self.https_port), env)
         self.servers.append(web)
         self.web = web.proc
         nginx = serving_process(self._nginx_command, self._healthy, timeout_s=60)

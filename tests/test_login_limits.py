@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import http.client
 import statistics
-import sys
 import threading
 import time
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from helpers import csrf_of, db_of, serving_process
+from helpers import csrf_of, db_of, menwei_web
 
 from edge.db import connect, transaction, utc_now
 from edge.web.accounts import create_user
@@ -178,22 +176,18 @@ def test_32_anonymous_flooders_do_not_starve_the_guard_feed(tmp_path) -> None:
     try. Real `menwei web` (waitress, 4 threads) on loopback; each try comes from a new
     address (X-Forwarded-For, as the front would pass it) and the box-wide budget is set
     out of reach, so every try that gets a slot runs a real hash."""
-    config = tmp_path / "menwei.toml"
-
-    def command(port: int) -> list[str]:
-        config.write_text(
-            f'[storage]\ndata_dir = "{tmp_path}/data"\n'
-            f'[security]\npii_key_file = "{tmp_path}/keys/pii.key"\n'
-            f"[web]\nport = {port}\nsecure_cookies = false\nlogin_max_failures_total = 100000\n",
-            encoding="utf-8",
-        )
-        return [str(Path(sys.executable).with_name("menwei")), "web", "-c", str(config)]
-
     database = tmp_path / "data" / "menwei.db"
     db = connect(database)
     with transaction(db) as conn:
         create_user(conn, "guard1", "lantern-orchard-41", "guard", utc_now())
-    web = serving_process(command, lambda s: f"on http://127.0.0.1:{s.port}" in s.output())
+    web = menwei_web(
+        tmp_path / "menwei.toml",
+        lambda port: (
+            f'[storage]\ndata_dir = "{tmp_path}/data"\n'
+            f'[security]\npii_key_file = "{tmp_path}/keys/pii.key"\n'
+            f"[web]\nport = {port}\nsecure_cookies = false\nlogin_max_failures_total = 100000\n"
+        ),
+    )
     port = web.port
     try:
         _wait_until_serving(port)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 import urllib.request
 from pathlib import Path
 
 from click.testing import CliRunner
-from helpers import serving_process
+from helpers import menwei_web
 
 from edge.cli.main import main
 
@@ -50,13 +49,9 @@ def test_cli_bootstrap_stickers_and_audit(tmp_path: Path) -> None:
 
 
 def test_menwei_web_serves_on_waitress(tmp_path: Path) -> None:
-    config = tmp_path / "menwei.toml"
-
-    def command(port: int) -> list[str]:
-        config.write_text(BASE.format(tmp=tmp_path) + f"[web]\nport = {port}\n", "utf-8")
-        return [str(Path(sys.executable).with_name("menwei")), "web", "-c", str(config)]
-
-    web = serving_process(command, lambda s: f"on http://127.0.0.1:{s.port}" in s.output())
+    web = menwei_web(
+        tmp_path / "menwei.toml", lambda port: BASE.format(tmp=tmp_path) + f"[web]\nport = {port}\n"
+    )
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{web.port}/login", timeout=30) as r:
             assert r.status == 200 and r.headers["X-Frame-Options"] == "DENY"

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import serving_process
+from helpers import menwei_web
 
 from edge.config import ConfigError, parse_config
 
@@ -40,23 +40,19 @@ def drain_until(sock: socket.socket, done, timeout_s: float = 90) -> list[str]:
 
 
 def test_loopback_server_with_systemd_notify(tmp_path: Path) -> None:
-    config = tmp_path / "menwei.toml"
-
-    def command(port: int) -> list[str]:
-        config.write_text(
-            f'[storage]\ndata_dir = "{tmp_path}/data"\n'
-            f'[security]\npii_key_file = "{tmp_path}/pii.key"\n'
-            f"[web]\nport = {port}\n",
-            encoding="utf-8",
-        )
-        return [str(Path(sys.executable).with_name("menwei")), "web", "-c", str(config)]
-
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(tmp_path / "notify.sock"))
     notify.settimeout(0.1)
     env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "2000000"}
     env.pop("WATCHDOG_PID", None)
-    web = serving_process(command, lambda s: f"on http://127.0.0.1:{s.port}" in s.output(), env)
+    web = menwei_web(
+        tmp_path / "menwei.toml",
+        lambda port: (
+            f'[storage]\ndata_dir = "{tmp_path}/data"\n'
+            f'[security]\npii_key_file = "{tmp_path}/pii.key"\n[web]\nport = {port}\n'
+        ),
+        env,
+    )
     port = web.port
     try:
         messages = drain_until(notify, lambda got: any(m.startswith("READY=1") for m in got))
