@@ -8,6 +8,7 @@ what the platform holds.
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from helpers import outbox_keys, pending
 from edge.config.sync import SyncConfig
 from edge.db import connect, iso, transaction
 from edge.events.record import NewEvent, record_event
+from edge.migrations import MIGRATIONS, TABLE_REBUILDS
 from edge.people.memory_copy import PeopleCopy
 from edge.people.vehicles import add_watch, facts_for_plate
 from edge.people.watch_faces import add_watch_face, load_watch_index, watch_signature
@@ -628,6 +630,40 @@ def test_a_face_disposition_sent_ahead_joins_the_gates_watch_index_at_its_begin(
         assert len(load_watch_index(db, vault, "model", at)) == size, at
         signatures.append(watch_signature(db, at))
     assert signatures[0] != signatures[1] and signatures[2] != signatures[3]
+
+
+def test_upgrading_gives_the_watch_rows_of_standing_dispositions_their_begin(tmp_path):
+    """A box upgraded with dispositions sent ahead already in force: their watch rows get
+    the BeginTime (migration 17); a local row and a cancelled disposition's get none."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for version, _title, sql in MIGRATIONS:
+        if version > 16:
+            break
+        if version in TABLE_REBUILDS:
+            conn.execute("PRAGMA foreign_keys = OFF")
+        conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
+        conn.execute("PRAGMA foreign_keys = ON")
+    at, begin = "2026-01-01T00:00:00+00:00", "2099-01-01T00:00:00+00:00"
+    for plate, source in (
+        ("皖A11111", "district"),
+        ("皖A22222", "district"),
+        ("皖A33333", "local"),
+    ):
+        conn.execute(
+            "INSERT INTO watchlist (plate, source, created_at) VALUES (?, ?, ?)",
+            (plate, source, at),
+        )
+    for disp_id, status, watch_id in (("D1", 0, 1), ("D2", 1, 2)):
+        conn.execute(
+            "INSERT INTO viid_dispositions (id, category, begin_at, status, watchlist_id,"
+            " created_at, updated_at) VALUES (?, '3', ?, ?, ?, ?, ?)",
+            (disp_id, begin, status, watch_id, at, at),
+        )
+    conn.close()
+    db = connect(path)
+    rows = db.execute("SELECT plate, starts_at FROM watchlist ORDER BY id").fetchall()
+    assert rows == [("皖A11111", begin), ("皖A22222", None), ("皖A33333", None)]
 
 
 def test_bad_dispositions_change_nothing(subscriber):

@@ -287,7 +287,8 @@ def box_report(conn: sqlite3.Connection, now: datetime) -> dict[str, Any]:
     the hub's list version and every box with its state, how far behind its lists are,
     how old its last contact is, and a level (ok / warn / bad) for each part. A removed
     (revoked) box stays listed, as removed and since when, with nothing to warn about:
-    its lists, backlog and clock are no longer the hub's concern (``removed``)."""
+    its lists, backlog and clock are no longer the hub's concern (``removed``), until an
+    admin forgets it (``forget``)."""
     version = int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM community_changes").fetchone()[0])
     boxes = list_boxes(conn, now)
     for box in boxes:
