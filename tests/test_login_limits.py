@@ -239,7 +239,9 @@ def test_32_anonymous_flooders_do_not_starve_the_guard_feed(tmp_path) -> None:
         print(f"guard feed under 32 flooders: p50 {statistics.median(times):.3f} s, "
               f"p95 {p95:.3f} s; flood {counts}")  # fmt: skip
         assert flooding_at_end, "the flood ended before the measurement did"
-        assert p95 < 1.0, times
+        # Starved was 8.8-43.6 s; the bound only tells starved from served, since a loaded
+        # 2-core runner alone reaches ~1 s (speed lives in bench/console_load.py).
+        assert p95 < 3.0, times
         assert counts[429] > 0  # the password slots were full: refused at once
         audit_after = db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
         assert audit_after == audit_before  # counted per address and hour, not a row per try
