@@ -5,8 +5,9 @@ Before (cheroot serving TLS itself): 6 idle TCP connections froze every HTTPS pa
 /healthz for ~60 s, and the watchdog probe failed, so systemd restarted the service over
 and over. Here 200 idle TCP, 200 slowloris and 200 stalled-TLS-handshake clients (from 200
 loopback addresses, re-opened as the front closes them) attack for the whole measurement
-while a logged-in guard polls the live feed: p95 within 3 s (served, not stalled), /healthz green, the watchdog
-pinged throughout, neither process restarted. Loopback only, bounded in count and time.
+while a logged-in guard polls the live feed: p95 within 3 s (served, not stalled), /healthz
+green, the watchdog pinged throughout, neither process restarted. Loopback only, bounded in
+count and time.
 """
 
 from __future__ import annotations
