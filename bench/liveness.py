@@ -149,7 +149,8 @@ def build(
     own random media, so it is a different set from the full one of the same seed."""
     code = hashlib.sha256(Path(synthetic.__file__).read_bytes()).hexdigest()[:12]
     tag = "" if nir else "-colour"
-    if tuple(kinds) != KINDS:
+    kinds = tuple(k for k in KINDS if k in kinds)  # one order: one set, one cache file
+    if kinds != KINDS:
         tag += "-" + "+".join(kinds)
     path = cache / f"liveness-{seed}-{frames}-{attacks}-{code}{tag}.pickle" if cache else None
     if path is not None and path.is_file():
