@@ -470,7 +470,9 @@ def main() -> None:
     dev_cases = [c for s in dev_seeds for c in build(s, args.frames, args.attacks, args.cache, nir)]
     extra_kinds = tuple(args.extra_kinds)
     for seed in args.extra:
-        dev_cases += build(seed, args.frames, args.extra_attacks, args.cache, nir, extra_kinds)
+        extra = build(seed, args.frames, args.extra_attacks, args.cache, nir, extra_kinds)
+        print(f"   extra dev seed {seed}: {len(extra)} sequences of {', '.join(extra_kinds)}")
+        dev_cases += extra
     test_cases = build(test_seed, args.frames, args.attacks, args.cache, nir)
     print(f"   sets ready in {time.perf_counter() - started:.0f} s")
     if args.dump:
