@@ -5,6 +5,8 @@ Run: .venv/bin/python bench/liveness.py [--frames 5] [--attacks 1] [--cache DIR]
      [--seeds 1 3 2]   (dev seeds, then the test seed last)
      [--fit-tone]      (print the tone cue's logistic fit on the dev seeds)
      [--dump DIR]      (write every sequence's frames as PNG, to look at what the camera saw)
+     [--extra 7 9 [--extra-kinds screen print_border] [--extra-attacks 3]]
+                       (more dev sets of only these attacks, to study them: dev seeds only)
 Time per face alone (the lead's quiet-machine check of the <= 50 ms target):
      .venv/bin/python bench/liveness.py --timing --no-ir --cache DIR
 
@@ -57,6 +59,7 @@ from edge.faces.detector import Face, FaceDetector
 from edge.faces.embedder import FaceEmbedder
 from edge.faces.images import read_image_file
 from edge.faces.liveness import synthetic
+from edge.faces.liveness.border import border
 from edge.faces.liveness.checker import (
     DEFAULT_THRESHOLD,
     LivenessChecker,
@@ -131,10 +134,24 @@ def single_face_photos() -> dict[str, tuple[str, np.ndarray]]:
     return {f: (labels[f], read_image_file(FACES / f)) for f in keep}
 
 
-def build(seed: int, frames: int, attacks: int, cache: Path | None, nir: bool = True) -> list[Case]:
-    """The set for ``seed``, from ``cache`` when it was made before with the same code."""
+def build(
+    seed: int,
+    frames: int,
+    attacks: int,
+    cache: Path | None,
+    nir: bool = True,
+    kinds: tuple[str, ...] = KINDS,
+) -> list[Case]:
+    """The set for ``seed``, from ``cache`` when it was made before with the same code.
+
+    ``kinds`` narrows it (e.g. only ``screen`` and ``print_border``, with ``attacks`` of each
+    per photo: a larger dev set of one kind of attack to study); a narrowed set draws its
+    own random media, so it is a different set from the full one of the same seed."""
     code = hashlib.sha256(Path(synthetic.__file__).read_bytes()).hexdigest()[:12]
     tag = "" if nir else "-colour"
+    kinds = tuple(k for k in KINDS if k in kinds)  # one order: one set, one cache file
+    if kinds != KINDS:
+        tag += "-" + "+".join(kinds)
     path = cache / f"liveness-{seed}-{frames}-{attacks}-{code}{tag}.pickle" if cache else None
     if path is not None and path.is_file():
         with path.open("rb") as handle:
@@ -146,10 +163,10 @@ def build(seed: int, frames: int, attacks: int, cache: Path | None, nir: bool = 
     for name, (identity, photo) in photos.items():
         face = detector.detect(photo)[0]
         others = tuple(p for i, p in photos.values() if i != identity)  # scenes behind media
-        for motion in synthetic.MOTIONS:
+        for motion in synthetic.MOTIONS if "genuine" in kinds else ():
             p = synthetic.genuine(photo, face, frames, rng, motion, nir=nir)
             cases.append(Case(name, "genuine", motion, p.params, p.frames, p.nir))
-        for kind in synthetic.ATTACK_KINDS:
+        for kind in (k for k in synthetic.ATTACK_KINDS if k in kinds):
             for _ in range(attacks):
                 p = synthetic.attack(kind, photo, face, frames, rng, others, nir=nir)
                 cases.append(Case(name, kind, None, p.params, p.frames, p.nir))
@@ -249,7 +266,7 @@ def counted(label: str, by_kind: dict[str, list[float]], threshold: float, keys:
 def timing(cases: list[Case], colour: LivenessChecker) -> None:
     detector = FaceDetector()
     embedder = FaceEmbedder()
-    det, live, emb, judge, paper = [], [], [], [], []
+    det, live, emb, judge, paper, edges = [], [], [], [], [], []
     genuine = [c for c in cases if c.kind == "genuine"]
     for case in genuine:
         observations = []
@@ -263,8 +280,12 @@ def timing(cases: list[Case], colour: LivenessChecker) -> None:
             observations.append(colour.observe(image, face))
             live.append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
-            tone(image, tuple(float(v) for v in face.row[:4]))  # already inside observe
+            box = (float(face.row[0]), float(face.row[1]), float(face.row[2]), float(face.row[3]))
+            tone(image, box)  # already inside observe: timed alone
             paper.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            border(image, box, colour.still_edges)  # the same
+            edges.append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
             embedder.embed(image, face)
             emb.append((time.perf_counter() - t) * 1000)
@@ -278,6 +299,7 @@ def timing(cases: list[Case], colour: LivenessChecker) -> None:
         ("detect (YuNet)", det),
         ("liveness, per frame", live),
         ("  of which the tone cue", paper),
+        ("  of which the border cue", edges),
         ("align + embed (SFace)", emb),
         ("detect + liveness + embed", per_face),
         ("judge (per sequence)", judge),
@@ -403,6 +425,25 @@ def main() -> None:
     parser.add_argument(
         "--fit-tone", action="store_true", help="print the tone cue's fit on the dev seeds"
     )
+    parser.add_argument(
+        "--extra",
+        type=int,
+        nargs="+",
+        default=(),
+        metavar="SEED",
+        help="more dev sets: on these (odd, dev) seeds only the --extra-kinds attacks, "
+        "--extra-attacks per photo, added to the dev seeds (to study one kind of attack)",
+    )
+    parser.add_argument(
+        "--extra-kinds",
+        nargs="+",
+        default=("screen", "print_border"),
+        choices=synthetic.ATTACK_KINDS,
+        help="attack kinds of the --extra sets (default: screen print_border)",
+    )
+    parser.add_argument(
+        "--extra-attacks", type=int, default=3, help="sequences per kind and photo in --extra sets"
+    )
     parser.add_argument("--dump", type=Path, help="write every sequence's frames here as PNG")
     parser.add_argument("--cache", type=Path, help="keep the generated sets here between runs")
     parser.add_argument("--timing", action="store_true", help="only section 1 (time per face)")
@@ -424,12 +465,22 @@ def main() -> None:
         raise SystemExit("--seeds: at least one dev seed and the test seed")
     *dev_seeds, test_seed = args.seeds
     print(f"   dev seeds {dev_seeds}, test seed {test_seed}")
+    if test_seed in args.extra:
+        raise SystemExit("--extra: the test seed cannot be a dev set too")
     dev_cases = [c for s in dev_seeds for c in build(s, args.frames, args.attacks, args.cache, nir)]
+    extra_kinds = tuple(args.extra_kinds)
+    for seed in args.extra:
+        extra = build(seed, args.frames, args.extra_attacks, args.cache, nir, extra_kinds)
+        print(f"   extra dev seed {seed}: {len(extra)} sequences of {', '.join(extra_kinds)}")
+        dev_cases += extra
     test_cases = build(test_seed, args.frames, args.attacks, args.cache, nir)
     print(f"   sets ready in {time.perf_counter() - started:.0f} s")
     if args.dump:
         for seed in dev_seeds:
             dump(build(seed, args.frames, args.attacks, args.cache, nir), args.dump, seed)
+        for seed in args.extra:
+            extra = build(seed, args.frames, args.extra_attacks, args.cache, nir, extra_kinds)
+            dump(extra, args.dump, seed)
         dump(test_cases, args.dump, test_seed)
         print(f"   frames written to {args.dump}")
     timing(test_cases, colour)
