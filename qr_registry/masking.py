@@ -31,6 +31,7 @@ from typing import Any
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
+from edge.people.residents import mask_name as mask_resident_name
 from qr_registry.documents import DocType, FieldError
 from qr_registry.text import ascii_digits, problem
 
@@ -148,9 +149,10 @@ class Person:
 
 
 def mask_name(name: str) -> str:
-    """``张三丰`` → ``张**``; ``Anna Schmidt`` → ``A***********``: a tenant's own status page
-    confirms the record without telling a stranger who lives there."""
-    return name[:1] + "*" * max(len(name) - 1, 1)
+    """``张三丰`` → ``张**``, ``Anna Schmidt`` → ``A**``: a tenant's own status page confirms
+    the record without telling a stranger who lives there. The console's mask, so a name
+    hides the same (its length too) on every page."""
+    return mask_resident_name(name)
 
 
 def present(
