@@ -334,3 +334,57 @@ def test_waitress_never_listens_beyond_loopback(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="loopback only"):
         parse_config({"web": {"host": "0.0.0.0"}})
     assert parse_config({"web": {"host": "::1"}}).web.host == "::1"
+
+
+def _raw(box: Box, request: bytes, timeout_s: float = 30.0) -> bytes:
+    """Send ``request`` as bytes over TLS and return what comes back until the front closes."""
+    sock = box.context.wrap_socket(
+        socket.create_connection(("127.0.0.1", box.https_port), timeout=timeout_s),
+        server_hostname="menwei-test",
+    )
+    try:
+        sock.sendall(request)
+        reply = b""
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65536):
+                reply += chunk
+        return reply
+    finally:
+        sock.close()
+
+
+@needs_nginx
+def test_malformed_requests_and_a_stalled_body_end_at_the_front(box: Box) -> None:
+    """Requests no browser sends are refused by nginx (never reach the app) and a POST whose
+    body stops coming is closed within the client timeout; the guard's console answers
+    throughout."""
+    cookie = box.login()
+    hostile = {
+        "header over 8 KiB": b"GET /login HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * 9000 + b"\r\n\r\n",
+        "garbage request line": b"\x00\x01GARBAGE\r\n\r\n",
+        "negative length": b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+        "length and chunked": b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\nzz\r\nxx\r\n",  # request smuggling
+        "bad chunk": b"POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "two hosts": b"GET /login HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        "NUL in a header": b"GET /login HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
+    }  # fmt: skip
+    answers = {name: _raw(box, request)[:12] for name, request in hostile.items()}
+    assert answers == {name: b"HTTP/1.1 400" for name in hostile}, answers
+    # A body announced and never sent: the front closes the connection after
+    # client_body_timeout (10 s) while the guard's feed keeps answering.
+    started = time.monotonic()
+    stalled = threading.Thread(target=lambda: answers.update(stalled=_raw(box, (
+        b"POST /r/x HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        b"Content-Length: 100000\r\n\r\nname=")))
+    )  # fmt: skip
+    stalled.start()
+    while stalled.is_alive():
+        status, body, _took = box.get("/events/feed?after=0", cookie)
+        assert status == 200 and '"events"' in body
+        stalled.join(timeout=0.5)
+    took = time.monotonic() - started
+    assert answers["stalled"].startswith(b"HTTP/1.1 408") or answers["stalled"] == b"", answers
+    assert box.config.web.front.client_timeout_s <= took < 3 * box.config.web.front.client_timeout_s
+    assert box.get("/healthz")[0] == 200
+    assert box.web.poll() is None and box.nginx.poll() is None
