@@ -108,6 +108,21 @@ def client_as(env: dict, role: str | None) -> Any:
     return client
 
 
+def rule_url(rule: Any) -> str:
+    """A URL for a URL-map rule, its arguments filled with plausible values (an int id, a
+    ULID-shaped event id, "x"): the walks over the whole URL map use it."""
+
+    def value(match: re.Match) -> str:
+        converter, name = match.group(1) or "", match.group(2)
+        if converter.startswith("int"):
+            return "1"
+        if "event" in name or name == "id":
+            return "01JD0000000000000000000000"
+        return "x"
+
+    return re.sub(r"<(?:([a-z]+(?:\([^)]*\))?):)?([a-z_]+)>", value, rule.rule)
+
+
 def watch_problems(page: Any) -> list[str]:
     """A list that fills with a browser page's console errors and any HTTP response >= 400:
     a test ends by asserting it is empty, so a broken asset or script cannot pass unseen."""

@@ -12,33 +12,18 @@ URL arguments are filled with plausible values (an int id, a ULID-shaped event i
 
 from __future__ import annotations
 
-import re
 import sqlite3
 
 import pytest
-from helpers import client_as, csrf_of
+from helpers import client_as, csrf_of, rule_url
 
 from edge.web.access import CONSOLE_ROLES, allowed_roles
 from edge.web.accounts import ROLES as ALL_ROLES
-
-EVENT_ID = "01JD0000000000000000000000"
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, console_env):
     return console_env(tmp_path_factory.mktemp("authz"), resident_household="9-1-901")
-
-
-def _url(rule) -> str:
-    def value(match: re.Match) -> str:
-        converter, name = match.group(1) or "", match.group(2)
-        if converter.startswith("int"):
-            return "1"
-        if "event" in name or name == "id":
-            return EVENT_ID
-        return "x"
-
-    return re.sub(r"<(?:([a-z]+(?:\([^)]*\))?):)?([a-z_]+)>", value, rule.rule)
 
 
 def _console_routes(app) -> list[tuple[str, str, str]]:
@@ -48,7 +33,7 @@ def _console_routes(app) -> list[tuple[str, str, str]]:
         if blueprint not in CONSOLE_ROLES:
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            routes.append((rule.endpoint, method, _url(rule)))
+            routes.append((rule.endpoint, method, rule_url(rule)))
     return routes
 
 

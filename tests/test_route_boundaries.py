@@ -17,8 +17,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from helpers import client_as, csrf_of
-from test_console_authorisation import _url
+from helpers import client_as, csrf_of, rule_url
 
 from edge.web.access import CONSOLE_ROLES, allowed_roles
 from edge.web.accounts import ROLES
@@ -57,7 +56,7 @@ def _roles(endpoint: str) -> tuple[str, ...] | None:
 
 def _routes(app) -> list[tuple[str, str, str]]:
     routes = [
-        (rule.endpoint, method, _url(rule))
+        (rule.endpoint, method, rule_url(rule))
         for rule in app.url_map.iter_rules()
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
     ]
