@@ -50,6 +50,28 @@
         `"${text.slice(0, 30)}" ${style.color} on rgb(${back.map(Math.round).join(',')})`);
     }
   }
+  // Tap targets (WCAG 2.2 AA 2.5.8): every control at least 24 x 24 CSS px, except a link
+  // that is part of a line of text (display inline).
+  for (const el of document.querySelectorAll('a, button, input, select, textarea, summary')) {
+    if (el.type === 'hidden') continue;
+    const box = el.getBoundingClientRect();
+    const style = getComputedStyle(el);
+    if (box.width < 1 || box.height < 1 || style.visibility === 'hidden') continue;
+    if (el.tagName === 'A' && style.display === 'inline') continue;
+    if (box.width < 23.5 || box.height < 23.5) {
+      problems.push(`tap target ${Math.round(box.width)}x${Math.round(box.height)} < 24x24: ` +
+        `<${el.tagName.toLowerCase()}${el.id ? ' id=' + el.id : ''}> ` +
+        `"${(el.innerText || el.value || '').trim().slice(0, 30)}"`);
+    }
+  }
+  // A field a person types into says whether the browser may remember it: on a shared
+  // console PC the form history would offer the last officer's searched ID number or name.
+  for (const el of document.querySelectorAll('input, textarea')) {
+    if (!['text', 'search', 'tel', 'email', 'textarea'].includes(el.type) || el.readOnly) continue;
+    if (!el.getAttribute('autocomplete') && el.form?.getAttribute('autocomplete') !== 'off') {
+      problems.push(`autocomplete: <${el.tagName.toLowerCase()} name=${el.name}> says nothing`);
+    }
+  }
   // A card's cell (table.cards at phone width): its value is one column beside its name,
   // no part of it (a second link, a note after a plate) under the name.
   for (const td of document.querySelectorAll('table.cards td[data-label]')) {

@@ -49,7 +49,8 @@ from qr_registry.rooms import add_room
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "pages"
 DOCS_SHOTS = ROOT / "docs" / "screenshots"
-VIEWPORTS = {"phone": (390, 844), "desktop": (1366, 768)}
+VIEWPORTS = {"small": (360, 740), "phone": (390, 844), "desktop": (1366, 768)}
+DOC_VIEWS = ("phone", "desktop")  # the README's screenshots
 LANGS = ("zh", "en")
 
 # GET endpoints that answer something other than a page (checked elsewhere), and pages
@@ -84,6 +85,14 @@ MAIN_PAGE = {
     None: "tenant",
 }
 
+# The longest realistic values the forms accept (a name with the middle dot of a Uyghur or
+# foreign name, 60-character room parts, a 40-character household, a 200-character address).
+LONG_NAME = "阿卜杜热合曼·买买提·艾则孜·" + "克里木江" * 11 + "终"
+LONG_PART = "幸福" * 30
+LONG_HOME = "幸福里花园东区" + "十二幢三单元" * 5 + "二一零"
+LONG_NOTE = "岳父的车，周末常来，" * 6
+LONG_ADDRESS = "新疆维吾尔自治区乌鲁木齐市天山区" + "解放南路长巷" * 30 + "1号"
+
 CHECK_JS = "\n".join(  # the function, without its heading comment
     line
     for line in Path(__file__).with_name("page_checks.js").read_text("utf-8").splitlines()
@@ -111,14 +120,24 @@ def _seed(env: dict, event_recorder: Any) -> dict[str, Any]:
         add_room(conn, "幸福小区", "3幢", "1单元", "402", env["ids"]["landlord"], clock())
         ids["token"] = room.token
         ids["room"] = room.id
+        # the longest values the forms take, on pages visited beside the ordinary ones
+        long_room = add_room(conn, LONG_PART, LONG_PART, LONG_PART, "1" * 60,
+                             env["ids"]["landlord"], clock())  # fmt: skip
+        ids["long_token"], ids["long_room"] = long_room.token, long_room.id
+        ids["long_rid"] = insert_resident(conn, vault, LONG_NAME, LONG_HOME, "residents", clock())
     for plate, home in (
         ("皖A12345", "3-1-402"),
         ("皖AD23456", "3-1-402"),
         ("沪B77777", "5-2-1101"),
     ):
         add_vehicle(db, VehicleInput(plate, "resident", home))
+    for i in range(8):  # a household with a long list of plates
+        add_vehicle(db, VehicleInput(f"皖AD{i}888{i}", "resident", LONG_HOME, note=LONG_NOTE))
     add_watch(db, "京A88888", "被盗车辆 (案件 2026-118)")
     add_watch(db, "粤B66666", "逾期未缴停车费")
+    add_watch(
+        db, "粤BD12345", "被盗车辆（案件 2026-119，" + "请立即联系值班民警并留住车辆" * 5 + "）"
+    )
     db.conn.close()
 
     # passes, issued as a guard and as the resident would (their forms, their checks)
@@ -176,13 +195,18 @@ def _seed(env: dict, event_recorder: Any) -> dict[str, Any]:
     # registrations: one confirmed, one waiting, made through the tenant's own form
     tenant = app.test_client()
     url = f"/r/{ids['token']}"
-    for seq, name, phone in ((201, "王小明", "13800138000"), (302, "赵丽颖", "13900139000")):
-        page = tenant.get(url).text
+    long_url = f"/r/{ids['long_token']}"
+    for at, seq, name, phone in ((url, 201, "王小明", "13800138000"),
+                                 (url, 302, "赵丽颖", "13900139000"),
+                                 (long_url, 403, LONG_NAME, "13700137000")):  # fmt: skip
+        page = tenant.get(at).text
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
         form = {**tenant_form(seq=seq, name=name, phone=phone), "csrf_token": csrf}
-        response = tenant.post(url, data=form)
+        if name == LONG_NAME:
+            form.update(hukou_address=LONG_ADDRESS, occupation="高级" * 50)
+        response = tenant.post(at, data=form)
         assert response.status_code == 303, response.text[:2000]
-        ids["done"] = response.headers["Location"]
+        ids["done"] = ids.get("done") or response.headers["Location"]
     db = connect(config.storage.database_path)
     ids["regs"] = [row[0] for row in db.execute("SELECT id FROM registrations ORDER BY rowid")]
     db.conn.close()
@@ -234,11 +258,11 @@ def _urls(rule: Any, seeded: dict) -> list[str]:
     """The URLs to visit for one GET rule, its arguments filled from the seeded site."""
     endpoint = rule.endpoint
     values: dict[str, list[str]] = {
-        "rid": [str(seeded["rid"])],
+        "rid": [str(seeded["rid"]), str(seeded["long_rid"])],
         "event_id": [seeded["alert"], seeded["passage"]],
         "reg_id": seeded["regs"],
-        "token": [seeded["token"]],
-        "room_id": [str(seeded["room"])],
+        "token": [seeded["token"], seeded["long_token"]],
+        "room_id": [str(seeded["room"]), str(seeded["long_room"])],
     }
     if endpoint == "console_passes.new":
         values["kind"] = ["qr", "plate", "face"]
@@ -285,6 +309,8 @@ def _log_in(page: Any, base: str, role: str) -> None:
 
 
 def _shot(page: Any, role: str | None, view: str) -> None:
+    if view not in DOC_VIEWS:
+        return
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     name = f"{role or 'tenant'}-{view}.png"
     page.screenshot(path=str(ARTIFACTS / name))
@@ -427,14 +453,17 @@ def test_a_new_alert_chimes_unless_muted_and_the_count_follows(site, browser, ev
 
 
 def test_the_checks_find_what_they_look_for(browser):
-    """The page checks are not vacuous: a too-wide table and a white-on-light button (the
-    old ``button.link``) are found."""
+    """The page checks are not vacuous: a too-wide table, a white-on-light button (the
+    old ``button.link``), a button too small to tap (the old plate "Remove") and a search
+    field the browser may remember (the old police search) are found."""
     page = browser.new_page(viewport={"width": 390, "height": 844})
     page.set_content(
         '<body style="background:#f6f7f9;margin:0">'
         '<button style="background:none;color:#fff;border:0">删除</button>'
         '<a href="#" style="color:#777">更换二维码</a>'
         '<a href="#" style="color:#0b4f8a">fine</a>'
+        '<button style="padding:0;border:0;font-size:14px;line-height:1">删除</button>'
+        '<input name="doc_number" aria-label="证件号码" style="height:40px">'
         '<table style="width:600px"><tr><td>x</td></tr></table>'
         "<style>table.cards td { display: grid; grid-template-columns: 6rem 1fr; }"
         "table.cards td::before { content: attr(data-label); }</style>"
@@ -445,10 +474,14 @@ def test_the_checks_find_what_they_look_for(browser):
     )
     found = page.evaluate(CHECK_JS)
     page.close()
-    assert [f.split(":")[0] for f in found] == [
+    kinds = ["tap target" if f.startswith("tap target") else f.split(":")[0] for f in found]
+    assert kinds == [
         "overflow",
         "contrast 1.07 < 4.5",
         "contrast 4.18 < 4.5",
+        "tap target",  # the white-on-light button is small too
+        "tap target",
+        "autocomplete",  # the browser would keep a searched ID number in its form history
         "cell",  # the old card cell: a plate's note and a second plate under the name
         "narrow",  # the audit table's action column before: one character per line
     ]
@@ -457,7 +490,7 @@ def test_the_checks_find_what_they_look_for(browser):
 def test_readme_shows_each_roles_screenshots():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for role in (*MAIN_PAGE.keys(),):
-        for view in VIEWPORTS:
+        for view in DOC_VIEWS:
             name = f"docs/screenshots/{role or 'tenant'}-{view}.png"
             assert name in readme and (ROOT / name).stat().st_size < 150_000, name
 

@@ -24,7 +24,7 @@ from qr_registry.rooms import add_room
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "pages" / "states"
-VIEWPORTS = {"phone": (390, 844), "desktop": (1366, 768)}
+VIEWPORTS = {"small": (360, 740), "phone": (390, 844), "desktop": (1366, 768)}
 CHECK_JS = "\n".join(
     line
     for line in Path(__file__).with_name("page_checks.js").read_text("utf-8").splitlines()

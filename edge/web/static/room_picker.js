@@ -14,6 +14,7 @@ document.addEventListener("DOMContentLoaded", () => {
     search.setAttribute("aria-label", words.searchLabel || "");
     search.placeholder = words.searchPlaceholder || "";
     search.className = "room-search";
+    search.autocomplete = "off";  // a room filter, not something to remember
     const said = document.createElement("span");
     said.className = "muted room-search-result";
     said.setAttribute("role", "status");
