@@ -6,10 +6,11 @@ import base64
 import csv
 import io
 import json
+import re
 import sqlite3
 
 import pytest
-from helpers import PASSWORD, Clock, csrf_of, reg_id_by_name, tenant_form
+from helpers import PASSWORD, Clock, audit_rows, csrf_of, reg_id_by_name, tenant_form
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
@@ -443,13 +444,16 @@ def test_one_time_code_applies_a_request_and_logs_no_phone(
 
 def test_police_search_counts_reveal_and_exports(env, regs) -> None:
     police = client_for(env, "police")
-    by_doc = police.get("/police/", query_string={"doc_number": tenant_form(seq=302)["doc_number"]})
+    csrf = page_csrf(police, "/police/")
+    by_doc = police.post(
+        "/police/", data={"doc_number": tenant_form(seq=302)["doc_number"], "csrf_token": csrf}
+    )
     assert "赵六" in by_doc.text and "王五" not in by_doc.text
     results = by_doc.text.split('id="results"')[1]
     number = tenant_form(seq=302)["doc_number"]
     assert "*" * 14 + number[-4:] in results  # the tail only
     assert number not in results and number[:4] not in results and "1990-01-01" not in results
-    by_phone = police.get("/police/", query_string={"phone": "139 0013 9000"})
+    by_phone = police.post("/police/", data={"phone": "139 0013 9000", "csrf_token": csrf})
     assert "赵六" in by_phone.text and "王五" not in by_phone.text
     assert police.get("/police/", query_string={"from": "2025-13-01"}).status_code == 400
     assert police.get("/police/", query_string={"status": "nope"}).status_code == 400
@@ -470,7 +474,9 @@ def test_police_search_counts_reveal_and_exports(env, regs) -> None:
         == 403
     )
     # Grid workers may not test full numbers or phones (an oracle), police within a quota.
-    assert grid.get("/police/", query_string={"doc_number": number}).status_code == 400
+    grid_csrf = page_csrf(grid, "/police/")
+    refused = grid.post("/police/", data={"doc_number": number, "csrf_token": grid_csrf})
+    assert refused.status_code == 400 and "民警" in refused.text
     assert grid.get("/police/export.csv", query_string={"phone": "13900139000"}).status_code == 400
     # Exports: BOM, masked IDs as text, formula injection neutralised, also after a
     # separator that a spreadsheet may split on (finding 13.9).
@@ -659,3 +665,27 @@ def test_a_refused_search_filter_is_named_as_the_form_names_it(env) -> None:
     assert "登记日期起：" in page.text
     page = police.get("/police/", query_string={"name": "名" * 70})
     assert page.status_code == 400 and "姓名：最多 64 个字符" in page.text
+
+
+def test_a_full_number_or_phone_never_travels_in_a_link(env, regs) -> None:
+    """Web probe: the police search was a GET form, so every searched ID number and phone
+    stayed in the URL (the browser's history of a shared console PC, the export links on
+    the page). It posts now; a link carrying one is refused before anything is searched."""
+    police = client_for(env, "police")
+    page = police.get("/police/").text
+    assert re.search(r'<form method="post"[^>]*id="search-form"', page)
+    number = tenant_form(seq=302)["doc_number"]
+    db = connect(env["db_path"])
+    before = audit_rows(db, "search")
+    for field, value in (("doc_number", number), ("phone", "13900139000")):
+        for url in ("/police/", "/police/export.csv", "/police/export.xlsx"):
+            refused = police.get(url, query_string={field: value})
+            assert refused.status_code == 400, (url, field)
+            assert value not in refused.get_data(as_text=True)
+    assert audit_rows(db, "search") == before  # nothing was searched
+    db.conn.close()
+    found = police.post("/police/", data={"doc_number": number, "csrf_token": csrf_of(page)})
+    assert found.status_code == 200 and "赵六" in found.text
+    links = " ".join(re.findall(r'(?:href|action)="([^"]*)"', found.text))
+    assert number not in links and "doc_number" not in links
+    assert 'id="export-csv"' not in found.text  # an export would drop the number: none offered

@@ -33,9 +33,24 @@ EXACT_ROLES = ("police",)
 SEARCH_KEYS = ("name", "doc_number", "phone", "room", "status", "from", "to", "overdue")
 
 
+# Full document numbers and phones come only in a POST body (the search form posts): in a
+# URL they would stay in the browser's history of a shared console PC, and in any link.
+EXACT_KEYS = ("doc_number", "phone")
+
+
 def _args() -> dict[str, str]:
-    """The known filters of the query string (nothing else reaches url_for or a filter)."""
-    return {k: v for k in SEARCH_KEYS if (v := request.args.get(k, "")) and len(v) <= 200}
+    """The known filters of the form (POST) or the query string (nothing else reaches
+    url_for or a filter)."""
+    # A number or phone in a link is refused (_filters), and never shown back.
+    posted = request.method == "POST"
+    source = request.form if posted else request.args
+    keys = [k for k in SEARCH_KEYS if posted or k not in EXACT_KEYS]
+    return {k: v for k in keys if (v := source.get(k, "")) and len(v) <= 200}
+
+
+def _link_args() -> dict[str, str]:
+    """The filters a link (an export) may carry: never a full number or phone."""
+    return {k: v for k, v in _args().items() if k not in EXACT_KEYS}
 
 
 # The search form's labels, so a refused filter is named as the reader sees it.
@@ -47,6 +62,10 @@ FILTER_LABELS = {
 
 
 def _filters() -> tuple[Filters, str]:
+    if request.method == "GET" and any(request.args.get(k) for k in EXACT_KEYS):
+        return Filters(), gettext(
+            "Search by document number or phone with the form: never in a link."
+        )
     try:
         filters = parse_filters(_args())
     except FieldError as exc:
@@ -83,12 +102,12 @@ def _run(filters: Filters, limit: int = 500):
 def _page(rows: list, counts: dict, error: str, code: int = 200):
     return render_template(
         "police/search.html", rows=rows, counts=counts, error=error, args=_args(),
-        link_args=_args(), labels=labels(g.user.role), statuses=STATUSES,
-        exact=g.user.role in EXACT_ROLES,
+        link_args=_link_args(), labels=labels(g.user.role), statuses=STATUSES,
+        exact=g.user.role in EXACT_ROLES, exact_used=any(_args().get(k) for k in EXACT_KEYS),
     ), code  # fmt: skip
 
 
-@bp.route("/", endpoint="search")
+@bp.route("/", endpoint="search", methods=["GET", "POST"])
 def search_page():
     filters, error = _filters()
     if error:
