@@ -85,7 +85,7 @@ def read_config(config_path: Path) -> MenweiConfig:
     try:
         config = load_config(config_path)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(exc.render(translator(locale_language()))) from None
     audit.use_key_file(config.security.audit_key_path)
     context = click.get_current_context(silent=True)
     if context is not None:

@@ -131,7 +131,7 @@ def read_plate(form: dict[str, str], errors: dict[str, str]) -> str:
     try:
         return normalise_plate(form["plate"])
     except PlateFormatError as exc:
-        errors["plate"] = str(exc)  # the grammar's own zh / en message
+        errors["plate"] = exc.render(gettext)
         return ""
 
 
