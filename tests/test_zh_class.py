@@ -15,6 +15,7 @@ rather than by example (tests/test_zh_everywhere.py renders the pages and lists)
 from __future__ import annotations
 
 import ast
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -295,3 +296,26 @@ def test_hub_status_reads_in_chinese_with_local_times():
     assert "2026-12-01 21:14:05" in text and "在线" in text and "落后 2 项" in text
     assert "2026-12-01 21:14" in cells[len(HUB_COLUMNS) + 1]  # removed since, local
     assert not latin_problems(text, set(ALLOWED) | {"b", "north", "staff"}, "hub status")
+
+
+def test_a_gate_boxs_link_status_reads_in_chinese_with_local_times(zh_config, tmp_path):
+    text = zh_config.read_text(encoding="utf-8")
+    text = text.replace('# role = "gate"', 'role = "gate"')
+    text = text.replace('# hub_url = "https://10.0.0.2:8442"', 'hub_url = "https://10.0.0.2:8442"')
+    text = text.replace('# box_id = "north-gate-box"', 'box_id = "north-gate-box"')
+    zh_config.write_text(text, encoding="utf-8")
+    status = tmp_path / "data" / "community-status.json"
+    status.parent.mkdir(parents=True, exist_ok=True)
+    seen = "2026-12-01T13:14:05+00:00"
+    status.write_text(json.dumps({
+        "hub_url": "https://10.0.0.2:8442", "box_id": "north-gate-box", "down": "connected",
+        "up": "unreachable", "commands": "starting", "last_contact_at": seen,
+        "unreachable_since": seen, "version": 12, "applied_at": seen, "commands_done": 3,
+        "outbox": {"pending": 2, "delivered": 40, "dead": 0}, "worker": "running",
+        "written_at": seen,
+    }), encoding="utf-8")  # fmt: skip
+    result = CliRunner(env=ZH_ENV).invoke(main, ["hub", "status", "-c", str(zh_config)])
+    assert result.exit_code == 0, result.output
+    assert "最后联系: 2026-12-01 21:14:05" in result.output and "无法连接" in result.output
+    allowed = set(ALLOWED) | {"north", "gate", "box"}
+    assert not latin_problems(_installers_words(result.output, tmp_path), allowed, "link")

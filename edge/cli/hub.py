@@ -208,8 +208,13 @@ def status_cmd(as_json: bool, config_path: Path) -> None:
     community = config.community
     db = open_store(config)
     if community.role == "gate":
-        doc = read_status_file(community.status_file) or {"worker": "never ran"}
-        click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+        doc = read_status_file(community.status_file)
+        if as_json:
+            click.echo(json.dumps(doc or {"worker": "never ran"}, ensure_ascii=False, indent=1))
+        elif doc is None:
+            say("the link to the hub has not run on this box yet (menwei hub link)")
+        else:
+            _print_link(doc, words(config))
         return
     _hub_only(community.role)
     report = box_report(db.conn, utc_now())
@@ -255,6 +260,54 @@ def _lists(b: dict, w: Vocabulary) -> str:
 
 
 LEVELS = {"ok": N_("ok"), "warn": N_("warning"), "bad": N_("problem")}
+# `menwei hub status` on a gate box: its link's status file, field by field
+LINK_FIELDS = (
+    ("hub_url", N_("Hub")),
+    ("box_id", N_("Gate box")),
+    ("worker", N_("Link process")),
+    ("down", N_("Lists from the hub")),
+    ("up", N_("Events to the hub")),
+    ("commands", N_("Commands from the hub")),
+    ("last_contact_at", N_("Last contact")),
+    ("unreachable_since", N_("Unreachable since")),
+    ("version", N_("Lists")),
+    ("applied_at", N_("Lists applied at")),
+    ("commands_done", N_("Commands carried out")),
+    ("outbox", N_("Events")),
+    ("written_at", N_("Status written at")),
+    ("last_error", N_("Last error")),
+)
+LINK_STATES = {
+    "starting": N_("starting"),
+    "connected": N_("connected"),
+    "unreachable": N_("unreachable"),
+    "refused": N_("refused"),
+    "running": N_("running"),
+    "stopped": N_("stopped"),
+}
+
+
+def _print_link(doc: dict, w: Vocabulary) -> None:
+    """The gate box's link in the reader's language and the site's time (a time field ends
+    in ``_at`` or ``_since``); the hub's error text is shown as the link wrote it."""
+    for key, label in LINK_FIELDS:
+        value = doc.get(key)
+        if value is None or value == "":
+            continue
+        if key.endswith(("_at", "_since")):
+            shown = w.time(value, seconds=True)
+        elif key == "outbox" and isinstance(value, dict):
+            shown = w.gettext(
+                N_("%(pending)s waiting, %(delivered)s delivered, %(dead)s failed")
+            ) % {
+                "pending": value.get("pending", 0),
+                "delivered": value.get("delivered", 0),
+                "dead": value.get("dead", 0),
+            }
+        else:
+            shown = w.word(LINK_STATES, value) if isinstance(value, str) else str(value)
+        click.echo(f"{w.gettext(label)}: {shown}")
+
 
 # `menwei hub status`: the health page's words, times in the site zone
 HUB_COLUMNS: list[Column] = [
