@@ -213,10 +213,12 @@ class DoorActor:
         self.door_open(False)
         time.sleep(0.2)
         forced = any(o.kind == "door_forced" for o in self.feed.outcomes[before:])
-        self.echo(
-            f"{INDENT}people leave through the door: "
-            + ("door_forced raised (wrong!)" if forced else "no forced-door alarm in a fire alarm")
+        said = (
+            N_("door_forced raised (wrong!)")
+            if forced
+            else N_("no forced-door alarm in a fire alarm")
         )
+        self.echo(INDENT + told("people leave through the door: %(said)s", said=told(said)))
         self._contact(self.fire_pin, False)
         if self.expect("fire_alarm_cleared", 3) is not None:
             self.relocked(since)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from edge.errors import render_part
 from edge.gates.runner import GateOutcome
 from edge.vocabulary import N_, Vocabulary, locale_language, translator
 
@@ -23,8 +24,9 @@ ACTIONS = {
 def told(msgid: str, **params: object) -> str:
     """A line of the demo's own story in the locale's language, its ``%(name)s``
     placeholders filled from ``params``."""
-    text = translator(locale_language())(msgid)
-    return text % params if params else text
+    translate = translator(locale_language())
+    text = translate(msgid)
+    return text % {k: render_part(v, translate) for k, v in params.items()} if params else text
 
 
 def kind_label(kind: str) -> str:

@@ -41,6 +41,7 @@ from edge.demo.door_frames import Segment, largest_face, person_frames, qr_frame
 from edge.demo.door_script import DoorActor, OutcomeFeed, keypad_fifo, wait_for_frame
 from edge.demo.faces import FaceCast, find_cast
 from edge.demo.narration import told, who
+from edge.errors import Phrase
 from edge.faces.configured import face_recogniser
 from edge.faces.images import ImageInputError, read_image_file
 from edge.faces.liveness import synthetic
@@ -107,7 +108,8 @@ def _enrol(
             if not photos:
                 break
     remove_resident(db, row["id"])
-    return None, 0, f"enrolment refused every photo of the chosen person ({codes})"
+    return None, 0, Phrase("enrolment refused every photo of the chosen person (%(codes)s)",
+                           codes=codes)  # fmt: skip
 
 
 def seed_people(
@@ -146,10 +148,10 @@ def _face_views(recogniser: FaceRecogniser, cast: FaceCast) -> tuple[FaceViews |
         try:
             photo = read_image_file(path)
         except ImageInputError:  # its message may name the file, and so the person
-            return None, "a chosen photo is unreadable"
+            return None, Phrase("a chosen photo is unreadable")
         faces = recogniser.detector.detect(photo)
         if not faces:
-            return None, "the detector finds no face in a chosen photo"
+            return None, Phrase("the detector finds no face in a chosen photo")
         photos.append((photo, faces[0]))
     (resident, face), (stranger, _) = photos
     rng = np.random.default_rng(16)

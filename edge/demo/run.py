@@ -90,7 +90,7 @@ def seed_community(db) -> None:
             "5-2-1101",
             now - timedelta(hours=1),
             now + timedelta(hours=8),
-            "visitor pass",
+            "访客通行证",
         ),
     )
     add_vehicle(
@@ -101,10 +101,10 @@ def seed_community(db) -> None:
             "2-1-203",
             now - timedelta(days=3),
             now - timedelta(days=1),
-            "renovation van",
+            "装修面包车",
         ),
     )
-    add_watch(db, "京A88888", "reported stolen (demo)")
+    add_watch(db, "京A88888", "被盗车辆（演示）")
 
 
 CAR_FRAMES = 6
