@@ -177,9 +177,11 @@ def forget(db: sqlite_utils.Database, box_id: str, actor: str, now: datetime) ->
             "SELECT state, revoked_at FROM community_boxes WHERE box_id = ?", (box_id,)
         ).fetchone()
         if row is None:
-            raise BoxError(f"no box {box_id}")
+            raise BoxError("no box %(box)s", {"box": box_id})
         if row[0] != "revoked":
-            raise BoxError(f"box {box_id} is not removed; revoke it first (menwei hub revoke)")
+            raise BoxError(
+                "box %(box)s is not removed; revoke it first (menwei hub revoke)", {"box": box_id}
+            )
         gates = [
             r[0]
             for r in conn.execute(
