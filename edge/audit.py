@@ -125,8 +125,9 @@ class _KeySource:
             may_create = conn is not None and not _has_keyed_rows(conn)
             if not self.path.exists() and not may_create:
                 raise AuditKeyError(
-                    f"audit key {self.path} is missing, but the audit log has rows signed with"
-                    " it: restore the key file from its backup"
+                    "audit key %(path)s is missing, but the audit log has rows signed with"
+                    " it: restore the key file from its backup",
+                    {"path": self.path},
                 )
             try:
                 if not self.path.exists():
@@ -134,11 +135,12 @@ class _KeySource:
                     log.warning("audit: created a new audit key at %s", self.path)
                 self._key = AuditKey.from_master(load_key_file(self.path))
             except PiiKeyError as exc:
-                raise AuditKeyError(str(exc).replace("PII key", "audit key")) from None
+                raise AuditKeyError("audit key: %(problem)s", {"problem": exc}) from None
             except OSError as exc:  # e.g. /etc read-only for the service: the installer makes it
                 raise AuditKeyError(
-                    f"cannot create the audit key {self.path}: {exc.strerror} "
-                    "(sudo menwei install creates it)"
+                    "cannot create the audit key %(path)s: %(error)s"
+                    " (sudo menwei install creates it)",
+                    {"path": self.path, "error": exc.strerror},
                 ) from None
             return self._key
 

@@ -222,7 +222,8 @@ def migrate(db: sqlite_utils.Database) -> int:
     current = schema_version(db)
     if current > LATEST_VERSION:
         raise SchemaTooNewError(
-            f"database schema is version {current}, this Menwei knows up to {LATEST_VERSION}"
+            "database schema is version %(version)s, this Menwei knows up to %(latest)s",
+            {"version": current, "latest": LATEST_VERSION},
         )
     if current == LATEST_VERSION:
         return current

@@ -102,10 +102,16 @@ def file_problem(path: Path, strict: bool = False) -> str | None:
             _READ.add((stat.st_dev, stat.st_ino))  # a good header: not read again here
         return None
     if size % page_size:
-        return f"{path} is truncated ({size} bytes is not a whole number of {page_size}-byte pages)"
+        return Problem(
+            "%(path)s is truncated (%(size)s bytes is not a whole number of %(page)s-byte pages)",
+            path=path, size=size, page=page_size,
+        )  # fmt: skip
     pages = int.from_bytes(header[28:32], "big")
     if pages and header[92:96] == header[24:28] and size < pages * page_size:
-        return f"{path} is truncated ({size} bytes, its header says {pages * page_size})"
+        return Problem(
+            "%(path)s is truncated (%(size)s bytes, its header says %(expected)s)",
+            path=path, size=size, expected=pages * page_size,
+        )  # fmt: skip
     return None
 
 
@@ -122,9 +128,9 @@ def wal_problem(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        return f"{wal} cannot be read: {exc.strerror or exc}"
+        return Problem("%(path)s cannot be read: %(error)s", path=wal, error=exc.strerror or exc)
     if head and head[:4] not in WAL_MAGIC:
-        return f"{wal} is not a write-ahead log (its header is damaged)"
+        return Problem("%(path)s is not a write-ahead log (its header is damaged)", path=wal)
     return None
 
 
@@ -136,7 +142,9 @@ def refuse_damaged(path: Path) -> None:
             problem.msgid + "; refusing to open or replace it: " + REPAIR_HINT, problem.params
         )
     if problem:
-        raise DamagedStoreError(f"{problem}; refusing to open or replace it: {REPAIR_HINT}")
+        raise DamagedStoreError(
+            "%(problem)s; refusing to open or replace it: " + REPAIR_HINT, {"problem": problem}
+        )
 
 
 # SQLite's primary result codes for a store that cannot be used as it is (extended codes

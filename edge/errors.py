@@ -36,6 +36,39 @@ class UserError(MenweiError, ValueError):
         super().__init__(self.render())
 
     def render(self, translate: Callable[[str], str] | None = None) -> str:
-        """The message in the reader's language (``translate`` is gettext; None: English)."""
+        """The message in the reader's language (``translate`` is gettext; None: English).
+        A parameter that is itself a message (a ``UserError``, or text carrying ``msgid``
+        and ``params`` such as ``edge.db_file.Problem``) is rendered in the same language."""
         text = translate(self.message) if translate is not None else self.message
-        return text % self.params if self.params else text
+        if not self.params:
+            return text
+        params = {key: render_part(value, translate) for key, value in self.params.items()}
+        return text % params
+
+
+def render_part(value: object, translate: Callable[[str], str] | None) -> object:
+    """``value`` as a reader of ``translate``'s language reads it, when it is a message."""
+    if translate is None:
+        return value
+    if isinstance(value, UserError):
+        return value.render(translate)
+    msgid, params = getattr(value, "msgid", None), getattr(value, "params", None)
+    if isinstance(msgid, str) and isinstance(params, Mapping):
+        text = translate(msgid)
+        return text % {k: render_part(v, translate) for k, v in params.items()} if params else text
+    return value
+
+
+class Phrase(str):
+    """A word or phrase given as a message's parameter that is itself an English msgid
+    ("resident", "visitor"): ``str`` is the English, and a ``UserError`` rendered in
+    another language renders it in that language too (``render_part``)."""
+
+    msgid: str
+    params: dict[str, object]
+
+    def __new__(cls, msgid: str, **params: object) -> Phrase:
+        made = super().__new__(cls, msgid % params if params else msgid)
+        made.msgid = msgid
+        made.params = params
+        return made

@@ -49,7 +49,8 @@ def create_key_file(path: Path) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise PiiKeyError(
-            f"{path} already exists; refusing to replace a key (data would be lost)"
+            "%(path)s already exists; refusing to replace a key (data would be lost)",
+            {"path": path},
         ) from None
     with os.fdopen(fd, "wb") as handle:
         handle.write(secrets.token_bytes(KEY_BYTES))
@@ -66,11 +67,17 @@ def load_key_file(path: Path, create: bool = False) -> bytes:
         info = path.stat()
         key = path.read_bytes()
     except OSError as exc:
-        raise PiiKeyError(f"cannot read PII key file {path}: {exc.strerror}") from None
+        raise PiiKeyError(
+            "cannot read the key file %(path)s: %(error)s", {"path": path, "error": exc.strerror}
+        ) from None
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise PiiKeyError(f"PII key file {path} is accessible to other users; chmod 600 it")
+        raise PiiKeyError(
+            "key file %(path)s is accessible to other users; chmod 600 it", {"path": path}
+        )
     if len(key) != KEY_BYTES:
-        raise PiiKeyError(f"PII key file {path} must hold exactly {KEY_BYTES} bytes")
+        raise PiiKeyError(
+            "key file %(path)s must hold exactly %(n)s bytes", {"path": path, "n": KEY_BYTES}
+        )
     return key
 
 
@@ -84,7 +91,7 @@ class PiiVault:
 
     def __init__(self, master_key: bytes) -> None:
         if len(master_key) != KEY_BYTES:
-            raise PiiKeyError(f"master key must be {KEY_BYTES} bytes")
+            raise PiiKeyError("master key must be %(n)s bytes", {"n": KEY_BYTES})
         self._aead = AESGCM(derive_subkey(master_key, b"menwei pii encryption v1"))
         self._search_key = derive_subkey(master_key, b"menwei pii search hash v1")
 

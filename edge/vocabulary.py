@@ -295,6 +295,7 @@ AUDIT_ACTIONS = {
     "remove_room": N_("Removed a room"), "room_delete": N_("Deleted a room"),
     "rooms_generate": N_("Created rooms"), "rooms_landlord": N_("Assigned rooms to a landlord"),
     "community_rename": N_("Renamed a community"),
+    "community_box_forget": N_("Forgot a removed gate box"),
     "resident_add": N_("Added a resident"), "resident_edit": N_("Edited a resident"),
     "resident_delete": N_("Deleted a resident"),
     "resident_deactivate": N_("Deactivated a resident"),
@@ -328,7 +329,7 @@ AUDIT_PARTIES = {
     "community": N_("Community"), "landlord": N_("Landlord"), "gate": N_("Gate"),
     "co_resident": N_("Co-resident"), "workbook": N_("Data workbook"),
     "anonymous": N_("Anonymous"), "tenant": N_("Tenant"), "retention": N_("Retention job"),
-    "cli": N_("Command line"), "system": N_("System"),
+    "cli": N_("Command line"), "system": N_("System"), "box": N_("Gate box"),
 }  # fmt: skip
 # The keys of an audit row's details (its values stay as written: counts, ids, codes).
 AUDIT_DETAILS = {

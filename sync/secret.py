@@ -24,10 +24,15 @@ def read_secret(path: Path) -> bytes:
         mode = path.stat().st_mode
         raw = path.read_bytes()
     except OSError as exc:
-        raise SecretError(f"cannot read sync secret file {path}: {exc.strerror}") from None
+        raise SecretError(
+            "cannot read sync secret file %(path)s: %(error)s",
+            {"path": path, "error": exc.strerror},
+        ) from None
     if mode & 0o077:
-        raise SecretError(f"sync secret file {path} is readable by others; chmod 600 it")
+        raise SecretError(
+            "sync secret file %(path)s is readable by others; chmod 600 it", {"path": path}
+        )
     secret = raw.strip()
     if not secret or len(secret) > 4096 or b"\n" in secret:
-        raise SecretError(f"sync secret file {path} must hold one non-empty line")
+        raise SecretError("sync secret file %(path)s must hold one non-empty line", {"path": path})
     return secret

@@ -35,7 +35,8 @@ def test_generate_a_building_then_import_export_round_trip(cli_site, tmp_path):
     book.save(template)
     dry = cli_site.run("data", "import", str(template))
     assert dry.exit_code == 1
-    assert "住户 row 4: unknown_room" in dry.output and "nothing imported" in dry.output
+    assert "住户 row 4: room 3-2-1904 does not exist" in dry.output
+    assert "nothing imported" in dry.output
     book["住户"].delete_rows(4)
     book.save(template)
     dry = cli_site.run("data", "import", str(template))
@@ -96,9 +97,9 @@ def test_faces_from_a_zip_each_photo_judged_refused_ones_store_nothing(
     )
     assert report.exit_code == 0, report.output
     assert "1.jpg: ok" in report.output and "1_2.jpg: ok" in report.output
-    assert "2.jpg: refused (bad_type)" in report.output
-    assert "99.jpg: refused (unknown_resident)" in report.output
-    assert "notes.txt: refused (bad_name)" in report.output
+    assert "2.jpg: refused: not a JPEG or PNG photo" in report.output
+    assert "99.jpg: refused: there is no resident with this number" in report.output
+    assert "notes.txt: refused: name the photo by resident number" in report.output
     assert "2 accepted, 3 refused, 2 stored" in report.output
     assert cli_site.count("face_templates") == 2
 

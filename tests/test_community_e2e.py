@@ -469,5 +469,5 @@ def test_community_demo_tells_every_step():
         shutil.rmtree(root, ignore_errors=True)
     text = "\n".join(lines)
     assert "reached both gate boxes after" in text and "1 door opened" in text
-    assert "box=north" in text and "box=south" in text and "each once" in text
+    assert "\nnorth " in text and "\nsouth " in text and "each once" in text  # hub status rows
     assert "opened by guard01 from the hub in" in text

@@ -18,6 +18,7 @@ from edge.people.vehicles import (
     remove_watch,
 )
 from edge.plates.grammar import PlateFormatError
+from edge.vocabulary import translator
 
 NOW = datetime.now(UTC)
 
@@ -47,7 +48,7 @@ def test_household_is_shared_between_vehicles(db):
 def test_malformed_plate_is_refused_and_nothing_stored(db, plate):
     with pytest.raises(PlateFormatError) as info:
         add_vehicle(db, VehicleInput(plate, household="1-1-101"))
-    assert "车牌" in str(info.value)
+    assert "车牌" in info.value.render(translator("zh"))
     assert count(db, "vehicles") == 0 and count(db, "households") == 0
 
 

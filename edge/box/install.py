@@ -22,6 +22,7 @@ from pathlib import Path
 
 from edge.config import MenweiConfig, load_config
 from edge.config.example import render_example
+from edge.errors import Phrase
 from edge.files import write_durably
 from edge.pii import create_key_file
 
@@ -185,13 +186,13 @@ def write_self_signed_certificate(cert_path: Path, key_path: Path, hostname: str
 def _install_front_package() -> list[str]:
     """nginx from Debian's packages for the HTTPS front; Debian's own nginx.service (which
     would take the same ports with its default site) is stopped and disabled."""
-    done = []
+    done: list[str] = []
     if shutil.which("nginx") is None and not NGINX.exists():
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "install", "-y", "-q", "nginx"], check=True, env=env)
-        done.append("installed nginx (Debian package) for the HTTPS front")
+        done.append(Phrase("installed nginx (Debian package) for the HTTPS front"))
     subprocess.run(["systemctl", "disable", "--now", "nginx.service"], check=False)
-    done.append("menwei-front (nginx) serves HTTPS; Debian's nginx.service is disabled")
+    done.append(Phrase("menwei-front (nginx) serves HTTPS; Debian's nginx.service is disabled"))
     return done
 
 
@@ -203,29 +204,34 @@ def install(plan: InstallPlan) -> list[str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(data_dir, 0o750)
     _chown_service(data_dir, plan)
-    done.append(f"data folder {plan.data_dir}")
+    done.append(Phrase("data folder %(path)s", path=plan.data_dir))
     if _write_config(plan):
-        done.append(f"config {plan.config_path} (from the example: edit gates, camera, pins)")
+        done.append(
+            Phrase("config %(path)s (from the example: edit gates, camera, pins)",
+                   path=plan.config_path)
+        )  # fmt: skip
     config: MenweiConfig = load_config(plan.at(plan.config_path))
     key = plan.at(config.security.pii_key_file)
     if not key.exists():
         create_key_file(key)
         _chown_service(key, plan)
-        done.append(f"PII key {config.security.pii_key_file} (0600; back it up separately)")
+        done.append(Phrase("PII key %(path)s (0600; back it up separately)",
+                           path=config.security.pii_key_file))  # fmt: skip
     audit_key = plan.at(config.security.audit_key_path)
     if not audit_key.exists():
         create_key_file(audit_key)
         _chown_service(audit_key, plan)
-        done.append(f"audit key {config.security.audit_key_path} (0600; back it up separately)")
+        done.append(Phrase("audit key %(path)s (0600; back it up separately)",
+                           path=config.security.audit_key_path))  # fmt: skip
     cert, tls_key = plan.at(plan.tls_dir / "cert.pem"), plan.at(plan.tls_dir / "key.pem")
     if not cert.exists():  # root's: read by the front's master process, never by menwei
         write_self_signed_certificate(cert, tls_key, socket.gethostname())
-        done.append(f"self-signed TLS certificate in {plan.tls_dir}")
+        done.append(Phrase("self-signed TLS certificate in %(path)s", path=plan.tls_dir))
     unit_dir = plan.at(plan.unit_dir)
     unit_dir.mkdir(parents=True, exist_ok=True)
     for name in UNITS:
         (unit_dir / name).write_text(render_unit(name, plan), encoding="utf-8")
-    done.append(f"systemd units in {plan.unit_dir}")
+    done.append(Phrase("systemd units in %(path)s", path=plan.unit_dir))
     gates = [f"menwei-gate@{gate.id}.service" for gate in config.gates]
     gates += {"hub": ["menwei-hub.service"], "gate": ["menwei-hub-link.service"]}.get(
         config.community.role, []
@@ -235,5 +241,8 @@ def install(plan: InstallPlan) -> list[str]:
         subprocess.run(["systemctl", "daemon-reload"], check=True)
         timers = ["menwei-retention.timer", "menwei-audit.timer"]
         subprocess.run(["systemctl", "enable", "menwei.target", *timers, *gates], check=True)
-        done.append("enabled menwei.target and " + (", ".join(gates) or "no gates yet"))
+        if gates:
+            done.append(Phrase("enabled menwei.target and %(units)s", units=", ".join(gates)))
+        else:
+            done.append(Phrase("enabled menwei.target and no gates yet"))
     return done

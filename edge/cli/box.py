@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from edge.cli.common import config_option, read_config, say, tr
+from edge.cli.common import config_option, fail, read_config, say, shown, tr
 from edge.config.example import render_example
+from edge.vocabulary import GATE_KINDS
 from gate_drivers.source_spec import redact
 
 
@@ -19,10 +20,10 @@ from gate_drivers.source_spec import redact
 def init(path: Path, force: bool) -> None:
     """Write a commented example config to PATH (every key, with what it means)."""
     if path.exists() and not force:
-        raise click.ClickException(f"{path} exists; use --force to overwrite")
+        raise fail("%(path)s exists; use --force to overwrite", path=path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_example(), encoding="utf-8")
-    click.echo(f"wrote {path}; edit it, then: menwei check-config -c {path}")
+    say("wrote %(path)s; edit it, then: menwei check-config -c %(path)s", path=path)
 
 
 @click.command("check-config")
@@ -34,16 +35,19 @@ def check_config(config_path: Path) -> None:
     from edge.box.config_check import check_config as run_checks
 
     config = read_config(config_path)
-    click.echo(f"{config_path}: OK — site {config.site.name!r}, {len(config.gates)} gate(s)")
+    say("%(path)s: OK — site %(site)s, %(n)s gate(s)", path=config_path, site=config.site.name,
+        n=len(config.gates))  # fmt: skip
     for gate in config.gates:
         camera = redact(gate.camera.source)  # never echo camera passwords
-        click.echo(f"  {gate.id}: {gate.kind} gate {gate.name!r}, camera {camera}")
+        say("  %(id)s: %(kind)s gate %(name)s, camera %(camera)s", id=gate.id,
+            kind=tr(GATE_KINDS[gate.kind]), name=gate.name, camera=camera)  # fmt: skip
     checks = run_checks(config)
     for check in checks:
-        click.echo(f"  {'ok ' if check.ok else 'BAD'}  {check.subject}: {redact(check.detail)}")
+        verdict = tr("ok") if check.ok else tr("BAD")
+        click.echo(f"  {verdict}  {shown(check.subject)}: {redact(shown(check.detail))}")
     bad = [c for c in checks if not c.ok]
     if bad:
-        raise click.ClickException(f"{len(bad)} problem(s) found; nothing was changed")
+        raise fail("%(n)s problem(s) found; nothing was changed", n=len(bad))
 
 
 @click.command()
@@ -80,7 +84,7 @@ def install(
         run_systemctl=not no_systemctl,
     )
     for line in run_install(plan):
-        click.echo(f"  {line}")
+        click.echo(f"  {shown(line)}")
 
 
 @click.command("db-version")

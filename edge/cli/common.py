@@ -9,6 +9,7 @@ stack trace.
 
 from __future__ import annotations
 
+import gettext
 import json
 import os
 import signal
@@ -26,9 +27,10 @@ import sqlite_utils
 from edge import audit
 from edge.config import DEFAULT_CONFIG_PATH, ConfigError, MenweiConfig, load_config
 from edge.db_file import storage_error
-from edge.errors import UserError
+from edge.errors import UserError, render_part
 from edge.pii import PiiVault
 from edge.vocabulary import Vocabulary, locale_language, read_local_time, translator
+from edge.web.i18n import SOURCE, compile_translations
 
 # A column of a printed table: (header msgid, the cell's text from the row and the words).
 Column = tuple[str, Callable[[dict[str, Any], Vocabulary], str]]
@@ -46,6 +48,10 @@ class MenweiGroup(click.Group):
     every process (web, sync, hub, retention, the commands) starts through here, so none
     answers a damaged database with a stack trace."""
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        use_click_translations()
+        return super().main(*args, **kwargs)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -56,6 +62,28 @@ class MenweiGroup(click.Group):
             if fault is None:  # not the store's weather: a bug, with its stack trace
                 raise
             raise click.ClickException(fault.render(translator(locale_language()))) from None
+
+
+def use_click_translations() -> None:
+    """click's own words around every command ("Error:", "Usage:", "Try ... for help", a
+    bad option or value) in the locale's language: click reads them through the standard
+    gettext domain, bound here to the compiled catalogs (``click.po``) in this user's cache
+    folder, compiled again only when a catalog changed."""
+    if locale_language() != "zh":
+        return
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "menwei"
+    folder /= "translations"
+    try:
+        compiled = (folder / "zh" / "LC_MESSAGES" / "messages.mo").stat().st_mtime_ns
+        newest = max(p.stat().st_mtime_ns for p in (SOURCE / "zh" / "LC_MESSAGES").glob("*.po"))
+        if compiled < newest:  # parsing every catalog costs ~0.3 s: only when one changed
+            raise FileNotFoundError
+    except (OSError, ValueError):
+        try:
+            folder = compile_translations(folder)
+        except OSError:  # no writable folder at all: click's words stay English
+            return
+    gettext.bindtextdomain("messages", str(folder))
 
 
 def config_option(func: F) -> F:
@@ -85,7 +113,7 @@ def read_config(config_path: Path) -> MenweiConfig:
     try:
         config = load_config(config_path)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(exc.render(translator(locale_language()))) from None
     audit.use_key_file(config.security.audit_key_path)
     context = click.get_current_context(silent=True)
     if context is not None:
@@ -115,7 +143,8 @@ def parse_time(
         return read_local_time(value, config.site.zone, end_of_day)
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is not a date/time like 2026-12-31 or 2026-12-31T18:00"
+            tr("%(value)r is not a date/time like 2026-12-31 or 2026-12-31 18:00")
+            % {"value": value}
         ) from None
 
 
@@ -129,6 +158,18 @@ def say(msgid: str, err: bool = False, **params: object) -> None:
     ``%(name)s`` placeholders filled from ``params``."""
     text = tr(msgid)
     click.echo(text % params if params else text, err=err)
+
+
+def fail(msgid: str, **params: object) -> click.ClickException:
+    """The one-line refusal of a command (exit 1) in the locale's language (``tr``)."""
+    text = tr(msgid)
+    return click.ClickException(text % params if params else text)
+
+
+def shown(value: object) -> str:
+    """A value in the locale's language when it is a message (a ``Phrase``, a ``UserError``,
+    a ``Problem``); any other value as it is (a library's own text, a path)."""
+    return str(render_part(value, translator(locale_language())))
 
 
 def words(config: MenweiConfig) -> Vocabulary:

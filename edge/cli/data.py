@@ -8,9 +8,11 @@ from pathlib import Path
 import click
 import sqlite_utils
 
-from edge.cli.common import config_option, read_config, store_and_vault
+from edge.cli.common import config_option, fail, read_config, say, store_and_vault, tr
 from edge.config import MenweiConfig
 from edge.db import connect, transaction, utc_now
+from edge.vocabulary import locale_language
+from edge.web.console.data_messages import count_label, problem_text
 
 KINDS = ("rooms", "residents", "vehicles")
 
@@ -52,7 +54,7 @@ def template(kinds: tuple[str, ...], output: Path, config_path: Path) -> None:
     db = connect(config.storage.database_path)
     sheets: dict[str, list[list[object]]] = {kind: [] for kind in (kinds or KINDS)}
     output.write_bytes(build_workbook(sheets, _choices(db, config), with_sample=True))
-    click.echo(f"wrote a template with {len(sheets)} sheet(s) to {output}")
+    say("wrote a template with %(n)s sheet(s) to %(path)s", n=len(sheets), path=output)
 
 
 @data.command("export")
@@ -68,7 +70,10 @@ def export(output: Path, config_path: Path) -> None:
     rows = export_rows(db, vault, config.site.zone)
     output.write_bytes(build_workbook(rows, _choices(db, config), with_sample=False))
     audit.record(db, "cli", "export", "workbook", **{k: len(v) for k, v in rows.items()})
-    click.echo(", ".join(f"{len(v)} {k}" for k, v in rows.items()) + f" written to {output}")
+    counts = {k: len(v) for k, v in rows.items()}
+    say("%(rooms)s rooms, %(residents)s residents, %(vehicles)s vehicles written to %(path)s",
+        rooms=counts.get("rooms", 0), residents=counts.get("residents", 0),
+        vehicles=counts.get("vehicles", 0), path=output)  # fmt: skip
 
 
 @data.command("import")
@@ -82,28 +87,27 @@ def import_cmd(workbook: Path, commit: bool, config_path: Path) -> None:
 
     config, db, vault = store_and_vault(config_path)
     if workbook.stat().st_size > MAX_UPLOAD_BYTES:
-        raise click.ClickException(f"larger than {MAX_UPLOAD_BYTES >> 20} MB")
+        raise fail("larger than %(n)s MB", n=MAX_UPLOAD_BYTES >> 20)
     gate_groups = {g for gate in config.gates if gate.kind == "pedestrian" for g in gate.access}
     plan = import_workbook(
         db, vault, workbook.read_bytes(), config.site.zone, "cli", utc_now(), commit, gate_groups
     )
     for problem in plan.problems:
-        detail = ", ".join(f"{k}={v}" for k, v in problem.params.items())
-        click.echo(
-            f"{problem.sheet} row {problem.row}: {problem.code}"
-            + (f" ({detail})" if detail else "")
-        )
+        say("%(sheet)s row %(row)s: %(why)s", sheet=problem.sheet, row=problem.row,
+            why=problem_text(problem.code, problem.params, tr))  # fmt: skip
     for title in plan.samples_skipped:
-        click.echo(f"{title} row 2: the template's example row, skipped")
-    click.echo(", ".join(f"{k} {v}" for k, v in plan.counts().items() if v))
+        say("%(sheet)s row 2: the template's example row, skipped", sheet=title)
+    counts = [f"{count_label(k, tr)} {v}" for k, v in plan.counts().items() if v]
+    if counts:
+        click.echo(tr(", ").join(counts))
     if plan.problems:
-        raise click.ClickException(f"{len(plan.problems)} bad row(s): nothing imported")
+        raise fail("%(n)s bad row(s): nothing imported", n=len(plan.problems))
     if plan.committed:
-        click.echo("imported")
+        say("imported")
     elif not plan.changes:
-        click.echo("nothing to change")
+        say("nothing to change")
     else:
-        click.echo("dry run: nothing written (add --commit to import)")
+        say("dry run: nothing written (add --commit to import)")
 
 
 @data.command("faces")
@@ -119,7 +123,7 @@ def faces(archive: Path, consent_by: str, consent: bool, commit: bool, config_pa
 
     config, db, vault = store_and_vault(config_path)
     if archive.stat().st_size > MAX_ZIP_BYTES:
-        raise click.ClickException(f"larger than {MAX_ZIP_BYTES >> 20} MB")
+        raise fail("larger than %(n)s MB", n=MAX_ZIP_BYTES >> 20)
     report = import_faces(
         db,
         vault,
@@ -131,13 +135,15 @@ def faces(archive: Path, consent_by: str, consent: bool, commit: bool, config_pa
         utc_now(),
         commit,
     )
+    zh = locale_language() == "zh"
     for photo in report.photos:
-        state = "ok" if photo.accepted else f"refused ({photo.code}): {photo.message_en}"
-        click.echo(f"{photo.name}: {state}")
-    click.echo(
-        f"{report.accepted} accepted, {len(report.photos) - report.accepted} refused,"
-        f" {report.stored} stored"
-    )
+        if photo.accepted:
+            say("%(photo)s: ok", photo=photo.name)
+        else:
+            say("%(photo)s: refused: %(why)s", photo=photo.name,
+                why=(photo.message_zh if zh else photo.message_en) or photo.code)  # fmt: skip
+    say("%(ok)s accepted, %(refused)s refused, %(stored)s stored", ok=report.accepted,
+        refused=len(report.photos) - report.accepted, stored=report.stored)  # fmt: skip
 
 
 @data.command("group")
@@ -154,7 +160,7 @@ def group(name: str, label: str, config_path: Path) -> None:
     with transaction(db) as conn:
         set_access_group(conn, name, label, now)
         audit.append(conn, "cli", "access_group_set", f"group:{name.strip()}", {}, now)
-    click.echo(f"group {name.strip()}: {label.strip()}")
+    say("group %(name)s: %(label)s", name=name.strip(), label=label.strip())
 
 
 @click.group()
@@ -186,7 +192,7 @@ def generate(building: str, units: str, floors: str, per_floor: str, config_path
         )
         if made["made"]:
             audit.append(conn, "cli", "rooms_generate", f"building:{building}", made, now)
-    click.echo(f"{made['made']} rooms made, {made['kept']} already there")
+    say("%(made)s rooms made, %(kept)s already there", made=made["made"], kept=made["kept"])
 
 
 @rooms.command("list")
@@ -220,4 +226,4 @@ def delete(room_id: int, config_path: Path) -> None:
     with transaction(db) as conn:
         delete_room(conn, room_id)
         audit.append(conn, "cli", "room_delete", f"room:{room_id}", {}, now)
-    click.echo(f"room {room_id} deleted")
+    say("room %(id)s deleted", id=room_id)

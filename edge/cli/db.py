@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from edge.cli.common import config_option, read_config, tr, words
+from edge.cli.common import config_option, read_config, say, shown, tr, words
 from edge.vocabulary import N_, Vocabulary
 
 if TYPE_CHECKING:  # the store's modules load only when the command runs (start-up speed)
@@ -37,7 +37,7 @@ def check_cmd(quick: bool, file_: Path | None, config_path: Path) -> None:
                       "seconds": f"{result.seconds:.2f}"})  # fmt: skip
         return
     for problem in result.problems:
-        click.echo(f"{path}: {problem}", err=True)
+        click.echo(f"{path}: {shown(problem)}", err=True)
     raise click.ClickException(
         tr("%(path)s is damaged: stop the menwei services, then `menwei db recover`")
         % {"path": path}
@@ -69,22 +69,32 @@ def recover_cmd(file_: Path | None, config_path: Path) -> None:
     refill = refill_people(result.recovered, result.gaps, copies, vault)
     if refill.check is not None:
         result = replace(result, check=refill.check)
-    click.echo(f"damaged database kept as {result.damaged_copy}")
-    verdict = (
-        "integrity ok" if result.check.ok else "NOT ok: " + "; ".join(result.check.problems[:3])
-    )
-    click.echo(f"salvaged into {result.recovered} ({verdict})")
+    say("damaged database kept as %(path)s", path=result.damaged_copy)
+    if result.check.ok:
+        say("salvaged into %(path)s (integrity ok)", path=result.recovered)
+    else:
+        problems = "; ".join(shown(p) for p in result.check.problems[:3])
+        say("salvaged into %(path)s (NOT ok: %(problems)s)", path=result.recovered,
+            problems=problems)  # fmt: skip
     for table in ("residents", "vehicles", "registrations", "events", "outbox"):
         if table in result.counts:
-            click.echo(f"  {table}: {result.counts[table]} rows")
+            say("  %(table)s: %(n)s rows", table=tr(TABLE_NAMES[table]), n=result.counts[table])
     for name, problem in result.lost.items():
-        click.echo(f"  {name}: {problem}")
+        click.echo(f"  {name}: {shown(problem)}")
     report_refill(refill, list(result.gaps), words(config))
-    click.echo(
-        f"to use it: stop the menwei services, then\n"
-        f"  mv {result.recovered} {path} && rm -f {path}-wal {path}-shm\n"
-        f"then `menwei db check` and start the services (migrations run on start)"
-    )
+    say("to use it: stop the menwei services, then\n"
+        "  mv %(new)s %(path)s && rm -f %(path)s-wal %(path)s-shm\n"
+        "then `menwei db check` and start the services (migrations run on start)",
+        new=result.recovered, path=path)  # fmt: skip
+
+
+TABLE_NAMES = {
+    "residents": N_("residents"),
+    "vehicles": N_("vehicles"),
+    "registrations": N_("registrations"),
+    "events": N_("events"),
+    "outbox": N_("district outbox"),
+}
 
 
 LIST_NAMES = {

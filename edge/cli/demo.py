@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from edge.cli.common import read_config, stop_on_signals
+from edge.cli.common import fail, read_config, stop_on_signals
 
 
 @click.command()
@@ -80,5 +80,5 @@ def demo(
                 config, open_store(config), MockFactory(), click.echo, stop, port, lan=lan
             )
         except OSError as exc:  # the port is taken
-            raise click.ClickException(f"cannot serve the console: {exc}") from None
+            raise fail("cannot serve the console: %(error)s", error=exc) from None
     sys.exit(code)

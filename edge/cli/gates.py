@@ -14,12 +14,14 @@ from edge.cli.common import (
     config_option,
     print_table,
     read_config,
+    say,
+    shown,
     stop_on_signals,
     tr,
     words,
 )
 from edge.config import MenweiConfig
-from edge.vocabulary import CAMERA_STATES, N_, Vocabulary
+from edge.vocabulary import CAMERA_STATES, GATE_KINDS, N_, Vocabulary
 
 
 @click.command()
@@ -41,11 +43,12 @@ def gate(gate_id: str, config_path: Path) -> None:
     bad = [c for c in found if not (faulted and c.subject == "data folder")]
     for c in found:
         if c not in bad:
-            click.echo(f"warning: {c.subject}: {c.detail} (running on what it can read)", err=True)
+            say("warning: %(subject)s: %(detail)s (running on what it can read)", err=True,
+                subject=shown(c.subject), detail=shown(c.detail))  # fmt: skip
     if bad:  # before anything is made on disk (the database, the run folder)
         raise click.ClickException(
-            f"gate {gate_id} cannot start:\n"
-            + "\n".join(f"  - {c.subject}: {c.detail}" for c in bad)
+            tr("gate %(gate)s cannot start:") % {"gate": gate_id}
+            + "".join(f"\n  - {shown(c.subject)}: {shown(c.detail)}" for c in bad)
         )
     stop = stop_on_signals()
 
@@ -57,7 +60,8 @@ def gate(gate_id: str, config_path: Path) -> None:
     run = vehicle_gate if kind == "vehicle" else pedestrian_gate
     with run(config, gate_id, stop, on_outcome=show, on_idle=watchdog.alive):
         watchdog.ready(f"gate {gate_id} running")
-        click.echo(f"{kind} gate {gate_id} running; Ctrl-C to stop")
+        say("%(kind)s gate %(gate)s running; Ctrl-C to stop", kind=tr(GATE_KINDS[kind]),
+            gate=gate_id)  # fmt: skip
         stop.wait()
         watchdog.stopping()
 
@@ -76,11 +80,13 @@ def relays_safe(gate_id: str, config_path: Path) -> None:
         from gate_drivers.door import rest_lock_relay
 
         rest_lock_relay(gate.lock.relay_pin, gate.lock.active_high, factory)
-        meaning = "door released" if gate.lock.fail_mode == "fail_safe" else "door locked"
-        click.echo(f"gate {gate_id}: lock relay at rest ({gate.lock.fail_mode}: {meaning})")
+        if gate.lock.fail_mode == "fail_safe":
+            say("gate %(gate)s: lock relay at rest (fail_safe: door released)", gate=gate_id)
+        else:
+            say("gate %(gate)s: lock relay at rest (fail_secure: door locked)", gate=gate_id)
         return
     if gate.barrier is None:
-        click.echo(f"gate {gate_id}: no barrier relays configured")
+        say("gate %(gate)s: no barrier relays configured", gate=gate_id)
         return
     from gate_drivers.barrier import Barrier
 
@@ -93,7 +99,7 @@ def relays_safe(gate_id: str, config_path: Path) -> None:
         pin_factory=factory,
     ):
         pass
-    click.echo(f"gate {gate_id}: barrier relays in safe state")
+    say("gate %(gate)s: barrier relays in safe state", gate=gate_id)
 
 
 @click.command("open")

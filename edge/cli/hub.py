@@ -14,14 +14,25 @@ from pathlib import Path
 
 import click
 
-from edge.cli.common import config_option, print_rows, read_config, say, stop_on_signals, tr
+from edge.cli.common import (
+    Column,
+    config_option,
+    fail,
+    print_table,
+    read_config,
+    say,
+    stop_on_signals,
+    tr,
+    words,
+)
+from edge.vocabulary import N_, Vocabulary
 
 FORWARD_TIMEOUT_S = 2.0  # as the console's own manual open waits for a gate
 
 
 def _hub_only(role: str) -> None:
     if role != "hub":
-        raise click.ClickException('this box is not a hub ([community] role = "hub")')
+        raise fail('this box is not a hub ([community] role = "hub")')
 
 
 @click.group("hub")
@@ -53,7 +64,7 @@ def serve(config_path: Path) -> None:
         tls,
         community.enrol_code_ttl_s,
     ) as server:
-        click.echo(f"hub serving gate boxes on {server.url}", err=True)
+        say("hub serving gate boxes on %(url)s", err=True, url=server.url)
         stop.wait()
 
 
@@ -78,7 +89,8 @@ def invite_cmd(box_id: str, groups: tuple[str, ...], config_path: Path) -> None:
     code = invite(open_store(config), box_id, utc_now(), ttl, list(groups) or None)
     hours = config.community.enrol_code_ttl_s / 3600
     click.echo(code)
-    click.echo(f"one-time code for box {box_id}, valid {hours:g} h", err=True)
+    say("one-time code for box %(box)s, valid %(hours)s h", err=True, box=box_id,
+        hours=f"{hours:g}")  # fmt: skip
 
 
 @hub.command("groups")
@@ -94,7 +106,10 @@ def groups_cmd(box_id: str, groups: tuple[str, ...], config_path: Path) -> None:
     config = read_config(config_path)
     _hub_only(config.community.role)
     set_groups(open_store(config), box_id, list(groups) or None)
-    click.echo(f"box {box_id} serves {', '.join(groups) or 'every group'}")
+    if groups:
+        say("box %(box)s serves %(groups)s", box=box_id, groups=", ".join(groups))
+    else:
+        say("box %(box)s serves every group", box=box_id)
 
 
 @hub.command("revoke")
@@ -109,7 +124,7 @@ def revoke_cmd(box_id: str, config_path: Path) -> None:
     config = read_config(config_path)
     _hub_only(config.community.role)
     revoke(open_store(config), box_id, utc_now())
-    click.echo(f"box {box_id} revoked")
+    say("box %(box)s revoked", box=box_id)
 
 
 @hub.command("forget")
@@ -147,9 +162,9 @@ def join_cmd(code: str, config_path: Path) -> None:
     config = read_config(config_path)
     community = config.community
     if community.role != "gate" or community.hub_url is None or community.box_id is None:
-        raise click.ClickException('this box is not a gate box ([community] role = "gate")')
+        raise fail('this box is not a gate box ([community] role = "gate")')
     join(community.hub_url, community.box_id, code, community.key_file, community.ca_file)
-    click.echo(f"enrolled at {community.hub_url} as {community.box_id}")
+    say("enrolled at %(url)s as %(box)s", url=community.hub_url, box=community.box_id)
 
 
 @hub.command("link")
@@ -162,7 +177,7 @@ def link_cmd(config_path: Path) -> None:
 
     config = read_config(config_path)
     if config.community.role != "gate":
-        raise click.ClickException('this box is not a gate box ([community] role = "gate")')
+        raise fail('this box is not a gate box ([community] role = "gate")')
     open_store(config).conn.close()
     stop = stop_on_signals()
     link = HubLink(
@@ -193,8 +208,13 @@ def status_cmd(as_json: bool, config_path: Path) -> None:
     community = config.community
     db = open_store(config)
     if community.role == "gate":
-        doc = read_status_file(community.status_file) or {"worker": "never ran"}
-        click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+        doc = read_status_file(community.status_file)
+        if as_json:
+            click.echo(json.dumps(doc or {"worker": "never ran"}, ensure_ascii=False, indent=1))
+        elif doc is None:
+            say("the link to the hub has not run on this box yet (menwei hub link)")
+        else:
+            _print_link(doc, words(config))
         return
     _hub_only(community.role)
     report = box_report(db.conn, utc_now())
@@ -203,32 +223,103 @@ def status_cmd(as_json: bool, config_path: Path) -> None:
         doc = {**report, "versions": list_versions(db.conn)}
         click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
         return
-    click.echo(f"hub lists at version {version}")
-    rows = [_status_row(b) for b in report["boxes"]]
-    print_rows(rows, False)
+    say("hub lists at version %(version)s", version=version)
+    print_table(report["boxes"], HUB_COLUMNS, words(config), as_json=False)
+    if not report["boxes"]:
+        say("No gate box has been invited yet (menwei hub invite).")
 
 
-def _status_row(b: dict) -> dict[str, object]:
-    """One box of ``box_report`` as `menwei hub status` prints it (the health page's words:
-    a removed box says since when, and nothing about its lists, backlog or clock)."""
+def _box_state(b: dict, w: Vocabulary) -> str:
+    """A box's state in the health page's words: a removed box says since when."""
     if b["removed"]:
-        state = "removed"
-    elif b["state"] != "enrolled":
-        state = b["state"]
-    else:
-        state = "online" if b["online"] else "offline"
-    removed = "—" if b["removed"] else None
-    return {
-        "box": b["box_id"],
-        "state": state,
-        "removed at": b["revoked_at"] if b["removed"] else None,
-        "last contact": "never"
-        if b["age_s"] is None
-        else f"{b['last_seen_at']} ({b['age_s']:.0f} s ago)",
-        "lists": removed or f"{b['version']}" + (f" ({b['behind']} behind)" if b["behind"] else ""),
-        "backlog": removed or (b["backlog"] if b["backlog"] is not None else "?"),
-        "skew s": removed or ("?" if b["clock_skew_s"] is None else f"{b['clock_skew_s']:+.1f}"),
-        "level": b["level"],
-        "groups": ", ".join(b["groups"] or ["all"]),
-        "gates": ", ".join(b["gates"]),
+        return w.gettext(N_("removed %(time)s: key revoked, gets nothing from the hub")) % {
+            "time": w.time(b.get("revoked_at"))
+        }
+    if b["state"] != "enrolled":
+        return w.gettext(N_("invited, not yet joined"))
+    return w.gettext(N_("online") if b["online"] else N_("offline"))
+
+
+def _last_contact(b: dict, w: Vocabulary) -> str:
+    if b["age_s"] is None:
+        return w.gettext(N_("never"))
+    age = w.gettext(N_("%(n)s s")) % {"n": f"{b['age_s']:.0f}"}
+    return w.gettext(N_("%(time)s (%(age)s ago)")) % {
+        "time": w.time(b["last_seen_at"], seconds=True),
+        "age": age,
     }
+
+
+def _lists(b: dict, w: Vocabulary) -> str:
+    if b["removed"]:
+        return "—"
+    if b["behind"]:
+        return w.gettext(N_("%(version)s (%(n)s behind)")) % {"version": b["version"],
+                                                               "n": b["behind"]}  # fmt: skip
+    return str(b["version"])
+
+
+LEVELS = {"ok": N_("ok"), "warn": N_("warning"), "bad": N_("problem")}
+# `menwei hub status` on a gate box: its link's status file, field by field
+LINK_FIELDS = (
+    ("hub_url", N_("Hub")),
+    ("box_id", N_("Gate box")),
+    ("worker", N_("Link process")),
+    ("down", N_("Lists from the hub")),
+    ("up", N_("Events to the hub")),
+    ("commands", N_("Commands from the hub")),
+    ("last_contact_at", N_("Last contact")),
+    ("unreachable_since", N_("Unreachable since")),
+    ("version", N_("Lists")),
+    ("applied_at", N_("Lists applied at")),
+    ("commands_done", N_("Commands carried out")),
+    ("outbox", N_("Events")),
+    ("written_at", N_("Status written at")),
+    ("last_error", N_("Last error")),
+)
+LINK_STATES = {
+    "starting": N_("starting"),
+    "connected": N_("connected"),
+    "unreachable": N_("unreachable"),
+    "refused": N_("refused"),
+    "running": N_("running"),
+    "stopped": N_("stopped"),
+}
+
+
+def _print_link(doc: dict, w: Vocabulary) -> None:
+    """The gate box's link in the reader's language and the site's time (a time field ends
+    in ``_at`` or ``_since``); the hub's error text is shown as the link wrote it."""
+    for key, label in LINK_FIELDS:
+        value = doc.get(key)
+        if value is None or value == "":
+            continue
+        if key.endswith(("_at", "_since")):
+            shown = w.time(value, seconds=True)
+        elif key == "outbox" and isinstance(value, dict):
+            shown = w.gettext(
+                N_("%(pending)s waiting, %(delivered)s delivered, %(dead)s failed")
+            ) % {
+                "pending": value.get("pending", 0),
+                "delivered": value.get("delivered", 0),
+                "dead": value.get("dead", 0),
+            }
+        else:
+            shown = w.word(LINK_STATES, value) if isinstance(value, str) else str(value)
+        click.echo(f"{w.gettext(label)}: {shown}")
+
+
+# `menwei hub status`: the health page's words, times in the site zone
+HUB_COLUMNS: list[Column] = [
+    (N_("Gate box"), lambda b, w: str(b["box_id"])),
+    (N_("State"), _box_state),
+    (N_("Last contact"), lambda b, w: "—" if b["removed"] else _last_contact(b, w)),
+    (N_("Lists"), _lists),
+    (N_("Events waiting"), lambda b, w: "—" if b["removed"] else
+        ("?" if b["backlog"] is None else str(b["backlog"]))),
+    (N_("Clock skew (s)"), lambda b, w: "—" if b["removed"] else
+        ("?" if b["clock_skew_s"] is None else f"{b['clock_skew_s']:+.1f}")),
+    (N_("Level"), lambda b, w: w.word(LEVELS, b["level"])),
+    (N_("Groups"), lambda b, w: ", ".join(b["groups"] or []) or w.gettext(N_("every group"))),
+    (N_("Its gates"), lambda b, w: ", ".join(b["gates"])),
+]  # fmt: skip

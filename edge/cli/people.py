@@ -17,6 +17,7 @@ import click
 from edge.cli.common import (
     Column,
     config_option,
+    fail,
     parse_time,
     print_table,
     read_config,
@@ -25,7 +26,7 @@ from edge.cli.common import (
     tr,
     words,
 )
-from edge.vocabulary import GROUPS, N_, STATUSES
+from edge.vocabulary import GROUPS, N_, STATUSES, locale_language, zone_label
 
 RESIDENT_COLUMNS: list[Column] = [
     (N_("No."), lambda r, w: f"#{r['id']}"),
@@ -123,12 +124,12 @@ def resident_enrol_face(
     from edge.people.residents import require_resident
 
     if not consent_by.strip():
-        raise click.ClickException(
+        raise fail(
             "face templates are biometric data: record the resident's consent and give "
             "--consent-by OPERATOR (who recorded it)"
         )
     if bool(photos) == bool(from_gate):
-        raise click.UsageError("give either PHOTOS or --from-gate GATE")
+        raise click.UsageError(tr("give either PHOTOS or --from-gate GATE"))
     config, db, vault = store_and_vault(config_path)
     if from_gate:
         require_resident(db.conn, resident_id)  # before the resident is asked to stand there
@@ -148,8 +149,8 @@ def resident_enrol_face(
             )
         except FaceEnrolmentError as exc:
             for refused in exc.refused:
-                click.echo(f"refused {refused.label}: {refused.message}", err=True)
-            raise click.ClickException("nothing enrolled: the capture was refused") from None
+                _say_refused(refused)
+            raise fail("nothing enrolled: the capture was refused") from None
         said = tr("enrolled %(n)s face template(s) for resident #%(id)s from gate %(gate)s")
         click.echo(said % {"n": len(ids), "id": resident_id, "gate": from_gate})
         click.echo(tr("liveness score of the capture: %(score)s") % {"score": score})
@@ -170,14 +171,24 @@ def resident_enrol_face(
         )
     except FaceEnrolmentError as exc:
         for refused in exc.refused:
-            click.echo(f"refused {refused.label}: {refused.message}", err=True)
-        raise click.ClickException(
-            f"nothing enrolled: {len(exc.refused)} of {len(photos)} photo(s) refused"
-        ) from None
-    click.echo(f"enrolled {len(ids)} face template(s) for resident #{resident_id}")
+            _say_refused(refused)
+        raise fail(
+            "nothing enrolled: %(n)s of %(total)s photo(s) refused",
+            n=len(exc.refused), total=len(photos),
+        ) from None  # fmt: skip
+    say("enrolled %(n)s face template(s) for resident #%(id)s", n=len(ids), id=resident_id)
     for name, value, live in scores:
-        low = "" if live else " (low: a photo of a photo or a screen? check it)"
-        click.echo(f"  {name}: liveness score {value:.2f}{low}")
+        if live:
+            say("  %(photo)s: liveness score %(score)s", photo=name, score=f"{value:.2f}")
+        else:
+            say("  %(photo)s: liveness score %(score)s (low: a photo of a photo or a screen?"
+                " check it)", photo=name, score=f"{value:.2f}")  # fmt: skip
+
+
+def _say_refused(refused: Any) -> None:
+    """One refused photo and why, in the locale's language (the refusal carries both)."""
+    why = refused.message_zh if locale_language() == "zh" else refused.message_en
+    say("refused %(photo)s: %(why)s", err=True, photo=refused.label, why=why)
 
 
 def capture_from_gate(config: Any, gate_id: str) -> tuple[Any, str]:
@@ -191,7 +202,7 @@ def capture_from_gate(config: Any, gate_id: str) -> tuple[Any, str]:
     from edge.gates.control import CAPTURE_S, GateUnreachableError, send_gate_command
 
     if config.gate(gate_id).kind != "pedestrian":
-        raise click.ClickException(f"gate {gate_id} is not a pedestrian gate")
+        raise fail("gate %(gate)s is not a pedestrian gate", gate=gate_id)
     click.echo(tr("look at the camera of gate %(gate)s...") % {"gate": gate_id})
     request = {"cmd": "capture", "seconds": CAPTURE_S}
     try:
@@ -220,7 +231,7 @@ def capture_from_gate(config: Any, gate_id: str) -> tuple[Any, str]:
     except (KeyError, ValueError):
         image = None
     if image is None:
-        raise click.ClickException(f"gate {gate_id} sent no usable picture")
+        raise fail("gate %(gate)s sent no usable picture", gate=gate_id)
     return image, score
 
 
@@ -260,9 +271,13 @@ def resident_set_pin(resident_id: int, config_path: Path) -> None:
     from edge.store.open import open_store
 
     db = open_store(read_config(config_path))
-    pin = click.prompt("PIN (6-8 digits)", hide_input=True, confirmation_prompt=True)
+    pin = click.prompt(
+        tr("PIN (6-8 digits)"),
+        hide_input=True,
+        confirmation_prompt=tr("Repeat for confirmation"),
+    )
     set_pin(db, resident_id, pin)
-    click.echo(f"PIN set for resident #{resident_id}; at the keypad: {resident_id}*PIN")
+    say("PIN set for resident #%(id)s; at the keypad: %(id)s*PIN", id=resident_id)
 
 
 @click.group("pass")
@@ -307,21 +322,23 @@ def pass_issue(
     start = parse_time(valid_from, config) or utc_now()
     end = parse_time(valid_to, config, end_of_day=True)
     if end is None:
-        raise click.BadParameter("an end time is required", param_hint="--valid-to")
+        raise click.BadParameter(tr("an end time is required"), param_hint="--valid-to")
     label = label or (f"visitor of resident {resident_id}" if resident_id else "visitor")
     pass_id, token = issue_pass(db, label, start, end, uses, resident_id, group)
     until = words(config).time(end)
-    click.echo(f"pass #{pass_id}: {uses} use(s) until {until} ({config.site.timezone})")
-    click.echo(f"QR payload (shown once): {token}")
+    zone = zone_label(config.site.zone, end, locale_language())
+    say("pass #%(id)s: %(uses)s use(s) until %(until)s (%(zone)s)", id=pass_id, uses=uses,
+        until=until, zone=zone)  # fmt: skip
+    say("QR payload (shown once): %(token)s", token=token)
     path = png or Path(f"pass-{pass_id}.png")
     try:
         import qrcode
     except ImportError:
-        click.echo("(qrcode package not installed: no PNG written; encode the payload above)")
+        say("(qrcode package not installed: no PNG written; encode the payload above)")
         return
     image = qrcode.make(token, box_size=8, border=4)
     image.save(str(path))
-    click.echo(f"QR code written to {path}")
+    say("QR code written to %(path)s", path=path)
 
 
 @pass_group.command("revoke")
@@ -333,7 +350,7 @@ def pass_revoke(pass_id: int, config_path: Path) -> None:
     from edge.store.open import open_store
 
     revoke_pass(open_store(read_config(config_path)), pass_id)
-    click.echo(f"pass #{pass_id} revoked")
+    say("pass #%(id)s revoked", id=pass_id)
 
 
 @pass_group.command("list")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from edge.cli.common import Column, config_option, print_table, read_config, say, words
+from edge.cli.common import Column, config_option, fail, print_table, read_config, say, words
 from edge.db import connect, transaction, utc_now
 from edge.vocabulary import N_
 
@@ -93,7 +93,7 @@ def room_remove(room_id: int, config_path: Path) -> None:
         if removed:
             audit_log.append(conn, "cli", "remove_room", f"room:{room_id}")
     if not removed:
-        raise click.ClickException(f"there is no room {room_id}")
+        raise fail("there is no room %(id)s", id=room_id)
     say("room %(id)s removed; its sticker no longer opens the form", id=room_id)
 
 
@@ -102,7 +102,7 @@ def _landlord_id(db, username: str) -> int:
         "SELECT id FROM users WHERE username = ? AND role = 'landlord'", [username]
     ).fetchone()
     if row is None:
-        raise click.ClickException(f"no landlord account {username!r}")
+        raise fail("no landlord account %(user)r", user=username)
     return int(row[0])
 
 
@@ -124,11 +124,11 @@ def stickers(
     if landlord:
         row = db.execute("SELECT id FROM users WHERE username = ?", [landlord]).fetchone()
         if row is None:
-            raise click.ClickException(f"no account {landlord!r}")
+            raise fail("no account %(user)r", user=landlord)
         landlord_id = row[0]
     rooms = list_rooms(db.conn, landlord_id=landlord_id, building_id=building_id)
     if not rooms:
-        raise click.ClickException("no rooms match")
+        raise fail("no rooms match")
     pdf = sticker_sheet_pdf(rooms, config.registry.base_url, controller=config.registry.controller)
     output.write_bytes(pdf)
     say("wrote %(n)s stickers to %(path)s", n=len(rooms), path=output)

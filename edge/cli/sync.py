@@ -9,7 +9,17 @@ from pathlib import Path
 
 import click
 
-from edge.cli.common import config_option, print_rows, read_config, say, stop_on_signals, tr
+from edge.cli.common import (
+    config_option,
+    fail,
+    print_rows,
+    read_config,
+    say,
+    shown,
+    stop_on_signals,
+    tr,
+    words,
+)
 
 
 @click.group("sync", invoke_without_command=True)
@@ -26,18 +36,16 @@ def sync_cmd(ctx: click.Context, config_path: Path) -> None:
 
     config = read_config(config_path)
     if config.community.role == "gate":
-        raise click.ClickException(
-            "this is a gate box: its hub talks to the district; run `menwei hub link`"
-        )
+        raise fail("this is a gate box: its hub talks to the district; run `menwei hub link`")
     if config.sync is None:
-        raise click.ClickException("no [sync] section in the config: sync is disabled")
+        raise fail("no [sync] section in the config: sync is disabled")
     try:
         protocol = build_protocol(
             config.sync, config.storage.snapshot_dir, config.site.zone,
             vault=vault_for(config.security.pii_key_file),
         )  # fmt: skip
     except SecretError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(shown(exc)) from None
     stop = stop_on_signals()
     from sync.downlink_faces import handlers_for
 
@@ -108,8 +116,9 @@ def sync_status_cmd(as_json: bool, config_path: Path) -> None:
                 else ""
             )
         )
-        for name, value in sorted(status["downlink"].items()):
-            click.echo(f"  downlink {name}: {value}")
+        said = words(config)
+        for name, value in sorted(status["downlink"].items()):  # a time, a cursor or a tag
+            say("  downlink %(name)s: %(value)s", name=name, value=said.time(value, seconds=True))
         if "gat1400" in status:
             click.echo(f"  GA/T 1400: {json.dumps(status['gat1400'], ensure_ascii=False)}")
     if status["dead"]:

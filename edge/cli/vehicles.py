@@ -10,6 +10,7 @@ import click
 from edge.cli.common import (
     Column,
     config_option,
+    fail,
     parse_time,
     print_table,
     read_config,
@@ -96,7 +97,7 @@ def vehicle_remove(plate: str, kind: str | None, config_path: Path) -> None:
         open_store(read_config(config_path)), plate, cast("VehicleKind | None", kind)
     )
     if not removed:
-        raise click.ClickException(f"no enrolment for {plate}")
+        raise fail("no enrolment for %(plate)s", plate=plate)
     say("removed %(n)s enrolment(s)", n=removed)
 
 
@@ -146,8 +147,8 @@ def watchlist_remove(plate: str, config_path: Path) -> None:
     from edge.store.open import open_store
 
     if not remove_watch(open_store(read_config(config_path)), plate):
-        raise click.ClickException(f"{plate} is not on the watchlist")
-    click.echo("removed")
+        raise fail("%(plate)s is not on the watchlist", plate=plate)
+    say("removed")
 
 
 @watchlist.command("list")

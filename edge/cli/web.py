@@ -12,9 +12,11 @@ from ulid import ULID
 from edge.cli.common import (
     Column,
     config_option,
+    fail,
     print_table,
     read_config,
     say,
+    shown,
     stop_on_signals,
     tr,
     words,
@@ -44,16 +46,17 @@ def web(config_path: Path, host: str | None, port: int | None) -> None:
     app = create_app(config)
     bind_host, bind_port = host or config.web.host, port or config.web.port
     if not is_loopback(bind_host):
-        raise click.ClickException(
-            f"--host {bind_host}: menwei web listens on loopback only; the LAN is served"
-            " by the HTTPS front (docs/deploy.md)"
+        raise fail(
+            "--host %(host)s: menwei web listens on loopback only; the LAN is served"
+            " by the HTTPS front (docs/deploy.md)",
+            host=bind_host,
         )
     try:
         server, url = build_server(app, config, bind_host, bind_port)
     except (OSError, ValueError) as exc:  # busy port, unreadable or bad certificate
-        raise click.ClickException(f"cannot start the web server: {exc}") from None
+        raise fail("cannot start the web server: %(error)s", error=exc) from None
     stop = stop_on_signals()
-    click.echo(f"menwei web on {url}")
+    say("menwei web on %(url)s", url=url)
     serve_until_stopped(server, url, stop, Watchdog())
 
 
@@ -80,10 +83,10 @@ def front_config(config_path: Path, output: Path, check: bool) -> None:
         if check:
             subprocess.run([str(front.nginx_binary()), "-t", "-q", "-c", str(output)], check=True)
     except front.FrontError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(shown(exc)) from None
     except subprocess.CalledProcessError:
-        raise click.ClickException(f"nginx refused {output} (see above)") from None
-    click.echo(f"front config written to {output}")
+        raise fail("nginx refused %(path)s (see above)", path=output) from None
+    say("front config written to %(path)s", path=output)
 
 
 @click.group()
@@ -115,16 +118,20 @@ def audit_verify(checkpoint_files: tuple[Path, ...], config_path: Path) -> None:
     db = connect(config.storage.database_path)
     result = audit_log.verify(db, config.audit_checkpoint_path, extra)
     if not result.ok:
-        where = f"at entry {result.first_bad_seq}: " if result.first_bad_seq else ": "
-        click.echo(f"BROKEN {where}{result.problem}", err=True)
+        if result.first_bad_seq:
+            say("BROKEN at entry %(seq)s: %(problem)s", err=True, seq=result.first_bad_seq,
+                problem=result.problem)  # fmt: skip
+        else:
+            say("BROKEN: %(problem)s", err=True, problem=result.problem)
         raise SystemExit(1)
     checked = result.checkpoint
-    against = (
-        f"; matches the checkpoint of {checked.at} (entry {checked.seq})"
-        if checked
-        else "; no checkpoint yet (menwei audit checkpoint)"
-    )
-    click.echo(f"OK: {result.rows} entries, chain intact{against}")
+    if checked:
+        say("OK: %(rows)s entries, chain intact; matches the checkpoint of %(at)s (entry"
+            " %(seq)s)", rows=result.rows, at=words(config).time(checked.at, seconds=True),
+            seq=checked.seq)  # fmt: skip
+    else:
+        say("OK: %(rows)s entries, chain intact; no checkpoint yet (menwei audit checkpoint)",
+            rows=result.rows)  # fmt: skip
 
 
 @audit.command("checkpoint")
@@ -150,10 +157,11 @@ def audit_checkpoint(config_path: Path) -> None:
     try:
         made = audit_log.make_checkpoint(db, config.audit_checkpoint_path, now, to_district)
     except OSError as exc:  # the second copy's folder is not writable by this user
-        raise click.ClickException(
-            f"cannot write {config.audit_checkpoint_path}: {exc.strerror}"
-        ) from None
-    click.echo(f"checkpoint: entry {made.seq}, {made.hash[:16]}…, signed")
+        raise fail(
+            "cannot write %(path)s: %(error)s", path=config.audit_checkpoint_path,
+            error=exc.strerror,
+        ) from None  # fmt: skip
+    say("checkpoint: entry %(seq)s, %(hash)s…, signed", seq=made.seq, hash=made.hash[:16])
 
 
 @click.group()
@@ -165,14 +173,18 @@ def _ask_password() -> str:
     """A new password, asked twice with the input hidden (never an option: it would stay in
     the shell history and the process list)."""
     return str(
-        click.prompt("Password (min. 10 characters)", hide_input=True, confirmation_prompt=True)
+        click.prompt(
+            tr("Password (min. 10 characters)"),
+            hide_input=True,
+            confirmation_prompt=tr("Repeat for confirmation"),
+        )
     )
 
 
 def _user_id(db, username: str) -> int:
     row = db.execute("SELECT id FROM users WHERE username = ?", [username]).fetchone()
     if row is None:
-        raise click.ClickException(f"there is no account {username!r}")
+        raise fail("there is no account %(user)r", user=username)
     return int(row[0])
 
 

@@ -4,25 +4,32 @@ resolved, and every problem reported at once with its key path."""
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from edge.config.menwei import MenweiConfig
-from edge.errors import UserError
+from edge.errors import Phrase, UserError, render_part
 
 DEFAULT_CONFIG_PATH = Path("/etc/menwei/menwei.toml")
 
 
 class ConfigError(UserError):
-    """A config file that cannot be used; ``problems`` lists ``key: reason`` lines."""
+    """A config file that cannot be used; ``problems`` lists ``key: reason`` lines (a
+    ``Phrase`` reads in the reader's language; pydantic's own reasons stay in English, as
+    an installer's diagnostic)."""
 
     code = "config"
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
         self.problems = problems
-        super().__init__(f"{source}: invalid config\n" + "\n".join(f"  - {p}" for p in problems))
+        super().__init__("%(source)s: invalid config", {"source": source})
+
+    def render(self, translate: Callable[[str], str] | None = None) -> str:
+        lines = (f"  - {render_part(p, translate)}" for p in self.problems)
+        return "\n".join([super().render(translate), *lines])
 
 
 def _describe(error: dict) -> str:
@@ -31,7 +38,7 @@ def _describe(error: dict) -> str:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     message = error["msg"]
     if error["type"] == "extra_forbidden":
-        message = "unknown key (typo?)"
+        return Phrase("%(key)s: unknown key (typo?)", key=path or "(top level)")
     return f"{path or '(top level)'}: {message}"
 
 
@@ -98,11 +105,12 @@ def load_config(path: Path) -> MenweiConfig:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read file: {exc.strerror}"]) from None
+        problem = Phrase("cannot read file: %(error)s", error=exc.strerror)
+        raise ConfigError(str(path), [problem]) from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise ConfigError(str(path), ["file is not UTF-8 text"]) from None
+        raise ConfigError(str(path), [Phrase("file is not UTF-8 text")]) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+        raise ConfigError(str(path), [Phrase("not valid TOML: %(error)s", error=exc)]) from None
     return parse_config(data, str(path))

@@ -33,7 +33,7 @@ from gpiozero.pins.mock import MockFactory
 
 from edge.config import load_config
 from edge.db import connect, iso, transaction, utc_now
-from edge.demo.narration import describe_person_outcome
+from edge.demo.narration import describe_person_outcome, told
 from edge.faces.recogniser import FaceRecogniser
 from edge.gates.control import GateControlServer, socket_path
 from edge.gates.pedestrian import PedestrianGateLoop, PedestrianSettings
@@ -232,11 +232,17 @@ def run_community_demo(data_dir: Path, echo: Echo) -> int:
         world.stop_all()
 
 
+def _reached(delay: float | None) -> str:
+    if delay is None:
+        return told("NOT REACHED")
+    return told("reached both gate boxes after %(s)s s", s=f"{delay:.2f}")
+
+
 def _story(world: LoopbackCommunity, echo: Echo) -> int:
     ok = True
 
     def step(text: str) -> None:
-        echo(f"\n== {text}")
+        echo(f"\n== {text}")  # a told() line
 
     def tell(outcome: GateOutcome | None, box: str) -> str:
         if outcome is None:
@@ -244,21 +250,22 @@ def _story(world: LoopbackCommunity, echo: Echo) -> int:
         echo(f"  [{box}] {describe_person_outcome(outcome)}")
         return outcome.decision
 
-    step(f"a hub and gate boxes {', '.join(BOXES)} in {world.root}, each its own process")
+    step(told("a hub and gate boxes %(boxes)s in %(folder)s, each its own process",
+              boxes=", ".join(BOXES), folder=world.root))  # fmt: skip
     world.start("hub")
     if _wait(world.hub_up, 60) is None:
-        echo("the hub did not start; see hub/serve.log")
+        echo(told("the hub did not start; see hub/serve.log"))
         return 1
     for box in BOXES:
         code = world.run("hub", "invite", box, "-c", world.config("hub")).strip()
-        echo(f"  hub: one-time code for {box}: {code}")
+        echo("  " + told("hub: one-time code for %(box)s: %(code)s", box=box, code=code))
         echo("  " + world.run("hub", "join", code, "-c", world.config(box)).strip())
         world.start(box)
     for box in BOXES:
         if _wait(functools.partial(world.synced, box), 60) is None:
-            echo(f"{box} did not reach the hub; see {box}/link.log")
+            echo(told("%(box)s did not reach the hub; see %(box)s/link.log", box=box))
             return 1
-    echo("  both gate boxes hold the hub's lists")
+    echo("  " + told("both gate boxes hold the hub's lists"))
 
     pins = MockFactory()
     recogniser = FaceRecogniser()
@@ -272,26 +279,26 @@ def _story(world: LoopbackCommunity, echo: Echo) -> int:
 
         return _wait(holds, 30)
 
-    step("a resident is enrolled at the hub (PIN 480915)")
+    step(told("a resident is enrolled at the hub (PIN 480915)"))
     rid = add_resident(hub, hub_vault, "李四", "3-1-402")
     set_pin(hub, rid, "480915")
     delay = everywhere(
         f"SELECT COUNT(*) FROM residents WHERE id = {rid} AND pin_hash IS NOT NULL AND active = 1",
         1,
     )
-    echo(f"  reached both gate boxes after {delay:.2f} s" if delay is not None else "  NOT REACHED")
+    echo("  " + _reached(delay))
     for box, (loop, _, _) in doors.items():
         ok &= tell(loop.keypad_entry(f"{rid}*480915"), box) == "open"
 
-    step("the resident is deactivated at the hub")
+    step(told("the resident is deactivated at the hub"))
     with transaction(hub) as conn:
         set_active(conn, rid, False)
     delay = everywhere(f"SELECT COUNT(*) FROM residents WHERE id = {rid} AND active = 0", 1)
-    echo(f"  reached both gate boxes after {delay:.2f} s" if delay is not None else "  NOT REACHED")
+    echo("  " + _reached(delay))
     for box, (loop, _, _) in doors.items():
         ok &= tell(loop.keypad_entry(f"{rid}*480915"), box) == "deny"
 
-    step("a one-use QR pass is shown at both doors at the same moment")
+    step(told("a one-use QR pass is shown at both doors at the same moment"))
     now = datetime.now(UTC)
     pass_id, token = issue_pass(
         hub, "visitor", now - timedelta(minutes=1), now + timedelta(hours=2), 1
@@ -309,34 +316,39 @@ def _story(world: LoopbackCommunity, echo: Echo) -> int:
         thread.start()
     for thread in threads:
         thread.join()
-    echo(f"  spent at the hub: {decisions.count('open')} door opened, the other refused")
+    echo("  " + told("spent at the hub: %(n)s door opened, the other refused",
+                     n=decisions.count("open")))  # fmt: skip
     ok &= sorted(decisions) == ["deny", "open"]
 
-    step("the hub stops: the doors go on deciding and queue their events")
+    step(told("the hub stops: the doors go on deciding and queue their events"))
     other = add_resident(hub, hub_vault, "王五", "3-1-403")
     set_pin(hub, other, "135790")
     everywhere(f"SELECT COUNT(*) FROM residents WHERE id = {other} AND pin_hash IS NOT NULL", 1)
     world.stop("hub")
     for box, (loop, db, _) in doors.items():
         ok &= tell(loop.keypad_entry(f"{other}*135790"), box) == "open"
-        echo(f"  [{box}] events waiting for the hub: {_pending(db)}")
+        echo(f"  [{box}] " + told("events waiting for the hub: %(n)s", n=_pending(db)))
 
-    step("the hub is back: the backlogs drain")
+    step(told("the hub is back: the backlogs drain"))
     hub_back = iso(utc_now())
     world.start("hub")
     delay = _wait(lambda: all(_pending(db) == 0 for _, db, _ in doors.values()), 120)
-    echo(f"  drained after {delay:.2f} s" if delay is not None else "  NOT DRAINED")
+    if delay is not None:
+        echo("  " + told("drained after %(s)s s", s=f"{delay:.2f}"))
+    else:
+        echo("  " + told("NOT DRAINED"))
     ok &= delay is not None
     held = hub.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-    echo(f"  the hub holds {held} events of both doors, each once")
+    echo("  " + told("the hub holds %(n)s events of both doors, each once", n=held))
 
-    step("a guard at the hub's console opens the north door, through the hub")
+    step(told("a guard at the hub's console opens the north door, through the hub"))
     loop, _, _ = doors["north"]
     run_dir = load_config(Path(world.config("north"))).storage.run_dir
     try:  # a Unix socket's path has at most 107 bytes: a deep data folder cannot hold one
         control = GateControlServer(socket_path(run_dir, "north-door"), loop.handle)
     except OSError as exc:
-        echo(f"  cannot open the door's control socket in {run_dir}: {exc}")
+        echo("  " + told("cannot open the door's control socket in %(folder)s: %(error)s",
+                         folder=run_dir, error=exc))  # fmt: skip
         return 1
     try:
         gate = None
@@ -350,7 +362,7 @@ def _story(world: LoopbackCommunity, echo: Echo) -> int:
         if _wait(polling, 30) is not None:
             gate = remote_gate(hub.conn, "north-door", utc_now())
         if gate is None:
-            echo("  the hub does not know the north door")
+            echo("  " + told("the hub does not know the north door"))
             ok = False
         else:
             request = {"cmd": "open", "operator": "guard01", "reason": "送货"}
@@ -358,12 +370,13 @@ def _story(world: LoopbackCommunity, echo: Echo) -> int:
             result = await_command(hub, queue_command(hub, gate, request, utc_now()), 5.5)
             took = (time.monotonic() - started) * 1000
             opened = result.state == "done" and bool(result.reply.get("ok"))
-            echo(
-                f"  [north] opened by guard01 from the hub in {took:.0f} ms"
-                f" (event {result.reply.get('event_id')})"
-                if opened
-                else f"  [north] NOT OPENED: {result.state} {result.reply}"
-            )
+            if opened:
+                echo("  [north] " + told("opened by guard01 from the hub in %(ms)s ms (event"
+                                         " %(event)s)", ms=f"{took:.0f}",
+                                         event=result.reply.get("event_id")))  # fmt: skip
+            else:
+                echo("  [north] " + told("NOT OPENED: %(state)s %(reply)s", state=result.state,
+                                         reply=result.reply))  # fmt: skip
             ok &= opened
     finally:
         control.close()
@@ -373,5 +386,8 @@ def _story(world: LoopbackCommunity, echo: Echo) -> int:
     for _, _, door in doors.values():
         door.close()
     pins.reset()
-    echo("\ncommunity demo " + ("finished: every step as expected" if ok else "FAILED a step"))
+    if ok:
+        echo("\n" + told("community demo finished: every step as expected"))
+    else:
+        echo("\n" + told("community demo FAILED a step"))
     return 0 if ok else 1

@@ -34,9 +34,11 @@ from edge.config import MenweiConfig
 from edge.db import transaction, utc_now
 from edge.demo.config import DOOR_GATE, VEHICLE_GATE
 from edge.demo.door_frames import doorway
+from edge.demo.narration import told
 from edge.gates.assembly import pedestrian_gate, vehicle_gate
 from edge.pii import PiiVault
 from edge.plates.synth import render_empty_scene
+from edge.vocabulary import N_
 from edge.web.accounts import create_user, hash_password
 from edge.web.app import create_app
 from edge.web.context import EXTENSION
@@ -218,20 +220,25 @@ def serve_console(
         running.enter_context(pedestrian_gate(config, DOOR_GATE, stop, pin_factory=pin_factory))
         thread = threading.Thread(target=server.run, name="demo-web", daemon=True)
         thread.start()
-        where = "phones on this network too: plain HTTP" if lan else "this machine only"
-        echo(f"\nConsole: {url}/  ({where}; Ctrl-C stops the demo)")
+        reach = N_("phones on this network too: plain HTTP") if lan else N_("this machine only")
+        where = told(reach)
+        echo("\n" + told("Console: %(url)s/  (%(where)s; Ctrl-C stops the demo)", url=url,
+                         where=where))  # fmt: skip
         for username, password in passwords.items():
-            echo(f"  {username:<8} password {password}")
-        echo(f"Tenant registration (the door sticker of {' '.join(DEMO_ROOM)}): {url}/r/{token}")
+            echo(f"  {username:<8} " + told("password %(password)s", password=password))
+        echo(told("Tenant registration (the door sticker of %(room)s): %(url)s",
+                  room=" ".join(DEMO_ROOM), url=f"{url}/r/{token}"))  # fmt: skip
         echo(
-            "Both gates keep replaying their frames, each round a new passage: log in as guard,"
-            " watch /console/, open a gate by hand; as admin see /dashboard/ and /admin/audit;"
-            " as landlord confirm the waiting registration; as police or grid search /police/;"
-            " as resident issue a visitor pass at /my/."
+            told(
+                "Both gates keep replaying their frames, each round a new passage: log in as guard,"
+                " watch /console/, open a gate by hand; as admin see /dashboard/ and /admin/audit;"
+                " as landlord confirm the waiting registration; as police or grid search /police/;"
+                " as resident issue a visitor pass at /my/."
+            )
         )
         try:
             stop.wait()
         finally:
             server.stop()
             thread.join(timeout=10)
-    echo("Demo stopped: relays at rest.")
+    echo(told("Demo stopped: relays at rest."))

@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from edge.config import GateConfig
-from edge.demo.narration import INDENT, describe_person_outcome
+from edge.demo.narration import INDENT, describe_person_outcome, kind_label, told
 from edge.gates.runner import GateOutcome
+from edge.vocabulary import N_
 from gate_drivers.camera import Camera
 
 STALL_S = 30.0  # no new frame for this long: the replay is stuck, stop waiting
@@ -119,7 +120,8 @@ class DoorActor:
     def expect(self, kind: str, timeout_s: float) -> GateOutcome | None:
         found = self.feed.wait_for(kind, timeout_s)
         if found is None:
-            self.echo(f"{INDENT}(no {kind} event within {timeout_s:g} s)")
+            self.echo(INDENT + told("(no %(kind)s event within %(s)s s)",
+                                    kind=kind_label(kind), s=f"{timeout_s:g}"))  # fmt: skip
             return None
         outcome, received = found
         if kind in ("exit_button", "fire_alarm") or outcome.decision == "open":
@@ -142,14 +144,13 @@ class DoorActor:
         deadline = time.monotonic() + timeout_s
         while not self.relay_locked():
             if time.monotonic() > deadline:
-                self.echo(f"{INDENT}lock relay GPIO{self.lock.relay_pin}: still released!")
+                self.echo(INDENT + told("lock relay GPIO%(pin)s: still released!",
+                                        pin=self.lock.relay_pin))  # fmt: skip
                 return False
             time.sleep(0.02)
         released = time.monotonic() - since
-        self.echo(
-            f"{INDENT}lock relay GPIO{self.lock.relay_pin}: locked again "
-            f"({released:.1f} s released)"
-        )
+        self.echo(INDENT + told("lock relay GPIO%(pin)s: locked again (%(s)s s released)",
+                                pin=self.lock.relay_pin, s=f"{released:.1f}"))  # fmt: skip
         return True
 
     # -- the steps ----------------------------------------------------------------------------
@@ -166,10 +167,8 @@ class DoorActor:
 
     def pin_after_doubted_face(self, pin: str) -> None:
         """The door doubted a face and asks for that resident's PIN: they type it, bare."""
-        self.echo(
-            f"{INDENT}the door asks for that resident's PIN; the resident types it "
-            f"({'•' * len(pin)}#)"
-        )
+        self.echo(INDENT + told("the door asks for that resident's PIN; the resident types it"
+                                " (%(dots)s#)", dots="•" * len(pin)))  # fmt: skip
         self.type_on_keypad(f"{pin}#")
         if self.expect("pin_passage", 5) is not None:
             self.relocked(self.last_grant)
@@ -203,21 +202,23 @@ class DoorActor:
             return
         since = self.last_grant
         time.sleep(self.lock.release_s + 1.0)
-        state = "locked (wrong!)" if self.relay_locked() else "still released"
-        self.echo(
-            f"{INDENT}{time.monotonic() - since:.1f} s later, longer than any grant: lock relay "
-            f"GPIO{self.lock.relay_pin} {state}"
-        )
+        state = told(N_("locked (wrong!)") if self.relay_locked() else N_("still released"))
+        self.echo(INDENT + told(
+            "%(s)s s later, longer than any grant: lock relay GPIO%(pin)s %(state)s",
+            s=f"{time.monotonic() - since:.1f}", pin=self.lock.relay_pin, state=state,
+        ))  # fmt: skip
         before = len(self.feed.outcomes)
         self.door_open(True)  # people leave: not a forced door during a fire alarm
         time.sleep(0.3)
         self.door_open(False)
         time.sleep(0.2)
         forced = any(o.kind == "door_forced" for o in self.feed.outcomes[before:])
-        self.echo(
-            f"{INDENT}people leave through the door: "
-            + ("door_forced raised (wrong!)" if forced else "no forced-door alarm in a fire alarm")
+        said = (
+            N_("door_forced raised (wrong!)")
+            if forced
+            else N_("no forced-door alarm in a fire alarm")
         )
+        self.echo(INDENT + told("people leave through the door: %(said)s", said=told(said)))
         self._contact(self.fire_pin, False)
         if self.expect("fire_alarm_cleared", 3) is not None:
             self.relocked(since)

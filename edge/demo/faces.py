@@ -19,6 +19,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge.errors import Phrase
 from gate_drivers.frame_sources import IMAGE_SUFFIXES
 
 DEFAULT_FACES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "faces"
@@ -64,23 +65,33 @@ def find_cast(folder: Path | None) -> tuple[FaceCast | None, str]:
     """
     given = folder is not None
     folder = folder if folder is not None else DEFAULT_FACES
-    how = (
+    how = Phrase(
         "point `menwei demo --faces DIR` at a folder with labels.tsv (file, identity) "
         "or one sub-folder of photos per person"
     )
     if not folder.is_dir():
-        where = f"{folder} does not exist" if given else f"none on this machine ({folder})"
-        return None, f"no face photos: {where}; {how}"
+        if given:
+            where = Phrase("%(folder)s does not exist", folder=folder)
+        else:
+            where = Phrase("none on this machine (%(folder)s)", folder=folder)
+        return None, Phrase("no face photos: %(where)s; %(how)s", where=where, how=how)
     try:
         labels = folder / "labels.tsv"
         people = _labelled(folder) if labels.is_file() else _by_subfolder(folder)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        return None, f"cannot read the face photos in {folder}: {exc}"
+        return None, Phrase(
+            "cannot read the face photos in %(folder)s: %(error)s", folder=folder, error=exc
+        )
     ranked = sorted(people.items(), key=lambda item: (-len(item[1]), item[0]))
     if not ranked or len(ranked[0][1]) < 2:
-        return None, f"{folder} has no person with 2 or more photos; {how}"
+        return None, Phrase(
+            "%(folder)s has no person with 2 or more photos; %(how)s", folder=folder, how=how
+        )
     if len(ranked) < 2:
-        return None, f"{folder} has photos of one person only: no stranger to show; {how}"
+        return None, Phrase(
+            "%(folder)s has photos of one person only: no stranger to show; %(how)s",
+            folder=folder, how=how,
+        )  # fmt: skip
     resident = sorted(ranked[0][1])
     stranger = sorted(people[min(name for name, _ in ranked[1:])])[0]
     cast = FaceCast(tuple(resident[1 : 1 + MAX_ENROL_PHOTOS]), resident[0], stranger, folder)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from edge.errors import render_part
 from edge.gates.runner import GateOutcome
-from edge.vocabulary import N_, Vocabulary, locale_language
+from edge.vocabulary import N_, Vocabulary, locale_language, translator
 
 INDENT = " " * 10  # lines that continue an outcome's line
 ACTIONS = {
@@ -18,6 +19,24 @@ ACTIONS = {
     ("pedestrian", "none"): N_("EVENT"),
     ("vehicle", "none"): N_("EVENT"),
 }
+
+
+def told(msgid: str, **params: object) -> str:
+    """A line of the demo's own story in the locale's language, its ``%(name)s``
+    placeholders filled from ``params``."""
+    translate = translator(locale_language())
+    text = translate(msgid)
+    return text % {k: render_part(v, translate) for k, v in params.items()} if params else text
+
+
+def kind_label(kind: str) -> str:
+    """An event kind's label in the locale's language."""
+    return _words(None).kind(kind)
+
+
+def who(label: str | None) -> str:
+    """A people label ("resident 1 of household 3-1-402") in the locale's language."""
+    return _words(None).who(label)
 
 
 def _words(zone: ZoneInfo | None) -> Vocabulary:

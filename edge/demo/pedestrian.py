@@ -40,6 +40,8 @@ from edge.demo.config import DOOR_GATE
 from edge.demo.door_frames import Segment, largest_face, person_frames, qr_frames, write_frames
 from edge.demo.door_script import DoorActor, OutcomeFeed, keypad_fifo, wait_for_frame
 from edge.demo.faces import FaceCast, find_cast
+from edge.demo.narration import told, who
+from edge.errors import Phrase
 from edge.faces.configured import face_recogniser
 from edge.faces.images import ImageInputError, read_image_file
 from edge.faces.liveness import synthetic
@@ -56,6 +58,7 @@ from edge.people.residents import (
     set_pin,
 )
 from edge.pii import PiiVault, create_key_file
+from edge.vocabulary import N_
 
 FACE_HOUSEHOLD, PIN_HOUSEHOLD = "3-1-402", "5-2-1101"
 PIN, WRONG_PIN = "480915", "135792"  # demo data; a real PIN is never printed or stored plain
@@ -105,7 +108,8 @@ def _enrol(
             if not photos:
                 break
     remove_resident(db, row["id"])
-    return None, 0, f"enrolment refused every photo of the chosen person ({codes})"
+    return None, 0, Phrase("enrolment refused every photo of the chosen person (%(codes)s)",
+                           codes=codes)  # fmt: skip
 
 
 def seed_people(
@@ -144,10 +148,10 @@ def _face_views(recogniser: FaceRecogniser, cast: FaceCast) -> tuple[FaceViews |
         try:
             photo = read_image_file(path)
         except ImageInputError:  # its message may name the file, and so the person
-            return None, "a chosen photo is unreadable"
+            return None, Phrase("a chosen photo is unreadable")
         faces = recogniser.detector.detect(photo)
         if not faces:
-            return None, "the detector finds no face in a chosen photo"
+            return None, Phrase("the detector finds no face in a chosen photo")
         photos.append((photo, faces[0]))
     (resident, face), (stranger, _) = photos
     rng = np.random.default_rng(16)
@@ -206,26 +210,28 @@ def _introduce(scene: DoorScene, config: MenweiConfig, fps: float, echo: Echo) -
     gate = config.gate(DOOR_GATE)
     assert gate.lock is not None
     people = scene.people
-    echo(
-        f"\nPedestrian gate {DOOR_GATE}: camera replays {scene.frames} frames of a doorway at "
-        f"{fps:g} fps; lock relay on mock GPIO{gate.lock.relay_pin} (fail-safe maglock: "
-        "energised = locked); door contact, exit button and fire alarm on mock inputs; "
-        "keypad on a FIFO"
-    )
-    visitor = f"a one-use QR pass for a {people.pass_label}"
+    echo("\n" + told(
+        "Pedestrian gate %(gate)s: camera replays %(frames)s frames of a doorway at %(fps)s fps;"
+        " lock relay on mock GPIO%(pin)s (fail-safe maglock: energised = locked); door contact,"
+        " exit button and fire alarm on mock inputs; keypad on a FIFO",
+        gate=DOOR_GATE, frames=scene.frames, fps=f"{fps:g}", pin=gate.lock.relay_pin,
+    ))  # fmt: skip
+    visitor = told("a one-use QR pass for a %(who)s", who=who(people.pass_label))
     if scene.faces_skipped:
-        echo(f"Faces skipped: {scene.faces_skipped}.")
-        echo(f"Door community: {people.pin_label} (PIN), {visitor}")
-        echo("The door runs with PIN, QR pass and door events only.\n")
+        echo(told("Faces skipped: %(why)s.", why=scene.faces_skipped))
+        echo(told("Door community: %(pin)s (PIN), %(visitor)s", pin=who(people.pin_label),
+                  visitor=visitor))  # fmt: skip
+        echo(told("The door runs with PIN, QR pass and door events only.") + "\n")
     else:
-        echo(
-            f"Door community: {people.face_label} (face: {people.photos} photo(s) enrolled with"
-            f" consent), {people.pin_label} (PIN), {visitor}"
-        )
-        echo(
-            f"Face photos read from {scene.faces_from}: enrolled from some, another one of the"
-            " same person replayed at the door, and a stranger\n"
-        )
+        echo(told(
+            "Door community: %(face)s (face: %(photos)s photo(s) enrolled with consent),"
+            " %(pin)s (PIN), %(visitor)s", face=who(people.face_label), photos=people.photos,
+            pin=who(people.pin_label), visitor=visitor,
+        ))  # fmt: skip
+        echo(told(
+            "Face photos read from %(folder)s: enrolled from some, another one of the same person"
+            " replayed at the door, and a stranger", folder=scene.faces_from,
+        ) + "\n")  # fmt: skip
 
 
 def run_pedestrian_demo(
@@ -252,28 +258,29 @@ def run_pedestrian_demo(
         config, DOOR_GATE, stop, db=db, pin_factory=factory, on_outcome=feed, recogniser=recogniser
     ) as gate:
         actor = DoorActor(config.gate(DOOR_GATE), factory, feed, echo, gate.door.grace_s)
+        face = who(people.face_label)
         seen = {
-            "resident": (f"{people.face_label} walks up (a photo not enrolled)", "face_passage"),
-            "phone": (
-                f"someone holds up a phone showing that photo of {people.face_label}",
-                "face_spoof_suspected",
-            ),
-            "stranger": ("a stranger walks up (nobody enrolled)", "face_unknown"),
-            "visitor": ("a visitor holds up the QR pass on a phone", "qr_pass"),
-        }
+            "resident": (told("%(who)s walks up (a photo not enrolled)", who=face),
+                         "face_passage"),
+            "phone": (told("someone holds up a phone showing that photo of %(who)s", who=face),
+                      "face_spoof_suspected"),
+            "stranger": (told("a stranger walks up (nobody enrolled)"), "face_unknown"),
+            "visitor": (told("a visitor holds up the QR pass on a phone"), "qr_pass"),
+        }  # fmt: skip
         acted: list[tuple[str, Callable[[], None]]] = [
             (
-                f"{people.pin_label} types a wrong PIN, then the right one "
-                f"({people.pin_id}*{'•' * len(PIN)}#), and walks through",
+                told("%(who)s types a wrong PIN, then the right one (%(entry)s#), and walks"
+                     " through", who=who(people.pin_label),
+                     entry=f"{people.pin_id}*{'•' * len(PIN)}"),
                 lambda: actor.pin_entry(people.pin_id, PIN, WRONG_PIN),
             ),
             (
-                "someone inside presses the exit button, then props the door open",
+                told("someone inside presses the exit button, then props the door open"),
                 actor.exit_then_propped_open,
             ),
-            ("the locked door is forced open", actor.forced),
-            ("the fire alarm goes off; later the fire panel is reset", actor.fire_alarm),
-        ]
+            (told("the locked door is forced open"), actor.forced),
+            (told("the fire alarm goes off; later the fire panel is reset"), actor.fire_alarm),
+        ]  # fmt: skip
         count = len(scene.segments) + len(acted)
         for number, segment in enumerate(scene.segments, 1):
             story, kind = seen[segment.key]
@@ -289,10 +296,11 @@ def run_pedestrian_demo(
             act()
         latest = gate.camera.latest()
         if latest is not None and latest.seq >= scene.frames:
-            echo("  (the door camera's replay started over: this machine is slower than planned)")
-    rest = "energised (wrong!)" if actor.relay_energised() else "at rest, de-energised"
-    echo(
-        f"Gate {DOOR_GATE} stopped: lock relay {rest} (a fail-safe maglock is then released,"
-        " as on a power cut)"
+            echo("  " + told("(the door camera's replay started over: this machine is slower"
+                             " than planned)"))  # fmt: skip
+    rest = told(
+        N_("energised (wrong!)") if actor.relay_energised() else N_("at rest, de-energised")
     )
+    echo(told("Gate %(gate)s stopped: lock relay %(rest)s (a fail-safe maglock is then released,"
+              " as on a power cut)", gate=DOOR_GATE, rest=rest))  # fmt: skip
     return feed.outcomes

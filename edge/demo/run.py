@@ -33,7 +33,7 @@ from edge.config.sync import SyncConfig
 from edge.db import ThreadConnections, utc_now
 from edge.demo.config import FPS, OPEN_PIN, VEHICLE_GATE, demo_config
 from edge.demo.door_script import STALL_S
-from edge.demo.narration import describe_outcome
+from edge.demo.narration import describe_outcome, told
 from edge.demo.pedestrian import run_pedestrian_demo
 from edge.gates.assembly import vehicle_gate
 from edge.gates.runner import GateOutcome
@@ -41,6 +41,7 @@ from edge.people.vehicles import VehicleInput, add_vehicle, add_watch
 from edge.plates.synth import render_empty_scene, render_scene
 from edge.store.open import open_store
 from edge.store.outbox import counts
+from edge.vocabulary import N_
 from sync.reference_platform import ReferencePlatform
 from sync.service import build_protocol, run_sync
 
@@ -57,20 +58,22 @@ class DemoCar:
 
 
 PROCESSION = (
-    DemoCar("皖A12345", "resident of 3-1-402 comes home"),
-    DemoCar("沪C0L876", "a stranger's car"),
-    DemoCar("粤BD12345", "a visitor with a pass for today"),
-    DemoCar("苏E99999", "a van whose pass ended yesterday", "yellow"),
-    DemoCar("京A88888", "a watchlisted car"),
+    DemoCar("皖A12345", N_("resident of 3-1-402 comes home")),
+    DemoCar("沪C0L876", N_("a stranger's car")),
+    DemoCar("粤BD12345", N_("a visitor with a pass for today")),
+    DemoCar("苏E99999", N_("a van whose pass ended yesterday"), "yellow"),
+    DemoCar("京A88888", N_("a watchlisted car")),
     DemoCar(
         "皖A1234S",
-        "one stroke from the resident's plate: not opened, the guard is asked "
-        "'possibly 皖A12345?' on the live page",
+        N_(
+            "one stroke from the resident's plate: not opened, the guard is asked "
+            "'possibly 皖A12345?' on the live page"
+        ),
     ),
-    DemoCar("浙B54321", "a plate too dirty to read", blur=9.0, brightness=0.5),
+    DemoCar("浙B54321", N_("a plate too dirty to read"), blur=9.0, brightness=0.5),
     DemoCar(
         "皖A12345",
-        "the resident again within 30 s: the same passage, so no new event",
+        N_("the resident again within 30 s: the same passage, so no new event"),
     ),
 )
 
@@ -87,7 +90,7 @@ def seed_community(db) -> None:
             "5-2-1101",
             now - timedelta(hours=1),
             now + timedelta(hours=8),
-            "visitor pass",
+            "访客通行证",
         ),
     )
     add_vehicle(
@@ -98,10 +101,10 @@ def seed_community(db) -> None:
             "2-1-203",
             now - timedelta(days=3),
             now - timedelta(days=1),
-            "renovation van",
+            "装修面包车",
         ),
     )
-    add_watch(db, "京A88888", "reported stolen (demo)")
+    add_watch(db, "京A88888", "被盗车辆（演示）")
 
 
 CAR_FRAMES = 6
@@ -182,10 +185,12 @@ def deliver_to_reference_platform(db, data_dir: Path, zone: ZoneInfo, echo) -> i
         worker.join(timeout=10)
         held = platform.count()
         state = counts(db.conn)
-    echo(
-        f"\nDistrict sync: {state['delivered']} events delivered to the reference platform at "
-        f"{platform.url} ({held} held there, {state['pending']} pending, {state['dead']} dead)"
-    )
+    echo("\n" + told(
+        "District sync: %(delivered)s events delivered to the reference platform at %(url)s"
+        " (%(held)s held there, %(pending)s pending, %(dead)s dead)",
+        delivered=state["delivered"], url=platform.url, held=held, pending=state["pending"],
+        dead=state["dead"],
+    ))  # fmt: skip
     return held
 
 
@@ -199,13 +204,16 @@ def run_vehicle_gate(
 ) -> list[GateOutcome]:
     """Replay the rendered procession through the vehicle gate, announcing each car."""
     echo(
-        "\nVehicles: resident 皖A12345 (3-1-402), visitor 粤BD12345 (pass today), "
-        "temporary 苏E99999 (pass ended), watchlist 京A88888"
+        "\n"
+        + told(
+            "Vehicles: resident 皖A12345 (3-1-402), visitor 粤BD12345 (pass today), "
+            "temporary 苏E99999 (pass ended), watchlist 京A88888"
+        )
     )
-    echo(
-        f"Gate {VEHICLE_GATE}: camera replays {total} frames at {fps:g} fps; barrier relay on mock "
-        f"GPIO{OPEN_PIN}\n"
-    )
+    echo(told(
+        "Gate %(gate)s: camera replays %(total)s frames at %(fps)s fps; barrier relay on mock"
+        " GPIO%(pin)s", gate=VEHICLE_GATE, total=total, fps=f"{fps:g}", pin=OPEN_PIN,
+    ) + "\n")  # fmt: skip
     outcomes: list[GateOutcome] = []
 
     def show(outcome: GateOutcome) -> None:
@@ -216,7 +224,7 @@ def run_vehicle_gate(
     with vehicle_gate(
         config, VEHICLE_GATE, stop, db=db, pin_factory=factory, on_outcome=show
     ) as gate:
-        told, last_seen, progressed = -1, -1, time.monotonic()
+        announced, last_seen, progressed = -1, -1, time.monotonic()
         while True:  # the replay waits for the gate on a slow machine: end on a stuck replay
             frame = gate.camera.latest()
             seen = frame.seq if frame is not None else -1
@@ -225,9 +233,9 @@ def run_vehicle_gate(
             elif time.monotonic() - progressed > STALL_S:
                 break
             car = seen // (CAR_FRAMES + GAP_FRAMES)
-            if seen >= 0 and car > told and car < len(PROCESSION):
-                told = car
-                echo(f"  [{car + 1}/{len(PROCESSION)}] {PROCESSION[car].story}")
+            if seen >= 0 and car > announced and car < len(PROCESSION):
+                announced = car
+                echo(f"  [{car + 1}/{len(PROCESSION)}] {told(PROCESSION[car].story)}")
             if seen >= total - 1:
                 break
             time.sleep(0.05)
@@ -258,28 +266,28 @@ def run_demo(
     db = open_store(config)
     if fresh:
         seed_community(db)
-    echo(
-        f"Menwei demo — data in {data_dir}/ (database {config.storage.database.name}, "
-        "snapshots/, frames/, door-frames/)"
-    )
+    echo(told(
+        "Menwei demo — data in %(folder)s/ (database %(db)s, snapshots/, frames/, door-frames/)",
+        folder=data_dir, db=config.storage.database.name,
+    ))  # fmt: skip
     factory = pin_factory or MockFactory()  # always mock pins: the demo drives the inputs
     frames = data_dir / "frames"
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-render") as pool:
         rendering = None
         if not frames.exists() or not any(frames.iterdir()):
-            echo("Drawing the procession of cars in the background; the door goes first.")
+            echo(told("Drawing the procession of cars in the background; the door goes first."))
             rendering = pool.submit(render_frames, frames)
         door = run_pedestrian_demo(config, db, factory, faces, echo, fps)
         if rendering is not None and not rendering.done():
-            echo("\n(the cars' frames are still being drawn ...)")
+            echo("\n" + told("(the cars' frames are still being drawn ...)"))
         total = rendering.result() if rendering else len(list(frames.glob("*.jpg")))
     outcomes = run_vehicle_gate(config, db, factory, total, echo, fps)
     deliver_to_reference_platform(db, data_dir, config.site.zone, echo)
     opened = sum(o.decision == "open" for o in outcomes)
     door_opened = sum(o.decision == "open" for o in door)
-    echo(
-        f"\nPedestrian gate: {len(door)} events ({door_opened} opened by a face, PIN or pass); "
-        f"vehicle gate: {len(outcomes)} decisions ({opened} opened). Inspect them with:\n"
-        f"  menwei events -c {data_dir / 'menwei.toml'}"
-    )
+    echo("\n" + told(
+        "Pedestrian gate: %(door)s events (%(door_opened)s opened by a face, PIN or pass);"
+        " vehicle gate: %(cars)s decisions (%(opened)s opened). Inspect them with:",
+        door=len(door), door_opened=door_opened, cars=len(outcomes), opened=opened,
+    ) + f"\n  menwei events -c {data_dir / 'menwei.toml'}")  # fmt: skip
     return 0 if outcomes and door else 1

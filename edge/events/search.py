@@ -32,6 +32,7 @@ from edge.db import iso
 from edge.errors import UserError
 from edge.events.record import EventKind
 from edge.plates.grammar import PROVINCES, SERIAL, is_valid_plate
+from edge.vocabulary import N_
 
 KINDS: tuple[str, ...] = get_args(EventKind)
 DECISIONS = ("open", "deny", "none")
@@ -62,11 +63,35 @@ _LOCAL_SECOND = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d$")
 MAX_PERSON = 64
 
 
+# FilterError.code -> what the person who typed it reads (msgids; zh in the catalogs)
+FILTER_MESSAGES = {
+    "plate_match": N_("Choose whether the plate must match exactly or by its beginning."),
+    "plate_chars": N_(
+        "A plate has a province character, then letters and digits (at most 8 in all)."
+    ),
+    "plate_incomplete": N_(
+        "That is not a complete plate. Choose “starts with” to search by its beginning."
+    ),
+    "person_length": N_("The person text is too long (at most 64 characters)."),
+    "time_format": N_(
+        "Give the time as a date (2025-06-01) or a date and time (2025-06-01 14:30)."
+    ),
+    "time_order": N_("The end of the time range must be after its start."),
+    "gate_unknown": N_("There is no such gate."),
+    "decision_unknown": N_("Unknown decision."),
+    "kind_unknown": N_("Unknown kind of event."),
+    "cursor": N_("This page link is damaged. Start again from the newest events."),
+    "event_id": N_("That is not an event number."),
+}
+
+
 class FilterError(UserError):
     """A filter, cursor or id someone typed (or edited in the URL) that means nothing."""
 
     def __init__(self, code: str, field: str) -> None:
-        super().__init__(f"{field}: {code}", code=code)
+        super().__init__(
+            FILTER_MESSAGES.get(code, N_("The request could not be understood.")), code=code
+        )
         self.field = field
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from edge.errors import UserError
+from edge.vocabulary import translator
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a 40 MP phone photo is fine; a decompression bomb is not
@@ -24,13 +25,15 @@ MIN_SIDE = 64
 
 
 class ImageInputError(UserError):
-    """An image that cannot be used; ``message_zh`` is for the console, str() in English."""
+    """An image that cannot be used: an English msgid with parameters (its zh in the
+    catalogs); ``message_zh`` is that message in Chinese, for the refusal lists that carry
+    both languages."""
 
     code = "image"
 
-    def __init__(self, message_en: str, message_zh: str) -> None:
-        super().__init__(message_en)
-        self.message_zh = message_zh
+    @property
+    def message_zh(self) -> str:
+        return self.render(translator("zh"))
 
 
 def decode_image(data: bytes) -> np.ndarray:
@@ -38,7 +41,7 @@ def decode_image(data: bytes) -> np.ndarray:
     image_size(data)
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None:
-        raise ImageInputError("image data is corrupt or truncated", "图片数据损坏")
+        raise ImageInputError("image data is corrupt or truncated")
     return image
 
 
@@ -46,11 +49,11 @@ def image_size(data: bytes) -> tuple[int, int]:
     """(width, height) from the header alone, after the size, type and pixel checks;
     ImageInputError for anything that must not be decoded."""
     if not data:
-        raise ImageInputError("empty file", "文件为空")
+        raise ImageInputError("empty file")
     if len(data) > MAX_FILE_BYTES:
         raise ImageInputError(
-            f"file is {len(data) // 1024 // 1024} MB, the limit is {MAX_FILE_BYTES >> 20} MB",
-            f"文件过大（上限 {MAX_FILE_BYTES >> 20} MB）",
+            "file is %(mb)s MB, the limit is %(limit)s MB",
+            {"mb": len(data) // 1024 // 1024, "limit": MAX_FILE_BYTES >> 20},
         )
     try:
         with warnings.catch_warnings():
@@ -59,12 +62,12 @@ def image_size(data: bytes) -> tuple[int, int]:
                 width, height = probe.size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageInputError(
-            f"image declares more than {MAX_PIXELS // 1_000_000} megapixels", "图片像素过多"
+            "image declares more than %(mp)s megapixels", {"mp": MAX_PIXELS // 1_000_000}
         ) from None
     except UnidentifiedImageError:
-        raise ImageInputError("not an image file (JPEG or PNG expected)", "不是图片文件") from None
+        raise ImageInputError("not an image file (JPEG or PNG expected)") from None
     except OSError as exc:
-        raise ImageInputError(f"unreadable image: {exc}", "图片无法读取") from None
+        raise ImageInputError("unreadable image: %(error)s", {"error": exc}) from None
     check_dimensions(width, height)
     return width, height
 
@@ -72,11 +75,13 @@ def image_size(data: bytes) -> tuple[int, int]:
 def check_dimensions(width: int, height: int) -> None:
     if width * height > MAX_PIXELS:
         raise ImageInputError(
-            f"image is {width}x{height}, more than {MAX_PIXELS // 1_000_000} megapixels",
-            "图片像素过多",
+            "image is %(width)sx%(height)s, more than %(mp)s megapixels",
+            {"width": width, "height": height, "mp": MAX_PIXELS // 1_000_000},
         )
     if min(width, height) < MIN_SIDE:
-        raise ImageInputError(f"image is only {width}x{height} pixels", "图片太小")
+        raise ImageInputError(
+            "image is only %(width)sx%(height)s pixels", {"width": width, "height": height}
+        )
 
 
 def read_image_file(path: Path) -> np.ndarray:
@@ -86,15 +91,17 @@ def read_image_file(path: Path) -> np.ndarray:
             return decode_image(b"\0" * (MAX_FILE_BYTES + 1))  # same message as an upload
         data = path.read_bytes()
     except OSError as exc:
-        raise ImageInputError(f"cannot read {path.name}: {exc.strerror}", "无法读取文件") from None
+        raise ImageInputError(
+            "cannot read %(file)s: %(error)s", {"file": path.name, "error": exc.strerror}
+        ) from None
     return decode_image(data)
 
 
 def check_frame(image: object) -> np.ndarray:
     """A camera frame must be a non-empty HxWx3 uint8 array; anything else is refused."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-        raise ImageInputError("frame is not an 8-bit image array", "图像格式错误")
+        raise ImageInputError("frame is not an 8-bit image array")
     if image.ndim != 3 or image.shape[2] != 3:
-        raise ImageInputError(f"frame has shape {image.shape}, expected HxWx3", "图像格式错误")
+        raise ImageInputError("frame has shape %(shape)s, expected HxWx3", {"shape": image.shape})
     check_dimensions(image.shape[1], image.shape[0])
     return image

@@ -641,13 +641,21 @@ class PedestrianGateLoop(GateRunner):
         if recogniser is None:
             raise UserError("faces are off at this door", code="faces_off")
         if stage.checker is None:
-            why = stage.unavailable or "liveness is off at this door"
+            if stage.unavailable:
+                raise UserError(
+                    "a capture cannot be judged for liveness here: %(why)s",
+                    {"why": stage.unavailable},
+                    code="no_liveness",
+                )
             raise UserError(
-                f"a capture cannot be judged for liveness here: {why}", code="no_liveness"
+                "a capture cannot be judged for liveness here: liveness is off at this door",
+                code="no_liveness",
             )
         if stage.ir_fault is not None:
             raise UserError(
-                f"the infrared camera is {stage.ir_fault}: no capture is judged", code="ir_fault"
+                "the infrared camera is %(state)s: no capture is judged",
+                {"state": stage.ir_fault},
+                code="ir_fault",
             )
         deadline = time.monotonic() + seconds
         seq = -1

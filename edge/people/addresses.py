@@ -25,7 +25,7 @@ from typing import Any
 
 from edge.address_labels import FlatAddress, parse_flat
 from edge.db import iso
-from edge.errors import UserError
+from edge.errors import Phrase, UserError
 from edge.migrations import community_id, flat_room
 
 GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -370,13 +370,15 @@ def parse_range(text: str, low: int, high: int, what: str) -> list[int]:
     for part in (text or "").replace("，", ",").split(","):
         bounds = part.strip().split("-")
         if not 1 <= len(bounds) <= 2 or not all(b.strip().isdigit() for b in bounds):
-            raise AddressError("bad_range", "%(what)s must be like 1-18 or 1,3,5", {"what": what})
+            raise AddressError(
+                "bad_range", "%(what)s must be like 1-18 or 1,3,5", {"what": Phrase(what)}
+            )
         first, last = int(bounds[0]), int(bounds[-1])
         if not low <= first <= last <= high:
             raise AddressError(
                 "bad_range",
                 "%(what)s must lie within %(low)s-%(high)s",
-                {"what": what, "low": low, "high": high},
+                {"what": Phrase(what), "low": low, "high": high},
             )
         numbers.update(range(first, last + 1))
     return sorted(numbers)

@@ -75,7 +75,7 @@ def insert_pass(
         host_resident_id is not None
         and not conn.execute("SELECT 1 FROM residents WHERE id = ?", (host_resident_id,)).fetchone()
     ):
-        raise EnrolmentError(f"no resident {host_resident_id}")
+        raise EnrolmentError("no resident %(id)s", {"id": host_resident_id})
     cursor = conn.execute(
         "INSERT INTO qr_passes (token_hash, label, host_resident_id, access_group,"
         " valid_from, valid_to, max_uses, created_at, issued_by)"
@@ -126,9 +126,9 @@ def revoke_pass(db: sqlite_utils.Database, pass_id: int) -> None:
     with transaction(db) as conn:
         row = conn.execute("SELECT revoked FROM qr_passes WHERE id = ?", (pass_id,)).fetchone()
         if row is None:
-            raise EnrolmentError(f"no pass {pass_id}")
+            raise EnrolmentError("no pass %(id)s", {"id": pass_id})
         if row[0]:
-            raise EnrolmentError(f"pass {pass_id} is already revoked")
+            raise EnrolmentError("pass %(id)s is already revoked", {"id": pass_id})
         conn.execute("UPDATE qr_passes SET revoked = 1 WHERE id = ?", (pass_id,))
 
 

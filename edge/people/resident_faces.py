@@ -61,7 +61,9 @@ class FaceEnrolmentError(ResidentError):
     def __init__(self, refused: list[PhotoRefused]) -> None:
         lines = "; ".join(f"{r.label}: {r.message}" for r in refused)
         super().__init__(
-            "photos_refused", f"nothing enrolled, {len(refused)} photo(s) refused: {lines}"
+            "photos_refused",
+            "nothing enrolled, %(n)s photo(s) refused: %(lines)s",
+            {"n": len(refused), "lines": lines},
         )
         self.refused = refused
 
@@ -158,7 +160,7 @@ def check_photo_count(count: int) -> None:
     if count == 0:
         raise ResidentError("no_photos", "no photos given")
     if count > MAX_PHOTOS:
-        raise ResidentError("too_many_photos", f"at most {MAX_PHOTOS} photos at a time")
+        raise ResidentError("too_many_photos", "at most %(n)s photos at a time", {"n": MAX_PHOTOS})
 
 
 def store_templates(

@@ -25,7 +25,7 @@ import hmac
 import re
 import secrets
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -49,8 +49,8 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 class ResidentError(EnrolmentError):
     """Input an operator can fix; ``code`` is stable (the console translates by it)."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message, code=code)
+    def __init__(self, code: str, message: str, params: Mapping[str, object] | None = None) -> None:
+        super().__init__(message, params, code=code)
 
 
 # -- the resident record ---------------------------------------------------------------------
@@ -103,7 +103,7 @@ def require_resident(conn: sqlite3.Connection, resident_id: int, kind: str | Non
     sql = "SELECT 1 FROM residents WHERE id = ?" + (" AND kind = ?" if kind else "")
     args = (resident_id, kind) if kind else (resident_id,)
     if not conn.execute(sql, args).fetchone():
-        raise ResidentError("no_resident", f"no resident {resident_id}")
+        raise ResidentError("no_resident", "no resident %(id)s", {"id": resident_id})
 
 
 def insert_resident(
@@ -159,7 +159,7 @@ def update_resident(
         (resident_id,),
     ).fetchone()
     if row is None:
-        raise ResidentError("no_resident", f"no resident {resident_id}")
+        raise ResidentError("no_resident", "no resident %(id)s", {"id": resident_id})
     home = find_household(conn, household) if household else None
     changed = [
         field

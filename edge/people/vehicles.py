@@ -8,6 +8,7 @@ malformed plate is refused with a message before anything is written.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import sqlite_utils
 
 from edge.db import iso, parse_iso, transaction, utc_now
-from edge.errors import UserError
+from edge.errors import Phrase, UserError
 from edge.people.addresses import AddressError, household_for_label
 from edge.plates.grammar import normalise_plate
 from edge.plates.near_miss import near_miss_variants
@@ -33,8 +34,8 @@ class EnrolmentError(UserError):
 class WatchlistError(EnrolmentError):
     """A watchlist change refused: ``code`` is ``no_entry`` or ``district_entry``."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message, code=code)
+    def __init__(self, code: str, message: str, params: Mapping[str, object] | None = None) -> None:
+        super().__init__(message, params, code=code)
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def add_vehicle(db: sqlite_utils.Database, vehicle: VehicleInput) -> int:
     """Enrol a vehicle; returns its id. Raises EnrolmentError (or PlateFormatError) on bad input."""
     plate = normalise_plate(vehicle.plate)
     if vehicle.kind not in VEHICLE_KINDS:
-        raise EnrolmentError(f"kind must be one of {', '.join(VEHICLE_KINDS)}")
+        raise EnrolmentError("kind must be one of %(kinds)s", {"kinds": ", ".join(VEHICLE_KINDS)})
     for moment in (vehicle.valid_from, vehicle.valid_to):
         if moment is not None and moment.tzinfo is None:
             raise EnrolmentError("validity times need a time zone")
@@ -79,7 +80,8 @@ def add_vehicle(db: sqlite_utils.Database, vehicle: VehicleInput) -> int:
         ).fetchone()
         if duplicate:
             raise EnrolmentError(
-                f"{plate} is already enrolled as {vehicle.kind} (id {duplicate[0]})"
+                "%(plate)s is already enrolled as %(kind)s (id %(id)s)",
+                {"plate": plate, "kind": Phrase(vehicle.kind), "id": duplicate[0]},
             )
         household_id = insert_household(conn, vehicle.household, now)
         cursor = conn.execute(
@@ -116,7 +118,7 @@ def remove_vehicle_id(db: sqlite_utils.Database, vehicle_id: int) -> None:
     """Delete one enrolment by id (the console's remove button); EnrolmentError if absent."""
     with transaction(db) as conn:
         if conn.execute("DELETE FROM vehicles WHERE id = ?", (vehicle_id,)).rowcount != 1:
-            raise EnrolmentError(f"no vehicle {vehicle_id}")
+            raise EnrolmentError("no vehicle %(id)s", {"id": vehicle_id})
 
 
 def list_vehicles(db: sqlite_utils.Database, household: str | None = None) -> list[dict[str, Any]]:
@@ -184,7 +186,9 @@ def delete_local_watch(conn: Any, table: str, watch_id: int) -> str:
     row = conn.execute(f"SELECT {column}, source FROM {table} WHERE id = ?", (watch_id,))
     found = row.fetchone()
     if found is None:
-        raise WatchlistError("no_entry", f"no {noun} {watch_id}")
+        raise WatchlistError(
+            "no_entry", "no %(noun)s %(id)s", {"noun": Phrase(noun), "id": watch_id}
+        )
     if found[1] != "local":
         raise WatchlistError(
             "district_entry", "district watchlist entries are managed by the district platform"

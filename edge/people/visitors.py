@@ -26,7 +26,7 @@ edge.box.retention deletes them at its first run after the pass ends (expired or
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeGuard
@@ -68,8 +68,8 @@ _QR_LABEL = re.compile(r"^visitor of (.+?)(?:: (.*))?$")
 class PassTermsError(EnrolmentError):
     """A pass's window, uses or host is refused; ``code`` lets the console translate it."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message, code=code)
+    def __init__(self, code: str, message: str, params: Mapping[str, object] | None = None) -> None:
+        super().__init__(message, params, code=code)
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def check_terms(valid_from: datetime, valid_to: datetime, max_uses: int, now: da
     if valid_to - valid_from > MAX_WINDOW:
         raise PassTermsError("too_long", "a pass lasts at most 30 days")
     if isinstance(max_uses, bool) or not isinstance(max_uses, int) or not 1 <= max_uses <= MAX_USES:
-        raise PassTermsError("uses_out_of_range", f"uses must be 1-{MAX_USES}")
+        raise PassTermsError("uses_out_of_range", "uses must be 1-%(max)s", {"max": MAX_USES})
     return Terms(valid_from, valid_to, max_uses)
 
 
@@ -107,7 +107,9 @@ def check_note(note: str) -> str:
     """What the visit is for ("plumber", "family"): short, and no phone or ID numbers."""
     note = " ".join(note.split())
     if len(note) > MAX_NOTE:
-        raise PassTermsError("note_too_long", f"the note has at most {MAX_NOTE} characters")
+        raise PassTermsError(
+            "note_too_long", "the note has at most %(max)s characters", {"max": MAX_NOTE}
+        )
     if _DIGITS.search(note):
         raise PassTermsError("note_has_number", "no phone or ID numbers in the note")
     if any(ch in note for ch in "<>{}") or any(ord(ch) < 32 for ch in note):
@@ -130,19 +132,23 @@ def resolve_host(conn: Any, household: str, resident_id: int | None) -> Host:
             (resident_id,),
         ).fetchone()
         if row is None:
-            raise PassTermsError("no_host_resident", f"no active resident {resident_id}")
+            raise PassTermsError(
+                "no_host_resident", "no active resident %(id)s", {"id": resident_id}
+            )
         if row[0] is None:
             raise PassTermsError("host_without_household", "the host resident has no household")
         if household and household != row[1]:
             raise PassTermsError(
-                "host_not_in_household", f"resident {resident_id} does not live in {household}"
+                "host_not_in_household",
+                "resident %(id)s does not live in %(household)s",
+                {"id": resident_id, "household": household},
             )
         return Host(int(row[0]), str(row[1]), resident_id)
     if not household:
         raise PassTermsError("no_host", "name the host household (or resident)")
     found = find_household(conn, household)
     if found is None:
-        raise PassTermsError("no_household", f"no household {household}")
+        raise PassTermsError("no_household", "no household %(household)s", {"household": household})
     return Host(found[0], found[1], None)
 
 
@@ -183,7 +189,9 @@ def issue_plate(
     ).fetchone()
     if clash:
         raise PassTermsError(
-            "plate_has_pass", f"{plate} already has a visitor pass for this time (#{clash[0]})"
+            "plate_has_pass",
+            "%(plate)s already has a visitor pass for this time (#%(id)s)",
+            {"plate": plate, "id": clash[0]},
         )
     cursor = conn.execute(
         "INSERT INTO vehicles (plate, kind, resident_id, household_id, valid_from, valid_to,"
@@ -252,9 +260,11 @@ def revoke(conn: Any, kind: PassKind, pass_id: int) -> dict[str, Any]:
     if kind == "qr":
         row = conn.execute("SELECT revoked FROM qr_passes WHERE id = ?", (pass_id,)).fetchone()
         if row is None:
-            raise PassTermsError("no_pass", f"no QR pass {pass_id}")
+            raise PassTermsError("no_pass", "no QR pass %(id)s", {"id": pass_id})
         if row[0]:
-            raise PassTermsError("already_revoked", f"QR pass {pass_id} is already revoked")
+            raise PassTermsError(
+                "already_revoked", "QR pass %(id)s is already revoked", {"id": pass_id}
+            )
         conn.execute("UPDATE qr_passes SET revoked = 1 WHERE id = ?", (pass_id,))
         return {"kind": kind}
     if kind == "plate":
@@ -263,11 +273,13 @@ def revoke(conn: Any, kind: PassKind, pass_id: int) -> dict[str, Any]:
             (pass_id,),
         ).fetchone()
         if row is None:
-            raise PassTermsError("no_pass", f"no plate pass {pass_id}")
+            raise PassTermsError("no_pass", "no plate pass %(id)s", {"id": pass_id})
         if row[1] != "local":
             raise PassTermsError("district_pass", "district passes are managed by the district")
         if not row[0]:
-            raise PassTermsError("already_revoked", f"plate pass {pass_id} is already revoked")
+            raise PassTermsError(
+                "already_revoked", "plate pass %(id)s is already revoked", {"id": pass_id}
+            )
         conn.execute("UPDATE vehicles SET active = 0 WHERE id = ?", (pass_id,))
         return {"kind": kind, "plate": row[2]}
     if kind == "face":
@@ -275,15 +287,17 @@ def revoke(conn: Any, kind: PassKind, pass_id: int) -> dict[str, Any]:
             "SELECT active FROM residents WHERE id = ? AND kind = 'visitor'", (pass_id,)
         ).fetchone()
         if row is None:
-            raise PassTermsError("no_pass", f"no face pass {pass_id}")
+            raise PassTermsError("no_pass", "no face pass %(id)s", {"id": pass_id})
         if not row[0]:
-            raise PassTermsError("already_revoked", f"face pass {pass_id} is already revoked")
+            raise PassTermsError(
+                "already_revoked", "face pass %(id)s is already revoked", {"id": pass_id}
+            )
         conn.execute("UPDATE residents SET active = 0 WHERE id = ?", (pass_id,))
         deleted = conn.execute(
             "DELETE FROM face_templates WHERE resident_id = ?", (pass_id,)
         ).rowcount
         return {"kind": kind, "templates_deleted": deleted}
-    raise PassTermsError("bad_kind", f"unknown pass kind {kind!r}")
+    raise PassTermsError("bad_kind", "unknown pass kind %(kind)r", {"kind": kind})
 
 
 # -- listing ------------------------------------------------------------------------------

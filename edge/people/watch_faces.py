@@ -76,9 +76,9 @@ def add_watch_face(
     label = " ".join(label.split())
     reason = " ".join(reason.split())
     if not 1 <= len(label) <= MAX_LABEL:
-        raise EnrolmentError(f"label must be 1-{MAX_LABEL} characters")
+        raise EnrolmentError("label must be 1-%(max)s characters", {"max": MAX_LABEL})
     if len(reason) > MAX_REASON:
-        raise EnrolmentError(f"reason is longer than {MAX_REASON} characters")
+        raise EnrolmentError("reason is longer than %(max)s characters", {"max": MAX_REASON})
     if expires_at is not None and (expires_at.tzinfo is None or expires_at <= now):
         raise EnrolmentError("the end of the watch must be a time-zone-aware time in the future")
     vector = np.asarray(template.vector, dtype="<f4").reshape(EMBEDDING_DIM)

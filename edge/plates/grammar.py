@@ -36,7 +36,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from edge.errors import UserError
+from edge.errors import Phrase, UserError
 
 __all__ = [
     "BOTTOM_ROWS",
@@ -155,14 +155,20 @@ _LOOKALIKE_DIGIT = {"O": "0", "I": "1"}  # only where a letter can never stand
 
 
 class PlateFormatError(UserError):
-    """A plate string someone typed is not a plate; the message is bilingual for the UI."""
+    """A plate string someone typed is not a plate; ``why`` (a msgid, with its parameters)
+    says what is wrong, and both read in the reader's language (``render``)."""
 
     code = "plate_format"
 
-    def __init__(self, text: object, why: str = "") -> None:
+    def __init__(self, text: object, why: str = "", **why_params: object) -> None:
         shown = repr(text) if not isinstance(text, str) else f"“{text[:40]}”"
-        detail = f" ({why})" if why else ""
-        super().__init__(f"车牌格式不正确 / not a valid plate: {shown}{detail}")
+        if why:
+            super().__init__(
+                "not a valid plate: %(plate)s (%(why)s)",
+                {"plate": shown, "why": Phrase(why, **why_params)},
+            )
+        else:
+            super().__init__("not a valid plate: %(plate)s", {"plate": shown})
         self.text = text
 
 
@@ -212,7 +218,7 @@ def normalise_plate(text: str) -> str:
     if plate and plate[0] not in PROVINCES + "使":
         raise PlateFormatError(text, "must start with a province abbreviation, e.g. 京 粤 皖")
     if len(plate) not in (7, 8):
-        raise PlateFormatError(text, f"must have 7 or 8 characters, got {len(plate)}")
+        raise PlateFormatError(text, "must have 7 or 8 characters, got %(n)s", n=len(plate))
     if any(c in "IO" for c in plate[1:]):
         raise PlateFormatError(text, "plates never contain the letters I or O")
     raise PlateFormatError(text)

@@ -109,7 +109,9 @@ def recover(path: Path) -> Recovered:
     Indexes are rebuilt from the salvaged rows. Raises DamagedStoreError when there is
     nothing to salvage from (missing, empty, or no readable schema)."""
     if not path.is_file() or path.stat().st_size == 0:
-        raise DamagedStoreError(f"{path} holds nothing to recover from (missing or empty)")
+        raise DamagedStoreError(
+            "%(path)s holds nothing to recover from (missing or empty)", {"path": path}
+        )
     when = stamp()
     aside = path.with_name(f"{path.name}.damaged-{when}")
     for suffix in ("", "-wal"):
@@ -128,7 +130,9 @@ def recover(path: Path) -> Recovered:
             ).fetchall()
             version = source_conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
-            raise DamagedStoreError(f"{path}: its schema cannot be read ({exc})") from None
+            raise DamagedStoreError(
+                "%(path)s: its schema cannot be read (%(error)s)", {"path": path, "error": exc}
+            ) from None
         counts, lost, gaps = {}, {}, {}
         target_conn.execute("BEGIN")
         for kind, _name, sql in schema:

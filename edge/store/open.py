@@ -128,7 +128,10 @@ def _stand_in(damaged: Path, state: str) -> tuple[sqlite_utils.Database, str]:
             os.replace(name, path)
         db = connect(path, apply_migrations=False)
     except (OSError, sqlite3.Error) as exc:  # no writable temporary folder either
-        raise DamagedStoreError(f"{state}; no stand-in in {tempfile.gettempdir()}: {exc}") from None
+        raise DamagedStoreError(
+            "%(state)s; no stand-in in %(folder)s: %(error)s",
+            {"state": state, "folder": tempfile.gettempdir(), "error": exc},
+        ) from None
     log.error("%s; deciding from the last good copy, events go to the spool", state)
     return db, state
 
@@ -191,6 +194,8 @@ def pii_vault(config: MenweiConfig) -> PiiVault:
         return PiiVault.from_key_file(path, create=False)
     except PiiKeyError as exc:
         raise PiiKeyError(
-            f"{exc}. Pedestrian gates and residents need the PII key: `menwei install` creates "
-            f"it, or restore it from its backup (security.pii_key_file = {path})"
+            "PII key: %(problem)s. Pedestrian gates and residents need the PII key: `menwei"
+            " install` creates it, or restore it from its backup (security.pii_key_file ="
+            " %(path)s)",
+            {"problem": exc, "path": path},
         ) from None

@@ -75,7 +75,7 @@ def set_groups(db: sqlite_utils.Database, box_id: str, groups: list[str] | None)
             (None if chosen is None else json.dumps(chosen), marker, box_id),
         )
         if cursor.rowcount != 1:
-            raise BoxError(f"no box {box_id}")
+            raise BoxError("no box %(box)s", {"box": box_id})
 
 
 def box_scope(conn: sqlite3.Connection, box_id: str) -> tuple[frozenset[str] | None, int]:
@@ -106,7 +106,9 @@ def invite(
             "SELECT state FROM community_boxes WHERE box_id = ?", (box_id,)
         ).fetchone()
         if row is not None and row[0] == "enrolled":
-            raise BoxError(f"box {box_id} is enrolled; revoke it first to enrol it again")
+            raise BoxError(
+                "box %(box)s is enrolled; revoke it first to enrol it again", {"box": box_id}
+            )
         conn.execute(
             "INSERT INTO community_boxes (box_id, state, code_hash, code_expires_at,"
             " created_at, groups) VALUES (?, 'invited', ?, ?, ?, ?) ON CONFLICT(box_id)"
@@ -161,7 +163,7 @@ def revoke(db: sqlite_utils.Database, box_id: str, now: datetime) -> None:
             (iso(now), box_id),
         )
         if cursor.rowcount != 1:
-            raise BoxError(f"no box {box_id} to revoke (unknown or already revoked)")
+            raise BoxError("no box %(box)s to revoke (unknown or already revoked)", {"box": box_id})
 
 
 def forget(db: sqlite_utils.Database, box_id: str, actor: str, now: datetime) -> dict[str, Any]:
@@ -175,9 +177,11 @@ def forget(db: sqlite_utils.Database, box_id: str, actor: str, now: datetime) ->
             "SELECT state, revoked_at FROM community_boxes WHERE box_id = ?", (box_id,)
         ).fetchone()
         if row is None:
-            raise BoxError(f"no box {box_id}")
+            raise BoxError("no box %(box)s", {"box": box_id})
         if row[0] != "revoked":
-            raise BoxError(f"box {box_id} is not removed; revoke it first (menwei hub revoke)")
+            raise BoxError(
+                "box %(box)s is not removed; revoke it first (menwei hub revoke)", {"box": box_id}
+            )
         gates = [
             r[0]
             for r in conn.execute(

@@ -122,12 +122,15 @@ def join(hub_url: str, box_id: str, code: str, key_file: Path, ca_file: Path | N
             "POST", "/community/v1/enrol", body, {"Content-Type": "application/json"}
         )
     except TransportError as exc:
-        raise JoinError(f"cannot reach the hub at {hub_url}: {exc}") from None
+        raise JoinError(
+            "cannot reach the hub at %(url)s: %(error)s", {"url": hub_url, "error": exc}
+        ) from None
     finally:
         transport.close()
     if reply.status != 200:
         raise JoinError(
-            f"the hub refused the enrolment: {reply.body[:200].decode(errors='replace')}"
+            "the hub refused the enrolment: %(reply)s",
+            {"reply": reply.body[:200].decode(errors="replace")},
         )
     key = json.loads(reply.body).get("key")
     if not isinstance(key, str) or len(key) < 32:

@@ -37,7 +37,7 @@ from edge.people.face_import import import_faces
 from edge.people.residents import ResidentError
 from edge.people.workbook import MAX_UPLOAD_BYTES, SHEETS, VEHICLE_KIND_LABELS, build_workbook
 from edge.web.access import require_console_roles
-from edge.web.console.data_messages import COUNT_LABELS, problem_text
+from edge.web.console.data_messages import count_label, problem_text
 from edge.web.console.faces import face_recogniser
 from edge.web.console.forms import DuplicateSubmission, accepts_uploads_up_to, claim_nonce
 from edge.web.context import actor, get_db, now, state
@@ -88,7 +88,7 @@ def _page(status: int = 200, **context: object) -> tuple[str, int]:
         "faces": None,
         "form": {},
         "committed": False,
-        "count_labels": COUNT_LABELS,
+        "count_label": count_label,
     }
     return render_template("console/data.html", **{**defaults, **context}), status
 

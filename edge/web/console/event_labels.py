@@ -23,29 +23,10 @@ VEHICLE_KIND_LABELS = {
     "visitor": N_("Visitor vehicle"),
     "temporary": N_("Temporary vehicle"),
 }
-FILTER_MESSAGES = {
-    "plate_match": N_("Choose whether the plate must match exactly or by its beginning."),
-    "plate_chars": N_(
-        "A plate has a province character, then letters and digits (at most 8 in all)."
-    ),
-    "plate_incomplete": N_(
-        "That is not a complete plate. Choose “starts with” to search by its beginning."
-    ),
-    "person_length": N_("The person text is too long (at most 64 characters)."),
-    "time_format": N_(
-        "Give the time as a date (2025-06-01) or a date and time (2025-06-01 14:30)."
-    ),
-    "time_order": N_("The end of the time range must be after its start."),
-    "gate_unknown": N_("There is no such gate."),
-    "decision_unknown": N_("Unknown decision."),
-    "kind_unknown": N_("Unknown kind of event."),
-    "cursor": N_("This page link is damaged. Start again from the newest events."),
-    "event_id": N_("That is not an event number."),
-}
 
 
 def filter_message(error: FilterError) -> str:
-    return gettext(FILTER_MESSAGES.get(error.code, N_("The request could not be understood.")))
+    return error.render(gettext)
 
 
 def vocabulary() -> Vocabulary:

@@ -99,7 +99,7 @@ def read_terms(form: dict[str, str], errors: dict[str, str]) -> Any:
     try:  # the window is checked even when the uses are wrong, so both are reported
         terms = check_terms(start, end, uses or 1, now())
     except PassTermsError as exc:
-        error = terms_error(exc.code, str(exc))
+        error = terms_error(exc.code, exc.render(gettext))
         errors[error.field] = error.message
         return None
     return terms if uses is not None else None
@@ -109,7 +109,7 @@ def read_note(form: dict[str, str], errors: dict[str, str]) -> str:
     try:
         return check_note(form["note"])
     except PassTermsError as exc:
-        error = terms_error(exc.code, str(exc))
+        error = terms_error(exc.code, exc.render(gettext))
         errors[error.field] = error.message
         return ""
 
@@ -131,7 +131,7 @@ def read_plate(form: dict[str, str], errors: dict[str, str]) -> str:
     try:
         return normalise_plate(form["plate"])
     except PlateFormatError as exc:
-        errors["plate"] = str(exc)  # the grammar's own zh / en message
+        errors["plate"] = exc.render(gettext)
         return ""
 
 
@@ -157,7 +157,7 @@ def issue_from_form(kind: str, form: dict[str, str], host_of: HostOf) -> IssuedP
             details = audit_details(kind, terms, host, **extra)
             audit.append(conn, actor(), "pass_issue", f"pass:{kind}:{pass_id}", details, now())
     except PassTermsError as exc:  # e.g. the plate already has a pass for this time
-        error = terms_error(exc.code, str(exc))
+        error = terms_error(exc.code, exc.render(gettext))
         raise Refused({**errors, error.field: error.message}) from None
     return IssuedPass(kind, pass_id, token, host, terms, note)
 

@@ -162,7 +162,7 @@ def _host(conn: Any, form: dict[str, str], errors: dict[str, str]) -> Any:
     except FormError as exc:
         errors[exc.field] = exc.message
     except PassTermsError as exc:
-        error = terms_error(exc.code, str(exc))
+        error = terms_error(exc.code, exc.render(gettext))
         errors[error.field] = error.message
     return None
 
@@ -247,7 +247,7 @@ def issue_face_view():
             )
             audit.append(conn, actor(), "pass_issue", f"pass:face:{visitor_id}", details, now())
     except PassTermsError as exc:
-        error = terms_error(exc.code, str(exc))
+        error = terms_error(exc.code, exc.render(gettext))
         errors[error.field] = error.message
         return _form_page("face", form, errors, status=400)
     except DuplicateSubmission:

@@ -275,7 +275,7 @@ def add_plate(rid: int):
     try:
         plate = normalise_plate(request.form.get("plate", ""))
     except PlateFormatError as exc:
-        return resident_page(rid, error=str(exc), status=400)  # the grammar's zh / en message
+        return resident_page(rid, error=exc.render(gettext), status=400)
     try:
         with change() as conn:
             claim_nonce(conn, actor(), "plate_add", now())

@@ -54,7 +54,7 @@ DONE = {
 def error_text(exc: ResidentError) -> str:
     """The page-language sentence for a library error (its English message if unmapped)."""
     msgid = ERRORS.get(exc.code)
-    return gettext(msgid) if msgid else str(exc)
+    return gettext(msgid) if msgid else exc.render(gettext)
 
 
 # ?live=0.91,0.12 after face photos: their liveness scores, two decimals each, nothing else

@@ -136,7 +136,7 @@ def add_plate():
     try:
         plate = normalise_plate(form["plate"])
     except PlateFormatError as exc:
-        errors["plate"] = str(exc)  # the grammar's own zh / en message
+        errors["plate"] = exc.render(gettext)
     if errors:
         return _page(errors, plate_form=form, status=400)
     try:

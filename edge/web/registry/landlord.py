@@ -75,7 +75,7 @@ def _act(reg_id: str, func) -> object:
     try:
         func()
     except registrations.RegistrationError as exc:
-        return _detail(item, gettext(str(exc)), 422)
+        return _detail(item, exc.render(gettext), 422)
     return redirect(url_for("landlord.detail", reg_id=reg_id), 303)
 
 

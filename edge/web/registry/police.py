@@ -184,7 +184,7 @@ def reveal(reg_id: str):
             get_db(), vault(), reg_id, field, actor(), request.form.get("reason", "")[:300], now()
         )
     except registrations.RegistrationError as exc:
-        error = gettext(str(exc))
+        error = exc.render(gettext)
     return _detail(view(item, g.user.role), revealed, error, 422 if error else 200)
 
 

@@ -130,7 +130,7 @@ def register(token: str):
             config.consent_version, token, limits,
         )  # fmt: skip
     except registrations.RoomBusyError as exc:
-        return _form_page(room, token, values, {"form": gettext(str(exc))}, 429)
+        return _form_page(room, token, values, {"form": exc.render(gettext)}, 429)
     log.info("registration %s submitted for room %s", receipt.reg_id, room.id)
     return redirect(url_for("tenant.done", token=token, receipt=_seal_receipt(receipt)), 303)
 

@@ -1,0 +1,331 @@
+"""The class "a Chinese reader meets English words or UTC times", guarded at its sources
+rather than by example (tests/test_zh_everywhere.py renders the pages and lists):
+
+- every error a person can fix (``UserError`` and every class derived from it, found by an
+  AST walk of edge/, sync/ and qr_registry/) is raised with an English msgid, never an
+  f-string, and every msgid has its Chinese in the catalogs;
+- every message the command line and the box's own checks print (``say``, ``tr``,
+  ``fail``, ``N_``, ``Phrase``, ``Problem``) has its Chinese;
+- no command prints an English literal of its own (``click.echo``, ``ClickException``,
+  ``BadParameter``, ``UsageError``, ``prompt`` in edge/cli);
+- commands that refuse, or that report, read in Chinese under ``LANG=zh_CN.UTF-8`` (no Latin
+  word off the allowlist, no UTC time), and ``menwei hub status`` shows local times.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+from test_zh_everywhere import ALLOWED, latin_problems
+
+from edge.cli.hub import HUB_COLUMNS
+from edge.cli.main import main
+from edge.db_file import Problem
+from edge.errors import Phrase, UserError
+from edge.plates.grammar import PlateFormatError, normalise_plate
+from edge.vocabulary import Vocabulary, catalog, translator
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("edge", "sync", "qr_registry")
+# prose: two Latin letters in a row and a space (a code such as "no_room" is not a message)
+PROSE = re.compile(r"[A-Za-z]{2}.*\s|\s.*[A-Za-z]{2}")
+MESSAGE_FUNCS = {"say", "tr", "fail", "told", "N_", "Phrase", "Problem"}
+CLI_OUTPUT = {"echo", "secho", "ClickException", "BadParameter", "UsageError", "prompt", "confirm"}
+ZH_ENV = {"LANG": "zh_CN.UTF-8", "LANGUAGE": None, "LC_ALL": None, "LC_MESSAGES": None}
+
+
+def _trees() -> dict[Path, ast.Module]:
+    return {
+        path: ast.parse(path.read_text(encoding="utf-8"))
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+    }
+
+
+def _name(call: ast.Call) -> str | None:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+
+
+def _constants(tree: ast.Module) -> dict[str, ast.expr]:
+    """Module-level ``NAME = <expr>`` (REPAIR_HINT and the like, joined into msgids)."""
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                found[target.id] = node.value
+    return found
+
+
+def _text(node: ast.expr, names: dict[str, ast.expr]) -> str | None:
+    """The string a literal, a ``+`` of literals or a module constant evaluates to."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _text(node.left, names), _text(node.right, names)
+        return left + right if left is not None and right is not None else None
+    if isinstance(node, ast.Name) and node.id in names:
+        return _text(names[node.id], names)
+    return None
+
+
+def _texts(node: ast.expr, names: dict[str, ast.expr]) -> list[str]:
+    """Every string a message argument can be (both arms of a conditional)."""
+    if isinstance(node, ast.IfExp):
+        return _texts(node.body, names) + _texts(node.orelse, names)
+    text = _text(node, names)
+    return [text] if text is not None else []
+
+
+def _user_error_classes(trees: dict[Path, ast.Module]) -> set[str]:
+    bases: dict[str, list[str]] = {}
+    for tree in trees.values():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                bases[node.name] = [getattr(b, "id", getattr(b, "attr", "")) for b in node.bases]
+    found = {"UserError"}
+    grown = True
+    while grown:
+        grown = False
+        for name, parents in bases.items():
+            if name not in found and any(p in found for p in parents):
+                found.add(name)
+                grown = True
+    return found
+
+
+def _user_error_calls(tree: ast.Module, classes: set[str]):
+    """Every construction of a UserError kind, and every ``super().__init__(...)`` inside
+    one (where a kind builds its own message)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name in classes:
+            for call in ast.walk(node):
+                if isinstance(call, ast.Call) and _name(call) == "__init__":
+                    yield call
+        if isinstance(node, ast.Call) and _name(node) in classes:
+            yield node
+
+
+def test_every_error_a_person_can_fix_is_a_msgid_with_chinese():
+    trees = _trees()
+    classes = _user_error_classes(trees)
+    assert {"PlateFormatError", "PassTermsError", "ImageInputError", "FilterError"} <= classes
+    zh = catalog("zh")
+    problems, checked = [], 0
+    for path, tree in trees.items():
+        names = _constants(tree)
+        for call in _user_error_calls(tree, classes):
+            where = f"{path.relative_to(ROOT)}:{call.lineno}"
+            for arg in [*call.args, *(k.value for k in call.keywords)]:
+                literal = isinstance(arg, ast.JoinedStr) and "".join(
+                    str(v.value) for v in arg.values if isinstance(v, ast.Constant)
+                )
+                if literal and PROSE.search(literal):
+                    problems.append(f"{where}: an f-string message cannot be translated")
+                for text in _texts(arg, names):
+                    if PROSE.search(text):
+                        checked += 1
+                        if text not in zh:
+                            problems.append(f"{where}: no Chinese for {text!r}")
+    assert checked > 150
+    assert not problems, f"{len(problems)}:\n" + "\n".join(problems)
+
+
+def test_every_message_of_the_command_line_and_the_box_checks_has_chinese():
+    zh = catalog("zh")
+    missing, checked = [], 0
+    for path, tree in _trees().items():
+        names = _constants(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _name(node) in MESSAGE_FUNCS and node.args:
+                for text in _texts(node.args[0], names):
+                    checked += 1
+                    if text not in zh:
+                        missing.append(f"{path.relative_to(ROOT)}:{node.lineno}: {text!r}")
+    assert checked > 400
+    assert not missing, "\n".join(missing)
+
+
+def _literal_parts(node: ast.expr) -> list[str]:
+    """The literal text in an argument: a string, an f-string's fixed parts, both sides of
+    a ``+`` and both arms of a conditional (a call such as ``told(...)`` is not literal)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.JoinedStr):
+        return [str(v.value) for v in node.values if isinstance(v, ast.Constant)]
+    if isinstance(node, ast.BinOp):
+        return _literal_parts(node.left) + _literal_parts(node.right)
+    if isinstance(node, ast.IfExp):
+        return _literal_parts(node.body) + _literal_parts(node.orelse)
+    return []
+
+
+def test_no_command_prints_an_english_literal_of_its_own():
+    """What a command prints goes through ``say``/``tr``/``fail``: a literal (or the
+    literal parts of an f-string) holding an English word would reach a Chinese reader."""
+    word = re.compile(r"[A-Za-z]{2,}")
+    # GA/T 1400 (the protocol), a command to run (menwei events), the demo's box id (north)
+    allowed = {w for w in ALLOWED if w.isalpha()} | {"GA", "T", "menwei", "events", "north"}
+    found = []
+    for path in sorted(
+        [*(ROOT / "edge" / "cli").rglob("*.py"), *(ROOT / "edge" / "demo").rglob("*.py")]
+    ):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and _name(node) in CLI_OUTPUT and node.args):
+                continue
+            parts = _literal_parts(node.args[0])
+            words = [w for part in parts for w in word.findall(part) if w not in allowed]
+            if words:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {words}")
+    assert not found, "\n".join(found)
+
+
+def test_a_message_inside_a_message_reads_in_the_same_language():
+    zh = translator("zh")
+    with pytest.raises(PlateFormatError) as raised:
+        normalise_plate("皖AO2R28")
+    plate = raised.value
+    assert plate.render(zh) == "车牌格式不正确：“皖AO2R28”（车牌中不会出现字母 I 或 O）"
+    assert "not a valid plate" in str(plate) and "letters I or O" in str(plate)
+    nested = UserError("audit key: %(problem)s", {"problem": UserError("no resident %(id)s",
+                                                                        {"id": 7})})  # fmt: skip
+    assert nested.render(zh) == "审计密钥：没有住户 7" and str(nested) == "audit key: no resident 7"
+    damaged = UserError(
+        "%(problem)s; refusing to open or replace it: run `menwei db check`, then `menwei db"
+        " recover` (docs/deploy.md, storage failures)",
+        {"problem": Problem("%(path)s is a directory, not a database file", path="/x.db")},
+    )
+    assert damaged.render(zh).startswith("/x.db 是一个文件夹，不是数据库文件；拒绝打开")
+    assert Phrase("resident") == "resident" and zh(Phrase("resident").msgid) == "住户"
+
+
+@pytest.fixture
+def zh_config(tmp_path) -> Path:
+    path = tmp_path / "menwei.toml"
+    result = CliRunner().invoke(main, ["init", str(path)])
+    assert result.exit_code == 0, result.output
+    text = (
+        path.read_text(encoding="utf-8")
+        .replace('data_dir = "/var/lib/menwei"', 'data_dir = "data"')
+        .replace('pin_factory = "lgpio"', 'pin_factory = "mock"')
+    )
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _installers_words(text: str, tmp_path: Path) -> str:
+    """What is the installer's own or a command's syntax, not a sentence: paths and URLs,
+    options (-c, --valid-to), commands (menwei db check) and metavariables (FILE)."""
+    text = re.sub(r"\S*/\S*|“[^”]*”|'[^']*'|\bMWP\S+", " ", text)  # paths, typed values, tokens
+    text = re.sub(r"\[[a-z_.]+\](?: [a-z_]+ = \"[^\"]*\")?", " ", text)  # [community] role = "hub"
+    text = re.sub(r"(?<![\w-])--?[A-Za-z][\w-]*", " ", text)
+    text = re.sub(r"`[^`]*`|\b(?:menwei|main)(?: [a-z][a-z-]*){0,2}", " ", text)
+    return re.sub(r"\b(?:FILE|OPTIONS|MENWEI_CONFIG|PHOTOS|GATE|OPERATOR)\b", " ", text)
+
+
+def test_commands_that_refuse_or_report_read_in_chinese(zh_config, tmp_path):
+    runner = CliRunner(env=ZH_ENV)
+    config = str(zh_config)
+    bad_toml = tmp_path / "bad.toml"
+    bad_toml.write_text("[site]\nname = 'x'\n[[gates]\n", encoding="utf-8")
+    said = runner.invoke(main, ["check-config", "-c", str(bad_toml)]).output
+    assert (
+        said.startswith("错误：") and "配置无效\n  - 不是有效的 TOML：" in said
+    )  # tomllib's words after
+    typo = tmp_path / "typo.toml"
+    typo.write_text(zh_config.read_text(encoding="utf-8") + "\n[extra_section]\nx = 1\n",
+                    encoding="utf-8")  # fmt: skip
+    cases = [  # (args, exit code)
+        (["init", config], 1),
+        (["check-config", "-c", config], None),
+        (["check-config", "-c", str(typo)], 1),
+        (["check-config", "-c", str(tmp_path / "none.toml")], 1),
+        (["vehicle", "add", "皖AO2R28", "-c", config], 1),
+        (["vehicle", "add", "AG2R28", "-c", config], 1),
+        (["vehicle", "add", "皖A12345", "--kind", "visitor", "-c", config], 1),
+        (["vehicle", "remove", "皖A99999", "-c", config], 1),
+        (["watchlist", "remove", "京A00000", "-c", config], 1),
+        (["pass", "revoke", "999", "-c", config], 1),
+        (["pass", "issue", "--valid-to", "2026-99-99", "-c", config], 2),
+        (["pass", "issue", "--valid-to", "2099-01-01", "--uses", "0", "-c", config], 1),
+        (["resident", "enrol-face", "1", "x.jpg", "--consent-by", " ", "-c", config], 1),
+        (["hub", "status", "-c", config], 1),
+        (["hub", "invite", "box1", "-c", config], 1),
+        (["sync", "-c", config], 1),
+        (["rooms", "delete", "999", "-c", config], 1),
+        (["rooms", "generate", "3幢", "--units", "1", "--floors", "x", "--rooms", "2",
+          "-c", config], 1),
+        (["user", "passwd", "nobody", "-c", config], 1),
+        (["stickers", "--landlord", "nobody", "-o", str(tmp_path / "s.pdf"), "-c", config], 1),
+        (["relays-safe", "nosuchgate", "-c", config], 1),
+        (["audit", "verify", "-c", config], 0),
+        (["pass", "issue", "--valid-to", "2099-01-01", "--png", str(tmp_path / "p.png"),
+          "-c", config], 0),
+        (["pass", "revoke", "1", "-c", config], 0),
+        (["pass", "revoke", "1", "-c", config], 1),
+        (["data", "template", "-o", str(tmp_path / "t.xlsx"), "-c", config], 0),
+        (["rooms", "generate", "3幢", "--units", "1", "--floors", "1-2", "--rooms", "2",
+          "-c", config], 0),
+    ]  # fmt: skip
+    gate_ids = re.findall(r'^id = "([^"]+)"', zh_config.read_text(encoding="utf-8"), re.M)
+    allowed = set(ALLOWED) | {w for g in gate_ids for w in g.split("-")}
+    allowed |= {"I", "O", "extra_section", "MockFactory", "main", "box", "nobody", "x"}
+    problems = []
+    for args, code in cases:
+        result = runner.invoke(main, args)
+        assert code is None or result.exit_code == code, (args, result.output)
+        assert not isinstance(result.exception, (AssertionError, TypeError, KeyError)), args
+        shown = _installers_words(result.output, tmp_path)
+        problems += latin_problems(shown, allowed, " ".join(args[:3]))
+    assert not problems, "\n".join(problems)
+
+
+def test_hub_status_reads_in_chinese_with_local_times():
+    """`menwei hub status`: the health page's words and the site's time, never an ISO time."""
+    zone = ZoneInfo("Asia/Shanghai")
+    seen = datetime(2026, 12, 1, 13, 14, 5, tzinfo=UTC).isoformat()
+    boxes = [
+        {"box_id": "b1", "removed": False, "state": "enrolled", "online": True, "age_s": 3.0,
+         "last_seen_at": seen, "version": 7, "behind": 2, "backlog": 0, "clock_skew_s": 0.4,
+         "level": "warn", "groups": None, "gates": ["north"]},
+        {"box_id": "b2", "removed": True, "state": "revoked", "online": False, "age_s": None,
+         "last_seen_at": None, "revoked_at": seen, "version": 1, "behind": 0, "backlog": None,
+         "clock_skew_s": None, "level": "ok", "groups": ["staff"], "gates": []},
+    ]  # fmt: skip
+    words = Vocabulary.for_language("zh", zone)
+    cells = [str(column(box, words)) for box in boxes for _header, column in HUB_COLUMNS]
+    text = " ".join([words.gettext(h) for h, _ in HUB_COLUMNS] + cells)
+    assert "2026-12-01 21:14:05" in text and "在线" in text and "落后 2 项" in text
+    assert "2026-12-01 21:14" in cells[len(HUB_COLUMNS) + 1]  # removed since, local
+    assert not latin_problems(text, set(ALLOWED) | {"b", "north", "staff"}, "hub status")
+
+
+def test_a_gate_boxs_link_status_reads_in_chinese_with_local_times(zh_config, tmp_path):
+    text = zh_config.read_text(encoding="utf-8")
+    text = text.replace('# role = "gate"', 'role = "gate"')
+    text = text.replace('# hub_url = "https://10.0.0.2:8442"', 'hub_url = "https://10.0.0.2:8442"')
+    text = text.replace('# box_id = "north-gate-box"', 'box_id = "north-gate-box"')
+    zh_config.write_text(text, encoding="utf-8")
+    status = tmp_path / "data" / "community-status.json"
+    status.parent.mkdir(parents=True, exist_ok=True)
+    seen = "2026-12-01T13:14:05+00:00"
+    status.write_text(json.dumps({
+        "hub_url": "https://10.0.0.2:8442", "box_id": "north-gate-box", "down": "connected",
+        "up": "unreachable", "commands": "starting", "last_contact_at": seen,
+        "unreachable_since": seen, "version": 12, "applied_at": seen, "commands_done": 3,
+        "outbox": {"pending": 2, "delivered": 40, "dead": 0}, "worker": "running",
+        "written_at": seen,
+    }), encoding="utf-8")  # fmt: skip
+    result = CliRunner(env=ZH_ENV).invoke(main, ["hub", "status", "-c", str(zh_config)])
+    assert result.exit_code == 0, result.output
+    assert "最后联系: 2026-12-01 21:14:05" in result.output and "无法连接" in result.output
+    allowed = set(ALLOWED) | {"north", "gate", "box"}
+    assert not latin_problems(_installers_words(result.output, tmp_path), allowed, "link")
