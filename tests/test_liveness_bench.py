@@ -12,6 +12,9 @@ from types import ModuleType
 
 import pytest
 
+from edge.config.liveness import LivenessConfig
+from edge.faces.liveness.checker import DEFAULT_THRESHOLD
+
 ROOT = Path(__file__).resolve().parents[1]
 Z = 1.959963984540054
 
@@ -89,3 +92,10 @@ def test_command_line_refuses_the_overlap_before_any_work() -> None:
     assert done.returncode != 0
     assert "held-out seed(s) [3] are also dev" in done.stderr
     assert "machine:" not in done.stdout  # refused before a set is built or a model loaded
+
+
+def test_bench_threshold_is_the_products(bench: ModuleType) -> None:
+    """The bench reports at the config's default (what a box runs), and the checker's own
+    default is the same number: a change to one without the other would report a figure
+    for a threshold no door uses."""
+    assert bench.THRESHOLD == LivenessConfig().threshold == DEFAULT_THRESHOLD
