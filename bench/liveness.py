@@ -344,15 +344,16 @@ def held_out(per_seed: dict[int, list[Result]], threshold: float) -> None:
     seeds = list(per_seed)
     pooled = [r for results in per_seed.values() for r in results]
     print(
-        f"5. test seeds {seeds} at the default threshold {threshold}, per seed and pooled: "
-        "errors/sequences, rate [95 % Wilson interval]"
+        f"5. test seeds {seeds} at the default threshold {threshold}, per seed"
+        f"{' and pooled' if len(seeds) > 1 else ''}: errors/sequences, rate [95 % Wilson interval]"
     )
     views = [("colour", "colour camera")]
     if any(r.infrared for r in pooled):
         views.append(("infrared", "with the IR camera"))
     for which, label in views:
         tables = {f"seed {s}": scores(rs, which) for s, rs in per_seed.items()}
-        tables["pooled"] = scores(pooled, which)
+        if len(per_seed) > 1:
+            tables["pooled"] = scores(pooled, which)
         print(f"   {label}:")
         print(f"   {'':22s} " + "  ".join(f"{name:29s}" for name in tables))
         for row, keys in HELD_OUT_ROWS:
@@ -576,9 +577,7 @@ def main() -> None:
     infrared = LivenessChecker(THRESHOLD, geometry, FaceDetector())
     started = time.perf_counter()
     nir = not args.no_ir
-    print(
-        f"   dev seeds {dev_seeds}, test seed(s) {test_seeds}, extra dev seeds {list(args.extra)}"
-    )
+    print(f"   dev seeds {dev_seeds}, test seeds {test_seeds}, extra dev seeds {list(args.extra)}")
     extra_kinds = tuple(args.extra_kinds)
     # one set at a time (each is ~0.5 GB of frames): built or loaded, judged, let go
     sets = [(s, args.attacks, KINDS, False) for s in dev_seeds]
