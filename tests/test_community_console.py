@@ -616,7 +616,7 @@ def test_hub_forget_on_the_command_line_asks_and_is_audited(community):
         main, ["hub", "forget", "old-west", "-c", str(world.hub_toml)], input="y\n",
         env={"LANG": "zh_CN.UTF-8"},
     )  # fmt: skip
-    assert "忘记已移除的门岗机 old-west" in zh.output and "已忘记门岗机 old-west" in zh.output
+    assert "清除已移除的门岗机 old-west" in zh.output and "已清除门岗机 old-west" in zh.output
 
 
 PAGE_CHECKS = "\n".join(  # overflow and contrast, as tests/test_pages_browser.py checks
