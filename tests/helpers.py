@@ -32,8 +32,10 @@ import cv2
 import numpy as np
 import pytest
 import sqlite_utils
+from click.testing import CliRunner
 from openpyxl import Workbook
 
+from edge.cli.main import main as menwei_cli
 from edge.faces.detector import FaceDetector
 from edge.faces.images import read_image_file
 from edge.faces.liveness import synthetic
@@ -63,6 +65,21 @@ class Clock:
 
 
 # -- pages ----------------------------------------------------------------------------------
+def initialised_config(tmp_path: Path) -> Path:
+    """`menwei init`'s own config, made to run here: data under the test's folder, mock pins
+    (the CLI tests read the config an installer starts from, not one written by hand)."""
+    path = tmp_path / "menwei.toml"
+    result = CliRunner().invoke(menwei_cli, ["init", str(path)])
+    assert result.exit_code == 0, result.output
+    text = (
+        path.read_text(encoding="utf-8")
+        .replace('data_dir = "/var/lib/menwei"', 'data_dir = "data"')
+        .replace('pin_factory = "lgpio"', 'pin_factory = "mock"')
+    )
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def csrf_of(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, "page has no CSRF field"

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers import initialised_config
 
 from edge.cli.main import main
 from edge.migrations import LATEST_VERSION
@@ -18,16 +19,7 @@ from edge.migrations import LATEST_VERSION
 
 @pytest.fixture
 def config(tmp_path) -> Path:
-    path = tmp_path / "menwei.toml"
-    result = CliRunner().invoke(main, ["init", str(path)])
-    assert result.exit_code == 0, result.output
-    text = (
-        path.read_text(encoding="utf-8")
-        .replace('data_dir = "/var/lib/menwei"', 'data_dir = "data"')
-        .replace('pin_factory = "lgpio"', 'pin_factory = "mock"')
-    )
-    path.write_text(text, encoding="utf-8")
-    return path
+    return initialised_config(tmp_path)
 
 
 def run(*args: str):

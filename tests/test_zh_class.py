@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
+from helpers import initialised_config
 from test_zh_everywhere import ALLOWED, latin_problems
 
 from edge.cli.hub import HUB_COLUMNS
@@ -209,16 +210,7 @@ def test_a_message_inside_a_message_reads_in_the_same_language():
 
 @pytest.fixture
 def zh_config(tmp_path) -> Path:
-    path = tmp_path / "menwei.toml"
-    result = CliRunner().invoke(main, ["init", str(path)])
-    assert result.exit_code == 0, result.output
-    text = (
-        path.read_text(encoding="utf-8")
-        .replace('data_dir = "/var/lib/menwei"', 'data_dir = "data"')
-        .replace('pin_factory = "lgpio"', 'pin_factory = "mock"')
-    )
-    path.write_text(text, encoding="utf-8")
-    return path
+    return initialised_config(tmp_path)
 
 
 def _installers_words(text: str, tmp_path: Path) -> str:
