@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -278,17 +279,24 @@ def workbook(**sheets: list[list[object]]) -> bytes:
     return out.getvalue()
 
 
-def mount_tmpfs(folder: Path, size: str) -> None:
-    """A tmpfs of ``size`` on ``folder`` (a disk that fills up); skips where mounting needs
-    root this process does not have."""
+def mount_tmpfs(folder: Path, size: str, inodes: int | None = None) -> None:
+    """A tmpfs of ``size`` (and at most ``inodes`` files) on ``folder``: a disk that fills
+    up; skips where mounting needs root this process does not have. ``unmount`` it after."""
     folder.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (f",nr_inodes={inodes}" if inodes else "")
     result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
         capture_output=True,
         text=True,
     )
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
+
+
+def unmount(folder: Path) -> None:
+    """Lazily unmount a ``mount_tmpfs`` (a process still holding a file keeps it until it
+    lets go); never raises."""
+    subprocess.run(["umount", "-l", str(folder)], check=False, capture_output=True)
 
 
 class Forker:
@@ -411,16 +419,40 @@ def menwei_web(
     return serving_process(command, lambda s: f"on http://127.0.0.1:{s.port}" in s.output(), env)
 
 
+FAULTS = ("full", "read-only", "inodes")
+
+
 def fault_disk(folder: Path, fault: str) -> None:
-    """Make a tmpfs from ``mount_tmpfs`` "full" (a filler file until it is) or "read-only"
-    (remounted); close the databases on it first."""
+    """Make a tmpfs from ``mount_tmpfs`` "full" (a filler file until it is), out of
+    "inodes" (empty files until none is left; bytes still free) or "read-only" (remounted:
+    close the files open for writing on it first, or the kernel refuses). ``clear_fault``
+    undoes it."""
     if fault == "full":
-        with open(folder / "filler", "wb") as handle, contextlib.suppress(OSError):
+        # Unbuffered: a buffered file keeps the bytes that did not fit and raises ENOSPC
+        # again when it is closed, outside the suppress.
+        with open(folder / "filler", "wb", buffering=0) as handle, contextlib.suppress(OSError):
             while True:
                 handle.write(b"\0" * 65536)
-                handle.flush()
-    else:
+    elif fault == "inodes":
+        fillers = folder / "fillers"
+        fillers.mkdir()
+        with contextlib.suppress(OSError):
+            for n in range(10_000_000):
+                (fillers / str(n)).touch()
+    elif fault == "read-only":
         subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+    else:
+        raise ValueError(f"no such disk fault: {fault}")
+
+
+def clear_fault(folder: Path, fault: str) -> None:
+    """Undo ``fault_disk``: the filler removed, the inodes freed, or remounted writable."""
+    if fault == "full":
+        (folder / "filler").unlink()
+    elif fault == "inodes":
+        shutil.rmtree(folder / "fillers")
+    else:
+        subprocess.run(["mount", "-o", "remount,rw", str(folder)], check=True)
 
 
 def alive(pid: int) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import fault_disk, mount_tmpfs, zero_page
+from helpers import fault_disk, mount_tmpfs, unmount, zero_page
 
 from edge.cli.main import main
 from edge.db import connect, transaction
@@ -239,7 +239,7 @@ def test_a_command_on_a_full_or_read_only_disk_names_the_disk_not_damage(tmp_pat
             main, ["db-version", "-c", str(toml)]
         )
     finally:
-        subprocess.run(["umount", "-l", str(data)], check=False, capture_output=True)
+        unmount(data)
     assert isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code == 1
     assert ("所在磁盘已满" if fault == "full" else "是只读的") in result.output, result.output
@@ -255,7 +255,7 @@ def test_backup_and_db_check_work_from_a_read_only_disk(tmp_path):
         db = connect(data / "menwei.db")
         add_vehicle(db, VehicleInput(RESIDENT, "resident", "3-1-402"))
         db.conn.close()  # the last connection: WAL checkpointed and removed
-        subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
+        fault_disk(data, "read-only")
         forget_read_headers()
         toml = tmp_path / "menwei.toml"
         toml.write_text(f'[storage]\ndata_dir = "{data}"\n', encoding="utf-8")
@@ -264,7 +264,7 @@ def test_backup_and_db_check_work_from_a_read_only_disk(tmp_path):
         copy = tmp_path / "copy.db"
         backed = runner.invoke(main, ["backup", str(copy), "-c", str(toml)])
     finally:
-        subprocess.run(["umount", "-l", str(data)], check=False, capture_output=True)
+        unmount(data)
     assert checked.exit_code == 0, checked.output
     assert "完好" in checked.output
     assert backed.exit_code == 0, backed.output
@@ -303,7 +303,7 @@ def test_commands_that_only_read_work_on_a_faulted_disk(tmp_path, fault):
         forget_read_headers()
         results = {" ".join(c): runner.invoke(main, [*c, "-c", str(toml)]) for c in LISTS}
     finally:
-        subprocess.run(["umount", "-l", str(data)], check=False, capture_output=True)
+        unmount(data)
     failed = {c: r.output for c, r in results.items() if r.exit_code != 0}
     assert failed == {}
     assert RESIDENT in results["vehicle list"].output

@@ -7,13 +7,12 @@ skipped with the reason where mounting is not allowed.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import subprocess
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from helpers import clear_fault, fault_disk, mount_tmpfs, unmount
 
 from edge.db import connect
 from edge.events.record import recent_events
@@ -38,16 +37,9 @@ def reader() -> PlateReader:
 @pytest.fixture
 def small_disk(tmp_path):
     mount = tmp_path / "mnt"
-    mount.mkdir()
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
+    mount_tmpfs(mount, "3m")
     yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    unmount(mount)
 
 
 @pytest.fixture
@@ -86,25 +78,16 @@ def pulses(pin) -> int:
     return sum(1 for a, b in itertools.pairwise(states) if not a and b)
 
 
-def fill(folder) -> None:
-    """Fill the file system. Unbuffered: a buffered file would keep the bytes that did not
-    fit and raise ENOSPC again when closed, outside the suppress (it did, depending on how
-    the free space happened to align with the buffer)."""
-    with open(folder / "filler", "wb", buffering=0) as handle, contextlib.suppress(OSError):
-        while True:
-            handle.write(b"\0" * 65536)
-
-
 def test_disk_full_keeps_opening_and_recovers(gate, small_disk):
     loop, db, pin = gate
     assert [o.decision for o in drive(loop, RESIDENTS[0], T0)] == ["open"]
-    fill(small_disk)
+    fault_disk(small_disk, "full")
     [outcome] = drive(loop, RESIDENTS[1], T0 + timedelta(minutes=1))
     assert outcome.decision == "open" and outcome.event_id == ""  # opened, not yet stored
     assert pulses(pin) == 2
     assert loop.writer.fault and loop.writer.spooled == 2  # the passage and the fault's event
     assert loop.health()["storage_fault"] and loop.health()["storage_faults"] >= 1
-    (small_disk / "filler").unlink()
+    clear_fault(small_disk, "full")
     loop.tick(T0 + timedelta(minutes=2))
     assert loop.writer.fault is None and loop.writer.spooled == 0
     stored = recent_events(db)
@@ -134,19 +117,19 @@ def test_read_only_snapshot_filesystem_keeps_opening_and_recovers(gate, tmp_path
     loop, db, pin = gate
     snaps = tmp_path / "snaps"
     snaps.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(snaps)], check=True)
+    mount_tmpfs(snaps, "2m")
     try:
         loop.writer.snapshots = SnapshotStore(snaps, ZoneInfo("UTC"))
-        subprocess.run(["mount", "-o", "remount,ro", str(snaps)], check=True)
+        fault_disk(snaps, "read-only")
         [outcome] = drive(loop, RESIDENTS[2], T0)
         assert outcome.decision == "open" and outcome.event_id and pulses(pin) == 1
         [event] = recent_events(db)
         assert event["snapshot_path"] is None and "Read-only" in event["details"]["snapshot_error"]
-        subprocess.run(["mount", "-o", "remount,rw", str(snaps)], check=True)
+        clear_fault(snaps, "read-only")
         [again] = drive(loop, RESIDENTS[0], T0 + timedelta(minutes=1))
         assert again.decision == "open" and recent_events(db)[0]["snapshot_path"]
     finally:
-        subprocess.run(["umount", "-l", str(snaps)], check=False)
+        unmount(snaps)
 
 
 def test_disk_full_lets_a_counted_visitor_pass_in_and_says_the_use_was_not_counted(
@@ -163,11 +146,11 @@ def test_disk_full_lets_a_counted_visitor_pass_in_and_says_the_use_was_not_count
                          now + timedelta(hours=1))  # fmt: skip
     vehicle_id = add_vehicle(db, visit)
     db.execute("UPDATE vehicles SET max_uses = 2 WHERE id = ?", [vehicle_id])
-    fill(small_disk)
+    fault_disk(small_disk, "full")
     [outcome] = drive(loop, "粤B54321", T0)
     assert outcome.decision == "open" and pulses(pin) == 1
     assert "pass_use_not_counted" in [r["code"] for r in outcome.reasons]
-    (small_disk / "filler").unlink()
+    clear_fault(small_disk, "full")
     loop.tick(T0 + timedelta(minutes=1))
     [event] = [e for e in recent_events(db) if e["kind"] == "vehicle_passage"]
     assert event["decision"] == "open" and "pass_use" not in event["details"]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from helpers import mount_tmpfs
+from helpers import clear_fault, fault_disk, mount_tmpfs, unmount
 
 from edge.config import load_config
 from edge.people.vehicles import VehicleInput, add_vehicle
@@ -69,7 +69,7 @@ def site(tmp_path) -> Iterator[tuple[Path, Path, Path]]:
         yield config, data, spool
     finally:
         for folder in (spool, data):
-            subprocess.run(["umount", "-l", str(folder)], check=False, capture_output=True)
+            unmount(folder)
 
 
 def menwei(*args: str) -> str:
@@ -125,19 +125,10 @@ def stored_passages(data: Path) -> int:
         db.close()
 
 
-def fill(folder: Path) -> None:
-    with open(folder / "filler", "wb", buffering=0) as handle, contextlib.suppress(OSError):
-        while True:
-            handle.write(b"\0" * 65536)
-
-
 @pytest.mark.parametrize("fault", ["read-only", "full"])
 def test_gate_starts_on_a_faulted_disk_lets_the_resident_in_and_keeps_the_event(site, fault):
     config, data, _spool = site
-    if fault == "read-only":
-        subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
-    else:
-        fill(data)
+    fault_disk(data, fault)
     gate = GateProcess(config)
     try:
         assert gate.wait_for("OPEN"), "".join(gate.lines)
@@ -156,10 +147,7 @@ def test_gate_starts_on_a_faulted_disk_lets_the_resident_in_and_keeps_the_event(
     assert "Traceback" not in output, output
     assert PLATE in output and "OPEN" in output
     opened = sum(1 for line in output.splitlines() if "OPEN" in line)
-    if fault == "read-only":
-        subprocess.run(["mount", "-o", "remount,rw", str(data)], check=True)
-    else:
-        (data / "filler").unlink()
+    clear_fault(data, fault)
     assert stored_passages(data) == 0
     again = GateProcess(config)
     try:

@@ -15,13 +15,11 @@ Real tmpfs mounts (the suite runs as root, as on a box; skipped where mounting i
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
 import re
 import sqlite3
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import Forker, alive, kill, mount_tmpfs
+from helpers import Forker, alive, clear_fault, fault_disk, kill, mount_tmpfs, unmount
 
 from edge.config import load_config
 from edge.people.residents import add_resident, hash_pin
@@ -99,7 +97,7 @@ def site(tmp_path) -> Iterator[tuple[Path, Path, Path, Path]]:
         yield config, data, spool, fifo
     finally:
         for folder in (spool, data):
-            subprocess.run(["umount", "-l", str(folder)], check=False, capture_output=True)
+            unmount(folder)
 
 
 OPENED = re.compile(r"OPEN .*resident (\d+)\b")
@@ -141,12 +139,6 @@ def stored(data: Path) -> tuple[list[int], list[str], int, str]:
     return [json.loads(d)["resident_number"] for d, _ in rows], [d for _, d in rows], events, ok
 
 
-def fill(folder: Path) -> None:
-    with open(folder / "filler", "wb", buffering=0) as handle, contextlib.suppress(OSError):
-        while True:
-            handle.write(b"\0" * 65536)
-
-
 def test_fifty_sigkills_on_a_full_then_read_only_disk_lose_and_duplicate_nothing(site, tmp_path):
     config, data, _spool, fifo = site
     rng = random.Random(50)
@@ -177,16 +169,16 @@ def test_fifty_sigkills_on_a_full_then_read_only_disk_lose_and_duplicate_nothing
             printed.extend(decided)
 
         round_(0)  # a healthy start first: the last good copy is written
-        fill(data)
+        fault_disk(data, "full")
         for n in range(1, KILLS_PER_FAULT + 1):
             round_(n)
-        (data / "filler").unlink()
-        subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
+        clear_fault(data, "full")
+        fault_disk(data, "read-only")
         try:
             for n in range(KILLS_PER_FAULT + 1, 2 * KILLS_PER_FAULT + 1):
                 round_(n)
         finally:
-            subprocess.run(["mount", "-o", "remount,rw", str(data)], check=True)
+            clear_fault(data, "read-only")
         # recovered: the next start writes the spool (and reads what the pipe still holds)
         output = tmp_path / "gate-recovered.log"
         pid = forker.start(["gate", "east", "-c", config], output)

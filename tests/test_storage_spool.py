@@ -7,7 +7,6 @@ mounting is not allowed), real SQLite files, real processes killed with SIGKILL.
 
 from __future__ import annotations
 
-import contextlib
 import random
 import signal
 import sqlite3
@@ -20,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from helpers import mount_tmpfs
+from helpers import clear_fault, fault_disk, mount_tmpfs, unmount
 
 from edge.db import connect
 from edge.events.record import NewEvent, new_event_id, recent_events
@@ -42,13 +41,7 @@ def disks(tmp_path) -> Iterator[tuple[Path, Path]]:
         yield data, spool
     finally:
         for folder in (spool, data):
-            subprocess.run(["umount", "-l", str(folder)], check=False, capture_output=True)
-
-
-def fill(folder: Path) -> None:
-    with open(folder / "filler", "wb", buffering=0) as handle, contextlib.suppress(OSError):
-        while True:
-            handle.write(b"\0" * 65536)
+            unmount(folder)
 
 
 def new_db(path: Path) -> None:
@@ -192,13 +185,13 @@ def test_full_disk_sigkill_many_times_loses_and_duplicates_nothing(disks):
     db_path, spool_path = data / "menwei.db", data / "spool" / "g.spool"
     new_db(db_path)
     EventSpool(spool_path, reserve_bytes=256 * 1024).open()  # reserved while there is room
-    fill(data)
+    fault_disk(data, "full")
     rng, decided, replayed = random.Random(12), [], []
     for _ in range(10):
         decided += run_and_kill(db_path, spool_path, rng, replayed)
     assert spool_path.stat().st_size == 256 * 1024  # still within its reserve
     assert replayed == [0] * 10  # nothing could be written while full
-    (data / "filler").unlink()
+    clear_fault(data, "full")
     decided += run_and_kill(db_path, spool_path, rng, replayed)
     assert replayed[-1] > 0
     assert_each_once(db_path, decided)
@@ -211,12 +204,12 @@ def test_read_only_disk_sigkill_many_times_loses_and_duplicates_nothing(disks):
     new_db(db_path)
     rng, decided, replayed = random.Random(34), [], []
     decided += run_and_kill(db_path, spool_path, rng, replayed)  # a healthy start first
-    subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
+    fault_disk(data, "read-only")
     try:
         for _ in range(10):
             decided += run_and_kill(db_path, spool_path, rng, replayed)
     finally:
-        subprocess.run(["mount", "-o", "remount,rw", str(data)], check=True)
+        clear_fault(data, "read-only")
     assert len(read_spool(spool_path.read_bytes())[0]) > 0
     decided += run_and_kill(db_path, spool_path, rng, replayed)
     assert replayed[-1] > 0

@@ -7,15 +7,13 @@ Real tmpfs mounts (the suite runs as root, as on a box; skipped where mounting i
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from helpers import Clock, csrf_of, tenant_form
+from helpers import Clock, clear_fault, csrf_of, fault_disk, mount_tmpfs, tenant_form, unmount
 
 from edge.box.store_check import IntegrityStatus, status_path, write_status
 from edge.web.app import create_app
@@ -26,27 +24,14 @@ from edge.web.storage import FAULT_HEADER
 @pytest.fixture
 def site(tmp_path, registry_config, seed_registry) -> Iterator[tuple[object, dict, Path]]:
     data = tmp_path / "data"
-    data.mkdir()
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(data)],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
+    mount_tmpfs(data, "16m")
     try:
         config = registry_config(tmp_path)
         create_app(config, clock=Clock())  # migrates; the translation cache is written once
         ids = seed_registry(config, Clock()())
         yield config, ids, data
     finally:
-        subprocess.run(["umount", "-l", str(data)], check=False, capture_output=True)
-
-
-def fill(folder: Path) -> None:
-    with open(folder / "filler", "wb", buffering=0) as handle, contextlib.suppress(OSError):
-        while True:
-            handle.write(b"\0" * 65536)
+        unmount(data)
 
 
 def register(app, ids: dict, lang: str):
@@ -59,7 +44,7 @@ def register(app, ids: dict, lang: str):
 
 def test_full_disk_web_starts_and_a_tenant_gets_a_clear_503_in_their_language(site):
     config, ids, data = site
-    fill(data)
+    fault_disk(data, "full")
     cache = config.storage.web_cache_dir
     before = {p: p.stat().st_mtime_ns for p in cache.rglob("*.mo")}
     app = create_app(config, clock=Clock())  # starts on the full disk
@@ -72,7 +57,7 @@ def test_full_disk_web_starts_and_a_tenant_gets_a_clear_503_in_their_language(si
     health = app.test_client().get("/healthz")
     assert health.status_code == 503 and health.headers[FAULT_HEADER] == "storage"
     assert "full" in health.text
-    (data / "filler").unlink()
+    clear_fault(data, "full")
     assert register(app, ids, "zh").status_code == 303  # registered once the disk has room
     health = app.test_client().get("/healthz")
     assert health.status_code == 503  # the last fault is still reported for a minute
@@ -83,7 +68,7 @@ def test_read_only_disk_web_starts_serves_pages_and_refuses_writes_clearly(site)
     config, ids, data = site
     for mo in config.storage.web_cache_dir.rglob("*.mo"):
         mo.unlink()  # a new version whose catalogs are not cached yet
-    subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
+    fault_disk(data, "read-only")
     try:
         app = create_app(config, clock=Clock())
         page = app.test_client().get(f"/r/{ids['room_a1'].token}")
@@ -93,7 +78,7 @@ def test_read_only_disk_web_starts_serves_pages_and_refuses_writes_clearly(site)
         health = app.test_client().get("/healthz")
         assert health.status_code == 503 and "read-only" in health.text
     finally:
-        subprocess.run(["mount", "-o", "remount,rw", str(data)], check=True)
+        clear_fault(data, "read-only")
 
 
 def test_the_watchdog_probe_counts_a_storage_fault_alive_and_anything_else_not():
