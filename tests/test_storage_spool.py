@@ -74,6 +74,47 @@ def test_a_torn_last_line_is_ignored_and_overwritten(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    "damage", [b"\0" * 64, b"\xff" * 64, b"\0" * 600], ids=["zeros", "garbage", "long-zeros"]
+)
+def test_damage_in_the_middle_loses_only_what_it_hit_and_is_kept_aside(db, tmp_path, damage):
+    """A worn card zeroes (or garbles) a block inside the spool, not only its torn tail:
+    the events after the damage are still replayed, the next append goes after them (it
+    overwrote them), and the damaged bytes are copied aside before the spool is emptied."""
+    db.execute("INSERT INTO gates VALUES ('g', 'G', 'vehicle', 'x')")
+    path = tmp_path / "g.spool"
+    spool = EventSpool(path, reserve_bytes=8192)
+    spool.open()
+    items = [SpooledEvent(event(n), (), new_event_id(AT), ()) for n in range(6)]
+    starts = []
+    for item in items:
+        starts.append(spool.used_bytes)
+        assert spool.append(item)
+    spool.close()
+    data = bytearray(path.read_bytes())
+    hit = starts[2] + 10  # inside the third event (and beyond it when the block is long)
+    data[hit : hit + len(damage)] = damage
+    path.write_bytes(bytes(data))
+    ends = [*starts[1:], spool.used_bytes]
+    lost = {n for n in range(6) if starts[n] < hit + len(damage) and hit < ends[n]}
+    again = EventSpool(path, reserve_bytes=8192)
+    held = again.open()
+    assert [i.event_id for i in held] == [items[n].event_id for n in range(6) if n not in lost]
+    late = SpooledEvent(event(9), (), new_event_id(AT), ())
+    assert again.append(late)
+    again.close()
+    assert read_spool(path.read_bytes())[0][-1].event_id == late.event_id
+    [aside] = tmp_path.glob("g.spool.damaged-*")
+    assert aside.read_bytes()[hit : hit + len(damage)] == damage
+    writer = EventWriter(lambda: db, None)
+    assert writer.use_spool(EventSpool(path, reserve_bytes=8192)) == 7 - len(lost)
+    assert writer.retry(force=True) == 7 - len(lost)
+    stored = {e["id"] for e in recent_events(db)}
+    assert stored == {i.event_id for n, i in enumerate(items) if n not in lost} | {late.event_id}
+    assert len(list(tmp_path.glob("g.spool.damaged-*"))) == 1  # kept once, not per open
+    assert EventSpool(path, reserve_bytes=8192).open() == []  # emptied: the copy holds it
+
+
 def test_a_guards_question_survives_the_spool_with_its_picture(tmp_path):
     """A near miss spooled on a full disk still reaches the guard as a question, with the
     plate crop it showed (the JPEG's bytes travel as base64, not as their repr)."""

@@ -17,9 +17,12 @@ that fault ``spool_dir`` must be on another file system (a small partition of it
 itself refuses a write, the event is still kept in memory (lost on stop), and health says
 so (``spool_error``).
 
-Format: one JSON object per line; the pre-allocated tail is zero bytes. A line torn by a
-SIGKILL mid-write (no newline, or zeros inside) ends the readable part and is overwritten
-by the next append: its event had not been accepted.
+Format: one JSON object per line; the pre-allocated tail is zero bytes. The last line
+torn by a SIGKILL or power cut mid-write (no newline) had not been accepted: the next
+append overwrites it. Damage *inside* the written part (a worn card's zeroed or garbled
+block) loses only the lines it hit: the lines after it are still read, the next append
+goes after the last of them, and the file is copied aside (``<spool>.damaged-<time>``)
+before anything could empty it, so nothing it held is thrown away unseen.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from edge.events.record import NewEvent
-from edge.files import fsync_dir
+from edge.files import fsync_dir, write_durably
+from edge.store.integrity import stamp
 from edge.store.prompts import NewPrompt
 
 log = logging.getLogger(__name__)
@@ -110,21 +114,54 @@ def _event_of(data: dict[str, Any]) -> NewEvent:
     )
 
 
+@dataclass(frozen=True)
+class SpoolContents:
+    """What a spool file's bytes hold: its readable events, where the next append goes,
+    and the byte ranges of written lines that could not be read (damage, not a torn tail)."""
+
+    items: list[SpooledEvent]
+    end: int
+    damaged: list[tuple[int, int]]
+
+
 def read_spool(data: bytes) -> tuple[list[SpooledEvent], int]:
     """The readable events of a spool file's bytes, and where the next append goes."""
+    contents = read_spool_contents(data)
+    return contents.items, contents.end
+
+
+def read_spool_contents(data: bytes) -> SpoolContents:
+    """Every readable line up to the last written byte, skipping damaged ones: a line is
+    cut at a newline or at zero bytes (a zeroed block), so the lines after a damaged one
+    are still found. The last line without its newline is a torn append: not accepted,
+    not damage, and the next append overwrites it."""
+    written = len(data.rstrip(b"\0"))
     items: list[SpooledEvent] = []
-    position = 0
-    while position < len(data) and data[position] != 0:
-        end = data.find(b"\n", position)
-        line = data[position:end]
-        if end < 0 or b"\0" in line:
-            break  # torn by a stop mid-write: never accepted
+    damaged: list[tuple[int, int]] = []
+    end = position = 0
+    while position < written:
+        cut = _next_cut(data, position, written)
         try:
-            items.append(SpooledEvent.from_line(line))
-        except (ValueError, KeyError, TypeError) as exc:
-            log.error("event spool: unreadable line at byte %d skipped: %s", position, exc)
-        position = end + 1
-    return items, position
+            items.append(SpooledEvent.from_line(data[position:cut]))
+        except (ValueError, KeyError, TypeError):
+            if cut < written:  # cut short by its newline or zeros, yet unreadable: damage
+                damaged.append((position, cut))
+                end = cut + 1
+            # else the torn tail: ``end`` stays before it and the next append overwrites it
+        else:
+            end = cut + 1  # a whole line; one without its newline keeps the zero after it
+        position = cut + 1
+        while position < written and data[position] == 0:
+            position += 1
+    return SpoolContents(items, min(end, len(data)), damaged)
+
+
+def _next_cut(data: bytes, start: int, stop: int) -> int:
+    """Where the line starting at ``start`` ends: its newline, a zero byte, or ``stop``."""
+    newline = data.find(b"\n", start, stop)
+    line_end = stop if newline < 0 else newline
+    zero = data.find(b"\0", start, line_end)  # within the line only: a scan stays linear
+    return line_end if zero < 0 else zero
 
 
 class EventSpool:
@@ -139,6 +176,7 @@ class EventSpool:
         self.error: str | None = None
         self._fd: int | None = None
         self._end = 0
+        self._uncopied = False  # damaged lines found that no copy aside holds
 
     @property
     def used_bytes(self) -> int:
@@ -153,10 +191,14 @@ class EventSpool:
             if created:
                 fsync_dir(self.path.parent)
             size = os.fstat(self._fd).st_size
-            items, self._end = read_spool(os.pread(self._fd, size, 0))
+            data = os.pread(self._fd, size, 0)
         except OSError as exc:
             self._fail("cannot open", exc)
             return []
+        contents = read_spool_contents(data)
+        items, self._end = contents.items, contents.end
+        if contents.damaged:
+            self._keep_damaged(data, contents.damaged)
         self._reserve()
         if items:
             log.warning("event spool %s: %d event(s) to write", self.path, len(items))
@@ -180,8 +222,9 @@ class EventSpool:
         return True
 
     def clear(self) -> None:
-        """Every event in the file is stored: empty it (and reserve its space again)."""
-        if self._fd is None or self._end == 0:
+        """Every event in the file is stored: empty it (and reserve its space again) unless
+        it holds damaged lines no copy keeps (they wait for a copy at the next start)."""
+        if self._fd is None or self._end == 0 or self._uncopied:
             return
         try:
             os.ftruncate(self._fd, 0)
@@ -207,6 +250,32 @@ class EventSpool:
         except OSError as exc:  # a full disk: appends take what free space is left
             log.warning("event spool %s: cannot reserve %d bytes: %s", self.path,
                         self.reserve_bytes, exc)  # fmt: skip
+
+    def _keep_damaged(self, data: bytes, damaged: list[tuple[int, int]]) -> None:
+        """Copy the whole file aside once (the damaged lines are not lost when the file is
+        emptied) and say which bytes were unreadable; never raises."""
+        lost = sum(stop - start for start, stop in damaged)
+        copy = self.path.with_name(f"{self.path.name}.damaged-{stamp()}")
+        existing = sorted(self.path.parent.glob(f"{self.path.name}.damaged-*"))
+        try:
+            kept = existing[-1].read_bytes() if existing else b""
+            if all(kept[a:b] == data[a:b] for a, b in damaged):
+                copy = existing[-1]  # a restart before the spool was emptied: kept already
+            else:
+                write_durably(copy, data, 0o600)  # plates and households, as the spool
+        except OSError as exc:
+            self._uncopied = True
+            log.error(
+                "event spool %s: %d damaged line(s) (%d bytes) could not be read and cannot"
+                " be copied aside (%s); the spool is kept until they can be",
+                self.path, len(damaged), lost, exc,
+            )  # fmt: skip
+            return
+        log.error(
+            "event spool %s: %d damaged line(s) (%d bytes at %s) could not be read; the"
+            " events after them are written; the whole file is kept as %s",
+            self.path, len(damaged), lost, ", ".join(f"{a}-{b}" for a, b in damaged), copy,
+        )  # fmt: skip
 
     def _fail(self, what: str, exc: OSError) -> None:
         message = f"{what} {self.path}: {exc.__class__.__name__}: {exc}"
