@@ -197,6 +197,23 @@ def _vault_if_any(config: MenweiConfig) -> PiiVault | None:
         return None
 
 
+def _door_vault(config: MenweiConfig, gate_id: str) -> tuple[PiiVault | None, str | None]:
+    """The vault a door reads face templates with, or None and what is wrong with the key:
+    PIN hashes and QR passes are not sealed with it, so the door still opens by them (faces
+    off, strangers refused as ever) rather than not running at all."""
+    try:
+        return pii_vault(config), None
+    except PiiKeyError as exc:
+        log.error(
+            "gate %s: the PII key is unusable, faces are off: the door opens by PIN and QR"
+            " pass only; restore the key file from its backup (mode 600), then restart the"
+            " gate: %s",
+            gate_id,
+            exc,
+        )
+        return None, f"PII key unusable (faces off): {exc.render()}"
+
+
 @contextlib.contextmanager
 def vehicle_gate(
     config: MenweiConfig,
@@ -403,8 +420,8 @@ def pedestrian_gate(
     if gate.kind != "pedestrian":
         raise ValueError(f"gate {gate_id!r} is a {gate.kind} gate; use vehicle_gate()")
     assert gate.lock is not None  # guaranteed by GateConfig validation
-    vault = pii_vault(config)  # before any pin is claimed: a missing key changes nothing
-    if gate.faces:
+    vault, key_fault = _door_vault(config, gate_id)
+    if gate.faces and vault is not None:
         recogniser = recogniser or face_recogniser(config.recognition.faces)
         ir_camera = _ir_camera(gate)
         stage = liveness_stage(config, gate, recogniser, ir_camera, liveness)  # models checked
@@ -452,6 +469,7 @@ def pedestrian_gate(
             liveness=stage,
             ir_camera=ir_camera,
         )
+        loop.key_fault = key_fault
         door_events.deliver_to(loop)
         if gate.keypad is not None:
             keypad = LineKeypad(gate.keypad.source, loop.keypad_entry, name=f"keypad-{gate.id}")

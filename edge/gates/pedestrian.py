@@ -176,7 +176,7 @@ class PedestrianGateLoop(GateRunner):
         door: DoorLike,
         recogniser: FaceRecogniser | None,
         db: sqlite_utils.Database,
-        vault: PiiVault,
+        vault: PiiVault | None,
         snapshots: SnapshotStore | None,
         settings: PedestrianSettings = PedestrianSettings(),
         on_outcome: Callable[[GateOutcome], None] | None = None,
@@ -234,15 +234,16 @@ class PedestrianGateLoop(GateRunner):
         decrypting every template. Removing one resident and enrolling another changes the
         id sums, so equal counts cannot hide a swap.
         """
-        if self.recogniser is None:
-            return False  # a door without faces has no index to keep
+        vault = self.vault
+        if self.recogniser is None or vault is None:
+            return False  # a door without faces (or without the key) has no index to keep
         model, now = self.recogniser.model_sha256, self.clock()
         with self.lock:
-            watch_reloaded = self.facts(lambda db: self.watch.refresh(db, self.vault, model, now))
+            watch_reloaded = self.facts(lambda db: self.watch.refresh(db, vault, model, now))
             signature = self.facts(index_signature)
             if signature == self._index_signature:
                 return watch_reloaded
-            index = self.facts(lambda db: load_face_index(db, self.vault, model))
+            index = self.facts(lambda db: load_face_index(db, vault, model))
         self.index = index  # one reference swap: a search never sees a half-built index
         self._index_signature = signature
         log.info("gate %s: face index has %d template(s)", self.gate.id, len(index))

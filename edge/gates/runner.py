@@ -137,6 +137,7 @@ class GateRunner:
         self.read_fault: str | None = None  # the people data could not be read from the store
         self.read_faults = 0
         self.store_state: str | None = None  # set at start-up: 'read-only', 'damaged: …'
+        self.key_fault: str | None = None  # set at start-up: the PII key file is unusable
         self.on_outcome = on_outcome
         self.stats = GateStats()
         self.lock = threading.RLock()  # one decision at a time, whichever thread asks
@@ -372,7 +373,10 @@ class GateRunner:
             **self.kind_health(),
             **self.writer.health(),
             "storage_fault": "; ".join(
-                filter(None, (self.writer.fault, self._read_state(), self._start_state()))
+                filter(
+                    None,
+                    (self.writer.fault, self._read_state(), self._start_state(), self.key_fault),
+                )
             )
             or None,
             "people_copy": self.people_health(),

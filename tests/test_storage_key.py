@@ -1,0 +1,163 @@
+"""A door whose PII key file is missing, cut short or readable by others: the key seals
+names and face templates, not the PIN hashes and QR passes a door also opens by. The gate
+runs (PIN and QR pass, faces off), says in one line what is wrong and what to do, and
+`menwei status` names it; the commands that need the key refuse in the reader's language.
+
+Real processes on real files: `menwei gate` reading a keypad FIFO, `menwei status`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.config import load_config
+from edge.people.residents import add_resident, hash_pin
+from edge.pii import PiiVault
+from edge.store.open import open_store, pii_vault
+
+PIN = "480915"
+CONFIG = """
+[storage]
+data_dir = "{data}"
+spool_dir = "{spool}"
+spool_reserve_mb = 1
+[security]
+pii_key_file = "{key}"
+[hardware]
+pin_factory = "mock"
+[[gates]]
+id = "east"
+name = "East"
+kind = "pedestrian"
+faces = false
+[gates.camera]
+source = "{frames}"
+replay_fps = 2
+[gates.lock]
+relay_pin = 22
+release_s = 0.2
+[gates.keypad]
+source = "{fifo}"
+[gates.liveness]
+mode = "off"
+"""
+
+KEY_FAULTS = {
+    "missing": lambda key: key.unlink(),
+    "cut short": lambda key: key.write_bytes(key.read_bytes()[:10]),
+    "readable by others": lambda key: key.chmod(0o644),
+}
+
+
+@pytest.fixture
+def door(tmp_path) -> Iterator[tuple[Path, Path, Path]]:
+    """(config, key file, keypad FIFO): one resident with a PIN."""
+    data, spool, frames = tmp_path / "data", tmp_path / "spool", tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "0.jpg"), np.full((240, 320, 3), 90, np.uint8))
+    fifo = tmp_path / "keypad.fifo"
+    os.mkfifo(fifo)
+    key = tmp_path / "keys" / "pii.key"
+    key.parent.mkdir()
+    PiiVault.from_key_file(key, create=True)
+    config = tmp_path / "menwei.toml"
+    config.write_text(
+        CONFIG.format(data=data, spool=spool, key=key, frames=frames, fifo=fifo), "utf-8"
+    )
+    settings = load_config(config)
+    db = open_store(settings)
+    add_resident(db, pii_vault(settings), "张三", "1-1-101")
+    db.execute("UPDATE residents SET pin_hash = ?", [hash_pin(PIN)])
+    db.conn.close()
+    yield config, key, fifo
+
+
+def menwei(*args: str | Path, lang: str = "zh_CN.UTF-8") -> subprocess.CompletedProcess:
+    command = Path(sys.executable).parent / "menwei"
+    return subprocess.run(
+        [str(command), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LANG": lang, "LANGUAGE": ""},
+    )
+
+
+class Gate:
+    def __init__(self, config: Path) -> None:
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "menwei"), "gate", "east", "-c", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "LANG": "zh_CN.UTF-8"},
+        )
+        self.lines: list[str] = []
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def wait_for(self, text: str, timeout_s: float = 90) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.lines):
+                return True
+            if self.process.poll() is not None:
+                self.process.wait()
+                time.sleep(0.2)  # the last lines
+                return any(text in line for line in self.lines)
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> str:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=20)
+        return "".join(self.lines)
+
+
+@pytest.mark.parametrize("fault", sorted(KEY_FAULTS))
+def test_a_door_without_a_usable_key_still_opens_by_pin_and_says_what_to_do(door, fault):
+    config, key, fifo = door
+    KEY_FAULTS[fault](key)
+    keypad = os.open(fifo, os.O_RDWR)
+    gate = Gate(config)
+    try:
+        assert gate.wait_for("running"), "".join(gate.lines)
+        os.write(keypad, f"1*{PIN}\n".encode())
+        assert gate.wait_for("放行"), "".join(gate.lines)  # the resident is let in
+        status = menwei("status", "--json", "-c", config)
+        [row] = [g for g in json.loads(status.stdout) if g["gate"] == "east"]
+        assert "PII key" in (row["storage_fault"] or ""), row
+    finally:
+        output = gate.stop()
+        os.close(keypad)
+    assert "Traceback" not in output, output
+    [line] = [line for line in output.splitlines() if str(key) in line]
+    assert "faces are off" in line and "restore" in line, line
+    assert "张三" not in output
+
+
+@pytest.mark.parametrize("fault", sorted(KEY_FAULTS))
+def test_a_command_that_needs_the_key_says_so_in_the_readers_language(door, fault):
+    config, key, _fifo = door
+    KEY_FAULTS[fault](key)
+    refused = menwei("resident", "list", "-c", config)
+    assert refused.returncode == 1, refused.stdout
+    assert "Traceback" not in refused.stderr
+    assert str(key) in refused.stderr and "密钥" in refused.stderr, refused.stderr
