@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,9 +24,10 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.box.install import InstallPlan, install
 from edge.config import load_config
 from edge.people.residents import add_resident, hash_pin
-from edge.pii import PiiVault
+from edge.pii import PiiKeyError, PiiVault
 from edge.store.open import open_store, pii_vault
 
 PIN = "480915"
@@ -92,6 +94,7 @@ def menwei(*args: str | Path, lang: str = "zh_CN.UTF-8") -> subprocess.Completed
         capture_output=True,
         text=True,
         env={**os.environ, "LANG": lang, "LANGUAGE": ""},
+        timeout=120,
     )
 
 
@@ -161,3 +164,32 @@ def test_a_command_that_needs_the_key_says_so_in_the_readers_language(door, faul
     assert refused.returncode == 1, refused.stdout
     assert "Traceback" not in refused.stderr
     assert str(key) in refused.stderr and "密钥" in refused.stderr, refused.stderr
+
+
+def test_the_web_never_makes_a_new_key_over_names_the_lost_one_sealed(door):
+    """A box with residents (names sealed with the key) but no registrations yet: the web
+    used to create a fresh key when the file was missing, and every name and template
+    sealed before was unreadable from then on (and a restored key could not read what was
+    sealed after)."""
+    config, key, _fifo = door
+    key.unlink()
+    refused = menwei("web", "-c", config, "--port", "1")  # refuses before it binds
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stderr and "密钥" in refused.stderr, refused.stderr
+    assert not key.exists()
+
+
+def test_install_never_makes_a_new_key_over_a_database_with_sealed_data(door, tmp_path):
+    config, key, _fifo = door
+    settings = load_config(config)
+    key.unlink()
+    plan = InstallPlan(
+        root=tmp_path / "root", menwei_executable=Path(sys.executable).parent / "menwei",
+        create_user=False, run_systemctl=False,
+    )  # fmt: skip
+    etc, data = tmp_path / "root" / "etc/menwei", tmp_path / "root" / "var/lib/menwei"
+    data.mkdir(parents=True)
+    shutil.copy(settings.storage.database_path, data / "menwei.db")
+    with pytest.raises(PiiKeyError, match="restore"):
+        install(plan)
+    assert not (etc / "pii.key").exists()

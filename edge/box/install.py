@@ -24,7 +24,8 @@ from edge.config import MenweiConfig, load_config
 from edge.config.example import render_example
 from edge.errors import Phrase
 from edge.files import write_durably
-from edge.pii import create_key_file
+from edge.pii import PiiKeyError, create_key_file
+from edge.store.open import RESTORE_KEY, holds_sealed_data
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +214,9 @@ def install(plan: InstallPlan) -> list[str]:
     config: MenweiConfig = load_config(plan.at(plan.config_path))
     key = plan.at(config.security.pii_key_file)
     if not key.exists():
+        database = plan.at(config.storage.database_path)
+        if holds_sealed_data(database):  # a lost key: a new one could never read that data
+            raise PiiKeyError(RESTORE_KEY, {"path": key, "database": database})
         create_key_file(key)
         _chown_service(key, plan)
         done.append(Phrase("PII key %(path)s (0600; back it up separately)",

@@ -20,7 +20,15 @@ from pathlib import Path
 import sqlite_utils
 
 from edge.config import MenweiConfig
-from edge.db import connect, connect_read_only, iso, schema_version, transaction, utc_now
+from edge.db import (
+    connect,
+    connect_read_only,
+    iso,
+    open_for_reading,
+    schema_version,
+    transaction,
+    utc_now,
+)
 from edge.db_file import REPAIR_HINT, DamagedStoreError, file_problem, wal_problem
 from edge.migrations import LATEST_VERSION
 from edge.pii import PiiKeyError, PiiVault
@@ -181,6 +189,44 @@ def snapshot_store(config: MenweiConfig) -> SnapshotStore:
         storage.snapshot_jpeg_quality,
         storage.snapshot_max_width,
     )
+
+
+SEALED_TABLES = ("face_templates", "watch_faces", "resident_face_photos")  # whole rows sealed
+
+
+def holds_sealed_data(database: Path) -> bool:
+    """Whether ``database`` holds anything sealed with the PII key (a ``*_enc`` or
+    ``*_sealed`` column with a value in any table, face templates, watch faces, photos):
+    then a new key must never be made, since what the lost one sealed would stay unreadable
+    and a restored key could not read what the new one sealed. False when there is no
+    database yet. A store that cannot be read counts as holding it (never raises)."""
+    if not database.exists():
+        return False
+    try:
+        conn, _immutable = open_for_reading(database)
+    except sqlite3.Error:
+        return True
+    try:
+        for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+            columns = [row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')]
+            sealed = [f'"{c}" IS NOT NULL' for c in columns if c.endswith(("_enc", "_sealed"))]
+            if table in SEALED_TABLES or sealed:
+                where = " OR ".join(sealed) if table not in SEALED_TABLES else "1"
+                if conn.execute(f'SELECT 1 FROM "{table}" WHERE {where} LIMIT 1').fetchone():
+                    return True
+        return False
+    except sqlite3.Error:
+        return True
+    finally:
+        conn.close()
+
+
+# A missing key on a box whose database holds data the key sealed: only the backup helps.
+RESTORE_KEY = (
+    "the PII key file %(path)s is missing, but the database %(database)s holds names, phones"
+    " or face templates sealed with it: restore the key file from its backup (a new key"
+    " could never read them)"
+)
 
 
 def pii_vault(config: MenweiConfig) -> PiiVault:

@@ -28,7 +28,8 @@ from edge import audit
 from edge.config import MenweiConfig
 from edge.db import connect, connect_read_only, transaction
 from edge.db_file import DamagedStoreError
-from edge.pii import PiiVault
+from edge.pii import PiiKeyError, PiiVault
+from edge.store.open import RESTORE_KEY, holds_sealed_data
 from edge.vocabulary import local_time
 from edge.web import accounts, sessions
 from edge.web.access import nav_for
@@ -96,15 +97,14 @@ BLUEPRINTS = (
 
 def _load_vault(config: MenweiConfig) -> PiiVault:
     """Create the key only on a box with no personal data yet: a missing key file on a box
-    that has registrations is a misconfiguration, and a fresh key would make them unreadable."""
+    that holds data sealed with it (registrations, residents' names, face templates) is a
+    lost key, and a fresh one would make that data unreadable for good."""
     path = config.security.pii_key_file
     if not path.exists():
-        db = connect(config.storage.database_path)
-        try:
-            stored = db.execute("SELECT COUNT(*) FROM registrations").fetchone()[0]
-        finally:
-            db.conn.close()
-        return PiiVault.from_key_file(path, create=stored == 0)
+        database = config.storage.database_path
+        if holds_sealed_data(database):
+            raise PiiKeyError(RESTORE_KEY, {"path": path, "database": database})
+        return PiiVault.from_key_file(path, create=True)
     return PiiVault.from_key_file(path)
 
 
