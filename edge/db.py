@@ -29,7 +29,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from edge.db_file import refuse_damaged
+from edge.db_file import DamagedStoreError, refuse_damaged
 from edge.errors import UserError
 from edge.files import fsync_dir
 from edge.migrations import LATEST_VERSION, MIGRATION_STEPS, MIGRATIONS, TABLE_REBUILDS
@@ -72,6 +72,8 @@ def connect(path: Path, apply_migrations: bool = True) -> sqlite_utils.Database:
     ``DamagedStoreError``, never replaced.
     """
     if not os.path.lexists(path):
+        if not apply_migrations:  # migrated at start, so it was there: moved or removed since
+            raise cannot_open(path, "the file is gone (moved or removed while in use)")
         _create_whole(path)
     refuse_damaged(path)
     conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
@@ -87,6 +89,15 @@ def connect(path: Path, apply_migrations: bool = True) -> sqlite_utils.Database:
         conn.close()
         raise
     return db
+
+
+def cannot_open(path: Path, why: str) -> sqlite3.OperationalError:
+    """SQLite's own "cannot open" (SQLITE_CANTOPEN) for a file this process will not open:
+    a storage fault the gate's writer and fact readers catch, worded by
+    edge.db_file.storage_error like one SQLite raised."""
+    error = sqlite3.OperationalError(f"unable to open database file {path}: {why}")
+    error.sqlite_errorcode = 14
+    return error
 
 
 def _create_whole(path: Path) -> None:
@@ -184,9 +195,14 @@ class ThreadConnections:
         db = getattr(self._local, "db", None)
         if db is None:
             try:
-                db = connect(self.path, apply_migrations=False)
-            except sqlite3.OperationalError:  # a read-only disk: "unable to open"
-                db = connect_read_only(self.path)
+                try:
+                    db = connect(self.path, apply_migrations=False)
+                except sqlite3.OperationalError:  # a read-only disk: "unable to open"
+                    if not os.path.lexists(self.path):
+                        raise
+                    db = connect_read_only(self.path)
+            except DamagedStoreError as exc:  # replaced while running (a folder, garbage)
+                raise cannot_open(self.path, str(exc)) from None
             self._local.db = db
         return db
 
@@ -196,6 +212,19 @@ class ThreadConnections:
         self._local.db = None
         if db is not None and db is not self._first:
             db.conn.close()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """As ``scoped``, but the connection is opened only when the block first asks for
+        it (``get``): a block that must go on when the file cannot be opened (a gate's
+        decision, which then reads its last good copy) meets the fault where it handles
+        storage faults, not on entering the block."""
+        had = getattr(self._local, "db", None) is not None
+        try:
+            yield
+        finally:
+            if not had:
+                self.close()
 
     @contextlib.contextmanager
     def scoped(self) -> Iterator[sqlite_utils.Database]:

@@ -476,7 +476,7 @@ class PedestrianGateLoop(GateRunner):
         ignored."""
         text = line.strip()
         if text.isascii() and text.isdigit() and len(text) <= 12:
-            with self.connections.scoped(), self.lock:
+            with self.connections.held(), self.lock:
                 request = self.liveness.take_pin(self.clock())
                 if request is None:
                     return None  # no doubted face is waiting: a bare number means nothing
@@ -493,7 +493,7 @@ class PedestrianGateLoop(GateRunner):
         ):
             return None
         rid = int(number)
-        with self.connections.scoped(), self.lock:  # the lock guards the PIN failure counts
+        with self.connections.held(), self.lock:  # the lock guards the PIN failure counts
             return self._check_keypad_pin(rid, pin)
 
     def _check_keypad_pin(self, rid: int, pin: str, after_spoof: str | None = None) -> GateOutcome:
@@ -521,7 +521,7 @@ class PedestrianGateLoop(GateRunner):
             reasons=({"code": kind, "message": message},),
             details=details,
         )
-        with self.connections.scoped():  # on a door input's thread: for this event only
+        with self.connections.held():  # on a door input's thread: for this event only
             written = self.record(event)
         self.publish(GateOutcome.of(event, written))
 

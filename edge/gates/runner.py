@@ -15,7 +15,7 @@ Threads: the loop thread (``run``), the control server's request threads (``hand
 manual open, health) and a kind's own input threads (keypad, door inputs) all call in. Each
 talks to the database through its own connection (``db``, edge.db.ThreadConnections): the
 loop thread's lasts as long as ``run``, another thread's only as long as its call
-(``connections.scoped()``). ``lock`` lets one decision happen at a time, so a manual open
+(``connections.held()``). ``lock`` lets one decision happen at a time, so a manual open
 never lands in the middle of a passage.
 """
 
@@ -332,7 +332,7 @@ class GateRunner:
         """A request from the control channel (edge.gates.control, already validated), on
         the control server's thread for that request: its connection lasts the request."""
         if request["cmd"] == "open":
-            with self.connections.scoped():
+            with self.connections.held():
                 outcome = self.manual_open(
                     request["operator"],
                     request["reason"],

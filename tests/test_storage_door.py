@@ -1,7 +1,10 @@
-"""A door whose PII key file is missing, cut short or readable by others: the key seals
-names and face templates, not the PIN hashes and QR passes a door also opens by. The gate
-runs (PIN and QR pass, faces off), says in one line what is wrong and what to do, and
-`menwei status` names it; the commands that need the key refuse in the reader's language.
+"""A running door's files go wrong. Its PII key file is missing, cut short or readable by
+others: the key seals names and face templates, not the PIN hashes and QR passes a door
+also opens by, so the gate runs (PIN and QR pass, faces off), says in one line what is
+wrong and what to do, and `menwei status` names it; the commands that need the key refuse
+in the reader's language, and nothing makes a new key over data the old one sealed. Its
+database file is removed or replaced by a folder while it runs: residents still get in,
+no new empty database appears in its place.
 
 Real processes on real files: `menwei gate` reading a keypad FIFO, `menwei status`.
 """
@@ -193,3 +196,28 @@ def test_install_never_makes_a_new_key_over_a_database_with_sealed_data(door, tm
     with pytest.raises(PiiKeyError, match="restore"):
         install(plan)
     assert not (etc / "pii.key").exists()
+
+
+DB_FAULTS = {
+    "removed": lambda path: path.unlink(),
+    "replaced by a folder": lambda path: (path.unlink(), path.mkdir()),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(DB_FAULTS))
+def test_a_database_file_gone_under_a_running_door_lets_residents_in(door, fault):
+    config, _key, fifo = door
+    path = load_config(config).storage.database_path
+    keypad = os.open(fifo, os.O_RDWR)
+    gate = Gate(config)
+    try:
+        assert gate.wait_for("running"), "".join(gate.lines)
+        DB_FAULTS[fault](path)
+        os.write(keypad, f"1*{PIN}\n".encode())
+        assert gate.wait_for("放行"), "".join(gate.lines)  # from the last good copy
+        assert gate.process.poll() is None
+    finally:
+        output = gate.stop()
+        os.close(keypad)
+    assert "Traceback" not in output, output
+    assert not path.is_file(), "a new empty database was made where the real one was"
