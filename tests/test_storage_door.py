@@ -130,6 +130,14 @@ class Gate:
             time.sleep(0.05)
         return False
 
+    def wait_for_count(self, text: str, count: int, timeout_s: float = 90) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.process.poll() is None:
+            if sum(text in line for line in self.lines) >= count:
+                return True
+            time.sleep(0.05)
+        return sum(text in line for line in self.lines) >= count
+
     def stop(self) -> str:
         with contextlib.suppress(ProcessLookupError):
             self.process.send_signal(signal.SIGKILL)
@@ -221,3 +229,35 @@ def test_a_database_file_gone_under_a_running_door_lets_residents_in(door, fault
         os.close(keypad)
     assert "Traceback" not in output, output
     assert not path.is_file(), "a new empty database was made where the real one was"
+
+
+def test_a_door_on_a_store_without_tables_says_each_read_fault_once(door):
+    """On its stand-in (a garbled database) every read fails, naming whichever table it
+    read first: the refresh names households, a PIN residents. Each was logged again at
+    every change, a line per passage and per refresh all day; now once per fault."""
+    config, _key, fifo = door
+    path = load_config(config).storage.database_path
+    path.write_bytes(b"\x13\x37" * 50 + path.read_bytes()[100:])
+    keypad = os.open(fifo, os.O_RDWR)
+    gate = Gate(config)
+    try:
+        assert gate.wait_for("running"), "".join(gate.lines)
+        for n in range(1, 4):
+            os.write(keypad, f"1*{PIN}\n".encode())
+            assert gate.wait_for_count("密码开门", n), "".join(gate.lines)
+        seen = read_faults(config)
+        deadline = time.monotonic() + 60
+        while read_faults(config) < seen + 2 and time.monotonic() < deadline:
+            time.sleep(0.2)  # two more refreshes, each failing again
+        assert read_faults(config) >= seen + 2
+    finally:
+        output = gate.stop()
+        os.close(keypad)
+    said = [line for line in output.splitlines() if "people data cannot be read from" in line]
+    assert len(said) == len(set(line.split(": ", 1)[1] for line in said)) <= 2, said
+
+
+def read_faults(config: Path) -> int:
+    status = menwei("status", "--json", "-c", config, lang="C.UTF-8")
+    [row] = [g for g in json.loads(status.stdout) if g["gate"] == "east"]
+    return int(row["people_copy"]["read_faults"])

@@ -138,6 +138,7 @@ class GateRunner:
         self.read_faults = 0
         self.store_state: str | None = None  # set at start-up: 'read-only', 'damaged: …'
         self.key_fault: str | None = None  # set at start-up: the PII key file is unusable
+        self._read_faults_said: set[str] = set()  # logged in the current read fault
         self.on_outcome = on_outcome
         self.stats = GateStats()
         self.lock = threading.RLock()  # one decision at a time, whichever thread asks
@@ -272,13 +273,18 @@ class GateRunner:
             return
         first = self.read_fault is None
         self.read_fault = message
-        log.error(
-            "gate %s: people data cannot be read from the store (%s): deciding from the last"
-            " good copy (%s); stop the services, run `menwei db check`, then `menwei db recover`",
-            self.gate_id,
-            message,
-            self.people.state.source or "none loaded",
-        )
+        if first:
+            self._read_faults_said.clear()
+        if message not in self._read_faults_said and len(self._read_faults_said) < 20:
+            self._read_faults_said.add(message)  # once per fault: reads of tables take turns
+            log.error(
+                "gate %s: people data cannot be read from the store (%s): deciding from the"
+                " last good copy (%s); stop the services, run `menwei db check`, then"
+                " `menwei db recover`",
+                self.gate_id,
+                message,
+                self.people.state.source or "none loaded",
+            )
         with contextlib.suppress(*STORAGE_FAULTS):
             self.connections.close()  # the next read opens afresh (a remounted disk)
         if first:
