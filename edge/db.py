@@ -154,7 +154,7 @@ def open_for_reading(path: Path) -> tuple[sqlite3.Connection, bool]:
             return conn, False
         except sqlite3.OperationalError:
             conn.close()
-    conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True, isolation_level=None)
+    conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, isolation_level=None)
     try:
         conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
     except BaseException:

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from helpers import fault_disk, mount_tmpfs, unmount, zero_page
 
 from edge.cli.main import main
-from edge.db import connect, transaction
+from edge.db import connect, open_for_reading, transaction
 from edge.db_file import DamagedStoreError, forget_read_headers
 from edge.events.record import NewEvent, record_event
 from edge.people.residents import insert_resident
@@ -348,3 +348,13 @@ def test_a_database_planted_where_the_stand_in_goes_is_never_decided_from(gate_c
     with pytest.raises(DamagedStoreError) as refused:
         open_gate_store(config)
     assert "private folder" in str(refused.value)
+
+
+def test_reading_a_database_that_is_gone_leaves_no_empty_file_in_its_place(tmp_path):
+    """A read-only reader (the web's healthz, backup, db check) of a database moved away
+    while the box runs: the last way in (``immutable=1``) created an empty file there, so
+    a restart took the move for lost data."""
+    path = tmp_path / "menwei.db"
+    with pytest.raises(sqlite3.Error):
+        open_for_reading(path)
+    assert not path.exists()
