@@ -10,7 +10,9 @@ clean stop never leaves a batch half-marked — and a SIGKILL is harmless anyway
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +35,7 @@ from sync.transport import Transport, TransportError
 from sync.uplink import Backoff, UplinkWorker
 
 log = logging.getLogger(__name__)
+STORAGE_FAULTS = (sqlite3.DatabaseError, OSError)  # the box's store refused: not a bug
 
 STATUS_EVERY_S = 2.0
 EXPIRE_EVERY_S = 10.0
@@ -115,6 +118,13 @@ def run_sync(
             last_error = str(exc)[:300]
             log.warning("sync: platform session failed: %s", last_error)
             wait = backoff.next_delay()
+        except STORAGE_FAULTS as exc:  # the disk's weather (full, read-only, I/O): wait it out
+            result = None
+            fault = f"storage fault: {exc.__class__.__name__}: {exc}"[:300]
+            if fault != last_error:  # once per new fault, not at every retry
+                log.error("sync: %s; unsent events stay queued, retrying", fault)
+            last_error = fault
+            wait = max(backoff.next_delay(), 1.0)
         if result is not None:
             if result.error:
                 last_error = result.error
@@ -127,27 +137,32 @@ def run_sync(
         if on_step is not None:
             on_step(result)
         if config.downlink and config.protocol == "json" and now >= next_downlink:
-            for name in (*LISTS, *(extra_lists or {})):
-                pull_list(db, protocol, name, extra_lists)
+            try:
+                for name in (*LISTS, *(extra_lists or {})):
+                    pull_list(db, protocol, name, extra_lists)
+            except STORAGE_FAULTS as exc:  # the lists come again at the next pull
+                log.error("sync: lists not stored (storage fault: %s)", exc)
             next_downlink = now + config.downlink_interval_s
         if now >= next_status:
-            status = sync_status(db, utc_now())
-            status.update(
-                worker="running", last_error=last_error, backoff_failures=backoff.failures
-            )
-            if viid is not None:
-                status["gat1400"] = {**viid.status(), "fan_out_lag": fan_out_lag(db.conn)}
-                status["alarm"] = status["alarm"] or _viid_alarm(status["gat1400"])
-            write_status_file(config.status_file, status)
+            with contextlib.suppress(*STORAGE_FAULTS):  # the next one tells, once it reads
+                status = sync_status(db, utc_now())
+                status.update(
+                    worker="running", last_error=last_error, backoff_failures=backoff.failures
+                )
+                if viid is not None:
+                    status["gat1400"] = {**viid.status(), "fan_out_lag": fan_out_lag(db.conn)}
+                    status["alarm"] = status["alarm"] or _viid_alarm(status["gat1400"])
+                write_status_file(config.status_file, status)
             next_status = now + STATUS_EVERY_S
         if wait:
             stop.wait(wait)
     if server is not None:
         server.stop()
     protocol.close()  # GA/T 1400: UnRegister first
-    status = sync_status(db, utc_now())
-    status.update(worker="stopped", last_error=last_error)
-    write_status_file(config.status_file, status)
+    with contextlib.suppress(*STORAGE_FAULTS):  # stopping on a faulted disk: exit 0 anyway
+        status = sync_status(db, utc_now())
+        status.update(worker="stopped", last_error=last_error)
+        write_status_file(config.status_file, status)
 
 
 def _fan_out(db: sqlite_utils.Database, viid: Gat1400Protocol) -> None:
