@@ -269,3 +269,21 @@ def test_peer_urls_lose_their_trailing_slash_and_tls_files_resolve(tmp_path):
     assert config.community.hub_url == "https://hub:8442"
     assert config.sync.ca_file == tmp_path / "ca.pem"
     assert config.community.ca_file == tmp_path / "hub-ca.pem"
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"\n  \n", b"\x00" * 4096], ids=["empty", "blank", "zeroed"]
+)
+def test_an_empty_or_zeroed_file_is_refused_as_cut_short(tmp_path, content):
+    """Before: an empty file read as a valid config with no gates, so `menwei gate east`
+    said "no gate 'east' (known: none)" on a box whose config a power cut had emptied."""
+    path = tmp_path / "menwei.toml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match="empty or zeroed") as refused:
+        load_config(path)
+    assert "restore it from a backup" in str(refused.value)
+
+
+def test_asking_for_a_gate_of_a_config_without_gates_says_it_has_none():
+    with pytest.raises(UserError, match="has no gates at all"):
+        parse_config({}, "menwei.toml").gate("east")

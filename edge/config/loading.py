@@ -100,6 +100,12 @@ def _resolve_relative_paths(config: MenweiConfig, base: Path) -> MenweiConfig:
     return config.model_copy(update=update)
 
 
+EMPTY_FILE = (
+    "the file is empty or zeroed (cut short by a power cut or a failed copy?): restore it "
+    "from a backup, or write a new one with menwei init"
+)
+
+
 def load_config(path: Path) -> MenweiConfig:
     """Read and validate the TOML file at ``path``; relative data_dir is relative to the file."""
     try:
@@ -107,6 +113,8 @@ def load_config(path: Path) -> MenweiConfig:
     except OSError as exc:
         problem = Phrase("cannot read file: %(error)s", error=exc.strerror)
         raise ConfigError(str(path), [problem]) from None
+    if not raw.strip(b" \t\r\n\x00"):  # a power cut or a failed copy leaves it empty or zeroed
+        raise ConfigError(str(path), [Phrase(EMPTY_FILE)])
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:

@@ -130,7 +130,12 @@ class MenweiConfig(StrictModel):
         for gate in self.gates:
             if gate.id == gate_id:
                 return gate
-        known = ", ".join(g.id for g in self.gates) or "none"
+        if not self.gates:
+            raise UserError(
+                "no gate %(gate)r: this config has no gates at all", {"gate": gate_id},
+                code="unknown_gate",
+            )  # fmt: skip
+        known = ", ".join(g.id for g in self.gates)
         raise UserError(
             "no gate %(gate)r in config (known: %(known)s)",
             {"gate": gate_id, "known": known},
