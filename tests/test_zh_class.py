@@ -9,7 +9,10 @@ rather than by example (tests/test_zh_everywhere.py renders the pages and lists)
 - no command prints an English literal of its own (``click.echo``, ``ClickException``,
   ``BadParameter``, ``UsageError``, ``prompt`` in edge/cli);
 - commands that refuse, or that report, read in Chinese under ``LANG=zh_CN.UTF-8`` (no Latin
-  word off the allowlist, no UTC time), and ``menwei hub status`` shows local times.
+  word off the allowlist, no UTC time), and ``menwei hub status`` shows local times;
+- ``--help`` of every command and group (the click command tree, walked): its help, short help
+  and every option's help have their Chinese, and ``menwei ... --help`` shows no English
+  sentence under ``LANG=zh_CN.UTF-8`` and fits an 80-column terminal.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import click
 import pytest
 from click.testing import CliRunner
 from helpers import initialised_config
 from test_zh_everywhere import ALLOWED, latin_problems
 
+from edge.cli.help import TranslatedHelp, help_msgid, width
 from edge.cli.hub import HUB_COLUMNS
 from edge.cli.main import main
 from edge.db_file import Problem
@@ -321,3 +326,80 @@ def test_a_gate_boxs_link_status_reads_in_chinese_with_local_times(zh_config, tm
     assert "最后联系: 2026-12-01 21:14:05" in result.output and "无法连接" in result.output
     allowed = set(ALLOWED) | {"north", "gate", "box"}
     assert not latin_problems(_installers_words(result.output, tmp_path), allowed, "link")
+
+
+def _command_tree(command: click.Command = main, path: tuple[str, ...] = ()):
+    """Every command and group of ``menwei`` with the words that reach it."""
+    yield path, command
+    if isinstance(command, click.Group):
+        for name, sub in sorted(command.commands.items()):
+            yield from _command_tree(sub, (*path, name))
+
+
+def test_every_commands_help_and_every_options_help_has_chinese():
+    zh = catalog("zh")
+    missing, checked = [], 0
+    for path, command in _command_tree():
+        where = " ".join(("menwei", *path))
+        if not isinstance(command, TranslatedHelp):
+            missing.append(f"{where}: a {type(command).__name__}, its help is not translated")
+        texts = [command.help, command.short_help, command.epilog]
+        for param in command.params:
+            texts.append(getattr(param, "help", None))
+            default = getattr(param, "show_default", None)
+            texts.append(default if isinstance(default, str) else None)
+        for text in texts:
+            msgid = help_msgid(text)
+            if msgid and PROSE.search(msgid):
+                checked += 1
+                if msgid not in zh:
+                    missing.append(f"{where}: no Chinese for {msgid!r}")
+        if command.help is None:
+            missing.append(f"{where}: no help at all")
+    assert checked > 110
+    assert not missing, "\n".join(missing)
+
+
+# What --help shows that is typed as it is, not read: metavariables and names in capitals
+# (PATH, GATE_ID, N, TEXT, PDF), a choice ([zh|en]), a config key with its section ([web] host),
+# a default ([默认：visitors]), an example time, a file or unit name (labels.tsv, pass-<id>.png,
+# menwei-front) and the programs and keys an installer types.
+TYPED = re.compile(
+    r"\b[A-Z][A-Z0-9_]*\b|\[[\w|.-]+\](?: [a-z_]+)?|\[默认：[^]]*\]|\d{4}-\d\d-\d\dT[\d:]+"
+    r"|[\w<>-]+\.(?:tsv|conf|png|jpg)\b|\bmenwei-[a-z]+"
+)
+HELP_WORDS = {
+    "systemd", "ExecStopPost", "root", "nginx", "waitress", "sqlite_sequence", "quick_check",
+    "edge", "store", "people_refill", "json", "resident", "list", "integrity_check_s",
+    "audit_checkpoint_file", "dynamic", "x", "Ctrl",
+}  # fmt: skip
+
+
+def test_help_reads_in_chinese_under_a_chinese_locale(tmp_path):
+    zh_runner, en_runner = CliRunner(env=ZH_ENV), CliRunner(env={**ZH_ENV, "LANG": "en_US.UTF-8"})
+    problems, wide = [], []
+    names = {part for path, _c in _command_tree() for part in "-".join(path).split("-") if part}
+    for path, command in _command_tree():
+        args = [*path, "--help"]
+        result = zh_runner.invoke(main, args)
+        assert result.exit_code == 0, (args, result.output)
+        assert result.output.startswith("用法："), result.output
+        wide += [f"{args}: {line!r}" for line in result.output.splitlines() if width(line) > 80]
+        shown = _installers_words(TYPED.sub(" ", result.output), tmp_path)
+        problems += latin_problems(shown, set(ALLOWED) | HELP_WORDS | names, " ".join(args))
+        english = en_runner.invoke(main, args).output
+        first = help_msgid(command.help).split(". ")[0]
+        assert english.startswith("Usage:") and first[:40] in " ".join(english.split()), args
+    assert not problems, "\n".join(problems)
+    assert not wide, "\n".join(wide)
+
+
+def test_a_group_lists_its_commands_by_their_first_chinese_sentence():
+    said = CliRunner(env=ZH_ENV).invoke(main, ["hub", "--help"]).output
+    assert "命令:" in said or "命令：" in said
+    assert "  status  中心机与门岗机的状态\n" in said
+    assert "  revoke  吊销门岗机 BOX_ID 的密钥（设备被盗时）：从现在起它得不到任何数据" in said
+    english = CliRunner(env={**ZH_ENV, "LANG": "C"}).invoke(main, ["hub", "--help"]).output
+    assert "  revoke  Revoke gate box BOX_ID's key (a stolen box): it gets nothing from..." in (
+        english
+    )

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import click
 
-from edge.cli.common import config_option, fail, read_config, say, shown, tr
+from edge.cli.common import cli_command, config_option, fail, read_config, say, shown, tr
 from edge.config.example import render_example
 from edge.vocabulary import GATE_KINDS
 from gate_drivers.source_spec import redact
 
 
-@click.command()
+@cli_command()
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False), default="menwei.toml")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(path: Path, force: bool) -> None:
@@ -26,7 +26,7 @@ def init(path: Path, force: bool) -> None:
     say("wrote %(path)s; edit it, then: menwei check-config -c %(path)s", path=path)
 
 
-@click.command("check-config")
+@cli_command("check-config")
 @config_option
 def check_config(config_path: Path) -> None:
     """Validate the config file, then open what it names: camera files and folders (one
@@ -50,7 +50,7 @@ def check_config(config_path: Path) -> None:
         raise fail("%(n)s problem(s) found; nothing was changed", n=len(bad))
 
 
-@click.command()
+@cli_command()
 @click.option(
     "--root",
     type=click.Path(path_type=Path, file_okay=False),
@@ -87,7 +87,7 @@ def install(
         click.echo(f"  {shown(line)}")
 
 
-@click.command("db-version")
+@cli_command("db-version")
 @config_option
 def db_version(config_path: Path) -> None:
     """Apply pending migrations and print the schema version."""
@@ -97,7 +97,7 @@ def db_version(config_path: Path) -> None:
     click.echo(schema_version(open_store(read_config(config_path))))
 
 
-@click.command()
+@cli_command()
 @config_option
 def retention(config_path: Path) -> None:
     """Check the database's integrity (within [storage] integrity_check_s), prune snapshots
@@ -142,7 +142,7 @@ def retention(config_path: Path) -> None:
     )  # fmt: skip
 
 
-@click.command()
+@cli_command()
 @click.argument("destination", type=click.Path(path_type=Path))
 @config_option
 def backup(destination: Path, config_path: Path) -> None:

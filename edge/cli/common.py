@@ -25,6 +25,7 @@ import click
 import sqlite_utils
 
 from edge import audit
+from edge.cli.help import MenweiCommand, TranslatedHelp
 from edge.config import DEFAULT_CONFIG_PATH, ConfigError, MenweiConfig, load_config
 from edge.db_file import storage_error
 from edge.errors import UserError, render_part
@@ -42,11 +43,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 DATABASE_KEY = "menwei.database"  # ctx.meta: the database the command's config names
 
 
-class MenweiGroup(click.Group):
-    """A click group whose commands end a ``UserError`` with its message (exit 1), and a
+class MenweiGroup(TranslatedHelp, click.Group):
+    """A click group (every group of ``menwei``) whose help reads in the locale's language
+    (``edge.cli.help``) and whose commands end a ``UserError`` with its message (exit 1), and a
     storage fault SQLite raised (damaged, full, read-only disk) with what to do about it:
     every process (web, sync, hub, retention, the commands) starts through here, so none
     answers a damaged database with a stack trace."""
+
+    command_class = MenweiCommand  # group.command(): its help translated too
+    group_class = type  # group.group(): a MenweiGroup
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         use_click_translations()
@@ -62,6 +67,16 @@ class MenweiGroup(click.Group):
             if fault is None:  # not the store's weather: a bug, with its stack trace
                 raise
             raise click.ClickException(fault.render(translator(locale_language()))) from None
+
+
+def cli_command(name: str | None = None, **kwargs: Any) -> Callable[[F], MenweiCommand]:
+    """``@click.command`` for ``menwei``: its help read in the locale's language."""
+    return click.command(name, cls=MenweiCommand, **kwargs)
+
+
+def cli_group(name: str | None = None, **kwargs: Any) -> Callable[[F], MenweiGroup]:
+    """``@click.group`` for ``menwei``: its help read in the locale's language."""
+    return click.group(name, cls=MenweiGroup, **kwargs)
 
 
 def use_click_translations() -> None:

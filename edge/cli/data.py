@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import sqlite_utils
 
-from edge.cli.common import config_option, fail, read_config, say, store_and_vault, tr
+from edge.cli.common import cli_group, config_option, fail, read_config, say, store_and_vault, tr
 from edge.config import MenweiConfig
 from edge.db import connect, transaction, utc_now
 from edge.vocabulary import locale_language
@@ -17,7 +17,7 @@ from edge.web.console.data_messages import count_label, problem_text
 KINDS = ("rooms", "residents", "vehicles")
 
 
-@click.group()
+@cli_group()
 def data() -> None:
     """Rooms, residents and vehicles in bulk: Excel templates, import, export, faces."""
 
@@ -163,7 +163,7 @@ def group(name: str, label: str, config_path: Path) -> None:
     say("group %(name)s: %(label)s", name=name.strip(), label=label.strip())
 
 
-@click.group()
+@cli_group()
 def rooms() -> None:
     """The community's rooms: generate a building at once, list, delete an unused one."""
 

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from edge.cli.common import config_option, read_config, say, shown, tr, words
+from edge.cli.common import cli_group, config_option, read_config, say, shown, tr, words
 from edge.vocabulary import N_, Vocabulary
 
 if TYPE_CHECKING:  # the store's modules load only when the command runs (start-up speed)
     from edge.store.people_refill import Refill
 
 
-@click.group("db")
+@cli_group("db")
 def db_group() -> None:
     """Check a database, or salvage a damaged one."""
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from edge.cli.common import fail, read_config, stop_on_signals
+from edge.cli.common import cli_command, fail, read_config, stop_on_signals
 
 
-@click.command()
+@cli_command()
 @click.option(
     "--data-dir",
     type=click.Path(path_type=Path, file_okay=False),

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from edge.cli.common import config_option, read_config, words
+from edge.cli.common import cli_command, config_option, read_config, words
 
 
-@click.command()
+@cli_command()
 @click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
 @click.option("--gate", "gate_id")
 @click.option("--json", "as_json", is_flag=True)

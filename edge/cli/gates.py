@@ -11,6 +11,7 @@ import click
 
 from edge.cli.common import (
     Column,
+    cli_command,
     config_option,
     print_table,
     read_config,
@@ -24,7 +25,7 @@ from edge.config import MenweiConfig
 from edge.vocabulary import CAMERA_STATES, GATE_KINDS, N_, Vocabulary
 
 
-@click.command()
+@cli_command()
 @click.argument("gate_id")
 @config_option
 def gate(gate_id: str, config_path: Path) -> None:
@@ -66,7 +67,7 @@ def gate(gate_id: str, config_path: Path) -> None:
         watchdog.stopping()
 
 
-@click.command("relays-safe")
+@cli_command("relays-safe")
 @click.argument("gate_id")
 @config_option
 def relays_safe(gate_id: str, config_path: Path) -> None:
@@ -102,7 +103,7 @@ def relays_safe(gate_id: str, config_path: Path) -> None:
     say("gate %(gate)s: barrier relays in safe state", gate=gate_id)
 
 
-@click.command("open")
+@cli_command("open")
 @click.argument("gate_id")
 @click.option("--reason", required=True, help="Why the gate is opened by hand (logged).")
 @click.option("--operator", default=lambda: os.environ.get("USER", "cli"), show_default="$USER")
@@ -171,7 +172,7 @@ def _last_decision(last: dict | None, words: Vocabulary) -> str:
     return f"{when} {words.kind(last.get('kind', ''))} {words.decision(last.get('decision', ''))}"
 
 
-@click.command()
+@cli_command()
 @click.argument("gate_ids", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Each gate's full health as JSON.")
 @config_option

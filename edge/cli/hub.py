@@ -16,6 +16,7 @@ import click
 
 from edge.cli.common import (
     Column,
+    cli_group,
     config_option,
     fail,
     print_table,
@@ -35,7 +36,7 @@ def _hub_only(role: str) -> None:
         raise fail('this box is not a hub ([community] role = "hub")')
 
 
-@click.group("hub")
+@cli_group("hub")
 def hub() -> None:
     """One hub and its gate boxes: serve, invite, revoke, forget, join, link, status."""
 

@@ -14,10 +14,10 @@ import os
 import click
 
 from edge.cli import box, data, db, demo, events, gates, hub, people, registry, sync, vehicles, web
-from edge.cli.common import MenweiGroup
+from edge.cli.common import cli_group
 
 
-@click.group(cls=MenweiGroup)
+@cli_group()
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
 def main(verbose: bool) -> None:
     """Menwei (门卫): the gate appliance of a residential community."""

@@ -16,6 +16,7 @@ import click
 
 from edge.cli.common import (
     Column,
+    cli_group,
     config_option,
     fail,
     parse_time,
@@ -50,7 +51,7 @@ PASS_COLUMNS: list[Column] = [
 ]
 
 
-@click.group()
+@cli_group()
 def resident() -> None:
     """Residents of pedestrian gates: add, list, remove, enrol faces, set PINs."""
 
@@ -280,7 +281,7 @@ def resident_set_pin(resident_id: int, config_path: Path) -> None:
     say("PIN set for resident #%(id)s; at the keypad: %(id)s*PIN", id=resident_id)
 
 
-@click.group("pass")
+@cli_group("pass")
 def pass_group() -> None:
     """QR passes for visitors of the pedestrian gate."""
 

@@ -7,12 +7,22 @@ from pathlib import Path
 
 import click
 
-from edge.cli.common import Column, config_option, fail, print_table, read_config, say, words
+from edge.cli.common import (
+    Column,
+    cli_command,
+    cli_group,
+    config_option,
+    fail,
+    print_table,
+    read_config,
+    say,
+    words,
+)
 from edge.db import connect, transaction, utc_now
 from edge.vocabulary import N_
 
 
-@click.group()
+@cli_group()
 def room() -> None:
     """Rented rooms and their QR tokens."""
 
@@ -106,7 +116,7 @@ def _landlord_id(db, username: str) -> int:
     return int(row[0])
 
 
-@click.command()
+@cli_command()
 @click.option("--landlord", default=None, help="Only this landlord's rooms.")
 @click.option("--building-id", type=int, default=None, help="Only this building's rooms.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from edge.cli.common import (
+    cli_group,
     config_option,
     fail,
     print_rows,
@@ -22,7 +23,7 @@ from edge.cli.common import (
 )
 
 
-@click.group("sync", invoke_without_command=True)
+@cli_group("sync", invoke_without_command=True)
 @config_option
 @click.pass_context
 def sync_cmd(ctx: click.Context, config_path: Path) -> None:

@@ -9,6 +9,7 @@ import click
 
 from edge.cli.common import (
     Column,
+    cli_group,
     config_option,
     fail,
     parse_time,
@@ -39,7 +40,7 @@ WATCH_COLUMNS: list[Column] = [
 ]
 
 
-@click.group()
+@cli_group()
 def vehicle() -> None:
     """Enrol, remove and list vehicles."""
 
@@ -113,7 +114,7 @@ def vehicle_list(as_json: bool, config_path: Path) -> None:
     print_table(list_vehicles(open_reader(config)), VEHICLE_COLUMNS, words(config), as_json)
 
 
-@click.group()
+@cli_group()
 def watchlist() -> None:
     """Plates that raise an alert whenever they are seen."""
 

@@ -11,6 +11,8 @@ from ulid import ULID
 
 from edge.cli.common import (
     Column,
+    cli_command,
+    cli_group,
     config_option,
     fail,
     print_table,
@@ -30,7 +32,7 @@ from edge.web.accounts import ROLES
 CHECKPOINT_TOPIC = "audit_checkpoint"  # outbox topic of signed audit checkpoints
 
 
-@click.command()
+@cli_command()
 @config_option
 @click.option("--host", default=None, help="Override [web] host.")
 @click.option("--port", type=int, default=None, help="Override [web] port.")
@@ -60,7 +62,7 @@ def web(config_path: Path, host: str | None, port: int | None) -> None:
     serve_until_stopped(server, url, stop, Watchdog())
 
 
-@click.command("front-config")
+@cli_command("front-config")
 @config_option
 @click.option(
     "-o",
@@ -89,7 +91,7 @@ def front_config(config_path: Path, output: Path, check: bool) -> None:
     say("front config written to %(path)s", path=output)
 
 
-@click.group()
+@cli_group()
 def audit() -> None:
     """The append-only audit log."""
 
@@ -164,7 +166,7 @@ def audit_checkpoint(config_path: Path) -> None:
     say("checkpoint: entry %(seq)s, %(hash)s…, signed", seq=made.seq, hash=made.hash[:16])
 
 
-@click.group()
+@cli_group()
 def user() -> None:
     """Console accounts: add, list, passwd, deactivate, activate."""
 
