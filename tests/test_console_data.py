@@ -297,6 +297,7 @@ def test_faces_zip_in_the_browser_needs_consent_and_reports_each_photo(env, face
     report = send(consent=True)
     assert report.status_code == 200 and 'id="faces-report"' in report.text
     assert "1 张通过，1 张未通过，已保存 1 个" in report.text
+    assert f"<td>{rid}_2.jpg</td><td>{rid}</td><td>不是 JPEG 或 PNG 照片</td>" in report.text
     consent_by = db.execute("SELECT face_consent_by FROM residents WHERE id = ?", [rid]).fetchone()
     assert consent_by[0] == "admin1"
     db.conn.close()

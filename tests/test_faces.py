@@ -17,6 +17,7 @@ from edge.faces.index import FaceIndex
 from edge.faces.matcher import FrameAgreement
 from edge.faces.models import FaceModelError, read_model, strip_unused_inputs
 from edge.faces.recogniser import EnrolmentRefused, FaceRecogniser
+from edge.vocabulary import translator
 
 DEFAULTS = FaceRecognitionConfig()
 
@@ -120,7 +121,8 @@ def test_enrolment_refuses_no_face_two_faces_small_blurred_and_turned(recogniser
     with pytest.raises(EnrolmentRefused) as info:
         recogniser.enrolment_template(wall)
     assert info.value.refusal.code == "no_face"
-    assert "未检测到人脸" in info.value.refusal.message_zh
+    assert info.value.render(translator("zh")) == "照片中未检测到人脸"
+    assert str(info.value) == "no face found in the photo"  # one language at a time
 
     photo = read_image_file(FACES / "fr_obama.jpg")
     recogniser.enrolment_template(photo)  # the original is fine

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from edge.people.resident_faces import FaceEnrolmentError, upload_templates
+from edge.vocabulary import translator
 
 
 class CountingRecogniser:
@@ -45,7 +46,12 @@ def test_photos_are_decoded_one_at_a_time_within_the_budget() -> None:
         ("p3.png", "over_budget"),
         ("p4.png", "over_budget"),
     ]
-    assert "megapixels" in refused.value.refused[0].message_en
+    assert "more than 80 megapixels" in refused.value.refused[0].message
+    assert "照片总像素超过 80 百万" in refused.value.refused[0].render(translator("zh"))
+    assert refused.value.render(translator("zh")).startswith(
+        "未登记任何人脸，2 张照片被拒："
+        "p3.png：照片总像素超过 80 百万：请一次少传几张或传较小的照片；p4.png："
+    )
     recogniser = CountingRecogniser()
     made = upload_templates(recogniser, uploads[:3])
     assert made == ["template 6000x4000"] * 3 and recogniser.most_alive == 1

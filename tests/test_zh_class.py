@@ -35,6 +35,9 @@ from edge.cli.hub import HUB_COLUMNS
 from edge.cli.main import main
 from edge.db_file import Problem
 from edge.errors import Phrase, UserError
+from edge.faces.images import ImageInputError, decode_image
+from edge.faces.quality import QualityLimits, QualityReport, check, count_refusal
+from edge.people.resident_faces import FaceEnrolmentError, PhotoRefused
 from edge.plates.grammar import PlateFormatError, normalise_plate
 from edge.vocabulary import Vocabulary, catalog, translator
 
@@ -403,3 +406,35 @@ def test_a_group_lists_its_commands_by_their_first_chinese_sentence():
     assert "  revoke  Revoke gate box BOX_ID's key (a stolen box): it gets nothing from..." in (
         english
     )
+
+
+def test_a_refused_face_photo_reads_in_one_language_the_readers():
+    """Every refusal a photo can meet (quality, image, type, budget) is a msgid with its
+    parameters: a refusal list reads all in Chinese or all in English, never "zh / en"."""
+    limits = QualityLimits()
+    reports = [
+        QualityReport(40, 500, 0, 0, 120),  # small
+        QualityReport(200, 10, 0, 0, 120),  # blurred
+        QualityReport(200, 500, 0.9, 30, 120),  # turned
+        QualityReport(200, 500, 0, 0, 10),  # dark
+    ]
+    reasons = [check(report, limits) for report in reports]
+    reasons += [count_refusal([], limits)]
+    refused = [PhotoRefused(i, f"p{i}.jpg", r.code, r.reason) for i, r in enumerate(reasons) if r]
+    refused.append(PhotoRefused(9, "x.gif", "bad_type", Phrase("not a JPEG or PNG photo")))
+    try:
+        decode_image(b"\xff\xd8\xff" + bytes(100))
+    except ImageInputError as exc:
+        refused.append(PhotoRefused(10, "cut.jpg", "bad_image", exc))
+    assert len(refused) == 7
+    error = FaceEnrolmentError(refused)
+    zh, english = error.render(translator("zh")), str(error)
+    assert zh.startswith("未登记任何人脸，7 张照片被拒：p0.jpg：人脸太小（宽 40 像素，至少需要 80")
+    assert (
+        "；p1.jpg：照片模糊（清晰度 10，低于 60）；" in zh
+        and "；x.gif：不是 JPEG 或 PNG 照片；" in zh
+    )
+    assert not latin_problems(re.sub(r"\S+\.(?:jpg|gif)", " ", zh), set(ALLOWED), "photos")
+    assert english.startswith("nothing enrolled, 7 photo(s) refused: p0.jpg: face is 40 px wide")
+    assert not re.search(r"[\u4e00-\u9fff]", english)
+    assert [r.render(translator("en")) for r in refused] == [r.message for r in refused]

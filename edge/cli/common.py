@@ -10,6 +10,7 @@ stack trace.
 from __future__ import annotations
 
 import gettext
+import hashlib
 import json
 import os
 import signal
@@ -87,7 +88,9 @@ def use_click_translations() -> None:
     if locale_language() != "zh":
         return
     folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "menwei"
-    folder /= "translations"
+    # one folder per installed copy of the catalogs: two checkouts (or an install and a
+    # checkout's demo) of one user would otherwise take each other's compiled catalog
+    folder /= f"translations-{hashlib.sha256(str(SOURCE).encode()).hexdigest()[:12]}"
     try:
         compiled = (folder / "zh" / "LC_MESSAGES" / "messages.mo").stat().st_mtime_ns
         newest = max(p.stat().st_mtime_ns for p in (SOURCE / "zh" / "LC_MESSAGES").glob("*.po"))

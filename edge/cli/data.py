@@ -8,10 +8,18 @@ from pathlib import Path
 import click
 import sqlite_utils
 
-from edge.cli.common import cli_group, config_option, fail, read_config, say, store_and_vault, tr
+from edge.cli.common import (
+    cli_group,
+    config_option,
+    fail,
+    read_config,
+    say,
+    shown,
+    store_and_vault,
+    tr,
+)
 from edge.config import MenweiConfig
 from edge.db import connect, transaction, utc_now
-from edge.vocabulary import locale_language
 from edge.web.console.data_messages import count_label, problem_text
 
 KINDS = ("rooms", "residents", "vehicles")
@@ -135,13 +143,12 @@ def faces(archive: Path, consent_by: str, consent: bool, commit: bool, config_pa
         utc_now(),
         commit,
     )
-    zh = locale_language() == "zh"
     for photo in report.photos:
         if photo.accepted:
             say("%(photo)s: ok", photo=photo.name)
         else:
             say("%(photo)s: refused: %(why)s", photo=photo.name,
-                why=(photo.message_zh if zh else photo.message_en) or photo.code)  # fmt: skip
+                why=shown(photo.reason) if photo.reason else photo.code)  # fmt: skip
     say("%(ok)s accepted, %(refused)s refused, %(stored)s stored", ok=report.accepted,
         refused=len(report.photos) - report.accepted, stored=report.stored)  # fmt: skip
 

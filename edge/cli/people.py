@@ -23,6 +23,7 @@ from edge.cli.common import (
     print_table,
     read_config,
     say,
+    shown,
     store_and_vault,
     tr,
     words,
@@ -187,9 +188,8 @@ def resident_enrol_face(
 
 
 def _say_refused(refused: Any) -> None:
-    """One refused photo and why, in the locale's language (the refusal carries both)."""
-    why = refused.message_zh if locale_language() == "zh" else refused.message_en
-    say("refused %(photo)s: %(why)s", err=True, photo=refused.label, why=why)
+    """One refused photo and why, in the locale's language."""
+    say("refused %(photo)s: %(why)s", err=True, photo=refused.label, why=shown(refused.reason))
 
 
 def capture_from_gate(config: Any, gate_id: str) -> tuple[Any, str]:

@@ -17,7 +17,6 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from edge.errors import UserError
-from edge.vocabulary import translator
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a 40 MP phone photo is fine; a decompression bomb is not
@@ -26,14 +25,9 @@ MIN_SIDE = 64
 
 class ImageInputError(UserError):
     """An image that cannot be used: an English msgid with parameters (its zh in the
-    catalogs); ``message_zh`` is that message in Chinese, for the refusal lists that carry
-    both languages."""
+    catalogs), rendered in the reader's language (``render``)."""
 
     code = "image"
-
-    @property
-    def message_zh(self) -> str:
-        return self.render(translator("zh"))
 
 
 def decode_image(data: bytes) -> np.ndarray:

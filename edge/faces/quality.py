@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge.errors import Phrase
 from edge.faces.detector import Face
 
 
@@ -30,12 +31,15 @@ class QualityLimits:
 
 @dataclass(frozen=True)
 class QualityRefusal:
+    """Why a photo cannot be enrolled: a stable ``code`` and the ``reason``, an English
+    msgid with its parameters (a ``Phrase``, or the ``UserError`` of an unusable image) that
+    each reader sees in their own language (``edge.errors.render_part``)."""
+
     code: str
-    message_en: str
-    message_zh: str
+    reason: object
 
     def __str__(self) -> str:
-        return f"{self.message_zh} / {self.message_en}"
+        return str(self.reason)
 
 
 @dataclass(frozen=True)
@@ -67,13 +71,12 @@ def measure(face: Face, aligned: np.ndarray) -> QualityReport:
 def count_refusal(faces: list[Face], limits: QualityLimits) -> QualityRefusal | None:
     """No face, or more than one face big enough to be a person in front of the camera."""
     if not faces:
-        return QualityRefusal("no_face", "no face found in the photo", "照片中未检测到人脸")
+        return QualityRefusal("no_face", Phrase("no face found in the photo"))
     relevant = [f for f in faces if f.width >= limits.min_face_px / 2]
     if len(relevant) > 1:
         return QualityRefusal(
             "several_faces",
-            f"{len(relevant)} faces in the photo; exactly one is needed",
-            f"照片中有 {len(relevant)} 张人脸，只能有一张",
+            Phrase("%(n)s faces in the photo; exactly one is needed", n=len(relevant)),
         )
     return None
 
@@ -83,25 +86,35 @@ def check(report: QualityReport, limits: QualityLimits) -> QualityRefusal | None
     if report.face_width < limits.min_face_px:
         return QualityRefusal(
             "face_too_small",
-            f"face is {report.face_width:.0f} px wide, at least {limits.min_face_px} needed",
-            f"人脸太小（{report.face_width:.0f} 像素，至少 {limits.min_face_px}）",
+            Phrase(
+                "face is %(width)s px wide, at least %(min)s needed",
+                width=f"{report.face_width:.0f}",
+                min=limits.min_face_px,
+            ),
         )
     if report.sharpness < limits.min_sharpness:
         return QualityRefusal(
             "blurred",
-            f"photo is blurred (sharpness {report.sharpness:.0f} < {limits.min_sharpness:.0f})",
-            "照片模糊",
+            Phrase(
+                "photo is blurred (sharpness %(sharpness)s < %(min)s)",
+                sharpness=f"{report.sharpness:.0f}",
+                min=f"{limits.min_sharpness:.0f}",
+            ),
         )
     if abs(report.yaw) > limits.max_yaw or abs(report.roll_deg) > limits.max_roll_deg:
         return QualityRefusal(
             "not_frontal",
-            f"face is turned or tilted (yaw {report.yaw:.2f}, roll {report.roll_deg:.0f}°)",
-            "请正对镜头，不要侧脸或歪头",
+            Phrase(
+                "face is turned or tilted (yaw %(yaw)s, roll %(roll)s°)",
+                yaw=f"{report.yaw:.2f}",
+                roll=f"{report.roll_deg:.0f}",
+            ),
         )
     if not limits.min_brightness <= report.brightness <= limits.max_brightness:
         return QualityRefusal(
             "bad_exposure",
-            f"face is too dark or too bright (mean {report.brightness:.0f})",
-            "人脸过暗或过亮",
+            Phrase(
+                "face is too dark or too bright (mean %(mean)s)", mean=f"{report.brightness:.0f}"
+            ),
         )
     return None

@@ -21,12 +21,13 @@ from edge.faces.quality import measure as measure_quality
 
 
 class EnrolmentRefused(UserError):
-    """A photo that must not become a template; ``refusal`` says why in zh and en."""
+    """A photo that must not become a template; ``refusal`` says why (its ``reason`` is
+    the message, rendered in the reader's language)."""
 
     code = "photo_refused"
 
     def __init__(self, refusal: QualityRefusal) -> None:
-        super().__init__(str(refusal))
+        super().__init__("%(reason)s", {"reason": refusal.reason})
         self.refusal = refusal
 
 
@@ -68,7 +69,7 @@ class FaceRecogniser:
         try:
             faces = self.detector.detect(image)
         except ImageInputError as exc:
-            raise EnrolmentRefused(QualityRefusal("bad_image", str(exc), exc.message_zh)) from None
+            raise EnrolmentRefused(QualityRefusal("bad_image", exc)) from None
         refusal = count_refusal(faces, self.limits)
         if refusal:
             raise EnrolmentRefused(refusal)

@@ -21,6 +21,7 @@ import sqlite_utils
 
 from edge import audit
 from edge.db import transaction
+from edge.errors import Phrase
 from edge.faces.recogniser import FaceRecogniser, Template
 from edge.people.archive import ArchiveError, ArchiveLimits, open_archive, read_member
 from edge.people.resident_faces import (
@@ -43,8 +44,7 @@ class PhotoResult:
     resident_id: int | None
     accepted: bool
     code: str  # 'ok' or why it was refused
-    message_zh: str = ""
-    message_en: str = ""
+    reason: object = None  # why, a message (Phrase, UserError) each reader reads in their language
 
 
 @dataclass
@@ -57,8 +57,8 @@ class FaceImportReport:
         return sum(photo.accepted for photo in self.photos)
 
 
-def _refuse(name: str, rid: int | None, code: str, zh: str, en: str) -> PhotoResult:
-    return PhotoResult(name, rid, False, code, zh, en)
+def _refuse(name: str, rid: int | None, code: str, reason: object) -> PhotoResult:
+    return PhotoResult(name, rid, False, code, reason)
 
 
 def import_faces(
@@ -92,8 +92,7 @@ def import_faces(
                     name,
                     None,
                     "bad_name",
-                    "文件名应为住户编号，如 12.jpg、12_2.jpg",
-                    "name the photo by resident number: 12.jpg, 12_2.jpg",
+                    Phrase("name the photo by resident number: 12.jpg, 12_2.jpg"),
                 )
             )
             continue
@@ -104,8 +103,7 @@ def import_faces(
                     name,
                     rid,
                     "unknown_resident",
-                    "没有这个住户编号",
-                    "there is no resident with this number",
+                    Phrase("there is no resident with this number"),
                 )
             )
             continue
@@ -115,8 +113,7 @@ def import_faces(
                     name,
                     rid,
                     "too_many_photos",
-                    f"每位住户最多 {MAX_PHOTOS} 张",
-                    f"at most {MAX_PHOTOS} photos a resident",
+                    Phrase("at most %(n)s photos a resident", n=MAX_PHOTOS),
                 )
             )
             continue
@@ -125,9 +122,7 @@ def import_faces(
             templates = upload_templates(recogniser, [(name, photo)])
         except FaceEnrolmentError as exc:
             refusal = exc.refused[0]
-            report.photos.append(
-                _refuse(name, rid, refusal.code, refusal.message_zh, refusal.message_en)
-            )
+            report.photos.append(_refuse(name, rid, refusal.code, refusal.reason))
             continue
         finally:
             del photo

@@ -7,7 +7,8 @@ Why it is written this way:
   with the resident (edge.people.residents.delete_resident).
 - Enrolment checks *every* photo before writing anything: one refused photo means nothing
   is stored, so an operator never ends up with half a set of templates, and every refusal
-  is reported at once with its reason in Chinese and English.
+  is reported at once with its reason, in the reader's language (an English msgid, its
+  Chinese in errors.po).
 - ``store_templates`` writes inside the caller's transaction (the console commits it with
   its audit row and nonce); ``enrol_faces``/``enrol_face_files`` are the CLI's units of work
   and, given ``audit_by``, write the same ``face_enrol`` audit row in the same transaction
@@ -30,6 +31,7 @@ import sqlite_utils
 
 from edge import audit
 from edge.db import iso, parse_iso, transaction, utc_now
+from edge.errors import Phrase, render_part
 from edge.faces.images import ImageInputError, decode_image, image_size, read_image_file
 from edge.faces.recogniser import EnrolmentRefused, FaceRecogniser, Template
 from edge.people.residents import TEMPLATE_PURPOSE, ResidentError, require_resident
@@ -47,23 +49,31 @@ class PhotoRefused:
     index: int
     label: str  # file name or "upload 2": no content
     code: str
-    message_en: str
-    message_zh: str
+    reason: object  # a message (Phrase, UserError): English msgid and its parameters
 
     @property
     def message(self) -> str:
-        return f"{self.message_zh} / {self.message_en}"
+        """Why, in English (logs, the district protocol's diagnostics)."""
+        return str(self.reason)
+
+    def render(self, translate: Callable[[str], str] | None) -> str:
+        """Why, in the reader's language (``translate`` is gettext; None: English)."""
+        return str(render_part(self.reason, translate))
 
 
 class FaceEnrolmentError(ResidentError):
     """One or more photos refused; nothing was stored. ``refused`` lists each with why."""
 
     def __init__(self, refused: list[PhotoRefused]) -> None:
-        lines = "; ".join(f"{r.label}: {r.message}" for r in refused)
+        lines: Phrase | None = None
+        for r in refused:  # "a.jpg: why; b.jpg: why", each part a message of its own
+            line = Phrase("%(photo)s: %(reason)s", photo=r.label, reason=r.reason)
+            lines = line if lines is None else Phrase("%(first)s; %(next)s", first=lines,
+                                                      next=line)  # fmt: skip
         super().__init__(
             "photos_refused",
             "nothing enrolled, %(n)s photo(s) refused: %(lines)s",
-            {"n": len(refused), "lines": lines},
+            {"n": len(refused), "lines": lines or ""},
         )
         self.refused = refused
 
@@ -88,9 +98,7 @@ def upload_templates(
     for index, (label, data) in enumerate(uploads):
         if data and not data.startswith(_PHOTO_MAGIC):
             refusals.append(
-                PhotoRefused(
-                    index, label, "bad_type", "not a JPEG or PNG photo", "不是 JPEG 或 PNG 照片"
-                )
+                PhotoRefused(index, label, "bad_type", Phrase("not a JPEG or PNG photo"))
             )
             continue
         try:
@@ -101,25 +109,25 @@ def upload_templates(
                         index,
                         label,
                         "over_budget",
-                        f"the photos together have more than {pixel_budget // 1_000_000} "
-                        "megapixels: send fewer or smaller photos at a time",
-                        f"照片总像素超过 {pixel_budget // 1_000_000} 百万："
-                        "请一次少传几张或传较小的照片",
+                        Phrase(
+                            "the photos together have more than %(mp)s megapixels: send fewer"
+                            " or smaller photos at a time",
+                            mp=pixel_budget // 1_000_000,
+                        ),
                     )
                 )
                 continue
             spent += width * height
             image = decode_image(data)
         except ImageInputError as exc:
-            refusals.append(PhotoRefused(index, label, "bad_image", str(exc), exc.message_zh))
+            refusals.append(PhotoRefused(index, label, "bad_image", exc))
             continue
         try:
             templates.append(recogniser.enrolment_template(image))
             if on_image is not None:
                 on_image(image)
         except EnrolmentRefused as exc:
-            r = exc.refusal
-            refusals.append(PhotoRefused(index, label, r.code, r.message_en, r.message_zh))
+            refusals.append(PhotoRefused(index, label, exc.refusal.code, exc.refusal.reason))
         finally:
             del image
     if refusals:
@@ -140,8 +148,7 @@ def check_photos(
         try:
             templates.append(recogniser.enrolment_template(image))
         except EnrolmentRefused as exc:
-            r = exc.refusal
-            refusals.append(PhotoRefused(index, label, r.code, r.message_en, r.message_zh))
+            refusals.append(PhotoRefused(index, label, exc.refusal.code, exc.refusal.reason))
     if refusals:
         raise FaceEnrolmentError(sorted(refusals, key=lambda r: r.index))
     return templates
@@ -252,7 +259,7 @@ def enrol_face_files(
         try:
             readable.append((index, path.name, read_image_file(path)))
         except ImageInputError as exc:
-            refused.append(PhotoRefused(index, path.name, "bad_image", str(exc), exc.message_zh))
+            refused.append(PhotoRefused(index, path.name, "bad_image", exc))
     templates = check_photos(recogniser, readable, refused)
     return _store_audited(
         db, vault, recogniser, resident_id, templates, consent_by, audit_by, audit_details

@@ -28,6 +28,7 @@ from edge import audit
 from edge.config import MenweiConfig
 from edge.db import connect, connect_read_only, transaction
 from edge.db_file import DamagedStoreError
+from edge.errors import render_part
 from edge.pii import PiiKeyError, PiiVault
 from edge.store.open import RESTORE_KEY, holds_sealed_data
 from edge.vocabulary import local_time
@@ -189,6 +190,7 @@ def create_app(config: MenweiConfig, clock: Callable[[], datetime] | None = None
     app.add_url_rule("/", "home", _home)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.jinja_env.filters["local_time"] = _local_time
+    app.jinja_env.filters["message"] = _message
     return app
 
 
@@ -280,6 +282,12 @@ def _template_globals() -> dict[str, Any]:
         "nonce_field": NONCE_FIELD,
         "form_nonce": new_nonce,
     }
+
+
+def _message(value: object) -> str:
+    """A message object (a ``Phrase``, a ``UserError``: an English msgid and its parameters,
+    such as why a face photo was refused) in the page's language."""
+    return str(render_part(value, gettext))
 
 
 def _local_time(value: str | None) -> str:

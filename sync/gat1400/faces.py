@@ -42,7 +42,7 @@ def face_adder(vault: PiiVault, build_recogniser: Callable[[], Any]) -> AddFace:
             try:
                 [template] = upload_templates(recogniser, [("disposition", photo)])
             except FaceEnrolmentError as exc:
-                reasons = "; ".join(r.message_en for r in exc.refused)
+                reasons = "; ".join(r.message for r in exc.refused)
                 raise ValueError(reasons or "no usable face") from None
             model = recogniser.model_sha256
         watch_id = add_watch_face(
