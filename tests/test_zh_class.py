@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -32,6 +35,7 @@ from test_zh_everywhere import ALLOWED, latin_problems
 
 from edge.cli.help import TranslatedHelp, help_msgid, width
 from edge.cli.hub import HUB_COLUMNS
+from edge.cli.hub import hub as hub_group
 from edge.cli.main import main
 from edge.db_file import Problem
 from edge.errors import Phrase, UserError
@@ -395,6 +399,25 @@ def test_help_reads_in_chinese_under_a_chinese_locale(tmp_path):
         assert english.startswith("Usage:") and first[:40] in " ".join(english.split()), args
     assert not problems, "\n".join(problems)
     assert not wide, "\n".join(wide)
+
+
+def test_the_installed_menwei_help_reads_in_chinese(tmp_path):
+    """The real ``menwei`` program (its console script, a fresh process and an empty cache
+    folder, so click's own words are compiled from the catalogs) under a Chinese locale."""
+    program = Path(sys.executable).with_name("menwei")
+    if not program.exists():
+        pytest.skip(f"no menwei console script beside {sys.executable} (pip install -e .)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG"))}
+    env |= {"LANG": "zh_CN.UTF-8", "XDG_CACHE_HOME": str(tmp_path), "COLUMNS": "80"}
+    for args in (["--help"], ["hub", "--help"], ["resident", "enrol-face", "--help"]):
+        done = subprocess.run([str(program), *args], env=env, capture_output=True, text=True,
+                              timeout=120, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("用法："), done.stdout
+        shown = _installers_words(TYPED.sub(" ", done.stdout), tmp_path)
+        names = {"enrol", "face", *main.commands, *hub_group.commands}
+        assert not latin_problems(shown, set(ALLOWED) | HELP_WORDS | names, " ".join(args))
+    assert "为住户登记人脸照片 PHOTOS" in done.stdout and "显示本帮助并退出。" in done.stdout
 
 
 def test_a_group_lists_its_commands_by_their_first_chinese_sentence():
