@@ -353,6 +353,8 @@ def test_every_commands_help_and_every_options_help_has_chinese():
         texts = [command.help, command.short_help, command.epilog]
         for param in command.params:
             texts.append(getattr(param, "help", None))
+            if isinstance(param, click.Option) and not param.help:
+                missing.append(f"{where} {param.opts[-1]}: an option without help")
             default = getattr(param, "show_default", None)
             texts.append(default if isinstance(default, str) else None)
         for text in texts:
@@ -363,7 +365,7 @@ def test_every_commands_help_and_every_options_help_has_chinese():
                     missing.append(f"{where}: no Chinese for {msgid!r}")
         if command.help is None:
             missing.append(f"{where}: no help at all")
-    assert checked > 110
+    assert checked > 130
     assert not missing, "\n".join(missing)
 
 

@@ -63,9 +63,14 @@ def check_config(config_path: Path) -> None:
     type=click.Path(path_type=Path),
     default="/etc/menwei/menwei.toml",
     show_default=True,
+    help="Where the installed config goes (under --root).",
 )
 @click.option(
-    "--data-dir", type=click.Path(path_type=Path), default="/var/lib/menwei", show_default=True
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default="/var/lib/menwei",
+    show_default=True,
+    help="The data folder: database, keys, snapshots (under --root).",
 )
 @click.option("--no-user", is_flag=True, help="Do not create the menwei system user.")
 @click.option("--no-systemctl", is_flag=True, help="Write units but do not enable them.")

@@ -52,7 +52,13 @@ def _choices(db: sqlite_utils.Database, config: MenweiConfig) -> dict[str, list[
     multiple=True,
     help="Sheets to include (default: all three).",
 )
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The workbook to write (.xlsx).",
+)
 @config_option
 def template(kinds: tuple[str, ...], output: Path, config_path: Path) -> None:
     """Write a blank workbook: Chinese headers, an example row, drop-down lists."""
@@ -66,7 +72,13 @@ def template(kinds: tuple[str, ...], output: Path, config_path: Path) -> None:
 
 
 @data.command("export")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The workbook to write (.xlsx).",
+)
 @config_option
 def export(output: Path, config_path: Path) -> None:
     """Write every room, resident (names in full, phones masked) and vehicle (audited)."""

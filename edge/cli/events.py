@@ -11,9 +11,17 @@ from edge.cli.common import cli_command, config_option, read_config, words
 
 
 @cli_command()
-@click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
-@click.option("--gate", "gate_id")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10000),
+    default=20,
+    show_default=True,
+    help="How many events, newest first.",
+)
+@click.option("--gate", "gate_id", help="Only this gate's events.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (stored codes, UTC times) for scripts."
+)
 @config_option
 def events(limit: int, gate_id: str | None, as_json: bool, config_path: Path) -> None:
     """Show recent events with the reasons for each decision."""

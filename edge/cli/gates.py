@@ -106,7 +106,12 @@ def relays_safe(gate_id: str, config_path: Path) -> None:
 @cli_command("open")
 @click.argument("gate_id")
 @click.option("--reason", required=True, help="Why the gate is opened by hand (logged).")
-@click.option("--operator", default=lambda: os.environ.get("USER", "cli"), show_default="$USER")
+@click.option(
+    "--operator",
+    default=lambda: os.environ.get("USER", "cli"),
+    show_default="$USER",
+    help="Who opens it (logged).",
+)
 @config_option
 def open_gate(gate_id: str, reason: str, operator: str, config_path: Path) -> None:
     """Open GATE_ID by hand through its running gate process (logged with operator)."""

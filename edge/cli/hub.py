@@ -194,7 +194,9 @@ def link_cmd(config_path: Path) -> None:
 
 
 @hub.command("status")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (stored codes, UTC times) for scripts."
+)
 @config_option
 def status_cmd(as_json: bool, config_path: Path) -> None:
     """The hub: every gate box (state, last contact, list version, backlog, clock skew).

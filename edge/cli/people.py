@@ -72,7 +72,9 @@ def resident_add(name: str, household: str | None, group: str, config_path: Path
 
 
 @resident.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (stored codes, UTC times) for scripts."
+)
 @config_option
 def resident_list(as_json: bool, config_path: Path) -> None:
     """List residents with names, templates, PIN and consent."""
@@ -295,7 +297,9 @@ def pass_group() -> None:
     required=True,
     help="End, e.g. 2026-06-03T18:00; a date alone (2026-06-03) means the end of that day.",
 )
-@click.option("--uses", type=int, default=1, show_default=True)
+@click.option(
+    "--uses", type=int, default=1, show_default=True, help="How many times the pass opens the gate."
+)
 @click.option("--group", default="visitors", show_default=True, help="Access group.")
 @click.option(
     "--png",
@@ -355,7 +359,9 @@ def pass_revoke(pass_id: int, config_path: Path) -> None:
 
 
 @pass_group.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (stored codes, UTC times) for scripts."
+)
 @config_option
 def pass_list(as_json: bool, config_path: Path) -> None:
     """List passes with validity and uses (tokens are never stored, so never shown)."""

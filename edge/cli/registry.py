@@ -65,7 +65,9 @@ ROOM_COLUMNS: list[Column] = [
 
 @room.command("list")
 @click.option("--landlord", default=None, help="Only this landlord's rooms.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (stored codes, UTC times) for scripts."
+)
 @config_option
 def room_list(landlord: str | None, as_json: bool, config_path: Path) -> None:
     """List rooms with their landlord, registrations and sticker URL."""
@@ -119,7 +121,13 @@ def _landlord_id(db, username: str) -> int:
 @cli_command()
 @click.option("--landlord", default=None, help="Only this landlord's rooms.")
 @click.option("--building-id", type=int, default=None, help="Only this building's rooms.")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The PDF to write.",
+)
 @config_option
 def stickers(
     landlord: str | None, building_id: int | None, output: Path, config_path: Path

@@ -73,7 +73,9 @@ def sync_cmd(ctx: click.Context, config_path: Path) -> None:
 
 
 @sync_cmd.command("status")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (stored codes, UTC times) for scripts."
+)
 @config_option
 def sync_status_cmd(as_json: bool, config_path: Path) -> None:
     """Queued, delivered and dead-letter counts and the age of the oldest undelivered row.

@@ -47,14 +47,19 @@ def vehicle() -> None:
 
 @vehicle.command("add")
 @click.argument("plate")
-@click.option("--kind", type=click.Choice(["resident", "visitor", "temporary"]), default="resident")
+@click.option(
+    "--kind",
+    type=click.Choice(["resident", "visitor", "temporary"]),
+    default="resident",
+    help="Resident, visitor or temporary vehicle.",
+)
 @click.option("--household", help="Household label, e.g. 3-1-402.")
 @click.option("--valid-from", help="Start of validity (site time unless a zone is given).")
 @click.option(
     "--valid-to",
     help="End of validity; required for visitor/temporary. A date alone means the end of that day.",
 )
-@click.option("--note", default="")
+@click.option("--note", default="", help="A note for the guards (no names or phones).")
 @config_option
 def vehicle_add(
     plate: str,
@@ -87,7 +92,11 @@ def vehicle_add(
 
 @vehicle.command("remove")
 @click.argument("plate")
-@click.option("--kind", type=click.Choice(["resident", "visitor", "temporary"]))
+@click.option(
+    "--kind",
+    type=click.Choice(["resident", "visitor", "temporary"]),
+    help="Only this kind of enrolment (default: every kind).",
+)
 @config_option
 def vehicle_remove(plate: str, kind: str | None, config_path: Path) -> None:
     """Remove PLATE's enrolments."""
@@ -103,7 +112,9 @@ def vehicle_remove(plate: str, kind: str | None, config_path: Path) -> None:
 
 
 @vehicle.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (stored codes, UTC times) for scripts."
+)
 @config_option
 def vehicle_list(as_json: bool, config_path: Path) -> None:
     """List enrolled vehicles."""
@@ -121,7 +132,7 @@ def watchlist() -> None:
 
 @watchlist.command("add")
 @click.argument("plate")
-@click.option("--reason", default="")
+@click.option("--reason", default="", help="Why the plate is watched (shown with the alert).")
 @click.option(
     "--expires",
     help="When the entry lapses (site time unless a zone is given; a date alone: its end).",
@@ -153,7 +164,9 @@ def watchlist_remove(plate: str, config_path: Path) -> None:
 
 
 @watchlist.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (stored codes, UTC times) for scripts."
+)
 @config_option
 def watchlist_list(as_json: bool, config_path: Path) -> None:
     """List watchlist plates."""

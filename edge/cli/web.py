@@ -70,6 +70,7 @@ def web(config_path: Path, host: str | None, port: int | None) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     default=Path("/run/menwei-front/nginx.conf"),
     show_default=True,
+    help="Where nginx.conf is written.",
 )
 @click.option("--check", is_flag=True, help="Also run nginx -t on the written file.")
 def front_config(config_path: Path, output: Path, check: bool) -> None:
@@ -201,7 +202,9 @@ USER_COLUMNS: list[Column] = [
 
 
 @user.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (stored codes, UTC times) for scripts."
+)
 @config_option
 def user_list(as_json: bool, config_path: Path) -> None:
     """List console accounts with their role and state (never a password)."""
@@ -270,8 +273,10 @@ def user_activate(username: str, config_path: Path) -> None:
 
 @user.command("add")
 @click.argument("username")
-@click.option("--role", type=click.Choice(list(ROLES)), required=True)
-@click.option("--name", "display_name", default="")
+@click.option(
+    "--role", type=click.Choice(list(ROLES)), required=True, help="What the account may do."
+)
+@click.option("--name", "display_name", default="", help="The name the console shows.")
 @click.option(
     "--resident",
     "resident_id",
