@@ -98,7 +98,6 @@ class FrameCues:
             parts["infrared"] = {
                 "ok": IR_LIVE,
                 "flat": IR_FLAT,
-                "paper": IR_FLAT,  # the face in IR is flat paper white (a carbon print)
                 "dark": IR_DARK,
             }.get(self.ir.why, IR_ABSENT)
         return parts

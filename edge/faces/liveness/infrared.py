@@ -11,16 +11,8 @@ camera is brightest in the middle and darker towards the cheeks' edges.
 So a live face must be found in the IR frame (YuNet, on the IR frame as grey) where the
 calibration puts the colour face, about the same size; its skin (forehead and inner cheeks)
 must be bright, and the outer part of its cheeks darker than the inner part (``relief``
-below 1: not flat). That test alone is weak: a carbon print of a photo with deep side shadows
-shows "relief" (the shadows are ink). So the middle of the face must also not be a plateau
-(``plateau`` below): bare paper is one even reflector and carbon ink only darkens it, and a
-colour print's skin tones carry little or no black ink, so on a carbon print every part of the
-face lighter than the ink's reach is the same paper white, a wide plateau; skin on a round head
-is brightest where it faces the illuminator and falls off on every side, a small peak. What it
-still lets through: a carbon print whose whole face is inked (a dark, low-key photo, or a
-printer that lays carbon "light black" in mid-tones), and a live face whose IR image saturates
-(an IR camera with its exposure too high shows a plateau on skin: set it so skin is not
-clipped). What the IR cue stops for certain is screens and colour prints.
+below 1: not flat). That last test is the weakest: a carbon print of a photo with deep side
+shadows can show "relief"; what the IR cue stops for certain is screens and colour prints.
 
 Calibration: the two cameras sit side by side, so one homography ``colour_to_ir`` (from the
 config, measured once at install: see docs/faces.md) maps colour pixels to IR pixels for
@@ -39,8 +31,6 @@ from edge.faces.detector import Face, FaceDetector
 
 MIN_SKIN = 0.22  # median IR level of skin patches (0-1): a dark screen is far below
 MAX_RELIEF = 0.92  # outer / inner cheek brightness: a flat sheet is about 1
-MAX_PLATEAU = 0.35  # share of the middle of the face within 4 % of its bright level
-PLATEAU_BAND = 0.96
 
 
 @dataclass(frozen=True)
@@ -64,11 +54,10 @@ class IrGeometry:
 @dataclass(frozen=True)
 class IrReading:
     found: bool  # a face at the matching place in the IR frame
-    why: str  # ok | no_frame | no_face | elsewhere | dark | flat | paper
+    why: str  # ok | no_frame | no_face | elsewhere | dark | flat
     offset: float | None = None  # distance from the expected place, in face widths
     skin: float | None = None  # median IR level of skin (0-1)
     relief: float | None = None  # outer / inner cheeks (1: flat)
-    plateau: float | None = None  # share of the face's middle at its bright level
 
     @property
     def live(self) -> bool:
@@ -109,23 +98,6 @@ def skin_and_relief(grey: np.ndarray, face: Face) -> tuple[float | None, float |
     return skin, relief
 
 
-def plateau(grey: np.ndarray, face: Face) -> float | None:
-    """Share of the middle of the face (0.7 x 0.7 face widths around the box centre) whose
-    IR level is within 4 % of its bright level (95th percentile). Bare paper is one uniform
-    reflector and carbon ink only darkens it, so on a print every part of the face lighter
-    than the ink's reach is the same paper white: a wide plateau. Skin on a round head is
-    brightest where it faces the illuminator and falls off on every side: a small peak."""
-    x, y, w, h = (float(v) for v in face.row[:4])
-    cx, cy = x + w / 2, y + h / 2
-    x0, x1 = round(cx - 0.35 * w), round(cx + 0.35 * w)
-    y0, y1 = round(cy - 0.3 * w), round(cy + 0.4 * w)
-    if w < 20 or x0 < 0 or y0 < 0 or x1 > grey.shape[1] or y1 > grey.shape[0]:
-        return None
-    middle = grey[y0:y1, x0:x1]
-    bright = float(np.percentile(middle, 95))
-    return float(np.mean(middle >= PLATEAU_BAND * bright)) if bright > 0 else None
-
-
 def ir_reading(
     detector: FaceDetector, ir_frame: np.ndarray | None, face: Face, geometry: IrGeometry
 ) -> IrReading:
@@ -163,10 +135,7 @@ def ir_reading(
         return IrReading(True, "dark", offset, skin, relief)
     if relief is None or relief > MAX_RELIEF:
         return IrReading(True, "flat", offset, skin, relief)
-    level = plateau(grey, match)
-    if level is None or level > MAX_PLATEAU:
-        return IrReading(True, "paper", offset, skin, relief, level)
-    return IrReading(True, "ok", offset, skin, relief, level)
+    return IrReading(True, "ok", offset, skin, relief)
 
 
 class CalibrationError(ValueError):
