@@ -10,14 +10,19 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
 from helpers import menwei_web
 
 from edge.config import ConfigError, parse_config
+from edge.web.server import build_server
 
 
 def drain(sock: socket.socket, seconds: float) -> list[str]:
@@ -110,3 +115,37 @@ def test_tls_needs_both_files_as_absolute_paths() -> None:
         parse_config({"web": {"tls_certificate": "/etc/menwei/tls/cert.pem"}})
     with pytest.raises(ConfigError, match="absolute"):
         parse_config({"web": {"tls_certificate": "cert.pem", "tls_key": "key.pem"}})
+
+
+def test_stopping_the_server_ends_its_thread_without_a_traceback() -> None:
+    """Before: stop() closed the listening socket under waitress's select(), and the serving
+    thread died with "OSError: [Errno 9] Bad file descriptor" (the demo printed it)."""
+    config = parse_config({}, "menwei.toml")  # the port is given to build_server
+    escaped: list[BaseException | None] = []
+    for _ in range(60):  # the race is narrow: the loop's select() on a just-closed socket
+        server, url = build_server(Flask("t"), config, "127.0.0.1", 0)
+
+        def serve(server: Any = server) -> None:
+            try:
+                server.run()
+            except BaseException as exc:  # what would escape the thread
+                escaped.append(exc)
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        while not _answers(url):
+            time.sleep(0.02)
+        server.stop()
+        thread.join(30)
+        assert not thread.is_alive()
+    assert escaped == []
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url + "/", timeout=2)
+    except urllib.error.HTTPError:
+        return True  # it answered (404: the app has no routes)
+    except OSError:
+        return False
+    return True

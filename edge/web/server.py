@@ -34,11 +34,19 @@ class _Server(Protocol):
 @dataclass
 class _Waitress:
     server: Any
+    stopping: bool = False
 
     def run(self) -> None:
-        self.server.run()
+        try:
+            self.server.run()
+        except OSError:
+            # stop() closes the listening socket under the loop's select(), which then
+            # fails with EBADF: that is the stop, not a fault (the demo printed a traceback).
+            if not self.stopping:
+                raise
 
     def stop(self) -> None:
+        self.stopping = True
         self.server.close()
 
 
