@@ -489,3 +489,55 @@ def zero_page(path: Path, table: str, which: str | int = "last") -> int:
         handle.seek((pageno - 1) * page_size)
         handle.write(b"\0" * page_size)
     return int(pageno)
+
+
+class GateProcess:
+    """A real `menwei gate` process whose output lines are collected as they come, for the
+    storage tests that watch a door start, decide and fail (killed, never asked to stop)."""
+
+    def __init__(self, config: Path, gate_id: str, lang: str | None = None) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if lang is not None:
+            env["LANG"] = lang
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "menwei"), "gate", gate_id, "-c", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._collect, daemon=True)
+        self._reader.start()
+
+    def _collect(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def count(self, text: str) -> int:
+        return sum(text in line for line in self.lines)
+
+    def wait_for_count(self, text: str, count: int, timeout_s: float = 90) -> bool:
+        """Whether ``text`` was printed ``count`` times; an exited process has printed all
+        it will once its output is read to the end."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.count(text) >= count:
+                return True
+            if self.process.poll() is not None:
+                self._reader.join(10)
+                return self.count(text) >= count
+            time.sleep(0.05)
+        return False
+
+    def wait_for(self, text: str, timeout_s: float = 90) -> bool:
+        return self.wait_for_count(text, 1, timeout_s)
+
+    def kill(self) -> str:
+        """SIGKILL (a power cut's way) and everything it printed."""
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=20)
+        self._reader.join(10)
+        return "".join(self.lines)

@@ -11,14 +11,11 @@ Real processes on real files: `menwei gate` reading a keypad FIFO, `menwei statu
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from helpers import GateProcess
 
 from edge.box.install import InstallPlan, install
 from edge.config import load_config
@@ -101,56 +99,12 @@ def menwei(*args: str | Path, lang: str = "zh_CN.UTF-8") -> subprocess.Completed
     )
 
 
-class Gate:
-    def __init__(self, config: Path) -> None:
-        self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "menwei"), "gate", "east", "-c", str(config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "LANG": "zh_CN.UTF-8"},
-        )
-        self.lines: list[str] = []
-        threading.Thread(target=self._collect, daemon=True).start()
-
-    def _collect(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    def wait_for(self, text: str, timeout_s: float = 90) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if any(text in line for line in self.lines):
-                return True
-            if self.process.poll() is not None:
-                self.process.wait()
-                time.sleep(0.2)  # the last lines
-                return any(text in line for line in self.lines)
-            time.sleep(0.05)
-        return False
-
-    def wait_for_count(self, text: str, count: int, timeout_s: float = 90) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and self.process.poll() is None:
-            if sum(text in line for line in self.lines) >= count:
-                return True
-            time.sleep(0.05)
-        return sum(text in line for line in self.lines) >= count
-
-    def stop(self) -> str:
-        with contextlib.suppress(ProcessLookupError):
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=20)
-        return "".join(self.lines)
-
-
 @pytest.mark.parametrize("fault", sorted(KEY_FAULTS))
 def test_a_door_without_a_usable_key_still_opens_by_pin_and_says_what_to_do(door, fault):
     config, key, fifo = door
     KEY_FAULTS[fault](key)
     keypad = os.open(fifo, os.O_RDWR)
-    gate = Gate(config)
+    gate = GateProcess(config, "east", "zh_CN.UTF-8")
     try:
         assert gate.wait_for("Ctrl-C"), "".join(gate.lines)
         os.write(keypad, f"1*{PIN}\n".encode())
@@ -159,7 +113,7 @@ def test_a_door_without_a_usable_key_still_opens_by_pin_and_says_what_to_do(door
         [row] = [g for g in json.loads(status.stdout) if g["gate"] == "east"]
         assert "PII key" in (row["storage_fault"] or ""), row
     finally:
-        output = gate.stop()
+        output = gate.kill()
         os.close(keypad)
     assert "Traceback" not in output, output
     [line] = [line for line in output.splitlines() if str(key) in line]
@@ -217,7 +171,7 @@ def test_a_database_file_gone_under_a_running_door_lets_residents_in(door, fault
     config, _key, fifo = door
     path = load_config(config).storage.database_path
     keypad = os.open(fifo, os.O_RDWR)
-    gate = Gate(config)
+    gate = GateProcess(config, "east", "zh_CN.UTF-8")
     try:
         assert gate.wait_for("Ctrl-C"), "".join(gate.lines)
         DB_FAULTS[fault](path)
@@ -225,7 +179,7 @@ def test_a_database_file_gone_under_a_running_door_lets_residents_in(door, fault
         assert gate.wait_for("放行"), "".join(gate.lines)  # from the last good copy
         assert gate.process.poll() is None
     finally:
-        output = gate.stop()
+        output = gate.kill()
         os.close(keypad)
     assert "Traceback" not in output, output
     assert not path.is_file(), "a new empty database was made where the real one was"
@@ -239,7 +193,7 @@ def test_a_door_on_a_store_without_tables_says_each_read_fault_once(door):
     path = load_config(config).storage.database_path
     path.write_bytes(b"\x13\x37" * 50 + path.read_bytes()[100:])
     keypad = os.open(fifo, os.O_RDWR)
-    gate = Gate(config)
+    gate = GateProcess(config, "east", "zh_CN.UTF-8")
     try:
         assert gate.wait_for("Ctrl-C"), "".join(gate.lines)
         for n in range(1, 4):
@@ -251,7 +205,7 @@ def test_a_door_on_a_store_without_tables_says_each_read_fault_once(door):
             time.sleep(0.2)  # two more refreshes, each failing again
         assert read_faults(config) >= seen + 2
     finally:
-        output = gate.stop()
+        output = gate.kill()
         os.close(keypad)
     said = [line for line in output.splitlines() if "people data cannot be read from" in line]
     assert len(said) == len(set(line.split(": ", 1)[1] for line in said)) <= 2, said

@@ -7,21 +7,18 @@ Real tmpfs mounts (the suite runs as root, as on a box; skipped where mounting i
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import pytest
-from helpers import clear_fault, fault_disk, mount_tmpfs, unmount
+from helpers import GateProcess, clear_fault, fault_disk, mount_tmpfs, unmount
 
 from edge.config import load_config
 from edge.people.vehicles import VehicleInput, add_vehicle
@@ -77,42 +74,6 @@ def menwei(*args: str) -> str:
     return subprocess.run([str(command), *args], capture_output=True, text=True, check=True).stdout
 
 
-class GateProcess:
-    def __init__(self, config: Path) -> None:
-        menwei = Path(sys.executable).parent / "menwei"
-        self.process = subprocess.Popen(
-            [str(menwei), "gate", "north", "-c", str(config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        self.lines: list[str] = []
-        threading.Thread(target=self._collect, daemon=True).start()
-
-    def _collect(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    def wait_for(self, text: str, timeout_s: float = 90) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if any(text in line for line in self.lines):
-                return True
-            if self.process.poll() is not None:
-                time.sleep(0.2)  # the last lines
-                return any(text in line for line in self.lines)
-            time.sleep(0.1)
-        return False
-
-    def kill(self) -> str:
-        with contextlib.suppress(ProcessLookupError):
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=20)
-        return "".join(self.lines)
-
-
 def stored_passages(data: Path) -> int:
     db = sqlite3.connect(data / "menwei.db")
     try:
@@ -129,7 +90,7 @@ def stored_passages(data: Path) -> int:
 def test_gate_starts_on_a_faulted_disk_lets_the_resident_in_and_keeps_the_event(site, fault):
     config, data, _spool = site
     fault_disk(data, fault)
-    gate = GateProcess(config)
+    gate = GateProcess(config, "north")
     try:
         assert gate.wait_for("OPEN"), "".join(gate.lines)
         assert gate.wait_for("storage"), "".join(gate.lines)
@@ -149,7 +110,7 @@ def test_gate_starts_on_a_faulted_disk_lets_the_resident_in_and_keeps_the_event(
     opened = sum(1 for line in output.splitlines() if "OPEN" in line)
     clear_fault(data, fault)
     assert stored_passages(data) == 0
-    again = GateProcess(config)
+    again = GateProcess(config, "north")
     try:
         deadline = time.monotonic() + 90
         while stored_passages(data) < opened and time.monotonic() < deadline:
@@ -192,7 +153,7 @@ def test_gate_restarted_on_a_file_sqlite_cannot_open_still_lets_the_resident_in(
     db = open_store(load_config(config))
     add_vehicle(db, VehicleInput(PLATE, "resident", "3-1-402"))
     db.conn.close()
-    first = GateProcess(config)
+    first = GateProcess(config, "north")
     try:
         assert first.wait_for("OPEN"), "".join(first.lines)
         deadline = time.monotonic() + 60
@@ -204,7 +165,7 @@ def test_gate_restarted_on_a_file_sqlite_cannot_open_still_lets_the_resident_in(
     path = data / "menwei.db"
     DAMAGE[damage](path)
     damaged = path.read_bytes()
-    gate = GateProcess(config)
+    gate = GateProcess(config, "north")
     try:
         assert gate.wait_for("last good copy"), "".join(gate.lines)
         assert gate.wait_for("OPEN"), "".join(gate.lines)
