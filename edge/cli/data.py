@@ -25,6 +25,16 @@ from edge.web.console.data_messages import count_label, problem_text
 KINDS = ("rooms", "residents", "vehicles")
 
 
+# The workbook a command writes (template and export share it).
+workbook_output = click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The workbook to write (.xlsx).",
+)
+
+
 @cli_group()
 def data() -> None:
     """Rooms, residents and vehicles in bulk: Excel templates, import, export, faces."""
@@ -52,13 +62,7 @@ def _choices(db: sqlite_utils.Database, config: MenweiConfig) -> dict[str, list[
     multiple=True,
     help="Sheets to include (default: all three).",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    required=True,
-    help="The workbook to write (.xlsx).",
-)
+@workbook_output
 @config_option
 def template(kinds: tuple[str, ...], output: Path, config_path: Path) -> None:
     """Write a blank workbook: Chinese headers, an example row, drop-down lists."""
@@ -72,13 +76,7 @@ def template(kinds: tuple[str, ...], output: Path, config_path: Path) -> None:
 
 
 @data.command("export")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    required=True,
-    help="The workbook to write (.xlsx).",
-)
+@workbook_output
 @config_option
 def export(output: Path, config_path: Path) -> None:
     """Write every room, resident (names in full, phones masked) and vehicle (audited)."""
